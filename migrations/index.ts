@@ -1,0 +1,8 @@
+// The ordered list of migrations. Static imports (not a folder scan) so the same list works under
+// tsx, vitest and any bundler. Append only.
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-initial.ts';
+
+export const migrations: Record<string, Migration> = {
+  '0001-initial': m0001,
+};

@@ -1,0 +1,65 @@
+// Owner/admin use cases for the catalogue: groups and plans. Called by the CLI, the admin API and
+// (later) owner chat commands; every input is validated here so every adapter gets the same errors.
+import { conflict, invalid, notFound } from '../domain/errors.ts';
+import { isMembershipStatus, type MembershipStatus } from '../domain/membership.ts';
+import { normalizeCurrency, parsePrice } from '../domain/money.ts';
+import type { AppDeps } from './deps.ts';
+import { type Group, isPlatform, type Plan } from './model.ts';
+import type { MembershipView } from './ports.ts';
+
+export const MAX_PLAN_DAYS = 3660;
+
+export async function addGroup(deps: AppDeps, input: { platform: string; chatId: string; title: string; actor: string }): Promise<Group> {
+  const platform = input.platform;
+  if (!isPlatform(platform)) throw invalid(`unknown platform "${platform}" (telegram, wechat or playground)`);
+  const chatId = (input.chatId ?? '').trim();
+  if (!chatId || chatId.length > 128) throw invalid('chat id must be 1–128 characters');
+  const title = (input.title ?? '').trim();
+  if (!title || title.length > 200) throw invalid('title must be 1–200 characters');
+  const now = deps.clock.now();
+  return deps.store.transaction(async (tx) => {
+    if (await tx.groups.findByChat(platform, chatId)) throw conflict(`group ${platform}:${chatId} is already registered`);
+    const g = await tx.groups.insert({ platform, platformChatId: chatId, title, ownerAccountId: null, graceMs: deps.settings.defaultGraceMs, reminderOffsetsMs: deps.settings.defaultReminderOffsetsMs }, now);
+    await tx.audit.insert({ at: now, actor: input.actor, action: 'group.add', subjectType: 'group', subjectId: String(g.id), reason: `registered ${platform} chat ${chatId}`, detail: { title } });
+    return g;
+  });
+}
+
+export interface AddPlanInput {
+  groupIds: number[];
+  name: string;
+  price: string;
+  currency: string;
+  days: number;
+  actor: string;
+}
+
+export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan> {
+  const name = (input.name ?? '').trim();
+  if (!name || name.length > 100) throw invalid('plan name must be 1–100 characters');
+  const currency = normalizeCurrency(input.currency ?? '');
+  const priceMinor = parsePrice(String(input.price ?? ''), currency);
+  if (priceMinor === 0) throw invalid('price must be more than zero');
+  if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_PLAN_DAYS) throw invalid(`days must be a whole number from 1 to ${MAX_PLAN_DAYS}`);
+  const groupIds = [...new Set(input.groupIds)];
+  if (groupIds.length === 0) throw invalid('a plan must open at least one group');
+  const now = deps.clock.now();
+  return deps.store.transaction(async (tx) => {
+    const groups = [];
+    for (const id of groupIds) {
+      const g = Number.isSafeInteger(id) ? await tx.groups.get(id) : null;
+      if (!g) throw notFound(`no group with id ${String(id)}`);
+      groups.push(g);
+    }
+    if (new Set(groups.map((g) => g.platform)).size > 1) throw invalid('a plan opens groups of one platform only');
+    const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds }, now);
+    await tx.audit.insert({ at: now, actor: input.actor, action: 'plan.add', subjectType: 'plan', subjectId: String(plan.id), reason: `new plan "${name}"`, detail: { priceMinor, currency, days: input.days, groupIds } });
+    return plan;
+  });
+}
+
+export async function listMembers(deps: AppDeps, filter: { groupId?: number; status?: string }): Promise<MembershipView[]> {
+  if (filter.status !== undefined && !isMembershipStatus(filter.status)) throw invalid(`unknown status "${filter.status}" (active, grace, expired, revoked, banned)`);
+  if (filter.groupId !== undefined && !(await deps.store.groups.get(filter.groupId))) throw notFound(`no group with id ${filter.groupId}`);
+  return deps.store.memberships.list({ groupId: filter.groupId, status: filter.status as MembershipStatus | undefined });
+}

@@ -1,0 +1,78 @@
+// Create checkout: the order row is committed first, then the provider is called outside any
+// transaction. If the provider cannot be reached the order stays pending and reconcile settles it.
+import { forbidden, invalid, notFound } from '../domain/errors.ts';
+import { newOutTradeNo, unguessableId } from '../domain/ids.ts';
+import type { AppDeps } from './deps.ts';
+import { isPlatform, type Order, type Plan } from './model.ts';
+import type { Checkout } from './ports.ts';
+
+export interface CheckoutInput {
+  platform: string;
+  userId: string;
+  planId: number;
+  provider: string;
+  displayName?: string | null;
+  locale?: string | null;
+}
+
+export interface CheckoutResult {
+  order: Order;
+  plan: Plan;
+  checkout: Checkout;
+  payPageUrl: string;
+  qrImageUrl: string;
+}
+
+export const payPageUrl = (publicUrl: string, orderId: string) => `${publicUrl}/pay/${orderId}`;
+export const qrImageUrl = (publicUrl: string, orderId: string) => `${publicUrl}/pay/${orderId}/qr.png`;
+
+export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promise<CheckoutResult> {
+  const { store, clock, settings } = deps;
+  const platform = input.platform;
+  if (!isPlatform(platform)) throw invalid(`unknown platform "${platform}" (telegram, wechat or playground)`);
+  const userId = String(input.userId ?? '').trim();
+  if (!userId || userId.length > 128) throw invalid('userId must be 1–128 characters');
+  const provider = deps.providers.get(input.provider);
+  if (!provider) throw invalid(`unknown or disabled payment provider "${input.provider}" (enabled: ${[...deps.providers.keys()].join(', ') || 'none'})`);
+  const plan = Number.isSafeInteger(input.planId) ? await store.plans.get(input.planId) : null;
+  if (!plan) throw notFound(`no plan with id ${String(input.planId)}`);
+  if (!plan.active) throw invalid(`plan "${plan.name}" is no longer on sale`);
+  if (!provider.supportsCurrency(plan.currency)) throw invalid(`${provider.name} cannot take payments in ${plan.currency}`);
+
+  const now = clock.now();
+  const order = await store.transaction(async (tx) => {
+    const account = await tx.accounts.upsert({ platform, platformUserId: userId, displayName: input.displayName ?? null, locale: input.locale ?? null }, now);
+    for (const groupId of plan.groupIds) {
+      const group = await tx.groups.get(groupId);
+      if (group && group.platform !== account.platform) throw invalid(`plan "${plan.name}" opens ${group.platform} groups, not ${account.platform}`);
+      const m = await tx.memberships.getForUpdate(account.id, groupId);
+      if (m?.status === 'banned') throw forbidden('you cannot buy this plan');
+    }
+    const o: Order = {
+      id: unguessableId(),
+      outTradeNo: newOutTradeNo(),
+      accountId: account.id,
+      planId: plan.id,
+      amountMinor: plan.priceMinor,
+      currency: plan.currency,
+      provider: provider.name,
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + settings.orderTtlMs,
+      paidAt: null,
+      providerTxnId: null,
+      reviewReason: null,
+      checkoutQr: null,
+      checkoutUrl: null,
+    };
+    await tx.orders.insert(o);
+    await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'order.create', subjectType: 'order', subjectId: o.id, reason: `checkout for plan ${plan.id} via ${provider.name}`, detail: { amountMinor: o.amountMinor, currency: o.currency } });
+    return o;
+  });
+
+  const pay = payPageUrl(settings.publicUrl, order.id);
+  const checkout = await provider.createCheckout({ order, plan, notifyUrl: `${settings.publicUrl}/webhooks/${provider.name}`, payPageUrl: pay });
+  await store.orders.setCheckout(order.id, checkout, clock.now());
+  return { order: { ...order, checkoutQr: checkout.qrContent, checkoutUrl: checkout.payUrl }, plan, checkout, payPageUrl: pay, qrImageUrl: qrImageUrl(settings.publicUrl, order.id) };
+}

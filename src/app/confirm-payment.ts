@@ -1,0 +1,121 @@
+// Turn a verified provider event into state. Exactly once rests on three guards together, because one
+// payment reaches us under several event ids (webhook, reconcile query, Alipay's SUCCESS then FINISHED):
+//   1. the conditional `UPDATE orders … WHERE status IN ('pending','expired')`,
+//   2. the unique ledger key (provider, provider_txn_id, kind),
+//   3. the unique membership_periods (order_id, group_id).
+// Unknown orders and mismatches are recorded and answered "received" (a retry cannot fix them); the
+// owner is alerted.
+import { formatMoney } from '../domain/money.ts';
+import { orderSourceStatuses } from '../domain/order.ts';
+import type { AppDeps } from './deps.ts';
+import { grantOrder, isBannedFromPlan } from './grant.ts';
+import { alertOwnersJob } from './job-kinds.ts';
+import type { Order } from './model.ts';
+import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
+
+export type EventOutcome = 'granted' | 'duplicate' | 'already_paid' | 'unknown_order' | 'review' | 'failed_noted' | 'ignored' | 'refund_noted';
+
+type PaidEvent = Extract<ProviderEvent, { type: 'paid' }>;
+
+class Rollback extends Error {
+  constructor(readonly outcome: EventOutcome) {
+    super(outcome);
+  }
+}
+
+export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvider, event: ProviderEvent, rawPayload: string): Promise<EventOutcome> {
+  const now = deps.clock.now();
+  const record = (tx: Repos, eventId: string, orderId: string | null, outcome: string) =>
+    tx.webhookEvents.insertIfAbsent({ provider: provider.name, eventId, orderId, outcome, payload: rawPayload }, now);
+
+  let outcome: EventOutcome;
+  try {
+    outcome = await deps.store.transaction(async (tx): Promise<EventOutcome> => {
+      switch (event.type) {
+        case 'ignored':
+          if (event.eventId && !(await record(tx, event.eventId, null, 'ignored'))) return 'duplicate';
+          return 'ignored';
+        case 'failed': {
+          // Not a transition: the order stays pending until it times out (the person may retry).
+          const order = await tx.orders.findByOutTradeNo(event.outTradeNo);
+          if (!(await record(tx, event.eventId, order?.id ?? null, 'failed_noted'))) return 'duplicate';
+          return 'failed_noted';
+        }
+        case 'refunded': {
+          const order = await tx.orders.findByOutTradeNo(event.outTradeNo);
+          if (!(await record(tx, event.eventId, order?.id ?? null, 'refund_noted'))) return 'duplicate';
+          if (order) {
+            await tx.payments.insertIfAbsent({ orderId: order.id, provider: provider.name, providerTxnId: event.providerRefundId, kind: 'refund', amountMinor: event.amountMinor, currency: event.currency, occurredAt: event.refundedAt }, now);
+          }
+          return 'refund_noted';
+        }
+        case 'paid':
+          return confirmPaid(deps, tx, provider, event, record, now);
+      }
+    });
+  } catch (e) {
+    if (e instanceof Rollback) outcome = e.outcome;
+    else throw e;
+  }
+  if (outcome === 'granted' || outcome === 'review' || outcome === 'unknown_order') deps.onJobsEnqueued?.();
+  deps.logger.info({ provider: provider.name, event: event.type, outcome }, 'payment event handled');
+  return outcome;
+}
+
+async function confirmPaid(
+  deps: AppDeps,
+  tx: Repos,
+  provider: PaymentProvider,
+  event: PaidEvent,
+  record: (tx: Repos, eventId: string, orderId: string | null, outcome: string) => Promise<boolean>,
+  now: number,
+): Promise<EventOutcome> {
+  const found = await tx.orders.findByOutTradeNo(event.outTradeNo);
+  const order = found && found.provider === provider.name ? found : null;
+  if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'processing' : 'unknown_order'))) return 'duplicate';
+
+  if (!order) {
+    await tx.audit.insert({ at: now, actor: `provider:${provider.name}`, action: 'payment.unknown_order', subjectType: 'provider_event', subjectId: event.eventId, reason: `paid notification for unknown order ${event.outTradeNo}`, detail: { outTradeNo: event.outTradeNo, amountMinor: event.amountMinor, currency: event.currency } });
+    await tx.jobs.enqueue([alertOwnersJob({ groupIds: [], message: { key: 'owner.unknown_order', params: { provider: provider.name, outTradeNo: event.outTradeNo, amount: formatMoney(event.amountMinor, event.currency) } } }, `alert:unknown:${provider.name}:${event.outTradeNo}`)], now);
+    return 'unknown_order';
+  }
+
+  const plan = await tx.plans.get(order.planId);
+  if (!plan) throw new Error(`order ${order.id} names a plan that does not exist`);
+  const mismatch = describeMismatch(order, event, provider.merchantId);
+  const banned = !mismatch && (await isBannedFromPlan(tx, order.accountId, plan));
+  const holdReason = mismatch ?? (banned ? 'paid by a banned member' : null);
+
+  if (holdReason) {
+    const held = await tx.orders.transition(order.id, orderSourceStatuses('hold_for_review'), 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason }, now);
+    // The money was taken either way: the ledger row is what a refund is made against.
+    await tx.payments.insertIfAbsent({ orderId: order.id, provider: provider.name, providerTxnId: event.providerTxnId, kind: 'charge', amountMinor: event.amountMinor, currency: event.currency, occurredAt: event.paidAt }, now);
+    await tx.webhookEvents.setOutcome(provider.name, event.eventId, held ? 'review' : 'already_paid', order.id);
+    if (!held) return 'already_paid';
+    await tx.audit.insert({ at: now, actor: `provider:${provider.name}`, action: 'order.review', subjectType: 'order', subjectId: order.id, reason: holdReason, detail: { amountMinor: event.amountMinor, currency: event.currency, merchantId: event.merchantId } });
+    await tx.jobs.enqueue([alertOwnersJob({ groupIds: plan.groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: holdReason } } }, `alert:review:${order.id}`)], now);
+    return 'review';
+  }
+
+  // Guard 1: only a pending or expired order can become paid.
+  const moved = await tx.orders.transition(order.id, orderSourceStatuses('pay'), 'paid', { paidAt: event.paidAt, providerTxnId: event.providerTxnId }, now);
+  if (!moved) {
+    await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'already_paid', order.id);
+    return 'already_paid';
+  }
+  // Guard 2: the ledger key. A transaction id we already booked means this is a replay under a new event id.
+  const booked = await tx.payments.insertIfAbsent({ orderId: order.id, provider: provider.name, providerTxnId: event.providerTxnId, kind: 'charge', amountMinor: event.amountMinor, currency: event.currency, occurredAt: event.paidAt }, now);
+  if (!booked) throw new Rollback('duplicate');
+  // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
+  // success time, not when we happened to learn of it.
+  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now);
+  await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'granted', order.id);
+  return 'granted';
+}
+
+function describeMismatch(order: Order, event: PaidEvent, merchantId: string | null): string | null {
+  if (event.currency !== order.currency) return `currency mismatch: paid ${event.currency}, order is ${order.currency}`;
+  if (event.amountMinor !== order.amountMinor) return `amount mismatch: paid ${formatMoney(event.amountMinor, event.currency)}, order is ${formatMoney(order.amountMinor, order.currency)}`;
+  if (merchantId && event.merchantId && event.merchantId !== merchantId) return `merchant mismatch: paid to ${event.merchantId}`;
+  return null;
+}

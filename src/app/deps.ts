@@ -1,0 +1,25 @@
+import type { Platform } from './model.ts';
+import type { ChatGateway, Clock, Logger, MessageCatalog, PaymentProvider, Store } from './ports.ts';
+
+/** Settings the use cases read; main.ts fills them from config. */
+export interface AppSettings {
+  publicUrl: string;
+  orderTtlMs: number;
+  defaultGraceMs: number;
+  defaultReminderOffsetsMs: number[];
+  defaultLocale: string;
+  tzDisplay: string;
+}
+
+/** Everything a use case may touch, passed in by the composition root (or a test). */
+export interface AppDeps {
+  store: Store;
+  clock: Clock;
+  providers: Map<string, PaymentProvider>;
+  gateways: Map<Platform, ChatGateway>;
+  messages: MessageCatalog;
+  logger: Logger;
+  settings: AppSettings;
+  /** Wakes the job worker after a transaction that enqueued work, so invites go out at once. */
+  onJobsEnqueued?: () => void;
+}

@@ -1,0 +1,58 @@
+// Grant or extend access for every group a paid order's plan opens. Runs inside the caller's
+// transaction, so the membership change, its period row and the jobs it causes commit together.
+import { applyMembershipEvent } from '../domain/membership.ts';
+import { toIso } from '../domain/time.ts';
+import { inviteJob, notifyJob } from './job-kinds.ts';
+import type { Order, Plan } from './model.ts';
+import type { NewJob, Repos } from './ports.ts';
+
+export interface GrantResult {
+  /** Groups that got a new period (empty when every group already had this order's period). */
+  granted: Array<{ groupId: number; membershipId: number; expiresAt: number; invited: boolean }>;
+}
+
+/** True when the person is banned from any group of the plan: such a payment is held for review, never granted. */
+export async function isBannedFromPlan(tx: Repos, accountId: number, plan: Plan): Promise<boolean> {
+  for (const groupId of plan.groupIds) {
+    const m = await tx.memberships.getForUpdate(accountId, groupId);
+    if (m?.status === 'banned') return true;
+  }
+  return false;
+}
+
+export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: number, actor: string, now: number): Promise<GrantResult> {
+  const jobs: NewJob[] = [];
+  const granted: GrantResult['granted'] = [];
+  const titles: string[] = [];
+  let latestExpiry = 0;
+  for (const groupId of plan.groupIds) {
+    const group = await tx.groups.get(groupId);
+    if (!group) continue;
+    const existing = (await tx.memberships.getForUpdate(order.accountId, groupId)) ?? (await tx.memberships.insert({ accountId: order.accountId, groupId, status: 'expired', expiresAt: 0 }, now).then(async () => tx.memberships.getForUpdate(order.accountId, groupId)));
+    if (!existing) throw new Error('membership row vanished inside its transaction');
+    const next = applyMembershipEvent({ status: existing.status, expiresAt: existing.expiresAt }, { type: 'period', days: plan.durationDays, startAt });
+    const startsAt = next.invite ? startAt : existing.expiresAt;
+    // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.
+    const fresh = await tx.periods.insertIfAbsent({ membershipId: existing.id, groupId, orderId: order.id, kind: 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays }, now);
+    if (!fresh) continue;
+    await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
+    if (next.invite) jobs.push(inviteJob({ membershipId: existing.id, expiresAt: next.expiresAt }));
+    await tx.audit.insert({
+      at: now,
+      actor,
+      action: next.invite ? 'membership.grant' : 'membership.extend',
+      subjectType: 'membership',
+      subjectId: String(existing.id),
+      reason: `order ${order.id} paid: ${plan.durationDays} days, ${existing.status === 'grace' || existing.status === 'active' ? 'extended from' : 'starting'} ${toIso(startsAt)} until ${toIso(next.expiresAt)}`,
+      detail: { orderId: order.id, groupId, from: existing.status, expiresAt: next.expiresAt },
+    });
+    granted.push({ groupId, membershipId: existing.id, expiresAt: next.expiresAt, invited: next.invite });
+    titles.push(group.title);
+    latestExpiry = Math.max(latestExpiry, next.expiresAt);
+  }
+  if (granted.length > 0) {
+    jobs.push(notifyJob({ accountId: order.accountId, message: { key: 'payment.confirmed', params: { plan: plan.name, groups: titles.join(', '), expiresAt: latestExpiry } } }, `paid:${order.id}`));
+  }
+  await tx.jobs.enqueue(jobs, now);
+  return { granted };
+}

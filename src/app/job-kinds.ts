@@ -1,0 +1,59 @@
+// Payloads of the jobs the use cases enqueue. Handlers re-read state when they run (jobs are
+// at-least-once), so payloads carry ids and the facts the job was created for, not copies of state.
+import type { MessageRef, NewJob } from './ports.ts';
+
+export interface InvitePayload {
+  membershipId: number;
+  /** The expiry this invite was issued for; a later renewal issues its own. */
+  expiresAt: number;
+}
+
+export type RemovalReason = 'expired' | 'revoked' | 'banned';
+
+export interface RemovePayload {
+  membershipId: number;
+  reason: RemovalReason;
+  /** The membership status the removal is for; if the membership is in another status when the job runs, it does nothing. */
+  expectStatus: 'expired' | 'revoked' | 'banned';
+}
+
+export interface NotifyPayload {
+  accountId: number;
+  message: MessageRef;
+  /** Send only if this membership is still in one of these statuses (a "you were removed" notice after a renewal would be wrong). */
+  onlyIf?: { membershipId: number; statuses: string[] };
+}
+
+export interface AlertOwnersPayload {
+  /** Owners of these groups are told; empty = every owner of every group (e.g. an unknown order). */
+  groupIds: number[];
+  message: MessageRef;
+}
+
+export const inviteJob = (p: InvitePayload): NewJob => ({
+  kind: 'invite',
+  payload: p,
+  lane: 'access',
+  dedupeKey: `invite:${p.membershipId}:${p.expiresAt}`,
+});
+
+export const removeJob = (p: RemovePayload, periodKey: number | string): NewJob => ({
+  kind: 'remove',
+  payload: p,
+  lane: 'access',
+  dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}`,
+});
+
+export const notifyJob = (p: NotifyPayload, dedupeKey?: string): NewJob => ({
+  kind: 'notify',
+  payload: p,
+  lane: 'notice',
+  ...(dedupeKey ? { dedupeKey } : {}),
+});
+
+export const alertOwnersJob = (p: AlertOwnersPayload, dedupeKey?: string): NewJob => ({
+  kind: 'alert_owners',
+  payload: p,
+  lane: 'notice',
+  ...(dedupeKey ? { dedupeKey } : {}),
+});

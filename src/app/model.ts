@@ -1,0 +1,114 @@
+// The records use cases work with. Store adapters map their rows to these; nothing here knows SQL.
+import type { MembershipStatus } from '../domain/membership.ts';
+import type { OrderStatus } from '../domain/order.ts';
+
+export const PLATFORMS = ['telegram', 'wechat', 'playground'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+export const isPlatform = (s: string): s is Platform => (PLATFORMS as readonly string[]).includes(s);
+
+export interface Account {
+  id: number;
+  platform: Platform;
+  platformUserId: string;
+  displayName: string | null;
+  locale: string | null;
+  referredBy: number | null;
+  createdAt: number;
+}
+
+export interface Group {
+  id: number;
+  platform: Platform;
+  platformChatId: string;
+  title: string;
+  ownerAccountId: number | null;
+  joinMode: 'auto' | 'review';
+  graceMs: number;
+  reminderOffsetsMs: number[];
+  intruderPolicy: 'report' | 'remove' | 'ignore';
+  defaultLocale: string | null;
+  createdAt: number;
+}
+
+export interface Plan {
+  id: number;
+  name: string;
+  priceMinor: number;
+  currency: string;
+  durationDays: number;
+  trialDays: number;
+  active: boolean;
+  createdAt: number;
+  groupIds: number[];
+}
+
+export interface Order {
+  id: string;
+  outTradeNo: string;
+  accountId: number;
+  planId: number;
+  amountMinor: number;
+  currency: string;
+  provider: string;
+  status: OrderStatus;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+  paidAt: number | null;
+  providerTxnId: string | null;
+  reviewReason: string | null;
+  checkoutQr: string | null;
+  checkoutUrl: string | null;
+}
+
+export interface Membership {
+  id: number;
+  accountId: number;
+  groupId: number;
+  status: MembershipStatus;
+  expiresAt: number;
+  graceUntil: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface MembershipPeriod {
+  id: number;
+  membershipId: number;
+  groupId: number;
+  orderId: string | null;
+  kind: 'paid' | 'comp';
+  startsAt: number;
+  endsAt: number;
+  days: number;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'dead';
+
+export interface Job {
+  id: number;
+  kind: string;
+  payload: unknown;
+  lane: string;
+  priority: number;
+  status: JobStatus;
+  runAt: number;
+  attempts: number;
+  maxAttempts: number;
+  leaseUntil: number | null;
+  lockedBy: string | null;
+  lastError: string | null;
+  dedupeKey: string | null;
+  createdAt: number;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subjectType: string;
+  subjectId: string;
+  reason: string;
+  detail: unknown;
+}

@@ -1,0 +1,260 @@
+// The ports the use cases need. Adapters (store/, payments/, bots/, jobs/) implement them; the use
+// cases never see a framework, a driver or a protocol.
+import type { Clock } from '../domain/time.ts';
+import type { AuditEntry, Account, Group, Job, JobStatus, Membership, MembershipPeriod, Order, Plan, Platform } from './model.ts';
+import type { MembershipStatus } from '../domain/membership.ts';
+import type { OrderStatus } from '../domain/order.ts';
+
+export type { Clock };
+
+// ---------------------------------------------------------------- chat platforms
+
+/** Outbound priority lanes: lower number goes first. Invites and removals before notices, reminders, broadcasts. */
+export const LANES = { access: 0, notice: 1, system: 1, reminder: 2, broadcast: 3 } as const;
+export type Lane = keyof typeof LANES;
+
+export interface SendOptions {
+  lane: Lane;
+}
+
+export interface Choice {
+  /** What the bot receives back when this choice is picked (a button's data, or the number typed on WeChat). */
+  value: string;
+  label: string;
+}
+
+export interface InviteContext {
+  membershipId: number;
+  expiresAt: number;
+  groupTitle: string;
+  locale: string;
+}
+
+/** `added`: the person is in (or the platform confirmed the add); `invited`: an invitation is on its way to them. */
+export type InviteResult = 'added' | 'invited';
+export type ChatMemberStatus = 'member' | 'admin' | 'absent' | 'banned' | 'unknown';
+
+/**
+ * One chat platform. Every method is a network call: it throws RetryAfterError when asked to wait,
+ * ProviderRejectedError when the platform refuses, ProviderUnreachableError for transient failures.
+ */
+export interface ChatGateway {
+  readonly platform: Platform;
+  sendText(userId: string, text: string, opts: SendOptions): Promise<void>;
+  sendImage(userId: string, png: Buffer, caption: string, opts: SendOptions): Promise<void>;
+  sendChoices(userId: string, text: string, choices: Choice[], opts: SendOptions): Promise<void>;
+  invite(chatId: string, userId: string, ctx: InviteContext): Promise<InviteResult>;
+  /** `ban: false` removes and leaves the person free to rejoin after renewing; `ban: true` keeps them out. */
+  remove(chatId: string, userId: string, opts: { ban: boolean }): Promise<void>;
+  memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus>;
+}
+
+// ---------------------------------------------------------------- payment providers
+
+export interface CheckoutRequest {
+  order: Order;
+  plan: Plan;
+  /** Where the provider must send notifications (PUBLIC_URL/webhooks/<provider>). */
+  notifyUrl: string;
+  /** Our own checkout page for this order (PUBLIC_URL/pay/<orderId>). */
+  payPageUrl: string;
+}
+
+export interface Checkout {
+  /** What the QR code encodes (a `weixin://` code_url, an Alipay qr_code, a Stripe URL, our pay page). */
+  qrContent: string;
+  /** A link a person can open instead of scanning. */
+  payUrl: string;
+}
+
+/** The closed set of things a verified notification can mean. */
+export type ProviderEvent =
+  | {
+      type: 'paid';
+      eventId: string;
+      outTradeNo: string;
+      providerTxnId: string;
+      amountMinor: number;
+      currency: string;
+      merchantId: string | null;
+      paidAt: number;
+    }
+  | { type: 'failed'; eventId: string; outTradeNo: string; reason: string }
+  | {
+      type: 'refunded';
+      eventId: string;
+      outTradeNo: string;
+      providerRefundId: string;
+      amountMinor: number;
+      currency: string;
+      refundedAt: number;
+    }
+  | { type: 'ignored'; eventId: string | null; reason: string };
+
+export type WebhookRejection = 'missing_signature' | 'bad_signature' | 'malformed';
+
+/** A notification that did not pass verification: answered 4xx, logged, and never recorded as an event. */
+export class WebhookRejectedError extends Error {
+  constructor(
+    readonly rejection: WebhookRejection,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WebhookRejectedError';
+  }
+}
+
+export interface WebhookReply {
+  status: number;
+  body?: string;
+  contentType?: string;
+}
+
+export type QueryResult =
+  | { state: 'paid'; event: Extract<ProviderEvent, { type: 'paid' }> }
+  | { state: 'pending' }
+  | { state: 'closed' }
+  | { state: 'refunded' }
+  | { state: 'unknown' };
+
+export interface RefundRequest {
+  order: Order;
+  outRefundNo: string;
+  amountMinor: number;
+  reason: string;
+}
+export type RefundResult = { state: 'refunded'; providerRefundId: string } | { state: 'processing' };
+
+export interface PaymentProvider {
+  readonly name: string;
+  /** Our merchant id at this provider; a paid event naming another merchant is a mismatch. */
+  readonly merchantId: string | null;
+  supportsCurrency(currency: string): boolean;
+  createCheckout(req: CheckoutRequest): Promise<Checkout>;
+  /** Verify the signature over the raw bytes, then parse. Throws WebhookRejectedError before touching anything. */
+  parseWebhook(rawBody: Buffer, headers: Record<string, string | undefined>): Promise<ProviderEvent>;
+  /** The exact answer this provider expects: `ok` = received (stop retrying), `retry` = please send again. */
+  webhookReply(result: 'ok' | 'retry'): WebhookReply;
+  query(order: Order): Promise<QueryResult>;
+  close(order: Order): Promise<void>;
+  refund(req: RefundRequest): Promise<RefundResult>;
+}
+
+// ---------------------------------------------------------------- store
+
+export interface NewJob {
+  kind: string;
+  payload: unknown;
+  lane: Lane;
+  runAt?: number;
+  /** Same key = same logical job: enqueued at most once, ever. */
+  dedupeKey?: string;
+  maxAttempts?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface MembershipView extends Membership {
+  platform: Platform;
+  platformUserId: string;
+  displayName: string | null;
+}
+
+export interface Repos {
+  accounts: {
+    /** Creates the account on first contact; later calls refresh display name and locale when given. */
+    upsert(a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null }, now: number): Promise<Account>;
+    get(id: number): Promise<Account | null>;
+    find(platform: Platform, platformUserId: string): Promise<Account | null>;
+  };
+  groups: {
+    insert(g: { platform: Platform; platformChatId: string; title: string; ownerAccountId: number | null; graceMs: number; reminderOffsetsMs: number[] }, now: number): Promise<Group>;
+    get(id: number): Promise<Group | null>;
+    findByChat(platform: Platform, platformChatId: string): Promise<Group | null>;
+    list(): Promise<Group[]>;
+  };
+  plans: {
+    insert(p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] }, now: number): Promise<Plan>;
+    get(id: number): Promise<Plan | null>;
+    list(opts?: { groupId?: number; activeOnly?: boolean }): Promise<Plan[]>;
+  };
+  orders: {
+    insert(o: Order): Promise<void>;
+    get(id: string): Promise<Order | null>;
+    findByOutTradeNo(outTradeNo: string): Promise<Order | null>;
+    /** Conditional update: moves the order only if its status is one of `from`. True when it moved. */
+    transition(id: string, from: OrderStatus[], to: OrderStatus, patch: Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason'>>, now: number): Promise<boolean>;
+    setCheckout(id: string, c: Checkout, now: number): Promise<void>;
+  };
+  payments: {
+    /** False when (provider, providerTxnId, kind) is already in the ledger. */
+    insertIfAbsent(p: { orderId: string; provider: string; providerTxnId: string; kind: 'charge' | 'refund'; amountMinor: number; currency: string; occurredAt: number }, now: number): Promise<boolean>;
+  };
+  webhookEvents: {
+    /** Takes the idempotency slot; false when (provider, eventId) was already recorded. */
+    insertIfAbsent(e: { provider: string; eventId: string; orderId: string | null; outcome: string; payload: string }, now: number): Promise<boolean>;
+    setOutcome(provider: string, eventId: string, outcome: string, orderId: string | null): Promise<void>;
+  };
+  memberships: {
+    /** Reads the row and, on PostgreSQL, locks it until the transaction ends. */
+    getForUpdate(accountId: number, groupId: number): Promise<Membership | null>;
+    get(id: number): Promise<Membership | null>;
+    insert(m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number }, now: number): Promise<Membership>;
+    update(id: number, patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null }, now: number): Promise<void>;
+    list(filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]>;
+    /** active → grace for rows whose paid time is over; sets grace_until from the group's grace. Returns how many moved. */
+    lapseDue(now: number, limit: number): Promise<number>;
+    /** grace → expired for rows whose grace is over; returns the rows that moved. */
+    expireDue(now: number, limit: number): Promise<Membership[]>;
+  };
+  periods: {
+    /** False when this (order, group) already has its period: the third exactly-once guard. */
+    insertIfAbsent(p: Omit<MembershipPeriod, 'id'>, now: number): Promise<boolean>;
+    listForMembership(membershipId: number): Promise<MembershipPeriod[]>;
+  };
+  jobs: {
+    enqueue(jobs: NewJob[], now: number): Promise<void>;
+    /** Claims up to `limit` due jobs (queued and due, or running with an expired lease), best priority first. */
+    claim(workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
+    /** Each returns false when the lease was lost (another worker took the job over). */
+    complete(id: number, workerId: string, now: number): Promise<boolean>;
+    retry(id: number, workerId: string, runAt: number, error: string, countAttempt: boolean, now: number): Promise<boolean>;
+    bury(id: number, workerId: string, error: string, now: number): Promise<boolean>;
+    list(filter: { status?: JobStatus; kind?: string }): Promise<Job[]>;
+    countByStatus(): Promise<Array<{ status: JobStatus; lane: string; count: number }>>;
+  };
+  audit: {
+    insert(e: Omit<AuditEntry, 'id'>): Promise<void>;
+    insertMany(e: Omit<AuditEntry, 'id'>[]): Promise<void>;
+    list(filter: { subjectType?: string; subjectId?: string }): Promise<AuditEntry[]>;
+  };
+}
+
+export interface Store extends Repos {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` in one database transaction. Never make a network call inside. */
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- text shown to people
+
+/** A message by catalogue key; rendered in the reader's locale only when it is sent. */
+export interface MessageRef {
+  key: string;
+  params: Record<string, string | number>;
+}
+
+export interface MessageCatalog {
+  render(locale: string | null, msg: MessageRef): string;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}

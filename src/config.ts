@@ -1,0 +1,242 @@
+// Environment (plus an optional .env file) → one typed, validated config. A bad value stops start-up
+// with one line naming the key; secret values are never echoed. See README "Configuration".
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const KNOWN_PROVIDERS = ['dev', 'wechatpay', 'alipay', 'stripe', 'stars'] as const;
+/** Providers this build can run; the others are named so the error says "not available yet" rather than "unknown". */
+export const AVAILABLE_PROVIDERS = ['dev'] as const;
+
+const SECRET_KEYS = new Set(['ADMIN_TOKEN', 'DEV_PAY_SECRET', 'WECHATPAY_APIV3_KEY', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_SECRET', 'WECHATY_PUPPET_SERVICE_TOKEN', 'DATABASE_URL']);
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''].includes(v), 'must be 1/0, true/false, yes/no or on/off')
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+
+const url = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const secret = (min: number) => z.string().min(min, `must be at least ${min} characters`).optional();
+
+const Env = z.object({
+  DATA_DIR: z.string().trim().min(1).default('data'),
+  PORT: int(1, 65535).default(3000),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PUBLIC_URL: url.optional(),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^sqlite:.+/.test(v) || /^postgres(ql)?:\/\/.+/.test(v), 'must be sqlite:<path> or postgres://…')
+    .optional(),
+  ADMIN_TOKEN: secret(16),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TZ_DISPLAY: z
+    .string()
+    .trim()
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as Asia/Shanghai')
+    .default('Asia/Shanghai'),
+  DEFAULT_LOCALE: z.enum(['en', 'zh-CN']).default('en'),
+  ALLOW_DEV_PAYMENTS: bool.default(false),
+  PAYMENT_PROVIDERS: z
+    .string()
+    .default('dev')
+    .transform((v) => [...new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))])
+    .superRefine((list, ctx) => {
+      if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one provider' });
+      for (const p of list) {
+        if (!(KNOWN_PROVIDERS as readonly string[]).includes(p)) ctx.addIssue({ code: 'custom', message: `unknown provider "${p}" (known: ${KNOWN_PROVIDERS.join(', ')})` });
+        else if (!(AVAILABLE_PROVIDERS as readonly string[]).includes(p)) ctx.addIssue({ code: 'custom', message: `provider "${p}" is not available in this version (available: ${AVAILABLE_PROVIDERS.join(', ')})` });
+      }
+    }),
+  DEV_PAY_SECRET: secret(16),
+  ORDER_TTL_MINUTES: int(1, 1440).default(15),
+  GRACE_HOURS: int(0, 24 * 30).default(24),
+  REMINDER_OFFSETS_HOURS: z
+    .string()
+    .default('72,24,0')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((l) => l.every((s) => /^\d{1,4}$/.test(s)), 'must be a comma list of whole hours, e.g. 72,24,0')
+    .transform((l) => [...new Set(l.map(Number))].sort((a, b) => b - a)),
+  SWEEP_CRON: z.string().trim().default('*/30 * * * * *'),
+  TELEGRAM_BOT_TOKEN: z.string().trim().optional(),
+  TELEGRAM_API_ROOT: url.default('https://api.telegram.org'),
+  TELEGRAM_MODE: z.enum(['polling', 'webhook']).default('polling'),
+  TELEGRAM_WEBHOOK_SECRET: z.string().optional(),
+  TELEGRAM_RATE_PER_SECOND: int(1, 1000).default(30),
+  TELEGRAM_RATE_PER_CHAT_PER_SECOND: int(1, 100).default(1),
+  TELEGRAM_RATE_PER_GROUP_PER_MINUTE: int(1, 1000).default(20),
+  WECHATY_PUPPET: z.string().trim().optional(),
+  WECHATY_PUPPET_SERVICE_TOKEN: z.string().trim().optional(),
+  WECHAT_MIN_INTERVAL_MS: int(0, 60_000).default(1000),
+  WECHAT_DAILY_CAP: int(1, 1_000_000).default(2000),
+  PLAYGROUND: z.enum(['on', 'off', 'auto']).default('auto'),
+});
+
+export type RawEnv = z.infer<typeof Env>;
+
+export interface Config {
+  dataDir: string;
+  port: number;
+  host: string;
+  publicUrl: string;
+  databaseUrl: string;
+  dialect: 'sqlite' | 'postgres';
+  adminToken: string | undefined;
+  devPaySecret: string | undefined;
+  logLevel: RawEnv['LOG_LEVEL'];
+  tzDisplay: string;
+  defaultLocale: 'en' | 'zh-CN';
+  allowDevPayments: boolean;
+  paymentProviders: string[];
+  orderTtlMs: number;
+  graceMs: number;
+  reminderOffsetsMs: number[];
+  sweepCron: string;
+  telegram: { token: string; apiRoot: string; mode: 'polling' | 'webhook'; webhookSecret: string | undefined } | null;
+  wechat: { puppet: string; token: string } | null;
+  playground: boolean;
+  limits: {
+    telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number };
+    wechat: { minIntervalMs: number; perDay: number };
+  };
+}
+
+/** Reads `.env` from `cwd` (if present) under the real environment: a variable already set wins. */
+export function readEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Record<string, string | undefined> {
+  const file = join(cwd, '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...env };
+}
+
+export function loadConfig(env: Record<string, string | undefined>, opts: { forCli?: boolean } = {}): Config {
+  // Empty strings count as unset, so `KEY=` in .env falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = Env.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? 'config');
+    const shown = SECRET_KEYS.has(key) || cleaned[key] === undefined ? '' : ` (got "${String(cleaned[key]).slice(0, 60)}")`;
+    throw new ConfigError(`${key} ${issue.message}${shown}`);
+  }
+  const e = parsed.data;
+  const databaseUrl = e.DATABASE_URL ?? `sqlite:${join(e.DATA_DIR, 'gatekeeper.db')}`;
+  const dialect = databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+  const telegram = e.TELEGRAM_BOT_TOKEN ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, mode: e.TELEGRAM_MODE, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET } : null;
+  const wechat = e.WECHATY_PUPPET_SERVICE_TOKEN ? { puppet: e.WECHATY_PUPPET ?? 'wechaty-puppet-service', token: e.WECHATY_PUPPET_SERVICE_TOKEN } : null;
+  const realChat = telegram !== null || wechat !== null;
+
+  if (e.PAYMENT_PROVIDERS.includes('dev') && realChat && !e.ALLOW_DEV_PAYMENTS) {
+    throw new ConfigError('PAYMENT_PROVIDERS includes dev next to a real chat platform: anyone could join for free. Remove dev, or set ALLOW_DEV_PAYMENTS=1 if you really mean it');
+  }
+  if (telegram?.mode === 'webhook' && !telegram.webhookSecret) throw new ConfigError('TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook');
+  if (dialect === 'postgres' && !opts.forCli) {
+    // Instances share no disk, so nothing can be generated: every secret must be given.
+    if (!e.ADMIN_TOKEN) throw new ConfigError('ADMIN_TOKEN must be set when DATABASE_URL is PostgreSQL');
+    if (e.PAYMENT_PROVIDERS.includes('dev') && !e.DEV_PAY_SECRET) throw new ConfigError('DEV_PAY_SECRET must be set when DATABASE_URL is PostgreSQL and dev payments are enabled');
+  }
+  return {
+    dataDir: e.DATA_DIR,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
+    databaseUrl,
+    dialect,
+    adminToken: e.ADMIN_TOKEN,
+    devPaySecret: e.DEV_PAY_SECRET,
+    logLevel: e.LOG_LEVEL,
+    tzDisplay: e.TZ_DISPLAY,
+    defaultLocale: e.DEFAULT_LOCALE,
+    allowDevPayments: e.ALLOW_DEV_PAYMENTS,
+    paymentProviders: e.PAYMENT_PROVIDERS,
+    orderTtlMs: e.ORDER_TTL_MINUTES * 60_000,
+    graceMs: e.GRACE_HOURS * 3_600_000,
+    reminderOffsetsMs: e.REMINDER_OFFSETS_HOURS.map((h) => h * 3_600_000),
+    sweepCron: e.SWEEP_CRON,
+    telegram,
+    wechat,
+    playground: e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat),
+    limits: {
+      telegram: { perSecond: e.TELEGRAM_RATE_PER_SECOND, perChatPerSecond: e.TELEGRAM_RATE_PER_CHAT_PER_SECOND, perGroupPerMinute: e.TELEGRAM_RATE_PER_GROUP_PER_MINUTE },
+      wechat: { minIntervalMs: e.WECHAT_MIN_INTERVAL_MS, perDay: e.WECHAT_DAILY_CAP },
+    },
+  };
+}
+
+export interface ResolvedSecrets {
+  adminToken: string;
+  devPaySecret: string;
+  /** Names of the secrets generated just now (first run): show them once on the terminal, never log them. */
+  generated: Array<'ADMIN_TOKEN' | 'DEV_PAY_SECRET'>;
+  file: string;
+}
+
+/**
+ * Fills missing secrets on SQLite from DATA_DIR/secrets.json, generating them (0600) on first run.
+ * On PostgreSQL loadConfig has already required them.
+ */
+export function resolveSecrets(config: Config): ResolvedSecrets {
+  const file = resolve(config.dataDir, 'secrets.json');
+  let stored: Partial<Record<'ADMIN_TOKEN' | 'DEV_PAY_SECRET', string>> = {};
+  if (existsSync(file)) {
+    try {
+      stored = JSON.parse(readFileSync(file, 'utf8')) as typeof stored;
+    } catch {
+      throw new ConfigError(`${file} is not valid JSON; fix it or delete it to generate new secrets`);
+    }
+  }
+  const generated: ResolvedSecrets['generated'] = [];
+  const pick = (key: 'ADMIN_TOKEN' | 'DEV_PAY_SECRET', given: string | undefined) => {
+    if (given) return given;
+    if (stored[key]) return stored[key]!;
+    if (config.dialect === 'postgres') throw new ConfigError(`${key} must be set when DATABASE_URL is PostgreSQL`);
+    stored[key] = randomBytes(24).toString('base64url');
+    generated.push(key);
+    return stored[key]!;
+  };
+  const adminToken = pick('ADMIN_TOKEN', config.adminToken);
+  const devPaySecret = pick('DEV_PAY_SECRET', config.devPaySecret);
+  if (generated.length > 0) {
+    mkdirSync(config.dataDir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return { adminToken, devPaySecret, generated, file };
+}

@@ -1,0 +1,31 @@
+// buildApp(deps) assembles the HTTP surface and never listens: main.ts calls listen, tests use inject.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { HttpDeps } from './deps.ts';
+import { errorHandler } from './errors.ts';
+import { adminApiRoutes } from './routes/admin-api.ts';
+import { healthRoutes } from './routes/health.ts';
+import { payPageRoutes } from './routes/pay-page.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+
+export interface BuildOptions {
+  /** A pino instance from main.ts; tests leave it out (silent). */
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
+  /** Extra route plugins (chat adapters' webhooks, playground). */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+export async function buildApp(deps: HttpDeps, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: false }),
+    bodyLimit: 256 * 1024,
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: 'not_found', message: 'no such route' }));
+  await app.register(async (s) => healthRoutes(s, deps));
+  await app.register(async (s) => webhookRoutes(s, deps));
+  await app.register(async (s) => payPageRoutes(s, deps));
+  await app.register(async (s) => adminApiRoutes(s, deps));
+  for (const p of opts.plugins ?? []) await app.register(p);
+  await app.ready();
+  return app;
+}

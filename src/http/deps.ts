@@ -1,0 +1,11 @@
+import type { AppDeps } from '../app/deps.ts';
+import type { DevProvider } from '../payments/dev/dev-provider.ts';
+
+export interface HttpDeps {
+  app: AppDeps;
+  adminToken: string;
+  /** Present when the dev provider is enabled: the pay page then offers its "pay" button. */
+  devProvider?: DevProvider;
+  /** Extra health facts from adapters (e.g. WeChat login state). */
+  health?: () => Record<string, unknown>;
+}

@@ -1,0 +1,95 @@
+// The public checkout page for one order: plan, amount, QR and live status. The order id in the URL is
+// 128 random bits, so the page shows nothing personal and needs no login. With the dev provider, its
+// "pay" button sends a signed notification through the same verifier and handler as /webhooks/dev.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import QRCode from 'qrcode';
+import { resolveLocale } from '../../conversation/catalog.ts';
+import { formatMoney } from '../../domain/money.ts';
+import type { HttpDeps } from '../deps.ts';
+import { processWebhook } from './webhooks.ts';
+
+const ORDER_ID = /^[A-Za-z0-9_-]{22}$/;
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export async function payPageRoutes(app: FastifyInstance, deps: HttpDeps) {
+  const { store, messages, settings } = deps.app;
+
+  const load = async (id: string) => (ORDER_ID.test(id) ? store.orders.get(id) : null);
+  const localeOf = (accept: string | undefined) => resolveLocale(accept?.split(',')[0] ?? null, settings.defaultLocale);
+  const t = (locale: string, key: string, params: Record<string, string | number> = {}) => messages.render(locale, { key, params });
+  const notFound = (reply: FastifyReply, locale: string) => reply.status(404).type('text/html; charset=utf-8').send(`<!doctype html><meta charset="utf-8"><p>${esc(t(locale, 'pay.not_found'))}</p>`);
+
+  // The dev "pay" button is a plain HTML form post; its (empty) body carries nothing we read.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
+
+  app.get<{ Params: { orderId: string } }>('/pay/:orderId', async (req, reply) => {
+    const locale = localeOf(req.headers['accept-language']);
+    const order = await load(req.params.orderId);
+    if (!order) return notFound(reply, locale);
+    const plan = await store.plans.get(order.planId);
+    const isDev = order.provider === 'dev' && deps.devProvider !== undefined;
+    const statusText = Object.fromEntries(['pending', 'paid', 'expired', 'review', 'refund_pending', 'refunded'].map((s) => [s, t(locale, `pay.status.${s}`)]));
+    const payable = order.status === 'pending' || order.status === 'expired';
+    reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
+    return reply.type('text/html; charset=utf-8').send(`<!doctype html>
+<html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(t(locale, 'pay.title', { plan: plan?.name ?? '' }))}</title>
+<style>
+:root{color-scheme:light;font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif}
+body{margin:0;background:#f3f5f8;color:#1d2433}
+main{max-width:420px;margin:0 auto;padding:24px 16px}
+.card{background:#fff;border-radius:16px;box-shadow:0 2px 12px rgba(20,30,60,.08);padding:24px;text-align:center}
+h1{font-size:1.25rem;margin:0 0 4px}
+.amount{font-size:2rem;font-weight:700;margin:8px 0 16px}
+.qr{width:240px;height:240px;max-width:80vw;max-height:80vw;image-rendering:pixelated}
+.status{margin:16px 0 0;padding:10px 12px;border-radius:10px;background:#eef2ff;font-weight:600}
+.status.paid{background:#e6f7ee;color:#136c3a}.status.expired,.status.refunded{background:#fdeeee;color:#8a1f1f}
+.muted{color:#667085;font-size:.875rem}
+button,a.btn{display:inline-block;margin-top:16px;padding:12px 20px;border:0;border-radius:10px;background:#2f6fed;color:#fff;font-size:1rem;text-decoration:none;cursor:pointer}
+a.link{color:#2f6fed}
+</style></head>
+<body><main><div class="card">
+<h1>${esc(t(locale, 'pay.title', { plan: plan?.name ?? '' }))}</h1>
+<div class="muted">${esc(t(locale, 'pay.amount'))}</div>
+<div class="amount" data-testid="amount">${esc(formatMoney(order.amountMinor, order.currency))}</div>
+<img class="qr" alt="QR" src="/pay/${order.id}/qr.png" width="240" height="240">
+<p class="muted">${esc(t(locale, 'pay.scan'))}</p>
+${order.checkoutUrl && order.checkoutUrl !== `${settings.publicUrl}/pay/${order.id}` ? `<p><a class="link" href="${esc(order.checkoutUrl)}">${esc(t(locale, 'pay.open_link'))}</a></p>` : ''}
+<p class="muted">${esc(t(locale, 'pay.expires', { expiresAt: order.expiresAt }))}</p>
+${isDev && payable ? `<form method="post" action="/pay/${order.id}/dev-pay"><button type="submit" data-testid="dev-pay">${esc(t(locale, 'pay.dev_button'))}</button></form><p class="muted">${esc(t(locale, 'pay.dev_note'))}</p>` : ''}
+<div id="status" class="status ${esc(order.status)}" data-testid="status" data-status="${esc(order.status)}">${esc(statusText[order.status] ?? order.status)}</div>
+</div></main>
+<script>
+const texts=${JSON.stringify(statusText).replace(/</g, '\\u003c')};
+const el=document.getElementById('status');
+async function poll(){try{const r=await fetch('/pay/${order.id}/status',{cache:'no-store'});if(r.ok){const j=await r.json();if(j.status!==el.dataset.status){el.dataset.status=j.status;el.className='status '+j.status;el.textContent=texts[j.status]||j.status;const f=document.querySelector('form');if(f&&j.status!=='pending'&&j.status!=='expired')f.remove();}}}catch(e){}
+if(['pending','expired'].includes(el.dataset.status))setTimeout(poll,2000);}
+setTimeout(poll,2000);
+</script></body></html>`);
+  });
+
+  app.get<{ Params: { orderId: string } }>('/pay/:orderId/status', async (req, reply) => {
+    const order = await load(req.params.orderId);
+    if (!order) return reply.status(404).send({ error: 'not_found', message: 'no such order' });
+    return reply.header('cache-control', 'no-store').send({ status: order.status, expiresAt: new Date(order.expiresAt).toISOString(), paidAt: order.paidAt ? new Date(order.paidAt).toISOString() : null });
+  });
+
+  app.get<{ Params: { orderId: string } }>('/pay/:orderId/qr.png', async (req, reply) => {
+    const order = await load(req.params.orderId);
+    if (!order || !order.checkoutQr) return reply.status(404).send({ error: 'not_found', message: 'no such order' });
+    const png = await QRCode.toBuffer(order.checkoutQr, { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
+    return reply.header('cache-control', 'no-store').type('image/png').send(png);
+  });
+
+  app.post<{ Params: { orderId: string } }>('/pay/:orderId/dev-pay', async (req, reply) => {
+    const dev = deps.devProvider;
+    const order = await load(req.params.orderId);
+    if (!order) return reply.status(404).send({ error: 'not_found', message: 'no such order' });
+    if (!dev || order.provider !== 'dev') return reply.status(400).send({ error: 'invalid_input', message: 'this order is not a dev-provider order' });
+    const { body, headers } = dev.pay(order);
+    const result = await processWebhook(deps.app, dev, body, headers);
+    if ((req.headers.accept ?? '').includes('application/json')) return reply.send({ outcome: result.outcome, status: (await store.orders.get(order.id))?.status });
+    return reply.redirect(`/pay/${order.id}`, 303);
+  });
+}

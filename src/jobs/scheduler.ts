@@ -1,0 +1,45 @@
+// The clock's entry point: node-cron calls tick() and nothing else, so tests drive every schedule by
+// moving a fake clock and calling tick() themselves. Every sweep is safe to run on several instances
+// at once (conditional updates, SKIP LOCKED on PostgreSQL, dedupe keys on the jobs they enqueue).
+import cron from 'node-cron';
+import type { AppDeps } from '../app/deps.ts';
+import { sweepExpiry } from '../app/expire.ts';
+
+export type Sweep = { name: string; run: () => Promise<unknown> };
+
+export interface TickResult {
+  [sweep: string]: unknown;
+}
+
+export class Scheduler {
+  private ticking: Promise<TickResult> | null = null;
+  private readonly sweeps: Sweep[];
+
+  constructor(deps: AppDeps, extra: Sweep[] = []) {
+    this.sweeps = [{ name: 'expiry', run: () => sweepExpiry(deps) }, ...extra];
+  }
+
+  /** Runs every sweep once. Overlapping calls share the running tick instead of stacking up. */
+  tick(): Promise<TickResult> {
+    if (!this.ticking) {
+      this.ticking = (async () => {
+        const result: TickResult = {};
+        for (const s of this.sweeps) result[s.name] = await s.run();
+        return result;
+      })().finally(() => {
+        this.ticking = null;
+      });
+    }
+    return this.ticking;
+  }
+}
+
+/** Calls `tick` on a cron expression (default: every 30 seconds). Returns a stop function. */
+export function startCron(scheduler: Scheduler, onError: (err: unknown) => void, expression = '*/30 * * * * *'): () => void {
+  const task = cron.schedule(expression, () => {
+    scheduler.tick().catch(onError);
+  });
+  return () => {
+    void task.stop();
+  };
+}

@@ -1,0 +1,151 @@
+// Claims due jobs with a lease, runs their handlers, and records the result. Retries use exponential
+// backoff with full jitter; a RetryAfterError waits exactly as asked and costs no attempt; a rejection
+// (the platform said no) or the last failed attempt turns the job into a dead letter and the owner is told.
+import { randomUUID } from 'node:crypto';
+import type { JobHandlers } from '../app/job-handlers.ts';
+import type { Job } from '../app/model.ts';
+import type { Clock, Logger, Store } from '../app/ports.ts';
+import { ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
+
+export interface WorkerOptions {
+  leaseMs?: number;
+  batch?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  pollMs?: number;
+  random?: () => number;
+  workerId?: string;
+  onResult?: (job: Job, result: 'done' | 'retry' | 'dead' | 'lost') => void;
+}
+
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  // "Equal jitter": never less than half the ceiling, so retries never bunch at zero.
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+export class Worker {
+  readonly id: string;
+  private readonly leaseMs: number;
+  private readonly batch: number;
+  private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly pollMs: number;
+  private readonly random: () => number;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly jobs: JobHandlers,
+    private readonly logger: Logger,
+    private readonly opts: WorkerOptions = {},
+  ) {
+    this.id = opts.workerId ?? `w-${randomUUID().slice(0, 8)}`;
+    this.leaseMs = opts.leaseMs ?? 60_000;
+    this.batch = opts.batch ?? 16;
+    this.baseBackoffMs = opts.baseBackoffMs ?? 5_000;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 3_600_000;
+    this.pollMs = opts.pollMs ?? 1_000;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Claims one batch of due jobs and runs them concurrently. Returns how many were claimed. */
+  async runOnce(): Promise<number> {
+    const claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch));
+    await Promise.all(claimed.map((job) => this.run(job)));
+    return claimed.length;
+  }
+
+  /** Runs batches until nothing is due now (tests; at start-up). Bounded so a bug cannot spin forever. */
+  async drain(maxBatches = 1000): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const n = await this.runOnce();
+      total += n;
+      if (n === 0) break;
+    }
+    return total;
+  }
+
+  private async run(job: Job): Promise<void> {
+    const handler = this.jobs.handlers[job.kind];
+    try {
+      if (!handler) throw new ProviderRejectedError('worker', `no handler for job kind "${job.kind}"`);
+      const effects = (await handler(job)) ?? {};
+      const ok = await this.store.transaction(async (tx) => {
+        const now = this.clock.now();
+        if (!(await tx.jobs.complete(job.id, this.id, now))) return false;
+        if (effects.jobs?.length) await tx.jobs.enqueue(effects.jobs, now);
+        if (effects.audit?.length) await tx.audit.insertMany(effects.audit);
+        return true;
+      });
+      this.opts.onResult?.(job, ok ? 'done' : 'lost');
+      if (ok && effects.jobs?.length) this.notify();
+    } catch (err) {
+      await this.fail(job, err);
+    }
+  }
+
+  private async fail(job: Job, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    const now = this.clock.now();
+    if (err instanceof RetryAfterError) {
+      const ok = await this.store.jobs.retry(job.id, this.id, now + err.retryAfterMs, message, false, now);
+      this.opts.onResult?.(job, ok ? 'retry' : 'lost');
+      return;
+    }
+    const permanent = err instanceof ProviderRejectedError;
+    if (permanent || job.attempts >= job.maxAttempts) {
+      const followUps = await this.jobs.onDead(job, message).catch(() => []);
+      const ok = await this.store.transaction(async (tx) => {
+        if (!(await tx.jobs.bury(job.id, this.id, message, now))) return false;
+        await tx.jobs.enqueue(followUps, now);
+        return true;
+      });
+      this.logger.error({ jobId: job.id, kind: job.kind, attempts: job.attempts, err: message }, 'job dead-lettered');
+      this.opts.onResult?.(job, ok ? 'dead' : 'lost');
+      if (ok) this.notify();
+      return;
+    }
+    const delay = backoffDelay(job.attempts, this.baseBackoffMs, this.maxBackoffMs, this.random);
+    const ok = await this.store.jobs.retry(job.id, this.id, now + delay, message, true, now);
+    this.logger.warn({ jobId: job.id, kind: job.kind, attempts: job.attempts, retryInMs: delay, err: message }, 'job failed, will retry');
+    this.opts.onResult?.(job, ok ? 'retry' : 'lost');
+  }
+
+  /** Wake the loop now (after a transaction enqueued work). */
+  notify(): void {
+    this.wake?.();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        let n = 0;
+        try {
+          n = await this.runOnce();
+        } catch (err) {
+          this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'worker loop error');
+        }
+        if (n === 0 && this.running) {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            void this.clock.sleep(this.pollMs).then(resolve);
+          });
+          this.wake = null;
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+}

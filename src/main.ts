@@ -1,0 +1,63 @@
+// Composition root: config → store → providers → bots → http → scheduler.
+import { pino } from 'pino';
+import { systemClock } from './app/clocks.ts';
+import { ConfigError, loadConfig, readEnv, resolveSecrets } from './config.ts';
+import { migrateToLatest, openDatabase } from './store/database.ts';
+import { createStore } from './store/kysely-store.ts';
+import { createService } from './service.ts';
+
+async function main() {
+  const config = loadConfig(readEnv());
+  const secrets = resolveSecrets(config);
+  const logger = pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-telegram-bot-api-secret-token"]', '*.token', '*.secret'], remove: true },
+    serializers: {
+      // Order ids in /pay/:id work like bearer links: keep them out of the logs.
+      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/\/pay\/[^/?]+/, '/pay/:id').replace(/\?.*$/, '') }),
+    },
+  });
+
+  const opened = await openDatabase(config.databaseUrl);
+  const applied = await migrateToLatest(opened.db);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  const store = createStore(opened);
+
+  const service = await createService({ config, adminToken: secrets.adminToken, devPaySecret: secrets.devPaySecret, store, clock: systemClock, logger, loggerInstance: logger });
+  await service.app.listen({ port: config.port, host: config.host });
+  service.start();
+
+  // Shown once, on the terminal only (not through the logger), the moment they are created.
+  const out: string[] = ['', `Gatekeeper is running on ${config.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} with payments: ${config.paymentProviders.join(', ')}`];
+  if (secrets.generated.length > 0) {
+    out.push(`  First run: secrets generated into ${secrets.file} (mode 0600). Shown this once:`);
+    if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);
+    if (secrets.generated.includes('DEV_PAY_SECRET')) out.push('    DEV_PAY_SECRET=(generated; see the file)');
+  }
+  out.push(`  Health:     ${config.publicUrl}/healthz`);
+  out.push(`  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : ` from ${secrets.file} or your env`})`);
+  out.push(`  Checkout:   ${config.publicUrl}/pay/<orderId>`);
+  out.push(`  CLI:        npm run cli -- --help`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await service.stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`gatekeeper: configuration error: ${err.message}\n`);
+  } else {
+    process.stderr.write(`gatekeeper: failed to start: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);
+  }
+  process.exit(1);
+});

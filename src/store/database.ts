@@ -1,0 +1,91 @@
+// Opens the database named by DATABASE_URL: `sqlite:<path>` (or `sqlite::memory:`) through better-sqlite3,
+// `postgres://…` through pg. Both return the same Kysely<Database>.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { migrations } from '../../migrations/index.ts';
+import type { Database } from './schema.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** The raw better-sqlite3 handle (SQLite only), for the online backup API. */
+  sqlite?: SQLite.Database;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** PostgreSQL only: put every table in this schema (created if missing). Tests use one schema per run. */
+  schema?: string;
+  poolSize?: number;
+}
+
+// pg returns BIGINT (int8) and NUMERIC (SUM of bigint) as strings by default; our values are epoch ms
+// and minor units, all far inside 2^53, so read them as numbers.
+let pgParsersSet = false;
+function setPgTypeParsers() {
+  if (pgParsersSet) return;
+  pg.types.setTypeParser(20, (v) => Number(v));
+  pg.types.setTypeParser(1700, (v) => Number(v));
+  pgParsersSet = true;
+}
+
+export function dialectOf(url: string): Dialect {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres';
+  throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…")`);
+}
+
+export function sqlitePath(url: string): string {
+  const p = url.slice('sqlite:'.length);
+  if (!p) throw new Error('DATABASE_URL sqlite: needs a file path, e.g. sqlite:data/gatekeeper.db');
+  return p;
+}
+
+export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<OpenedDatabase> {
+  const dialect = dialectOf(url);
+  if (dialect === 'sqlite') {
+    const path = sqlitePath(url);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const handle = new SQLite(path);
+    handle.pragma('journal_mode = WAL');
+    handle.pragma('synchronous = NORMAL');
+    handle.pragma('busy_timeout = 5000');
+    handle.pragma('foreign_keys = ON');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
+    return { db, dialect, sqlite: handle, close: () => db.destroy() };
+  }
+  setPgTypeParsers();
+  if (opts.schema) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`bad schema name "${opts.schema}"`);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect, close: () => db.destroy() };
+}
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function ping(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

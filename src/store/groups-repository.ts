@@ -1,0 +1,41 @@
+import type { Kysely } from 'kysely';
+import type { Group, Platform } from '../app/model.ts';
+import { toGroup } from './mappers.ts';
+import type { Database } from './schema.ts';
+
+export async function insertGroup(
+  db: Kysely<Database>,
+  g: { platform: Platform; platformChatId: string; title: string; ownerAccountId: number | null; graceMs: number; reminderOffsetsMs: number[] },
+  now: number,
+): Promise<Group> {
+  const r = await db
+    .insertInto('groups')
+    .values({
+      platform: g.platform,
+      platform_chat_id: g.platformChatId,
+      title: g.title,
+      owner_account_id: g.ownerAccountId,
+      grace_ms: g.graceMs,
+      reminder_offsets: JSON.stringify(g.reminderOffsetsMs),
+      default_locale: null,
+      created_at: now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toGroup(r);
+}
+
+export async function getGroup(db: Kysely<Database>, id: number): Promise<Group | null> {
+  const r = await db.selectFrom('groups').selectAll().where('id', '=', id).executeTakeFirst();
+  return r ? toGroup(r) : null;
+}
+
+export async function findGroupByChat(db: Kysely<Database>, platform: Platform, chatId: string): Promise<Group | null> {
+  const r = await db.selectFrom('groups').selectAll().where('platform', '=', platform).where('platform_chat_id', '=', chatId).executeTakeFirst();
+  return r ? toGroup(r) : null;
+}
+
+export async function listGroups(db: Kysely<Database>): Promise<Group[]> {
+  const rows = await db.selectFrom('groups').selectAll().orderBy('id').execute();
+  return rows.map(toGroup);
+}

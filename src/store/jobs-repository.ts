@@ -1,0 +1,92 @@
+// The durable outbox. Jobs are written in the same transaction as the state change that causes them
+// and claimed with a lease, so a crashed worker's jobs come back when the lease runs out.
+import { type Kysely, sql } from 'kysely';
+import type { Job, JobStatus } from '../app/model.ts';
+import { LANES, type NewJob } from '../app/ports.ts';
+import type { Dialect } from './database.ts';
+import { toJob } from './mappers.ts';
+import type { Database, JobRow } from './schema.ts';
+
+export const DEFAULT_MAX_ATTEMPTS = 8;
+
+export async function enqueueJobs(db: Kysely<Database>, jobs: NewJob[], now: number): Promise<void> {
+  if (jobs.length === 0) return;
+  // Chunked: SQLite caps bound parameters per statement.
+  for (let i = 0; i < jobs.length; i += 500) {
+    await db
+      .insertInto('jobs')
+      .values(
+        jobs.slice(i, i + 500).map((j) => ({
+          kind: j.kind,
+          payload: JSON.stringify(j.payload ?? null),
+          lane: j.lane,
+          priority: LANES[j.lane],
+          status: 'queued',
+          run_at: j.runAt ?? now,
+          max_attempts: j.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+          dedupe_key: j.dedupeKey ?? null,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.column('dedupe_key').doNothing())
+      .execute();
+  }
+}
+
+export async function claimJobs(db: Kysely<Database>, dialect: Dialect, workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+  // On PostgreSQL several instances claim at once: SKIP LOCKED hands each row to one of them, and the
+  // outer re-check drops a row whose status changed while we waited. SQLite has a single writer.
+  const lock = dialect === 'postgres' ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const r = await sql<JobRow>`
+    UPDATE jobs
+       SET status = 'running', locked_by = ${workerId}, lease_until = ${now + leaseMs}, attempts = attempts + 1, updated_at = ${now}
+     WHERE ((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))
+       AND id IN (
+         SELECT id FROM jobs
+          WHERE (status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now})
+          ORDER BY priority, run_at, id LIMIT ${limit}${lock})
+    RETURNING *`.execute(db);
+  return r.rows.map(toJob).sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
+}
+
+export async function completeJob(db: Kysely<Database>, id: number, workerId: string, now: number): Promise<boolean> {
+  const r = await db.updateTable('jobs').set({ status: 'done', lease_until: null, last_error: null, updated_at: now }).where('id', '=', id).where('locked_by', '=', workerId).where('status', '=', 'running').executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function retryJob(db: Kysely<Database>, id: number, workerId: string, runAt: number, error: string, countAttempt: boolean, now: number): Promise<boolean> {
+  const r = await db
+    .updateTable('jobs')
+    .set((eb) => ({
+      status: 'queued',
+      run_at: runAt,
+      lease_until: null,
+      locked_by: null,
+      last_error: error.slice(0, 1000),
+      updated_at: now,
+      attempts: countAttempt ? eb.ref('attempts') : eb('attempts', '-', 1),
+    }))
+    .where('id', '=', id)
+    .where('locked_by', '=', workerId)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function buryJob(db: Kysely<Database>, id: number, workerId: string, error: string, now: number): Promise<boolean> {
+  const r = await db.updateTable('jobs').set({ status: 'dead', lease_until: null, last_error: error.slice(0, 1000), updated_at: now }).where('id', '=', id).where('locked_by', '=', workerId).where('status', '=', 'running').executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function listJobs(db: Kysely<Database>, filter: { status?: JobStatus; kind?: string }): Promise<Job[]> {
+  let q = db.selectFrom('jobs').selectAll().orderBy('id');
+  if (filter.status) q = q.where('status', '=', filter.status);
+  if (filter.kind) q = q.where('kind', '=', filter.kind);
+  return (await q.execute()).map(toJob);
+}
+
+export async function countJobsByStatus(db: Kysely<Database>): Promise<Array<{ status: JobStatus; lane: string; count: number }>> {
+  const rows = await db.selectFrom('jobs').select(['status', 'lane']).select((eb) => eb.fn.countAll<number>().as('count')).groupBy(['status', 'lane']).execute();
+  return rows.map((r) => ({ status: r.status as JobStatus, lane: r.lane, count: Number(r.count) }));
+}

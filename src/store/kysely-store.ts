@@ -1,0 +1,96 @@
+// The Store port over kysely: binds every repository function to one connection or one transaction.
+import type { Kysely } from 'kysely';
+import type { Repos, Store } from '../app/ports.ts';
+import { findAccount, getAccount, upsertAccount } from './accounts-repository.ts';
+import { insertAudit, insertAudits, listAudit } from './audit-repository.ts';
+import { type OpenedDatabase, ping } from './database.ts';
+import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
+import { buryJob, claimJobs, completeJob, countJobsByStatus, enqueueJobs, listJobs, retryJob } from './jobs-repository.ts';
+import {
+  expireDueMemberships,
+  getMembership,
+  getMembershipForUpdate,
+  insertMembership,
+  insertPeriodIfAbsent,
+  lapseDueMemberships,
+  listMemberships,
+  listPeriods,
+  updateMembership,
+} from './memberships-repository.ts';
+import { findOrderByOutTradeNo, getOrder, insertOrder, setOrderCheckout, transitionOrder } from './orders-repository.ts';
+import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, setWebhookOutcome } from './payments-repository.ts';
+import { getPlan, insertPlan, listPlans } from './plans-repository.ts';
+import type { Database } from './schema.ts';
+
+function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
+  return {
+    accounts: {
+      upsert: (a, now) => upsertAccount(db, a, now),
+      get: (id) => getAccount(db, id),
+      find: (p, u) => findAccount(db, p, u),
+    },
+    groups: {
+      insert: (g, now) => insertGroup(db, g, now),
+      get: (id) => getGroup(db, id),
+      findByChat: (p, c) => findGroupByChat(db, p, c),
+      list: () => listGroups(db),
+    },
+    plans: {
+      insert: (p, now) => insertPlan(db, p, now),
+      get: (id) => getPlan(db, id),
+      list: (o) => listPlans(db, o),
+    },
+    orders: {
+      insert: (o) => insertOrder(db, o),
+      get: (id) => getOrder(db, id),
+      findByOutTradeNo: (n) => findOrderByOutTradeNo(db, n),
+      transition: (id, from, to, patch, now) => transitionOrder(db, id, from, to, patch, now),
+      setCheckout: (id, c, now) => setOrderCheckout(db, id, c, now),
+    },
+    payments: {
+      insertIfAbsent: (p, now) => insertPaymentIfAbsent(db, p, now),
+    },
+    webhookEvents: {
+      insertIfAbsent: (e, now) => insertWebhookEventIfAbsent(db, e, now),
+      setOutcome: (p, e, o, orderId) => setWebhookOutcome(db, p, e, o, orderId),
+    },
+    memberships: {
+      getForUpdate: (a, g) => getMembershipForUpdate(db, dialect, a, g),
+      get: (id) => getMembership(db, id),
+      insert: (m, now) => insertMembership(db, m, now),
+      update: (id, p, now) => updateMembership(db, id, p, now),
+      list: (f) => listMemberships(db, f),
+      lapseDue: (now, limit) => lapseDueMemberships(db, dialect, now, limit),
+      expireDue: (now, limit) => expireDueMemberships(db, dialect, now, limit),
+    },
+    periods: {
+      insertIfAbsent: (p, now) => insertPeriodIfAbsent(db, p, now),
+      listForMembership: (id) => listPeriods(db, id),
+    },
+    jobs: {
+      enqueue: (j, now) => enqueueJobs(db, j, now),
+      claim: (w, now, lease, limit) => claimJobs(db, dialect, w, now, lease, limit),
+      complete: (id, w, now) => completeJob(db, id, w, now),
+      retry: (id, w, runAt, err, count, now) => retryJob(db, id, w, runAt, err, count, now),
+      bury: (id, w, err, now) => buryJob(db, id, w, err, now),
+      list: (f) => listJobs(db, f),
+      countByStatus: () => countJobsByStatus(db),
+    },
+    audit: {
+      insert: (e) => insertAudit(db, e),
+      insertMany: (e) => insertAudits(db, e),
+      list: (f) => listAudit(db, f),
+    },
+  };
+}
+
+export function createStore(opened: OpenedDatabase): Store {
+  const { db, dialect } = opened;
+  return {
+    ...bind(db, dialect),
+    dialect,
+    transaction: (fn) => db.transaction().execute((trx) => fn(bind(trx, dialect))),
+    ping: () => ping(db),
+    close: () => opened.close(),
+  };
+}

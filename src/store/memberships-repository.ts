@@ -1,0 +1,99 @@
+import { type Kysely, sql } from 'kysely';
+import type { Membership, MembershipPeriod, Platform } from '../app/model.ts';
+import type { MembershipView } from '../app/ports.ts';
+import type { MembershipStatus } from '../domain/membership.ts';
+import type { Dialect } from './database.ts';
+import { toMembership, toPeriod } from './mappers.ts';
+import type { Database } from './schema.ts';
+
+export async function getMembershipForUpdate(db: Kysely<Database>, dialect: Dialect, accountId: number, groupId: number): Promise<Membership | null> {
+  let q = db.selectFrom('memberships').selectAll().where('account_id', '=', accountId).where('group_id', '=', groupId);
+  // SQLite has one writer at a time, so the transaction already excludes everyone else.
+  if (dialect === 'postgres') q = q.forUpdate();
+  const r = await q.executeTakeFirst();
+  return r ? toMembership(r) : null;
+}
+
+export async function getMembership(db: Kysely<Database>, id: number): Promise<Membership | null> {
+  const r = await db.selectFrom('memberships').selectAll().where('id', '=', id).executeTakeFirst();
+  return r ? toMembership(r) : null;
+}
+
+export async function insertMembership(
+  db: Kysely<Database>,
+  m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number },
+  now: number,
+): Promise<Membership> {
+  const r = await db
+    .insertInto('memberships')
+    .values({ account_id: m.accountId, group_id: m.groupId, status: m.status, expires_at: m.expiresAt, grace_until: null, created_at: now, updated_at: now })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toMembership(r);
+}
+
+export async function updateMembership(
+  db: Kysely<Database>,
+  id: number,
+  patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null },
+  now: number,
+): Promise<void> {
+  await db.updateTable('memberships').set({ status: patch.status, expires_at: patch.expiresAt, grace_until: patch.graceUntil, updated_at: now }).where('id', '=', id).execute();
+}
+
+export async function listMemberships(db: Kysely<Database>, filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]> {
+  let q = db
+    .selectFrom('memberships as m')
+    .innerJoin('accounts as a', 'a.id', 'm.account_id')
+    .selectAll('m')
+    .select(['a.platform', 'a.platform_user_id', 'a.display_name'])
+    .orderBy('m.id');
+  if (filter.groupId !== undefined) q = q.where('m.group_id', '=', filter.groupId);
+  if (filter.status !== undefined) q = q.where('m.status', '=', filter.status);
+  if (filter.accountId !== undefined) q = q.where('m.account_id', '=', filter.accountId);
+  const rows = await q.execute();
+  return rows.map((r) => ({ ...toMembership(r), platform: r.platform as Platform, platformUserId: r.platform_user_id, displayName: r.display_name }));
+}
+
+/**
+ * active → grace for up to `limit` due rows. The sub-select reads only due rows through
+ * (status, expires_at); on PostgreSQL it skips rows another instance is sweeping, and the outer
+ * `status = 'active'` re-check makes a row that changed meanwhile fall out.
+ */
+export async function lapseDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<number> {
+  const lock = dialect === 'postgres' ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const r = await sql`
+    UPDATE memberships
+       SET status = 'grace',
+           grace_until = expires_at + (SELECT g.grace_ms FROM groups g WHERE g.id = memberships.group_id),
+           updated_at = ${now}
+     WHERE status = 'active'
+       AND id IN (SELECT id FROM memberships WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}${lock})`.execute(db);
+  return Number(r.numAffectedRows ?? 0n);
+}
+
+/** grace → expired for up to `limit` rows whose grace is over; returns them (same locking as lapse). */
+export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Membership[]> {
+  const lock = dialect === 'postgres' ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const r = await sql<Database['memberships'] & { id: number }>`
+    UPDATE memberships
+       SET status = 'expired', updated_at = ${now}
+     WHERE status = 'grace'
+       AND id IN (SELECT id FROM memberships WHERE status = 'grace' AND grace_until <= ${now} ORDER BY grace_until LIMIT ${limit}${lock})
+    RETURNING *`.execute(db);
+  return r.rows.map((row) => toMembership(row as never));
+}
+
+export async function insertPeriodIfAbsent(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id'>, now: number): Promise<boolean> {
+  const r = await db
+    .insertInto('membership_periods')
+    .values({ membership_id: p.membershipId, group_id: p.groupId, order_id: p.orderId, kind: p.kind, starts_at: p.startsAt, ends_at: p.endsAt, days: p.days, created_at: now })
+    .onConflict((oc) => oc.columns(['order_id', 'group_id']).doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+}
+
+export async function listPeriods(db: Kysely<Database>, membershipId: number): Promise<MembershipPeriod[]> {
+  const rows = await db.selectFrom('membership_periods').selectAll().where('membership_id', '=', membershipId).orderBy('id').execute();
+  return rows.map(toPeriod);
+}

@@ -1,0 +1,42 @@
+// The money ledger and the webhook audit trail: both append-only, both keyed so a duplicate cannot land.
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+
+export async function insertPaymentIfAbsent(
+  db: Kysely<Database>,
+  p: { orderId: string; provider: string; providerTxnId: string; kind: 'charge' | 'refund'; amountMinor: number; currency: string; occurredAt: number },
+  now: number,
+): Promise<boolean> {
+  const r = await db
+    .insertInto('payments')
+    .values({
+      order_id: p.orderId,
+      provider: p.provider,
+      provider_txn_id: p.providerTxnId,
+      kind: p.kind,
+      amount_minor: p.amountMinor,
+      currency: p.currency,
+      occurred_at: p.occurredAt,
+      created_at: now,
+    })
+    .onConflict((oc) => oc.columns(['provider', 'provider_txn_id', 'kind']).doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+}
+
+export async function insertWebhookEventIfAbsent(
+  db: Kysely<Database>,
+  e: { provider: string; eventId: string; orderId: string | null; outcome: string; payload: string },
+  now: number,
+): Promise<boolean> {
+  const r = await db
+    .insertInto('webhook_events')
+    .values({ provider: e.provider, event_id: e.eventId, order_id: e.orderId, outcome: e.outcome, payload: e.payload, received_at: now })
+    .onConflict((oc) => oc.columns(['provider', 'event_id']).doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+}
+
+export async function setWebhookOutcome(db: Kysely<Database>, provider: string, eventId: string, outcome: string, orderId: string | null): Promise<void> {
+  await db.updateTable('webhook_events').set({ outcome, order_id: orderId }).where('provider', '=', provider).where('event_id', '=', eventId).execute();
+}

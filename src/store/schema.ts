@@ -1,0 +1,162 @@
+// Table types for kysely. Times are epoch ms (BIGINT), money is integer minor units, booleans are 0/1
+// integers so SQLite and PostgreSQL read the same values.
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface AccountsTable {
+  id: Generated<number>;
+  platform: string;
+  platform_user_id: string;
+  display_name: string | null;
+  locale: string | null;
+  referred_by: number | null;
+  created_at: number;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  platform: string;
+  platform_chat_id: string;
+  title: string;
+  owner_account_id: number | null;
+  join_mode: ColumnType<string, string | undefined, string>;
+  grace_ms: number;
+  reminder_offsets: ColumnType<string, string | undefined, string>;
+  intruder_policy: ColumnType<string, string | undefined, string>;
+  default_locale: string | null;
+  created_at: number;
+}
+
+export interface PlansTable {
+  id: Generated<number>;
+  name: string;
+  price_minor: number;
+  currency: string;
+  duration_days: number;
+  trial_days: ColumnType<number, number | undefined, number>;
+  active: ColumnType<number, number | undefined, number>;
+  created_at: number;
+}
+
+export interface PlanGroupsTable {
+  plan_id: number;
+  group_id: number;
+}
+
+export interface OrdersTable {
+  id: string;
+  out_trade_no: string;
+  account_id: number;
+  plan_id: number;
+  amount_minor: number;
+  currency: string;
+  provider: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  paid_at: number | null;
+  provider_txn_id: string | null;
+  review_reason: string | null;
+  checkout_qr: string | null;
+  checkout_url: string | null;
+}
+
+export interface PaymentsTable {
+  id: Generated<number>;
+  order_id: string;
+  provider: string;
+  provider_txn_id: string;
+  kind: string;
+  amount_minor: number;
+  currency: string;
+  occurred_at: number;
+  created_at: number;
+}
+
+export interface WebhookEventsTable {
+  id: Generated<number>;
+  provider: string;
+  event_id: string;
+  order_id: string | null;
+  outcome: string;
+  payload: string;
+  received_at: number;
+}
+
+export interface MembershipsTable {
+  id: Generated<number>;
+  account_id: number;
+  group_id: number;
+  status: string;
+  expires_at: number;
+  grace_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MembershipPeriodsTable {
+  id: Generated<number>;
+  membership_id: number;
+  group_id: number;
+  order_id: string | null;
+  kind: string;
+  starts_at: number;
+  ends_at: number;
+  days: number;
+  created_at: number;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  payload: string;
+  lane: string;
+  priority: number;
+  status: string;
+  run_at: number;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  lease_until: number | null;
+  locked_by: string | null;
+  last_error: string | null;
+  dedupe_key: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  subject_type: string;
+  subject_id: string;
+  reason: string;
+  detail: string | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  groups: GroupsTable;
+  plans: PlansTable;
+  plan_groups: PlanGroupsTable;
+  orders: OrdersTable;
+  payments: PaymentsTable;
+  webhook_events: WebhookEventsTable;
+  memberships: MembershipsTable;
+  membership_periods: MembershipPeriodsTable;
+  jobs: JobsTable;
+  audit_log: AuditLogTable;
+}
+
+export type AccountRow = Selectable<AccountsTable>;
+export type GroupRow = Selectable<GroupsTable>;
+export type NewGroupRow = Insertable<GroupsTable>;
+export type PlanRow = Selectable<PlansTable>;
+export type OrderRow = Selectable<OrdersTable>;
+export type NewOrderRow = Insertable<OrdersTable>;
+export type OrderUpdate = Updateable<OrdersTable>;
+export type MembershipRow = Selectable<MembershipsTable>;
+export type MembershipPeriodRow = Selectable<MembershipPeriodsTable>;
+export type JobRow = Selectable<JobsTable>;
+export type AuditRow = Selectable<AuditLogTable>;
