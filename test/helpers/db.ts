@@ -1,0 +1,80 @@
+// Store fixtures: every store test runs on a fresh migrated SQLite file and, when TEST_POSTGRES_URL is
+// set (CI sets it), on PostgreSQL too, each run in its own schema that is dropped afterwards.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Store } from '../../src/app/ports.ts';
+import { type Dialect, migrateToLatest, openDatabase, type OpenedDatabase } from '../../src/store/database.ts';
+import { createStore } from '../../src/store/kysely-store.ts';
+
+export const PG_URL = process.env.TEST_POSTGRES_URL;
+
+/** The dialects to run store-backed tests on: SQLite always, PostgreSQL when TEST_POSTGRES_URL is set. */
+export const DIALECTS: Dialect[] = PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+
+export interface TestDb {
+  dialect: Dialect;
+  url: string;
+  schema?: string;
+  opened: OpenedDatabase;
+  store: Store;
+  /** Opens another connection (pool) to the same database/schema: a second service instance. */
+  reopen(): Promise<{ opened: OpenedDatabase; store: Store }>;
+  close(): Promise<void>;
+}
+
+export async function openTestDb(dialect: Dialect, opts: { poolSize?: number } = {}): Promise<TestDb> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-test-'));
+    const url = `sqlite:${join(dir, 'test.db')}`;
+    const opened = await openDatabase(url);
+    await migrateToLatest(opened.db);
+    const extra: OpenedDatabase[] = [];
+    return {
+      dialect,
+      url,
+      opened,
+      store: createStore(opened),
+      async reopen() {
+        const o = await openDatabase(url);
+        extra.push(o);
+        return { opened: o, store: createStore(o) };
+      },
+      async close() {
+        for (const o of extra) await o.close();
+        await opened.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  if (!PG_URL) throw new Error('TEST_POSTGRES_URL is not set');
+  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const opened = await openDatabase(PG_URL, { schema, poolSize: opts.poolSize });
+  await migrateToLatest(opened.db, schema);
+  const extra: OpenedDatabase[] = [];
+  return {
+    dialect,
+    url: PG_URL,
+    schema,
+    opened,
+    store: createStore(opened),
+    async reopen() {
+      const o = await openDatabase(PG_URL, { schema, poolSize: opts.poolSize });
+      extra.push(o);
+      return { opened: o, store: createStore(o) };
+    },
+    async close() {
+      for (const o of extra) await o.close();
+      await opened.close();
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
