@@ -45,6 +45,18 @@ Lists memberships. --json prints [{accountId, platform, platformUserId, groupId,
 type Flags = Record<string, string | boolean | string[] | undefined>;
 
 function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>): Flags {
+  // Telegram chat ids are negative numbers (`--chat -1001234`): glue a negative number to its option so
+  // parseArgs does not read it as another flag.
+  const glued: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    if (a.startsWith('--') && options[a.slice(2)]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      glued.push(`${a}=${next}`);
+      i++;
+    } else glued.push(a);
+  }
+  args = glued;
   try {
     return parseArgs({ args, options: { ...options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values as Flags;
   } catch (e) {
@@ -68,7 +80,7 @@ const quietLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => Promise<T>): Promise<T> {
   const opened = await openDatabase(config.databaseUrl);
   try {
-    await migrateToLatest(opened.db);
+    await migrateToLatest(opened);
     const store = createStore(opened);
     const deps: AppDeps = {
       store,
@@ -111,7 +123,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       const config = loadConfig(env, { forCli: true });
       const opened = await openDatabase(config.databaseUrl);
       try {
-        const applied = await migrateToLatest(opened.db);
+        const applied = await migrateToLatest(opened);
         return print(!!f.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       } finally {
         await opened.close();

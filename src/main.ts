@@ -19,7 +19,7 @@ async function main() {
   });
 
   const opened = await openDatabase(config.databaseUrl);
-  const applied = await migrateToLatest(opened.db);
+  const applied = await migrateToLatest(opened);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const store = createStore(opened);
 

@@ -28,8 +28,7 @@ export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: n
   for (const groupId of plan.groupIds) {
     const group = await tx.groups.get(groupId);
     if (!group) continue;
-    const existing = (await tx.memberships.getForUpdate(order.accountId, groupId)) ?? (await tx.memberships.insert({ accountId: order.accountId, groupId, status: 'expired', expiresAt: 0 }, now).then(async () => tx.memberships.getForUpdate(order.accountId, groupId)));
-    if (!existing) throw new Error('membership row vanished inside its transaction');
+    const existing = await tx.memberships.ensureForUpdate(order.accountId, groupId, now);
     const next = applyMembershipEvent({ status: existing.status, expiresAt: existing.expiresAt }, { type: 'period', days: plan.durationDays, startAt });
     const startsAt = next.invite ? startAt : existing.expiresAt;
     // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.

@@ -203,6 +203,8 @@ export interface Repos {
     getForUpdate(accountId: number, groupId: number): Promise<Membership | null>;
     get(id: number): Promise<Membership | null>;
     insert(m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number }, now: number): Promise<Membership>;
+    /** Makes sure a row exists (a never-paid placeholder: expired, expiry 0) without racing a concurrent insert, then locks and returns it. */
+    ensureForUpdate(accountId: number, groupId: number, now: number): Promise<Membership>;
     update(id: number, patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null }, now: number): Promise<void>;
     list(filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]>;
     /** active → grace for rows whose paid time is over; sets grace_until from the group's grace. Returns how many moved. */

@@ -72,8 +72,10 @@ export function applyMembershipEvent(state: MembershipState | null, event: Membe
       if (state.expiresAt > event.now) return { ...state, status: 'active', invite: true, remove: false };
       return { ...state, status: 'expired', invite: false, remove: false };
     case 'adjust': {
+      if (!Number.isInteger(event.days)) throw invalid('an adjustment must be a whole number of days');
       if (!state || !inGroup(status)) return refuse();
-      const expiresAt = Math.max(addDays(state.expiresAt, event.days), event.now);
+      // Shortening stops at now, but never moves an expiry that is already past (grace) later.
+      const expiresAt = Math.max(addDays(state.expiresAt, event.days), Math.min(state.expiresAt, event.now));
       return { status: expiresAt > event.now ? 'active' : status!, expiresAt, invite: false, remove: false };
     }
   }

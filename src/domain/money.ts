@@ -12,7 +12,8 @@ export function isCurrency(code: string): boolean {
 }
 
 export function currencyExponent(code: string): number {
-  const e = EXPONENTS[code];
+  // Own keys only: "toString", "constructor", "__proto__" are on every object and are not currencies.
+  const e = isCurrency(code) ? EXPONENTS[code] : undefined;
   if (e === undefined) throw invalid(`unknown currency "${code}"`);
   return e;
 }

@@ -62,6 +62,13 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     return { db, dialect, sqlite: handle, close: () => db.destroy() };
   }
   setPgTypeParsers();
+  // `postgres://…?schema=name` keeps every table in that schema (several deployments or test runs
+  // can share one database).
+  const parsed = new URL(url);
+  const schema = opts.schema ?? parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  url = parsed.toString();
+  opts = { ...opts, schema };
   if (opts.schema) {
     if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`bad schema name "${opts.schema}"`);
     const admin = new pg.Client({ connectionString: url });
@@ -81,7 +88,8 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
   return { db, dialect, schema: opts.schema, close: () => db.destroy() };
 }
 
-export async function migrateToLatest(db: Kysely<Database>, schema?: string): Promise<string[]> {
+export async function migrateToLatest(opened: Pick<OpenedDatabase, 'db' | 'schema'>): Promise<string[]> {
+  const { db, schema } = opened;
   // With a schema, kysely's own bookkeeping tables must live there too, or it finds another schema's.
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();

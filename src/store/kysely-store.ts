@@ -7,6 +7,7 @@ import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
 import { buryJob, claimJobs, completeJob, countJobsByStatus, enqueueJobs, listJobs, retryJob } from './jobs-repository.ts';
 import {
+  ensureMembershipForUpdate,
   expireDueMemberships,
   getMembership,
   getMembershipForUpdate,
@@ -58,6 +59,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       getForUpdate: (a, g) => getMembershipForUpdate(db, dialect, a, g),
       get: (id) => getMembership(db, id),
       insert: (m, now) => insertMembership(db, m, now),
+      ensureForUpdate: (a, g, now) => ensureMembershipForUpdate(db, dialect, a, g, now),
       update: (id, p, now) => updateMembership(db, id, p, now),
       list: (f) => listMemberships(db, f),
       lapseDue: (now, limit) => lapseDueMemberships(db, dialect, now, limit),

@@ -32,6 +32,17 @@ export async function insertMembership(
   return toMembership(r);
 }
 
+export async function ensureMembershipForUpdate(db: Kysely<Database>, dialect: Dialect, accountId: number, groupId: number, now: number): Promise<Membership> {
+  await db
+    .insertInto('memberships')
+    .values({ account_id: accountId, group_id: groupId, status: 'expired', expires_at: 0, grace_until: null, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.columns(['account_id', 'group_id']).doNothing())
+    .execute();
+  const m = await getMembershipForUpdate(db, dialect, accountId, groupId);
+  if (!m) throw new Error('membership row missing right after ensuring it');
+  return m;
+}
+
 export async function updateMembership(
   db: Kysely<Database>,
   id: number,

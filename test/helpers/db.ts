@@ -30,7 +30,7 @@ export async function openTestDb(dialect: Dialect, opts: { poolSize?: number } =
     const dir = mkdtempSync(join(tmpdir(), 'gk-test-'));
     const url = `sqlite:${join(dir, 'test.db')}`;
     const opened = await openDatabase(url);
-    await migrateToLatest(opened.db);
+    await migrateToLatest(opened);
     const extra: OpenedDatabase[] = [];
     return {
       dialect,
@@ -52,7 +52,7 @@ export async function openTestDb(dialect: Dialect, opts: { poolSize?: number } =
   if (!PG_URL) throw new Error('TEST_POSTGRES_URL is not set');
   const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
   const opened = await openDatabase(PG_URL, { schema, poolSize: opts.poolSize });
-  await migrateToLatest(opened.db, schema);
+  await migrateToLatest(opened);
   const extra: OpenedDatabase[] = [];
   return {
     dialect,

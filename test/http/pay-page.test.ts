@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.ts';
 import { seedOrder } from '../helpers/fixtures.ts';
@@ -11,7 +12,7 @@ describe.each(DIALECTS)('checkout page (%s)', (dialect) => {
   afterEach(async () => {
     await t.close();
   });
-  const inject = (...a: Parameters<TestService['service']['app']['inject']>) => t.service.app.inject(...a);
+  const inject = (opts: InjectOptions) => t.service.app.inject(opts);
 
   it('shows plan, amount, QR and live status, in the reader\'s language', async () => {
     const { orderId } = await seedOrder(t.service.app);

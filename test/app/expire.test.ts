@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AppDeps } from '../../src/app/deps.ts';
+import { sweepExpiry } from '../../src/app/expire.ts';
+import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
+import { DIALECTS } from '../helpers/db.ts';
+import { startTestService, type TestService } from '../helpers/service.ts';
+
+describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
+  let t: TestService;
+  let deps: AppDeps;
+  let groupId: number;
+
+  beforeEach(async () => {
+    t = await startTestService(dialect);
+    deps = t.service.deps;
+    groupId = (await deps.store.groups.insert({ platform: 'playground', platformChatId: 'g', title: 'G', ownerAccountId: null, graceMs: 24 * HOUR_MS, reminderOffsetsMs: [] }, t.clock.now())).id;
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  const addMember = async (userId: string, expiresAt: number) => {
+    const a = await deps.store.accounts.upsert({ platform: 'playground', platformUserId: userId }, t.clock.now());
+    return deps.store.memberships.insert({ accountId: a.id, groupId, status: 'active', expiresAt }, t.clock.now());
+  };
+
+  it('moves due members to grace, then expires them in batches with one removal job and audit line each', async () => {
+    const now = t.clock.now();
+    for (let i = 0; i < 25; i++) await addMember(`due${i}`, now + i * 1000);
+    for (let i = 0; i < 5; i++) await addMember(`later${i}`, now + 10 * DAY_MS);
+    t.clock.set(now + 60_000);
+    expect(await sweepExpiry(deps, 10)).toEqual({ lapsed: 25, expired: 0 });
+    t.clock.set(now + 25 * HOUR_MS);
+    expect(await sweepExpiry(deps, 10)).toEqual({ lapsed: 0, expired: 25 });
+    expect(await sweepExpiry(deps, 10)).toEqual({ lapsed: 0, expired: 0 });
+    const byStatus = await deps.store.memberships.list({});
+    expect(byStatus.filter((m) => m.status === 'expired')).toHaveLength(25);
+    expect(byStatus.filter((m) => m.status === 'active')).toHaveLength(5);
+    expect(await deps.store.jobs.list({ kind: 'remove' })).toHaveLength(25);
+    const audit = await deps.store.audit.list({ subjectType: 'membership' });
+    expect(audit.filter((a) => a.action === 'membership.expire')).toHaveLength(25);
+  });
+
+  it('a removal job for someone who renewed meanwhile does nothing', async () => {
+    const now = t.clock.now();
+    const m = await addMember('renews', now);
+    t.clock.set(now + 25 * HOUR_MS);
+    await sweepExpiry(deps);
+    expect((await deps.store.memberships.get(m.id))!.status).toBe('expired');
+    // Renewed before the removal job ran.
+    await deps.store.memberships.update(m.id, { status: 'active', expiresAt: t.clock.now() + 30 * DAY_MS, graceUntil: null }, t.clock.now());
+    await t.service.worker.drain();
+    expect(t.gateway.of('remove')).toHaveLength(0);
+    expect(t.gateway.of('text')).toHaveLength(0);
+    expect((await deps.store.jobs.list({ kind: 'remove' }))[0]!.status).toBe('done');
+  });
+
+  it('uses each group\'s own grace', async () => {
+    const g2 = await deps.store.groups.insert({ platform: 'playground', platformChatId: 'g2', title: 'G2', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, t.clock.now());
+    const a = await deps.store.accounts.upsert({ platform: 'playground', platformUserId: 'nograce' }, t.clock.now());
+    const now = t.clock.now();
+    const strict = await deps.store.memberships.insert({ accountId: a.id, groupId: g2.id, status: 'active', expiresAt: now }, now);
+    const lenient = await addMember('grace', now);
+    t.clock.set(now + 1);
+    await sweepExpiry(deps);
+    expect((await deps.store.memberships.get(strict.id))!.status).toBe('expired');
+    expect((await deps.store.memberships.get(lenient.id))!.status).toBe('grace');
+  });
+
+  if (dialect === 'postgres') {
+    it('two instances sweeping at once expire each member exactly once', async () => {
+      const now = t.clock.now();
+      for (let i = 0; i < 60; i++) await addMember(`m${i}`, now);
+      const other = await t.db.reopen();
+      const deps2: AppDeps = { ...deps, store: other.store };
+      t.clock.set(now + 25 * HOUR_MS);
+      const [a, b] = await Promise.all([sweepExpiry(deps, 7), sweepExpiry(deps2, 7)]);
+      expect(a.expired + b.expired).toBe(60);
+      expect(await deps.store.jobs.list({ kind: 'remove' })).toHaveLength(60);
+      const audit = await deps.store.audit.list({ subjectType: 'membership' });
+      expect(audit.filter((x) => x.action === 'membership.expire')).toHaveLength(60);
+    });
+  }
+});

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeError, run } from '../src/cli.ts';
+import { PG_URL } from './helpers/db.ts';
+
+const exec = promisify(execFile);
+
+async function cli(args: string[], env: Record<string, string>) {
+  const out: string[] = [];
+  try {
+    await run(args, env, (s) => out.push(s));
+    return { code: 0, out: out.join('\n'), err: '' };
+  } catch (e) {
+    const { line, code } = describeError(e);
+    return { code, out: out.join('\n'), err: line };
+  }
+}
+
+const targets: Array<[string, () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>]> = [
+  [
+    'sqlite',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gk-cli-'));
+      return { env: { DATA_DIR: dir }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  ],
+];
+if (PG_URL) {
+  targets.push([
+    'postgres',
+    async () => {
+      const schema = `cli_${randomBytes(4).toString('hex')}`;
+      const url = new URL(PG_URL);
+      url.searchParams.set('schema', schema);
+      return {
+        env: { DATABASE_URL: url.toString() },
+        cleanup: async () => {
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await c.end();
+        },
+      };
+    },
+  ]);
+}
+
+describe.each(targets)('gatekeeper CLI (%s)', (_name, setup) => {
+  let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ env, cleanup } = await setup());
+  });
+  afterEach(async () => {
+    await cleanup();
+  });
+
+  it('migrate, group add, plan add, member list with --json', async () => {
+    expect(JSON.parse((await cli(['migrate', '--json'], env)).out)).toEqual({ applied: ['0001-initial'] });
+    expect((await cli(['migrate'], env)).out).toBe('database is up to date');
+    const g = await cli(['group', 'add', '--platform', 'telegram', '--chat', '-1001234', '--title', 'Readers', '--json'], env);
+    expect(g.code).toBe(0);
+    expect(JSON.parse(g.out)).toEqual({ id: 1 });
+    const p = await cli(['plan', 'add', '--group', '1', '--name', 'Monthly', '--price', '9.90', '--currency', 'CNY', '--days', '30', '--json'], env);
+    expect(JSON.parse(p.out)).toEqual({ id: 1 });
+    const list = await cli(['member', 'list', '--group', '1', '--json'], env);
+    expect(JSON.parse(list.out)).toEqual([]);
+    const text = await cli(['plan', 'add', '--group', '1', '--name', 'Yearly', '--price', '99', '--currency', 'cny', '--days', '365'], env);
+    expect(text.out).toBe('plan 2 added: "Yearly" 99.00 CNY for 365 days, groups 1');
+  });
+
+  it('bad input: one line, non-zero exit, nothing written', async () => {
+    await cli(['group', 'add', '--platform', 'wechat', '--chat', 'room@chatroom', '--title', 'W'], env);
+    const cases: Array<[string[], number, RegExp]> = [
+      [['group', 'add', '--platform', 'wechat', '--title', 'x'], 2, /^missing --chat$/],
+      [['group', 'add', '--platform', 'msn', '--chat', 'c', '--title', 't'], 1, /unknown platform "msn"/],
+      [['group', 'add', '--platform', 'wechat', '--chat', 'room@chatroom', '--title', 'again'], 1, /already registered/],
+      [['plan', 'add', '--group', '1', '--name', 'P', '--price', '-1', '--currency', 'CNY', '--days', '30'], 1, /negative/],
+      [['plan', 'add', '--group', '1', '--name', 'P', '--price', 'ten', '--currency', 'CNY', '--days', '30'], 1, /decimal number/],
+      [['plan', 'add', '--group', '1', '--name', 'P', '--price', '9.999', '--currency', 'CNY', '--days', '30'], 1, /decimal place/],
+      [['plan', 'add', '--group', '1', '--name', 'P', '--price', '9', '--currency', 'CNY', '--days', '0'], 1, /--days must be a positive whole number/],
+      [['plan', 'add', '--group', '77', '--name', 'P', '--price', '9', '--currency', 'CNY', '--days', '30'], 1, /no group with id 77/],
+      [['plan', 'add', '--name', 'P', '--price', '9', '--currency', 'CNY', '--days', '30'], 2, /missing --group/],
+      [['plan', 'add', '--group', '1', '--price', '9', '--currency', 'CNY', '--days', '30', '--colour', 'red'], 2, /Unknown option '--colour'/],
+      [['member', 'list', '--status', 'gone'], 1, /unknown status "gone"/],
+      [['member', 'delete'], 2, /unknown command "member delete"/],
+      [['frobnicate'], 2, /unknown command "frobnicate"/],
+    ];
+    for (const [args, code, line] of cases) {
+      const r = await cli(args, env);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.err, args.join(' ')).toMatch(line);
+      expect(r.err).not.toContain('\n');
+    }
+    expect(JSON.parse((await cli(['member', 'list', '--json'], env)).out)).toEqual([]);
+    const plans = await cli(['plan', 'add', '--group', '1', '--name', 'Only', '--price', '1', '--currency', 'CNY', '--days', '1', '--json'], env);
+    expect(JSON.parse(plans.out)).toEqual({ id: 1 });
+  });
+
+  it('--help on every command', async () => {
+    for (const args of [['--help'], ['migrate', '--help'], ['group', 'add', '--help'], ['plan', 'add', '--help'], ['member', 'list', '--help']]) {
+      const r = await cli(args, env);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^Usage: gatekeeper/);
+    }
+  });
+});
+
+describe('gatekeeper bin', () => {
+  it('runs as a process: JSON on stdout, one line on stderr and exit 2 for a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-bin-'));
+    try {
+      const env = { ...process.env, DATA_DIR: dir, DATABASE_URL: '' };
+      const ok = await exec('node', ['bin/gatekeeper.js', 'group', 'add', '--platform', 'playground', '--chat', 'demo', '--title', 'Demo', '--json'], { env });
+      expect(JSON.parse(ok.stdout)).toEqual({ id: 1 });
+      const bad = await exec('node', ['bin/gatekeeper.js', 'plan', 'add', '--group', '1'], { env }).catch((e: { code: number; stderr: string; stdout: string }) => e);
+      expect((bad as { code: number }).code).toBe(2);
+      expect((bad as { stderr: string }).stderr).toBe('gatekeeper: missing --name\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

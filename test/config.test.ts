@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, readEnv, resolveSecrets } from '../src/config.ts';
+
+const exec = promisify(execFile);
+
+describe('config', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gk-config-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has working defaults for the embedded setup', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      dataDir: 'data',
+      port: 3000,
+      host: '127.0.0.1',
+      publicUrl: 'http://localhost:3000',
+      databaseUrl: 'sqlite:data/gatekeeper.db',
+      dialect: 'sqlite',
+      tzDisplay: 'Asia/Shanghai',
+      paymentProviders: ['dev'],
+      orderTtlMs: 15 * 60_000,
+      graceMs: 24 * 3_600_000,
+      reminderOffsetsMs: [72 * 3_600_000, 24 * 3_600_000, 0],
+      playground: true,
+      telegram: null,
+      wechat: null,
+    });
+    expect(loadConfig({ PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+    expect(loadConfig({ DATA_DIR: '/srv/gk' }).databaseUrl).toBe('sqlite:/srv/gk/gatekeeper.db');
+    expect(loadConfig({ PUBLIC_URL: 'https://pay.example.com/' }).publicUrl).toBe('https://pay.example.com');
+  });
+
+  it('names the key of a bad value in one line', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ PORT: 'abc' }, /^PORT must be a whole number from 1 to 65535 \(got "abc"\)$/],
+      [{ PORT: '70000' }, /^PORT /],
+      [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL must be an http\(s\) URL/],
+      [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be sqlite:<path> or postgres/],
+      [{ TZ_DISPLAY: 'Mars/Base' }, /^TZ_DISPLAY must be an IANA time zone/],
+      [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
+      [{ PAYMENT_PROVIDERS: 'paypal' }, /^PAYMENT_PROVIDERS unknown provider "paypal"/],
+      [{ PAYMENT_PROVIDERS: 'stripe' }, /^PAYMENT_PROVIDERS provider "stripe" is not available in this version/],
+      [{ ALLOW_DEV_PAYMENTS: 'maybe' }, /^ALLOW_DEV_PAYMENTS /],
+      [{ REMINDER_OFFSETS_HOURS: '72,soon' }, /^REMINDER_OFFSETS_HOURS /],
+      [{ ORDER_TTL_MINUTES: '0' }, /^ORDER_TTL_MINUTES /],
+    ];
+    for (const [env, message] of cases) {
+      let err: unknown;
+      try {
+        loadConfig(env);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(env)).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('never prints a secret value', () => {
+    expect(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })).toThrow(/^ADMIN_TOKEN must be at least 16 characters$/);
+    try {
+      loadConfig({ DEV_PAY_SECRET: 'tiny' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('tiny');
+    }
+  });
+
+  it('requires every secret explicitly on PostgreSQL', () => {
+    const pg = { DATABASE_URL: 'postgres://u@h/db' };
+    expect(() => loadConfig(pg)).toThrow(/ADMIN_TOKEN must be set when DATABASE_URL is PostgreSQL/);
+    expect(() => loadConfig({ ...pg, ADMIN_TOKEN: 'a'.repeat(20) })).toThrow(/DEV_PAY_SECRET must be set/);
+    expect(loadConfig({ ...pg, ADMIN_TOKEN: 'a'.repeat(20), DEV_PAY_SECRET: 'b'.repeat(20) }).dialect).toBe('postgres');
+  });
+
+  it('refuses dev payments next to a real chat platform unless ALLOW_DEV_PAYMENTS=1', () => {
+    expect(() => loadConfig({ TELEGRAM_BOT_TOKEN: '123:abc' })).toThrow(/ALLOW_DEV_PAYMENTS=1/);
+    expect(() => loadConfig({ WECHATY_PUPPET_SERVICE_TOKEN: 'tok' })).toThrow(/ALLOW_DEV_PAYMENTS=1/);
+    const c = loadConfig({ TELEGRAM_BOT_TOKEN: '123:abc', ALLOW_DEV_PAYMENTS: '1' });
+    expect(c.telegram).toMatchObject({ mode: 'polling' });
+    expect(c.playground).toBe(false);
+    expect(loadConfig({ PLAYGROUND: 'off' }).playground).toBe(false);
+  });
+
+  it('generates secrets once into DATA_DIR with 0600 and reuses them', () => {
+    const c = loadConfig({ DATA_DIR: dir });
+    const first = resolveSecrets(c);
+    expect(first.generated.sort()).toEqual(['ADMIN_TOKEN', 'DEV_PAY_SECRET']);
+    expect(first.adminToken.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(dir, 'secrets.json')).mode & 0o777).toBe(0o600);
+    const second = resolveSecrets(c);
+    expect(second.generated).toEqual([]);
+    expect(second.adminToken).toBe(first.adminToken);
+    const given = resolveSecrets(loadConfig({ DATA_DIR: dir, ADMIN_TOKEN: 'x'.repeat(20) }));
+    expect(given.adminToken).toBe('x'.repeat(20));
+    expect(JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')).ADMIN_TOKEN).toBe(first.adminToken);
+  });
+
+  it('reads .env under the real environment', () => {
+    writeFileSync(join(dir, '.env'), 'PORT=4000\nTZ_DISPLAY=UTC\n');
+    const env = readEnv({ PORT: '5000' }, dir);
+    expect(loadConfig(env)).toMatchObject({ port: 5000, tzDisplay: 'UTC' });
+  });
+
+  it('npm start stops with one line naming the key', async () => {
+    const r = await exec('node', ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, DATA_DIR: dir, PORT: 'abc' } }).catch((e: { code: number; stderr: string }) => e);
+    expect((r as { code: number }).code).toBe(1);
+    expect((r as { stderr: string }).stderr).toBe('gatekeeper: configuration error: PORT must be a whole number from 1 to 65535 (got "abc")\n');
+  });
+});
