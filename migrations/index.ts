@@ -2,7 +2,9 @@
 // tsx, vitest and any bundler. Append only.
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-initial.ts';
+import * as m0002 from './0002-owners-refunds-reminders.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-owners-refunds-reminders': m0002,
 };

@@ -65,6 +65,9 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       reviewReason: null,
       checkoutQr: null,
       checkoutUrl: null,
+      outRefundNo: null,
+      refundReason: null,
+      refundedAt: null,
     };
     await tx.orders.insert(o);
     await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'order.create', subjectType: 'order', subjectId: o.id, reason: `checkout for plan ${plan.id} via ${provider.name}`, detail: { amountMinor: o.amountMinor, currency: o.currency } });

@@ -9,6 +9,7 @@ import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import type { AppDeps } from './deps.ts';
 import { grantOrder, isBannedFromPlan } from './grant.ts';
+import { confirmRefund } from './refunds.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
@@ -42,11 +43,11 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
           return 'failed_noted';
         }
         case 'refunded': {
-          const order = await tx.orders.findByOutTradeNo(event.outTradeNo);
-          if (!(await record(tx, event.eventId, order?.id ?? null, 'refund_noted'))) return 'duplicate';
-          if (order) {
-            await tx.payments.insertIfAbsent({ orderId: order.id, provider: provider.name, providerTxnId: event.providerRefundId, kind: 'refund', amountMinor: event.amountMinor, currency: event.currency, occurredAt: event.refundedAt }, now);
-          }
+          const found = await tx.orders.findByOutTradeNo(event.outTradeNo);
+          const order = found && found.provider === provider.name ? found : null;
+          if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'refund_noted' : 'unknown_order'))) return 'duplicate';
+          if (!order) return 'unknown_order';
+          await confirmRefund(tx, order, event, `provider:${provider.name}`, now);
           return 'refund_noted';
         }
         case 'paid':
@@ -57,7 +58,7 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
     if (e instanceof Rollback) outcome = e.outcome;
     else throw e;
   }
-  if (outcome === 'granted' || outcome === 'review' || outcome === 'unknown_order') deps.onJobsEnqueued?.();
+  if (outcome === 'granted' || outcome === 'review' || outcome === 'unknown_order' || outcome === 'refund_noted') deps.onJobsEnqueued?.();
   deps.logger.info({ provider: provider.name, event: event.type, outcome }, 'payment event handled');
   return outcome;
 }

@@ -1,10 +1,14 @@
 // What each job does when it runs. Jobs are at-least-once: every handler re-reads state first and does
 // nothing when the reason it was queued no longer holds (a removal for someone who renewed meanwhile).
-import { ProviderUnreachableError } from '../domain/errors.ts';
+import { ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
+import { orderSourceStatuses } from '../domain/order.ts';
+import { DAY_MS } from '../domain/time.ts';
+import { handleProviderEvent } from './confirm-payment.ts';
+import { chargedAmount, confirmRefund, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
-import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type RemovePayload, alertOwnersJob, notifyJob } from './job-kinds.ts';
+import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, notifyJob, reconcileJob } from './job-kinds.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
-import type { ChatGateway, NewJob } from './ports.ts';
+import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
 
 export interface JobEffects {
   /** Enqueued in the same transaction that marks the job done. */
@@ -76,6 +80,83 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       if (!account) return;
       const text = messages.render(account.locale ?? settings.defaultLocale, p.message);
       await gatewayFor(account.platform).sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
+    },
+
+    async remind(job) {
+      const p = job.payload as RemindPayload;
+      const ctx = await loadMembership(p.membershipId);
+      // Never after a renewal (the expiry moved) or once the person is out.
+      if (!ctx || ctx.m.expiresAt !== p.expiresAt || (ctx.m.status !== 'active' && ctx.m.status !== 'grace')) return;
+      const locale = ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale;
+      const message: MessageRef =
+        ctx.m.status === 'grace'
+          ? { key: 'reminder.grace', params: { group: ctx.group.title, graceUntil: ctx.m.graceUntil ?? ctx.m.expiresAt + ctx.group.graceMs } }
+          : { key: 'reminder.before', params: { group: ctx.group.title, expiresAt: ctx.m.expiresAt, days: Math.max(1, Math.ceil((ctx.m.expiresAt - clock.now()) / DAY_MS)) } };
+      await gatewayFor(ctx.account.platform).sendText(ctx.account.platformUserId, messages.render(locale, message), { lane: 'reminder' });
+    },
+
+    async close_order(job) {
+      const { orderId } = job.payload as OrderPayload;
+      const order = await store.orders.get(orderId);
+      if (!order || order.status !== 'expired') return;
+      const provider = deps.providers.get(order.provider);
+      if (!provider) return;
+      try {
+        await provider.close(order);
+      } catch (err) {
+        // Refusing to close usually means it was paid at the last moment: ask right away.
+        if (err instanceof ProviderRejectedError) return { jobs: [reconcileJob(order.id, clock.now())] };
+        throw err;
+      }
+    },
+
+    async reconcile_order(job) {
+      const { orderId } = job.payload as OrderPayload;
+      const order = await store.orders.get(orderId);
+      if (!order || !['pending', 'expired', 'refund_pending'].includes(order.status)) return;
+      const provider = deps.providers.get(order.provider);
+      if (!provider) return;
+      const result = await provider.query(order);
+      if (result.state === 'paid' && order.status !== 'refund_pending') {
+        // Same exactly-once path as a webhook; keyed on the provider's transaction id.
+        await handleProviderEvent(deps, provider, { ...result.event, eventId: `query:${result.event.providerTxnId}` }, JSON.stringify({ source: 'reconcile', state: result.state }));
+      } else if (result.state === 'refunded' && order.status === 'refund_pending') {
+        const charged = await chargedAmount(store, order);
+        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: `refund:${order.outRefundNo}`, ...charged, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        deps.onJobsEnqueued?.();
+      } else if (result.state === 'refunded') {
+        // Our records say unpaid, the provider says refunded: a person must look.
+        await store.transaction(async (tx) => {
+          const now = clock.now();
+          if (!(await tx.orders.transition(order.id, orderSourceStatuses('hold_for_review'), 'review', { reviewReason: 'the provider reports this order refunded, but it was never marked paid here' }, now))) return;
+          const plan = await tx.plans.get(order.planId);
+          await tx.jobs.enqueue([alertOwnersJob({ groupIds: plan?.groupIds ?? [], message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'provider reports a refund for an unpaid order' } } }, `alert:review:${order.id}`)], now);
+        });
+      }
+    },
+
+    async refund(job) {
+      const { orderId } = job.payload as OrderPayload;
+      const order = await store.orders.get(orderId);
+      if (!order || order.status !== 'refund_pending' || !order.outRefundNo) return;
+      const provider = deps.providers.get(order.provider);
+      if (!provider) throw new ProviderUnreachableError(order.provider, 'provider not enabled');
+      const charged = await chargedAmount(store, order);
+      let result;
+      try {
+        result = await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: charged.amountMinor, reason: order.refundReason ?? 'refund' });
+      } catch (err) {
+        if (err instanceof ProviderRejectedError) {
+          await refundRefused(deps, order, err.message);
+          return;
+        }
+        throw err; // unreachable: retried with the same refund number
+      }
+      if (result.state === 'refunded') {
+        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: result.providerRefundId, ...charged, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        deps.onJobsEnqueued?.();
+      }
+      // `processing`: the provider's refund notification or the reconcile job will confirm it.
     },
 
     async alert_owners(job) {

@@ -57,3 +57,28 @@ export const alertOwnersJob = (p: AlertOwnersPayload, dedupeKey?: string): NewJo
   lane: 'notice',
   ...(dedupeKey ? { dedupeKey } : {}),
 });
+
+export interface RemindPayload {
+  membershipId: number;
+  /** The expiry this reminder is about; after a renewal it no longer matches and the job does nothing. */
+  expiresAt: number;
+  offsetMs: number;
+}
+
+export interface OrderPayload {
+  orderId: string;
+}
+
+export const remindJob = (p: RemindPayload): NewJob => ({
+  kind: 'remind',
+  payload: p,
+  lane: 'reminder',
+  dedupeKey: `remind:${p.membershipId}:${p.expiresAt}:${p.offsetMs}`,
+});
+
+export const closeOrderJob = (orderId: string): NewJob => ({ kind: 'close_order', payload: { orderId }, lane: 'system', dedupeKey: `close:${orderId}` });
+
+export const reconcileJob = (orderId: string, bucket: number): NewJob => ({ kind: 'reconcile_order', payload: { orderId }, lane: 'system', dedupeKey: `reconcile:${orderId}:${bucket}` });
+
+/** Keyed by the refund number, which is never reissued: one provider refund call chain per refund. */
+export const refundJob = (orderId: string, outRefundNo: string): NewJob => ({ kind: 'refund', payload: { orderId }, lane: 'system', dedupeKey: `refund:${outRefundNo}`, maxAttempts: 12 });

@@ -13,6 +13,7 @@ export interface Account {
   displayName: string | null;
   locale: string | null;
   referredBy: number | null;
+  isOwner: boolean;
   createdAt: number;
 }
 
@@ -59,6 +60,9 @@ export interface Order {
   reviewReason: string | null;
   checkoutQr: string | null;
   checkoutUrl: string | null;
+  outRefundNo: string | null;
+  refundReason: string | null;
+  refundedAt: number | null;
 }
 
 export interface Membership {
@@ -68,6 +72,7 @@ export interface Membership {
   status: MembershipStatus;
   expiresAt: number;
   graceUntil: number | null;
+  remindedOffsetMs: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -81,6 +86,7 @@ export interface MembershipPeriod {
   startsAt: number;
   endsAt: number;
   days: number;
+  revokedAt: number | null;
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'dead';

@@ -163,12 +163,22 @@ export interface MembershipView extends Membership {
   displayName: string | null;
 }
 
+export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
+
 export interface Repos {
   accounts: {
     /** Creates the account on first contact; later calls refresh display name and locale when given. */
     upsert(a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null }, now: number): Promise<Account>;
     get(id: number): Promise<Account | null>;
     find(platform: Platform, platformUserId: string): Promise<Account | null>;
+    setOwner(accountId: number): Promise<void>;
+    listOwners(): Promise<Account[]>;
+  };
+  ownerClaims: {
+    insert(codeHash: string, now: number, expiresAt: number): Promise<void>;
+    get(codeHash: string): Promise<{ expiresAt: number; redeemedAt: number | null } | null>;
+    /** Conditional: true only for the call that took an unredeemed, unexpired code. */
+    redeem(codeHash: string, accountId: number, now: number): Promise<boolean>;
   };
   groups: {
     insert(g: { platform: Platform; platformChatId: string; title: string; ownerAccountId: number | null; graceMs: number; reminderOffsetsMs: number[] }, now: number): Promise<Group>;
@@ -180,18 +190,24 @@ export interface Repos {
     insert(p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] }, now: number): Promise<Plan>;
     get(id: number): Promise<Plan | null>;
     list(opts?: { groupId?: number; activeOnly?: boolean }): Promise<Plan[]>;
+    setActive(id: number, active: boolean): Promise<void>;
   };
   orders: {
     insert(o: Order): Promise<void>;
     get(id: string): Promise<Order | null>;
     findByOutTradeNo(outTradeNo: string): Promise<Order | null>;
     /** Conditional update: moves the order only if its status is one of `from`. True when it moved. */
-    transition(id: string, from: OrderStatus[], to: OrderStatus, patch: Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason'>>, now: number): Promise<boolean>;
+    transition(id: string, from: OrderStatus[], to: OrderStatus, patch: OrderPatch, now: number): Promise<boolean>;
     setCheckout(id: string, c: Checkout, now: number): Promise<void>;
+    /** pending → expired past their window; returns the orders that moved. */
+    expireDue(now: number, limit: number): Promise<Order[]>;
+    toReconcile(q: { pendingCreatedBefore: number; expiredAfter: number; limit: number }): Promise<Order[]>;
+    page(q: { status?: OrderStatus; accountId?: number; after?: { createdAt: number; id: string }; limit: number }): Promise<Order[]>;
   };
   payments: {
     /** False when (provider, providerTxnId, kind) is already in the ledger. */
     insertIfAbsent(p: { orderId: string; provider: string; providerTxnId: string; kind: 'charge' | 'refund'; amountMinor: number; currency: string; occurredAt: number }, now: number): Promise<boolean>;
+    listForOrder(orderId: string): Promise<Array<{ kind: 'charge' | 'refund'; providerTxnId: string; amountMinor: number; currency: string; occurredAt: number }>>;
   };
   webhookEvents: {
     /** Takes the idempotency slot; false when (provider, eventId) was already recorded. */
@@ -211,11 +227,17 @@ export interface Repos {
     lapseDue(now: number, limit: number): Promise<number>;
     /** grace → expired for rows whose grace is over; returns the rows that moved. */
     expireDue(now: number, limit: number): Promise<Membership[]>;
+    remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
+    markReminded(ids: number[], offsetMs: number, now: number): Promise<void>;
+    page(q: { groupId?: number; status?: MembershipStatus; accountId?: number; expiresBefore?: number; afterId?: number; limit: number }): Promise<MembershipView[]>;
   };
   periods: {
     /** False when this (order, group) already has its period: the third exactly-once guard. */
-    insertIfAbsent(p: Omit<MembershipPeriod, 'id'>, now: number): Promise<boolean>;
+    insertIfAbsent(p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<boolean>;
     listForMembership(membershipId: number): Promise<MembershipPeriod[]>;
+    listForOrder(orderId: string): Promise<MembershipPeriod[]>;
+    /** Marks a period revoked (kept for the ledger); false if it already was. */
+    revoke(id: number, now: number): Promise<boolean>;
   };
   jobs: {
     enqueue(jobs: NewJob[], now: number): Promise<void>;
@@ -232,6 +254,17 @@ export interface Repos {
     insert(e: Omit<AuditEntry, 'id'>): Promise<void>;
     insertMany(e: Omit<AuditEntry, 'id'>[]): Promise<void>;
     list(filter: { subjectType?: string; subjectId?: string }): Promise<AuditEntry[]>;
+    /** Newest first, keyset-paged on id. */
+    page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>;
+  };
+  stats: {
+    activeMembers(groupId?: number): Promise<number>;
+    membersByStatus(): Promise<Array<{ status: string; count: number }>>;
+    revenueByCurrency(from?: number, to?: number): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
+    renewals(from: number, to: number): Promise<number>;
+    churn(from: number, to: number): Promise<number>;
+    ordersByStatus(): Promise<Array<{ status: string; count: number }>>;
+    webhookOutcomes(): Promise<Array<{ provider: string; outcome: string; count: number }>>;
   };
 }
 

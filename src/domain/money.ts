@@ -7,6 +7,9 @@ const EXPONENTS: Record<string, number> = {
   IDR: 2, JPY: 0, KRW: 0, VND: 0, CLP: 0, ISK: 0, XTR: 0, KWD: 3, BHD: 3, JOD: 3, OMR: 3, TND: 3,
 };
 
+/** Quotes user input for an error message: escaped, so the message stays one line. */
+const quote = (s: string) => JSON.stringify(s);
+
 export function isCurrency(code: string): boolean {
   return Object.hasOwn(EXPONENTS, code);
 }
@@ -14,13 +17,13 @@ export function isCurrency(code: string): boolean {
 export function currencyExponent(code: string): number {
   // Own keys only: "toString", "constructor", "__proto__" are on every object and are not currencies.
   const e = isCurrency(code) ? EXPONENTS[code] : undefined;
-  if (e === undefined) throw invalid(`unknown currency "${code}"`);
+  if (e === undefined) throw invalid(`unknown currency ${quote(code)}`);
   return e;
 }
 
 export function normalizeCurrency(input: string): string {
   const code = input.trim().toUpperCase();
-  if (!/^[A-Z]{3}$/.test(code) || !isCurrency(code)) throw invalid(`unknown currency "${input}"`);
+  if (!/^[A-Z]{3}$/.test(code) || !isCurrency(code)) throw invalid(`unknown currency ${quote(input)}`);
   return code;
 }
 
@@ -36,16 +39,16 @@ export function parsePrice(text: string, currency: string): number {
   const s = text.trim();
   const m = /^(\d{1,12})(?:\.(\d+))?$/.exec(s);
   if (!m) {
-    if (/^-/.test(s)) throw invalid(`price must not be negative: "${text}"`);
-    throw invalid(`price must be a decimal number like 9.90: "${text}"`);
+    if (/^-/.test(s)) throw invalid(`price must not be negative: ${quote(text)}`);
+    throw invalid(`price must be a decimal number like 9.90: ${quote(text)}`);
   }
   const whole = m[1]!;
   const frac = m[2] ?? '';
   if (frac.length > exp) {
-    throw invalid(`price "${text}" has more than ${exp} decimal place(s) for ${currency}`);
+    throw invalid(`price ${quote(text)} has more than ${exp} decimal place(s) for ${currency}`);
   }
   const minor = Number(whole) * 10 ** exp + Number(frac.padEnd(exp, '0') || '0');
-  if (!Number.isSafeInteger(minor) || minor > MAX_AMOUNT_MINOR) throw invalid(`price "${text}" is too large`);
+  if (!Number.isSafeInteger(minor) || minor > MAX_AMOUNT_MINOR) throw invalid(`price ${quote(text)} is too large`);
   return minor;
 }
 

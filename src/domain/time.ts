@@ -19,3 +19,29 @@ export interface Clock {
   /** Resolves once `now()` has advanced by `ms` (virtual time in tests). */
   sleep(ms: number): Promise<void>;
 }
+
+/** Offset of `timeZone` from UTC at instant `ms`, in ms (Asia/Shanghai → +8 h). */
+export function zoneOffsetMs(ms: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(ms));
+  const get = (t: string) => Number(parts.find((p) => p.type === t)!.value);
+  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return asUtc - Math.floor(ms / 1000) * 1000;
+}
+
+/** The UTC instant of local midnight on day `day` of `month` (1-based) in `timeZone`. */
+function zonedMidnight(year: number, month: number, day: number, timeZone: string): number {
+  const guess = Date.UTC(year, month - 1, day);
+  const first = guess - zoneOffsetMs(guess, timeZone);
+  // Re-check once: the offset can differ across a DST change between the guess and the answer.
+  return guess - zoneOffsetMs(first, timeZone);
+}
+
+/** [start, end) of the calendar month containing `ms`, as people in `timeZone` read it; `label` is YYYY-MM. */
+export function zonedMonth(ms: number, timeZone: string): { start: number; end: number; label: string } {
+  const local = new Date(ms + zoneOffsetMs(ms, timeZone));
+  const y = local.getUTCFullYear();
+  const m = local.getUTCMonth() + 1;
+  const start = zonedMidnight(y, m, 1, timeZone);
+  const end = m === 12 ? zonedMidnight(y + 1, 1, 1, timeZone) : zonedMidnight(y, m + 1, 1, timeZone);
+  return { start, end, label: `${y}-${String(m).padStart(2, '0')}` };
+}

@@ -4,6 +4,9 @@
 import cron from 'node-cron';
 import type { AppDeps } from '../app/deps.ts';
 import { sweepExpiry } from '../app/expire.ts';
+import { sweepOrderTimeouts } from '../app/order-timeouts.ts';
+import { sweepReconcile } from '../app/reconcile.ts';
+import { sweepReminders } from '../app/reminders.ts';
 
 export type Sweep = { name: string; run: () => Promise<unknown> };
 
@@ -16,7 +19,13 @@ export class Scheduler {
   private readonly sweeps: Sweep[];
 
   constructor(deps: AppDeps, extra: Sweep[] = []) {
-    this.sweeps = [{ name: 'expiry', run: () => sweepExpiry(deps) }, ...extra];
+    this.sweeps = [
+      { name: 'expiry', run: () => sweepExpiry(deps) },
+      { name: 'reminders', run: () => sweepReminders(deps) },
+      { name: 'orderTimeouts', run: () => sweepOrderTimeouts(deps) },
+      { name: 'reconcile', run: () => sweepReconcile(deps) },
+      ...extra,
+    ];
   }
 
   /** Runs every sweep once. Overlapping calls share the running tick instead of stacking up. */

@@ -24,3 +24,12 @@ export async function listAudit(db: Kysely<Database>, filter: { subjectType?: st
   if (filter.subjectId) q = q.where('subject_id', '=', filter.subjectId);
   return (await q.execute()).map(toAudit);
 }
+
+export async function pageAudit(db: Kysely<Database>, q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]> {
+  let query = db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(q.limit);
+  if (q.subjectType) query = query.where('subject_type', '=', q.subjectType);
+  if (q.subjectId) query = query.where('subject_id', '=', q.subjectId);
+  if (q.action) query = query.where('action', '=', q.action);
+  if (q.beforeId !== undefined) query = query.where('id', '<', q.beforeId);
+  return (await query.execute()).map(toAudit);
+}

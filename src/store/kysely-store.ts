@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Repos, Store } from '../app/ports.ts';
 import { findAccount, getAccount, upsertAccount } from './accounts-repository.ts';
-import { insertAudit, insertAudits, listAudit } from './audit-repository.ts';
+import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
 import { buryJob, claimJobs, completeJob, countJobsByStatus, enqueueJobs, listJobs, retryJob } from './jobs-repository.ts';
@@ -16,11 +16,18 @@ import {
   lapseDueMemberships,
   listMemberships,
   listPeriods,
+  listPeriodsForOrder,
+  markReminded,
+  pageMemberships,
+  remindersDue,
+  revokePeriod,
   updateMembership,
 } from './memberships-repository.ts';
-import { findOrderByOutTradeNo, getOrder, insertOrder, setOrderCheckout, transitionOrder } from './orders-repository.ts';
-import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, setWebhookOutcome } from './payments-repository.ts';
-import { getPlan, insertPlan, listPlans } from './plans-repository.ts';
+import { expireDueOrders, findOrderByOutTradeNo, getOrder, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
+import { getClaim, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
+import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStatus, countRenewals, countWebhookOutcomes, revenueByCurrency } from './stats-repository.ts';
+import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, setWebhookOutcome } from './payments-repository.ts';
+import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import type { Database } from './schema.ts';
 
 function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
@@ -29,6 +36,13 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       upsert: (a, now) => upsertAccount(db, a, now),
       get: (id) => getAccount(db, id),
       find: (p, u) => findAccount(db, p, u),
+      setOwner: (id) => setOwner(db, id),
+      listOwners: () => listOwners(db),
+    },
+    ownerClaims: {
+      insert: (h, now, exp) => insertClaim(db, h, now, exp),
+      get: (h) => getClaim(db, h),
+      redeem: (h, a, now) => redeemClaim(db, h, a, now),
     },
     groups: {
       insert: (g, now) => insertGroup(db, g, now),
@@ -40,6 +54,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insert: (p, now) => insertPlan(db, p, now),
       get: (id) => getPlan(db, id),
       list: (o) => listPlans(db, o),
+      setActive: (id, a) => setPlanActive(db, id, a),
     },
     orders: {
       insert: (o) => insertOrder(db, o),
@@ -47,9 +62,13 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       findByOutTradeNo: (n) => findOrderByOutTradeNo(db, n),
       transition: (id, from, to, patch, now) => transitionOrder(db, id, from, to, patch, now),
       setCheckout: (id, c, now) => setOrderCheckout(db, id, c, now),
+      expireDue: (now, limit) => expireDueOrders(db, dialect, now, limit),
+      toReconcile: (q) => ordersToReconcile(db, q),
+      page: (q) => pageOrders(db, q),
     },
     payments: {
       insertIfAbsent: (p, now) => insertPaymentIfAbsent(db, p, now),
+      listForOrder: (id) => listPaymentsForOrder(db, id),
     },
     webhookEvents: {
       insertIfAbsent: (e, now) => insertWebhookEventIfAbsent(db, e, now),
@@ -64,10 +83,15 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       list: (f) => listMemberships(db, f),
       lapseDue: (now, limit) => lapseDueMemberships(db, dialect, now, limit),
       expireDue: (now, limit) => expireDueMemberships(db, dialect, now, limit),
+      remindersDue: (q) => remindersDue(db, q),
+      markReminded: (ids, o, now) => markReminded(db, ids, o, now),
+      page: (q) => pageMemberships(db, q),
     },
     periods: {
       insertIfAbsent: (p, now) => insertPeriodIfAbsent(db, p, now),
       listForMembership: (id) => listPeriods(db, id),
+      listForOrder: (id) => listPeriodsForOrder(db, id),
+      revoke: (id, now) => revokePeriod(db, id, now),
     },
     jobs: {
       enqueue: (j, now) => enqueueJobs(db, j, now),
@@ -82,6 +106,16 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insert: (e) => insertAudit(db, e),
       insertMany: (e) => insertAudits(db, e),
       list: (f) => listAudit(db, f),
+      page: (q) => pageAudit(db, q),
+    },
+    stats: {
+      activeMembers: (g) => countActiveMembers(db, g),
+      membersByStatus: () => countMembersByStatus(db),
+      revenueByCurrency: (f, t) => revenueByCurrency(db, f, t),
+      renewals: (f, t) => countRenewals(db, f, t),
+      churn: (f, t) => countChurn(db, f, t),
+      ordersByStatus: () => countOrdersByStatus(db),
+      webhookOutcomes: () => countWebhookOutcomes(db),
     },
   };
 }

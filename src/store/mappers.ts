@@ -11,6 +11,7 @@ export const toAccount = (r: AccountRow): Account => ({
   displayName: r.display_name,
   locale: r.locale,
   referredBy: r.referred_by,
+  isOwner: r.is_owner === 1,
   createdAt: r.created_at,
 });
 
@@ -45,6 +46,9 @@ export const toOrder = (r: OrderRow): Order => ({
   reviewReason: r.review_reason,
   checkoutQr: r.checkout_qr,
   checkoutUrl: r.checkout_url,
+  outRefundNo: r.out_refund_no,
+  refundReason: r.refund_reason,
+  refundedAt: r.refunded_at,
 });
 
 export const toMembership = (r: MembershipRow): Membership => ({
@@ -54,6 +58,7 @@ export const toMembership = (r: MembershipRow): Membership => ({
   status: r.status as MembershipStatus,
   expiresAt: r.expires_at,
   graceUntil: r.grace_until,
+  remindedOffsetMs: r.reminded_offset_ms,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -67,6 +72,7 @@ export const toPeriod = (r: MembershipPeriodRow): MembershipPeriod => ({
   startsAt: r.starts_at,
   endsAt: r.ends_at,
   days: r.days,
+  revokedAt: r.revoked_at,
 });
 
 export const toJob = (r: JobRow): Job => ({

@@ -49,10 +49,79 @@ export async function updateMembership(
   patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null },
   now: number,
 ): Promise<void> {
-  await db.updateTable('memberships').set({ status: patch.status, expires_at: patch.expiresAt, grace_until: patch.graceUntil, updated_at: now }).where('id', '=', id).execute();
+  // Any change of the paid period starts its reminders afresh.
+  await db.updateTable('memberships').set({ status: patch.status, expires_at: patch.expiresAt, grace_until: patch.graceUntil, reminded_offset_ms: null, updated_at: now }).where('id', '=', id).execute();
+}
+
+/**
+ * Memberships of one group whose expiry falls in (fromMs, toMs], in one of `statuses`, and not yet
+ * reminded at `offsetMs` or closer. Reads only the window near expiry through (group_id, status).
+ */
+export async function remindersDue(
+  db: Kysely<Database>,
+  q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number },
+): Promise<Membership[]> {
+  const rows = await db
+    .selectFrom('memberships')
+    .selectAll()
+    .where('group_id', '=', q.groupId)
+    .where('status', 'in', q.statuses)
+    .where('expires_at', '>', q.fromMs)
+    .where('expires_at', '<=', q.toMs)
+    .where((eb) => eb.or([eb('reminded_offset_ms', 'is', null), eb('reminded_offset_ms', '>', q.offsetMs)]))
+    .orderBy('expires_at')
+    .limit(q.limit)
+    .execute();
+  return rows.map(toMembership);
+}
+
+export async function markReminded(db: Kysely<Database>, ids: number[], offsetMs: number, now: number): Promise<void> {
+  if (ids.length === 0) return;
+  for (let i = 0; i < ids.length; i += 500) {
+    await db.updateTable('memberships').set({ reminded_offset_ms: offsetMs, updated_at: now }).where('id', 'in', ids.slice(i, i + 500)).execute();
+  }
+}
+
+export interface MembershipPageQuery {
+  groupId?: number;
+  status?: MembershipStatus;
+  accountId?: number;
+  /** Only memberships whose expiry is before this instant (e.g. "expiring within 3 days"). */
+  expiresBefore?: number;
+  afterId?: number;
+  limit: number;
+}
+
+export async function pageMemberships(db: Kysely<Database>, q: MembershipPageQuery): Promise<MembershipView[]> {
+  let query = db
+    .selectFrom('memberships as m')
+    .innerJoin('accounts as a', 'a.id', 'm.account_id')
+    .selectAll('m')
+    .select(['a.platform', 'a.platform_user_id', 'a.display_name'])
+    .orderBy('m.id')
+    .limit(q.limit);
+  if (q.groupId !== undefined) query = query.where('m.group_id', '=', q.groupId);
+  if (q.status !== undefined) query = query.where('m.status', '=', q.status);
+  if (q.accountId !== undefined) query = query.where('m.account_id', '=', q.accountId);
+  if (q.expiresBefore !== undefined) query = query.where('m.expires_at', '<', q.expiresBefore);
+  if (q.afterId !== undefined) query = query.where('m.id', '>', q.afterId);
+  const rows = await query.execute();
+  return rows.map((r) => ({ ...toMembership(r), platform: r.platform as Platform, platformUserId: r.platform_user_id, displayName: r.display_name }));
+}
+
+export async function listPeriodsForOrder(db: Kysely<Database>, orderId: string): Promise<MembershipPeriod[]> {
+  const rows = await db.selectFrom('membership_periods').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
+  return rows.map(toPeriod);
+}
+
+/** Marks a period revoked (kept for the ledger); false if it already was. */
+export async function revokePeriod(db: Kysely<Database>, id: number, now: number): Promise<boolean> {
+  const r = await db.updateTable('membership_periods').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
 }
 
 export async function listMemberships(db: Kysely<Database>, filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]> {
+  // Unpaged: for small result sets (one account, tests); lists shown to people use pageMemberships.
   let q = db
     .selectFrom('memberships as m')
     .innerJoin('accounts as a', 'a.id', 'm.account_id')
@@ -95,7 +164,7 @@ export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialec
   return r.rows.map((row) => toMembership(row as never));
 }
 
-export async function insertPeriodIfAbsent(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id'>, now: number): Promise<boolean> {
+export async function insertPeriodIfAbsent(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<boolean> {
   const r = await db
     .insertInto('membership_periods')
     .values({ membership_id: p.membershipId, group_id: p.groupId, order_id: p.orderId, kind: p.kind, starts_at: p.startsAt, ends_at: p.endsAt, days: p.days, created_at: now })

@@ -1,9 +1,10 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Order } from '../app/model.ts';
-import type { Checkout } from '../app/ports.ts';
+import type { Checkout, OrderPatch } from '../app/ports.ts';
 import type { OrderStatus } from '../domain/order.ts';
 import { toOrder } from './mappers.ts';
-import type { Database, OrderUpdate } from './schema.ts';
+import type { Dialect } from './database.ts';
+import type { Database, OrderRow, OrderUpdate } from './schema.ts';
 
 export async function insertOrder(db: Kysely<Database>, o: Order): Promise<void> {
   await db
@@ -45,17 +46,68 @@ export async function transitionOrder(
   id: string,
   from: OrderStatus[],
   to: OrderStatus,
-  patch: Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason'>>,
+  patch: OrderPatch,
   now: number,
 ): Promise<boolean> {
   const set: OrderUpdate = { status: to, updated_at: now };
   if (patch.paidAt !== undefined) set.paid_at = patch.paidAt;
   if (patch.providerTxnId !== undefined) set.provider_txn_id = patch.providerTxnId;
   if (patch.reviewReason !== undefined) set.review_reason = patch.reviewReason;
+  if (patch.outRefundNo !== undefined) set.out_refund_no = patch.outRefundNo;
+  if (patch.refundReason !== undefined) set.refund_reason = patch.refundReason;
+  if (patch.refundedAt !== undefined) set.refunded_at = patch.refundedAt;
   const r = await db.updateTable('orders').set(set).where('id', '=', id).where('status', 'in', from).executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
 export async function setOrderCheckout(db: Kysely<Database>, id: string, c: Checkout, now: number): Promise<void> {
   await db.updateTable('orders').set({ checkout_qr: c.qrContent, checkout_url: c.payUrl, updated_at: now }).where('id', '=', id).execute();
+}
+
+/** pending → expired for orders past their window; returns the ones that moved (for closing at the provider). */
+export async function expireDueOrders(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Order[]> {
+  const lock = dialect === 'postgres' ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const r = await sql<OrderRow>`
+    UPDATE orders SET status = 'expired', updated_at = ${now}
+     WHERE status = 'pending'
+       AND id IN (SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}${lock})
+    RETURNING *`.execute(db);
+  return r.rows.map(toOrder);
+}
+
+/** Orders whose truth is at the provider: pending ones past `pendingBefore`, expired ones that expired after `expiredAfter`, and refunds in flight. */
+export async function ordersToReconcile(db: Kysely<Database>, q: { pendingCreatedBefore: number; expiredAfter: number; limit: number }): Promise<Order[]> {
+  const rows = await db
+    .selectFrom('orders')
+    .selectAll()
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', '=', 'pending'), eb('created_at', '<=', q.pendingCreatedBefore)]),
+        eb.and([eb('status', '=', 'expired'), eb('expires_at', '>', q.expiredAfter)]),
+        eb('status', '=', 'refund_pending'),
+      ]),
+    )
+    .orderBy('expires_at')
+    .limit(q.limit)
+    .execute();
+  return rows.map(toOrder);
+}
+
+export interface OrderPageQuery {
+  status?: OrderStatus;
+  accountId?: number;
+  after?: { createdAt: number; id: string };
+  limit: number;
+}
+
+/** Newest first, keyset-paged on (created_at, id). */
+export async function pageOrders(db: Kysely<Database>, q: OrderPageQuery): Promise<Order[]> {
+  let query = db.selectFrom('orders').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit);
+  if (q.status) query = query.where('status', '=', q.status);
+  if (q.accountId !== undefined) query = query.where('account_id', '=', q.accountId);
+  if (q.after) {
+    const { createdAt, id } = q.after;
+    query = query.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
+  }
+  return (await query.execute()).map(toOrder);
 }

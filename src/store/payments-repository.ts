@@ -40,3 +40,8 @@ export async function insertWebhookEventIfAbsent(
 export async function setWebhookOutcome(db: Kysely<Database>, provider: string, eventId: string, outcome: string, orderId: string | null): Promise<void> {
   await db.updateTable('webhook_events').set({ outcome, order_id: orderId }).where('provider', '=', provider).where('event_id', '=', eventId).execute();
 }
+
+export async function listPaymentsForOrder(db: Kysely<Database>, orderId: string) {
+  const rows = await db.selectFrom('payments').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
+  return rows.map((r) => ({ kind: r.kind as 'charge' | 'refund', providerTxnId: r.provider_txn_id, amountMinor: r.amount_minor, currency: r.currency, occurredAt: r.occurred_at }));
+}

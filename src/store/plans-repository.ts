@@ -47,3 +47,7 @@ export async function listPlans(db: Kysely<Database>, opts: { groupId?: number; 
   }
   return withGroups(db, await q.execute());
 }
+
+export async function setPlanActive(db: Kysely<Database>, id: number, active: boolean): Promise<void> {
+  await db.updateTable('plans').set({ active: active ? 1 : 0 }).where('id', '=', id).execute();
+}

@@ -9,7 +9,17 @@ export interface AccountsTable {
   display_name: string | null;
   locale: string | null;
   referred_by: number | null;
+  is_owner: ColumnType<number, number | undefined, number>;
   created_at: number;
+}
+
+export interface OwnerClaimsTable {
+  id: Generated<number>;
+  code_hash: string;
+  created_at: number;
+  expires_at: number;
+  redeemed_at: number | null;
+  redeemed_by: number | null;
 }
 
 export interface GroupsTable {
@@ -59,6 +69,9 @@ export interface OrdersTable {
   review_reason: string | null;
   checkout_qr: string | null;
   checkout_url: string | null;
+  out_refund_no: ColumnType<string | null, string | null | undefined, string | null>;
+  refund_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  refunded_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface PaymentsTable {
@@ -90,6 +103,7 @@ export interface MembershipsTable {
   status: string;
   expires_at: number;
   grace_until: number | null;
+  reminded_offset_ms: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: number;
   updated_at: number;
 }
@@ -104,6 +118,7 @@ export interface MembershipPeriodsTable {
   ends_at: number;
   days: number;
   created_at: number;
+  revoked_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface JobsTable {
@@ -147,6 +162,7 @@ export interface Database {
   membership_periods: MembershipPeriodsTable;
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  owner_claims: OwnerClaimsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
