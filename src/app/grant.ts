@@ -29,8 +29,12 @@ export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: n
     const group = await tx.groups.get(groupId);
     if (!group) continue;
     const existing = await tx.memberships.ensureForUpdate(order.accountId, groupId, now);
-    const next = applyMembershipEvent({ status: existing.status, expiresAt: existing.expiresAt }, { type: 'period', days: plan.durationDays, startAt });
-    const startsAt = next.invite ? startAt : existing.expiresAt;
+    // Paid while still in (active or grace) but learned of only after the removal sweep: it is still a
+    // renewal, so it extends from the old expiry rather than losing the days in between.
+    const paidWhileIn = existing.status === 'expired' && existing.expiresAt > 0 && startAt <= existing.expiresAt + group.graceMs;
+    const effectiveStart = paidWhileIn ? existing.expiresAt : startAt;
+    const next = applyMembershipEvent({ status: existing.status, expiresAt: existing.expiresAt }, { type: 'period', days: plan.durationDays, startAt: effectiveStart });
+    const startsAt = next.invite ? effectiveStart : existing.expiresAt;
     // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.
     const fresh = await tx.periods.insertIfAbsent({ membershipId: existing.id, groupId, orderId: order.id, kind: 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays }, now);
     if (!fresh) continue;
