@@ -76,7 +76,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   };
   worker = new Worker(o.store, o.clock, createJobHandlers(deps), o.logger, o.worker);
   const scheduler = new Scheduler(deps);
-  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider }, { loggerInstance: o.loggerInstance });
+  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats }, { loggerInstance: o.loggerInstance });
 
   let stopCron: (() => void) | null = null;
   const w = worker;

@@ -45,7 +45,7 @@ describe.each(DIALECTS)('walking skeleton end to end (%s)', (dialect) => {
     expect(order.json()).toMatchObject({ id: orderId, status: 'paid', amountMinor: 990, currency: 'CNY' });
     const paidAt = Date.parse(order.json().paidAt);
 
-    let members = (await app.inject({ method: 'GET', url: '/api/members', headers: auth })).json();
+    let members = (await app.inject({ method: 'GET', url: '/api/members', headers: auth })).json().items;
     expect(members).toHaveLength(1);
     expect(members[0]).toMatchObject({ platform: 'playground', platformUserId: 'alice', status: 'active', expiresAt: new Date(paidAt + 30 * DAY_MS).toISOString() });
 
@@ -58,7 +58,7 @@ describe.each(DIALECTS)('walking skeleton end to end (%s)', (dialect) => {
     await t.clock.advance(30 * DAY_MS + 1);
     await scheduler.tick();
     await worker.drain();
-    members = (await app.inject({ method: 'GET', url: '/api/members', headers: auth })).json();
+    members = (await app.inject({ method: 'GET', url: '/api/members', headers: auth })).json().items;
     expect(members[0].status).toBe('grace');
     expect(t.gateway.of('remove')).toHaveLength(0);
 
@@ -66,7 +66,7 @@ describe.each(DIALECTS)('walking skeleton end to end (%s)', (dialect) => {
     await t.clock.advance(24 * HOUR_MS);
     await scheduler.tick();
     await worker.drain();
-    members = (await app.inject({ method: 'GET', url: '/api/members?status=expired', headers: auth })).json();
+    members = (await app.inject({ method: 'GET', url: '/api/members?status=expired', headers: auth })).json().items;
     expect(members).toHaveLength(1);
     expect(t.gateway.of('remove')).toEqual([{ op: 'remove', chatId: 'room-1', userId: 'alice', ban: false }]);
     expect(t.gateway.roster('room-1').has('alice')).toBe(false);

@@ -4,6 +4,7 @@ import type { HttpDeps } from './deps.ts';
 import { errorHandler } from './errors.ts';
 import { adminApiRoutes } from './routes/admin-api.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { payPageRoutes } from './routes/pay-page.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
@@ -25,6 +26,7 @@ export async function buildApp(deps: HttpDeps, opts: BuildOptions = {}): Promise
   await app.register(async (s) => webhookRoutes(s, deps));
   await app.register(async (s) => payPageRoutes(s, deps));
   await app.register(async (s) => adminApiRoutes(s, deps));
+  await app.register(async (s) => metricsRoutes(s, deps));
   for (const p of opts.plugins ?? []) await app.register(p);
   await app.ready();
   return app;

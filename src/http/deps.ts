@@ -8,4 +8,6 @@ export interface HttpDeps {
   devProvider?: DevProvider;
   /** Extra health facts from adapters (e.g. WeChat login state). */
   health?: () => Record<string, unknown>;
+  /** This instance's outbound limiter counters (platform → count), shown on /metrics. */
+  outbound?: { calls: Map<string, number>; throttled: Map<string, number> };
 }

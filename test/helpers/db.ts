@@ -1,10 +1,9 @@
 // Store fixtures: every store test runs on a fresh migrated SQLite file and, when TEST_POSTGRES_URL is
-// set (CI sets it), on PostgreSQL too, each run in its own schema that is dropped afterwards.
+// set (CI sets it), on PostgreSQL too, each in its own schema (dropped when the run ends).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { testSchemaName } from './schema-name.ts';
 import type { Store } from '../../src/app/ports.ts';
 import { type Dialect, migrateToLatest, openDatabase, type OpenedDatabase } from '../../src/store/database.ts';
 import { createStore } from '../../src/store/kysely-store.ts';
@@ -50,7 +49,7 @@ export async function openTestDb(dialect: Dialect, opts: { poolSize?: number } =
     };
   }
   if (!PG_URL) throw new Error('TEST_POSTGRES_URL is not set');
-  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const schema = testSchemaName('t');
   const opened = await openDatabase(PG_URL, { schema, poolSize: opts.poolSize });
   await migrateToLatest(opened);
   const extra: OpenedDatabase[] = [];
@@ -66,15 +65,9 @@ export async function openTestDb(dialect: Dialect, opts: { poolSize?: number } =
       return { opened: o, store: createStore(o) };
     },
     async close() {
+      // The schema itself is dropped by test/global-setup.ts once the whole run is over.
       for (const o of extra) await o.close();
       await opened.close();
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await c.end();
-      }
     },
   };
 }

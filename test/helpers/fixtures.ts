@@ -5,7 +5,7 @@ import { auth } from './service.ts';
 export async function seedOrder(app: FastifyInstance, opts: { userId?: string; price?: string; currency?: string; days?: number; chatId?: string } = {}) {
   const chatId = opts.chatId ?? 'room-1';
   let groupId: number;
-  const existing = (await app.inject({ method: 'GET', url: '/api/groups', headers: auth })).json() as Array<{ id: number; chatId: string }>;
+  const existing = (await app.inject({ method: 'GET', url: '/api/groups', headers: auth })).json().items as Array<{ id: number; chatId: string }>;
   const found = existing.find((g) => g.chatId === chatId);
   if (found) groupId = found.id;
   else {

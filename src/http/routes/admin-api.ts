@@ -2,13 +2,21 @@
 // case, shape the answer.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { addGroup, addPlan, listMembers } from '../../app/catalog-admin.ts';
+import { createHash } from 'node:crypto';
+import { type Actor, actorLabel } from '../../app/actors.ts';
+import { addGroup, addPlan } from '../../app/catalog-admin.ts';
 import { createCheckout } from '../../app/checkout.ts';
-import type { Group, Order, Plan } from '../../app/model.ts';
+import type { Group, Membership, Order, Plan } from '../../app/model.ts';
+import { approveOrder, banMember, createClaimCode, extendMembership, removeMember, unbanMember } from '../../app/owners.ts';
+import { Cursors, pageLimit } from '../../app/paging.ts';
 import type { MembershipView } from '../../app/ports.ts';
-import { notFound } from '../../domain/errors.ts';
+import { requestRefund } from '../../app/refunds.ts';
+import { computeStats } from '../../app/stats.ts';
+import { invalid, notFound } from '../../domain/errors.ts';
+import { isMembershipStatus, type MembershipStatus } from '../../domain/membership.ts';
 import { formatMinor } from '../../domain/money.ts';
-import { toIso } from '../../domain/time.ts';
+import { isOrderStatus, type OrderStatus } from '../../domain/order.ts';
+import { DAY_MS, toIso } from '../../domain/time.ts';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
 import { parseInput } from '../validation.ts';
@@ -46,9 +54,36 @@ export const memberJson = (m: MembershipView) => ({
   expiresAt: toIso(m.expiresAt),
 });
 
+const page = z.object({ limit: z.coerce.number().int().optional(), cursor: z.string().max(600).optional() });
+const reasonBody = z.object({ reason: z.string().max(500).optional() });
+const isIdPos = (v: unknown): v is { id: number } => typeof v === 'object' && v !== null && Number.isSafeInteger((v as { id: unknown }).id);
+const isOrderPos = (v: unknown): v is { c: number; id: string } =>
+  typeof v === 'object' && v !== null && Number.isSafeInteger((v as { c: unknown }).c) && typeof (v as { id: unknown }).id === 'string' && (v as { id: string }).id.length <= 64;
+
 export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.addHook('onRequest', adminAuth(deps.adminToken));
   const a = deps.app;
+  const actor: Actor = { kind: 'admin', via: 'api' };
+  // Keyed from the admin token, so every instance accepts the others' cursors.
+  const cursors = new Cursors(createHash('sha256').update(`cursor:${deps.adminToken}`).digest('hex'));
+
+  /** Keyset paging over an id-ordered list: fetch one extra row to know whether there is a next page. */
+  async function idPage<T, J>(list: string, q: { limit?: number; cursor?: string }, fetch: (afterId: number | undefined, limit: number) => Promise<T[]>, idOf: (t: T) => number, json: (t: T) => J) {
+    const limit = pageLimit(q.limit);
+    const after = q.cursor ? cursors.decode(list, q.cursor, isIdPos).id : undefined;
+    const rows = await fetch(after, limit + 1);
+    const items = rows.slice(0, limit);
+    return { items: items.map(json), nextCursor: rows.length > limit ? cursors.encode(list, { id: idOf(items[items.length - 1]!) }) : null };
+  }
+
+  async function orderPage(list: string, q: { limit?: number; cursor?: string; status?: OrderStatus; accountId?: number }) {
+    const limit = pageLimit(q.limit);
+    const pos = q.cursor ? cursors.decode(list, q.cursor, isOrderPos) : undefined;
+    const rows = await a.store.orders.page({ status: q.status, accountId: q.accountId, after: pos ? { createdAt: pos.c, id: pos.id } : undefined, limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items: items.map(orderJson), nextCursor: rows.length > limit && last ? cursors.encode(list, { c: last.createdAt, id: last.id }) : null };
+  }
 
   app.post('/api/checkouts', async (req, reply) => {
     const body = parseInput(
@@ -59,29 +94,94 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
     return reply.status(201).send({ orderId: r.order.id, payUrl: r.payPageUrl, qrUrl: r.qrImageUrl, providerUrl: r.checkout.payUrl, expiresAt: toIso(r.order.expiresAt) });
   });
 
-  app.get<{ Params: { id: string } }>('/api/orders/:id', async (req) => {
-    const order = /^[A-Za-z0-9_-]{1,64}$/.test(req.params.id) ? await a.store.orders.get(req.params.id) : null;
-    if (!order) throw notFound(`no order with id ${req.params.id.slice(0, 64)}`);
-    return orderJson(order);
+  // ---- groups and plans
+  app.get('/api/groups', async (req) => {
+    const q = parseInput(page, req.query);
+    return idPage('groups', q, async (after, limit) => (await a.store.groups.list()).filter((g) => after === undefined || g.id > after).slice(0, limit), (g) => g.id, groupJson);
   });
-
-  app.get('/api/groups', async () => (await a.store.groups.list()).map(groupJson));
   app.post('/api/groups', async (req, reply) => {
     const body = parseInput(z.object({ platform: z.string(), chatId: z.union([z.string(), z.number()]).transform(String), title: z.string() }), req.body);
-    return reply.status(201).send(groupJson(await addGroup(a, { ...body, actor: 'admin:api' })));
+    return reply.status(201).send(groupJson(await addGroup(a, { ...body, actor: actorLabel(actor) })));
   });
 
-  app.get('/api/plans', async () => (await a.store.plans.list()).map(planJson));
+  app.get('/api/plans', async (req) => {
+    const q = parseInput(page.extend({ groupId: id.optional(), active: z.enum(['true', 'false']).optional() }), req.query);
+    const all = await a.store.plans.list({ groupId: q.groupId });
+    const filtered = q.active === undefined ? all : all.filter((p) => p.active === (q.active === 'true'));
+    return idPage('plans', q, async (after, limit) => filtered.filter((p) => after === undefined || p.id > after).slice(0, limit), (p) => p.id, planJson);
+  });
   app.post('/api/plans', async (req, reply) => {
     const body = parseInput(
       z.object({ groupIds: z.array(id).min(1), name: z.string(), price: z.union([z.string(), z.number()]).transform(String), currency: z.string(), days: z.number().int() }),
       req.body,
     );
-    return reply.status(201).send(planJson(await addPlan(a, { ...body, actor: 'admin:api' })));
+    return reply.status(201).send(planJson(await addPlan(a, { ...body, actor: actorLabel(actor) })));
   });
 
+  // ---- members
   app.get('/api/members', async (req) => {
-    const q = parseInput(z.object({ groupId: id.optional(), status: z.string().optional() }), req.query);
-    return (await listMembers(a, q)).map(memberJson);
+    const q = parseInput(page.extend({ groupId: id.optional(), status: z.string().optional(), accountId: id.optional(), expiringWithinDays: z.coerce.number().int().min(0).max(3660).optional() }), req.query);
+    if (q.status !== undefined && !isMembershipStatus(q.status)) throw invalid(`unknown status "${q.status.slice(0, 40)}" (active, grace, expired, revoked, banned)`);
+    const status = q.status as MembershipStatus | undefined;
+    const expiresBefore = q.expiringWithinDays === undefined ? undefined : a.clock.now() + q.expiringWithinDays * DAY_MS;
+    return idPage(
+      'members',
+      q,
+      (afterId, limit) => a.store.memberships.page({ groupId: q.groupId, status: status ?? (expiresBefore !== undefined ? 'active' : undefined), accountId: q.accountId, expiresBefore, afterId, limit }),
+      (m) => m.id,
+      memberJson,
+    );
+  });
+  const memberAction = <S extends z.ZodType>(path: string, schema: S, run: (membershipId: number, body: z.infer<S>) => Promise<Membership>) =>
+    app.post<{ Params: { id: string } }>(`/api/members/:id/${path}`, async (req) => {
+      const m = await run(parseInput(id, req.params.id), parseInput(schema, req.body ?? {}));
+      return { membershipId: m.id, status: m.status, expiresAt: toIso(m.expiresAt) };
+    });
+  const reasonOnly = z.object({ reason: z.string().max(500).optional() });
+  memberAction('extend', reasonOnly.extend({ days: z.number() }), (membershipId, b) => extendMembership(a, { actor, membershipId, days: b.days, reason: b.reason }));
+  memberAction('remove', reasonOnly, (membershipId, b) => removeMember(a, { actor, membershipId, reason: b.reason }));
+  memberAction('ban', reasonOnly, (membershipId, b) => banMember(a, { actor, membershipId, reason: b.reason }));
+  memberAction('unban', reasonOnly, (membershipId, b) => unbanMember(a, { actor, membershipId, reason: b.reason }));
+
+  // ---- orders
+  app.get('/api/orders', async (req) => {
+    const q = parseInput(page.extend({ status: z.string().optional(), accountId: id.optional() }), req.query);
+    if (q.status !== undefined && !isOrderStatus(q.status)) throw invalid(`unknown order status "${q.status.slice(0, 40)}"`);
+    return orderPage('orders', { ...q, status: q.status as OrderStatus | undefined });
+  });
+  app.get('/api/reviews', async (req) => orderPage('reviews', { ...parseInput(page, req.query), status: 'review' }));
+  app.get<{ Params: { id: string } }>('/api/orders/:id', async (req) => {
+    const order = /^[A-Za-z0-9_-]{1,64}$/.test(req.params.id) ? await a.store.orders.get(req.params.id) : null;
+    if (!order) throw notFound(`no order with id ${req.params.id.slice(0, 64)}`);
+    return orderJson(order);
+  });
+  app.post<{ Params: { id: string } }>('/api/orders/:id/refund', async (req, reply) => {
+    const body = parseInput(reasonBody, req.body ?? {});
+    return reply.status(202).send(orderJson(await requestRefund(a, { actor, orderId: req.params.id, reason: body.reason })));
+  });
+  app.post<{ Params: { id: string } }>('/api/orders/:id/approve', async (req) => {
+    const body = parseInput(reasonBody, req.body ?? {});
+    return orderJson(await approveOrder(a, { actor, orderId: req.params.id, reason: body.reason }));
+  });
+
+  // ---- owners, audit, stats
+  app.post('/api/owner-claims', async (_req, reply) => {
+    const c = await createClaimCode(a, actor);
+    return reply.status(201).send({ code: c.code, expiresAt: toIso(c.expiresAt) });
+  });
+  app.get('/api/audit', async (req) => {
+    const q = parseInput(page.extend({ subjectType: z.string().max(40).optional(), subjectId: z.string().max(64).optional(), action: z.string().max(60).optional() }), req.query);
+    const limit = pageLimit(q.limit);
+    const before = q.cursor ? cursors.decode('audit', q.cursor, isIdPos).id : undefined;
+    const rows = await a.store.audit.page({ subjectType: q.subjectType, subjectId: q.subjectId, action: q.action, beforeId: before, limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    return {
+      items: items.map((e) => ({ id: e.id, at: toIso(e.at), actor: e.actor, action: e.action, subjectType: e.subjectType, subjectId: e.subjectId, reason: e.reason, detail: e.detail })),
+      nextCursor: rows.length > limit ? cursors.encode('audit', { id: items[items.length - 1]!.id }) : null,
+    };
+  });
+  app.get('/api/stats', async () => {
+    const s = await computeStats(a);
+    return { ...s, revenue: s.revenue.map((r) => ({ ...r, net: formatMinor(r.netMinor, r.currency) })) };
   });
 }

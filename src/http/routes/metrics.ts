@@ -1,0 +1,126 @@
+// GET /metrics: Prometheus text, behind the admin token (it shows revenue). One Registry per app (never
+// prom-client's global one: tests build many apps in one process). Business gauges read the shared
+// database on every scrape, so any instance reports the same numbers; the outbound counters are this
+// instance's own limiter (sum them across instances).
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { adminAuth } from '../admin-auth.ts';
+import type { HttpDeps } from '../deps.ts';
+
+export function createMetricsRegistry(deps: HttpDeps): Registry {
+  const registry = new Registry();
+  const { store } = deps.app;
+
+  new Gauge({
+    name: 'gatekeeper_orders',
+    help: 'Orders by status.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await store.stats.ordersByStatus();
+      this.reset();
+      for (const r of rows) this.set({ status: r.status }, r.count);
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_revenue_minor_total',
+    help: 'All-time money moved per currency, in minor units (kind: charge, refund, net = charge - refund).',
+    labelNames: ['currency', 'kind'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await store.stats.revenueByCurrency();
+      this.reset();
+      for (const r of rows) {
+        this.set({ currency: r.currency, kind: 'charge' }, r.chargesMinor);
+        this.set({ currency: r.currency, kind: 'refund' }, r.refundsMinor);
+        this.set({ currency: r.currency, kind: 'net' }, r.netMinor);
+      }
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_active_members',
+    help: 'People with access now (active or in grace in at least one group).',
+    registers: [registry],
+    async collect() {
+      this.set(await store.stats.activeMembers());
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_memberships',
+    help: 'Memberships (person x group) by status.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await store.stats.membersByStatus();
+      this.reset();
+      for (const r of rows) this.set({ status: r.status }, r.count);
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_jobs',
+    help: 'Outbox jobs by status and lane.',
+    labelNames: ['status', 'lane'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await store.jobs.countByStatus();
+      this.reset();
+      for (const r of rows) this.set({ status: r.status, lane: r.lane }, r.count);
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_webhook_events',
+    help: 'Recorded payment provider events by provider and outcome.',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await store.stats.webhookOutcomes();
+      this.reset();
+      for (const r of rows) this.set({ provider: r.provider, outcome: r.outcome }, r.count);
+    },
+  });
+
+  const outbound = deps.outbound;
+  const fromMap = (c: Counter<'platform'>, m: Map<string, number> | undefined) => {
+    c.reset();
+    for (const [platform, n] of m ?? []) c.inc({ platform }, n);
+  };
+  new Counter({
+    name: 'gatekeeper_outbound_calls_total',
+    help: 'Calls to chat platforms let through by this instance\'s rate limiter, by platform.',
+    labelNames: ['platform'] as const,
+    registers: [registry],
+    collect() {
+      fromMap(this, outbound?.calls);
+    },
+  });
+  new Counter({
+    name: 'gatekeeper_outbound_throttled_total',
+    help: 'Rate-limit answers (429 retry_after) from chat platforms seen by this instance, by platform.',
+    labelNames: ['platform'] as const,
+    registers: [registry],
+    collect() {
+      fromMap(this, outbound?.throttled);
+    },
+  });
+
+  return registry;
+}
+
+export async function metricsRoutes(app: FastifyInstance, deps: HttpDeps) {
+  const registry = createMetricsRegistry(deps);
+  app.get('/metrics', { onRequest: adminAuth(deps.adminToken) }, async (req, reply) => {
+    let text: string;
+    try {
+      text = await registry.metrics();
+    } catch (err) {
+      req.log.error({ err: err instanceof Error ? err.message : String(err) }, 'metrics scrape failed');
+      return reply.status(503).send({ error: 'unavailable', message: 'metrics are unavailable right now (database unreachable?)' });
+    }
+    return reply.header('cache-control', 'no-store').type(registry.contentType).send(text);
+  });
+}
