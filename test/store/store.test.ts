@@ -1,0 +1,91 @@
+import { Migrator, sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrations } from '../../migrations/index.ts';
+import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
+
+describe.each(DIALECTS)('store (%s)', (dialect) => {
+  let t: TestDb;
+  const now = Date.UTC(2026, 0, 1);
+  beforeEach(async () => {
+    t = await openTestDb(dialect);
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('migrations go all the way down and up again', async () => {
+    const migrator = new Migrator({ db: t.opened.db, provider: { getMigrations: async () => migrations }, ...(t.schema ? { migrationTableSchema: t.schema } : {}) });
+    for (let i = 0; i < Object.keys(migrations).length; i++) {
+      const r = await migrator.migrateDown();
+      expect(r.error).toBeUndefined();
+    }
+    const tables = async () => (await t.opened.db.introspection.getTables()).filter((x) => !x.name.startsWith('kysely_') && (!t.schema || x.schema === t.schema));
+    expect(await tables()).toHaveLength(0);
+    const up = await migrator.migrateToLatest();
+    expect(up.error).toBeUndefined();
+    expect((await tables()).length).toBeGreaterThan(0);
+  });
+
+  it('reads BIGINT times, money and counts back as numbers', async () => {
+    const a = await t.store.accounts.upsert({ platform: 'telegram', platformUserId: '42' }, 1_795_000_000_123);
+    expect(a.createdAt).toBe(1_795_000_000_123);
+    expect(typeof a.createdAt).toBe('number');
+    const counts = await t.store.stats.membersByStatus();
+    expect(counts).toEqual([]);
+    expect(await t.store.stats.activeMembers()).toBe(0);
+  });
+
+  it('an account is unique per (platform, user) and upsert refreshes its name', async () => {
+    const a1 = await t.store.accounts.upsert({ platform: 'wechat', platformUserId: 'wx1', displayName: 'A' }, now);
+    const a2 = await t.store.accounts.upsert({ platform: 'wechat', platformUserId: 'wx1', displayName: 'B' }, now);
+    const other = await t.store.accounts.upsert({ platform: 'telegram', platformUserId: 'wx1' }, now);
+    expect(a2.id).toBe(a1.id);
+    expect(a2.displayName).toBe('B');
+    expect(other.id).not.toBe(a1.id);
+  });
+
+  it('unique keys make duplicates impossible: webhook events, ledger rows, periods, groups', async () => {
+    const acc = await t.store.accounts.upsert({ platform: 'playground', platformUserId: 'u' }, now);
+    const g = await t.store.groups.insert({ platform: 'playground', platformChatId: 'c', title: 'C', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now);
+    await expect(t.store.groups.insert({ platform: 'playground', platformChatId: 'c', title: 'again', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now)).rejects.toThrow();
+    const plan = await t.store.plans.insert({ name: 'P', priceMinor: 100, currency: 'CNY', durationDays: 1, groupIds: [g.id] }, now);
+    await t.store.orders.insert({ id: 'o1', outTradeNo: 'n1', accountId: acc.id, planId: plan.id, amountMinor: 100, currency: 'CNY', provider: 'dev', status: 'pending', createdAt: now, updatedAt: now, expiresAt: now + 1, paidAt: null, providerTxnId: null, reviewReason: null, checkoutQr: null, checkoutUrl: null, outRefundNo: null, refundReason: null, refundedAt: null });
+    expect(await t.store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e', orderId: 'o1', outcome: 'x', payload: '{}' }, now)).toBe(true);
+    expect(await t.store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e', orderId: 'o1', outcome: 'y', payload: '{}' }, now)).toBe(false);
+    expect(await t.store.webhookEvents.insertIfAbsent({ provider: 'alipay', eventId: 'e', orderId: 'o1', outcome: 'x', payload: '{}' }, now)).toBe(true);
+    const pay = { orderId: 'o1', provider: 'dev', providerTxnId: 'tx', kind: 'charge' as const, amountMinor: 100, currency: 'CNY', occurredAt: now };
+    expect(await t.store.payments.insertIfAbsent(pay, now)).toBe(true);
+    expect(await t.store.payments.insertIfAbsent(pay, now)).toBe(false);
+    expect(await t.store.payments.insertIfAbsent({ ...pay, kind: 'refund' }, now)).toBe(true);
+    const m = await t.store.memberships.ensureForUpdate(acc.id, g.id, now);
+    expect((await t.store.memberships.ensureForUpdate(acc.id, g.id, now)).id).toBe(m.id);
+    const period = { membershipId: m.id, groupId: g.id, orderId: 'o1', kind: 'paid' as const, startsAt: now, endsAt: now + 1, days: 1 };
+    expect(await t.store.periods.insertIfAbsent(period, now)).toBe(true);
+    expect(await t.store.periods.insertIfAbsent(period, now)).toBe(false);
+    // Comped periods have no order and never collide.
+    expect(await t.store.periods.insertIfAbsent({ ...period, orderId: null, kind: 'comp' }, now)).toBe(true);
+    expect(await t.store.periods.insertIfAbsent({ ...period, orderId: null, kind: 'comp' }, now)).toBe(true);
+  });
+
+  it('a conditional order transition moves only from the allowed statuses', async () => {
+    const acc = await t.store.accounts.upsert({ platform: 'playground', platformUserId: 'u' }, now);
+    const g = await t.store.groups.insert({ platform: 'playground', platformChatId: 'c', title: 'C', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now);
+    const plan = await t.store.plans.insert({ name: 'P', priceMinor: 100, currency: 'CNY', durationDays: 1, groupIds: [g.id] }, now);
+    await t.store.orders.insert({ id: 'o2', outTradeNo: 'n2', accountId: acc.id, planId: plan.id, amountMinor: 100, currency: 'CNY', provider: 'dev', status: 'pending', createdAt: now, updatedAt: now, expiresAt: now + 1, paidAt: null, providerTxnId: null, reviewReason: null, checkoutQr: null, checkoutUrl: null, outRefundNo: null, refundReason: null, refundedAt: null });
+    expect(await t.store.orders.transition('o2', ['pending', 'expired'], 'paid', { paidAt: now }, now)).toBe(true);
+    expect(await t.store.orders.transition('o2', ['pending', 'expired'], 'paid', { paidAt: now }, now)).toBe(false);
+    expect((await t.store.orders.get('o2'))!.paidAt).toBe(now);
+  });
+
+  it('the sweeps read through their indexes', async () => {
+    if (dialect !== 'sqlite') {
+      const idx = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'memberships' AND schemaname = ${t.schema!}`.execute(t.opened.db);
+      expect(idx.rows.map((r) => r.indexname)).toEqual(expect.arrayContaining(['memberships_status_expires_idx', 'memberships_status_grace_idx']));
+      return;
+    }
+    const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT id FROM memberships WHERE status = 'grace' AND grace_until <= 5 ORDER BY grace_until LIMIT 10`.execute(t.opened.db);
+    expect(plan.rows.map((r) => r.detail).join(' ')).toMatch(/memberships_status_grace_idx/);
+    const claim = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT id FROM orders WHERE status = 'pending' AND expires_at <= 5 ORDER BY expires_at LIMIT 10`.execute(t.opened.db);
+    expect(claim.rows.map((r) => r.detail).join(' ')).toMatch(/orders_status_expires_idx/);
+  });
+});
