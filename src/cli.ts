@@ -1,67 +1,183 @@
 // `gatekeeper` — the owner's command line. Every command has --help, exits non-zero with one line on
 // bad input, and prints JSON with --json. It talks to the same database as the service (DATABASE_URL
 // or DATA_DIR, also from .env) and goes through the same use cases as the admin API.
+import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import { migrations } from '../migrations/index.ts';
+import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
-import { addGroup, addPlan, listMembers } from './app/catalog-admin.ts';
+import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
 import { systemClock } from './app/clocks.ts';
-import type { Logger, Store } from './app/ports.ts';
+import type { Group, Membership, Order, Plan } from './app/model.ts';
+import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
+import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
+import { requestRefund } from './app/refunds.ts';
 import { ConfigError, type Config, loadConfig, readEnv } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
-import { DomainError, invalid } from './domain/errors.ts';
+import { DomainError, invalid, notFound } from './domain/errors.ts';
+import { isMembershipStatus, type MembershipStatus } from './domain/membership.ts';
 import { formatMinor } from './domain/money.ts';
-import { toIso } from './domain/time.ts';
-import { migrateToLatest, openDatabase } from './store/database.ts';
+import { isOrderStatus, type OrderStatus } from './domain/order.ts';
+import { DAY_MS, toIso } from './domain/time.ts';
+import { migrateToLatest, type OpenedDatabase, openDatabase, sqlitePath } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
 
 class UsageError extends Error {}
+
+const CLI: Actor = { kind: 'admin', via: 'cli' };
+/** Rows fetched per query when a command walks a whole list. */
+const PAGE = 500;
 
 const HELP: Record<string, string> = {
   main: `Usage: gatekeeper <command> [options]
 
 Commands:
   migrate                      apply database migrations
-  group add                    register a chat group
-  plan add                     create a plan that opens one or more groups
+  owner claim                  print a one-time code that makes a chat account an owner
+  group add | list             register a chat group, list groups
+  plan add | list | disable    create, list, or take a plan off sale
   member list                  list memberships
+  member extend | remove | ban | unban
+                               act on one membership
+  order list | refund          list orders, refund a paid one
+  backup <file>                copy the SQLite database to a new file while the service runs
+  export members --format csv  members as CSV on stdout
 
 Run "gatekeeper <command> --help" for a command's options.
 Database: DATABASE_URL, or sqlite under DATA_DIR (default data/). Also read from .env.`,
   migrate: `Usage: gatekeeper migrate [--json]
 
 Applies every pending migration to the database (SQLite or PostgreSQL). Safe to run again.`,
+  'owner claim': `Usage: gatekeeper owner claim [--json]
+
+Prints a one-time owner claim code. Send it to the bot in a private chat within 24 hours: the
+account that sends it becomes an owner. Each code works once. --json prints {"code", "expiresAt"}.`,
   'group add': `Usage: gatekeeper group add --platform <telegram|wechat|playground> --chat <chat-id> --title <title> [--json]
 
 Registers a group so plans can open it. --json prints {"id": …}.`,
+  'group list': `Usage: gatekeeper group list [--json]
+
+Lists the registered groups: id, platform, chat id, title, owner account.
+--json prints [{id, platform, chatId, title, ownerAccountId, graceHours}].`,
   'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--json]
 
 Creates a plan. --price is a decimal in the currency's units (9.90 CNY = 990 fen); --days is the
 length of one paid period. --json prints {"id": …}.`,
-  'member list': `Usage: gatekeeper member list [--group <group-id>] [--status <active|grace|expired|revoked|banned>] [--json]
+  'plan list': `Usage: gatekeeper plan list [--group <group-id>] [--json]
 
-Lists memberships. --json prints [{accountId, platform, platformUserId, groupId, status, expiresAt}].`,
+Lists plans (on sale and disabled), optionally only those opening one group.
+--json prints [{id, name, priceMinor, price, currency, days, active, groupIds}].`,
+  'plan disable': `Usage: gatekeeper plan disable <plan-id> [--reason <text>] [--json]
+
+Takes a plan off sale: nobody can buy it any more. Memberships already paid for are not affected.
+--json prints {"id", "active": false}.`,
+  'member list': `Usage: gatekeeper member list [--group <group-id>] [--status <active|grace|expired|revoked|banned>] [--expiring-within <days>] [--json]
+
+Lists memberships, one per line: membership id, group id, platform:user id, status, expiry.
+--expiring-within <days> lists only memberships whose paid time ends within that many days (active
+ones, unless --status says otherwise).
+--json prints [{membershipId, accountId, platform, platformUserId, displayName, groupId, status, expiresAt}].`,
+  'member extend': `Usage: gatekeeper member extend <membership-id> --days <n> [--reason <text>] [--json]
+
+Adds n whole days (1 to ${MAX_EXTEND_DAYS}). A member still in the group keeps their expiry plus n days;
+one who has left gets n days from now and an invite. The member is told.
+--json prints {"membershipId", "status", "expiresAt"}.`,
+  'member remove': `Usage: gatekeeper member remove <membership-id> [--reason <text>] [--json]
+
+Withdraws access now; the running service takes the member out of the group. They may buy again.
+--json prints {"membershipId", "status", "expiresAt"}.`,
+  'member ban': `Usage: gatekeeper member ban <membership-id> [--reason <text>] [--json]
+
+Bans the member from the group: removed if in it, and unable to buy again until unbanned.
+--json prints {"membershipId", "status", "expiresAt"}.`,
+  'member unban': `Usage: gatekeeper member unban <membership-id> [--reason <text>] [--json]
+
+Lifts a ban. With paid time left the member is invited back; otherwise they may buy again.
+--json prints {"membershipId", "status", "expiresAt"}.`,
+  'order list': `Usage: gatekeeper order list [--status <pending|paid|expired|review|refund_pending|refunded>] [--json]
+
+Lists orders, newest first: id, status, amount, provider, account, plan, created.
+--json prints [{id, status, outTradeNo, accountId, planId, amountMinor, amount, currency, provider,
+createdAt, expiresAt, paidAt, reviewReason}].`,
+  'order refund': `Usage: gatekeeper order refund <order-id> [--reason <text>] [--json]
+
+Requests a full refund of a paid order. The refund is recorded here; the running service's job
+worker asks the payment provider and, once it confirms, removes the paid days and tells the member.
+(An order id that starts with "-" may be given after "--".) --json prints the order.`,
+  backup: `Usage: gatekeeper backup <file> [--json]
+
+Writes a consistent copy of the SQLite database to <file>, safely while the service is running.
+Never overwrites: <file> must not exist. The copy is taken as it is, without migrating first.
+On PostgreSQL use pg_dump instead. --json prints {"file", "bytes"}.`,
+  'export members': `Usage: gatekeeper export members --format csv [--group <group-id>] [--status <active|grace|expired|revoked|banned>]
+
+Writes memberships as CSV (RFC 4180, header row) to stdout:
+membershipId,accountId,platform,platformUserId,displayName,groupId,status,expiresAt
+A cell that a spreadsheet would read as a formula (starting with = + - @) gets a leading '.`,
+};
+
+/** Commands that take a subcommand, and what they offer. */
+const FAMILIES: Record<string, string[]> = {
+  owner: ['claim'],
+  group: ['add', 'list'],
+  plan: ['add', 'list', 'disable'],
+  member: ['list', 'extend', 'remove', 'ban', 'unban'],
+  order: ['list', 'refund'],
+  export: ['members'],
 };
 
 type Flags = Record<string, string | boolean | string[] | undefined>;
+type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>): Flags {
-  // Telegram chat ids are negative numbers (`--chat -1001234`): glue a negative number to its option so
-  // parseArgs does not read it as another flag.
+/** User input echoed in an error: quoted, shortened, never more than one line. */
+const shown = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+/** A value in a tab-separated text line. */
+const cell = (s: string | number | null) => (s === null ? '-' : String(s).replace(/[\t\r\n]+/g, ' '));
+
+function parseAll(args: string[], options: Options, allowPositionals: boolean): { flags: Flags; positionals: string[] } {
+  const all = { ...options, json: { type: 'boolean' as const }, help: { type: 'boolean' as const, short: 'h' } };
   const glued: string[] = [];
+  const dashed: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const next = args[i + 1];
-    if (a.startsWith('--') && options[a.slice(2)]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+    if (a === '--') {
+      glued.push(...args.slice(i));
+      break;
+    }
+    // A value that starts with "-" (Telegram chat ids are negative numbers, `--chat -1001234`; a reason
+    // may start with a dash): glue it to its option so parseArgs does not read it as another flag.
+    if (a.startsWith('--') && !a.includes('=') && (all as Options)[a.slice(2)]?.type === 'string' && next !== undefined && /^-(?!-|h$)./.test(next)) {
       glued.push(`${a}=${next}`);
       i++;
+    } else if (allowPositionals && /^-(?!-|h$)./.test(a)) {
+      // An id may start with "-" (order ids are base64url): an argument like that is not a flag here.
+      dashed.push(a);
     } else glued.push(a);
   }
-  args = glued;
+  if (dashed.length) glued.push(...(glued.includes('--') ? [] : ['--']), ...dashed);
   try {
-    return parseArgs({ args, options: { ...options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values as Flags;
+    const r = parseArgs({ args: glued, options: all, allowPositionals, strict: true });
+    return { flags: r.values as Flags, positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0]!.replace(/^TypeError \[[A-Z_]+\]: /, ''));
   }
+}
+
+function parse(args: string[], options: Options): Flags {
+  return parseAll(args, options, false).flags;
+}
+
+/** Parses a command taking positional arguments; checks their count unless --help was asked for. */
+function parseWith(args: string[], options: Options, names: string[]): { f: Flags; pos: string[] } {
+  const { flags, positionals } = parseAll(args, options, true);
+  if (!flags.help) {
+    if (positionals.length < names.length) throw new UsageError(`missing <${names[positionals.length]}>`);
+    if (positionals.length > names.length) throw new UsageError(`unexpected argument ${shown(positionals[names.length]!)}`);
+  }
+  return { f: flags, pos: positionals };
 }
 
 function required(flags: Flags, name: string): string {
@@ -70,22 +186,68 @@ function required(flags: Flags, name: string): string {
   return v;
 }
 
+const optional = (flags: Flags, name: string) => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+
 function positiveInt(value: string, name: string): number {
-  if (!/^\d{1,9}$/.test(value.trim()) || Number(value) < 1) throw invalid(`--${name} must be a positive whole number (got "${value}")`);
+  if (!/^\d{1,9}$/.test(value.trim()) || Number(value) < 1) throw invalid(`--${name} must be a positive whole number (got ${shown(value)})`);
   return Number(value);
+}
+
+function wholeNumber(value: string, name: string, min: number, max: number): number {
+  const v = value.trim();
+  if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max) throw invalid(`--${name} must be a whole number from ${min} to ${max} (got ${shown(value)})`);
+  return Number(v);
+}
+
+function idArg(value: string, what: string): number {
+  const v = value.trim();
+  if (!/^\d{1,15}$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) throw invalid(`${what} must be a positive whole number (got ${shown(value)})`);
+  return Number(v);
 }
 
 const quietLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 
+/**
+ * The CLI never calls a payment provider: a refund is recorded here and the running service's job
+ * worker makes the call. These stand-ins only tell the use cases which providers the service runs.
+ */
+function serviceProvider(name: string): PaymentProvider {
+  const elsewhere = (): never => {
+    throw new Error(`the CLI does not call the ${name} provider; the running service does`);
+  };
+  return { name, merchantId: null, supportsCurrency: () => true, createCheckout: elsewhere, parseWebhook: elsewhere, webhookReply: elsewhere, query: elsewhere, close: elsewhere, refund: elsewhere };
+}
+
+/**
+ * kysely's migrator reads the tables of every schema on PostgreSQL, and fails if another deployment
+ * (or test run) sharing the database drops its schema or tables at that moment. Nothing has been
+ * applied when that happens, so try again.
+ */
+/**
+ * Applies pending migrations before a command. When the database is already up to date (the usual
+ * case) one small read says so, instead of the migrator's read of every table in the database.
+ */
+async function ensureMigrated(opened: OpenedDatabase): Promise<void> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(opened.db);
+    const applied = new Set(rows.map((r) => r.name));
+    const known = Object.keys(migrations);
+    if (applied.size === known.length && known.every((n) => applied.has(n))) return;
+  } catch {
+    // No migration table yet: a new database.
+  }
+  await migrateToLatest(opened);
+}
+
 async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => Promise<T>): Promise<T> {
   const opened = await openDatabase(config.databaseUrl);
   try {
-    await migrateToLatest(opened);
+    await ensureMigrated(opened);
     const store = createStore(opened);
     const deps: AppDeps = {
       store,
       clock: systemClock,
-      providers: new Map(),
+      providers: new Map(config.paymentProviders.map((name) => [name, serviceProvider(name)])),
       gateways: new Map(),
       messages: createCatalog({ defaultLocale: config.defaultLocale, timeZone: config.tzDisplay }),
       logger: quietLogger,
@@ -104,24 +266,121 @@ async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => 
   }
 }
 
+const groupJson = (g: Group) => ({ id: g.id, platform: g.platform, chatId: g.platformChatId, title: g.title, ownerAccountId: g.ownerAccountId, graceHours: g.graceMs / 3_600_000 });
+const planJson = (p: Plan) => ({ id: p.id, name: p.name, priceMinor: p.priceMinor, price: formatMinor(p.priceMinor, p.currency), currency: p.currency, days: p.durationDays, active: p.active, groupIds: p.groupIds });
+const memberJson = (m: MembershipView) => ({
+  membershipId: m.id,
+  accountId: m.accountId,
+  platform: m.platform,
+  platformUserId: m.platformUserId,
+  displayName: m.displayName,
+  groupId: m.groupId,
+  status: m.status,
+  expiresAt: toIso(m.expiresAt),
+});
+const membershipResult = (m: Membership) => ({ membershipId: m.id, status: m.status, expiresAt: toIso(m.expiresAt) });
+const orderJson = (o: Order) => ({
+  id: o.id,
+  status: o.status,
+  outTradeNo: o.outTradeNo,
+  accountId: o.accountId,
+  planId: o.planId,
+  amountMinor: o.amountMinor,
+  amount: formatMinor(o.amountMinor, o.currency),
+  currency: o.currency,
+  provider: o.provider,
+  createdAt: toIso(o.createdAt),
+  expiresAt: toIso(o.expiresAt),
+  paidAt: o.paidAt === null ? null : toIso(o.paidAt),
+  reviewReason: o.reviewReason,
+});
+
+/** The --group/--status filter of member list and export, checked before anything is read. */
+async function memberFilter(store: Store, f: Flags): Promise<{ groupId?: number; status?: MembershipStatus }> {
+  const status = optional(f, 'status');
+  if (status !== undefined && !isMembershipStatus(status)) throw invalid(`unknown status ${shown(status)} (active, grace, expired, revoked, banned)`);
+  const group = optional(f, 'group');
+  const groupId = group === undefined ? undefined : positiveInt(group, 'group');
+  if (groupId !== undefined && !(await store.groups.get(groupId))) throw notFound(`no group with id ${groupId}`);
+  return { groupId, status };
+}
+
+/** Walks a membership list in id order, a page at a time. */
+async function eachMembership(store: Store, q: { groupId?: number; status?: MembershipStatus; expiresBefore?: number }, fn: (m: MembershipView) => void): Promise<void> {
+  let afterId: number | undefined;
+  for (;;) {
+    const rows = await store.memberships.page({ ...q, afterId, limit: PAGE });
+    rows.forEach(fn);
+    if (rows.length < PAGE) return;
+    afterId = rows[rows.length - 1]!.id;
+  }
+}
+
+/** One CSV cell: a would-be formula is defused with a leading apostrophe, then quoted when it must be. */
+export function csvCell(value: string | number | null): string {
+  let s = value === null ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const CSV_COLUMNS = ['membershipId', 'accountId', 'platform', 'platformUserId', 'displayName', 'groupId', 'status', 'expiresAt'] as const;
+
+async function backup(config: Config, file: string, json: boolean, out: (s: string) => void): Promise<void> {
+  if (config.dialect !== 'sqlite') throw invalid('backup works on SQLite only; on PostgreSQL use pg_dump');
+  const source = sqlitePath(config.databaseUrl);
+  if (source === ':memory:' || !existsSync(source)) throw invalid(`there is no database at ${shown(source)} to back up`);
+  const target = resolve(file);
+  if (target === resolve(source)) throw invalid('the backup file must not be the database itself');
+  // Claim the name first (O_EXCL): even a file created a moment ago by someone else is never overwritten.
+  let fd: number;
+  try {
+    fd = openSync(target, 'wx', 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw invalid(`${shown(file)} already exists; backup never overwrites a file, choose a new name`);
+    if (code === 'ENOENT') throw invalid(`cannot create ${shown(file)}: directory ${shown(dirname(target))} does not exist`);
+    if (code === 'EACCES' || code === 'EPERM') throw invalid(`cannot create ${shown(file)}: permission denied`);
+    throw invalid(`cannot create ${shown(file)}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  closeSync(fd);
+  try {
+    const opened = await openDatabase(config.databaseUrl);
+    try {
+      await opened.sqlite!.backup(target);
+    } finally {
+      await opened.close();
+    }
+  } catch (e) {
+    rmSync(target, { force: true });
+    throw e;
+  }
+  const bytes = statSync(target).size;
+  out(json ? JSON.stringify({ file: target, bytes }) : `backed up ${source} to ${target} (${bytes} bytes)`);
+}
+
 export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<void> {
   const [cmd, sub] = argv;
   const two = `${cmd ?? ''} ${sub ?? ''}`;
-  const name = HELP[two] ? two : cmd && HELP[cmd] && cmd !== 'main' ? cmd : null;
+  const known = (k: string) => Object.hasOwn(HELP, k) && k !== 'main';
+  const name = known(two) ? two : cmd && known(cmd) ? cmd : null;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') return out(HELP.main!);
   if (!name) {
-    if (cmd === 'group' || cmd === 'plan' || cmd === 'member') throw new UsageError(sub ? `unknown command "${cmd} ${sub}"; see gatekeeper ${cmd === 'member' ? 'member list' : `${cmd} add`} --help` : `"${cmd}" needs a subcommand; see gatekeeper --help`);
-    throw new UsageError(`unknown command "${cmd}"; see gatekeeper --help`);
+    const family = Object.hasOwn(FAMILIES, cmd) ? FAMILIES[cmd] : undefined;
+    if (family) {
+      const choices = family.map((s) => `${cmd} ${s}`).join(', ');
+      throw new UsageError(sub && !sub.startsWith('-') ? `unknown command ${shown(`${cmd} ${sub}`)} (${choices}); see gatekeeper --help` : `"${cmd}" needs a subcommand (${choices}); see gatekeeper --help`);
+    }
+    throw new UsageError(`unknown command ${shown(cmd)}; see gatekeeper --help`);
   }
   const rest = argv.slice(name.split(' ').length);
   const print = (json: boolean, value: unknown, text: string) => out(json ? JSON.stringify(value) : text);
+  const config = () => loadConfig(env, { forCli: true });
 
   switch (name) {
     case 'migrate': {
       const f = parse(rest, {});
       if (f.help) return out(HELP.migrate!);
-      const config = loadConfig(env, { forCli: true });
-      const opened = await openDatabase(config.databaseUrl);
+      const opened = await openDatabase(config().databaseUrl);
       try {
         const applied = await migrateToLatest(opened);
         return print(!!f.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -129,12 +388,26 @@ export async function run(argv: string[], env: Record<string, string | undefined
         await opened.close();
       }
     }
+    case 'owner claim': {
+      const f = parse(rest, {});
+      if (f.help) return out(HELP['owner claim']!);
+      const c = await withDeps(config(), (deps) => createClaimCode(deps, CLI));
+      const expiresAt = toIso(c.expiresAt);
+      return print(!!f.json, { code: c.code, expiresAt }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes an owner.`);
+    }
     case 'group add': {
       const f = parse(rest, { platform: { type: 'string' }, chat: { type: 'string' }, title: { type: 'string' } });
       if (f.help) return out(HELP['group add']!);
       const input = { platform: required(f, 'platform'), chatId: required(f, 'chat'), title: required(f, 'title'), actor: 'admin:cli' };
-      const g = await withDeps(loadConfig(env, { forCli: true }), (deps) => addGroup(deps, input));
+      const g = await withDeps(config(), (deps) => addGroup(deps, input));
       return print(!!f.json, { id: g.id }, `group ${g.id} added: ${g.platform} ${g.platformChatId} "${g.title}"`);
+    }
+    case 'group list': {
+      const f = parse(rest, {});
+      if (f.help) return out(HELP['group list']!);
+      const groups = await withDeps(config(), (_deps, store) => store.groups.list());
+      const text = groups.length === 0 ? 'no groups' : groups.map((g) => [g.id, g.platform, g.platformChatId, g.title, g.ownerAccountId === null ? 'no owner' : `owner ${g.ownerAccountId}`].map(cell).join('\t')).join('\n');
+      return print(!!f.json, groups.map(groupJson), text);
     }
     case 'plan add': {
       const f = parse(rest, { group: { type: 'string', multiple: true }, name: { type: 'string' }, price: { type: 'string' }, currency: { type: 'string' }, days: { type: 'string' } });
@@ -149,35 +422,139 @@ export async function run(argv: string[], env: Record<string, string | undefined
         days: positiveInt(required(f, 'days'), 'days'),
         actor: 'admin:cli',
       };
-      const p = await withDeps(loadConfig(env, { forCli: true }), (deps) => addPlan(deps, input));
+      const p = await withDeps(config(), (deps) => addPlan(deps, input));
       return print(!!f.json, { id: p.id }, `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${p.durationDays} days, groups ${p.groupIds.join(', ')}`);
     }
+    case 'plan list': {
+      const f = parse(rest, { group: { type: 'string' } });
+      if (f.help) return out(HELP['plan list']!);
+      const group = optional(f, 'group');
+      const groupId = group === undefined ? undefined : positiveInt(group, 'group');
+      const plans = await withDeps(config(), async (_deps, store) => {
+        if (groupId !== undefined && !(await store.groups.get(groupId))) throw notFound(`no group with id ${groupId}`);
+        return store.plans.list({ groupId });
+      });
+      const text =
+        plans.length === 0
+          ? 'no plans'
+          : plans.map((p) => [p.id, p.name, `${formatMinor(p.priceMinor, p.currency)} ${p.currency}`, `${p.durationDays} days`, p.active ? 'on sale' : 'disabled', `groups ${p.groupIds.join(',')}`].map(cell).join('\t')).join('\n');
+      return print(!!f.json, plans.map(planJson), text);
+    }
+    case 'plan disable': {
+      const { f, pos } = parseWith(rest, { reason: { type: 'string' } }, ['plan-id']);
+      if (f.help) return out(HELP['plan disable']!);
+      const planId = idArg(pos[0]!, 'plan id');
+      const p = await withDeps(config(), (deps) => disablePlan(deps, { planId, actor: CLI, reason: optional(f, 'reason') }));
+      return print(!!f.json, { id: p.id, active: p.active }, `plan ${p.id} disabled: "${cell(p.name)}" is no longer on sale; memberships already paid for are not affected`);
+    }
     case 'member list': {
-      const f = parse(rest, { group: { type: 'string' }, status: { type: 'string' } });
+      const f = parse(rest, { group: { type: 'string' }, status: { type: 'string' }, 'expiring-within': { type: 'string' } });
       if (f.help) return out(HELP['member list']!);
-      const filter = { groupId: typeof f.group === 'string' ? positiveInt(f.group, 'group') : undefined, status: typeof f.status === 'string' ? f.status : undefined };
-      const members = await withDeps(loadConfig(env, { forCli: true }), (deps) => listMembers(deps, filter));
-      const rows = members.map((m) => ({ accountId: m.accountId, platform: m.platform, platformUserId: m.platformUserId, groupId: m.groupId, status: m.status, expiresAt: toIso(m.expiresAt) }));
-      const text = rows.length === 0 ? 'no members' : rows.map((r) => `${r.groupId}\t${r.platform}:${r.platformUserId}\t${r.status}\t${r.expiresAt}`).join('\n');
+      const within = optional(f, 'expiring-within');
+      const days = within === undefined ? undefined : wholeNumber(within, 'expiring-within', 0, MAX_EXTEND_DAYS);
+      const rows: ReturnType<typeof memberJson>[] = [];
+      await withDeps(config(), async (deps, store) => {
+        const filter = await memberFilter(store, f);
+        const expiresBefore = days === undefined ? undefined : deps.clock.now() + days * DAY_MS;
+        const status = filter.status ?? (expiresBefore !== undefined ? 'active' : undefined);
+        await eachMembership(store, { groupId: filter.groupId, status, expiresBefore }, (m) => rows.push(memberJson(m)));
+      });
+      const text = rows.length === 0 ? 'no members' : rows.map((r) => [r.membershipId, r.groupId, `${r.platform}:${r.platformUserId}`, r.status, r.expiresAt].map(cell).join('\t')).join('\n');
       return print(!!f.json, rows, text);
+    }
+    case 'member extend':
+    case 'member remove':
+    case 'member ban':
+    case 'member unban': {
+      const extend = name === 'member extend';
+      const { f, pos } = parseWith(rest, extend ? { days: { type: 'string' }, reason: { type: 'string' } } : { reason: { type: 'string' } }, ['membership-id']);
+      if (f.help) return out(HELP[name]!);
+      const membershipId = idArg(pos[0]!, 'membership id');
+      const days = extend ? wholeNumber(required(f, 'days'), 'days', 1, MAX_EXTEND_DAYS) : 0;
+      const input = { actor: CLI, membershipId, reason: optional(f, 'reason') };
+      const m = await withDeps(config(), (deps) => {
+        if (name === 'member extend') return extendMembership(deps, { ...input, days });
+        if (name === 'member remove') return removeMember(deps, input);
+        if (name === 'member ban') return banMember(deps, input);
+        return unbanMember(deps, input);
+      });
+      const until = toIso(m.expiresAt);
+      const text =
+        name === 'member extend'
+          ? `membership ${m.id} extended by ${days} days: ${m.status} until ${until}; the member is told`
+          : name === 'member remove'
+            ? `membership ${m.id} removed (${m.status}); the service will take them out of the group`
+            : name === 'member ban'
+              ? `membership ${m.id} banned; the service will keep them out of the group`
+              : `membership ${m.id} unbanned: now ${m.status}${m.status === 'active' ? `, paid until ${until}; the service will invite them back` : '; they may buy again'}`;
+      return print(!!f.json, membershipResult(m), text);
+    }
+    case 'order list': {
+      const f = parse(rest, { status: { type: 'string' } });
+      if (f.help) return out(HELP['order list']!);
+      const status = optional(f, 'status');
+      if (status !== undefined && !isOrderStatus(status)) throw invalid(`unknown order status ${shown(status)} (pending, paid, expired, review, refund_pending, refunded)`);
+      const orders = await withDeps(config(), async (_deps, store) => {
+        const all: Order[] = [];
+        let after: { createdAt: number; id: string } | undefined;
+        for (;;) {
+          const rows = await store.orders.page({ status: status as OrderStatus | undefined, after, limit: PAGE });
+          all.push(...rows);
+          if (rows.length < PAGE) return all;
+          const last = rows[rows.length - 1]!;
+          after = { createdAt: last.createdAt, id: last.id };
+        }
+      });
+      const text = orders.length === 0 ? 'no orders' : orders.map((o) => [o.id, o.status, `${formatMinor(o.amountMinor, o.currency)} ${o.currency}`, o.provider, `account ${o.accountId}`, `plan ${o.planId}`, toIso(o.createdAt)].map(cell).join('\t')).join('\n');
+      return print(!!f.json, orders.map(orderJson), text);
+    }
+    case 'order refund': {
+      const { f, pos } = parseWith(rest, { reason: { type: 'string' } }, ['order-id']);
+      if (f.help) return out(HELP['order refund']!);
+      const orderId = pos[0]!.trim();
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(orderId)) throw notFound(`no order with id ${shown(pos[0]!)}`);
+      const o = await withDeps(config(), (deps) => requestRefund(deps, { actor: CLI, orderId, reason: optional(f, 'reason') }));
+      return print(!!f.json, orderJson(o), `order ${o.id}: refund requested; the service will complete it (its job worker asks the ${o.provider} provider to refund ${formatMinor(o.amountMinor, o.currency)} ${o.currency}, then tells the member)`);
+    }
+    case 'backup': {
+      const { f, pos } = parseWith(rest, {}, ['file']);
+      if (f.help) return out(HELP.backup!);
+      if (pos[0]!.trim() === '') throw new UsageError('missing <file>');
+      return backup(config(), pos[0]!, !!f.json, out);
+    }
+    case 'export members': {
+      const f = parse(rest, { format: { type: 'string' }, group: { type: 'string' }, status: { type: 'string' } });
+      if (f.help) return out(HELP['export members']!);
+      if (f.json) throw new UsageError('export writes CSV; --json does not apply');
+      const format = required(f, 'format');
+      if (format.trim().toLowerCase() !== 'csv') throw new UsageError(`unknown --format ${shown(format)}; only csv is supported`);
+      return withDeps(config(), async (_deps, store) => {
+        const filter = await memberFilter(store, f);
+        out(CSV_COLUMNS.join(','));
+        await eachMembership(store, filter, (m) => {
+          const row = memberJson(m);
+          out(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
+        });
+      });
     }
   }
 }
 
 export function describeError(e: unknown): { line: string; code: number } {
-  if (e instanceof UsageError) return { line: e.message, code: 2 };
-  if (e instanceof DomainError || e instanceof ConfigError) return { line: e.message, code: 1 };
+  const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  if (e instanceof UsageError) return { line: oneLine(e.message), code: 2 };
+  if (e instanceof DomainError || e instanceof ConfigError) return { line: oneLine(e.message), code: 1 };
   return { line: e instanceof Error ? e.message.split('\n')[0]! : String(e), code: 1 };
 }
 
 const isMain = process.argv[1] && /(?:cli\.ts|gatekeeper(?:\.js)?)$/.test(process.argv[1]);
 if (isMain) {
+  // Exit only once the output is flushed: on a pipe (`gatekeeper export … | …`) writes may still be queued.
   run(process.argv.slice(2), readEnv(), (s) => process.stdout.write(`${s}\n`)).then(
-    () => process.exit(0),
+    () => process.stdout.write('', () => process.exit(0)),
     (e: unknown) => {
       const { line, code } = describeError(e);
-      process.stderr.write(`gatekeeper: ${line}\n`);
-      process.exit(code);
+      process.stderr.write(`gatekeeper: ${line}\n`, () => process.exit(code));
     },
   );
 }

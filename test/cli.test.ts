@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { testSchemaName } from './helpers/schema-name.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeError, run } from '../src/cli.ts';
 import { PG_URL } from './helpers/db.ts';
@@ -35,17 +34,13 @@ if (PG_URL) {
   targets.push([
     'postgres',
     async () => {
-      const schema = `cli_${randomBytes(4).toString('hex')}`;
-      const url = new URL(PG_URL);
+      const schema = testSchemaName('cli');
+      const url = new URL(PG_URL!);
       url.searchParams.set('schema', schema);
       return {
         env: { DATABASE_URL: url.toString() },
-        cleanup: async () => {
-          const c = new pg.Client({ connectionString: PG_URL });
-          await c.connect();
-          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          await c.end();
-        },
+        // Dropped with the other test schemas when the run ends (test/global-setup.ts).
+        cleanup: async () => {},
       };
     },
   ]);
@@ -62,7 +57,7 @@ describe.each(targets)('gatekeeper CLI (%s)', (_name, setup) => {
   });
 
   it('migrate, group add, plan add, member list with --json', async () => {
-    expect(JSON.parse((await cli(['migrate', '--json'], env)).out)).toEqual({ applied: ['0001-initial'] });
+    expect(JSON.parse((await cli(['migrate', '--json'], env)).out)).toEqual({ applied: ['0001-initial', '0002-owners-refunds-reminders'] });
     expect((await cli(['migrate'], env)).out).toBe('database is up to date');
     const g = await cli(['group', 'add', '--platform', 'telegram', '--chat', '-1001234', '--title', 'Readers', '--json'], env);
     expect(g.code).toBe(0);

@@ -3,6 +3,7 @@
 import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from '../domain/membership.ts';
 import { normalizeCurrency, parsePrice } from '../domain/money.ts';
+import { type Actor, actorLabel, assertOwner, assertOwnerOf } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { type Group, isPlatform, type Plan } from './model.ts';
 import type { MembershipView } from './ports.ts';
@@ -55,6 +56,28 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
     const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds }, now);
     await tx.audit.insert({ at: now, actor: input.actor, action: 'plan.add', subjectType: 'plan', subjectId: String(plan.id), reason: `new plan "${name}"`, detail: { priceMinor, currency, days: input.days, groupIds } });
     return plan;
+  });
+}
+
+/**
+ * Takes a plan off sale: no new checkout can pick it. Orders already made for it, and the memberships
+ * they paid for, are untouched.
+ */
+export async function disablePlan(deps: AppDeps, input: { planId: number; actor: Actor; reason?: string }): Promise<Plan> {
+  const now = deps.clock.now();
+  return deps.store.transaction(async (tx) => {
+    await assertOwner(tx, input.actor);
+    const plan = Number.isSafeInteger(input.planId) ? await tx.plans.get(input.planId) : null;
+    if (!plan) throw notFound(`no plan with id ${String(input.planId)}`);
+    for (const id of plan.groupIds) {
+      const g = await tx.groups.get(id);
+      if (g) await assertOwnerOf(tx, input.actor, g);
+    }
+    if (!plan.active) throw conflict(`plan ${plan.id} is already disabled`);
+    await tx.plans.setActive(plan.id, false);
+    const reason = (input.reason ?? '').trim().slice(0, 500) || `plan "${plan.name}" taken off sale`;
+    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'plan.disable', subjectType: 'plan', subjectId: String(plan.id), reason, detail: null });
+    return { ...plan, active: false };
   });
 }
 

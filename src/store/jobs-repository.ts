@@ -4,6 +4,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Job, JobStatus } from '../app/model.ts';
 import { LANES, type NewJob } from '../app/ports.ts';
 import type { Dialect } from './database.ts';
+import { pickDue } from './due-rows.ts';
 import { toJob } from './mappers.ts';
 import type { Database, JobRow } from './schema.ts';
 
@@ -35,17 +36,10 @@ export async function enqueueJobs(db: Kysely<Database>, jobs: NewJob[], now: num
 }
 
 export async function claimJobs(db: Kysely<Database>, dialect: Dialect, workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
-  // On PostgreSQL several instances claim at once: SKIP LOCKED hands each row to one of them, and the
-  // outer re-check drops a row whose status changed while we waited. SQLite has a single writer.
-  // PostgreSQL: `id = ANY(ARRAY(…))` makes the locking subquery an InitPlan that runs once. With
-  // `id IN (…)` the planner may pick a nested-loop semi join that re-runs it for every outer row, and each
-  // re-run skips the rows this statement already updated, so the LIMIT slides and more than `limit`
-  // jobs get claimed.
+  // Several instances claim at once: SKIP LOCKED hands each row to one of them (see due-rows.ts), and
+  // the outer re-check drops a row whose status changed while we waited.
   const due = sql`(status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now})`;
-  const pick =
-    dialect === 'postgres'
-      ? sql`id = ANY(ARRAY(SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED))`
-      : sql`id IN (SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit})`;
+  const pick = pickDue(dialect, sql`SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit}`);
   const r = await sql<JobRow>`
     UPDATE jobs
        SET status = 'running', locked_by = ${workerId}, lease_until = ${now + leaseMs}, attempts = attempts + 1, updated_at = ${now}

@@ -3,6 +3,7 @@ import type { Membership, MembershipPeriod, Platform } from '../app/model.ts';
 import type { MembershipView } from '../app/ports.ts';
 import type { MembershipStatus } from '../domain/membership.ts';
 import type { Dialect } from './database.ts';
+import { pickDue } from './due-rows.ts';
 import { toMembership, toPeriod } from './mappers.ts';
 import type { Database } from './schema.ts';
 
@@ -141,25 +142,23 @@ export async function listMemberships(db: Kysely<Database>, filter: { groupId?: 
  * `status = 'active'` re-check makes a row that changed meanwhile fall out.
  */
 export async function lapseDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<number> {
-  const lock = dialect === 'postgres' ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const pick = pickDue(dialect, sql`SELECT id FROM memberships WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`);
   const r = await sql`
     UPDATE memberships
        SET status = 'grace',
            grace_until = expires_at + (SELECT g.grace_ms FROM groups g WHERE g.id = memberships.group_id),
            updated_at = ${now}
-     WHERE status = 'active'
-       AND id IN (SELECT id FROM memberships WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}${lock})`.execute(db);
+     WHERE status = 'active' AND ${pick}`.execute(db);
   return Number(r.numAffectedRows ?? 0n);
 }
 
 /** grace → expired for up to `limit` rows whose grace is over; returns them (same locking as lapse). */
 export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Membership[]> {
-  const lock = dialect === 'postgres' ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const pick = pickDue(dialect, sql`SELECT id FROM memberships WHERE status = 'grace' AND grace_until <= ${now} ORDER BY grace_until LIMIT ${limit}`);
   const r = await sql<Database['memberships'] & { id: number }>`
     UPDATE memberships
        SET status = 'expired', updated_at = ${now}
-     WHERE status = 'grace'
-       AND id IN (SELECT id FROM memberships WHERE status = 'grace' AND grace_until <= ${now} ORDER BY grace_until LIMIT ${limit}${lock})
+     WHERE status = 'grace' AND ${pick}
     RETURNING *`.execute(db);
   return r.rows.map((row) => toMembership(row as never));
 }

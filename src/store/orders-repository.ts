@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Order } from '../app/model.ts';
 import type { Checkout, OrderPatch } from '../app/ports.ts';
 import type { OrderStatus } from '../domain/order.ts';
+import { pickDue } from './due-rows.ts';
 import { toOrder } from './mappers.ts';
 import type { Dialect } from './database.ts';
 import type { Database, OrderRow, OrderUpdate } from './schema.ts';
@@ -66,11 +67,10 @@ export async function setOrderCheckout(db: Kysely<Database>, id: string, c: Chec
 
 /** pending → expired for orders past their window; returns the ones that moved (for closing at the provider). */
 export async function expireDueOrders(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Order[]> {
-  const lock = dialect === 'postgres' ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const pick = pickDue(dialect, sql`SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`);
   const r = await sql<OrderRow>`
     UPDATE orders SET status = 'expired', updated_at = ${now}
-     WHERE status = 'pending'
-       AND id IN (SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}${lock})
+     WHERE status = 'pending' AND ${pick}
     RETURNING *`.execute(db);
   return r.rows.map(toOrder);
 }

@@ -1,0 +1,567 @@
+// The outbox worker on a real store (SQLite, and PostgreSQL when TEST_POSTGRES_URL is set), a fake clock
+// and hand-written handlers.
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobEffects, JobHandler, JobHandlers } from '../../src/app/job-handlers.ts';
+import type { AuditEntry, Job } from '../../src/app/model.ts';
+import type { NewJob, Store } from '../../src/app/ports.ts';
+import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
+import { backoffDelay, Worker, type WorkerOptions } from '../../src/jobs/worker.ts';
+import { FakeClock, flush } from '../fakes/fake-clock.ts';
+import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
+import { memoryLogger } from '../helpers/service.ts';
+
+type Result = 'done' | 'retry' | 'dead' | 'lost';
+
+function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Hand-written handlers: each test fills `handlers`; `onDead` calls and its answer are recorded. */
+function fakeHandlers() {
+  const deadCalls: Array<{ job: Job; error: string }> = [];
+  let deadFollowUps: (job: Job) => NewJob[] | Promise<NewJob[]> = () => [];
+  const jobs: JobHandlers & { handlers: Record<string, JobHandler> } = {
+    handlers: {},
+    async onDead(job, error) {
+      deadCalls.push({ job, error });
+      return deadFollowUps(job);
+    },
+  };
+  return {
+    jobs,
+    deadCalls,
+    setDeadFollowUps(f: typeof deadFollowUps) {
+      deadFollowUps = f;
+    },
+  };
+}
+
+const audit = (subjectId: string): Omit<AuditEntry, 'id'> => ({ at: 0, actor: 'system', action: 'test.ran', subjectType: 'job', subjectId, reason: 'handler ran', detail: { ok: true } });
+
+describe('backoffDelay', () => {
+  it('doubles with each attempt up to the cap', () => {
+    const top = () => 1;
+    expect([1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a, 1000, 30_000, top))).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    expect(backoffDelay(60, 1000, 30_000, top)).toBe(30_000);
+    expect(backoffDelay(5000, 1000, 30_000, top)).toBe(30_000);
+  });
+
+  it('never goes below half the ceiling', () => {
+    const bottom = () => 0;
+    expect([1, 2, 3, 4].map((a) => backoffDelay(a, 1000, 30_000, bottom))).toEqual([500, 1000, 2000, 4000]);
+    expect(backoffDelay(30, 1000, 30_000, bottom)).toBe(15_000);
+  });
+
+  it('treats attempt 0 like the first attempt', () => {
+    expect(backoffDelay(0, 1000, 30_000, () => 1)).toBe(1000);
+  });
+
+  it('stays within [ceiling / 2, ceiling] for any attempt and random draw', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 10_000_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, base, maxExtra, r) => {
+        const max = base + maxExtra;
+        const ceiling = Math.min(max, base * 2 ** (attempt - 1));
+        const d = backoffDelay(attempt, base, max, () => r);
+        expect(Number.isInteger(d)).toBe(true);
+        expect(d).toBeGreaterThanOrEqual(Math.floor(ceiling / 2));
+        expect(d).toBeLessThanOrEqual(Math.ceil(ceiling));
+      }),
+    );
+  });
+
+  it('spreads retries with the random draw (jitter)', () => {
+    const draws = [0, 0.25, 0.5, 0.75, 0.999].map((r) => backoffDelay(3, 1000, 60_000, () => r));
+    expect(draws).toEqual([2000, 2500, 3000, 3500, 3998]);
+  });
+});
+
+describe.each(DIALECTS)('Worker (%s)', (dialect) => {
+  let db: TestDb;
+  let store: Store;
+  let clock: FakeClock;
+  let logger: ReturnType<typeof memoryLogger>;
+  let fake: ReturnType<typeof fakeHandlers>;
+  let results: Array<{ worker: string; jobId: number; kind: string; result: Result }>;
+
+  beforeEach(async () => {
+    db = await openTestDb(dialect);
+    store = db.store;
+    clock = new FakeClock();
+    logger = memoryLogger();
+    fake = fakeHandlers();
+    results = [];
+  });
+  afterEach(async () => {
+    await db.close();
+  });
+
+  const worker = (opts: WorkerOptions = {}, s: Store = store) => {
+    const workerId = opts.workerId ?? 'w1';
+    return new Worker(s, clock, fake.jobs, logger, {
+      baseBackoffMs: 1000,
+      maxBackoffMs: 60_000,
+      leaseMs: 30_000,
+      random: () => 1,
+      ...opts,
+      workerId,
+      onResult: (job, result) => results.push({ worker: workerId, jobId: job.id, kind: job.kind, result }),
+    });
+  };
+  const enqueue = (...jobs: NewJob[]) => store.jobs.enqueue(jobs, clock.now());
+  const only = async (kind?: string) => {
+    const rows = await store.jobs.list(kind ? { kind } : {});
+    expect(rows).toHaveLength(1);
+    return rows[0]!;
+  };
+
+  it('claims an enqueued job, runs its handler once and completes it', async () => {
+    const seen: Job[] = [];
+    fake.jobs.handlers.greet = async (job) => {
+      seen.push(job);
+    };
+    await enqueue({ kind: 'greet', payload: { name: 'alice' }, lane: 'notice' });
+    const w = worker();
+    expect(await w.runOnce()).toBe(1);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ kind: 'greet', payload: { name: 'alice' }, status: 'running', lockedBy: 'w1', attempts: 1 });
+    expect(await only()).toMatchObject({ status: 'done', attempts: 1, lastError: null, leaseUntil: null });
+    expect(results.map((r) => r.result)).toEqual(['done']);
+    // Nothing left: a second pass claims nothing and the handler is not called again.
+    expect(await w.runOnce()).toBe(0);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('commits follow-up jobs and audit entries together with the completion', async () => {
+    fake.jobs.handlers.remove = async (job) => ({
+      jobs: [{ kind: 'notify', payload: { after: job.id }, lane: 'notice', dedupeKey: `removed:${job.id}` }],
+      audit: [audit(String(job.id))],
+    });
+    const followed: Job[] = [];
+    fake.jobs.handlers.notify = async (job) => {
+      followed.push(job);
+    };
+    await enqueue({ kind: 'remove', payload: null, lane: 'access' });
+    const w = worker({ batch: 1 });
+    expect(await w.runOnce()).toBe(1);
+    const removal = await only('remove');
+    expect(removal.status).toBe('done');
+    const notify = await only('notify');
+    expect(notify).toMatchObject({ status: 'queued', payload: { after: removal.id }, dedupeKey: `removed:${removal.id}`, runAt: clock.now() });
+    expect(await store.audit.list({ subjectType: 'job', subjectId: String(removal.id) })).toEqual([expect.objectContaining({ action: 'test.ran', reason: 'handler ran', detail: { ok: true } })]);
+    // The follow-up is due at once.
+    expect(await w.drain()).toBe(1);
+    expect(followed.map((j) => j.payload)).toEqual([{ after: removal.id }]);
+  });
+
+  it('commits nothing of a handler whose effects cannot be stored, and retries it', async () => {
+    let calls = 0;
+    fake.jobs.handlers.broken = async () => {
+      calls++;
+      // The second audit entry violates NOT NULL: the whole completion transaction must roll back.
+      return { jobs: [{ kind: 'follow', payload: null, lane: 'notice' }], audit: [audit('ok'), { ...audit('bad'), reason: null as unknown as string }] } satisfies JobEffects;
+    };
+    await enqueue({ kind: 'broken', payload: null, lane: 'notice' });
+    await worker().runOnce();
+    expect(calls).toBe(1);
+    expect(await only('broken')).toMatchObject({ status: 'queued', attempts: 1, runAt: clock.now() + 1000 });
+    expect(await store.jobs.list({ kind: 'follow' })).toEqual([]);
+    expect(await store.audit.list({})).toEqual([]);
+    expect(results.map((r) => r.result)).toEqual(['retry']);
+  });
+
+  it('retries a failing handler with growing backoff, counting attempts, until it succeeds', async () => {
+    let calls = 0;
+    fake.jobs.handlers.flaky = async () => {
+      calls++;
+      if (calls <= 3) throw new ProviderUnreachableError('telegram', `timeout #${calls}`);
+    };
+    await enqueue({ kind: 'flaky', payload: null, lane: 'notice' });
+    const w = worker();
+    const t0 = clock.now();
+
+    await w.runOnce();
+    expect(await only()).toMatchObject({ status: 'queued', attempts: 1, runAt: t0 + 1000, lastError: 'telegram is unreachable: timeout #1', lockedBy: null });
+
+    await clock.advance(999);
+    expect(await w.runOnce()).toBe(0); // not before its time
+    await clock.advance(1);
+    expect(await w.runOnce()).toBe(1);
+    expect(await only()).toMatchObject({ status: 'queued', attempts: 2, runAt: t0 + 1000 + 2000, lastError: 'telegram is unreachable: timeout #2' });
+
+    await clock.advance(2000);
+    await w.runOnce();
+    expect(await only()).toMatchObject({ status: 'queued', attempts: 3, runAt: t0 + 3000 + 4000 });
+
+    await clock.advance(4000);
+    await w.runOnce();
+    expect(await only()).toMatchObject({ status: 'done', attempts: 4, lastError: null });
+    expect(calls).toBe(4);
+    expect(results.map((r) => r.result)).toEqual(['retry', 'retry', 'retry', 'done']);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(3);
+  });
+
+  it('uses the injected random for the backoff jitter', async () => {
+    fake.jobs.handlers.fail = async () => {
+      throw new Error('boom');
+    };
+    await enqueue({ kind: 'fail', payload: null, lane: 'notice' });
+    await worker({ random: () => 0, baseBackoffMs: 10_000 }).runOnce();
+    expect((await only()).runAt).toBe(clock.now() + 5000);
+  });
+
+  it('re-queues a RetryAfterError at exactly now + retryAfter without using up an attempt', async () => {
+    let calls = 0;
+    fake.jobs.handlers.send = async () => {
+      calls++;
+      if (calls <= 12) throw new RetryAfterError(7000);
+    };
+    await enqueue({ kind: 'send', payload: null, lane: 'broadcast', maxAttempts: 3 });
+    const w = worker();
+    await w.runOnce();
+    expect(await only()).toMatchObject({ status: 'queued', attempts: 0, runAt: clock.now() + 7000, lastError: 'asked to retry after 7000 ms' });
+    await clock.advance(6999);
+    expect(await w.runOnce()).toBe(0);
+    // Far more 429s than maxAttempts: the job is never dead-lettered for being asked to wait.
+    for (let i = 1; i < 12; i++) {
+      await clock.advance(7000);
+      expect(await w.runOnce()).toBe(1);
+      expect(await only()).toMatchObject({ status: 'queued', attempts: 0 });
+    }
+    await clock.advance(7000);
+    await w.runOnce();
+    expect(await only()).toMatchObject({ status: 'done', attempts: 1 });
+    expect(fake.deadCalls).toEqual([]);
+    expect(results.filter((r) => r.result === 'retry')).toHaveLength(12);
+  });
+
+  it('dead-letters a ProviderRejectedError at once and enqueues the onDead follow-ups', async () => {
+    let calls = 0;
+    fake.jobs.handlers.invite = async () => {
+      calls++;
+      throw new ProviderRejectedError('telegram', 'chat not found');
+    };
+    fake.setDeadFollowUps((job) => [{ kind: 'alert_owners', payload: { dead: job.id }, lane: 'system', dedupeKey: `alert:dead:${job.id}` }]);
+    await enqueue({ kind: 'invite', payload: { membershipId: 1 }, lane: 'access', maxAttempts: 8 });
+    const w = worker();
+    await w.runOnce();
+    const dead = await only('invite');
+    expect(dead).toMatchObject({ status: 'dead', attempts: 1, lastError: 'telegram rejected the request: chat not found', leaseUntil: null });
+    expect(calls).toBe(1);
+    expect(fake.deadCalls).toHaveLength(1);
+    expect(fake.deadCalls[0]!.job.id).toBe(dead.id);
+    expect(fake.deadCalls[0]!.error).toBe('telegram rejected the request: chat not found');
+    expect(await only('alert_owners')).toMatchObject({ status: 'queued', payload: { dead: dead.id }, lane: 'system' });
+    expect(results.map((r) => r.result)).toEqual(['dead']);
+    expect(logger.lines.some((l) => l.level === 'error' && l.msg === 'job dead-lettered')).toBe(true);
+    // A dead letter stays dead.
+    await clock.advance(365 * 86_400_000);
+    fake.jobs.handlers.alert_owners = async () => {};
+    expect(await w.drain()).toBe(1); // only the alert
+    expect(calls).toBe(1);
+    expect((await only('invite')).status).toBe('dead');
+  });
+
+  it('dead-letters a job of a kind nobody handles', async () => {
+    await enqueue({ kind: 'mystery', payload: null, lane: 'notice' });
+    await worker().runOnce();
+    expect(await only()).toMatchObject({ status: 'dead', attempts: 1 });
+    expect((await only()).lastError).toContain('no handler for job kind "mystery"');
+    expect(fake.deadCalls).toHaveLength(1);
+  });
+
+  it('becomes a dead letter with the last error after maxAttempts failures', async () => {
+    let calls = 0;
+    fake.jobs.handlers.remove = async () => {
+      calls++;
+      throw new ProviderUnreachableError('wechat', `down #${calls}`);
+    };
+    fake.setDeadFollowUps(() => [{ kind: 'alert_owners', payload: null, lane: 'system' }]);
+    await enqueue({ kind: 'remove', payload: null, lane: 'access', maxAttempts: 3 });
+    const w = worker();
+    for (let i = 0; i < 3; i++) {
+      expect(await w.runOnce()).toBe(1);
+      await clock.advance(60_000);
+    }
+    expect(calls).toBe(3);
+    expect(await only('remove')).toMatchObject({ status: 'dead', attempts: 3, lastError: 'wechat is unreachable: down #3' });
+    expect(results.map((r) => r.result)).toEqual(['retry', 'retry', 'dead']);
+    expect(fake.deadCalls.map((d) => d.job.attempts)).toEqual([3]);
+    expect(await store.jobs.list({ kind: 'alert_owners' })).toHaveLength(1);
+    // Never again.
+    await clock.advance(86_400_000);
+    fake.jobs.handlers.alert_owners = async () => {};
+    await w.drain();
+    expect(calls).toBe(3);
+  });
+
+  it('still buries the job when onDead itself fails', async () => {
+    fake.jobs.handlers.x = async () => {
+      throw new ProviderRejectedError('telegram', 'blocked by user');
+    };
+    fake.setDeadFollowUps(() => Promise.reject(new Error('store hiccup')));
+    await enqueue({ kind: 'x', payload: null, lane: 'notice' });
+    await worker().runOnce();
+    expect(await only()).toMatchObject({ status: 'dead', lastError: 'telegram rejected the request: blocked by user' });
+  });
+
+  it('lets another worker reclaim a job whose lease expired; the first worker’s late completion is lost', async () => {
+    const gate = deferred();
+    const w1Started = deferred();
+    const runs: string[] = [];
+    fake.jobs.handlers.slow = async (job) => {
+      runs.push(job.lockedBy!);
+      if (job.lockedBy === 'w1') {
+        w1Started.resolve();
+        await gate.promise; // w1 hangs past its lease
+        return { jobs: [{ kind: 'from-w1', payload: null, lane: 'notice' }], audit: [audit('w1')] };
+      }
+      return { audit: [audit('w2')] };
+    };
+    await enqueue({ kind: 'slow', payload: null, lane: 'notice' });
+    const w1 = worker({ workerId: 'w1', leaseMs: 10_000 });
+    const w2 = worker({ workerId: 'w2', leaseMs: 10_000 });
+
+    const first = w1.runOnce();
+    await w1Started.promise;
+    expect(runs).toEqual(['w1']);
+    await clock.advance(10_000);
+    expect(await w2.runOnce()).toBe(0); // the lease still holds at its last millisecond
+    await clock.advance(1);
+    expect(await w2.runOnce()).toBe(1);
+    expect(runs).toEqual(['w1', 'w2']);
+    expect(await only('slow')).toMatchObject({ status: 'done', lockedBy: 'w2', attempts: 2 });
+
+    gate.resolve();
+    await first;
+    expect(results).toEqual([
+      { worker: 'w2', jobId: expect.any(Number), kind: 'slow', result: 'done' },
+      { worker: 'w1', jobId: expect.any(Number), kind: 'slow', result: 'lost' },
+    ]);
+    // w1's effects were not committed and the job stays as w2 left it.
+    expect(await only('slow')).toMatchObject({ status: 'done', lockedBy: 'w2', attempts: 2 });
+    expect(await store.jobs.list({ kind: 'from-w1' })).toEqual([]);
+    expect((await store.audit.list({})).map((a) => a.subjectId)).toEqual(['w2']);
+  });
+
+  it('a late completion or failure cannot overwrite a job the new owner is still running', async () => {
+    const gates = { w1: deferred(), w2: deferred() };
+    const started = { w1: deferred(), w2: deferred() };
+    fake.jobs.handlers.slow = async (job) => {
+      const who = job.lockedBy as 'w1' | 'w2';
+      started[who].resolve();
+      await gates[who].promise;
+      if (who === 'w1') throw new ProviderUnreachableError('telegram', 'late failure');
+    };
+    await enqueue({ kind: 'slow', payload: null, lane: 'notice' });
+    const w1 = worker({ workerId: 'w1', leaseMs: 5000 });
+    const w2 = worker({ workerId: 'w2', leaseMs: 60_000 });
+    const p1 = w1.runOnce();
+    await started.w1.promise;
+    await clock.advance(5001);
+    const p2 = w2.runOnce();
+    await started.w2.promise;
+    gates.w1.resolve();
+    await p1;
+    expect(results.map((r) => `${r.worker}:${r.result}`)).toEqual(['w1:lost']);
+    expect(await only()).toMatchObject({ status: 'running', lockedBy: 'w2', lastError: null, attempts: 2 });
+    gates.w2.resolve();
+    await p2;
+    expect(await only()).toMatchObject({ status: 'done', lockedBy: 'w2' });
+    expect(results.map((r) => `${r.worker}:${r.result}`)).toEqual(['w1:lost', 'w2:done']);
+  });
+
+  it('claims the best priority first: access before notices, reminders and broadcasts', async () => {
+    const order: string[] = [];
+    for (const kind of ['broadcast', 'reminder', 'notice', 'access']) {
+      fake.jobs.handlers[kind] = async (job) => {
+        order.push((job.payload as { name: string }).name);
+      };
+    }
+    await enqueue(
+      ...Array.from({ length: 5 }, (_, i): NewJob => ({ kind: 'broadcast', payload: { name: `broadcast-${i}` }, lane: 'broadcast' })),
+      { kind: 'reminder', payload: { name: 'reminder' }, lane: 'reminder' },
+      { kind: 'notice', payload: { name: 'notice' }, lane: 'notice' },
+    );
+    await clock.advance(1000);
+    await enqueue({ kind: 'access', payload: { name: 'invite' }, lane: 'access' }, { kind: 'access', payload: { name: 'removal' }, lane: 'access' });
+    expect(await worker({ batch: 1 }).drain()).toBe(9);
+    expect(order).toEqual(['invite', 'removal', 'notice', 'reminder', 'broadcast-0', 'broadcast-1', 'broadcast-2', 'broadcast-3', 'broadcast-4']);
+  });
+
+  it('runs a job enqueued twice under the same dedupe key only once', async () => {
+    let calls = 0;
+    fake.jobs.handlers.remind = async () => {
+      calls++;
+    };
+    const remind: NewJob = { kind: 'remind', payload: { membershipId: 1 }, lane: 'reminder', dedupeKey: 'remind:1:3d' };
+    await enqueue(remind);
+    await enqueue(remind);
+    expect(await store.jobs.list({})).toHaveLength(1);
+    const w = worker();
+    await w.drain();
+    // A scheduler tick that enqueues it again after it ran still adds nothing.
+    await enqueue(remind);
+    await w.drain();
+    expect(calls).toBe(1);
+    expect(await store.jobs.list({})).toHaveLength(1);
+  });
+
+  it('drain runs batches until nothing is due', async () => {
+    const ran: number[] = [];
+    fake.jobs.handlers.n = async (job) => {
+      ran.push(job.payload as number);
+    };
+    await enqueue(...Array.from({ length: 10 }, (_, i): NewJob => ({ kind: 'n', payload: i, lane: 'notice' })), { kind: 'n', payload: 99, lane: 'notice', runAt: clock.now() + 1000 });
+    expect(await worker({ batch: 3 }).drain()).toBe(10);
+    expect([...ran].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await store.jobs.list({ status: 'queued' })).map((j) => j.payload)).toEqual([99]);
+  });
+
+  it('drain is bounded even when every job enqueues another', async () => {
+    let calls = 0;
+    fake.jobs.handlers.loop = async () => {
+      calls++;
+      return { jobs: [{ kind: 'loop', payload: null, lane: 'notice' }] };
+    };
+    await enqueue({ kind: 'loop', payload: null, lane: 'notice' });
+    const w = worker({ batch: 1 });
+    expect(await w.drain(5)).toBe(5);
+    expect(calls).toBe(5);
+    expect(await store.jobs.list({ status: 'queued' })).toHaveLength(1);
+    // The default bound holds too.
+    expect(await w.drain()).toBe(1000);
+    expect(calls).toBe(1005);
+  });
+
+  it('runs at most `batch` jobs per pass', async () => {
+    const running: number[] = [];
+    fake.jobs.handlers.n = async (job) => {
+      running.push(job.id);
+    };
+    await enqueue(...Array.from({ length: 7 }, (): NewJob => ({ kind: 'n', payload: null, lane: 'notice' })));
+    const w = worker({ batch: 3 });
+    expect(await w.runOnce()).toBe(3);
+    expect(running).toHaveLength(3);
+    expect(await store.jobs.list({ status: 'queued' })).toHaveLength(4);
+  });
+
+  it('started, polls on the clock and wakes on notify()', async () => {
+    // A clock that reports each time the loop goes to sleep, so the test knows the worker is idle.
+    let slept = deferred();
+    clock = new (class extends FakeClock {
+      override sleep(ms: number): Promise<void> {
+        const p = super.sleep(ms);
+        slept.resolve();
+        return p;
+      }
+    })();
+    const ran: string[] = [];
+    let done = deferred();
+    fake.jobs.handlers.n = async (job) => {
+      ran.push(job.payload as string);
+      done.resolve();
+    };
+    const w = worker({ pollMs: 1000 });
+    w.start();
+    await slept.promise; // the first pass found nothing
+    slept = deferred();
+    await enqueue({ kind: 'n', payload: 'polled', lane: 'notice' });
+    await flush();
+    expect(ran).toEqual([]); // asleep until the next poll
+    await clock.advance(999);
+    expect(ran).toEqual([]);
+    await clock.advance(1);
+    await done.promise;
+    expect(ran).toEqual(['polled']);
+    await slept.promise; // idle again
+    done = deferred();
+
+    await enqueue({ kind: 'n', payload: 'notified', lane: 'notice' });
+    w.notify(); // no clock movement needed
+    await done.promise;
+    expect(ran).toEqual(['polled', 'notified']);
+
+    await w.stop(); // returns only once the loop has ended
+    await enqueue({ kind: 'n', payload: 'after-stop', lane: 'notice' });
+    await clock.advance(10_000);
+    expect(ran).toEqual(['polled', 'notified']);
+    expect((await store.jobs.list({ status: 'queued' })).map((j) => j.payload)).toEqual(['after-stop']);
+  });
+});
+
+describe.each(DIALECTS.filter((d) => d === 'postgres'))('Worker on several instances (%s)', (dialect) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await openTestDb(dialect);
+  });
+  afterEach(async () => {
+    await db.close();
+  });
+
+  it('two workers draining 200 due jobs concurrently never claim the same job and complete all exactly once', async () => {
+    const clock = new FakeClock();
+    const logger = memoryLogger();
+    const claims: Array<{ worker: string; id: number }> = [];
+    const results: Array<{ worker: string; id: number; result: Result }> = [];
+    const handlers: JobHandlers = {
+      handlers: {
+        work: async (job) => {
+          claims.push({ worker: job.lockedBy!, id: job.id });
+          // Give the other instance room to claim while this batch is in flight.
+          await new Promise((r) => setImmediate(r));
+        },
+      },
+      onDead: async () => [],
+    };
+    await db.store.jobs.enqueue(
+      Array.from({ length: 200 }, (_, i): NewJob => ({ kind: 'work', payload: i, lane: i % 2 ? 'notice' : 'broadcast' })),
+      clock.now(),
+    );
+    const [a, b] = [await db.reopen(), await db.reopen()];
+    const mk = (store: Store, id: string) =>
+      new Worker(store, clock, handlers, logger, { workerId: id, batch: 7, onResult: (job, result) => results.push({ worker: id, id: job.id, result }) });
+    const w1 = mk(a.store, 'w1');
+    const w2 = mk(b.store, 'w2');
+
+    const [n1, n2] = await Promise.all([w1.drain(), w2.drain()]);
+    expect(n1 + n2).toBe(200);
+    expect(n1).toBeGreaterThan(0);
+    expect(n2).toBeGreaterThan(0);
+
+    const ids = claims.map((c) => c.id);
+    expect(new Set(ids).size).toBe(200); // no job was handed to both
+    expect(claims).toHaveLength(200);
+    expect(results.every((r) => r.result === 'done')).toBe(true);
+    expect(results).toHaveLength(200);
+    for (const r of results) expect(claims.find((c) => c.id === r.id)!.worker).toBe(r.worker);
+
+    const rows = await db.store.jobs.list({});
+    expect(rows.every((r) => r.status === 'done' && r.attempts === 1)).toBe(true);
+    expect(new Set(rows.map((r) => r.lockedBy))).toEqual(new Set(['w1', 'w2']));
+  });
+
+  it('many concurrent claims from two instances split 200 jobs without overlap and within each limit', async () => {
+    const now = Date.UTC(2026, 0, 1);
+    await db.store.jobs.enqueue(Array.from({ length: 200 }, (_, i): NewJob => ({ kind: 'c', payload: i, lane: 'notice' })), now);
+    const [a, b] = [await db.reopen(), await db.reopen()];
+    const batches = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => {
+        const s = i % 2 ? a.store : b.store;
+        return s.transaction((tx) => tx.jobs.claim(`c${i}`, now, 60_000, 10));
+      }),
+    );
+    for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(10);
+    const ids = batches.flat().map((j) => j.id);
+    expect(ids).toHaveLength(200);
+    expect(new Set(ids).size).toBe(200);
+    // Each row is locked by exactly the claimer that got it back.
+    const rows = await db.store.jobs.list({});
+    const owner = new Map(batches.flatMap((batch, i) => batch.map((j) => [j.id, `c${i}`] as const)));
+    for (const r of rows) expect(r).toMatchObject({ status: 'running', attempts: 1, lockedBy: owner.get(r.id) });
+  });
+});
