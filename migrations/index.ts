@@ -3,8 +3,10 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-initial.ts';
 import * as m0002 from './0002-owners-refunds-reminders.ts';
+import * as m0003 from './0003-dialogue-state.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-owners-refunds-reminders': m0002,
+  '0003-dialogue-state': m0003,
 };

@@ -398,7 +398,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     case 'group add': {
       const f = parse(rest, { platform: { type: 'string' }, chat: { type: 'string' }, title: { type: 'string' } });
       if (f.help) return out(HELP['group add']!);
-      const input = { platform: required(f, 'platform'), chatId: required(f, 'chat'), title: required(f, 'title'), actor: 'admin:cli' };
+      const input = { platform: required(f, 'platform'), chatId: required(f, 'chat'), title: required(f, 'title'), actor: CLI };
       const g = await withDeps(config(), (deps) => addGroup(deps, input));
       return print(!!f.json, { id: g.id }, `group ${g.id} added: ${g.platform} ${g.platformChatId} "${g.title}"`);
     }
@@ -420,7 +420,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
         price: required(f, 'price'),
         currency: required(f, 'currency'),
         days: positiveInt(required(f, 'days'), 'days'),
-        actor: 'admin:cli',
+        actor: CLI,
       };
       const p = await withDeps(config(), (deps) => addPlan(deps, input));
       return print(!!f.json, { id: p.id }, `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${p.durationDays} days, groups ${p.groupIds.join(', ')}`);

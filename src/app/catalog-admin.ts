@@ -10,7 +10,7 @@ import type { MembershipView } from './ports.ts';
 
 export const MAX_PLAN_DAYS = 3660;
 
-export async function addGroup(deps: AppDeps, input: { platform: string; chatId: string; title: string; actor: string }): Promise<Group> {
+export async function addGroup(deps: AppDeps, input: { platform: string; chatId: string; title: string; actor: Actor }): Promise<Group> {
   const platform = input.platform;
   if (!isPlatform(platform)) throw invalid(`unknown platform "${platform}" (telegram, wechat or playground)`);
   const chatId = (input.chatId ?? '').trim();
@@ -20,8 +20,9 @@ export async function addGroup(deps: AppDeps, input: { platform: string; chatId:
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
     if (await tx.groups.findByChat(platform, chatId)) throw conflict(`group ${platform}:${chatId} is already registered`);
-    const g = await tx.groups.insert({ platform, platformChatId: chatId, title, ownerAccountId: null, graceMs: deps.settings.defaultGraceMs, reminderOffsetsMs: deps.settings.defaultReminderOffsetsMs }, now);
-    await tx.audit.insert({ at: now, actor: input.actor, action: 'group.add', subjectType: 'group', subjectId: String(g.id), reason: `registered ${platform} chat ${chatId}`, detail: { title } });
+    const g = await tx.groups.insert({ platform, platformChatId: chatId, title, ownerAccountId: input.actor.kind === 'account' ? input.actor.accountId : null, graceMs: deps.settings.defaultGraceMs, reminderOffsetsMs: deps.settings.defaultReminderOffsetsMs }, now);
+    await assertOwner(tx, input.actor);
+    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'group.add', subjectType: 'group', subjectId: String(g.id), reason: `registered ${platform} chat ${chatId}`, detail: { title } });
     return g;
   });
 }
@@ -32,7 +33,7 @@ export interface AddPlanInput {
   price: string;
   currency: string;
   days: number;
-  actor: string;
+  actor: Actor;
 }
 
 export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan> {
@@ -50,11 +51,12 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
     for (const id of groupIds) {
       const g = Number.isSafeInteger(id) ? await tx.groups.get(id) : null;
       if (!g) throw notFound(`no group with id ${String(id)}`);
+      await assertOwnerOf(tx, input.actor, g);
       groups.push(g);
     }
     if (new Set(groups.map((g) => g.platform)).size > 1) throw invalid('a plan opens groups of one platform only');
     const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds }, now);
-    await tx.audit.insert({ at: now, actor: input.actor, action: 'plan.add', subjectType: 'plan', subjectId: String(plan.id), reason: `new plan "${name}"`, detail: { priceMinor, currency, days: input.days, groupIds } });
+    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'plan.add', subjectType: 'plan', subjectId: String(plan.id), reason: `new plan "${name}"`, detail: { priceMinor, currency, days: input.days, groupIds } });
     return plan;
   });
 }

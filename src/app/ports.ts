@@ -172,6 +172,8 @@ export interface Repos {
     get(id: number): Promise<Account | null>;
     find(platform: Platform, platformUserId: string): Promise<Account | null>;
     setOwner(accountId: number): Promise<void>;
+    /** Records who referred this account, only if nobody has yet. */
+    setReferrer(accountId: number, referrerId: number): Promise<void>;
     listOwners(): Promise<Account[]>;
   };
   ownerClaims: {
@@ -256,6 +258,10 @@ export interface Repos {
     list(filter: { subjectType?: string; subjectId?: string }): Promise<AuditEntry[]>;
     /** Newest first, keyset-paged on id. */
     page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>;
+  };
+  dialogue: {
+    get(accountId: number): Promise<unknown>;
+    set(accountId: number, state: unknown, now: number): Promise<void>;
   };
   stats: {
     activeMembers(groupId?: number): Promise<number>;

@@ -33,3 +33,21 @@ export async function upsertAccount(
   if (!found) throw new Error('account upsert lost its row');
   return found;
 }
+
+export async function setReferrer(db: Kysely<Database>, accountId: number, referrerId: number): Promise<void> {
+  await db.updateTable('accounts').set({ referred_by: referrerId }).where('id', '=', accountId).where('referred_by', 'is', null).where('id', '!=', referrerId).execute();
+}
+
+export async function getDialogue(db: Kysely<Database>, accountId: number): Promise<unknown> {
+  const r = await db.selectFrom('dialogue_state').select('state').where('account_id', '=', accountId).executeTakeFirst();
+  return r ? (JSON.parse(r.state) as unknown) : null;
+}
+
+export async function setDialogue(db: Kysely<Database>, accountId: number, state: unknown, now: number): Promise<void> {
+  const json = JSON.stringify(state);
+  await db
+    .insertInto('dialogue_state')
+    .values({ account_id: accountId, state: json, updated_at: now })
+    .onConflict((oc) => oc.column('account_id').doUpdateSet({ state: json, updated_at: now }))
+    .execute();
+}

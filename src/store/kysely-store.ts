@@ -1,7 +1,7 @@
 // The Store port over kysely: binds every repository function to one connection or one transaction.
 import type { Kysely } from 'kysely';
 import type { Repos, Store } from '../app/ports.ts';
-import { findAccount, getAccount, upsertAccount } from './accounts-repository.ts';
+import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertAccount } from './accounts-repository.ts';
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
@@ -37,6 +37,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       get: (id) => getAccount(db, id),
       find: (p, u) => findAccount(db, p, u),
       setOwner: (id) => setOwner(db, id),
+      setReferrer: (id, r) => setReferrer(db, id, r),
       listOwners: () => listOwners(db),
     },
     ownerClaims: {
@@ -107,6 +108,10 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insertMany: (e) => insertAudits(db, e),
       list: (f) => listAudit(db, f),
       page: (q) => pageAudit(db, q),
+    },
+    dialogue: {
+      get: (id) => getDialogue(db, id),
+      set: (id, st, now) => setDialogue(db, id, st, now),
     },
     stats: {
       activeMembers: (g) => countActiveMembers(db, g),

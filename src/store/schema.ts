@@ -163,6 +163,13 @@ export interface Database {
   jobs: JobsTable;
   audit_log: AuditLogTable;
   owner_claims: OwnerClaimsTable;
+  dialogue_state: DialogueStateTable;
+}
+
+export interface DialogueStateTable {
+  account_id: number;
+  state: string;
+  updated_at: number;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -101,7 +101,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   });
   app.post('/api/groups', async (req, reply) => {
     const body = parseInput(z.object({ platform: z.string(), chatId: z.union([z.string(), z.number()]).transform(String), title: z.string() }), req.body);
-    return reply.status(201).send(groupJson(await addGroup(a, { ...body, actor: actorLabel(actor) })));
+    return reply.status(201).send(groupJson(await addGroup(a, { ...body, actor })));
   });
 
   app.get('/api/plans', async (req) => {
@@ -115,7 +115,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
       z.object({ groupIds: z.array(id).min(1), name: z.string(), price: z.union([z.string(), z.number()]).transform(String), currency: z.string(), days: z.number().int() }),
       req.body,
     );
-    return reply.status(201).send(planJson(await addPlan(a, { ...body, actor: actorLabel(actor) })));
+    return reply.status(201).send(planJson(await addPlan(a, { ...body, actor })));
   });
 
   // ---- members

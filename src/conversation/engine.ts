@@ -1,0 +1,333 @@
+// The platform-neutral dialogue: inbound text or button → intent → use case → neutral replies.
+// Free of framework imports; every user-facing string comes from the catalogues. Owner intents are
+// checked against the store on every message, and a non-owner gets exactly the unknown-command reply.
+import QRCode from 'qrcode';
+import { type Actor } from '../app/actors.ts';
+import { broadcast } from '../app/broadcast.ts';
+import { addPlan, disablePlan } from '../app/catalog-admin.ts';
+import { createCheckout, payPageUrl } from '../app/checkout.ts';
+import type { AppDeps } from '../app/deps.ts';
+import type { Account, Plan } from '../app/model.ts';
+import { banMember, extendMembership, redeemClaimCode, removeMember, unbanMember } from '../app/owners.ts';
+import { requestRefund } from '../app/refunds.ts';
+import { computeStats } from '../app/stats.ts';
+import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
+import { formatMoney } from '../domain/money.ts';
+import { DAY_MS } from '../domain/time.ts';
+import { resolveLocale } from './catalog.ts';
+import { type Intent, type OwnerCommand, parseIntent } from './intents.ts';
+import type { ChoiceOption, Conversation, Inbound, Reply } from './types.ts';
+
+/** What we remember between messages: the last menu, so "1" means its first entry even after a restart. */
+interface DialogueState {
+  lastChoices: string[];
+}
+
+const emptyState = (): DialogueState => ({ lastChoices: [] });
+
+function readState(raw: unknown): DialogueState {
+  if (raw && typeof raw === 'object' && Array.isArray((raw as DialogueState).lastChoices)) {
+    return { lastChoices: (raw as DialogueState).lastChoices.filter((v): v is string => typeof v === 'string').slice(0, 50) };
+  }
+  return emptyState();
+}
+
+export function createConversation(deps: AppDeps): Conversation {
+  return { handle: (msg) => new Turn(deps, msg).run() };
+}
+
+/** One inbound message and everything needed to answer it. */
+class Turn {
+  private account!: Account;
+  private locale!: string;
+  private state: DialogueState = emptyState();
+  private readonly replies: Reply[] = [];
+
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly msg: Inbound,
+  ) {}
+
+  private t(key: string, params: Record<string, string | number> = {}): string {
+    return this.deps.messages.render(this.locale, { key, params });
+  }
+  private text(key: string, params: Record<string, string | number> = {}) {
+    this.replies.push({ type: 'text', text: this.t(key, params) });
+  }
+  private choices(text: string, options: ChoiceOption[]) {
+    this.replies.push({ type: 'choices', text, choices: options });
+    this.state.lastChoices = options.map((o) => o.value);
+  }
+
+  async run(): Promise<Reply[]> {
+    const { store, clock, settings } = this.deps;
+    const now = clock.now();
+    const displayName = typeof this.msg.displayName === 'string' ? this.msg.displayName.slice(0, 100) : null;
+    const platformLocale = typeof this.msg.locale === 'string' && this.msg.locale ? resolveLocale(this.msg.locale, settings.defaultLocale) : null;
+    this.account = await store.accounts.upsert({ platform: this.msg.platform, platformUserId: String(this.msg.userId), displayName, locale: platformLocale }, now);
+    this.locale = resolveLocale(this.account.locale, settings.defaultLocale);
+    this.state = readState(await store.dialogue.get(this.account.id));
+    let intent = parseIntent(this.msg);
+    if (intent.kind === 'number') {
+      const value = this.state.lastChoices[intent.n - 1];
+      if (this.state.lastChoices.length === 0) {
+        intent = { kind: 'plans' };
+      } else if (!value) {
+        this.text('choice.out_of_range', { max: this.state.lastChoices.length });
+        await store.dialogue.set(this.account.id, this.state, now);
+        return this.replies;
+      } else {
+        intent = parseIntent({ choice: value });
+      }
+    }
+    try {
+      await this.dispatch(intent);
+    } catch (err) {
+      this.replies.length = 0;
+      this.failure(err, intent);
+    }
+    await store.dialogue.set(this.account.id, this.state, clock.now());
+    return this.replies;
+  }
+
+  private failure(err: unknown, intent: Intent) {
+    if (err instanceof ProviderUnreachableError) return this.text('pay.provider_down');
+    if (err instanceof ProviderRejectedError) return this.text('pay.provider_refused');
+    if (err instanceof DomainError) {
+      // Owners get the precise reason (they are running the business); members a kind, fixed line.
+      if (intent.kind === 'owner' || intent.kind === 'claim') return this.text('owner.error', { reason: err.message });
+      if (err.code === 'forbidden') return this.text('pay.banned');
+      return this.text('error.member');
+    }
+    this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), intent: intent.kind }, 'conversation failed');
+    this.text('error.member');
+  }
+
+  private async dispatch(intent: Intent): Promise<void> {
+    switch (intent.kind) {
+      case 'start':
+        return this.start(intent.payload);
+      case 'plans':
+        return this.listPlans('plans.pick');
+      case 'choose_plan':
+        return this.choosePlan(intent.planId);
+      case 'pay':
+        return this.pay(intent.planId, intent.provider);
+      case 'status':
+        return this.status();
+      case 'renew':
+        return this.renew();
+      case 'orders':
+        return this.orders();
+      case 'help':
+        return this.help();
+      case 'claim':
+        return this.claim(intent.code);
+      case 'owner':
+        return this.owner(intent.command, intent.args, intent.rest);
+      case 'number':
+      case 'unknown':
+        return this.unknown();
+    }
+  }
+
+  // ------------------------------------------------------------ member
+
+  private async plansForMe(): Promise<Plan[]> {
+    const { store } = this.deps;
+    const groups = new Map((await store.groups.list()).map((g) => [g.id, g]));
+    return (await store.plans.list({ activeOnly: true })).filter((p) => p.groupIds.some((id) => groups.get(id)?.platform === this.account.platform));
+  }
+
+  private planLabel(p: Plan) {
+    return this.t('plans.option', { name: p.name, price: formatMoney(p.priceMinor, p.currency), days: p.durationDays });
+  }
+
+  private async listPlans(headingKey: string, plans?: Plan[]) {
+    const list = plans ?? (await this.plansForMe());
+    if (list.length === 0) return this.text('plans.none');
+    this.choices(this.t(headingKey), list.map((p) => ({ value: `plan:${p.id}`, label: this.planLabel(p) })));
+  }
+
+  private async start(payload: string | null) {
+    const ref = payload && /^ref-(\d{1,9})$/.exec(payload);
+    if (ref) {
+      const referrer = await this.deps.store.accounts.get(Number(ref[1]));
+      if (referrer && referrer.id !== this.account.id) await this.deps.store.accounts.setReferrer(this.account.id, referrer.id);
+    }
+    const plan = payload && /^plan-(\d{1,9})$/.exec(payload);
+    if (plan) return this.choosePlan(Number(plan[1]));
+    this.text('welcome', { name: this.account.displayName ?? '' });
+    await this.listPlans('plans.pick');
+  }
+
+  private async choosePlan(planId: number) {
+    const plan = (await this.plansForMe()).find((p) => p.id === planId);
+    if (!plan) {
+      this.text('plan.unavailable');
+      return this.listPlans('plans.pick');
+    }
+    const providers = [...this.deps.providers.values()].filter((p) => p.supportsCurrency(plan.currency));
+    if (providers.length === 0) return this.text('pay.no_provider');
+    if (providers.length === 1) return this.pay(plan.id, providers[0]!.name);
+    this.choices(
+      this.t('pay.pick_provider', { plan: plan.name }),
+      providers.map((p) => ({ value: `pay:${plan.id}:${p.name}`, label: this.t(`provider.${p.name}`) })),
+    );
+  }
+
+  private async pay(planId: number, providerName: string) {
+    const { store, clock, settings } = this.deps;
+    const plan = (await this.plansForMe()).find((p) => p.id === planId);
+    if (!plan) {
+      this.text('plan.unavailable');
+      return this.listPlans('plans.pick');
+    }
+    // Choosing the same plan again while its order is still open shows that order instead of a second one.
+    const open = (await store.orders.page({ accountId: this.account.id, status: 'pending', limit: 20 })).find((o) => o.planId === plan.id && o.provider === providerName && o.expiresAt > clock.now() + 60_000);
+    const order =
+      open ??
+      (await createCheckout(this.deps, { platform: this.account.platform, userId: this.account.platformUserId, planId: plan.id, provider: providerName, displayName: this.account.displayName, locale: this.account.locale })).order;
+    const url = payPageUrl(settings.publicUrl, order.id);
+    const png = await QRCode.toBuffer(order.checkoutQr ?? url, { type: 'png', width: 360, margin: 2, errorCorrectionLevel: 'M' });
+    this.replies.push({ type: 'image', png, caption: this.t('pay.qr_caption', { plan: plan.name, amount: formatMoney(order.amountMinor, order.currency), expiresAt: order.expiresAt }), url });
+    this.replies.push({ type: 'link', text: this.t('pay.link_text'), url: order.checkoutUrl ?? url, label: this.t('pay.open') });
+    this.state.lastChoices = [];
+  }
+
+  private async status() {
+    const { store } = this.deps;
+    const memberships = (await store.memberships.list({ accountId: this.account.id })).filter((m) => m.expiresAt > 0);
+    if (memberships.length === 0) return this.text('status.none');
+    const lines = [];
+    for (const m of memberships) {
+      const group = await store.groups.get(m.groupId);
+      lines.push(this.t('status.line', { group: group?.title ?? '?', status: this.t(`status.${m.status}`), expiresAt: m.expiresAt }));
+    }
+    this.choices(lines.join('\n'), [{ value: 'cmd:renew', label: this.t('button.renew') }]);
+  }
+
+  private async renew() {
+    const mine = new Set((await this.deps.store.memberships.list({ accountId: this.account.id })).filter((m) => m.status !== 'banned').map((m) => m.groupId));
+    const plans = await this.plansForMe();
+    const relevant = plans.filter((p) => p.groupIds.some((g) => mine.has(g)));
+    await this.listPlans('renew.pick', relevant.length > 0 ? relevant : plans);
+  }
+
+  private async orders() {
+    const orders = await this.deps.store.orders.page({ accountId: this.account.id, limit: 5 });
+    if (orders.length === 0) return this.text('orders.none');
+    const plans = new Map((await this.deps.store.plans.list()).map((p) => [p.id, p]));
+    this.text('orders.heading');
+    this.replies.push({
+      type: 'text',
+      text: orders.map((o) => this.t('orders.line', { createdAt: o.createdAt, plan: plans.get(o.planId)?.name ?? '?', amount: formatMoney(o.amountMinor, o.currency), status: this.t(`order.${o.status}`) })).join('\n'),
+    });
+  }
+
+  private async help() {
+    const menu: ChoiceOption[] = [
+      { value: 'cmd:plans', label: this.t('button.plans') },
+      { value: 'cmd:status', label: this.t('button.status') },
+      { value: 'cmd:renew', label: this.t('button.renew') },
+      { value: 'cmd:orders', label: this.t('button.orders') },
+    ];
+    this.choices(this.t('help.member'), menu);
+    if (this.account.isOwner) this.text('owner.help');
+  }
+
+  private async unknown() {
+    this.text('help.unknown');
+    await this.help();
+  }
+
+  // ------------------------------------------------------------ owner
+
+  private async claim(code: string) {
+    const account = await redeemClaimCode(this.deps, { platform: this.account.platform, userId: this.account.platformUserId, displayName: this.account.displayName, code });
+    this.account = account;
+    this.text('owner.claimed');
+  }
+
+  private async owner(command: OwnerCommand, args: string[], rest: string) {
+    // Checked on every message, from the store: an owner flag is never cached.
+    const fresh = await this.deps.store.accounts.get(this.account.id);
+    if (!fresh?.isOwner) return this.unknown();
+    const actor: Actor = { kind: 'account', accountId: fresh.id };
+    const id = (s: string | undefined) => (s && /^\d{1,9}$/.test(s) ? Number(s) : NaN);
+    const usage = (u: string) => this.text('owner.usage', { usage: u });
+    const reason = (from: number) => args.slice(from).join(' ') || undefined;
+    const { store, clock } = this.deps;
+    switch (command) {
+      case 'ownerhelp':
+        return this.text('owner.help');
+      case 'groups': {
+        const groups = (await store.groups.list()).filter((g) => g.ownerAccountId === null || g.ownerAccountId === fresh.id);
+        if (groups.length === 0) return this.text('owner.groups_none');
+        const lines = [];
+        for (const g of groups) {
+          const members = [...(await store.memberships.list({ groupId: g.id, status: 'active' })), ...(await store.memberships.list({ groupId: g.id, status: 'grace' }))].length;
+          const plans = (await store.plans.list({ groupId: g.id, activeOnly: true })).map((p) => `#${p.id} ${p.name} ${formatMoney(p.priceMinor, p.currency)}/${p.durationDays}d`).join(', ');
+          lines.push(this.t('owner.group_line', { id: g.id, title: g.title, platform: g.platform, members, plans: plans || '-' }));
+        }
+        this.replies.push({ type: 'text', text: lines.join('\n') });
+        return;
+      }
+      case 'members': {
+        const groupId = id(args[0]);
+        if (Number.isNaN(groupId)) return usage('/members <group-id> [soon]');
+        const soon = args[1] === 'soon' || args[1] === '即将到期';
+        const group = await store.groups.get(groupId);
+        if (!group || (group.ownerAccountId !== null && group.ownerAccountId !== fresh.id)) return this.text('owner.error', { reason: `no group with id ${groupId}` });
+        const members = await store.memberships.page({ groupId, status: soon ? 'active' : undefined, expiresBefore: soon ? clock.now() + 7 * DAY_MS : undefined, limit: 50 });
+        if (members.length === 0) return this.text('owner.members_none');
+        this.replies.push({
+          type: 'text',
+          text: members.map((m) => this.t('owner.member_line', { id: m.id, name: m.displayName ?? m.platformUserId, status: this.t(`status.${m.status}`), expiresAt: m.expiresAt })).join('\n'),
+        });
+      }
+      case 'addplan': {
+        const [g, price, currency, days, ...name] = args;
+        if (Number.isNaN(id(g)) || !price || !currency || !days || name.length === 0) return usage('/addplan <group-id> <price> <currency> <days> <name>');
+        const plan = await addPlan(this.deps, { groupIds: [id(g)], name: name.join(' '), price, currency, days: Number.isInteger(Number(days)) ? Number(days) : NaN, actor });
+        return this.text('owner.plan_added', { id: plan.id, name: plan.name, price: formatMoney(plan.priceMinor, plan.currency), days: plan.durationDays });
+      }
+      case 'disableplan': {
+        if (Number.isNaN(id(args[0]))) return usage('/disableplan <plan-id>');
+        await disablePlan(this.deps, { planId: id(args[0]), actor });
+        return this.text('owner.plan_disabled', { id: id(args[0]) });
+      }
+      case 'extend': {
+        const days = args[1] !== undefined && /^-?\d{1,7}$/.test(args[1]) ? Number(args[1]) : NaN;
+        if (Number.isNaN(id(args[0])) || Number.isNaN(days)) return usage('/extend <membership-id> <days> [reason]');
+        const m = await extendMembership(this.deps, { actor, membershipId: id(args[0]), days, reason: reason(2) });
+        return this.text('owner.extended', { id: m.id, expiresAt: m.expiresAt });
+      }
+      case 'remove':
+      case 'ban':
+      case 'unban': {
+        if (Number.isNaN(id(args[0]))) return usage(`/${command} <membership-id> [reason]`);
+        const run = command === 'remove' ? removeMember : command === 'ban' ? banMember : unbanMember;
+        const m = await run(this.deps, { actor, membershipId: id(args[0]), reason: reason(1) });
+        return this.text({ remove: 'owner.removed', ban: 'owner.banned', unban: 'owner.unbanned' }[command], { id: m.id });
+      }
+      case 'refund': {
+        if (!args[0] || !/^[A-Za-z0-9_-]{1,64}$/.test(args[0])) return usage('/refund <order-id> [reason]');
+        const o = await requestRefund(this.deps, { actor, orderId: args[0], reason: reason(1) });
+        return this.text('owner.refund_requested', { id: o.id });
+      }
+      case 'stats': {
+        const s = await computeStats(this.deps);
+        const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
+        return this.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
+      }
+      case 'broadcast': {
+        const groupId = id(args[0]);
+        const text = rest.slice((args[0] ?? '').length).trim();
+        if (Number.isNaN(groupId) || !text) return usage('/broadcast <group-id> <text>');
+        const r = await broadcast(this.deps, { actor, groupId, text });
+        return this.text('owner.broadcast_queued', { count: r.queued });
+      }
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { OWNER_COMMANDS, parseIntent } from '../../src/conversation/intents.ts';
+
+describe('parseIntent', () => {
+  it.each([
+    ['/start', { kind: 'start', payload: null }],
+    ['/start plan-12', { kind: 'start', payload: 'plan-12' }],
+    ['/start bad!', { kind: 'start', payload: null }],
+    ['/constructor', { kind: 'unknown' }],
+    ['/start@GatekeeperBot', { kind: 'start', payload: null }],
+    ['/plans', { kind: 'plans' }],
+    ['/status', { kind: 'status' }],
+    ['/renew', { kind: 'renew' }],
+    ['/orders', { kind: 'orders' }],
+    ['/help', { kind: 'help' }],
+    ['入群', { kind: 'start', payload: null }],
+    ['续费', { kind: 'renew' }],
+    ['我的会员', { kind: 'status' }],
+    ['订单', { kind: 'orders' }],
+    ['帮助', { kind: 'help' }],
+    ['  Help ', { kind: 'help' }],
+    ['1', { kind: 'number', n: 1 }],
+    ['１', { kind: 'number', n: 1 }],
+    ['2.', { kind: 'number', n: 2 }],
+    ['／ｓｔａｔｕｓ', { kind: 'status' }],
+    ['claim-0123456789abcdef0123456789ABCDEF', { kind: 'claim', code: 'claim-0123456789abcdef0123456789ABCDEF' }],
+    ['hello there', { kind: 'unknown' }],
+    ['', { kind: 'unknown' }],
+    ['1234', { kind: 'unknown' }],
+    ['/unknown', { kind: 'unknown' }],
+  ])('%j', (text, intent) => {
+    expect(parseIntent({ text })).toEqual(intent);
+  });
+
+  it('reads button values', () => {
+    expect(parseIntent({ choice: 'plan:7' })).toEqual({ kind: 'choose_plan', planId: 7 });
+    expect(parseIntent({ choice: 'pay:7:alipay' })).toEqual({ kind: 'pay', planId: 7, provider: 'alipay' });
+    expect(parseIntent({ choice: 'cmd:renew' })).toEqual({ kind: 'renew' });
+    expect(parseIntent({ choice: 'plan:x' })).toEqual({ kind: 'unknown' });
+    expect(parseIntent({ choice: 'cmd:constructor' })).toEqual({ kind: 'unknown' });
+  });
+
+  it('parses owner commands with their arguments', () => {
+    expect(parseIntent({ text: '/extend 12 30 good member' })).toEqual({ kind: 'owner', command: 'extend', args: ['12', '30', 'good', 'member'], rest: '12 30 good member' });
+    for (const c of OWNER_COMMANDS) expect(parseIntent({ text: `/${c}` })).toMatchObject({ kind: 'owner', command: c });
+  });
+
+  it('never throws on any input', () => {
+    for (const text of ['\u0000', '🎉'.repeat(5000), '/'.repeat(10000), '\ud800', ' '.repeat(20000)]) expect(() => parseIntent({ text })).not.toThrow();
+  });
+});
