@@ -1,7 +1,7 @@
 // Environment (plus an optional .env file) → one typed, validated config. A bad value stops start-up
 // with one line naming the key; secret values are never echoed. See README "Configuration".
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ export class ConfigError extends Error {
 
 export const KNOWN_PROVIDERS = ['dev', 'wechatpay', 'alipay', 'stripe', 'stars'] as const;
 /** Providers this build can run; the others are named so the error says "not available yet" rather than "unknown". */
-export const AVAILABLE_PROVIDERS = ['dev'] as const;
+export const AVAILABLE_PROVIDERS = ['dev', 'wechatpay', 'alipay', 'stripe', 'stars'] as const;
 
 const SECRET_KEYS = new Set(['ADMIN_TOKEN', 'DEV_PAY_SECRET', 'WECHATPAY_APIV3_KEY', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_SECRET', 'WECHATY_PUPPET_SERVICE_TOKEN', 'DATABASE_URL']);
 
@@ -87,6 +87,22 @@ const Env = z.object({
       }
     }),
   DEV_PAY_SECRET: secret(16),
+  WECHATPAY_MCHID: z.string().trim().regex(/^\d{6,32}$/, 'must be the merchant number (digits)').optional(),
+  WECHATPAY_APPID: z.string().trim().regex(/^[A-Za-z0-9_]{6,64}$/, 'must be an AppID such as wx1234567890abcdef').optional(),
+  WECHATPAY_SERIAL: z.string().trim().regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the merchant certificate serial number (hex)').optional(),
+  WECHATPAY_PRIVATE_KEY: z.string().trim().optional(),
+  WECHATPAY_APIV3_KEY: z.string().length(32, 'must be exactly 32 characters').optional(),
+  WECHATPAY_PLATFORM_PUBLIC_KEY: z.string().trim().optional(),
+  WECHATPAY_PLATFORM_SERIAL: z.string().trim().regex(/^(PUB_KEY_ID_[0-9A-Za-z_]+|[0-9A-Fa-f]{8,64})$/, 'must be a platform certificate serial or a PUB_KEY_ID_… id').optional(),
+  WECHATPAY_API_BASE: url.default('https://api.mch.weixin.qq.com'),
+  ALIPAY_APP_ID: z.string().trim().regex(/^\d{8,32}$/, 'must be the app id (digits)').optional(),
+  ALIPAY_PRIVATE_KEY: z.string().trim().optional(),
+  ALIPAY_PUBLIC_KEY: z.string().trim().optional(),
+  ALIPAY_GATEWAY: url.default('https://openapi.alipay.com/gateway.do'),
+  ALIPAY_SELLER_ID: z.string().trim().regex(/^\d{8,32}$/, 'must be the seller id (digits)').optional(),
+  STRIPE_SECRET_KEY: z.string().trim().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, 'must be a Stripe secret key (sk_test_… or sk_live_…)').optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().trim().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'must be a webhook signing secret (whsec_…)').optional(),
+  STRIPE_API_BASE: url.default('https://api.stripe.com'),
   ORDER_TTL_MINUTES: int(1, 1440).default(15),
   GRACE_HOURS: int(0, 24 * 30).default(24),
   REMINDER_OFFSETS_HOURS: z
@@ -130,6 +146,9 @@ export interface Config {
   graceMs: number;
   reminderOffsetsMs: number[];
   sweepCron: string;
+  wechatpay: WechatPayConfig | null;
+  alipay: AlipayConfig | null;
+  stripe: StripeConfig | null;
   telegram: { token: string; apiRoot: string; mode: 'polling' | 'webhook'; webhookSecret: string | undefined } | null;
   wechat: { puppet: string; token: string } | null;
   playground: boolean;
@@ -137,6 +156,56 @@ export interface Config {
     telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number };
     wechat: { minIntervalMs: number; perDay: number };
   };
+}
+
+export interface WechatPayConfig {
+  mchid: string;
+  appid: string;
+  serial: string;
+  /** PEM text of the merchant API private key (read from WECHATPAY_PRIVATE_KEY's path). */
+  privateKeyPem: string;
+  apiV3Key: string;
+  /** PEM text of the WeChat Pay platform public key or certificate, and the serial/id it is known by. */
+  platformPublicKeyPem: string;
+  platformSerial: string;
+  apiBase: string;
+}
+
+export interface AlipayConfig {
+  appId: string;
+  privateKeyPem: string;
+  alipayPublicKeyPem: string;
+  gateway: string;
+  sellerId: string | null;
+}
+
+export interface StripeConfig {
+  secretKey: string;
+  webhookSecret: string;
+  apiBase: string;
+}
+
+/** Reads a PEM key file named by `key`; a missing, unreadable or non-key file stops start-up naming the key. */
+function readKeyFile(key: string, path: string | undefined, kind: 'private' | 'public'): string {
+  if (!path) throw new ConfigError(`${key} must be set (path to a PEM file) when its provider is enabled`);
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${key} points to a file that cannot be read (${path})`);
+  }
+  try {
+    if (kind === 'private') createPrivateKey(pem);
+    else createPublicKey(pem);
+  } catch {
+    throw new ConfigError(`${key} is not a PEM ${kind} key${kind === 'public' ? ' or certificate' : ''} (${path})`);
+  }
+  return pem;
+}
+
+function need<T>(key: string, v: T | undefined, provider: string): T {
+  if (v === undefined || v === '') throw new ConfigError(`${key} must be set when PAYMENT_PROVIDERS includes ${provider}`);
+  return v;
 }
 
 /** Reads `.env` from `cwd` (if present) under the real environment: a variable already set wins. */
@@ -162,6 +231,32 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
   const telegram = e.TELEGRAM_BOT_TOKEN ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, mode: e.TELEGRAM_MODE, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET } : null;
   const wechat = e.WECHATY_PUPPET_SERVICE_TOKEN ? { puppet: e.WECHATY_PUPPET ?? 'wechaty-puppet-service', token: e.WECHATY_PUPPET_SERVICE_TOKEN } : null;
   const realChat = telegram !== null || wechat !== null;
+  const enabled = (p: string) => e.PAYMENT_PROVIDERS.includes(p);
+  const wechatpay: WechatPayConfig | null = enabled('wechatpay')
+    ? {
+        mchid: need('WECHATPAY_MCHID', e.WECHATPAY_MCHID, 'wechatpay'),
+        appid: need('WECHATPAY_APPID', e.WECHATPAY_APPID, 'wechatpay'),
+        serial: need('WECHATPAY_SERIAL', e.WECHATPAY_SERIAL, 'wechatpay'),
+        privateKeyPem: readKeyFile('WECHATPAY_PRIVATE_KEY', e.WECHATPAY_PRIVATE_KEY, 'private'),
+        apiV3Key: need('WECHATPAY_APIV3_KEY', e.WECHATPAY_APIV3_KEY, 'wechatpay'),
+        platformPublicKeyPem: readKeyFile('WECHATPAY_PLATFORM_PUBLIC_KEY', e.WECHATPAY_PLATFORM_PUBLIC_KEY, 'public'),
+        platformSerial: need('WECHATPAY_PLATFORM_SERIAL', e.WECHATPAY_PLATFORM_SERIAL, 'wechatpay'),
+        apiBase: e.WECHATPAY_API_BASE,
+      }
+    : null;
+  const alipay: AlipayConfig | null = enabled('alipay')
+    ? {
+        appId: need('ALIPAY_APP_ID', e.ALIPAY_APP_ID, 'alipay'),
+        privateKeyPem: readKeyFile('ALIPAY_PRIVATE_KEY', e.ALIPAY_PRIVATE_KEY, 'private'),
+        alipayPublicKeyPem: readKeyFile('ALIPAY_PUBLIC_KEY', e.ALIPAY_PUBLIC_KEY, 'public'),
+        gateway: e.ALIPAY_GATEWAY,
+        sellerId: e.ALIPAY_SELLER_ID ?? null,
+      }
+    : null;
+  const stripe: StripeConfig | null = enabled('stripe')
+    ? { secretKey: need('STRIPE_SECRET_KEY', e.STRIPE_SECRET_KEY, 'stripe'), webhookSecret: need('STRIPE_WEBHOOK_SECRET', e.STRIPE_WEBHOOK_SECRET, 'stripe'), apiBase: e.STRIPE_API_BASE }
+    : null;
+  if (enabled('stars') && !telegram) throw new ConfigError('PAYMENT_PROVIDERS includes stars, which needs TELEGRAM_BOT_TOKEN');
 
   if (e.PAYMENT_PROVIDERS.includes('dev') && realChat && !e.ALLOW_DEV_PAYMENTS) {
     throw new ConfigError('PAYMENT_PROVIDERS includes dev next to a real chat platform: anyone could join for free. Remove dev, or set ALLOW_DEV_PAYMENTS=1 if you really mean it');
@@ -190,6 +285,9 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     graceMs: e.GRACE_HOURS * 3_600_000,
     reminderOffsetsMs: e.REMINDER_OFFSETS_HOURS.map((h) => h * 3_600_000),
     sweepCron: e.SWEEP_CRON,
+    wechatpay,
+    alipay,
+    stripe,
     telegram,
     wechat,
     playground: e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat),
