@@ -247,6 +247,8 @@ export interface Repos {
     claim(workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
     /** Each returns false when the lease was lost (another worker took the job over). */
     complete(id: number, workerId: string, now: number): Promise<boolean>;
+    /** Pushes a running job's lease out while its handler is still working. */
+    extendLease(id: number, workerId: string, until: number): Promise<boolean>;
     retry(id: number, workerId: string, runAt: number, error: string, countAttempt: boolean, now: number): Promise<boolean>;
     bury(id: number, workerId: string, error: string, now: number): Promise<boolean>;
     list(filter: { status?: JobStatus; kind?: string }): Promise<Job[]>;

@@ -35,6 +35,8 @@ export class Worker {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  private signalled = false;
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -72,6 +74,11 @@ export class Worker {
 
   private async run(job: Job): Promise<void> {
     const handler = this.jobs.handlers[job.kind];
+    // A job that waits long (a platform's pace) keeps its lease, so no other instance runs it twice.
+    const heartbeat = setInterval(() => {
+      void this.store.jobs.extendLease(job.id, this.id, this.clock.now() + this.leaseMs).catch(() => {});
+    }, Math.max(1000, Math.floor(this.leaseMs / 3)));
+    heartbeat.unref();
     try {
       if (!handler) throw new ProviderRejectedError('worker', `no handler for job kind "${job.kind}"`);
       const effects = (await handler(job)) ?? {};
@@ -86,6 +93,8 @@ export class Worker {
       if (ok && effects.jobs?.length) this.notify();
     } catch (err) {
       await this.fail(job, err);
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 
@@ -116,31 +125,56 @@ export class Worker {
     this.opts.onResult?.(job, ok ? 'retry' : 'lost');
   }
 
-  /** Wake the loop now (after a transaction enqueued work). */
+  /** Wake the loop now (after a transaction enqueued work, or when a running job finished). */
   notify(): void {
+    this.signalled = true;
     this.wake?.();
   }
 
+  /**
+   * Runs as a pool: up to `batch` jobs in flight, and a freed slot is refilled at once, so a job that
+   * waits long on a platform's pace (WeChat's daily cap) never holds back the jobs of other platforms.
+   */
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
-        let n = 0;
-        try {
-          n = await this.runOnce();
-        } catch (err) {
-          this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'worker loop error');
+        const free = this.batch - this.inflight.size;
+        let claimed: Job[] = [];
+        if (free > 0) {
+          try {
+            claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, free));
+          } catch (err) {
+            this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'worker claim failed');
+          }
+          for (const job of claimed) {
+            const p: Promise<void> = this.run(job).finally(() => {
+              this.inflight.delete(p);
+              this.notify();
+            });
+            this.inflight.add(p);
+          }
         }
-        if (n === 0 && this.running) {
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-            void this.clock.sleep(this.pollMs).then(resolve);
-          });
-          this.wake = null;
-        }
+        const more = free > 0 && claimed.length === free;
+        if (!more && this.running) await this.idle();
       }
+      await Promise.all(this.inflight);
     })();
+  }
+
+  /** Sleeps until the poll interval passes or someone calls notify(). */
+  private async idle(): Promise<void> {
+    if (this.signalled) {
+      this.signalled = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      void this.clock.sleep(this.pollMs).then(resolve);
+    });
+    this.wake = null;
+    this.signalled = false;
   }
 
   async stop(): Promise<void> {

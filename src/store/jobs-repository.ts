@@ -54,6 +54,11 @@ export async function completeJob(db: Kysely<Database>, id: number, workerId: st
   return Number(r.numUpdatedRows) === 1;
 }
 
+export async function extendJobLease(db: Kysely<Database>, id: number, workerId: string, until: number): Promise<boolean> {
+  const r = await db.updateTable('jobs').set({ lease_until: until }).where('id', '=', id).where('locked_by', '=', workerId).where('status', '=', 'running').executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export async function retryJob(db: Kysely<Database>, id: number, workerId: string, runAt: number, error: string, countAttempt: boolean, now: number): Promise<boolean> {
   const r = await db
     .updateTable('jobs')

@@ -5,7 +5,7 @@ import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertA
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
-import { buryJob, claimJobs, completeJob, countJobsByStatus, enqueueJobs, listJobs, retryJob } from './jobs-repository.ts';
+import { buryJob, claimJobs, completeJob, countJobsByStatus, enqueueJobs, extendJobLease, listJobs, retryJob } from './jobs-repository.ts';
 import {
   ensureMembershipForUpdate,
   expireDueMemberships,
@@ -98,6 +98,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       enqueue: (j, now) => enqueueJobs(db, j, now),
       claim: (w, now, lease, limit) => claimJobs(db, dialect, w, now, lease, limit),
       complete: (id, w, now) => completeJob(db, id, w, now),
+      extendLease: (id, w, until) => extendJobLease(db, id, w, until),
       retry: (id, w, runAt, err, count, now) => retryJob(db, id, w, runAt, err, count, now),
       bury: (id, w, err, now) => buryJob(db, id, w, err, now),
       list: (f) => listJobs(db, f),

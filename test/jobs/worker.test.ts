@@ -450,6 +450,30 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(await store.jobs.list({ status: 'queued' })).toHaveLength(4);
   });
 
+  it('started, a job that waits long does not hold back the others (pool, not batches)', async () => {
+    const slow = deferred();
+    const ran: string[] = [];
+    const allFast = deferred();
+    fake.jobs.handlers.slow = async () => {
+      await slow.promise;
+      ran.push('slow');
+    };
+    fake.jobs.handlers.fast = async (job) => {
+      ran.push(job.payload as string);
+      if (ran.filter((r) => r.startsWith('f')).length === 3) allFast.resolve();
+    };
+    await enqueue({ kind: 'slow', payload: null, lane: 'access' });
+    for (const n of ['f1', 'f2', 'f3']) await enqueue({ kind: 'fast', payload: n, lane: 'notice' });
+    const w = worker({ batch: 2, pollMs: 1000 });
+    w.start();
+    await allFast.promise;
+    expect(ran).toEqual(['f1', 'f2', 'f3']);
+    slow.resolve();
+    await w.stop();
+    expect(ran).toEqual(['f1', 'f2', 'f3', 'slow']);
+    expect((await store.jobs.list({ status: 'done' })).length).toBe(4);
+  });
+
   it('started, polls on the clock and wakes on notify()', async () => {
     // A clock that reports each time the loop goes to sleep, so the test knows the worker is idle.
     let slept = deferred();
