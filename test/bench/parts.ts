@@ -1,0 +1,155 @@
+// The benchmark's parts. Each returns result rows; none fails the run for being slow.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import SQLite from 'better-sqlite3';
+import Fastify from 'fastify';
+import type { AppDeps } from '../../src/app/deps.ts';
+import { sweepExpiry } from '../../src/app/expire.ts';
+import { createCatalog } from '../../src/conversation/catalog.ts';
+import { DevProvider } from '../../src/payments/dev/dev-provider.ts';
+import { migrateToLatest, openDatabase, type OpenedDatabase } from '../../src/store/database.ts';
+import { createStore } from '../../src/store/kysely-store.ts';
+import { type Result, fmt, runLoad, rssOf, spawnService } from './harness.ts';
+import { seedAccounts, seedCatalogue, seedMemberships, seedPendingOrders } from './seed.ts';
+
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+export const DEV_SECRET = 'bench-dev-secret-0123456789';
+
+export interface Target {
+  dialect: 'sqlite' | 'postgres';
+  /** A fresh, empty database URL for one part. */
+  fresh(tag: string): string;
+  cleanup(): Promise<void>;
+}
+
+const log = (s: string) => process.stderr.write(`  ${s}\n`);
+
+async function open(url: string): Promise<OpenedDatabase> {
+  const o = await openDatabase(url);
+  await migrateToLatest(o);
+  return o;
+}
+
+/** The baseline: a bare Fastify route that does one SQLite insert per request, same load, same machine. */
+export async function baseline(n: number, concurrency: number): Promise<{ perSecond: number; p50: number; p99: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gk-bench-base-'));
+  const db = new SQLite(join(dir, 'base.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE hits (id INTEGER PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)');
+  const insert = db.prepare('INSERT INTO hits (body, at) VALUES (?, ?)');
+  const app = Fastify({ logger: false });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_r, body, done) => done(null, body));
+  app.post('/hit', async (req) => {
+    insert.run((req.body as Buffer).toString('utf8'), Date.now());
+    return { ok: true };
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/hit`;
+  const body = JSON.stringify({ id: 'evt_x', type: 'payment.paid', data: { out_trade_no: 'x'.repeat(32) } });
+  const r = await runLoad(Array.from({ length: n }, () => async () => (await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status), concurrency);
+  await app.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return r;
+}
+
+/** Part 1 (dev provider row): paid notifications for distinct pending orders through the full path, against a spawned service. Also part 5's "during load" peak RSS. */
+export async function webhookThroughput(target: Target, n: number, concurrency: number, base: { perSecond: number }): Promise<Result[]> {
+  const url = target.fresh('wh');
+  const opened = await open(url);
+  const now = Date.now();
+  const { planId } = await seedCatalogue(opened.db, now);
+  await seedAccounts(opened.db, n, now);
+  const outTradeNos = await seedPendingOrders(opened.db, n, planId, now);
+  await opened.close();
+  log(`seeded ${n} pending orders (${target.dialect})`);
+
+  const svc = await spawnService({ DATABASE_URL: url, ADMIN_TOKEN, DEV_PAY_SECRET: DEV_SECRET, PAYMENT_PROVIDERS: 'dev' });
+  const dev = new DevProvider(DEV_SECRET, { now: () => Date.now(), sleep: async () => {} });
+  // Signed just before sending (the signature carries a timestamp with a 5-minute tolerance).
+  const requests = outTradeNos.map((no, i) => async () => {
+    const body = JSON.stringify({ id: `evt_bench_${i}`, type: 'payment.paid', created: Date.now(), data: { out_trade_no: no, txn_id: `tx_${i}`, amount_minor: 990, currency: 'CNY', merchant_id: 'dev-merchant', paid_at: Date.now() } });
+    const res = await fetch(`${svc.url}/webhooks/dev`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) } });
+    await res.arrayBuffer();
+    return res.status;
+  });
+  const r = await runLoad(requests, concurrency);
+  const mem = rssOf(svc.pid);
+  await svc.stop();
+
+  const check = await open(url);
+  const granted = Number((await check.db.selectFrom('membership_periods').select((eb) => eb.fn.countAll().as('c')).executeTakeFirstOrThrow()).c);
+  const invites = Number((await check.db.selectFrom('jobs').select((eb) => eb.fn.countAll().as('c')).where('kind', '=', 'invite').executeTakeFirstOrThrow()).c);
+  await check.close();
+  log(`webhooks: ${r.count} sent, ${r.failures} failed, ${granted} granted, ${invites} invites queued`);
+  const ratio = r.perSecond / base.perSecond;
+  const d = target.dialect;
+  return [
+    { name: 'webhook confirms/s (dev, HMAC)', value: Math.round(r.perSecond), unit: '1/s', goal: 'report', met: null, dialect: d },
+    { name: 'webhook confirm p50 (dev)', value: Number(fmt(r.p50, 1)), unit: 'ms', goal: 'report', met: null, dialect: d },
+    { name: 'webhook confirm p99 (dev)', value: Number(fmt(r.p99, 1)), unit: 'ms', goal: 'report', met: null, dialect: d },
+    { name: 'webhook ratio to bare insert baseline (dev)', value: Number(fmt(ratio, 2)), unit: 'x', goal: '>= 0.5', met: ratio >= 0.5, dialect: d },
+    { name: 'webhooks granted exactly once', value: granted, unit: 'periods', goal: `= ${r.count - r.failures}`, met: granted === r.count - r.failures && invites === granted, dialect: d },
+    { name: 'peak RSS during webhook load', value: Math.round(mem.peakMb), unit: 'MB', goal: 'report', met: null, dialect: d },
+  ];
+}
+
+/** Part 3: time to expire the due memberships and enqueue their removals, at two table sizes. */
+export async function expirySweep(target: Target, sizes: number[], due: number): Promise<Result[]> {
+  const results: Result[] = [];
+  const times: number[] = [];
+  for (const total of sizes) {
+    const url = target.fresh(`sweep${total}`);
+    const opened = await open(url);
+    const now = Date.now();
+    const groups = 100;
+    const { groupIds } = await seedCatalogue(opened.db, now, groups);
+    await seedAccounts(opened.db, Math.ceil(total / groups), now);
+    const t0 = performance.now();
+    await seedMemberships(opened.db, total, due, groupIds, now);
+    log(`seeded ${total} memberships (${due} due) in ${fmt((performance.now() - t0) / 1000, 1)} s (${target.dialect})`);
+    const store = createStore(opened);
+    const deps = {
+      store,
+      clock: { now: () => now, sleep: async () => {} },
+      providers: new Map(),
+      gateways: new Map(),
+      messages: createCatalog({ defaultLocale: 'en', timeZone: 'UTC' }),
+      logger: { info() {}, warn() {}, error() {} },
+      settings: { publicUrl: 'http://127.0.0.1', orderTtlMs: 900_000, defaultGraceMs: 0, defaultReminderOffsetsMs: [], defaultLocale: 'en', tzDisplay: 'UTC' },
+    } satisfies AppDeps;
+    const t1 = performance.now();
+    const r = await sweepExpiry(deps);
+    const ms = performance.now() - t1;
+    const removals = Number((await opened.db.selectFrom('jobs').select((eb) => eb.fn.countAll().as('c')).where('kind', '=', 'remove').executeTakeFirstOrThrow()).c);
+    await opened.close();
+    times.push(ms);
+    results.push({ name: `expiry sweep, ${total.toLocaleString('en')} members, ${due.toLocaleString('en')} due`, value: Math.round(ms), unit: 'ms', goal: '< 1000', met: ms < 1000 && r.expired === due && removals === due, dialect: target.dialect });
+  }
+  if (times.length === 2) {
+    const ratio = times[1]! / times[0]!;
+    results.push({ name: `expiry sweep scaling (${sizes[1]!.toLocaleString('en')} vs ${sizes[0]!.toLocaleString('en')})`, value: Number(fmt(ratio, 2)), unit: 'x', goal: '<= 1.5', met: ratio <= 1.5, dialect: target.dialect });
+  }
+  return results;
+}
+
+/** Part 5: RSS of the service idle on a database with `total` memberships. */
+export async function idleMemory(target: Target, total: number): Promise<Result[]> {
+  const url = target.fresh('mem');
+  const opened = await open(url);
+  const now = Date.now();
+  const groups = 100;
+  const { groupIds } = await seedCatalogue(opened.db, now, groups);
+  await seedAccounts(opened.db, Math.ceil(total / groups), now);
+  await seedMemberships(opened.db, total, 0, groupIds, now);
+  await opened.close();
+  const svc = await spawnService({ DATABASE_URL: url, ADMIN_TOKEN, DEV_PAY_SECRET: DEV_SECRET, PAYMENT_PROVIDERS: 'dev', SWEEP_CRON: '*/5 * * * * *' });
+  // Let it settle: start-up, a few scheduled sweeps over the whole table, GC.
+  await new Promise((r) => setTimeout(r, 12_000));
+  const mem = rssOf(svc.pid);
+  await svc.stop();
+  return [{ name: `RSS idle with ${total.toLocaleString('en')} memberships`, value: Math.round(mem.rssMb), unit: 'MB', goal: '< 200', met: mem.rssMb < 200, dialect: target.dialect }];
+}
