@@ -1,6 +1,8 @@
 // Composition root: config → store → providers → bots → http → scheduler.
 import { pino } from 'pino';
-import { systemClock } from './app/clocks.ts';
+import { timeTravelAllowed } from '../bots/playground/playground-routes.ts';
+import { seedPlaygroundDemo } from '../bots/playground/seed.ts';
+import { OffsetClock, systemClock } from './app/clocks.ts';
 import { ConfigError, loadConfig, readEnv, resolveSecrets } from './config.ts';
 import { migrateToLatest, openDatabase } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
@@ -23,12 +25,21 @@ async function main() {
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const store = createStore(opened);
 
-  const service = await createService({ config, adminToken: secrets.adminToken, devPaySecret: secrets.devPaySecret, store, clock: systemClock, logger, loggerInstance: logger });
+  // The real clock everywhere, except the playground with only test payments: there time can travel.
+  const timeTravel = timeTravelAllowed(config) ? new OffsetClock(systemClock) : null;
+  const service = await createService({ config, adminToken: secrets.adminToken, devPaySecret: secrets.devPaySecret, store, clock: timeTravel ?? systemClock, logger, loggerInstance: logger });
+  const seeded = config.playground ? await seedPlaygroundDemo(service.deps) : null;
+  // Rosters live in memory: rebuild them from the memberships before the worker can change them.
+  await service.playground?.restoreRosters(store);
   await service.app.listen({ port: config.port, host: config.host });
   service.start();
 
   // Shown once, on the terminal only (not through the logger), the moment they are created.
   const out: string[] = ['', `Gatekeeper is running on ${config.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} with payments: ${config.paymentProviders.join(', ')}`];
+  if (config.playground) {
+    out.push(`  Playground: ${config.publicUrl}/playground${timeTravel ? '  (time travel on)' : ''}  <- open this to try the bot`);
+    if (seeded) out.push(`              First start: created group "${seeded.group.title}" (chat id ${seeded.group.platformChatId}) and plan "${seeded.plan.name}" 9.90 CNY / ${seeded.plan.durationDays} days.`);
+  }
   if (secrets.generated.length > 0) {
     out.push(`  First run: secrets generated into ${secrets.file} (mode 0600). Shown this once:`);
     if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);

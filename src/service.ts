@@ -2,17 +2,23 @@
 // benchmark use it with a fake clock and their own gateways. Nothing here listens or starts timers
 // until start() is called.
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { PlaygroundGateway } from '../bots/playground/playground-gateway.ts';
+import { playgroundRoutes, timeTravelAllowed } from '../bots/playground/playground-routes.ts';
+import { OffsetClock } from './app/clocks.ts';
 import type { AppDeps } from './app/deps.ts';
 import { createJobHandlers } from './app/job-handlers.ts';
 import type { Platform } from './app/model.ts';
 import type { ChatGateway, Clock, Logger, PaymentProvider, Store } from './app/ports.ts';
 import type { Config } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
+import { createConversation } from './conversation/engine.ts';
+import type { Conversation } from './conversation/types.ts';
 import { buildApp } from './http/app.ts';
 import { DEFAULT_LIMITS, OutboundLimiter } from './jobs/outbound-limiter.ts';
 import { Scheduler, startCron } from './jobs/scheduler.ts';
 import { Worker, type WorkerOptions } from './jobs/worker.ts';
 import { DevProvider } from './payments/dev/dev-provider.ts';
+import { createPaymentProviders } from './payments/registry.ts';
 
 export interface ServiceOptions {
   config: Config;
@@ -26,6 +32,8 @@ export interface ServiceOptions {
   /** Extra or replacement providers (tests inject emulator-backed ones). */
   providers?: PaymentProvider[];
   worker?: WorkerOptions;
+  /** The dialogue engine; createConversation(deps) unless a test brings its own. */
+  conversation?: Conversation;
 }
 
 export interface Service {
@@ -35,6 +43,9 @@ export interface Service {
   scheduler: Scheduler;
   limiter: OutboundLimiter;
   devProvider: DevProvider | undefined;
+  conversation: Conversation;
+  /** The web playground's chat platform when PLAYGROUND is on (its inbox and rosters back /playground). */
+  playground: PlaygroundGateway | undefined;
   /** Starts the worker loop and the cron schedule (not the HTTP listener). */
   start(): void;
   stop(): Promise<void>;
@@ -42,13 +53,9 @@ export interface Service {
 
 export async function createService(o: ServiceOptions): Promise<Service> {
   const { config } = o;
-  const providers = new Map<string, PaymentProvider>();
-  let devProvider: DevProvider | undefined;
-  if (config.paymentProviders.includes('dev')) {
-    devProvider = new DevProvider(o.devPaySecret, o.clock);
-    providers.set('dev', devProvider);
-  }
+  const providers = new Map<string, PaymentProvider>(createPaymentProviders({ config, clock: o.clock, devPaySecret: o.devPaySecret }).map((p) => [p.name, p]));
   for (const p of o.providers ?? []) providers.set(p.name, p);
+  const devProvider = providers.get('dev') instanceof DevProvider ? (providers.get('dev') as DevProvider) : undefined;
 
   const limiter = new OutboundLimiter(o.clock, {
     ...DEFAULT_LIMITS,
@@ -74,9 +81,18 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     },
     onJobsEnqueued: () => worker?.notify(),
   };
+  // The playground is a chat platform of its own; a gateway given for 'playground' (tests) wins.
+  const playground = config.playground ? new PlaygroundGateway(limiter, o.clock) : undefined;
+  if (playground && !deps.gateways.has('playground')) deps.gateways.set('playground', playground);
+
   worker = new Worker(o.store, o.clock, createJobHandlers(deps), o.logger, o.worker);
   const scheduler = new Scheduler(deps);
-  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats }, { loggerInstance: o.loggerInstance });
+  const conversation = o.conversation ?? createConversation(deps);
+  // Time travel moves the service clock itself, so it needs an OffsetClock as that clock, and a
+  // configuration with nothing real attached (main.ts only passes one then; this checks again).
+  const timeTravel = o.clock instanceof OffsetClock && timeTravelAllowed(config) ? o.clock : null;
+  const plugins = playground ? [playgroundRoutes({ deps, gateway: playground, conversation, scheduler, worker, timeTravel })] : [];
+  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats }, { loggerInstance: o.loggerInstance, plugins });
 
   let stopCron: (() => void) | null = null;
   const w = worker;
@@ -87,6 +103,8 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     scheduler,
     limiter,
     devProvider,
+    conversation,
+    playground,
     start() {
       w.start();
       stopCron = startCron(scheduler, (err) => o.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'scheduled tick failed'), config.sweepCron);

@@ -94,7 +94,7 @@ export const en = {
   'playground.name_label': 'Your name',
   'playground.name_placeholder': 'Name, e.g. Alice',
   'playground.create': 'Start',
-  'playground.chatting_as': 'Chatting with the bot as {name}',
+  'playground.chatting_as': 'You are {name}',
   'playground.error_name': 'Please enter a name of 1 to 40 characters.',
   'playground.error_generic': 'Something went wrong. Please try again.',
   'playground.error_person': 'This person no longer exists. Create a new one.',
@@ -124,7 +124,7 @@ export const en = {
   'playground.time_title': 'Time travel',
   'playground.time_hint': 'Move the service clock forward to see reminders, the grace period and removal. Only available while the playground and test payments are the only adapters.',
   'playground.time_now': 'Service time',
-  'playground.time_shifted': '{hours} h ahead of real time',
+  'playground.time_shifted': '{days} d {hours} h ahead of real time',
   'playground.time_plus_day': '+1 day',
   'playground.time_plus_week': '+7 days',
   'playground.time_plus_month': '+30 days',
@@ -137,6 +137,9 @@ export const en = {
   'playground.about_title': 'Test mode',
   'playground.dev_note': 'Payments here use the dev provider: the checkout page has a "pay" button and no real money moves.',
   'playground.lang_other': '中文',
+  'playground.brand': 'Gatekeeper',
+  'playground.brand_sub': 'Playground',
+  'playground.add_person': 'Add',
 } as const;
 
 export type MessageKey = keyof typeof en;

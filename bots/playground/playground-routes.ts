@@ -1,0 +1,249 @@
+// The playground's HTTP side: the page, a small JSON API for it, and a Server-Sent Events stream that
+// carries what the bot sends on its own (invites, payment confirmations, reminders, removals), roster
+// changes and clock moves. Served only when PLAYGROUND is on; time travel only when the playground and
+// the dev provider are the only adapters.
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { OffsetClock } from '../../src/app/clocks.ts';
+import type { AppDeps } from '../../src/app/deps.ts';
+import type { Account, Group } from '../../src/app/model.ts';
+import type { Config } from '../../src/config.ts';
+import { LOCALES, resolveLocale } from '../../src/conversation/catalog.ts';
+import { en } from '../../src/conversation/i18n/en.ts';
+import type { Conversation, Inbound } from '../../src/conversation/types.ts';
+import { invalid } from '../../src/domain/errors.ts';
+import { type InboxEntry, type PlaygroundEvent, type PlaygroundGateway, type PlaygroundReply, renderReply } from './playground-gateway.ts';
+import { renderPlaygroundPage } from './playground-page.ts';
+
+export const USER_ID = /^pg_[0-9a-f]{32}$/;
+export const MAX_NAME = 40;
+export const MAX_HOURS = 8760;
+/** What the inbox keeps of a very long message a person typed (the engine still gets all of it). */
+const MAX_ECHO = 4000;
+
+export interface PlaygroundRoutesOptions {
+  deps: AppDeps;
+  gateway: PlaygroundGateway;
+  conversation: Conversation;
+  scheduler: { tick(): Promise<unknown> };
+  worker: { notify(): void };
+  /** The service clock when time travel is allowed, else null (the route answers 404). */
+  timeTravel: OffsetClock | null;
+  /** SSE comment heartbeat; 15 s unless a test wants it sooner. */
+  heartbeatMs?: number;
+}
+
+/** Time travel is allowed only when nothing real is attached: no chat platform, only the dev provider. */
+export function timeTravelAllowed(config: Pick<Config, 'playground' | 'telegram' | 'wechat' | 'paymentProviders'>): boolean {
+  return config.playground && config.telegram === null && config.wechat === null && config.paymentProviders.length === 1 && config.paymentProviders[0] === 'dev';
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const LOCALE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/;
+const cleanLocale = (v: unknown): string | null => (typeof v === 'string' && LOCALE_TAG.test(v) ? v : null);
+
+/** Collapses control characters and runs of spaces, trims, and checks 1–40 characters. */
+export function normalizeName(raw: unknown): string {
+  if (typeof raw !== 'string') throw invalid(`name must be a string of 1–${MAX_NAME} characters`);
+  // eslint-disable-next-line no-control-regex
+  const name = raw.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const length = [...name].length;
+  if (length < 1 || length > MAX_NAME) throw invalid(`name must be 1–${MAX_NAME} characters`);
+  return name;
+}
+
+export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInstance) => Promise<void> {
+  return async (app) => {
+    const { store, clock, messages, settings } = o.deps;
+    const names = new Map<string, string>();
+    const streams = new Set<() => void>();
+    const heartbeatMs = o.heartbeatMs ?? 15_000;
+
+    const pageLocale = (req: FastifyRequest<{ Querystring: { lang?: string } }>) => {
+      const lang = typeof req.query.lang === 'string' ? req.query.lang : '';
+      if (LOCALES.includes(lang)) return lang;
+      return resolveLocale(req.headers['accept-language']?.split(',')[0] ?? null, settings.defaultLocale);
+    };
+
+    const person = async (userId: unknown): Promise<Account> => {
+      if (userId === undefined || userId === null || userId === '') throw invalid('userId is required');
+      if (typeof userId !== 'string') throw invalid('userId must be a string');
+      const account = USER_ID.test(userId) ? await store.accounts.find('playground', userId) : null;
+      if (!account) throw invalid('unknown person: create one with POST /playground/api/people');
+      if (account.displayName) names.set(userId, account.displayName);
+      return account;
+    };
+
+    const nameOf = async (userId: string): Promise<string> => {
+      const known = names.get(userId);
+      if (known !== undefined) return known;
+      const name = (await store.accounts.find('playground', userId))?.displayName ?? userId.slice(0, 10);
+      names.set(userId, name);
+      return name;
+    };
+
+    const named = (userIds: string[]) => Promise.all(userIds.map(async (userId) => ({ userId, name: await nameOf(userId) })));
+    const membersOf = (chatId: string) => named(o.gateway.members(chatId));
+    const playgroundGroups = async (): Promise<Group[]> => (await store.groups.list()).filter((g) => g.platform === 'playground');
+    const clockState = () => ({ now: clock.now(), offsetMs: o.timeTravel?.offset ?? 0 });
+
+    /** Finds the label of the button a person pressed, so their chat shows what they chose. */
+    const choiceLabel = (userId: string, value: string): string => {
+      const inbox = o.gateway.inbox(userId);
+      for (let i = inbox.length - 1; i >= 0; i--) {
+        const r = inbox[i]!.reply;
+        if (r.type === 'choices') {
+          const c = r.choices.find((x) => x.value === value);
+          if (c) return c.label;
+        }
+      }
+      return value;
+    };
+
+    app.addHook('preClose', async () => {
+      for (const end of [...streams]) end();
+    });
+
+    // ------------------------------------------------------------ the page
+
+    app.get('/playground/', async (_req, reply) => reply.redirect('/playground', 301));
+
+    app.get<{ Querystring: { lang?: string } }>('/playground', async (req, reply) => {
+      const locale = pageLocale(req);
+      const strings: Record<string, string> = {};
+      for (const key of Object.keys(en)) if (key.startsWith('playground.')) strings[key] = messages.render(locale, { key, params: {} });
+      const html = renderPlaygroundPage({
+        locale,
+        otherLocale: locale === 'zh-CN' ? 'en' : 'zh-CN',
+        strings,
+        timeZone: settings.tzDisplay,
+        timeTravel: o.timeTravel !== null,
+        devPayments: o.deps.providers.has('dev'),
+      });
+      return reply
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+        .type('text/html; charset=utf-8')
+        .send(html);
+    });
+
+    // ------------------------------------------------------------ API
+
+    app.post('/playground/api/people', async (req, reply) => {
+      const body = isObject(req.body) ? req.body : {};
+      const name = normalizeName(body.name);
+      const locale = cleanLocale(body.locale);
+      const userId = `pg_${randomBytes(16).toString('hex')}`;
+      await store.accounts.upsert({ platform: 'playground', platformUserId: userId, displayName: name, locale }, clock.now());
+      names.set(userId, name);
+      return reply.status(201).send({ userId, name });
+    });
+
+    app.post('/playground/api/send', async (req) => {
+      const body = isObject(req.body) ? req.body : {};
+      const account = await person(body.userId);
+      const userId = account.platformUserId;
+      if (body.text !== undefined && typeof body.text !== 'string') throw invalid('text must be a string');
+      if (body.choice !== undefined && typeof body.choice !== 'string') throw invalid('choice must be a string');
+      const choice = typeof body.choice === 'string' && body.choice !== '' ? body.choice : undefined;
+      const text = choice === undefined ? ((body.text as string | undefined) ?? '') : undefined;
+
+      const own: PlaygroundReply =
+        choice !== undefined ? { type: 'text', text: choiceLabel(userId, choice) } : { type: 'text', text: [...text!].length > MAX_ECHO ? `${[...text!].slice(0, MAX_ECHO).join('')}…` : text! };
+      const entries: InboxEntry[] = [o.gateway.record(userId, 'person', own)];
+
+      const inbound: Inbound = {
+        platform: 'playground',
+        userId,
+        displayName: account.displayName,
+        locale: cleanLocale(body.locale) ?? account.locale,
+        ...(choice !== undefined ? { choice } : { text: text! }),
+      };
+      const replies = (await o.conversation.handle(inbound)).map(renderReply);
+      for (const r of replies) entries.push(o.gateway.record(userId, 'bot', r));
+      return { replies, messages: entries };
+    });
+
+    app.get<{ Querystring: { userId?: string } }>('/playground/api/state', async (req) => {
+      const account = req.query.userId !== undefined ? await person(req.query.userId) : null;
+      const groups = await Promise.all((await playgroundGroups()).map(async (g) => ({ id: g.id, title: g.title, chatId: g.platformChatId, members: await membersOf(g.platformChatId) })));
+      return {
+        person: account ? { userId: account.platformUserId, name: account.displayName, isOwner: account.isOwner } : null,
+        history: account ? o.gateway.inbox(account.platformUserId) : [],
+        groups,
+        ...clockState(),
+        timeTravel: o.timeTravel !== null,
+      };
+    });
+
+    app.post('/playground/api/time-travel', async (req, reply) => {
+      const tt = o.timeTravel;
+      if (!tt) return reply.status(404).send({ error: 'not_found', message: 'no such route' });
+      const body = isObject(req.body) ? req.body : {};
+      const raw = body.hours;
+      const hours = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(hours) || hours < 1 || hours > MAX_HOURS) throw invalid(`hours must be a whole number from 1 to ${MAX_HOURS}`);
+      tt.advance(hours * 3_600_000);
+      o.gateway.announceClock(clockState());
+      await o.scheduler.tick();
+      o.worker.notify();
+      return clockState();
+    });
+
+    // ------------------------------------------------------------ live updates
+
+    app.get<{ Querystring: { userId?: string } }>('/playground/api/events', async (req, reply: FastifyReply) => {
+      const account = req.query.userId !== undefined ? await person(req.query.userId) : null;
+      const userId = account?.platformUserId ?? null;
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      let open = true;
+      // Writes go through one chain so roster events (which look names up) keep their order.
+      let chain: Promise<void> = Promise.resolve();
+      const write = (chunk: () => Promise<string | null> | string | null) => {
+        chain = chain
+          .then(async () => {
+            const s = await chunk();
+            if (open && s !== null) res.write(s);
+          })
+          .catch(() => {});
+      };
+      const event = (name: string, data: unknown, id?: number) => `${id !== undefined ? `id: ${id}\n` : ''}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+
+      const unsubscribe = o.gateway.subscribe((e: PlaygroundEvent) => {
+        if (e.type === 'message') {
+          if (e.userId !== userId) return;
+          const { type: _t, userId: _u, ...entry } = e;
+          write(() => event('message', entry, entry.id));
+        } else if (e.type === 'roster') {
+          write(async () => event('roster', { chatId: e.chatId, members: await named(e.members) }));
+        } else {
+          write(() => event('clock', { now: e.now, offsetMs: e.offsetMs }));
+        }
+      });
+      const heartbeat = setInterval(() => write(() => ': ping\n\n'), heartbeatMs);
+      heartbeat.unref();
+      const end = () => {
+        if (!open) return;
+        open = false;
+        clearInterval(heartbeat);
+        unsubscribe();
+        streams.delete(end);
+        res.end();
+      };
+      streams.add(end);
+      req.raw.on('close', end);
+      res.on('close', end);
+      write(() => `retry: 3000\n: connected\n\n${event('clock', clockState())}`);
+    });
+  };
+}

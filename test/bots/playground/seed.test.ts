@@ -1,0 +1,34 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_CHAT_ID, seedPlaygroundDemo } from '../../../bots/playground/seed.ts';
+import { type Playground, startPlayground } from './harness.ts';
+
+let pg: Playground;
+afterEach(async () => {
+  await pg?.close();
+});
+
+describe('seedPlaygroundDemo', () => {
+  it('creates "Playground group" and a Monthly 9.90 CNY / 30 days plan once, through the use cases', async () => {
+    pg = await startPlayground();
+    const deps = pg.service.deps;
+    const seeded = await seedPlaygroundDemo(deps);
+    expect(seeded!.group).toMatchObject({ platform: 'playground', platformChatId: DEMO_CHAT_ID, title: 'Playground group' });
+    expect(seeded!.plan).toMatchObject({ name: 'Monthly', priceMinor: 990, currency: 'CNY', durationDays: 30, groupIds: [seeded!.group.id], active: true });
+    expect((await deps.store.audit.list({ subjectType: 'group', subjectId: String(seeded!.group.id) })).map((a) => a.action)).toEqual(['group.add']);
+
+    expect(await seedPlaygroundDemo(deps)).toBeNull();
+    expect(await deps.store.groups.list()).toHaveLength(1);
+    expect(await deps.store.plans.list()).toHaveLength(1);
+
+    const state = (await pg.service.app.inject({ method: 'GET', url: '/playground/api/state' })).json();
+    expect(state.groups).toEqual([{ id: seeded!.group.id, title: 'Playground group', chatId: DEMO_CHAT_ID, members: [] }]);
+  });
+
+  it('leaves an installation that already has a playground group alone', async () => {
+    pg = await startPlayground();
+    const headers = { authorization: 'Bearer test-admin-token-0123456789' };
+    await pg.service.app.inject({ method: 'POST', url: '/api/groups', headers, payload: { platform: 'playground', chatId: 'mine', title: 'Mine' } });
+    expect(await seedPlaygroundDemo(pg.service.deps)).toBeNull();
+    expect((await pg.service.deps.store.groups.list()).map((g) => g.platformChatId)).toEqual(['mine']);
+  });
+});
