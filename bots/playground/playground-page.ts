@@ -35,6 +35,8 @@ button.soft{background:var(--primary-soft);color:var(--primary)}
 .brand-text small{font-weight:500;font-size:.72rem;color:#aeb8cf}
 .logo{flex:none;width:28px;height:28px;border-radius:8px;background:var(--primary);display:grid;place-items:center;font-weight:800;font-size:.9rem}
 .clock{flex:none;font-size:.75rem;padding:4px 9px;border-radius:999px;background:rgba(255,255,255,.14);white-space:nowrap;font-variant-numeric:tabular-nums}
+.clock .short{display:none}
+@media (max-width:479px){.clock .long{display:none}.clock .short{display:inline}}
 .clock.shifted{background:var(--shift);color:#1d2433;font-weight:700}
 .lang{flex:none;color:#cdd6ea;font-size:.8rem;text-decoration:none}
 .people{display:flex;gap:8px;align-items:center;padding:8px 12px;background:#fff;border-bottom:1px solid var(--line);overflow-x:auto;flex:none;scrollbar-width:thin}
@@ -54,8 +56,9 @@ button.soft{background:var(--primary-soft);color:var(--primary)}
 body[data-view="chat"] #view-chat,body[data-view="groups"] #view-groups,body[data-view="tools"] #view-tools{display:flex}
 #view-chat{flex-direction:column;background:#f7f8fb}
 #view-groups,#view-tools{flex-direction:column;gap:12px;padding:12px;overflow-y:auto}
-.strip{display:flex;gap:6px;flex-wrap:wrap;padding:8px 12px;background:#fff;border-bottom:1px solid var(--line);font-size:.8rem;flex:none}
-.strip .as{margin-left:auto;color:var(--muted);align-self:center;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:40%}
+.strip{display:flex;gap:6px;align-items:center;padding:8px 12px;background:#fff;border-bottom:1px solid var(--line);font-size:.8rem;flex:none;min-width:0}
+.strip .badge{display:block;min-width:0;flex:0 1 auto;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.strip .as{margin-left:auto;padding-left:6px;color:var(--muted);flex:0 1 auto;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:45%}
 #strip{display:contents}
 .badge{display:inline-flex;align-items:center;gap:4px;padding:3px 9px;border-radius:999px;background:#f1f3f7;color:var(--muted);font-size:.78rem;font-weight:600}
 .badge.in{background:var(--okbg);color:var(--ok)}
@@ -81,10 +84,11 @@ body[data-view="chat"] #view-chat,body[data-view="groups"] #view-groups,body[dat
 .welcome p{color:var(--muted);margin:0 0 18px;line-height:1.5}
 .welcome .new-person{justify-content:center}
 .welcome .new-person input{flex:1}
-body.nobody .composer,body.nobody .strip,body:not(.nobody) .welcome{display:none}
+body.nobody .composer,body.nobody .strip,body.nobody .people,body.nobody .messages,body:not(.nobody) .welcome{display:none}
 .card{background:#fff;border-radius:16px;box-shadow:0 2px 12px rgba(20,30,60,.06);padding:16px}
 .card h2{font-size:1rem;margin:0 0 6px}
 .card p{margin:0 0 10px;color:var(--muted);font-size:.85rem;line-height:1.45}
+.card .card{box-shadow:none;border:1px solid var(--line);border-radius:12px;padding:12px}
 .group-head{display:flex;align-items:center;gap:8px;flex-wrap:wrap;margin-bottom:8px}
 .group-head h3{font-size:.98rem;margin:0;flex:1;min-width:0}
 .members{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:2px}
@@ -94,6 +98,7 @@ body.nobody .composer,body.nobody .strip,body:not(.nobody) .welcome{display:none
 .row{display:flex;gap:8px;flex-wrap:wrap}
 .row input{flex:1}
 .tt button{flex:1}
+#tt-form button{flex:none;min-width:84px}
 .now{font-variant-numeric:tabular-nums;font-weight:700;font-size:1.05rem;margin:2px 0}
 .shifted-note{color:#8a5a00;font-size:.8rem;font-weight:600;min-height:1em}
 .code-box{margin-top:10px;padding:10px;border-radius:10px;background:var(--primary-soft)}
@@ -157,8 +162,8 @@ function renderPeople(){
     list.appendChild(h('button',{type:'button',class:'chip','data-testid':'person-tab','data-user-id':p.userId,'aria-selected':String(p.userId===current),title:p.name,onclick:function(){if(p.userId!==current)select(p.userId);}},[avatar(p.userId,p.name),p.name]));
   });
   var form=$('new-person');
-  if(people.length===0){document.body.classList.add('nobody');$('welcome-slot').appendChild(form);$('create-person').textContent=t('create');}
-  else{document.body.classList.remove('nobody');$('people').appendChild(form);$('create-person').textContent=t('add_person');}
+  if(people.length===0){document.body.classList.add('nobody');$('welcome-slot').appendChild(form);$('create-person').textContent=t('create');$('name-input').placeholder=t('name_placeholder');}
+  else{document.body.classList.remove('nobody');$('people').appendChild(form);$('create-person').textContent=t('add_person');$('name-input').placeholder=t('add_placeholder');}
   var me=people.find(function(p){return p.userId===current;});
   $('chat-title').textContent=me?t('chatting_as',{name:me.name}):'';
 }
@@ -188,7 +193,7 @@ function forget(userId){
 // ---------------------------------------------------------------- chat
 function scrollDown(){var m=$('messages');m.scrollTop=m.scrollHeight;}
 function nearBottom(){var m=$('messages');return m.scrollHeight-m.scrollTop-m.clientHeight<260;}
-function notice(text,isError){$('messages').appendChild(h('div',{class:'notice'+(isError?' error':''),'data-testid':'notice',role:'status',text:text}));scrollDown();}
+function notice(text,isError){var n=h('div',{class:'notice'+(isError?' error':''),'data-testid':'notice',role:'status',text:text});$('messages').appendChild(n);scrollDown();return n;}
 function bubbleFor(e){
   var r=e.reply||{},kids=[];
   if(r.type==='choices'){
@@ -239,7 +244,7 @@ function renderGroups(){
       h('div',{style:'margin-bottom:8px'},[badge]),
       h('ul',{class:'members'},items)
     ]));
-    strip.appendChild(h('span',{class:'badge'+(mine?' in':''),'data-testid':'membership-badge','data-chat-id':g.chatId,'data-member':String(mine),text:g.title+' \\u00b7 '+(mine?'\\u2713 '+t('status_member'):t('status_not_member'))}));
+    strip.appendChild(h('span',{class:'badge'+(mine?' in':''),'data-testid':'membership-badge','data-chat-id':g.chatId,'data-member':String(mine),text:(mine?'\\u2713 '+t('badge_member'):t('badge_not_member'))+' \\u00b7 '+g.title,title:g.title+' \\u00b7 '+(mine?t('status_member'):t('status_not_member'))}));
   });
 }
 
@@ -247,9 +252,11 @@ function renderGroups(){
 function setClock(now,offset){if(typeof now!=='number')return;clock={server:now,local:Date.now(),offset:offset||0};tickClock();}
 function tickClock(){
   var n=clock.server+(Date.now()-clock.local),c=$('clock'),text=dateFmt.format(n);
-  c.textContent=text;c.setAttribute('data-now',String(n));c.setAttribute('data-offset',String(clock.offset));c.classList.toggle('shifted',clock.offset>0);
+  // Phones get the short form (no year) in the header; the full date is in the tooltip and the tools card.
+  c.textContent='';c.appendChild(h('span',{class:'long',text:text}));c.appendChild(h('span',{class:'short',text:timeFmt.format(n)}));c.title=t('time_now')+': '+text;
+  c.setAttribute('data-now',String(n));c.setAttribute('data-offset',String(clock.offset));c.classList.toggle('shifted',clock.offset>0);
   var tn=$('tt-now');if(tn)tn.textContent=text;
-  var sn=$('tt-shifted');if(sn)var hrs=Math.round(clock.offset/36e5);sn.textContent=clock.offset>0?t('time_shifted',{days:Math.floor(hrs/24),hours:hrs%24}):'';
+  var sn=$('tt-shifted');if(sn){var hrs=Math.round(clock.offset/36e5);sn.textContent=clock.offset>0?t('time_shifted',{days:Math.floor(hrs/24),hours:hrs%24}):'';}
 }
 setInterval(tickClock,1000);
 async function travel(hours){
@@ -257,8 +264,10 @@ async function travel(hours){
   if(!Number.isInteger(hours)||hours<1||hours>8760){msg.textContent=t('time_bad_hours');msg.classList.add('error');return;}
   msg.classList.remove('error');msg.textContent=t('time_moving');
   btns.forEach(function(b){b.disabled=true;});
-  try{var r=await api('POST','/playground/api/time-travel',{hours:hours});setClock(r.now,r.offsetMs);msg.textContent='';if(current)notice(t('time_moved',{hours:hours,now:dateFmt.format(r.now)}));}
-  catch(e){msg.textContent=t('error_generic');msg.classList.add('error');}
+  // The chat notice goes in first, so the reminders and removals the jump causes appear below it.
+  var note=current?notice(t('time_moving')):null;
+  try{var r=await api('POST','/playground/api/time-travel',{hours:hours});setClock(r.now,r.offsetMs);msg.textContent='';if(note)note.textContent=t('time_moved',{hours:hours,now:dateFmt.format(r.now)});}
+  catch(e){msg.textContent=t('error_generic');msg.classList.add('error');if(note)note.remove();}
   finally{btns.forEach(function(b){b.disabled=false;});}
 }
 if(CFG.timeTravel){

@@ -84,8 +84,9 @@ async function confirmPaid(
   const plan = await tx.plans.get(order.planId);
   if (!plan) throw new Error(`order ${order.id} names a plan that does not exist`);
   const mismatch = describeMismatch(order, event, provider.merchantId);
-  const banned = !mismatch && (await isBannedFromPlan(tx, order.accountId, plan));
-  const holdReason = mismatch ?? (banned ? 'paid by a banned member' : null);
+  const refundedFirst = !mismatch && (await tx.payments.listForOrder(order.id)).some((p) => p.kind === 'refund');
+  const banned = !mismatch && !refundedFirst && (await isBannedFromPlan(tx, order.accountId, plan));
+  const holdReason = mismatch ?? (refundedFirst ? 'the provider reported a refund before this payment' : banned ? 'paid by a banned member' : null);
 
   if (holdReason) {
     const held = await tx.orders.transition(order.id, orderSourceStatuses('hold_for_review'), 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason }, now);

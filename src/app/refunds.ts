@@ -64,8 +64,20 @@ export async function refundRefused(deps: AppDeps, order: Order, why: string): P
 export async function confirmRefund(tx: Repos, order: Order, r: { providerRefundId: string; amountMinor: number; currency: string; refundedAt: number }, actor: string, now: number): Promise<boolean> {
   // `paid` too: a refund made in the provider's dashboard arrives without a request from us.
   const moved = await tx.orders.transition(order.id, ['refund_pending', 'paid', 'review'], 'refunded', { refundedAt: r.refundedAt }, now);
-  await tx.payments.insertIfAbsent({ orderId: order.id, provider: order.provider, providerTxnId: r.providerRefundId, kind: 'refund', amountMinor: r.amountMinor, currency: r.currency, occurredAt: r.refundedAt }, now);
-  if (!moved) return false;
+  const refundRow = { orderId: order.id, provider: order.provider, providerTxnId: r.providerRefundId, kind: 'refund' as const, amountMinor: r.amountMinor, currency: r.currency, occurredAt: r.refundedAt };
+  if (!moved) {
+    // Already refunded: the first confirmation booked it (under whatever id that path knew), so nothing
+    // more is booked. Not paid yet: the refund overtook its payment notification. Book it, so the
+    // payment is held for review when it arrives instead of granting access, and tell the owner.
+    const current = await tx.orders.get(order.id);
+    if (current && (current.status === 'pending' || current.status === 'expired') && (await tx.payments.insertIfAbsent(refundRow, now))) {
+      const plan = await tx.plans.get(order.planId);
+      await tx.audit.insert({ at: now, actor, action: 'order.refund_before_payment', subjectType: 'order', subjectId: order.id, reason: `refund of ${formatMoney(r.amountMinor, r.currency)} reported before its payment`, detail: { providerRefundId: r.providerRefundId } });
+      await tx.jobs.enqueue([alertOwnersJob({ groupIds: plan?.groupIds ?? [], message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'a refund was reported before its payment' } } }, `alert:early-refund:${order.id}`)], now);
+    }
+    return false;
+  }
+  await tx.payments.insertIfAbsent(refundRow, now);
   const jobs = [];
   for (const period of await tx.periods.listForOrder(order.id)) {
     if (!(await tx.periods.revoke(period.id, now))) continue;

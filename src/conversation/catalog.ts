@@ -32,7 +32,7 @@ export function createCatalog(opts: { defaultLocale: string; timeZone: string })
       return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
         const v = msg.params[name];
         if (v === undefined) return whole;
-        return name.endsWith('At') && typeof v === 'number' ? formatDate(loc, v) : String(v);
+        return (name.endsWith('At') || name.endsWith('Until')) && typeof v === 'number' ? formatDate(loc, v) : String(v);
       });
     },
   };

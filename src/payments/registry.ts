@@ -2,7 +2,10 @@
 import type { PaymentProvider } from '../app/ports.ts';
 import type { Config } from '../config.ts';
 import type { Clock } from '../domain/time.ts';
+import { AlipayProvider } from './alipay/alipay-provider.ts';
 import { DevProvider } from './dev/dev-provider.ts';
+import { createWechatPayProvider } from './wechatpay/wechatpay-provider.ts';
+import { StripeProvider } from './stripe/stripe-provider.ts';
 
 export interface ProviderContext {
   config: Config;
@@ -14,6 +17,9 @@ type Factory = (ctx: ProviderContext) => PaymentProvider;
 
 const FACTORIES: Record<string, Factory> = {
   dev: (ctx) => new DevProvider(ctx.devPaySecret, ctx.clock),
+  alipay: (ctx) => new AlipayProvider(ctx.config.alipay!, ctx.clock),
+  wechatpay: (ctx) => createWechatPayProvider(ctx.config.wechatpay!, ctx.clock, { refundNotifyUrl: `${ctx.config.publicUrl}/webhooks/wechatpay` }),
+  stripe: (ctx) => new StripeProvider(ctx.config.stripe!, ctx.clock),
 };
 
 /** `stars` is built by the Telegram adapter (it needs the bot), so it is not created here. */

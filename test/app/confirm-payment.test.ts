@@ -128,6 +128,24 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(invites).toHaveLength(2);
   });
 
+  it('a refund reported before its payment holds the payment for review; a second refund report books nothing more', async () => {
+    const order = await newOrder('early-refund');
+    const refund = { type: 'refunded' as const, outTradeNo: order.outTradeNo, providerRefundId: 'ref-early', amountMinor: 1000, currency: 'CNY', refundedAt: t.clock.now() };
+    expect(await handle({ ...refund, eventId: 'er1' })).toBe('refund_noted');
+    expect((await deps.store.orders.get(order.id))!.status).toBe('pending');
+    expect(await handle(paidEvent(order, 'ep1', 'eptx1'))).toBe('review');
+    expect((await deps.store.orders.get(order.id))!.reviewReason).toMatch(/refund before this payment/);
+    expect(await periodsOf(order.id)).toHaveLength(0);
+    // A refunded order confirmed twice (webhook and reconcile know the refund under different ids) is booked once.
+    const paid = await newOrder('refund-twice');
+    await handle(paidEvent(paid, 'rt1', 'rttx1'));
+    await deps.store.orders.transition(paid.id, ['paid'], 'refund_pending', { outRefundNo: 'a'.repeat(32) }, t.clock.now());
+    expect(await handle({ ...refund, outTradeNo: paid.outTradeNo, providerRefundId: 'provider-id', eventId: 'rt2' })).toBe('refund_noted');
+    expect(await handle({ ...refund, outTradeNo: paid.outTradeNo, providerRefundId: `refund:${'a'.repeat(32)}`, eventId: 'rt3' })).toBe('refund_noted');
+    const refunds = await t.db.opened.db.selectFrom('payments').selectAll().where('order_id', '=', paid.id).where('kind', '=', 'refund').execute();
+    expect(refunds).toHaveLength(1);
+  });
+
   it('a payment from a banned member is held for review, never granted', async () => {
     const order = await newOrder('banned-later');
     const m = await deps.store.memberships.insert({ accountId: order.accountId, groupId: groupIds[0]!, status: 'banned', expiresAt: 0 }, t.clock.now());

@@ -1,0 +1,189 @@
+// Stripe Checkout as a PaymentProvider: one Checkout Session per order, its URL as QR and link;
+// notifications verified with the endpoint's signing secret; query, close (expire) and refund through
+// the API. Pieces: stripe-checkout (what we create and how we find it again), stripe-signature,
+// stripe-events (what an event means), stripe-api (HTTP and typed failures), stripe-currency.
+import type { Order } from '../../app/model.ts';
+import {
+  type Checkout,
+  type CheckoutRequest,
+  type PaymentProvider,
+  type ProviderEvent,
+  type QueryResult,
+  type RefundRequest,
+  type RefundResult,
+  WebhookRejectedError,
+  type WebhookReply,
+} from '../../app/ports.ts';
+import type { StripeConfig } from '../../config.ts';
+import { ProviderRejectedError, ProviderUnreachableError } from '../../domain/errors.ts';
+import type { Clock } from '../../domain/time.ts';
+import { PROVIDER, StripeApi, StripeApiError } from './stripe-api.ts';
+import { SESSION_SEARCH_AFTER_S, SESSION_SEARCH_BEFORE_S, SESSION_SEARCH_MAX_PAGES, sessionParams, storedSessionId } from './stripe-checkout.ts';
+import { stripeAmountProblem, stripeSupportsCurrency } from './stripe-currency.ts';
+import { OUT_TRADE_NO_KEY, paidFromSession, refundLedgerId, sessionOutTradeNo, toProviderEvent } from './stripe-events.ts';
+import { list, PaymentIntent, Refund, Session, StripeEvent } from './stripe-objects.ts';
+import { STRIPE_SIGNATURE_HEADER, verifyStripeSignature } from './stripe-signature.ts';
+
+export interface StripeProviderOptions {
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+export class StripeProvider implements PaymentProvider {
+  readonly name = PROVIDER;
+  /**
+   * Null: the signing secret belongs to one endpoint of one account, so a verified event is already
+   * known to be ours; the account id would cost an API call at start-up and adds no check.
+   */
+  readonly merchantId = null;
+  private readonly api: StripeApi;
+  private readonly livemode: boolean;
+
+  constructor(
+    private readonly config: StripeConfig,
+    private readonly clock: Clock,
+    opts: StripeProviderOptions = {},
+  ) {
+    this.api = new StripeApi(config.secretKey, config.apiBase, opts.timeoutMs);
+    this.livemode = /^(sk|rk)_live_/.test(config.secretKey);
+  }
+
+  supportsCurrency(currency: string): boolean {
+    return stripeSupportsCurrency(currency);
+  }
+
+  async createCheckout(req: CheckoutRequest): Promise<Checkout> {
+    const problem = stripeAmountProblem(req.order.amountMinor, req.order.currency);
+    if (problem) throw new ProviderRejectedError(PROVIDER, problem);
+    const session = await this.api.post('/v1/checkout/sessions', Session, { params: sessionParams(req, this.clock.now()) });
+    if (!session.url || !/^https?:\/\//.test(session.url)) throw new ProviderUnreachableError(PROVIDER, `session ${session.id} came back without a Checkout URL`);
+    return { qrContent: session.url, payUrl: session.url };
+  }
+
+  async parseWebhook(rawBody: Buffer, headers: Record<string, string | undefined>): Promise<ProviderEvent> {
+    verifyStripeSignature(rawBody, headers[STRIPE_SIGNATURE_HEADER], this.config.webhookSecret, this.clock.now());
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw new WebhookRejectedError('malformed', 'body is not JSON');
+    }
+    const event = StripeEvent.safeParse(json);
+    if (!event.success) throw new WebhookRejectedError('malformed', 'body is not a Stripe event');
+    return toProviderEvent(event.data, this.livemode);
+  }
+
+  webhookReply(result: 'ok' | 'retry'): WebhookReply {
+    // Stripe treats any 2xx as delivered and retries anything else (for up to three days).
+    return result === 'ok'
+      ? { status: 200, body: '{"received":true}', contentType: 'application/json' }
+      : { status: 500, body: '{"received":false}', contentType: 'application/json' };
+  }
+
+  async query(order: Order): Promise<QueryResult> {
+    const session = await this.findSession(order);
+    if (!session) return { state: 'unknown' };
+    if (session.status === 'open') return { state: 'pending' };
+    if (session.status === 'expired') return { state: 'closed' };
+    if (session.status !== 'complete' || session.payment_status === 'unpaid') return { state: 'pending' }; // a delayed method still settling
+    const paid = paidFromSession(session, `query:${session.id}`, session.created * 1000, null);
+    if (!paid) return { state: 'unknown' };
+    // The period starts when the money moved (the charge), not when we happened to ask.
+    const pi = await this.api.get(`/v1/payment_intents/${encodeURIComponent(paid.providerTxnId)}`, PaymentIntent, { expand: ['latest_charge'] });
+    const charge = typeof pi.latest_charge === 'object' ? pi.latest_charge : null;
+    if (charge) paid.paidAt = charge.created * 1000;
+    if (charge && charge.amount_refunded > 0 && (await this.refundedTotal(pi.id)) >= charge.amount) return { state: 'refunded' };
+    return { state: 'paid', event: paid };
+  }
+
+  async close(order: Order): Promise<void> {
+    const session = await this.findSession(order);
+    if (!session || session.status === 'expired') return;
+    if (session.status === 'complete') throw new ProviderRejectedError(PROVIDER, `session ${session.id} is already complete (paid): it cannot be expired`);
+    try {
+      await this.api.post(`/v1/checkout/sessions/${encodeURIComponent(session.id)}/expire`, Session);
+    } catch (err) {
+      if (!(err instanceof StripeApiError)) throw err;
+      // Only an open session can be expired: find out what it became meanwhile.
+      const now = await this.api.get(`/v1/checkout/sessions/${encodeURIComponent(session.id)}`, Session);
+      if (now.status === 'expired') return;
+      throw err;
+    }
+  }
+
+  async refund(req: RefundRequest): Promise<RefundResult> {
+    const pi = req.order.providerTxnId;
+    if (!pi || !/^pi_/.test(pi)) throw new ProviderRejectedError(PROVIDER, `order ${req.order.id} has no Stripe payment to refund`);
+    let refund;
+    try {
+      // The refund number is stored before this call and never reissued, so as the idempotency key it
+      // makes every retry of this call the same refund (Stripe keeps keys for at least 24 hours).
+      refund = await this.api.post('/v1/refunds', Refund, {
+        idempotencyKey: req.outRefundNo,
+        params: {
+          payment_intent: pi,
+          amount: req.amountMinor,
+          metadata: { out_refund_no: req.outRefundNo, [OUT_TRADE_NO_KEY]: req.order.outTradeNo, reason: req.reason.slice(0, 500) },
+        },
+      });
+    } catch (err) {
+      // A retry after the key expired, or a refund made in the dashboard meanwhile: the money is back
+      // with the member either way, and that is what the caller needs to know.
+      if (err instanceof StripeApiError && err.code === 'charge_already_refunded' && (await this.refundedTotal(pi)) >= req.amountMinor) {
+        return { state: 'refunded', providerRefundId: refundLedgerId(pi) };
+      }
+      throw err;
+    }
+    switch (refund.status) {
+      case 'succeeded':
+        return { state: 'refunded', providerRefundId: refundLedgerId(pi) };
+      case 'pending':
+      case 'requires_action':
+        return { state: 'processing' };
+      default:
+        throw new ProviderRejectedError(PROVIDER, `refund ${refund.id} is ${refund.status ?? 'in an unknown state'}${refund.failure_reason ? ` (${refund.failure_reason})` : ''}`);
+    }
+  }
+
+  /** Sum of the succeeded refunds of a PaymentIntent. */
+  private async refundedTotal(paymentIntentId: string): Promise<number> {
+    let total = 0;
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await this.api.get('/v1/refunds', list(Refund), { payment_intent: paymentIntentId, limit: 100, starting_after: after });
+      for (const r of res.data) if (r.status === 'succeeded') total += r.amount;
+      if (!res.has_more || res.data.length === 0) break;
+      after = res.data[res.data.length - 1]!.id;
+    }
+    return total;
+  }
+
+  /** The order's session: by the id in its Checkout URL, else by a bounded search around its creation. */
+  private async findSession(order: Order): Promise<Session | null> {
+    const id = storedSessionId(order);
+    if (id) {
+      try {
+        const s = await this.api.get(`/v1/checkout/sessions/${encodeURIComponent(id)}`, Session);
+        // A URL that names somebody else's session is not evidence about this order.
+        return sessionOutTradeNo(s) === order.outTradeNo ? s : null;
+      } catch (err) {
+        if (err instanceof StripeApiError && err.status === 404) return null;
+        throw err;
+      }
+    }
+    const created = Math.floor(order.createdAt / 1000);
+    let after: string | undefined;
+    for (let page = 0; page < SESSION_SEARCH_MAX_PAGES; page++) {
+      const res = await this.api.get('/v1/checkout/sessions', list(Session), {
+        created: { gte: created - SESSION_SEARCH_BEFORE_S, lte: created + SESSION_SEARCH_AFTER_S },
+        limit: 100,
+        starting_after: after,
+      });
+      const found = res.data.find((s) => sessionOutTradeNo(s) === order.outTradeNo);
+      if (found) return found;
+      if (!res.has_more || res.data.length === 0) return null;
+      after = res.data[res.data.length - 1]!.id;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,407 @@
+// The whole member story in a real browser: the service is started exactly as `npm start` starts it
+// (node --import tsx src/main.ts, no chat tokens: SQLite, dev payments, playground, time travel) and
+// Debian's Chromium, driven by playwright-core, plays two people on two phones. Every wait is on a
+// condition with a bound; screenshots of each step go to test-results/screenshots/.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SHOTS = join(ROOT, 'test-results', 'screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Bound for anything the page should show after one action (a reply, an SSE push, a sweep). */
+const STEP = 15_000;
+const HOUR = 3_600_000;
+
+// ------------------------------------------------------------------ the service
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? ok(a.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/** The environment of a fresh `npm start`: nothing of the caller's Gatekeeper settings leaks in. */
+function serviceEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  const skip = /^(DATABASE_URL|ADMIN_TOKEN|DEV_PAY_SECRET|PAYMENT_PROVIDERS|ALLOW_DEV_PAYMENTS|PLAYGROUND|GRACE_HOURS|REMINDER_OFFSETS_HOURS|SWEEP_CRON|ORDER_TTL_MINUTES|TZ_DISPLAY|DEFAULT_LOCALE|LOG_LEVEL|PUBLIC_URL|HOST|PORT|DATA_DIR|TELEGRAM_.*|WECHAT.*|ALIPAY_.*|STRIPE_.*|NODE_OPTIONS|VITEST.*|TEST_.*)$/;
+  for (const [k, v] of Object.entries(process.env)) if (!skip.test(k)) env[k] = v;
+  return { ...env, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', TZ_DISPLAY: 'Asia/Shanghai', NODE_ENV: 'production' };
+}
+
+interface Service {
+  url: string;
+  dataDir: string;
+  child: ChildProcess;
+  output: () => string;
+}
+
+async function startService(): Promise<Service> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gk-e2e-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: serviceEnv(dataDir, port), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const output = () => out;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} before answering /healthz:\n${out}`);
+    try {
+      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the service did not answer /healthz within 60 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, dataDir, child, output };
+}
+
+async function stopService(s: Service): Promise<void> {
+  const { child } = s;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref());
+    if ((await Promise.race([exited, timer])) === 'timeout') {
+      child.kill('SIGKILL');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000).unref())]);
+    }
+  }
+  rmSync(s.dataDir, { recursive: true, force: true });
+}
+
+// ------------------------------------------------------------------ the page
+
+const shot = async (page: Page, name: string) => {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+};
+
+/** Nothing on the page may be wider than the phone: no sideways scrolling. */
+async function expectFitsWidth(page: Page) {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  expect(scroll).toBeLessThanOrEqual(width);
+}
+
+const botBubble = (page: Page, text: RegExp): Locator => page.locator('[data-testid="bubble"][data-from="bot"]', { hasText: text });
+
+/** Waits for the bot's message matching `text` and returns its text. */
+async function botSays(page: Page, text: RegExp, timeout = STEP): Promise<string> {
+  const b = botBubble(page, text).last();
+  await b.waitFor({ state: 'visible', timeout });
+  return (await b.textContent()) ?? '';
+}
+
+async function sendText(page: Page, text: string) {
+  await page.getByTestId('message-input').fill(text);
+  await page.getByTestId('send-button').click();
+}
+
+const tab = (page: Page, name: 'chat' | 'groups' | 'tools') => page.getByTestId(`tab-${name}`).click();
+
+async function createPerson(page: Page, name: string): Promise<string> {
+  await page.getByTestId('name-input').fill(name);
+  await page.getByTestId('create-person').click();
+  const chip = page.locator('[data-testid="person-tab"][aria-selected="true"]', { hasText: name });
+  await chip.waitFor({ timeout: STEP });
+  const userId = await chip.getAttribute('data-user-id');
+  expect(userId).toMatch(/^pg_[0-9a-f]{32}$/);
+  return userId!;
+}
+
+/** Waits until the page's clock shows the server's clock moved by at least `hours`. */
+async function travel(page: Page, hours: number) {
+  const before = Number(await page.getByTestId('clock').getAttribute('data-offset'));
+  await tab(page, 'tools');
+  await page.getByTestId('time-travel-hours').fill(String(hours));
+  await page.getByTestId('time-travel-go').click();
+  await page.waitForFunction(
+    ([min]) => Number(document.querySelector('[data-testid="clock"]')?.getAttribute('data-offset')) >= min!,
+    [before + hours * HOUR],
+    { timeout: STEP },
+  );
+  await page.locator('#time-travel-go:not([disabled])').waitFor({ timeout: STEP });
+}
+
+/** Chooses the plan, waits for the new order's QR (not an earlier one) and pays in the checkout tab it opens. */
+async function choosePlanAndPay(page: Page, context: BrowserContext, plan: Locator, label: string) {
+  const before = await page.getByTestId('qr-image').count();
+  await plan.click();
+  const qr = page.getByTestId('qr-image').nth(before);
+  await qr.waitFor({ state: 'visible', timeout: STEP });
+  await page.waitForFunction((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0, await qr.elementHandle(), { timeout: STEP });
+  await shot(page, `${label}-qr`);
+  const [checkout] = await Promise.all([context.waitForEvent('page', { timeout: STEP }), qr.click()]);
+  await checkout.waitForLoadState('domcontentloaded', { timeout: STEP });
+  expect(checkout.url()).toMatch(/\/pay\/[A-Za-z0-9_-]{22}$/);
+  await expect(checkout.getByTestId('amount').textContent()).resolves.toMatch(/9\.90/);
+  await expect(checkout.getByTestId('status').getAttribute('data-status')).resolves.toBe('pending');
+  await shot(checkout, `${label}-checkout`);
+  await checkout.getByTestId('dev-pay').click();
+  await checkout.locator('[data-testid="status"][data-status="paid"]').waitFor({ timeout: STEP });
+  await shot(checkout, `${label}-checkout-paid`);
+  await checkout.close();
+}
+
+// ------------------------------------------------------------------ the story
+
+describe('playground in a browser: two people, payment, reminders, removal, renewal, owner', () => {
+  let service: Service;
+  let browser: Browser;
+  let alice: { context: BrowserContext; page: Page; id: string };
+  let bob: { context: BrowserContext; page: Page; id: string };
+
+  const openPhone = async (width: number, height: number) => {
+    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US', timezoneId: 'Asia/Shanghai' });
+    context.setDefaultTimeout(STEP);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${service.url}/playground`, { waitUntil: 'domcontentloaded' });
+    await page.getByTestId('welcome').waitFor();
+    return { context, page, errors };
+  };
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    service = await startService();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      timeout: 30_000,
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    if (service) await stopService(service);
+  });
+
+  it('Alice picks the plan, pays on the checkout page the QR opens, and joins the group live', async () => {
+    const phone = await openPhone(390, 844);
+    const { page } = phone;
+    await expect(page.getByTestId('clock').getAttribute('data-offset')).resolves.toBe('0');
+    await shot(page, '01-welcome');
+    await expectFitsWidth(page);
+
+    const id = await createPerson(page, 'Alice');
+    alice = { context: phone.context, page, id };
+    await page.getByTestId('empty-chat').waitFor();
+    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
+
+    await sendText(page, '/start');
+    await botSays(page, /Hi Alice/);
+    const plan = botBubble(page, /Pick a plan/).last().getByTestId('choice').filter({ hasText: /Monthly/ });
+    await plan.waitFor();
+    await expect(plan.textContent()).resolves.toMatch(/9\.90.*30 days/);
+    await shot(page, '02-alice-plans');
+    await choosePlanAndPay(page, phone.context, plan, '03-alice');
+
+    const confirmed = await botSays(page, /Payment received/);
+    expect(confirmed).toMatch(/"Monthly" membership for .*Playground group.* is active until/);
+    // The roster and the badge change through the event stream: nothing reloads the page.
+    await page.locator('[data-testid="membership-badge"][data-member="true"]').waitFor();
+    await shot(page, '04-alice-paid-chat');
+    await expectFitsWidth(page);
+
+    await tab(page, 'groups');
+    const group = page.getByTestId('group-row').filter({ hasText: 'Playground group' });
+    await expect(group.getAttribute('data-member')).resolves.toBe('true');
+    await expect(group.getByTestId('member-row').filter({ hasText: 'Alice' }).count()).resolves.toBe(1);
+    await shot(page, '05-alice-groups');
+    await expectFitsWidth(page);
+    await tab(page, 'chat');
+    expect(phone.errors).toEqual([]);
+  });
+
+  it("Bob, on a smaller phone, has not paid: he sees he is not a member while Alice is on the roster", async () => {
+    const phone = await openPhone(360, 740);
+    const { page } = phone;
+    const id = await createPerson(page, 'Bob');
+    bob = { context: phone.context, page, id };
+    await sendText(page, '/status');
+    await botSays(page, /no membership yet/);
+    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
+    await shot(page, '06-bob-unpaid-chat');
+    await expectFitsWidth(page);
+
+    await tab(page, 'groups');
+    const group = page.getByTestId('group-row').filter({ hasText: 'Playground group' });
+    await expect(group.getAttribute('data-member')).resolves.toBe('false');
+    await group.getByTestId('member-row').filter({ hasText: 'Alice' }).waitFor();
+    await expect(group.getByTestId('member-row').filter({ hasText: 'Bob' }).count()).resolves.toBe(0);
+    await shot(page, '07-bob-groups');
+    await expectFitsWidth(page);
+
+    await tab(page, 'tools');
+    await shot(page, '08-bob-tools');
+    await expectFitsWidth(page);
+    expect(phone.errors).toEqual([]);
+  });
+
+  it('one day before Alice’s membership ends, time travel brings the reminder', async () => {
+    const { page } = alice;
+    await travel(page, 29 * 24);
+    await tab(page, 'chat');
+    const reminder = await botSays(page, /1 day\(s\) left/);
+    expect(reminder).toMatch(/Your membership of "Playground group" ends on .*Send \/renew/);
+    // Only the closest reminder is sent, and she is still in the group.
+    await expect(botBubble(page, /day\(s\) left/).count()).resolves.toBe(1);
+    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('true');
+    await expect(page.getByTestId('clock').evaluate((e) => e.classList.contains('shifted'))).resolves.toBe(true);
+    await shot(page, '09-alice-reminder');
+    await expectFitsWidth(page);
+  });
+
+  it('past the end she is in grace (still in), past the grace she is removed and told how to come back', async () => {
+    const { page } = alice;
+    await travel(page, 25);
+    await tab(page, 'chat');
+    const grace = await botSays(page, /has ended\. You can stay until/);
+    // Like every other time the bot shows, the end of the grace period is a date, not epoch milliseconds.
+    expect.soft(grace, 'grace reminder shows a date').toMatch(/You can stay until \d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}/);
+    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('true');
+    await shot(page, '10-alice-grace');
+
+    await travel(page, 24);
+    await tab(page, 'chat');
+    const removed = await botSays(page, /removed from the group/);
+    expect(removed).toMatch(/Renew any time with \/renew to come back/);
+    await page.locator('[data-testid="membership-badge"][data-member="false"]').waitFor();
+    await shot(page, '11-alice-removed');
+    await expectFitsWidth(page);
+
+    await tab(page, 'groups');
+    const group = page.getByTestId('group-row').filter({ hasText: 'Playground group' });
+    await expect(group.getAttribute('data-member')).resolves.toBe('false');
+    await expect(group.getByTestId('member-row').count()).resolves.toBe(0);
+    await shot(page, '12-alice-groups-empty');
+    await tab(page, 'chat');
+
+    // Bob's phone (on another tab of its page) saw the roster change live as well.
+    await bob.page.getByTestId('group-row').getByTestId('member-row').first().waitFor({ state: 'detached' });
+  });
+
+  it('renewing re-admits her', async () => {
+    const { page, context } = alice;
+    await sendText(page, '/renew');
+    await botSays(page, /Renew with one of these plans/);
+    const plan = botBubble(page, /Renew with one of these plans/).last().getByTestId('choice').filter({ hasText: /Monthly/ });
+    await shot(page, '13-alice-renew');
+    await choosePlanAndPay(page, context, plan, '14-alice-renew');
+    // A second confirmation, for the new period.
+    await botBubble(page, /Payment received/).nth(1).waitFor();
+    await page.locator('[data-testid="membership-badge"][data-member="true"]').waitFor();
+    await shot(page, '15-alice-renewed');
+
+    await tab(page, 'groups');
+    const group = page.getByTestId('group-row').filter({ hasText: 'Playground group' });
+    await group.getByTestId('member-row').filter({ hasText: 'Alice' }).waitFor();
+    await expect(group.getAttribute('data-member')).resolves.toBe('true');
+    // …and Bob sees her back.
+    await bob.page.getByTestId('group-row').getByTestId('member-row').filter({ hasText: 'Alice' }).waitFor({ state: 'attached' });
+    await tab(page, 'chat');
+  });
+
+  it('the owner view: the admin token gives a claim code, sending it makes Alice an owner, /stats answers', async () => {
+    const { page } = alice;
+    const secrets = JSON.parse(readFileSync(join(service.dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
+    expect(secrets.ADMIN_TOKEN).toBeTruthy();
+
+    // A non-owner's /stats gets the same answer as any unknown command.
+    await sendText(page, '/stats');
+    await botSays(page, /did not understand/);
+
+    await tab(page, 'tools');
+    await page.getByTestId('admin-token').fill('not-the-token-0000000000');
+    await page.getByTestId('get-claim').click();
+    await page.locator('[data-testid="owner-msg"]', { hasText: /not accepted/ }).waitFor();
+
+    await page.getByTestId('admin-token').fill(secrets.ADMIN_TOKEN!);
+    await page.getByTestId('get-claim').click();
+    const code = page.getByTestId('claim-code');
+    await code.waitFor({ state: 'visible' });
+    const codeText = (await code.textContent())?.trim() ?? '';
+    expect(codeText.length).toBeGreaterThan(8);
+    await shot(page, '16-owner-code');
+    await expectFitsWidth(page);
+
+    await page.getByTestId('send-claim').click();
+    await page.locator('body[data-view="chat"]').waitFor();
+    await page.locator('[data-testid="bubble"][data-from="person"]', { hasText: codeText }).waitFor();
+    await botSays(page, /You are now an owner/);
+
+    await sendText(page, '/stats');
+    const stats = await botSays(page, /member\(s\) with access, revenue/);
+    expect(stats).toMatch(/\b1 member\(s\) with access/);
+    await shot(page, '17-owner-stats');
+    await expectFitsWidth(page);
+  });
+
+  it('in Chinese, on a 360 px phone: a third person sends 入群 and gets the plans; CJK text renders', async () => {
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    context.setDefaultTimeout(STEP);
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${service.url}/playground?lang=zh-CN`, { waitUntil: 'domcontentloaded' });
+      await expect(page.locator('html').getAttribute('lang')).resolves.toBe('zh-CN');
+      await page.getByTestId('welcome').waitFor();
+      await shot(page, '18-zh-welcome');
+      await createPerson(page, '小红');
+      await sendText(page, '入群');
+      await page.getByTestId('choice').filter({ hasText: /Monthly/ }).waitFor();
+      await expect(botBubble(page, /[\u4e00-\u9fff]/).count()).resolves.toBeGreaterThan(0);
+      await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
+      await shot(page, '19-zh-plans');
+      await expectFitsWidth(page);
+      await tab(page, 'groups');
+      await page.getByTestId('member-row').filter({ hasText: 'Alice' }).waitFor();
+      await shot(page, '20-zh-groups');
+      await tab(page, 'tools');
+      await shot(page, '21-zh-tools');
+      await expectFitsWidth(page);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('on a desktop the chat, the groups and the tools sit side by side', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'Asia/Shanghai' });
+    context.setDefaultTimeout(STEP);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${service.url}/playground`, { waitUntil: 'domcontentloaded' });
+      await createPerson(page, 'Dana');
+      await sendText(page, '/start');
+      await botSays(page, /Hi Dana/);
+      for (const id of ['message-input', 'groups', 'time-travel', 'owner']) await page.getByTestId(id).waitFor({ state: 'visible' });
+      await expect(page.getByTestId('tab-chat').isVisible()).resolves.toBe(false);
+      await shot(page, '22-desktop');
+      await expectFitsWidth(page);
+    } finally {
+      await context.close();
+    }
+  });
+});
