@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import cron from 'node-cron';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -111,7 +112,11 @@ const Env = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .refine((l) => l.every((s) => /^\d{1,4}$/.test(s)), 'must be a comma list of whole hours, e.g. 72,24,0')
     .transform((l) => [...new Set(l.map(Number))].sort((a, b) => b - a)),
-  SWEEP_CRON: z.string().trim().default('*/30 * * * * *'),
+  SWEEP_CRON: z
+    .string()
+    .trim()
+    .refine((v) => cron.validate(v), 'must be a cron expression such as */30 * * * * * (with seconds) or */1 * * * *')
+    .default('*/30 * * * * *'),
   TELEGRAM_BOT_TOKEN: z.string().trim().optional(),
   TELEGRAM_API_ROOT: url.default('https://api.telegram.org'),
   TELEGRAM_MODE: z.enum(['polling', 'webhook']).default('polling'),
@@ -121,6 +126,7 @@ const Env = z.object({
   TELEGRAM_RATE_PER_GROUP_PER_MINUTE: int(1, 1000).default(20),
   WECHATY_PUPPET: z.string().trim().optional(),
   WECHATY_PUPPET_SERVICE_TOKEN: z.string().trim().optional(),
+  WECHAT_FRIEND_KEYWORD: z.string().trim().max(50, 'must be at most 50 characters').optional(),
   WECHAT_MIN_INTERVAL_MS: int(0, 60_000).default(1000),
   WECHAT_DAILY_CAP: int(1, 1_000_000).default(2000),
   PLAYGROUND: z.enum(['on', 'off', 'auto']).default('auto'),
@@ -150,7 +156,8 @@ export interface Config {
   alipay: AlipayConfig | null;
   stripe: StripeConfig | null;
   telegram: { token: string; apiRoot: string; mode: 'polling' | 'webhook'; webhookSecret: string | undefined } | null;
-  wechat: { puppet: string; token: string } | null;
+  /** friendKeyword: friend requests are accepted only when their greeting contains it (null: all). */
+  wechat: { puppet: string; token: string; friendKeyword: string | null } | null;
   playground: boolean;
   limits: {
     telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number };
@@ -229,7 +236,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
   const databaseUrl = e.DATABASE_URL ?? `sqlite:${join(e.DATA_DIR, 'gatekeeper.db')}`;
   const dialect = databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres';
   const telegram = e.TELEGRAM_BOT_TOKEN ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, mode: e.TELEGRAM_MODE, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET } : null;
-  const wechat = e.WECHATY_PUPPET_SERVICE_TOKEN ? { puppet: e.WECHATY_PUPPET ?? 'wechaty-puppet-service', token: e.WECHATY_PUPPET_SERVICE_TOKEN } : null;
+  const wechat = e.WECHATY_PUPPET_SERVICE_TOKEN ? { puppet: e.WECHATY_PUPPET ?? 'wechaty-puppet-service', token: e.WECHATY_PUPPET_SERVICE_TOKEN, friendKeyword: e.WECHAT_FRIEND_KEYWORD ?? null } : null;
   const realChat = telegram !== null || wechat !== null;
   const enabled = (p: string) => e.PAYMENT_PROVIDERS.includes(p);
   const wechatpay: WechatPayConfig | null = enabled('wechatpay')

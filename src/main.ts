@@ -16,7 +16,7 @@ async function main() {
     redact: { paths: ['req.headers.authorization', 'req.headers["x-telegram-bot-api-secret-token"]', '*.token', '*.secret'], remove: true },
     serializers: {
       // Order ids in /pay/:id work like bearer links: keep them out of the logs.
-      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/\/pay\/[^/?]+/, '/pay/:id').replace(/\?.*$/, '') }),
+      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/\/(pay|api\/orders)\/[^/?]+/, '/$1/:id').replace(/\?.*$/, '') }),
     },
   });
 
@@ -45,8 +45,9 @@ async function main() {
     if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);
     if (secrets.generated.includes('DEV_PAY_SECRET')) out.push('    DEV_PAY_SECRET=(generated; see the file)');
   }
+  if (service.wechat) out.push(`  WeChat:     scan the login QR printed below with the bot's WeChat account, or fetch it: ${config.publicUrl}/api/wechat/login (admin token)`);
   out.push(`  Health:     ${config.publicUrl}/healthz`);
-  out.push(`  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : ` from ${secrets.file} or your env`})`);
+  out.push(`  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : config.adminToken ? ' from your environment' : ` from ${secrets.file}`})`);
   out.push(`  Checkout:   ${config.publicUrl}/pay/<orderId>`);
   out.push(`  CLI:        npm run cli -- --help`, '');
   process.stdout.write(`${out.join('\n')}\n`);

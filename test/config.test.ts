@@ -55,6 +55,7 @@ describe('config', () => {
       [{ ALLOW_DEV_PAYMENTS: 'maybe' }, /^ALLOW_DEV_PAYMENTS /],
       [{ REMINDER_OFFSETS_HOURS: '72,soon' }, /^REMINDER_OFFSETS_HOURS /],
       [{ ORDER_TTL_MINUTES: '0' }, /^ORDER_TTL_MINUTES /],
+      [{ SWEEP_CRON: 'every minute' }, /^SWEEP_CRON must be a cron expression/],
     ];
     for (const [env, message] of cases) {
       let err: unknown;

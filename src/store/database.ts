@@ -88,9 +88,11 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
   return { db, dialect, schema: opts.schema, close: () => db.destroy() };
 }
 
-export async function migrateToLatest(opened: Pick<OpenedDatabase, 'db' | 'schema'>): Promise<string[]> {
-  const { db, schema } = opened;
-  // With a schema, kysely's own bookkeeping tables must live there too, or it finds another schema's.
+export async function migrateToLatest(opened: Pick<OpenedDatabase, 'db' | 'schema' | 'dialect'>): Promise<string[]> {
+  const { db, dialect } = opened;
+  // On PostgreSQL kysely looks for its bookkeeping tables in every schema: name ours explicitly, or a
+  // neighbour deployment's tables in another schema would be mistaken for ours.
+  const schema = opened.schema ?? (dialect === 'postgres' ? 'public' : undefined);
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
