@@ -30,11 +30,12 @@ export interface AlertOwnersPayload {
   message: MessageRef;
 }
 
-export const inviteJob = (p: InvitePayload): NewJob => ({
+/** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */
+export const inviteJob = (p: InvitePayload, occasion?: string): NewJob => ({
   kind: 'invite',
   payload: p,
   lane: 'access',
-  dedupeKey: `invite:${p.membershipId}:${p.expiresAt}`,
+  dedupeKey: `invite:${p.membershipId}:${p.expiresAt}${occasion ? `:${occasion}` : ''}`,
 });
 
 export const removeJob = (p: RemovePayload, periodKey: number | string): NewJob => ({

@@ -133,7 +133,7 @@ export async function unbanMember(deps: AppDeps, input: MemberTarget & { actor: 
     const next = applyMembershipEvent(m, { type: 'unban', now });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: m.expiresAt, graceUntil: null }, now);
     await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'membership.unban', subjectType: 'membership', subjectId: String(m.id), reason: reasonOf(input.reason, 'unbanned by owner'), detail: { to: next.status } });
-    return { membership: { ...m, status: next.status }, jobs: next.invite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt })] : [] };
+    return { membership: { ...m, status: next.status }, jobs: next.invite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `unban:${now}`)] : [] };
   });
 }
 

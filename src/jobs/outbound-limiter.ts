@@ -18,6 +18,8 @@ export interface PlatformLimits {
   jitterMs?: number;
   /** Max calls per rolling 24 h (WeChat daily cap); calls past it wait. */
   perDay?: number;
+  /** Added to every window, so network timing can never make us look faster than the limit. */
+  marginMs?: number;
 }
 
 export interface AcquireRequest {
@@ -110,12 +112,13 @@ export class OutboundLimiter {
 
   private windowsFor(req: AcquireRequest): Window[] {
     const l = this.limits[req.platform] ?? {};
+    const m = l.marginMs ?? 0;
     const ws: Window[] = [];
-    if (l.perSecond) ws.push(this.window(`${req.platform}`, l.perSecond, 1000));
+    if (l.perSecond) ws.push(this.window(`${req.platform}`, l.perSecond, 1000 + m));
     if (l.perDay) ws.push(this.window(`${req.platform}:day`, l.perDay, 86_400_000));
     if (req.chatId !== undefined) {
-      if (req.isGroup && l.perGroupPerMinute) ws.push(this.window(`${req.platform}:g:${req.chatId}`, l.perGroupPerMinute, 60_000));
-      if (!req.isGroup && l.perChatPerSecond) ws.push(this.window(`${req.platform}:c:${req.chatId}`, l.perChatPerSecond, 1000));
+      if (req.isGroup && l.perGroupPerMinute) ws.push(this.window(`${req.platform}:g:${req.chatId}`, l.perGroupPerMinute, 60_000 + m));
+      if (!req.isGroup && l.perChatPerSecond) ws.push(this.window(`${req.platform}:c:${req.chatId}`, l.perChatPerSecond, 1000 + m));
     }
     return ws;
   }
@@ -173,7 +176,7 @@ export class OutboundLimiter {
 
 /** Bot FAQ limits for Telegram, ≥ 1 s with jitter and a daily cap for WeChat; the playground is local. */
 export const DEFAULT_LIMITS: Record<string, PlatformLimits> = {
-  telegram: { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 },
+  telegram: { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20, marginMs: 50 },
   wechat: { minIntervalMs: 1000, jitterMs: 500, perDay: 2000 },
   playground: {},
 };

@@ -89,6 +89,17 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(audit.find((a: { action: string }) => a.action === 'membership.ban')).toMatchObject({ actor: 'admin:api', reason: 'spam' });
     });
 
+    it('an unbanned member with paid time left is invited again', async () => {
+      const m = await paidMember('dora');
+      await inject({ method: 'POST', url: `/api/members/${m.membershipId}/ban`, headers: auth, payload: {} });
+      await t.service.worker.drain();
+      expect(t.gateway.roster('room-1').has('dora')).toBe(false);
+      await inject({ method: 'POST', url: `/api/members/${m.membershipId}/unban`, headers: auth, payload: {} });
+      await t.service.worker.drain();
+      expect(t.gateway.of('invite').filter((c) => c.userId === 'dora')).toHaveLength(2);
+      expect(t.gateway.roster('room-1').has('dora')).toBe(true);
+    });
+
     it('refuses extending by zero, negative, fractional or absurd days', async () => {
       const m = await paidMember('carol');
       for (const days of [0, -3, 1.5, 100000]) {
