@@ -4,9 +4,13 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001-initial.ts';
 import * as m0002 from './0002-owners-refunds-reminders.ts';
 import * as m0003 from './0003-dialogue-state.ts';
+import * as m0004 from './0004-telegram.ts';
+import * as m0005 from './0005-wechat.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-owners-refunds-reminders': m0002,
   '0003-dialogue-state': m0003,
+  '0004-telegram': m0004,
+  '0005-wechat': m0005,
 };

@@ -45,6 +45,7 @@ async function main() {
     if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);
     if (secrets.generated.includes('DEV_PAY_SECRET')) out.push('    DEV_PAY_SECRET=(generated; see the file)');
   }
+  if (service.wechat) out.push(`  WeChat:     scan the login QR printed below with the bot's WeChat account, or fetch it: ${config.publicUrl}/api/wechat/login (admin token)`);
   out.push(`  Health:     ${config.publicUrl}/healthz`);
   out.push(`  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : config.adminToken ? ' from your environment' : ` from ${secrets.file}`})`);
   out.push(`  Checkout:   ${config.publicUrl}/pay/<orderId>`);

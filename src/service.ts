@@ -4,6 +4,8 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { PlaygroundGateway } from '../bots/playground/playground-gateway.ts';
 import { playgroundRoutes, timeTravelAllowed } from '../bots/playground/playground-routes.ts';
+import { createTelegramAdapter, type TelegramAdapter, type TelegramAdapterOptions } from '../bots/telegram/telegram-adapter.ts';
+import { createWechatAdapter, type WechatAdapter, type WechatAdapterOptions } from '../bots/wechat/wechat-adapter.ts';
 import { OffsetClock } from './app/clocks.ts';
 import type { AppDeps } from './app/deps.ts';
 import { createJobHandlers } from './app/job-handlers.ts';
@@ -34,6 +36,10 @@ export interface ServiceOptions {
   worker?: WorkerOptions;
   /** The dialogue engine; createConversation(deps) unless a test brings its own. */
   conversation?: Conversation;
+  /** WeChat: a test brings its own Wechaty (around wechaty-puppet-mock); production builds it from config.wechat. */
+  wechat?: Pick<WechatAdapterOptions, 'createWechaty' | 'printQr' | 'settings'>;
+  /** Telegram: timing knobs (tests shorten them); the adapter itself starts only when TELEGRAM_BOT_TOKEN is set. */
+  telegram?: Partial<Pick<TelegramAdapterOptions, 'pollTimeoutSec' | 'requestTimeoutMs' | 'webhookAnswerMs' | 'stopGraceMs'>>;
 }
 
 export interface Service {
@@ -46,6 +52,10 @@ export interface Service {
   conversation: Conversation;
   /** The web playground's chat platform when PLAYGROUND is on (its inbox and rosters back /playground). */
   playground: PlaygroundGateway | undefined;
+  /** The WeChat adapter, when WECHATY_PUPPET_SERVICE_TOKEN is set (or a test gives one). */
+  wechat: WechatAdapter | undefined;
+  /** The Telegram adapter, when TELEGRAM_BOT_TOKEN is set. */
+  telegram: TelegramAdapter | undefined;
   /** Starts the worker loop and the cron schedule (not the HTTP listener). */
   start(): void;
   stop(): Promise<void>;
@@ -59,7 +69,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
 
   const limiter = new OutboundLimiter(o.clock, {
     ...DEFAULT_LIMITS,
-    telegram: { ...config.limits.telegram },
+    telegram: { ...DEFAULT_LIMITS.telegram, ...config.limits.telegram },
     wechat: { ...DEFAULT_LIMITS.wechat, ...config.limits.wechat },
   });
 
@@ -85,14 +95,28 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   const playground = config.playground ? new PlaygroundGateway(limiter, o.clock) : undefined;
   if (playground && !deps.gateways.has('playground')) deps.gateways.set('playground', playground);
 
-  worker = new Worker(o.store, o.clock, createJobHandlers(deps), o.logger, o.worker);
-  const scheduler = new Scheduler(deps);
   const conversation = o.conversation ?? createConversation(deps);
+  // WeChat (Wechaty): its gateway, a job handler (intruder removal), sweeps (add time-outs, roster audit), admin routes.
+  const wechat = config.wechat || o.wechat ? createWechatAdapter({ deps, limiter, conversation, adminToken: o.adminToken, config: config.wechat, ...o.wechat }) : undefined;
+  if (wechat && !deps.gateways.has('wechat')) deps.gateways.set('wechat', wechat.gateway);
+  // Telegram (telegraf): its gateway, the `stars` provider when enabled, a job handler (intruder removal), its webhook route.
+  const telegram = config.telegram
+    ? createTelegramAdapter({ deps, limiter, conversation, clock: o.clock, logger: o.logger, options: { ...config.telegram, webhookUrl: `${config.publicUrl}/webhooks/telegram`, stars: config.paymentProviders.includes('stars'), ...o.telegram } })
+    : undefined;
+  if (telegram && !deps.gateways.has('telegram')) deps.gateways.set('telegram', telegram.gateway);
+  if (telegram?.stars && !providers.has('stars')) providers.set('stars', telegram.stars);
+  const jobHandlers = createJobHandlers(deps);
+  Object.assign(jobHandlers.handlers, wechat?.jobHandlers, telegram?.jobHandlers);
+  worker = new Worker(o.store, o.clock, jobHandlers, o.logger, o.worker);
+  const scheduler = new Scheduler(deps, wechat?.sweeps);
   // Time travel moves the service clock itself, so it needs an OffsetClock as that clock, and a
   // configuration with nothing real attached (main.ts only passes one then; this checks again).
   const timeTravel = o.clock instanceof OffsetClock && timeTravelAllowed(config) ? o.clock : null;
   const plugins = playground ? [playgroundRoutes({ deps, gateway: playground, conversation, scheduler, worker, timeTravel })] : [];
-  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats }, { loggerInstance: o.loggerInstance, plugins });
+  if (wechat) plugins.push(wechat.routes);
+  if (telegram?.options.mode === 'webhook') plugins.push(telegram.webhookRoute());
+  const health = wechat || telegram ? () => ({ ...(wechat ? { wechat: wechat.health() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
+  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health }, { loggerInstance: o.loggerInstance, plugins });
 
   let stopCron: (() => void) | null = null;
   const w = worker;
@@ -105,12 +129,18 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     devProvider,
     conversation,
     playground,
+    wechat,
+    telegram,
     start() {
       w.start();
+      void wechat?.start();
+      void telegram?.start().catch(() => {}); // logged by the adapter; /healthz shows it
       stopCron = startCron(scheduler, (err) => o.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'scheduled tick failed'), config.sweepCron);
     },
     async stop() {
       stopCron?.();
+      await wechat?.stop();
+      await telegram?.stop();
       await w.stop();
       await app.close();
     },

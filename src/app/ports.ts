@@ -274,6 +274,10 @@ export interface Repos {
     ordersByStatus(): Promise<Array<{ status: string; count: number }>>;
     webhookOutcomes(): Promise<Array<{ provider: string; outcome: string; count: number }>>;
   };
+  /** WeChat adapter facts: room bindings, adds awaiting room-join, whitelist, intruder reports, stable identity fields. */
+  wechat: WechatRepo;
+  /** Telegram adapter facts: group state, join-request links, pending join requests, roster, whitelist, chat migration. */
+  telegram: TelegramRepo;
 }
 
 export interface Store extends Repos {
@@ -300,4 +304,182 @@ export interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+}
+
+// ---------------------------------------------------------------- WeChat adapter facts
+
+export type IntruderPolicy = 'report' | 'remove' | 'ignore';
+
+export interface WechatRoomBinding {
+  groupId: number;
+  roomId: string;
+  boundBy: number | null;
+  boundAt: number;
+  /** The dry-run report the owner confirmed; until then intruders are only reported. */
+  confirmedReportId: number | null;
+  confirmedBy: number | null;
+  confirmedAt: number | null;
+}
+
+/** `direct`: a plain add (room of 40 or fewer); `invitation`: the room is bigger, the person must accept an invitation. */
+export type WechatAddMode = 'direct' | 'invitation';
+/** `failed`: the add call itself failed (its job retries, which starts a new wait). */
+export type WechatAddState = 'pending' | 'joined' | 'timed_out' | 'failed';
+
+export interface WechatPendingAdd {
+  membershipId: number;
+  groupId: number;
+  accountId: number;
+  contactId: string;
+  roomId: string;
+  mode: WechatAddMode;
+  state: WechatAddState;
+  requestedAt: number;
+  deadlineAt: number;
+  resolvedAt: number | null;
+  attempts: number;
+}
+
+export interface WechatIntruder {
+  contactId: string;
+  name: string;
+  handle: string | null;
+}
+
+export interface WechatAuditReport {
+  id: number;
+  groupId: number;
+  intruders: WechatIntruder[];
+  fingerprint: string;
+  createdAt: number;
+}
+
+export interface WechatIdentity {
+  accountId: number;
+  handle: string | null;
+  aliasTag: string | null;
+  name: string | null;
+  updatedAt: number;
+}
+
+export interface WechatWhitelistEntry {
+  groupId: number;
+  contactId: string;
+  handle: string | null;
+  name: string | null;
+}
+
+export interface WechatRepo {
+  /** Records (or refreshes) who bound a room to a group. */
+  bindRoom(b: { groupId: number; roomId: string; boundBy: number | null }, now: number): Promise<void>;
+  getBinding(groupId: number): Promise<WechatRoomBinding | null>;
+  /** Sets the group's intruder policy; `remove` also records the confirmed report, anything else clears it. */
+  setIntruderPolicy(groupId: number, policy: IntruderPolicy, confirm: { reportId: number; by: number } | null, now: number): Promise<void>;
+  /** Starts (or restarts) waiting for this membership's room-join: state pending, attempts counted. */
+  upsertPendingAdd(p: Omit<WechatPendingAdd, 'state' | 'resolvedAt' | 'attempts'>): Promise<void>;
+  getPendingAdd(membershipId: number): Promise<WechatPendingAdd | null>;
+  /** Conditional: moves the row only from one of `from`. True when it moved. */
+  resolvePendingAdd(membershipId: number, from: WechatAddState[], to: WechatAddState, now: number): Promise<boolean>;
+  /** Pending adds whose deadline has passed. */
+  pendingAddsDue(now: number, limit: number): Promise<WechatPendingAdd[]>;
+  /** False when the person was already whitelisted in that group. */
+  addToWhitelist(e: WechatWhitelistEntry & { addedBy: number | null }, now: number): Promise<boolean>;
+  listWhitelist(groupId: number): Promise<WechatWhitelistEntry[]>;
+  insertAuditReport(r: { groupId: number; intruders: WechatIntruder[]; fingerprint: string }, now: number): Promise<WechatAuditReport>;
+  latestAuditReport(groupId: number): Promise<WechatAuditReport | null>;
+  getAuditReport(id: number): Promise<WechatAuditReport | null>;
+  getIdentity(accountId: number): Promise<WechatIdentity | null>;
+  findIdentityByHandle(handle: string): Promise<WechatIdentity | null>;
+  upsertIdentity(i: { accountId: number; handle: string | null; aliasTag: string | null; name: string | null }, now: number): Promise<void>;
+  /**
+   * The puppet gave this person a new contact id: moves the account (and its pending adds and whitelist
+   * entries) to it. Returns the old id, or null when the account is not a WeChat account or already has it.
+   */
+  repointAccount(accountId: number, newContactId: string): Promise<string | null>;
+}
+
+// ---------------------------------------------------------------- Telegram adapter facts
+
+/** The bot's own standing in a bound group, as the last my_chat_member update told it. */
+export interface TelegramGroupState {
+  groupId: number;
+  /** `administrator`, `member`, `left`, `kicked`… */
+  botStatus: string;
+  /** Comma list of what the bot lacks there (`admin`, `invite`, `restrict`); empty when it has all it needs. */
+  missingRights: string;
+  dryRunAt: number | null;
+  dryRunBy: number | null;
+  updatedAt: number;
+}
+
+/** A join-request invite link made for one membership. */
+export interface TelegramInviteLink {
+  groupId: number;
+  membershipId: number;
+  userId: string;
+  inviteLink: string;
+  name: string;
+  expiresAt: number;
+  createdAt: number;
+  usedAt: number | null;
+  revokedAt: number | null;
+}
+
+export type TelegramJoinRequestStatus = 'pending' | 'approved' | 'declined' | 'gone';
+
+export interface TelegramJoinRequest {
+  groupId: number;
+  userId: string;
+  userChatId: string | null;
+  inviteLink: string | null;
+  status: TelegramJoinRequestStatus;
+  requestedAt: number;
+  decidedAt: number | null;
+}
+
+/** `member` covers restricted members still in the chat; `admin` covers the creator. */
+export type TelegramRosterStatus = 'member' | 'admin' | 'left' | 'kicked';
+/** `reported`: owner told; `removing`/`removed`: policy remove; `ignored`: policy ignore; `cleared`: turned out to be allowed. */
+export type TelegramIntruderState = 'reported' | 'removing' | 'removed' | 'ignored' | 'cleared';
+
+export interface TelegramRosterEntry {
+  groupId: number;
+  userId: string;
+  displayName: string | null;
+  isBot: boolean;
+  status: TelegramRosterStatus;
+  /** Last time this person was seen joining (after the group was bound); null if only seen otherwise. */
+  joinedAt: number | null;
+  intruderState: TelegramIntruderState | null;
+  updatedAt: number;
+}
+
+export interface TelegramRepo {
+  getGroupState(groupId: number): Promise<TelegramGroupState | null>;
+  /** Records the bot's status and missing rights; returns the state it replaced (null the first time). */
+  setGroupState(groupId: number, s: { botStatus: string; missingRights: string }, now: number): Promise<TelegramGroupState | null>;
+  markDryRun(groupId: number, accountId: number, now: number): Promise<void>;
+  /** A group upgraded to a supergroup: moves the group row to the new chat id. Returns the group, or null if no group had the old id. */
+  migrateChat(oldChatId: string, newChatId: string): Promise<Group | null>;
+  setIntruderPolicy(groupId: number, policy: IntruderPolicy): Promise<void>;
+  insertInviteLink(l: Omit<TelegramInviteLink, 'usedAt' | 'revokedAt'>): Promise<void>;
+  /** Links of this person in this group that are neither used nor revoked. */
+  openInviteLinks(groupId: number, userId: string): Promise<TelegramInviteLink[]>;
+  findInviteLink(inviteLink: string): Promise<TelegramInviteLink | null>;
+  markInviteLinkUsed(inviteLink: string, now: number): Promise<void>;
+  markInviteLinkRevoked(inviteLink: string, now: number): Promise<void>;
+  /** Inserts or replaces the person's latest request for the group. */
+  saveJoinRequest(r: TelegramJoinRequest): Promise<void>;
+  getJoinRequest(groupId: number, userId: string): Promise<TelegramJoinRequest | null>;
+  /** Conditional: moves the request only from one of `from`. True when it moved. */
+  decideJoinRequest(groupId: number, userId: string, from: TelegramJoinRequestStatus[], to: TelegramJoinRequestStatus, now: number): Promise<boolean>;
+  getRosterEntry(groupId: number, userId: string): Promise<TelegramRosterEntry | null>;
+  upsertRosterEntry(e: TelegramRosterEntry): Promise<void>;
+  listRoster(q: { groupId: number; status?: TelegramRosterStatus; intruderStates?: TelegramIntruderState[]; limit: number }): Promise<TelegramRosterEntry[]>;
+  setIntruderState(groupId: number, userId: string, state: TelegramIntruderState | null, now: number): Promise<void>;
+  /** False when the person was already whitelisted in that group. */
+  addToWhitelist(groupId: number, userId: string, addedBy: number | null, now: number): Promise<boolean>;
+  /** False when the person was not whitelisted. */
+  removeFromWhitelist(groupId: number, userId: string): Promise<boolean>;
+  isWhitelisted(groupId: number, userId: string): Promise<boolean>;
 }

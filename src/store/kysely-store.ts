@@ -29,6 +29,8 @@ import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStat
 import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, setWebhookOutcome } from './payments-repository.ts';
 import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import type { Database } from './schema.ts';
+import { telegramRepo } from './telegram-repository.ts';
+import { wechatRepo } from './wechat-repository.ts';
 
 function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
   return {
@@ -123,6 +125,8 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),
     },
+    wechat: wechatRepo(db),
+    telegram: telegramRepo(db),
   };
 }
 

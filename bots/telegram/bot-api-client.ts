@@ -1,0 +1,163 @@
+// The one door to the Bot API. Every call (except the getUpdates long poll, which sends nothing) first
+// waits for the shared OutboundLimiter, then goes out through telegraf's `callApi` (which also reaches
+// methods newer than telegraf's types), and every failure comes back as one of the core's typed errors:
+//   429            → the limiter pauses the whole platform for retry_after, then RetryAfterError;
+//   5xx, network,
+//   timeout        → ProviderUnreachableError (retried with backoff by whoever called);
+//   other 4xx      → TelegramApiError, a ProviderRejectedError (the platform said no: retrying won't help);
+//   400 + migrate_to_chat_id → ChatMigratedError (the group became a supergroup: follow the new id).
+import { TelegramError } from 'telegraf';
+import type { Clock, Lane } from '../../src/app/ports.ts';
+import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
+import type { AcquireRequest } from '../../src/jobs/outbound-limiter.ts';
+
+/** The limiter's two methods the client needs (the service's OutboundLimiter). */
+export interface TelegramLimiter {
+  acquire(req: AcquireRequest): Promise<void>;
+  pause(platform: string, ms: number): void;
+}
+
+/** telegraf's `telegram.callApi`, typed loosely so any method name can be called. */
+export type ApiCaller = (method: string, payload: Record<string, unknown>, opts: { signal?: AbortSignal }) => Promise<unknown>;
+
+/** Methods that post a message into a chat: these count against the per-chat and per-group limits. */
+export const MESSAGE_METHODS: ReadonlySet<string> = new Set(['sendMessage', 'sendPhoto', 'sendInvoice', 'sendDocument', 'copyMessage', 'forwardMessage']);
+
+export interface CallOptions {
+  lane: Lane;
+  /** Overrides the client's default timeout. */
+  timeoutMs?: number;
+}
+
+/** The Bot API refused a call (4xx other than 429). `description` is Telegram's own text, e.g. "Bad Request: chat not found". */
+export class TelegramApiError extends ProviderRejectedError {
+  constructor(
+    readonly method: string,
+    readonly code: number,
+    readonly description: string,
+  ) {
+    super('telegram', `${method}: ${description}`);
+    this.name = 'TelegramApiError';
+  }
+
+  /** True when Telegram's description contains this text (case-insensitive), e.g. `HIDE_REQUESTER_MISSING`. */
+  says(text: string): boolean {
+    return this.description.toLowerCase().includes(text.toLowerCase());
+  }
+}
+
+/** The group was upgraded to a supergroup; calls must use `newChatId` from now on. */
+export class ChatMigratedError extends TelegramApiError {
+  constructor(
+    method: string,
+    description: string,
+    readonly newChatId: string,
+  ) {
+    super(method, 400, description);
+    this.name = 'ChatMigratedError';
+  }
+}
+
+export const isApiError = (err: unknown, text?: string): err is TelegramApiError => err instanceof TelegramApiError && (text === undefined || err.says(text));
+
+/** Group and supergroup ids are negative; a private chat's id is the user's (positive) id. */
+export const isGroupChatId = (chatId: string | number) => String(chatId).startsWith('-');
+
+const redact = (s: string) => s.replace(/bot\d+:[A-Za-z0-9_-]+/g, 'bot<token>');
+
+export interface ClientStats {
+  calls: number;
+  retryAfter: number;
+  unreachable: number;
+  rejected: number;
+}
+
+export class BotApiClient {
+  /** Rate-limited calls that have their limiter slot and are on the wire (tests wait for 0 before moving a fake clock). */
+  inFlight = 0;
+  readonly stats: ClientStats = { calls: 0, retryAfter: 0, unreachable: 0, rejected: 0 };
+
+  constructor(
+    private readonly api: ApiCaller,
+    private readonly limiter: TelegramLimiter,
+    readonly options: { timeoutMs: number },
+  ) {}
+
+  /** A rate-limited call. `chat_id` in the params decides the per-chat or per-group window for message methods. */
+  async call<T = unknown>(method: string, params: Record<string, unknown>, opts: CallOptions): Promise<T> {
+    const chatId = MESSAGE_METHODS.has(method) && params.chat_id !== undefined ? String(params.chat_id) : undefined;
+    await this.limiter.acquire({ platform: 'telegram', chatId, isGroup: chatId !== undefined && isGroupChatId(chatId), lane: opts.lane });
+    this.inFlight++;
+    try {
+      return await this.send<T>(method, params, opts.timeoutMs ?? this.options.timeoutMs);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /**
+   * Without the limiter: only for getUpdates, a long poll that posts nothing (it would otherwise hold a slot
+   * of the overall window for its whole wait). Its 429 still pauses everyone else.
+   */
+  async unthrottled<T = unknown>(method: string, params: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    return this.send<T>(method, params, timeoutMs, signal);
+  }
+
+  private async send<T>(method: string, params: Record<string, unknown>, timeoutMs: number, outer?: AbortSignal): Promise<T> {
+    this.stats.calls++;
+    const signal = outer ? AbortSignal.any([outer, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    try {
+      return (await this.api(method, params, { signal })) as T;
+    } catch (err) {
+      throw this.translate(method, err, outer);
+    }
+  }
+
+  private translate(method: string, err: unknown, outer?: AbortSignal): Error {
+    if (err instanceof TelegramError) {
+      const code = err.code;
+      const description = String(err.description ?? 'no description');
+      if (code === 429) {
+        const seconds = Math.max(1, Math.ceil(Number(err.parameters?.retry_after) || 1));
+        this.limiter.pause('telegram', seconds * 1000);
+        this.stats.retryAfter++;
+        return new RetryAfterError(seconds * 1000, `telegram ${method}: too many requests, retry after ${seconds} s`);
+      }
+      if (code >= 500 || code === 0) {
+        this.stats.unreachable++;
+        return new ProviderUnreachableError('telegram', `${method}: ${code} ${redact(description)}`);
+      }
+      this.stats.rejected++;
+      const migrated = err.parameters?.migrate_to_chat_id;
+      if (migrated !== undefined) return new ChatMigratedError(method, description, String(migrated));
+      return new TelegramApiError(method, code, redact(description));
+    }
+    this.stats.unreachable++;
+    const message = err instanceof Error ? err.message : String(err);
+    if (outer?.aborted) return new ProviderUnreachableError('telegram', `${method}: stopped`);
+    return new ProviderUnreachableError('telegram', `${method}: ${redact(message).split('\n')[0]}`);
+  }
+}
+
+/**
+ * For calls made while someone waits (a reply, a join-request decision): a 429 waits as asked (the limiter
+ * is paused, so the next acquire waits), a transient failure is retried with backoff on the clock, a
+ * rejection is thrown at once. Bounded: after `attempts` tries the last error is thrown.
+ */
+export async function withRetries<T>(fn: () => Promise<T>, clock: Clock, opts: { attempts?: number; baseMs?: number; stop?: () => boolean } = {}): Promise<T> {
+  const attempts = opts.attempts ?? 5;
+  const baseMs = opts.baseMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= attempts || opts.stop?.()) throw err;
+      if (err instanceof RetryAfterError) continue;
+      if (err instanceof ProviderUnreachableError) {
+        await clock.sleep(Math.min(30_000, baseMs * 2 ** (attempt - 1)));
+        continue;
+      }
+      throw err;
+    }
+  }
+}

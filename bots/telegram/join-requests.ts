@@ -1,0 +1,84 @@
+// chat_join_request: the only way into a group is a join-request link, and only a person with an active
+// membership for that group is approved. The approval itself runs as an invite job (durable, retried,
+// dead-lettered with the owner told), which finds the recorded pending request and approves it. Anyone
+// else is declined and, through `user_chat_id`, gets the bot's offer: a leaked link turns into a sale.
+import { inviteJob } from '../../src/app/job-kinds.ts';
+import type { Group } from '../../src/app/model.ts';
+import { resolveLocale } from '../../src/conversation/catalog.ts';
+import type { Conversation } from '../../src/conversation/types.ts';
+import { isApiError, withRetries } from './bot-api-client.ts';
+import { render, type TelegramContext } from './context.ts';
+import type { PrivateChat } from './private-chat.ts';
+import { displayName, type TgChatJoinRequest } from './updates.ts';
+
+export class JoinRequests {
+  constructor(
+    private readonly c: TelegramContext,
+    private readonly conversation: Conversation,
+    private readonly chat: PrivateChat,
+  ) {}
+
+  async onJoinRequest(r: TgChatJoinRequest): Promise<void> {
+    const { store, clock } = this.c.deps;
+    if (r.chat.type !== 'group' && r.chat.type !== 'supergroup') return;
+    const group = await store.groups.findByChat('telegram', String(r.chat.id));
+    // Not a group anyone bound: not ours to decide.
+    if (!group) {
+      this.c.logger.warn({ chat: r.chat.id }, 'telegram: join request for a group that is not registered; left alone');
+      return;
+    }
+    const userId = String(r.from.id);
+    const now = clock.now();
+    const account = await store.accounts.find('telegram', userId);
+    const membership = account ? (await store.memberships.list({ accountId: account.id, groupId: group.id }))[0] : undefined;
+    const isOwner = account !== null && group.ownerAccountId === account.id;
+    const link = r.invite_link?.invite_link ?? null;
+    const ours = link ? await store.telegram.findInviteLink(link) : null;
+    if (ours && ours.userId !== userId) {
+      await store.audit.insert({ at: now, actor: `telegram:${userId}`, action: 'group.leaked_link', subjectType: 'group', subjectId: String(group.id), reason: `a join link made for membership #${ours.membershipId} was used by Telegram user ${userId}`, detail: { membershipId: ours.membershipId, userId } });
+    }
+    const request = { groupId: group.id, userId, userChatId: String(r.user_chat_id), inviteLink: link, requestedAt: now, decidedAt: null };
+
+    if (membership?.status === 'active' && membership.expiresAt > now) {
+      // Recorded and approved by a job in one transaction: a crash between the two loses nothing.
+      const job = inviteJob({ membershipId: membership.id, expiresAt: membership.expiresAt });
+      await store.transaction(async (tx) => {
+        await tx.telegram.saveJoinRequest({ ...request, status: 'pending' });
+        await tx.jobs.enqueue([{ ...job, dedupeKey: `${job.dedupeKey}:request:${r.date}` }], now);
+      });
+      this.c.deps.onJobsEnqueued?.();
+      return;
+    }
+    if (isOwner || (await store.telegram.isWhitelisted(group.id, userId))) {
+      await this.decide(r, group, 'approveChatJoinRequest', 'approved');
+      return;
+    }
+    await this.decide(r, group, 'declineChatJoinRequest', 'declined');
+    await store.audit.insert({ at: now, actor: 'system', action: 'group.join_declined', subjectType: 'group', subjectId: String(group.id), reason: `join request of Telegram user ${userId} declined: ${membership ? `membership ${membership.status}` : 'no membership'}`, detail: { userId, link: ours ? `membership #${ours.membershipId}` : link ? 'other link' : null } });
+    await this.offer(r, group, membership?.status === 'banned');
+  }
+
+  private async decide(r: TgChatJoinRequest, group: Group, method: 'approveChatJoinRequest' | 'declineChatJoinRequest', status: 'approved' | 'declined'): Promise<void> {
+    const { store, clock } = this.c.deps;
+    const userId = String(r.from.id);
+    await store.telegram.saveJoinRequest({ groupId: group.id, userId, userChatId: String(r.user_chat_id), inviteLink: r.invite_link?.invite_link ?? null, status: 'pending', requestedAt: clock.now(), decidedAt: null });
+    try {
+      await withRetries(() => this.c.client.call(method, { chat_id: String(r.chat.id), user_id: r.from.id }, { lane: 'access' }), this.c.clock, { attempts: 5, stop: this.c.stopping });
+    } catch (err) {
+      // Already decided elsewhere (an admin, or the person cancelled): nothing left to do.
+      if (!isApiError(err, 'HIDE_REQUESTER_MISSING') && !isApiError(err, 'USER_ALREADY_PARTICIPANT')) {
+        this.c.logger.warn({ groupId: group.id, method, err: (err as Error).message }, 'telegram: join request decision failed');
+        return;
+      }
+    }
+    await store.telegram.decideJoinRequest(group.id, userId, ['pending'], status, clock.now());
+  }
+
+  /** Tells the declined person why, and (unless banned) shows what is on sale. */
+  private async offer(r: TgChatJoinRequest, group: Group, banned: boolean): Promise<void> {
+    const locale = resolveLocale(r.from.language_code, this.c.deps.settings.defaultLocale);
+    const replies = [{ type: 'text' as const, text: render(this.c, locale, banned ? 'telegram.join_banned' : 'telegram.join_declined', { group: group.title }) }];
+    const offer = banned ? [] : await this.conversation.handle({ platform: 'telegram', userId: String(r.from.id), displayName: displayName(r.from), locale: r.from.language_code ?? null, text: '/start' });
+    await this.chat.send(String(r.user_chat_id), [...replies, ...offer], locale);
+  }
+}

@@ -1,0 +1,134 @@
+// Telegram-only owner commands in private chat, next to the conversation's own (/groups, /members, …):
+//   /intruders <group>                  dry run: who joined without a membership and would be removed
+//   /intruders <group> remove           confirms that dry run: policy `remove`, and those people are removed
+//   /intruders <group> report|ignore    back to telling the owner only, or to doing nothing
+//   /whitelist <group> <user-id>        this person may stay without a membership
+//   /unwhitelist <group> <user-id>
+// The owner is checked against the store on every command; for anyone else these are unknown commands.
+import { type Actor, actorLabel, assertOwnerOf } from '../../src/app/actors.ts';
+import type { Account, Group } from '../../src/app/model.ts';
+import type { IntruderPolicy, NewJob, TelegramRosterEntry } from '../../src/app/ports.ts';
+import type { Reply } from '../../src/conversation/types.ts';
+import { DomainError } from '../../src/domain/errors.ts';
+import { DAY_MS } from '../../src/domain/time.ts';
+import { mayStay, render, type TelegramContext } from './context.ts';
+
+/** A dry run confirms `remove` for this long. */
+export const DRY_RUN_VALID_MS = DAY_MS;
+const LIST_LIMIT = 200;
+
+export const intruderJob = (groupId: number, userId: string, joinedAt: number): NewJob => ({
+  kind: 'telegram_intruder',
+  payload: { groupId, userId, joinedAt },
+  lane: 'access',
+  dedupeKey: `telegram_intruder:${groupId}:${userId}:${joinedAt}`,
+});
+
+export interface IntruderPayload {
+  groupId: number;
+  userId: string;
+  joinedAt: number;
+}
+
+export class OwnerCommands {
+  constructor(private readonly c: TelegramContext) {}
+
+  /** null: not an owner, or not one of these commands; the conversation answers instead. */
+  async handle(account: Account, command: string, args: string[]): Promise<Reply[] | null> {
+    if (command !== 'intruders' && command !== 'whitelist' && command !== 'unwhitelist') return null;
+    const { store } = this.c.deps;
+    const fresh = await store.accounts.get(account.id);
+    if (!fresh?.isOwner) return null;
+    const say = (key: string, params: Record<string, string | number> = {}): Reply[] => [{ type: 'text', text: render(this.c, fresh.locale, key, params) }];
+    const usage = command === 'intruders' ? '/intruders <group-id> [report|remove|ignore]' : `/${command} <group-id> <telegram-user-id>`;
+    const groupId = args[0] && /^\d{1,9}$/.test(args[0]) ? Number(args[0]) : NaN;
+    if (Number.isNaN(groupId)) return say('owner.usage', { usage });
+    const group = await store.groups.get(groupId);
+    const actor: Actor = { kind: 'account', accountId: fresh.id };
+    try {
+      if (!group || group.platform !== 'telegram') throw new DomainError('not_found', `no Telegram group with id ${groupId}`);
+      await assertOwnerOf(store, actor, group);
+    } catch (err) {
+      if (err instanceof DomainError) return say('owner.error', { reason: err.message });
+      throw err;
+    }
+    if (command === 'intruders') {
+      const policy = args[1]?.toLowerCase();
+      if (policy === undefined) return this.dryRun(fresh, group);
+      if (policy !== 'report' && policy !== 'remove' && policy !== 'ignore') return say('owner.usage', { usage });
+      return this.setPolicy(fresh, group, policy);
+    }
+    const userId = args[1] && /^\d{1,15}$/.test(args[1]) ? args[1] : null;
+    if (!userId) return say('owner.usage', { usage });
+    return command === 'whitelist' ? this.whitelist(fresh, group, userId) : this.unwhitelist(fresh, group, userId);
+  }
+
+  /** People still in the group who joined without a membership, were only reported, and still have no right to stay. */
+  private async intruders(group: Group): Promise<TelegramRosterEntry[]> {
+    const reported = await this.c.deps.store.telegram.listRoster({ groupId: group.id, status: 'member', intruderStates: ['reported'], limit: LIST_LIMIT });
+    const out: TelegramRosterEntry[] = [];
+    for (const e of reported) if (!(await mayStay(this.c, group, e.userId, e.isBot, e.status))) out.push(e);
+    return out;
+  }
+
+  private async dryRun(owner: Account, group: Group): Promise<Reply[]> {
+    const { store, clock } = this.c.deps;
+    const list = await this.intruders(group);
+    await store.telegram.markDryRun(group.id, owner.id, clock.now());
+    const t = (key: string, params: Record<string, string | number> = {}) => render(this.c, owner.locale, key, params);
+    const policy = t(`telegram.policy.${group.intruderPolicy}`);
+    if (list.length === 0) return [{ type: 'text', text: t('telegram.intruders_none', { group: group.title, policy }) }];
+    const lines = list.map((e) => t('telegram.intruders_line', { name: e.displayName ?? e.userId, userId: e.userId, joinedAt: e.joinedAt ?? e.updatedAt }));
+    return [{ type: 'text', text: t('telegram.intruders_list', { group: group.title, groupId: group.id, policy, count: list.length, lines: lines.join('\n') }) }];
+  }
+
+  private async setPolicy(owner: Account, group: Group, policy: IntruderPolicy): Promise<Reply[]> {
+    const { store, clock } = this.c.deps;
+    const now = clock.now();
+    const t = (key: string, params: Record<string, string | number> = {}) => render(this.c, owner.locale, key, params);
+    if (policy === 'remove') {
+      const state = await store.telegram.getGroupState(group.id);
+      if (!state?.dryRunAt || state.dryRunBy !== owner.id || state.dryRunAt < now - DRY_RUN_VALID_MS) {
+        // `remove` only after the owner has seen who it would remove.
+        const report = await this.dryRun(owner, group);
+        return [...report, { type: 'text', text: t('telegram.intruders_confirm', { groupId: group.id }) }];
+      }
+    }
+    const list = policy === 'remove' ? await this.intruders(group) : [];
+    await store.transaction(async (tx) => {
+      await tx.telegram.setIntruderPolicy(group.id, policy);
+      const jobs = list.map((e) => intruderJob(group.id, e.userId, e.joinedAt ?? 0));
+      for (const e of list) await tx.telegram.setIntruderState(group.id, e.userId, 'removing', now);
+      await tx.jobs.enqueue(jobs, now);
+      await tx.audit.insert({ at: now, actor: actorLabel({ kind: 'account', accountId: owner.id }), action: 'group.intruder_policy', subjectType: 'group', subjectId: String(group.id), reason: `intruder policy set to ${policy}`, detail: { from: group.intruderPolicy, to: policy, removing: list.length } });
+    });
+    if (list.length > 0) this.c.deps.onJobsEnqueued?.();
+    const out: Reply[] = [{ type: 'text', text: t('telegram.intruders_policy_set', { group: group.title, policy: t(`telegram.policy.${policy}`) }) }];
+    if (policy === 'remove') out.push({ type: 'text', text: t('telegram.intruders_removing', { count: list.length }) });
+    return out;
+  }
+
+  private async whitelist(owner: Account, group: Group, userId: string): Promise<Reply[]> {
+    const { store, clock } = this.c.deps;
+    const now = clock.now();
+    await store.transaction(async (tx) => {
+      await tx.telegram.addToWhitelist(group.id, userId, owner.id, now);
+      const entry = await tx.telegram.getRosterEntry(group.id, userId);
+      if (entry?.intruderState === 'reported' || entry?.intruderState === 'removing') await tx.telegram.setIntruderState(group.id, userId, 'cleared', now);
+      await tx.audit.insert({ at: now, actor: actorLabel({ kind: 'account', accountId: owner.id }), action: 'group.whitelist_add', subjectType: 'group', subjectId: String(group.id), reason: `Telegram user ${userId} may stay without a membership`, detail: { userId } });
+    });
+    return [{ type: 'text', text: render(this.c, owner.locale, 'telegram.whitelisted', { group: group.title, userId }) }];
+  }
+
+  private async unwhitelist(owner: Account, group: Group, userId: string): Promise<Reply[]> {
+    const { store, clock } = this.c.deps;
+    const now = clock.now();
+    const removed = await store.transaction(async (tx) => {
+      const r = await tx.telegram.removeFromWhitelist(group.id, userId);
+      if (r) await tx.audit.insert({ at: now, actor: actorLabel({ kind: 'account', accountId: owner.id }), action: 'group.whitelist_remove', subjectType: 'group', subjectId: String(group.id), reason: `Telegram user ${userId} no longer whitelisted`, detail: { userId } });
+      return r;
+    });
+    if (!removed) return [{ type: 'text', text: render(this.c, owner.locale, 'owner.error', { reason: `user ${userId} is not whitelisted in group ${group.id}` }) }];
+    return [{ type: 'text', text: render(this.c, owner.locale, 'telegram.unwhitelisted', { group: group.title, userId }) }];
+  }
+}

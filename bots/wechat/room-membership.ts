@@ -1,0 +1,254 @@
+// Adding to and removing from rooms. WeChat gives one proof that an add worked: the `room-join` event.
+// Rooms over 40 members send an invitation the person must accept, and the owner's 群聊邀请确认 setting
+// can swallow an add without a word. So an add is recorded as pending before room.add is called, the
+// room-join event confirms it, and a sweep tells the member what to do and the owner why once the wait
+// is over. A removal is confirmed against the member list, and retried until it is.
+import type { Contact, Room } from 'wechaty';
+import { type AlertOwnersPayload, alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
+import type { Account, Group } from '../../src/app/model.ts';
+import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, WechatWhitelistEntry } from '../../src/app/ports.ts';
+import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
+import type { Identity } from './identity.ts';
+import { errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
+
+/** A member may ask to be added again at most once per this window (the job's dedupe key). */
+export const REINVITE_WINDOW_MS = 10 * 60_000;
+
+export class RoomMembership {
+  constructor(
+    private readonly core: WechatCore,
+    private readonly identity: Identity,
+  ) {}
+
+  private async group(chatId: string): Promise<Group> {
+    const g = await this.core.deps.store.groups.findByChat(PLATFORM, chatId);
+    if (!g) throw new ProviderRejectedError(PLATFORM, `room ${chatId} is not a registered group`);
+    return g;
+  }
+
+  /** Who must never be removed from this room: the bot, the room's owner, the group's owner, any owner account, the whitelist. */
+  async isProtected(group: Group, room: Room, contact: Contact, account: Account | null, whitelist?: WechatWhitelistEntry[]): Promise<string | null> {
+    if (contact.id === this.core.bot.selfId()) return 'the bot itself';
+    if (room.owner()?.id === contact.id) return 'the owner of the room';
+    if (account && (account.id === group.ownerAccountId || account.isOwner)) return 'an owner';
+    const wl = whitelist ?? (await this.core.deps.store.wechat.listWhitelist(group.id));
+    const handle = (() => {
+      try {
+        return contact.handle() || null;
+      } catch {
+        return null;
+      }
+    })();
+    if (wl.some((w) => w.contactId === contact.id || (handle !== null && w.handle === handle))) return 'whitelisted';
+    return null;
+  }
+
+  // ------------------------------------------------------------ ChatGateway.invite / remove / memberStatus
+
+  async add(chatId: string, userId: string, ctx: InviteContext): Promise<InviteResult> {
+    const { store, clock } = this.core.deps;
+    const bot = this.core.bot.ready();
+    const group = await this.group(chatId);
+    const membership = await store.memberships.get(ctx.membershipId);
+    if (!membership) throw new ProviderRejectedError(PLATFORM, `membership ${ctx.membershipId} is gone`);
+    const room = await findRoom(bot, chatId);
+    if (!room) throw new ProviderRejectedError(PLATFORM, `the bot is not in the room of "${group.title}" (or cannot see it): it must be a member, ideally the owner`);
+    const contact = await this.identity.contactFor(userId);
+    if (!contact) throw new ProviderRejectedError(PLATFORM, `the member of "${group.title}" (membership ${membership.id}) is not among the bot's contacts any more; they must add the bot as a friend again, and are then invited automatically`);
+    if ((await memberIds(room)).has(contact.id)) {
+      await this.confirmJoined(group, membership.id, 'already in the room');
+      return 'added';
+    }
+    if (contact.friend() === false) {
+      throw new ProviderRejectedError(PLATFORM, `the member (membership #${membership.id}) is no longer a friend of the bot, so WeChat will not let the bot add them to "${group.title}"; once they add the bot as a friend again they are invited automatically`);
+    }
+    const count = (await memberIds(room)).size;
+    const mode = count > INVITATION_THRESHOLD ? 'invitation' : 'direct';
+    const now = clock.now();
+    const wait = mode === 'invitation' ? this.core.settings.invitationTimeoutMs : this.core.settings.addTimeoutMs;
+    // Recorded before the call: if the process dies right after it, the sweep still follows it up.
+    await store.wechat.upsertPendingAdd({ membershipId: membership.id, groupId: group.id, accountId: membership.accountId, contactId: contact.id, roomId: room.id, mode, requestedAt: now, deadlineAt: now + wait });
+    try {
+      await paced(this.core, { chatId, isGroup: true, lane: 'access' }, 'room.add', () => room.add(contact));
+    } catch (err) {
+      await store.wechat.resolvePendingAdd(membership.id, ['pending'], 'failed', clock.now());
+      throw err;
+    }
+    if (mode === 'invitation') {
+      const pending = await store.wechat.getPendingAdd(membership.id);
+      await store.jobs.enqueue([notifyJob({ accountId: membership.accountId, message: { key: 'wechat.invitation_sent', params: { group: group.title } }, onlyIf: { membershipId: membership.id, statuses: ['active'] } }, `wechat-invitation:${membership.id}:${now}:${pending?.attempts ?? 1}`)], now);
+      this.core.deps.onJobsEnqueued?.();
+    }
+    return (await store.wechat.getPendingAdd(membership.id))?.state === 'joined' ? 'added' : 'invited';
+  }
+
+  async remove(chatId: string, userId: string, _opts: { ban: boolean }): Promise<void> {
+    const { store } = this.core.deps;
+    const bot = this.core.bot.ready();
+    const group = await this.group(chatId);
+    const room = await findRoom(bot, chatId);
+    if (!room) throw new ProviderRejectedError(PLATFORM, `the bot is not in the room of "${group.title}"`);
+    const contact = await this.identity.contactFor(userId);
+    // Not a contact and not in the room under the stored id: nobody to remove.
+    if (!contact) {
+      if (!(await memberIds(room)).has(userId)) return;
+      throw new ProviderRejectedError(PLATFORM, `cannot resolve the member to remove from "${group.title}"`);
+    }
+    if (!(await memberIds(room)).has(contact.id)) return; // already out: confirmed
+    if (room.owner()?.id !== this.core.bot.selfId()) {
+      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so WeChat does not let it remove members; transfer the room to the bot`);
+    }
+    const account = await store.accounts.find(PLATFORM, contact.id);
+    const protectedAs = await this.isProtected(group, room, contact, account);
+    const membership = account ? (await store.memberships.list({ accountId: account.id, groupId: group.id }))[0] : undefined;
+    // An owner's own action (revoke, ban) applies to anyone but owners; an automatic expiry never touches the whitelist either.
+    if (protectedAs && (protectedAs !== 'whitelisted' || membership?.status === 'expired')) {
+      throw new ProviderRejectedError(PLATFORM, `the member${membership ? ` (membership #${membership.id})` : ''} was not removed from "${group.title}": ${protectedAs}`);
+    }
+    await paced(this.core, { chatId, isGroup: true, lane: 'access' }, 'room.remove', async () => {
+      // The limiter may have kept this waiting (daily cap): someone who renewed meanwhile stays. The job
+      // runs again (no attempt spent), re-reads the membership and does nothing.
+      const fresh = membership ? await store.memberships.get(membership.id) : null;
+      if (fresh && (fresh.status === 'active' || fresh.status === 'grace')) throw new RetryAfterError(1000, 'the member renewed while the removal waited');
+      await room.remove(contact);
+    });
+    await this.confirmGone(group, room.id, contact);
+  }
+
+  /** Removal is done only when the member list says so; otherwise the job is retried (and checks first). */
+  async confirmGone(group: Group, roomId: string, contact: Contact): Promise<void> {
+    const after = await findRoom(this.core.bot.ready(), roomId);
+    if (!after) throw new ProviderUnreachableError(PLATFORM, `cannot read the room of "${group.title}" to confirm a removal`);
+    if ((await memberIds(after)).has(contact.id)) throw new ProviderUnreachableError(PLATFORM, `the removal of a member from "${group.title}" is not confirmed yet`);
+  }
+
+  async status(chatId: string, userId: string): Promise<ChatMemberStatus> {
+    let bot;
+    try {
+      bot = this.core.bot.ready();
+    } catch {
+      return 'unknown';
+    }
+    const room = await findRoom(bot, chatId);
+    if (!room) return 'unknown';
+    const contact = await this.identity.contactFor(userId);
+    if (!contact) return 'absent';
+    if (!(await memberIds(room)).has(contact.id)) return 'absent';
+    return room.owner()?.id === contact.id ? 'admin' : 'member';
+  }
+
+  // ------------------------------------------------------------ events
+
+  /** room-join: the proof an add worked (an accepted invitation included). */
+  async onRoomJoin(room: Room, invitees: Contact[]): Promise<void> {
+    const group = await this.core.deps.store.groups.findByChat(PLATFORM, room.id);
+    if (!group) return;
+    for (const c of invitees) {
+      if (c.id === this.core.bot.selfId()) continue;
+      const account = await this.identity.accountFor(c, { create: false });
+      if (!account) continue; // a stranger: the roster audit deals with them
+      const m = (await this.core.deps.store.memberships.list({ accountId: account.id, groupId: group.id }))[0];
+      if (m) await this.confirmJoined(group, m.id, "confirmed by WeChat's room-join event");
+    }
+  }
+
+  private async confirmJoined(group: Group, membershipId: number, how: string): Promise<boolean> {
+    const { store, clock } = this.core.deps;
+    return store.transaction(async (tx) => {
+      const now = clock.now();
+      const moved = await tx.wechat.resolvePendingAdd(membershipId, ['pending', 'timed_out', 'failed'], 'joined', now);
+      if (moved) await tx.audit.insert({ at: now, actor: 'system', action: 'wechat.join_confirmed', subjectType: 'membership', subjectId: String(membershipId), reason: `in "${group.title}": ${how}`, detail: { groupId: group.id } });
+      return moved;
+    });
+  }
+
+  // ------------------------------------------------------------ follow-ups
+
+  /**
+   * Adds whose room-join did not come in time. Someone who is in the room after all (an event lost in a
+   * reconnect) is confirmed; for the others the member is told what to do and the owner why.
+   */
+  async sweepTimeouts(limit = 100): Promise<{ timedOut: number; joined: number } | { skipped: string }> {
+    let bot;
+    try {
+      bot = this.core.bot.ready();
+    } catch {
+      return { skipped: 'logged out' };
+    }
+    const { store, clock } = this.core.deps;
+    const due = await store.wechat.pendingAddsDue(clock.now(), limit);
+    let timedOut = 0;
+    let joined = 0;
+    for (const p of due) {
+      const [group, account, membership] = await Promise.all([store.groups.get(p.groupId), store.accounts.get(p.accountId), store.memberships.get(p.membershipId)]);
+      if (!group || !account || !membership) continue;
+      try {
+        const room = await findRoom(bot, p.roomId);
+        const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
+        if (room && contact && (await memberIds(room)).has(contact.id)) {
+          if (await this.confirmJoined(group, membership.id, 'found in the room after the wait')) joined++;
+          continue;
+        }
+      } catch (err) {
+        this.core.logger.warn({ err: errText(err), groupId: group.id }, 'wechat pending add check failed');
+      }
+      const paid = membership.status === 'active' || membership.status === 'grace';
+      const ownerKey = p.mode === 'invitation' ? 'wechat.add_timeout_owner_invitation' : 'wechat.add_timeout_owner_blocked';
+      const alert: AlertOwnersPayload = { groupIds: [group.id], message: { key: ownerKey, params: { name: account.displayName ?? `#${account.id}`, group: group.title, membershipId: membership.id } } };
+      const jobs: NewJob[] = paid
+        ? [
+            notifyJob({ accountId: account.id, message: { key: p.mode === 'invitation' ? 'wechat.invitation_timeout_member' : 'wechat.add_timeout_member', params: { group: group.title } }, onlyIf: { membershipId: membership.id, statuses: ['active', 'grace'] } }, `wechat-timeout:${membership.id}:${p.requestedAt}`),
+            alertOwnersJob(alert, `wechat-timeout-owner:${membership.id}:${p.requestedAt}`),
+          ]
+        : [];
+      const moved = await store.transaction(async (tx) => {
+        const now = clock.now();
+        if (!(await tx.wechat.resolvePendingAdd(membership.id, ['pending'], 'timed_out', now))) return false;
+        await tx.jobs.enqueue(jobs, now);
+        await tx.audit.insert({
+          at: now,
+          actor: 'system',
+          action: 'wechat.add_timeout',
+          subjectType: 'membership',
+          subjectId: String(membership.id),
+          reason: p.mode === 'invitation' ? `no room-join in "${group.title}": the room has over ${INVITATION_THRESHOLD} members, the invitation is not accepted yet` : `no room-join in "${group.title}": the add was not confirmed (群聊邀请确认 may be on)`,
+          detail: { groupId: group.id, mode: p.mode, requestedAt: p.requestedAt },
+        });
+        return true;
+      });
+      if (moved) timedOut++;
+    }
+    if (timedOut > 0) this.core.deps.onJobsEnqueued?.();
+    return { timedOut, joined };
+  }
+
+  /**
+   * A member asks to be added again (after leaving, a timeout, or becoming a friend again): an invite job
+   * for each paid WeChat group they are not in. Returns the titles queued and those they are already in.
+   */
+  async requestReinvite(account: Account): Promise<{ queued: string[]; alreadyIn: string[] }> {
+    const { store, clock } = this.core.deps;
+    const bot = this.core.bot.ready();
+    const queued: string[] = [];
+    const alreadyIn: string[] = [];
+    const jobs: NewJob[] = [];
+    const now = clock.now();
+    for (const m of await store.memberships.list({ accountId: account.id, status: 'active' })) {
+      const group = await store.groups.get(m.groupId);
+      if (!group || group.platform !== PLATFORM) continue;
+      const room = await findRoom(bot, group.platformChatId);
+      const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
+      if (room && contact && (await memberIds(room)).has(contact.id)) {
+        alreadyIn.push(group.title);
+        continue;
+      }
+      jobs.push({ kind: 'invite', payload: { membershipId: m.id, expiresAt: m.expiresAt }, lane: 'access', dedupeKey: `wechat-reinvite:${m.id}:${m.expiresAt}:${Math.floor(now / REINVITE_WINDOW_MS)}` });
+      queued.push(group.title);
+    }
+    if (jobs.length > 0) {
+      await store.jobs.enqueue(jobs, now);
+      this.core.deps.onJobsEnqueued?.();
+    }
+    return { queued, alreadyIn };
+  }
+}

@@ -1,0 +1,281 @@
+// Telegram adapter facts (migration 0004-telegram): the bot's standing in each bound group, join-request
+// invite links per membership, the latest join request per person, the roster as chat_member updates tell
+// it, the whitelist, and moving a group to its new id when it becomes a supergroup.
+import type { Kysely } from 'kysely';
+import type {
+  IntruderPolicy,
+  TelegramGroupState,
+  TelegramIntruderState,
+  TelegramInviteLink,
+  TelegramJoinRequest,
+  TelegramJoinRequestStatus,
+  TelegramRepo,
+  TelegramRosterEntry,
+  TelegramRosterStatus,
+} from '../app/ports.ts';
+import { toGroup } from './mappers.ts';
+import type { Database } from './schema.ts';
+
+interface TelegramGroupsTable {
+  group_id: number;
+  bot_status: string;
+  missing_rights: string;
+  dry_run_at: number | null;
+  dry_run_by: number | null;
+  updated_at: number;
+}
+
+interface TelegramInviteLinksTable {
+  id?: number;
+  group_id: number;
+  membership_id: number;
+  user_id: string;
+  invite_link: string;
+  name: string;
+  expires_at: number;
+  created_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+}
+
+interface TelegramJoinRequestsTable {
+  group_id: number;
+  user_id: string;
+  user_chat_id: string | null;
+  invite_link: string | null;
+  status: string;
+  requested_at: number;
+  decided_at: number | null;
+}
+
+interface TelegramChatMembersTable {
+  group_id: number;
+  user_id: string;
+  display_name: string | null;
+  is_bot: number;
+  status: string;
+  joined_at: number | null;
+  intruder_state: string | null;
+  updated_at: number;
+}
+
+interface TelegramWhitelistTable {
+  group_id: number;
+  user_id: string;
+  added_by: number | null;
+  created_at: number;
+}
+
+interface TelegramTables {
+  telegram_groups: TelegramGroupsTable;
+  telegram_invite_links: TelegramInviteLinksTable;
+  telegram_join_requests: TelegramJoinRequestsTable;
+  telegram_chat_members: TelegramChatMembersTable;
+  telegram_whitelist: TelegramWhitelistTable;
+}
+
+type Db = Kysely<Database & TelegramTables>;
+
+const toState = (r: TelegramGroupsTable): TelegramGroupState => ({
+  groupId: r.group_id,
+  botStatus: r.bot_status,
+  missingRights: r.missing_rights,
+  dryRunAt: r.dry_run_at,
+  dryRunBy: r.dry_run_by,
+  updatedAt: r.updated_at,
+});
+
+const toLink = (r: TelegramInviteLinksTable): TelegramInviteLink => ({
+  groupId: r.group_id,
+  membershipId: r.membership_id,
+  userId: r.user_id,
+  inviteLink: r.invite_link,
+  name: r.name,
+  expiresAt: r.expires_at,
+  createdAt: r.created_at,
+  usedAt: r.used_at,
+  revokedAt: r.revoked_at,
+});
+
+const toRequest = (r: TelegramJoinRequestsTable): TelegramJoinRequest => ({
+  groupId: r.group_id,
+  userId: r.user_id,
+  userChatId: r.user_chat_id,
+  inviteLink: r.invite_link,
+  status: r.status as TelegramJoinRequestStatus,
+  requestedAt: r.requested_at,
+  decidedAt: r.decided_at,
+});
+
+const toEntry = (r: TelegramChatMembersTable): TelegramRosterEntry => ({
+  groupId: r.group_id,
+  userId: r.user_id,
+  displayName: r.display_name,
+  isBot: r.is_bot === 1,
+  status: r.status as TelegramRosterStatus,
+  joinedAt: r.joined_at,
+  intruderState: r.intruder_state as TelegramIntruderState | null,
+  updatedAt: r.updated_at,
+});
+
+export function telegramRepo(database: Kysely<Database>): TelegramRepo {
+  const db = database as unknown as Db;
+  return {
+    async getGroupState(groupId) {
+      const r = await db.selectFrom('telegram_groups').selectAll().where('group_id', '=', groupId).executeTakeFirst();
+      return r ? toState(r) : null;
+    },
+
+    async setGroupState(groupId, s, now) {
+      const before = await db.selectFrom('telegram_groups').selectAll().where('group_id', '=', groupId).executeTakeFirst();
+      await db
+        .insertInto('telegram_groups')
+        .values({ group_id: groupId, bot_status: s.botStatus, missing_rights: s.missingRights, dry_run_at: null, dry_run_by: null, updated_at: now })
+        .onConflict((oc) => oc.column('group_id').doUpdateSet({ bot_status: s.botStatus, missing_rights: s.missingRights, updated_at: now }))
+        .execute();
+      return before ? toState(before) : null;
+    },
+
+    async markDryRun(groupId, accountId, now) {
+      await db
+        .insertInto('telegram_groups')
+        .values({ group_id: groupId, bot_status: 'unknown', missing_rights: '', dry_run_at: now, dry_run_by: accountId, updated_at: now })
+        .onConflict((oc) => oc.column('group_id').doUpdateSet({ dry_run_at: now, dry_run_by: accountId }))
+        .execute();
+    },
+
+    async migrateChat(oldChatId, newChatId) {
+      const moved = await db
+        .updateTable('groups')
+        .set({ platform_chat_id: newChatId })
+        .where('platform', '=', 'telegram')
+        .where('platform_chat_id', '=', oldChatId)
+        .returningAll()
+        .executeTakeFirst();
+      return moved ? toGroup(moved) : null;
+    },
+
+    async setIntruderPolicy(groupId, policy: IntruderPolicy) {
+      await db.updateTable('groups').set({ intruder_policy: policy }).where('id', '=', groupId).execute();
+    },
+
+    async insertInviteLink(l) {
+      await db
+        .insertInto('telegram_invite_links')
+        .values({
+          group_id: l.groupId,
+          membership_id: l.membershipId,
+          user_id: l.userId,
+          invite_link: l.inviteLink,
+          name: l.name,
+          expires_at: l.expiresAt,
+          created_at: l.createdAt,
+          used_at: null,
+          revoked_at: null,
+        })
+        .onConflict((oc) => oc.column('invite_link').doNothing())
+        .execute();
+    },
+
+    async openInviteLinks(groupId, userId) {
+      const rows = await db
+        .selectFrom('telegram_invite_links')
+        .selectAll()
+        .where('group_id', '=', groupId)
+        .where('user_id', '=', userId)
+        .where('used_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .orderBy('created_at', 'desc')
+        .limit(50)
+        .execute();
+      return rows.map(toLink);
+    },
+
+    async findInviteLink(inviteLink) {
+      const r = await db.selectFrom('telegram_invite_links').selectAll().where('invite_link', '=', inviteLink).executeTakeFirst();
+      return r ? toLink(r) : null;
+    },
+
+    async markInviteLinkUsed(inviteLink, now) {
+      await db.updateTable('telegram_invite_links').set({ used_at: now }).where('invite_link', '=', inviteLink).where('used_at', 'is', null).execute();
+    },
+
+    async markInviteLinkRevoked(inviteLink, now) {
+      await db.updateTable('telegram_invite_links').set({ revoked_at: now }).where('invite_link', '=', inviteLink).where('revoked_at', 'is', null).execute();
+    },
+
+    async saveJoinRequest(r) {
+      const row = { user_chat_id: r.userChatId, invite_link: r.inviteLink, status: r.status, requested_at: r.requestedAt, decided_at: r.decidedAt };
+      await db
+        .insertInto('telegram_join_requests')
+        .values({ group_id: r.groupId, user_id: r.userId, ...row })
+        .onConflict((oc) => oc.columns(['group_id', 'user_id']).doUpdateSet(row))
+        .execute();
+    },
+
+    async getJoinRequest(groupId, userId) {
+      const r = await db.selectFrom('telegram_join_requests').selectAll().where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+      return r ? toRequest(r) : null;
+    },
+
+    async decideJoinRequest(groupId, userId, from, to, now) {
+      if (from.length === 0) return false;
+      const r = await db
+        .updateTable('telegram_join_requests')
+        .set({ status: to, decided_at: now })
+        .where('group_id', '=', groupId)
+        .where('user_id', '=', userId)
+        .where('status', 'in', from)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+
+    async getRosterEntry(groupId, userId) {
+      const r = await db.selectFrom('telegram_chat_members').selectAll().where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+      return r ? toEntry(r) : null;
+    },
+
+    async upsertRosterEntry(e) {
+      const row = { display_name: e.displayName, is_bot: e.isBot ? 1 : 0, status: e.status, joined_at: e.joinedAt, intruder_state: e.intruderState, updated_at: e.updatedAt };
+      await db
+        .insertInto('telegram_chat_members')
+        .values({ group_id: e.groupId, user_id: e.userId, ...row })
+        .onConflict((oc) => oc.columns(['group_id', 'user_id']).doUpdateSet(row))
+        .execute();
+    },
+
+    async listRoster(q) {
+      let query = db.selectFrom('telegram_chat_members').selectAll().where('group_id', '=', q.groupId);
+      if (q.status) query = query.where('status', '=', q.status);
+      if (q.intruderStates) {
+        if (q.intruderStates.length === 0) return [];
+        query = query.where('intruder_state', 'in', q.intruderStates);
+      }
+      const rows = await query.orderBy('joined_at').orderBy('user_id').limit(q.limit).execute();
+      return rows.map(toEntry);
+    },
+
+    async setIntruderState(groupId, userId, state, now) {
+      await db.updateTable('telegram_chat_members').set({ intruder_state: state, updated_at: now }).where('group_id', '=', groupId).where('user_id', '=', userId).execute();
+    },
+
+    async addToWhitelist(groupId, userId, addedBy, now) {
+      const r = await db
+        .insertInto('telegram_whitelist')
+        .values({ group_id: groupId, user_id: userId, added_by: addedBy, created_at: now })
+        .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    },
+
+    async removeFromWhitelist(groupId, userId) {
+      const r = await db.deleteFrom('telegram_whitelist').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+
+    async isWhitelisted(groupId, userId) {
+      const r = await db.selectFrom('telegram_whitelist').select('user_id').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+      return r !== undefined;
+    },
+  };
+}

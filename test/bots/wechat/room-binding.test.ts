@@ -1,0 +1,93 @@
+// /bind (绑定) in a room: only an owner (claim code redeemed) binds, only a room the bot owns, and the
+// refusal says why; non-owners' commands in rooms are ignored without a word.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../helpers/db.ts';
+import { botRoom, makeOwner, person, settle, startWorld, type World } from './harness.ts';
+import type { ContactMock, RoomMock } from '../../fakes/wechaty-mock-extensions.ts';
+
+describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
+  let w: World;
+  beforeEach(async () => {
+    w = await startWorld(dialect);
+  });
+  afterEach(async () => {
+    await w.close();
+  });
+
+  const inRoom = async (who: ContactMock, room: RoomMock, text: string, mentions: ContactMock[] = []) => {
+    who.say(text, mentions).to(room);
+    await new Promise((r) => setTimeout(r, 5));
+    await settle(w);
+  };
+
+  it('an owner binds a room the bot owns; the group belongs to them', async () => {
+    const owner = person(w, 'Olivia');
+    const room = botRoom(w, 'Readers club', [owner]);
+    const account = await makeOwner(w, owner);
+    await inRoom(owner, room, '/bind');
+    const group = (await w.db.store.groups.findByChat('wechat', room.id))!;
+    expect(group).toMatchObject({ title: 'Readers club', ownerAccountId: account.id, intruderPolicy: 'report' });
+    expect(await w.db.store.wechat.getBinding(group.id)).toMatchObject({ roomId: room.id, boundBy: account.id, confirmedReportId: null });
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe(`Room "Readers club" is now group #${group.id}. Add a plan with /addplan ${group.id} <price> <currency> <days> <name>.`);
+    expect((await w.db.store.audit.list({ subjectType: 'group', subjectId: String(group.id) })).map((a) => a.action)).toEqual(expect.arrayContaining(['group.add', 'wechat.bind']));
+    // Nothing was said in the room itself.
+    expect(w.puppet.sent.filter((s) => s.to === room.id)).toEqual([]);
+
+    // Again: already bound, nothing duplicated.
+    await inRoom(owner, room, '绑定');
+    expect(await w.db.store.groups.list()).toHaveLength(1);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe(`Room "Readers club" is already bound as group #${group.id}.`);
+
+    // Full-width characters from a Chinese keyboard, after an @mention of the bot (WeChat ends it with U+2005).
+    const room2 = botRoom(w, 'Second room', [owner]);
+    await inRoom(owner, room2, '@Gatekeeper Bot\u2005／ｂｉｎｄ', [w.botUser]);
+    expect(await w.db.store.groups.findByChat('wechat', room2.id)).not.toBeNull();
+
+    // Another owner cannot take the room over.
+    const other = person(w, 'Oscar');
+    w.mocker.roomPayload(room.id).memberIdList.push(other.id);
+    await makeOwner(w, other);
+    await inRoom(other, room, '/bind');
+    expect((await w.db.store.groups.findByChat('wechat', room.id))!.ownerAccountId).toBe(account.id);
+    expect(w.puppet.textsTo(other.id).at(-1)).toBe('Room "Readers club" is already bound by another owner.');
+  });
+
+  it('refuses plainly when the bot does not own the room', async () => {
+    const owner = person(w, 'Olivia');
+    const room = botRoom(w, 'Their room', [owner], owner); // the owner is 群主, not the bot
+    await makeOwner(w, owner);
+    await inRoom(owner, room, '/bind');
+    expect(await w.db.store.groups.list()).toEqual([]);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe('I cannot manage room "Their room": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.');
+  });
+
+  it('ignores /bind and /whitelist from someone who is not an owner', async () => {
+    const mallory = person(w, 'Mallory');
+    const victim = person(w, 'Victor');
+    const room = botRoom(w, 'Readers club', [mallory, victim]);
+    // Mallory talks to the bot first, so she has an account (a member, not an owner).
+    mallory.say('帮助').to(w.botUser);
+    await settle(w);
+    const sent = w.puppet.sent.length;
+    await inRoom(mallory, room, '/bind');
+    await inRoom(mallory, room, '绑定');
+    expect(await w.db.store.groups.list()).toEqual([]);
+    expect(w.puppet.sent.length).toBe(sent);
+
+    // Bound by a real owner, then Mallory tries to whitelist someone there.
+    const owner = person(w, 'Olivia');
+    w.mocker.roomPayload(room.id).memberIdList.push(owner.id);
+    await makeOwner(w, owner);
+    await inRoom(owner, room, '/bind');
+    const group = (await w.db.store.groups.findByChat('wechat', room.id))!;
+    const sent2 = w.puppet.sent.length;
+    await inRoom(mallory, room, '/whitelist @Victor', [victim]);
+    expect(await w.db.store.wechat.listWhitelist(group.id)).toEqual([]);
+    expect(w.puppet.sent.length).toBe(sent2);
+
+    // The owner can.
+    await inRoom(owner, room, '/whitelist @Victor', [victim]);
+    expect(await w.db.store.wechat.listWhitelist(group.id)).toEqual([expect.objectContaining({ contactId: victim.id, name: 'Victor' })]);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Whitelisted in "Readers club": Victor');
+  });
+});

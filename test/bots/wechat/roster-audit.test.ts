@@ -1,0 +1,151 @@
+// The scheduled roster audit: people in a room without paying are reported (dry run) until the owner
+// confirms a report, then removed; the owner, the bot and whitelisted people are never touched; a paid
+// member who left by themselves gets a fresh invite offer; a wave of "absent" paid members (ids changed)
+// stops the audit from removing anyone.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../../src/domain/time.ts';
+import { DIALECTS } from '../../helpers/db.ts';
+import { bindWithPlan, botRoom, buy, loginBot, makeOwner, person, say, settle, startWorld, type World } from './harness.ts';
+
+describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
+  let w: World;
+  beforeEach(async () => {
+    w = await startWorld(dialect);
+  });
+  afterEach(async () => {
+    await w.close();
+  });
+
+  const tick = async () => {
+    await w.service.scheduler.tick();
+    await settle(w);
+  };
+
+  it('reports intruders without touching anyone until the owner confirms; then removes them, never the owner or the whitelisted', async () => {
+    const owner = person(w, 'Olivia');
+    const room = botRoom(w, 'Club', [owner]);
+    await makeOwner(w, owner);
+    const { group } = await bindWithPlan(w, owner, room);
+    const alice = person(w, 'Alice');
+    await buy(w, alice);
+    const mallory = person(w, 'Mallory');
+    const walter = person(w, 'Walter');
+    room.add(mallory, walter).by(owner); // someone let them in; nobody paid
+    await settle(w);
+
+    await tick();
+    const report = (await w.db.store.wechat.latestAuditReport(group.id))!;
+    expect(report.intruders.map((i) => i.name)).toEqual(['Mallory', 'Walter']);
+    const text = w.puppet.textsTo(owner.id).at(-1)!;
+    expect(text).toContain(`Roster check of "Club" (#${group.id}): 2 person(s) in the room without a paid membership:\n1. Mallory\n2. Walter\nNobody was removed`);
+    expect(text).toContain(`/intruders confirm ${report.id}`);
+    expect(w.puppet.ops.filter((o) => o.op === 'del')).toEqual([]);
+    expect(w.puppet.members(room.id)).toEqual(expect.arrayContaining([mallory.id, walter.id]));
+
+    // Same people at the next audits: no new report, no new message.
+    const toOwner = w.puppet.textsTo(owner.id).length;
+    await w.clock.advance(60_000);
+    await tick();
+    expect(w.puppet.textsTo(owner.id)).toHaveLength(toOwner);
+    expect((await w.db.store.wechat.latestAuditReport(group.id))!.id).toBe(report.id);
+
+    // A member (not an owner) cannot confirm: it is an unknown command to them.
+    await say(w, alice, `/intruders confirm ${report.id}`);
+    expect(w.puppet.textsTo(alice.id).some((t) => t.includes('did not understand'))).toBe(true);
+    expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('report');
+    // Asking for `remove` without confirming a report points at the report.
+    await say(w, owner, `/intruders ${group.id} remove`);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe(`Removal starts only after you confirm a report: reply /intruders confirm ${report.id}.`);
+    expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('report');
+
+    await say(w, owner, `/whitelist ${report.id} 2`);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe('Whitelisted in "Club": Walter. The roster check never removes them.');
+    await say(w, owner, `/intruders confirm ${report.id}`);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Confirmed. From now on people in "Club" without a paid membership are removed');
+    expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('remove');
+
+    await w.clock.advance(60_000);
+    await tick();
+    expect(w.puppet.members(room.id)).not.toContain(mallory.id);
+    expect(w.puppet.members(room.id)).toEqual(expect.arrayContaining([w.botUser.id, owner.id, alice.id, walter.id]));
+    expect(w.puppet.ops.filter((o) => o.op === 'del')).toEqual([expect.objectContaining({ contactId: mallory.id, outcome: 'removed' })]);
+    expect(w.puppet.textsTo(owner.id).some((t) => t === 'Roster check of "Club": removing 1 person(s) without a paid membership: Mallory.')).toBe(true);
+    const removed = (await w.db.store.audit.list({ subjectType: 'group', subjectId: String(group.id) })).filter((a) => a.action === 'wechat.intruder_removed');
+    expect(removed).toHaveLength(1);
+    expect(removed[0]!.reason).toContain(`confirmed report #${report.id}`);
+
+    // Back to report-only: a new intruder is reported, not removed.
+    await say(w, owner, `/intruders ${group.id} report`);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe('Intruder policy of "Club" is now: report only.');
+    const trudy = person(w, 'Trudy');
+    room.add(trudy).by(owner);
+    await settle(w);
+    await w.clock.advance(60_000);
+    await tick();
+    expect(w.puppet.members(room.id)).toContain(trudy.id);
+    expect((await w.db.store.wechat.latestAuditReport(group.id))!.intruders.map((i) => i.name)).toEqual(['Trudy']);
+
+    // Ignore: nothing at all.
+    await say(w, owner, `/intruders ${group.id} ignore`);
+    const peggy = person(w, 'Peggy');
+    room.add(peggy).by(owner);
+    await settle(w);
+    const n = w.puppet.textsTo(owner.id).length;
+    await w.clock.advance(60_000);
+    await tick();
+    expect(w.puppet.textsTo(owner.id)).toHaveLength(n);
+    expect(w.puppet.members(room.id)).toContain(peggy.id);
+  });
+
+  it('a paid member who left by themselves is found and offered a fresh invite, once', async () => {
+    const owner = person(w, 'Olivia');
+    const room = botRoom(w, 'Club', [owner]);
+    await makeOwner(w, owner);
+    await bindWithPlan(w, owner, room);
+    const alice = person(w, 'Alice');
+    await buy(w, alice);
+    expect(w.puppet.members(room.id)).toContain(alice.id);
+
+    w.puppet.leaveSilently(room.id, alice.id); // no event
+    await w.clock.advance(60_000);
+    await tick();
+    expect(w.puppet.textsTo(alice.id).at(-1)).toMatch(/^You have paid access to "Club" until .+, but you are not in the room\. Reply 重新入群 to be added again\.$/);
+    const offers = () => w.puppet.textsTo(alice.id).filter((t) => t.startsWith('You have paid access')).length;
+    await w.clock.advance(60_000);
+    await tick();
+    expect(offers()).toBe(1);
+
+    await say(w, alice, '重新入群');
+    expect(w.puppet.members(room.id)).toContain(alice.id);
+    // In again: no more offers, even days later.
+    await w.clock.advance(4 * DAY_MS);
+    await tick();
+    expect(offers()).toBe(1);
+  });
+
+  it('when many paid members look absent at once (ids changed), it removes nobody and tells the owner', async () => {
+    const owner = person(w, 'Olivia');
+    const room = botRoom(w, 'Club', [owner]);
+    await makeOwner(w, owner);
+    const { group } = await bindWithPlan(w, owner, room);
+    const members = [person(w, 'Ann'), person(w, 'Ben'), person(w, 'Cat')];
+    for (const m of members) await buy(w, m);
+    const intruder = person(w, 'Ivan');
+    room.add(intruder).by(owner);
+    await settle(w);
+    await tick();
+    const report = (await w.db.store.wechat.latestAuditReport(group.id))!;
+    await say(w, owner, `/intruders confirm ${report.id}`);
+
+    // A re-login hands out new ids, and these three cannot be matched (no remark, no WeChat ID).
+    for (const m of members) w.mocker.contactPayload(m.id).alias = undefined;
+    await w.puppet.logout();
+    const fresh = members.map((m) => w.puppet.reissueContactId(m));
+    await loginBot(w);
+    await w.clock.advance(60_000);
+    await tick();
+    expect(w.puppet.ops.filter((o) => o.op === 'del')).toEqual([]);
+    expect(w.puppet.members(room.id)).toEqual(expect.arrayContaining([...fresh.map((f) => f.id), intruder.id]));
+    expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Roster check of "Club" paused: 3 paid members look absent at once');
+  });
+});
