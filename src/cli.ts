@@ -4,8 +4,6 @@
 import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sql } from 'kysely';
-import { migrations } from '../migrations/index.ts';
 import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
 import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
@@ -21,7 +19,7 @@ import { isMembershipStatus, type MembershipStatus } from './domain/membership.t
 import { formatMinor } from './domain/money.ts';
 import { isOrderStatus, type OrderStatus } from './domain/order.ts';
 import { DAY_MS, toIso } from './domain/time.ts';
-import { migrateToLatest, type OpenedDatabase, openDatabase, sqlitePath } from './store/database.ts';
+import { migrateToLatest, openDatabase, sqlitePath } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
 
 class UsageError extends Error {}
@@ -223,26 +221,10 @@ function serviceProvider(name: string): PaymentProvider {
  * (or test run) sharing the database drops its schema or tables at that moment. Nothing has been
  * applied when that happens, so try again.
  */
-/**
- * Applies pending migrations before a command. When the database is already up to date (the usual
- * case) one small read says so, instead of the migrator's read of every table in the database.
- */
-async function ensureMigrated(opened: OpenedDatabase): Promise<void> {
-  try {
-    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(opened.db);
-    const applied = new Set(rows.map((r) => r.name));
-    const known = Object.keys(migrations);
-    if (applied.size === known.length && known.every((n) => applied.has(n))) return;
-  } catch {
-    // No migration table yet: a new database.
-  }
-  await migrateToLatest(opened);
-}
-
 async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => Promise<T>): Promise<T> {
   const opened = await openDatabase(config.databaseUrl);
   try {
-    await ensureMigrated(opened);
+    await migrateToLatest(opened);
     const store = createStore(opened);
     const deps: AppDeps = {
       store,

@@ -120,7 +120,7 @@ const Env = z.object({
   TELEGRAM_BOT_TOKEN: z.string().trim().optional(),
   TELEGRAM_API_ROOT: url.default('https://api.telegram.org'),
   TELEGRAM_MODE: z.enum(['polling', 'webhook']).default('polling'),
-  TELEGRAM_WEBHOOK_SECRET: z.string().optional(),
+  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -').optional(),
   TELEGRAM_RATE_PER_SECOND: int(1, 1000).default(30),
   TELEGRAM_RATE_PER_CHAT_PER_SECOND: int(1, 100).default(1),
   TELEGRAM_RATE_PER_GROUP_PER_MINUTE: int(1, 1000).default(20),

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.ts';
 import type { Database } from './schema.ts';
@@ -88,15 +88,53 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
   return { db, dialect, schema: opts.schema, close: () => db.destroy() };
 }
 
-export async function migrateToLatest(opened: Pick<OpenedDatabase, 'db' | 'schema' | 'dialect'>): Promise<string[]> {
-  const { db, dialect } = opened;
-  // On PostgreSQL kysely looks for its bookkeeping tables in every schema: name ours explicitly, or a
-  // neighbour deployment's tables in another schema would be mistaken for ours.
-  const schema = opened.schema ?? (dialect === 'postgres' ? 'public' : undefined);
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+/**
+ * Runs the frozen migrations in order, all in one transaction. A small runner of our own rather than
+ * kysely's Migrator: that one reads every schema of the database through the catalog on each run, which
+ * fails while another deployment or test run creates or drops a schema next door. The bookkeeping
+ * table is kysely's (`kysely_migration`: name, timestamp), so databases it created carry on. On
+ * PostgreSQL an advisory lock lets several instances start at once.
+ */
+async function withMigrationLock<T>(opened: Pick<OpenedDatabase, 'db' | 'dialect'>, fn: (db: Kysely<any>, applied: Set<string>) => Promise<T>): Promise<T> {
+  return opened.db.transaction().execute(async (trx) => {
+    if (opened.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(7283910451)`.execute(trx);
+    await sql`CREATE TABLE IF NOT EXISTS kysely_migration (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(trx);
+    const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(trx);
+    return fn(trx as unknown as Kysely<any>, new Set(rows.rows.map((r) => r.name)));
+  });
+}
+
+export async function migrateToLatest(opened: Pick<OpenedDatabase, 'db' | 'dialect'>): Promise<string[]> {
+  return withMigrationLock(opened, async (db, applied) => {
+    const names = Object.keys(migrations).sort();
+    const unknown = [...applied].filter((n) => !Object.hasOwn(migrations, n));
+    if (unknown.length > 0) throw new Error(`the database has migrations this version does not know (${unknown.join(', ')}): it was used by a newer version`);
+    const done: string[] = [];
+    for (const name of names) {
+      if (applied.has(name)) continue;
+      await migrations[name]!.up(db);
+      await sql`INSERT INTO kysely_migration (name, timestamp) VALUES (${name}, ${new Date().toISOString()})`.execute(db);
+      done.push(name);
+    }
+    return done;
+  });
+}
+
+/** Undoes the last `steps` applied migrations (newest first). For tests and careful downgrades. */
+export async function migrateDown(opened: Pick<OpenedDatabase, 'db' | 'dialect'>, steps = 1): Promise<string[]> {
+  return withMigrationLock(opened, async (db, applied) => {
+    const undone: string[] = [];
+    for (const name of Object.keys(migrations).sort().reverse()) {
+      if (undone.length >= steps) break;
+      if (!applied.has(name)) continue;
+      const down = migrations[name]!.down;
+      if (!down) throw new Error(`migration ${name} cannot be undone`);
+      await down(db);
+      await sql`DELETE FROM kysely_migration WHERE name = ${name}`.execute(db);
+      undone.push(name);
+    }
+    return undone;
+  });
 }
 
 export async function ping(db: Kysely<Database>): Promise<void> {

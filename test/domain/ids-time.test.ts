@@ -88,7 +88,6 @@ describe('time constants', () => {
 });
 
 describe('addDays', () => {
-  const t0 = Date.UTC(2026, 0, 1); // 2026-01-01T00:00:00Z
 
   it.each([
     [0, 0, 0],

@@ -178,7 +178,6 @@ const forbidden = (description: string) => new ApiError(403, `Forbidden: ${descr
 const DEFAULT_LIMITS: EmulatorLimits = { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 };
 const MESSAGE_METHODS = new Set(['sendMessage', 'sendPhoto', 'sendInvoice', 'sendDocument', 'copyMessage', 'forwardMessage']);
 const DEFAULT_UPDATES = ['message', 'edited_message', 'channel_post', 'edited_channel_post', 'callback_query', 'my_chat_member', 'chat_join_request', 'pre_checkout_query', 'shipping_query', 'inline_query', 'chosen_inline_result', 'poll', 'poll_answer'];
-const JSON_PARAMS = new Set(['reply_markup', 'prices', 'allowed_updates', 'link_preview_options']);
 
 type Params = Record<string, unknown>;
 interface Ctx {
@@ -306,6 +305,8 @@ export class TelegramEmulator {
   readonly transactions: StarTransaction[] = [];
   readonly links = new Map<string, InviteLinkRec>();
   webhook: { url: string; secret?: string; allowed: string[] | null } | null = null;
+  /** Called synchronously with each message the emulator accepts, as it is recorded (benchmarks timestamp arrivals). */
+  onSent: ((m: SentMessage) => void) | null = null;
 
   private server: Server | null = null;
   private readonly clock: EmulatorClock;
@@ -782,6 +783,11 @@ export class TelegramEmulator {
     }
   }
 
+  /** Marks people as having started the bot (so it may write to them), without any update and without joining anything (bulk set-up). */
+  markStarted(users: User[]): void {
+    for (const u of users) this.users.get(u.id)!.started = true;
+  }
+
   /** The person leaves the group. */
   leave(user: User, chatId: number): void {
     const c = this.chat(chatId);
@@ -970,6 +976,7 @@ export class TelegramEmulator {
   private record(c: ChatRec, m: Omit<SentMessage, 'message_id' | 'chat_id' | 'date'>) {
     const msg: SentMessage = { message_id: this.nextMessageId++, chat_id: c.id, date: this.unix(), ...m };
     this.sent.push(msg);
+    this.onSent?.(msg);
     const { photo, ...rest } = msg;
     return { ...rest, from: this.bot, chat: this.chatJson(c), ...(photo ? { photo: [{ file_id: rand(), file_unique_id: rand(8), width: 360, height: 360, file_size: photo.length }] } : {}) };
   }

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
-import { type Actor, actorLabel } from '../../app/actors.ts';
+import type { Actor } from '../../app/actors.ts';
 import { addGroup, addPlan } from '../../app/catalog-admin.ts';
 import { createCheckout } from '../../app/checkout.ts';
 import type { Group, Membership, Order, Plan } from '../../app/model.ts';
