@@ -8,11 +8,12 @@ import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
 import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
 import { systemClock } from './app/clocks.ts';
-import type { Group, Membership, Order, Plan } from './app/model.ts';
+import type { Order } from './app/model.ts';
 import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
 import { requestRefund } from './app/refunds.ts';
-import { ConfigError, type Config, loadConfig, readEnv } from './config.ts';
+import { groupJson, memberJson, membershipResult, orderJson, planJson } from './app/views.ts';
+import { appSettings, ConfigError, type Config, loadConfig, readEnv } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
 import { DomainError, invalid, notFound } from './domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from './domain/membership.ts';
@@ -233,49 +234,13 @@ async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => 
       gateways: new Map(),
       messages: createCatalog({ defaultLocale: config.defaultLocale, timeZone: config.tzDisplay }),
       logger: quietLogger,
-      settings: {
-        publicUrl: config.publicUrl,
-        orderTtlMs: config.orderTtlMs,
-        defaultGraceMs: config.graceMs,
-        defaultReminderOffsetsMs: config.reminderOffsetsMs,
-        defaultLocale: config.defaultLocale,
-        tzDisplay: config.tzDisplay,
-      },
+      settings: appSettings(config),
     };
     return await fn(deps, store);
   } finally {
     await opened.close();
   }
 }
-
-const groupJson = (g: Group) => ({ id: g.id, platform: g.platform, chatId: g.platformChatId, title: g.title, ownerAccountId: g.ownerAccountId, graceHours: g.graceMs / 3_600_000 });
-const planJson = (p: Plan) => ({ id: p.id, name: p.name, priceMinor: p.priceMinor, price: formatMinor(p.priceMinor, p.currency), currency: p.currency, days: p.durationDays, active: p.active, groupIds: p.groupIds });
-const memberJson = (m: MembershipView) => ({
-  membershipId: m.id,
-  accountId: m.accountId,
-  platform: m.platform,
-  platformUserId: m.platformUserId,
-  displayName: m.displayName,
-  groupId: m.groupId,
-  status: m.status,
-  expiresAt: toIso(m.expiresAt),
-});
-const membershipResult = (m: Membership) => ({ membershipId: m.id, status: m.status, expiresAt: toIso(m.expiresAt) });
-const orderJson = (o: Order) => ({
-  id: o.id,
-  status: o.status,
-  outTradeNo: o.outTradeNo,
-  accountId: o.accountId,
-  planId: o.planId,
-  amountMinor: o.amountMinor,
-  amount: formatMinor(o.amountMinor, o.currency),
-  currency: o.currency,
-  provider: o.provider,
-  createdAt: toIso(o.createdAt),
-  expiresAt: toIso(o.expiresAt),
-  paidAt: o.paidAt === null ? null : toIso(o.paidAt),
-  reviewReason: o.reviewReason,
-});
 
 /** The --group/--status filter of member list and export, checked before anything is read. */
 async function memberFilter(store: Store, f: Flags): Promise<{ groupId?: number; status?: MembershipStatus }> {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import cron from 'node-cron';
 import { z } from 'zod';
+import type { AppSettings } from './app/deps.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -344,4 +345,16 @@ export function resolveSecrets(config: Config): ResolvedSecrets {
     chmodSync(file, 0o600);
   }
   return { adminToken, devPaySecret, generated, file };
+}
+
+/** The part of the config the use cases read (AppSettings), for every composition root. */
+export function appSettings(config: Config): AppSettings {
+  return {
+    publicUrl: config.publicUrl,
+    orderTtlMs: config.orderTtlMs,
+    defaultGraceMs: config.graceMs,
+    defaultReminderOffsetsMs: config.reminderOffsetsMs,
+    defaultLocale: config.defaultLocale,
+    tzDisplay: config.tzDisplay,
+  };
 }

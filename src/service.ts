@@ -11,7 +11,7 @@ import type { AppDeps } from './app/deps.ts';
 import { createJobHandlers } from './app/job-handlers.ts';
 import type { Platform } from './app/model.ts';
 import type { ChatGateway, Clock, Logger, PaymentProvider, Store } from './app/ports.ts';
-import type { Config } from './config.ts';
+import { appSettings, type Config } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
 import { createConversation } from './conversation/engine.ts';
 import type { Conversation } from './conversation/types.ts';
@@ -81,14 +81,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     gateways: new Map<Platform, ChatGateway>((o.gateways ?? []).map((g) => [g.platform, g])),
     messages: createCatalog({ defaultLocale: config.defaultLocale, timeZone: config.tzDisplay }),
     logger: o.logger,
-    settings: {
-      publicUrl: config.publicUrl,
-      orderTtlMs: config.orderTtlMs,
-      defaultGraceMs: config.graceMs,
-      defaultReminderOffsetsMs: config.reminderOffsetsMs,
-      defaultLocale: config.defaultLocale,
-      tzDisplay: config.tzDisplay,
-    },
+    settings: appSettings(config),
     onJobsEnqueued: () => worker?.notify(),
   };
   // The playground is a chat platform of its own; a gateway given for 'playground' (tests) wins.

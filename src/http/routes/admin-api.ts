@@ -6,10 +6,9 @@ import { createHash } from 'node:crypto';
 import type { Actor } from '../../app/actors.ts';
 import { addGroup, addPlan } from '../../app/catalog-admin.ts';
 import { createCheckout } from '../../app/checkout.ts';
-import type { Group, Membership, Order, Plan } from '../../app/model.ts';
+import type { Membership } from '../../app/model.ts';
 import { approveOrder, banMember, createClaimCode, extendMembership, removeMember, unbanMember } from '../../app/owners.ts';
 import { Cursors, pageLimit } from '../../app/paging.ts';
-import type { MembershipView } from '../../app/ports.ts';
 import { requestRefund } from '../../app/refunds.ts';
 import { computeStats } from '../../app/stats.ts';
 import { invalid, notFound } from '../../domain/errors.ts';
@@ -17,42 +16,12 @@ import { isMembershipStatus, type MembershipStatus } from '../../domain/membersh
 import { formatMinor } from '../../domain/money.ts';
 import { isOrderStatus, type OrderStatus } from '../../domain/order.ts';
 import { DAY_MS, toIso } from '../../domain/time.ts';
+import { groupJson, memberJson, membershipResult, orderJson, planJson } from '../../app/views.ts';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
 import { parseInput } from '../validation.ts';
 
 const id = z.coerce.number().int().positive().max(2 ** 31);
-
-export const orderJson = (o: Order) => ({
-  id: o.id,
-  status: o.status,
-  outTradeNo: o.outTradeNo,
-  accountId: o.accountId,
-  planId: o.planId,
-  amountMinor: o.amountMinor,
-  amount: formatMinor(o.amountMinor, o.currency),
-  currency: o.currency,
-  provider: o.provider,
-  createdAt: toIso(o.createdAt),
-  expiresAt: toIso(o.expiresAt),
-  paidAt: o.paidAt === null ? null : toIso(o.paidAt),
-  reviewReason: o.reviewReason,
-});
-
-export const groupJson = (g: Group) => ({ id: g.id, platform: g.platform, chatId: g.platformChatId, title: g.title, ownerAccountId: g.ownerAccountId, graceHours: g.graceMs / 3_600_000 });
-
-export const planJson = (p: Plan) => ({ id: p.id, name: p.name, priceMinor: p.priceMinor, price: formatMinor(p.priceMinor, p.currency), currency: p.currency, days: p.durationDays, active: p.active, groupIds: p.groupIds });
-
-export const memberJson = (m: MembershipView) => ({
-  membershipId: m.id,
-  accountId: m.accountId,
-  platform: m.platform,
-  platformUserId: m.platformUserId,
-  displayName: m.displayName,
-  groupId: m.groupId,
-  status: m.status,
-  expiresAt: toIso(m.expiresAt),
-});
 
 const page = z.object({ limit: z.coerce.number().int().optional(), cursor: z.string().max(600).optional() });
 const reasonBody = z.object({ reason: z.string().max(500).optional() });
@@ -135,7 +104,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   const memberAction = <S extends z.ZodType>(path: string, schema: S, run: (membershipId: number, body: z.infer<S>) => Promise<Membership>) =>
     app.post<{ Params: { id: string } }>(`/api/members/:id/${path}`, async (req) => {
       const m = await run(parseInput(id, req.params.id), parseInput(schema, req.body ?? {}));
-      return { membershipId: m.id, status: m.status, expiresAt: toIso(m.expiresAt) };
+      return membershipResult(m);
     });
   const reasonOnly = z.object({ reason: z.string().max(500).optional() });
   memberAction('extend', reasonOnly.extend({ days: z.number() }), (membershipId, b) => extendMembership(a, { actor, membershipId, days: b.days, reason: b.reason }));

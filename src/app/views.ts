@@ -1,0 +1,38 @@
+// The JSON shapes an owner's tools show (admin API and CLI --json): one definition, so both agree.
+import { formatMinor } from '../domain/money.ts';
+import { toIso } from '../domain/time.ts';
+import type { Group, Membership, Order, Plan } from './model.ts';
+import type { MembershipView } from './ports.ts';
+
+export const orderJson = (o: Order) => ({
+  id: o.id,
+  status: o.status,
+  outTradeNo: o.outTradeNo,
+  accountId: o.accountId,
+  planId: o.planId,
+  amountMinor: o.amountMinor,
+  amount: formatMinor(o.amountMinor, o.currency),
+  currency: o.currency,
+  provider: o.provider,
+  createdAt: toIso(o.createdAt),
+  expiresAt: toIso(o.expiresAt),
+  paidAt: o.paidAt === null ? null : toIso(o.paidAt),
+  reviewReason: o.reviewReason,
+});
+
+export const groupJson = (g: Group) => ({ id: g.id, platform: g.platform, chatId: g.platformChatId, title: g.title, ownerAccountId: g.ownerAccountId, graceHours: g.graceMs / 3_600_000 });
+
+export const planJson = (p: Plan) => ({ id: p.id, name: p.name, priceMinor: p.priceMinor, price: formatMinor(p.priceMinor, p.currency), currency: p.currency, days: p.durationDays, active: p.active, groupIds: p.groupIds });
+
+export const memberJson = (m: MembershipView) => ({
+  membershipId: m.id,
+  accountId: m.accountId,
+  platform: m.platform,
+  platformUserId: m.platformUserId,
+  displayName: m.displayName,
+  groupId: m.groupId,
+  status: m.status,
+  expiresAt: toIso(m.expiresAt),
+});
+
+export const membershipResult = (m: Membership) => ({ membershipId: m.id, status: m.status, expiresAt: toIso(m.expiresAt) });
