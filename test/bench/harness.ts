@@ -117,3 +117,6 @@ export async function spawnService(env: Record<string, string>): Promise<Spawned
 }
 
 export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+/** Remarks the parts add for the reader (printed under the table and kept in bench-results.json). */
+export const benchNotes: string[] = [];
