@@ -206,6 +206,8 @@ export interface Repos {
     insert(o: Order): Promise<void>;
     get(id: string): Promise<Order | null>;
     findByOutTradeNo(outTradeNo: string): Promise<Order | null>;
+    /** Reads the order and, on PostgreSQL, locks its row until the transaction ends (refunds of one order apply one at a time). */
+    getForUpdate(id: string): Promise<Order | null>;
     /** Conditional update: moves the order only if its status is one of `from`. True when it moved. */
     transition(id: string, from: OrderStatus[], to: OrderStatus, patch: OrderPatch, now: number): Promise<boolean>;
     setCheckout(id: string, c: Checkout, now: number): Promise<void>;

@@ -96,7 +96,9 @@ export type RefundOutcome = 'duplicate' | 'before_payment' | 'partial' | 'full' 
  * confirmation that reaches the charge withdraw access (webhook, job answer and reconcile may all report it).
  */
 export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund, actor: string, now: number): Promise<RefundOutcome> {
-  const current = (await tx.orders.get(order.id)) ?? order;
+  // Locked: two partial refunds reported at once must see each other's ledger row, or together they could
+  // reach the charge while each alone looks partial.
+  const current = (await tx.orders.getForUpdate(order.id)) ?? order;
   // Refunded in full already: a later report is the same money under another id (our refund call and the
   // provider's notification may name one refund differently), so nothing more is booked.
   if (current.status === 'refunded') return 'already_refunded';

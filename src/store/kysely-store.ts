@@ -24,7 +24,7 @@ import {
   revokePeriod,
   updateMembership,
 } from './memberships-repository.ts';
-import { expireDueOrders, findOrderByOutTradeNo, getOrder, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
+import { expireDueOrders, findOrderByOutTradeNo, getOrder, getOrderForUpdate, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
 import { getClaim, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
 import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStatus, countRenewals, countWebhookOutcomes, revenueByCurrency } from './stats-repository.ts';
 import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, refundedByOrder, setWebhookOutcome } from './payments-repository.ts';
@@ -64,6 +64,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insert: (o) => insertOrder(db, o),
       get: (id) => getOrder(db, id),
       findByOutTradeNo: (n) => findOrderByOutTradeNo(db, n),
+      getForUpdate: (id) => getOrderForUpdate(db, dialect, id),
       transition: (id, from, to, patch, now) => transitionOrder(db, id, from, to, patch, now),
       setCheckout: (id, c, now) => setOrderCheckout(db, id, c, now),
       expireDue: (now, limit) => expireDueOrders(db, dialect, now, limit),

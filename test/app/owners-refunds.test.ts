@@ -314,6 +314,17 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(again.json().message).toMatch(/already refunded/);
     });
 
+    it('two partial refunds reported at the same moment that together reach the charge withdraw access', async () => {
+      for (const user of ['race-1', 'race-2', 'race-3']) {
+        const m = await paidMember(user);
+        const answers = await Promise.all([devRefund(m.order.outTradeNo, `${user}-a`, 490), devRefund(m.order.outTradeNo, `${user}-b`, 500)]);
+        expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
+        await t.service.worker.drain();
+        expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('refunded');
+        expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('revoked');
+      }
+    });
+
     it('bad input: a refund notification for more than the charge holds the order for review, tells the owner, removes nobody', async () => {
       const m = await paidMember('overrun');
       const res = await devRefund(m.order.outTradeNo, 'r-big', 991);
