@@ -12,7 +12,7 @@ import type { Order } from './app/model.ts';
 import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
 import { requestRefund } from './app/refunds.ts';
-import { groupJson, memberJson, membershipResult, orderJson, planJson } from './app/views.ts';
+import { groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from './app/views.ts';
 import { appSettings, ConfigError, type Config, loadConfig, readEnv } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
 import { DomainError, invalid, notFound } from './domain/errors.ts';
@@ -442,26 +442,28 @@ export async function run(argv: string[], env: Record<string, string | undefined
       const status = optional(f, 'status');
       if (status !== undefined && !isOrderStatus(status)) throw invalid(`unknown order status ${shown(status)} (pending, paid, expired, review, refund_pending, refunded)`);
       const orders = await withDeps(config(), async (_deps, store) => {
-        const all: Order[] = [];
+        const all: Array<Awaited<ReturnType<typeof ordersJson>>[number]> = [];
         let after: { createdAt: number; id: string } | undefined;
         for (;;) {
-          const rows = await store.orders.page({ status: status as OrderStatus | undefined, after, limit: PAGE });
-          all.push(...rows);
+          const rows: Order[] = await store.orders.page({ status: status as OrderStatus | undefined, after, limit: PAGE });
+          all.push(...(await ordersJson(store, rows)));
           if (rows.length < PAGE) return all;
           const last = rows[rows.length - 1]!;
           after = { createdAt: last.createdAt, id: last.id };
         }
       });
-      const text = orders.length === 0 ? 'no orders' : orders.map((o) => [o.id, o.status, `${formatMinor(o.amountMinor, o.currency)} ${o.currency}`, o.provider, `account ${o.accountId}`, `plan ${o.planId}`, toIso(o.createdAt)].map(cell).join('\t')).join('\n');
-      return print(!!f.json, orders.map(orderJson), text);
+      const refundedCell = (o: (typeof orders)[number]) => (o.refundedMinor > 0 ? [`refunded ${o.refunded} ${o.currency}`] : []);
+      const text = orders.length === 0 ? 'no orders' : orders.map((o) => [o.id, o.status, `${o.amount} ${o.currency}`, ...refundedCell(o), o.provider, `account ${o.accountId}`, `plan ${o.planId}`, o.createdAt].map(cell).join('\t')).join('\n');
+      return print(!!f.json, orders, text);
     }
     case 'order refund': {
       const { f, pos } = parseWith(rest, { reason: { type: 'string' } }, ['order-id']);
       if (f.help) return out(HELP['order refund']!);
       const orderId = pos[0]!.trim();
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(orderId)) throw notFound(`no order with id ${shown(pos[0]!)}`);
-      const o = await withDeps(config(), (deps) => requestRefund(deps, { actor: CLI, orderId, reason: optional(f, 'reason') }));
-      return print(!!f.json, orderJson(o), `order ${o.id}: refund requested; the service will complete it (its job worker asks the ${o.provider} provider to refund ${formatMinor(o.amountMinor, o.currency)} ${o.currency}, then tells the member)`);
+      const o = await withDeps(config(), async (deps, store) => oneOrderJson(store, await requestRefund(deps, { actor: CLI, orderId, reason: optional(f, 'reason') })));
+      const owed = o.amountMinor - o.refundedMinor;
+      return print(!!f.json, o, `order ${o.id}: refund requested; the service will complete it (its job worker asks the ${o.provider} provider to refund ${formatMinor(owed, o.currency)} ${o.currency}, the whole remaining charge, then tells the member)`);
     }
     case 'backup': {
       const { f, pos } = parseWith(rest, {}, ['file']);

@@ -314,7 +314,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const dashed = await order('-dashedOrder000000001', accountId, 'paid', t0 + 2000);
     const list = await json(['order', 'list']);
     expect(list.map((o: { id: string }) => o.id)).toEqual([dashed.id, pending.id, paid.id]);
-    expect(list[2]).toMatchObject({ id: paid.id, status: 'paid', amountMinor: 990, amount: '9.90', currency: 'CNY', provider: 'dev', accountId, planId: 1 });
+    expect(list[2]).toMatchObject({ id: paid.id, status: 'paid', amountMinor: 990, amount: '9.90', currency: 'CNY', refundedMinor: 0, refunded: '0.00', provider: 'dev', accountId, planId: 1 });
     expect((await json(['order', 'list', '--status', 'pending'])).map((o: { id: string }) => o.id)).toEqual([pending.id]);
     expect((await cli(['order', 'list', '--status', 'pending'], env)).out).toMatch(new RegExp(`^${pending.id}\\tpending\\t9.90 CNY\\tdev\\taccount ${accountId}\\tplan 1\\t`));
     await fails(['order', 'list', '--status', 'done'], env, 1, /^unknown order status "done"/);
@@ -330,8 +330,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     // the provider confirms (as the worker would record it)
     await store.transaction(async (tx) => {
       const o = (await tx.orders.get(paid.id))!;
-      expect(await confirmRefund(tx, o, { providerRefundId: 'rf-1', amountMinor: 990, currency: 'CNY', refundedAt: Date.now() }, 'provider:dev', Date.now())).toBe(true);
+      expect(await confirmRefund(tx, o, { providerRefundId: 'rf-1', amountMinor: 990, currency: 'CNY', refundedAt: Date.now() }, 'provider:dev', Date.now())).toBe('full');
     });
+    expect((await json(['order', 'list', '--status', 'refunded']))[0]).toMatchObject({ id: paid.id, refundedMinor: 990, refunded: '9.90' });
     await fails(['order', 'refund', paid.id], env, 1, /^order paidOrder0000000000001 is already refunded$/);
     await fails(['order', 'refund', pending.id], env, 1, /^order pendingOrder000000001 is pending: only a paid order can be refunded$/);
     await fails(['order', 'refund', 'noSuchOrder'], env, 1, /^no order with id noSuchOrder$/);

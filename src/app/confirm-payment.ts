@@ -43,12 +43,16 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
           return 'failed_noted';
         }
         case 'refunded': {
+          // An order of another provider is not this provider's to refund: recorded, nothing changes.
           const found = await tx.orders.findByOutTradeNo(event.outTradeNo);
           const order = found && found.provider === provider.name ? found : null;
           if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'refund_noted' : 'unknown_order'))) return 'duplicate';
           if (!order) return 'unknown_order';
-          await confirmRefund(tx, order, event, `provider:${provider.name}`, now);
-          return 'refund_noted';
+          // Partial refunds are booked and keep access; only refunds reaching the charge withdraw it; more
+          // than the charge holds the order for review (see refunds.ts).
+          if ((await confirmRefund(tx, order, event, `provider:${provider.name}`, now)) !== 'overrun') return 'refund_noted';
+          await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'review', order.id);
+          return 'review';
         }
         case 'paid':
           return confirmPaid(deps, tx, provider, event, record, now);

@@ -4,7 +4,7 @@ import { ProviderRejectedError, ProviderUnreachableError } from '../domain/error
 import { orderSourceStatuses } from '../domain/order.ts';
 import { DAY_MS } from '../domain/time.ts';
 import { handleProviderEvent } from './confirm-payment.ts';
-import { chargedAmount, confirmRefund, refundRefused } from './refunds.ts';
+import { confirmRefund, refundBalance, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
 import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, notifyJob, reconcileJob } from './job-kinds.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
@@ -121,8 +121,9 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
         // Same exactly-once path as a webhook; keyed on the provider's transaction id.
         await handleProviderEvent(deps, provider, { ...result.event, eventId: `query:${result.event.providerTxnId}` }, JSON.stringify({ source: 'reconcile', state: result.state }));
       } else if (result.state === 'refunded' && order.status === 'refund_pending') {
-        const charged = await chargedAmount(store, order);
-        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: `refund:${order.outRefundNo}`, ...charged, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        // `refunded` means the whole charge went back: booked as the part the ledger does not show yet.
+        const b = await refundBalance(store, order);
+        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: b.remainingMinor, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
         deps.onJobsEnqueued?.();
       } else if (result.state === 'refunded') {
         // Our records say unpaid, the provider says refunded: a person must look.
@@ -141,10 +142,16 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       if (!order || order.status !== 'refund_pending' || !order.outRefundNo) return;
       const provider = deps.providers.get(order.provider);
       if (!provider) throw new ProviderUnreachableError(order.provider, 'provider not enabled');
-      const charged = await chargedAmount(store, order);
+      // Always the full remaining charge: partial refunds made elsewhere are already in the ledger.
+      const b = await refundBalance(store, order);
+      if (b.remainingMinor <= 0) {
+        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: 0, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        deps.onJobsEnqueued?.();
+        return;
+      }
       let result;
       try {
-        result = await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: charged.amountMinor, reason: order.refundReason ?? 'refund' });
+        result = await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: b.remainingMinor, reason: order.refundReason ?? 'refund' });
       } catch (err) {
         if (err instanceof ProviderRejectedError) {
           await refundRefused(deps, order, err.message);
@@ -153,7 +160,8 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
         throw err; // unreachable: retried with the same refund number
       }
       if (result.state === 'refunded') {
-        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: result.providerRefundId, ...charged, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        // The provider confirmed our refund of everything left: the charge is refunded in full.
+        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: result.providerRefundId, amountMinor: b.remainingMinor, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
         deps.onJobsEnqueued?.();
       }
       // `processing`: the provider's refund notification or the reconcile job will confirm it.

@@ -84,8 +84,16 @@ export type ProviderEvent =
       type: 'refunded';
       eventId: string;
       outTradeNo: string;
+      /** Stable per refund (not per order): one refund is one ledger row however often it is reported. */
       providerRefundId: string;
+      /** The amount of this one refund (not the order's total). */
       amountMinor: number;
+      /**
+       * When the provider reports only its running total (Alipay's refund_fee, Stripe's amount_refunded):
+       * everything refunded on the charge so far. The core then books the part not yet in the ledger, so
+       * one refund reported under two ids is never counted twice.
+       */
+      cumulativeMinor?: number;
       currency: string;
       refundedAt: number;
     }
@@ -198,6 +206,8 @@ export interface Repos {
     insert(o: Order): Promise<void>;
     get(id: string): Promise<Order | null>;
     findByOutTradeNo(outTradeNo: string): Promise<Order | null>;
+    /** Reads the order and, on PostgreSQL, locks its row until the transaction ends (refunds of one order apply one at a time). */
+    getForUpdate(id: string): Promise<Order | null>;
     /** Conditional update: moves the order only if its status is one of `from`. True when it moved. */
     transition(id: string, from: OrderStatus[], to: OrderStatus, patch: OrderPatch, now: number): Promise<boolean>;
     setCheckout(id: string, c: Checkout, now: number): Promise<void>;
@@ -210,6 +220,8 @@ export interface Repos {
     /** False when (provider, providerTxnId, kind) is already in the ledger. */
     insertIfAbsent(p: { orderId: string; provider: string; providerTxnId: string; kind: 'charge' | 'refund'; amountMinor: number; currency: string; occurredAt: number }, now: number): Promise<boolean>;
     listForOrder(orderId: string): Promise<Array<{ kind: 'charge' | 'refund'; providerTxnId: string; amountMinor: number; currency: string; occurredAt: number }>>;
+    /** The refunds booked per order (sum of its `refund` rows); orders with none are absent from the map. */
+    refundedByOrder(orderIds: string[]): Promise<Map<string, number>>;
   };
   webhookEvents: {
     /** Takes the idempotency slot; false when (provider, eventId) was already recorded. */
@@ -240,6 +252,8 @@ export interface Repos {
     listForOrder(orderId: string): Promise<MembershipPeriod[]>;
     /** Marks a period revoked (kept for the ledger); false if it already was. */
     revoke(id: number, now: number): Promise<boolean>;
+    /** Moves an unrevoked period to a new span (a refund of an earlier stacked period pulls later ones forward). */
+    reschedule(id: number, startsAt: number, endsAt: number): Promise<void>;
   };
   jobs: {
     enqueue(jobs: NewJob[], now: number): Promise<void>;

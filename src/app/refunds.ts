@@ -1,13 +1,24 @@
-// Refunds: the refund number is stored (order → refund_pending) before the provider is asked, and the
-// provider call runs in a job outside any transaction, retried with the same number until the provider
-// answers. On confirmation the order's periods are revoked, the expiry shortened by what they added, and
-// access withdrawn when nothing is left; the member is told.
+// Refunds. The rules (DESIGN.md "State machines"):
+//   - A refund takes back only what it paid for: each period of the refunded order gives back its *unused*
+//     part, max(0, endsAt − max(startsAt, now)). Days already passed were used (perhaps in an earlier cycle
+//     that lapsed long ago), and days another order paid for are that order's: neither is ever subtracted.
+//     Periods stacked after a refunded future period move earlier by what was removed, so a later refund of
+//     one of them again subtracts exactly its own unused part.
+//   - The ledger books every refund (payments, kind `refund`, one row per provider refund id). Access is
+//     withdrawn (order → `refunded`, its periods revoked, the member removed when nothing paid is left)
+//     only when the refunds booked for an order reach its charge. A partial refund is booked, audited
+//     (`order.partial_refund`) and the owners are told; the order stays paid and nobody is removed.
+//   - Refunds reported beyond the charge (or in another currency) put the order in `review` and tell the
+//     owners; nobody is removed over it.
+//   - Our own refund (`order refund`, the admin API, the owner's /refund) always returns the full remaining
+//     charge. Its number is stored (order → refund_pending) before the provider is asked, and the provider
+//     call runs in a job outside any transaction, retried with the same number until the provider answers.
 import { conflict, notFound } from '../domain/errors.ts';
 import { newOutTradeNo } from '../domain/ids.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
-import { toIso } from '../domain/time.ts';
+import { HOUR_MS, toIso } from '../domain/time.ts';
 import { type Actor, actorLabel, assertOwnerOf, notAllowed } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { alertOwnersJob, notifyJob, refundJob, removeJob } from './job-kinds.ts';
@@ -28,6 +39,8 @@ export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderI
     if (o.status === 'refunded') throw conflict(`order ${o.id} is already refunded`);
     if (o.status !== 'paid' && o.status !== 'review') throw conflict(`order ${o.id} is ${o.status}: only a paid order can be refunded`);
     if (!deps.providers.has(o.provider)) throw conflict(`the ${o.provider} provider is not enabled, so it cannot refund`);
+    const { remainingMinor } = await refundBalance(tx, o);
+    if (remainingMinor <= 0) throw conflict(`order ${o.id} has nothing left to refund`);
     // Never reissued: a second request after a failed refund reuses the stored number.
     const outRefundNo = o.outRefundNo ?? newOutTradeNo();
     const moved = await tx.orders.transition(o.id, orderSourceStatuses('request_refund'), 'refund_pending', { outRefundNo, refundReason: reason }, now);
@@ -40,10 +53,13 @@ export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderI
   return order;
 }
 
-/** The amount actually charged for the order (a review order may have been paid a different amount). */
-export async function chargedAmount(tx: Repos, order: Order): Promise<{ amountMinor: number; currency: string }> {
-  const charge = (await tx.payments.listForOrder(order.id)).find((p) => p.kind === 'charge');
-  return charge ? { amountMinor: charge.amountMinor, currency: charge.currency } : { amountMinor: order.amountMinor, currency: order.currency };
+/** What was charged for the order, what the ledger shows refunded so far, and what is left to refund. */
+export async function refundBalance(tx: Repos, order: Order): Promise<{ amountMinor: number; currency: string; refundedMinor: number; remainingMinor: number }> {
+  const ledger = await tx.payments.listForOrder(order.id);
+  const charge = ledger.find((p) => p.kind === 'charge');
+  const { amountMinor, currency } = charge ?? order;
+  const refundedMinor = ledger.filter((p) => p.kind === 'refund').reduce((sum, p) => sum + p.amountMinor, 0);
+  return { amountMinor, currency, refundedMinor, remainingMinor: amountMinor - refundedMinor };
 }
 
 /** The provider refused the refund: the order is paid again and the owner is told. */
@@ -57,54 +73,115 @@ export async function refundRefused(deps: AppDeps, order: Order, why: string): P
   });
 }
 
+export interface ConfirmedRefund {
+  providerRefundId: string;
+  /** This refund's amount. */
+  amountMinor: number;
+  /** The provider's running total of refunds on the charge, when that is what it reports (see ProviderEvent). */
+  cumulativeMinor?: number;
+  currency: string;
+  refundedAt: number;
+}
+
 /**
- * Applies a confirmed refund inside the caller's transaction. Idempotent: the conditional update lets
- * only the first confirmation through (webhook, job answer and reconcile may all report it).
+ * `duplicate`: already booked (or nothing new); `before_payment`: booked against an unpaid order;
+ * `partial`: booked, access kept; `full`: the refunds reached the charge, access withdrawn;
+ * `overrun`: beyond the charge, held for review; `already_refunded`: the order was refunded in full before.
  */
-export async function confirmRefund(tx: Repos, order: Order, r: { providerRefundId: string; amountMinor: number; currency: string; refundedAt: number }, actor: string, now: number): Promise<boolean> {
-  // `paid` too: a refund made in the provider's dashboard arrives without a request from us.
-  const moved = await tx.orders.transition(order.id, ['refund_pending', 'paid', 'review'], 'refunded', { refundedAt: r.refundedAt }, now);
-  const refundRow = { orderId: order.id, provider: order.provider, providerTxnId: r.providerRefundId, kind: 'refund' as const, amountMinor: r.amountMinor, currency: r.currency, occurredAt: r.refundedAt };
-  if (!moved) {
-    // Already refunded: the first confirmation booked it (under whatever id that path knew), so nothing
-    // more is booked. Not paid yet: the refund overtook its payment notification. Book it, so the
-    // payment is held for review when it arrives instead of granting access, and tell the owner.
-    const current = await tx.orders.get(order.id);
-    if (current && (current.status === 'pending' || current.status === 'expired') && (await tx.payments.insertIfAbsent(refundRow, now))) {
-      const plan = await tx.plans.get(order.planId);
-      await tx.audit.insert({ at: now, actor, action: 'order.refund_before_payment', subjectType: 'order', subjectId: order.id, reason: `refund of ${formatMoney(r.amountMinor, r.currency)} reported before its payment`, detail: { providerRefundId: r.providerRefundId } });
-      await tx.jobs.enqueue([alertOwnersJob({ groupIds: plan?.groupIds ?? [], message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'a refund was reported before its payment' } } }, `alert:early-refund:${order.id}`)], now);
-    }
-    return false;
+export type RefundOutcome = 'duplicate' | 'before_payment' | 'partial' | 'full' | 'overrun' | 'already_refunded';
+
+/**
+ * Books a confirmed refund inside the caller's transaction and applies the rules in the header.
+ * Idempotent: the ledger key books each refund once, and the conditional update lets only the first
+ * confirmation that reaches the charge withdraw access (webhook, job answer and reconcile may all report it).
+ */
+export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund, actor: string, now: number): Promise<RefundOutcome> {
+  // Locked: two partial refunds reported at once must see each other's ledger row, or together they could
+  // reach the charge while each alone looks partial.
+  const current = (await tx.orders.getForUpdate(order.id)) ?? order;
+  // Refunded in full already: a later report is the same money under another id (our refund call and the
+  // provider's notification may name one refund differently), so nothing more is booked.
+  if (current.status === 'refunded') return 'already_refunded';
+  const balance = await refundBalance(tx, current);
+  const amountMinor = r.cumulativeMinor !== undefined ? Math.max(0, r.cumulativeMinor - balance.refundedMinor) : r.amountMinor;
+  if (amountMinor > 0) {
+    const booked = await tx.payments.insertIfAbsent({ orderId: order.id, provider: order.provider, providerTxnId: r.providerRefundId, kind: 'refund', amountMinor, currency: r.currency, occurredAt: r.refundedAt }, now);
+    if (!booked) return 'duplicate';
   }
-  await tx.payments.insertIfAbsent(refundRow, now);
+  const refundedMinor = balance.refundedMinor + amountMinor;
+  const plan = await tx.plans.get(order.planId);
+  const groupIds = plan?.groupIds ?? [];
+  const money = (minor: number) => formatMoney(minor, balance.currency);
+
+  if (current.status === 'pending' || current.status === 'expired') {
+    // The refund overtook its payment notification. Booked, so the payment is held for review when it
+    // arrives instead of granting access; the owner is told.
+    if (amountMinor === 0) return 'duplicate';
+    await tx.audit.insert({ at: now, actor, action: 'order.refund_before_payment', subjectType: 'order', subjectId: order.id, reason: `refund of ${formatMoney(amountMinor, r.currency)} reported before its payment`, detail: { providerRefundId: r.providerRefundId } });
+    await tx.jobs.enqueue([alertOwnersJob({ groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'a refund was reported before its payment' } } }, `alert:early-refund:${order.id}`)], now);
+    return 'before_payment';
+  }
+
+  if (r.currency !== balance.currency || refundedMinor > balance.amountMinor) {
+    const reason =
+      r.currency !== balance.currency
+        ? `refund reported in ${r.currency} for a charge in ${balance.currency}`
+        : `refunds reported (${money(refundedMinor)}) exceed the charge (${money(balance.amountMinor)})`;
+    await tx.orders.transition(order.id, orderSourceStatuses('refund_overrun'), 'review', { reviewReason: reason }, now);
+    await tx.audit.insert({ at: now, actor, action: 'order.refund_overrun', subjectType: 'order', subjectId: order.id, reason, detail: { providerRefundId: r.providerRefundId, amountMinor, refundedMinor } });
+    await tx.jobs.enqueue([alertOwnersJob({ groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason } } }, `alert:refund-overrun:${order.id}:${r.providerRefundId}`)], now);
+    return 'overrun';
+  }
+
+  if (refundedMinor < balance.amountMinor) {
+    if (amountMinor === 0) return 'duplicate';
+    const params = { orderId: order.id, amount: formatMoney(amountMinor, r.currency), refunded: money(refundedMinor), charged: money(balance.amountMinor) };
+    await tx.audit.insert({ at: now, actor, action: 'order.partial_refund', subjectType: 'order', subjectId: order.id, reason: `partial refund of ${params.amount} (${params.refunded} of ${params.charged} refunded): access kept`, detail: { providerRefundId: r.providerRefundId, amountMinor, refundedMinor } });
+    await tx.jobs.enqueue([alertOwnersJob({ groupIds, message: { key: 'owner.partial_refund', params } }, `alert:partial-refund:${order.id}:${r.providerRefundId}`)], now);
+    return 'partial';
+  }
+
+  // The refunds reached the charge. `paid` and `review` too: a refund made in the provider's dashboard
+  // arrives without a request from us.
+  if (!(await tx.orders.transition(order.id, ['refund_pending', 'paid', 'review'], 'refunded', { refundedAt: r.refundedAt }, now))) return 'already_refunded';
   const jobs = [];
   for (const period of await tx.periods.listForOrder(order.id)) {
     if (!(await tx.periods.revoke(period.id, now))) continue;
     const m = await tx.memberships.get(period.membershipId);
     if (!m) continue;
     const locked = (await tx.memberships.getForUpdate(m.accountId, m.groupId))!;
-    const inGroup = locked.status === 'active' || locked.status === 'grace';
-    const shortened = locked.expiresAt - (period.endsAt - period.startsAt);
-    if (inGroup && shortened <= now) {
-      const next = applyMembershipEvent(locked, { type: 'revoke' });
-      await tx.memberships.update(locked.id, { status: next.status, expiresAt: shortened, graceUntil: null }, now);
-      jobs.push(removeJob({ membershipId: locked.id, reason: 'revoked', expectStatus: 'revoked' }, `refund:${order.id}`));
-    } else if (inGroup) {
-      await tx.memberships.update(locked.id, { status: 'active', expiresAt: shortened, graceUntil: null }, now);
+    const unused = Math.max(0, period.endsAt - Math.max(period.startsAt, now));
+    if (unused > 0) {
+      for (const later of await tx.periods.listForMembership(locked.id)) {
+        if (later.id === period.id || later.revokedAt !== null || later.startsAt < period.endsAt) continue;
+        await tx.periods.reschedule(later.id, later.startsAt - unused, later.endsAt - unused);
+      }
     }
+    const inGroup = locked.status === 'active' || locked.status === 'grace';
+    const expiresAt = locked.expiresAt - unused;
+    // Nothing paid left: the refunded period was the last one (its unused part gone, or a grace that
+    // followed it). A member whose time another order pays for keeps it.
+    const nothingLeft = inGroup && expiresAt <= now && (unused > 0 || period.endsAt >= locked.expiresAt);
+    if (nothingLeft) {
+      const next = applyMembershipEvent(locked, { type: 'revoke' });
+      await tx.memberships.update(locked.id, { status: next.status, expiresAt, graceUntil: null }, now);
+      jobs.push(removeJob({ membershipId: locked.id, reason: 'revoked', expectStatus: 'revoked' }, `refund:${order.id}`));
+    } else if (unused > 0) {
+      await tx.memberships.update(locked.id, { status: locked.status, expiresAt, graceUntil: locked.graceUntil }, now);
+    }
+    const usedUp = unused === 0 ? ': already used, nothing to take back' : '';
     await tx.audit.insert({
       at: now,
       actor,
       action: 'membership.refund',
       subjectType: 'membership',
       subjectId: String(locked.id),
-      reason: `order ${order.id} refunded: its ${period.days} days removed${inGroup ? (shortened <= now ? ', nothing left: access revoked' : `, now until ${toIso(shortened)}`) : ''}`,
-      detail: { orderId: order.id, periodId: period.id },
+      reason: `order ${order.id} refunded: ${Math.round(unused / HOUR_MS)} unused hours of its ${period.days} days removed${usedUp}${nothingLeft ? ', nothing left: access revoked' : inGroup ? `, now until ${toIso(expiresAt)}` : ''}`,
+      detail: { orderId: order.id, periodId: period.id, removedMs: unused },
     });
   }
-  jobs.push(notifyJob({ accountId: order.accountId, message: { key: 'refund.done', params: { amount: formatMoney(r.amountMinor, r.currency) } } }, `refunded:${order.id}`));
+  jobs.push(notifyJob({ accountId: order.accountId, message: { key: 'refund.done', params: { amount: money(refundedMinor) } } }, `refunded:${order.id}`));
   await tx.jobs.enqueue(jobs, now);
-  await tx.audit.insert({ at: now, actor, action: 'order.refunded', subjectType: 'order', subjectId: order.id, reason: `refunded ${formatMoney(r.amountMinor, r.currency)}`, detail: { providerRefundId: r.providerRefundId } });
-  return true;
+  await tx.audit.insert({ at: now, actor, action: 'order.refunded', subjectType: 'order', subjectId: order.id, reason: `refunded ${money(refundedMinor)}`, detail: { providerRefundId: r.providerRefundId } });
+  return 'full';
 }

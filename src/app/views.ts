@@ -2,9 +2,10 @@
 import { formatMinor } from '../domain/money.ts';
 import { toIso } from '../domain/time.ts';
 import type { Group, Membership, Order, Plan } from './model.ts';
-import type { MembershipView } from './ports.ts';
+import type { MembershipView, Repos } from './ports.ts';
 
-export const orderJson = (o: Order) => ({
+/** `refundedMinor`: the refunds the ledger has booked for the order (partial refunds keep it paid). */
+export const orderJson = (o: Order, refundedMinor = 0) => ({
   id: o.id,
   status: o.status,
   outTradeNo: o.outTradeNo,
@@ -13,12 +14,24 @@ export const orderJson = (o: Order) => ({
   amountMinor: o.amountMinor,
   amount: formatMinor(o.amountMinor, o.currency),
   currency: o.currency,
+  refundedMinor,
+  refunded: formatMinor(refundedMinor, o.currency),
   provider: o.provider,
   createdAt: toIso(o.createdAt),
   expiresAt: toIso(o.expiresAt),
   paidAt: o.paidAt === null ? null : toIso(o.paidAt),
   reviewReason: o.reviewReason,
 });
+
+/** Orders as JSON with their booked refunds (one ledger query for the whole list). */
+export async function ordersJson(store: Pick<Repos, 'payments'>, orders: Order[]): Promise<Array<ReturnType<typeof orderJson>>> {
+  const refunded = await store.payments.refundedByOrder(orders.map((o) => o.id));
+  return orders.map((o) => orderJson(o, refunded.get(o.id) ?? 0));
+}
+
+export async function oneOrderJson(store: Pick<Repos, 'payments'>, order: Order): Promise<ReturnType<typeof orderJson>> {
+  return (await ordersJson(store, [order]))[0]!;
+}
 
 export const groupJson = (g: Group) => ({ id: g.id, platform: g.platform, chatId: g.platformChatId, title: g.title, ownerAccountId: g.ownerAccountId, graceHours: g.graceMs / 3_600_000 });
 

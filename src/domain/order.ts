@@ -7,12 +7,14 @@ import { conflict } from './errors.ts';
  *   pending|expired → review (amount/currency/merchant mismatch, or paid while banned); review → paid (owner
  *   approves) or → refund_pending (owner refunds)
  *   refund_pending → paid (the provider refused the refund; the money is still ours to account for)
+ *   paid|refund_pending → review (the provider reports refunds beyond the charge: a person must look;
+ *   nobody loses access over it)
  * A provider `failed` outcome is not a transition: the order stays pending until it expires.
  */
 export const ORDER_STATUSES = ['pending', 'paid', 'expired', 'review', 'refund_pending', 'refunded'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export type OrderEvent = 'pay' | 'expire' | 'hold_for_review' | 'approve' | 'request_refund' | 'confirm_refund' | 'refund_failed';
+export type OrderEvent = 'pay' | 'expire' | 'hold_for_review' | 'approve' | 'request_refund' | 'confirm_refund' | 'refund_failed' | 'refund_overrun';
 
 const TRANSITIONS: Record<OrderEvent, Partial<Record<OrderStatus, OrderStatus>>> = {
   pay: { pending: 'paid', expired: 'paid' },
@@ -22,6 +24,7 @@ const TRANSITIONS: Record<OrderEvent, Partial<Record<OrderStatus, OrderStatus>>>
   request_refund: { paid: 'refund_pending', review: 'refund_pending' },
   confirm_refund: { refund_pending: 'refunded' },
   refund_failed: { refund_pending: 'paid' },
+  refund_overrun: { paid: 'review', refund_pending: 'review' },
 };
 
 /** The statuses an event may leave from: the `WHERE status IN (…)` of the conditional update that applies it. */

@@ -20,13 +20,14 @@ import {
   markReminded,
   pageMemberships,
   remindersDue,
+  reschedulePeriod,
   revokePeriod,
   updateMembership,
 } from './memberships-repository.ts';
-import { expireDueOrders, findOrderByOutTradeNo, getOrder, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
+import { expireDueOrders, findOrderByOutTradeNo, getOrder, getOrderForUpdate, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
 import { getClaim, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
 import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStatus, countRenewals, countWebhookOutcomes, revenueByCurrency } from './stats-repository.ts';
-import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, setWebhookOutcome } from './payments-repository.ts';
+import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, refundedByOrder, setWebhookOutcome } from './payments-repository.ts';
 import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -63,6 +64,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insert: (o) => insertOrder(db, o),
       get: (id) => getOrder(db, id),
       findByOutTradeNo: (n) => findOrderByOutTradeNo(db, n),
+      getForUpdate: (id) => getOrderForUpdate(db, dialect, id),
       transition: (id, from, to, patch, now) => transitionOrder(db, id, from, to, patch, now),
       setCheckout: (id, c, now) => setOrderCheckout(db, id, c, now),
       expireDue: (now, limit) => expireDueOrders(db, dialect, now, limit),
@@ -72,6 +74,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     payments: {
       insertIfAbsent: (p, now) => insertPaymentIfAbsent(db, p, now),
       listForOrder: (id) => listPaymentsForOrder(db, id),
+      refundedByOrder: (ids) => refundedByOrder(db, ids),
     },
     webhookEvents: {
       insertIfAbsent: (e, now) => insertWebhookEventIfAbsent(db, e, now),
@@ -95,6 +98,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       listForMembership: (id) => listPeriods(db, id),
       listForOrder: (id) => listPeriodsForOrder(db, id),
       revoke: (id, now) => revokePeriod(db, id, now),
+      reschedule: (id, s, e) => reschedulePeriod(db, id, s, e),
     },
     jobs: {
       enqueue: (j, now) => enqueueJobs(db, j, now),

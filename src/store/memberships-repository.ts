@@ -121,6 +121,10 @@ export async function revokePeriod(db: Kysely<Database>, id: number, now: number
   return Number(r.numUpdatedRows) === 1;
 }
 
+export async function reschedulePeriod(db: Kysely<Database>, id: number, startsAt: number, endsAt: number): Promise<void> {
+  await db.updateTable('membership_periods').set({ starts_at: startsAt, ends_at: endsAt }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+}
+
 export async function listMemberships(db: Kysely<Database>, filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]> {
   // Unpaged: for small result sets (one account, tests); lists shown to people use pageMemberships.
   let q = db

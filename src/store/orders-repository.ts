@@ -36,6 +36,14 @@ export async function getOrder(db: Kysely<Database>, id: string): Promise<Order 
   return r ? toOrder(r) : null;
 }
 
+export async function getOrderForUpdate(db: Kysely<Database>, dialect: Dialect, id: string): Promise<Order | null> {
+  let q = db.selectFrom('orders').selectAll().where('id', '=', id);
+  // SQLite has one writer at a time, so the transaction already excludes everyone else.
+  if (dialect === 'postgres') q = q.forUpdate();
+  const r = await q.executeTakeFirst();
+  return r ? toOrder(r) : null;
+}
+
 export async function findOrderByOutTradeNo(db: Kysely<Database>, outTradeNo: string): Promise<Order | null> {
   const r = await db.selectFrom('orders').selectAll().where('out_trade_no', '=', outTradeNo).executeTakeFirst();
   return r ? toOrder(r) : null;

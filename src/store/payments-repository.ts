@@ -45,3 +45,18 @@ export async function listPaymentsForOrder(db: Kysely<Database>, orderId: string
   const rows = await db.selectFrom('payments').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
   return rows.map((r) => ({ kind: r.kind as 'charge' | 'refund', providerTxnId: r.provider_txn_id, amountMinor: r.amount_minor, currency: r.currency, occurredAt: r.occurred_at }));
 }
+
+export async function refundedByOrder(db: Kysely<Database>, orderIds: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (orderIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('payments')
+    .select(['order_id', (eb) => eb.fn.sum<number | string>('amount_minor').as('total')])
+    .where('kind', '=', 'refund')
+    .where('order_id', 'in', orderIds)
+    .groupBy('order_id')
+    .execute();
+  // PostgreSQL's SUM over BIGINT is NUMERIC, which the driver hands back as a string.
+  for (const r of rows) out.set(r.order_id, Number(r.total));
+  return out;
+}

@@ -1,10 +1,12 @@
 import type { InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
+import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
 import { banMember, createClaimCode, extendMembership, redeemClaimCode, removeMember } from '../../src/app/owners.ts';
 import type { PaymentProvider } from '../../src/app/ports.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
+import { DEV_SIGNATURE_HEADER } from '../../src/payments/dev/dev-provider.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { seedOrder } from '../helpers/fixtures.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
@@ -172,6 +174,187 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(m.status).toBe('active');
       expect(m.expiresAt).toBe(full - 30 * DAY_MS);
       expect(t.gateway.roster('room-1').has('twice')).toBe(true);
+    });
+
+    // Part 1 of issue 13: a refund takes back only what it paid for.
+    const buy = async (userId: string, planId: number) => {
+      const c = await inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId, planId, provider: 'dev' } });
+      expect(c.statusCode).toBe(201);
+      await pay(c.json().orderId);
+      await t.service.worker.drain();
+      return c.json().orderId as string;
+    };
+    const refundJobs = async () => (await t.service.deps.store.jobs.list({ kind: 'remove' })).filter((j) => (j.payload as { reason: string }).reason === 'revoked');
+
+    it('refunding an order whose period lapsed long ago leaves the period another order pays for alone', async () => {
+      const a = await paidMember('lapser');
+      const aEnd = (await t.service.deps.store.memberships.get(a.membershipId))!.expiresAt;
+      // A lapses: past its expiry and the grace, removed.
+      await t.clock.advance(40 * DAY_MS);
+      await t.service.scheduler.tick();
+      await t.service.worker.drain();
+      expect((await t.service.deps.store.memberships.get(a.membershipId))!.status).toBe('expired');
+      expect(t.gateway.roster('room-1').has('lapser')).toBe(false);
+      // B: a fresh period starting now.
+      await buy('lapser', a.planId);
+      const bEnd = t.clock.now() + 30 * DAY_MS;
+      expect((await t.service.deps.store.memberships.get(a.membershipId))!).toMatchObject({ status: 'active', expiresAt: bEnd });
+      expect(t.gateway.roster('room-1').has('lapser')).toBe(true);
+      // Refund A: its days were all used in the earlier cycle; nothing of B's is taken.
+      expect((await inject({ method: 'POST', url: `/api/orders/${a.orderId}/refund`, headers: auth, payload: {} })).statusCode).toBe(202);
+      await t.service.worker.drain();
+      expect((await t.service.deps.store.orders.get(a.orderId))!.status).toBe('refunded');
+      expect((await t.service.deps.store.memberships.get(a.membershipId))!).toMatchObject({ status: 'active', expiresAt: bEnd });
+      expect(await refundJobs()).toHaveLength(0);
+      expect(t.gateway.roster('room-1').has('lapser')).toBe(true);
+      expect(aEnd).toBeLessThan(t.clock.now());
+      const audit = await t.service.deps.store.audit.list({ subjectType: 'membership', subjectId: String(a.membershipId) });
+      expect(audit.find((e) => e.action === 'membership.refund')!.reason).toMatch(/already used, nothing to take back/);
+    });
+
+    it('a refund subtracts only the unused part, and stacked periods move earlier so their own refund is exact', async () => {
+      const start = t.clock.now();
+      const a = await paidMember('stacker');
+      const b = await buy('stacker', a.planId);
+      const c = await buy('stacker', a.planId);
+      const d = await buy('stacker', a.planId);
+      const expiry = async () => (await t.service.deps.store.memberships.get(a.membershipId))!.expiresAt;
+      expect(await expiry()).toBe(start + 120 * DAY_MS);
+      // B lies wholly in the future: all 30 days go, and C and D move 30 days earlier.
+      await inject({ method: 'POST', url: `/api/orders/${b}/refund`, headers: auth, payload: {} });
+      await t.service.worker.drain();
+      expect(await expiry()).toBe(start + 90 * DAY_MS);
+      const span = async (orderId: string) => (await t.service.deps.store.periods.listForOrder(orderId)).map((p) => [p.startsAt - start, p.endsAt - start]);
+      expect(await span(c)).toEqual([[30 * DAY_MS, 60 * DAY_MS]]);
+      expect(await span(d)).toEqual([[60 * DAY_MS, 90 * DAY_MS]]);
+      // 45 days in, C is half used: only its 15 unused days go; D now starts today.
+      t.clock.set(start + 45 * DAY_MS);
+      await inject({ method: 'POST', url: `/api/orders/${c}/refund`, headers: auth, payload: {} });
+      await t.service.worker.drain();
+      expect(await expiry()).toBe(start + 75 * DAY_MS);
+      expect(await span(d)).toEqual([[45 * DAY_MS, 75 * DAY_MS]]);
+      expect((await t.service.deps.store.memberships.get(a.membershipId))!.status).toBe('active');
+      // A is long used: refunding it takes nothing.
+      await inject({ method: 'POST', url: `/api/orders/${a.orderId}/refund`, headers: auth, payload: {} });
+      await t.service.worker.drain();
+      expect(await expiry()).toBe(start + 75 * DAY_MS);
+      expect(await refundJobs()).toHaveLength(0);
+      // D is what is left: refunding it leaves nothing paid, so access is withdrawn.
+      await inject({ method: 'POST', url: `/api/orders/${d}/refund`, headers: auth, payload: {} });
+      await t.service.worker.drain();
+      expect((await t.service.deps.store.memberships.get(a.membershipId))!).toMatchObject({ status: 'revoked', expiresAt: start + 45 * DAY_MS });
+      expect(await refundJobs()).toHaveLength(1);
+      expect(t.gateway.roster('room-1').has('stacker')).toBe(false);
+    });
+
+    // Part 2 of issue 13: partial refunds never remove anyone.
+    const devRefund = async (outTradeNo: string, refundId: string, amountMinor: number, eventId = `evt_${refundId}_${amountMinor}`) => {
+      const body = JSON.stringify({ id: eventId, type: 'refund.succeeded', created: t.clock.now(), data: { out_trade_no: outTradeNo, refund_id: refundId, amount_minor: amountMinor, currency: 'CNY' } });
+      return inject({ method: 'POST', url: '/webhooks/dev', headers: { 'content-type': 'application/json', [DEV_SIGNATURE_HEADER]: t.service.devProvider!.sign(body) }, payload: body });
+    };
+    const alertKeys = async () => (await t.service.deps.store.jobs.list({ kind: 'alert_owners' })).map((j) => (j.payload as { message: { key: string } }).message.key);
+    const ledgerOf = (orderId: string) => t.db.opened.db.selectFrom('payments').select(['kind', 'provider_txn_id', 'amount_minor']).where('order_id', '=', orderId).orderBy('id').execute();
+
+    it('a partial refund is booked, shown as refundedMinor, audited and told to the owner; the member stays', async () => {
+      const m = await paidMember('partly');
+      const res = await devRefund(m.order.outTradeNo, 'r-1fen', 1);
+      expect(res.statusCode).toBe(200);
+      // The same refund reported again under a new event id is booked once.
+      expect((await devRefund(m.order.outTradeNo, 'r-1fen', 1, 'evt_again')).statusCode).toBe(200);
+      await t.service.worker.drain();
+      expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('paid');
+      expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('active');
+      expect(t.gateway.roster('room-1').has('partly')).toBe(true);
+      expect(await refundJobs()).toHaveLength(0);
+      expect(await ledgerOf(m.orderId)).toEqual([
+        { kind: 'charge', provider_txn_id: m.order.providerTxnId, amount_minor: 990 },
+        { kind: 'refund', provider_txn_id: 'r-1fen', amount_minor: 1 },
+      ]);
+      const shown = (await inject({ method: 'GET', url: `/api/orders/${m.orderId}`, headers: auth })).json();
+      expect(shown).toMatchObject({ status: 'paid', amountMinor: 990, refundedMinor: 1, refunded: '0.01' });
+      const listed = (await inject({ method: 'GET', url: '/api/orders?status=paid', headers: auth })).json().items;
+      expect(listed.find((o: { id: string }) => o.id === m.orderId)).toMatchObject({ refundedMinor: 1 });
+      const audit = await t.service.deps.store.audit.list({ subjectType: 'order', subjectId: m.orderId });
+      expect(audit.filter((e) => e.action === 'order.partial_refund')).toHaveLength(1);
+      expect(await alertKeys()).toEqual(['owner.partial_refund']);
+      expect(t.service.deps.messages.render('en', { key: 'owner.partial_refund', params: { orderId: 'X', amount: '0.01 CNY', refunded: '0.01 CNY', charged: '9.90 CNY' } })).toBe(
+        'Order X was partly refunded: 0.01 CNY (0.01 CNY of 9.90 CNY refunded so far). The member keeps access; the order stays paid.',
+      );
+      expect(t.service.deps.messages.render('zh-CN', { key: 'owner.partial_refund', params: { orderId: 'X', amount: '0.01', refunded: '0.01', charged: '9.90' } })).toMatch(/^订单 X 部分退款/);
+
+      // The owner refunds: the whole remaining charge (9.89), then access is withdrawn.
+      const asked: number[] = [];
+      const dev = t.service.devProvider!;
+      t.service.deps.providers.set('dev', Object.assign(Object.create(dev) as PaymentProvider, { refund: async (req: Parameters<PaymentProvider['refund']>[0]) => (asked.push(req.amountMinor), dev.refund(req)) }));
+      const refund = await inject({ method: 'POST', url: `/api/orders/${m.orderId}/refund`, headers: auth, payload: {} });
+      expect(refund.json()).toMatchObject({ status: 'refund_pending', refundedMinor: 1 });
+      await t.service.worker.drain();
+      expect(asked).toEqual([989]);
+      expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('refunded');
+      expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('revoked');
+      expect(t.gateway.roster('room-1').has('partly')).toBe(false);
+      expect((await ledgerOf(m.orderId)).map((r) => r.amount_minor)).toEqual([990, 1, 989]);
+      expect((await inject({ method: 'GET', url: `/api/orders/${m.orderId}`, headers: auth })).json()).toMatchObject({ status: 'refunded', refundedMinor: 990 });
+    });
+
+    it('partial refunds that add up to the charge withdraw access at the last one', async () => {
+      const m = await paidMember('bits');
+      await devRefund(m.order.outTradeNo, 'r-a', 490);
+      await t.service.worker.drain();
+      expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('paid');
+      expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('active');
+      await devRefund(m.order.outTradeNo, 'r-b', 500);
+      await t.service.worker.drain();
+      expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('refunded');
+      expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('revoked');
+      expect(t.gateway.roster('room-1').has('bits')).toBe(false);
+      // Nothing left to refund: the owner's refund is refused in one line.
+      const again = await inject({ method: 'POST', url: `/api/orders/${m.orderId}/refund`, headers: auth, payload: {} });
+      expect(again.statusCode).toBe(409);
+      expect(again.json().message).toMatch(/already refunded/);
+    });
+
+    it('two partial refunds reported at the same moment that together reach the charge withdraw access', async () => {
+      for (const user of ['race-1', 'race-2', 'race-3']) {
+        const m = await paidMember(user);
+        const answers = await Promise.all([devRefund(m.order.outTradeNo, `${user}-a`, 490), devRefund(m.order.outTradeNo, `${user}-b`, 500)]);
+        expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
+        await t.service.worker.drain();
+        expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('refunded');
+        expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('revoked');
+      }
+    });
+
+    it('bad input: a refund notification for more than the charge holds the order for review, tells the owner, removes nobody', async () => {
+      const m = await paidMember('overrun');
+      const res = await devRefund(m.order.outTradeNo, 'r-big', 991);
+      expect(res.statusCode).toBe(200);
+      await t.service.worker.drain();
+      const o = (await t.service.deps.store.orders.get(m.orderId))!;
+      expect(o.status).toBe('review');
+      expect(o.reviewReason).toBe('refunds reported (9.91 CNY) exceed the charge (9.90 CNY)');
+      expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('active');
+      expect(t.gateway.roster('room-1').has('overrun')).toBe(true);
+      expect(await refundJobs()).toHaveLength(0);
+      expect(await alertKeys()).toEqual(['owner.order_review']);
+      const audit = await t.service.deps.store.audit.list({ subjectType: 'order', subjectId: m.orderId });
+      expect(audit.map((e) => e.action)).toContain('order.refund_overrun');
+      expect((await t.service.deps.store.periods.listForOrder(m.orderId)).every((p) => p.revokedAt === null)).toBe(true);
+      const queue = (await inject({ method: 'GET', url: '/api/reviews', headers: auth })).json();
+      expect(queue.items.map((x: { id: string; refundedMinor: number }) => [x.id, x.refundedMinor])).toEqual([[m.orderId, 991]]);
+    });
+
+    it('bad input: a refund notification naming an order of another provider changes nothing', async () => {
+      const m = await paidMember('elsewhere');
+      const other: PaymentProvider = Object.assign(Object.create(t.service.devProvider!) as PaymentProvider, { name: 'wechatpay' });
+      const outcome = await handleProviderEvent(t.service.deps, other, { type: 'refunded', eventId: 'wx-refund-1', outTradeNo: m.order.outTradeNo, providerRefundId: 'wx-r1', amountMinor: 990, currency: 'CNY', refundedAt: t.clock.now() }, '{}');
+      expect(outcome).toBe('unknown_order');
+      await t.service.worker.drain();
+      expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('paid');
+      expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('active');
+      expect((await ledgerOf(m.orderId)).map((r) => r.kind)).toEqual(['charge']);
+      const recorded = await t.db.opened.db.selectFrom('webhook_events').select(['provider', 'outcome', 'order_id']).where('event_id', '=', 'wx-refund-1').execute();
+      expect(recorded).toEqual([{ provider: 'wechatpay', outcome: 'unknown_order', order_id: null }]);
     });
 
     it('refuses refunding an unpaid or already refunded order', async () => {

@@ -13,13 +13,13 @@ import {
 import { expectDomainError } from './expect-domain-error.ts';
 
 const STATUSES: OrderStatus[] = ['pending', 'paid', 'expired', 'review', 'refund_pending', 'refunded'];
-const EVENTS: OrderEvent[] = ['pay', 'expire', 'hold_for_review', 'approve', 'request_refund', 'confirm_refund', 'refund_failed'];
+const EVENTS: OrderEvent[] = ['pay', 'expire', 'hold_for_review', 'approve', 'request_refund', 'confirm_refund', 'refund_failed', 'refund_overrun'];
 
 /**
  * The order machine as DESIGN.md "State machines" states it, written out by hand (not derived from src):
  *   pending → paid → refund_pending → refunded;  pending → expired;  expired → paid (late payment honoured);
  *   pending|expired → review (mismatch);  review → paid (owner approves);  review → refund_pending (owner refunds);
- *   refund_pending → paid (provider refused the refund).
+ *   refund_pending → paid (provider refused the refund);  paid|refund_pending → review (refunds beyond the charge).
  * Every pair not listed here must be refused.
  */
 const ALLOWED: ReadonlyArray<[OrderStatus, OrderEvent, OrderStatus]> = [
@@ -33,6 +33,8 @@ const ALLOWED: ReadonlyArray<[OrderStatus, OrderEvent, OrderStatus]> = [
   ['review', 'request_refund', 'refund_pending'],
   ['refund_pending', 'confirm_refund', 'refunded'],
   ['refund_pending', 'refund_failed', 'paid'],
+  ['paid', 'refund_overrun', 'review'],
+  ['refund_pending', 'refund_overrun', 'review'],
 ];
 
 function expected(status: OrderStatus, event: OrderEvent): OrderStatus | null {
@@ -56,7 +58,7 @@ describe('order statuses', () => {
 
   it('the table covers every (status, event) pair exactly once', () => {
     expect(ALL_PAIRS).toHaveLength(STATUSES.length * EVENTS.length);
-    expect(ALL_PAIRS).toHaveLength(42);
+    expect(ALL_PAIRS).toHaveLength(48);
   });
 });
 
@@ -124,6 +126,7 @@ describe('orderSourceStatuses', () => {
     request_refund: ['paid', 'review'],
     confirm_refund: ['refund_pending'],
     refund_failed: ['refund_pending'],
+    refund_overrun: ['paid', 'refund_pending'],
   };
 
   it.each(EVENTS)('%s may leave from exactly the design statuses', (event) => {

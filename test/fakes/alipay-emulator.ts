@@ -561,6 +561,17 @@ export class AlipayEmulator {
     return answer(this.deferRefunds ? 'N' : 'Y', at);
   }
 
+  /**
+   * The merchant refunds part (or all) of a trade in Alipay's merchant console (商家中心), not through our
+   * API call: same rules as alipay.trade.refund. Returns the refund's out_request_no (for notification()).
+   */
+  merchantRefund(outTradeNo: string, fen: number): string {
+    const outRequestNo = `hz${randomBytes(8).toString('hex')}`;
+    const answer = this.refund(outTradeNo, { out_request_no: outRequestNo, refund_amount: yuan(fen) });
+    if (!('fund_change' in answer)) throw new Error(`emulator: Alipay refused the refund of ${fen} fen: ${JSON.stringify(answer)}`);
+    return outRequestNo;
+  }
+
   private refundedFen(t: EmulatedTrade): number {
     let sum = 0;
     for (const r of t.refunds.values()) sum += r.fen;

@@ -208,6 +208,35 @@ export class WechatPayEmulator {
     return this.push(this.notification(`REFUND.${status}`, 'refund', this.refundNotificationJson(r), r.notifyUrl));
   }
 
+  /**
+   * The merchant refunds part (or all) of a paid order in the merchant platform (商户平台), not through our
+   * API call: a new refund under its own out_refund_no, SUCCESS at once, notified to the order's notify_url.
+   * The same limits as the API: a paid order, and never more than what is left to refund.
+   */
+  merchantPlatformRefund(outTradeNo: string, fen: number): { refund: EmulatedRefund; notification: EmulatedNotification } {
+    const o = this.orders.get(outTradeNo);
+    if (!o || (o.state !== 'SUCCESS' && o.state !== 'REFUND')) throw new Error(`emulator: ${outTradeNo} is not a paid order`);
+    const refunded = [...this.refunds.values()].filter((r) => r.outTradeNo === outTradeNo && r.status !== 'CLOSED' && r.status !== 'ABNORMAL').reduce((sum, r) => sum + r.refund, 0);
+    if (!Number.isSafeInteger(fen) || fen < 1 || refunded + fen > o.total) throw new Error(`emulator: cannot refund ${fen} of ${outTradeNo} (${o.total - refunded} left)`);
+    const r: EmulatedRefund = {
+      outRefundNo: `mp${digits(30)}`,
+      refundId: `50300${digits(25)}`,
+      outTradeNo,
+      transactionId: o.transactionId!,
+      refund: fen,
+      total: o.total,
+      currency: 'CNY',
+      status: 'PROCESSING',
+      reason: null,
+      notifyUrl: o.notifyUrl,
+      createTime: chinaTime(this.now()),
+      successTime: null,
+    };
+    this.refunds.set(r.outRefundNo, r);
+    o.state = 'REFUND';
+    return { refund: r, notification: this.completeRefund(r.outRefundNo) };
+  }
+
   /** Any notification, encrypted with the APIv3 key by the SDK (for tests of odd or hostile content). */
   notification(eventType: string, originalType: string, resource: unknown, notifyUrl: string | null, opts: { associatedData?: string; key?: string } = {}): EmulatedNotification {
     const nonce = Formatter.nonce(12);

@@ -208,6 +208,37 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
     expect(await deadJobs()).toEqual([]);
   });
 
+  it('partial refunds made in the merchant console are booked by their own amount and keep the member in; the owner refunds the rest', async () => {
+    const { orderId, outTradeNo } = await checkout();
+    await emu.payAndNotify(outTradeNo, 'once');
+    await t.service.worker.drain();
+    // 1 fen, then 2 fen: refund_fee says 0.01, then 0.03 (the running total); the ledger books 1 and 2.
+    const r1 = emu.merchantRefund(outTradeNo, 1);
+    const n1 = emu.notification(outTradeNo, { refund: r1 });
+    expect(n1.params.refund_fee).toBe('0.01');
+    const r2 = emu.merchantRefund(outTradeNo, 2);
+    const n2 = emu.notification(outTradeNo, { refund: r2 });
+    expect(n2.params.refund_fee).toBe('0.03');
+    // Out of order and twice: the total is still right.
+    for (const n of [n2, n1, n2]) expect((await post(n.body)).body).toBe('success');
+    await t.service.worker.drain();
+    expect((await order(orderId)).status).toBe('paid');
+    expect(t.gateway.roster('room-1').has('alice')).toBe(true);
+    expect(t.gateway.of('remove')).toHaveLength(0);
+    expect((await t.service.app.inject({ method: 'GET', url: `/api/orders/${orderId}`, headers: auth })).json()).toMatchObject({ status: 'paid', refundedMinor: 3 });
+
+    expect((await t.service.app.inject({ method: 'POST', url: `/api/orders/${orderId}/refund`, headers: auth, payload: {} })).statusCode).toBe(202);
+    await t.service.worker.drain();
+    const o = await order(orderId);
+    expect(o.status).toBe('refunded');
+    expect(emu.trade(outTradeNo).refunds.get(o.outRefundNo!)!.fen).toBe(987);
+    expect(t.gateway.of('remove')).toEqual([expect.objectContaining({ chatId: 'room-1', userId: 'alice' })]);
+    expect((await emu.deliver(outTradeNo, { refund: o.outRefundNo! })).body).toBe('success');
+    const ledger = await t.service.deps.store.payments.listForOrder(orderId);
+    expect(ledger.filter((p) => p.kind === 'refund').reduce((sum, p) => sum + p.amountMinor, 0)).toBe(990);
+    expect(await deadJobs()).toEqual([]);
+  });
+
   it('leaves the order pending when Alipay cannot be reached at checkout', async () => {
     emu.fault = 'reset';
     const g = await t.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' } });

@@ -190,9 +190,9 @@ describe('Alipay notifications', () => {
 
   it('maps refunds, closes and everything else', () => {
     const refund = parseNotification(form(signedNotification(paidFields({ trade_status: 'TRADE_CLOSED', refund_fee: '9.90', gmt_refund: '2026-01-02 09:00:00.250', out_biz_no: 'abcdef0123456789abcdef0123456789' }))), ctx());
-    expect(refund).toEqual({ type: 'refunded', eventId: '2026010100222080000abcdef', outTradeNo: '0123456789abcdef0123456789abcdef', providerRefundId: 'refund:abcdef0123456789abcdef0123456789', amountMinor: 990, currency: 'CNY', refundedAt: Date.UTC(2026, 0, 2, 1, 0, 0, 250) });
-    // A partial refund keeps TRADE_SUCCESS; refund_fee decides.
-    expect(parseNotification(form(signedNotification(paidFields({ refund_fee: '1.00', out_biz_no: 'r1' }))), ctx())).toMatchObject({ type: 'refunded', amountMinor: 100, providerRefundId: 'refund:r1' });
+    expect(refund).toEqual({ type: 'refunded', eventId: '2026010100222080000abcdef', outTradeNo: '0123456789abcdef0123456789abcdef', providerRefundId: 'refund:abcdef0123456789abcdef0123456789', amountMinor: 990, cumulativeMinor: 990, currency: 'CNY', refundedAt: Date.UTC(2026, 0, 2, 1, 0, 0, 250) });
+    // A partial refund keeps TRADE_SUCCESS; refund_fee decides. It is the trade's running total of refunds.
+    expect(parseNotification(form(signedNotification(paidFields({ refund_fee: '1.00', out_biz_no: 'r1' }))), ctx())).toMatchObject({ type: 'refunded', amountMinor: 100, cumulativeMinor: 100, providerRefundId: 'refund:r1' });
     // refund_fee=0.00 on an ordinary payment notification is not a refund.
     expect(parseNotification(form(signedNotification(paidFields({ refund_fee: '0.00' }))), ctx())).toMatchObject({ type: 'paid' });
     expect(parseNotification(form(signedNotification(paidFields({ trade_status: 'TRADE_CLOSED' }))), ctx())).toEqual({ type: 'failed', eventId: '2026010100222080000abcdef', outTradeNo: '0123456789abcdef0123456789abcdef', reason: 'trade closed without payment' });

@@ -261,6 +261,34 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
     expect((await members())[0]!.status).toBe('revoked');
   });
 
+  it('partial refunds in the Stripe dashboard are booked from charge.refunded and keep access; the owner\'s refund returns the rest', async () => {
+    const { orderId, session } = await checkout();
+    const paid = emu.pay(session.id);
+    await emu.deliver(completedOf(paid.events));
+    await t.service.worker.drain();
+    const first = emu.dashboardRefund(paid.paymentIntent.id, 100).events.find((e) => e.type === 'charge.refunded')!;
+    const second = emu.dashboardRefund(paid.paymentIntent.id, 200).events.find((e) => e.type === 'charge.refunded')!;
+    // As Stripe sends it at this API version: the running total, no refunds list.
+    expect(first.data.object).toMatchObject({ amount_refunded: 100, refunded: false });
+    expect(first.data.object).not.toHaveProperty('refunds');
+    // Out of order and again: 3.00 refunded in all, booked once each.
+    for (const e of [second, first, second]) expect((await emu.deliver(e))[0]!.status).toBe(200);
+    await t.service.worker.drain();
+    expect((await order(orderId)).status).toBe('paid');
+    expect((await members())[0]!.status).toBe('active');
+    expect(t.gateway.of('remove')).toHaveLength(0);
+    expect((await app().inject({ method: 'GET', url: `/api/orders/${orderId}`, headers: auth })).json()).toMatchObject({ status: 'paid', refundedMinor: 300 });
+
+    expect((await app().inject({ method: 'POST', url: `/api/orders/${orderId}/refund`, headers: auth, payload: {} })).statusCode).toBe(202);
+    await t.service.worker.drain();
+    const posts = emu.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    expect(posts.map((r) => r.params.amount)).toEqual(['690']);
+    expect((await order(orderId)).status).toBe('refunded');
+    expect((await members())[0]!.status).toBe('revoked');
+    for (const e of emu.eventsOf('charge.refunded')) expect((await emu.deliver(e))[0]!.status).toBe(200);
+    expect(await store().stats.revenueByCurrency()).toEqual([{ currency: 'USD', chargesMinor: 990, refundsMinor: 990, netMinor: 0 }]);
+  });
+
   // A refund event for a still-pending order is booked, and the payment event that follows is held for
   // review (confirm-payment.ts) instead of granting access for money that already went back.
   it('out of order: the refund of a payment arrives before the payment — the member is not let in for money that went back', async () => {

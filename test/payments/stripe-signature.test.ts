@@ -211,11 +211,17 @@ describe('what a Stripe event means', () => {
     expect(await parse(event('checkout.session.completed', sessionObject({ mode: 'subscription' })))).toMatchObject({ type: 'ignored' });
   });
 
-  it('charge.refunded: a full refund revokes, keyed on the PaymentIntent; a partial one is ignored; a foreign charge is ignored', async () => {
+  it('charge.refunded: full and partial refunds are both reported, with the running total and an id per refund; a foreign charge is ignored', async () => {
     const charge = (over: Record<string, unknown>) => ({ id: 'ch_unit1', object: 'charge', amount: 990, amount_captured: 990, amount_refunded: 990, currency: 'usd', refunded: true, payment_intent: 'pi_unit0000000000000001', metadata: { out_trade_no: ours }, created: 1_767_225_650, ...over });
-    expect(await parse(event('charge.refunded', charge({})))).toEqual({ type: 'refunded', eventId: 'evt_unit_charge_refunded', outTradeNo: ours, providerRefundId: 'pi_unit0000000000000001', amountMinor: 990, currency: 'USD', refundedAt: 1_767_225_700_000 });
-    expect(await parse(event('charge.refunded', charge({ amount_refunded: 100, refunded: false })))).toMatchObject({ type: 'ignored', reason: expect.stringMatching(/partial/) });
+    const base = { type: 'refunded', eventId: 'evt_unit_charge_refunded', outTradeNo: ours, currency: 'USD', refundedAt: 1_767_225_700_000 };
+    // API 2022-11-15 and later: no refunds list, so the id is the charge and its running total.
+    expect(await parse(event('charge.refunded', charge({})))).toEqual({ ...base, providerRefundId: 'ch_unit1:refunded:990', amountMinor: 990, cumulativeMinor: 990 });
+    expect(await parse(event('charge.refunded', charge({ amount_refunded: 100, refunded: false })))).toEqual({ ...base, providerRefundId: 'ch_unit1:refunded:100', amountMinor: 100, cumulativeMinor: 100 });
+    // Older versions (or an expanded charge) list the refunds, newest first: that refund's own id and amount.
+    const listed = { object: 'list', data: [{ id: 're_unit2', object: 'refund', amount: 200, status: 'succeeded' }, { id: 're_unit1', object: 'refund', amount: 100, status: 'succeeded' }], has_more: false, url: '/v1/charges/ch_unit1/refunds' };
+    expect(await parse(event('charge.refunded', charge({ amount_refunded: 300, refunded: false, refunds: listed })))).toEqual({ ...base, providerRefundId: 're_unit2', amountMinor: 200, cumulativeMinor: 300 });
     expect(await parse(event('charge.refunded', charge({ metadata: {} })))).toMatchObject({ type: 'ignored' });
+    expect(await parse(event('charge.refunded', charge({ amount_refunded: 0, refunded: false })))).toMatchObject({ type: 'ignored' });
   });
 
   it('a test-mode event at a live key (or the reverse) never pays', async () => {

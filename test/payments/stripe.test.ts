@@ -236,7 +236,8 @@ describe('refund', () => {
   it('refunds the PaymentIntent with the refund number as idempotency key', async () => {
     const { order, paymentIntent } = await paidOrder();
     const r = await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'requested by owner' });
-    expect(r).toEqual({ state: 'refunded', providerRefundId: paymentIntent.id });
+    expect(r).toEqual({ state: 'refunded', providerRefundId: [...emu.refunds.keys()][0] });
+    expect(r).toMatchObject({ providerRefundId: expect.stringMatching(/^re_/) });
     const req = emu.requests.at(-1)!;
     expect(req.path).toBe('/v1/refunds');
     expect(req.headers['idempotency-key']).toBe(order.outRefundNo);
@@ -261,7 +262,7 @@ describe('refund', () => {
     const { order } = await paidOrder();
     expect((await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'x' })).state).toBe('refunded');
     await clock.advance(25 * HOUR_MS);
-    expect(await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'x' })).toEqual({ state: 'refunded', providerRefundId: order.providerTxnId });
+    expect(await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'x' })).toEqual({ state: 'refunded', providerRefundId: `refund:${order.outRefundNo}` });
     expect(emu.refunds.size).toBe(1);
   });
 

@@ -198,6 +198,36 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
     expect(t.gateway.of('remove')).toHaveLength(1);
   });
 
+  it('a partial refund made in the merchant platform keeps the member in; the owner\'s refund then returns the rest', async () => {
+    const { order: o, outTradeNo } = await checkout();
+    expect((await emu.deliver(emu.pay(outTradeNo))).status).toBe(204);
+    await t.service.worker.drain();
+    // 1 fen of 9.90 goes back: booked as that refund's own amount under its own refund_id, nobody removed.
+    const part = emu.merchantPlatformRefund(outTradeNo, 1);
+    expect((await emu.deliver(part.notification)).status).toBe(204);
+    expect((await emu.deliver(part.notification)).status).toBe(204);
+    await t.service.worker.drain();
+    expect((await order(o.id)).status).toBe('paid');
+    expect(await members()).toEqual([expect.objectContaining({ status: 'active' })]);
+    expect(t.gateway.of('remove')).toHaveLength(0);
+    expect((await api.get(`/api/orders/${o.id}`)).json()).toMatchObject({ status: 'paid', refundedMinor: 1 });
+
+    expect((await api.post(`/api/orders/${o.id}/refund`, {})).statusCode).toBe(202);
+    await t.service.worker.drain();
+    const outRefundNo = (await order(o.id)).outRefundNo!;
+    expect(emu.refunds.get(outRefundNo)).toMatchObject({ refund: 989, total: 990 });
+    expect((await emu.deliver(emu.completeRefund(outRefundNo))).status).toBe(204);
+    await t.service.worker.drain();
+    expect((await order(o.id)).status).toBe('refunded');
+    expect(await members()).toEqual([expect.objectContaining({ status: 'revoked' })]);
+    const ledger = await t.service.deps.store.payments.listForOrder(o.id);
+    expect(ledger.map((p) => [p.kind, p.amountMinor, p.providerTxnId])).toEqual([
+      ['charge', 990, emu.orders.get(outTradeNo)!.transactionId],
+      ['refund', 1, part.refund.refundId],
+      ['refund', 989, emu.refunds.get(outRefundNo)!.refundId],
+    ]);
+  });
+
   it('confirms a refund whose notification was lost through reconcile, only once WeChat Pay says SUCCESS', async () => {
     const { order: o, outTradeNo } = await checkout();
     expect((await emu.deliver(emu.pay(outTradeNo))).status).toBe(204);

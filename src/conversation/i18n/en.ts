@@ -9,6 +9,7 @@ export const en = {
   'reminder.before': 'Your membership of "{group}" ends on {expiresAt} ({days} day(s) left). Send /renew to renew; the new period starts when this one ends, so you lose nothing.',
   'reminder.grace': 'Your membership of "{group}" has ended. You can stay until {graceUntil}; send /renew now to keep your place.',
   'refund.done': 'Your payment of {amount} has been refunded.',
+  'owner.partial_refund': 'Order {orderId} was partly refunded: {amount} ({refunded} of {charged} refunded so far). The member keeps access; the order stays paid.',
   'owner.refund_refused': 'The refund of order {orderId} was refused by the payment provider: {reason}. The order is paid again.',
   'owner.unknown_order': 'Alert: {provider} reported a payment of {amount} for an order we do not know ({outTradeNo}). Please check it with the provider.',
   'owner.order_review': 'Order {orderId} needs your review: {reason}. Approve it or refund it.',

@@ -10,6 +10,7 @@ export const zhCN: Record<MessageKey, string> = {
   'reminder.before': '您在「{group}」的会员将于 {expiresAt} 到期（还剩 {days} 天）。发送 续费 即可续期，新周期从到期日起算，不会损失天数。',
   'reminder.grace': '您在「{group}」的会员已到期，可保留到 {graceUntil}。现在发送 续费 即可保住位置。',
   'refund.done': '您支付的 {amount} 已退款。',
+  'owner.partial_refund': '订单 {orderId} 部分退款 {amount}（累计已退 {refunded}，共支付 {charged}）。会员保留入群资格，订单仍为已付款。',
   'owner.refund_refused': '订单 {orderId} 的退款被支付平台拒绝：{reason}。订单已恢复为已付款。',
   'owner.unknown_order': '提醒：{provider} 通知了一笔 {amount} 的付款，但找不到对应订单（{outTradeNo}），请到支付平台核对。',
   'owner.order_review': '订单 {orderId} 需要您审核：{reason}。请批准或退款。',

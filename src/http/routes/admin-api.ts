@@ -16,7 +16,7 @@ import { isMembershipStatus, type MembershipStatus } from '../../domain/membersh
 import { formatMinor } from '../../domain/money.ts';
 import { isOrderStatus, type OrderStatus } from '../../domain/order.ts';
 import { DAY_MS, toIso } from '../../domain/time.ts';
-import { groupJson, memberJson, membershipResult, orderJson, planJson } from '../../app/views.ts';
+import { groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from '../../app/views.ts';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
 import { parseInput } from '../validation.ts';
@@ -51,7 +51,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
     const rows = await a.store.orders.page({ status: q.status, accountId: q.accountId, after: pos ? { createdAt: pos.c, id: pos.id } : undefined, limit: limit + 1 });
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return { items: items.map(orderJson), nextCursor: rows.length > limit && last ? cursors.encode(list, { c: last.createdAt, id: last.id }) : null };
+    return { items: await ordersJson(a.store, items), nextCursor: rows.length > limit && last ? cursors.encode(list, { c: last.createdAt, id: last.id }) : null };
   }
 
   app.post('/api/checkouts', async (req, reply) => {
@@ -122,15 +122,15 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.get<{ Params: { id: string } }>('/api/orders/:id', async (req) => {
     const order = /^[A-Za-z0-9_-]{1,64}$/.test(req.params.id) ? await a.store.orders.get(req.params.id) : null;
     if (!order) throw notFound(`no order with id ${req.params.id.slice(0, 64)}`);
-    return orderJson(order);
+    return oneOrderJson(a.store, order);
   });
   app.post<{ Params: { id: string } }>('/api/orders/:id/refund', async (req, reply) => {
     const body = parseInput(reasonBody, req.body ?? {});
-    return reply.status(202).send(orderJson(await requestRefund(a, { actor, orderId: req.params.id, reason: body.reason })));
+    return reply.status(202).send(await oneOrderJson(a.store, await requestRefund(a, { actor, orderId: req.params.id, reason: body.reason })));
   });
   app.post<{ Params: { id: string } }>('/api/orders/:id/approve', async (req) => {
     const body = parseInput(reasonBody, req.body ?? {});
-    return orderJson(await approveOrder(a, { actor, orderId: req.params.id, reason: body.reason }));
+    return oneOrderJson(a.store, await approveOrder(a, { actor, orderId: req.params.id, reason: body.reason }));
   });
 
   // ---- owners, audit, stats

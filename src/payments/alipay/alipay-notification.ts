@@ -5,6 +5,9 @@
 // What each verified notification means:
 //   - refund_fee > 0 (with gmt_refund / out_biz_no): money went back → `refunded`. A partial refund keeps
 //     trade_status TRADE_SUCCESS, a full one turns it TRADE_CLOSED; either way the refund fields decide.
+//     refund_fee is the trade's *total* refunded so far (总退款金额), not this refund's amount, so it goes
+//     out as `cumulativeMinor` and the core books the part its ledger does not show yet; out_biz_no (the
+//     refund's out_request_no) makes the id stable per refund.
 //   - TRADE_SUCCESS and TRADE_FINISHED: paid → `paid`. Both arrive for one trade (FINISHED when the refund
 //     window ends) under different notify_ids; they share trade_no, so the core books the money once.
 //   - TRADE_CLOSED without a refund: the trade timed out or was closed unpaid → `failed` (the core notes it
@@ -70,6 +73,7 @@ export function parseNotification(raw: Buffer, ctx: NotificationContext): Provid
       // The same id our refund call and the reconcile job use, so one refund is one ledger row.
       providerRefundId: `refund:${f.out_biz_no || tradeNo}`,
       amountMinor: refundFee,
+      cumulativeMinor: refundFee,
       currency: 'CNY',
       refundedAt: parseAlipayTime(f.gmt_refund) ?? parseAlipayTime(f.notify_time) ?? ctx.now,
     };

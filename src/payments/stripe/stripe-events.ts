@@ -8,13 +8,18 @@
 //                                                          still settling; its async_payment_succeeded follows
 //   checkout.session.async_payment_succeeded            → paid
 //   checkout.session.async_payment_failed               → failed (the order stays pending until it times out)
-//   charge.refunded with refunded=true                  → refunded
-//   charge.refunded with a partial amount               → ignored (access is withdrawn only for a full refund)
+//   charge.refunded (full or partial)                   → refunded (the core withdraws access only once
+//                                                          the refunds booked reach the charge)
 //
 // One payment reaches us under several ids (completed, async_payment_succeeded, a reconcile query): the
-// transaction id is always the PaymentIntent id, so the core's ledger key books it once. A refund is
-// booked under the same PaymentIntent id (kind `refund`), because the charge in charge.refunded no longer
-// lists its refunds (API 2022-11-15): the refund API answer and the event then name one ledger row.
+// transaction id is always the PaymentIntent id, so the core's ledger key books it once.
+// A refund: charge.refunded fires for every refund, full or partial, and its charge carries
+// `amount_refunded`, the running total of refunds on the charge. Since API 2022-11-15 the charge no longer
+// lists its `refunds` (unless expanded), so the event cannot say which refund it is about or how much that
+// one was. It goes out as `cumulativeMinor` (the core books what its ledger does not show yet, so one
+// refund reported twice, or reports out of order, never count twice), under an id stable per refund: the
+// newest refund's id when the list is there (`re_…`, as our refund call answers), else the charge and
+// its running total (`ch_…:refunded:<total>`; each refund raises the total, so each gets its own id).
 import { type ProviderEvent, WebhookRejectedError } from '../../app/ports.ts';
 import { fromStripeCurrency } from './stripe-currency.ts';
 import { Charge, Session, type StripeEvent } from './stripe-objects.ts';
@@ -66,13 +71,21 @@ export function toProviderEvent(e: StripeEvent, livemode: boolean): ProviderEven
       const c = parseObject(Charge, e.data.object, e.type);
       const outTradeNo = c.metadata[OUT_TRADE_NO_KEY];
       if (!outTradeNo) return ignored('a charge Gatekeeper did not create');
-      if (!c.refunded) return ignored(`partial refund (${c.amount_refunded} of ${c.amount}): access is withdrawn only for a full refund`);
-      return { type: 'refunded', eventId: e.id, outTradeNo, providerRefundId: refundLedgerId(c.payment_intent ?? c.id), amountMinor: c.amount_refunded, currency: fromStripeCurrency(c.currency), refundedAt: at };
+      if (c.amount_refunded <= 0) return ignored('charge.refunded with nothing refunded');
+      // Newest first, as Stripe lists them.
+      const newest = c.refunds?.data[0] ?? null;
+      return {
+        type: 'refunded',
+        eventId: e.id,
+        outTradeNo,
+        providerRefundId: newest ? newest.id : `${c.id}:refunded:${c.amount_refunded}`,
+        amountMinor: newest ? newest.amount : c.amount_refunded,
+        cumulativeMinor: c.amount_refunded,
+        currency: fromStripeCurrency(c.currency),
+        refundedAt: at,
+      };
     }
     default:
       return ignored(`event type ${e.type}`);
   }
 }
-
-/** The ledger id of the refund of a payment (see the header): the PaymentIntent (or charge) it refunds. */
-export const refundLedgerId = (paymentId: string) => paymentId;

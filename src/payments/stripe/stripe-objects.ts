@@ -26,6 +26,9 @@ export const Session = z.object({
 });
 export type Session = z.infer<typeof Session>;
 
+/** The part of a refund a charge's `refunds` list gives us. */
+const ChargeRefund = z.object({ id: z.string().regex(/^(re|pyr)_/), object: z.literal('refund'), amount: int });
+
 export const Charge = z.object({
   id: z.string().regex(/^(ch|py)_/),
   object: z.literal('charge'),
@@ -37,6 +40,8 @@ export const Charge = z.object({
   payment_intent: ref,
   metadata,
   created: int,
+  /** Only on API versions before 2022-11-15 or when expanded; newest first. Optional: never relied on. */
+  refunds: z.object({ object: z.literal('list'), data: z.array(ChargeRefund) }).nullish().catch(null),
 });
 export type Charge = z.infer<typeof Charge>;
 

@@ -20,7 +20,7 @@ import type { Clock } from '../../domain/time.ts';
 import { PROVIDER, StripeApi, StripeApiError } from './stripe-api.ts';
 import { SESSION_SEARCH_AFTER_S, SESSION_SEARCH_BEFORE_S, SESSION_SEARCH_MAX_PAGES, sessionParams, storedSessionId } from './stripe-checkout.ts';
 import { stripeAmountProblem, stripeSupportsCurrency } from './stripe-currency.ts';
-import { OUT_TRADE_NO_KEY, paidFromSession, refundLedgerId, sessionOutTradeNo, toProviderEvent } from './stripe-events.ts';
+import { OUT_TRADE_NO_KEY, paidFromSession, sessionOutTradeNo, toProviderEvent } from './stripe-events.ts';
 import { list, PaymentIntent, Refund, Session, StripeEvent } from './stripe-objects.ts';
 import { STRIPE_SIGNATURE_HEADER, verifyStripeSignature } from './stripe-signature.ts';
 
@@ -129,14 +129,16 @@ export class StripeProvider implements PaymentProvider {
     } catch (err) {
       // A retry after the key expired, or a refund made in the dashboard meanwhile: the money is back
       // with the member either way, and that is what the caller needs to know.
+      // The core books it as "the whole charge is back", so the id only has to be stable.
       if (err instanceof StripeApiError && err.code === 'charge_already_refunded' && (await this.refundedTotal(pi)) >= req.amountMinor) {
-        return { state: 'refunded', providerRefundId: refundLedgerId(pi) };
+        return { state: 'refunded', providerRefundId: `refund:${req.outRefundNo}` };
       }
       throw err;
     }
     switch (refund.status) {
       case 'succeeded':
-        return { state: 'refunded', providerRefundId: refundLedgerId(pi) };
+        // The refund's own id: one refund, one ledger row (a charge.refunded listing it names the same id).
+        return { state: 'refunded', providerRefundId: refund.id };
       case 'pending':
       case 'requires_action':
         return { state: 'processing' };
