@@ -285,6 +285,7 @@ class Turn {
           type: 'text',
           text: members.map((m) => this.t('owner.member_line', { id: m.id, name: m.displayName ?? m.platformUserId, status: this.t(`status.${m.status}`), expiresAt: m.expiresAt })).join('\n'),
         });
+        return;
       }
       case 'addplan': {
         const [g, price, currency, days, ...name] = args;
