@@ -80,8 +80,8 @@ ones, unless --status says otherwise).
 --json prints [{membershipId, accountId, platform, platformUserId, displayName, groupId, status, expiresAt}].`,
   'member extend': `Usage: gatekeeper member extend <membership-id> --days <n> [--reason <text>] [--json]
 
-Adds n whole days (1 to ${MAX_EXTEND_DAYS}). A member still in the group keeps their expiry plus n days;
-one who has left gets n days from now and an invite. The member is told.
+Adds n whole days (1 to ${MAX_EXTEND_DAYS}) to the later of the membership's expiry and now: it never
+shortens a membership. A member not in the group (lapsed or removed) is invited back. The member is told.
 --json prints {"membershipId", "status", "expiresAt"}.`,
   'member remove': `Usage: gatekeeper member remove <membership-id> [--reason <text>] [--json]
 

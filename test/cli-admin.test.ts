@@ -158,7 +158,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await json(['plan', 'add', '--group', '2', '--name', 'Yearly', '--price', '99', '--currency', 'CNY', '--days', '365']);
   }
 
-  async function member(userId: string, groupId: number, status: 'active' | 'grace' | 'expired' | 'banned', expiresInDays: number, displayName: string | null = null) {
+  async function member(userId: string, groupId: number, status: 'active' | 'grace' | 'expired' | 'revoked' | 'banned', expiresInDays: number, displayName: string | null = null) {
     const now = Date.now();
     const account = await store.accounts.upsert({ platform: 'playground', platformUserId: userId, displayName }, now);
     const m = await store.memberships.insert({ accountId: account.id, groupId, status, expiresAt: now + expiresInDays * DAY_MS }, now);
@@ -303,6 +303,20 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await fails(['member', 'ban', String(om.id)], env, 1, /^an owner cannot be banned$/);
     await fails(['member', 'remove', String(om.id)], env, 1, /^an owner cannot be removed/);
     expect((await store.memberships.get(om.id))!.status).toBe('active');
+  });
+
+  it('member extend adds days to the later of expiry and now: never shortens a removed member, never counts from a past expiry', async () => {
+    await catalog();
+    const removed = await member('rita', 1, 'revoked', 20);
+    const late = await member('gus', 1, 'grace', -2);
+    const paidUntil = (await store.memberships.get(removed.membershipId))!.expiresAt;
+    expect(await json(['member', 'extend', String(removed.membershipId), '--days', '3'])).toEqual({ membershipId: removed.membershipId, status: 'active', expiresAt: new Date(paidUntil + 3 * DAY_MS).toISOString() });
+    expect((await store.periods.listForMembership(removed.membershipId)).at(-1)).toMatchObject({ kind: 'comp', startsAt: paidUntil, endsAt: paidUntil + 3 * DAY_MS });
+    expect((await store.jobs.list({ kind: 'invite' })).map((j) => (j.payload as { membershipId: number }).membershipId)).toEqual([removed.membershipId]);
+    const before = Date.now();
+    const g = await json(['member', 'extend', String(late.membershipId), '--days', '3']);
+    expect(Date.parse(g.expiresAt)).toBeGreaterThanOrEqual(before + 3 * DAY_MS);
+    expect(Date.parse(g.expiresAt)).toBeLessThanOrEqual(Date.now() + 3 * DAY_MS);
   });
 
   it('order list newest first (paging through everything) and order refund', async () => {

@@ -84,15 +84,19 @@ async function commit(deps: AppDeps, fn: (tx: Repos, now: number) => Promise<{ m
   return r;
 }
 
-/** Adds whole days. In the group: extends the expiry. Lapsed: a comped period from now, and an invite. */
+/**
+ * Adds whole days to the later of the current expiry and now (the same rule for the CLI, the admin API
+ * and /extend): it never shortens a membership, even a removed one whose paid time runs past now. A
+ * member not in the group gets a comped period and an invite.
+ */
 export async function extendMembership(deps: AppDeps, input: MemberTarget & { actor: Actor; days: number; reason?: string }): Promise<Membership> {
   if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_EXTEND_DAYS) throw invalid(`days must be a whole number from 1 to ${MAX_EXTEND_DAYS}`);
   return commit(deps, async (tx, now) => {
     const { m, group } = await lockTarget(tx, input.actor, input);
     if (m.status === 'banned') throw conflict('this member is banned; unban them first');
-    const next = applyMembershipEvent(m, { type: 'period', days: input.days, startAt: now });
+    const next = applyMembershipEvent(m, { type: 'extend', days: input.days, now });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
-    await tx.periods.insertIfAbsent({ membershipId: m.id, groupId: group.id, orderId: null, kind: 'comp', startsAt: next.invite ? now : m.expiresAt, endsAt: next.expiresAt, days: input.days }, now);
+    await tx.periods.insertIfAbsent({ membershipId: m.id, groupId: group.id, orderId: null, kind: 'comp', startsAt: Math.max(m.expiresAt, now), endsAt: next.expiresAt, days: input.days }, now);
     await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'membership.extend_by_owner', subjectType: 'membership', subjectId: String(m.id), reason: reasonOf(input.reason, 'extended by owner'), detail: { days: input.days, from: m.expiresAt, to: next.expiresAt } });
     const jobs: NewJob[] = [notifyJob({ accountId: m.accountId, message: { key: 'membership.extended', params: { group: group.title, days: input.days, expiresAt: next.expiresAt } } })];
     if (next.invite) jobs.push(inviteJob({ membershipId: m.id, expiresAt: next.expiresAt }));
