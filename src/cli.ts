@@ -114,7 +114,9 @@ On PostgreSQL use pg_dump instead. --json prints {"file", "bytes"}.`,
 
 Writes memberships as CSV (RFC 4180, header row) to stdout:
 membershipId,accountId,platform,platformUserId,displayName,groupId,status,expiresAt
-A cell that a spreadsheet would read as a formula (starting with = + - @) gets a leading '.`,
+Numbers are bare and every text cell is quoted. A formula trigger (= + - @, tab, CR, or the full-width
+＝ ＋ － ＠) at the start of a cell or after a ; or , inside it gets a ' before it, so a spreadsheet
+shows it as text.`,
 };
 
 /** Commands that take a subcommand, and what they offer. */
@@ -263,11 +265,24 @@ async function eachMembership(store: Store, q: { groupId?: number; status?: Memb
   }
 }
 
-/** One CSV cell: a would-be formula is defused with a leading apostrophe, then quoted when it must be. */
+/** What a spreadsheet may read as the start of a formula: = + - @, tab, CR, and the full-width ＝ ＋ － ＠. */
+const TRIGGER = '[=+\\-@\\t\\r\\uFF1D\\uFF0B\\uFF0D\\uFF20]';
+/** Spaces a spreadsheet may skip before it looks for a formula. */
+const SPACES = '[ \\u3000]*';
+const TRIGGER_AT_START = new RegExp(`^${SPACES}${TRIGGER}`);
+/** A cell split at ; or , (a spreadsheet guessing another separator) must not start a formula either. */
+const TRIGGER_AFTER_SEPARATOR = new RegExp(`([;,]${SPACES})(?=${TRIGGER})`, 'g');
+
+/**
+ * One CSV cell (OWASP's CSV-injection advice): numbers bare, every text cell quoted, and a formula trigger
+ * at the start of the cell or after a ; or , inside it defused with a single quote before it.
+ */
 export function csvCell(value: string | number | null): string {
-  let s = value === null ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (value === null) return '';
+  if (typeof value === 'number') return String(value);
+  let s = value.replace(TRIGGER_AFTER_SEPARATOR, "$1'");
+  if (TRIGGER_AT_START.test(s)) s = `'${s}`;
+  return `"${s.replace(/"/g, '""')}"`;
 }
 
 const CSV_COLUMNS = ['membershipId', 'accountId', 'platform', 'platformUserId', 'displayName', 'groupId', 'status', 'expiresAt'] as const;

@@ -418,6 +418,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       ['frank', '@SUM(A1)'],
       ['gina', null],
       ['hal', '普通 name'],
+      ['ida', 'Ida,=cmd|"/c calc"!A0'],
+      ['jon', '＝HYPERLINK("http://evil.example")'],
+      ['kim', 'Kim;－1'],
     ];
     const ids: number[] = [];
     for (const [user, name] of names) ids.push((await member(user, 1, 'active', 30, name)).membershipId);
@@ -444,7 +447,12 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(byUser.get('alice')!.slice(0, 3)).toEqual([String(ids[0]), byUser.get('alice')![1], 'playground']);
     expect(byUser.get('alice')!.slice(5, 7)).toEqual(['1', 'active']);
     expect(byUser.get('alice')![7]).toMatch(/^\d{4}-\d\d-\d\dT/);
-    for (const row of rows.slice(1)) for (const c of row) expect(c).not.toMatch(/^[=+\-@]/);
+    expect(byUser.get('ida')![4]).toBe('Ida,\'=cmd|"/c calc"!A0');
+    expect(byUser.get('jon')![4]).toBe('\'＝HYPERLINK("http://evil.example")');
+    expect(byUser.get('kim')![4]).toBe("Kim;'－1");
+    // No cell, and no part of a cell after a separator, starts a formula; every text cell is quoted.
+    for (const row of rows.slice(1)) for (const c of row) expect(c).not.toMatch(/(^|[;,])\s*[=+\-@\t\r＝＋－＠]/);
+    for (const line of raw.split('\n').slice(1, 3)) expect(line).toMatch(/^\d+,\d+,"playground","/);
 
     const g2 = parseCsv(`${(await cli(['export', 'members', '--format', 'csv', '--group', '2'], env)).out}\n`);
     expect(g2.slice(1).map((row) => row[0])).toEqual([String(other.membershipId)]);
@@ -513,20 +521,38 @@ describe('command names', () => {
 });
 
 describe('csvCell', () => {
-  it('quotes and defuses exactly what it must', () => {
-    expect(csvCell('plain')).toBe('plain');
+  it('quotes every text cell, leaves numbers and empty cells bare', () => {
+    expect(csvCell('plain')).toBe('"plain"');
+    expect(csvCell('')).toBe('""');
     expect(csvCell(12)).toBe('12');
     expect(csvCell(null)).toBe('');
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('line\r\nbreak')).toBe('"line\r\nbreak"');
-    expect(csvCell('=1+1')).toBe("'=1+1");
-    expect(csvCell('+1')).toBe("'+1");
-    expect(csvCell('-1')).toBe("'-1");
-    expect(csvCell('@x')).toBe("'@x");
-    expect(csvCell('\t=1')).toBe("'\t=1");
-    expect(csvCell('=A1,"b"')).toBe('"\'=A1,""b"""');
-    expect(csvCell('a=b')).toBe('a=b');
+    expect(csvCell('a=b')).toBe('"a=b"');
+    expect(csvCell('2026-01-01T00:00:00.000Z')).toBe('"2026-01-01T00:00:00.000Z"');
+  });
+
+  it('defuses a formula trigger at the start of a cell, full-width forms too', () => {
+    expect(csvCell('=1+1')).toBe(`"'=1+1"`);
+    expect(csvCell('+1')).toBe(`"'+1"`);
+    expect(csvCell('-1')).toBe(`"'-1"`);
+    expect(csvCell('@x')).toBe(`"'@x"`);
+    expect(csvCell('\t=1')).toBe(`"'\t=1"`);
+    expect(csvCell('\r=1')).toBe(`"'\r=1"`);
+    expect(csvCell('=A1,"b"')).toBe(`"'=A1,""b"""`);
+    expect(csvCell('＝HYPERLINK("http://evil.example")')).toBe(`"'＝HYPERLINK(""http://evil.example"")"`);
+    for (const c of ['＋', '－', '＠']) expect(csvCell(`${c}1`)).toBe(`"'${c}1"`);
+    expect(csvCell('  =1')).toBe(`"'  =1"`);
+  });
+
+  it('defuses a formula trigger after a ; or , inside a cell', () => {
+    expect(csvCell('Bob,=cmd|"/c calc"!A0')).toBe(`"Bob,'=cmd|""/c calc""!A0"`);
+    expect(csvCell('x;+1')).toBe(`"x;'+1"`);
+    expect(csvCell('x; @SUM(A1)')).toBe(`"x; '@SUM(A1)"`);
+    expect(csvCell('a;＝1,－2')).toBe(`"a;'＝1,'－2"`);
+    expect(csvCell('=1;=2')).toBe(`"'=1;'=2"`);
+    expect(csvCell('a, b; c')).toBe('"a, b; c"');
   });
 });
 
