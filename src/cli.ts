@@ -34,7 +34,8 @@ const HELP: Record<string, string> = {
 
 Commands:
   migrate                      apply database migrations
-  owner claim                  print a one-time code that makes a chat account an owner
+  owner claim [--group <id> …] print a one-time code that makes a chat account an owner
+                               (of those groups only; without --group, of every group)
   group add | list             register a chat group, list groups
   plan add | list | disable    create, list, or take a plan off sale
   member list                  list memberships
@@ -49,10 +50,13 @@ Database: DATABASE_URL, or sqlite under DATA_DIR (default data/). Also read from
   migrate: `Usage: gatekeeper migrate [--json]
 
 Applies every pending migration to the database (SQLite or PostgreSQL). Safe to run again.`,
-  'owner claim': `Usage: gatekeeper owner claim [--json]
+  'owner claim': `Usage: gatekeeper owner claim [--group <group-id> …] [--json]
 
 Prints a one-time owner claim code. Send it to the bot in a private chat within 24 hours: the
-account that sends it becomes an owner. Each code works once. --json prints {"code", "expiresAt"}.`,
+account that sends it becomes an owner. Each code works once.
+--group (repeatable) limits the code to those groups: that owner sees and acts on them only (and on
+groups they bind in chat themselves). Without --group the code makes an operator, who acts on every
+group. --json prints {"code", "expiresAt", "groupIds"} (groupIds null: every group).`,
   'group add': `Usage: gatekeeper group add --platform <telegram|wechat|playground> --chat <chat-id> --title <title> [--json]
 
 Registers a group so plans can open it. --json prints {"id": …}.`,
@@ -351,11 +355,14 @@ export async function run(argv: string[], env: Record<string, string | undefined
       }
     }
     case 'owner claim': {
-      const f = parse(rest, {});
+      const f = parse(rest, { group: { type: 'string', multiple: true } });
       if (f.help) return out(HELP['owner claim']!);
-      const c = await withDeps(config(), (deps) => createClaimCode(deps, CLI));
+      const groups = f.group as string[] | undefined;
+      const groupIds = groups?.map((g) => positiveInt(g, 'group'));
+      const c = await withDeps(config(), (deps) => createClaimCode(deps, CLI, groupIds));
       const expiresAt = toIso(c.expiresAt);
-      return print(!!f.json, { code: c.code, expiresAt }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes an owner.`);
+      const who = c.groupIds ? `an owner of group${c.groupIds.length > 1 ? 's' : ''} ${c.groupIds.join(', ')} only` : 'an owner of every group (an operator)';
+      return print(!!f.json, { code: c.code, expiresAt, groupIds: c.groupIds }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes ${who}.`);
     }
     case 'group add': {
       const f = parse(rest, { platform: { type: 'string' }, chat: { type: 'string' }, title: { type: 'string' } });

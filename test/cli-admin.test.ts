@@ -196,7 +196,8 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(text.code).toBe(0);
     expect(text.out).toMatch(/^claim-[0-9a-f]{32}\nSend this code to the bot in a private chat within 24 hours/);
     const c = await json(['owner', 'claim']);
-    expect(Object.keys(c).sort()).toEqual(['code', 'expiresAt']);
+    expect(Object.keys(c).sort()).toEqual(['code', 'expiresAt', 'groupIds']);
+    expect(c.groupIds).toBeNull();
     expect(c.code).toMatch(/^claim-[0-9a-f]{32}$/);
     const ttl = Date.parse(c.expiresAt) - Date.now();
     expect(ttl).toBeGreaterThan(23.9 * 3_600_000);
@@ -205,6 +206,29 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(owner.isOwner).toBe(true);
     expect((await store.audit.page({ action: 'owner.claim_create', limit: 10 })).map((e) => e.actor)).toEqual(['admin:cli', 'admin:cli']);
     await fails(['owner', 'claim', 'extra'], env, 2, /Unexpected argument 'extra'/);
+  });
+
+  it('owner claim --group: a code for those groups only; a group that does not exist is refused and nothing is created', async () => {
+    await catalog();
+    const claims = async () => (await opened.db.selectFrom('owner_claims').select('id').execute()).length;
+    await fails(['owner', 'claim', '--group', '999'], env, 1, /^no group with id 999$/);
+    await fails(['owner', 'claim', '--group', '1', '--group', '999'], env, 1, /^no group with id 999$/);
+    await fails(['owner', 'claim', '--group', 'one'], env, 1, /^--group must be a positive whole number \(got "one"\)$/);
+    await fails(['owner', 'claim', '--group'], env, 2, /argument missing/);
+    expect(await claims()).toBe(0);
+    expect((await store.audit.page({ action: 'owner.claim_create', limit: 10 })).length).toBe(0);
+
+    const both = await json(['owner', 'claim', '--group', '2', '--group', '1', '--group', '2']);
+    expect(both.groupIds).toEqual([1, 2]);
+    const text = await cli(['owner', 'claim', '--group', '1'], env);
+    expect(text.out).toMatch(/becomes an owner of group 1 only\.$/);
+    const scoped = await redeemClaimCode(deps, { platform: 'playground', userId: 'reader-owner', code: text.out.split('\n')[0]! });
+    expect(await store.ownerScopes.get(scoped.id)).toEqual({ all: false, groupIds: [1] });
+    const operatorText = await cli(['owner', 'claim'], env);
+    expect(operatorText.out).toMatch(/becomes an owner of every group \(an operator\)\.$/);
+    const operator = await redeemClaimCode(deps, { platform: 'playground', userId: 'operator', code: operatorText.out.split('\n')[0]! });
+    expect(await store.ownerScopes.get(operator.id)).toEqual({ all: true, groupIds: [] });
+    expect((await store.audit.page({ action: 'owner.claim_redeem', limit: 10 })).map((e) => e.reason)).toEqual(['redeemed an operator claim code (every group)', 'redeemed an owner claim code for group(s) 1']);
   });
 
   it('group list, plan list and plan disable', async () => {

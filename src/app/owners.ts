@@ -6,7 +6,7 @@ import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import { HOUR_MS } from '../domain/time.ts';
-import { type Actor, actorLabel, assertOwnerOf } from './actors.ts';
+import { type Actor, actorLabel, assertOwnerOf, notAllowed } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { grantOrder } from './grant.ts';
 import { inviteJob, notifyJob, removeJob } from './job-kinds.ts';
@@ -25,15 +25,24 @@ const normalizeCode = (input: string) => {
 };
 export const looksLikeClaimCode = (text: string) => /^\s*claim-[0-9a-f]{32}\s*$/i.test(text);
 
-export async function createClaimCode(deps: AppDeps, actor: Actor): Promise<{ code: string; expiresAt: number }> {
+/**
+ * A one-time claim code. Without `groupIds` it makes an operator (every group); with them, an owner of
+ * exactly those groups. Only an admin (the CLI, the admin API) issues codes.
+ */
+export async function createClaimCode(deps: AppDeps, actor: Actor, groupIds?: number[]): Promise<{ code: string; expiresAt: number; groupIds: number[] | null }> {
+  if (actor.kind !== 'admin') throw notAllowed();
+  const scope = groupIds === undefined ? null : [...new Set(groupIds)].sort((a, b) => a - b);
+  if (scope?.length === 0) throw invalid('a scoped claim needs at least one group');
   const now = deps.clock.now();
   const code = `${CLAIM_PREFIX}${randomBytes(16).toString('hex')}`;
   const expiresAt = now + CLAIM_TTL_MS;
   await deps.store.transaction(async (tx) => {
-    await tx.ownerClaims.insert(hashCode(code), now, expiresAt);
-    await tx.audit.insert({ at: now, actor: actorLabel(actor), action: 'owner.claim_create', subjectType: 'owner_claim', subjectId: hashCode(code).slice(0, 12), reason: 'one-time owner claim code issued', detail: { expiresAt } });
+    for (const id of scope ?? []) if (!Number.isSafeInteger(id) || !(await tx.groups.get(id))) throw notFound(`no group with id ${String(id)}`);
+    await tx.ownerClaims.insert(hashCode(code), now, expiresAt, scope);
+    const reason = scope ? `one-time owner claim code issued for group(s) ${scope.join(', ')}` : 'one-time owner claim code issued for every group (operator)';
+    await tx.audit.insert({ at: now, actor: actorLabel(actor), action: 'owner.claim_create', subjectType: 'owner_claim', subjectId: hashCode(code).slice(0, 12), reason, detail: { expiresAt, groupIds: scope } });
   });
-  return { code, expiresAt };
+  return { code, expiresAt, groupIds: scope };
 }
 
 export async function redeemClaimCode(deps: AppDeps, input: { platform: string; userId: string; displayName?: string | null; code: string }): Promise<Account> {
@@ -51,7 +60,9 @@ export async function redeemClaimCode(deps: AppDeps, input: { platform: string; 
     const account = await tx.accounts.upsert({ platform, platformUserId: String(input.userId), displayName: input.displayName ?? null }, now);
     if (!(await tx.ownerClaims.redeem(hash, account.id, now))) throw conflict('this claim code was already used; run "gatekeeper owner claim" for a new one');
     await tx.accounts.setOwner(account.id);
-    await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'owner.claim_redeem', subjectType: 'account', subjectId: String(account.id), reason: 'redeemed an owner claim code', detail: { platform } });
+    await tx.ownerScopes.grant(account.id, claim.groupIds, 'claim', now);
+    const reason = claim.groupIds ? `redeemed an owner claim code for group(s) ${claim.groupIds.join(', ')}` : 'redeemed an operator claim code (every group)';
+    await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'owner.claim_redeem', subjectType: 'account', subjectId: String(account.id), reason, detail: { platform, groupIds: claim.groupIds } });
     return { ...account, isOwner: true };
   });
 }
