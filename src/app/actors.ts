@@ -43,6 +43,11 @@ export async function visibleGroups(tx: Repos, actor: Actor): Promise<Group[]> {
   return (await tx.groups.list()).filter((g) => inScope(scope, g.id));
 }
 
+/** Whether this account owns the group (an operator owns every group). */
+export async function ownsGroup(tx: Repos, accountId: number, groupId: number): Promise<boolean> {
+  return inScope(await groupScope(tx, { kind: 'account', accountId }), groupId);
+}
+
 export async function assertOwner(tx: Repos, actor: Actor): Promise<void> {
   if (actor.kind === 'admin') return;
   const account = await tx.accounts.get(actor.accountId);

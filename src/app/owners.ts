@@ -6,7 +6,7 @@ import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import { HOUR_MS } from '../domain/time.ts';
-import { type Actor, actorLabel, assertOwnerOf, notAllowed } from './actors.ts';
+import { type Actor, actorLabel, assertOwnerOf, notAllowed, ownsGroup } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { grantOrder } from './grant.ts';
 import { inviteJob, notifyJob, removeJob } from './job-kinds.ts';
@@ -118,8 +118,9 @@ export async function extendMembership(deps: AppDeps, input: MemberTarget & { ac
 /** Removes a member now (access withdrawn, free to buy again later). */
 export async function removeMember(deps: AppDeps, input: MemberTarget & { actor: Actor; reason?: string }): Promise<Membership> {
   return commit(deps, async (tx, now) => {
-    const { m, account } = await lockTarget(tx, input.actor, input);
-    if (account.isOwner) throw conflict('an owner cannot be removed from a group this way');
+    const { m, account, group } = await lockTarget(tx, input.actor, input);
+    // An owner of this group, that is; an owner of other groups is a member like any other here.
+    if (account.isOwner && (await ownsGroup(tx, account.id, group.id))) throw conflict('an owner cannot be removed from a group this way');
     if (m.status !== 'active' && m.status !== 'grace') throw conflict(`this membership is ${m.status}, not in the group`);
     const next = applyMembershipEvent(m, { type: 'revoke' });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: m.expiresAt, graceUntil: null }, now);
@@ -130,8 +131,8 @@ export async function removeMember(deps: AppDeps, input: MemberTarget & { actor:
 
 export async function banMember(deps: AppDeps, input: MemberTarget & { actor: Actor; reason?: string }): Promise<Membership> {
   return commit(deps, async (tx, now) => {
-    const { m, account } = await lockTarget(tx, input.actor, input);
-    if (account.isOwner) throw conflict('an owner cannot be banned');
+    const { m, account, group } = await lockTarget(tx, input.actor, input);
+    if (account.isOwner && (await ownsGroup(tx, account.id, group.id))) throw conflict('an owner cannot be banned');
     if (m.status === 'banned') throw conflict('this member is already banned');
     const next = applyMembershipEvent(m, { type: 'ban' });
     await tx.memberships.update(m.id, { status: 'banned', expiresAt: m.expiresAt, graceUntil: null }, now);

@@ -105,6 +105,18 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
     expect((await deps.store.orders.get(two.orderId))!.status).toBe('refund_pending');
   });
 
+  it('an owner of another group who is a member here can be banned like any member; an owner of this group cannot', async () => {
+    await paid('owner-a', 'room-2', '5.00', 'USD');
+    const a = (await deps.store.accounts.find('playground', 'owner-a'))!;
+    const inTwo = (await deps.store.memberships.list({ accountId: a.id, groupId: two.groupId }))[0]!;
+    expect(await say('owner-b', `/ban ${inTwo.id} spam`)).toBe(`Membership #${inTwo.id} banned.`);
+    await paid('owner-b', 'room-2', '5.00', 'USD');
+    const b = (await deps.store.accounts.find('playground', 'owner-b'))!;
+    const own = (await deps.store.memberships.list({ accountId: b.id, groupId: two.groupId }))[0]!;
+    expect(await say('operator', `/ban ${own.id}`)).toBe('That did not work: an owner cannot be banned');
+    expect(await say('operator', `/remove ${own.id}`)).toBe('That did not work: an owner cannot be removed from a group this way');
+  });
+
   it('a group an owner binds in chat is theirs: they act on it, the other scoped owner cannot', async () => {
     const a = (await deps.store.accounts.find('playground', 'owner-a'))!;
     const b = (await deps.store.accounts.find('playground', 'owner-b'))!;
