@@ -34,7 +34,8 @@ const HELP: Record<string, string> = {
 
 Commands:
   migrate                      apply database migrations
-  owner claim                  print a one-time code that makes a chat account an owner
+  owner claim [--group <id> …] print a one-time code that makes a chat account an owner
+                               (of those groups only; without --group, of every group)
   group add | list             register a chat group, list groups
   plan add | list | disable    create, list, or take a plan off sale
   member list                  list memberships
@@ -49,10 +50,13 @@ Database: DATABASE_URL, or sqlite under DATA_DIR (default data/). Also read from
   migrate: `Usage: gatekeeper migrate [--json]
 
 Applies every pending migration to the database (SQLite or PostgreSQL). Safe to run again.`,
-  'owner claim': `Usage: gatekeeper owner claim [--json]
+  'owner claim': `Usage: gatekeeper owner claim [--group <group-id> …] [--json]
 
 Prints a one-time owner claim code. Send it to the bot in a private chat within 24 hours: the
-account that sends it becomes an owner. Each code works once. --json prints {"code", "expiresAt"}.`,
+account that sends it becomes an owner. Each code works once.
+--group (repeatable) limits the code to those groups: that owner sees and acts on them only (and on
+groups they bind in chat themselves). Without --group the code makes an operator, who acts on every
+group. --json prints {"code", "expiresAt", "groupIds"} (groupIds null: every group).`,
   'group add': `Usage: gatekeeper group add --platform <telegram|wechat|playground> --chat <chat-id> --title <title> [--json]
 
 Registers a group so plans can open it. --json prints {"id": …}.`,
@@ -80,8 +84,8 @@ ones, unless --status says otherwise).
 --json prints [{membershipId, accountId, platform, platformUserId, displayName, groupId, status, expiresAt}].`,
   'member extend': `Usage: gatekeeper member extend <membership-id> --days <n> [--reason <text>] [--json]
 
-Adds n whole days (1 to ${MAX_EXTEND_DAYS}). A member still in the group keeps their expiry plus n days;
-one who has left gets n days from now and an invite. The member is told.
+Adds n whole days (1 to ${MAX_EXTEND_DAYS}) to the later of the membership's expiry and now: it never
+shortens a membership. A member not in the group (lapsed or removed) is invited back. The member is told.
 --json prints {"membershipId", "status", "expiresAt"}.`,
   'member remove': `Usage: gatekeeper member remove <membership-id> [--reason <text>] [--json]
 
@@ -114,7 +118,9 @@ On PostgreSQL use pg_dump instead. --json prints {"file", "bytes"}.`,
 
 Writes memberships as CSV (RFC 4180, header row) to stdout:
 membershipId,accountId,platform,platformUserId,displayName,groupId,status,expiresAt
-A cell that a spreadsheet would read as a formula (starting with = + - @) gets a leading '.`,
+Numbers are bare and every text cell is quoted. A formula trigger (= + - @, tab, CR, or the full-width
+＝ ＋ － ＠) at the start of a cell or after a ; or , inside it gets a ' before it, so a spreadsheet
+shows it as text.`,
 };
 
 /** Commands that take a subcommand, and what they offer. */
@@ -263,11 +269,24 @@ async function eachMembership(store: Store, q: { groupId?: number; status?: Memb
   }
 }
 
-/** One CSV cell: a would-be formula is defused with a leading apostrophe, then quoted when it must be. */
+/** What a spreadsheet may read as the start of a formula: = + - @, tab, CR, and the full-width ＝ ＋ － ＠. */
+const TRIGGER = '[=+\\-@\\t\\r\\uFF1D\\uFF0B\\uFF0D\\uFF20]';
+/** Spaces a spreadsheet may skip before it looks for a formula. */
+const SPACES = '[ \\u3000]*';
+const TRIGGER_AT_START = new RegExp(`^${SPACES}${TRIGGER}`);
+/** A cell split at ; or , (a spreadsheet guessing another separator) must not start a formula either. */
+const TRIGGER_AFTER_SEPARATOR = new RegExp(`([;,]${SPACES})(?=${TRIGGER})`, 'g');
+
+/**
+ * One CSV cell (OWASP's CSV-injection advice): numbers bare, every text cell quoted, and a formula trigger
+ * at the start of the cell or after a ; or , inside it defused with a single quote before it.
+ */
 export function csvCell(value: string | number | null): string {
-  let s = value === null ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (value === null) return '';
+  if (typeof value === 'number') return String(value);
+  let s = value.replace(TRIGGER_AFTER_SEPARATOR, "$1'");
+  if (TRIGGER_AT_START.test(s)) s = `'${s}`;
+  return `"${s.replace(/"/g, '""')}"`;
 }
 
 const CSV_COLUMNS = ['membershipId', 'accountId', 'platform', 'platformUserId', 'displayName', 'groupId', 'status', 'expiresAt'] as const;
@@ -336,11 +355,14 @@ export async function run(argv: string[], env: Record<string, string | undefined
       }
     }
     case 'owner claim': {
-      const f = parse(rest, {});
+      const f = parse(rest, { group: { type: 'string', multiple: true } });
       if (f.help) return out(HELP['owner claim']!);
-      const c = await withDeps(config(), (deps) => createClaimCode(deps, CLI));
+      const groups = f.group as string[] | undefined;
+      const groupIds = groups?.map((g) => positiveInt(g, 'group'));
+      const c = await withDeps(config(), (deps) => createClaimCode(deps, CLI, groupIds));
       const expiresAt = toIso(c.expiresAt);
-      return print(!!f.json, { code: c.code, expiresAt }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes an owner.`);
+      const who = c.groupIds ? `an owner of group${c.groupIds.length > 1 ? 's' : ''} ${c.groupIds.join(', ')} only` : 'an owner of every group (an operator)';
+      return print(!!f.json, { code: c.code, expiresAt, groupIds: c.groupIds }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes ${who}.`);
     }
     case 'group add': {
       const f = parse(rest, { platform: { type: 'string' }, chat: { type: 'string' }, title: { type: 'string' } });

@@ -158,7 +158,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await json(['plan', 'add', '--group', '2', '--name', 'Yearly', '--price', '99', '--currency', 'CNY', '--days', '365']);
   }
 
-  async function member(userId: string, groupId: number, status: 'active' | 'grace' | 'expired' | 'banned', expiresInDays: number, displayName: string | null = null) {
+  async function member(userId: string, groupId: number, status: 'active' | 'grace' | 'expired' | 'revoked' | 'banned', expiresInDays: number, displayName: string | null = null) {
     const now = Date.now();
     const account = await store.accounts.upsert({ platform: 'playground', platformUserId: userId, displayName }, now);
     const m = await store.memberships.insert({ accountId: account.id, groupId, status, expiresAt: now + expiresInDays * DAY_MS }, now);
@@ -196,7 +196,8 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(text.code).toBe(0);
     expect(text.out).toMatch(/^claim-[0-9a-f]{32}\nSend this code to the bot in a private chat within 24 hours/);
     const c = await json(['owner', 'claim']);
-    expect(Object.keys(c).sort()).toEqual(['code', 'expiresAt']);
+    expect(Object.keys(c).sort()).toEqual(['code', 'expiresAt', 'groupIds']);
+    expect(c.groupIds).toBeNull();
     expect(c.code).toMatch(/^claim-[0-9a-f]{32}$/);
     const ttl = Date.parse(c.expiresAt) - Date.now();
     expect(ttl).toBeGreaterThan(23.9 * 3_600_000);
@@ -205,6 +206,29 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(owner.isOwner).toBe(true);
     expect((await store.audit.page({ action: 'owner.claim_create', limit: 10 })).map((e) => e.actor)).toEqual(['admin:cli', 'admin:cli']);
     await fails(['owner', 'claim', 'extra'], env, 2, /Unexpected argument 'extra'/);
+  });
+
+  it('owner claim --group: a code for those groups only; a group that does not exist is refused and nothing is created', async () => {
+    await catalog();
+    const claims = async () => (await opened.db.selectFrom('owner_claims').select('id').execute()).length;
+    await fails(['owner', 'claim', '--group', '999'], env, 1, /^no group with id 999$/);
+    await fails(['owner', 'claim', '--group', '1', '--group', '999'], env, 1, /^no group with id 999$/);
+    await fails(['owner', 'claim', '--group', 'one'], env, 1, /^--group must be a positive whole number \(got "one"\)$/);
+    await fails(['owner', 'claim', '--group'], env, 2, /argument missing/);
+    expect(await claims()).toBe(0);
+    expect((await store.audit.page({ action: 'owner.claim_create', limit: 10 })).length).toBe(0);
+
+    const both = await json(['owner', 'claim', '--group', '2', '--group', '1', '--group', '2']);
+    expect(both.groupIds).toEqual([1, 2]);
+    const text = await cli(['owner', 'claim', '--group', '1'], env);
+    expect(text.out).toMatch(/becomes an owner of group 1 only\.$/);
+    const scoped = await redeemClaimCode(deps, { platform: 'playground', userId: 'reader-owner', code: text.out.split('\n')[0]! });
+    expect(await store.ownerScopes.get(scoped.id)).toEqual({ all: false, groupIds: [1] });
+    const operatorText = await cli(['owner', 'claim'], env);
+    expect(operatorText.out).toMatch(/becomes an owner of every group \(an operator\)\.$/);
+    const operator = await redeemClaimCode(deps, { platform: 'playground', userId: 'operator', code: operatorText.out.split('\n')[0]! });
+    expect(await store.ownerScopes.get(operator.id)).toEqual({ all: true, groupIds: [] });
+    expect((await store.audit.page({ action: 'owner.claim_redeem', limit: 10 })).map((e) => e.reason)).toEqual(['redeemed an operator claim code (every group)', 'redeemed an owner claim code for group(s) 1']);
   });
 
   it('group list, plan list and plan disable', async () => {
@@ -303,6 +327,20 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await fails(['member', 'ban', String(om.id)], env, 1, /^an owner cannot be banned$/);
     await fails(['member', 'remove', String(om.id)], env, 1, /^an owner cannot be removed/);
     expect((await store.memberships.get(om.id))!.status).toBe('active');
+  });
+
+  it('member extend adds days to the later of expiry and now: never shortens a removed member, never counts from a past expiry', async () => {
+    await catalog();
+    const removed = await member('rita', 1, 'revoked', 20);
+    const late = await member('gus', 1, 'grace', -2);
+    const paidUntil = (await store.memberships.get(removed.membershipId))!.expiresAt;
+    expect(await json(['member', 'extend', String(removed.membershipId), '--days', '3'])).toEqual({ membershipId: removed.membershipId, status: 'active', expiresAt: new Date(paidUntil + 3 * DAY_MS).toISOString() });
+    expect((await store.periods.listForMembership(removed.membershipId)).at(-1)).toMatchObject({ kind: 'comp', startsAt: paidUntil, endsAt: paidUntil + 3 * DAY_MS });
+    expect((await store.jobs.list({ kind: 'invite' })).map((j) => (j.payload as { membershipId: number }).membershipId)).toEqual([removed.membershipId]);
+    const before = Date.now();
+    const g = await json(['member', 'extend', String(late.membershipId), '--days', '3']);
+    expect(Date.parse(g.expiresAt)).toBeGreaterThanOrEqual(before + 3 * DAY_MS);
+    expect(Date.parse(g.expiresAt)).toBeLessThanOrEqual(Date.now() + 3 * DAY_MS);
   });
 
   it('order list newest first (paging through everything) and order refund', async () => {
@@ -405,6 +443,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       ['frank', '@SUM(A1)'],
       ['gina', null],
       ['hal', '普通 name'],
+      ['ida', 'Ida,=cmd|"/c calc"!A0'],
+      ['jon', '＝HYPERLINK("http://evil.example")'],
+      ['kim', 'Kim;－1'],
     ];
     const ids: number[] = [];
     for (const [user, name] of names) ids.push((await member(user, 1, 'active', 30, name)).membershipId);
@@ -431,7 +472,12 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(byUser.get('alice')!.slice(0, 3)).toEqual([String(ids[0]), byUser.get('alice')![1], 'playground']);
     expect(byUser.get('alice')!.slice(5, 7)).toEqual(['1', 'active']);
     expect(byUser.get('alice')![7]).toMatch(/^\d{4}-\d\d-\d\dT/);
-    for (const row of rows.slice(1)) for (const c of row) expect(c).not.toMatch(/^[=+\-@]/);
+    expect(byUser.get('ida')![4]).toBe('Ida,\'=cmd|"/c calc"!A0');
+    expect(byUser.get('jon')![4]).toBe('\'＝HYPERLINK("http://evil.example")');
+    expect(byUser.get('kim')![4]).toBe("Kim;'－1");
+    // No cell, and no part of a cell after a separator, starts a formula; every text cell is quoted.
+    for (const row of rows.slice(1)) for (const c of row) expect(c).not.toMatch(/(^|[;,])\s*[=+\-@\t\r＝＋－＠]/);
+    for (const line of raw.split('\n').slice(1, 3)) expect(line).toMatch(/^\d+,\d+,"playground","/);
 
     const g2 = parseCsv(`${(await cli(['export', 'members', '--format', 'csv', '--group', '2'], env)).out}\n`);
     expect(g2.slice(1).map((row) => row[0])).toEqual([String(other.membershipId)]);
@@ -500,20 +546,38 @@ describe('command names', () => {
 });
 
 describe('csvCell', () => {
-  it('quotes and defuses exactly what it must', () => {
-    expect(csvCell('plain')).toBe('plain');
+  it('quotes every text cell, leaves numbers and empty cells bare', () => {
+    expect(csvCell('plain')).toBe('"plain"');
+    expect(csvCell('')).toBe('""');
     expect(csvCell(12)).toBe('12');
     expect(csvCell(null)).toBe('');
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('line\r\nbreak')).toBe('"line\r\nbreak"');
-    expect(csvCell('=1+1')).toBe("'=1+1");
-    expect(csvCell('+1')).toBe("'+1");
-    expect(csvCell('-1')).toBe("'-1");
-    expect(csvCell('@x')).toBe("'@x");
-    expect(csvCell('\t=1')).toBe("'\t=1");
-    expect(csvCell('=A1,"b"')).toBe('"\'=A1,""b"""');
-    expect(csvCell('a=b')).toBe('a=b');
+    expect(csvCell('a=b')).toBe('"a=b"');
+    expect(csvCell('2026-01-01T00:00:00.000Z')).toBe('"2026-01-01T00:00:00.000Z"');
+  });
+
+  it('defuses a formula trigger at the start of a cell, full-width forms too', () => {
+    expect(csvCell('=1+1')).toBe(`"'=1+1"`);
+    expect(csvCell('+1')).toBe(`"'+1"`);
+    expect(csvCell('-1')).toBe(`"'-1"`);
+    expect(csvCell('@x')).toBe(`"'@x"`);
+    expect(csvCell('\t=1')).toBe(`"'\t=1"`);
+    expect(csvCell('\r=1')).toBe(`"'\r=1"`);
+    expect(csvCell('=A1,"b"')).toBe(`"'=A1,""b"""`);
+    expect(csvCell('＝HYPERLINK("http://evil.example")')).toBe(`"'＝HYPERLINK(""http://evil.example"")"`);
+    for (const c of ['＋', '－', '＠']) expect(csvCell(`${c}1`)).toBe(`"'${c}1"`);
+    expect(csvCell('  =1')).toBe(`"'  =1"`);
+  });
+
+  it('defuses a formula trigger after a ; or , inside a cell', () => {
+    expect(csvCell('Bob,=cmd|"/c calc"!A0')).toBe(`"Bob,'=cmd|""/c calc""!A0"`);
+    expect(csvCell('x;+1')).toBe(`"x;'+1"`);
+    expect(csvCell('x; @SUM(A1)')).toBe(`"x; '@SUM(A1)"`);
+    expect(csvCell('a;＝1,－2')).toBe(`"a;'＝1,'－2"`);
+    expect(csvCell('=1;=2')).toBe(`"'=1;'=2"`);
+    expect(csvCell('a, b; c')).toBe('"a, b; c"');
   });
 });
 

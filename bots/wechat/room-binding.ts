@@ -59,7 +59,15 @@ export class RoomBinding {
     if (room.owner()?.id !== this.core.bot.selfId()) return this.tell(owner, 'wechat.bind_not_room_owner', { room: title });
     const existing = await store.groups.findByChat(PLATFORM, room.id);
     if (existing) {
+      // Bound again only by the owner who bound it; a group an admin registered, by an owner whose
+      // groups include it (an operator, or a claim naming it).
       if (existing.ownerAccountId !== null && existing.ownerAccountId !== owner.id) return this.tell(owner, 'wechat.bind_taken', { room: title });
+      try {
+        await assertOwnerOf(store, { kind: 'account', accountId: owner.id }, existing);
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'forbidden') return this.tell(owner, 'wechat.bind_taken', { room: title });
+        throw err;
+      }
       await this.record(existing, room.id, owner, 'bound again');
       return this.tell(owner, 'wechat.bind_already', { room: existing.title, id: existing.id });
     }
@@ -90,7 +98,8 @@ export class RoomBinding {
     if (!group) return; // not bound: ignored like any message from an unbound room
     try {
       await assertOwnerOf(store, { kind: 'account', accountId: owner.id }, group);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof DomainError && err.code === 'forbidden')) throw err;
       this.core.logger.info({ room: room.id }, 'wechat /whitelist from an owner of another group ignored');
       return;
     }

@@ -1,5 +1,9 @@
-// Who is doing an owner action. Admins (admin API with the token, the CLI on the server) may do
-// anything; an account must be an owner (it redeemed a claim code), checked on every action.
+// Who is doing an owner action, and on which groups. Admins (admin API with the token, the CLI on the
+// server) may do anything. An account must be an owner (it redeemed a claim code), checked on every
+// action, and acts only on its own groups: every group for an operator (a claim without --group, and
+// every owner from before scoped claims), otherwise the groups its claims named and those it bound in
+// chat. Every use case asks here: `assertOwnerOf` before acting on a group, `groupScope` /
+// `visibleGroups` before showing a list or a figure.
 import { forbidden } from '../domain/errors.ts';
 import type { Group } from './model.ts';
 import type { Repos } from './ports.ts';
@@ -11,14 +15,48 @@ export const actorLabel = (a: Actor) => (a.kind === 'admin' ? `admin:${a.via}` :
 /** The same refusal whatever the reason, so a non-owner learns nothing about what exists. */
 export const notAllowed = () => forbidden('only an owner of this group can do that');
 
+/** An owner acting outside their scope is told why, in one line. */
+export const notYourGroup = (groupId: number) => forbidden(`group ${groupId} is not one of your groups; ask the operator for a claim code that covers it`);
+
+/** What an actor may see and act on: every group, or these (none for an account that is not an owner). */
+export type GroupScope = { all: true } | { all: false; owner: boolean; groupIds: ReadonlySet<number> };
+
+const EVERY_GROUP: GroupScope = { all: true };
+
+export async function groupScope(tx: Repos, actor: Actor): Promise<GroupScope> {
+  if (actor.kind === 'admin') return EVERY_GROUP;
+  // From the store every time: an owner flag or a scope is never cached.
+  const account = await tx.accounts.get(actor.accountId);
+  if (!account?.isOwner) return { all: false, owner: false, groupIds: new Set() };
+  const scope = await tx.ownerScopes.get(account.id);
+  return scope.all ? EVERY_GROUP : { all: false, owner: true, groupIds: new Set(scope.groupIds) };
+}
+
+export const inScope = (scope: GroupScope, groupId: number) => scope.all || scope.groupIds.has(groupId);
+
+/** The group ids a query must be limited to; undefined: no limit (every group). */
+export const scopeFilter = (scope: GroupScope): number[] | undefined => (scope.all ? undefined : [...scope.groupIds]);
+
+/** The groups this actor may see (admins and operators: every group). */
+export async function visibleGroups(tx: Repos, actor: Actor): Promise<Group[]> {
+  const scope = await groupScope(tx, actor);
+  return (await tx.groups.list()).filter((g) => inScope(scope, g.id));
+}
+
+/** Whether this account owns the group (an operator owns every group). */
+export async function ownsGroup(tx: Repos, accountId: number, groupId: number): Promise<boolean> {
+  return inScope(await groupScope(tx, { kind: 'account', accountId }), groupId);
+}
+
 export async function assertOwner(tx: Repos, actor: Actor): Promise<void> {
   if (actor.kind === 'admin') return;
   const account = await tx.accounts.get(actor.accountId);
   if (!account?.isOwner) throw notAllowed();
 }
 
-/** An owner acts on groups they bound, and on groups registered by an admin (no owner yet). */
+/** An owner acts only on groups in their scope; a non-owner is refused without learning anything. */
 export async function assertOwnerOf(tx: Repos, actor: Actor, group: Group): Promise<void> {
-  await assertOwner(tx, actor);
-  if (actor.kind === 'account' && group.ownerAccountId !== null && group.ownerAccountId !== actor.accountId) throw notAllowed();
+  const scope = await groupScope(tx, actor);
+  if (inScope(scope, group.id)) return;
+  throw !scope.all && scope.owner ? notYourGroup(group.id) : notAllowed();
 }

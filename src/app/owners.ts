@@ -6,7 +6,7 @@ import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import { HOUR_MS } from '../domain/time.ts';
-import { type Actor, actorLabel, assertOwnerOf } from './actors.ts';
+import { type Actor, actorLabel, assertOwnerOf, notAllowed, ownsGroup } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { grantOrder } from './grant.ts';
 import { inviteJob, notifyJob, removeJob } from './job-kinds.ts';
@@ -25,15 +25,24 @@ const normalizeCode = (input: string) => {
 };
 export const looksLikeClaimCode = (text: string) => /^\s*claim-[0-9a-f]{32}\s*$/i.test(text);
 
-export async function createClaimCode(deps: AppDeps, actor: Actor): Promise<{ code: string; expiresAt: number }> {
+/**
+ * A one-time claim code. Without `groupIds` it makes an operator (every group); with them, an owner of
+ * exactly those groups. Only an admin (the CLI, the admin API) issues codes.
+ */
+export async function createClaimCode(deps: AppDeps, actor: Actor, groupIds?: number[]): Promise<{ code: string; expiresAt: number; groupIds: number[] | null }> {
+  if (actor.kind !== 'admin') throw notAllowed();
+  const scope = groupIds === undefined ? null : [...new Set(groupIds)].sort((a, b) => a - b);
+  if (scope?.length === 0) throw invalid('a scoped claim needs at least one group');
   const now = deps.clock.now();
   const code = `${CLAIM_PREFIX}${randomBytes(16).toString('hex')}`;
   const expiresAt = now + CLAIM_TTL_MS;
   await deps.store.transaction(async (tx) => {
-    await tx.ownerClaims.insert(hashCode(code), now, expiresAt);
-    await tx.audit.insert({ at: now, actor: actorLabel(actor), action: 'owner.claim_create', subjectType: 'owner_claim', subjectId: hashCode(code).slice(0, 12), reason: 'one-time owner claim code issued', detail: { expiresAt } });
+    for (const id of scope ?? []) if (!Number.isSafeInteger(id) || !(await tx.groups.get(id))) throw notFound(`no group with id ${String(id)}`);
+    await tx.ownerClaims.insert(hashCode(code), now, expiresAt, scope);
+    const reason = scope ? `one-time owner claim code issued for group(s) ${scope.join(', ')}` : 'one-time owner claim code issued for every group (operator)';
+    await tx.audit.insert({ at: now, actor: actorLabel(actor), action: 'owner.claim_create', subjectType: 'owner_claim', subjectId: hashCode(code).slice(0, 12), reason, detail: { expiresAt, groupIds: scope } });
   });
-  return { code, expiresAt };
+  return { code, expiresAt, groupIds: scope };
 }
 
 export async function redeemClaimCode(deps: AppDeps, input: { platform: string; userId: string; displayName?: string | null; code: string }): Promise<Account> {
@@ -51,7 +60,9 @@ export async function redeemClaimCode(deps: AppDeps, input: { platform: string; 
     const account = await tx.accounts.upsert({ platform, platformUserId: String(input.userId), displayName: input.displayName ?? null }, now);
     if (!(await tx.ownerClaims.redeem(hash, account.id, now))) throw conflict('this claim code was already used; run "gatekeeper owner claim" for a new one');
     await tx.accounts.setOwner(account.id);
-    await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'owner.claim_redeem', subjectType: 'account', subjectId: String(account.id), reason: 'redeemed an owner claim code', detail: { platform } });
+    await tx.ownerScopes.grant(account.id, claim.groupIds, 'claim', now);
+    const reason = claim.groupIds ? `redeemed an owner claim code for group(s) ${claim.groupIds.join(', ')}` : 'redeemed an operator claim code (every group)';
+    await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'owner.claim_redeem', subjectType: 'account', subjectId: String(account.id), reason, detail: { platform, groupIds: claim.groupIds } });
     return { ...account, isOwner: true };
   });
 }
@@ -84,15 +95,19 @@ async function commit(deps: AppDeps, fn: (tx: Repos, now: number) => Promise<{ m
   return r;
 }
 
-/** Adds whole days. In the group: extends the expiry. Lapsed: a comped period from now, and an invite. */
+/**
+ * Adds whole days to the later of the current expiry and now (the same rule for the CLI, the admin API
+ * and /extend): it never shortens a membership, even a removed one whose paid time runs past now. A
+ * member not in the group gets a comped period and an invite.
+ */
 export async function extendMembership(deps: AppDeps, input: MemberTarget & { actor: Actor; days: number; reason?: string }): Promise<Membership> {
   if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_EXTEND_DAYS) throw invalid(`days must be a whole number from 1 to ${MAX_EXTEND_DAYS}`);
   return commit(deps, async (tx, now) => {
     const { m, group } = await lockTarget(tx, input.actor, input);
     if (m.status === 'banned') throw conflict('this member is banned; unban them first');
-    const next = applyMembershipEvent(m, { type: 'period', days: input.days, startAt: now });
+    const next = applyMembershipEvent(m, { type: 'extend', days: input.days, now });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
-    await tx.periods.insertIfAbsent({ membershipId: m.id, groupId: group.id, orderId: null, kind: 'comp', startsAt: next.invite ? now : m.expiresAt, endsAt: next.expiresAt, days: input.days }, now);
+    await tx.periods.insertIfAbsent({ membershipId: m.id, groupId: group.id, orderId: null, kind: 'comp', startsAt: Math.max(m.expiresAt, now), endsAt: next.expiresAt, days: input.days }, now);
     await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'membership.extend_by_owner', subjectType: 'membership', subjectId: String(m.id), reason: reasonOf(input.reason, 'extended by owner'), detail: { days: input.days, from: m.expiresAt, to: next.expiresAt } });
     const jobs: NewJob[] = [notifyJob({ accountId: m.accountId, message: { key: 'membership.extended', params: { group: group.title, days: input.days, expiresAt: next.expiresAt } } })];
     if (next.invite) jobs.push(inviteJob({ membershipId: m.id, expiresAt: next.expiresAt }));
@@ -103,8 +118,9 @@ export async function extendMembership(deps: AppDeps, input: MemberTarget & { ac
 /** Removes a member now (access withdrawn, free to buy again later). */
 export async function removeMember(deps: AppDeps, input: MemberTarget & { actor: Actor; reason?: string }): Promise<Membership> {
   return commit(deps, async (tx, now) => {
-    const { m, account } = await lockTarget(tx, input.actor, input);
-    if (account.isOwner) throw conflict('an owner cannot be removed from a group this way');
+    const { m, account, group } = await lockTarget(tx, input.actor, input);
+    // An owner of this group, that is; an owner of other groups is a member like any other here.
+    if (account.isOwner && (await ownsGroup(tx, account.id, group.id))) throw conflict('an owner cannot be removed from a group this way');
     if (m.status !== 'active' && m.status !== 'grace') throw conflict(`this membership is ${m.status}, not in the group`);
     const next = applyMembershipEvent(m, { type: 'revoke' });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: m.expiresAt, graceUntil: null }, now);
@@ -115,8 +131,8 @@ export async function removeMember(deps: AppDeps, input: MemberTarget & { actor:
 
 export async function banMember(deps: AppDeps, input: MemberTarget & { actor: Actor; reason?: string }): Promise<Membership> {
   return commit(deps, async (tx, now) => {
-    const { m, account } = await lockTarget(tx, input.actor, input);
-    if (account.isOwner) throw conflict('an owner cannot be banned');
+    const { m, account, group } = await lockTarget(tx, input.actor, input);
+    if (account.isOwner && (await ownsGroup(tx, account.id, group.id))) throw conflict('an owner cannot be banned');
     if (m.status === 'banned') throw conflict('this member is already banned');
     const next = applyMembershipEvent(m, { type: 'ban' });
     await tx.memberships.update(m.id, { status: 'banned', expiresAt: m.expiresAt, graceUntil: null }, now);

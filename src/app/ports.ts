@@ -171,6 +171,12 @@ export interface MembershipView extends Membership {
   displayName: string | null;
 }
 
+/** The groups an owner acts on: every group (an operator), or these. */
+export interface OwnerScope {
+  all: boolean;
+  groupIds: number[];
+}
+
 export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
 
 export interface Repos {
@@ -185,10 +191,17 @@ export interface Repos {
     listOwners(): Promise<Account[]>;
   };
   ownerClaims: {
-    insert(codeHash: string, now: number, expiresAt: number): Promise<void>;
-    get(codeHash: string): Promise<{ expiresAt: number; redeemedAt: number | null } | null>;
+    /** `groupIds` null: the claim covers every group (an operator). */
+    insert(codeHash: string, now: number, expiresAt: number, groupIds: number[] | null): Promise<void>;
+    get(codeHash: string): Promise<{ expiresAt: number; redeemedAt: number | null; groupIds: number[] | null } | null>;
     /** Conditional: true only for the call that took an unredeemed, unexpired code. */
     redeem(codeHash: string, accountId: number, now: number): Promise<boolean>;
+  };
+  ownerScopes: {
+    /** Adds groups to an owner's scope, or every group (null); what is already there stays. */
+    grant(accountId: number, groupIds: number[] | null, source: 'claim', now: number): Promise<void>;
+    /** Every group, or the groups granted by claims plus those the owner bound in chat. */
+    get(accountId: number): Promise<OwnerScope>;
   };
   groups: {
     insert(g: { platform: Platform; platformChatId: string; title: string; ownerAccountId: number | null; graceMs: number; reminderOffsetsMs: number[] }, now: number): Promise<Group>;
@@ -280,11 +293,13 @@ export interface Repos {
     set(accountId: number, state: unknown, now: number): Promise<void>;
   };
   stats: {
-    activeMembers(groupId?: number): Promise<number>;
+    /** `groupIds` (here and below): only those groups; absent: every group. */
+    activeMembers(groupIds?: number[]): Promise<number>;
     membersByStatus(): Promise<Array<{ status: string; count: number }>>;
-    revenueByCurrency(from?: number, to?: number): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
-    renewals(from: number, to: number): Promise<number>;
-    churn(from: number, to: number): Promise<number>;
+    /** With `groupIds`: orders whose plan opens at least one of those groups. */
+    revenueByCurrency(from?: number, to?: number, groupIds?: number[]): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
+    renewals(from: number, to: number, groupIds?: number[]): Promise<number>;
+    churn(from: number, to: number, groupIds?: number[]): Promise<number>;
     ordersByStatus(): Promise<Array<{ status: string; count: number }>>;
     webhookOutcomes(): Promise<Array<{ provider: string; outcome: string; count: number }>>;
   };

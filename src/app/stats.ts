@@ -1,6 +1,7 @@
-// Owner statistics: active members, this month's revenue per currency (the month as people in
-// TZ_DISPLAY read it), renewals and churn this month.
+// Owner statistics for the caller's groups: active members, this month's revenue per currency (the
+// month as people in TZ_DISPLAY read it), renewals and churn this month.
 import { zonedMonth } from '../domain/time.ts';
+import { type Actor, groupScope, notAllowed, scopeFilter } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 
 export interface Stats {
@@ -11,9 +12,13 @@ export interface Stats {
   churn: number;
 }
 
-export async function computeStats(deps: AppDeps): Promise<Stats> {
+/** The figures of the actor's groups only: an operator and an admin see every group's. */
+export async function computeStats(deps: AppDeps, actor: Actor): Promise<Stats> {
+  const scope = await groupScope(deps.store, actor);
+  if (!scope.all && !scope.owner) throw notAllowed();
+  const groups = scopeFilter(scope);
   const { start, end, label } = zonedMonth(deps.clock.now(), deps.settings.tzDisplay);
   const s = deps.store.stats;
-  const [activeMembers, revenue, renewals, churn] = await Promise.all([s.activeMembers(), s.revenueByCurrency(start, end), s.renewals(start, end), s.churn(start, end)]);
+  const [activeMembers, revenue, renewals, churn] = await Promise.all([s.activeMembers(groups), s.revenueByCurrency(start, end, groups), s.renewals(start, end, groups), s.churn(start, end, groups)]);
   return { month: label, activeMembers, revenue, renewals, churn };
 }

@@ -2,7 +2,7 @@
 // Free of framework imports; every user-facing string comes from the catalogues. Owner intents are
 // checked against the store on every message, and a non-owner gets exactly the unknown-command reply.
 import QRCode from 'qrcode';
-import { type Actor } from '../app/actors.ts';
+import { type Actor, assertOwnerOf, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
 import { createCheckout, payPageUrl } from '../app/checkout.ts';
@@ -262,7 +262,7 @@ class Turn {
       case 'ownerhelp':
         return this.text('owner.help');
       case 'groups': {
-        const groups = (await store.groups.list()).filter((g) => g.ownerAccountId === null || g.ownerAccountId === fresh.id);
+        const groups = await visibleGroups(store, actor);
         if (groups.length === 0) return this.text('owner.groups_none');
         const lines = [];
         for (const g of groups) {
@@ -278,13 +278,15 @@ class Turn {
         if (Number.isNaN(groupId)) return usage('/members <group-id> [soon]');
         const soon = args[1] === 'soon' || args[1] === '即将到期';
         const group = await store.groups.get(groupId);
-        if (!group || (group.ownerAccountId !== null && group.ownerAccountId !== fresh.id)) return this.text('owner.error', { reason: `no group with id ${groupId}` });
+        if (!group) return this.text('owner.error', { reason: `no group with id ${groupId}` });
+        await assertOwnerOf(store, actor, group);
         const members = await store.memberships.page({ groupId, status: soon ? 'active' : undefined, expiresBefore: soon ? clock.now() + 7 * DAY_MS : undefined, limit: 50 });
         if (members.length === 0) return this.text('owner.members_none');
         this.replies.push({
           type: 'text',
           text: members.map((m) => this.t('owner.member_line', { id: m.id, name: m.displayName ?? m.platformUserId, status: this.t(`status.${m.status}`), expiresAt: m.expiresAt })).join('\n'),
         });
+        return;
       }
       case 'addplan': {
         const [g, price, currency, days, ...name] = args;
@@ -317,7 +319,7 @@ class Turn {
         return this.text('owner.refund_requested', { id: o.id });
       }
       case 'stats': {
-        const s = await computeStats(this.deps);
+        const s = await computeStats(this.deps, actor);
         const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
         return this.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
       }

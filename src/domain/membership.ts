@@ -27,6 +27,12 @@ export type MembershipEvent =
   | { type: 'revoke' }
   | { type: 'ban' }
   | { type: 'unban'; now: number }
+  /**
+   * Owner gives whole days: added to the later of the current expiry and now, so it never shortens a
+   * membership (not one whose paid time runs past now, even if it was removed) and never gives days
+   * that are already over. A member not in the group is invited.
+   */
+  | { type: 'extend'; days: number; now: number }
   /** Owner moves the expiry by whole days (positive extends; a negative value shortens but never below now). */
   | { type: 'adjust'; days: number; now: number };
 
@@ -53,6 +59,12 @@ export function applyMembershipEvent(state: MembershipState | null, event: Membe
         return { status: 'active', expiresAt: addDays(state.expiresAt, event.days), invite: false, remove: false };
       }
       return { status: 'active', expiresAt: addDays(event.startAt, event.days), invite: true, remove: false };
+    }
+    case 'extend': {
+      if (!Number.isInteger(event.days) || event.days <= 0) throw invalid('an extension must be a positive number of days');
+      if (status === 'banned') return refuse();
+      const expiresAt = addDays(Math.max(state?.expiresAt ?? 0, event.now), event.days);
+      return { status: 'active', expiresAt, invite: !inGroup(status), remove: false };
     }
     case 'lapse':
       if (!state || status !== 'active' || event.now < state.expiresAt) return refuse();

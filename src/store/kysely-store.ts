@@ -25,7 +25,7 @@ import {
   updateMembership,
 } from './memberships-repository.ts';
 import { expireDueOrders, findOrderByOutTradeNo, getOrder, getOrderForUpdate, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
-import { getClaim, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
+import { getClaim, getScope, grantScope, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
 import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStatus, countRenewals, countWebhookOutcomes, revenueByCurrency } from './stats-repository.ts';
 import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, refundedByOrder, setWebhookOutcome } from './payments-repository.ts';
 import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
@@ -44,9 +44,13 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       listOwners: () => listOwners(db),
     },
     ownerClaims: {
-      insert: (h, now, exp) => insertClaim(db, h, now, exp),
+      insert: (h, now, exp, g) => insertClaim(db, h, now, exp, g),
       get: (h) => getClaim(db, h),
       redeem: (h, a, now) => redeemClaim(db, h, a, now),
+    },
+    ownerScopes: {
+      grant: (a, g, src, now) => grantScope(db, a, g, src, now),
+      get: (a) => getScope(db, a),
     },
     groups: {
       insert: (g, now) => insertGroup(db, g, now),
@@ -123,9 +127,9 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     stats: {
       activeMembers: (g) => countActiveMembers(db, g),
       membersByStatus: () => countMembersByStatus(db),
-      revenueByCurrency: (f, t) => revenueByCurrency(db, f, t),
-      renewals: (f, t) => countRenewals(db, f, t),
-      churn: (f, t) => countChurn(db, f, t),
+      revenueByCurrency: (f, t, g) => revenueByCurrency(db, f, t, g),
+      renewals: (f, t, g) => countRenewals(db, f, t, g),
+      churn: (f, t, g) => countChurn(db, f, t, g),
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),
     },

@@ -20,6 +20,17 @@ export interface OwnerClaimsTable {
   expires_at: number;
   redeemed_at: number | null;
   redeemed_by: number | null;
+  /** JSON array of the group ids the claim covers; NULL: every group (an operator). */
+  group_ids: string | null;
+}
+
+/** The groups an owner acts on; group_id NULL: every group (an operator). */
+export interface OwnerScopesTable {
+  id: Generated<number>;
+  account_id: number;
+  group_id: number | null;
+  source: string;
+  created_at: number;
 }
 
 export interface GroupsTable {
@@ -163,6 +174,7 @@ export interface Database {
   jobs: JobsTable;
   audit_log: AuditLogTable;
   owner_claims: OwnerClaimsTable;
+  owner_scopes: OwnerScopesTable;
   dialogue_state: DialogueStateTable;
 }
 

@@ -7,15 +7,27 @@ export async function countMembersByStatus(db: Kysely<Database>): Promise<Array<
   return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
 }
 
+// `groupIds` below: only what concerns those groups (an owner's scope); absent: every group.
+
 /** People (not memberships) with access now: active or in grace in at least one group. */
-export async function countActiveMembers(db: Kysely<Database>, groupId?: number): Promise<number> {
+export async function countActiveMembers(db: Kysely<Database>, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
   let q = db.selectFrom('memberships').select((eb) => eb.fn.count<number>('account_id').distinct().as('n')).where('status', 'in', ['active', 'grace']);
-  if (groupId !== undefined) q = q.where('group_id', '=', groupId);
+  if (groupIds !== undefined) q = q.where('group_id', 'in', groupIds);
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
 
-/** Net revenue (charges minus refunds) per currency for money that moved in [from, to). */
-export async function revenueByCurrency(db: Kysely<Database>, from?: number, to?: number): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>> {
+/**
+ * Net revenue (charges minus refunds) per currency for money that moved in [from, to). With `groupIds`:
+ * the money of orders whose plan opens at least one of those groups.
+ */
+export async function revenueByCurrency(
+  db: Kysely<Database>,
+  from?: number,
+  to?: number,
+  groupIds?: number[],
+): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>> {
+  if (groupIds?.length === 0) return [];
   let q = db
     .selectFrom('payments')
     .select('currency')
@@ -25,22 +37,33 @@ export async function revenueByCurrency(db: Kysely<Database>, from?: number, to?
     .orderBy('currency');
   if (from !== undefined) q = q.where('occurred_at', '>=', from);
   if (to !== undefined) q = q.where('occurred_at', '<', to);
+  if (groupIds !== undefined) {
+    const plans = db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', groupIds);
+    q = q.where('order_id', 'in', db.selectFrom('orders').select('orders.id').where('orders.plan_id', 'in', plans));
+  }
   const rows = await q.execute();
   return rows.map((r) => ({ currency: r.currency, chargesMinor: Number(r.charges), refundsMinor: Number(r.refunds), netMinor: Number(r.charges) - Number(r.refunds) }));
 }
 
 /** Paid periods created in [from, to) that followed an earlier period of the same membership. */
-export async function countRenewals(db: Kysely<Database>, from: number, to: number): Promise<number> {
+export async function countRenewals(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  const inGroups = groupIds === undefined ? sql`` : sql`AND p.group_id IN (${sql.join(groupIds)})`;
   const r = await sql<{ n: number }>`
     SELECT COUNT(DISTINCT p.order_id) AS n FROM membership_periods p
-     WHERE p.kind = 'paid' AND p.created_at >= ${from} AND p.created_at < ${to}
+     WHERE p.kind = 'paid' AND p.created_at >= ${from} AND p.created_at < ${to} ${inGroups}
        AND EXISTS (SELECT 1 FROM membership_periods q WHERE q.membership_id = p.membership_id AND q.id < p.id)`.execute(db);
   return Number(r.rows[0]?.n ?? 0);
 }
 
 /** Memberships that lapsed (expired after grace) in [from, to). */
-export async function countChurn(db: Kysely<Database>, from: number, to: number): Promise<number> {
-  const r = await db.selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'membership.expire').where('at', '>=', from).where('at', '<', to).executeTakeFirstOrThrow();
+export async function countChurn(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  let q = db.selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'membership.expire').where('at', '>=', from).where('at', '<', to);
+  if (groupIds !== undefined) {
+    q = q.where('subject_type', '=', 'membership').where('subject_id', 'in', db.selectFrom('memberships').select(sql<string>`CAST(id AS TEXT)`.as('sid')).where('group_id', 'in', groupIds));
+  }
+  const r = await q.executeTakeFirstOrThrow();
   return Number(r.n);
 }
 

@@ -91,6 +91,18 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(audit.find((a: { action: string }) => a.action === 'membership.ban')).toMatchObject({ actor: 'admin:api', reason: 'spam' });
     });
 
+    it('extend never shortens: a removed member with paid time left gets it back plus the days, and an invite', async () => {
+      const m = await paidMember('returning');
+      const paidUntil = (await t.service.deps.store.memberships.get(m.membershipId))!.expiresAt;
+      await inject({ method: 'POST', url: `/api/members/${m.membershipId}/remove`, headers: auth, payload: {} });
+      await t.service.worker.drain();
+      await t.clock.advance(2 * DAY_MS);
+      const ext = await inject({ method: 'POST', url: `/api/members/${m.membershipId}/extend`, headers: auth, payload: { days: 5 } });
+      expect(ext.json()).toMatchObject({ status: 'active', expiresAt: new Date(paidUntil + 5 * DAY_MS).toISOString() });
+      await t.service.worker.drain();
+      expect(t.gateway.roster('room-1').has('returning')).toBe(true);
+    });
+
     it('an unbanned member with paid time left is invited again', async () => {
       const m = await paidMember('dora');
       await inject({ method: 'POST', url: `/api/members/${m.membershipId}/ban`, headers: auth, payload: {} });

@@ -147,6 +147,18 @@ describe.each(DIALECTS)('conversation engine (%s)', (dialect) => {
     expect(audit.find((a) => a.action === 'membership.extend_by_owner')).toMatchObject({ reason: 'loyal reader' });
   });
 
+  it('/members answers with the member list only, not the /addplan usage after it', async () => {
+    const { code } = await createClaimCode(deps, { kind: 'admin', via: 'cli' });
+    await say(code, 'olivia');
+    await press(`plan:${planId}`, 'bob');
+    const order = (await deps.store.orders.page({ limit: 1 }))[0]!;
+    await t.service.app.inject({ method: 'POST', url: `/pay/${order.id}/dev-pay`, headers: { accept: 'application/json' } });
+    const replies = await say(`/members ${groupId}`, 'olivia');
+    expect(replies).toHaveLength(1);
+    expect(textOf(replies)).toMatch(/^#\d+ bob: active until /);
+    expect(textOf(replies)).not.toMatch(/Usage/);
+  });
+
   it('an expired claim code is refused', async () => {
     const { code } = await createClaimCode(deps, { kind: 'admin', via: 'cli' });
     await t.clock.advance(25 * HOUR_MS);

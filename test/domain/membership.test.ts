@@ -18,7 +18,7 @@ const FUTURE = NOW + 10 * D;
 const PAST = NOW - 3 * D;
 
 const STATUSES: MembershipStatus[] = ['active', 'grace', 'expired', 'revoked', 'banned'];
-const EVENT_TYPES = ['period', 'lapse', 'expire', 'revoke', 'ban', 'unban', 'adjust'] as const;
+const EVENT_TYPES = ['period', 'lapse', 'expire', 'revoke', 'ban', 'unban', 'adjust', 'extend'] as const;
 type EventType = (typeof EVENT_TYPES)[number];
 
 const st = (status: MembershipStatus, expiresAt: number): MembershipState => ({ status, expiresAt });
@@ -34,6 +34,7 @@ const EV: Record<EventType, MembershipEvent> = {
   ban: { type: 'ban' },
   unban: { type: 'unban', now: NOW },
   adjust: { type: 'adjust', days: 5, now: NOW },
+  extend: { type: 'extend', days: 5, now: NOW },
 };
 
 /**
@@ -50,6 +51,7 @@ const TABLE: Array<[string, MembershipState | null, EventType, MembershipTransit
   ['none', null, 'ban', 'conflict'],
   ['none', null, 'unban', 'conflict'],
   ['none', null, 'adjust', 'conflict'],
+  ['none', null, 'extend', t('active', NOW + 5 * D, true)],
   // active, expiry ahead
   ['active', st('active', FUTURE), 'period', t('active', FUTURE + 30 * D)],
   ['active', st('active', FUTURE), 'lapse', 'conflict'], // not due yet: a late lapse job does nothing
@@ -58,6 +60,7 @@ const TABLE: Array<[string, MembershipState | null, EventType, MembershipTransit
   ['active', st('active', FUTURE), 'ban', t('banned', FUTURE, false, true)],
   ['active', st('active', FUTURE), 'unban', 'conflict'],
   ['active', st('active', FUTURE), 'adjust', t('active', FUTURE + 5 * D)],
+  ['active', st('active', FUTURE), 'extend', t('active', FUTURE + 5 * D)],
   // grace, expiry behind
   ['grace', st('grace', PAST), 'period', t('active', PAST + 30 * D)],
   ['grace', st('grace', PAST), 'lapse', 'conflict'],
@@ -66,6 +69,7 @@ const TABLE: Array<[string, MembershipState | null, EventType, MembershipTransit
   ['grace', st('grace', PAST), 'ban', t('banned', PAST, false, true)],
   ['grace', st('grace', PAST), 'unban', 'conflict'],
   ['grace', st('grace', PAST), 'adjust', t('active', PAST + 5 * D)], // NOW + 2 days: back to active, still in the group
+  ['grace', st('grace', PAST), 'extend', t('active', NOW + 5 * D)], // an owner's days count from now, not from an expiry already past
   // expired (removed), expiry behind
   ['expired', st('expired', PAST), 'period', t('active', NOW + 30 * D, true)],
   ['expired', st('expired', PAST), 'lapse', 'conflict'],
@@ -74,6 +78,7 @@ const TABLE: Array<[string, MembershipState | null, EventType, MembershipTransit
   ['expired', st('expired', PAST), 'ban', t('banned', PAST, false, true)],
   ['expired', st('expired', PAST), 'unban', 'conflict'],
   ['expired', st('expired', PAST), 'adjust', 'conflict'],
+  ['expired', st('expired', PAST), 'extend', t('active', NOW + 5 * D, true)],
   // revoked (refunded / removed by the owner) with paid time left: that time is gone
   ['revoked', st('revoked', FUTURE), 'period', t('active', NOW + 30 * D, true)],
   ['revoked', st('revoked', FUTURE), 'lapse', 'conflict'],
@@ -82,6 +87,7 @@ const TABLE: Array<[string, MembershipState | null, EventType, MembershipTransit
   ['revoked', st('revoked', FUTURE), 'ban', t('banned', FUTURE, false, true)],
   ['revoked', st('revoked', FUTURE), 'unban', 'conflict'],
   ['revoked', st('revoked', FUTURE), 'adjust', 'conflict'],
+  ['revoked', st('revoked', FUTURE), 'extend', t('active', FUTURE + 5 * D, true)], // an owner's extension never shortens
   // banned
   ['banned', st('banned', FUTURE), 'period', 'conflict'],
   ['banned', st('banned', FUTURE), 'lapse', 'conflict'],
@@ -90,6 +96,7 @@ const TABLE: Array<[string, MembershipState | null, EventType, MembershipTransit
   ['banned', st('banned', FUTURE), 'ban', t('banned', FUTURE)], // idempotent, nothing more to do
   ['banned', st('banned', FUTURE), 'unban', t('active', FUTURE, true)],
   ['banned', st('banned', FUTURE), 'adjust', 'conflict'],
+  ['banned', st('banned', FUTURE), 'extend', 'conflict'],
 ];
 
 describe('membership statuses', () => {
@@ -339,6 +346,8 @@ function toEvent(step: Step, now: number): MembershipEvent {
       return { type: 'unban', now };
     case 'adjust':
       return { type: 'adjust', days: step.adjustDays, now };
+    case 'extend':
+      return { type: 'extend', days: step.days, now };
   }
 }
 
@@ -396,6 +405,23 @@ describe('membership properties', () => {
           }
         },
       ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('an owner\'s extension never shortens and counts from the later of expiry and now', () => {
+    fc.assert(
+      fc.property(fc.array(arbStep(), { maxLength: 25 }), fc.integer({ min: 0, max: 60 * D }), fc.integer({ min: 1, max: 3660 }), (prefix, dt, days) => {
+        const reached = reach(prefix);
+        const now = reached.now + dt;
+        const state = reached.state;
+        if (state?.status === 'banned') return;
+        const r = applyMembershipEvent(state, { type: 'extend', days, now });
+        expect(r.status).toBe('active');
+        expect(r.expiresAt).toBe(Math.max(state?.expiresAt ?? 0, now) + days * D);
+        expect(r.expiresAt).toBeGreaterThan(state?.expiresAt ?? 0);
+        expect(r.invite).toBe(!inGroup(state?.status));
+      }),
       { numRuns: 1000 },
     );
   });

@@ -31,6 +31,24 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
     expect((await tables()).length).toBeGreaterThan(0);
   });
 
+  it('0006: owners from before scoped claims stay operators; a scope grant is idempotent', async () => {
+    expect(await migrateDown(t.opened, 1)).toEqual(['0006-owner-scopes']);
+    const owner = await t.opened.db.insertInto('accounts').values({ platform: 'telegram', platform_user_id: 'old-owner', display_name: null, locale: null, referred_by: null, is_owner: 1, created_at: now }).returning('id').executeTakeFirstOrThrow();
+    const member = await t.opened.db.insertInto('accounts').values({ platform: 'telegram', platform_user_id: 'member', display_name: null, locale: null, referred_by: null, is_owner: 0, created_at: now }).returning('id').executeTakeFirstOrThrow();
+    expect(await migrateToLatest(t.opened)).toEqual(['0006-owner-scopes']);
+    expect(await t.store.ownerScopes.get(owner.id)).toEqual({ all: true, groupIds: [] });
+    expect(await t.store.ownerScopes.get(member.id)).toEqual({ all: false, groupIds: [] });
+
+    const g = await t.store.groups.insert({ platform: 'telegram', platformChatId: '-1', title: 'G', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now);
+    await t.store.ownerScopes.grant(member.id, [g.id, g.id], 'claim', now);
+    await t.store.ownerScopes.grant(member.id, [g.id], 'claim', now);
+    expect(await t.store.ownerScopes.get(member.id)).toEqual({ all: false, groupIds: [g.id] });
+    await t.store.ownerScopes.grant(member.id, null, 'claim', now);
+    await t.store.ownerScopes.grant(member.id, null, 'claim', now);
+    expect(await t.store.ownerScopes.get(member.id)).toEqual({ all: true, groupIds: [] });
+    expect((await t.opened.db.selectFrom('owner_scopes').select('id').where('account_id', '=', member.id).execute()).length).toBe(2);
+  });
+
   it('reads BIGINT times, money and counts back as numbers', async () => {
     const a = await t.store.accounts.upsert({ platform: 'telegram', platformUserId: '42' }, 1_795_000_000_123);
     expect(a.createdAt).toBe(1_795_000_000_123);

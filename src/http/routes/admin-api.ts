@@ -134,9 +134,10 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   });
 
   // ---- owners, audit, stats
-  app.post('/api/owner-claims', async (_req, reply) => {
-    const c = await createClaimCode(a, actor);
-    return reply.status(201).send({ code: c.code, expiresAt: toIso(c.expiresAt) });
+  app.post('/api/owner-claims', async (req, reply) => {
+    const body = parseInput(z.object({ groupIds: z.array(id).min(1).max(1000).optional() }), req.body ?? {});
+    const c = await createClaimCode(a, actor, body.groupIds);
+    return reply.status(201).send({ code: c.code, expiresAt: toIso(c.expiresAt), groupIds: c.groupIds });
   });
   app.get('/api/audit', async (req) => {
     const q = parseInput(page.extend({ subjectType: z.string().max(40).optional(), subjectId: z.string().max(64).optional(), action: z.string().max(60).optional() }), req.query);
@@ -150,7 +151,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
     };
   });
   app.get('/api/stats', async () => {
-    const s = await computeStats(a);
+    const s = await computeStats(a, actor);
     return { ...s, revenue: s.revenue.map((r) => ({ ...r, net: formatMinor(r.netMinor, r.currency) })) };
   });
 }

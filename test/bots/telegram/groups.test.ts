@@ -2,6 +2,8 @@
 // supergroup migration that keeps plans and members, the roster and the intruder policy, and the owner's
 // commands in private chat.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addGroup } from '../../../src/app/catalog-admin.ts';
+import { createClaimCode } from '../../../src/app/owners.ts';
 import { DAY_MS } from '../../../src/domain/time.ts';
 import { DIALECTS } from '../../helpers/db.ts';
 import { type Harness, startTelegram } from './harness.ts';
@@ -196,5 +198,35 @@ describe.each(DIALECTS)('Telegram groups (%s)', (dialect) => {
     expect(h.texts(owner.id)).toHaveLength(ownerCount);
     expect(emu.isMember(chatId, alice.id)).toBe(true);
     expect((await h.t.service.deps.store.groups.get(group.id))!.intruderPolicy).toBe('report');
+  });
+
+  it('an owner with a scoped claim binds a group by adding the bot and acts there only', async () => {
+    const { emu } = h;
+    const deps = h.t.service.deps;
+    const admin = { kind: 'admin', via: 'cli' } as const;
+    const seed = await addGroup(deps, { platform: 'telegram', chatId: '-999', title: 'Seed', actor: admin });
+    const scopedOwner = async (name: string) => {
+      const user = emu.addUser(name, { language_code: 'en' });
+      emu.sendText(user, (await createClaimCode(deps, admin, [seed.id])).code);
+      await h.until(() => h.texts(user.id).some((x) => x.includes('You are now an owner')), `${name} becomes an owner`);
+      return user;
+    };
+    const ann = await scopedOwner('Ann');
+    const bob = await scopedOwner('Bob');
+    const a = await h.boundGroup(ann, 'Ann club');
+    const b = await h.boundGroup(bob, 'Bob club');
+    const refusal = `That did not work: group ${b.group.id} is not one of your groups; ask the operator for a claim code that covers it`;
+    emu.sendText(ann, `/intruders ${b.group.id} ignore`);
+    await h.until(() => h.texts(ann.id).includes(refusal), '/intruders refused');
+    expect((await deps.store.groups.get(b.group.id))!.intruderPolicy).toBe('report');
+    emu.sendText(ann, `/whitelist ${b.group.id} 12345`);
+    emu.sendText(ann, `/members ${b.group.id}`);
+    await h.until(() => h.texts(ann.id).filter((x) => x === refusal).length === 3, '/whitelist and /members refused');
+    expect(await deps.store.telegram.isWhitelisted(b.group.id, '12345')).toBe(false);
+    emu.sendText(ann, '/groups');
+    await h.until(() => h.texts(ann.id).some((x) => x.includes(`#${a.group.id} Ann club (telegram)`)), 'groups listed');
+    const listed = h.texts(ann.id).find((x) => x.includes(`#${a.group.id} Ann club (telegram)`))!;
+    expect(listed).toContain(`#${seed.id} Seed`);
+    expect(listed).not.toContain('Bob club');
   });
 });

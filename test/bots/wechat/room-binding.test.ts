@@ -2,7 +2,8 @@
 // refusal says why; non-owners' commands in rooms are ignored without a word.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../helpers/db.ts';
-import { botRoom, makeOwner, person, settle, startWorld, type World } from './harness.ts';
+import { createClaimCode } from '../../../src/app/owners.ts';
+import { auth, botRoom, makeOwner, person, say, settle, startWorld, type World } from './harness.ts';
 import type { ContactMock, RoomMock } from '../../fakes/wechaty-mock-extensions.ts';
 
 describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
@@ -50,6 +51,23 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
     await inRoom(other, room, '/bind');
     expect((await w.db.store.groups.findByChat('wechat', room.id))!.ownerAccountId).toBe(account.id);
     expect(w.puppet.textsTo(other.id).at(-1)).toBe('Room "Readers club" is already bound by another owner.');
+  });
+
+  it('a room an admin registered is bound only by an owner whose groups include it', async () => {
+    const room = botRoom(w, 'Admin room', []);
+    const registered = (await w.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'wechat', chatId: room.id, title: 'Admin room' } })).json();
+    const other = (await w.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'wechat', chatId: 'other@chatroom', title: 'Other' } })).json();
+    const scoped = person(w, 'Sam');
+    const covered = person(w, 'Cora');
+    w.mocker.roomPayload(room.id).memberIdList.push(scoped.id, covered.id);
+    await say(w, scoped, (await createClaimCode(w.service.deps, { kind: 'admin', via: 'cli' }, [other.id])).code);
+    await say(w, covered, (await createClaimCode(w.service.deps, { kind: 'admin', via: 'cli' }, [registered.id])).code);
+    await inRoom(scoped, room, '/bind');
+    expect(w.puppet.textsTo(scoped.id).at(-1)).toBe('Room "Admin room" is already bound by another owner.');
+    expect(await w.db.store.wechat.getBinding(registered.id)).toBeNull();
+    await inRoom(covered, room, '/bind');
+    expect(w.puppet.textsTo(covered.id).at(-1)).toBe(`Room "Admin room" is already bound as group #${registered.id}.`);
+    expect((await w.db.store.wechat.getBinding(registered.id))!.boundBy).toBe((await w.db.store.accounts.find('wechat', covered.id))!.id);
   });
 
   it('refuses plainly when the bot does not own the room', async () => {
