@@ -4,7 +4,8 @@ import { timeTravelAllowed } from '../bots/playground/playground-routes.ts';
 import { seedPlaygroundDemo } from '../bots/playground/seed.ts';
 import { OffsetClock, systemClock } from './app/clocks.ts';
 import { ConfigError, loadConfig, readEnv, resolveSecrets } from './config.ts';
-import { migrateToLatest, openDatabase } from './store/database.ts';
+import { migrateToLatest, openDatabase, sqlitePath } from './store/database.ts';
+import { lockSqliteInstance } from './store/instance-lock.ts';
 import { createStore } from './store/kysely-store.ts';
 import { createService } from './service.ts';
 
@@ -20,6 +21,10 @@ async function main() {
     },
   });
 
+  // One service per SQLite file (the CLI does not take this lock and works alongside); on PostgreSQL
+  // several instances share the database, see DESIGN "Scale".
+  const dbPath = config.dialect === 'sqlite' ? sqlitePath(config.databaseUrl) : null;
+  const instanceLock = dbPath && dbPath !== ':memory:' ? lockSqliteInstance(dbPath) : null;
   const opened = await openDatabase(config.databaseUrl);
   const applied = await migrateToLatest(opened);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -59,6 +64,7 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     await service.stop();
     await store.close();
+    instanceLock?.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
