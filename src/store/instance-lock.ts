@@ -46,7 +46,7 @@ const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test((e as { code?: strin
 /** Takes the one-service lock for this SQLite database file, or throws InstanceLockedError naming the holder. */
 export function lockSqliteInstance(databasePath: string, me: InstanceHolder = { pid: process.pid, host: hostname(), startedAt: Date.now() }): InstanceLock {
   // The same file under another spelling (relative path, symlinked directory) must find the same lock.
-  mkdirSync(dirname(databasePath), { recursive: true });
+  mkdirSync(dirname(databasePath), { recursive: true, mode: 0o700 });
   const file = join(realpathSync(dirname(databasePath)), `${basename(databasePath)}.lock`);
   // No fs.open/close of the file here: closing any descriptor of a file drops every fcntl lock this
   // process holds on it. SQLite creates the file; chmod needs no descriptor.
