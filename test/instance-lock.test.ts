@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { run } from '../src/cli.ts';
 import { InstanceLockedError, lockSqliteInstance } from '../src/store/instance-lock.ts';
 
 const exec = promisify(execFile);
@@ -102,12 +103,12 @@ describe('two services on one SQLite file (processes)', () => {
     expect(line.split('\n')).toHaveLength(2); // one line, then the final newline
     expect(line).toMatch(new RegExp(`^gatekeeper: failed to start: another Gatekeeper service \\(pid ${first.child.pid} on .+\\) is running on the database ${join(dir, 'gatekeeper.db').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; stop it first`));
 
-    // The CLI opens the same database while the service runs.
-    const cliEnv = { ...process.env, DATA_DIR: dir, DATABASE_URL: '' };
-    const added = await exec(process.execPath, ['bin/gatekeeper.js', 'group', 'add', '--platform', 'playground', '--chat', 'c1', '--title', 'T', '--json'], { env: cliEnv });
-    expect(JSON.parse(added.stdout)).toEqual({ id: 1 });
-    const listed = await exec(process.execPath, ['bin/gatekeeper.js', 'member', 'list'], { env: cliEnv });
-    expect(listed.stdout).toBe('no members\n');
+    // The CLI (another process than the service) opens the same database while the service runs.
+    const cliEnv = { DATA_DIR: dir };
+    const out: string[] = [];
+    await run(['group', 'add', '--platform', 'playground', '--chat', 'c1', '--title', 'T', '--json'], cliEnv, (s) => out.push(s));
+    await run(['member', 'list'], cliEnv, (s) => out.push(s));
+    expect(out).toEqual(['{"id":1}', 'no members']);
 
     // A crash leaves no stale lock behind: the next service starts at once.
     first.child.kill('SIGKILL');
@@ -116,5 +117,5 @@ describe('two services on one SQLite file (processes)', () => {
     children.push(third.child);
     third.child.kill('SIGTERM');
     expect(await third.stopped).toBe(0);
-  }, 60_000);
+  }, 120_000);
 });
