@@ -20,7 +20,7 @@ import { isMembershipStatus, type MembershipStatus } from './domain/membership.t
 import { formatMinor } from './domain/money.ts';
 import { isOrderStatus, type OrderStatus } from './domain/order.ts';
 import { DAY_MS, toIso } from './domain/time.ts';
-import { migrateToLatest, openDatabase, sqlitePath } from './store/database.ts';
+import { migrateToLatest, NoDatabaseError, openDatabase, sqlitePath } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
 
 class UsageError extends Error {}
@@ -228,8 +228,10 @@ function serviceProvider(name: string): PaymentProvider {
  * (or test run) sharing the database drops its schema or tables at that moment. Nothing has been
  * applied when that happens, so try again.
  */
-async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => Promise<T>): Promise<T> {
-  const opened = await openDatabase(config.databaseUrl);
+async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
+  // A command that only reads never creates a database: a typo in DATA_DIR or DATABASE_URL (or a
+  // database that went missing) would otherwise answer with an empty list, as if nobody had paid.
+  const opened = await openDatabase(config.databaseUrl, { mustExist: opts.readOnly });
   try {
     await migrateToLatest(opened);
     const store = createStore(opened);
@@ -294,7 +296,7 @@ const CSV_COLUMNS = ['membershipId', 'accountId', 'platform', 'platformUserId', 
 async function backup(config: Config, file: string, json: boolean, out: (s: string) => void): Promise<void> {
   if (config.dialect !== 'sqlite') throw invalid('backup works on SQLite only; on PostgreSQL use pg_dump');
   const source = sqlitePath(config.databaseUrl);
-  if (source === ':memory:' || !existsSync(source)) throw invalid(`there is no database at ${shown(source)} to back up`);
+  if (source === ':memory:' || !existsSync(source)) throw new NoDatabaseError(source);
   const target = resolve(file);
   if (target === resolve(source)) throw invalid('the backup file must not be the database itself');
   // Claim the name first (O_EXCL): even a file created a moment ago by someone else is never overwritten.
@@ -374,7 +376,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     case 'group list': {
       const f = parse(rest, {});
       if (f.help) return out(HELP['group list']!);
-      const groups = await withDeps(config(), (_deps, store) => store.groups.list());
+      const groups = await withDeps(config(), (_deps, store) => store.groups.list(), { readOnly: true });
       const text = groups.length === 0 ? 'no groups' : groups.map((g) => [g.id, g.platform, g.platformChatId, g.title, g.ownerAccountId === null ? 'no owner' : `owner ${g.ownerAccountId}`].map(cell).join('\t')).join('\n');
       return print(!!f.json, groups.map(groupJson), text);
     }
@@ -402,7 +404,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       const plans = await withDeps(config(), async (_deps, store) => {
         if (groupId !== undefined && !(await store.groups.get(groupId))) throw notFound(`no group with id ${groupId}`);
         return store.plans.list({ groupId });
-      });
+      }, { readOnly: true });
       const text =
         plans.length === 0
           ? 'no plans'
@@ -427,7 +429,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
         const expiresBefore = days === undefined ? undefined : deps.clock.now() + days * DAY_MS;
         const status = filter.status ?? (expiresBefore !== undefined ? 'active' : undefined);
         await eachMembership(store, { groupId: filter.groupId, status, expiresBefore }, (m) => rows.push(memberJson(m)));
-      });
+      }, { readOnly: true });
       const text = rows.length === 0 ? 'no members' : rows.map((r) => [r.membershipId, r.groupId, `${r.platform}:${r.platformUserId}`, r.status, r.expiresAt].map(cell).join('\t')).join('\n');
       return print(!!f.json, rows, text);
     }
@@ -473,7 +475,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
           const last = rows[rows.length - 1]!;
           after = { createdAt: last.createdAt, id: last.id };
         }
-      });
+      }, { readOnly: true });
       const refundedCell = (o: (typeof orders)[number]) => (o.refundedMinor > 0 ? [`refunded ${o.refunded} ${o.currency}`] : []);
       const text = orders.length === 0 ? 'no orders' : orders.map((o) => [o.id, o.status, `${o.amount} ${o.currency}`, ...refundedCell(o), o.provider, `account ${o.accountId}`, `plan ${o.planId}`, o.createdAt].map(cell).join('\t')).join('\n');
       return print(!!f.json, orders, text);
@@ -506,7 +508,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
           const row = memberJson(m);
           out(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
         });
-      });
+      }, { readOnly: true });
     }
   }
 }

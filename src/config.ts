@@ -2,6 +2,7 @@
 // with one line naming the key; secret values are never echoed. See README "Configuration".
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import cron from 'node-cron';
@@ -130,6 +131,8 @@ const Env = z.object({
   WECHAT_FRIEND_KEYWORD: z.string().trim().max(50, 'must be at most 50 characters').optional(),
   WECHAT_MIN_INTERVAL_MS: int(0, 60_000).default(1000),
   WECHAT_DAILY_CAP: int(1, 1_000_000).default(2000),
+  WECHAT_LOCK_RETRY_SECONDS: int(1, 60).default(15),
+  INSTANCE_ID: z.string().trim().regex(/^[A-Za-z0-9._:@-]{1,48}$/, 'must be 1 to 48 characters of A-Z, a-z, 0-9 and . _ : @ -').optional(),
   PLAYGROUND: z.enum(['on', 'off', 'auto']).default('auto'),
 });
 
@@ -160,6 +163,10 @@ export interface Config {
   /** friendKeyword: friend requests are accepted only when their greeting contains it (null: all). */
   wechat: { puppet: string; token: string; friendKeyword: string | null } | null;
   playground: boolean;
+  /** This instance in /healthz and in the database's view of who runs WeChat: INSTANCE_ID, or hostname:pid. */
+  instanceId: string;
+  /** PostgreSQL: how often an instance tries to take over the WeChat puppet (and its holder checks it still holds it). */
+  wechatLockRetryMs: number;
   limits: {
     telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number };
     wechat: { minIntervalMs: number; perDay: number };
@@ -299,6 +306,8 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     telegram,
     wechat,
     playground: e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat),
+    instanceId: e.INSTANCE_ID ?? `${hostname().replace(/[^A-Za-z0-9._@-]/g, '-').slice(0, 38) || 'host'}:${process.pid}`,
+    wechatLockRetryMs: e.WECHAT_LOCK_RETRY_SECONDS * 1000,
     limits: {
       telegram: { perSecond: e.TELEGRAM_RATE_PER_SECOND, perChatPerSecond: e.TELEGRAM_RATE_PER_CHAT_PER_SECOND, perGroupPerMinute: e.TELEGRAM_RATE_PER_GROUP_PER_MINUTE },
       wechat: { minIntervalMs: e.WECHAT_MIN_INTERVAL_MS, perDay: e.WECHAT_DAILY_CAP },

@@ -4,7 +4,9 @@ import { timeTravelAllowed } from '../bots/playground/playground-routes.ts';
 import { seedPlaygroundDemo } from '../bots/playground/seed.ts';
 import { OffsetClock, systemClock } from './app/clocks.ts';
 import { ConfigError, loadConfig, readEnv, resolveSecrets } from './config.ts';
-import { migrateToLatest, openDatabase } from './store/database.ts';
+import { migrateToLatest, openDatabase, sqlitePath } from './store/database.ts';
+import { pgAdvisoryLock } from './store/advisory-lock.ts';
+import { lockSqliteInstance } from './store/instance-lock.ts';
 import { createStore } from './store/kysely-store.ts';
 import { createService } from './service.ts';
 
@@ -20,6 +22,10 @@ async function main() {
     },
   });
 
+  // One service per SQLite file (the CLI does not take this lock and works alongside); on PostgreSQL
+  // several instances share the database, see DESIGN "Scale".
+  const dbPath = config.dialect === 'sqlite' ? sqlitePath(config.databaseUrl) : null;
+  const instanceLock = dbPath && dbPath !== ':memory:' ? lockSqliteInstance(dbPath) : null;
   const opened = await openDatabase(config.databaseUrl);
   const applied = await migrateToLatest(opened);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -27,7 +33,9 @@ async function main() {
 
   // The real clock everywhere, except the playground with only test payments: there time can travel.
   const timeTravel = timeTravelAllowed(config) ? new OffsetClock(systemClock) : null;
-  const service = await createService({ config, adminToken: secrets.adminToken, devPaySecret: secrets.devPaySecret, store, clock: timeTravel ?? systemClock, logger, loggerInstance: logger });
+  // Several instances on PostgreSQL: only the one holding this lock runs the WeChat puppet.
+  const wechatLock = config.dialect === 'postgres' && config.wechat ? pgAdvisoryLock({ url: config.databaseUrl, schema: opened.schema, name: 'wechat', instanceId: config.instanceId }) : undefined;
+  const service = await createService({ config, adminToken: secrets.adminToken, devPaySecret: secrets.devPaySecret, store, clock: timeTravel ?? systemClock, logger, loggerInstance: logger, wechatLock });
   const seeded = config.playground ? await seedPlaygroundDemo(service.deps) : null;
   // Rosters live in memory: rebuild them from the memberships before the worker can change them.
   await service.playground?.restoreRosters(store);
@@ -45,7 +53,8 @@ async function main() {
     if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);
     if (secrets.generated.includes('DEV_PAY_SECRET')) out.push('    DEV_PAY_SECRET=(generated; see the file)');
   }
-  if (service.wechat) out.push(`  WeChat:     scan the login QR printed below with the bot's WeChat account, or fetch it: ${config.publicUrl}/api/wechat/login (admin token)`);
+  if (service.wechatLeader) out.push(`  WeChat:     runs on the instance holding the lock (this is ${config.instanceId}; /healthz says which); there, scan the login QR it prints or fetch ${config.publicUrl}/api/wechat/login (admin token)`);
+  else if (service.wechat) out.push(`  WeChat:     scan the login QR printed below with the bot's WeChat account, or fetch it: ${config.publicUrl}/api/wechat/login (admin token)`);
   out.push(`  Health:     ${config.publicUrl}/healthz`);
   out.push(`  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : config.adminToken ? ' from your environment' : ` from ${secrets.file}`})`);
   out.push(`  Checkout:   ${config.publicUrl}/pay/<orderId>`);
@@ -59,6 +68,7 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     await service.stop();
     await store.close();
+    instanceLock?.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -16,6 +16,7 @@ import { createCatalog } from './conversation/catalog.ts';
 import { createConversation } from './conversation/engine.ts';
 import type { Conversation } from './conversation/types.ts';
 import { buildApp } from './http/app.ts';
+import { Leader, type LeaderLock } from './jobs/leader.ts';
 import { DEFAULT_LIMITS, OutboundLimiter } from './jobs/outbound-limiter.ts';
 import { Scheduler, startCron } from './jobs/scheduler.ts';
 import { Worker, type WorkerOptions } from './jobs/worker.ts';
@@ -38,6 +39,12 @@ export interface ServiceOptions {
   conversation?: Conversation;
   /** WeChat: a test brings its own Wechaty (around wechaty-puppet-mock); production builds it from config.wechat. */
   wechat?: Pick<WechatAdapterOptions, 'createWechaty' | 'printQr' | 'settings'>;
+  /**
+   * Several instances on PostgreSQL: the lock deciding which one runs the WeChat puppet (one login per
+   * account). main.ts passes a PostgreSQL advisory lock; without one (SQLite: one instance) WeChat
+   * simply starts with the service.
+   */
+  wechatLock?: LeaderLock;
   /** Telegram: timing knobs (tests shorten them); the adapter itself starts only when TELEGRAM_BOT_TOKEN is set. */
   telegram?: Partial<Pick<TelegramAdapterOptions, 'pollTimeoutSec' | 'requestTimeoutMs' | 'webhookAnswerMs' | 'stopGraceMs'>>;
 }
@@ -54,6 +61,8 @@ export interface Service {
   playground: PlaygroundGateway | undefined;
   /** The WeChat adapter, when WECHATY_PUPPET_SERVICE_TOKEN is set (or a test gives one). */
   wechat: WechatAdapter | undefined;
+  /** With a wechatLock: runs the WeChat puppet on this instance only while it holds the lock. */
+  wechatLeader: Leader | undefined;
   /** The Telegram adapter, when TELEGRAM_BOT_TOKEN is set. */
   telegram: TelegramAdapter | undefined;
   /** Starts the worker loop and the cron schedule (not the HTTP listener). */
@@ -90,7 +99,9 @@ export async function createService(o: ServiceOptions): Promise<Service> {
 
   const conversation = o.conversation ?? createConversation(deps);
   // WeChat (Wechaty): its gateway, a job handler (intruder removal), sweeps (add time-outs, roster audit), admin routes.
-  const wechat = config.wechat || o.wechat ? createWechatAdapter({ deps, limiter, conversation, adminToken: o.adminToken, config: config.wechat, ...o.wechat }) : undefined;
+  let wechatLeader: Leader | undefined;
+  const mayRun = o.wechatLock ? () => wechatLeader?.isLeader === true : undefined;
+  const wechat = config.wechat || o.wechat ? createWechatAdapter({ deps, limiter, conversation, adminToken: o.adminToken, config: config.wechat, mayRun, ...o.wechat }) : undefined;
   if (wechat && !deps.gateways.has('wechat')) deps.gateways.set('wechat', wechat.gateway);
   // Telegram (telegraf): its gateway, the `stars` provider when enabled, a job handler (intruder removal), its webhook route.
   const telegram = config.telegram
@@ -108,7 +119,13 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   const plugins = playground ? [playgroundRoutes({ deps, gateway: playground, conversation, scheduler, worker, timeTravel })] : [];
   if (wechat) plugins.push(wechat.routes);
   if (telegram?.options.mode === 'webhook') plugins.push(telegram.webhookRoute());
-  const health = wechat || telegram ? () => ({ ...(wechat ? { wechat: wechat.health() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
+  wechatLeader =
+    wechat && o.wechatLock
+      ? new Leader({ name: 'wechat', lock: o.wechatLock, clock: o.clock, logger: o.logger, instanceId: config.instanceId, retryMs: config.wechatLockRetryMs, lead: () => wechat.start(), follow: () => wechat.stop() })
+      : undefined;
+  // With several instances, /healthz says which one runs WeChat (`instance` and `holder`, instance ids).
+  const wechatHealth = () => ({ ...wechat!.health(), ...(wechatLeader ? wechatLeader.health() : {}) });
+  const health = wechat || telegram ? () => ({ ...(wechat ? { wechat: wechatHealth() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
   const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health }, { loggerInstance: o.loggerInstance, plugins });
 
   let stopCron: (() => void) | null = null;
@@ -123,15 +140,18 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     conversation,
     playground,
     wechat,
+    wechatLeader,
     telegram,
     start() {
       w.start();
-      void wechat?.start();
+      if (wechatLeader) wechatLeader.start();
+      else void wechat?.start();
       void telegram?.start().catch(() => {}); // logged by the adapter; /healthz shows it
       stopCron = startCron(scheduler, (err) => o.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'scheduled tick failed'), config.sweepCron);
     },
     async stop() {
       stopCron?.();
+      await wechatLeader?.stop();
       await wechat?.stop();
       await telegram?.stop();
       await w.stop();

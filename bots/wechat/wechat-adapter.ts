@@ -42,6 +42,11 @@ export interface WechatAdapterOptions {
   /** Shows a new login QR to the person at the terminal (default: printed on stdout). */
   printQr?: (qr: string) => void;
   settings?: Partial<WechatSettings>;
+  /**
+   * Several instances (PostgreSQL): whether this one may run the puppet now, i.e. holds the instance
+   * lock. start() (and a restart from the admin API) does nothing otherwise. Default: always.
+   */
+  mayRun?: () => boolean;
 }
 
 export interface WechatAdapter {
@@ -132,6 +137,7 @@ export function createWechatAdapter(o: WechatAdapterOptions): WechatAdapter {
   }
 
   async function start(isRestart = false): Promise<void> {
+    if (o.mayRun && !o.mayRun()) return;
     if (!current) {
       current = (o.createWechaty ?? (() => productionWechaty(o.config)))();
       attach(current);

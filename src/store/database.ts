@@ -1,6 +1,6 @@
 // Opens the database named by DATABASE_URL: `sqlite:<path>` (or `sqlite::memory:`) through better-sqlite3,
 // `postgres://…` through pg. Both return the same Kysely<Database>.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -17,13 +17,44 @@ export interface OpenedDatabase {
   sqlite?: SQLite.Database;
   /** PostgreSQL schema the tables live in, when not the default one. */
   schema?: string;
+  /**
+   * SQLite file databases only: whether the path still names the file this handle has open. A file
+   * deleted or replaced under a running service (a restore copied over it, `rm -rf data/`) leaves the
+   * handle writing into a file nobody will ever read again; the store's ping reports it.
+   */
+  fileState?: () => SqliteFileState;
   close(): Promise<void>;
 }
+
+export type SqliteFileState = { state: 'ok' } | { state: 'deleted' | 'replaced'; path: string };
 
 export interface OpenOptions {
   /** PostgreSQL only: put every table in this schema (created if missing). Tests use one schema per run. */
   schema?: string;
   poolSize?: number;
+  /**
+   * Read-only callers (CLI list/export commands): never create a database. Fails with NoDatabaseError
+   * when there is no migrated database there yet (SQLite: no file, or a file without our tables;
+   * PostgreSQL: no bookkeeping table in the schema, which is then not created either).
+   */
+  mustExist?: boolean;
+}
+
+/** There is no database where DATABASE_URL points, and the caller must not create one. */
+export class NoDatabaseError extends Error {
+  constructor(where: string) {
+    super(`no database at ${where}; run "gatekeeper migrate" or start the service first`);
+    this.name = 'NoDatabaseError';
+  }
+}
+
+/** Where a DATABASE_URL points, for messages: the SQLite path, or the PostgreSQL URL without credentials. */
+export function databaseLocation(url: string): string {
+  if (dialectOf(url) === 'sqlite') return sqlitePath(url);
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 // pg returns BIGINT (int8) and NUMERIC (SUM of bigint) as strings by default; our values are epoch ms
@@ -50,16 +81,35 @@ export function sqlitePath(url: string): string {
 
 export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<OpenedDatabase> {
   const dialect = dialectOf(url);
+  const given = url;
   if (dialect === 'sqlite') {
     const path = sqlitePath(url);
+    if (opts.mustExist && (path === ':memory:' || !existsSync(path))) throw new NoDatabaseError(path);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const handle = new SQLite(path);
+    const handle = new SQLite(path, { fileMustExist: !!opts.mustExist });
+    // Checked before anything is written (the WAL pragma would turn an empty file into a database).
+    if (opts.mustExist && (handle.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'`).get() as { n: number }).n === 0) {
+      handle.close();
+      throw new NoDatabaseError(path);
+    }
     handle.pragma('journal_mode = WAL');
     handle.pragma('synchronous = NORMAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
-    return { db, dialect, sqlite: handle, close: () => db.destroy() };
+    // The identity (device, inode) of the file just opened: the path is compared with it later.
+    const opened = path === ':memory:' ? null : statSync(path);
+    const fileState = (): SqliteFileState => {
+      if (!opened) return { state: 'ok' };
+      let now;
+      try {
+        now = statSync(path);
+      } catch {
+        return { state: 'deleted', path };
+      }
+      return now.dev === opened.dev && now.ino === opened.ino ? { state: 'ok' } : { state: 'replaced', path };
+    };
+    return { db, dialect, sqlite: handle, fileState, close: () => db.destroy() };
   }
   setPgTypeParsers();
   // `postgres://…?schema=name` keeps every table in that schema (several deployments or test runs
@@ -71,6 +121,8 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
   opts = { ...opts, schema };
   if (opts.schema) {
     if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`bad schema name "${opts.schema}"`);
+  }
+  if (opts.schema && !opts.mustExist) {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
@@ -85,7 +137,18 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (opts.mustExist && !(await hasMigrations(db))) {
+    await db.destroy();
+    throw new NoDatabaseError(databaseLocation(given));
+  }
   return { db, dialect, schema: opts.schema, close: () => db.destroy() };
+}
+
+/** PostgreSQL: whether the migration bookkeeping table exists in the search path (the deployment's schema). */
+async function hasMigrations(db: Kysely<Database>): Promise<boolean> {
+  // Not kysely's introspection: that reads every schema, see withMigrationLock.
+  const r = await sql<{ present: boolean }>`SELECT to_regclass('kysely_migration') IS NOT NULL AS present`.execute(db);
+  return r.rows[0]?.present === true;
 }
 
 /**

@@ -144,7 +144,13 @@ export function createStore(opened: OpenedDatabase): Store {
     ...bind(db, dialect),
     dialect,
     transaction: (fn) => db.transaction().execute((trx) => fn(bind(trx, dialect))),
-    ping: () => ping(db),
+    ping: async () => {
+      // SQLite: the path must still name the file we have open, or every write goes into a file that
+      // nobody will read again (deleted) or that is no longer the database (replaced).
+      const file = opened.fileState?.();
+      if (file && file.state !== 'ok') throw new Error(`the database file ${file.path} was ${file.state} while the service runs; restore it and restart the service`);
+      await ping(db);
+    },
     close: () => opened.close(),
   };
 }

@@ -1,0 +1,120 @@
+// The LeaderLock port on PostgreSQL: a session-level advisory lock (pg_try_advisory_lock) held on a
+// dedicated connection of its own, never a pooled one (a pooled connection goes back to the pool and
+// the lock with it). PostgreSQL releases the lock the moment that session ends, whether the instance
+// stopped, crashed or lost its network, so a follower's next try takes it over.
+//
+// The key is derived from the deployment's schema (and what is locked), so deployments sharing one
+// database in different schemas do not block each other. The session's application_name carries
+// the instance id, which is how every instance can tell who holds the lock (pg_locks + pg_stat_activity).
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { LeaderLock } from '../jobs/leader.ts';
+
+export interface PgAdvisoryLockOptions {
+  /** DATABASE_URL (a `schema` query parameter is honoured, as in openDatabase). */
+  url: string;
+  /** The schema the deployment's tables live in, when not given in the URL (tests). */
+  schema?: string;
+  /** What is locked, e.g. "wechat". */
+  name: string;
+  instanceId: string;
+  /** Bound on every query and on connecting: a holder that cannot reach the database lets go. */
+  timeoutMs?: number;
+}
+
+const APP_PREFIX = 'gatekeeper/';
+
+/** A signed 64-bit advisory key from the schema and the lock's name, and its two 32-bit halves as pg_locks shows them. */
+export function advisoryKey(schema: string, name: string): { key: string; classid: number; objid: number } {
+  const h = createHash('sha256').update(`gatekeeper:${name}:${schema}`).digest();
+  const key = h.readBigInt64BE(0);
+  return { key: key.toString(), classid: h.readUInt32BE(0), objid: h.readUInt32BE(4) };
+}
+
+export function pgAdvisoryLock(o: PgAdvisoryLockOptions): LeaderLock {
+  const parsed = new URL(o.url);
+  const schema = o.schema ?? parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  const connectionString = parsed.toString();
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const listeners: Array<() => void> = [];
+  let client: pg.Client | null = null;
+  let key: ReturnType<typeof advisoryKey> | null = null;
+  let held = false;
+
+  const lost = (c: pg.Client) => {
+    if (client !== c) return;
+    client = null;
+    const was = held;
+    held = false;
+    c.end().catch(() => {});
+    if (was) for (const l of listeners) l();
+  };
+
+  async function connect(): Promise<pg.Client> {
+    if (client) return client;
+    const c = new pg.Client({
+      connectionString,
+      application_name: `${APP_PREFIX}${o.instanceId}`.slice(0, 63),
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      keepAlive: true,
+    });
+    c.on('error', () => lost(c));
+    c.on('end', () => lost(c));
+    client = c;
+    try {
+      await c.connect();
+      // The schema in use, as PostgreSQL resolves it (the default search path when none is given).
+      const r = await c.query<{ s: string | null }>('SELECT current_schema() AS s');
+      key = advisoryKey(r.rows[0]?.s ?? schema ?? 'public', o.name);
+    } catch (err) {
+      lost(c);
+      throw err;
+    }
+    return c;
+  }
+
+  return {
+    async tryAcquire() {
+      try {
+        const c = await connect();
+        if (held) {
+          // Still ours as long as the session answers.
+          await c.query('SELECT 1');
+          return held;
+        }
+        const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key!.key]);
+        held = r.rows[0]?.ok === true && client === c;
+        return held;
+      } catch {
+        if (client) lost(client);
+        return false;
+      }
+    },
+    async holder() {
+      const c = await connect();
+      const r = await c.query<{ app: string }>(
+        `SELECT a.application_name AS app
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid`,
+        [key!.classid, key!.objid],
+      );
+      const app = r.rows[0]?.app;
+      return app === undefined ? null : app.startsWith(APP_PREFIX) ? app.slice(APP_PREFIX.length) : app || 'unknown';
+    },
+    onLost(listener) {
+      listeners.push(listener);
+    },
+    async release() {
+      const c = client;
+      client = null;
+      held = false;
+      // Ending the session releases every lock it holds.
+      if (c) await c.end().catch(() => {});
+    },
+  };
+}
