@@ -131,6 +131,8 @@ const Env = z.object({
   WECHAT_MIN_INTERVAL_MS: int(0, 60_000).default(1000),
   WECHAT_DAILY_CAP: int(1, 1_000_000).default(2000),
   PLAYGROUND: z.enum(['on', 'off', 'auto']).default('auto'),
+  PLAYGROUND_WITH_REAL_PAYMENTS: bool.default(false),
+  WEBHOOK_PAYLOAD_RETENTION_DAYS: int(1, 36_500).default(30),
 });
 
 export type RawEnv = z.infer<typeof Env>;
@@ -160,6 +162,8 @@ export interface Config {
   /** friendKeyword: friend requests are accepted only when their greeting contains it (null: all). */
   wechat: { puppet: string; token: string; friendKeyword: string | null } | null;
   playground: boolean;
+  /** Raw webhook bodies are purged after this long (the parsed fields the ledger needs stay). */
+  webhookPayloadRetentionMs: number;
   limits: {
     telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number };
     wechat: { minIntervalMs: number; perDay: number };
@@ -269,6 +273,13 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
   if (e.PAYMENT_PROVIDERS.includes('dev') && realChat && !e.ALLOW_DEV_PAYMENTS) {
     throw new ConfigError('PAYMENT_PROVIDERS includes dev next to a real chat platform: anyone could join for free. Remove dev, or set ALLOW_DEV_PAYMENTS=1 if you really mean it');
   }
+  // The playground lets anyone on the page act as a person; next to real money that must be a deliberate choice.
+  // `auto` simply stays off when a real provider is enabled; an explicit `on` needs the opt-in.
+  const realProviders = e.PAYMENT_PROVIDERS.filter((p) => p !== 'dev');
+  const playground = e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat && (realProviders.length === 0 || e.PLAYGROUND_WITH_REAL_PAYMENTS));
+  if (playground && realProviders.length > 0 && !e.PLAYGROUND_WITH_REAL_PAYMENTS) {
+    throw new ConfigError(`PLAYGROUND=on next to a real payment provider (${realProviders.join(', ')}): anyone opening /playground could pay real money. Set PLAYGROUND=off, or PLAYGROUND_WITH_REAL_PAYMENTS=1 if you really mean it`);
+  }
   if (telegram?.mode === 'webhook' && !telegram.webhookSecret) throw new ConfigError('TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook');
   if (dialect === 'postgres' && !opts.forCli) {
     // Instances share no disk, so nothing can be generated: every secret must be given.
@@ -298,7 +309,8 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     stripe,
     telegram,
     wechat,
-    playground: e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat),
+    playground,
+    webhookPayloadRetentionMs: e.WEBHOOK_PAYLOAD_RETENTION_DAYS * 86_400_000,
     limits: {
       telegram: { perSecond: e.TELEGRAM_RATE_PER_SECOND, perChatPerSecond: e.TELEGRAM_RATE_PER_CHAT_PER_SECOND, perGroupPerMinute: e.TELEGRAM_RATE_PER_GROUP_PER_MINUTE },
       wechat: { minIntervalMs: e.WECHAT_MIN_INTERVAL_MS, perDay: e.WECHAT_DAILY_CAP },
