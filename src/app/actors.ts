@@ -21,4 +21,14 @@ export async function assertOwner(tx: Repos, actor: Actor): Promise<void> {
 export async function assertOwnerOf(tx: Repos, actor: Actor, group: Group): Promise<void> {
   await assertOwner(tx, actor);
   if (actor.kind === 'account' && group.ownerAccountId !== null && group.ownerAccountId !== actor.accountId) throw notAllowed();
+  if (actor.kind === 'account' && !(await playgroundConfined(tx, actor.accountId, group))) throw notAllowed();
+}
+
+/**
+ * Owner powers gained in the web playground (anyone can open it) cover playground groups only: an
+ * account on the `playground` platform never acts on a Telegram or WeChat group, whatever its claim said.
+ */
+export async function playgroundConfined(tx: Pick<Repos, 'accounts'>, accountId: number, group: Pick<Group, 'platform'>): Promise<boolean> {
+  if (group.platform === 'playground') return true;
+  return (await tx.accounts.get(accountId))?.platform !== 'playground';
 }

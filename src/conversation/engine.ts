@@ -262,7 +262,7 @@ class Turn {
       case 'ownerhelp':
         return this.text('owner.help');
       case 'groups': {
-        const groups = (await store.groups.list()).filter((g) => g.ownerAccountId === null || g.ownerAccountId === fresh.id);
+        const groups = (await store.groups.list()).filter((g) => (g.ownerAccountId === null || g.ownerAccountId === fresh.id) && (fresh.platform !== 'playground' || g.platform === 'playground'));
         if (groups.length === 0) return this.text('owner.groups_none');
         const lines = [];
         for (const g of groups) {
@@ -278,7 +278,8 @@ class Turn {
         if (Number.isNaN(groupId)) return usage('/members <group-id> [soon]');
         const soon = args[1] === 'soon' || args[1] === '即将到期';
         const group = await store.groups.get(groupId);
-        if (!group || (group.ownerAccountId !== null && group.ownerAccountId !== fresh.id)) return this.text('owner.error', { reason: `no group with id ${groupId}` });
+        const confined = group !== null && fresh.platform === 'playground' && group.platform !== 'playground'; // playground owners: playground groups only
+        if (!group || confined || (group.ownerAccountId !== null && group.ownerAccountId !== fresh.id)) return this.text('owner.error', { reason: `no group with id ${groupId}` });
         const members = await store.memberships.page({ groupId, status: soon ? 'active' : undefined, expiresBefore: soon ? clock.now() + 7 * DAY_MS : undefined, limit: 50 });
         if (members.length === 0) return this.text('owner.members_none');
         this.replies.push({
