@@ -352,11 +352,17 @@ export function resolveSecrets(config: Config): ResolvedSecrets {
   const adminToken = pick('ADMIN_TOKEN', config.adminToken);
   const devPaySecret = pick('DEV_PAY_SECRET', config.devPaySecret);
   if (generated.length > 0) {
-    mkdirSync(config.dataDir, { recursive: true });
+    secureDataDir(config.dataDir);
     writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   }
   return { adminToken, devPaySecret, generated, file };
+}
+
+/** DATA_DIR holds the database and the secrets: created 0700, and tightened to 0700 if it already exists. */
+export function secureDataDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
 }
 
 /** The part of the config the use cases read (AppSettings), for every composition root. */
