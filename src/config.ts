@@ -374,5 +374,6 @@ export function appSettings(config: Config): AppSettings {
     defaultReminderOffsetsMs: config.reminderOffsetsMs,
     defaultLocale: config.defaultLocale,
     tzDisplay: config.tzDisplay,
+    webhookPayloadRetentionMs: config.webhookPayloadRetentionMs,
   };
 }

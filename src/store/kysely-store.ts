@@ -26,7 +26,7 @@ import {
 import { expireDueOrders, findOrderByOutTradeNo, getOrder, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
 import { getClaim, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
 import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStatus, countRenewals, countWebhookOutcomes, revenueByCurrency } from './stats-repository.ts';
-import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, setWebhookOutcome } from './payments-repository.ts';
+import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, purgeWebhookPayloads, setWebhookOutcome } from './payments-repository.ts';
 import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -76,6 +76,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     webhookEvents: {
       insertIfAbsent: (e, now) => insertWebhookEventIfAbsent(db, e, now),
       setOutcome: (p, e, o, orderId) => setWebhookOutcome(db, p, e, o, orderId),
+      purgePayloads: (before, limit) => purgeWebhookPayloads(db, before, limit),
     },
     memberships: {
       getForUpdate: (a, g) => getMembershipForUpdate(db, dialect, a, g),
