@@ -7,6 +7,7 @@ import * as m0003 from './0003-dialogue-state.ts';
 import * as m0004 from './0004-telegram.ts';
 import * as m0005 from './0005-wechat.ts';
 import * as m0006 from './0006-owner-scopes.ts';
+import * as m0010 from './0010-webhook-payload-retention.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '0004-telegram': m0004,
   '0005-wechat': m0005,
   '0006-owner-scopes': m0006,
+  '0010-webhook-payload-retention': m0010,
 };

@@ -134,6 +134,8 @@ const Env = z.object({
   WECHAT_LOCK_RETRY_SECONDS: int(1, 60).default(15),
   INSTANCE_ID: z.string().trim().regex(/^[A-Za-z0-9._:@-]{1,48}$/, 'must be 1 to 48 characters of A-Z, a-z, 0-9 and . _ : @ -').optional(),
   PLAYGROUND: z.enum(['on', 'off', 'auto']).default('auto'),
+  PLAYGROUND_WITH_REAL_PAYMENTS: bool.default(false),
+  WEBHOOK_PAYLOAD_RETENTION_DAYS: int(1, 36_500).default(30),
 });
 
 export type RawEnv = z.infer<typeof Env>;
@@ -167,6 +169,8 @@ export interface Config {
   instanceId: string;
   /** PostgreSQL: how often an instance tries to take over the WeChat puppet (and its holder checks it still holds it). */
   wechatLockRetryMs: number;
+  /** Raw webhook bodies are purged after this long (the parsed fields the ledger needs stay). */
+  webhookPayloadRetentionMs: number;
   limits: {
     telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number };
     wechat: { minIntervalMs: number; perDay: number };
@@ -276,6 +280,13 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
   if (e.PAYMENT_PROVIDERS.includes('dev') && realChat && !e.ALLOW_DEV_PAYMENTS) {
     throw new ConfigError('PAYMENT_PROVIDERS includes dev next to a real chat platform: anyone could join for free. Remove dev, or set ALLOW_DEV_PAYMENTS=1 if you really mean it');
   }
+  // The playground lets anyone on the page act as a person; next to real money that must be a deliberate choice.
+  // `auto` simply stays off when a real provider is enabled; an explicit `on` needs the opt-in.
+  const realProviders = e.PAYMENT_PROVIDERS.filter((p) => p !== 'dev');
+  const playground = e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat && (realProviders.length === 0 || e.PLAYGROUND_WITH_REAL_PAYMENTS));
+  if (playground && realProviders.length > 0 && !e.PLAYGROUND_WITH_REAL_PAYMENTS) {
+    throw new ConfigError(`PLAYGROUND=on next to a real payment provider (${realProviders.join(', ')}): anyone opening /playground could pay real money. Set PLAYGROUND=off, or PLAYGROUND_WITH_REAL_PAYMENTS=1 if you really mean it`);
+  }
   if (telegram?.mode === 'webhook' && !telegram.webhookSecret) throw new ConfigError('TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook');
   if (dialect === 'postgres' && !opts.forCli) {
     // Instances share no disk, so nothing can be generated: every secret must be given.
@@ -305,9 +316,10 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     stripe,
     telegram,
     wechat,
-    playground: e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat),
+    playground,
     instanceId: e.INSTANCE_ID ?? `${hostname().replace(/[^A-Za-z0-9._@-]/g, '-').slice(0, 38) || 'host'}:${process.pid}`,
     wechatLockRetryMs: e.WECHAT_LOCK_RETRY_SECONDS * 1000,
+    webhookPayloadRetentionMs: e.WEBHOOK_PAYLOAD_RETENTION_DAYS * 86_400_000,
     limits: {
       telegram: { perSecond: e.TELEGRAM_RATE_PER_SECOND, perChatPerSecond: e.TELEGRAM_RATE_PER_CHAT_PER_SECOND, perGroupPerMinute: e.TELEGRAM_RATE_PER_GROUP_PER_MINUTE },
       wechat: { minIntervalMs: e.WECHAT_MIN_INTERVAL_MS, perDay: e.WECHAT_DAILY_CAP },
@@ -349,11 +361,17 @@ export function resolveSecrets(config: Config): ResolvedSecrets {
   const adminToken = pick('ADMIN_TOKEN', config.adminToken);
   const devPaySecret = pick('DEV_PAY_SECRET', config.devPaySecret);
   if (generated.length > 0) {
-    mkdirSync(config.dataDir, { recursive: true });
+    secureDataDir(config.dataDir);
     writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   }
   return { adminToken, devPaySecret, generated, file };
+}
+
+/** DATA_DIR holds the database and the secrets: created 0700, and tightened to 0700 if it already exists. */
+export function secureDataDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
 }
 
 /** The part of the config the use cases read (AppSettings), for every composition root. */
@@ -365,5 +383,6 @@ export function appSettings(config: Config): AppSettings {
     defaultReminderOffsetsMs: config.reminderOffsetsMs,
     defaultLocale: config.defaultLocale,
     tzDisplay: config.tzDisplay,
+    webhookPayloadRetentionMs: config.webhookPayloadRetentionMs,
   };
 }

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { timeTravelAllowed } from '../bots/playground/playground-routes.ts';
 import { seedPlaygroundDemo } from '../bots/playground/seed.ts';
 import { OffsetClock, systemClock } from './app/clocks.ts';
-import { ConfigError, loadConfig, readEnv, resolveSecrets } from './config.ts';
+import { ConfigError, loadConfig, readEnv, resolveSecrets, secureDataDir } from './config.ts';
 import { migrateToLatest, openDatabase, sqlitePath } from './store/database.ts';
 import { pgAdvisoryLock } from './store/advisory-lock.ts';
 import { lockSqliteInstance } from './store/instance-lock.ts';
@@ -12,6 +12,8 @@ import { createService } from './service.ts';
 
 async function main() {
   const config = loadConfig(readEnv());
+  // DATA_DIR holds the SQLite file and the generated secrets: owner-only (0700), like the files in it (0600).
+  if (config.dialect === 'sqlite') secureDataDir(config.dataDir);
   const secrets = resolveSecrets(config);
   const logger = pino({
     level: config.logLevel,
@@ -49,9 +51,14 @@ async function main() {
     if (seeded) out.push(`              First start: created group "${seeded.group.title}" (chat id ${seeded.group.platformChatId}) and plan "${seeded.plan.name}" 9.90 CNY / ${seeded.plan.durationDays} days.`);
   }
   if (secrets.generated.length > 0) {
-    out.push(`  First run: secrets generated into ${secrets.file} (mode 0600). Shown this once:`);
-    if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);
-    if (secrets.generated.includes('DEV_PAY_SECRET')) out.push('    DEV_PAY_SECRET=(generated; see the file)');
+    // The token goes to a terminal only: piped or redirected output (journald, docker logs, CI) would keep it.
+    if (process.stdout.isTTY) {
+      out.push(`  First run: secrets generated into ${secrets.file} (mode 0600). Shown this once:`);
+      if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);
+      if (secrets.generated.includes('DEV_PAY_SECRET')) out.push('    DEV_PAY_SECRET=(generated; see the file)');
+    } else {
+      out.push(`  First run: secrets (${secrets.generated.join(', ')}) generated into ${secrets.file} (mode 0600); not shown because this output is not a terminal. Read them from that file.`);
+    }
   }
   if (service.wechatLeader) out.push(`  WeChat:     runs on the instance holding the lock (this is ${config.instanceId}; /healthz says which); there, scan the login QR it prints or fetch ${config.publicUrl}/api/wechat/login (admin token)`);
   else if (service.wechat) out.push(`  WeChat:     scan the login QR printed below with the bot's WeChat account, or fetch it: ${config.publicUrl}/api/wechat/login (admin token)`);

@@ -95,6 +95,34 @@ describe('config', () => {
     expect(loadConfig({ PLAYGROUND: 'off' }).playground).toBe(false);
   });
 
+  it('refuses the playground next to a real payment provider unless PLAYGROUND_WITH_REAL_PAYMENTS=1', () => {
+    const stripe = { STRIPE_SECRET_KEY: 'sk_test_0123456789', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789' };
+    let err: unknown;
+    try {
+      loadConfig({ ...stripe, PAYMENT_PROVIDERS: 'dev,stripe', PLAYGROUND: 'on' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/^PLAYGROUND=on next to a real payment provider \(stripe\).*PLAYGROUND_WITH_REAL_PAYMENTS=1/);
+    expect((err as Error).message).not.toContain('\n');
+    expect(() => loadConfig({ TELEGRAM_BOT_TOKEN: '123:abc', PAYMENT_PROVIDERS: 'stars', PLAYGROUND: 'on' })).toThrow(/^PLAYGROUND=on next to a real payment provider \(stars\)/);
+    // `auto` stays off rather than failing; the explicit opt-in turns it on.
+    expect(loadConfig({ ...stripe, PAYMENT_PROVIDERS: 'stripe' }).playground).toBe(false);
+    expect(loadConfig({ ...stripe, PAYMENT_PROVIDERS: 'stripe', PLAYGROUND: 'on', PLAYGROUND_WITH_REAL_PAYMENTS: '1' }).playground).toBe(true);
+    expect(loadConfig({ ...stripe, PAYMENT_PROVIDERS: 'stripe', PLAYGROUND_WITH_REAL_PAYMENTS: '1' }).playground).toBe(true);
+    expect(() => loadConfig({ PLAYGROUND_WITH_REAL_PAYMENTS: 'sure' })).toThrow(/^PLAYGROUND_WITH_REAL_PAYMENTS /);
+    // dev alone is not real money.
+    expect(loadConfig({ PLAYGROUND: 'on' }).playground).toBe(true);
+  });
+
+  it('keeps raw webhook bodies WEBHOOK_PAYLOAD_RETENTION_DAYS (30 by default)', () => {
+    expect(loadConfig({}).webhookPayloadRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: '7' }).webhookPayloadRetentionMs).toBe(7 * 86_400_000);
+    expect(() => loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: '0' })).toThrow(/^WEBHOOK_PAYLOAD_RETENTION_DAYS must be a whole number from 1 to 36500 \(got "0"\)$/);
+    expect(() => loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: 'forever' })).toThrow(/^WEBHOOK_PAYLOAD_RETENTION_DAYS /);
+  });
+
   it('generates secrets once into DATA_DIR with 0600 and reuses them', () => {
     const c = loadConfig({ DATA_DIR: dir });
     const first = resolveSecrets(c);

@@ -74,7 +74,7 @@ describe.runIf(PG_URL)('WeChat on two instances, one PostgreSQL database', () =>
       logger,
       runs: () => service.wechat!.login.status !== 'stopped',
       async healthz() {
-        const r = await service.app.inject({ method: 'GET', url: '/healthz' });
+        const r = await service.app.inject({ method: 'GET', url: '/healthz', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
         return { status: r.statusCode, wechat: r.json().wechat };
       },
     };
@@ -178,7 +178,7 @@ describe('WeChat with one instance, and the settings', () => {
       expect(service.wechatLeader).toBeUndefined();
       service.start();
       await waitUntil(() => service.wechat!.login.status !== 'stopped', 'wechat starts');
-      const h = (await service.app.inject({ method: 'GET', url: '/healthz' })).json();
+      const h = (await service.app.inject({ method: 'GET', url: '/healthz', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
       expect(h.wechat).not.toHaveProperty('holder');
     } finally {
       await service.stop();

@@ -55,6 +55,8 @@ export class PlaygroundGateway implements ChatGateway {
   private readonly rosters = new Map<string, Set<string>>();
   private readonly listeners = new Set<PlaygroundListener>();
   private seq = 0;
+  /** Whose chats are kept (the routes: people with a live session); null keeps everyone's. */
+  private keep: ((userId: string) => boolean) | null = null;
 
   constructor(
     private readonly limiter: OutboundGate,
@@ -106,6 +108,7 @@ export class PlaygroundGateway implements ChatGateway {
   record(userId: string, from: InboxEntry['from'], reply: PlaygroundReply): InboxEntry {
     const entry: InboxEntry = { id: ++this.seq, at: this.clock.now(), from, reply };
     let inbox = this.inboxes.get(userId);
+    if (!inbox && this.keep && !this.keep(userId)) return entry; // nobody can read it: hold nothing
     if (!inbox) {
       inbox = [];
       this.inboxes.set(userId, inbox);
@@ -115,6 +118,21 @@ export class PlaygroundGateway implements ChatGateway {
     if (inbox.length > limit) inbox.splice(0, inbox.length - limit);
     this.emit({ type: 'message', userId, ...entry });
     return entry;
+  }
+
+  /** Keeps chats only for people `keep` accepts (messages to anyone else are not stored). */
+  keepInboxesOf(keep: (userId: string) => boolean): void {
+    this.keep = keep;
+  }
+
+  /** Drops a person's chat (their session ended). */
+  forget(userId: string): void {
+    this.inboxes.delete(userId);
+  }
+
+  /** How many chats are held in memory. */
+  get inboxCount(): number {
+    return this.inboxes.size;
   }
 
   /** A copy of the person's chat, oldest first. */

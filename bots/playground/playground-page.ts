@@ -135,7 +135,10 @@ function avatar(id,name){return h('span',{class:'avatar',style:'background:'+col
 var fmtOpts={timeZone:CFG.timeZone,year:'numeric',month:'2-digit',day:'2-digit',hour:'2-digit',minute:'2-digit',hour12:false};
 var dateFmt,timeFmt;try{dateFmt=new Intl.DateTimeFormat(CFG.locale,fmtOpts);timeFmt=new Intl.DateTimeFormat(CFG.locale,{timeZone:CFG.timeZone,month:'2-digit',day:'2-digit',hour:'2-digit',minute:'2-digit',hour12:false});}catch(e){dateFmt=new Intl.DateTimeFormat();timeFmt=dateFmt;}
 
-function loadPeople(){try{var p=JSON.parse(localStorage.getItem(LS_PEOPLE)||'[]');return Array.isArray(p)?p.filter(function(x){return x&&typeof x.userId==='string'&&typeof x.name==='string';}):[];}catch(e){return [];}}
+// Each person is {userId, name, token}: the public id others see, and the secret session token only this browser holds.
+function loadPeople(){try{var p=JSON.parse(localStorage.getItem(LS_PEOPLE)||'[]');return Array.isArray(p)?p.filter(function(x){return x&&typeof x.userId==='string'&&typeof x.name==='string'&&typeof x.token==='string';}):[];}catch(e){return [];}}
+function authFor(userId){var p=people.find(function(x){return x.userId===userId;});return p?{authorization:'Bearer '+p.token}:{};}
+function tokenFor(userId){var p=people.find(function(x){return x.userId===userId;});return p?p.token:'';}
 var people=loadPeople(),current=null;
 try{current=localStorage.getItem(LS_CURRENT)||null;}catch(e){}
 if(!people.some(function(p){return p.userId===current;}))current=people.length?people[0].userId:null;
@@ -173,8 +176,8 @@ $('new-person').addEventListener('submit',async function(ev){
   msg.textContent='';
   if(!name||Array.from(name).length>40){msg.textContent=t('error_name');input.focus();return;}
   var btn=$('create-person');btn.disabled=true;
-  try{var p=await api('POST','/playground/api/people',{name:name,locale:CFG.locale});people.push({userId:p.userId,name:p.name});input.value='';select(p.userId);setView('chat');}
-  catch(e){msg.textContent=e.status===400?t('error_name'):t('error_generic');}
+  try{var p=await api('POST','/playground/api/people',{name:name,locale:CFG.locale});people.push({userId:p.userId,name:p.name,token:p.token});input.value='';select(p.userId);setView('chat');}
+  catch(e){msg.textContent=e.status===400?t('error_name'):e.status===429?t('error_too_many'):t('error_generic');}
   finally{btn.disabled=false;}
 });
 function select(userId){
@@ -226,8 +229,8 @@ async function send(payload){
   if(!current)return;
   var who=current;
   payload.userId=who;payload.locale=CFG.locale;
-  try{var r=await api('POST','/playground/api/send',payload);if(who===current)(r.messages||[]).forEach(addEntry);}
-  catch(e){if(e.status===400&&who===current){notice(t('error_person'),true);}else notice(t('error_generic'),true);}
+  try{var r=await api('POST','/playground/api/send',payload,authFor(who));if(who===current)(r.messages||[]).forEach(addEntry);}
+  catch(e){if((e.status===400||e.status===401)&&who===current){notice(t('error_person'),true);}else notice(t('error_generic'),true);}
 }
 $('composer').addEventListener('submit',function(ev){ev.preventDefault();var i=$('message-input');var text=i.value;i.value='';send({text:text});i.focus();});
 
@@ -294,7 +297,7 @@ $('send-claim').addEventListener('click',function(){var code=$('claim-code').tex
 function setDown(d){down=d;$('live').classList.toggle('down',d);$('live').title=d?t('offline'):'';}
 function connect(){
   if(es)es.close();
-  es=new EventSource('/playground/api/events'+(current?'?userId='+encodeURIComponent(current):''));
+  es=new EventSource('/playground/api/events'+(current?'?userId='+encodeURIComponent(current)+'&token='+encodeURIComponent(tokenFor(current)):''));
   var who=current;
   es.addEventListener('message',function(ev){if(who!==current)return;try{addEntry(JSON.parse(ev.data));}catch(e){}});
   es.addEventListener('roster',function(ev){try{var d=JSON.parse(ev.data),g=groups.find(function(x){return x.chatId===d.chatId;});if(g){g.members=d.members;renderGroups();}else refresh();}catch(e){}});
@@ -305,13 +308,13 @@ function connect(){
 async function refresh(){
   var who=current;
   try{
-    var s=await api('GET','/playground/api/state'+(who?'?userId='+encodeURIComponent(who):''));
+    var s=await api('GET','/playground/api/state'+(who?'?userId='+encodeURIComponent(who):''),undefined,who?authFor(who):undefined);
     if(who!==current)return;
     (s.history||[]).forEach(addEntry);
     if(who&&(s.history||[]).length===0&&!$('messages').firstChild)$('messages').appendChild(h('div',{class:'notice','data-testid':'empty-chat',text:t('empty_chat')}));
     groups=s.groups||[];renderGroups();setClock(s.now,s.offsetMs);
   }catch(e){
-    if(e.status===400&&who){forget(who);return;}
+    if((e.status===400||e.status===401)&&who){forget(who);return;}
     notice(t('error_generic'),true);
   }
 }

@@ -11,9 +11,10 @@ import type { Config } from '../../src/config.ts';
 import { LOCALES, resolveLocale } from '../../src/conversation/catalog.ts';
 import { en } from '../../src/conversation/i18n/en.ts';
 import type { Conversation, Inbound } from '../../src/conversation/types.ts';
-import { invalid } from '../../src/domain/errors.ts';
+import { DomainError, invalid } from '../../src/domain/errors.ts';
 import { type InboxEntry, type PlaygroundEvent, type PlaygroundGateway, type PlaygroundReply, renderReply } from './playground-gateway.ts';
 import { renderPlaygroundPage } from './playground-page.ts';
+import { clientKey, DEFAULT_SESSION_LIMITS, PlaygroundSessions, type SessionLimits } from './sessions.ts';
 
 export const USER_ID = /^pg_[0-9a-f]{32}$/;
 export const MAX_NAME = 40;
@@ -31,6 +32,22 @@ export interface PlaygroundRoutesOptions {
   timeTravel: OffsetClock | null;
   /** SSE comment heartbeat; 15 s unless a test wants it sooner. */
   heartbeatMs?: number;
+  /** Per-client caps and idle eviction (DEFAULT_SESSION_LIMITS unless a test wants others). */
+  limits?: Partial<SessionLimits>;
+  /** Wall time for idle eviction (Date.now unless a test brings its own); never the service clock. */
+  wallClock?: () => number;
+  /** Called with the sessions registry once the routes are registered (tests read its sizes). */
+  onSessions?: (sessions: PlaygroundSessions) => void;
+}
+
+const unauthorized = () => new DomainError('unauthorized', 'missing or wrong session token for this person');
+
+/** `Authorization: Bearer <token>` (the page's requests) or `?token=` (EventSource cannot set headers). */
+function tokenOf(req: FastifyRequest): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (m) return m[1];
+  const q = (req.query as { token?: unknown } | undefined)?.token;
+  return typeof q === 'string' ? q : undefined;
 }
 
 /** Time travel is allowed only when nothing real is attached: no chat platform, only the dev provider. */
@@ -58,6 +75,14 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
     const names = new Map<string, string>();
     const streams = new Set<() => void>();
     const heartbeatMs = o.heartbeatMs ?? 15_000;
+    const sessions = new PlaygroundSessions({ ...DEFAULT_SESSION_LIMITS, ...o.limits }, o.wallClock ?? Date.now, (userId) => {
+      o.gateway.forget(userId);
+      names.delete(userId);
+    });
+    o.gateway.keepInboxesOf((userId) => sessions.has(userId));
+    o.onSessions?.(sessions);
+    const sweep = setInterval(() => sessions.evictIdle(), Math.min(600_000, Math.max(1_000, sessions.limits.idleMs / 4)));
+    sweep.unref();
 
     const pageLocale = (req: FastifyRequest<{ Querystring: { lang?: string } }>) => {
       const lang = typeof req.query.lang === 'string' ? req.query.lang : '';
@@ -65,11 +90,13 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
       return resolveLocale(req.headers['accept-language']?.split(',')[0] ?? null, settings.defaultLocale);
     };
 
-    const person = async (userId: unknown): Promise<Account> => {
+    /** The person acting: the public id names them, their session token proves it (401 otherwise). */
+    const person = async (userId: unknown, token: string | undefined): Promise<Account> => {
       if (userId === undefined || userId === null || userId === '') throw invalid('userId is required');
       if (typeof userId !== 'string') throw invalid('userId must be a string');
       const account = USER_ID.test(userId) ? await store.accounts.find('playground', userId) : null;
       if (!account) throw invalid('unknown person: create one with POST /playground/api/people');
+      if (!sessions.verify(userId, token)) throw unauthorized();
       if (account.displayName) names.set(userId, account.displayName);
       return account;
     };
@@ -101,6 +128,7 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
     };
 
     app.addHook('preClose', async () => {
+      clearInterval(sweep);
       for (const end of [...streams]) end();
     });
 
@@ -135,15 +163,23 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
       const body = isObject(req.body) ? req.body : {};
       const name = normalizeName(body.name);
       const locale = cleanLocale(body.locale);
+      const client = clientKey(req.ip);
+      const room = sessions.canCreate(client);
+      if (room !== 'ok') {
+        const message = room === 'client' ? `at most ${sessions.limits.peoplePerClient} people per address; idle ones are removed after a while` : 'the playground is full; try again later';
+        return reply.status(429).send({ error: 'too_many', message });
+      }
       const userId = `pg_${randomBytes(16).toString('hex')}`;
       await store.accounts.upsert({ platform: 'playground', platformUserId: userId, displayName: name, locale }, clock.now());
+      const token = sessions.create(client, userId);
       names.set(userId, name);
-      return reply.status(201).send({ userId, name });
+      // The token is shown here once, to the browser that created the person; never in state or events.
+      return reply.status(201).header('cache-control', 'no-store').send({ userId, name, token });
     });
 
     app.post('/playground/api/send', async (req) => {
       const body = isObject(req.body) ? req.body : {};
-      const account = await person(body.userId);
+      const account = await person(body.userId, tokenOf(req));
       const userId = account.platformUserId;
       if (body.text !== undefined && typeof body.text !== 'string') throw invalid('text must be a string');
       if (body.choice !== undefined && typeof body.choice !== 'string') throw invalid('choice must be a string');
@@ -167,7 +203,7 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
     });
 
     app.get<{ Querystring: { userId?: string } }>('/playground/api/state', async (req) => {
-      const account = req.query.userId !== undefined ? await person(req.query.userId) : null;
+      const account = req.query.userId !== undefined ? await person(req.query.userId, tokenOf(req)) : null;
       const groups = await Promise.all((await playgroundGroups()).map(async (g) => ({ id: g.id, title: g.title, chatId: g.platformChatId, members: await membersOf(g.platformChatId) })));
       return {
         person: account ? { userId: account.platformUserId, name: account.displayName, isOwner: account.isOwner } : null,
@@ -194,9 +230,11 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
 
     // ------------------------------------------------------------ live updates
 
-    app.get<{ Querystring: { userId?: string } }>('/playground/api/events', async (req, reply: FastifyReply) => {
-      const account = req.query.userId !== undefined ? await person(req.query.userId) : null;
+    app.get<{ Querystring: { userId?: string; token?: string } }>('/playground/api/events', async (req, reply: FastifyReply) => {
+      const account = req.query.userId !== undefined ? await person(req.query.userId, tokenOf(req)) : null;
       const userId = account?.platformUserId ?? null;
+      const release = sessions.openStream(clientKey(req.ip), userId);
+      if (!release) return reply.status(429).send({ error: 'too_many', message: `at most ${sessions.limits.streamsPerClient} open event streams per address` });
 
       reply.hijack();
       const res = reply.raw;
@@ -238,6 +276,7 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
         clearInterval(heartbeat);
         unsubscribe();
         streams.delete(end);
+        release();
         res.end();
       };
       streams.add(end);

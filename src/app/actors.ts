@@ -2,7 +2,7 @@
 // server) may do anything. An account must be an owner (it redeemed a claim code), checked on every
 // action, and acts only on its own groups: every group for an operator (a claim without --group, and
 // every owner from before scoped claims), otherwise the groups its claims named and those it bound in
-// chat. Every use case asks here: `assertOwnerOf` before acting on a group, `groupScope` /
+// chat; an account from the web playground, playground groups only. Every use case asks here: `assertOwnerOf` before acting on a group, `groupScope` /
 // `visibleGroups` before showing a list or a figure.
 import { forbidden } from '../domain/errors.ts';
 import type { Group } from './model.ts';
@@ -29,6 +29,13 @@ export async function groupScope(tx: Repos, actor: Actor): Promise<GroupScope> {
   const account = await tx.accounts.get(actor.accountId);
   if (!account?.isOwner) return { all: false, owner: false, groupIds: new Set() };
   const scope = await tx.ownerScopes.get(account.id);
+  // Owner powers gained in the web playground (anyone can open it) cover playground groups only: an
+  // account on the `playground` platform never sees or acts on a Telegram or WeChat group, whatever its
+  // claim said.
+  if (account.platform === 'playground') {
+    const playgroundGroups = (await tx.groups.list()).filter((g) => g.platform === 'playground' && (scope.all || scope.groupIds.includes(g.id)));
+    return { all: false, owner: true, groupIds: new Set(playgroundGroups.map((g) => g.id)) };
+  }
   return scope.all ? EVERY_GROUP : { all: false, owner: true, groupIds: new Set(scope.groupIds) };
 }
 

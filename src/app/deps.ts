@@ -9,6 +9,8 @@ export interface AppSettings {
   defaultReminderOffsetsMs: number[];
   defaultLocale: string;
   tzDisplay: string;
+  /** Raw webhook bodies older than this are emptied by the tick (30 days when unset). */
+  webhookPayloadRetentionMs?: number;
 }
 
 /** Everything a use case may touch, passed in by the composition root (or a test). */

@@ -240,6 +240,8 @@ export interface Repos {
     /** Takes the idempotency slot; false when (provider, eventId) was already recorded. */
     insertIfAbsent(e: { provider: string; eventId: string; orderId: string | null; outcome: string; payload: string }, now: number): Promise<boolean>;
     setOutcome(provider: string, eventId: string, outcome: string, orderId: string | null): Promise<void>;
+    /** Empties the raw body of at most `limit` events received before `before`, oldest first; returns how many. */
+    purgePayloads(before: number, limit: number): Promise<number>;
   };
   memberships: {
     /** Reads the row and, on PostgreSQL, locks it until the transaction ends. */

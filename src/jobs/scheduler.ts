@@ -7,6 +7,7 @@ import { sweepExpiry } from '../app/expire.ts';
 import { sweepOrderTimeouts } from '../app/order-timeouts.ts';
 import { sweepReconcile } from '../app/reconcile.ts';
 import { sweepReminders } from '../app/reminders.ts';
+import { sweepWebhookPayloads } from '../app/retention.ts';
 
 export type Sweep = { name: string; run: () => Promise<unknown> };
 
@@ -24,6 +25,7 @@ export class Scheduler {
       { name: 'reminders', run: () => sweepReminders(deps) },
       { name: 'orderTimeouts', run: () => sweepOrderTimeouts(deps) },
       { name: 'reconcile', run: () => sweepReconcile(deps) },
+      { name: 'webhookPayloads', run: () => sweepWebhookPayloads(deps) },
       ...extra,
     ];
   }

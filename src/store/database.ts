@@ -1,6 +1,6 @@
 // Opens the database named by DATABASE_URL: `sqlite:<path>` (or `sqlite::memory:`) through better-sqlite3,
 // `postgres://…` through pg. Both return the same Kysely<Database>.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -79,13 +79,23 @@ export function sqlitePath(url: string): string {
   return p;
 }
 
+/**
+ * The database holds members' names, orders and webhook bodies: it is created 0600 (and a directory made
+ * for it 0700) before SQLite opens it, and an existing file is tightened to 0600.
+ */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600)); // an empty file is an empty SQLite database
+  chmodSync(path, 0o600);
+}
+
 export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<OpenedDatabase> {
   const dialect = dialectOf(url);
   const given = url;
   if (dialect === 'sqlite') {
     const path = sqlitePath(url);
     if (opts.mustExist && (path === ':memory:' || !existsSync(path))) throw new NoDatabaseError(path);
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') createPrivateFile(path);
     const handle = new SQLite(path, { fileMustExist: !!opts.mustExist });
     // Checked before anything is written (the WAL pragma would turn an empty file into a database).
     if (opts.mustExist && (handle.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'`).get() as { n: number }).n === 0) {
@@ -93,6 +103,8 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
       throw new NoDatabaseError(path);
     }
     handle.pragma('journal_mode = WAL');
+    // SQLite gives the WAL and SHM files the database file's mode; older ones are tightened here too.
+    if (path !== ':memory:') for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     handle.pragma('synchronous = NORMAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');

@@ -27,7 +27,7 @@ import {
 import { expireDueOrders, findOrderByOutTradeNo, getOrder, getOrderForUpdate, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
 import { getClaim, getScope, grantScope, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
 import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStatus, countRenewals, countWebhookOutcomes, revenueByCurrency } from './stats-repository.ts';
-import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, refundedByOrder, setWebhookOutcome } from './payments-repository.ts';
+import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, purgeWebhookPayloads, refundedByOrder, setWebhookOutcome } from './payments-repository.ts';
 import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -83,6 +83,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     webhookEvents: {
       insertIfAbsent: (e, now) => insertWebhookEventIfAbsent(db, e, now),
       setOutcome: (p, e, o, orderId) => setWebhookOutcome(db, p, e, o, orderId),
+      purgePayloads: (before, limit) => purgeWebhookPayloads(db, before, limit),
     },
     memberships: {
       getForUpdate: (a, g) => getMembershipForUpdate(db, dialect, a, g),

@@ -41,6 +41,16 @@ export async function setWebhookOutcome(db: Kysely<Database>, provider: string, 
   await db.updateTable('webhook_events').set({ outcome, order_id: orderId }).where('provider', '=', provider).where('event_id', '=', eventId).execute();
 }
 
+/**
+ * Raw bodies older than the retention are emptied ('' marks a purged body; the row stays). Bounded:
+ * the oldest `limit` kept bodies, found through the partial index on kept bodies (migration 0010).
+ */
+export async function purgeWebhookPayloads(db: Kysely<Database>, before: number, limit: number): Promise<number> {
+  const due = db.selectFrom('webhook_events').select('id').where('payload', '<>', '').where('received_at', '<', before).orderBy('received_at').limit(limit);
+  const r = await db.updateTable('webhook_events').set({ payload: '' }).where('id', 'in', due).executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
 export async function listPaymentsForOrder(db: Kysely<Database>, orderId: string) {
   const rows = await db.selectFrom('payments').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
   return rows.map((r) => ({ kind: r.kind as 'charge' | 'refund', providerTxnId: r.provider_txn_id, amountMinor: r.amount_minor, currency: r.currency, occurredAt: r.occurred_at }));

@@ -103,6 +103,7 @@ export interface WebhookEventsTable {
   event_id: string;
   order_id: string | null;
   outcome: string;
+  /** The raw body as received; '' once older than WEBHOOK_PAYLOAD_RETENTION_DAYS (app/retention.ts). */
   payload: string;
   received_at: number;
 }

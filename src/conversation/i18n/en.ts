@@ -99,6 +99,7 @@ export const en = {
   'playground.error_name': 'Please enter a name of 1 to 40 characters.',
   'playground.error_generic': 'Something went wrong. Please try again.',
   'playground.error_person': 'This person no longer exists. Create a new one.',
+  'playground.error_too_many': 'Too many people or open tabs from this address. Close some tabs or try again later.',
   'playground.message_placeholder': 'Message, e.g. /start',
   'playground.send': 'Send',
   'playground.empty_chat': 'Say hello: send /start to see the plans.',

@@ -100,6 +100,7 @@ export const zhCN: Record<MessageKey, string> = {
   'playground.error_name': '请输入 1 到 40 个字符的名字。',
   'playground.error_generic': '出错了，请重试。',
   'playground.error_person': '这个用户已不存在，请新建一个。',
+  'playground.error_too_many': '这个地址创建的用户或打开的页面太多了。请关闭一些页面或稍后再试。',
   'playground.message_placeholder': '输入消息，例如 入群',
   'playground.send': '发送',
   'playground.empty_chat': '打个招呼吧：发送 入群 或 /start 查看套餐。',

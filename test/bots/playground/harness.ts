@@ -81,8 +81,16 @@ export async function addGroupAndPlan(service: Service, chatId = 'room-1', title
   return { groupId: g.json().id as number, planId: p.json().id as number };
 }
 
-export async function createPerson(service: Service, name: string): Promise<string> {
-  const r = await service.app.inject({ method: 'POST', url: '/playground/api/people', payload: { name } });
+/** Session tokens of the people created through createPerson, by public id (what the browser keeps). */
+const tokens = new Map<string, string>();
+
+export async function createPerson(service: Service, name: string, remoteAddress?: string): Promise<string> {
+  const r = await service.app.inject({ method: 'POST', url: '/playground/api/people', payload: { name }, ...(remoteAddress ? { remoteAddress } : {}) });
   if (r.statusCode !== 201) throw new Error(r.body);
+  tokens.set(r.json().userId, r.json().token);
   return r.json().userId as string;
 }
+
+export const tokenOf = (userId: string): string => tokens.get(userId) ?? '';
+/** The headers the page sends when acting as this person. */
+export const as = (userId: string) => ({ authorization: `Bearer ${tokenOf(userId)}` });

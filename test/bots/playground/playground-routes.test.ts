@@ -4,7 +4,7 @@ import { loadConfig } from '../../../src/config.ts';
 import { en } from '../../../src/conversation/i18n/en.ts';
 import { zhCN } from '../../../src/conversation/i18n/zh-CN.ts';
 import { startTestService, type TestService } from '../../helpers/service.ts';
-import { addGroupAndPlan, createPerson, type Playground, startPlayground } from './harness.ts';
+import { addGroupAndPlan, as, createPerson, type Playground, startPlayground } from './harness.ts';
 
 let pg: Playground;
 afterEach(async () => {
@@ -102,23 +102,23 @@ describe('POST /playground/api/send', () => {
   it('routes text through the conversation and returns rendered replies, kept in the inbox', async () => {
     pg = await startPlayground();
     const userId = await createPerson(pg.service, 'Alice');
-    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId, text: '/menu', locale: 'en' } });
+    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId, text: '/menu', locale: 'en' } });
     expect(r.statusCode).toBe(200);
     expect(pg.conversation.received.at(-1)).toEqual({ platform: 'playground', userId, displayName: 'Alice', locale: 'en', text: '/menu' });
     expect(r.json().replies).toEqual([{ type: 'choices', text: 'Pick one', choices: [{ value: 'plan:1', label: 'Monthly 9.90' }, { value: 'plan:2', label: 'Yearly 99' }] }]);
     expect(r.json().messages.map((m: { from: string }) => m.from)).toEqual(['person', 'bot']);
 
     // A button press goes as a choice; the person's own line shows the button's label.
-    const c = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId, choice: 'plan:2' } });
+    const c = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId, choice: 'plan:2' } });
     expect(pg.conversation.received.at(-1)).toMatchObject({ userId, choice: 'plan:2' });
     expect(pg.conversation.received.at(-1)).not.toHaveProperty('text');
     expect(c.json().messages[0].reply).toEqual({ type: 'text', text: 'Yearly 99' });
     expect(c.json().replies).toEqual([{ type: 'text', text: 'you chose plan:2' }]);
 
-    const link = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId, text: '/link' } });
+    const link = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId, text: '/link' } });
     expect(link.json().replies).toEqual([{ type: 'link', text: 'Or pay here', url: 'http://gk.test/pay/x', label: 'Open' }]);
 
-    const state = await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${userId}` });
+    const state = await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${userId}`, headers: as(userId) });
     expect(state.json().history.map((e: { from: string; reply: { type: string } }) => `${e.from}:${e.reply.type}`)).toEqual(['person:text', 'bot:choices', 'person:text', 'bot:text', 'person:text', 'bot:link']);
     expect(state.json().person).toEqual({ userId, name: 'Alice', isOwner: false });
   });
@@ -127,7 +127,7 @@ describe('POST /playground/api/send', () => {
     pg = await startPlayground();
     await addGroupAndPlan(pg.service);
     const userId = await createPerson(pg.service, 'Alice');
-    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId, text: '/buy' } });
+    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId, text: '/buy' } });
     expect(r.statusCode).toBe(200);
     const [img] = r.json().replies;
     expect(img.type).toBe('image');
@@ -145,7 +145,7 @@ describe('POST /playground/api/send', () => {
   ])('passes %s text to the conversation instead of failing', async (_label, text) => {
     pg = await startPlayground();
     const userId = await createPerson(pg.service, 'Alice');
-    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId, text } });
+    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId, text } });
     expect(r.statusCode).toBe(200);
     expect(pg.conversation.received.at(-1)!.text).toBe(text);
     expect(r.json().replies).toHaveLength(1);
@@ -154,7 +154,7 @@ describe('POST /playground/api/send', () => {
   it('treats a message with neither text nor choice as empty text', async () => {
     pg = await startPlayground();
     const userId = await createPerson(pg.service, 'Alice');
-    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId } });
+    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId } });
     expect(r.statusCode).toBe(200);
     expect(pg.conversation.received.at(-1)!.text).toBe('');
     expect(r.json().replies).toEqual([{ type: 'text', text: 'help: send /buy' }]);
@@ -173,7 +173,7 @@ describe('POST /playground/api/send', () => {
     pg = await startPlayground();
     const userId = await createPerson(pg.service, 'Alice');
     const body = (payload as { userId?: unknown }).userId === VALID ? { ...payload, userId } : payload;
-    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: body });
+    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: body });
     expect(r.statusCode).toBe(400);
     expect(r.json().message).toMatch(message);
     expect(pg.conversation.received).toHaveLength(0);
@@ -198,7 +198,7 @@ describe('the whole story through the playground gateway', () => {
     await addGroupAndPlan(pg.service, 'room-1');
     const alice = await createPerson(pg.service, 'Alice');
     const bob = await createPerson(pg.service, 'Bob');
-    const img = (await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId: alice, text: '/buy' } })).json().replies[0];
+    const img = (await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(alice), payload: { userId: alice, text: '/buy' } })).json().replies[0];
     const orderId = new URL(img.url).pathname.split('/').pop()!;
     const paid = await pg.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
     expect(paid.json()).toMatchObject({ status: 'paid' });
@@ -209,7 +209,7 @@ describe('the whole story through the playground gateway', () => {
     expect(last.from).toBe('bot');
     expect((last.reply as { text: string }).text).toMatch(/Payment received/);
     expect(pg.gateway.inbox(bob)).toEqual([]);
-    const state = (await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${bob}` })).json();
+    const state = (await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${bob}`, headers: as(bob) })).json();
     expect(state.groups[0].members).toEqual([{ userId: alice, name: 'Alice' }]);
   });
 });
@@ -243,7 +243,7 @@ describe('POST /playground/api/time-travel', () => {
     expect(page.body).toContain('data-testid="time-travel-1d"');
     await addGroupAndPlan(pg.service, 'room-1');
     const alice = await createPerson(pg.service, 'Alice');
-    const img = (await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', payload: { userId: alice, text: '/buy' } })).json().replies[0];
+    const img = (await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(alice), payload: { userId: alice, text: '/buy' } })).json().replies[0];
     await pg.service.app.inject({ method: 'POST', url: `${new URL(img.url).pathname}/dev-pay`, headers: { accept: 'application/json' } });
     await pg.service.worker.drain();
     expect(pg.gateway.members('room-1')).toEqual([alice]);

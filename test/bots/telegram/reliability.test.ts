@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HOUR_MS } from '../../../src/domain/time.ts';
 import { DIALECTS } from '../../helpers/db.ts';
+import { ADMIN_TOKEN } from '../../helpers/service.ts';
 import { freePort, type Harness, startTelegram } from './harness.ts';
 import type { User } from '../../fakes/telegram-emulator.ts';
 
@@ -122,8 +123,10 @@ describe.each(DIALECTS)('Telegram pace and failures (%s)', (dialect) => {
     const poll = h.emu.calls.find((c) => c.method === 'getUpdates')!;
     expect([...(poll.params.allowed_updates as string[])].sort()).toEqual([...ALL_TYPES].sort());
     expect(h.emu.calls.some((c) => c.method === 'deleteWebhook')).toBe(true);
-    const health = (await h.t.service.app.inject({ method: 'GET', url: '/healthz' })).json();
+    const health = (await h.t.service.app.inject({ method: 'GET', url: '/healthz', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
     expect(health).toMatchObject({ status: 'ok', telegram: { mode: 'polling', state: 'running', bot: 'gatekeeper_test_bot' } });
+    // Anyone else sees the state only.
+    expect((await h.t.service.app.inject({ method: 'GET', url: '/healthz' })).json().telegram).toEqual({ mode: 'polling', state: 'running' });
   });
 
   it('in webhook mode takes updates only with the right secret token', async () => {

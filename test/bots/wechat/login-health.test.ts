@@ -23,9 +23,11 @@ describe('WeChat login and health', () => {
 
   it('shows the login QR to the owner (admin token) and the login state in /healthz', async () => {
     const app = w.service.app;
-    const before = (await app.inject({ method: 'GET', url: '/healthz' })).json();
+    const before = (await app.inject({ method: 'GET', url: '/healthz', headers: auth })).json();
     expect(before.status).toBe('ok');
     expect(before.wechat).toMatchObject({ loggedIn: false, qrAvailable: false });
+    // Without the admin token: the state only.
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).json().wechat).toEqual({ status: before.wechat.status, loggedIn: false });
 
     w.mocker.scan('https://login.weixin.qq.com/l/abc123', PUPPET.types.ScanStatus.Waiting);
     await waitFor(() => w.adapter.login.status === 'waiting_for_scan', 'scan');
@@ -41,7 +43,7 @@ describe('WeChat login and health', () => {
     expect(png.headers['content-type']).toBe('image/png');
     expect(png.rawPayload.subarray(1, 4).toString()).toBe('PNG');
 
-    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    const health = await app.inject({ method: 'GET', url: '/healthz', headers: auth });
     expect(health.json().wechat).toMatchObject({ status: 'waiting_for_scan', loggedIn: false, qrAvailable: true });
     expect(health.body).not.toContain('abc123'); // /healthz is public: never the QR
 
@@ -53,7 +55,7 @@ describe('WeChat login and health', () => {
 
     w.mocker.login(w.botUser);
     await waitFor(() => w.adapter.login.loggedIn, 'login');
-    const after = await app.inject({ method: 'GET', url: '/healthz' });
+    const after = await app.inject({ method: 'GET', url: '/healthz', headers: auth });
     expect(after.json().wechat).toMatchObject({ status: 'logged_in', loggedIn: true, qrAvailable: false, logins: 1 });
     expect(after.body).not.toContain('Gatekeeper Bot');
     expect((await app.inject({ method: 'GET', url: '/api/wechat/login', headers: auth })).json()).toMatchObject({ status: 'logged_in', qr: null, loggedInAs: 'Gatekeeper Bot' });
@@ -70,7 +72,7 @@ describe('WeChat login and health', () => {
 
     await w.puppet.logout();
     await waitFor(() => w.adapter.login.status === 'logged_out', 'logout');
-    expect((await w.service.app.inject({ method: 'GET', url: '/healthz' })).json().wechat).toMatchObject({ status: 'logged_out', loggedIn: false, logouts: 1 });
+    expect((await w.service.app.inject({ method: 'GET', url: '/healthz', headers: auth })).json().wechat).toMatchObject({ status: 'logged_out', loggedIn: false, logouts: 1 });
 
     await w.db.store.jobs.enqueue([notifyJob({ accountId: account.id, message: { key: 'reminder.grace', params: { group: 'Club', graceUntil: w.clock.now() } } }, 'while-logged-out')], w.clock.now());
     for (let i = 0; i < 3; i++) {
@@ -85,7 +87,7 @@ describe('WeChat login and health', () => {
     const r = await w.service.app.inject({ method: 'POST', url: '/api/wechat/restart', headers: auth });
     expect(r.statusCode).toBe(202);
     await waitFor(() => w.adapter.login.status !== 'logged_out' && w.adapter.login.status !== 'stopped' && w.adapter.login.status !== 'starting', 'restarted');
-    expect((await w.service.app.inject({ method: 'GET', url: '/healthz' })).json().wechat.restarts).toBe(1);
+    expect((await w.service.app.inject({ method: 'GET', url: '/healthz', headers: auth })).json().wechat.restarts).toBe(1);
     await loginBot(w);
     await w.clock.advance(31_000);
     await settle(w);
