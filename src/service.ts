@@ -82,6 +82,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     wechat: { ...DEFAULT_LIMITS.wechat, ...config.limits.wechat },
   });
 
+  // eslint-disable-next-line prefer-const -- assigned once below, after the deps it needs; `deps` reads it later
   let worker: Worker | undefined;
   const deps: AppDeps = {
     store: o.store,
@@ -99,6 +100,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
 
   const conversation = o.conversation ?? createConversation(deps);
   // WeChat (Wechaty): its gateway, a job handler (intruder removal), sweeps (add time-outs, roster audit), admin routes.
+  // eslint-disable-next-line prefer-const -- assigned once below; `mayRun` reads it later
   let wechatLeader: Leader | undefined;
   const mayRun = o.wechatLock ? () => wechatLeader?.isLeader === true : undefined;
   const wechat = config.wechat || o.wechat ? createWechatAdapter({ deps, limiter, conversation, adminToken: o.adminToken, config: config.wechat, mayRun, ...o.wechat }) : undefined;

@@ -33,7 +33,7 @@ export class Friendships {
     if (this.seen.size > 10_000) this.seen.clear();
     const contact = f.contact();
     if (contact.type() === types.Contact.Official) return;
-    let hello = '';
+    let hello: string;
     try {
       hello = f.hello();
     } catch {

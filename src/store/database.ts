@@ -170,11 +170,14 @@ async function hasMigrations(db: Kysely<Database>): Promise<boolean> {
  * table is kysely's (`kysely_migration`: name, timestamp), so databases it created carry on. On
  * PostgreSQL an advisory lock lets several instances start at once.
  */
+// Migrations are typed against no schema (kysely's own examples use Kysely<any> for them).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function withMigrationLock<T>(opened: Pick<OpenedDatabase, 'db' | 'dialect'>, fn: (db: Kysely<any>, applied: Set<string>) => Promise<T>): Promise<T> {
   return opened.db.transaction().execute(async (trx) => {
     if (opened.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(7283910451)`.execute(trx);
     await sql`CREATE TABLE IF NOT EXISTS kysely_migration (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(trx);
     const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(trx);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return fn(trx as unknown as Kysely<any>, new Set(rows.rows.map((r) => r.name)));
   });
 }

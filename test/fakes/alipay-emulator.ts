@@ -419,7 +419,7 @@ export class AlipayEmulator {
       .sort()
       .map((k) => `${k}=${p[k]}`)
       .join('&');
-    let ok = false;
+    let ok: boolean;
     try {
       ok = rsaVerify('sha256', Buffer.from(content, 'utf8'), this.appKey, Buffer.from(p.sign, 'base64'));
     } catch {

@@ -273,6 +273,7 @@ export class StripeEmulator {
   }
 
   static async start(opts: StripeEmulatorOptions): Promise<StripeEmulator> {
+    // eslint-disable-next-line prefer-const -- the server's handler needs it before it is made
     let emulator: StripeEmulator | undefined;
     const server = createServer((req, res) => {
       void emulator!.handle(req, res);

@@ -959,7 +959,7 @@ export class TelegramEmulator {
         if (kinds.length !== 1) throw bad("can't parse inline keyboard button: exactly one of the optional fields must be used");
         if (b.callback_data !== undefined && (typeof b.callback_data !== 'string' || Buffer.byteLength(b.callback_data) < 1 || Buffer.byteLength(b.callback_data) > 64)) throw bad('BUTTON_DATA_INVALID');
         if (b.url !== undefined) {
-          let ok = false;
+          let ok: boolean;
           try {
             const u = new URL(String(b.url));
             ok = ['http:', 'https:', 'tg:'].includes(u.protocol) && (u.protocol === 'tg:' || u.hostname.includes('.') || u.hostname === 'localhost');

@@ -155,6 +155,7 @@ export class WechatPayEmulator {
   }
 
   static async start(opts: WechatPayEmulatorOptions): Promise<WechatPayEmulator> {
+    // eslint-disable-next-line prefer-const -- the server's handler needs it before it is made
     let emulator: WechatPayEmulator | undefined;
     const server = createServer((req, res) => void emulator!.handle(req, res));
     server.on('connection', (s) => {

@@ -10,7 +10,7 @@
 // Everything the bot sends is recorded in `sent` with the fake clock's time, every room operation in `ops`.
 import { FileBox, type FileBoxInterface } from 'file-box';
 import * as PUPPET from 'wechaty-puppet';
-import { mock, PuppetMock } from 'wechaty-puppet-mock';
+import { type mock, PuppetMock } from 'wechaty-puppet-mock';
 
 type Mocker = InstanceType<typeof mock.Mocker>;
 export type ContactMock = ReturnType<Mocker['createContact']>;
@@ -154,6 +154,7 @@ export class ExtendedPuppetMock extends PuppetMock {
     return id;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the puppet's own signature
   override async friendshipRawPayload(id: string): Promise<any> {
     return this.friendships.get(id) ?? { id };
   }

@@ -11,6 +11,7 @@ class FakeLockServer {
   owner: string | null = null;
   handle(id: string): LeaderLock & { kill(): void } {
     const lostListeners: Array<() => void> = [];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the returned object's methods need the server
     const server = this;
     return {
       async tryAcquire() {

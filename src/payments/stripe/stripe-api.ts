@@ -81,7 +81,7 @@ export class StripeApi {
 }
 
 function rejection(status: number, body: string, what: string): StripeApiError {
-  let parsed: ReturnType<typeof StripeErrorBody.safeParse> | null = null;
+  let parsed: ReturnType<typeof StripeErrorBody.safeParse> | null;
   try {
     parsed = StripeErrorBody.safeParse(JSON.parse(body));
   } catch {
