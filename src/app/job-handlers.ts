@@ -1,6 +1,6 @@
 // What each job does when it runs. Jobs are at-least-once: every handler re-reads state first and does
 // nothing when the reason it was queued no longer holds (a removal for someone who renewed meanwhile).
-import { ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
+import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import { DAY_MS } from '../domain/time.ts';
 import { handleProviderEvent } from './confirm-payment.ts';
@@ -30,7 +30,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
   const gatewayFor = (platform: Platform): ChatGateway => {
     const g = deps.gateways.get(platform);
     // Transient from the job's point of view: the adapter may be configured or reconnect later.
-    if (!g) throw new ProviderUnreachableError(platform, 'no chat adapter for this platform is running');
+    if (!g) throw new PlatformNotRunningError(platform);
     return g;
   };
 
