@@ -6,7 +6,7 @@ import { DAY_MS } from '../domain/time.ts';
 import { handleProviderEvent } from './confirm-payment.ts';
 import { chargedAmount, confirmRefund, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
-import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, notifyJob, reconcileJob } from './job-kinds.ts';
+import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, inviteJob, notifyJob, reconcileJob } from './job-kinds.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
 
@@ -42,6 +42,9 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
     return { m, group, account };
   };
 
+  /** The one rule for "is this removal still due?": the membership, re-read by id, is still in the status the removal was queued for. */
+  const removalStillDue = async (p: RemovePayload): Promise<boolean> => (await store.memberships.get(p.membershipId))?.status === p.expectStatus;
+
   const handlers: Record<string, JobHandler> = {
     async invite(job) {
       const p = job.payload as InvitePayload;
@@ -62,7 +65,16 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       const p = job.payload as RemovePayload;
       const ctx = await loadMembership(p.membershipId);
       if (!ctx || ctx.m.status !== p.expectStatus) return;
-      await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, { ban: p.reason === 'banned' });
+      const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, { ban: p.reason === 'banned', stillDue: () => removalStillDue(p) });
+      if (result !== 'removed') {
+        // Renewed (or unbanned) while the removal was under way: left in, or let back in.
+        const m = await store.memberships.get(ctx.m.id);
+        const reinvite = result === 'undone' && m?.status === 'active';
+        return {
+          jobs: reinvite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `undo-remove:${job.id}`)] : [],
+          audit: [{ at: clock.now(), actor: 'system', action: 'membership.removal_cancelled', subjectType: 'membership', subjectId: String(ctx.m.id), reason: result === 'undone' ? `removal from ${ctx.group.title} undone: the membership is ${m?.status ?? 'gone'} again${reinvite ? '; invited again' : ''}` : `removal from ${ctx.group.title} not carried out: the membership is ${m?.status ?? 'gone'} now`, detail: { groupId: ctx.group.id, reason: p.reason, result } }],
+        };
+      }
       const key = p.reason === 'expired' ? 'membership.removed_expired' : p.reason === 'banned' ? 'membership.removed_banned' : 'membership.removed_revoked';
       return {
         jobs: [notifyJob({ accountId: ctx.account.id, message: { key, params: { group: ctx.group.title } }, onlyIf: { membershipId: ctx.m.id, statuses: [p.expectStatus] } }, `removed:${job.id}`)],

@@ -34,6 +34,24 @@ export interface InviteContext {
 export type InviteResult = 'added' | 'invited';
 export type ChatMemberStatus = 'member' | 'admin' | 'absent' | 'banned' | 'unknown';
 
+export interface RemoveOptions {
+  /** `false` removes and leaves the person free to rejoin after renewing; `true` keeps them out. */
+  ban: boolean;
+  /**
+   * Is this removal still due? The rule lives in app/ (job-handlers.ts re-reads the membership by id);
+   * the adapter calls it right before every step that changes the chat (ban, unban, revoking links) and
+   * once more after the last one, and stops as soon as it answers false.
+   */
+  stillDue?: () => Promise<boolean>;
+}
+
+/**
+ * `removed`: the person is out (or was not in); `kept`: the removal stopped being due before anything
+ * was done, the person was left as they were; `undone`: it stopped being due after the person was put
+ * out, and the adapter lifted any ban it had set: the person must be invited again.
+ */
+export type RemoveResult = 'removed' | 'kept' | 'undone';
+
 /**
  * One chat platform. Every method is a network call: it throws RetryAfterError when asked to wait,
  * ProviderRejectedError when the platform refuses, ProviderUnreachableError for transient failures.
@@ -44,8 +62,7 @@ export interface ChatGateway {
   sendImage(userId: string, png: Buffer, caption: string, opts: SendOptions): Promise<void>;
   sendChoices(userId: string, text: string, choices: Choice[], opts: SendOptions): Promise<void>;
   invite(chatId: string, userId: string, ctx: InviteContext): Promise<InviteResult>;
-  /** `ban: false` removes and leaves the person free to rejoin after renewing; `ban: true` keeps them out. */
-  remove(chatId: string, userId: string, opts: { ban: boolean }): Promise<void>;
+  remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult>;
   memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus>;
 }
 

@@ -1,5 +1,5 @@
 import type { Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, SendOptions } from '../../src/app/ports.ts';
+import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, RemoveOptions, RemoveResult, SendOptions } from '../../src/app/ports.ts';
 
 export type GatewayCall =
   | { op: 'text'; userId: string; text: string; lane: string }
@@ -55,10 +55,12 @@ export class RecordingGateway implements ChatGateway {
     this.roster(chatId).add(userId);
     return 'added';
   }
-  async remove(chatId: string, userId: string, opts: { ban: boolean }): Promise<void> {
+  async remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult> {
     this.maybeFail();
+    if (opts.stillDue && !(await opts.stillDue())) return 'kept';
     this.calls.push({ op: 'remove', chatId, userId, ban: opts.ban });
     this.roster(chatId).delete(userId);
+    return 'removed';
   }
   async memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus> {
     return this.roster(chatId).has(userId) ? 'member' : 'absent';
