@@ -6,6 +6,7 @@ import * as m0002 from './0002-owners-refunds-reminders.ts';
 import * as m0003 from './0003-dialogue-state.ts';
 import * as m0004 from './0004-telegram.ts';
 import * as m0005 from './0005-wechat.ts';
+import * as m0008 from './0008-access-reconcile.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0003-dialogue-state': m0003,
   '0004-telegram': m0004,
   '0005-wechat': m0005,
+  '0008-access-reconcile': m0008,
 };

@@ -22,6 +22,10 @@ export interface NotifyPayload {
   message: MessageRef;
   /** Send only if this membership is still in one of these statuses (a "you were removed" notice after a renewal would be wrong). */
   onlyIf?: { membershipId: number; statuses: string[] };
+  /** An owner alert: if it dies it raises no other alert. */
+  ownerAlert?: boolean;
+  /** Alerts of the same kind held back before this one (said under the message). */
+  coalesced?: number;
 }
 
 export interface AlertOwnersPayload {

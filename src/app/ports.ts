@@ -169,6 +169,40 @@ export interface NewJob {
   maxAttempts?: number;
 }
 
+export interface AccessCheckQuery {
+  now: number;
+  /** Only memberships of groups on these platforms (the ones with a running adapter). */
+  platforms: Platform[];
+  /** Rows whose status changed after this wait (their own invite or removal job goes first). */
+  settledBefore: number;
+  /** A row looked at before this may be looked at again. */
+  recheckBefore: number;
+  maxReinvites: number;
+  limit: number;
+}
+
+export interface AccessCheck {
+  membershipId: number;
+  accountId: number;
+  groupId: number;
+  status: MembershipStatus;
+  expiresAt: number;
+  updatedAt: number;
+  /** Last time the person was known to be in the group (null: never, or removed since). */
+  confirmedAt: number | null;
+  /** Fresh invites the sweep sent since the person was last seen in. */
+  reinvites: number;
+  platform: Platform;
+  chatId: string;
+  userId: string;
+}
+
+export interface AccessPatch {
+  confirmedAt?: number | null;
+  checkedAt?: number | null;
+  reinvites?: number | 'increment';
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -249,6 +283,14 @@ export interface Repos {
     remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
     markReminded(ids: number[], offsetMs: number, now: number): Promise<void>;
     page(q: { groupId?: number; status?: MembershipStatus; accountId?: number; expiresBefore?: number; afterId?: number; limit: number }): Promise<MembershipView[]>;
+    /** The access sweep's batch: stamps the rows looked at now, so another instance takes other rows. */
+    claimAccessChecks(q: AccessCheckQuery): Promise<AccessCheck[]>;
+    /** Records access facts (seen in the group, looked at, fresh invites sent); never moves updated_at. */
+    setAccess(id: number, patch: AccessPatch): Promise<void>;
+  };
+  ownerAlerts: {
+    /** At most one alert of `kind` per owner per `windowMs`: whether this one goes out, and how many were held back since the last. */
+    take(accountId: number, kind: string, now: number, windowMs: number): Promise<{ send: boolean; coalesced: number }>;
   };
   periods: {
     /** False when this (order, group) already has its period: the third exactly-once guard. */

@@ -106,6 +106,16 @@ export interface MembershipsTable {
   reminded_offset_ms: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: number;
   updated_at: number;
+  access_confirmed_at: ColumnType<number | null, number | null | undefined, number | null>;
+  access_checked_at: ColumnType<number | null, number | null | undefined, number | null>;
+  access_reinvites: ColumnType<number, number | undefined, number>;
+}
+
+export interface OwnerAlertsTable {
+  account_id: number;
+  kind: string;
+  last_sent_at: number;
+  coalesced: number;
 }
 
 export interface MembershipPeriodsTable {
@@ -164,6 +174,7 @@ export interface Database {
   audit_log: AuditLogTable;
   owner_claims: OwnerClaimsTable;
   dialogue_state: DialogueStateTable;
+  owner_alerts: OwnerAlertsTable;
 }
 
 export interface DialogueStateTable {
