@@ -7,7 +7,9 @@
 //   - "invite confirmed" = the person was seen in the group: an invite the platform answered `added`,
 //     or this sweep finding them in. Our own removal clears it. Someone who left on their own after
 //     being seen in is not chased.
-//   - active, paid time left, never confirmed → a fresh invite (at most MAX_SWEEP_REINVITES, RECHECK apart).
+//   - active, paid time left, never confirmed, RECHECK after the grant (the platform's own invitation and
+//     its follow-ups, e.g. WeChat's invitation wait, go first) → a fresh invite (at most
+//     MAX_SWEEP_REINVITES, RECHECK apart).
 //   - expired, revoked or banned and still seen in the group → removed again (the removal job re-checks
 //     the membership before it acts, like every removal); looked at again RECHECK later while still in.
 //   - owners and admins (memberStatus `admin`) are never removed; `unknown` changes nothing.
@@ -21,7 +23,7 @@ import type { Platform } from './model.ts';
 import type { AccessCheck, NewJob } from './ports.ts';
 
 export const ACCESS_SWEEP_BATCH = 50;
-/** A membership whose status changed more recently than this is left to its own invite or removal job. */
+/** A lapsed membership whose status changed more recently than this is left to its own removal job. */
 export const ACCESS_SETTLE_MS = 15 * MINUTE_MS;
 /** How long before an unconfirmed member, or a lapsed one still seen in, is looked at again. */
 export const ACCESS_RECHECK_MS = 6 * HOUR_MS;

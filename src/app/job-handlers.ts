@@ -189,7 +189,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       // At most one alert of a kind per owner per hour; the ones held back are counted into the next.
       const jobs: NewJob[] = [];
       for (const accountId of owners) {
-        const gate = await store.transaction((tx) => tx.ownerAlerts.take(accountId, p.message.key, clock.now(), OWNER_ALERT_WINDOW_MS));
+        const gate = await store.transaction((tx) => tx.ownerAlerts.take(accountId, p.coalesceKey ?? p.message.key, clock.now(), OWNER_ALERT_WINDOW_MS));
         if (gate.send) jobs.push(notifyJob({ accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) }, `alert:${job.id}:${accountId}`));
       }
       return { jobs };
@@ -209,7 +209,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       if (job.kind === 'invite') occasion = `${payload.membershipId}:${payload.expiresAt}`;
       else if (job.kind === 'remove' && m) occasion = `${payload.membershipId}:${payload.reason}:${m.updatedAt}`;
     }
-    return [alertOwnersJob({ groupIds, message: { key: 'owner.job_dead', params: { kind: job.kind, attempts: job.attempts, error: error.slice(0, 200) } } }, `alert:dead:${job.kind}:${occasion}`)];
+    return [alertOwnersJob({ groupIds, message: { key: 'owner.job_dead', params: { kind: job.kind, attempts: job.attempts, error: error.slice(0, 200) } }, coalesceKey: `owner.job_dead:${job.kind}` }, `alert:dead:${job.kind}:${occasion}`)];
   }
 
   return { handlers, onDead };

@@ -32,6 +32,8 @@ export interface AlertOwnersPayload {
   /** Owners of these groups are told; empty = every owner of every group (e.g. an unknown order). */
   groupIds: number[];
   message: MessageRef;
+  /** What counts as "the same kind" for the one-per-hour limit (default: the message key). */
+  coalesceKey?: string;
 }
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */

@@ -173,9 +173,9 @@ export interface AccessCheckQuery {
   now: number;
   /** Only memberships of groups on these platforms (the ones with a running adapter). */
   platforms: Platform[];
-  /** Rows whose status changed after this wait (their own invite or removal job goes first). */
+  /** Lapsed rows whose status changed after this wait (their own removal job goes first). */
   settledBefore: number;
-  /** A row looked at before this may be looked at again. */
+  /** A row looked at (or, if active, changed) before this may be looked at (again). */
   recheckBefore: number;
   maxReinvites: number;
   limit: number;

@@ -12,7 +12,10 @@
 //     jittered) between tries, so a big backlog for a platform that is not there does not keep the store
 //     busy (the SQLite webhook path shares its one connection). Access jobs still live 7 days; other jobs
 //     count the attempt.
-//   - Every other job: exponential backoff (base 5 s, cap 1 h) and a dead letter after `maxAttempts`.
+//   - Every other job (notices, reminders, provider calls): exponential backoff (base 5 s, cap 1 h) and a
+//     dead letter after `maxAttempts`, but never before it has been retrying for `retryForAtLeastMs` (6 h)
+//     from its creation, so an outage of a few hours drops no payment confirmation or reminder either.
+//   - A dead letter's owner alert is raised by onDead (app/); an alert that dies raises none.
 import { randomUUID } from 'node:crypto';
 import type { JobHandlers } from '../app/job-handlers.ts';
 import type { Job } from '../app/model.ts';
@@ -31,6 +34,8 @@ export interface WorkerOptions {
   accessRetryForMs?: number;
   /** Wait between tries while no adapter for the job's platform is running (default 15 min). */
   noAdapterBackoffMs?: number;
+  /** Other jobs: never dead-lettered for failed attempts before they have been retrying this long (default 6 h). */
+  retryForAtLeastMs?: number;
   random?: () => number;
   workerId?: string;
   onResult?: (job: Job, result: 'done' | 'retry' | 'dead' | 'lost') => void;
@@ -45,6 +50,7 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 export const ACCESS_MAX_BACKOFF_MS = 5 * 60_000;
 export const ACCESS_RETRY_FOR_MS = 7 * 86_400_000;
 export const NO_ADAPTER_BACKOFF_MS = 15 * 60_000;
+export const RETRY_FOR_AT_LEAST_MS = 6 * 3_600_000;
 
 /** Invites and removals: the jobs that must survive any outage. */
 export const isAccessJob = (job: Pick<Job, 'lane'>) => job.lane === 'access';
@@ -59,6 +65,7 @@ export class Worker {
   private readonly accessMaxBackoffMs: number;
   private readonly accessRetryForMs: number;
   private readonly noAdapterBackoffMs: number;
+  private readonly retryForAtLeastMs: number;
   private readonly random: () => number;
   private running = false;
   private loop: Promise<void> | null = null;
@@ -82,6 +89,7 @@ export class Worker {
     this.accessMaxBackoffMs = opts.accessMaxBackoffMs ?? ACCESS_MAX_BACKOFF_MS;
     this.accessRetryForMs = opts.accessRetryForMs ?? ACCESS_RETRY_FOR_MS;
     this.noAdapterBackoffMs = opts.noAdapterBackoffMs ?? NO_ADAPTER_BACKOFF_MS;
+    this.retryForAtLeastMs = opts.retryForAtLeastMs ?? RETRY_FOR_AT_LEAST_MS;
     this.random = opts.random ?? Math.random;
   }
 
@@ -140,7 +148,7 @@ export class Worker {
     const permanent = err instanceof ProviderRejectedError;
     const access = isAccessJob(job);
     const outlived = access && now >= job.createdAt + this.accessRetryForMs;
-    const exhausted = !access && job.attempts >= job.maxAttempts;
+    const exhausted = !access && job.attempts >= job.maxAttempts && now >= job.createdAt + this.retryForAtLeastMs;
     if (permanent || outlived || exhausted) {
       const followUps = await this.jobs.onDead(job, message).catch(() => []);
       const ok = await this.store.transaction(async (tx) => {

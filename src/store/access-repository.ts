@@ -11,21 +11,21 @@ import type { Database } from './schema.ts';
 /**
  * Takes up to `limit` memberships due a look by the access sweep and stamps them (access_checked_at = now),
  * so another instance running the same sweep skips them (SKIP LOCKED on PostgreSQL; one writer on SQLite).
- *   active, paid time left, never seen in the group, fewer than `maxReinvites` fresh invites, not looked at
- *     since `recheckBefore`;
+ *   active, paid time left, never seen in the group, fewer than `maxReinvites` fresh invites, neither
+ *     changed nor looked at since `recheckBefore` (the platform's own invitation gets its time first);
  *   expired / revoked / banned (ever paid) and not looked at since the status changed, or last seen still
  *     in the group and not looked at since `recheckBefore`.
- * Rows changed after `settledBefore` wait: their own invite or removal job goes first.
+ * Lapsed rows changed after `settledBefore` wait: their own removal job goes first.
  */
 export async function claimAccessChecks(db: Kysely<Database>, dialect: Dialect, q: AccessCheckQuery): Promise<AccessCheck[]> {
   if (q.platforms.length === 0 || q.limit <= 0) return [];
   const platforms = sql.join(q.platforms.map((p) => sql`${p}`));
   const due = sql`(
       (status = 'active' AND expires_at > ${q.now} AND access_confirmed_at IS NULL AND access_reinvites < ${q.maxReinvites}
-        AND (access_checked_at IS NULL OR access_checked_at <= ${q.recheckBefore}))
-   OR (status IN ('expired', 'revoked', 'banned') AND expires_at > 0
+        AND updated_at <= ${q.recheckBefore} AND (access_checked_at IS NULL OR access_checked_at <= ${q.recheckBefore}))
+   OR (status IN ('expired', 'revoked', 'banned') AND expires_at > 0 AND updated_at <= ${q.settledBefore}
         AND (access_checked_at IS NULL OR access_checked_at < updated_at OR (access_confirmed_at IS NOT NULL AND access_checked_at <= ${q.recheckBefore})))
-    ) AND updated_at <= ${q.settledBefore}
+    )
       AND group_id IN (SELECT id FROM groups WHERE platform IN (${platforms}))`;
   const pick = pickDue(dialect, sql`SELECT id FROM memberships WHERE ${due} ORDER BY id LIMIT ${q.limit}`);
   const claimed = await sql<{ id: number }>`UPDATE memberships SET access_checked_at = ${q.now} WHERE ${due} AND ${pick} RETURNING id`.execute(db);

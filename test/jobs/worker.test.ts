@@ -282,7 +282,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     };
     fake.setDeadFollowUps(() => [{ kind: 'alert_owners', payload: null, lane: 'system' }]);
     await enqueue({ kind: 'remind', payload: null, lane: 'reminder', maxAttempts: 3 });
-    const w = worker();
+    const w = worker({ retryForAtLeastMs: 0 });
     for (let i = 0; i < 3; i++) {
       expect(await w.runOnce()).toBe(1);
       await clock.advance(60_000);
@@ -323,6 +323,38 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     await w.drain();
     expect(await only('invite')).toMatchObject({ status: 'done' });
     expect(fake.deadCalls).toEqual([]);
+  });
+
+  it('keeps a notice past its maxAttempts until it has been retrying for 6 hours (an outage of 2 hours drops nothing)', async () => {
+    let down = true;
+    fake.jobs.handlers.notify = async () => {
+      if (down) throw new ProviderUnreachableError('telegram', '502');
+    };
+    fake.jobs.handlers.remind = async () => {
+      throw new ProviderUnreachableError('telegram', '502');
+    };
+    fake.jobs.handlers.alert_owners = async () => {};
+    const created = clock.now();
+    await enqueue({ kind: 'notify', payload: null, lane: 'notice' }, { kind: 'remind', payload: null, lane: 'reminder' });
+    const w = worker({ maxBackoffMs: 3_600_000 });
+    while (clock.now() < created + 2 * 3_600_000) {
+      await w.drain();
+      await clock.advance(60_000);
+    }
+    expect((await only('notify')).attempts).toBeGreaterThan(8);
+    expect((await only('notify')).status).toBe('queued');
+    down = false;
+    await clock.advance(3_600_000);
+    await w.drain();
+    expect((await only('notify')).status).toBe('done');
+    expect(fake.deadCalls).toEqual([]);
+    // One that keeps failing is given up on after 6 hours and its maxAttempts, not before.
+    while ((await only('remind')).status !== 'dead') {
+      await clock.advance(60_000);
+      await w.drain();
+    }
+    expect(clock.now()).toBeGreaterThanOrEqual(created + 6 * 3_600_000);
+    expect(fake.deadCalls).toHaveLength(1);
   });
 
   it('gives up on an access job only 7 days after its creation', async () => {

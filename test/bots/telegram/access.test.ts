@@ -24,6 +24,40 @@ describe.each(DIALECTS)('Telegram access (%s)', (dialect) => {
     h = undefined;
   });
 
+  it('a 2-hour Bot API outage: afterwards the paid member is let in and the lapsed one removed, nothing dead-lettered', async () => {
+    h = await startTelegram(dialect);
+    const { emu } = h;
+    const store = h.t.service.deps.store;
+    const owner = await h.owner('Olga');
+    const { chatId, group } = await h.boundGroup(owner);
+    await h.plan(group.id);
+    const bob = emu.addUser('Bob', { language_code: 'en' });
+    await h.buyAndJoin(bob, chatId);
+    const bobAccount = (await store.accounts.find('telegram', String(bob.id)))!;
+    const [bobM] = await store.memberships.list({ accountId: bobAccount.id });
+    // Half an hour before Bob's grace ends, Alice pays, and at that moment Telegram goes down for 2 hours.
+    h.clock.set(bobM!.expiresAt + 24 * HOUR_MS - 30 * 60_000);
+    await h.t.service.scheduler.tick();
+    const alice = emu.addUser('Alice', { language_code: 'en' });
+    const before = emu.messagesTo(alice.id).length;
+    await h.buyWithDev(alice, '/start', /^Monthly/, () => emu.inject({ kind: '5xx', status: 502, times: 1_000_000 }));
+    const outageEnds = h.clock.now() + 2 * HOUR_MS;
+    while (h.clock.now() < outageEnds) {
+      await h.t.service.scheduler.tick();
+      await h.run(60_000, 10_000);
+    }
+    expect((await store.memberships.get(bobM!.id))!.status).toBe('expired');
+    expect(emu.isMember(chatId, bob.id)).toBe(true);
+    expect((await store.jobs.list({ kind: 'remove' })).map((j) => j.status)).toEqual(['queued']);
+    expect((await store.jobs.list({ kind: 'invite' })).filter((j) => j.status !== 'done').every((j) => j.status === 'queued' && j.attempts > 8)).toBe(true);
+    emu.clearFaults();
+    const link = await h.inviteLink(alice, before);
+    expect(emu.joinViaLink(alice, link)).toBe('requested');
+    await h.until(() => emu.isMember(chatId, alice.id), 'alice in');
+    await h.until(() => !emu.isMember(chatId, bob.id), 'bob out', { stepMs: 5_000 });
+    expect(await store.jobs.list({ status: 'dead' })).toEqual([]);
+  }, 120_000);
+
   /** Alice paid, joined, and her paid time and grace are over; the removal job is queued with `held` holding its first matching call open. */
   async function lapsedAlice(heldMethod: string) {
     h = await startTelegram(dialect);
