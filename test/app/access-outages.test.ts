@@ -8,7 +8,7 @@ import type { Store } from '../../src/app/ports.ts';
 import type { MembershipStatus } from '../../src/domain/membership.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { HOUR_MS, MINUTE_MS } from '../../src/domain/time.ts';
-import { DIALECTS } from '../helpers/db.ts';
+import { DIALECTS, openTestDb } from '../helpers/db.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 
 describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
@@ -165,5 +165,32 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     await t.service.worker.drain();
     expect(toOwner()).toHaveLength(2);
     expect(toOwner()[1]!.text).toContain('4 more alert(s)');
+  });
+});
+
+describe.each(DIALECTS.filter((d) => d === 'postgres'))('access sweep on several instances (%s)', (dialect) => {
+  it('two instances claiming at once never take the same membership', async () => {
+    const db = await openTestDb(dialect);
+    try {
+      const now = Date.UTC(2026, 0, 1);
+      const store = db.store;
+      const g = await store.groups.insert({ platform: 'playground', platformChatId: 'room-1', title: 'R', ownerAccountId: null, graceMs: HOUR_MS, reminderOffsetsMs: [] }, now);
+      for (let i = 0; i < 120; i++) {
+        const a = await store.accounts.upsert({ platform: 'playground', platformUserId: `u${i}`, displayName: null, locale: null }, now);
+        await store.memberships.insert({ accountId: a.id, groupId: g.id, status: i % 2 ? 'active' : 'expired', expiresAt: i % 2 ? now + 30 * 86_400_000 : now - HOUR_MS }, now);
+      }
+      const later = now + 7 * HOUR_MS;
+      const [a, b] = [await db.reopen(), await db.reopen()];
+      const q = { now: later, platforms: ['playground' as const], settledBefore: later - 15 * MINUTE_MS, recheckBefore: later - 6 * HOUR_MS, maxReinvites: 3, limit: 25 };
+      const batches = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a.store : b.store).transaction((tx) => tx.memberships.claimAccessChecks(q))));
+      const ids = batches.flat().map((r) => r.membershipId);
+      expect(ids).toHaveLength(120);
+      expect(new Set(ids).size).toBe(120);
+      for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(25);
+      // Stamped: nothing is due again right away.
+      expect(await store.transaction((tx) => tx.memberships.claimAccessChecks(q))).toEqual([]);
+    } finally {
+      await db.close();
+    }
   });
 });
