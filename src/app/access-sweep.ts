@@ -11,7 +11,8 @@
 //     its follow-ups, e.g. WeChat's invitation wait, go first) → a fresh invite (at most
 //     MAX_SWEEP_REINVITES, RECHECK apart).
 //   - expired, revoked or banned and still seen in the group → removed again (the removal job re-checks
-//     the membership before it acts, like every removal); looked at again RECHECK later while still in.
+//     the membership before it acts, like every removal); looked at again RECHECK later while still in,
+//     at most MAX_SWEEP_REINVITES times (a refusal is told to the owner once by the dead job).
 //   - owners and admins (memberStatus `admin`) are never removed; `unknown` changes nothing.
 // Safe on several instances: the batch is claimed with a stamp (SKIP LOCKED on PostgreSQL) and the jobs
 // it enqueues carry dedupe keys. Platforms with no running adapter are left out of the batch.
@@ -95,7 +96,8 @@ async function enqueue(deps: AppDeps, row: AccessCheck, jobs: NewJob[], action: 
   await deps.store.transaction(async (tx) => {
     await tx.jobs.enqueue(jobs, now);
     // Seen in (removal) or not yet (invite): stamped so the row is looked at again only after RECHECK.
-    await tx.memberships.setAccess(row.membershipId, reinvite ? { reinvites: 'increment' } : { confirmedAt: now });
+    // The same counter bounds repeated removals (an admin the platform will not let us remove, say).
+    await tx.memberships.setAccess(row.membershipId, reinvite ? { reinvites: 'increment' } : { confirmedAt: now, reinvites: 'increment' });
     await tx.audit.insert({ at: now, actor: 'system', action, subjectType: 'membership', subjectId: String(row.membershipId), reason, detail: { groupId: row.groupId, status: row.status } });
   });
 }

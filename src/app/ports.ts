@@ -190,7 +190,7 @@ export interface AccessCheck {
   updatedAt: number;
   /** Last time the person was known to be in the group (null: never, or removed since). */
   confirmedAt: number | null;
-  /** Fresh invites the sweep sent since the person was last seen in. */
+  /** Fresh invites (or repeated removals) the sweep queued since the person was last seen in (or removed). */
   reinvites: number;
   platform: Platform;
   chatId: string;

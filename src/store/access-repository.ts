@@ -14,7 +14,7 @@ import type { Database } from './schema.ts';
  *   active, paid time left, never seen in the group, fewer than `maxReinvites` fresh invites, neither
  *     changed nor looked at since `recheckBefore` (the platform's own invitation gets its time first);
  *   expired / revoked / banned (ever paid) and not looked at since the status changed, or last seen still
- *     in the group and not looked at since `recheckBefore`.
+ *     in the group, fewer than `maxReinvites` repeated removals, and not looked at since `recheckBefore`.
  * Lapsed rows changed after `settledBefore` wait: their own removal job goes first.
  */
 export async function claimAccessChecks(db: Kysely<Database>, dialect: Dialect, q: AccessCheckQuery): Promise<AccessCheck[]> {
@@ -24,7 +24,8 @@ export async function claimAccessChecks(db: Kysely<Database>, dialect: Dialect, 
       (status = 'active' AND expires_at > ${q.now} AND access_confirmed_at IS NULL AND access_reinvites < ${q.maxReinvites}
         AND updated_at <= ${q.recheckBefore} AND (access_checked_at IS NULL OR access_checked_at <= ${q.recheckBefore}))
    OR (status IN ('expired', 'revoked', 'banned') AND expires_at > 0 AND updated_at <= ${q.settledBefore}
-        AND (access_checked_at IS NULL OR access_checked_at < updated_at OR (access_confirmed_at IS NOT NULL AND access_checked_at <= ${q.recheckBefore})))
+        AND (access_checked_at IS NULL OR access_checked_at < updated_at
+             OR (access_confirmed_at IS NOT NULL AND access_reinvites < ${q.maxReinvites} AND access_checked_at <= ${q.recheckBefore})))
     )
       AND group_id IN (SELECT id FROM groups WHERE platform IN (${platforms}))`;
   const pick = pickDue(dialect, sql`SELECT id FROM memberships WHERE ${due} ORDER BY id LIMIT ${q.limit}`);

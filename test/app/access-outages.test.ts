@@ -112,6 +112,22 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect(t.gateway.calls.length).toBe(asked);
   });
 
+  it('a removal the platform keeps refusing is tried again a bounded number of times, and the owner is told once', async () => {
+    const now = t.clock.now();
+    await member('frank', 'expired', now - HOUR_MS);
+    roster().add('frank');
+    t.gateway.failWhen((c) => c.op === 'remove', () => new ProviderRejectedError('playground', 'not enough rights to remove this member'));
+    await minutes(20);
+    for (let i = 0; i < 5; i++) {
+      await t.clock.advance(6 * HOUR_MS);
+      await minutes(2);
+    }
+    const removals = await store.jobs.list({ kind: 'remove' });
+    expect(removals).toHaveLength(3);
+    expect(removals.every((j) => j.status === 'dead')).toBe(true);
+    expect(t.gateway.of('text').filter((c) => c.userId === 'olga' && c.text.includes('Gave up on a "remove" task'))).toHaveLength(1);
+  });
+
   it('with no adapter running for a platform, the sweep leaves its rows alone', async () => {
     const now = t.clock.now();
     const tg = await store.groups.insert({ platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] }, now);
