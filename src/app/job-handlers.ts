@@ -69,7 +69,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
     async remove(job) {
       const p = job.payload as RemovePayload;
       const ctx = await loadMembership(p.membershipId);
-      if (!ctx || ctx.m.status !== p.expectStatus) return;
+      if (!ctx || !(await removalStillDue(p))) return;
       const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, { ban: p.reason === 'banned', stillDue: () => removalStillDue(p) });
       if (result !== 'removed') {
         // Renewed (or unbanned) while the removal was under way: left in, or let back in.
