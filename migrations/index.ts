@@ -7,7 +7,8 @@ import * as m0003 from './0003-dialogue-state.ts';
 import * as m0004 from './0004-telegram.ts';
 import * as m0005 from './0005-wechat.ts';
 import * as m0006 from './0006-owner-scopes.ts';
-import * as m0010 from './0010-webhook-payload-retention.ts';
+import * as m0007 from './0007-access-reconcile.ts';
+import * as m0008 from './0008-webhook-payload-retention.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -16,5 +17,6 @@ export const migrations: Record<string, Migration> = {
   '0004-telegram': m0004,
   '0005-wechat': m0005,
   '0006-owner-scopes': m0006,
-  '0010-webhook-payload-retention': m0010,
+  '0007-access-reconcile': m0007,
+  '0008-webhook-payload-retention': m0008,
 };

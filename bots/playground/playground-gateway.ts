@@ -3,7 +3,7 @@
 // subscribers (the page's Server-Sent Events). Every outbound call still waits for the shared
 // OutboundLimiter, exactly like a real platform would.
 import type { Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, Clock, InviteContext, InviteResult, Lane, SendOptions, Store } from '../../src/app/ports.ts';
+import type { ChatGateway, ChatMemberStatus, Choice, Clock, InviteContext, InviteResult, Lane, RemoveOptions, RemoveResult, SendOptions, Store } from '../../src/app/ports.ts';
 import type { AcquireRequest } from '../../src/jobs/outbound-limiter.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 
@@ -91,10 +91,13 @@ export class PlaygroundGateway implements ChatGateway {
     return 'added';
   }
 
-  async remove(chatId: string, userId: string, _opts: { ban: boolean }): Promise<void> {
+  async remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult> {
     await this.gate(chatId, true, 'access');
+    // The limiter may have kept this waiting: someone who renewed meanwhile stays.
+    if (opts.stillDue && !(await opts.stillDue())) return 'kept';
     const r = this.rosters.get(chatId);
     if (r?.delete(userId)) this.emitRoster(chatId);
+    return 'removed';
   }
 
   async memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus> {

@@ -210,14 +210,20 @@ export class GroupBinding {
       await store.telegram.setIntruderState(group.id, p.userId, group.intruderPolicy === 'remove' ? 'cleared' : 'reported', clock.now());
       return;
     }
+    let result;
     try {
-      await this.gateway.remove(group.platformChatId, p.userId, { ban: false });
+      // Asked again before each call: someone who paid (or was whitelisted) while the calls waited stays.
+      result = await this.gateway.remove(group.platformChatId, p.userId, { ban: false, stillDue: async () => !(await mayStay(this.c, group, p.userId, entry.isBot, entry.status)) });
     } catch (err) {
       if (!(err instanceof ProviderRejectedError)) throw err;
       // An admin, or the bot lacks rights: nothing a retry fixes. Tell this group's owner, not everyone's.
       await store.telegram.setIntruderState(group.id, p.userId, 'reported', clock.now());
       const message = { key: 'telegram.intruder_remove_failed', params: { name: entry.displayName ?? p.userId, userId: p.userId, group: group.title, reason: isApiError(err) ? err.description : err.message } };
       return { jobs: [alertOwnersJob({ groupIds: [group.id], message }, `telegram:intruder-failed:${job.id}`)] };
+    }
+    if (result !== 'removed') {
+      await store.telegram.setIntruderState(group.id, p.userId, 'cleared', clock.now());
+      return;
     }
     await store.telegram.setIntruderState(group.id, p.userId, 'removed', clock.now());
     const message = { key: 'telegram.intruder_removed', params: { name: entry.displayName ?? p.userId, userId: p.userId, group: group.title } };

@@ -5,11 +5,13 @@
 //   approved; someone already in is left alone; otherwise a join-request link made for this membership
 //   (`creates_join_request`, `name` = the membership, `expire_date`) is sent to them. The link lets
 //   nobody in by itself: only a person with an active membership is approved when they use it.
-// remove: banChatMember then unbanChatMember (without only_if_banned), so the person is out but free to
-//   come back after renewing; with `ban` the ban stays until an owner unbans. Either way getChatMember
-//   must confirm it, or the job is retried. Owners and admins are never touched.
+// remove: banChatMember then unbanChatMember, so the person is out but free to come back after renewing;
+//   with `ban` the ban stays until an owner unbans. Either way getChatMember must confirm it, or the job is
+//   retried. Owners and admins are never touched. Right before each step the core's `stillDue()` is asked
+//   again (the rule lives in app/): a renewal that lands while calls wait stops the removal, and a ban
+//   already set is lifted ('undone': the core invites the person again).
 import type { Group, Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, Lane, SendOptions } from '../../src/app/ports.ts';
+import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, Lane, RemoveOptions, RemoveResult, SendOptions } from '../../src/app/ports.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { isApiError } from './bot-api-client.ts';
@@ -217,19 +219,24 @@ export class TelegramGateway implements ChatGateway {
     }
   }
 
-  async remove(chatId: string, userId: string, opts: { ban: boolean }): Promise<void> {
-    await inChat(this.c, chatId, async (chat) => {
+  async remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult> {
+    const stillDue = opts.stillDue ?? (async () => true);
+    return inChat(this.c, chatId, async (chat) => {
       const { store } = this.c.deps;
       const uid = Number(userId);
       const before = await this.chatMember(chat, userId);
       if (before && isAdminStatus(before.status)) {
         throw new ProviderRejectedError('telegram', `user ${userId} is ${before.status === 'creator' ? 'the owner' : 'an administrator'} of the group, and the bot never removes owners or admins`);
       }
+      // Every step below waits for the rate limiter: the core is asked again right before each one, so a
+      // renewal that lands meanwhile stops the removal (and undoes what was done of it).
+      if (!(await stillDue())) return 'kept';
       const group = await store.groups.findByChat('telegram', chat);
       if (group) {
         await this.revokeOpenLinks(chat, group, userId);
         const req = await store.telegram.getJoinRequest(group.id, userId);
         if (req?.status === 'pending') {
+          if (!(await stillDue())) return 'kept';
           try {
             await this.c.client.call('declineChatJoinRequest', { chat_id: chat, user_id: uid }, { lane: 'access' });
           } catch (err) {
@@ -238,12 +245,36 @@ export class TelegramGateway implements ChatGateway {
           await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'declined', this.c.clock.now());
         }
       }
+      let banned = before?.status === 'kicked';
+      let putOut = false;
+      const ban = async () => {
+        await this.c.client.call('banChatMember', { chat_id: chat, user_id: uid }, { lane: 'access' });
+        banned = true;
+        putOut = true;
+      };
+      // Without only_if_banned (the kick's second half) it also guarantees the person is out.
+      const unban = async (onlyIfBanned: boolean) => {
+        await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: uid, ...(onlyIfBanned ? { only_if_banned: true } : {}) }, { lane: 'access' });
+        banned = false;
+      };
       if (opts.ban) {
-        if (before?.status !== 'kicked' || (before.until_date ?? 0) !== 0) await this.c.client.call('banChatMember', { chat_id: chat, user_id: uid }, { lane: 'access' });
+        if (before?.status !== 'kicked' || (before.until_date ?? 0) !== 0) {
+          if (!(await stillDue())) return 'kept';
+          await ban();
+        }
       } else {
-        if (before && isInChat(before)) await this.c.client.call('banChatMember', { chat_id: chat, user_id: uid }, { lane: 'access' });
+        if (before && isInChat(before)) {
+          if (!(await stillDue())) return 'kept';
+          await ban();
+        }
         // Lifts the ban just set (or one left half-done by an earlier attempt): out, but free to come back.
-        if (before && (isInChat(before) || before.status === 'kicked')) await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: uid }, { lane: 'access' });
+        // Done whether or not the removal is still due: a renewed member must not stay banned either.
+        if (banned) await unban(false);
+      }
+      if (!(await stillDue())) {
+        // Renewed while the removal was on the wire: lift what was set; the core invites them again.
+        if (banned) await unban(true);
+        return putOut || before?.status === 'kicked' ? 'undone' : 'kept';
       }
       const after = await this.chatMember(chat, userId);
       const done = opts.ban ? after?.status === 'kicked' : !after || (!isInChat(after) && after.status !== 'kicked');
@@ -252,6 +283,7 @@ export class TelegramGateway implements ChatGateway {
         const entry = await store.telegram.getRosterEntry(group.id, userId);
         if (entry) await store.telegram.upsertRosterEntry({ ...entry, status: opts.ban ? 'kicked' : 'left', updatedAt: this.c.clock.now() });
       }
+      return 'removed';
     });
   }
 }

@@ -6,8 +6,8 @@
 import type { Contact, Room } from 'wechaty';
 import { type AlertOwnersPayload, alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
-import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, WechatWhitelistEntry } from '../../src/app/ports.ts';
-import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
+import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult, WechatWhitelistEntry } from '../../src/app/ports.ts';
+import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
 import { errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 
@@ -82,7 +82,7 @@ export class RoomMembership {
     return (await store.wechat.getPendingAdd(membership.id))?.state === 'joined' ? 'added' : 'invited';
   }
 
-  async remove(chatId: string, userId: string, _opts: { ban: boolean }): Promise<void> {
+  async remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult> {
     const { store } = this.core.deps;
     const bot = this.core.bot.ready();
     const group = await this.group(chatId);
@@ -91,10 +91,10 @@ export class RoomMembership {
     const contact = await this.identity.contactFor(userId);
     // Not a contact and not in the room under the stored id: nobody to remove.
     if (!contact) {
-      if (!(await memberIds(room)).has(userId)) return;
+      if (!(await memberIds(room)).has(userId)) return 'removed';
       throw new ProviderRejectedError(PLATFORM, `cannot resolve the member to remove from "${group.title}"`);
     }
-    if (!(await memberIds(room)).has(contact.id)) return; // already out: confirmed
+    if (!(await memberIds(room)).has(contact.id)) return 'removed'; // already out: confirmed
     if (room.owner()?.id !== this.core.bot.selfId()) {
       throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so WeChat does not let it remove members; transfer the room to the bot`);
     }
@@ -105,14 +105,23 @@ export class RoomMembership {
     if (protectedAs && (protectedAs !== 'whitelisted' || membership?.status === 'expired')) {
       throw new ProviderRejectedError(PLATFORM, `the member${membership ? ` (membership #${membership.id})` : ''} was not removed from "${group.title}": ${protectedAs}`);
     }
-    await paced(this.core, { chatId, isGroup: true, lane: 'access' }, 'room.remove', async () => {
-      // The limiter may have kept this waiting (daily cap): someone who renewed meanwhile stays. The job
-      // runs again (no attempt spent), re-reads the membership and does nothing.
-      const fresh = membership ? await store.memberships.get(membership.id) : null;
-      if (fresh && (fresh.status === 'active' || fresh.status === 'grace')) throw new RetryAfterError(1000, 'the member renewed while the removal waited');
+    // Without the core's own check (a caller that passes none): a paid membership is never removed.
+    const stillDue =
+      opts.stillDue ??
+      (async () => {
+        const fresh = membership ? await store.memberships.get(membership.id) : null;
+        return !(fresh && (fresh.status === 'active' || fresh.status === 'grace'));
+      });
+    const removed = await paced(this.core, { chatId, isGroup: true, lane: 'access' }, 'room.remove', async () => {
+      // The limiter may have kept this waiting (daily cap): someone who renewed meanwhile stays.
+      if (!(await stillDue())) return false;
       await room.remove(contact);
+      return true;
     });
+    if (!removed) return 'kept';
     await this.confirmGone(group, room.id, contact);
+    // Renewed while the removal was on the wire: WeChat cannot undo it, the core invites them again.
+    return (await stillDue()) ? 'removed' : 'undone';
   }
 
   /** Removal is done only when the member list says so; otherwise the job is retried (and checks first). */

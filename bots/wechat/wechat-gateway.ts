@@ -5,7 +5,7 @@
 import { FileBox } from 'file-box';
 import type { Contact } from 'wechaty';
 import type { Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, Lane, SendOptions } from '../../src/app/ports.ts';
+import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, Lane, RemoveOptions, RemoveResult, SendOptions } from '../../src/app/ports.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { ProviderRejectedError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
@@ -70,7 +70,7 @@ export class WechatGateway implements ChatGateway {
     return this.membership.add(chatId, userId, ctx);
   }
 
-  remove(chatId: string, userId: string, opts: { ban: boolean }): Promise<void> {
+  remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult> {
     return this.membership.remove(chatId, userId, opts);
   }
 

@@ -1,12 +1,12 @@
 // What each job does when it runs. Jobs are at-least-once: every handler re-reads state first and does
 // nothing when the reason it was queued no longer holds (a removal for someone who renewed meanwhile).
-import { ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
+import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
-import { DAY_MS } from '../domain/time.ts';
+import { DAY_MS, HOUR_MS } from '../domain/time.ts';
 import { handleProviderEvent } from './confirm-payment.ts';
 import { confirmRefund, refundBalance, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
-import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, notifyJob, reconcileJob } from './job-kinds.ts';
+import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, inviteJob, notifyJob, reconcileJob } from './job-kinds.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
 
@@ -24,13 +24,16 @@ export interface JobHandlers {
   onDead(job: Job, error: string): Promise<NewJob[]>;
 }
 
+/** Owner alerts: at most one of each kind per owner in this window. */
+export const OWNER_ALERT_WINDOW_MS = HOUR_MS;
+
 export function createJobHandlers(deps: AppDeps): JobHandlers {
   const { store, clock, messages, settings } = deps;
 
   const gatewayFor = (platform: Platform): ChatGateway => {
     const g = deps.gateways.get(platform);
     // Transient from the job's point of view: the adapter may be configured or reconnect later.
-    if (!g) throw new ProviderUnreachableError(platform, 'no chat adapter for this platform is running');
+    if (!g) throw new PlatformNotRunningError(platform);
     return g;
   };
 
@@ -41,6 +44,9 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
     if (!group || !account) return null;
     return { m, group, account };
   };
+
+  /** The one rule for "is this removal still due?": the membership, re-read by id, is still in the status the removal was queued for. */
+  const removalStillDue = async (p: RemovePayload): Promise<boolean> => (await store.memberships.get(p.membershipId))?.status === p.expectStatus;
 
   const handlers: Record<string, JobHandler> = {
     async invite(job) {
@@ -53,6 +59,8 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
         groupTitle: ctx.group.title,
         locale: ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale,
       });
+      // The platform confirmed the person is in: the access sweep stops looking for them.
+      if (result === 'added') await store.memberships.setAccess(ctx.m.id, { confirmedAt: clock.now(), reinvites: 0 });
       return {
         audit: [{ at: clock.now(), actor: 'system', action: 'membership.invite', subjectType: 'membership', subjectId: String(ctx.m.id), reason: result === 'added' ? `added to ${ctx.group.title}` : `invitation to ${ctx.group.title} sent`, detail: { groupId: ctx.group.id } }],
       };
@@ -61,11 +69,23 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
     async remove(job) {
       const p = job.payload as RemovePayload;
       const ctx = await loadMembership(p.membershipId);
-      if (!ctx || ctx.m.status !== p.expectStatus) return;
-      await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, { ban: p.reason === 'banned' });
+      if (!ctx || !(await removalStillDue(p))) return;
+      const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, { ban: p.reason === 'banned', stillDue: () => removalStillDue(p) });
+      if (result !== 'removed') {
+        // Renewed (or unbanned) while the removal was under way: left in, or let back in.
+        const m = await store.memberships.get(ctx.m.id);
+        const reinvite = result === 'undone' && m?.status === 'active';
+        return {
+          jobs: reinvite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `undo-remove:${job.id}`)] : [],
+          audit: [{ at: clock.now(), actor: 'system', action: 'membership.removal_cancelled', subjectType: 'membership', subjectId: String(ctx.m.id), reason: result === 'undone' ? `removal from ${ctx.group.title} undone: the membership is ${m?.status ?? 'gone'} again${reinvite ? '; invited again' : ''}` : `removal from ${ctx.group.title} not carried out: the membership is ${m?.status ?? 'gone'} now`, detail: { groupId: ctx.group.id, reason: p.reason, result } }],
+        };
+      }
+      // Out by our hand: not "seen in" any more, and nothing left for the access sweep to look at.
+      await store.memberships.setAccess(ctx.m.id, { confirmedAt: null, checkedAt: clock.now(), reinvites: 0 });
       const key = p.reason === 'expired' ? 'membership.removed_expired' : p.reason === 'banned' ? 'membership.removed_banned' : 'membership.removed_revoked';
       return {
-        jobs: [notifyJob({ accountId: ctx.account.id, message: { key, params: { group: ctx.group.title } }, onlyIf: { membershipId: ctx.m.id, statuses: [p.expectStatus] } }, `removed:${job.id}`)],
+        // One notice per removal occasion (status change), however many jobs carried it out.
+        jobs: [notifyJob({ accountId: ctx.account.id, message: { key, params: { group: ctx.group.title } }, onlyIf: { membershipId: ctx.m.id, statuses: [p.expectStatus] } }, `removed:${ctx.m.id}:${p.reason}:${ctx.m.updatedAt}`)],
         audit: [{ at: clock.now(), actor: 'system', action: 'membership.removed', subjectType: 'membership', subjectId: String(ctx.m.id), reason: `removed from ${ctx.group.title}: membership ${p.reason}`, detail: { groupId: ctx.group.id, reason: p.reason } }],
       };
     },
@@ -78,7 +98,9 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       }
       const account = await store.accounts.get(p.accountId);
       if (!account) return;
-      const text = messages.render(account.locale ?? settings.defaultLocale, p.message);
+      const locale = account.locale ?? settings.defaultLocale;
+      let text = messages.render(locale, p.message);
+      if (p.coalesced) text += `\n${messages.render(locale, { key: 'owner.alert_coalesced', params: { count: p.coalesced } })}`;
       await gatewayFor(account.platform).sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
     },
 
@@ -172,19 +194,30 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       const groups = p.groupIds.length > 0 ? (await Promise.all(p.groupIds.map((id) => store.groups.get(id)))).filter((g) => g !== null) : await store.groups.list();
       const owners = [...new Set(groups.map((g) => g.ownerAccountId).filter((id): id is number => id !== null))];
       if (owners.length === 0) deps.logger.warn({ alert: p.message.key }, 'owner alert with no owner to tell');
-      return { jobs: owners.map((accountId) => notifyJob({ accountId, message: p.message }, `alert:${job.id}:${accountId}`)) };
+      // At most one alert of a kind per owner per hour; the ones held back are counted into the next.
+      const jobs: NewJob[] = [];
+      for (const accountId of owners) {
+        const gate = await store.transaction((tx) => tx.ownerAlerts.take(accountId, p.coalesceKey ?? p.message.key, clock.now(), OWNER_ALERT_WINDOW_MS));
+        if (gate.send) jobs.push(notifyJob({ accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) }, `alert:${job.id}:${accountId}`));
+      }
+      return { jobs };
     },
   };
 
   async function onDead(job: Job, error: string): Promise<NewJob[]> {
-    if (job.kind === 'alert_owners') return [];
+    // An alert that dies (owner blocked the bot, no adapter for their platform) raises no other alert.
+    if (job.kind === 'alert_owners' || (job.kind === 'notify' && (job.payload as NotifyPayload | null)?.ownerAlert)) return [];
     let groupIds: number[] = [];
-    const membershipId = (job.payload as { membershipId?: number } | null)?.membershipId;
-    if (typeof membershipId === 'number') {
-      const m = await store.memberships.get(membershipId);
+    // The owner hears once per occasion: an invite per paid expiry, a removal per status change.
+    let occasion = String(job.id);
+    const payload = job.payload as Partial<InvitePayload & RemovePayload> | null;
+    if (typeof payload?.membershipId === 'number') {
+      const m = await store.memberships.get(payload.membershipId);
       if (m) groupIds = [m.groupId];
+      if (job.kind === 'invite') occasion = `${payload.membershipId}:${payload.expiresAt}`;
+      else if (job.kind === 'remove' && m) occasion = `${payload.membershipId}:${payload.reason}:${m.updatedAt}`;
     }
-    return [alertOwnersJob({ groupIds, message: { key: 'owner.job_dead', params: { kind: job.kind, attempts: job.attempts, error: error.slice(0, 200) } } }, `alert:dead:${job.id}`)];
+    return [alertOwnersJob({ groupIds, message: { key: 'owner.job_dead', params: { kind: job.kind, attempts: job.attempts, error: error.slice(0, 200) } }, coalesceKey: `owner.job_dead:${job.kind}` }, `alert:dead:${job.kind}:${occasion}`)];
   }
 
   return { handlers, onDead };

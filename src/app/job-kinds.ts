@@ -22,12 +22,18 @@ export interface NotifyPayload {
   message: MessageRef;
   /** Send only if this membership is still in one of these statuses (a "you were removed" notice after a renewal would be wrong). */
   onlyIf?: { membershipId: number; statuses: string[] };
+  /** An owner alert: if it dies it raises no other alert. */
+  ownerAlert?: boolean;
+  /** Alerts of the same kind held back before this one (said under the message). */
+  coalesced?: number;
 }
 
 export interface AlertOwnersPayload {
   /** Owners of these groups are told; empty = every owner of every group (e.g. an unknown order). */
   groupIds: number[];
   message: MessageRef;
+  /** What counts as "the same kind" for the one-per-hour limit (default: the message key). */
+  coalesceKey?: string;
 }
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */

@@ -34,6 +34,24 @@ export interface InviteContext {
 export type InviteResult = 'added' | 'invited';
 export type ChatMemberStatus = 'member' | 'admin' | 'absent' | 'banned' | 'unknown';
 
+export interface RemoveOptions {
+  /** `false` removes and leaves the person free to rejoin after renewing; `true` keeps them out. */
+  ban: boolean;
+  /**
+   * Is this removal still due? The rule lives in app/ (job-handlers.ts re-reads the membership by id);
+   * the adapter calls it right before every step that changes the chat (ban, unban, revoking links) and
+   * once more after the last one, and stops as soon as it answers false.
+   */
+  stillDue?: () => Promise<boolean>;
+}
+
+/**
+ * `removed`: the person is out (or was not in); `kept`: the removal stopped being due before anything
+ * was done, the person was left as they were; `undone`: it stopped being due after the person was put
+ * out, and the adapter lifted any ban it had set: the person must be invited again.
+ */
+export type RemoveResult = 'removed' | 'kept' | 'undone';
+
 /**
  * One chat platform. Every method is a network call: it throws RetryAfterError when asked to wait,
  * ProviderRejectedError when the platform refuses, ProviderUnreachableError for transient failures.
@@ -44,8 +62,7 @@ export interface ChatGateway {
   sendImage(userId: string, png: Buffer, caption: string, opts: SendOptions): Promise<void>;
   sendChoices(userId: string, text: string, choices: Choice[], opts: SendOptions): Promise<void>;
   invite(chatId: string, userId: string, ctx: InviteContext): Promise<InviteResult>;
-  /** `ban: false` removes and leaves the person free to rejoin after renewing; `ban: true` keeps them out. */
-  remove(chatId: string, userId: string, opts: { ban: boolean }): Promise<void>;
+  remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult>;
   memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus>;
 }
 
@@ -160,6 +177,40 @@ export interface NewJob {
   maxAttempts?: number;
 }
 
+export interface AccessCheckQuery {
+  now: number;
+  /** Only memberships of groups on these platforms (the ones with a running adapter). */
+  platforms: Platform[];
+  /** Lapsed rows whose status changed after this wait (their own removal job goes first). */
+  settledBefore: number;
+  /** A row looked at (or, if active, changed) before this may be looked at (again). */
+  recheckBefore: number;
+  maxReinvites: number;
+  limit: number;
+}
+
+export interface AccessCheck {
+  membershipId: number;
+  accountId: number;
+  groupId: number;
+  status: MembershipStatus;
+  expiresAt: number;
+  updatedAt: number;
+  /** Last time the person was known to be in the group (null: never, or removed since). */
+  confirmedAt: number | null;
+  /** Fresh invites (or repeated removals) the sweep queued since the person was last seen in (or removed). */
+  reinvites: number;
+  platform: Platform;
+  chatId: string;
+  userId: string;
+}
+
+export interface AccessPatch {
+  confirmedAt?: number | null;
+  checkedAt?: number | null;
+  reinvites?: number | 'increment';
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -259,6 +310,14 @@ export interface Repos {
     remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
     markReminded(ids: number[], offsetMs: number, now: number): Promise<void>;
     page(q: { groupId?: number; status?: MembershipStatus; accountId?: number; expiresBefore?: number; afterId?: number; limit: number }): Promise<MembershipView[]>;
+    /** The access sweep's batch: stamps the rows looked at now, so another instance takes other rows. */
+    claimAccessChecks(q: AccessCheckQuery): Promise<AccessCheck[]>;
+    /** Records access facts (seen in the group, looked at, fresh invites sent); never moves updated_at. */
+    setAccess(id: number, patch: AccessPatch): Promise<void>;
+  };
+  ownerAlerts: {
+    /** At most one alert of `kind` per owner per `windowMs`: whether this one goes out, and how many were held back since the last. */
+    take(accountId: number, kind: string, now: number, windowMs: number): Promise<{ send: boolean; coalesced: number }>;
   };
   periods: {
     /** False when this (order, group) already has its period: the third exactly-once guard. */

@@ -47,6 +47,18 @@ export class ProviderUnreachableError extends Error {
   }
 }
 
+/**
+ * No adapter for this chat platform is running in this process (not configured, not started yet, or
+ * stopped). Transient, but not soon: the job worker waits long between tries instead of hammering the
+ * store with a backlog it cannot deliver.
+ */
+export class PlatformNotRunningError extends ProviderUnreachableError {
+  constructor(platform: string) {
+    super(platform, 'no chat adapter for this platform is running');
+    this.name = 'PlatformNotRunningError';
+  }
+}
+
 /** A chat platform or provider asked us to wait; the job is retried after `retryAfterMs` without counting as a failure. */
 export class RetryAfterError extends Error {
   constructor(

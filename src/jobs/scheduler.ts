@@ -2,6 +2,7 @@
 // moving a fake clock and calling tick() themselves. Every sweep is safe to run on several instances
 // at once (conditional updates, SKIP LOCKED on PostgreSQL, dedupe keys on the jobs they enqueue).
 import cron from 'node-cron';
+import { sweepAccess } from '../app/access-sweep.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { sweepExpiry } from '../app/expire.ts';
 import { sweepOrderTimeouts } from '../app/order-timeouts.ts';
@@ -26,6 +27,7 @@ export class Scheduler {
       { name: 'orderTimeouts', run: () => sweepOrderTimeouts(deps) },
       { name: 'reconcile', run: () => sweepReconcile(deps) },
       { name: 'webhookPayloads', run: () => sweepWebhookPayloads(deps) },
+      { name: 'access', run: () => sweepAccess(deps) },
       ...extra,
     ];
   }

@@ -1,11 +1,26 @@
-// Claims due jobs with a lease, runs their handlers, and records the result. Retries use exponential
-// backoff with full jitter; a RetryAfterError waits exactly as asked and costs no attempt; a rejection
-// (the platform said no) or the last failed attempt turns the job into a dead letter and the owner is told.
+// Claims due jobs with a lease, runs their handlers, and records the result.
+//
+// Retry rules (DESIGN "Rules every change keeps"; issue 13 part 3):
+//   - RetryAfterError (429 retry_after, WeChat logged out): re-queued at exactly now + retryAfter; costs no attempt.
+//   - ProviderRejectedError (the platform said no: user blocked the bot, chat gone, rights missing): a
+//     dead letter at once, whatever the lane; the owner is told (once, see app/job-handlers.ts onDead).
+//   - Access jobs (lane `access`: invites, removals) never run out of attempts on a transient failure
+//     (unreachable, 5xx, timeout, any other error): they retry with equal-jitter exponential backoff capped
+//     at `accessMaxBackoffMs` (5 min) for as long as `accessRetryForMs` (7 days) from the job's creation;
+//     only then do they become dead letters. An outage of hours therefore loses no invite and no removal.
+//   - No adapter running for the platform (PlatformNotRunningError): wait `noAdapterBackoffMs` (15 min,
+//     jittered) between tries, so a big backlog for a platform that is not there does not keep the store
+//     busy (the SQLite webhook path shares its one connection). Access jobs still live 7 days; other jobs
+//     count the attempt.
+//   - Every other job (notices, reminders, provider calls): exponential backoff (base 5 s, cap 1 h) and a
+//     dead letter after `maxAttempts`, but never before it has been retrying for `retryForAtLeastMs` (6 h)
+//     from its creation, so an outage of a few hours drops no payment confirmation or reminder either.
+//   - A dead letter's owner alert is raised by onDead (app/); an alert that dies raises none.
 import { randomUUID } from 'node:crypto';
 import type { JobHandlers } from '../app/job-handlers.ts';
 import type { Job } from '../app/model.ts';
 import type { Clock, Logger, Store } from '../app/ports.ts';
-import { ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
+import { PlatformNotRunningError, ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
 
 export interface WorkerOptions {
   leaseMs?: number;
@@ -13,6 +28,14 @@ export interface WorkerOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   pollMs?: number;
+  /** Access jobs: backoff cap while a platform is unreachable (default 5 min). */
+  accessMaxBackoffMs?: number;
+  /** Access jobs: how long after its creation a job keeps retrying transient failures (default 7 days). */
+  accessRetryForMs?: number;
+  /** Wait between tries while no adapter for the job's platform is running (default 15 min). */
+  noAdapterBackoffMs?: number;
+  /** Other jobs: never dead-lettered for failed attempts before they have been retrying this long (default 6 h). */
+  retryForAtLeastMs?: number;
   random?: () => number;
   workerId?: string;
   onResult?: (job: Job, result: 'done' | 'retry' | 'dead' | 'lost') => void;
@@ -24,6 +47,14 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+export const ACCESS_MAX_BACKOFF_MS = 5 * 60_000;
+export const ACCESS_RETRY_FOR_MS = 7 * 86_400_000;
+export const NO_ADAPTER_BACKOFF_MS = 15 * 60_000;
+export const RETRY_FOR_AT_LEAST_MS = 6 * 3_600_000;
+
+/** Invites and removals: the jobs that must survive any outage. */
+export const isAccessJob = (job: Pick<Job, 'lane'>) => job.lane === 'access';
+
 export class Worker {
   readonly id: string;
   private readonly leaseMs: number;
@@ -31,6 +62,10 @@ export class Worker {
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly pollMs: number;
+  private readonly accessMaxBackoffMs: number;
+  private readonly accessRetryForMs: number;
+  private readonly noAdapterBackoffMs: number;
+  private readonly retryForAtLeastMs: number;
   private readonly random: () => number;
   private running = false;
   private loop: Promise<void> | null = null;
@@ -51,6 +86,10 @@ export class Worker {
     this.baseBackoffMs = opts.baseBackoffMs ?? 5_000;
     this.maxBackoffMs = opts.maxBackoffMs ?? 3_600_000;
     this.pollMs = opts.pollMs ?? 1_000;
+    this.accessMaxBackoffMs = opts.accessMaxBackoffMs ?? ACCESS_MAX_BACKOFF_MS;
+    this.accessRetryForMs = opts.accessRetryForMs ?? ACCESS_RETRY_FOR_MS;
+    this.noAdapterBackoffMs = opts.noAdapterBackoffMs ?? NO_ADAPTER_BACKOFF_MS;
+    this.retryForAtLeastMs = opts.retryForAtLeastMs ?? RETRY_FOR_AT_LEAST_MS;
     this.random = opts.random ?? Math.random;
   }
 
@@ -107,7 +146,10 @@ export class Worker {
       return;
     }
     const permanent = err instanceof ProviderRejectedError;
-    if (permanent || job.attempts >= job.maxAttempts) {
+    const access = isAccessJob(job);
+    const outlived = access && now >= job.createdAt + this.accessRetryForMs;
+    const exhausted = !access && job.attempts >= job.maxAttempts && now >= job.createdAt + this.retryForAtLeastMs;
+    if (permanent || outlived || exhausted) {
       const followUps = await this.jobs.onDead(job, message).catch(() => []);
       const ok = await this.store.transaction(async (tx) => {
         if (!(await tx.jobs.bury(job.id, this.id, message, now))) return false;
@@ -119,7 +161,11 @@ export class Worker {
       if (ok) this.notify();
       return;
     }
-    const delay = backoffDelay(job.attempts, this.baseBackoffMs, this.maxBackoffMs, this.random);
+    let delay: number;
+    if (err instanceof PlatformNotRunningError) delay = Math.round(this.noAdapterBackoffMs / 2 + this.random() * (this.noAdapterBackoffMs / 2));
+    else delay = backoffDelay(job.attempts, this.baseBackoffMs, access ? Math.min(this.maxBackoffMs, this.accessMaxBackoffMs) : this.maxBackoffMs, this.random);
+    // An access job's last try lands on its deadline, not past it.
+    if (access) delay = Math.max(0, Math.min(delay, job.createdAt + this.accessRetryForMs - now));
     const ok = await this.store.jobs.retry(job.id, this.id, now + delay, message, true, now);
     this.logger.warn({ jobId: job.id, kind: job.kind, attempts: job.attempts, retryInMs: delay, err: message }, 'job failed, will retry');
     this.opts.onResult?.(job, ok ? 'retry' : 'lost');

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Repos, Store } from '../app/ports.ts';
 import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertAccount } from './accounts-repository.ts';
+import { claimAccessChecks, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
@@ -97,6 +98,11 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       remindersDue: (q) => remindersDue(db, q),
       markReminded: (ids, o, now) => markReminded(db, ids, o, now),
       page: (q) => pageMemberships(db, q),
+      claimAccessChecks: (q) => claimAccessChecks(db, dialect, q),
+      setAccess: (id, p) => setMembershipAccess(db, id, p),
+    },
+    ownerAlerts: {
+      take: (a, k, now, w) => takeOwnerAlert(db, a, k, now, w),
     },
     periods: {
       insertIfAbsent: (p, now) => insertPeriodIfAbsent(db, p, now),

@@ -43,7 +43,7 @@ export async function setWebhookOutcome(db: Kysely<Database>, provider: string, 
 
 /**
  * Raw bodies older than the retention are emptied ('' marks a purged body; the row stays). Bounded:
- * the oldest `limit` kept bodies, found through the partial index on kept bodies (migration 0010).
+ * the oldest `limit` kept bodies, found through the partial index on kept bodies (migration 0008).
  */
 export async function purgeWebhookPayloads(db: Kysely<Database>, before: number, limit: number): Promise<number> {
   const due = db.selectFrom('webhook_events').select('id').where('payload', '<>', '').where('received_at', '<', before).orderBy('received_at').limit(limit);

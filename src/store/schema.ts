@@ -118,6 +118,16 @@ export interface MembershipsTable {
   reminded_offset_ms: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: number;
   updated_at: number;
+  access_confirmed_at: ColumnType<number | null, number | null | undefined, number | null>;
+  access_checked_at: ColumnType<number | null, number | null | undefined, number | null>;
+  access_reinvites: ColumnType<number, number | undefined, number>;
+}
+
+export interface OwnerAlertsTable {
+  account_id: number;
+  kind: string;
+  last_sent_at: number;
+  coalesced: number;
 }
 
 export interface MembershipPeriodsTable {
@@ -177,6 +187,7 @@ export interface Database {
   owner_claims: OwnerClaimsTable;
   owner_scopes: OwnerScopesTable;
   dialogue_state: DialogueStateTable;
+  owner_alerts: OwnerAlertsTable;
 }
 
 export interface DialogueStateTable {

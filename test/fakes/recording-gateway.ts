@@ -1,5 +1,5 @@
 import type { Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, SendOptions } from '../../src/app/ports.ts';
+import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, RemoveOptions, RemoveResult, SendOptions } from '../../src/app/ports.ts';
 
 export type GatewayCall =
   | { op: 'text'; userId: string; text: string; lane: string }
@@ -16,6 +16,7 @@ export class RecordingGateway implements ChatGateway {
   readonly calls: GatewayCall[] = [];
   readonly rosters = new Map<string, Set<string>>();
   private failures: Array<() => Error> = [];
+  private rules: Array<{ when: (c: { op: GatewayCall['op'] | 'status'; userId: string; chatId?: string }) => boolean; error: () => Error }> = [];
 
   constructor(readonly platform: Platform = 'playground') {}
 
@@ -23,7 +24,18 @@ export class RecordingGateway implements ChatGateway {
     for (let i = 0; i < n; i++) this.failures.push(error);
   }
 
-  private maybeFail(): void {
+  /** Every call matching `when` fails with `error` until the returned function lifts it (an outage, a blocked chat). */
+  failWhen(when: (c: { op: GatewayCall['op'] | 'status'; userId: string; chatId?: string }) => boolean, error: () => Error): () => void {
+    const rule = { when, error };
+    this.rules.push(rule);
+    return () => {
+      this.rules = this.rules.filter((r) => r !== rule);
+    };
+  }
+
+  private maybeFail(c?: { op: GatewayCall['op'] | 'status'; userId: string; chatId?: string }): void {
+    const rule = c ? this.rules.find((r) => r.when(c)) : undefined;
+    if (rule) throw rule.error();
     const f = this.failures.shift();
     if (f) throw f();
   }
@@ -38,7 +50,7 @@ export class RecordingGateway implements ChatGateway {
   }
 
   async sendText(userId: string, text: string, opts: SendOptions): Promise<void> {
-    this.maybeFail();
+    this.maybeFail({ op: 'text', userId });
     this.calls.push({ op: 'text', userId, text, lane: opts.lane });
   }
   async sendImage(userId: string, png: Buffer, caption: string, opts: SendOptions): Promise<void> {
@@ -50,17 +62,21 @@ export class RecordingGateway implements ChatGateway {
     this.calls.push({ op: 'choices', userId, text, choices, lane: opts.lane });
   }
   async invite(chatId: string, userId: string, ctx: InviteContext): Promise<InviteResult> {
-    this.maybeFail();
+    this.maybeFail({ op: 'invite', userId, chatId });
     this.calls.push({ op: 'invite', chatId, userId, ctx });
     this.roster(chatId).add(userId);
     return 'added';
   }
-  async remove(chatId: string, userId: string, opts: { ban: boolean }): Promise<void> {
-    this.maybeFail();
+  async remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult> {
+    this.maybeFail({ op: 'remove', userId, chatId });
+    if (opts.stillDue && !(await opts.stillDue())) return 'kept';
     this.calls.push({ op: 'remove', chatId, userId, ban: opts.ban });
     this.roster(chatId).delete(userId);
+    return 'removed';
   }
   async memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus> {
+    const rule = this.rules.find((r) => r.when({ op: 'status', userId, chatId }));
+    if (rule) throw rule.error();
     return this.roster(chatId).has(userId) ? 'member' : 'absent';
   }
 

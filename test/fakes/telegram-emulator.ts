@@ -158,7 +158,7 @@ export type Fault = {
   times?: number;
   /** Hit only every n-th matching call. */
   every?: number;
-} & ({ kind: '429'; retryAfter: number } | { kind: '5xx'; status?: number } | { kind: 'delay'; ms: number } | { kind: 'error'; code: number; description: string });
+} & ({ kind: '429'; retryAfter: number } | { kind: '5xx'; status?: number } | { kind: 'delay'; ms: number } | { kind: 'hold'; until: Promise<unknown> } | { kind: 'error'; code: number; description: string });
 
 export type Update = { update_id: number } & Record<string, unknown>;
 
@@ -392,6 +392,7 @@ export class TelegramEmulator {
       if (fault) {
         call.injected = true;
         if (fault.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+        else if (fault.kind === 'hold') await fault.until; // held open until the test lets it go, then answered normally
         else if (fault.kind === '429') throw new ApiError(429, `Too Many Requests: retry after ${fault.retryAfter}`, { retry_after: fault.retryAfter });
         else if (fault.kind === '5xx') {
           call.status = fault.status ?? 500;

@@ -60,7 +60,7 @@ describe.each(DIALECTS)('webhook payload retention (%s)', (dialect) => {
     expect((await rows()).every((r) => r.payload === '')).toBe(true);
   });
 
-  it('finds the kept bodies through the partial index of migration 0010', async () => {
+  it('finds the kept bodies through the partial index of migration 0008', async () => {
     t = await startTestService(dialect);
     const db = t.db.opened.db;
     if (dialect !== 'sqlite') {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobEffects, JobHandler, JobHandlers } from '../../src/app/job-handlers.ts';
 import type { AuditEntry, Job } from '../../src/app/model.ts';
 import type { NewJob, Store } from '../../src/app/ports.ts';
-import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
+import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
 import { backoffDelay, Worker, type WorkerOptions } from '../../src/jobs/worker.ts';
 import { FakeClock, flush } from '../fakes/fake-clock.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
@@ -274,21 +274,21 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(fake.deadCalls).toHaveLength(1);
   });
 
-  it('becomes a dead letter with the last error after maxAttempts failures', async () => {
+  it('becomes a dead letter with the last error after maxAttempts failures (jobs outside the access lane)', async () => {
     let calls = 0;
-    fake.jobs.handlers.remove = async () => {
+    fake.jobs.handlers.remind = async () => {
       calls++;
       throw new ProviderUnreachableError('wechat', `down #${calls}`);
     };
     fake.setDeadFollowUps(() => [{ kind: 'alert_owners', payload: null, lane: 'system' }]);
-    await enqueue({ kind: 'remove', payload: null, lane: 'access', maxAttempts: 3 });
-    const w = worker();
+    await enqueue({ kind: 'remind', payload: null, lane: 'reminder', maxAttempts: 3 });
+    const w = worker({ retryForAtLeastMs: 0 });
     for (let i = 0; i < 3; i++) {
       expect(await w.runOnce()).toBe(1);
       await clock.advance(60_000);
     }
     expect(calls).toBe(3);
-    expect(await only('remove')).toMatchObject({ status: 'dead', attempts: 3, lastError: 'wechat is unreachable: down #3' });
+    expect(await only('remind')).toMatchObject({ status: 'dead', attempts: 3, lastError: 'wechat is unreachable: down #3' });
     expect(results.map((r) => r.result)).toEqual(['retry', 'retry', 'dead']);
     expect(fake.deadCalls.map((d) => d.job.attempts)).toEqual([3]);
     expect(await store.jobs.list({ kind: 'alert_owners' })).toHaveLength(1);
@@ -297,6 +297,104 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     fake.jobs.handlers.alert_owners = async () => {};
     await w.drain();
     expect(calls).toBe(3);
+  });
+
+  it('retries an access job through an outage far past maxAttempts, backoff capped at 5 minutes, and succeeds after', async () => {
+    let down = true;
+    let calls = 0;
+    fake.jobs.handlers.invite = async () => {
+      calls++;
+      if (down) throw new ProviderUnreachableError('telegram', '502 Bad Gateway');
+    };
+    await enqueue({ kind: 'invite', payload: { membershipId: 1 }, lane: 'access', maxAttempts: 8 });
+    const w = worker({ maxBackoffMs: 3_600_000 });
+    const gaps: number[] = [];
+    // Two hours of outage: far more than 8 attempts, none of them fatal.
+    while (clock.now() < Date.UTC(2026, 0, 1, 2)) {
+      await w.drain();
+      const j = await only('invite');
+      expect(j.status).toBe('queued');
+      gaps.push(j.runAt - clock.now());
+      await clock.advance(j.runAt - clock.now());
+    }
+    expect(calls).toBeGreaterThan(20);
+    expect(Math.max(...gaps)).toBe(5 * 60_000);
+    down = false;
+    await w.drain();
+    expect(await only('invite')).toMatchObject({ status: 'done' });
+    expect(fake.deadCalls).toEqual([]);
+  });
+
+  it('keeps a notice past its maxAttempts until it has been retrying for 6 hours (an outage of 2 hours drops nothing)', async () => {
+    let down = true;
+    fake.jobs.handlers.notify = async () => {
+      if (down) throw new ProviderUnreachableError('telegram', '502');
+    };
+    fake.jobs.handlers.remind = async () => {
+      throw new ProviderUnreachableError('telegram', '502');
+    };
+    fake.jobs.handlers.alert_owners = async () => {};
+    const created = clock.now();
+    await enqueue({ kind: 'notify', payload: null, lane: 'notice' }, { kind: 'remind', payload: null, lane: 'reminder' });
+    const w = worker({ maxBackoffMs: 3_600_000 });
+    while (clock.now() < created + 2 * 3_600_000) {
+      await w.drain();
+      await clock.advance(60_000);
+    }
+    expect((await only('notify')).attempts).toBeGreaterThan(8);
+    expect((await only('notify')).status).toBe('queued');
+    down = false;
+    await clock.advance(3_600_000);
+    await w.drain();
+    expect((await only('notify')).status).toBe('done');
+    expect(fake.deadCalls).toEqual([]);
+    // One that keeps failing is given up on after 6 hours and its maxAttempts, not before.
+    while ((await only('remind')).status !== 'dead') {
+      await clock.advance(60_000);
+      await w.drain();
+    }
+    expect(clock.now()).toBeGreaterThanOrEqual(created + 6 * 3_600_000);
+    expect(fake.deadCalls).toHaveLength(1);
+  });
+
+  it('gives up on an access job only 7 days after its creation', async () => {
+    fake.jobs.handlers.remove = async () => {
+      throw new ProviderUnreachableError('wechat', 'down');
+    };
+    fake.jobs.handlers.alert_owners = async () => {};
+    fake.setDeadFollowUps(() => [{ kind: 'alert_owners', payload: null, lane: 'system' }]);
+    const created = clock.now();
+    await enqueue({ kind: 'remove', payload: null, lane: 'access' });
+    // A 6-hour cap keeps the loop short; the rule is the same.
+    const w = worker({ maxBackoffMs: 86_400_000, accessMaxBackoffMs: 6 * 3_600_000 });
+    for (let i = 0; i < 200; i++) {
+      await w.drain();
+      const j = await only('remove');
+      if (j.status === 'dead') break;
+      expect(j.runAt).toBeLessThanOrEqual(created + 7 * 86_400_000);
+      await clock.advance(j.runAt - clock.now());
+    }
+    const dead = await only('remove');
+    expect(dead.status).toBe('dead');
+    expect(clock.now()).toBe(created + 7 * 86_400_000);
+    expect(dead.attempts).toBeGreaterThan(30);
+    expect(fake.deadCalls).toHaveLength(1);
+  });
+
+  it('waits long between tries while no adapter for the platform is running', async () => {
+    fake.jobs.handlers.invite = async () => {
+      throw new PlatformNotRunningError('wechat');
+    };
+    fake.jobs.handlers.notify = async () => {
+      throw new PlatformNotRunningError('wechat');
+    };
+    await enqueue({ kind: 'invite', payload: null, lane: 'access' }, { kind: 'notify', payload: null, lane: 'notice' });
+    const w = worker({ random: () => 0 });
+    await w.drain();
+    // At least 7.5 minutes (half of 15, the jitter floor), never the 1 s base backoff.
+    expect((await only('invite')).runAt).toBe(clock.now() + 7.5 * 60_000);
+    expect((await only('notify')).runAt).toBe(clock.now() + 7.5 * 60_000);
+    expect(fake.deadCalls).toEqual([]);
   });
 
   it('still buries the job when onDead itself fails', async () => {

@@ -14,6 +14,7 @@ export const en = {
   'owner.unknown_order': 'Alert: {provider} reported a payment of {amount} for an order we do not know ({outTradeNo}). Please check it with the provider.',
   'owner.order_review': 'Order {orderId} needs your review: {reason}. Approve it or refund it.',
   'owner.job_dead': 'Gave up on a "{kind}" task after {attempts} attempt(s): {error}. Please check the bot\'s permissions.',
+  'owner.alert_coalesced': '(and {count} more alert(s) like this in the last hour, held back so as not to flood you)',
   'welcome': 'Hi {name}! This bot sells access to paid groups. Pick a plan to join:',
   'plans.pick': 'Pick a plan (tap it or reply with its number):',
   'plans.none': 'Nothing is on sale right now. Please check back later.',

@@ -15,6 +15,7 @@ export const zhCN: Record<MessageKey, string> = {
   'owner.unknown_order': '提醒：{provider} 通知了一笔 {amount} 的付款，但找不到对应订单（{outTradeNo}），请到支付平台核对。',
   'owner.order_review': '订单 {orderId} 需要您审核：{reason}。请批准或退款。',
   'owner.job_dead': '「{kind}」任务在尝试 {attempts} 次后放弃：{error}。请检查机器人的权限。',
+  'owner.alert_coalesced': '（过去一小时内另有 {count} 条同类提醒，为免刷屏已合并）',
   'welcome': '{name}您好！这里出售付费群的入群资格，请选择套餐：',
   'plans.pick': '请选择套餐（点击或回复序号）：',
   'plans.none': '目前没有在售的套餐，请稍后再来。',
