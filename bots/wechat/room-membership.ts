@@ -4,6 +4,7 @@
 // room-join event confirms it, and a sweep tells the member what to do and the owner why once the wait
 // is over. A removal is confirmed against the member list, and retried until it is.
 import type { Contact, Room } from 'wechaty';
+import { ownsGroup } from '../../src/app/actors.ts';
 import { type AlertOwnersPayload, alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
 import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult, WechatWhitelistEntry } from '../../src/app/ports.ts';
@@ -26,11 +27,12 @@ export class RoomMembership {
     return g;
   }
 
-  /** Who must never be removed from this room: the bot, the room's owner, the group's owner, any owner account, the whitelist. */
+  /** Who must never be removed from this room: the bot, the room's owner, the group's owners, the whitelist. */
   async isProtected(group: Group, room: Room, contact: Contact, account: Account | null, whitelist?: WechatWhitelistEntry[]): Promise<string | null> {
     if (contact.id === this.core.bot.selfId()) return 'the bot itself';
     if (room.owner()?.id === contact.id) return 'the owner of the room';
-    if (account && (account.id === group.ownerAccountId || account.isOwner)) return 'an owner';
+    // An owner of this group (its binder, an operator, a claim that names it); an owner of other groups is no owner here.
+    if (account && (account.id === group.ownerAccountId || (account.isOwner && (await ownsGroup(this.core.deps.store, account.id, group.id))))) return 'an owner';
     const wl = whitelist ?? (await this.core.deps.store.wechat.listWhitelist(group.id));
     const handle = (() => {
       try {

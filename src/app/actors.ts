@@ -55,6 +55,20 @@ export async function ownsGroup(tx: Repos, accountId: number, groupId: number): 
   return inScope(await groupScope(tx, { kind: 'account', accountId }), groupId);
 }
 
+/**
+ * Who is told about a group's business (alerts): every owner whose scope covers one of these groups —
+ * operators, owners whose claims named them, the owner who bound them. No groups (an alert about no
+ * group in particular, e.g. an unknown order): operators only, never owners of unrelated groups.
+ */
+export async function ownersToTell(tx: Repos, groupIds: readonly number[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const owner of await tx.accounts.listOwners()) {
+    const scope = await groupScope(tx, { kind: 'account', accountId: owner.id });
+    if (groupIds.length === 0 ? scope.all : groupIds.some((id) => inScope(scope, id))) out.push(owner.id);
+  }
+  return out;
+}
+
 export async function assertOwner(tx: Repos, actor: Actor): Promise<void> {
   if (actor.kind === 'admin') return;
   const account = await tx.accounts.get(actor.accountId);

@@ -6,6 +6,7 @@ import { DAY_MS, HOUR_MS } from '../domain/time.ts';
 import { handleProviderEvent } from './confirm-payment.ts';
 import { confirmRefund, refundBalance, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
+import { ownersToTell } from './actors.ts';
 import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, inviteJob, notifyJob, reconcileJob } from './job-kinds.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
@@ -191,8 +192,8 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
 
     async alert_owners(job) {
       const p = job.payload as AlertOwnersPayload;
-      const groups = p.groupIds.length > 0 ? (await Promise.all(p.groupIds.map((id) => store.groups.get(id)))).filter((g) => g !== null) : await store.groups.list();
-      const owners = [...new Set(groups.map((g) => g.ownerAccountId).filter((id): id is number => id !== null))];
+      // The owners whose scope covers the groups (operators included); no groups: operators only.
+      const owners = await ownersToTell(store, p.groupIds);
       if (owners.length === 0) deps.logger.warn({ alert: p.message.key }, 'owner alert with no owner to tell');
       // At most one alert of a kind per owner per hour; the ones held back are counted into the next.
       const jobs: NewJob[] = [];
@@ -211,6 +212,13 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
     // The owner hears once per occasion: an invite per paid expiry, a removal per status change.
     let occasion = String(job.id);
     const payload = job.payload as Partial<InvitePayload & RemovePayload> | null;
+    const orderId = (job.payload as { orderId?: unknown } | null)?.orderId;
+    if (typeof orderId === 'string') {
+      // Refund, reconcile and close jobs name an order: its plan's groups decide who is told.
+      const order = await store.orders.get(orderId);
+      const plan = order ? await store.plans.get(order.planId) : null;
+      groupIds = plan?.groupIds ?? [];
+    }
     if (typeof payload?.membershipId === 'number') {
       const m = await store.memberships.get(payload.membershipId);
       if (m) groupIds = [m.groupId];

@@ -3,6 +3,8 @@
 // member who left by themselves gets a fresh invite offer; a wave of "absent" paid members (ids changed)
 // stops the audit from removing anyone.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addGroup } from '../../../src/app/catalog-admin.ts';
+import { createClaimCode } from '../../../src/app/owners.ts';
 import { DAY_MS } from '../../../src/domain/time.ts';
 import { DIALECTS } from '../../helpers/db.ts';
 import { bindWithPlan, botRoom, buy, loginBot, makeOwner, person, say, settle, startWorld, type World } from './harness.ts';
@@ -147,5 +149,25 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     expect(w.puppet.ops.filter((o) => o.op === 'del')).toEqual([]);
     expect(w.puppet.members(room.id)).toEqual(expect.arrayContaining([...fresh.map((f) => f.id), intruder.id]));
     expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Roster check of "Club" paused: 3 paid members look absent at once');
+  });
+
+  it("an owner of another group is no owner here: unpaid in this room, they are reported like anyone else", async () => {
+    const owner = person(w, 'Olivia');
+    const sam = person(w, 'Sam');
+    const room = botRoom(w, 'Club', [owner]);
+    await makeOwner(w, owner);
+    const { group } = await bindWithPlan(w, owner, room);
+    // Sam owns another room only (a claim scoped to it), then sits in Club without paying.
+    const admin = { kind: 'admin', via: 'cli' } as const;
+    const other = await addGroup(w.service.deps, { platform: 'wechat', chatId: 'elsewhere-room', title: 'Elsewhere', actor: admin });
+    await say(w, sam, (await createClaimCode(w.service.deps, admin, [other.id])).code);
+    expect((await w.db.store.accounts.find('wechat', sam.id))?.isOwner).toBe(true);
+    room.add(sam).by(owner);
+    await settle(w);
+
+    await w.service.scheduler.tick();
+    await settle(w);
+    const report = await w.db.store.wechat.latestAuditReport(group.id);
+    expect(report?.intruders.map((i) => i.name)).toEqual(['Sam']);
   });
 });
