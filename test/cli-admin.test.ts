@@ -1,12 +1,10 @@
 // The admin CLI commands beyond the basics (owner claim, group/plan/member/order admin, backup,
 // export), run in-process against SQLite and, when TEST_POSTGRES_URL is set, PostgreSQL. Paid members
 // and orders are put in through the store port and the use cases, the way the service would.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import SQLite from 'better-sqlite3';
 import { testSchemaName } from './helpers/schema-name.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -17,25 +15,13 @@ import { disablePlan } from '../src/app/catalog-admin.ts';
 import { createClaimCode, redeemClaimCode } from '../src/app/owners.ts';
 import type { Store } from '../src/app/ports.ts';
 import { confirmRefund } from '../src/app/refunds.ts';
-import { csvCell, describeError, run } from '../src/cli.ts';
+import { csvCell } from '../src/cli.ts';
 import { createCatalog } from '../src/conversation/catalog.ts';
 import { DAY_MS } from '../src/domain/time.ts';
 import { openDatabase, type OpenedDatabase } from '../src/store/database.ts';
 import { createStore } from '../src/store/kysely-store.ts';
+import { cli, exec } from './helpers/cli.ts';
 import { PG_URL } from './helpers/db.ts';
-
-const exec = promisify(execFile);
-
-async function cli(args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  try {
-    await run(args, env, (s) => out.push(s));
-    return { code: 0, out: out.join('\n'), err: '' };
-  } catch (e) {
-    const { line, code } = describeError(e);
-    return { code, out: out.join('\n'), err: line };
-  }
-}
 
 /** A failing command: the exit code and one line, nothing on stdout. */
 async function fails(args: string[], env: Record<string, string>, code: number, line: RegExp) {

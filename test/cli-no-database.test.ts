@@ -1,29 +1,14 @@
 // Issue 13 part 10: a command that only reads never creates a database. Pointed at a place where there
 // is none (a typo in DATA_DIR, a database that went missing), it says so in one line and exits non-zero
 // instead of creating an empty one and answering "no members" as if nobody had paid.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { describeError, run } from '../src/cli.ts';
+import { cli, exec } from './helpers/cli.ts';
 import { PG_URL } from './helpers/db.ts';
 import { testSchemaName } from './helpers/schema-name.ts';
-
-const exec = promisify(execFile);
-
-async function cli(args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  try {
-    await run(args, env, (s) => out.push(s));
-    return { code: 0, out: out.join('\n'), err: '' };
-  } catch (e) {
-    const { line, code } = describeError(e);
-    return { code, out: out.join('\n'), err: line };
-  }
-}
 
 const READ_ONLY: string[][] = [
   ['member', 'list'],

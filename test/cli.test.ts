@@ -1,26 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { testSchemaName } from './helpers/schema-name.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../migrations/index.ts';
-import { describeError, run } from '../src/cli.ts';
+import { cli, exec } from './helpers/cli.ts';
 import { PG_URL } from './helpers/db.ts';
-
-const exec = promisify(execFile);
-
-async function cli(args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  try {
-    await run(args, env, (s) => out.push(s));
-    return { code: 0, out: out.join('\n'), err: '' };
-  } catch (e) {
-    const { line, code } = describeError(e);
-    return { code, out: out.join('\n'), err: line };
-  }
-}
 
 const targets: Array<[string, () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>]> = [
   [
