@@ -2,6 +2,7 @@
 // with one line naming the key; secret values are never echoed. See README "Configuration".
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -50,12 +51,44 @@ const url = z
   }, 'must be an http(s) URL')
   .transform((v) => v.replace(/\/+$/, ''));
 
+/**
+ * TRUST_PROXY → fastify's `trustProxy`: false (off), true (believe every X-Forwarded-For hop), or the
+ * proxies' addresses/CIDRs (and proxy-addr's names loopback, linklocal, uniquelocal). Hop counts are
+ * refused: fastify 5.12.1 dropped them (a count cannot tell a proxy from a direct client writing its own
+ * header) and now treats a number as "trust nobody", which would silently count every client as the proxy.
+ */
+export type TrustProxy = boolean | string[];
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const proxyEntry = (v: string): boolean => {
+  if (PROXY_NAMES.has(v)) return true;
+  const [addr = '', range, ...rest] = v.split('/');
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  if (range === undefined) return true;
+  if (/^\d{1,3}$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(range) === 4;
+};
+const TRUST_PROXY_HELP = 'must be off, on, or a comma list of your proxies\' addresses/CIDRs such as 10.0.0.0/8,::1 (hop counts are not supported)';
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((v): TrustProxy | null => {
+    const low = v.toLowerCase();
+    if (['off', 'false', 'no', '0'].includes(low)) return false;
+    if (['on', 'true', 'yes', '1'].includes(low)) return true;
+    const list = low.split(',').map((x) => x.trim()).filter(Boolean);
+    return list.length > 0 && list.every(proxyEntry) ? list : null;
+  })
+  .refine((v) => v !== null, TRUST_PROXY_HELP)
+  .transform((v) => v!);
+
 const secret = (min: number) => z.string().min(min, `must be at least ${min} characters`).optional();
 
 const Env = z.object({
   DATA_DIR: z.string().trim().min(1).default('data'),
   PORT: int(1, 65535).default(3000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
+  TRUST_PROXY: trustProxy.default(false),
   PUBLIC_URL: url.optional(),
   DATABASE_URL: z
     .string()
@@ -144,6 +177,8 @@ export interface Config {
   dataDir: string;
   port: number;
   host: string;
+  /** Who may set X-Forwarded-For (the client address the playground's caps count); fastify's trustProxy. */
+  trustProxy: TrustProxy;
   publicUrl: string;
   databaseUrl: string;
   dialect: 'sqlite' | 'postgres';
@@ -297,6 +332,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     dataDir: e.DATA_DIR,
     port: e.PORT,
     host: e.HOST,
+    trustProxy: e.TRUST_PROXY,
     publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
     databaseUrl,
     dialect,

@@ -128,7 +128,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   // With several instances, /healthz says which one runs WeChat (`instance` and `holder`, instance ids).
   const wechatHealth = () => ({ ...wechat!.health(), ...(wechatLeader ? wechatLeader.health() : {}) });
   const health = wechat || telegram ? () => ({ ...(wechat ? { wechat: wechatHealth() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
-  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health }, { loggerInstance: o.loggerInstance, plugins });
+  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health }, { loggerInstance: o.loggerInstance, plugins, trustProxy: config.trustProxy });
 
   let stopCron: (() => void) | null = null;
   const w = worker;

@@ -116,6 +116,16 @@ describe('config', () => {
     expect(loadConfig({ PLAYGROUND: 'on' }).playground).toBe(true);
   });
 
+  it('TRUST_PROXY: off by default, on, or the proxies\' addresses; one line for anything else', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    for (const v of ['off', '0', 'false']) expect(loadConfig({ TRUST_PROXY: v }).trustProxy).toBe(false);
+    for (const v of ['on', '1', 'true', 'TRUE']) expect(loadConfig({ TRUST_PROXY: v }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, ::1 ,192.168.1.7,loopback,172.16.0.0/255.240.0.0,fd00::/8' }).trustProxy).toEqual(['10.0.0.0/8', '::1', '192.168.1.7', 'loopback', '172.16.0.0/255.240.0.0', 'fd00::/8']);
+    for (const v of ['2', 'nginx', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', '10.0.0.256', '10.0.0.1,,x']) {
+      expect(() => loadConfig({ TRUST_PROXY: v })).toThrow(/^TRUST_PROXY must be off, on, or a comma list of your proxies' addresses\/CIDRs .*\(got ".*"\)$/);
+    }
+  });
+
   it('keeps raw webhook bodies WEBHOOK_PAYLOAD_RETENTION_DAYS (30 by default)', () => {
     expect(loadConfig({}).webhookPayloadRetentionMs).toBe(30 * 86_400_000);
     expect(loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: '7' }).webhookPayloadRetentionMs).toBe(7 * 86_400_000);

@@ -149,6 +149,23 @@ describe.runIf(PG_URL)('WeChat on two instances, one PostgreSQL database', () =>
     expect((await other.healthz()).wechat).toMatchObject({ instance: other.id, holder: other.id, runsHere: true });
   }, 60_000);
 
+  it('the lock session has server-side TCP keepalives, so PostgreSQL drops a dead holder within seconds, not hours', async () => {
+    const lock = pgAdvisoryLock({ url: PG_URL!, schema: db.schema, name: 'keepalive', instanceId: 'k1' });
+    try {
+      expect(await lock.tryAcquire()).toBe(true);
+      // SHOW on the very session that holds the lock (a TCP connection: PG_URL names 127.0.0.1).
+      expect(await lock.sessionSetting('tcp_keepalives_idle')).toBe('10');
+      expect(await lock.sessionSetting('tcp_keepalives_interval')).toBe('5');
+      expect(await lock.sessionSetting('tcp_keepalives_count')).toBe('3');
+      // The schema still reaches the same options string.
+      expect(await lock.sessionSetting('search_path')).toBe(db.schema);
+      // And the server agrees it is that session holding the lock.
+      expect(await lock.holder()).toBe('k1');
+    } finally {
+      await lock.release();
+    }
+  });
+
   it('the lock key comes from the schema: neighbour deployments do not collide', async () => {
     expect(advisoryKey('shop_a', 'wechat').key).not.toBe(advisoryKey('shop_b', 'wechat').key);
     const mine = pgAdvisoryLock({ url: PG_URL!, schema: db.schema, name: 'probe', instanceId: 'x1' });

@@ -21,6 +21,13 @@ export const MAX_NAME = 40;
 export const MAX_HOURS = 8760;
 /** What the inbox keeps of a very long message a person typed (the engine still gets all of it). */
 const MAX_ECHO = 4000;
+/**
+ * An event stream whose client does not read is closed once this much waits in its response (Node's
+ * buffer, past what the kernel's socket buffers took). A page that reads keeps far below it (an event is
+ * well under 10 KB); without the bound, every broadcast to a stalled or hostile client grows memory for good.
+ * The browser's EventSource reconnects by itself and catches up from /playground/api/state.
+ */
+export const MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 export interface PlaygroundRoutesOptions {
   deps: AppDeps;
@@ -251,7 +258,14 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
         chain = chain
           .then(async () => {
             const s = await chunk();
-            if (open && s !== null) res.write(s);
+            if (!open || s === null) return;
+            res.write(s);
+            // Backpressure: write() only queues; a client that stopped reading would grow it without end.
+            if (res.writableLength > MAX_STREAM_BUFFER_BYTES) {
+              o.deps.logger.warn({ buffered: res.writableLength }, 'playground event stream closed: its client does not read');
+              end();
+              res.destroy();
+            }
           })
           .catch(() => {});
       };

@@ -374,9 +374,18 @@ export interface Store extends Repos {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one database transaction. Never make a network call inside. */
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /**
+   * Whether writes still reach the database everyone reads, without a query (a stat at most, so cheap
+   * enough per request). SQLite: the path must still name the file the handle has open; `deleted` or
+   * `replaced` (rm, a restore copied over it) means every write would go into a file nobody reads again.
+   * PostgreSQL: always ok (an unreachable server fails the write itself).
+   */
+  storageState(): StorageState;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+export type StorageState = { state: 'ok' } | { state: 'deleted' | 'replaced'; message: string };
 
 // ---------------------------------------------------------------- text shown to people
 

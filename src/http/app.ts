@@ -13,12 +13,18 @@ export interface BuildOptions {
   loggerInstance?: FastifyServerOptions['loggerInstance'];
   /** Extra route plugins (chat adapters' webhooks, playground). */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /**
+   * TRUST_PROXY: whose X-Forwarded-For fastify believes for req.ip (false: nobody, the socket's peer is
+   * the client). Trusting a hop that is not your own proxy lets any client name its own address.
+   */
+  trustProxy?: boolean | string[];
 }
 
 export async function buildApp(deps: HttpDeps, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: false }),
     bodyLimit: 256 * 1024,
+    trustProxy: opts.trustProxy ?? false,
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: 'not_found', message: 'no such route' }));

@@ -9,6 +9,7 @@ import { sweepOrderTimeouts } from '../app/order-timeouts.ts';
 import { sweepReconcile } from '../app/reconcile.ts';
 import { sweepReminders } from '../app/reminders.ts';
 import { sweepWebhookPayloads } from '../app/retention.ts';
+import { storageProblem } from '../app/storage-guard.ts';
 
 export type Sweep = { name: string; run: () => Promise<unknown> };
 
@@ -20,7 +21,10 @@ export class Scheduler {
   private ticking: Promise<TickResult> | null = null;
   private readonly sweeps: Sweep[];
 
-  constructor(deps: AppDeps, extra: Sweep[] = []) {
+  constructor(
+    private readonly deps: AppDeps,
+    extra: Sweep[] = [],
+  ) {
     this.sweeps = [
       { name: 'expiry', run: () => sweepExpiry(deps) },
       { name: 'reminders', run: () => sweepReminders(deps) },
@@ -32,11 +36,14 @@ export class Scheduler {
     ];
   }
 
-  /** Runs every sweep once. Overlapping calls share the running tick instead of stacking up. */
+  /** Runs every sweep once (none while the store's file is gone). Overlapping calls share the running tick instead of stacking up. */
   tick(): Promise<TickResult> {
     if (!this.ticking) {
       this.ticking = (async () => {
         const result: TickResult = {};
+        // The SQLite file deleted or replaced: no sweep runs (they would expire, remind and enqueue into it).
+        const problem = storageProblem(this.deps.store, this.deps.logger);
+        if (problem !== null) return { skipped: problem };
         for (const s of this.sweeps) result[s.name] = await s.run();
         return result;
       })().finally(() => {

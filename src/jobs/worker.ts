@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobHandlers } from '../app/job-handlers.ts';
 import type { Job } from '../app/model.ts';
 import type { Clock, Logger, Store } from '../app/ports.ts';
+import { storageProblem } from '../app/storage-guard.ts';
 import { PlatformNotRunningError, ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
 
 export interface WorkerOptions {
@@ -93,8 +94,10 @@ export class Worker {
     this.random = opts.random ?? Math.random;
   }
 
-  /** Claims one batch of due jobs and runs them concurrently. Returns how many were claimed. */
+  /** Claims one batch of due jobs and runs them concurrently. Returns how many were claimed (none while the store's file is gone). */
   async runOnce(): Promise<number> {
+    // The SQLite file deleted or replaced: claim nothing, so no job's effect is recorded where nobody reads it.
+    if (storageProblem(this.store, this.logger) !== null) return 0;
     const claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch));
     await Promise.all(claimed.map((job) => this.run(job)));
     return claimed.length;

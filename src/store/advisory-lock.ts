@@ -6,6 +6,15 @@
 // The key is derived from the deployment's schema (and what is locked), so deployments sharing one
 // database in different schemas do not block each other. The session's application_name carries
 // the instance id, which is how every instance can tell who holds the lock (pg_locks + pg_stat_activity).
+//
+// "The moment that session ends" needs PostgreSQL to notice when the holder's host dies or its network
+// drops without a FIN: otherwise the server keeps the idle session, and the lock, until the kernel's TCP
+// keepalive gives up (about two hours by default), and no other instance runs WeChat meanwhile. So the
+// lock session sets server-side keepalives (SESSION_KEEPALIVES): a dead peer is found within about
+// idle + interval × count = 25 s. They apply to TCP connections only (a Unix socket cannot lose its host).
+// idle_session_timeout is not the tool: it ends sessions that sent nothing for a while, and a healthy
+// holder is idle between its checks (WECHAT_LOCK_RETRY_SECONDS), so it would drop a live leader's lock
+// and make WeChat change hands for nothing, while a dead host is told apart only by TCP.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { LeaderLock } from '../jobs/leader.ts';
@@ -24,6 +33,15 @@ export interface PgAdvisoryLockOptions {
 
 const APP_PREFIX = 'gatekeeper/';
 
+/** Server-side TCP keepalives of the lock session, in seconds (see the header). */
+export const SESSION_KEEPALIVES = { tcp_keepalives_idle: 10, tcp_keepalives_interval: 5, tcp_keepalives_count: 3 } as const;
+
+/** A PgAdvisoryLock also answers what its own session's settings are (operators and tests check the keepalives). */
+export interface PgLeaderLock extends LeaderLock {
+  /** SHOW <name> on the lock's session (connecting when it has none). */
+  sessionSetting(name: keyof typeof SESSION_KEEPALIVES | 'search_path'): Promise<string>;
+}
+
 /** A signed 64-bit advisory key from the schema and the lock's name, and its two 32-bit halves as pg_locks shows them. */
 export function advisoryKey(schema: string, name: string): { key: string; classid: number; objid: number } {
   const h = createHash('sha256').update(`gatekeeper:${name}:${schema}`).digest();
@@ -31,7 +49,7 @@ export function advisoryKey(schema: string, name: string): { key: string; classi
   return { key: key.toString(), classid: h.readUInt32BE(0), objid: h.readUInt32BE(4) };
 }
 
-export function pgAdvisoryLock(o: PgAdvisoryLockOptions): LeaderLock {
+export function pgAdvisoryLock(o: PgAdvisoryLockOptions): PgLeaderLock {
   const parsed = new URL(o.url);
   const schema = o.schema ?? parsed.searchParams.get('schema') ?? undefined;
   parsed.searchParams.delete('schema');
@@ -56,7 +74,7 @@ export function pgAdvisoryLock(o: PgAdvisoryLockOptions): LeaderLock {
     const c = new pg.Client({
       connectionString,
       application_name: `${APP_PREFIX}${o.instanceId}`.slice(0, 63),
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      options: [...(schema ? [`-c search_path=${schema}`] : []), ...Object.entries(SESSION_KEEPALIVES).map(([k, v]) => `-c ${k}=${v}`)].join(' '),
       connectionTimeoutMillis: timeoutMs,
       query_timeout: timeoutMs,
       keepAlive: true,
@@ -105,6 +123,12 @@ export function pgAdvisoryLock(o: PgAdvisoryLockOptions): LeaderLock {
       );
       const app = r.rows[0]?.app;
       return app === undefined ? null : app.startsWith(APP_PREFIX) ? app.slice(APP_PREFIX.length) : app || 'unknown';
+    },
+    async sessionSetting(name) {
+      const c = await connect();
+      // A fixed set of names (the type says which), so interpolating is safe; SHOW takes no parameters.
+      const r = await c.query<Record<string, string>>(`SHOW ${name}`);
+      return String(Object.values(r.rows[0] ?? {})[0]);
     },
     onLost(listener) {
       listeners.push(listener);

@@ -147,17 +147,23 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
 
 export function createStore(opened: OpenedDatabase): Store {
   const { db, dialect } = opened;
-  return {
+  const store: Store = {
     ...bind(db, dialect),
     dialect,
     transaction: (fn) => db.transaction().execute((trx) => fn(bind(trx, dialect))),
-    ping: async () => {
+    storageState: () => {
       // SQLite: the path must still name the file we have open, or every write goes into a file that
       // nobody will read again (deleted) or that is no longer the database (replaced).
       const file = opened.fileState?.();
-      if (file && file.state !== 'ok') throw new Error(`the database file ${file.path} was ${file.state} while the service runs; restore it and restart the service`);
+      if (!file || file.state === 'ok') return { state: 'ok' };
+      return { state: file.state, message: `the database file ${file.path} was ${file.state} while the service runs; restore it and restart the service` };
+    },
+    ping: async () => {
+      const file = store.storageState();
+      if (file.state !== 'ok') throw new Error(file.message);
       await ping(db);
     },
     close: () => opened.close(),
   };
+  return store;
 }

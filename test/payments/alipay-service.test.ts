@@ -208,6 +208,23 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
     expect(await deadJobs()).toEqual([]);
   });
 
+  it('books two partial refunds that arrive without out_biz_no, each once, however often Alipay retries them', async () => {
+    const { orderId, outTradeNo } = await checkout();
+    await emu.payAndNotify(outTradeNo, 'once');
+    await t.service.worker.drain();
+    const r1 = emu.merchantRefund(outTradeNo, 1);
+    const n1 = emu.notification(outTradeNo, { refund: r1, fields: { out_biz_no: undefined } });
+    const r2 = emu.merchantRefund(outTradeNo, 2);
+    const n2 = emu.notification(outTradeNo, { refund: r2, fields: { out_biz_no: undefined } });
+    expect(n1.params.out_biz_no).toBeUndefined();
+    for (const n of [n1, n1, n2, n2]) expect((await post(n.body)).body).toBe('success');
+    await t.service.worker.drain();
+    const refunds = (await t.service.deps.store.payments.listForOrder(orderId)).filter((p) => p.kind === 'refund');
+    expect(refunds.map((p) => p.amountMinor)).toEqual([1, 2]);
+    expect((await t.service.app.inject({ method: 'GET', url: `/api/orders/${orderId}`, headers: auth })).json()).toMatchObject({ status: 'paid', refundedMinor: 3 });
+    expect(await deadJobs()).toEqual([]);
+  });
+
   it('partial refunds made in the merchant console are booked by their own amount and keep the member in; the owner refunds the rest', async () => {
     const { orderId, outTradeNo } = await checkout();
     await emu.payAndNotify(outTradeNo, 'once');

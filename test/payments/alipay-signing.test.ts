@@ -200,6 +200,18 @@ describe('Alipay notifications', () => {
     expect(parseNotification(form(signedNotification(paidFields({ app_id: '2021999999999999', refund_fee: '9.90' }))), ctx())).toMatchObject({ type: 'ignored' });
   });
 
+  it('without out_biz_no, gives each partial refund of a trade its own id, the same on every retry', () => {
+    const partial = (fee: string, notifyId: string) => parseNotification(form(signedNotification(paidFields({ notify_id: notifyId, refund_fee: fee }))), ctx());
+    const first = partial('1.00', 'n1');
+    const retried = partial('1.00', 'n1-again');
+    const second = partial('3.00', 'n2');
+    expect(first).toMatchObject({ type: 'refunded', cumulativeMinor: 100 });
+    expect(second).toMatchObject({ type: 'refunded', cumulativeMinor: 300 });
+    const id = (e: ReturnType<typeof parseNotification>) => (e.type === 'refunded' ? e.providerRefundId : null);
+    expect(id(retried)).toBe(id(first));
+    expect(id(second)).not.toBe(id(first));
+  });
+
   it('rejects bad input before anything else, each with its own reason', () => {
     const n = signedNotification(paidFields());
     const { sign: _s, ...unsigned } = n;

@@ -6,7 +6,7 @@ import QRCode from 'qrcode';
 import { resolveLocale } from '../../conversation/catalog.ts';
 import { formatMoney } from '../../domain/money.ts';
 import type { HttpDeps } from '../deps.ts';
-import { processWebhook } from './webhooks.ts';
+import { processWebhook, STORAGE_UNAVAILABLE } from './webhooks.ts';
 
 const ORDER_ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -89,6 +89,7 @@ setTimeout(poll,2000);
     if (!dev || order.provider !== 'dev') return reply.status(400).send({ error: 'invalid_input', message: 'this order is not a dev-provider order' });
     const { body, headers } = dev.pay(order);
     const result = await processWebhook(deps.app, dev, body, headers);
+    if (result.outcome === STORAGE_UNAVAILABLE) return reply.status(503).send({ error: 'unavailable', message: 'the database is unavailable; try again later' });
     if ((req.headers.accept ?? '').includes('application/json')) return reply.send({ outcome: result.outcome, status: (await store.orders.get(order.id))?.status });
     return reply.redirect(`/pay/${order.id}`, 303);
   });

@@ -1,13 +1,17 @@
 // Provider notifications. The body is kept as raw bytes because the signature covers those bytes;
 // nothing is parsed before verification. Missing signature → 400, bad signature → 401 (logged, no
-// idempotency slot taken), duplicates and ignored events → the provider's "received" answer.
+// idempotency slot taken), duplicates and ignored events → the provider's "received" answer. While the
+// SQLite file is deleted or replaced (storageProblem) nothing is read or stored: 503, the provider retries.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { handleProviderEvent } from '../../app/confirm-payment.ts';
+import { storageProblem } from '../../app/storage-guard.ts';
 import type { AppDeps } from '../../app/deps.ts';
 import { type PaymentProvider, WebhookRejectedError, type WebhookReply } from '../../app/ports.ts';
 import type { HttpDeps } from '../deps.ts';
 
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
+/** processWebhook's outcome when the store's file is gone and nothing was done. */
+export const STORAGE_UNAVAILABLE = 'storage_unavailable';
 
 /** Verify, parse and handle one notification; shared by the webhook route and the dev "pay" button. */
 export async function processWebhook(
@@ -16,6 +20,9 @@ export async function processWebhook(
   raw: Buffer,
   headers: Record<string, string | undefined>,
 ): Promise<WebhookReply & { outcome: string }> {
+  // Before anything, even verification: a 2xx now would tell the provider a payment was booked into a
+  // file nobody reads again, and it would never send it again. 503 in the provider's retry format.
+  if (storageProblem(deps.store, deps.logger) !== null) return { ...provider.webhookReply('retry'), status: 503, outcome: STORAGE_UNAVAILABLE };
   let event;
   try {
     event = await provider.parseWebhook(raw, headers);

@@ -7,7 +7,7 @@
 //     trade_status TRADE_SUCCESS, a full one turns it TRADE_CLOSED; either way the refund fields decide.
 //     refund_fee is the trade's *total* refunded so far (总退款金额), not this refund's amount, so it goes
 //     out as `cumulativeMinor` and the core books the part its ledger does not show yet; out_biz_no (the
-//     refund's out_request_no) makes the id stable per refund.
+//     refund's out_request_no) makes the id stable per refund; without it, trade_no plus that running total does.
 //   - TRADE_SUCCESS and TRADE_FINISHED: paid → `paid`. Both arrive for one trade (FINISHED when the refund
 //     window ends) under different notify_ids; they share trade_no, so the core books the money once.
 //   - TRADE_CLOSED without a refund: the trade timed out or was closed unpaid → `failed` (the core notes it
@@ -70,8 +70,10 @@ export function parseNotification(raw: Buffer, ctx: NotificationContext): Provid
       type: 'refunded',
       eventId,
       outTradeNo,
-      // The same id our refund call and the reconcile job use, so one refund is one ledger row.
-      providerRefundId: `refund:${f.out_biz_no || tradeNo}`,
+      // The same id our refund call and the reconcile job use, so one refund is one ledger row. Without
+      // out_biz_no the running total tells the refunds of one trade apart (a second partial refund has a
+      // larger refund_fee) and stays the same when Alipay retries that notification.
+      providerRefundId: f.out_biz_no ? `refund:${f.out_biz_no}` : `refund:${tradeNo}:${refundFee}`,
       amountMinor: refundFee,
       cumulativeMinor: refundFee,
       currency: 'CNY',

@@ -2,11 +2,13 @@
 // changes and clock moves reach the page; the stream is cleaned up when the browser goes away.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { get as httpGet, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INBOX_LIMIT } from '../../../bots/playground/playground-gateway.ts';
-import { playgroundRoutes } from '../../../bots/playground/playground-routes.ts';
+import { MAX_STREAM_BUFFER_BYTES, playgroundRoutes } from '../../../bots/playground/playground-routes.ts';
 import type { PlaygroundSessions, SessionLimits } from '../../../bots/playground/sessions.ts';
 import { errorHandler } from '../../../src/http/errors.ts';
+import type { memoryLogger } from '../../helpers/service.ts';
 import { addGroupAndPlan, as, createPerson, type Playground, startPlayground, tokenOf } from './harness.ts';
 
 let pg: Playground;
@@ -260,6 +262,39 @@ describe('session tokens: the public id alone acts as nobody', () => {
 });
 
 const claimLike = 'claim-0123456789abcdef0123456789abcdef';
+
+describe('a client that never reads its event stream', () => {
+  it('is cut off once about MAX_STREAM_BUFFER_BYTES wait for it, and its slot is freed', async () => {
+    pg = await startPlayground();
+    const base = new URL(await listen(pg.service.app));
+    const alice = await createPerson(pg.service, 'Alice');
+    // A raw socket that sends the request and then never reads (paused: the kernel buffers fill up).
+    const sock = connect(Number(base.port), base.hostname);
+    sock.pause();
+    sock.on('error', () => {});
+    sock.write(`GET /playground/api/events?userId=${alice}&token=${tokenOf(alice)} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+    try {
+      await eventually(() => pg.gateway.subscriberCount === 1);
+      // 4 KB messages for Alice until the server gives up on her; bounded at 64 MB of events.
+      const text = 'x'.repeat(4000);
+      let sent = 0;
+      while (pg.gateway.subscriberCount === 1 && sent < 16_000) {
+        for (let i = 0; i < 50; i++) pg.gateway.record(alice, 'bot', { type: 'text', text });
+        sent += 50;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      expect(pg.gateway.subscriberCount).toBe(0);
+      // It went only a little past the kernel's buffers and the bound (not the whole 64 MB).
+      expect(sent * 4000).toBeLessThan(MAX_STREAM_BUFFER_BYTES + 32 * 1024 * 1024);
+      const lines = (pg.service.deps.logger as ReturnType<typeof memoryLogger>).lines;
+      expect(lines.filter((l) => l.msg === 'playground event stream closed: its client does not read')).toHaveLength(1);
+      // Its stream slot is free again: five new streams from the same address are served.
+      for (let i = 0; i < 5; i++) expect((await openStream(`${base.origin}/playground/api/events`)).status).toBe(200);
+    } finally {
+      sock.destroy();
+    }
+  }, 60_000);
+});
 
 describe('caps per client address', () => {
   it('1,000 event streams from one address: 5 are served, the rest refused, nothing held beyond the cap', async () => {

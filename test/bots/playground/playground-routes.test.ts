@@ -91,6 +91,28 @@ describe('POST /playground/api/people', () => {
     expect(r.json().message).not.toContain('\n');
   });
 
+  it('counts the per-address cap against X-Forwarded-For only from a proxy TRUST_PROXY names', async () => {
+    const people = (o: { xff?: string; from?: string }) =>
+      pg.service.app.inject({ method: 'POST', url: '/playground/api/people', payload: { name: 'P' }, ...(o.from ? { remoteAddress: o.from } : {}), headers: o.xff ? { 'x-forwarded-for': o.xff } : {} });
+    const cap = 20; // DEFAULT_SESSION_LIMITS.peoplePerClient
+    // Behind the proxy at 127.0.0.1 (inject's peer): each forwarded client has a cap of its own.
+    pg = await startPlayground({ env: { TRUST_PROXY: '127.0.0.1' } });
+    for (let i = 0; i < cap; i++) expect((await people({ xff: '198.51.100.1' })).statusCode).toBe(201);
+    expect((await people({ xff: '198.51.100.1' })).statusCode).toBe(429);
+    expect((await people({ xff: '198.51.100.2' })).statusCode).toBe(201);
+    // A client prepending its own entry is still counted by the address the proxy appended.
+    expect((await people({ xff: '203.0.113.50, 198.51.100.1' })).statusCode).toBe(429);
+    // A direct client (not the proxy) cannot name an address: its own socket address counts.
+    for (let i = 0; i < cap; i++) expect((await people({ from: '192.0.2.7', xff: `198.51.100.${100 + i}` })).statusCode).toBe(201);
+    expect((await people({ from: '192.0.2.7', xff: '198.51.100.250' })).statusCode).toBe(429);
+    await pg.close();
+
+    // Off (the default): the header is ignored, the whole proxy is one client.
+    pg = await startPlayground();
+    for (let i = 0; i < cap; i++) expect((await people({ xff: `198.51.100.${i}` })).statusCode).toBe(201);
+    expect((await people({ xff: '198.51.100.200' })).statusCode).toBe(429);
+  });
+
   it('answers malformed JSON with 400, not 500', async () => {
     pg = await startPlayground();
     const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/people', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
