@@ -253,83 +253,154 @@ class Turn {
     // Checked on every message, from the store: an owner flag is never cached.
     const fresh = await this.deps.store.accounts.get(this.account.id);
     if (!fresh?.isOwner) return this.unknown();
-    const actor: Actor = { kind: 'account', accountId: fresh.id };
-    const id = (s: string | undefined) => (s && /^\d{1,9}$/.test(s) ? Number(s) : NaN);
-    const usage = (u: string) => this.text('owner.usage', { usage: u });
-    const reason = (from: number) => args.slice(from).join(' ') || undefined;
-    const { store, clock } = this.deps;
-    switch (command) {
-      case 'ownerhelp':
-        return this.text('owner.help');
-      case 'groups': {
-        const groups = await visibleGroups(store, actor);
-        if (groups.length === 0) return this.text('owner.groups_none');
-        const lines = [];
-        for (const g of groups) {
-          const members = [...(await store.memberships.list({ groupId: g.id, status: 'active' })), ...(await store.memberships.list({ groupId: g.id, status: 'grace' }))].length;
-          const plans = (await store.plans.list({ groupId: g.id, activeOnly: true })).map((p) => `#${p.id} ${p.name} ${formatMoney(p.priceMinor, p.currency)}/${p.durationDays}d`).join(', ');
-          lines.push(this.t('owner.group_line', { id: g.id, title: g.title, platform: g.platform, members, plans: plans || '-' }));
-        }
-        this.replies.push({ type: 'text', text: lines.join('\n') });
-        return;
-      }
-      case 'members': {
-        const groupId = id(args[0]);
-        if (Number.isNaN(groupId)) return usage('/members <group-id> [soon]');
-        const soon = args[1] === 'soon' || args[1] === '即将到期';
-        const group = await store.groups.get(groupId);
-        if (!group) return this.text('owner.error', { reason: `no group with id ${groupId}` });
-        await assertOwnerOf(store, actor, group);
-        const members = await store.memberships.page({ groupId, status: soon ? 'active' : undefined, expiresBefore: soon ? clock.now() + 7 * DAY_MS : undefined, limit: 50 });
-        if (members.length === 0) return this.text('owner.members_none');
-        this.replies.push({
-          type: 'text',
-          text: members.map((m) => this.t('owner.member_line', { id: m.id, name: m.displayName ?? m.platformUserId, status: this.t(`status.${m.status}`), expiresAt: m.expiresAt })).join('\n'),
-        });
-        return;
-      }
-      case 'addplan': {
-        const [g, price, currency, days, ...name] = args;
-        if (Number.isNaN(id(g)) || !price || !currency || !days || name.length === 0) return usage('/addplan <group-id> <price> <currency> <days> <name>');
-        const plan = await addPlan(this.deps, { groupIds: [id(g)], name: name.join(' '), price, currency, days: Number.isInteger(Number(days)) ? Number(days) : NaN, actor });
-        return this.text('owner.plan_added', { id: plan.id, name: plan.name, price: formatMoney(plan.priceMinor, plan.currency), days: plan.durationDays });
-      }
-      case 'disableplan': {
-        if (Number.isNaN(id(args[0]))) return usage('/disableplan <plan-id>');
-        await disablePlan(this.deps, { planId: id(args[0]), actor });
-        return this.text('owner.plan_disabled', { id: id(args[0]) });
-      }
-      case 'extend': {
-        const days = args[1] !== undefined && /^-?\d{1,7}$/.test(args[1]) ? Number(args[1]) : NaN;
-        if (Number.isNaN(id(args[0])) || Number.isNaN(days)) return usage('/extend <membership-id> <days> [reason]');
-        const m = await extendMembership(this.deps, { actor, membershipId: id(args[0]), days, reason: reason(2) });
-        return this.text('owner.extended', { id: m.id, expiresAt: m.expiresAt });
-      }
-      case 'remove':
-      case 'ban':
-      case 'unban': {
-        if (Number.isNaN(id(args[0]))) return usage(`/${command} <membership-id> [reason]`);
-        const run = command === 'remove' ? removeMember : command === 'ban' ? banMember : unbanMember;
-        const m = await run(this.deps, { actor, membershipId: id(args[0]), reason: reason(1) });
-        return this.text({ remove: 'owner.removed', ban: 'owner.banned', unban: 'owner.unbanned' }[command], { id: m.id });
-      }
-      case 'refund': {
-        if (!args[0] || !/^[A-Za-z0-9_-]{1,64}$/.test(args[0])) return usage('/refund <order-id> [reason]');
-        const o = await requestRefund(this.deps, { actor, orderId: args[0], reason: reason(1) });
-        return this.text('owner.refund_requested', { id: o.id });
-      }
-      case 'stats': {
-        const s = await computeStats(this.deps, actor);
-        const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
-        return this.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
-      }
-      case 'broadcast': {
-        const groupId = id(args[0]);
-        const text = rest.slice((args[0] ?? '').length).trim();
-        if (Number.isNaN(groupId) || !text) return usage('/broadcast <group-id> <text>');
-        const r = await broadcast(this.deps, { actor, groupId, text });
-        return this.text('owner.broadcast_queued', { count: r.queued });
-      }
-    }
+    const spec = OWNER_COMMAND_TABLE[command];
+    const parsed = spec.parse(args, rest);
+    if (parsed === null) return this.text('owner.usage', { usage: spec.usage });
+    const ctx: OwnerContext = {
+      deps: this.deps,
+      actor: { kind: 'account', accountId: fresh.id },
+      t: (key, params) => this.t(key, params),
+      text: (key, params) => this.text(key, params),
+      say: (text) => void this.replies.push({ type: 'text', text }),
+    };
+    await spec.run(ctx, parsed);
   }
 }
+
+// ------------------------------------------------------------ owner command table
+
+/** What an owner command's handler may use: the use cases' deps, the owner as an actor, and the replies. */
+interface OwnerContext {
+  deps: AppDeps;
+  actor: Actor;
+  t(key: string, params?: Record<string, string | number>): string;
+  text(key: string, params?: Record<string, string | number>): void;
+  say(text: string): void;
+}
+
+/**
+ * One owner command: its usage line, how its words are read (null: show the usage), and what it does.
+ * Scope is checked by the use cases, or here through `assertOwnerOf`/`visibleGroups` (src/app/actors.ts).
+ */
+interface OwnerCommandSpec<P> {
+  usage: string;
+  parse(args: string[], rest: string): P | null;
+  run(ctx: OwnerContext, input: P): Promise<void>;
+}
+
+const command = <P>(spec: OwnerCommandSpec<P>) => spec as OwnerCommandSpec<unknown>;
+
+/** A positive id of up to 9 digits, or NaN. */
+const id = (s: string | undefined) => (s && /^\d{1,9}$/.test(s) ? Number(s) : NaN);
+/** The words from `from` on as one reason, if there are any. */
+const reasonFrom = (args: string[], from: number) => args.slice(from).join(' ') || undefined;
+
+const membershipCommand = (name: 'remove' | 'ban' | 'unban', act: typeof removeMember, replyKey: string) =>
+  command({
+    usage: `/${name} <membership-id> [reason]`,
+    parse: (args) => (Number.isNaN(id(args[0])) ? null : { membershipId: id(args[0]), reason: reasonFrom(args, 1) }),
+    run: async (ctx, input) => {
+      const m = await act(ctx.deps, { actor: ctx.actor, ...input });
+      ctx.text(replyKey, { id: m.id });
+    },
+  });
+
+const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
+  ownerhelp: command({
+    usage: '/ownerhelp',
+    parse: () => ({}),
+    run: async (ctx) => ctx.text('owner.help'),
+  }),
+  groups: command({
+    usage: '/groups',
+    parse: () => ({}),
+    run: async (ctx) => {
+      const { store } = ctx.deps;
+      const groups = await visibleGroups(store, ctx.actor);
+      if (groups.length === 0) return ctx.text('owner.groups_none');
+      const lines = [];
+      for (const g of groups) {
+        const members = [...(await store.memberships.list({ groupId: g.id, status: 'active' })), ...(await store.memberships.list({ groupId: g.id, status: 'grace' }))].length;
+        const plans = (await store.plans.list({ groupId: g.id, activeOnly: true })).map((p) => `#${p.id} ${p.name} ${formatMoney(p.priceMinor, p.currency)}/${p.durationDays}d`).join(', ');
+        lines.push(ctx.t('owner.group_line', { id: g.id, title: g.title, platform: g.platform, members, plans: plans || '-' }));
+      }
+      ctx.say(lines.join('\n'));
+    },
+  }),
+  members: command({
+    usage: '/members <group-id> [soon]',
+    parse: (args) => (Number.isNaN(id(args[0])) ? null : { groupId: id(args[0]), soon: args[1] === 'soon' || args[1] === '即将到期' }),
+    run: async (ctx, { groupId, soon }) => {
+      const { store, clock } = ctx.deps;
+      const group = await store.groups.get(groupId);
+      if (!group) return ctx.text('owner.error', { reason: `no group with id ${groupId}` });
+      await assertOwnerOf(store, ctx.actor, group);
+      const members = await store.memberships.page({ groupId, status: soon ? 'active' : undefined, expiresBefore: soon ? clock.now() + 7 * DAY_MS : undefined, limit: 50 });
+      if (members.length === 0) return ctx.text('owner.members_none');
+      ctx.say(members.map((m) => ctx.t('owner.member_line', { id: m.id, name: m.displayName ?? m.platformUserId, status: ctx.t(`status.${m.status}`), expiresAt: m.expiresAt })).join('\n'));
+    },
+  }),
+  addplan: command({
+    usage: '/addplan <group-id> <price> <currency> <days> <name>',
+    parse: (args) => {
+      const [g, price, currency, days, ...name] = args;
+      if (Number.isNaN(id(g)) || !price || !currency || !days || name.length === 0) return null;
+      return { groupIds: [id(g)], name: name.join(' '), price, currency, days: Number.isInteger(Number(days)) ? Number(days) : NaN };
+    },
+    run: async (ctx, input) => {
+      const plan = await addPlan(ctx.deps, { ...input, actor: ctx.actor });
+      ctx.text('owner.plan_added', { id: plan.id, name: plan.name, price: formatMoney(plan.priceMinor, plan.currency), days: plan.durationDays });
+    },
+  }),
+  disableplan: command({
+    usage: '/disableplan <plan-id>',
+    parse: (args) => (Number.isNaN(id(args[0])) ? null : { planId: id(args[0]) }),
+    run: async (ctx, { planId }) => {
+      await disablePlan(ctx.deps, { planId, actor: ctx.actor });
+      ctx.text('owner.plan_disabled', { id: planId });
+    },
+  }),
+  extend: command({
+    usage: '/extend <membership-id> <days> [reason]',
+    parse: (args) => {
+      const days = args[1] !== undefined && /^-?\d{1,7}$/.test(args[1]) ? Number(args[1]) : NaN;
+      if (Number.isNaN(id(args[0])) || Number.isNaN(days)) return null;
+      return { membershipId: id(args[0]), days, reason: reasonFrom(args, 2) };
+    },
+    run: async (ctx, input) => {
+      const m = await extendMembership(ctx.deps, { actor: ctx.actor, ...input });
+      ctx.text('owner.extended', { id: m.id, expiresAt: m.expiresAt });
+    },
+  }),
+  remove: membershipCommand('remove', removeMember, 'owner.removed'),
+  ban: membershipCommand('ban', banMember, 'owner.banned'),
+  unban: membershipCommand('unban', unbanMember, 'owner.unbanned'),
+  refund: command({
+    usage: '/refund <order-id> [reason]',
+    parse: (args) => (!args[0] || !/^[A-Za-z0-9_-]{1,64}$/.test(args[0]) ? null : { orderId: args[0], reason: reasonFrom(args, 1) }),
+    run: async (ctx, input) => {
+      const o = await requestRefund(ctx.deps, { actor: ctx.actor, ...input });
+      ctx.text('owner.refund_requested', { id: o.id });
+    },
+  }),
+  stats: command({
+    usage: '/stats',
+    parse: () => ({}),
+    run: async (ctx) => {
+      const s = await computeStats(ctx.deps, ctx.actor);
+      const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
+      ctx.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
+    },
+  }),
+  broadcast: command({
+    usage: '/broadcast <group-id> <text>',
+    parse: (args, rest) => {
+      const text = rest.slice((args[0] ?? '').length).trim();
+      return Number.isNaN(id(args[0])) || !text ? null : { groupId: id(args[0]), text };
+    },
+    run: async (ctx, input) => {
+      const r = await broadcast(ctx.deps, { actor: ctx.actor, ...input });
+      ctx.text('owner.broadcast_queued', { count: r.queued });
+    },
+  }),
+};
