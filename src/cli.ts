@@ -1,9 +1,10 @@
-// `gatekeeper` — the owner's command line. Every command has --help, exits non-zero with one line on
-// bad input, and prints JSON with --json. It talks to the same database as the service (DATABASE_URL
+// `gatekeeper` — the owner's command line: a table of commands (COMMANDS) on commander. Every command
+// and every group of commands has --help, bad input exits non-zero with one line, and --json prints
+// JSON. It talks to the same database as the service (DATABASE_URL
 // or DATA_DIR, also from .env) and goes through the same use cases as the admin API.
-import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
 import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
 import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
@@ -45,7 +46,8 @@ Commands:
   backup <file>                copy the SQLite database to a new file while the service runs
   export members --format csv  members as CSV on stdout
 
-Run "gatekeeper <command> --help" for a command's options.
+Run "gatekeeper <command> --help" for a command's options, "gatekeeper plan --help" (and so on) for a
+group of commands, "gatekeeper --version" for the version.
 Database: DATABASE_URL, or sqlite under DATA_DIR (default data/). Also read from .env.`,
   migrate: `Usage: gatekeeper migrate [--json]
 
@@ -123,16 +125,6 @@ Numbers are bare and every text cell is quoted. A formula trigger (= + - @, tab,
 shows it as text.`,
 };
 
-/** Commands that take a subcommand, and what they offer. */
-const FAMILIES: Record<string, string[]> = {
-  owner: ['claim'],
-  group: ['add', 'list'],
-  plan: ['add', 'list', 'disable'],
-  member: ['list', 'extend', 'remove', 'ban', 'unban'],
-  order: ['list', 'refund'],
-  export: ['members'],
-};
-
 type Flags = Record<string, string | boolean | string[] | undefined>;
 type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 
@@ -140,50 +132,6 @@ type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }
 const shown = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 /** A value in a tab-separated text line. */
 const cell = (s: string | number | null) => (s === null ? '-' : String(s).replace(/[\t\r\n]+/g, ' '));
-
-function parseAll(args: string[], options: Options, allowPositionals: boolean): { flags: Flags; positionals: string[] } {
-  const all = { ...options, json: { type: 'boolean' as const }, help: { type: 'boolean' as const, short: 'h' } };
-  const glued: string[] = [];
-  const dashed: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const next = args[i + 1];
-    if (a === '--') {
-      glued.push(...args.slice(i));
-      break;
-    }
-    // A value that starts with "-" (Telegram chat ids are negative numbers, `--chat -1001234`; a reason
-    // may start with a dash): glue it to its option so parseArgs does not read it as another flag.
-    if (a.startsWith('--') && !a.includes('=') && (all as Options)[a.slice(2)]?.type === 'string' && next !== undefined && /^-(?!-|h$)./.test(next)) {
-      glued.push(`${a}=${next}`);
-      i++;
-    } else if (allowPositionals && /^-(?!-|h$)./.test(a)) {
-      // An id may start with "-" (order ids are base64url): an argument like that is not a flag here.
-      dashed.push(a);
-    } else glued.push(a);
-  }
-  if (dashed.length) glued.push(...(glued.includes('--') ? [] : ['--']), ...dashed);
-  try {
-    const r = parseArgs({ args: glued, options: all, allowPositionals, strict: true });
-    return { flags: r.values as Flags, positionals: r.positionals };
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/^TypeError \[[A-Z_]+\]: /, ''));
-  }
-}
-
-function parse(args: string[], options: Options): Flags {
-  return parseAll(args, options, false).flags;
-}
-
-/** Parses a command taking positional arguments; checks their count unless --help was asked for. */
-function parseWith(args: string[], options: Options, names: string[]): { f: Flags; pos: string[] } {
-  const { flags, positionals } = parseAll(args, options, true);
-  if (!flags.help) {
-    if (positionals.length < names.length) throw new UsageError(`missing <${names[positionals.length]}>`);
-    if (positionals.length > names.length) throw new UsageError(`unexpected argument ${shown(positionals[names.length]!)}`);
-  }
-  return { f: flags, pos: positionals };
-}
 
 function required(flags: Flags, name: string): string {
   const v = flags[name];
@@ -326,63 +274,105 @@ async function backup(config: Config, file: string, json: boolean, out: (s: stri
   out(json ? JSON.stringify({ file: target, bytes }) : `backed up ${source} to ${target} (${bytes} bytes)`);
 }
 
-export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<void> {
-  const [cmd, sub] = argv;
-  const two = `${cmd ?? ''} ${sub ?? ''}`;
-  const known = (k: string) => Object.hasOwn(HELP, k) && k !== 'main';
-  const name = known(two) ? two : cmd && known(cmd) ? cmd : null;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') return out(HELP.main!);
-  if (!name) {
-    const family = Object.hasOwn(FAMILIES, cmd) ? FAMILIES[cmd] : undefined;
-    if (family) {
-      const choices = family.map((s) => `${cmd} ${s}`).join(', ');
-      throw new UsageError(sub && !sub.startsWith('-') ? `unknown command ${shown(`${cmd} ${sub}`)} (${choices}); see gatekeeper --help` : `"${cmd}" needs a subcommand (${choices}); see gatekeeper --help`);
-    }
-    throw new UsageError(`unknown command ${shown(cmd)}; see gatekeeper --help`);
-  }
-  const rest = argv.slice(name.split(' ').length);
-  const print = (json: boolean, value: unknown, text: string) => out(json ? JSON.stringify(value) : text);
-  const config = () => loadConfig(env, { forCli: true });
+/** What a command's handler gets: its flags, its positional arguments, and where to print. */
+interface Invocation {
+  f: Flags;
+  pos: string[];
+  out: (s: string) => void;
+  /** Prints `value` as JSON with --json, else `text`. */
+  print: (value: unknown, text: string) => void;
+  config: () => Config;
+}
 
-  switch (name) {
-    case 'migrate': {
-      const f = parse(rest, {});
-      if (f.help) return out(HELP.migrate!);
+/** One CLI command: its name ("group add"), a one-line summary, its options and positional arguments, and what it does. */
+interface CommandSpec {
+  name: string;
+  summary: string;
+  options?: Options;
+  args?: string[];
+  handler: (i: Invocation) => Promise<void> | void;
+}
+
+const membershipCommand = (verb: 'extend' | 'remove' | 'ban' | 'unban', summary: string): CommandSpec => ({
+  name: `member ${verb}`,
+  summary,
+  options: verb === 'extend' ? { days: { type: 'string' }, reason: { type: 'string' } } : { reason: { type: 'string' } },
+  args: ['membership-id'],
+  handler: async ({ f, pos, print, config }) => {
+    const membershipId = idArg(pos[0]!, 'membership id');
+    const days = verb === 'extend' ? wholeNumber(required(f, 'days'), 'days', 1, MAX_EXTEND_DAYS) : 0;
+    const input = { actor: CLI, membershipId, reason: optional(f, 'reason') };
+    const m = await withDeps(config(), (deps) => {
+      if (verb === 'extend') return extendMembership(deps, { ...input, days });
+      if (verb === 'remove') return removeMember(deps, input);
+      if (verb === 'ban') return banMember(deps, input);
+      return unbanMember(deps, input);
+    });
+    const until = toIso(m.expiresAt);
+    const text =
+      verb === 'extend'
+        ? `membership ${m.id} extended by ${days} days: ${m.status} until ${until}; the member is told`
+        : verb === 'remove'
+          ? `membership ${m.id} removed (${m.status}); the service will take them out of the group`
+          : verb === 'ban'
+            ? `membership ${m.id} banned; the service will keep them out of the group`
+            : `membership ${m.id} unbanned: now ${m.status}${m.status === 'active' ? `, paid until ${until}; the service will invite them back` : '; they may buy again'}`;
+    print(membershipResult(m), text);
+  },
+});
+
+/** Every command, in the order the help lists them. Its help text is HELP[name]. */
+const COMMANDS: CommandSpec[] = [
+  {
+    name: 'migrate',
+    summary: 'apply database migrations',
+    handler: async ({ print, config }) => {
       const opened = await openDatabase(config().databaseUrl);
       try {
         const applied = await migrateToLatest(opened);
-        return print(!!f.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+        print({ applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       } finally {
         await opened.close();
       }
-    }
-    case 'owner claim': {
-      const f = parse(rest, { group: { type: 'string', multiple: true } });
-      if (f.help) return out(HELP['owner claim']!);
+    },
+  },
+  {
+    name: 'owner claim',
+    summary: 'print a one-time code that makes a chat account an owner',
+    options: { group: { type: 'string', multiple: true } },
+    handler: async ({ f, print, config }) => {
       const groups = f.group as string[] | undefined;
       const groupIds = groups?.map((g) => positiveInt(g, 'group'));
       const c = await withDeps(config(), (deps) => createClaimCode(deps, CLI, groupIds));
       const expiresAt = toIso(c.expiresAt);
       const who = c.groupIds ? `an owner of group${c.groupIds.length > 1 ? 's' : ''} ${c.groupIds.join(', ')} only` : 'an owner of every group (an operator)';
-      return print(!!f.json, { code: c.code, expiresAt, groupIds: c.groupIds }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes ${who}.`);
-    }
-    case 'group add': {
-      const f = parse(rest, { platform: { type: 'string' }, chat: { type: 'string' }, title: { type: 'string' } });
-      if (f.help) return out(HELP['group add']!);
+      print({ code: c.code, expiresAt, groupIds: c.groupIds }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes ${who}.`);
+    },
+  },
+  {
+    name: 'group add',
+    summary: 'register a chat group',
+    options: { platform: { type: 'string' }, chat: { type: 'string' }, title: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
       const input = { platform: required(f, 'platform'), chatId: required(f, 'chat'), title: required(f, 'title'), actor: CLI };
       const g = await withDeps(config(), (deps) => addGroup(deps, input));
-      return print(!!f.json, { id: g.id }, `group ${g.id} added: ${g.platform} ${g.platformChatId} "${g.title}"`);
-    }
-    case 'group list': {
-      const f = parse(rest, {});
-      if (f.help) return out(HELP['group list']!);
+      print({ id: g.id }, `group ${g.id} added: ${g.platform} ${g.platformChatId} "${g.title}"`);
+    },
+  },
+  {
+    name: 'group list',
+    summary: 'list groups',
+    handler: async ({ print, config }) => {
       const groups = await withDeps(config(), (_deps, store) => store.groups.list(), { readOnly: true });
       const text = groups.length === 0 ? 'no groups' : groups.map((g) => [g.id, g.platform, g.platformChatId, g.title, g.ownerAccountId === null ? 'no owner' : `owner ${g.ownerAccountId}`].map(cell).join('\t')).join('\n');
-      return print(!!f.json, groups.map(groupJson), text);
-    }
-    case 'plan add': {
-      const f = parse(rest, { group: { type: 'string', multiple: true }, name: { type: 'string' }, price: { type: 'string' }, currency: { type: 'string' }, days: { type: 'string' } });
-      if (f.help) return out(HELP['plan add']!);
+      print(groups.map(groupJson), text);
+    },
+  },
+  {
+    name: 'plan add',
+    summary: 'create a plan',
+    options: { group: { type: 'string', multiple: true }, name: { type: 'string' }, price: { type: 'string' }, currency: { type: 'string' }, days: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
       const groups = (f.group as string[] | undefined) ?? [];
       if (groups.length === 0) throw new UsageError('missing --group');
       const input = {
@@ -394,11 +384,14 @@ export async function run(argv: string[], env: Record<string, string | undefined
         actor: CLI,
       };
       const p = await withDeps(config(), (deps) => addPlan(deps, input));
-      return print(!!f.json, { id: p.id }, `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${p.durationDays} days, groups ${p.groupIds.join(', ')}`);
-    }
-    case 'plan list': {
-      const f = parse(rest, { group: { type: 'string' } });
-      if (f.help) return out(HELP['plan list']!);
+      print({ id: p.id }, `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${p.durationDays} days, groups ${p.groupIds.join(', ')}`);
+    },
+  },
+  {
+    name: 'plan list',
+    summary: 'list plans',
+    options: { group: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
       const group = optional(f, 'group');
       const groupId = group === undefined ? undefined : positiveInt(group, 'group');
       const plans = await withDeps(config(), async (_deps, store) => {
@@ -409,18 +402,25 @@ export async function run(argv: string[], env: Record<string, string | undefined
         plans.length === 0
           ? 'no plans'
           : plans.map((p) => [p.id, p.name, `${formatMinor(p.priceMinor, p.currency)} ${p.currency}`, `${p.durationDays} days`, p.active ? 'on sale' : 'disabled', `groups ${p.groupIds.join(',')}`].map(cell).join('\t')).join('\n');
-      return print(!!f.json, plans.map(planJson), text);
-    }
-    case 'plan disable': {
-      const { f, pos } = parseWith(rest, { reason: { type: 'string' } }, ['plan-id']);
-      if (f.help) return out(HELP['plan disable']!);
+      print(plans.map(planJson), text);
+    },
+  },
+  {
+    name: 'plan disable',
+    summary: 'take a plan off sale',
+    options: { reason: { type: 'string' } },
+    args: ['plan-id'],
+    handler: async ({ f, pos, print, config }) => {
       const planId = idArg(pos[0]!, 'plan id');
       const p = await withDeps(config(), (deps) => disablePlan(deps, { planId, actor: CLI, reason: optional(f, 'reason') }));
-      return print(!!f.json, { id: p.id, active: p.active }, `plan ${p.id} disabled: "${cell(p.name)}" is no longer on sale; memberships already paid for are not affected`);
-    }
-    case 'member list': {
-      const f = parse(rest, { group: { type: 'string' }, status: { type: 'string' }, 'expiring-within': { type: 'string' } });
-      if (f.help) return out(HELP['member list']!);
+      print({ id: p.id, active: p.active }, `plan ${p.id} disabled: "${cell(p.name)}" is no longer on sale; memberships already paid for are not affected`);
+    },
+  },
+  {
+    name: 'member list',
+    summary: 'list memberships',
+    options: { group: { type: 'string' }, status: { type: 'string' }, 'expiring-within': { type: 'string' } },
+    handler: async ({ f, print, config }) => {
       const within = optional(f, 'expiring-within');
       const days = within === undefined ? undefined : wholeNumber(within, 'expiring-within', 0, MAX_EXTEND_DAYS);
       const rows: ReturnType<typeof memberJson>[] = [];
@@ -431,38 +431,18 @@ export async function run(argv: string[], env: Record<string, string | undefined
         await eachMembership(store, { groupId: filter.groupId, status, expiresBefore }, (m) => rows.push(memberJson(m)));
       }, { readOnly: true });
       const text = rows.length === 0 ? 'no members' : rows.map((r) => [r.membershipId, r.groupId, `${r.platform}:${r.platformUserId}`, r.status, r.expiresAt].map(cell).join('\t')).join('\n');
-      return print(!!f.json, rows, text);
-    }
-    case 'member extend':
-    case 'member remove':
-    case 'member ban':
-    case 'member unban': {
-      const extend = name === 'member extend';
-      const { f, pos } = parseWith(rest, extend ? { days: { type: 'string' }, reason: { type: 'string' } } : { reason: { type: 'string' } }, ['membership-id']);
-      if (f.help) return out(HELP[name]!);
-      const membershipId = idArg(pos[0]!, 'membership id');
-      const days = extend ? wholeNumber(required(f, 'days'), 'days', 1, MAX_EXTEND_DAYS) : 0;
-      const input = { actor: CLI, membershipId, reason: optional(f, 'reason') };
-      const m = await withDeps(config(), (deps) => {
-        if (name === 'member extend') return extendMembership(deps, { ...input, days });
-        if (name === 'member remove') return removeMember(deps, input);
-        if (name === 'member ban') return banMember(deps, input);
-        return unbanMember(deps, input);
-      });
-      const until = toIso(m.expiresAt);
-      const text =
-        name === 'member extend'
-          ? `membership ${m.id} extended by ${days} days: ${m.status} until ${until}; the member is told`
-          : name === 'member remove'
-            ? `membership ${m.id} removed (${m.status}); the service will take them out of the group`
-            : name === 'member ban'
-              ? `membership ${m.id} banned; the service will keep them out of the group`
-              : `membership ${m.id} unbanned: now ${m.status}${m.status === 'active' ? `, paid until ${until}; the service will invite them back` : '; they may buy again'}`;
-      return print(!!f.json, membershipResult(m), text);
-    }
-    case 'order list': {
-      const f = parse(rest, { status: { type: 'string' } });
-      if (f.help) return out(HELP['order list']!);
+      print(rows, text);
+    },
+  },
+  membershipCommand('extend', 'add days to a membership'),
+  membershipCommand('remove', 'withdraw access now'),
+  membershipCommand('ban', 'remove and keep out until unbanned'),
+  membershipCommand('unban', 'lift a ban'),
+  {
+    name: 'order list',
+    summary: 'list orders, newest first',
+    options: { status: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
       const status = optional(f, 'status');
       if (status !== undefined && !isOrderStatus(status)) throw invalid(`unknown order status ${shown(status)} (pending, paid, expired, review, refund_pending, refunded)`);
       const orders = await withDeps(config(), async (_deps, store) => {
@@ -478,26 +458,36 @@ export async function run(argv: string[], env: Record<string, string | undefined
       }, { readOnly: true });
       const refundedCell = (o: (typeof orders)[number]) => (o.refundedMinor > 0 ? [`refunded ${o.refunded} ${o.currency}`] : []);
       const text = orders.length === 0 ? 'no orders' : orders.map((o) => [o.id, o.status, `${o.amount} ${o.currency}`, ...refundedCell(o), o.provider, `account ${o.accountId}`, `plan ${o.planId}`, o.createdAt].map(cell).join('\t')).join('\n');
-      return print(!!f.json, orders, text);
-    }
-    case 'order refund': {
-      const { f, pos } = parseWith(rest, { reason: { type: 'string' } }, ['order-id']);
-      if (f.help) return out(HELP['order refund']!);
+      print(orders, text);
+    },
+  },
+  {
+    name: 'order refund',
+    summary: 'refund a paid order',
+    options: { reason: { type: 'string' } },
+    args: ['order-id'],
+    handler: async ({ f, pos, print, config }) => {
       const orderId = pos[0]!.trim();
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(orderId)) throw notFound(`no order with id ${shown(pos[0]!)}`);
       const o = await withDeps(config(), async (deps, store) => oneOrderJson(store, await requestRefund(deps, { actor: CLI, orderId, reason: optional(f, 'reason') })));
       const owed = o.amountMinor - o.refundedMinor;
-      return print(!!f.json, o, `order ${o.id}: refund requested; the service will complete it (its job worker asks the ${o.provider} provider to refund ${formatMinor(owed, o.currency)} ${o.currency}, the whole remaining charge, then tells the member)`);
-    }
-    case 'backup': {
-      const { f, pos } = parseWith(rest, {}, ['file']);
-      if (f.help) return out(HELP.backup!);
+      print(o, `order ${o.id}: refund requested; the service will complete it (its job worker asks the ${o.provider} provider to refund ${formatMinor(owed, o.currency)} ${o.currency}, the whole remaining charge, then tells the member)`);
+    },
+  },
+  {
+    name: 'backup',
+    summary: 'copy the SQLite database to a new file',
+    args: ['file'],
+    handler: async ({ f, pos, out, config }) => {
       if (pos[0]!.trim() === '') throw new UsageError('missing <file>');
       return backup(config(), pos[0]!, !!f.json, out);
-    }
-    case 'export members': {
-      const f = parse(rest, { format: { type: 'string' }, group: { type: 'string' }, status: { type: 'string' } });
-      if (f.help) return out(HELP['export members']!);
+    },
+  },
+  {
+    name: 'export members',
+    summary: 'members as CSV on stdout',
+    options: { format: { type: 'string' }, group: { type: 'string' }, status: { type: 'string' } },
+    handler: async ({ f, out, config }) => {
       if (f.json) throw new UsageError('export writes CSV; --json does not apply');
       const format = required(f, 'format');
       if (format.trim().toLowerCase() !== 'csv') throw new UsageError(`unknown --format ${shown(format)}; only csv is supported`);
@@ -509,7 +499,141 @@ export async function run(argv: string[], env: Record<string, string | undefined
           out(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
         });
       }, { readOnly: true });
+    },
+  },
+];
+
+/** The options every command takes. */
+const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean' } };
+
+let version: string | undefined;
+/** The version in package.json, read once. */
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
+}
+
+/** The help text of a command family ("plan"), listing its subcommands from the table. */
+function familyHelp(family: string, specs: CommandSpec[]): string {
+  const width = Math.max(...specs.map((c) => c.name.length)) + 2;
+  const subs = specs.map((c) => c.name.split(' ')[1]!);
+  return `Usage: gatekeeper ${family} ${subs.length > 1 ? `<${subs.join('|')}>` : subs[0]} [options]
+
+Commands:
+${specs.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+
+Run "gatekeeper ${family} <command> --help" for a command's options.`;
+}
+
+/**
+ * Tokens commander would misread, settled the way the CLI always has: an argument that starts with a
+ * single "-" is a positional where the command takes one (order ids are base64url and may start with
+ * "-"), and a string option followed by another option, "--" or -h is an error rather than a value.
+ * A value that starts with "-" stays the option's value (`--chat -1001234`).
+ */
+function settle(spec: CommandSpec, tokens: string[]): string[] {
+  const options = { ...spec.options, ...COMMON };
+  const kept: string[] = [];
+  const dashed: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const a = tokens[i]!;
+    if (a === '--') {
+      kept.push(...tokens.slice(i));
+      break;
     }
+    const eq = /^--([^=]+)=/.exec(a);
+    if (eq && Object.hasOwn(options, eq[1]!) && options[eq[1]!]!.type === 'boolean') throw new UsageError(`Option '--${eq[1]}' does not take an argument`);
+    const option = a.startsWith('--') && !a.includes('=') && Object.hasOwn(options, a.slice(2)) ? options[a.slice(2)]! : undefined;
+    const next = tokens[i + 1];
+    if (option?.type === 'string' && next !== undefined) {
+      if (next.startsWith('-') && !/^-(?!-|h$)./.test(next)) throw new UsageError(`Option '${a}' argument is ambiguous.`);
+      kept.push(a, next);
+      i++;
+    } else if (spec.args?.length && /^-(?!-|h$)./.test(a)) dashed.push(a);
+    else kept.push(a);
+  }
+  if (dashed.length) kept.push(...(kept.includes('--') ? [] : ['--']), ...dashed);
+  return kept;
+}
+
+/** Commander's own messages ("error: unknown option '--x'"), worded as the CLI always has. */
+function usageLine(e: CommanderError, spec: CommandSpec | undefined): string {
+  const m = e.message.replace(/^error: /, '');
+  const unknown = /^unknown option '(.*)'$/.exec(m);
+  if (unknown && spec?.args?.length) return `Unknown option '${unknown[1]}'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- ${JSON.stringify(unknown[1])}`;
+  const missing = /^option '(--[\w-]+)[^']*' argument missing$/.exec(m);
+  if (missing) return `Option '${missing[1]} <value>' argument missing`;
+  return m.charAt(0).toUpperCase() + m.slice(1);
+}
+
+/** Builds the command tree from COMMANDS: `gatekeeper`, a family per first word, a leaf per command. */
+function program(out: (s: string) => void, env: Record<string, string | undefined>): Command {
+  const root = new Command('gatekeeper')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out(s.replace(/\n$/, '')), writeErr: () => {}, outputError: () => {} })
+    .showSuggestionAfterError(false)
+    .helpCommand(false)
+    .helpOption('-h, --help')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .version(packageVersion(), '--version')
+    .configureHelp({ formatHelp: () => HELP.main! });
+  const families = new Map<string, CommandSpec[]>();
+  for (const spec of COMMANDS) {
+    const [first, second] = spec.name.split(' ') as [string, string | undefined];
+    if (second) families.set(first, [...(families.get(first) ?? []), spec]);
+  }
+  const leaf = (parent: Command, word: string, spec: CommandSpec) => {
+    const cmd = parent.command(word).allowExcessArguments().configureHelp({ formatHelp: () => HELP[spec.name]! });
+    for (const [name, o] of Object.entries({ ...spec.options, json: COMMON.json! })) {
+      const option = new Option(o.type === 'string' ? `--${name} <value>` : `--${name}`);
+      if (o.multiple) option.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+      cmd.addOption(option);
+    }
+    cmd.action(async () => {
+      const opts = cmd.opts();
+      const f: Flags = Object.fromEntries(cmd.options.map((o) => [o.long!.slice(2), opts[o.attributeName()] as Flags[string]]));
+      const pos = cmd.args;
+      const names = spec.args ?? [];
+      if (pos.length < names.length) throw new UsageError(`missing <${names[pos.length]}>`);
+      if (pos.length > names.length) {
+        throw new UsageError(names.length ? `unexpected argument ${shown(pos[names.length]!)}` : `Unexpected argument '${pos[0]}'. This command does not take positional arguments`);
+      }
+      const print = (value: unknown, text: string) => out(f.json ? JSON.stringify(value) : text);
+      await spec.handler({ f, pos, out, print, config: () => loadConfig(env, { forCli: true }) });
+    });
+  };
+  for (const spec of COMMANDS) if (!spec.name.includes(' ')) leaf(root, spec.name, spec);
+  for (const [family, specs] of families) {
+    const group = root.command(family).allowUnknownOption().allowExcessArguments().configureHelp({ formatHelp: () => familyHelp(family, specs) });
+    for (const spec of specs) leaf(group, spec.name.split(' ')[1]!, spec);
+    // Reached only when the next word is not one of its subcommands.
+    group.action(() => {
+      const sub = group.args[0];
+      const choices = specs.map((c) => c.name).join(', ');
+      throw new UsageError(sub && !sub.startsWith('-') ? `unknown command ${shown(`${family} ${sub}`)} (${choices}); see gatekeeper --help` : `"${family}" needs a subcommand (${choices}); see gatekeeper --help`);
+    });
+  }
+  // Reached only when the first word is not a command.
+  root.action(() => {
+    const cmd = root.args[0];
+    if (!cmd || cmd === 'help') return out(HELP.main!);
+    throw new UsageError(`unknown command ${shown(cmd)}; see gatekeeper --help`);
+  });
+  return root;
+}
+
+export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<void> {
+  const two = argv.slice(0, 2).join(' ');
+  const spec = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === argv[0]);
+  const words = spec ? spec.name.split(' ').length : 0;
+  const args = spec ? [...argv.slice(0, words), ...settle(spec, argv.slice(words))] : argv;
+  try {
+    await program(out, env).parseAsync(args, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return;
+    throw new UsageError(usageLine(e, spec));
   }
 }
 

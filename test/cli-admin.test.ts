@@ -531,6 +531,37 @@ describe('command names', () => {
   });
 });
 
+describe('groups of commands and --version', () => {
+  const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+
+  it('gatekeeper <group> --help lists the group\'s commands, exit 0, without touching the database', async () => {
+    const families: Array<[string, string[]]> = [
+      ['owner', ['claim']],
+      ['group', ['add', 'list']],
+      ['plan', ['add', 'list', 'disable']],
+      ['member', ['list', 'extend', 'remove', 'ban', 'unban']],
+      ['order', ['list', 'refund']],
+      ['export', ['members']],
+    ];
+    for (const [family, subs] of families) {
+      for (const flag of ['--help', '-h']) {
+        const r = await cli([family, flag], env);
+        expect(r.code, `${family} ${flag}: ${r.err}`).toBe(0);
+        expect(r.out).toMatch(new RegExp(`^Usage: gatekeeper ${family} `));
+        for (const sub of subs) expect(r.out).toMatch(new RegExp(`^  ${family} ${sub} +\\S`, 'm'));
+      }
+    }
+  });
+
+  it('gatekeeper --version prints the package.json version, in-process and as a process', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await cli(['--version'], env)).toEqual({ code: 0, out: version, err: '' });
+    const r = await exec('node', ['bin/gatekeeper.js', '--version'], { env: { ...process.env, ...env } });
+    expect(r.stdout).toBe(`${version}\n`);
+    expect(r.stderr).toBe('');
+  });
+});
+
 describe('csvCell', () => {
   it('quotes every text cell, leaves numbers and empty cells bare', () => {
     expect(csvCell('plain')).toBe('"plain"');
