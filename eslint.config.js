@@ -43,7 +43,9 @@ export default tseslint.config(
         {
           patterns: [
             restrict('app/ imports no framework, database library or platform SDK: it talks to the outside only through ports.', FRAMEWORKS),
-            restrict('app/ depends on domain/ only; adapters (store/, http/, payments/, jobs/, bots/, conversation/) depend on app/, not the other way.', '^\\.\\./(store|http|payments|jobs|conversation)/|^\\.\\./\\.\\./bots/|^\\.\\./(service|main|cli|config)\\.ts$'),
+            restrict('app/ depends on domain/ only; adapters (store/, http/, payments/, jobs/, bots/, conversation/) depend on app/, not the other way.', '^(\\.\\./)+(store|http|payments|jobs|conversation)/|^(\\.\\./)+(service|main|cli|config)\\.ts$'),
+            // The chat adapters' own tables and ports (bots/*/store-port.ts) are theirs alone: app/ never sees them.
+            restrict('app/ never imports bots/: the chat adapters and their store ports depend on app/, not the other way.', '(^|/)bots(/|$)'),
           ],
         },
       ],

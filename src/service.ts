@@ -4,13 +4,15 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { PlaygroundGateway } from '../bots/playground/playground-gateway.ts';
 import { playgroundRoutes, timeTravelAllowed } from '../bots/playground/playground-routes.ts';
+import type { TelegramStore } from '../bots/telegram/store-port.ts';
 import { createTelegramAdapter, type TelegramAdapter, type TelegramAdapterOptions } from '../bots/telegram/telegram-adapter.ts';
+import type { WechatStore } from '../bots/wechat/store-port.ts';
 import { createWechatAdapter, type WechatAdapter, type WechatAdapterOptions } from '../bots/wechat/wechat-adapter.ts';
 import { OffsetClock } from './app/clocks.ts';
 import type { AppDeps } from './app/deps.ts';
 import { createJobHandlers } from './app/job-handlers.ts';
 import type { Platform } from './app/model.ts';
-import type { ChatGateway, Clock, Logger, PaymentProvider, Store } from './app/ports.ts';
+import type { ChatGateway, Clock, Logger, PaymentProvider } from './app/ports.ts';
 import { appSettings, type Config } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
 import { createConversation } from './conversation/engine.ts';
@@ -23,11 +25,22 @@ import { Worker, type WorkerOptions } from './jobs/worker.ts';
 import { DevProvider } from './payments/dev/dev-provider.ts';
 import { createPaymentProviders } from './payments/registry.ts';
 
+/**
+ * The store the service runs on: the core Store app/ uses, plus each chat adapter's own tables
+ * (src/store's KyselyStore is one). app/ sees only the Store part; each adapter gets its own view.
+ */
+export type ServiceStore = TelegramStore & WechatStore;
+
+/** The use-case deps, with the store the adapters need too. */
+export interface ServiceDeps extends AppDeps {
+  store: ServiceStore;
+}
+
 export interface ServiceOptions {
   config: Config;
   adminToken: string;
   devPaySecret: string;
-  store: Store;
+  store: ServiceStore;
   clock: Clock;
   logger: Logger;
   loggerInstance?: FastifyServerOptions['loggerInstance'];
@@ -50,7 +63,7 @@ export interface ServiceOptions {
 }
 
 export interface Service {
-  deps: AppDeps;
+  deps: ServiceDeps;
   app: FastifyInstance;
   worker: Worker;
   scheduler: Scheduler;
@@ -84,7 +97,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
 
   // eslint-disable-next-line prefer-const -- assigned once below, after the deps it needs; `deps` reads it later
   let worker: Worker | undefined;
-  const deps: AppDeps = {
+  const deps: ServiceDeps = {
     store: o.store,
     clock: o.clock,
     providers,

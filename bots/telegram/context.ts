@@ -2,12 +2,17 @@
 // and two helpers every group call needs (render a catalogue message; follow a supergroup migration).
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Group } from '../../src/app/model.ts';
-import type { TelegramRosterStatus } from '../../src/app/ports.ts';
 import type { Clock, Logger } from '../../src/app/ports.ts';
 import { type BotApiClient, ChatMigratedError } from './bot-api-client.ts';
+import type { TelegramRosterStatus, TelegramStore } from './store-port.ts';
+
+/** The use-case deps, with the store as the Telegram adapter sees it (the core store plus its own tables). */
+export interface TelegramDeps extends AppDeps {
+  store: TelegramStore;
+}
 
 export interface TelegramContext {
-  deps: AppDeps;
+  deps: TelegramDeps;
   client: BotApiClient;
   clock: Clock;
   logger: Logger;

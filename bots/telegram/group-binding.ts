@@ -15,7 +15,7 @@ import { addGroup } from '../../src/app/catalog-admin.ts';
 import type { JobEffects, JobHandler } from '../../src/app/job-handlers.ts';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
-import type { TelegramRosterStatus } from '../../src/app/ports.ts';
+import type { TelegramRosterStatus } from './store-port.ts';
 import { DomainError, ProviderRejectedError } from '../../src/domain/errors.ts';
 import { isApiError, withRetries } from './bot-api-client.ts';
 import { followMigration, mayStay, render, type TelegramContext } from './context.ts';

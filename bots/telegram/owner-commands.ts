@@ -6,8 +6,9 @@
 //   /unwhitelist <group> <user-id>
 // The owner is checked against the store on every command; for anyone else these are unknown commands.
 import { type Actor, actorLabel, assertOwnerOf } from '../../src/app/actors.ts';
-import type { Account, Group } from '../../src/app/model.ts';
-import type { IntruderPolicy, NewJob, TelegramRosterEntry } from '../../src/app/ports.ts';
+import type { Account, Group, IntruderPolicy } from '../../src/app/model.ts';
+import type { NewJob } from '../../src/app/ports.ts';
+import type { TelegramRosterEntry } from './store-port.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 import { DAY_MS } from '../../src/domain/time.ts';

@@ -7,13 +7,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Telegraf } from 'telegraf';
 import type { Update } from 'telegraf/types';
-import type { AppDeps } from '../../src/app/deps.ts';
 import type { JobHandler } from '../../src/app/job-handlers.ts';
 import type { Clock, Logger } from '../../src/app/ports.ts';
 import type { Conversation } from '../../src/conversation/types.ts';
 import { ProviderRejectedError, RetryAfterError } from '../../src/domain/errors.ts';
 import { type ApiCaller, BotApiClient, type TelegramLimiter } from './bot-api-client.ts';
-import type { TelegramContext } from './context.ts';
+import type { TelegramContext, TelegramDeps } from './context.ts';
 import { GroupBinding } from './group-binding.ts';
 import { JoinRequests } from './join-requests.ts';
 import { OwnerCommands } from './owner-commands.ts';
@@ -51,7 +50,7 @@ export const DEFAULT_OPTIONS = { pollTimeoutSec: 25, requestTimeoutMs: 30_000, w
 
 export interface TelegramAdapterInput {
   options: Omit<TelegramAdapterOptions, keyof typeof DEFAULT_OPTIONS> & Partial<TelegramAdapterOptions>;
-  deps: AppDeps;
+  deps: TelegramDeps;
   limiter: TelegramLimiter;
   conversation: Conversation;
   clock: Clock;

@@ -6,7 +6,6 @@
 // the bot is logged out, so a restart just lets them resume.
 import type { FastifyInstance } from 'fastify';
 import { type Contact, type Friendship, type Message, type Room, type Wechaty, WechatyBuilder, type types } from 'wechaty';
-import type { AppDeps } from '../../src/app/deps.ts';
 import type { JobHandler } from '../../src/app/job-handlers.ts';
 import { RetryAfterError } from '../../src/domain/errors.ts';
 import type { Conversation } from '../../src/conversation/types.ts';
@@ -19,7 +18,7 @@ import { PrivateChat } from './private-chat.ts';
 import { RoomBinding } from './room-binding.ts';
 import { RoomMembership } from './room-membership.ts';
 import { RosterAudit } from './roster-audit.ts';
-import { type BotHandle, errText, LOGGED_OUT_RETRY_MS, type OutboundGate, type WechatCore, type WechatSettings } from './wechat-context.ts';
+import { type BotHandle, errText, LOGGED_OUT_RETRY_MS, type OutboundGate, type WechatCore, type WechatDeps, type WechatSettings } from './wechat-context.ts';
 import { WechatGateway } from './wechat-gateway.ts';
 
 export const DEFAULT_WECHAT_SETTINGS: WechatSettings = {
@@ -31,7 +30,7 @@ export const DEFAULT_WECHAT_SETTINGS: WechatSettings = {
 };
 
 export interface WechatAdapterOptions {
-  deps: AppDeps;
+  deps: WechatDeps;
   limiter: OutboundGate;
   conversation: Conversation;
   adminToken: string;

@@ -3,6 +3,7 @@
 import type { Contact, Room, Wechaty } from 'wechaty';
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Lane, Logger } from '../../src/app/ports.ts';
+import type { WechatStore } from './store-port.ts';
 import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
 import type { AcquireRequest } from '../../src/jobs/outbound-limiter.ts';
 
@@ -40,8 +41,13 @@ export interface WechatSettings {
   absentOfferEveryMs: number;
 }
 
+/** The use-case deps, with the store as the WeChat adapter sees it (the core store plus its own tables). */
+export interface WechatDeps extends AppDeps {
+  store: WechatStore;
+}
+
 export interface WechatCore {
-  deps: AppDeps;
+  deps: WechatDeps;
   bot: BotHandle;
   limiter: OutboundGate;
   logger: Logger;

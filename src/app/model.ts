@@ -17,6 +17,9 @@ export interface Account {
   createdAt: number;
 }
 
+/** What happens to people in a group who may not be there: reported to the owner, removed, or left alone. */
+export type IntruderPolicy = 'report' | 'remove' | 'ignore';
+
 export interface Group {
   id: number;
   platform: Platform;
@@ -26,7 +29,7 @@ export interface Group {
   joinMode: 'auto' | 'review';
   graceMs: number;
   reminderOffsetsMs: number[];
-  intruderPolicy: 'report' | 'remove' | 'ignore';
+  intruderPolicy: IntruderPolicy;
   defaultLocale: string | null;
   createdAt: number;
 }

@@ -1,5 +1,7 @@
 // The Store port over kysely: binds every repository function to one connection or one transaction.
 import type { Kysely } from 'kysely';
+import type { TelegramRepo, TelegramStore } from '../../bots/telegram/store-port.ts';
+import type { WechatRepo, WechatStore } from '../../bots/wechat/store-port.ts';
 import type { Repos, Store } from '../app/ports.ts';
 import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertAccount } from './accounts-repository.ts';
 import { claimAccessChecks, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
@@ -140,17 +142,35 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),
     },
-    wechat: wechatRepo(db),
-    telegram: telegramRepo(db),
   };
 }
 
-export function createStore(opened: OpenedDatabase): Store {
+/** The core repos plus the adapters' own tables, all on one connection or one transaction. */
+export interface KyselyRepos extends Repos {
+  telegram: TelegramRepo;
+  wechat: WechatRepo;
+}
+
+/**
+ * The Store over kysely. app/ sees it as a Store; the chat adapters see it as their TelegramStore or
+ * WechatStore (store-port.ts in bots/telegram and bots/wechat), which add their own tables, inside transactions too.
+ */
+export interface KyselyStore extends Store, TelegramStore, WechatStore {
+  telegram: TelegramRepo;
+  wechat: WechatRepo;
+  transaction<T>(fn: (tx: KyselyRepos) => Promise<T>): Promise<T>;
+}
+
+function bindAll(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): KyselyRepos {
+  return { ...bind(db, dialect), telegram: telegramRepo(db), wechat: wechatRepo(db) };
+}
+
+export function createStore(opened: OpenedDatabase): KyselyStore {
   const { db, dialect } = opened;
-  const store: Store = {
-    ...bind(db, dialect),
+  const store: KyselyStore = {
+    ...bindAll(db, dialect),
     dialect,
-    transaction: (fn) => db.transaction().execute((trx) => fn(bind(trx, dialect))),
+    transaction: (fn) => db.transaction().execute((trx) => fn(bindAll(trx, dialect))),
     storageState: () => {
       // SQLite: the path must still name the file we have open, or every write goes into a file that
       // nobody will read again (deleted) or that is no longer the database (replaced).

@@ -188,11 +188,126 @@ export interface Database {
   owner_scopes: OwnerScopesTable;
   dialogue_state: DialogueStateTable;
   owner_alerts: OwnerAlertsTable;
+  telegram_groups: TelegramGroupsTable;
+  telegram_invite_links: TelegramInviteLinksTable;
+  telegram_join_requests: TelegramJoinRequestsTable;
+  telegram_chat_members: TelegramChatMembersTable;
+  telegram_whitelist: TelegramWhitelistTable;
+  wechat_rooms: WechatRoomsTable;
+  wechat_pending_adds: WechatPendingAddsTable;
+  wechat_whitelist: WechatWhitelistTable;
+  wechat_audit_reports: WechatAuditReportsTable;
+  wechat_identities: WechatIdentitiesTable;
 }
 
 export interface DialogueStateTable {
   account_id: number;
   state: string;
+  updated_at: number;
+}
+
+// ---------------------------------------------------------------- Telegram adapter tables (0004-telegram)
+
+export interface TelegramGroupsTable {
+  group_id: number;
+  bot_status: string;
+  missing_rights: string;
+  dry_run_at: number | null;
+  dry_run_by: number | null;
+  updated_at: number;
+}
+
+export interface TelegramInviteLinksTable {
+  id: Generated<number>;
+  group_id: number;
+  membership_id: number;
+  user_id: string;
+  invite_link: string;
+  name: string;
+  expires_at: number;
+  created_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface TelegramJoinRequestsTable {
+  group_id: number;
+  user_id: string;
+  user_chat_id: string | null;
+  invite_link: string | null;
+  status: string;
+  requested_at: number;
+  decided_at: number | null;
+}
+
+export interface TelegramChatMembersTable {
+  group_id: number;
+  user_id: string;
+  display_name: string | null;
+  is_bot: number;
+  status: string;
+  joined_at: number | null;
+  intruder_state: string | null;
+  updated_at: number;
+}
+
+export interface TelegramWhitelistTable {
+  group_id: number;
+  user_id: string;
+  added_by: number | null;
+  created_at: number;
+}
+
+// ---------------------------------------------------------------- WeChat adapter tables (0005-wechat)
+
+export interface WechatRoomsTable {
+  group_id: number;
+  room_id: string;
+  bound_by: number | null;
+  bound_at: number;
+  confirmed_report_id: number | null;
+  confirmed_by: number | null;
+  confirmed_at: number | null;
+}
+
+export interface WechatPendingAddsTable {
+  membership_id: number;
+  group_id: number;
+  account_id: number;
+  contact_id: string;
+  room_id: string;
+  mode: string;
+  state: string;
+  requested_at: number;
+  deadline_at: number;
+  resolved_at: number | null;
+  attempts: number;
+}
+
+export interface WechatWhitelistTable {
+  id: Generated<number>;
+  group_id: number;
+  contact_id: string;
+  handle: string | null;
+  name: string | null;
+  added_by: number | null;
+  created_at: number;
+}
+
+export interface WechatAuditReportsTable {
+  id: Generated<number>;
+  group_id: number;
+  /** JSON array of the intruders found: `{ contactId, name, handle }`. */
+  intruders: string;
+  fingerprint: string;
+  created_at: number;
+}
+
+export interface WechatIdentitiesTable {
+  account_id: number;
+  handle: string | null;
+  alias_tag: string | null;
+  name: string | null;
   updated_at: number;
 }
 

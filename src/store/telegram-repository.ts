@@ -1,9 +1,8 @@
 // Telegram adapter facts (migration 0004-telegram): the bot's standing in each bound group, join-request
 // invite links per membership, the latest join request per person, the roster as chat_member updates tell
 // it, the whitelist, and moving a group to its new id when it becomes a supergroup.
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type {
-  IntruderPolicy,
   TelegramGroupState,
   TelegramIntruderState,
   TelegramInviteLink,
@@ -12,69 +11,10 @@ import type {
   TelegramRepo,
   TelegramRosterEntry,
   TelegramRosterStatus,
-} from '../app/ports.ts';
+} from '../../bots/telegram/store-port.ts';
+import type { IntruderPolicy } from '../app/model.ts';
 import { toGroup } from './mappers.ts';
-import type { Database } from './schema.ts';
-
-interface TelegramGroupsTable {
-  group_id: number;
-  bot_status: string;
-  missing_rights: string;
-  dry_run_at: number | null;
-  dry_run_by: number | null;
-  updated_at: number;
-}
-
-interface TelegramInviteLinksTable {
-  id?: number;
-  group_id: number;
-  membership_id: number;
-  user_id: string;
-  invite_link: string;
-  name: string;
-  expires_at: number;
-  created_at: number;
-  used_at: number | null;
-  revoked_at: number | null;
-}
-
-interface TelegramJoinRequestsTable {
-  group_id: number;
-  user_id: string;
-  user_chat_id: string | null;
-  invite_link: string | null;
-  status: string;
-  requested_at: number;
-  decided_at: number | null;
-}
-
-interface TelegramChatMembersTable {
-  group_id: number;
-  user_id: string;
-  display_name: string | null;
-  is_bot: number;
-  status: string;
-  joined_at: number | null;
-  intruder_state: string | null;
-  updated_at: number;
-}
-
-interface TelegramWhitelistTable {
-  group_id: number;
-  user_id: string;
-  added_by: number | null;
-  created_at: number;
-}
-
-interface TelegramTables {
-  telegram_groups: TelegramGroupsTable;
-  telegram_invite_links: TelegramInviteLinksTable;
-  telegram_join_requests: TelegramJoinRequestsTable;
-  telegram_chat_members: TelegramChatMembersTable;
-  telegram_whitelist: TelegramWhitelistTable;
-}
-
-type Db = Kysely<Database & TelegramTables>;
+import type { Database, TelegramChatMembersTable, TelegramGroupsTable, TelegramInviteLinksTable, TelegramJoinRequestsTable } from './schema.ts';
 
 const toState = (r: TelegramGroupsTable): TelegramGroupState => ({
   groupId: r.group_id,
@@ -85,7 +25,7 @@ const toState = (r: TelegramGroupsTable): TelegramGroupState => ({
   updatedAt: r.updated_at,
 });
 
-const toLink = (r: TelegramInviteLinksTable): TelegramInviteLink => ({
+const toLink = (r: Selectable<TelegramInviteLinksTable>): TelegramInviteLink => ({
   groupId: r.group_id,
   membershipId: r.membership_id,
   userId: r.user_id,
@@ -118,8 +58,7 @@ const toEntry = (r: TelegramChatMembersTable): TelegramRosterEntry => ({
   updatedAt: r.updated_at,
 });
 
-export function telegramRepo(database: Kysely<Database>): TelegramRepo {
-  const db = database as unknown as Db;
+export function telegramRepo(db: Kysely<Database>): TelegramRepo {
   return {
     async getGroupState(groupId) {
       const r = await db.selectFrom('telegram_groups').selectAll().where('group_id', '=', groupId).executeTakeFirst();

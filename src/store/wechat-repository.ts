@@ -1,8 +1,7 @@
 // WeChat adapter facts (migration 0005-wechat): room bindings, adds waiting for room-join, the
 // whitelist, dry-run intruder reports and the stable identity fields that survive a puppet re-login.
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type {
-  IntruderPolicy,
   WechatAddMode,
   WechatAddState,
   WechatAuditReport,
@@ -12,68 +11,9 @@ import type {
   WechatRepo,
   WechatRoomBinding,
   WechatWhitelistEntry,
-} from '../app/ports.ts';
-import type { Database } from './schema.ts';
-
-interface WechatRoomsTable {
-  group_id: number;
-  room_id: string;
-  bound_by: number | null;
-  bound_at: number;
-  confirmed_report_id: number | null;
-  confirmed_by: number | null;
-  confirmed_at: number | null;
-}
-
-interface WechatPendingAddsTable {
-  membership_id: number;
-  group_id: number;
-  account_id: number;
-  contact_id: string;
-  room_id: string;
-  mode: string;
-  state: string;
-  requested_at: number;
-  deadline_at: number;
-  resolved_at: number | null;
-  attempts: number;
-}
-
-interface WechatWhitelistTable {
-  id?: number;
-  group_id: number;
-  contact_id: string;
-  handle: string | null;
-  name: string | null;
-  added_by: number | null;
-  created_at: number;
-}
-
-interface WechatAuditReportsTable {
-  id?: number;
-  group_id: number;
-  intruders: string;
-  fingerprint: string;
-  created_at: number;
-}
-
-interface WechatIdentitiesTable {
-  account_id: number;
-  handle: string | null;
-  alias_tag: string | null;
-  name: string | null;
-  updated_at: number;
-}
-
-interface WechatTables {
-  wechat_rooms: WechatRoomsTable;
-  wechat_pending_adds: WechatPendingAddsTable;
-  wechat_whitelist: WechatWhitelistTable;
-  wechat_audit_reports: WechatAuditReportsTable;
-  wechat_identities: WechatIdentitiesTable;
-}
-
-type Db = Kysely<Database & WechatTables>;
+} from '../../bots/wechat/store-port.ts';
+import type { IntruderPolicy } from '../app/model.ts';
+import type { Database, WechatAuditReportsTable, WechatIdentitiesTable, WechatPendingAddsTable, WechatRoomsTable } from './schema.ts';
 
 const toBinding = (r: WechatRoomsTable): WechatRoomBinding => ({
   groupId: r.group_id,
@@ -111,7 +51,7 @@ function parseIntruders(json: string): WechatIntruder[] {
   }
 }
 
-const toReport = (r: WechatAuditReportsTable & { id: number }): WechatAuditReport => ({
+const toReport = (r: Selectable<WechatAuditReportsTable>): WechatAuditReport => ({
   id: r.id,
   groupId: r.group_id,
   intruders: parseIntruders(r.intruders),
@@ -121,8 +61,7 @@ const toReport = (r: WechatAuditReportsTable & { id: number }): WechatAuditRepor
 
 const toIdentity = (r: WechatIdentitiesTable): WechatIdentity => ({ accountId: r.account_id, handle: r.handle, aliasTag: r.alias_tag, name: r.name, updatedAt: r.updated_at });
 
-export function wechatRepo(database: Kysely<Database>): WechatRepo {
-  const db = database as unknown as Db;
+export function wechatRepo(db: Kysely<Database>): WechatRepo {
   return {
     async bindRoom(b, now) {
       await db
@@ -224,12 +163,12 @@ export function wechatRepo(database: Kysely<Database>): WechatRepo {
 
     async latestAuditReport(groupId) {
       const r = await db.selectFrom('wechat_audit_reports').selectAll().where('group_id', '=', groupId).orderBy('id', 'desc').limit(1).executeTakeFirst();
-      return r ? toReport(r as WechatAuditReportsTable & { id: number }) : null;
+      return r ? toReport(r) : null;
     },
 
     async getAuditReport(id) {
       const r = await db.selectFrom('wechat_audit_reports').selectAll().where('id', '=', id).executeTakeFirst();
-      return r ? toReport(r as WechatAuditReportsTable & { id: number }) : null;
+      return r ? toReport(r) : null;
     },
 
     async getIdentity(accountId) {

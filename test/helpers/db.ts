@@ -4,9 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testSchemaName } from './schema-name.ts';
-import type { Store } from '../../src/app/ports.ts';
 import { type Dialect, migrateToLatest, openDatabase, type OpenedDatabase } from '../../src/store/database.ts';
-import { createStore } from '../../src/store/kysely-store.ts';
+import { createStore, type KyselyStore } from '../../src/store/kysely-store.ts';
 
 export const PG_URL = process.env.TEST_POSTGRES_URL;
 
@@ -18,9 +17,9 @@ export interface TestDb {
   url: string;
   schema?: string;
   opened: OpenedDatabase;
-  store: Store;
+  store: KyselyStore;
   /** Opens another connection (pool) to the same database/schema: a second service instance. */
-  reopen(): Promise<{ opened: OpenedDatabase; store: Store }>;
+  reopen(): Promise<{ opened: OpenedDatabase; store: KyselyStore }>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,60 @@
+// The chat platform port: what the use cases ask of Telegram, WeChat or the playground. bots/*
+// implement it; app/ sees only this.
+import type { Platform } from '../model.ts';
+
+/** Outbound priority lanes: lower number goes first. Invites and removals before notices, reminders, broadcasts. */
+export const LANES = { access: 0, notice: 1, system: 1, reminder: 2, broadcast: 3 } as const;
+export type Lane = keyof typeof LANES;
+
+export interface SendOptions {
+  lane: Lane;
+}
+
+export interface Choice {
+  /** What the bot receives back when this choice is picked (a button's data, or the number typed on WeChat). */
+  value: string;
+  label: string;
+}
+
+export interface InviteContext {
+  membershipId: number;
+  expiresAt: number;
+  groupTitle: string;
+  locale: string;
+}
+
+/** `added`: the person is in (or the platform confirmed the add); `invited`: an invitation is on its way to them. */
+export type InviteResult = 'added' | 'invited';
+export type ChatMemberStatus = 'member' | 'admin' | 'absent' | 'banned' | 'unknown';
+
+export interface RemoveOptions {
+  /** `false` removes and leaves the person free to rejoin after renewing; `true` keeps them out. */
+  ban: boolean;
+  /**
+   * Is this removal still due? The rule lives in app/ (job-handlers.ts re-reads the membership by id);
+   * the adapter calls it right before every step that changes the chat (ban, unban, revoking links) and
+   * once more after the last one, and stops as soon as it answers false.
+   */
+  stillDue?: () => Promise<boolean>;
+}
+
+/**
+ * `removed`: the person is out (or was not in); `kept`: the removal stopped being due before anything
+ * was done, the person was left as they were; `undone`: it stopped being due after the person was put
+ * out, and the adapter lifted any ban it had set: the person must be invited again.
+ */
+export type RemoveResult = 'removed' | 'kept' | 'undone';
+
+/**
+ * One chat platform. Every method is a network call: it throws RetryAfterError when asked to wait,
+ * ProviderRejectedError when the platform refuses, ProviderUnreachableError for transient failures.
+ */
+export interface ChatGateway {
+  readonly platform: Platform;
+  sendText(userId: string, text: string, opts: SendOptions): Promise<void>;
+  sendImage(userId: string, png: Buffer, caption: string, opts: SendOptions): Promise<void>;
+  sendChoices(userId: string, text: string, choices: Choice[], opts: SendOptions): Promise<void>;
+  invite(chatId: string, userId: string, ctx: InviteContext): Promise<InviteResult>;
+  remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult>;
+  memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus>;
+}

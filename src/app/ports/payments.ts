@@ -1,0 +1,100 @@
+// The payment provider port: checkout, verified notifications, queries and refunds. src/payments/*
+// (and bots/telegram's Stars) implement it; app/ sees only this.
+import type { Order, Plan } from '../model.ts';
+
+export interface CheckoutRequest {
+  order: Order;
+  plan: Plan;
+  /** Where the provider must send notifications (PUBLIC_URL/webhooks/<provider>). */
+  notifyUrl: string;
+  /** Our own checkout page for this order (PUBLIC_URL/pay/<orderId>). */
+  payPageUrl: string;
+}
+
+export interface Checkout {
+  /** What the QR code encodes (a `weixin://` code_url, an Alipay qr_code, a Stripe URL, our pay page). */
+  qrContent: string;
+  /** A link a person can open instead of scanning. */
+  payUrl: string;
+}
+
+/** The closed set of things a verified notification can mean. */
+export type ProviderEvent =
+  | {
+      type: 'paid';
+      eventId: string;
+      outTradeNo: string;
+      providerTxnId: string;
+      amountMinor: number;
+      currency: string;
+      merchantId: string | null;
+      paidAt: number;
+    }
+  | { type: 'failed'; eventId: string; outTradeNo: string; reason: string }
+  | {
+      type: 'refunded';
+      eventId: string;
+      outTradeNo: string;
+      /** Stable per refund (not per order): one refund is one ledger row however often it is reported. */
+      providerRefundId: string;
+      /** The amount of this one refund (not the order's total). */
+      amountMinor: number;
+      /**
+       * When the provider reports only its running total (Alipay's refund_fee, Stripe's amount_refunded):
+       * everything refunded on the charge so far. The core then books the part not yet in the ledger, so
+       * one refund reported under two ids is never counted twice.
+       */
+      cumulativeMinor?: number;
+      currency: string;
+      refundedAt: number;
+    }
+  | { type: 'ignored'; eventId: string | null; reason: string };
+
+export type WebhookRejection = 'missing_signature' | 'bad_signature' | 'malformed';
+
+/** A notification that did not pass verification: answered 4xx, logged, and never recorded as an event. */
+export class WebhookRejectedError extends Error {
+  constructor(
+    readonly rejection: WebhookRejection,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WebhookRejectedError';
+  }
+}
+
+export interface WebhookReply {
+  status: number;
+  body?: string;
+  contentType?: string;
+}
+
+export type QueryResult =
+  | { state: 'paid'; event: Extract<ProviderEvent, { type: 'paid' }> }
+  | { state: 'pending' }
+  | { state: 'closed' }
+  | { state: 'refunded' }
+  | { state: 'unknown' };
+
+export interface RefundRequest {
+  order: Order;
+  outRefundNo: string;
+  amountMinor: number;
+  reason: string;
+}
+export type RefundResult = { state: 'refunded'; providerRefundId: string } | { state: 'processing' };
+
+export interface PaymentProvider {
+  readonly name: string;
+  /** Our merchant id at this provider; a paid event naming another merchant is a mismatch. */
+  readonly merchantId: string | null;
+  supportsCurrency(currency: string): boolean;
+  createCheckout(req: CheckoutRequest): Promise<Checkout>;
+  /** Verify the signature over the raw bytes, then parse. Throws WebhookRejectedError before touching anything. */
+  parseWebhook(rawBody: Buffer, headers: Record<string, string | undefined>): Promise<ProviderEvent>;
+  /** The exact answer this provider expects: `ok` = received (stop retrying), `retry` = please send again. */
+  webhookReply(result: 'ok' | 'retry'): WebhookReply;
+  query(order: Order): Promise<QueryResult>;
+  close(order: Order): Promise<void>;
+  refund(req: RefundRequest): Promise<RefundResult>;
+}

@@ -1,0 +1,224 @@
+// The store port: every table the use cases read and write, one repo per concern, and transactions.
+// src/store/ implements it over kysely. The chat adapters' own tables are not here: they sit behind
+// bots/telegram/store-port.ts and bots/wechat/store-port.ts.
+import type { MembershipStatus } from '../../domain/membership.ts';
+import type { OrderStatus } from '../../domain/order.ts';
+import type { AuditEntry, Account, Group, Job, JobStatus, Membership, MembershipPeriod, Order, Plan, Platform } from '../model.ts';
+import type { Lane } from './chat.ts';
+import type { Checkout } from './payments.ts';
+
+export interface NewJob {
+  kind: string;
+  payload: unknown;
+  lane: Lane;
+  runAt?: number;
+  /** Same key = same logical job: enqueued at most once, ever. */
+  dedupeKey?: string;
+  maxAttempts?: number;
+}
+
+export interface AccessCheckQuery {
+  now: number;
+  /** Only memberships of groups on these platforms (the ones with a running adapter). */
+  platforms: Platform[];
+  /** Lapsed rows whose status changed after this wait (their own removal job goes first). */
+  settledBefore: number;
+  /** A row looked at (or, if active, changed) before this may be looked at (again). */
+  recheckBefore: number;
+  maxReinvites: number;
+  limit: number;
+}
+
+export interface AccessCheck {
+  membershipId: number;
+  accountId: number;
+  groupId: number;
+  status: MembershipStatus;
+  expiresAt: number;
+  updatedAt: number;
+  /** Last time the person was known to be in the group (null: never, or removed since). */
+  confirmedAt: number | null;
+  /** Fresh invites (or repeated removals) the sweep queued since the person was last seen in (or removed). */
+  reinvites: number;
+  platform: Platform;
+  chatId: string;
+  userId: string;
+}
+
+export interface AccessPatch {
+  confirmedAt?: number | null;
+  checkedAt?: number | null;
+  reinvites?: number | 'increment';
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface MembershipView extends Membership {
+  platform: Platform;
+  platformUserId: string;
+  displayName: string | null;
+}
+
+/** The groups an owner acts on: every group (an operator), or these. */
+export interface OwnerScope {
+  all: boolean;
+  groupIds: number[];
+}
+
+export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
+
+export interface Repos {
+  accounts: {
+    /** Creates the account on first contact; later calls refresh display name and locale when given. */
+    upsert(a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null }, now: number): Promise<Account>;
+    get(id: number): Promise<Account | null>;
+    find(platform: Platform, platformUserId: string): Promise<Account | null>;
+    setOwner(accountId: number): Promise<void>;
+    /** Records who referred this account, only if nobody has yet. */
+    setReferrer(accountId: number, referrerId: number): Promise<void>;
+    listOwners(): Promise<Account[]>;
+  };
+  ownerClaims: {
+    /** `groupIds` null: the claim covers every group (an operator). */
+    insert(codeHash: string, now: number, expiresAt: number, groupIds: number[] | null): Promise<void>;
+    get(codeHash: string): Promise<{ expiresAt: number; redeemedAt: number | null; groupIds: number[] | null } | null>;
+    /** Conditional: true only for the call that took an unredeemed, unexpired code. */
+    redeem(codeHash: string, accountId: number, now: number): Promise<boolean>;
+  };
+  ownerScopes: {
+    /** Adds groups to an owner's scope, or every group (null); what is already there stays. */
+    grant(accountId: number, groupIds: number[] | null, source: 'claim', now: number): Promise<void>;
+    /** Every group, or the groups granted by claims plus those the owner bound in chat. */
+    get(accountId: number): Promise<OwnerScope>;
+  };
+  groups: {
+    insert(g: { platform: Platform; platformChatId: string; title: string; ownerAccountId: number | null; graceMs: number; reminderOffsetsMs: number[] }, now: number): Promise<Group>;
+    get(id: number): Promise<Group | null>;
+    findByChat(platform: Platform, platformChatId: string): Promise<Group | null>;
+    list(): Promise<Group[]>;
+  };
+  plans: {
+    insert(p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] }, now: number): Promise<Plan>;
+    get(id: number): Promise<Plan | null>;
+    list(opts?: { groupId?: number; activeOnly?: boolean }): Promise<Plan[]>;
+    setActive(id: number, active: boolean): Promise<void>;
+  };
+  orders: {
+    insert(o: Order): Promise<void>;
+    get(id: string): Promise<Order | null>;
+    findByOutTradeNo(outTradeNo: string): Promise<Order | null>;
+    /** Reads the order and, on PostgreSQL, locks its row until the transaction ends (refunds of one order apply one at a time). */
+    getForUpdate(id: string): Promise<Order | null>;
+    /** Conditional update: moves the order only if its status is one of `from`. True when it moved. */
+    transition(id: string, from: OrderStatus[], to: OrderStatus, patch: OrderPatch, now: number): Promise<boolean>;
+    setCheckout(id: string, c: Checkout, now: number): Promise<void>;
+    /** pending → expired past their window; returns the orders that moved. */
+    expireDue(now: number, limit: number): Promise<Order[]>;
+    toReconcile(q: { pendingCreatedBefore: number; expiredAfter: number; limit: number }): Promise<Order[]>;
+    page(q: { status?: OrderStatus; accountId?: number; after?: { createdAt: number; id: string }; limit: number }): Promise<Order[]>;
+  };
+  payments: {
+    /** False when (provider, providerTxnId, kind) is already in the ledger. */
+    insertIfAbsent(p: { orderId: string; provider: string; providerTxnId: string; kind: 'charge' | 'refund'; amountMinor: number; currency: string; occurredAt: number }, now: number): Promise<boolean>;
+    listForOrder(orderId: string): Promise<Array<{ kind: 'charge' | 'refund'; providerTxnId: string; amountMinor: number; currency: string; occurredAt: number }>>;
+    /** The refunds booked per order (sum of its `refund` rows); orders with none are absent from the map. */
+    refundedByOrder(orderIds: string[]): Promise<Map<string, number>>;
+  };
+  webhookEvents: {
+    /** Takes the idempotency slot; false when (provider, eventId) was already recorded. */
+    insertIfAbsent(e: { provider: string; eventId: string; orderId: string | null; outcome: string; payload: string }, now: number): Promise<boolean>;
+    setOutcome(provider: string, eventId: string, outcome: string, orderId: string | null): Promise<void>;
+    /** Empties the raw body of at most `limit` events received before `before`, oldest first; returns how many. */
+    purgePayloads(before: number, limit: number): Promise<number>;
+  };
+  memberships: {
+    /** Reads the row and, on PostgreSQL, locks it until the transaction ends. */
+    getForUpdate(accountId: number, groupId: number): Promise<Membership | null>;
+    get(id: number): Promise<Membership | null>;
+    insert(m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number }, now: number): Promise<Membership>;
+    /** Makes sure a row exists (a never-paid placeholder: expired, expiry 0) without racing a concurrent insert, then locks and returns it. */
+    ensureForUpdate(accountId: number, groupId: number, now: number): Promise<Membership>;
+    update(id: number, patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null }, now: number): Promise<void>;
+    list(filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]>;
+    /** active → grace for rows whose paid time is over; sets grace_until from the group's grace. Returns how many moved. */
+    lapseDue(now: number, limit: number): Promise<number>;
+    /** grace → expired for rows whose grace is over; returns the rows that moved. */
+    expireDue(now: number, limit: number): Promise<Membership[]>;
+    remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
+    markReminded(ids: number[], offsetMs: number, now: number): Promise<void>;
+    page(q: { groupId?: number; status?: MembershipStatus; accountId?: number; expiresBefore?: number; afterId?: number; limit: number }): Promise<MembershipView[]>;
+    /** The access sweep's batch: stamps the rows looked at now, so another instance takes other rows. */
+    claimAccessChecks(q: AccessCheckQuery): Promise<AccessCheck[]>;
+    /** Records access facts (seen in the group, looked at, fresh invites sent); never moves updated_at. */
+    setAccess(id: number, patch: AccessPatch): Promise<void>;
+  };
+  ownerAlerts: {
+    /** At most one alert of `kind` per owner per `windowMs`: whether this one goes out, and how many were held back since the last. */
+    take(accountId: number, kind: string, now: number, windowMs: number): Promise<{ send: boolean; coalesced: number }>;
+  };
+  periods: {
+    /** False when this (order, group) already has its period: the third exactly-once guard. */
+    insertIfAbsent(p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<boolean>;
+    listForMembership(membershipId: number): Promise<MembershipPeriod[]>;
+    listForOrder(orderId: string): Promise<MembershipPeriod[]>;
+    /** Marks a period revoked (kept for the ledger); false if it already was. */
+    revoke(id: number, now: number): Promise<boolean>;
+    /** Moves an unrevoked period to a new span (a refund of an earlier stacked period pulls later ones forward). */
+    reschedule(id: number, startsAt: number, endsAt: number): Promise<void>;
+  };
+  jobs: {
+    enqueue(jobs: NewJob[], now: number): Promise<void>;
+    /** Claims up to `limit` due jobs (queued and due, or running with an expired lease), best priority first. */
+    claim(workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
+    /** Each returns false when the lease was lost (another worker took the job over). */
+    complete(id: number, workerId: string, now: number): Promise<boolean>;
+    /** Pushes a running job's lease out while its handler is still working. */
+    extendLease(id: number, workerId: string, until: number): Promise<boolean>;
+    retry(id: number, workerId: string, runAt: number, error: string, countAttempt: boolean, now: number): Promise<boolean>;
+    bury(id: number, workerId: string, error: string, now: number): Promise<boolean>;
+    list(filter: { status?: JobStatus; kind?: string }): Promise<Job[]>;
+    countByStatus(): Promise<Array<{ status: JobStatus; lane: string; count: number }>>;
+  };
+  audit: {
+    insert(e: Omit<AuditEntry, 'id'>): Promise<void>;
+    insertMany(e: Omit<AuditEntry, 'id'>[]): Promise<void>;
+    list(filter: { subjectType?: string; subjectId?: string }): Promise<AuditEntry[]>;
+    /** Newest first, keyset-paged on id. */
+    page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>;
+  };
+  dialogue: {
+    get(accountId: number): Promise<unknown>;
+    set(accountId: number, state: unknown, now: number): Promise<void>;
+  };
+  stats: {
+    /** `groupIds` (here and below): only those groups; absent: every group. */
+    activeMembers(groupIds?: number[]): Promise<number>;
+    membersByStatus(): Promise<Array<{ status: string; count: number }>>;
+    /** With `groupIds`: orders whose plan opens at least one of those groups. */
+    revenueByCurrency(from?: number, to?: number, groupIds?: number[]): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
+    renewals(from: number, to: number, groupIds?: number[]): Promise<number>;
+    churn(from: number, to: number, groupIds?: number[]): Promise<number>;
+    ordersByStatus(): Promise<Array<{ status: string; count: number }>>;
+    webhookOutcomes(): Promise<Array<{ provider: string; outcome: string; count: number }>>;
+  };
+}
+
+export interface Store extends Repos {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` in one database transaction. Never make a network call inside. */
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /**
+   * Whether writes still reach the database everyone reads, without a query (a stat at most, so cheap
+   * enough per request). SQLite: the path must still name the file the handle has open; `deleted` or
+   * `replaced` (rm, a restore copied over it) means every write would go into a file nobody reads again.
+   * PostgreSQL: always ok (an unreachable server fails the write itself).
+   */
+  storageState(): StorageState;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type StorageState = { state: 'ok' } | { state: 'deleted' | 'replaced'; message: string };
