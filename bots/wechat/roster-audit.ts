@@ -195,7 +195,7 @@ export class RosterAudit {
 
   private async removeFromRoom(group: Group, room: Room, contact: Contact, stillIntruder: () => Promise<boolean>) {
     if (room.owner()?.id !== this.core.bot.selfId()) {
-      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so it cannot remove anyone; transfer the room to the bot`);
+      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so it cannot remove anyone; transfer the room to the bot`, undefined, { method: 'room.remove' });
     }
     await paced(this.core, { chatId: group.platformChatId, isGroup: true, lane: 'access' }, 'room.remove', async () => {
       if (!(await stillIntruder())) throw new RetryAfterError(1000, 'no longer an intruder; re-checking');
