@@ -193,15 +193,21 @@ export class RoomMembership {
     for (const p of due) {
       const [group, account, membership] = await Promise.all([store.groups.get(p.groupId), store.accounts.get(p.accountId), store.memberships.get(p.membershipId)]);
       if (!group || !account || !membership) continue;
-      try {
-        const room = await findRoom(bot, p.roomId);
-        const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
-        if (room && contact && (await memberIds(room)).has(contact.id)) {
-          if (await this.confirmJoined(group, membership.id, 'found in the room after the wait')) joined++;
-          continue;
+      // Only WeChat's side may fail quietly here (then it counts as not joined); a store failure is no
+      // "timed out" and propagates, so nobody is told an add failed because our database did.
+      const room = await findRoom(bot, p.roomId);
+      const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
+      let present = false;
+      if (room && contact) {
+        try {
+          present = (await memberIds(room)).has(contact.id);
+        } catch (err) {
+          this.core.logger.warn({ err: errText(err), groupId: group.id }, 'wechat pending add check failed');
         }
-      } catch (err) {
-        this.core.logger.warn({ err: errText(err), groupId: group.id }, 'wechat pending add check failed');
+      }
+      if (present) {
+        if (await this.confirmJoined(group, membership.id, 'found in the room after the wait')) joined++;
+        continue;
       }
       const paid = membership.status === 'active' || membership.status === 'grace';
       const ownerKey = p.mode === 'invitation' ? 'wechat.add_timeout_owner_invitation' : 'wechat.add_timeout_owner_blocked';

@@ -14,7 +14,7 @@ import type { JobEffects, JobHandler } from '../../src/app/job-handlers.ts';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group, Job } from '../../src/app/model.ts';
 import type { IntruderPolicy, MembershipView, NewJob, WechatIntruder } from '../../src/app/ports.ts';
-import { ProviderRejectedError, RetryAfterError } from '../../src/domain/errors.ts';
+import { DomainError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import type { Identity } from './identity.ts';
 import type { RoomMembership } from './room-membership.ts';
@@ -221,7 +221,10 @@ export class RosterAudit {
     try {
       return m[1]!.toLowerCase() === 'intruders' ? await this.intruders(fresh, args, t) : await this.whitelistCmd(fresh, args, t);
     } catch (err) {
-      return t('owner.error', { reason: errText(err) });
+      // A refusal (ours or WeChat's) is the owner's answer; anything else (the database down…) is not an
+      // answer to the command and goes up to the event handler, which logs it.
+      if (err instanceof DomainError || err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError || err instanceof RetryAfterError) return t('owner.error', { reason: errText(err) });
+      throw err;
     }
   }
 
@@ -231,8 +234,10 @@ export class RosterAudit {
     try {
       await assertOwnerOf(this.core.deps.store, { kind: 'account', accountId: owner.id }, g);
       return g;
-    } catch {
-      return null;
+    } catch (err) {
+      // Not theirs. A store failure is not "not yours": it propagates.
+      if (err instanceof DomainError && err.code === 'forbidden') return null;
+      throw err;
     }
   }
 
