@@ -10,7 +10,7 @@ import type { Account, Group } from '../../src/app/model.ts';
 import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult, WechatWhitelistEntry } from '../../src/app/ports.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
-import { errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
+import { classify, errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 
 /** A member may ask to be added again at most once per this window (the job's dedupe key). */
 export const REINVITE_WINDOW_MS = 10 * 60_000;
@@ -144,7 +144,13 @@ export class RoomMembership {
     if (!room) return 'unknown';
     const contact = await this.identity.contactFor(userId);
     if (!contact) return 'absent';
-    if (!(await memberIds(room)).has(contact.id)) return 'absent';
+    let members: Set<string>;
+    try {
+      members = await memberIds(room);
+    } catch (err) {
+      throw classify(err, 'room.memberAll'); // WeChat's failure, typed (the access sweep tells it from ours)
+    }
+    if (!members.has(contact.id)) return 'absent';
     return room.owner()?.id === contact.id ? 'admin' : 'member';
   }
 
