@@ -255,7 +255,8 @@ export class TelegramAdapter {
     } catch (err) {
       this.state = 'failed';
       this.lastError = err instanceof Error ? err.message : String(err);
-      this.input.logger.error({ err: this.lastError }, 'telegram adapter could not start');
+      // Logged here, once (the service does not log it again; /healthz shows lastError).
+      this.input.logger.error({ err }, 'telegram adapter could not start');
       throw err;
     }
   }
