@@ -162,7 +162,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
       if (wechatLeader) wechatLeader.start();
       else void wechat?.start();
       void telegram?.start().catch(() => {}); // logged by the adapter; /healthz shows it
-      stopCron = startCron(scheduler, (err) => o.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'scheduled tick failed'), config.sweepCron);
+      stopCron = startCron(scheduler, (err) => o.logger.error({ err }, 'scheduled tick failed'), config.sweepCron);
     },
     async stop() {
       stopCron?.();

@@ -6,6 +6,8 @@
 //   timeout        → ProviderUnreachableError (retried with backoff by whoever called);
 //   other 4xx      → TelegramApiError, a ProviderRejectedError (the platform said no: retrying won't help);
 //   400 + migrate_to_chat_id → ChatMigratedError (the group became a supergroup: follow the new id).
+// Each names the Bot API method (`method`) and keeps telegraf's error as its `cause`, with the bot token
+// taken out of its text and stack and nothing else of it kept (telegraf's error carries the payload).
 import { TelegramError } from 'telegraf';
 import type { Clock, Lane } from '../../src/app/ports.ts';
 import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
@@ -32,11 +34,12 @@ export interface CallOptions {
 /** The Bot API refused a call (4xx other than 429). `description` is Telegram's own text, e.g. "Bad Request: chat not found". */
 export class TelegramApiError extends ProviderRejectedError {
   constructor(
-    readonly method: string,
+    override readonly method: string,
     readonly code: number,
     readonly description: string,
+    cause?: unknown,
   ) {
-    super('telegram', `${method}: ${description}`);
+    super('telegram', `${method}: ${description}`, undefined, { method, cause });
     this.name = 'TelegramApiError';
   }
 
@@ -52,8 +55,9 @@ export class ChatMigratedError extends TelegramApiError {
     method: string,
     description: string,
     readonly newChatId: string,
+    cause?: unknown,
   ) {
-    super(method, 400, description);
+    super(method, 400, description, cause);
     this.name = 'ChatMigratedError';
   }
 }
@@ -64,6 +68,22 @@ export const isApiError = (err: unknown, text?: string): err is TelegramApiError
 export const isGroupChatId = (chatId: string | number) => String(chatId).startsWith('-');
 
 const redact = (s: string) => s.replace(/bot\d+:[A-Za-z0-9_-]+/g, 'bot<token>');
+
+/**
+ * The underlying error as a `cause` that is safe to log: its name, code, message and stack with the token
+ * redacted (a network error's text names the URL, which holds it), and its own cause likewise; nothing
+ * else (telegraf's TelegramError carries the request payload: chat ids, texts).
+ */
+export function scrubbed(err: unknown, depth = 0): Error {
+  if (!(err instanceof Error)) return new Error(redact(String(err)).slice(0, 300));
+  const copy: Error & { code?: unknown } = new Error(redact(err.message));
+  copy.name = err.name;
+  copy.stack = err.stack === undefined ? undefined : redact(err.stack);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') copy.code = code;
+  if (err.cause !== undefined && depth < 4) copy.cause = scrubbed(err.cause, depth + 1);
+  return copy;
+}
 
 export interface ClientStats {
   calls: number;
@@ -114,6 +134,7 @@ export class BotApiClient {
   }
 
   private translate(method: string, err: unknown, outer?: AbortSignal): Error {
+    const cause = scrubbed(err);
     if (err instanceof TelegramError) {
       const code = err.code;
       const description = String(err.description ?? 'no description');
@@ -121,21 +142,21 @@ export class BotApiClient {
         const seconds = Math.max(1, Math.ceil(Number(err.parameters?.retry_after) || 1));
         this.limiter.pause('telegram', seconds * 1000);
         this.stats.retryAfter++;
-        return new RetryAfterError(seconds * 1000, `telegram ${method}: too many requests, retry after ${seconds} s`);
+        return new RetryAfterError(seconds * 1000, `telegram ${method}: too many requests, retry after ${seconds} s`, { method, cause });
       }
       if (code >= 500 || code === 0) {
         this.stats.unreachable++;
-        return new ProviderUnreachableError('telegram', `${method}: ${code} ${redact(description)}`);
+        return new ProviderUnreachableError('telegram', `${method}: ${code} ${redact(description)}`, { method, cause });
       }
       this.stats.rejected++;
       const migrated = err.parameters?.migrate_to_chat_id;
-      if (migrated !== undefined) return new ChatMigratedError(method, description, String(migrated));
-      return new TelegramApiError(method, code, redact(description));
+      if (migrated !== undefined) return new ChatMigratedError(method, description, String(migrated), cause);
+      return new TelegramApiError(method, code, redact(description), cause);
     }
     this.stats.unreachable++;
     const message = err instanceof Error ? err.message : String(err);
-    if (outer?.aborted) return new ProviderUnreachableError('telegram', `${method}: stopped`);
-    return new ProviderUnreachableError('telegram', `${method}: ${redact(message).split('\n')[0]}`);
+    if (outer?.aborted) return new ProviderUnreachableError('telegram', `${method}: stopped`, { method, cause });
+    return new ProviderUnreachableError('telegram', `${method}: ${redact(message).split('\n')[0]}`, { method, cause });
   }
 }
 

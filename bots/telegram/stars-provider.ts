@@ -55,7 +55,7 @@ export class StarsProvider implements PaymentProvider {
   async createCheckout(req: CheckoutRequest): Promise<Checkout> {
     const { store } = this.c.deps;
     const account = await store.accounts.get(req.order.accountId);
-    if (!account || account.platform !== 'telegram') throw new ProviderRejectedError('stars', 'Telegram Stars can only be paid from a Telegram account');
+    if (!account || account.platform !== 'telegram') throw new ProviderRejectedError('stars', 'Telegram Stars can only be paid from a Telegram account', undefined, { method: 'createInvoiceLink' });
     const groups = (await Promise.all(req.plan.groupIds.map((id) => store.groups.get(id)))).filter((g) => g !== null).map((g) => g.title);
     const invoice = {
       title: req.plan.name.slice(0, 32),
@@ -66,7 +66,7 @@ export class StarsProvider implements PaymentProvider {
       provider_token: '',
     };
     const link = await this.c.client.call<string>('createInvoiceLink', invoice, { lane: 'notice' });
-    if (typeof link !== 'string' || !link.startsWith('https://')) throw new ProviderUnreachableError('stars', 'createInvoiceLink returned no link');
+    if (typeof link !== 'string' || !link.startsWith('https://')) throw new ProviderUnreachableError('stars', 'createInvoiceLink returned no link', { method: 'createInvoiceLink' });
     await this.c.client.call('sendInvoice', { chat_id: account.platformUserId, ...invoice }, { lane: 'notice' });
     return { qrContent: link, payUrl: link };
   }
@@ -153,9 +153,9 @@ export class StarsProvider implements PaymentProvider {
 
   async refund(req: RefundRequest): Promise<RefundResult> {
     const chargeId = req.order.providerTxnId;
-    if (!chargeId) throw new ProviderRejectedError('stars', `order ${req.order.id} has no Telegram charge to refund`);
+    if (!chargeId) throw new ProviderRejectedError('stars', `order ${req.order.id} has no Telegram charge to refund`, undefined, { method: 'refundStarPayment' });
     const account = await this.c.deps.store.accounts.get(req.order.accountId);
-    if (!account || account.platform !== 'telegram') throw new ProviderRejectedError('stars', `order ${req.order.id} was not paid from a Telegram account`);
+    if (!account || account.platform !== 'telegram') throw new ProviderRejectedError('stars', `order ${req.order.id} was not paid from a Telegram account`, undefined, { method: 'refundStarPayment' });
     try {
       await this.c.client.call('refundStarPayment', { user_id: Number(account.platformUserId), telegram_payment_charge_id: chargeId }, { lane: 'system' });
     } catch (err) {

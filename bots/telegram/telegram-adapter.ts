@@ -254,7 +254,8 @@ export class TelegramAdapter {
     } catch (err) {
       this.state = 'failed';
       this.lastError = err instanceof Error ? err.message : String(err);
-      this.input.logger.error({ err: this.lastError }, 'telegram adapter could not start');
+      // Logged here, once (the service does not log it again; /healthz shows lastError).
+      this.input.logger.error({ err }, 'telegram adapter could not start');
       throw err;
     }
   }
@@ -313,7 +314,8 @@ export class TelegramAdapter {
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err);
         if (attempt >= 3 || this.stopped || err instanceof ProviderRejectedError) {
-          this.input.logger.error({ err: this.lastError, updateId: isObj(u) ? u.update_id : null }, 'telegram: update could not be handled');
+          // The boundary for an update: logged once, as the error itself (stack, method, cause).
+          this.input.logger.error({ err, updateId: isObj(u) ? u.update_id : null }, 'telegram: update could not be handled');
           return;
         }
         await this.sleep(1000 * attempt);
@@ -378,7 +380,7 @@ export class TelegramAdapter {
           return reply.status(200).send({ ok: true });
         } catch (err) {
           this.lastError = err instanceof Error ? err.message : String(err);
-          req.log.error({ err: this.lastError }, 'telegram update failed; Telegram will resend it');
+          req.log.error({ err }, 'telegram update failed; Telegram will resend it');
           return reply.status(500).send({ error: 'internal', message: 'update not handled, please resend' });
         } finally {
           clearTimeout(timer);

@@ -200,7 +200,7 @@ export class TelegramGateway implements ChatGateway {
       { chat_id: chat, name, expire_date: Math.floor(expiresAt / 1000), creates_join_request: true },
       { lane: 'access' },
     );
-    if (!created || typeof created.invite_link !== 'string') throw new ProviderUnreachableError('telegram', 'createChatInviteLink returned no link');
+    if (!created || typeof created.invite_link !== 'string') throw new ProviderUnreachableError('telegram', 'createChatInviteLink returned no link', { method: 'createChatInviteLink' });
     await store.telegram.insertInviteLink({ groupId: group.id, membershipId: ctx.membershipId, userId, inviteLink: created.invite_link, name, expiresAt: Math.floor(expiresAt / 1000) * 1000, createdAt: now });
     return created.invite_link;
   }
@@ -226,7 +226,7 @@ export class TelegramGateway implements ChatGateway {
       const uid = Number(userId);
       const before = await this.chatMember(chat, userId);
       if (before && isAdminStatus(before.status)) {
-        throw new ProviderRejectedError('telegram', `user ${userId} is ${before.status === 'creator' ? 'the owner' : 'an administrator'} of the group, and the bot never removes owners or admins`);
+        throw new ProviderRejectedError('telegram', `user ${userId} is ${before.status === 'creator' ? 'the owner' : 'an administrator'} of the group, and the bot never removes owners or admins`, undefined, { method: 'banChatMember' });
       }
       // Every step below waits for the rate limiter: the core is asked again right before each one, so a
       // renewal that lands meanwhile stops the removal (and undoes what was done of it).
@@ -278,7 +278,7 @@ export class TelegramGateway implements ChatGateway {
       }
       const after = await this.chatMember(chat, userId);
       const done = opts.ban ? after?.status === 'kicked' : !after || (!isInChat(after) && after.status !== 'kicked');
-      if (!done) throw new ProviderUnreachableError('telegram', `user is still "${after?.status ?? 'unknown'}" in the group after removal; will check again`);
+      if (!done) throw new ProviderUnreachableError('telegram', `user is still "${after?.status ?? 'unknown'}" in the group after removal; will check again`, { method: 'getChatMember' });
       if (group) {
         const entry = await store.telegram.getRosterEntry(group.id, userId);
         if (entry) await store.telegram.upsertRosterEntry({ ...entry, status: opts.ban ? 'kicked' : 'left', updatedAt: this.c.clock.now() });

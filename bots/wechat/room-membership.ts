@@ -11,7 +11,7 @@ import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptio
 import type { WechatWhitelistEntry } from './store-port.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
-import { errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
+import { classify, errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 
 /** A member may ask to be added again at most once per this window (the job's dedupe key). */
 export const REINVITE_WINDOW_MS = 10 * 60_000;
@@ -55,15 +55,15 @@ export class RoomMembership {
     const membership = await store.memberships.get(ctx.membershipId);
     if (!membership) throw new ProviderRejectedError(PLATFORM, `membership ${ctx.membershipId} is gone`);
     const room = await findRoom(bot, chatId);
-    if (!room) throw new ProviderRejectedError(PLATFORM, `the bot is not in the room of "${group.title}" (or cannot see it): it must be a member, ideally the owner`);
+    if (!room) throw new ProviderRejectedError(PLATFORM, `the bot is not in the room of "${group.title}" (or cannot see it): it must be a member, ideally the owner`, undefined, { method: 'room.add' });
     const contact = await this.identity.contactFor(userId);
-    if (!contact) throw new ProviderRejectedError(PLATFORM, `the member of "${group.title}" (membership ${membership.id}) is not among the bot's contacts any more; they must add the bot as a friend again, and are then invited automatically`);
+    if (!contact) throw new ProviderRejectedError(PLATFORM, `the member of "${group.title}" (membership ${membership.id}) is not among the bot's contacts any more; they must add the bot as a friend again, and are then invited automatically`, undefined, { method: 'room.add' });
     if ((await memberIds(room)).has(contact.id)) {
       await this.confirmJoined(group, membership.id, 'already in the room');
       return 'added';
     }
     if (contact.friend() === false) {
-      throw new ProviderRejectedError(PLATFORM, `the member (membership #${membership.id}) is no longer a friend of the bot, so WeChat will not let the bot add them to "${group.title}"; once they add the bot as a friend again they are invited automatically`);
+      throw new ProviderRejectedError(PLATFORM, `the member (membership #${membership.id}) is no longer a friend of the bot, so WeChat will not let the bot add them to "${group.title}"; once they add the bot as a friend again they are invited automatically`, undefined, { method: 'room.add' });
     }
     const count = (await memberIds(room)).size;
     const mode = count > INVITATION_THRESHOLD ? 'invitation' : 'direct';
@@ -90,23 +90,23 @@ export class RoomMembership {
     const bot = this.core.bot.ready();
     const group = await this.group(chatId);
     const room = await findRoom(bot, chatId);
-    if (!room) throw new ProviderRejectedError(PLATFORM, `the bot is not in the room of "${group.title}"`);
+    if (!room) throw new ProviderRejectedError(PLATFORM, `the bot is not in the room of "${group.title}"`, undefined, { method: 'room.remove' });
     const contact = await this.identity.contactFor(userId);
     // Not a contact and not in the room under the stored id: nobody to remove.
     if (!contact) {
       if (!(await memberIds(room)).has(userId)) return 'removed';
-      throw new ProviderRejectedError(PLATFORM, `cannot resolve the member to remove from "${group.title}"`);
+      throw new ProviderRejectedError(PLATFORM, `cannot resolve the member to remove from "${group.title}"`, undefined, { method: 'room.remove' });
     }
     if (!(await memberIds(room)).has(contact.id)) return 'removed'; // already out: confirmed
     if (room.owner()?.id !== this.core.bot.selfId()) {
-      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so WeChat does not let it remove members; transfer the room to the bot`);
+      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so WeChat does not let it remove members; transfer the room to the bot`, undefined, { method: 'room.remove' });
     }
     const account = await store.accounts.find(PLATFORM, contact.id);
     const protectedAs = await this.isProtected(group, room, contact, account);
     const membership = account ? (await store.memberships.list({ accountId: account.id, groupId: group.id }))[0] : undefined;
     // An owner's own action (revoke, ban) applies to anyone but owners; an automatic expiry never touches the whitelist either.
     if (protectedAs && (protectedAs !== 'whitelisted' || membership?.status === 'expired')) {
-      throw new ProviderRejectedError(PLATFORM, `the member${membership ? ` (membership #${membership.id})` : ''} was not removed from "${group.title}": ${protectedAs}`);
+      throw new ProviderRejectedError(PLATFORM, `the member${membership ? ` (membership #${membership.id})` : ''} was not removed from "${group.title}": ${protectedAs}`, undefined, { method: 'room.remove' });
     }
     // Without the core's own check (a caller that passes none): a paid membership is never removed.
     const stillDue =
@@ -130,8 +130,8 @@ export class RoomMembership {
   /** Removal is done only when the member list says so; otherwise the job is retried (and checks first). */
   async confirmGone(group: Group, roomId: string, contact: Contact): Promise<void> {
     const after = await findRoom(this.core.bot.ready(), roomId);
-    if (!after) throw new ProviderUnreachableError(PLATFORM, `cannot read the room of "${group.title}" to confirm a removal`);
-    if ((await memberIds(after)).has(contact.id)) throw new ProviderUnreachableError(PLATFORM, `the removal of a member from "${group.title}" is not confirmed yet`);
+    if (!after) throw new ProviderUnreachableError(PLATFORM, `cannot read the room of "${group.title}" to confirm a removal`, { method: 'room.sync' });
+    if ((await memberIds(after)).has(contact.id)) throw new ProviderUnreachableError(PLATFORM, `the removal of a member from "${group.title}" is not confirmed yet`, { method: 'room.memberAll' });
   }
 
   async status(chatId: string, userId: string): Promise<ChatMemberStatus> {
@@ -145,7 +145,13 @@ export class RoomMembership {
     if (!room) return 'unknown';
     const contact = await this.identity.contactFor(userId);
     if (!contact) return 'absent';
-    if (!(await memberIds(room)).has(contact.id)) return 'absent';
+    let members: Set<string>;
+    try {
+      members = await memberIds(room);
+    } catch (err) {
+      throw classify(err, 'room.memberAll'); // WeChat's failure, typed (the access sweep tells it from ours)
+    }
+    if (!members.has(contact.id)) return 'absent';
     return room.owner()?.id === contact.id ? 'admin' : 'member';
   }
 
@@ -194,15 +200,21 @@ export class RoomMembership {
     for (const p of due) {
       const [group, account, membership] = await Promise.all([store.groups.get(p.groupId), store.accounts.get(p.accountId), store.memberships.get(p.membershipId)]);
       if (!group || !account || !membership) continue;
-      try {
-        const room = await findRoom(bot, p.roomId);
-        const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
-        if (room && contact && (await memberIds(room)).has(contact.id)) {
-          if (await this.confirmJoined(group, membership.id, 'found in the room after the wait')) joined++;
-          continue;
+      // Only WeChat's side may fail quietly here (then it counts as not joined); a store failure is no
+      // "timed out" and propagates, so nobody is told an add failed because our database did.
+      const room = await findRoom(bot, p.roomId);
+      const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
+      let present = false;
+      if (room && contact) {
+        try {
+          present = (await memberIds(room)).has(contact.id);
+        } catch (err) {
+          this.core.logger.warn({ err: errText(err), groupId: group.id }, 'wechat pending add check failed');
         }
-      } catch (err) {
-        this.core.logger.warn({ err: errText(err), groupId: group.id }, 'wechat pending add check failed');
+      }
+      if (present) {
+        if (await this.confirmJoined(group, membership.id, 'found in the room after the wait')) joined++;
+        continue;
       }
       const paid = membership.status === 'active' || membership.status === 'grace';
       const ownerKey = p.mode === 'invitation' ? 'wechat.add_timeout_owner_invitation' : 'wechat.add_timeout_owner_blocked';

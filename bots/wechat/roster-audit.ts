@@ -15,7 +15,7 @@ import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group, IntruderPolicy, Job } from '../../src/app/model.ts';
 import type { MembershipView, NewJob } from '../../src/app/ports.ts';
 import type { WechatIntruder } from './store-port.ts';
-import { ProviderRejectedError, RetryAfterError } from '../../src/domain/errors.ts';
+import { DomainError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import type { Identity } from './identity.ts';
 import type { RoomMembership } from './room-membership.ts';
@@ -196,7 +196,7 @@ export class RosterAudit {
 
   private async removeFromRoom(group: Group, room: Room, contact: Contact, stillIntruder: () => Promise<boolean>) {
     if (room.owner()?.id !== this.core.bot.selfId()) {
-      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so it cannot remove anyone; transfer the room to the bot`);
+      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so it cannot remove anyone; transfer the room to the bot`, undefined, { method: 'room.remove' });
     }
     await paced(this.core, { chatId: group.platformChatId, isGroup: true, lane: 'access' }, 'room.remove', async () => {
       if (!(await stillIntruder())) throw new RetryAfterError(1000, 'no longer an intruder; re-checking');
@@ -222,7 +222,10 @@ export class RosterAudit {
     try {
       return m[1]!.toLowerCase() === 'intruders' ? await this.intruders(fresh, args, t) : await this.whitelistCmd(fresh, args, t);
     } catch (err) {
-      return t('owner.error', { reason: errText(err) });
+      // A refusal (ours or WeChat's) is the owner's answer; anything else (the database down…) is not an
+      // answer to the command and goes up to the event handler, which logs it.
+      if (err instanceof DomainError || err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError || err instanceof RetryAfterError) return t('owner.error', { reason: errText(err) });
+      throw err;
     }
   }
 
@@ -232,8 +235,10 @@ export class RosterAudit {
     try {
       await assertOwnerOf(this.core.deps.store, { kind: 'account', accountId: owner.id }, g);
       return g;
-    } catch {
-      return null;
+    } catch (err) {
+      // Not theirs. A store failure is not "not yours": it propagates.
+      if (err instanceof DomainError && err.code === 'forbidden') return null;
+      throw err;
     }
   }
 

@@ -100,7 +100,8 @@ export function createWechatAdapter(o: WechatAdapterOptions): WechatAdapter {
   const inflight = new Set<Promise<void>>();
   const track = (what: string, fn: () => Promise<void>) => {
     const p: Promise<void> = fn()
-      .catch((err: unknown) => logger.warn({ err: errText(err), event: what }, 'wechat event handler failed'))
+      // The boundary for a WeChat event: logged once, as the error itself (stack, method, cause).
+      .catch((err: unknown) => logger.error({ err, event: what }, 'wechat event handler failed'))
       .finally(() => inflight.delete(p));
     inflight.add(p);
   };

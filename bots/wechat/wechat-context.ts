@@ -56,12 +56,16 @@ export interface WechatCore {
 
 export const errText = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
 
-/** Maps a failure from Wechaty/the puppet to the core's errors: logged out → wait, our own errors as they are, anything else transient. */
+/**
+ * Maps a failure from Wechaty/the puppet to the core's errors: logged out → wait, our own errors as they
+ * are, anything else transient. `what` is the Wechaty call (`room.add`, `say`): it becomes the error's
+ * `method`, and the puppet's error its `cause`.
+ */
 export function classify(err: unknown, what: string): Error {
   if (err instanceof RetryAfterError || err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError) return err;
   const message = errText(err);
-  if (/not log(ged)?[ -]?in|no puppet\.id|logout|NOPUPPET/i.test(message)) return new RetryAfterError(LOGGED_OUT_RETRY_MS, `wechat is logged out (${what})`);
-  return new ProviderUnreachableError(PLATFORM, `${what}: ${message}`);
+  if (/not log(ged)?[ -]?in|no puppet\.id|logout|NOPUPPET/i.test(message)) return new RetryAfterError(LOGGED_OUT_RETRY_MS, `wechat is logged out (${what})`, { method: what, cause: err });
+  return new ProviderUnreachableError(PLATFORM, `${what}: ${message}`, { method: what, cause: err });
 }
 
 /**

@@ -30,8 +30,8 @@ export class WechatGateway implements ChatGateway {
   private async recipient(userId: string): Promise<Contact> {
     this.core.bot.ready();
     const contact = await this.identity.contactFor(userId);
-    if (!contact) throw new ProviderRejectedError(PLATFORM, 'this person is not among the bot\'s contacts any more');
-    if (contact.friend() === false) throw new ProviderRejectedError(PLATFORM, 'the recipient is no longer a friend of the bot');
+    if (!contact) throw new ProviderRejectedError(PLATFORM, 'this person is not among the bot\'s contacts any more', undefined, { method: 'contact.say' });
+    if (contact.friend() === false) throw new ProviderRejectedError(PLATFORM, 'the recipient is no longer a friend of the bot', undefined, { method: 'contact.say' });
     return contact;
   }
 

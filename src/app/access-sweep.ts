@@ -17,7 +17,7 @@
 // Safe on several instances: the batch is claimed with a stamp (SKIP LOCKED on PostgreSQL) and the jobs
 // it enqueues carry dedupe keys. Platforms with no running adapter are left out of the batch.
 import { HOUR_MS, MINUTE_MS } from '../domain/time.ts';
-import { ProviderRejectedError } from '../domain/errors.ts';
+import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../domain/errors.ts';
 import type { AppDeps } from './deps.ts';
 import { inviteJob, removeJob, type RemovalReason } from './job-kinds.ts';
 import type { Platform } from './model.ts';
@@ -58,6 +58,12 @@ export async function sweepAccess(deps: AppDeps, batch = ACCESS_SWEEP_BATCH): Pr
     try {
       where = await gateway.memberStatus(row.chatId, row.userId);
     } catch (err) {
+      // Our own failure (the database…) is not the platform's: the row is put back and the error goes up
+      // to the tick, which logs it, instead of being logged as "could not ask the platform".
+      if (!(err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError || err instanceof RetryAfterError)) {
+        await store.memberships.setAccess(row.membershipId, { checkedAt: null });
+        throw err;
+      }
       // Unreachable (or asked to wait): this row and the rest of this platform's are looked at next tick.
       // A refusal (chat gone, rights missing) is left for the RECHECK interval.
       if (!(err instanceof ProviderRejectedError)) {

@@ -153,13 +153,18 @@ export class Worker {
     const outlived = access && now >= job.createdAt + this.accessRetryForMs;
     const exhausted = !access && job.attempts >= job.maxAttempts && now >= job.createdAt + this.retryForAtLeastMs;
     if (permanent || outlived || exhausted) {
-      const followUps = await this.jobs.onDead(job, message).catch(() => []);
+      const followUps = await this.jobs.onDead(job, message).catch((deadErr: unknown) => {
+        // Buried all the same; the follow-ups (an owner alert) are lost, and the log says why.
+        this.logger.error({ jobId: job.id, kind: job.kind, err: deadErr }, 'job dead-letter follow-ups failed');
+        return [];
+      });
       const ok = await this.store.transaction(async (tx) => {
         if (!(await tx.jobs.bury(job.id, this.id, message, now))) return false;
         await tx.jobs.enqueue(followUps, now);
         return true;
       });
-      this.logger.error({ jobId: job.id, kind: job.kind, attempts: job.attempts, err: message }, 'job dead-lettered');
+      // The boundary for a job's error: logged here once, with its stack and cause (nobody deeper logs it).
+      this.logger.error({ jobId: job.id, kind: job.kind, attempts: job.attempts, err }, 'job dead-lettered');
       this.opts.onResult?.(job, ok ? 'dead' : 'lost');
       if (ok) this.notify();
       return;
@@ -170,7 +175,7 @@ export class Worker {
     // An access job's last try lands on its deadline, not past it.
     if (access) delay = Math.max(0, Math.min(delay, job.createdAt + this.accessRetryForMs - now));
     const ok = await this.store.jobs.retry(job.id, this.id, now + delay, message, true, now);
-    this.logger.warn({ jobId: job.id, kind: job.kind, attempts: job.attempts, retryInMs: delay, err: message }, 'job failed, will retry');
+    this.logger.warn({ jobId: job.id, kind: job.kind, attempts: job.attempts, retryInMs: delay, err }, 'job failed, will retry');
     this.opts.onResult?.(job, ok ? 'retry' : 'lost');
   }
 
@@ -195,7 +200,7 @@ export class Worker {
           try {
             claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, free));
           } catch (err) {
-            this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'worker claim failed');
+            this.logger.error({ err }, 'worker claim failed');
           }
           for (const job of claimed) {
             const p: Promise<void> = this.run(job).finally(() => {

@@ -68,6 +68,18 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect(t.gateway.of('text').some((c) => c.userId === 'bob' && c.text.includes('removed'))).toBe(true);
   });
 
+  it('a failure of our own while asking for a member is not taken for the platform being down: the tick fails with it, the row is put back', async () => {
+    await member('alice', 'active', t.clock.now() + 30 * 86_400_000);
+    roster().add('alice');
+    await t.clock.advance(7 * HOUR_MS); // a grant is looked at 6 hours after it was made
+    const lift = t.gateway.failWhen((c) => c.op === 'status', () => new Error('database is down'));
+    await expect(t.service.scheduler.tick()).rejects.toThrow('database is down');
+    expect(t.logger.lines.some((l) => l.msg === 'access sweep: could not ask the platform')).toBe(false);
+    lift();
+    // Put back: looked at again on the next tick, not 6 hours later.
+    expect((await t.service.scheduler.tick()).access).toMatchObject({ checked: 1, confirmed: 1, unreachable: [] });
+  });
+
   it('the sweep invites a paid member again once a refusal is gone, and stops once they are in', async () => {
     const now = t.clock.now();
     const alice = await member('alice', 'active', now + 30 * 86_400_000);

@@ -405,6 +405,30 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     await enqueue({ kind: 'x', payload: null, lane: 'notice' });
     await worker().runOnce();
     expect(await only()).toMatchObject({ status: 'dead', lastError: 'telegram rejected the request: blocked by user' });
+    // Not silently: the log says the follow-ups were lost, and why.
+    const lost = logger.lines.find((l) => l.msg === 'job dead-letter follow-ups failed');
+    expect((lost?.obj as { err?: Error } | undefined)?.err?.message).toBe('store hiccup');
+  });
+
+  it("logs a job's error once, as the error itself (stack, method and cause for the log's serializer)", async () => {
+    const network = new Error('connect ECONNREFUSED 127.0.0.1:443');
+    fake.jobs.handlers.x = async () => {
+      throw new ProviderUnreachableError('telegram', 'getChat: connect ECONNREFUSED', { method: 'getChat', cause: network });
+    };
+    fake.jobs.handlers.y = async () => {
+      throw new ProviderRejectedError('telegram', 'banChatMember: Bad Request', undefined, { method: 'banChatMember' });
+    };
+    await enqueue({ kind: 'x', payload: null, lane: 'notice' });
+    await enqueue({ kind: 'y', payload: null, lane: 'notice' });
+    await worker().runOnce();
+    const retried = logger.lines.filter((l) => l.msg === 'job failed, will retry');
+    const dead = logger.lines.filter((l) => l.msg === 'job dead-lettered');
+    expect([retried.length, dead.length]).toEqual([1, 1]);
+    const retriedErr = (retried[0]!.obj as { err: unknown }).err;
+    expect(retriedErr).toBeInstanceOf(ProviderUnreachableError);
+    expect(retriedErr).toMatchObject({ method: 'getChat', cause: network });
+    expect((dead[0]!.obj as { err: unknown }).err).toMatchObject({ method: 'banChatMember' });
+    expect(((dead[0]!.obj as { err: Error }).err.stack ?? '').length).toBeGreaterThan(0);
   });
 
   it('lets another worker reclaim a job whose lease expired; the first worker’s late completion is lost', async () => {

@@ -235,6 +235,7 @@ describe('AlipayProvider against the emulator', () => {
       const e = await rejected(checkout(makeOrder()));
       expect([e.code, e.subCode]).toEqual(['40004', 'ACQ.ACCESS_FORBIDDEN']);
       expect(e.message).toContain('ACQ.ACCESS_FORBIDDEN');
+      expect(e.method).toBe('alipay.trade.precreate');
     });
 
     it('20000 and ACQ.SYSTEM_ERROR mean "outcome unknown": ProviderUnreachableError', async () => {
@@ -255,7 +256,11 @@ describe('AlipayProvider against the emulator', () => {
       emu.fault = 'http500';
       expect((await unreachable(checkout(order))).message).toMatch(/HTTP 502/);
       emu.fault = 'reset';
-      expect((await unreachable(provider.query(order))).message).toMatch(/network error/);
+      const reset = await unreachable(provider.query(order));
+      expect(reset.message).toMatch(/network error/);
+      // Which call, and the network error underneath.
+      expect(reset.method).toBe('alipay.trade.query');
+      expect(reset.cause).toBeInstanceOf(Error);
       emu.fault = 'hang';
       const slow = new AlipayProvider(config, clock, { timeoutMs: 200 });
       expect((await unreachable(slow.close(order))).message).toMatch(/no answer within 200 ms/);

@@ -103,7 +103,7 @@ describe('createCheckout', () => {
     const e = await thrown(provider.createCheckout(request(newOrder({ amountMinor: 10 }))));
     expect(e).toBeInstanceOf(StripeApiError);
     expect(e).toBeInstanceOf(ProviderRejectedError);
-    expect(e).toMatchObject({ status: 400, type: 'invalid_request_error', code: 'amount_too_small' });
+    expect(e).toMatchObject({ status: 400, type: 'invalid_request_error', code: 'amount_too_small', method: 'POST /v1/checkout/sessions' });
   });
 });
 
@@ -283,6 +283,8 @@ describe('typed failures', () => {
       const e = await thrown(provider.createCheckout(request(order)));
       expect(e, mode).toBeInstanceOf(ProviderUnreachableError);
       expect(e, mode).not.toBeInstanceOf(ProviderRejectedError);
+      expect((e as ProviderUnreachableError).method, mode).toBe('POST /v1/checkout/sessions');
+      if (mode === 'unreachable' || mode === 'hang') expect((e as Error).cause, mode).toBeInstanceOf(Error);
       await expect(provider.query({ ...order, checkoutUrl: 'https://checkout.stripe.com/c/pay/cs_test_a1Whatever000000000#x' }), mode).rejects.toBeInstanceOf(ProviderUnreachableError);
     }
     emu.mode = 'normal';

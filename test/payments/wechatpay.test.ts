@@ -311,6 +311,8 @@ describe('WechatPayProvider against the emulator', () => {
     const err = await failureOf(provider.close(o));
     expect(err).toBeInstanceOf(ProviderRejectedError);
     expect((err as ProviderRejectedError).detail).toBe('ORDERPAID');
+    // The endpoint that refused, without the order's id in it.
+    expect((err as ProviderRejectedError).method).toBe('POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close');
     expect(emu.orders.get(o.outTradeNo)!.state).toBe('SUCCESS');
   });
 
@@ -366,6 +368,7 @@ describe('WechatPayProvider against the emulator', () => {
       const err = await failureOf(foreign.createCheckout(checkoutFor(order(clock))));
       expect(err).toBeInstanceOf(ProviderRejectedError);
       expect((err as ProviderRejectedError).detail).toBe('APPID_MCHID_NOT_MATCH');
+      expect((err as ProviderRejectedError).method).toBe('POST /v3/pay/transactions/native');
       const zero = await failureOf(provider.createCheckout(checkoutFor(order(clock, { amountMinor: 0 }))));
       expect((zero as ProviderRejectedError).detail).toBe('PARAM_ERROR');
     });
@@ -393,7 +396,9 @@ describe('WechatPayProvider against the emulator', () => {
       emu.setFault({ kind: 'status', status: 500, code: 'SYSTEM_ERROR' }, 1);
       expect(await failureOf(provider.createCheckout(checkoutFor(order(clock))))).toBeInstanceOf(ProviderUnreachableError);
       emu.setFault({ kind: 'status', status: 503, code: 'SYSTEM_ERROR' }, 1);
-      expect(await failureOf(provider.query(order(clock)))).toBeInstanceOf(ProviderUnreachableError);
+      const down = await failureOf(provider.query(order(clock)));
+      expect(down).toBeInstanceOf(ProviderUnreachableError);
+      expect((down as ProviderUnreachableError).method).toBe('GET /v3/pay/transactions/out-trade-no/{out_trade_no}');
       emu.setFault({ kind: 'status', status: 429, code: 'FREQUENCY_LIMITED' }, 1);
       expect(await failureOf(provider.close(order(clock)))).toBeInstanceOf(ProviderUnreachableError);
       // Fault spent: the next call goes through.
@@ -414,7 +419,13 @@ describe('WechatPayProvider against the emulator', () => {
 
       const port = await closedPort();
       const nobody = new WechatPayProvider(configFor(`http://127.0.0.1:${port}`), clock, { timeoutMs: 2000 });
-      expect(await failureOf(nobody.refund({ order: order(clock), outRefundNo: 'z'.repeat(32), amountMinor: 990, reason: '' }))).toBeInstanceOf(ProviderUnreachableError);
+      const refused = await failureOf(nobody.refund({ order: order(clock), outRefundNo: 'z'.repeat(32), amountMinor: 990, reason: '' }));
+      expect(refused).toBeInstanceOf(ProviderUnreachableError);
+      // Which call, and the network error underneath (fetch's own, with the refused connection as its cause).
+      expect((refused as ProviderUnreachableError).method).toBe('GET /v3/pay/transactions/out-trade-no/{out_trade_no}');
+      const cause = (refused as Error).cause as Error;
+      expect(cause).toBeInstanceOf(Error);
+      expect(String((cause.cause as Error | undefined)?.message ?? cause.message)).toMatch(/ECONNREFUSED|connect/i);
     });
 
     it('an answer we cannot verify means we do not know what happened: ProviderUnreachableError', async () => {

@@ -24,12 +24,12 @@ export const PROVIDER = 'alipay';
 /** A signed, definite refusal from Alipay. */
 export class AlipayBusinessError extends ProviderRejectedError {
   constructor(
-    readonly method: string,
+    override readonly method: string,
     readonly code: string,
     readonly subCode: string | null,
     readonly subMsg: string | null,
   ) {
-    super(PROVIDER, `${method}: ${code}${subCode ? ` ${subCode}` : ''}${subMsg ? ` (${subMsg.slice(0, 120)})` : ''}`, subCode ?? code);
+    super(PROVIDER, `${method}: ${code}${subCode ? ` ${subCode}` : ''}${subMsg ? ` (${subMsg.slice(0, 120)})` : ''}`, subCode ?? code, { method });
     this.name = 'AlipayBusinessError';
   }
 }
@@ -82,14 +82,15 @@ export class AlipayGateway {
       headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', accept: 'application/json' },
       body: encodeForm(params),
       timeoutMs: this.opts.timeoutMs,
+      label: method,
     });
-    if (res.status !== 200) throw new ProviderUnreachableError(PROVIDER, `${method}: HTTP ${res.status} from the gateway`);
+    if (res.status !== 200) throw new ProviderUnreachableError(PROVIDER, `${method}: HTTP ${res.status} from the gateway`, { method });
     const node = this.verifiedNode(method, res.body);
     const code = typeof node.code === 'string' ? node.code : String(node.code ?? '');
     const subCode = typeof node.sub_code === 'string' ? node.sub_code : null;
     if (code === '10000') return node;
     if (UNKNOWN_OUTCOME_CODES.has(code) || (subCode && UNKNOWN_OUTCOME_SUB_CODES.has(subCode))) {
-      throw new ProviderUnreachableError(PROVIDER, `${method}: ${code}${subCode ? ` ${subCode}` : ''}, outcome unknown`);
+      throw new ProviderUnreachableError(PROVIDER, `${method}: ${code}${subCode ? ` ${subCode}` : ''}, outcome unknown`, { method });
     }
     throw new AlipayBusinessError(method, code, subCode, typeof node.sub_msg === 'string' ? node.sub_msg : typeof node.msg === 'string' ? node.msg : null);
   }
@@ -97,23 +98,23 @@ export class AlipayGateway {
   /** Parses the answer and checks `sign` over the exact text of its response node. */
   private verifiedNode(method: string, body: string): ResponseNode {
     const members = topLevelMembers(body);
-    if (!members) throw new ProviderUnreachableError(PROVIDER, `${method}: the answer is not a JSON object`);
+    if (!members) throw new ProviderUnreachableError(PROVIDER, `${method}: the answer is not a JSON object`, { method });
     const key = `${method.replaceAll('.', '_')}_response`;
     const nodeText = members.get(key) ?? members.get('error_response');
-    if (nodeText === undefined) throw new ProviderUnreachableError(PROVIDER, `${method}: the answer has no ${key}`);
+    if (nodeText === undefined) throw new ProviderUnreachableError(PROVIDER, `${method}: the answer has no ${key}`, { method });
     let node: unknown;
     let sign: unknown;
     try {
       node = JSON.parse(nodeText);
       sign = members.has('sign') ? JSON.parse(members.get('sign')!) : undefined;
-    } catch {
-      throw new ProviderUnreachableError(PROVIDER, `${method}: the answer is not JSON`);
+    } catch (err) {
+      throw new ProviderUnreachableError(PROVIDER, `${method}: the answer is not JSON`, { method, cause: err });
     }
-    if (typeof node !== 'object' || node === null || Array.isArray(node)) throw new ProviderUnreachableError(PROVIDER, `${method}: the response node is not an object`);
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) throw new ProviderUnreachableError(PROVIDER, `${method}: the response node is not an object`, { method });
     const code = String((node as ResponseNode).code ?? '?').slice(0, 20);
     // Unsigned or badly signed: anyone between us and Alipay could have written it, so it says nothing.
-    if (typeof sign !== 'string' || sign === '') throw new ProviderUnreachableError(PROVIDER, `${method}: unsigned answer (code ${code}), cannot trust it`);
-    if (!rsa2Verify(nodeText, sign, this.alipayKey)) throw new ProviderUnreachableError(PROVIDER, `${method}: the answer's signature does not verify with the Alipay public key`);
+    if (typeof sign !== 'string' || sign === '') throw new ProviderUnreachableError(PROVIDER, `${method}: unsigned answer (code ${code}), cannot trust it`, { method });
+    if (!rsa2Verify(nodeText, sign, this.alipayKey)) throw new ProviderUnreachableError(PROVIDER, `${method}: the answer's signature does not verify with the Alipay public key`, { method });
     return node as ResponseNode;
   }
 }

@@ -22,8 +22,9 @@ export class StripeApiError extends ProviderRejectedError {
     readonly type: string,
     readonly code: string | null,
     message: string,
+    method?: string,
   ) {
-    super(PROVIDER, message, code ?? type);
+    super(PROVIDER, message, code ?? type, { method });
     this.name = 'StripeApiError';
   }
 }
@@ -63,33 +64,37 @@ export class StripeApi {
     if (method === 'POST') headers['content-type'] = 'application/x-www-form-urlencoded';
     if (call.idempotencyKey) headers['idempotency-key'] = call.idempotencyKey;
     const what = `${method} ${path}`;
-    const res = await providerFetch(PROVIDER, url, { method, headers, body: method === 'POST' ? encoded : undefined, timeoutMs: this.timeoutMs });
-    if (res.status === 429) throw new ProviderUnreachableError(PROVIDER, `rate limited on ${what} (HTTP 429)`);
-    if (res.status === 409) throw new ProviderUnreachableError(PROVIDER, `${what} conflicts with a request still running at Stripe (HTTP 409)`);
-    if (res.status >= 400) throw rejection(res.status, res.body, what);
-    if (res.status < 200 || res.status >= 300) throw new ProviderUnreachableError(PROVIDER, `unexpected HTTP ${res.status} on ${what}`);
+    const endpoint = endpointOf(method, path);
+    const res = await providerFetch(PROVIDER, url, { method, headers, body: method === 'POST' ? encoded : undefined, timeoutMs: this.timeoutMs, label: endpoint });
+    if (res.status === 429) throw new ProviderUnreachableError(PROVIDER, `rate limited on ${what} (HTTP 429)`, { method: endpoint });
+    if (res.status === 409) throw new ProviderUnreachableError(PROVIDER, `${what} conflicts with a request still running at Stripe (HTTP 409)`, { method: endpoint });
+    if (res.status >= 400) throw rejection(res.status, res.body, what, endpoint);
+    if (res.status < 200 || res.status >= 300) throw new ProviderUnreachableError(PROVIDER, `unexpected HTTP ${res.status} on ${what}`, { method: endpoint });
     let json: unknown;
     try {
       json = JSON.parse(res.body);
-    } catch {
-      throw new ProviderUnreachableError(PROVIDER, `${what} answered ${res.status} with a body that is not JSON`);
+    } catch (err) {
+      throw new ProviderUnreachableError(PROVIDER, `${what} answered ${res.status} with a body that is not JSON`, { method: endpoint, cause: err });
     }
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new ProviderUnreachableError(PROVIDER, `${what} answered ${res.status} with an unexpected object`);
+    if (!parsed.success) throw new ProviderUnreachableError(PROVIDER, `${what} answered ${res.status} with an unexpected object`, { method: endpoint, cause: parsed.error });
     return parsed.data;
   }
 }
 
-function rejection(status: number, body: string, what: string): StripeApiError {
+/** `GET /v1/checkout/sessions/{id}`: the endpoint, without Stripe object ids. */
+export const endpointOf = (method: string, path: string) => `${method} ${path.split('?')[0]!.replace(/\/[a-z]{2,8}_[A-Za-z0-9_]+/g, '/{id}')}`;
+
+function rejection(status: number, body: string, what: string, method: string): StripeApiError {
   let parsed: ReturnType<typeof StripeErrorBody.safeParse> | null;
   try {
     parsed = StripeErrorBody.safeParse(JSON.parse(body));
   } catch {
     parsed = null;
   }
-  if (status === 401) return new StripeApiError(status, 'authentication_error', null, `${what}: authentication failed (check STRIPE_SECRET_KEY)`);
-  if (!parsed?.success) return new StripeApiError(status, 'unknown', null, `${what}: HTTP ${status}`);
+  if (status === 401) return new StripeApiError(status, 'authentication_error', null, `${what}: authentication failed (check STRIPE_SECRET_KEY)`, method);
+  if (!parsed?.success) return new StripeApiError(status, 'unknown', null, `${what}: HTTP ${status}`, method);
   const e = parsed.data.error;
   const label = [e.type, e.code].filter(Boolean).join('/');
-  return new StripeApiError(status, e.type, e.code ?? null, clean(`${what}: ${label}${e.param ? ` (${e.param})` : ''}: ${e.message ?? `HTTP ${status}`}`));
+  return new StripeApiError(status, e.type, e.code ?? null, clean(`${what}: ${label}${e.param ? ` (${e.param})` : ''}: ${e.message ?? `HTTP ${status}`}`), method);
 }

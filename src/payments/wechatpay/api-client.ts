@@ -11,7 +11,14 @@ export const USER_AGENT = 'gatekeeper-wechatpay/1 (+node)';
 
 export type ApiAnswer =
   | { ok: true; status: number; json: unknown }
-  | { ok: false; status: number; code: string; message: string };
+  | { ok: false; status: number; code: string; message: string; method: string };
+
+/** `GET /v3/pay/transactions/out-trade-no/{out_trade_no}`: the endpoint, without ids or the query string. */
+export const endpointOf = (method: string, path: string) =>
+  `${method} ${path
+    .split('?')[0]!
+    .replace(/\/out-trade-no\/[^/]+/, '/out-trade-no/{out_trade_no}')
+    .replace(/\/domestic\/refunds\/[^/]+/, '/domestic/refunds/{out_refund_no}')}`;
 
 export interface ApiClientOptions {
   apiBase: string;
@@ -37,10 +44,11 @@ export class WechatPayApi {
       authorization: authorization(this.o.cred, method, url.pathname + url.search, bodyText, Math.floor(this.o.clock.now() / 1000)),
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await providerFetch(PROVIDER, url.toString(), { method, headers, body: body === undefined ? undefined : bodyText, timeoutMs: this.o.timeoutMs });
+    const endpoint = endpointOf(method, path);
+    const res = await providerFetch(PROVIDER, url.toString(), { method, headers, body: body === undefined ? undefined : bodyText, timeoutMs: this.o.timeoutMs, label: endpoint });
 
-    if (res.status === 429) throw new ProviderUnreachableError(PROVIDER, 'rate limited (HTTP 429), try again later');
-    if (res.status < 200 || (res.status >= 300 && res.status < 400)) throw new ProviderUnreachableError(PROVIDER, `unexpected HTTP ${res.status}`);
+    if (res.status === 429) throw new ProviderUnreachableError(PROVIDER, 'rate limited (HTTP 429), try again later', { method: endpoint });
+    if (res.status < 200 || (res.status >= 300 && res.status < 400)) throw new ProviderUnreachableError(PROVIDER, `unexpected HTTP ${res.status}`, { method: endpoint });
     const signed = signedHeadersOf((n) => res.headers.get(n));
     const isSigned = signed.signature !== undefined;
     // Every 2xx must be signed. A 4xx is signed when WeChat Pay accepted our own signature; an unsigned 4xx
@@ -49,7 +57,7 @@ export class WechatPayApi {
       try {
         verifyPlatformSignature(signed, res.body, this.o.platform, this.o.clock.now());
       } catch (err) {
-        if (err instanceof SignatureCheckError) throw new ProviderUnreachableError(PROVIDER, `answer to ${method} ${path.split('?')[0]} failed verification (${err.message})`);
+        if (err instanceof SignatureCheckError) throw new ProviderUnreachableError(PROVIDER, `answer to ${method} ${path.split('?')[0]} failed verification (${err.message})`, { method: endpoint, cause: err });
         throw err;
       }
     }
@@ -57,8 +65,8 @@ export class WechatPayApi {
       if (res.body === '') return { ok: true, status: res.status, json: null };
       try {
         return { ok: true, status: res.status, json: JSON.parse(res.body) as unknown };
-      } catch {
-        throw new ProviderUnreachableError(PROVIDER, `answer to ${method} ${path.split('?')[0]} is not JSON`);
+      } catch (err) {
+        throw new ProviderUnreachableError(PROVIDER, `answer to ${method} ${path.split('?')[0]} is not JSON`, { method: endpoint, cause: err });
       }
     }
     let code = `HTTP_${res.status}`;
@@ -70,15 +78,16 @@ export class WechatPayApi {
     } catch {
       // Not JSON: keep the status as the code.
     }
-    return { ok: false, status: res.status, code, message };
+    return { ok: false, status: res.status, code, message, method: endpoint };
   }
 }
 
 /** A business refusal as the typed error the core understands; `detail` carries WeChat Pay's code. */
 export function rejected(a: Extract<ApiAnswer, { ok: false }>, what: string): ProviderRejectedError {
-  return new ProviderRejectedError(PROVIDER, `${what}: ${a.code} (${a.message})`, a.code);
+  return new ProviderRejectedError(PROVIDER, `${what}: ${a.code} (${a.message})`, a.code, { method: a.method });
 }
 
-export function unreadable(what: string): ProviderUnreachableError {
-  return new ProviderUnreachableError(PROVIDER, `${what} has an unexpected shape`);
+/** `method`: the endpoint whose answer it was (see endpointOf). */
+export function unreadable(what: string, method: string): ProviderUnreachableError {
+  return new ProviderUnreachableError(PROVIDER, `${what} has an unexpected shape`, { method });
 }

@@ -33,6 +33,8 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 }
 
 const CODE_URL = /^weixin:\/\/\S{1,500}$/;
+const QUERY_ORDER = 'GET /v3/pay/transactions/out-trade-no/{out_trade_no}';
+const REFUND = 'POST /v3/refund/domestic/refunds';
 
 export class WechatPayProvider implements PaymentProvider {
   readonly name = PROVIDER;
@@ -66,7 +68,7 @@ export class WechatPayProvider implements PaymentProvider {
 
   async createCheckout(req: CheckoutRequest): Promise<Checkout> {
     const { order } = req;
-    if (!this.supportsCurrency(order.currency)) throw new ProviderRejectedError(PROVIDER, `cannot take payments in ${order.currency}`);
+    if (!this.supportsCurrency(order.currency)) throw new ProviderRejectedError(PROVIDER, `cannot take payments in ${order.currency}`, undefined, { method: 'POST /v3/pay/transactions/native' });
     const answer = await this.api.call('POST', '/v3/pay/transactions/native', {
       appid: this.merchant.appid,
       mchid: this.merchant.mchid,
@@ -78,7 +80,7 @@ export class WechatPayProvider implements PaymentProvider {
     });
     if (!answer.ok) throw rejected(answer, 'create order');
     const codeUrl = (answer.json as { code_url?: unknown } | null)?.code_url;
-    if (typeof codeUrl !== 'string' || !CODE_URL.test(codeUrl)) throw unreadable('the create-order answer');
+    if (typeof codeUrl !== 'string' || !CODE_URL.test(codeUrl)) throw unreadable('the create-order answer', 'POST /v3/pay/transactions/native');
     // Our own page shows the QR with the order's live status; the code_url itself only opens inside WeChat.
     return { qrContent: codeUrl, payUrl: req.payPageUrl };
   }
@@ -100,7 +102,7 @@ export class WechatPayProvider implements PaymentProvider {
       throw rejected(answer, 'query order');
     }
     const t = Transaction.safeParse(answer.json);
-    if (!t.success || t.data.out_trade_no !== outTradeNo) throw unreadable('the query answer');
+    if (!t.success || t.data.out_trade_no !== outTradeNo) throw unreadable('the query answer', QUERY_ORDER);
     return t.data;
   }
 
@@ -110,7 +112,7 @@ export class WechatPayProvider implements PaymentProvider {
     switch (t.trade_state) {
       case 'SUCCESS': {
         const event = paidEventOf(t, `query:${t.transaction_id ?? ''}`, this.merchant);
-        if (!event) throw unreadable('the query answer for a paid order');
+        if (!event) throw unreadable('the query answer for a paid order', QUERY_ORDER);
         return { state: 'paid', event };
       }
       case 'NOTPAY':
@@ -140,7 +142,7 @@ export class WechatPayProvider implements PaymentProvider {
       throw rejected(answer, 'query refund');
     }
     const r = Refund.safeParse(answer.json);
-    if (!r.success || r.data.out_refund_no !== order.outRefundNo) throw unreadable('the refund query answer');
+    if (!r.success || r.data.out_refund_no !== order.outRefundNo) throw unreadable('the refund query answer', 'GET /v3/refund/domestic/refunds/{out_refund_no}');
     return r.data.status === 'SUCCESS' ? { state: 'refunded' } : { state: 'unknown' };
   }
 
@@ -157,8 +159,8 @@ export class WechatPayProvider implements PaymentProvider {
     // The refund must name the transaction's real total, which can differ from the order's price when a
     // mismatched payment was held for review: ask WeChat Pay rather than assume.
     const t = await this.transaction(req.order.outTradeNo);
-    if (!t) throw new ProviderRejectedError(PROVIDER, 'refund: WeChat Pay has no such order', 'ORDER_NOT_EXIST');
-    if (t.trade_state !== 'SUCCESS' && t.trade_state !== 'REFUND') throw new ProviderRejectedError(PROVIDER, `refund: the order is ${t.trade_state} at WeChat Pay, not paid`, t.trade_state);
+    if (!t) throw new ProviderRejectedError(PROVIDER, 'refund: WeChat Pay has no such order', 'ORDER_NOT_EXIST', { method: QUERY_ORDER });
+    if (t.trade_state !== 'SUCCESS' && t.trade_state !== 'REFUND') throw new ProviderRejectedError(PROVIDER, `refund: the order is ${t.trade_state} at WeChat Pay, not paid`, t.trade_state, { method: QUERY_ORDER });
     const body: Record<string, unknown> = {
       out_trade_no: req.order.outTradeNo,
       out_refund_no: req.outRefundNo,
@@ -169,7 +171,7 @@ export class WechatPayProvider implements PaymentProvider {
     const answer = await this.api.call('POST', '/v3/refund/domestic/refunds', body);
     if (!answer.ok) throw rejected(answer, 'refund');
     const r = Refund.safeParse(answer.json);
-    if (!r.success || r.data.out_refund_no !== req.outRefundNo) throw unreadable('the refund answer');
+    if (!r.success || r.data.out_refund_no !== req.outRefundNo) throw unreadable('the refund answer', REFUND);
     switch (r.data.status) {
       case 'SUCCESS':
         return { state: 'refunded', providerRefundId: r.data.refund_id };
@@ -177,7 +179,7 @@ export class WechatPayProvider implements PaymentProvider {
         return { state: 'processing' };
       default:
         // ABNORMAL (the payer's card refused it) or CLOSED: a person has to act in the merchant platform.
-        throw new ProviderRejectedError(PROVIDER, `refund ${r.data.status ?? 'in an unknown state'}: handle it in the WeChat Pay merchant platform`, r.data.status);
+        throw new ProviderRejectedError(PROVIDER, `refund ${r.data.status ?? 'in an unknown state'}: handle it in the WeChat Pay merchant platform`, r.data.status, { method: REFUND });
     }
   }
 }

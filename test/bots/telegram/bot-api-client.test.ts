@@ -1,10 +1,11 @@
 // The Bot API client against the emulator: typed errors for each kind of failure, the limiter paused by a
 // 429, and the emulator refusing what the real API refuses.
+import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Telegraf } from 'telegraf';
 import { type ApiCaller, BotApiClient, ChatMigratedError, TelegramApiError, withRetries } from '../../../bots/telegram/bot-api-client.ts';
 import { splitText } from '../../../bots/telegram/telegram-gateway.ts';
-import { ProviderUnreachableError, RetryAfterError } from '../../../src/domain/errors.ts';
+import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../../src/domain/errors.ts';
 import { OutboundLimiter } from '../../../src/jobs/outbound-limiter.ts';
 import { FakeClock } from '../../fakes/fake-clock.ts';
 import { TelegramEmulator, type User } from '../../fakes/telegram-emulator.ts';
@@ -117,6 +118,53 @@ describe('Telegram Bot API client and emulator', () => {
     const migrated = await client.call('getChat', { chat_id: basic }, { lane: 'system' }).catch((e: unknown) => e);
     expect(migrated).toBeInstanceOf(ChatMigratedError);
     expect((migrated as ChatMigratedError).newChatId).toBe(String(superId));
+  });
+
+  it('names the Bot API method on every error and keeps what went wrong underneath as its cause, without the token or the payload', async () => {
+    // Rejected (the API said no): a 400 from banChatMember.
+    emu.addBot(group, owner);
+    const refused = await client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ProviderRejectedError);
+    expect(refused).toMatchObject({ method: 'banChatMember', code: 400, provider: 'telegram' });
+    const refusedCause = (refused as Error).cause as Error & Record<string, unknown>;
+    expect(refusedCause).toBeInstanceOf(Error);
+    expect(refusedCause.message).toContain("can't remove chat owner");
+    expect(refusedCause.on).toBeUndefined(); // telegraf's copy of the request (chat ids, texts) is not kept
+    // Asked to wait.
+    emu.inject({ kind: '429', retryAfter: 1, method: 'getChatMember' });
+    const wait = await client.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }).catch((e: unknown) => e);
+    expect(wait).toBeInstanceOf(RetryAfterError);
+    expect(wait).toMatchObject({ method: 'getChatMember' });
+    expect((wait as Error).cause).toBeInstanceOf(Error);
+    // A 5xx.
+    await clock.advance(1000);
+    emu.inject({ kind: '5xx', status: 502, method: 'getChat' });
+    const down = await client.call('getChat', { chat_id: group }, { lane: 'system' }).catch((e: unknown) => e);
+    expect(down).toBeInstanceOf(ProviderUnreachableError);
+    expect(down).toMatchObject({ method: 'getChat' });
+    expect((down as Error).cause).toBeInstanceOf(Error);
+
+    // Unreachable (the network failed): nothing listens on the port.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const offline = new Telegraf(TOKEN, { telegram: { apiRoot: `http://127.0.0.1:${port}` } });
+    const nowhere = new BotApiClient(offline.telegram.callApi.bind(offline.telegram) as unknown as ApiCaller, limiter, { timeoutMs: 2000 });
+    const unreachable = await nowhere.call('getChat', { chat_id: group }, { lane: 'system' }).catch((e: unknown) => e);
+    expect(unreachable).toBeInstanceOf(ProviderUnreachableError);
+    expect(unreachable).toMatchObject({ method: 'getChat', provider: 'telegram' });
+    const cause = (unreachable as Error).cause as Error;
+    expect(cause).toBeInstanceOf(Error);
+    expect(`${cause.message}\n${cause.stack}\n${String((cause.cause as Error | undefined)?.message)}`).toMatch(/ECONNREFUSED|connect/i);
+    const secret = TOKEN.split(':')[1]!;
+    for (let e: unknown = unreachable; e instanceof Error; e = e.cause) {
+      expect(e.message).not.toContain(secret);
+      expect(String(e.stack)).not.toContain(secret);
+    }
   });
 
   it('delivers only the update types asked for, and one long poll at a time', async () => {

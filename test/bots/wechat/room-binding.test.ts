@@ -108,4 +108,35 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
     expect(await w.db.store.wechat.listWhitelist(group.id)).toEqual([expect.objectContaining({ contactId: victim.id, name: 'Victor' })]);
     expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Whitelisted in "Readers club": Victor');
   });
+
+  it('a database failure while checking who owns a room is logged as what it is, never answered as "another owner"', async () => {
+    const owner = person(w, 'Olivia');
+    const victim = person(w, 'Victor');
+    const room = botRoom(w, 'Admin room', [owner, victim]);
+    await w.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'wechat', chatId: room.id, title: 'Admin room' } });
+    const group = (await w.db.store.groups.findByChat('wechat', room.id))!;
+    await makeOwner(w, owner);
+    const sent = w.puppet.textsTo(owner.id).length;
+    // The database goes away just as the owner check asks it.
+    const scopes = w.db.store.ownerScopes;
+    const get = scopes.get;
+    scopes.get = () => Promise.reject(new Error('database is down'));
+    try {
+      await inRoom(owner, room, '/bind');
+      await inRoom(owner, room, '/whitelist @Victor', [victim]);
+    } finally {
+      scopes.get = get;
+    }
+    // Nobody is told the room belongs to someone else, and nothing changed.
+    expect(w.puppet.textsTo(owner.id)).toHaveLength(sent);
+    expect(await w.db.store.wechat.getBinding(group.id)).toBeNull();
+    expect(await w.db.store.wechat.listWhitelist(group.id)).toEqual([]);
+    expect(w.logger.lines.some((l) => /another group/.test(l.msg ?? ''))).toBe(false);
+    // The failure reached the event boundary and was logged there, as the error itself.
+    const failed = w.logger.lines.filter((l) => l.msg === 'wechat event handler failed');
+    expect(failed.map((l) => ({ level: l.level, message: (l.obj as { err?: Error }).err?.message }))).toEqual([
+      { level: 'error', message: 'database is down' },
+      { level: 'error', message: 'database is down' },
+    ]);
+  });
 });

@@ -113,6 +113,39 @@ describe.each(DIALECTS)('WeChat adds confirmed only by room-join (%s)', (dialect
     expect(w.puppet.textsTo(owner.id).some((t) => t.includes('Ivy'))).toBe(false);
   });
 
+  it('a database failure while confirming a late join is not reported as a timed-out add: nobody is told, the add stays pending', async () => {
+    const { owner, room } = await setup();
+    w.puppet.confirmRequired.add(room.id);
+    const ivy = person(w, 'Ivy');
+    await buy(w, ivy);
+    w.mocker.roomPayload(room.id).memberIdList.push(ivy.id);
+    const before = w.puppet.sent.length;
+    // The database fails exactly when the join is being confirmed.
+    const store = w.db.store;
+    const transaction = store.transaction;
+    store.transaction = ((fn: Parameters<typeof transaction>[0]) =>
+      transaction((tx) =>
+        fn({ ...tx, wechat: { ...tx.wechat, resolvePendingAdd: (id, from, to, now) => (to === 'joined' ? Promise.reject(new Error('database is down')) : tx.wechat.resolvePendingAdd(id, from, to, now)) } }),
+      )) as typeof transaction;
+    try {
+      await w.clock.advance(10 * 60_000 + 1);
+      // It reaches the sweep's boundary (the cron logs a failed tick) instead of being taken for WeChat's silence.
+      await expect(w.service.scheduler.tick()).rejects.toThrow('database is down');
+      await settle(w);
+    } finally {
+      store.transaction = transaction;
+    }
+    const m = await membershipOf(ivy.id);
+    expect(await w.db.store.wechat.getPendingAdd(m.id)).toMatchObject({ state: 'pending' });
+    expect(w.puppet.sent.length).toBe(before);
+    expect(w.puppet.textsTo(owner.id).some((t) => t.includes('Ivy'))).toBe(false);
+    // Back up: the next sweep confirms the join.
+    await w.clock.advance(60_000);
+    await w.service.scheduler.tick();
+    await settle(w);
+    expect(await w.db.store.wechat.getPendingAdd(m.id)).toMatchObject({ state: 'joined' });
+  });
+
   it('a member who is no longer a friend when the invite runs: the owner is told; when they befriend the bot again they are invited', async () => {
     const { owner, room } = await setup();
     const jack = person(w, 'Jack');

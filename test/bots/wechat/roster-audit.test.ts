@@ -170,4 +170,28 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     const report = await w.db.store.wechat.latestAuditReport(group.id);
     expect(report?.intruders.map((i) => i.name)).toEqual(['Sam']);
   });
+
+  it('an owner command that meets a database failure is not answered "no such group among yours"', async () => {
+    const owner = person(w, 'Olivia');
+    const room = botRoom(w, 'Club', [owner]);
+    await makeOwner(w, owner);
+    const { group } = await bindWithPlan(w, owner, room);
+    const sent = w.puppet.textsTo(owner.id).length;
+    const scopes = w.db.store.ownerScopes;
+    const get = scopes.get;
+    scopes.get = () => Promise.reject(new Error('database is down'));
+    try {
+      await say(w, owner, `/intruders ${group.id} ignore`);
+      await say(w, owner, `/whitelist ${group.id}`);
+    } finally {
+      scopes.get = get;
+    }
+    expect(w.puppet.textsTo(owner.id)).toHaveLength(sent);
+    expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('report');
+    const failed = w.logger.lines.filter((l) => l.msg === 'wechat event handler failed');
+    expect(failed.map((l) => (l.obj as { err?: Error }).err?.message)).toEqual(['database is down', 'database is down']);
+    // Back up: the same command works.
+    await say(w, owner, `/intruders ${group.id} ignore`);
+    expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('ignore');
+  });
 });
