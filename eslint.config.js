@@ -16,7 +16,27 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', AbortController: 'readonly', fetch: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly' } },
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'module',
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        AbortController: 'readonly',
+        fetch: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
@@ -43,7 +63,10 @@ export default tseslint.config(
         {
           patterns: [
             restrict('app/ imports no framework, database library or platform SDK: it talks to the outside only through ports.', FRAMEWORKS),
-            restrict('app/ depends on domain/ only; adapters (store/, http/, payments/, jobs/, bots/, conversation/) depend on app/, not the other way.', '^(\\.\\./)+(store|http|payments|jobs|conversation)/|^(\\.\\./)+(service|main|cli|config)\\.ts$'),
+            restrict(
+              'app/ depends on domain/ only; adapters (store/, http/, payments/, jobs/, bots/, conversation/) depend on app/, not the other way.',
+              '^(\\.\\./)+(store|http|payments|jobs|conversation)/|^(\\.\\./)+(service|main|cli|config)\\.ts$',
+            ),
             // The chat adapters' own tables and ports (bots/*/store-port.ts) are theirs alone: app/ never sees them.
             restrict('app/ never imports bots/: the chat adapters and their store ports depend on app/, not the other way.', '(^|/)bots(/|$)'),
           ],

@@ -5,9 +5,7 @@ const isPg = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAd
 
 function id(db: Kysely<any>, big = false) {
   return (t: CreateTableBuilder<any, any>): CreateTableBuilder<any, any> =>
-    isPg(db)
-      ? t.addColumn('id', big ? 'bigserial' : 'serial', (c) => c.primaryKey())
-      : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+    isPg(db) ? t.addColumn('id', big ? 'bigserial' : 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
 }
 
 export async function up(db: Kysely<any>): Promise<void> {
@@ -178,7 +176,19 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['audit_log', 'jobs', 'membership_periods', 'memberships', 'webhook_events', 'payments', 'orders', 'plan_groups', 'plans', 'groups', 'accounts']) {
+  for (const t of [
+    'audit_log',
+    'jobs',
+    'membership_periods',
+    'memberships',
+    'webhook_events',
+    'payments',
+    'orders',
+    'plan_groups',
+    'plans',
+    'groups',
+    'accounts',
+  ]) {
     await db.schema.dropTable(t).execute();
   }
 }

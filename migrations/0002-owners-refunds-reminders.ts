@@ -5,10 +5,15 @@ const isPg = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAd
 
 export async function up(db: Kysely<any>): Promise<void> {
   // Owners: only an account that redeemed a claim code is one.
-  await db.schema.alterTable('accounts').addColumn('is_owner', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('accounts')
+    .addColumn('is_owner', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema
     .createTable('owner_claims')
-    .$call((t: CreateTableBuilder<any, any>) => (isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())))
+    .$call((t: CreateTableBuilder<any, any>) =>
+      isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()),
+    )
     .addColumn('code_hash', 'text', (c) => c.notNull().unique())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())

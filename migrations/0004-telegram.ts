@@ -3,8 +3,10 @@ import { type CreateTableBuilder, type Kysely, PostgresAdapter } from 'kysely';
 
 const isPg = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter;
 
-const serialId = (db: Kysely<any>) => (t: CreateTableBuilder<any, any>): CreateTableBuilder<any, any> =>
-  isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+const serialId =
+  (db: Kysely<any>) =>
+  (t: CreateTableBuilder<any, any>): CreateTableBuilder<any, any> =>
+    isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
 
 export async function up(db: Kysely<any>): Promise<void> {
   // What the bot knows about a bound Telegram group: its own status and admin rights there (so the owner is

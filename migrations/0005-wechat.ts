@@ -3,8 +3,10 @@ import { type CreateTableBuilder, type Kysely, PostgresAdapter } from 'kysely';
 
 const isPg = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter;
 
-const serialId = (db: Kysely<any>) => (t: CreateTableBuilder<any, any>): CreateTableBuilder<any, any> =>
-  isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+const serialId =
+  (db: Kysely<any>) =>
+  (t: CreateTableBuilder<any, any>): CreateTableBuilder<any, any> =>
+    isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
 
 export async function up(db: Kysely<any>): Promise<void> {
   // A WeChat room bound by an owner with /bind, and the owner's confirmation of a dry-run intruder report

@@ -3,8 +3,10 @@ import { type CreateTableBuilder, type Kysely, PostgresAdapter, sql } from 'kyse
 
 const isPg = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter;
 
-const serialId = (db: Kysely<any>) => (t: CreateTableBuilder<any, any>): CreateTableBuilder<any, any> =>
-  isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+const serialId =
+  (db: Kysely<any>) =>
+  (t: CreateTableBuilder<any, any>): CreateTableBuilder<any, any> =>
+    isPg(db) ? t.addColumn('id', 'serial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
 
 export async function up(db: Kysely<any>): Promise<void> {
   // The groups an owner acts on: one row per group, or one row with group_id NULL for every group (an

@@ -7,7 +7,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   // it has sent since the person was last seen in. Updating these never touches updated_at.
   await db.schema.alterTable('memberships').addColumn('access_confirmed_at', 'bigint').execute();
   await db.schema.alterTable('memberships').addColumn('access_checked_at', 'bigint').execute();
-  await db.schema.alterTable('memberships').addColumn('access_reinvites', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('memberships')
+    .addColumn('access_reinvites', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.createIndex('memberships_access_idx').on('memberships').columns(['status', 'access_confirmed_at', 'access_checked_at']).execute();
 
   // Owner alerts (part 4): at most one per kind per window per owner; the ones held back are counted

@@ -154,7 +154,8 @@ function wholeNumber(value: string, name: string, min: number, max: number): num
 
 function idArg(value: string, what: string): number {
   const v = value.trim();
-  if (!/^\d{1,15}$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) throw invalid(`${what} must be a positive whole number (got ${shown(value)})`);
+  if (!/^\d{1,15}$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1)
+    throw invalid(`${what} must be a positive whole number (got ${shown(value)})`);
   return Number(v);
 }
 
@@ -168,7 +169,17 @@ function serviceProvider(name: string): PaymentProvider {
   const elsewhere = (): never => {
     throw new Error(`the CLI does not call the ${name} provider; the running service does`);
   };
-  return { name, merchantId: null, supportsCurrency: () => true, createCheckout: elsewhere, parseWebhook: elsewhere, webhookReply: elsewhere, query: elsewhere, close: elsewhere, refund: elsewhere };
+  return {
+    name,
+    merchantId: null,
+    supportsCurrency: () => true,
+    createCheckout: elsewhere,
+    parseWebhook: elsewhere,
+    webhookReply: elsewhere,
+    query: elsewhere,
+    close: elsewhere,
+    refund: elsewhere,
+  };
 }
 
 /**
@@ -209,7 +220,11 @@ async function memberFilter(store: Store, f: Flags): Promise<{ groupId?: number;
 }
 
 /** Walks a membership list in id order, a page at a time. */
-async function eachMembership(store: Store, q: { groupId?: number; status?: MembershipStatus; expiresBefore?: number }, fn: (m: MembershipView) => void): Promise<void> {
+async function eachMembership(
+  store: Store,
+  q: { groupId?: number; status?: MembershipStatus; expiresBefore?: number },
+  fn: (m: MembershipView) => void,
+): Promise<void> {
   let afterId: number | undefined;
   for (;;) {
     const rows = await store.memberships.page({ ...q, afterId, limit: PAGE });
@@ -346,7 +361,10 @@ const COMMANDS: CommandSpec[] = [
       const c = await withDeps(config(), (deps) => createClaimCode(deps, CLI, groupIds));
       const expiresAt = toIso(c.expiresAt);
       const who = c.groupIds ? `an owner of group${c.groupIds.length > 1 ? 's' : ''} ${c.groupIds.join(', ')} only` : 'an owner of every group (an operator)';
-      print({ code: c.code, expiresAt, groupIds: c.groupIds }, `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes ${who}.`);
+      print(
+        { code: c.code, expiresAt, groupIds: c.groupIds },
+        `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes ${who}.`,
+      );
     },
   },
   {
@@ -364,14 +382,27 @@ const COMMANDS: CommandSpec[] = [
     summary: 'list groups',
     handler: async ({ print, config }) => {
       const groups = await withDeps(config(), (_deps, store) => store.groups.list(), { readOnly: true });
-      const text = groups.length === 0 ? 'no groups' : groups.map((g) => [g.id, g.platform, g.platformChatId, g.title, g.ownerAccountId === null ? 'no owner' : `owner ${g.ownerAccountId}`].map(cell).join('\t')).join('\n');
+      const text =
+        groups.length === 0
+          ? 'no groups'
+          : groups
+              .map((g) =>
+                [g.id, g.platform, g.platformChatId, g.title, g.ownerAccountId === null ? 'no owner' : `owner ${g.ownerAccountId}`].map(cell).join('\t'),
+              )
+              .join('\n');
       print(groups.map(groupJson), text);
     },
   },
   {
     name: 'plan add',
     summary: 'create a plan',
-    options: { group: { type: 'string', multiple: true }, name: { type: 'string' }, price: { type: 'string' }, currency: { type: 'string' }, days: { type: 'string' } },
+    options: {
+      group: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      price: { type: 'string' },
+      currency: { type: 'string' },
+      days: { type: 'string' },
+    },
     handler: async ({ f, print, config }) => {
       const groups = (f.group as string[] | undefined) ?? [];
       if (groups.length === 0) throw new UsageError('missing --group');
@@ -384,7 +415,10 @@ const COMMANDS: CommandSpec[] = [
         actor: CLI,
       };
       const p = await withDeps(config(), (deps) => addPlan(deps, input));
-      print({ id: p.id }, `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${p.durationDays} days, groups ${p.groupIds.join(', ')}`);
+      print(
+        { id: p.id },
+        `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${p.durationDays} days, groups ${p.groupIds.join(', ')}`,
+      );
     },
   },
   {
@@ -394,14 +428,31 @@ const COMMANDS: CommandSpec[] = [
     handler: async ({ f, print, config }) => {
       const group = optional(f, 'group');
       const groupId = group === undefined ? undefined : positiveInt(group, 'group');
-      const plans = await withDeps(config(), async (_deps, store) => {
-        if (groupId !== undefined && !(await store.groups.get(groupId))) throw notFound(`no group with id ${groupId}`);
-        return store.plans.list({ groupId });
-      }, { readOnly: true });
+      const plans = await withDeps(
+        config(),
+        async (_deps, store) => {
+          if (groupId !== undefined && !(await store.groups.get(groupId))) throw notFound(`no group with id ${groupId}`);
+          return store.plans.list({ groupId });
+        },
+        { readOnly: true },
+      );
       const text =
         plans.length === 0
           ? 'no plans'
-          : plans.map((p) => [p.id, p.name, `${formatMinor(p.priceMinor, p.currency)} ${p.currency}`, `${p.durationDays} days`, p.active ? 'on sale' : 'disabled', `groups ${p.groupIds.join(',')}`].map(cell).join('\t')).join('\n');
+          : plans
+              .map((p) =>
+                [
+                  p.id,
+                  p.name,
+                  `${formatMinor(p.priceMinor, p.currency)} ${p.currency}`,
+                  `${p.durationDays} days`,
+                  p.active ? 'on sale' : 'disabled',
+                  `groups ${p.groupIds.join(',')}`,
+                ]
+                  .map(cell)
+                  .join('\t'),
+              )
+              .join('\n');
       print(plans.map(planJson), text);
     },
   },
@@ -424,13 +475,20 @@ const COMMANDS: CommandSpec[] = [
       const within = optional(f, 'expiring-within');
       const days = within === undefined ? undefined : wholeNumber(within, 'expiring-within', 0, MAX_EXTEND_DAYS);
       const rows: ReturnType<typeof memberJson>[] = [];
-      await withDeps(config(), async (deps, store) => {
-        const filter = await memberFilter(store, f);
-        const expiresBefore = days === undefined ? undefined : deps.clock.now() + days * DAY_MS;
-        const status = filter.status ?? (expiresBefore !== undefined ? 'active' : undefined);
-        await eachMembership(store, { groupId: filter.groupId, status, expiresBefore }, (m) => rows.push(memberJson(m)));
-      }, { readOnly: true });
-      const text = rows.length === 0 ? 'no members' : rows.map((r) => [r.membershipId, r.groupId, `${r.platform}:${r.platformUserId}`, r.status, r.expiresAt].map(cell).join('\t')).join('\n');
+      await withDeps(
+        config(),
+        async (deps, store) => {
+          const filter = await memberFilter(store, f);
+          const expiresBefore = days === undefined ? undefined : deps.clock.now() + days * DAY_MS;
+          const status = filter.status ?? (expiresBefore !== undefined ? 'active' : undefined);
+          await eachMembership(store, { groupId: filter.groupId, status, expiresBefore }, (m) => rows.push(memberJson(m)));
+        },
+        { readOnly: true },
+      );
+      const text =
+        rows.length === 0
+          ? 'no members'
+          : rows.map((r) => [r.membershipId, r.groupId, `${r.platform}:${r.platformUserId}`, r.status, r.expiresAt].map(cell).join('\t')).join('\n');
       print(rows, text);
     },
   },
@@ -444,20 +502,34 @@ const COMMANDS: CommandSpec[] = [
     options: { status: { type: 'string' } },
     handler: async ({ f, print, config }) => {
       const status = optional(f, 'status');
-      if (status !== undefined && !isOrderStatus(status)) throw invalid(`unknown order status ${shown(status)} (pending, paid, expired, review, refund_pending, refunded)`);
-      const orders = await withDeps(config(), async (_deps, store) => {
-        const all: Array<Awaited<ReturnType<typeof ordersJson>>[number]> = [];
-        let after: { createdAt: number; id: string } | undefined;
-        for (;;) {
-          const rows: Order[] = await store.orders.page({ status: status as OrderStatus | undefined, after, limit: PAGE });
-          all.push(...(await ordersJson(store, rows)));
-          if (rows.length < PAGE) return all;
-          const last = rows[rows.length - 1]!;
-          after = { createdAt: last.createdAt, id: last.id };
-        }
-      }, { readOnly: true });
+      if (status !== undefined && !isOrderStatus(status))
+        throw invalid(`unknown order status ${shown(status)} (pending, paid, expired, review, refund_pending, refunded)`);
+      const orders = await withDeps(
+        config(),
+        async (_deps, store) => {
+          const all: Array<Awaited<ReturnType<typeof ordersJson>>[number]> = [];
+          let after: { createdAt: number; id: string } | undefined;
+          for (;;) {
+            const rows: Order[] = await store.orders.page({ status: status as OrderStatus | undefined, after, limit: PAGE });
+            all.push(...(await ordersJson(store, rows)));
+            if (rows.length < PAGE) return all;
+            const last = rows[rows.length - 1]!;
+            after = { createdAt: last.createdAt, id: last.id };
+          }
+        },
+        { readOnly: true },
+      );
       const refundedCell = (o: (typeof orders)[number]) => (o.refundedMinor > 0 ? [`refunded ${o.refunded} ${o.currency}`] : []);
-      const text = orders.length === 0 ? 'no orders' : orders.map((o) => [o.id, o.status, `${o.amount} ${o.currency}`, ...refundedCell(o), o.provider, `account ${o.accountId}`, `plan ${o.planId}`, o.createdAt].map(cell).join('\t')).join('\n');
+      const text =
+        orders.length === 0
+          ? 'no orders'
+          : orders
+              .map((o) =>
+                [o.id, o.status, `${o.amount} ${o.currency}`, ...refundedCell(o), o.provider, `account ${o.accountId}`, `plan ${o.planId}`, o.createdAt]
+                  .map(cell)
+                  .join('\t'),
+              )
+              .join('\n');
       print(orders, text);
     },
   },
@@ -469,9 +541,14 @@ const COMMANDS: CommandSpec[] = [
     handler: async ({ f, pos, print, config }) => {
       const orderId = pos[0]!.trim();
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(orderId)) throw notFound(`no order with id ${shown(pos[0]!)}`);
-      const o = await withDeps(config(), async (deps, store) => oneOrderJson(store, await requestRefund(deps, { actor: CLI, orderId, reason: optional(f, 'reason') })));
+      const o = await withDeps(config(), async (deps, store) =>
+        oneOrderJson(store, await requestRefund(deps, { actor: CLI, orderId, reason: optional(f, 'reason') })),
+      );
       const owed = o.amountMinor - o.refundedMinor;
-      print(o, `order ${o.id}: refund requested; the service will complete it (its job worker asks the ${o.provider} provider to refund ${formatMinor(owed, o.currency)} ${o.currency}, the whole remaining charge, then tells the member)`);
+      print(
+        o,
+        `order ${o.id}: refund requested; the service will complete it (its job worker asks the ${o.provider} provider to refund ${formatMinor(owed, o.currency)} ${o.currency}, the whole remaining charge, then tells the member)`,
+      );
     },
   },
   {
@@ -491,14 +568,18 @@ const COMMANDS: CommandSpec[] = [
       if (f.json) throw new UsageError('export writes CSV; --json does not apply');
       const format = required(f, 'format');
       if (format.trim().toLowerCase() !== 'csv') throw new UsageError(`unknown --format ${shown(format)}; only csv is supported`);
-      return withDeps(config(), async (_deps, store) => {
-        const filter = await memberFilter(store, f);
-        out(CSV_COLUMNS.join(','));
-        await eachMembership(store, filter, (m) => {
-          const row = memberJson(m);
-          out(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
-        });
-      }, { readOnly: true });
+      return withDeps(
+        config(),
+        async (_deps, store) => {
+          const filter = await memberFilter(store, f);
+          out(CSV_COLUMNS.join(','));
+          await eachMembership(store, filter, (m) => {
+            const row = memberJson(m);
+            out(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
+          });
+        },
+        { readOnly: true },
+      );
     },
   },
 ];
@@ -560,7 +641,8 @@ function settle(spec: CommandSpec, tokens: string[]): string[] {
 function usageLine(e: CommanderError, spec: CommandSpec | undefined): string {
   const m = e.message.replace(/^error: /, '');
   const unknown = /^unknown option '(.*)'$/.exec(m);
-  if (unknown && spec?.args?.length) return `Unknown option '${unknown[1]}'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- ${JSON.stringify(unknown[1])}`;
+  if (unknown && spec?.args?.length)
+    return `Unknown option '${unknown[1]}'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- ${JSON.stringify(unknown[1])}`;
   const missing = /^option '(--[\w-]+)[^']*' argument missing$/.exec(m);
   if (missing) return `Option '${missing[1]} <value>' argument missing`;
   return m.charAt(0).toUpperCase() + m.slice(1);
@@ -584,7 +666,10 @@ function program(out: (s: string) => void, env: Record<string, string | undefine
     if (second) families.set(first, [...(families.get(first) ?? []), spec]);
   }
   const leaf = (parent: Command, word: string, spec: CommandSpec) => {
-    const cmd = parent.command(word).allowExcessArguments().configureHelp({ formatHelp: () => HELP[spec.name]! });
+    const cmd = parent
+      .command(word)
+      .allowExcessArguments()
+      .configureHelp({ formatHelp: () => HELP[spec.name]! });
     for (const [name, o] of Object.entries({ ...spec.options, json: COMMON.json! })) {
       const option = new Option(o.type === 'string' ? `--${name} <value>` : `--${name}`);
       if (o.multiple) option.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
@@ -597,7 +682,11 @@ function program(out: (s: string) => void, env: Record<string, string | undefine
       const names = spec.args ?? [];
       if (pos.length < names.length) throw new UsageError(`missing <${names[pos.length]}>`);
       if (pos.length > names.length) {
-        throw new UsageError(names.length ? `unexpected argument ${shown(pos[names.length]!)}` : `Unexpected argument '${pos[0]}'. This command does not take positional arguments`);
+        throw new UsageError(
+          names.length
+            ? `unexpected argument ${shown(pos[names.length]!)}`
+            : `Unexpected argument '${pos[0]}'. This command does not take positional arguments`,
+        );
       }
       const print = (value: unknown, text: string) => out(f.json ? JSON.stringify(value) : text);
       await spec.handler({ f, pos, out, print, config: () => loadConfig(env, { forCli: true }) });
@@ -605,13 +694,21 @@ function program(out: (s: string) => void, env: Record<string, string | undefine
   };
   for (const spec of COMMANDS) if (!spec.name.includes(' ')) leaf(root, spec.name, spec);
   for (const [family, specs] of families) {
-    const group = root.command(family).allowUnknownOption().allowExcessArguments().configureHelp({ formatHelp: () => familyHelp(family, specs) });
+    const group = root
+      .command(family)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .configureHelp({ formatHelp: () => familyHelp(family, specs) });
     for (const spec of specs) leaf(group, spec.name.split(' ')[1]!, spec);
     // Reached only when the next word is not one of its subcommands.
     group.action(() => {
       const sub = group.args[0];
       const choices = specs.map((c) => c.name).join(', ');
-      throw new UsageError(sub && !sub.startsWith('-') ? `unknown command ${shown(`${family} ${sub}`)} (${choices}); see gatekeeper --help` : `"${family}" needs a subcommand (${choices}); see gatekeeper --help`);
+      throw new UsageError(
+        sub && !sub.startsWith('-')
+          ? `unknown command ${shown(`${family} ${sub}`)} (${choices}); see gatekeeper --help`
+          : `"${family}" needs a subcommand (${choices}); see gatekeeper --help`,
+      );
     });
   }
   // Reached only when the first word is not a command.

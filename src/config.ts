@@ -21,7 +21,17 @@ export const KNOWN_PROVIDERS = ['dev', 'wechatpay', 'alipay', 'stripe', 'stars']
 /** Providers this build can run; the others are named so the error says "not available yet" rather than "unknown". */
 export const AVAILABLE_PROVIDERS = ['dev', 'wechatpay', 'alipay', 'stripe', 'stars'] as const;
 
-const SECRET_KEYS = new Set(['ADMIN_TOKEN', 'DEV_PAY_SECRET', 'WECHATPAY_APIV3_KEY', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_SECRET', 'WECHATY_PUPPET_SERVICE_TOKEN', 'DATABASE_URL']);
+const SECRET_KEYS = new Set([
+  'ADMIN_TOKEN',
+  'DEV_PAY_SECRET',
+  'WECHATPAY_APIV3_KEY',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'TELEGRAM_BOT_TOKEN',
+  'TELEGRAM_WEBHOOK_SECRET',
+  'WECHATY_PUPPET_SERVICE_TOKEN',
+  'DATABASE_URL',
+]);
 
 const bool = z
   .string()
@@ -68,7 +78,7 @@ const proxyEntry = (v: string): boolean => {
   if (/^\d{1,3}$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128);
   return family === 4 && isIP(range) === 4;
 };
-const TRUST_PROXY_HELP = 'must be off, on, or a comma list of your proxies\' addresses/CIDRs such as 10.0.0.0/8,::1 (hop counts are not supported)';
+const TRUST_PROXY_HELP = "must be off, on, or a comma list of your proxies' addresses/CIDRs such as 10.0.0.0/8,::1 (hop counts are not supported)";
 const trustProxy = z
   .string()
   .trim()
@@ -76,7 +86,10 @@ const trustProxy = z
     const low = v.toLowerCase();
     if (['off', 'false', 'no', '0'].includes(low)) return false;
     if (['on', 'true', 'yes', '1'].includes(low)) return true;
-    const list = low.split(',').map((x) => x.trim()).filter(Boolean);
+    const list = low
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     return list.length > 0 && list.every(proxyEntry) ? list : null;
   })
   .refine((v) => v !== null, TRUST_PROXY_HELP)
@@ -114,37 +127,83 @@ const Env = z.object({
   PAYMENT_PROVIDERS: z
     .string()
     .default('dev')
-    .transform((v) => [...new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))])
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    ])
     .superRefine((list, ctx) => {
       if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one provider' });
       for (const p of list) {
-        if (!(KNOWN_PROVIDERS as readonly string[]).includes(p)) ctx.addIssue({ code: 'custom', message: `unknown provider "${p}" (known: ${KNOWN_PROVIDERS.join(', ')})` });
-        else if (!(AVAILABLE_PROVIDERS as readonly string[]).includes(p)) ctx.addIssue({ code: 'custom', message: `provider "${p}" is not available in this version (available: ${AVAILABLE_PROVIDERS.join(', ')})` });
+        if (!(KNOWN_PROVIDERS as readonly string[]).includes(p))
+          ctx.addIssue({ code: 'custom', message: `unknown provider "${p}" (known: ${KNOWN_PROVIDERS.join(', ')})` });
+        else if (!(AVAILABLE_PROVIDERS as readonly string[]).includes(p))
+          ctx.addIssue({ code: 'custom', message: `provider "${p}" is not available in this version (available: ${AVAILABLE_PROVIDERS.join(', ')})` });
       }
     }),
   DEV_PAY_SECRET: secret(16),
-  WECHATPAY_MCHID: z.string().trim().regex(/^\d{6,32}$/, 'must be the merchant number (digits)').optional(),
-  WECHATPAY_APPID: z.string().trim().regex(/^[A-Za-z0-9_]{6,64}$/, 'must be an AppID such as wx1234567890abcdef').optional(),
-  WECHATPAY_SERIAL: z.string().trim().regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the merchant certificate serial number (hex)').optional(),
+  WECHATPAY_MCHID: z
+    .string()
+    .trim()
+    .regex(/^\d{6,32}$/, 'must be the merchant number (digits)')
+    .optional(),
+  WECHATPAY_APPID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_]{6,64}$/, 'must be an AppID such as wx1234567890abcdef')
+    .optional(),
+  WECHATPAY_SERIAL: z
+    .string()
+    .trim()
+    .regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the merchant certificate serial number (hex)')
+    .optional(),
   WECHATPAY_PRIVATE_KEY: z.string().trim().optional(),
   WECHATPAY_APIV3_KEY: z.string().length(32, 'must be exactly 32 characters').optional(),
   WECHATPAY_PLATFORM_PUBLIC_KEY: z.string().trim().optional(),
-  WECHATPAY_PLATFORM_SERIAL: z.string().trim().regex(/^(PUB_KEY_ID_[0-9A-Za-z_]+|[0-9A-Fa-f]{8,64})$/, 'must be a platform certificate serial or a PUB_KEY_ID_… id').optional(),
+  WECHATPAY_PLATFORM_SERIAL: z
+    .string()
+    .trim()
+    .regex(/^(PUB_KEY_ID_[0-9A-Za-z_]+|[0-9A-Fa-f]{8,64})$/, 'must be a platform certificate serial or a PUB_KEY_ID_… id')
+    .optional(),
   WECHATPAY_API_BASE: url.default('https://api.mch.weixin.qq.com'),
-  ALIPAY_APP_ID: z.string().trim().regex(/^\d{8,32}$/, 'must be the app id (digits)').optional(),
+  ALIPAY_APP_ID: z
+    .string()
+    .trim()
+    .regex(/^\d{8,32}$/, 'must be the app id (digits)')
+    .optional(),
   ALIPAY_PRIVATE_KEY: z.string().trim().optional(),
   ALIPAY_PUBLIC_KEY: z.string().trim().optional(),
   ALIPAY_GATEWAY: url.default('https://openapi.alipay.com/gateway.do'),
-  ALIPAY_SELLER_ID: z.string().trim().regex(/^\d{8,32}$/, 'must be the seller id (digits)').optional(),
-  STRIPE_SECRET_KEY: z.string().trim().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, 'must be a Stripe secret key (sk_test_… or sk_live_…)').optional(),
-  STRIPE_WEBHOOK_SECRET: z.string().trim().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'must be a webhook signing secret (whsec_…)').optional(),
+  ALIPAY_SELLER_ID: z
+    .string()
+    .trim()
+    .regex(/^\d{8,32}$/, 'must be the seller id (digits)')
+    .optional(),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .trim()
+    .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, 'must be a Stripe secret key (sk_test_… or sk_live_…)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .trim()
+    .regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'must be a webhook signing secret (whsec_…)')
+    .optional(),
   STRIPE_API_BASE: url.default('https://api.stripe.com'),
   ORDER_TTL_MINUTES: int(1, 1440).default(15),
   GRACE_HOURS: int(0, 24 * 30).default(24),
   REMINDER_OFFSETS_HOURS: z
     .string()
     .default('72,24,0')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .refine((l) => l.every((s) => /^\d{1,4}$/.test(s)), 'must be a comma list of whole hours, e.g. 72,24,0')
     .transform((l) => [...new Set(l.map(Number))].sort((a, b) => b - a)),
   SWEEP_CRON: z
@@ -155,7 +214,10 @@ const Env = z.object({
   TELEGRAM_BOT_TOKEN: z.string().trim().optional(),
   TELEGRAM_API_ROOT: url.default('https://api.telegram.org'),
   TELEGRAM_MODE: z.enum(['polling', 'webhook']).default('polling'),
-  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -').optional(),
+  TELEGRAM_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -')
+    .optional(),
   TELEGRAM_RATE_PER_SECOND: int(1, 1000).default(30),
   TELEGRAM_RATE_PER_CHAT_PER_SECOND: int(1, 100).default(1),
   TELEGRAM_RATE_PER_GROUP_PER_MINUTE: int(1, 1000).default(20),
@@ -165,7 +227,11 @@ const Env = z.object({
   WECHAT_MIN_INTERVAL_MS: int(0, 60_000).default(1000),
   WECHAT_DAILY_CAP: int(1, 1_000_000).default(2000),
   WECHAT_LOCK_RETRY_SECONDS: int(1, 60).default(15),
-  INSTANCE_ID: z.string().trim().regex(/^[A-Za-z0-9._:@-]{1,48}$/, 'must be 1 to 48 characters of A-Z, a-z, 0-9 and . _ : @ -').optional(),
+  INSTANCE_ID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._:@-]{1,48}$/, 'must be 1 to 48 characters of A-Z, a-z, 0-9 and . _ : @ -')
+    .optional(),
   PLAYGROUND: z.enum(['on', 'off', 'auto']).default('auto'),
   PLAYGROUND_WITH_REAL_PAYMENTS: bool.default(false),
   WEBHOOK_PAYLOAD_RETENTION_DAYS: int(1, 36_500).default(30),
@@ -282,8 +348,12 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
   const e = parsed.data;
   const databaseUrl = e.DATABASE_URL ?? `sqlite:${join(e.DATA_DIR, 'gatekeeper.db')}`;
   const dialect = databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres';
-  const telegram = e.TELEGRAM_BOT_TOKEN ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, mode: e.TELEGRAM_MODE, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET } : null;
-  const wechat = e.WECHATY_PUPPET_SERVICE_TOKEN ? { puppet: e.WECHATY_PUPPET ?? 'wechaty-puppet-service', token: e.WECHATY_PUPPET_SERVICE_TOKEN, friendKeyword: e.WECHAT_FRIEND_KEYWORD ?? null } : null;
+  const telegram = e.TELEGRAM_BOT_TOKEN
+    ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, mode: e.TELEGRAM_MODE, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET }
+    : null;
+  const wechat = e.WECHATY_PUPPET_SERVICE_TOKEN
+    ? { puppet: e.WECHATY_PUPPET ?? 'wechaty-puppet-service', token: e.WECHATY_PUPPET_SERVICE_TOKEN, friendKeyword: e.WECHAT_FRIEND_KEYWORD ?? null }
+    : null;
   const realChat = telegram !== null || wechat !== null;
   const enabled = (p: string) => e.PAYMENT_PROVIDERS.includes(p);
   const wechatpay: WechatPayConfig | null = enabled('wechatpay')
@@ -308,25 +378,34 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
       }
     : null;
   const stripe: StripeConfig | null = enabled('stripe')
-    ? { secretKey: need('STRIPE_SECRET_KEY', e.STRIPE_SECRET_KEY, 'stripe'), webhookSecret: need('STRIPE_WEBHOOK_SECRET', e.STRIPE_WEBHOOK_SECRET, 'stripe'), apiBase: e.STRIPE_API_BASE }
+    ? {
+        secretKey: need('STRIPE_SECRET_KEY', e.STRIPE_SECRET_KEY, 'stripe'),
+        webhookSecret: need('STRIPE_WEBHOOK_SECRET', e.STRIPE_WEBHOOK_SECRET, 'stripe'),
+        apiBase: e.STRIPE_API_BASE,
+      }
     : null;
   if (enabled('stars') && !telegram) throw new ConfigError('PAYMENT_PROVIDERS includes stars, which needs TELEGRAM_BOT_TOKEN');
 
   if (e.PAYMENT_PROVIDERS.includes('dev') && realChat && !e.ALLOW_DEV_PAYMENTS) {
-    throw new ConfigError('PAYMENT_PROVIDERS includes dev next to a real chat platform: anyone could join for free. Remove dev, or set ALLOW_DEV_PAYMENTS=1 if you really mean it');
+    throw new ConfigError(
+      'PAYMENT_PROVIDERS includes dev next to a real chat platform: anyone could join for free. Remove dev, or set ALLOW_DEV_PAYMENTS=1 if you really mean it',
+    );
   }
   // The playground lets anyone on the page act as a person; next to real money that must be a deliberate choice.
   // `auto` simply stays off when a real provider is enabled; an explicit `on` needs the opt-in.
   const realProviders = e.PAYMENT_PROVIDERS.filter((p) => p !== 'dev');
   const playground = e.PLAYGROUND === 'on' || (e.PLAYGROUND === 'auto' && !realChat && (realProviders.length === 0 || e.PLAYGROUND_WITH_REAL_PAYMENTS));
   if (playground && realProviders.length > 0 && !e.PLAYGROUND_WITH_REAL_PAYMENTS) {
-    throw new ConfigError(`PLAYGROUND=on next to a real payment provider (${realProviders.join(', ')}): anyone opening /playground could pay real money. Set PLAYGROUND=off, or PLAYGROUND_WITH_REAL_PAYMENTS=1 if you really mean it`);
+    throw new ConfigError(
+      `PLAYGROUND=on next to a real payment provider (${realProviders.join(', ')}): anyone opening /playground could pay real money. Set PLAYGROUND=off, or PLAYGROUND_WITH_REAL_PAYMENTS=1 if you really mean it`,
+    );
   }
   if (telegram?.mode === 'webhook' && !telegram.webhookSecret) throw new ConfigError('TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook');
   if (dialect === 'postgres' && !opts.forCli) {
     // Instances share no disk, so nothing can be generated: every secret must be given.
     if (!e.ADMIN_TOKEN) throw new ConfigError('ADMIN_TOKEN must be set when DATABASE_URL is PostgreSQL');
-    if (e.PAYMENT_PROVIDERS.includes('dev') && !e.DEV_PAY_SECRET) throw new ConfigError('DEV_PAY_SECRET must be set when DATABASE_URL is PostgreSQL and dev payments are enabled');
+    if (e.PAYMENT_PROVIDERS.includes('dev') && !e.DEV_PAY_SECRET)
+      throw new ConfigError('DEV_PAY_SECRET must be set when DATABASE_URL is PostgreSQL and dev payments are enabled');
   }
   return {
     dataDir: e.DATA_DIR,
@@ -353,11 +432,21 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     telegram,
     wechat,
     playground,
-    instanceId: e.INSTANCE_ID ?? `${hostname().replace(/[^A-Za-z0-9._@-]/g, '-').slice(0, 38) || 'host'}:${process.pid}`,
+    instanceId:
+      e.INSTANCE_ID ??
+      `${
+        hostname()
+          .replace(/[^A-Za-z0-9._@-]/g, '-')
+          .slice(0, 38) || 'host'
+      }:${process.pid}`,
     wechatLockRetryMs: e.WECHAT_LOCK_RETRY_SECONDS * 1000,
     webhookPayloadRetentionMs: e.WEBHOOK_PAYLOAD_RETENTION_DAYS * 86_400_000,
     limits: {
-      telegram: { perSecond: e.TELEGRAM_RATE_PER_SECOND, perChatPerSecond: e.TELEGRAM_RATE_PER_CHAT_PER_SECOND, perGroupPerMinute: e.TELEGRAM_RATE_PER_GROUP_PER_MINUTE },
+      telegram: {
+        perSecond: e.TELEGRAM_RATE_PER_SECOND,
+        perChatPerSecond: e.TELEGRAM_RATE_PER_CHAT_PER_SECOND,
+        perGroupPerMinute: e.TELEGRAM_RATE_PER_GROUP_PER_MINUTE,
+      },
       wechat: { minIntervalMs: e.WECHAT_MIN_INTERVAL_MS, perDay: e.WECHAT_DAILY_CAP },
     },
   };

@@ -20,7 +20,10 @@ async function main() {
     redact: { paths: ['req.headers.authorization', 'req.headers["x-telegram-bot-api-secret-token"]', '*.token', '*.secret'], remove: true },
     serializers: {
       // Order ids in /pay/:id work like bearer links: keep them out of the logs.
-      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/\/(pay|api\/orders)\/[^/?]+/, '/$1/:id').replace(/\?.*$/, '') }),
+      req: (req: { method: string; url: string }) => ({
+        method: req.method,
+        url: req.url.replace(/\/(pay|api\/orders)\/[^/?]+/, '/$1/:id').replace(/\?.*$/, ''),
+      }),
     },
   });
 
@@ -36,8 +39,20 @@ async function main() {
   // The real clock everywhere, except the playground with only test payments: there time can travel.
   const timeTravel = timeTravelAllowed(config) ? new OffsetClock(systemClock) : null;
   // Several instances on PostgreSQL: only the one holding this lock runs the WeChat puppet.
-  const wechatLock = config.dialect === 'postgres' && config.wechat ? pgAdvisoryLock({ url: config.databaseUrl, schema: opened.schema, name: 'wechat', instanceId: config.instanceId }) : undefined;
-  const service = await createService({ config, adminToken: secrets.adminToken, devPaySecret: secrets.devPaySecret, store, clock: timeTravel ?? systemClock, logger, loggerInstance: logger, wechatLock });
+  const wechatLock =
+    config.dialect === 'postgres' && config.wechat
+      ? pgAdvisoryLock({ url: config.databaseUrl, schema: opened.schema, name: 'wechat', instanceId: config.instanceId })
+      : undefined;
+  const service = await createService({
+    config,
+    adminToken: secrets.adminToken,
+    devPaySecret: secrets.devPaySecret,
+    store,
+    clock: timeTravel ?? systemClock,
+    logger,
+    loggerInstance: logger,
+    wechatLock,
+  });
   const seeded = config.playground ? await seedPlaygroundDemo(service.deps) : null;
   // Rosters live in memory: rebuild them from the memberships before the worker can change them.
   await service.playground?.restoreRosters(store);
@@ -45,10 +60,16 @@ async function main() {
   service.start();
 
   // Shown once, on the terminal only (not through the logger), the moment they are created.
-  const out: string[] = ['', `Gatekeeper is running on ${config.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} with payments: ${config.paymentProviders.join(', ')}`];
+  const out: string[] = [
+    '',
+    `Gatekeeper is running on ${config.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} with payments: ${config.paymentProviders.join(', ')}`,
+  ];
   if (config.playground) {
     out.push(`  Playground: ${config.publicUrl}/playground${timeTravel ? '  (time travel on)' : ''}  <- open this to try the bot`);
-    if (seeded) out.push(`              First start: created group "${seeded.group.title}" (chat id ${seeded.group.platformChatId}) and plan "${seeded.plan.name}" 9.90 CNY / ${seeded.plan.durationDays} days.`);
+    if (seeded)
+      out.push(
+        `              First start: created group "${seeded.group.title}" (chat id ${seeded.group.platformChatId}) and plan "${seeded.plan.name}" 9.90 CNY / ${seeded.plan.durationDays} days.`,
+      );
   }
   if (secrets.generated.length > 0) {
     // The token goes to a terminal only: piped or redirected output (journald, docker logs, CI) would keep it.
@@ -57,13 +78,21 @@ async function main() {
       if (secrets.generated.includes('ADMIN_TOKEN')) out.push(`    ADMIN_TOKEN=${secrets.adminToken}`);
       if (secrets.generated.includes('DEV_PAY_SECRET')) out.push('    DEV_PAY_SECRET=(generated; see the file)');
     } else {
-      out.push(`  First run: secrets (${secrets.generated.join(', ')}) generated into ${secrets.file} (mode 0600); not shown because this output is not a terminal. Read them from that file.`);
+      out.push(
+        `  First run: secrets (${secrets.generated.join(', ')}) generated into ${secrets.file} (mode 0600); not shown because this output is not a terminal. Read them from that file.`,
+      );
     }
   }
-  if (service.wechatLeader) out.push(`  WeChat:     runs on the instance holding the lock (this is ${config.instanceId}; /healthz says which); there, scan the login QR it prints or fetch ${config.publicUrl}/api/wechat/login (admin token)`);
-  else if (service.wechat) out.push(`  WeChat:     scan the login QR printed below with the bot's WeChat account, or fetch it: ${config.publicUrl}/api/wechat/login (admin token)`);
+  if (service.wechatLeader)
+    out.push(
+      `  WeChat:     runs on the instance holding the lock (this is ${config.instanceId}; /healthz says which); there, scan the login QR it prints or fetch ${config.publicUrl}/api/wechat/login (admin token)`,
+    );
+  else if (service.wechat)
+    out.push(`  WeChat:     scan the login QR printed below with the bot's WeChat account, or fetch it: ${config.publicUrl}/api/wechat/login (admin token)`);
   out.push(`  Health:     ${config.publicUrl}/healthz`);
-  out.push(`  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : config.adminToken ? ' from your environment' : ` from ${secrets.file}`})`);
+  out.push(
+    `  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : config.adminToken ? ' from your environment' : ` from ${secrets.file}`})`,
+  );
   out.push(`  Checkout:   ${config.publicUrl}/pay/<orderId>`);
   out.push(`  CLI:        npm run cli -- --help`, '');
   process.stdout.write(`${out.join('\n')}\n`);

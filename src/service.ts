@@ -116,11 +116,21 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   // eslint-disable-next-line prefer-const -- assigned once below; `mayRun` reads it later
   let wechatLeader: Leader | undefined;
   const mayRun = o.wechatLock ? () => wechatLeader?.isLeader === true : undefined;
-  const wechat = config.wechat || o.wechat ? createWechatAdapter({ deps, limiter, conversation, adminToken: o.adminToken, config: config.wechat, mayRun, ...o.wechat }) : undefined;
+  const wechat =
+    config.wechat || o.wechat
+      ? createWechatAdapter({ deps, limiter, conversation, adminToken: o.adminToken, config: config.wechat, mayRun, ...o.wechat })
+      : undefined;
   if (wechat && !deps.gateways.has('wechat')) deps.gateways.set('wechat', wechat.gateway);
   // Telegram (telegraf): its gateway, the `stars` provider when enabled, a job handler (intruder removal), its webhook route.
   const telegram = config.telegram
-    ? createTelegramAdapter({ deps, limiter, conversation, clock: o.clock, logger: o.logger, options: { ...config.telegram, webhookUrl: `${config.publicUrl}/webhooks/telegram`, stars: config.paymentProviders.includes('stars'), ...o.telegram } })
+    ? createTelegramAdapter({
+        deps,
+        limiter,
+        conversation,
+        clock: o.clock,
+        logger: o.logger,
+        options: { ...config.telegram, webhookUrl: `${config.publicUrl}/webhooks/telegram`, stars: config.paymentProviders.includes('stars'), ...o.telegram },
+      })
     : undefined;
   if (telegram && !deps.gateways.has('telegram')) deps.gateways.set('telegram', telegram.gateway);
   if (telegram?.stars && !providers.has('stars')) providers.set('stars', telegram.stars);
@@ -136,12 +146,25 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   if (telegram?.options.mode === 'webhook') plugins.push(telegram.webhookRoute());
   wechatLeader =
     wechat && o.wechatLock
-      ? new Leader({ name: 'wechat', lock: o.wechatLock, clock: o.clock, logger: o.logger, instanceId: config.instanceId, retryMs: config.wechatLockRetryMs, lead: () => wechat.start(), follow: () => wechat.stop() })
+      ? new Leader({
+          name: 'wechat',
+          lock: o.wechatLock,
+          clock: o.clock,
+          logger: o.logger,
+          instanceId: config.instanceId,
+          retryMs: config.wechatLockRetryMs,
+          lead: () => wechat.start(),
+          follow: () => wechat.stop(),
+        })
       : undefined;
   // With several instances, /healthz says which one runs WeChat (`instance` and `holder`, instance ids).
   const wechatHealth = () => ({ ...wechat!.health(), ...(wechatLeader ? wechatLeader.health() : {}) });
-  const health = wechat || telegram ? () => ({ ...(wechat ? { wechat: wechatHealth() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
-  const app = await buildApp({ app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health }, { loggerInstance: o.loggerInstance, plugins, trustProxy: config.trustProxy });
+  const health =
+    wechat || telegram ? () => ({ ...(wechat ? { wechat: wechatHealth() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
+  const app = await buildApp(
+    { app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health },
+    { loggerInstance: o.loggerInstance, plugins, trustProxy: config.trustProxy },
+  );
 
   let stopCron: (() => void) | null = null;
   const w = worker;

@@ -116,7 +116,14 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       gateways: new Map(),
       messages: createCatalog({ defaultLocale: 'en', timeZone: 'UTC' }),
       logger: { info: () => {}, warn: () => {}, error: () => {} },
-      settings: { publicUrl: 'http://localhost:3000', orderTtlMs: 15 * 60_000, defaultGraceMs: DAY_MS, defaultReminderOffsetsMs: [], defaultLocale: 'en', tzDisplay: 'UTC' },
+      settings: {
+        publicUrl: 'http://localhost:3000',
+        orderTtlMs: 15 * 60_000,
+        defaultGraceMs: DAY_MS,
+        defaultReminderOffsetsMs: [],
+        defaultLocale: 'en',
+        tzDisplay: 'UTC',
+      },
     };
   });
   afterEach(async () => {
@@ -144,7 +151,13 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await json(['plan', 'add', '--group', '2', '--name', 'Yearly', '--price', '99', '--currency', 'CNY', '--days', '365']);
   }
 
-  async function member(userId: string, groupId: number, status: 'active' | 'grace' | 'expired' | 'revoked' | 'banned', expiresInDays: number, displayName: string | null = null) {
+  async function member(
+    userId: string,
+    groupId: number,
+    status: 'active' | 'grace' | 'expired' | 'revoked' | 'banned',
+    expiresInDays: number,
+    displayName: string | null = null,
+  ) {
     const now = Date.now();
     const account = await store.accounts.upsert({ platform: 'playground', platformUserId: userId, displayName }, now);
     const m = await store.memberships.insert({ accountId: account.id, groupId, status, expiresAt: now + expiresInDays * DAY_MS }, now);
@@ -214,7 +227,10 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(operatorText.out).toMatch(/becomes an owner of every group \(an operator\)\.$/);
     const operator = await redeemClaimCode(deps, { platform: 'playground', userId: 'operator', code: operatorText.out.split('\n')[0]! });
     expect(await store.ownerScopes.get(operator.id)).toEqual({ all: true, groupIds: [] });
-    expect((await store.audit.page({ action: 'owner.claim_redeem', limit: 10 })).map((e) => e.reason)).toEqual(['redeemed an operator claim code (every group)', 'redeemed an owner claim code for group(s) 1']);
+    expect((await store.audit.page({ action: 'owner.claim_redeem', limit: 10 })).map((e) => e.reason)).toEqual([
+      'redeemed an operator claim code (every group)',
+      'redeemed an owner claim code for group(s) 1',
+    ]);
   });
 
   it('group list, plan list and plan disable', async () => {
@@ -227,7 +243,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     ]);
     expect((await cli(['group', 'list'], env)).out).toBe('1\tplayground\troom-a\tReaders\tno owner\n2\tplayground\troom-b\tWriters\tno owner');
     expect((await json(['plan', 'list'])).map((p: { id: number }) => p.id)).toEqual([1, 2]);
-    expect(await json(['plan', 'list', '--group', '2'])).toEqual([{ id: 2, name: 'Yearly', priceMinor: 9900, price: '99.00', currency: 'CNY', days: 365, active: true, groupIds: [2] }]);
+    expect(await json(['plan', 'list', '--group', '2'])).toEqual([
+      { id: 2, name: 'Yearly', priceMinor: 9900, price: '99.00', currency: 'CNY', days: 365, active: true, groupIds: [2] },
+    ]);
 
     const d = await cli(['plan', 'disable', '1', '--reason', 'summer sale over'], env);
     expect(d.code).toBe(0);
@@ -255,7 +273,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const { code } = await createClaimCode(deps, { kind: 'admin', via: 'cli' });
     const owner = await redeemClaimCode(deps, { platform: 'playground', userId: 'olga', code });
     expect((await disablePlan(deps, { planId: plan3.id, actor: { kind: 'account', accountId: owner.id } })).active).toBe(false);
-    expect((await store.audit.list({ subjectType: 'plan', subjectId: String(plan3.id) })).find((e) => e.action === 'plan.disable')!.actor).toBe(`account:${owner.id}`);
+    expect((await store.audit.list({ subjectType: 'plan', subjectId: String(plan3.id) })).find((e) => e.action === 'plan.disable')!.actor).toBe(
+      `account:${owner.id}`,
+    );
   });
 
   it('member list with membershipId and --expiring-within; extend, remove, ban, unban', async () => {
@@ -264,11 +284,25 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const bob = await member('bob', 1, 'active', 60);
     const carol = await member('carol', 2, 'expired', -5);
     const list = await json(['member', 'list']);
-    expect(list[0]).toEqual({ membershipId: alice.membershipId, accountId: alice.accountId, platform: 'playground', platformUserId: 'alice', displayName: 'Alice', groupId: 1, status: 'active', expiresAt: list[0].expiresAt });
+    expect(list[0]).toEqual({
+      membershipId: alice.membershipId,
+      accountId: alice.accountId,
+      platform: 'playground',
+      platformUserId: 'alice',
+      displayName: 'Alice',
+      groupId: 1,
+      status: 'active',
+      expiresAt: list[0].expiresAt,
+    });
     expect(list.map((m: { membershipId: number }) => m.membershipId)).toEqual([alice.membershipId, bob.membershipId, carol.membershipId]);
     expect((await json(['member', 'list', '--expiring-within', '7'])).map((m: { platformUserId: string }) => m.platformUserId)).toEqual(['alice']);
-    expect((await json(['member', 'list', '--expiring-within', '90', '--group', '1'])).map((m: { platformUserId: string }) => m.platformUserId)).toEqual(['alice', 'bob']);
-    expect((await json(['member', 'list', '--expiring-within', '7', '--status', 'expired'])).map((m: { platformUserId: string }) => m.platformUserId)).toEqual(['carol']);
+    expect((await json(['member', 'list', '--expiring-within', '90', '--group', '1'])).map((m: { platformUserId: string }) => m.platformUserId)).toEqual([
+      'alice',
+      'bob',
+    ]);
+    expect((await json(['member', 'list', '--expiring-within', '7', '--status', 'expired'])).map((m: { platformUserId: string }) => m.platformUserId)).toEqual([
+      'carol',
+    ]);
     expect((await cli(['member', 'list', '--group', '2'], env)).out).toMatch(new RegExp(`^${carol.membershipId}\\t2\\tplayground:carol\\texpired\\t\\d{4}-`));
     await fails(['member', 'list', '--expiring-within', 'soon'], env, 1, /^--expiring-within must be a whole number from 0 to 3660 \(got "soon"\)$/);
     await fails(['member', 'list', '--group', '9'], env, 1, /^no group with id 9$/);
@@ -278,11 +312,18 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const ext = await json(['member', 'extend', String(alice.membershipId), '--days', '10', '--reason', 'goodwill']);
     expect(ext).toEqual({ membershipId: alice.membershipId, status: 'active', expiresAt: new Date(before + 10 * DAY_MS).toISOString() });
     expect((await store.memberships.get(alice.membershipId))!.expiresAt).toBe(before + 10 * DAY_MS);
-    expect((await store.audit.list({ subjectType: 'membership', subjectId: String(alice.membershipId) })).find((e) => e.action === 'membership.extend_by_owner')).toMatchObject({ actor: 'admin:cli', reason: 'goodwill' });
+    expect(
+      (await store.audit.list({ subjectType: 'membership', subjectId: String(alice.membershipId) })).find((e) => e.action === 'membership.extend_by_owner'),
+    ).toMatchObject({ actor: 'admin:cli', reason: 'goodwill' });
     const text = await cli(['member', 'extend', String(bob.membershipId), '--days', '1'], env);
     expect(text.out).toMatch(new RegExp(`^membership ${bob.membershipId} extended by 1 days: active until \\d{4}-`));
     for (const days of ['0', '-1', '-30', 'ten', '1.5', '3661', '99999999999', '']) {
-      await fails(['member', 'extend', String(alice.membershipId), '--days', days], env, days === '' ? 2 : 1, days === '' ? /^missing --days$/ : /^--days must be a whole number from 1 to 3660 \(got "/);
+      await fails(
+        ['member', 'extend', String(alice.membershipId), '--days', days],
+        env,
+        days === '' ? 2 : 1,
+        days === '' ? /^missing --days$/ : /^--days must be a whole number from 1 to 3660 \(got "/,
+      );
     }
     expect((await store.memberships.get(alice.membershipId))!.expiresAt).toBe(before + 10 * DAY_MS);
     await fails(['member', 'extend', String(alice.membershipId)], env, 2, /^missing --days$/);
@@ -297,7 +338,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(ban.code).toBe(0);
     expect(ban.out).toBe(`membership ${alice.membershipId} banned; the service will keep them out of the group`);
     expect((await store.memberships.get(alice.membershipId))!.status).toBe('banned');
-    expect((await store.audit.list({ subjectType: 'membership', subjectId: String(alice.membershipId) })).find((e) => e.action === 'membership.ban')!.reason).toBe('-rude-');
+    expect(
+      (await store.audit.list({ subjectType: 'membership', subjectId: String(alice.membershipId) })).find((e) => e.action === 'membership.ban')!.reason,
+    ).toBe('-rude-');
     await fails(['member', 'ban', String(alice.membershipId)], env, 1, /^this member is already banned$/);
     await fails(['member', 'extend', String(alice.membershipId), '--days', '3'], env, 1, /^this member is banned; unban them first$/);
     const unban = await cli(['member', 'unban', String(alice.membershipId)], env);
@@ -320,8 +363,16 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const removed = await member('rita', 1, 'revoked', 20);
     const late = await member('gus', 1, 'grace', -2);
     const paidUntil = (await store.memberships.get(removed.membershipId))!.expiresAt;
-    expect(await json(['member', 'extend', String(removed.membershipId), '--days', '3'])).toEqual({ membershipId: removed.membershipId, status: 'active', expiresAt: new Date(paidUntil + 3 * DAY_MS).toISOString() });
-    expect((await store.periods.listForMembership(removed.membershipId)).at(-1)).toMatchObject({ kind: 'comp', startsAt: paidUntil, endsAt: paidUntil + 3 * DAY_MS });
+    expect(await json(['member', 'extend', String(removed.membershipId), '--days', '3'])).toEqual({
+      membershipId: removed.membershipId,
+      status: 'active',
+      expiresAt: new Date(paidUntil + 3 * DAY_MS).toISOString(),
+    });
+    expect((await store.periods.listForMembership(removed.membershipId)).at(-1)).toMatchObject({
+      kind: 'comp',
+      startsAt: paidUntil,
+      endsAt: paidUntil + 3 * DAY_MS,
+    });
     expect((await store.jobs.list({ kind: 'invite' })).map((j) => (j.payload as { membershipId: number }).membershipId)).toEqual([removed.membershipId]);
     const before = Date.now();
     const g = await json(['member', 'extend', String(late.membershipId), '--days', '3']);
@@ -338,9 +389,22 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const dashed = await order('-dashedOrder000000001', accountId, 'paid', t0 + 2000);
     const list = await json(['order', 'list']);
     expect(list.map((o: { id: string }) => o.id)).toEqual([dashed.id, pending.id, paid.id]);
-    expect(list[2]).toMatchObject({ id: paid.id, status: 'paid', amountMinor: 990, amount: '9.90', currency: 'CNY', refundedMinor: 0, refunded: '0.00', provider: 'dev', accountId, planId: 1 });
+    expect(list[2]).toMatchObject({
+      id: paid.id,
+      status: 'paid',
+      amountMinor: 990,
+      amount: '9.90',
+      currency: 'CNY',
+      refundedMinor: 0,
+      refunded: '0.00',
+      provider: 'dev',
+      accountId,
+      planId: 1,
+    });
     expect((await json(['order', 'list', '--status', 'pending'])).map((o: { id: string }) => o.id)).toEqual([pending.id]);
-    expect((await cli(['order', 'list', '--status', 'pending'], env)).out).toMatch(new RegExp(`^${pending.id}\\tpending\\t9.90 CNY\\tdev\\taccount ${accountId}\\tplan 1\\t`));
+    expect((await cli(['order', 'list', '--status', 'pending'], env)).out).toMatch(
+      new RegExp(`^${pending.id}\\tpending\\t9.90 CNY\\tdev\\taccount ${accountId}\\tplan 1\\t`),
+    );
     await fails(['order', 'list', '--status', 'done'], env, 1, /^unknown order status "done"/);
 
     // refund: recorded here, completed by the service's worker
@@ -354,7 +418,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     // the provider confirms (as the worker would record it)
     await store.transaction(async (tx) => {
       const o = (await tx.orders.get(paid.id))!;
-      expect(await confirmRefund(tx, o, { providerRefundId: 'rf-1', amountMinor: 990, currency: 'CNY', refundedAt: Date.now() }, 'provider:dev', Date.now())).toBe('full');
+      expect(
+        await confirmRefund(tx, o, { providerRefundId: 'rf-1', amountMinor: 990, currency: 'CNY', refundedAt: Date.now() }, 'provider:dev', Date.now()),
+      ).toBe('full');
     });
     expect((await json(['order', 'list', '--status', 'refunded']))[0]).toMatchObject({ id: paid.id, refundedMinor: 990, refunded: '9.90' });
     await fails(['order', 'refund', paid.id], env, 1, /^order paidOrder0000000000001 is already refunded$/);
@@ -371,7 +437,16 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await store.transaction(async (tx) => {
       for (let i = 0; i < 520; i++) {
         const at = t0 + 5000 + Math.floor(i / 3);
-        await tx.orders.insert({ ...paid, id: `bulk${String(i).padStart(4, '0')}`, outTradeNo: randomBytes(16).toString('hex'), status: 'expired', createdAt: at, updatedAt: at, paidAt: null, providerTxnId: null });
+        await tx.orders.insert({
+          ...paid,
+          id: `bulk${String(i).padStart(4, '0')}`,
+          outTradeNo: randomBytes(16).toString('hex'),
+          status: 'expired',
+          createdAt: at,
+          updatedAt: at,
+          paidAt: null,
+          providerTxnId: null,
+        });
       }
     });
     const all = (await json(['order', 'list'])) as Array<{ id: string; createdAt: string }>;
@@ -534,7 +609,7 @@ describe('command names', () => {
 describe('groups of commands and --version', () => {
   const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
 
-  it('gatekeeper <group> --help lists the group\'s commands, exit 0, without touching the database', async () => {
+  it("gatekeeper <group> --help lists the group's commands, exit 0, without touching the database", async () => {
     const families: Array<[string, string[]]> = [
       ['owner', ['claim']],
       ['group', ['add', 'list']],
@@ -612,7 +687,9 @@ describe('gatekeeper bin (admin commands)', () => {
       writeFileSync(existing, 'x');
       const bad = await exec('node', ['bin/gatekeeper.js', 'backup', existing], { env }).catch((e: { code: number; stderr: string }) => e);
       expect((bad as { code: number }).code).toBe(1);
-      expect((bad as { stderr: string }).stderr).toMatch(/^gatekeeper: "[^"\n]*exists\.db" already exists; backup never overwrites a file, choose a new name\n$/);
+      expect((bad as { stderr: string }).stderr).toMatch(
+        /^gatekeeper: "[^"\n]*exists\.db" already exists; backup never overwrites a file, choose a new name\n$/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

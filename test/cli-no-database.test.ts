@@ -29,7 +29,12 @@ const targets: Array<[string, () => Promise<Target>]> = [
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'gk-cli-nodb-'));
       const data = join(dir, 'data');
-      return { env: { DATA_DIR: data }, where: join(data, 'gatekeeper.db'), exists: async () => existsSync(data) && readdirSync(data).length > 0, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+      return {
+        env: { DATA_DIR: data },
+        where: join(data, 'gatekeeper.db'),
+        exists: async () => existsSync(data) && readdirSync(data).length > 0,
+        cleanup: () => rmSync(dir, { recursive: true, force: true }),
+      };
     },
   ],
 ];
@@ -76,7 +81,9 @@ describe.each(targets)('read-only CLI commands with no database (%s)', (_dialect
     expect((await cli(['migrate'], t.env)).code).toBe(0);
     expect(await cli(['member', 'list'], t.env)).toEqual({ code: 0, out: 'no members', err: '' });
     expect(await cli(['order', 'list', '--json'], t.env)).toEqual({ code: 0, out: '[]', err: '' });
-    expect((await cli(['export', 'members', '--format', 'csv'], t.env)).out).toBe('membershipId,accountId,platform,platformUserId,displayName,groupId,status,expiresAt');
+    expect((await cli(['export', 'members', '--format', 'csv'], t.env)).out).toBe(
+      'membershipId,accountId,platform,platformUserId,displayName,groupId,status,expiresAt',
+    );
   });
 });
 
@@ -103,9 +110,13 @@ describe('read-only CLI commands on SQLite, more', () => {
 
   it('as a process: the line on stderr, exit 1', async () => {
     const data = join(dir, 'nothing-here');
-    const r = await exec('node', ['bin/gatekeeper.js', 'order', 'list'], { env: { ...process.env, DATA_DIR: data, DATABASE_URL: '' } }).catch((e: { code: number; stderr: string; stdout: string }) => e);
+    const r = await exec('node', ['bin/gatekeeper.js', 'order', 'list'], { env: { ...process.env, DATA_DIR: data, DATABASE_URL: '' } }).catch(
+      (e: { code: number; stderr: string; stdout: string }) => e,
+    );
     expect((r as { code: number }).code).toBe(1);
-    expect((r as { stderr: string }).stderr).toBe(`gatekeeper: no database at ${join(data, 'gatekeeper.db')}; run "gatekeeper migrate" or start the service first\n`);
+    expect((r as { stderr: string }).stderr).toBe(
+      `gatekeeper: no database at ${join(data, 'gatekeeper.db')}; run "gatekeeper migrate" or start the service first\n`,
+    );
     expect(existsSync(data)).toBe(false);
   });
 });

@@ -100,7 +100,9 @@ describe('gatekeeper bin', () => {
       const env = { ...process.env, DATA_DIR: dir, DATABASE_URL: '' };
       const ok = await exec('node', ['bin/gatekeeper.js', 'group', 'add', '--platform', 'playground', '--chat', 'demo', '--title', 'Demo', '--json'], { env });
       expect(JSON.parse(ok.stdout)).toEqual({ id: 1 });
-      const bad = await exec('node', ['bin/gatekeeper.js', 'plan', 'add', '--group', '1'], { env }).catch((e: { code: number; stderr: string; stdout: string }) => e);
+      const bad = await exec('node', ['bin/gatekeeper.js', 'plan', 'add', '--group', '1'], { env }).catch(
+        (e: { code: number; stderr: string; stdout: string }) => e,
+      );
       expect((bad as { code: number }).code).toBe(2);
       expect((bad as { stderr: string }).stderr).toBe('gatekeeper: missing --name\n');
     } finally {

@@ -48,7 +48,16 @@ describe('config', () => {
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
       [{ PAYMENT_PROVIDERS: 'paypal' }, /^PAYMENT_PROVIDERS unknown provider "paypal"/],
       [{ PAYMENT_PROVIDERS: 'stripe' }, /^STRIPE_SECRET_KEY must be set when PAYMENT_PROVIDERS includes stripe$/],
-      [{ PAYMENT_PROVIDERS: 'wechatpay', WECHATPAY_MCHID: '1900000001', WECHATPAY_APPID: 'wxd678efh567hg6787', WECHATPAY_SERIAL: 'ABCDEF0123456789', WECHATPAY_PRIVATE_KEY: '/nonexistent/key.pem' }, /^WECHATPAY_PRIVATE_KEY points to a file that cannot be read/],
+      [
+        {
+          PAYMENT_PROVIDERS: 'wechatpay',
+          WECHATPAY_MCHID: '1900000001',
+          WECHATPAY_APPID: 'wxd678efh567hg6787',
+          WECHATPAY_SERIAL: 'ABCDEF0123456789',
+          WECHATPAY_PRIVATE_KEY: '/nonexistent/key.pem',
+        },
+        /^WECHATPAY_PRIVATE_KEY points to a file that cannot be read/,
+      ],
       [{ PAYMENT_PROVIDERS: 'alipay' }, /^ALIPAY_APP_ID must be set when PAYMENT_PROVIDERS includes alipay$/],
       [{ PAYMENT_PROVIDERS: 'stars' }, /^PAYMENT_PROVIDERS includes stars, which needs TELEGRAM_BOT_TOKEN$/],
       [{ STRIPE_SECRET_KEY: 'pk_test_123' }, /^STRIPE_SECRET_KEY must be a Stripe secret key/],
@@ -106,7 +115,9 @@ describe('config', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/^PLAYGROUND=on next to a real payment provider \(stripe\).*PLAYGROUND_WITH_REAL_PAYMENTS=1/);
     expect((err as Error).message).not.toContain('\n');
-    expect(() => loadConfig({ TELEGRAM_BOT_TOKEN: '123:abc', PAYMENT_PROVIDERS: 'stars', PLAYGROUND: 'on' })).toThrow(/^PLAYGROUND=on next to a real payment provider \(stars\)/);
+    expect(() => loadConfig({ TELEGRAM_BOT_TOKEN: '123:abc', PAYMENT_PROVIDERS: 'stars', PLAYGROUND: 'on' })).toThrow(
+      /^PLAYGROUND=on next to a real payment provider \(stars\)/,
+    );
     // `auto` stays off rather than failing; the explicit opt-in turns it on.
     expect(loadConfig({ ...stripe, PAYMENT_PROVIDERS: 'stripe' }).playground).toBe(false);
     expect(loadConfig({ ...stripe, PAYMENT_PROVIDERS: 'stripe', PLAYGROUND: 'on', PLAYGROUND_WITH_REAL_PAYMENTS: '1' }).playground).toBe(true);
@@ -116,11 +127,18 @@ describe('config', () => {
     expect(loadConfig({ PLAYGROUND: 'on' }).playground).toBe(true);
   });
 
-  it('TRUST_PROXY: off by default, on, or the proxies\' addresses; one line for anything else', () => {
+  it("TRUST_PROXY: off by default, on, or the proxies' addresses; one line for anything else", () => {
     expect(loadConfig({}).trustProxy).toBe(false);
     for (const v of ['off', '0', 'false']) expect(loadConfig({ TRUST_PROXY: v }).trustProxy).toBe(false);
     for (const v of ['on', '1', 'true', 'TRUE']) expect(loadConfig({ TRUST_PROXY: v }).trustProxy).toBe(true);
-    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, ::1 ,192.168.1.7,loopback,172.16.0.0/255.240.0.0,fd00::/8' }).trustProxy).toEqual(['10.0.0.0/8', '::1', '192.168.1.7', 'loopback', '172.16.0.0/255.240.0.0', 'fd00::/8']);
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, ::1 ,192.168.1.7,loopback,172.16.0.0/255.240.0.0,fd00::/8' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '::1',
+      '192.168.1.7',
+      'loopback',
+      '172.16.0.0/255.240.0.0',
+      'fd00::/8',
+    ]);
     for (const v of ['2', 'nginx', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', '10.0.0.256', '10.0.0.1,,x']) {
       expect(() => loadConfig({ TRUST_PROXY: v })).toThrow(/^TRUST_PROXY must be off, on, or a comma list of your proxies' addresses\/CIDRs .*\(got ".*"\)$/);
     }
@@ -129,7 +147,9 @@ describe('config', () => {
   it('keeps raw webhook bodies WEBHOOK_PAYLOAD_RETENTION_DAYS (30 by default)', () => {
     expect(loadConfig({}).webhookPayloadRetentionMs).toBe(30 * 86_400_000);
     expect(loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: '7' }).webhookPayloadRetentionMs).toBe(7 * 86_400_000);
-    expect(() => loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: '0' })).toThrow(/^WEBHOOK_PAYLOAD_RETENTION_DAYS must be a whole number from 1 to 36500 \(got "0"\)$/);
+    expect(() => loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: '0' })).toThrow(
+      /^WEBHOOK_PAYLOAD_RETENTION_DAYS must be a whole number from 1 to 36500 \(got "0"\)$/,
+    );
     expect(() => loadConfig({ WEBHOOK_PAYLOAD_RETENTION_DAYS: 'forever' })).toThrow(/^WEBHOOK_PAYLOAD_RETENTION_DAYS /);
   });
 
@@ -154,7 +174,9 @@ describe('config', () => {
   });
 
   it('npm start stops with one line naming the key', async () => {
-    const r = await exec('node', ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, DATA_DIR: dir, PORT: 'abc' } }).catch((e: { code: number; stderr: string }) => e);
+    const r = await exec('node', ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, DATA_DIR: dir, PORT: 'abc' } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect((r as { code: number }).code).toBe(1);
     expect((r as { stderr: string }).stderr).toBe('gatekeeper: configuration error: PORT must be a whole number from 1 to 65535 (got "abc")\n');
   });

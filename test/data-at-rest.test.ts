@@ -77,7 +77,9 @@ async function firstRun(dataDir: string, tty: boolean): Promise<string> {
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => keep.test(k)));
   Object.assign(env, { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SWEEP_CRON: '0 0 1 1 *', PLAYGROUND: 'off' });
   const cmd = `${process.execPath} --import tsx src/main.ts`;
-  const child = tty ? spawn('script', ['-qec', cmd, '/dev/null'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = tty
+    ? spawn('script', ['-qec', cmd, '/dev/null'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));

@@ -16,13 +16,28 @@ describe.each(DIALECTS)('walking skeleton end to end (%s)', (dialect) => {
 
   it('sells, admits, expires and removes a member', async () => {
     const { app, worker, scheduler } = t.service;
-    const group = await app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' } });
+    const group = await app.inject({
+      method: 'POST',
+      url: '/api/groups',
+      headers: auth,
+      payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' },
+    });
     expect(group.statusCode).toBe(201);
-    const plan = await app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [group.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 } });
+    const plan = await app.inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [group.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 },
+    });
     expect(plan.statusCode).toBe(201);
     expect(plan.json().priceMinor).toBe(990);
 
-    const co = await app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'alice', planId: plan.json().id, provider: 'dev' } });
+    const co = await app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId: plan.json().id, provider: 'dev' },
+    });
     expect(co.statusCode).toBe(201);
     const { orderId, payUrl, qrUrl } = co.json();
     expect(orderId).toMatch(/^[A-Za-z0-9_-]{22}$/);
@@ -37,7 +52,12 @@ describe.each(DIALECTS)('walking skeleton end to end (%s)', (dialect) => {
     expect(qr.headers['content-type']).toBe('image/png');
     expect(qr.rawPayload.subarray(1, 4).toString()).toBe('PNG');
 
-    const paid = await app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
+    const paid = await app.inject({
+      method: 'POST',
+      url: `/pay/${orderId}/dev-pay`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '',
+    });
     expect(paid.statusCode).toBe(303);
     expect(paid.headers.location).toBe(`/pay/${orderId}`);
 
@@ -47,7 +67,12 @@ describe.each(DIALECTS)('walking skeleton end to end (%s)', (dialect) => {
 
     let members = (await app.inject({ method: 'GET', url: '/api/members', headers: auth })).json().items;
     expect(members).toHaveLength(1);
-    expect(members[0]).toMatchObject({ platform: 'playground', platformUserId: 'alice', status: 'active', expiresAt: new Date(paidAt + 30 * DAY_MS).toISOString() });
+    expect(members[0]).toMatchObject({
+      platform: 'playground',
+      platformUserId: 'alice',
+      status: 'active',
+      expiresAt: new Date(paidAt + 30 * DAY_MS).toISOString(),
+    });
 
     await worker.drain();
     expect(t.gateway.of('invite')).toEqual([expect.objectContaining({ chatId: 'room-1', userId: 'alice' })]);

@@ -30,7 +30,9 @@ describe('the one-service lock on a SQLite file', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(InstanceLockedError);
-    expect((err as Error).message).toBe(`another Gatekeeper service (pid 4242 on box-a, since 2026-01-01T00:00:00.000Z) is running on the database ${db}; stop it first (several instances need PostgreSQL)`);
+    expect((err as Error).message).toBe(
+      `another Gatekeeper service (pid 4242 on box-a, since 2026-01-01T00:00:00.000Z) is running on the database ${db}; stop it first (several instances need PostgreSQL)`,
+    );
     // Another spelling of the same path finds the same lock.
     expect(() => lockSqliteInstance(join(dir, '.', 'x', '..', 'gatekeeper.db'))).toThrow(InstanceLockedError);
     first.release();
@@ -93,15 +95,31 @@ describe('two services on one SQLite file (processes)', () => {
   });
 
   it('the second refuses in one line with the first pid; the CLI works alongside; after a kill -9 a new one starts', async () => {
-    const env = (port: number): NodeJS.ProcessEnv => ({ ...process.env, DATA_DIR: dir, DATABASE_URL: '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', PLAYGROUND: 'off', TELEGRAM_BOT_TOKEN: '', WECHATY_PUPPET_SERVICE_TOKEN: '' });
+    const env = (port: number): NodeJS.ProcessEnv => ({
+      ...process.env,
+      DATA_DIR: dir,
+      DATABASE_URL: '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      PLAYGROUND: 'off',
+      TELEGRAM_BOT_TOKEN: '',
+      WECHATY_PUPPET_SERVICE_TOKEN: '',
+    });
     const first = await startService(env(await freePort()));
     children.push(first.child);
 
-    const second = await exec(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: env(await freePort()), timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e);
+    const second = await exec(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: env(await freePort()), timeout: 30_000 }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect((second as { code: number }).code).toBe(1);
     const line = (second as { stderr: string }).stderr;
     expect(line.split('\n')).toHaveLength(2); // one line, then the final newline
-    expect(line).toMatch(new RegExp(`^gatekeeper: failed to start: another Gatekeeper service \\(pid ${first.child.pid} on .+\\) is running on the database ${join(dir, 'gatekeeper.db').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; stop it first`));
+    expect(line).toMatch(
+      new RegExp(
+        `^gatekeeper: failed to start: another Gatekeeper service \\(pid ${first.child.pid} on .+\\) is running on the database ${join(dir, 'gatekeeper.db').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; stop it first`,
+      ),
+    );
 
     // The CLI (another process than the service) opens the same database while the service runs.
     const cliEnv = { DATA_DIR: dir };

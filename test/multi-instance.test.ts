@@ -23,12 +23,27 @@ describe.runIf(PG_URL)('two instances, one PostgreSQL database', () => {
   });
 
   it('grants, invites and removes exactly once under a burst handled by both', async () => {
-    const g = await a.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'shared', title: 'Shared' } });
-    const p = await b.service.app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: 'M', price: '9.90', currency: 'CNY', days: 30 } });
+    const g = await a.service.app.inject({
+      method: 'POST',
+      url: '/api/groups',
+      headers: auth,
+      payload: { platform: 'playground', chatId: 'shared', title: 'Shared' },
+    });
+    const p = await b.service.app.inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [g.json().id], name: 'M', price: '9.90', currency: 'CNY', days: 30 },
+    });
     const orderIds: string[] = [];
     for (let i = 0; i < ORDERS; i++) {
       const via = i % 2 ? a : b;
-      const c = await via.service.app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: `u${i}`, planId: p.json().id, provider: 'dev' } });
+      const c = await via.service.app.inject({
+        method: 'POST',
+        url: '/api/checkouts',
+        headers: auth,
+        payload: { platform: 'playground', userId: `u${i}`, planId: p.json().id, provider: 'dev' },
+      });
       orderIds.push(c.json().orderId);
     }
 

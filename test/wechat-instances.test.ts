@@ -189,8 +189,24 @@ describe('WeChat with one instance, and the settings', () => {
     const db = await openTestDb('sqlite');
     const clock = new FakeClock();
     const puppet = new ExtendedPuppetMock(new mock.Mocker(), () => clock.now());
-    const config = loadConfig({ DATA_DIR: '/nonexistent-test-data-dir', DATABASE_URL: db.url, ADMIN_TOKEN, DEV_PAY_SECRET: DEV_SECRET, PAYMENT_PROVIDERS: 'dev', ALLOW_DEV_PAYMENTS: '1', WECHATY_PUPPET_SERVICE_TOKEN: 'never-used' });
-    const service = await createService({ config, adminToken: ADMIN_TOKEN, devPaySecret: DEV_SECRET, store: db.store, clock, logger: memoryLogger(), wechat: { createWechaty: () => WechatyBuilder.build({ puppet }), printQr: () => {} } });
+    const config = loadConfig({
+      DATA_DIR: '/nonexistent-test-data-dir',
+      DATABASE_URL: db.url,
+      ADMIN_TOKEN,
+      DEV_PAY_SECRET: DEV_SECRET,
+      PAYMENT_PROVIDERS: 'dev',
+      ALLOW_DEV_PAYMENTS: '1',
+      WECHATY_PUPPET_SERVICE_TOKEN: 'never-used',
+    });
+    const service = await createService({
+      config,
+      adminToken: ADMIN_TOKEN,
+      devPaySecret: DEV_SECRET,
+      store: db.store,
+      clock,
+      logger: memoryLogger(),
+      wechat: { createWechaty: () => WechatyBuilder.build({ puppet }), printQr: () => {} },
+    });
     try {
       expect(service.wechatLeader).toBeUndefined();
       service.start();
@@ -208,9 +224,13 @@ describe('WeChat with one instance, and the settings', () => {
     expect(c.instanceId).toMatch(new RegExp(`^[A-Za-z0-9._@-]+:${process.pid}$`));
     expect(c.wechatLockRetryMs).toBe(15_000);
     expect(loadConfig({ INSTANCE_ID: 'web-1.eu:7', WECHAT_LOCK_RETRY_SECONDS: '30' })).toMatchObject({ instanceId: 'web-1.eu:7', wechatLockRetryMs: 30_000 });
-    expect(() => loadConfig({ WECHAT_LOCK_RETRY_SECONDS: '0' })).toThrow(new ConfigError('WECHAT_LOCK_RETRY_SECONDS must be a whole number from 1 to 60 (got "0")'));
+    expect(() => loadConfig({ WECHAT_LOCK_RETRY_SECONDS: '0' })).toThrow(
+      new ConfigError('WECHAT_LOCK_RETRY_SECONDS must be a whole number from 1 to 60 (got "0")'),
+    );
     expect(() => loadConfig({ WECHAT_LOCK_RETRY_SECONDS: '90' })).toThrow(/^WECHAT_LOCK_RETRY_SECONDS must be a whole number from 1 to 60/);
-    expect(() => loadConfig({ INSTANCE_ID: 'has space' })).toThrow(new ConfigError('INSTANCE_ID must be 1 to 48 characters of A-Z, a-z, 0-9 and . _ : @ - (got "has space")'));
+    expect(() => loadConfig({ INSTANCE_ID: 'has space' })).toThrow(
+      new ConfigError('INSTANCE_ID must be 1 to 48 characters of A-Z, a-z, 0-9 and . _ : @ - (got "has space")'),
+    );
     expect(() => loadConfig({ INSTANCE_ID: 'x'.repeat(49) })).toThrow(/^INSTANCE_ID must be 1 to 48 characters/);
   });
 });

@@ -3,7 +3,19 @@
 // subscribers (the page's Server-Sent Events). Every outbound call still waits for the shared
 // OutboundLimiter, exactly like a real platform would.
 import type { Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, Clock, InviteContext, InviteResult, Lane, RemoveOptions, RemoveResult, SendOptions, Store } from '../../src/app/ports.ts';
+import type {
+  ChatGateway,
+  ChatMemberStatus,
+  Choice,
+  Clock,
+  InviteContext,
+  InviteResult,
+  Lane,
+  RemoveOptions,
+  RemoveResult,
+  SendOptions,
+  Store,
+} from '../../src/app/ports.ts';
 import type { AcquireRequest } from '../../src/jobs/outbound-limiter.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 
@@ -23,9 +35,7 @@ export interface InboxEntry {
 }
 
 export type PlaygroundEvent =
-  | ({ type: 'message'; userId: string } & InboxEntry)
-  | { type: 'roster'; chatId: string; members: string[] }
-  | { type: 'clock'; now: number; offsetMs: number };
+  ({ type: 'message'; userId: string } & InboxEntry) | { type: 'roster'; chatId: string; members: string[] } | { type: 'clock'; now: number; offsetMs: number };
 
 export type PlaygroundListener = (e: PlaygroundEvent) => void;
 

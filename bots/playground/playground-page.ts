@@ -15,7 +15,11 @@ export interface PageOptions {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 /** JSON safe inside a <script> element. */
-const json = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+const json = (v: unknown) =>
+  JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 
 const CSS = `
 :root{color-scheme:light;font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;--bg:#f3f5f8;--fg:#1d2433;--muted:#667085;--primary:#2f6fed;--primary-soft:#eef2ff;--line:#e4e8ef;--ok:#136c3a;--okbg:#e6f7ee;--shift:#f59e0b}

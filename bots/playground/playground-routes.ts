@@ -59,7 +59,9 @@ function tokenOf(req: FastifyRequest): string | undefined {
 
 /** Time travel is allowed only when nothing real is attached: no chat platform, only the dev provider. */
 export function timeTravelAllowed(config: Pick<Config, 'playground' | 'telegram' | 'wechat' | 'paymentProviders'>): boolean {
-  return config.playground && config.telegram === null && config.wechat === null && config.paymentProviders.length === 1 && config.paymentProviders[0] === 'dev';
+  return (
+    config.playground && config.telegram === null && config.wechat === null && config.paymentProviders.length === 1 && config.paymentProviders[0] === 'dev'
+  );
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,8 +71,11 @@ const cleanLocale = (v: unknown): string | null => (typeof v === 'string' && LOC
 /** Collapses control characters and runs of spaces, trims, and checks 1–40 characters. */
 export function normalizeName(raw: unknown): string {
   if (typeof raw !== 'string') throw invalid(`name must be a string of 1–${MAX_NAME} characters`);
-  // eslint-disable-next-line no-control-regex
-  const name = raw.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const name = raw
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this removes
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   const length = [...name].length;
   if (length < 1 || length > MAX_NAME) throw invalid(`name must be 1–${MAX_NAME} characters`);
   return name;
@@ -159,7 +164,10 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
         .header('cache-control', 'no-store')
         .header('referrer-policy', 'no-referrer')
         .header('x-content-type-options', 'nosniff')
-        .header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+        .header(
+          'content-security-policy',
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        )
         .type('text/html; charset=utf-8')
         .send(html);
     });
@@ -173,7 +181,10 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
       const client = clientKey(req.ip);
       const room = sessions.canCreate(client);
       if (room !== 'ok') {
-        const message = room === 'client' ? `at most ${sessions.limits.peoplePerClient} people per address; idle ones are removed after a while` : 'the playground is full; try again later';
+        const message =
+          room === 'client'
+            ? `at most ${sessions.limits.peoplePerClient} people per address; idle ones are removed after a while`
+            : 'the playground is full; try again later';
         return reply.status(429).send({ error: 'too_many', message });
       }
       const userId = `pg_${randomBytes(16).toString('hex')}`;
@@ -194,7 +205,9 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
       const text = choice === undefined ? ((body.text as string | undefined) ?? '') : undefined;
 
       const own: PlaygroundReply =
-        choice !== undefined ? { type: 'text', text: choiceLabel(userId, choice) } : { type: 'text', text: [...text!].length > MAX_ECHO ? `${[...text!].slice(0, MAX_ECHO).join('')}…` : text! };
+        choice !== undefined
+          ? { type: 'text', text: choiceLabel(userId, choice) }
+          : { type: 'text', text: [...text!].length > MAX_ECHO ? `${[...text!].slice(0, MAX_ECHO).join('')}…` : text! };
       const entries: InboxEntry[] = [o.gateway.record(userId, 'person', own)];
 
       const inbound: Inbound = {
@@ -211,7 +224,9 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
 
     app.get<{ Querystring: { userId?: string } }>('/playground/api/state', async (req) => {
       const account = req.query.userId !== undefined ? await person(req.query.userId, tokenOf(req)) : null;
-      const groups = await Promise.all((await playgroundGroups()).map(async (g) => ({ id: g.id, title: g.title, chatId: g.platformChatId, members: await membersOf(g.platformChatId) })));
+      const groups = await Promise.all(
+        (await playgroundGroups()).map(async (g) => ({ id: g.id, title: g.title, chatId: g.platformChatId, members: await membersOf(g.platformChatId) })),
+      );
       return {
         person: account ? { userId: account.platformUserId, name: account.displayName, isOwner: account.isOwner } : null,
         history: account ? o.gateway.inbox(account.platformUserId) : [],

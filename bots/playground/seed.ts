@@ -16,6 +16,13 @@ export async function seedPlaygroundDemo(deps: AppDeps): Promise<{ group: Group;
   // Done by the operator starting the server, like a CLI command (audited as admin:cli).
   const actor: Actor = { kind: 'admin', via: 'cli' };
   const group = await addGroup(deps, { platform: 'playground', chatId: DEMO_CHAT_ID, title: DEMO_GROUP_TITLE, actor });
-  const plan = await addPlan(deps, { groupIds: [group.id], name: DEMO_PLAN.name, price: DEMO_PLAN.price, currency: DEMO_PLAN.currency, days: DEMO_PLAN.days, actor });
+  const plan = await addPlan(deps, {
+    groupIds: [group.id],
+    name: DEMO_PLAN.name,
+    price: DEMO_PLAN.price,
+    currency: DEMO_PLAN.currency,
+    days: DEMO_PLAN.days,
+    actor,
+  });
   return { group, plan };
 }

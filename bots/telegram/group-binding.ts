@@ -35,7 +35,8 @@ export function missingRights(m: TgChatMember): MissingRight[] {
   return out;
 }
 
-const rosterStatus = (m: TgChatMember): TelegramRosterStatus => (isAdminStatus(m.status) ? 'admin' : isInChat(m) ? 'member' : m.status === 'kicked' ? 'kicked' : 'left');
+const rosterStatus = (m: TgChatMember): TelegramRosterStatus =>
+  isAdminStatus(m.status) ? 'admin' : isInChat(m) ? 'member' : m.status === 'kicked' ? 'kicked' : 'left';
 
 const isGroupChat = (chat: TgChat) => chat.type === 'group' || chat.type === 'supergroup';
 
@@ -69,7 +70,12 @@ export class GroupBinding {
     if (!group) {
       if (!adder?.isOwner) return this.refuse(u, chatId);
       try {
-        group = await addGroup(this.c.deps, { platform: 'telegram', chatId, title: (u.chat.title ?? '').trim() || `Telegram ${chatId}`, actor: { kind: 'account', accountId: adder.id } });
+        group = await addGroup(this.c.deps, {
+          platform: 'telegram',
+          chatId,
+          title: (u.chat.title ?? '').trim() || `Telegram ${chatId}`,
+          actor: { kind: 'account', accountId: adder.id },
+        });
       } catch (err) {
         // Two updates racing for the same group: the other one registered it.
         if (!(err instanceof DomainError && err.code === 'conflict')) throw err;
@@ -78,7 +84,15 @@ export class GroupBinding {
       }
       await this.tellOwner(group, 'telegram.group_bound', { group: group.title, id: group.id }, `bound:${group.id}`);
     } else {
-      await store.audit.insert({ at: clock.now(), actor: `telegram:${u.from.id}`, action: 'group.bot_added', subjectType: 'group', subjectId: String(group.id), reason: `the bot was added back to ${group.title}`, detail: { by: u.from.id } });
+      await store.audit.insert({
+        at: clock.now(),
+        actor: `telegram:${u.from.id}`,
+        action: 'group.bot_added',
+        subjectType: 'group',
+        subjectId: String(group.id),
+        reason: `the bot was added back to ${group.title}`,
+        detail: { by: u.from.id },
+      });
     }
     await this.checkRights(group, u.new_chat_member, u.date, adder);
   }
@@ -86,14 +100,25 @@ export class GroupBinding {
   /** Nobody who may bind groups added the bot: say so in the group and leave. */
   private async refuse(u: TgChatMemberUpdated, chatId: string): Promise<void> {
     const { store, clock } = this.c.deps;
-    await store.audit.insert({ at: clock.now(), actor: `telegram:${u.from.id}`, action: 'group.bind_refused', subjectType: 'telegram_chat', subjectId: chatId, reason: 'the bot was added to a group by someone who is not an owner; it left', detail: { title: u.chat.title ?? null } });
+    await store.audit.insert({
+      at: clock.now(),
+      actor: `telegram:${u.from.id}`,
+      action: 'group.bind_refused',
+      subjectType: 'telegram_chat',
+      subjectId: chatId,
+      reason: 'the bot was added to a group by someone who is not an owner; it left',
+      detail: { title: u.chat.title ?? null },
+    });
     const text = render(this.c, u.from.language_code ?? null, 'telegram.group_not_authorised');
     try {
       await withRetries(() => this.gateway.sendText(chatId, text, { lane: 'notice' }), this.c.clock, { attempts: 3, stop: this.c.stopping });
     } catch (err) {
       this.c.logger.warn({ err: (err as Error).message }, 'telegram: could not explain before leaving a group');
     }
-    await withRetries(() => this.c.client.call('leaveChat', { chat_id: chatId }, { lane: 'system' }), this.c.clock, { attempts: 5, stop: this.c.stopping }).catch((err: unknown) => {
+    await withRetries(() => this.c.client.call('leaveChat', { chat_id: chatId }, { lane: 'system' }), this.c.clock, {
+      attempts: 5,
+      stop: this.c.stopping,
+    }).catch((err: unknown) => {
       this.c.logger.error({ err: (err as Error).message }, 'telegram: could not leave a group the bot was added to without permission');
     });
   }
@@ -102,7 +127,15 @@ export class GroupBinding {
     const { store, clock } = this.c.deps;
     const previous = await store.telegram.setGroupState(group.id, { botStatus: u.new_chat_member.status, missingRights: 'admin' }, clock.now());
     if (previous && !isInChat({ status: previous.botStatus })) return;
-    await store.audit.insert({ at: clock.now(), actor: `telegram:${u.from.id}`, action: 'group.bot_removed', subjectType: 'group', subjectId: String(group.id), reason: `the bot was removed from ${group.title}`, detail: { status: u.new_chat_member.status } });
+    await store.audit.insert({
+      at: clock.now(),
+      actor: `telegram:${u.from.id}`,
+      action: 'group.bot_removed',
+      subjectType: 'group',
+      subjectId: String(group.id),
+      reason: `the bot was removed from ${group.title}`,
+      detail: { status: u.new_chat_member.status },
+    });
     await this.tellOwner(group, 'telegram.bot_removed', { group: group.title }, `removed:${group.id}:${u.date}`);
   }
 
@@ -172,7 +205,10 @@ export class GroupBinding {
       const ours = await store.telegram.findInviteLink(link);
       if (ours && ours.groupId === group.id && ours.usedAt === null) {
         await store.telegram.markInviteLinkUsed(link, now);
-        if (ours.userId === userId) await this.gateway.revokeOpenLinks(String(u.chat.id), group, userId).catch((err: unknown) => this.c.logger.warn({ err: (err as Error).message }, 'telegram: could not revoke a used link'));
+        if (ours.userId === userId)
+          await this.gateway
+            .revokeOpenLinks(String(u.chat.id), group, userId)
+            .catch((err: unknown) => this.c.logger.warn({ err: (err as Error).message }, 'telegram: could not revoke a used link'));
       }
     }
     if (await mayStay(this.c, group, userId, user.is_bot, status)) return;
@@ -186,12 +222,27 @@ export class GroupBinding {
     const state = policy === 'remove' ? 'removing' : policy === 'ignore' ? 'ignored' : 'reported';
     await store.transaction(async (tx) => {
       await tx.telegram.setIntruderState(group.id, userId, state, now);
-      await tx.audit.insert({ at: now, actor: 'system', action: 'group.intruder', subjectType: 'group', subjectId: String(group.id), reason: `Telegram user ${userId} joined ${group.title} without a membership (policy ${policy})`, detail: { userId, policy } });
+      await tx.audit.insert({
+        at: now,
+        actor: 'system',
+        action: 'group.intruder',
+        subjectType: 'group',
+        subjectId: String(group.id),
+        reason: `Telegram user ${userId} joined ${group.title} without a membership (policy ${policy})`,
+        detail: { userId, policy },
+      });
       if (policy === 'remove') await tx.jobs.enqueue([intruderJob(group.id, userId, joinedAt)], now);
       if (policy === 'report') {
         const message = { key: 'telegram.intruder_report', params: { name, userId, group: group.title, groupId: group.id } };
         const key = `telegram:intruder:${group.id}:${userId}:${joinedAt}`;
-        await tx.jobs.enqueue([group.ownerAccountId !== null ? notifyJob({ accountId: group.ownerAccountId, message }, key) : alertOwnersJob({ groupIds: [group.id], message }, key)], now);
+        await tx.jobs.enqueue(
+          [
+            group.ownerAccountId !== null
+              ? notifyJob({ accountId: group.ownerAccountId, message }, key)
+              : alertOwnersJob({ groupIds: [group.id], message }, key),
+          ],
+          now,
+        );
       }
     });
     if (policy !== 'ignore') this.c.deps.onJobsEnqueued?.();
@@ -213,12 +264,18 @@ export class GroupBinding {
     let result;
     try {
       // Asked again before each call: someone who paid (or was whitelisted) while the calls waited stays.
-      result = await this.gateway.remove(group.platformChatId, p.userId, { ban: false, stillDue: async () => !(await mayStay(this.c, group, p.userId, entry.isBot, entry.status)) });
+      result = await this.gateway.remove(group.platformChatId, p.userId, {
+        ban: false,
+        stillDue: async () => !(await mayStay(this.c, group, p.userId, entry.isBot, entry.status)),
+      });
     } catch (err) {
       if (!(err instanceof ProviderRejectedError)) throw err;
       // An admin, or the bot lacks rights: nothing a retry fixes. Tell this group's owner, not everyone's.
       await store.telegram.setIntruderState(group.id, p.userId, 'reported', clock.now());
-      const message = { key: 'telegram.intruder_remove_failed', params: { name: entry.displayName ?? p.userId, userId: p.userId, group: group.title, reason: isApiError(err) ? err.description : err.message } };
+      const message = {
+        key: 'telegram.intruder_remove_failed',
+        params: { name: entry.displayName ?? p.userId, userId: p.userId, group: group.title, reason: isApiError(err) ? err.description : err.message },
+      };
       return { jobs: [alertOwnersJob({ groupIds: [group.id], message }, `telegram:intruder-failed:${job.id}`)] };
     }
     if (result !== 'removed') {
@@ -228,8 +285,22 @@ export class GroupBinding {
     await store.telegram.setIntruderState(group.id, p.userId, 'removed', clock.now());
     const message = { key: 'telegram.intruder_removed', params: { name: entry.displayName ?? p.userId, userId: p.userId, group: group.title } };
     return {
-      jobs: [group.ownerAccountId !== null ? notifyJob({ accountId: group.ownerAccountId, message }, `telegram:intruder-removed:${job.id}`) : alertOwnersJob({ groupIds: [group.id], message }, `telegram:intruder-removed:${job.id}`)],
-      audit: [{ at: clock.now(), actor: 'system', action: 'group.intruder_removed', subjectType: 'group', subjectId: String(group.id), reason: `removed Telegram user ${p.userId} from ${group.title}: joined without a membership`, detail: { userId: p.userId } }],
+      jobs: [
+        group.ownerAccountId !== null
+          ? notifyJob({ accountId: group.ownerAccountId, message }, `telegram:intruder-removed:${job.id}`)
+          : alertOwnersJob({ groupIds: [group.id], message }, `telegram:intruder-removed:${job.id}`),
+      ],
+      audit: [
+        {
+          at: clock.now(),
+          actor: 'system',
+          action: 'group.intruder_removed',
+          subjectType: 'group',
+          subjectId: String(group.id),
+          reason: `removed Telegram user ${p.userId} from ${group.title}: joined without a membership`,
+          detail: { userId: p.userId },
+        },
+      ],
     };
   };
 }

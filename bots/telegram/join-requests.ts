@@ -35,7 +35,15 @@ export class JoinRequests {
     const link = r.invite_link?.invite_link ?? null;
     const ours = link ? await store.telegram.findInviteLink(link) : null;
     if (ours && ours.userId !== userId) {
-      await store.audit.insert({ at: now, actor: `telegram:${userId}`, action: 'group.leaked_link', subjectType: 'group', subjectId: String(group.id), reason: `a join link made for membership #${ours.membershipId} was used by Telegram user ${userId}`, detail: { membershipId: ours.membershipId, userId } });
+      await store.audit.insert({
+        at: now,
+        actor: `telegram:${userId}`,
+        action: 'group.leaked_link',
+        subjectType: 'group',
+        subjectId: String(group.id),
+        reason: `a join link made for membership #${ours.membershipId} was used by Telegram user ${userId}`,
+        detail: { membershipId: ours.membershipId, userId },
+      });
     }
     const request = { groupId: group.id, userId, userChatId: String(r.user_chat_id), inviteLink: link, requestedAt: now, decidedAt: null };
 
@@ -54,16 +62,40 @@ export class JoinRequests {
       return;
     }
     await this.decide(r, group, 'declineChatJoinRequest', 'declined');
-    await store.audit.insert({ at: now, actor: 'system', action: 'group.join_declined', subjectType: 'group', subjectId: String(group.id), reason: `join request of Telegram user ${userId} declined: ${membership ? `membership ${membership.status}` : 'no membership'}`, detail: { userId, link: ours ? `membership #${ours.membershipId}` : link ? 'other link' : null } });
+    await store.audit.insert({
+      at: now,
+      actor: 'system',
+      action: 'group.join_declined',
+      subjectType: 'group',
+      subjectId: String(group.id),
+      reason: `join request of Telegram user ${userId} declined: ${membership ? `membership ${membership.status}` : 'no membership'}`,
+      detail: { userId, link: ours ? `membership #${ours.membershipId}` : link ? 'other link' : null },
+    });
     await this.offer(r, group, membership?.status === 'banned');
   }
 
-  private async decide(r: TgChatJoinRequest, group: Group, method: 'approveChatJoinRequest' | 'declineChatJoinRequest', status: 'approved' | 'declined'): Promise<void> {
+  private async decide(
+    r: TgChatJoinRequest,
+    group: Group,
+    method: 'approveChatJoinRequest' | 'declineChatJoinRequest',
+    status: 'approved' | 'declined',
+  ): Promise<void> {
     const { store, clock } = this.c.deps;
     const userId = String(r.from.id);
-    await store.telegram.saveJoinRequest({ groupId: group.id, userId, userChatId: String(r.user_chat_id), inviteLink: r.invite_link?.invite_link ?? null, status: 'pending', requestedAt: clock.now(), decidedAt: null });
+    await store.telegram.saveJoinRequest({
+      groupId: group.id,
+      userId,
+      userChatId: String(r.user_chat_id),
+      inviteLink: r.invite_link?.invite_link ?? null,
+      status: 'pending',
+      requestedAt: clock.now(),
+      decidedAt: null,
+    });
     try {
-      await withRetries(() => this.c.client.call(method, { chat_id: String(r.chat.id), user_id: r.from.id }, { lane: 'access' }), this.c.clock, { attempts: 5, stop: this.c.stopping });
+      await withRetries(() => this.c.client.call(method, { chat_id: String(r.chat.id), user_id: r.from.id }, { lane: 'access' }), this.c.clock, {
+        attempts: 5,
+        stop: this.c.stopping,
+      });
     } catch (err) {
       // Already decided elsewhere (an admin, or the person cancelled): nothing left to do.
       if (!isApiError(err, 'HIDE_REQUESTER_MISSING') && !isApiError(err, 'USER_ALREADY_PARTICIPANT')) {
@@ -77,8 +109,18 @@ export class JoinRequests {
   /** Tells the declined person why, and (unless banned) shows what is on sale. */
   private async offer(r: TgChatJoinRequest, group: Group, banned: boolean): Promise<void> {
     const locale = resolveLocale(r.from.language_code, this.c.deps.settings.defaultLocale);
-    const replies = [{ type: 'text' as const, text: render(this.c, locale, banned ? 'telegram.join_banned' : 'telegram.join_declined', { group: group.title }) }];
-    const offer = banned ? [] : await this.conversation.handle({ platform: 'telegram', userId: String(r.from.id), displayName: displayName(r.from), locale: r.from.language_code ?? null, text: '/start' });
+    const replies = [
+      { type: 'text' as const, text: render(this.c, locale, banned ? 'telegram.join_banned' : 'telegram.join_declined', { group: group.title }) },
+    ];
+    const offer = banned
+      ? []
+      : await this.conversation.handle({
+          platform: 'telegram',
+          userId: String(r.from.id),
+          displayName: displayName(r.from),
+          locale: r.from.language_code ?? null,
+          text: '/start',
+        });
     await this.chat.send(String(r.user_chat_id), [...replies, ...offer], locale);
   }
 }

@@ -80,7 +80,9 @@ export class OwnerCommands {
     const policy = t(`telegram.policy.${group.intruderPolicy}`);
     if (list.length === 0) return [{ type: 'text', text: t('telegram.intruders_none', { group: group.title, policy }) }];
     const lines = list.map((e) => t('telegram.intruders_line', { name: e.displayName ?? e.userId, userId: e.userId, joinedAt: e.joinedAt ?? e.updatedAt }));
-    return [{ type: 'text', text: t('telegram.intruders_list', { group: group.title, groupId: group.id, policy, count: list.length, lines: lines.join('\n') }) }];
+    return [
+      { type: 'text', text: t('telegram.intruders_list', { group: group.title, groupId: group.id, policy, count: list.length, lines: lines.join('\n') }) },
+    ];
   }
 
   private async setPolicy(owner: Account, group: Group, policy: IntruderPolicy): Promise<Reply[]> {
@@ -101,7 +103,15 @@ export class OwnerCommands {
       const jobs = list.map((e) => intruderJob(group.id, e.userId, e.joinedAt ?? 0));
       for (const e of list) await tx.telegram.setIntruderState(group.id, e.userId, 'removing', now);
       await tx.jobs.enqueue(jobs, now);
-      await tx.audit.insert({ at: now, actor: actorLabel({ kind: 'account', accountId: owner.id }), action: 'group.intruder_policy', subjectType: 'group', subjectId: String(group.id), reason: `intruder policy set to ${policy}`, detail: { from: group.intruderPolicy, to: policy, removing: list.length } });
+      await tx.audit.insert({
+        at: now,
+        actor: actorLabel({ kind: 'account', accountId: owner.id }),
+        action: 'group.intruder_policy',
+        subjectType: 'group',
+        subjectId: String(group.id),
+        reason: `intruder policy set to ${policy}`,
+        detail: { from: group.intruderPolicy, to: policy, removing: list.length },
+      });
     });
     if (list.length > 0) this.c.deps.onJobsEnqueued?.();
     const out: Reply[] = [{ type: 'text', text: t('telegram.intruders_policy_set', { group: group.title, policy: t(`telegram.policy.${policy}`) }) }];
@@ -116,7 +126,15 @@ export class OwnerCommands {
       await tx.telegram.addToWhitelist(group.id, userId, owner.id, now);
       const entry = await tx.telegram.getRosterEntry(group.id, userId);
       if (entry?.intruderState === 'reported' || entry?.intruderState === 'removing') await tx.telegram.setIntruderState(group.id, userId, 'cleared', now);
-      await tx.audit.insert({ at: now, actor: actorLabel({ kind: 'account', accountId: owner.id }), action: 'group.whitelist_add', subjectType: 'group', subjectId: String(group.id), reason: `Telegram user ${userId} may stay without a membership`, detail: { userId } });
+      await tx.audit.insert({
+        at: now,
+        actor: actorLabel({ kind: 'account', accountId: owner.id }),
+        action: 'group.whitelist_add',
+        subjectType: 'group',
+        subjectId: String(group.id),
+        reason: `Telegram user ${userId} may stay without a membership`,
+        detail: { userId },
+      });
     });
     return [{ type: 'text', text: render(this.c, owner.locale, 'telegram.whitelisted', { group: group.title, userId }) }];
   }
@@ -126,10 +144,20 @@ export class OwnerCommands {
     const now = clock.now();
     const removed = await store.transaction(async (tx) => {
       const r = await tx.telegram.removeFromWhitelist(group.id, userId);
-      if (r) await tx.audit.insert({ at: now, actor: actorLabel({ kind: 'account', accountId: owner.id }), action: 'group.whitelist_remove', subjectType: 'group', subjectId: String(group.id), reason: `Telegram user ${userId} no longer whitelisted`, detail: { userId } });
+      if (r)
+        await tx.audit.insert({
+          at: now,
+          actor: actorLabel({ kind: 'account', accountId: owner.id }),
+          action: 'group.whitelist_remove',
+          subjectType: 'group',
+          subjectId: String(group.id),
+          reason: `Telegram user ${userId} no longer whitelisted`,
+          detail: { userId },
+        });
       return r;
     });
-    if (!removed) return [{ type: 'text', text: render(this.c, owner.locale, 'owner.error', { reason: `user ${userId} is not whitelisted in group ${group.id}` }) }];
+    if (!removed)
+      return [{ type: 'text', text: render(this.c, owner.locale, 'owner.error', { reason: `user ${userId} is not whitelisted in group ${group.id}` }) }];
     return [{ type: 'text', text: render(this.c, owner.locale, 'telegram.unwhitelisted', { group: group.title, userId }) }];
   }
 }

@@ -44,7 +44,11 @@ export class PrivateChat {
     if (msg.successful_payment) {
       const stars = this.stars();
       if (stars) await stars.onSuccessfulPayment(msg);
-      else this.c.logger.error({ chargeId: msg.successful_payment.telegram_payment_charge_id }, 'telegram: a Stars payment arrived but the stars provider is not enabled; refund it by hand');
+      else
+        this.c.logger.error(
+          { chargeId: msg.successful_payment.telegram_payment_charge_id },
+          'telegram: a Stars payment arrived but the stars provider is not enabled; refund it by hand',
+        );
       return;
     }
     // Stickers, photos and the like carry no text: they get the same help as an unknown word.
@@ -63,7 +67,10 @@ export class PrivateChat {
   async onCallback(q: TgCallbackQuery): Promise<void> {
     // Stops the button's spinner; a query too old to answer is fine to leave.
     try {
-      await withRetries(() => this.c.client.call('answerCallbackQuery', { callback_query_id: q.id }, { lane: 'notice' }), this.c.clock, { attempts: 2, stop: this.c.stopping });
+      await withRetries(() => this.c.client.call('answerCallbackQuery', { callback_query_id: q.id }, { lane: 'notice' }), this.c.clock, {
+        attempts: 2,
+        stop: this.c.stopping,
+      });
     } catch (err) {
       this.c.logger.warn({ err: (err as Error).message }, 'telegram: could not answer a callback query');
     }
@@ -109,7 +116,10 @@ export class PrivateChat {
   private async telegramCommand(from: TgUser, command: string, rest: string): Promise<Reply[] | null> {
     const { store, clock } = this.c.deps;
     const userId = String(from.id);
-    const account = await store.accounts.upsert({ platform: 'telegram', platformUserId: userId, displayName: displayName(from), locale: from.language_code ?? null }, clock.now());
+    const account = await store.accounts.upsert(
+      { platform: 'telegram', platformUserId: userId, displayName: displayName(from), locale: from.language_code ?? null },
+      clock.now(),
+    );
     if (command === 'invite') return this.inviteAgain(account);
     return this.owners.handle(account, command, rest.split(/\s+/).filter(Boolean));
   }
@@ -123,7 +133,10 @@ export class PrivateChat {
     for (const m of active) {
       const group = await store.groups.get(m.groupId);
       if (!group || group.platform !== 'telegram') continue;
-      const status = await withRetries(() => this.gateway.memberStatus(group.platformChatId, account.platformUserId), this.c.clock, { attempts: 3, stop: this.c.stopping }).catch(() => 'unknown' as const);
+      const status = await withRetries(() => this.gateway.memberStatus(group.platformChatId, account.platformUserId), this.c.clock, {
+        attempts: 3,
+        stop: this.c.stopping,
+      }).catch(() => 'unknown' as const);
       if (status === 'member' || status === 'admin') {
         out.push(say('telegram.invite_already_in', { group: group.title }));
         continue;

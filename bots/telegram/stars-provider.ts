@@ -55,18 +55,24 @@ export class StarsProvider implements PaymentProvider {
   async createCheckout(req: CheckoutRequest): Promise<Checkout> {
     const { store } = this.c.deps;
     const account = await store.accounts.get(req.order.accountId);
-    if (!account || account.platform !== 'telegram') throw new ProviderRejectedError('stars', 'Telegram Stars can only be paid from a Telegram account', undefined, { method: 'createInvoiceLink' });
+    if (!account || account.platform !== 'telegram')
+      throw new ProviderRejectedError('stars', 'Telegram Stars can only be paid from a Telegram account', undefined, { method: 'createInvoiceLink' });
     const groups = (await Promise.all(req.plan.groupIds.map((id) => store.groups.get(id)))).filter((g) => g !== null).map((g) => g.title);
     const invoice = {
       title: req.plan.name.slice(0, 32),
-      description: render(this.c, account.locale, 'telegram.stars_description', { plan: req.plan.name, groups: groups.join(', '), days: req.plan.durationDays }).slice(0, 255),
+      description: render(this.c, account.locale, 'telegram.stars_description', {
+        plan: req.plan.name,
+        groups: groups.join(', '),
+        days: req.plan.durationDays,
+      }).slice(0, 255),
       payload: req.order.outTradeNo,
       currency: STARS,
       prices: [{ label: req.plan.name.slice(0, 32), amount: req.order.amountMinor }],
       provider_token: '',
     };
     const link = await this.c.client.call<string>('createInvoiceLink', invoice, { lane: 'notice' });
-    if (typeof link !== 'string' || !link.startsWith('https://')) throw new ProviderUnreachableError('stars', 'createInvoiceLink returned no link', { method: 'createInvoiceLink' });
+    if (typeof link !== 'string' || !link.startsWith('https://'))
+      throw new ProviderUnreachableError('stars', 'createInvoiceLink returned no link', { method: 'createInvoiceLink' });
     await this.c.client.call('sendInvoice', { chat_id: account.platformUserId, ...invoice }, { lane: 'notice' });
     return { qrContent: link, payUrl: link };
   }
@@ -101,9 +107,15 @@ export class StarsProvider implements PaymentProvider {
   async onPreCheckoutQuery(q: TgPreCheckoutQuery): Promise<void> {
     const order = await this.c.deps.store.orders.findByOutTradeNo(q.invoice_payload);
     const reason = await this.notPayable(q, order);
-    const answer = reason ? { pre_checkout_query_id: q.id, ok: false, error_message: render(this.c, q.from.language_code ?? null, reason) } : { pre_checkout_query_id: q.id, ok: true };
+    const answer = reason
+      ? { pre_checkout_query_id: q.id, ok: false, error_message: render(this.c, q.from.language_code ?? null, reason) }
+      : { pre_checkout_query_id: q.id, ok: true };
     try {
-      await withRetries(() => this.c.client.call('answerPreCheckoutQuery', answer, { lane: 'access', timeoutMs: 8_000 }), this.c.clock, { attempts: 3, baseMs: 300, stop: this.c.stopping });
+      await withRetries(() => this.c.client.call('answerPreCheckoutQuery', answer, { lane: 'access', timeoutMs: 8_000 }), this.c.clock, {
+        attempts: 3,
+        baseMs: 300,
+        stop: this.c.stopping,
+      });
     } catch (err) {
       // Unanswered, Telegram cancels the payment itself: no money moves.
       this.c.logger.warn({ err: (err as Error).message, ok: !reason }, 'telegram: could not answer a pre-checkout query');
@@ -124,7 +136,12 @@ export class StarsProvider implements PaymentProvider {
       merchantId: null,
       paidAt: msg.date * 1000,
     };
-    await handleProviderEvent(this.c.deps, this, event, JSON.stringify({ update: 'successful_payment', from: msg.from?.id ?? null, date: msg.date, successful_payment: sp }));
+    await handleProviderEvent(
+      this.c.deps,
+      this,
+      event,
+      JSON.stringify({ update: 'successful_payment', from: msg.from?.id ?? null, date: msg.date, successful_payment: sp }),
+    );
   }
 
   /** Reads the bot's Star transactions for this order's payload (and a refund of it). */
@@ -144,7 +161,16 @@ export class StarsProvider implements PaymentProvider {
     if (refunded) return { state: 'refunded' };
     return {
       state: 'paid',
-      event: { type: 'paid', eventId: `charge:${charge.id}`, outTradeNo: order.outTradeNo, providerTxnId: charge.id, amountMinor: charge.amount, currency: STARS, merchantId: null, paidAt: charge.date * 1000 },
+      event: {
+        type: 'paid',
+        eventId: `charge:${charge.id}`,
+        outTradeNo: order.outTradeNo,
+        providerTxnId: charge.id,
+        amountMinor: charge.amount,
+        currency: STARS,
+        merchantId: null,
+        paidAt: charge.date * 1000,
+      },
     };
   }
 
@@ -153,9 +179,11 @@ export class StarsProvider implements PaymentProvider {
 
   async refund(req: RefundRequest): Promise<RefundResult> {
     const chargeId = req.order.providerTxnId;
-    if (!chargeId) throw new ProviderRejectedError('stars', `order ${req.order.id} has no Telegram charge to refund`, undefined, { method: 'refundStarPayment' });
+    if (!chargeId)
+      throw new ProviderRejectedError('stars', `order ${req.order.id} has no Telegram charge to refund`, undefined, { method: 'refundStarPayment' });
     const account = await this.c.deps.store.accounts.get(req.order.accountId);
-    if (!account || account.platform !== 'telegram') throw new ProviderRejectedError('stars', `order ${req.order.id} was not paid from a Telegram account`, undefined, { method: 'refundStarPayment' });
+    if (!account || account.platform !== 'telegram')
+      throw new ProviderRejectedError('stars', `order ${req.order.id} was not paid from a Telegram account`, undefined, { method: 'refundStarPayment' });
     try {
       await this.c.client.call('refundStarPayment', { user_id: Number(account.platformUserId), telegram_payment_charge_id: chargeId }, { lane: 'system' });
     } catch (err) {

@@ -111,7 +111,11 @@ export class TelegramAdapter {
     this.stopSignal = new Promise((resolve) => (this.wakeStop = resolve));
     this.bot = new Telegraf(o.token, { telegram: { apiRoot: o.apiRoot, webhookReply: false }, handlerTimeout: 10 * 60_000 });
     const api = this.bot.telegram.callApi.bind(this.bot.telegram) as unknown as ApiCaller;
-    this.client = new BotApiClient(api, input.limiter, { get timeoutMs() { return o.requestTimeoutMs; } });
+    this.client = new BotApiClient(api, input.limiter, {
+      get timeoutMs() {
+        return o.requestTimeoutMs;
+      },
+    });
     this.ctx = {
       deps: input.deps,
       client: this.client,
@@ -161,7 +165,15 @@ export class TelegramAdapter {
       if (!q) return log('pre_checkout_query');
       if (this.stars) return this.stars.onPreCheckoutQuery(q);
       // Without the stars provider nothing can be bought with an invoice: refuse rather than let it time out.
-      await this.client.call('answerPreCheckoutQuery', { pre_checkout_query_id: q.id, ok: false, error_message: this.input.deps.messages.render(q.from.language_code ?? null, { key: 'telegram.stars_not_payable', params: {} }) }, { lane: 'access' });
+      await this.client.call(
+        'answerPreCheckoutQuery',
+        {
+          pre_checkout_query_id: q.id,
+          ok: false,
+          error_message: this.input.deps.messages.render(q.from.language_code ?? null, { key: 'telegram.stars_not_payable', params: {} }),
+        },
+        { lane: 'access' },
+      );
     });
     // Errors reach handleUpdate's caller: the webhook answers 500 (Telegram resends), polling retries.
     this.bot.catch((err) => {
@@ -247,7 +259,13 @@ export class TelegramAdapter {
         if (this.stopped) return;
         this.pollLoop = this.poll();
       } else {
-        await retry(() => this.client.call('setWebhook', { url: o.webhookUrl, secret_token: o.webhookSecret, allowed_updates: ALLOWED_UPDATES, max_connections: 40 }, { lane: 'system' }));
+        await retry(() =>
+          this.client.call(
+            'setWebhook',
+            { url: o.webhookUrl, secret_token: o.webhookSecret, allowed_updates: ALLOWED_UPDATES, max_connections: 40 },
+            { lane: 'system' },
+          ),
+        );
       }
       if (!this.stopped) this.state = 'running';
       this.input.logger.info({ mode: o.mode, bot: this.me?.username ?? null }, 'telegram adapter running');
@@ -286,7 +304,12 @@ export class TelegramAdapter {
     while (!this.stopped) {
       let updates: unknown[];
       try {
-        const r = await this.client.unthrottled<unknown>('getUpdates', { offset, timeout: o.pollTimeoutSec, allowed_updates: ALLOWED_UPDATES }, o.pollTimeoutSec * 1000 + o.requestTimeoutMs, this.abort.signal);
+        const r = await this.client.unthrottled<unknown>(
+          'getUpdates',
+          { offset, timeout: o.pollTimeoutSec, allowed_updates: ALLOWED_UPDATES },
+          o.pollTimeoutSec * 1000 + o.requestTimeoutMs,
+          this.abort.signal,
+        );
         updates = Array.isArray(r) ? r : [];
         this.pollFailures = 0;
         this.lastPollAt = this.input.clock.now();

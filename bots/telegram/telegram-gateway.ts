@@ -11,7 +11,17 @@
 //   again (the rule lives in app/): a renewal that lands while calls wait stops the removal, and a ban
 //   already set is lifted ('undone': the core invites the person again).
 import type { Group, Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, Lane, RemoveOptions, RemoveResult, SendOptions } from '../../src/app/ports.ts';
+import type {
+  ChatGateway,
+  ChatMemberStatus,
+  Choice,
+  InviteContext,
+  InviteResult,
+  Lane,
+  RemoveOptions,
+  RemoveResult,
+  SendOptions,
+} from '../../src/app/ports.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { isApiError } from './bot-api-client.ts';
@@ -73,13 +83,20 @@ export class TelegramGateway implements ChatGateway {
 
   async sendChoices(userId: string, text: string, choices: Choice[], opts: SendOptions): Promise<void> {
     const usable = choices.filter((ch) => Buffer.byteLength(ch.value, 'utf8') <= MAX_CALLBACK_BYTES && ch.value.length > 0);
-    if (usable.length < choices.length) this.c.logger.warn({ dropped: choices.length - usable.length }, 'telegram: choice values longer than 64 bytes cannot be buttons');
+    if (usable.length < choices.length)
+      this.c.logger.warn({ dropped: choices.length - usable.length }, 'telegram: choice values longer than 64 bytes cannot be buttons');
     const parts = splitText(text);
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
       await this.c.client.call(
         'sendMessage',
-        { chat_id: userId, text: part, ...(last && usable.length > 0 ? { reply_markup: { inline_keyboard: usable.map((ch) => [{ text: ch.label.slice(0, 100) || ch.value, callback_data: ch.value }]) } } : {}) },
+        {
+          chat_id: userId,
+          text: part,
+          ...(last && usable.length > 0
+            ? { reply_markup: { inline_keyboard: usable.map((ch) => [{ text: ch.label.slice(0, 100) || ch.value, callback_data: ch.value }]) } }
+            : {}),
+        },
         { lane: opts.lane },
       );
     }
@@ -158,7 +175,8 @@ export class TelegramGateway implements ChatGateway {
       const member = await this.chatMember(chat, userId);
       if (member && isInChat(member)) return 'added';
       // A ban left from before (an owner ban since lifted): lift it, or the link could not be used.
-      if (member?.status === 'kicked') await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: Number(userId), only_if_banned: true }, { lane: 'access' });
+      if (member?.status === 'kicked')
+        await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: Number(userId), only_if_banned: true }, { lane: 'access' });
       const link = await this.linkFor(chat, group, userId, ctx);
       await this.sendLink(
         userId,
@@ -200,8 +218,17 @@ export class TelegramGateway implements ChatGateway {
       { chat_id: chat, name, expire_date: Math.floor(expiresAt / 1000), creates_join_request: true },
       { lane: 'access' },
     );
-    if (!created || typeof created.invite_link !== 'string') throw new ProviderUnreachableError('telegram', 'createChatInviteLink returned no link', { method: 'createChatInviteLink' });
-    await store.telegram.insertInviteLink({ groupId: group.id, membershipId: ctx.membershipId, userId, inviteLink: created.invite_link, name, expiresAt: Math.floor(expiresAt / 1000) * 1000, createdAt: now });
+    if (!created || typeof created.invite_link !== 'string')
+      throw new ProviderUnreachableError('telegram', 'createChatInviteLink returned no link', { method: 'createChatInviteLink' });
+    await store.telegram.insertInviteLink({
+      groupId: group.id,
+      membershipId: ctx.membershipId,
+      userId,
+      inviteLink: created.invite_link,
+      name,
+      expiresAt: Math.floor(expiresAt / 1000) * 1000,
+      createdAt: now,
+    });
     return created.invite_link;
   }
 
@@ -226,7 +253,12 @@ export class TelegramGateway implements ChatGateway {
       const uid = Number(userId);
       const before = await this.chatMember(chat, userId);
       if (before && isAdminStatus(before.status)) {
-        throw new ProviderRejectedError('telegram', `user ${userId} is ${before.status === 'creator' ? 'the owner' : 'an administrator'} of the group, and the bot never removes owners or admins`, undefined, { method: 'banChatMember' });
+        throw new ProviderRejectedError(
+          'telegram',
+          `user ${userId} is ${before.status === 'creator' ? 'the owner' : 'an administrator'} of the group, and the bot never removes owners or admins`,
+          undefined,
+          { method: 'banChatMember' },
+        );
       }
       // Every step below waits for the rate limiter: the core is asked again right before each one, so a
       // renewal that lands meanwhile stops the removal (and undoes what was done of it).
@@ -278,7 +310,10 @@ export class TelegramGateway implements ChatGateway {
       }
       const after = await this.chatMember(chat, userId);
       const done = opts.ban ? after?.status === 'kicked' : !after || (!isInChat(after) && after.status !== 'kicked');
-      if (!done) throw new ProviderUnreachableError('telegram', `user is still "${after?.status ?? 'unknown'}" in the group after removal; will check again`, { method: 'getChatMember' });
+      if (!done)
+        throw new ProviderUnreachableError('telegram', `user is still "${after?.status ?? 'unknown'}" in the group after removal; will check again`, {
+          method: 'getChatMember',
+        });
       if (group) {
         const entry = await store.telegram.getRosterEntry(group.id, userId);
         if (entry) await store.telegram.upsertRosterEntry({ ...entry, status: opts.ban ? 'kicked' : 'left', updatedAt: this.c.clock.now() });

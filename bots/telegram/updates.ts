@@ -123,8 +123,21 @@ export function asMessage(v: unknown): TgMessage | null {
   if (isInt(v.migrate_from_chat_id)) m.migrate_from_chat_id = v.migrate_from_chat_id;
   const sp = v.successful_payment;
   if (isObj(sp)) {
-    if (!isStr(sp.currency, 10) || !isInt(sp.total_amount) || sp.total_amount <= 0 || !isStr(sp.invoice_payload, 128) || !isStr(sp.telegram_payment_charge_id, 256) || !sp.telegram_payment_charge_id) return null;
-    m.successful_payment = { currency: sp.currency, total_amount: sp.total_amount, invoice_payload: sp.invoice_payload, telegram_payment_charge_id: sp.telegram_payment_charge_id };
+    if (
+      !isStr(sp.currency, 10) ||
+      !isInt(sp.total_amount) ||
+      sp.total_amount <= 0 ||
+      !isStr(sp.invoice_payload, 128) ||
+      !isStr(sp.telegram_payment_charge_id, 256) ||
+      !sp.telegram_payment_charge_id
+    )
+      return null;
+    m.successful_payment = {
+      currency: sp.currency,
+      total_amount: sp.total_amount,
+      invoice_payload: sp.invoice_payload,
+      telegram_payment_charge_id: sp.telegram_payment_charge_id,
+    };
   }
   return m;
 }
@@ -144,7 +157,11 @@ export function asCallbackQuery(v: unknown): TgCallbackQuery | null {
 
 function asInviteLink(v: unknown): TgChatInviteLink | undefined {
   if (!isObj(v) || !isStr(v.invite_link, 512)) return undefined;
-  return { invite_link: v.invite_link, ...(typeof v.creates_join_request === 'boolean' ? { creates_join_request: v.creates_join_request } : {}), ...(isStr(v.name, 64) ? { name: v.name } : {}) };
+  return {
+    invite_link: v.invite_link,
+    ...(typeof v.creates_join_request === 'boolean' ? { creates_join_request: v.creates_join_request } : {}),
+    ...(isStr(v.name, 64) ? { name: v.name } : {}),
+  };
 }
 
 const STATUSES = new Set(['creator', 'administrator', 'member', 'restricted', 'left', 'kicked']);
@@ -171,7 +188,15 @@ export function asChatMemberUpdated(v: unknown): TgChatMemberUpdated | null {
   const newM = asChatMember(v.new_chat_member);
   if (!chat || !from || !oldM || !newM) return null;
   const link = asInviteLink(v.invite_link);
-  return { chat, from, date: v.date, old_chat_member: oldM, new_chat_member: newM, ...(link ? { invite_link: link } : {}), ...(v.via_join_request === true ? { via_join_request: true } : {}) };
+  return {
+    chat,
+    from,
+    date: v.date,
+    old_chat_member: oldM,
+    new_chat_member: newM,
+    ...(link ? { invite_link: link } : {}),
+    ...(v.via_join_request === true ? { via_join_request: true } : {}),
+  };
 }
 
 export function asJoinRequest(v: unknown): TgChatJoinRequest | null {
@@ -198,6 +223,9 @@ export const isAdminStatus = (status: string) => status === 'creator' || status 
 
 /** "Ada Lovelace" or "@ada", at most 100 characters. */
 export function displayName(u: TgUser): string {
-  const full = [u.first_name, u.last_name].filter((s) => s && s.trim()).join(' ').trim();
+  const full = [u.first_name, u.last_name]
+    .filter((s) => s && s.trim())
+    .join(' ')
+    .trim();
   return (full || (u.username ? `@${u.username}` : String(u.id))).slice(0, 100);
 }

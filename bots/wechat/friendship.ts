@@ -47,7 +47,15 @@ export class Friendships {
     await paced(this.core, { chatId: contact.id, isGroup: false, lane: 'notice' }, 'friendship.accept', () => f.accept());
     const account = await this.identity.accountFor(contact, { create: true });
     if (!account) return;
-    await this.core.deps.store.audit.insert({ at: this.core.deps.clock.now(), actor: 'system', action: 'wechat.friend_accepted', subjectType: 'account', subjectId: String(account.id), reason: this.core.settings.friendKeyword ? 'friend request with the verification keyword accepted' : 'friend request accepted', detail: null });
+    await this.core.deps.store.audit.insert({
+      at: this.core.deps.clock.now(),
+      actor: 'system',
+      action: 'wechat.friend_accepted',
+      subjectType: 'account',
+      subjectId: String(account.id),
+      reason: this.core.settings.friendKeyword ? 'friend request with the verification keyword accepted' : 'friend request accepted',
+      detail: null,
+    });
     // Greeting: the same answer as /start (welcome and the numbered plans), so "1" works right away.
     const replies = await this.conversation.handle({ platform: PLATFORM, userId: contact.id, displayName: contactName(contact).slice(0, 100), text: '/start' });
     await this.gateway.sendReplies(contact.id, replies, 'notice');

@@ -164,7 +164,10 @@ export class Identity {
       const tag = aliasTag(account.id);
       await paced(this.core, { chatId: contact.id, isGroup: false, lane: 'system' }, 'set remark', () => contact.alias(tag));
       if (tagAccountId(await aliasOf(contact)) === account.id) {
-        await this.core.deps.store.wechat.upsertIdentity({ accountId: account.id, handle: handleOf(contact), aliasTag: tag, name: null }, this.core.deps.clock.now());
+        await this.core.deps.store.wechat.upsertIdentity(
+          { accountId: account.id, handle: handleOf(contact), aliasTag: tag, name: null },
+          this.core.deps.clock.now(),
+        );
       }
     } catch (err) {
       this.core.logger.warn({ err: errText(err) }, 'wechat remark not set');

@@ -88,7 +88,15 @@ export class RoomBinding {
     await store.transaction(async (tx) => {
       const now = clock.now();
       await tx.wechat.bindRoom({ groupId: group.id, roomId, boundBy: owner.id }, now);
-      await tx.audit.insert({ at: now, actor: `account:${owner.id}`, action: 'wechat.bind', subjectType: 'group', subjectId: String(group.id), reason: `WeChat room ${how} (the bot owns the room)`, detail: null });
+      await tx.audit.insert({
+        at: now,
+        actor: `account:${owner.id}`,
+        action: 'wechat.bind',
+        subjectType: 'group',
+        subjectId: String(group.id),
+        reason: `WeChat room ${how} (the bot owns the room)`,
+        detail: null,
+      });
     });
   }
 
@@ -122,7 +130,15 @@ export class RoomBinding {
       await store.transaction(async (tx) => {
         const now = clock.now();
         if (await tx.wechat.addToWhitelist({ groupId: group.id, contactId: c.id, handle, name, addedBy: owner.id }, now)) {
-          await tx.audit.insert({ at: now, actor: `account:${owner.id}`, action: 'wechat.whitelist_add', subjectType: 'group', subjectId: String(group.id), reason: 'whitelisted in the room with /whitelist', detail: { contactId: c.id } });
+          await tx.audit.insert({
+            at: now,
+            actor: `account:${owner.id}`,
+            action: 'wechat.whitelist_add',
+            subjectType: 'group',
+            subjectId: String(group.id),
+            reason: 'whitelisted in the room with /whitelist',
+            detail: { contactId: c.id },
+          });
         }
       });
       names.push(name);

@@ -33,7 +33,8 @@ export class RoomMembership {
     if (contact.id === this.core.bot.selfId()) return 'the bot itself';
     if (room.owner()?.id === contact.id) return 'the owner of the room';
     // An owner of this group (its binder, an operator, a claim that names it); an owner of other groups is no owner here.
-    if (account && (account.id === group.ownerAccountId || (account.isOwner && (await ownsGroup(this.core.deps.store, account.id, group.id))))) return 'an owner';
+    if (account && (account.id === group.ownerAccountId || (account.isOwner && (await ownsGroup(this.core.deps.store, account.id, group.id)))))
+      return 'an owner';
     const wl = whitelist ?? (await this.core.deps.store.wechat.listWhitelist(group.id));
     const handle = (() => {
       try {
@@ -55,22 +56,48 @@ export class RoomMembership {
     const membership = await store.memberships.get(ctx.membershipId);
     if (!membership) throw new ProviderRejectedError(PLATFORM, `membership ${ctx.membershipId} is gone`);
     const room = await findRoom(bot, chatId);
-    if (!room) throw new ProviderRejectedError(PLATFORM, `the bot is not in the room of "${group.title}" (or cannot see it): it must be a member, ideally the owner`, undefined, { method: 'room.add' });
+    if (!room)
+      throw new ProviderRejectedError(
+        PLATFORM,
+        `the bot is not in the room of "${group.title}" (or cannot see it): it must be a member, ideally the owner`,
+        undefined,
+        { method: 'room.add' },
+      );
     const contact = await this.identity.contactFor(userId);
-    if (!contact) throw new ProviderRejectedError(PLATFORM, `the member of "${group.title}" (membership ${membership.id}) is not among the bot's contacts any more; they must add the bot as a friend again, and are then invited automatically`, undefined, { method: 'room.add' });
+    if (!contact)
+      throw new ProviderRejectedError(
+        PLATFORM,
+        `the member of "${group.title}" (membership ${membership.id}) is not among the bot's contacts any more; they must add the bot as a friend again, and are then invited automatically`,
+        undefined,
+        { method: 'room.add' },
+      );
     if ((await memberIds(room)).has(contact.id)) {
       await this.confirmJoined(group, membership.id, 'already in the room');
       return 'added';
     }
     if (contact.friend() === false) {
-      throw new ProviderRejectedError(PLATFORM, `the member (membership #${membership.id}) is no longer a friend of the bot, so WeChat will not let the bot add them to "${group.title}"; once they add the bot as a friend again they are invited automatically`, undefined, { method: 'room.add' });
+      throw new ProviderRejectedError(
+        PLATFORM,
+        `the member (membership #${membership.id}) is no longer a friend of the bot, so WeChat will not let the bot add them to "${group.title}"; once they add the bot as a friend again they are invited automatically`,
+        undefined,
+        { method: 'room.add' },
+      );
     }
     const count = (await memberIds(room)).size;
     const mode = count > INVITATION_THRESHOLD ? 'invitation' : 'direct';
     const now = clock.now();
     const wait = mode === 'invitation' ? this.core.settings.invitationTimeoutMs : this.core.settings.addTimeoutMs;
     // Recorded before the call: if the process dies right after it, the sweep still follows it up.
-    await store.wechat.upsertPendingAdd({ membershipId: membership.id, groupId: group.id, accountId: membership.accountId, contactId: contact.id, roomId: room.id, mode, requestedAt: now, deadlineAt: now + wait });
+    await store.wechat.upsertPendingAdd({
+      membershipId: membership.id,
+      groupId: group.id,
+      accountId: membership.accountId,
+      contactId: contact.id,
+      roomId: room.id,
+      mode,
+      requestedAt: now,
+      deadlineAt: now + wait,
+    });
     try {
       await paced(this.core, { chatId, isGroup: true, lane: 'access' }, 'room.add', () => room.add(contact));
     } catch (err) {
@@ -79,7 +106,19 @@ export class RoomMembership {
     }
     if (mode === 'invitation') {
       const pending = await store.wechat.getPendingAdd(membership.id);
-      await store.jobs.enqueue([notifyJob({ accountId: membership.accountId, message: { key: 'wechat.invitation_sent', params: { group: group.title } }, onlyIf: { membershipId: membership.id, statuses: ['active'] } }, `wechat-invitation:${membership.id}:${now}:${pending?.attempts ?? 1}`)], now);
+      await store.jobs.enqueue(
+        [
+          notifyJob(
+            {
+              accountId: membership.accountId,
+              message: { key: 'wechat.invitation_sent', params: { group: group.title } },
+              onlyIf: { membershipId: membership.id, statuses: ['active'] },
+            },
+            `wechat-invitation:${membership.id}:${now}:${pending?.attempts ?? 1}`,
+          ),
+        ],
+        now,
+      );
       this.core.deps.onJobsEnqueued?.();
     }
     return (await store.wechat.getPendingAdd(membership.id))?.state === 'joined' ? 'added' : 'invited';
@@ -99,14 +138,24 @@ export class RoomMembership {
     }
     if (!(await memberIds(room)).has(contact.id)) return 'removed'; // already out: confirmed
     if (room.owner()?.id !== this.core.bot.selfId()) {
-      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so WeChat does not let it remove members; transfer the room to the bot`, undefined, { method: 'room.remove' });
+      throw new ProviderRejectedError(
+        PLATFORM,
+        `the bot is not the owner (群主) of "${group.title}", so WeChat does not let it remove members; transfer the room to the bot`,
+        undefined,
+        { method: 'room.remove' },
+      );
     }
     const account = await store.accounts.find(PLATFORM, contact.id);
     const protectedAs = await this.isProtected(group, room, contact, account);
     const membership = account ? (await store.memberships.list({ accountId: account.id, groupId: group.id }))[0] : undefined;
     // An owner's own action (revoke, ban) applies to anyone but owners; an automatic expiry never touches the whitelist either.
     if (protectedAs && (protectedAs !== 'whitelisted' || membership?.status === 'expired')) {
-      throw new ProviderRejectedError(PLATFORM, `the member${membership ? ` (membership #${membership.id})` : ''} was not removed from "${group.title}": ${protectedAs}`, undefined, { method: 'room.remove' });
+      throw new ProviderRejectedError(
+        PLATFORM,
+        `the member${membership ? ` (membership #${membership.id})` : ''} was not removed from "${group.title}": ${protectedAs}`,
+        undefined,
+        { method: 'room.remove' },
+      );
     }
     // Without the core's own check (a caller that passes none): a paid membership is never removed.
     const stillDue =
@@ -131,7 +180,8 @@ export class RoomMembership {
   async confirmGone(group: Group, roomId: string, contact: Contact): Promise<void> {
     const after = await findRoom(this.core.bot.ready(), roomId);
     if (!after) throw new ProviderUnreachableError(PLATFORM, `cannot read the room of "${group.title}" to confirm a removal`, { method: 'room.sync' });
-    if ((await memberIds(after)).has(contact.id)) throw new ProviderUnreachableError(PLATFORM, `the removal of a member from "${group.title}" is not confirmed yet`, { method: 'room.memberAll' });
+    if ((await memberIds(after)).has(contact.id))
+      throw new ProviderUnreachableError(PLATFORM, `the removal of a member from "${group.title}" is not confirmed yet`, { method: 'room.memberAll' });
   }
 
   async status(chatId: string, userId: string): Promise<ChatMemberStatus> {
@@ -175,7 +225,16 @@ export class RoomMembership {
     return store.transaction(async (tx) => {
       const now = clock.now();
       const moved = await tx.wechat.resolvePendingAdd(membershipId, ['pending', 'timed_out', 'failed'], 'joined', now);
-      if (moved) await tx.audit.insert({ at: now, actor: 'system', action: 'wechat.join_confirmed', subjectType: 'membership', subjectId: String(membershipId), reason: `in "${group.title}": ${how}`, detail: { groupId: group.id } });
+      if (moved)
+        await tx.audit.insert({
+          at: now,
+          actor: 'system',
+          action: 'wechat.join_confirmed',
+          subjectType: 'membership',
+          subjectId: String(membershipId),
+          reason: `in "${group.title}": ${how}`,
+          detail: { groupId: group.id },
+        });
       return moved;
     });
   }
@@ -198,7 +257,11 @@ export class RoomMembership {
     let timedOut = 0;
     let joined = 0;
     for (const p of due) {
-      const [group, account, membership] = await Promise.all([store.groups.get(p.groupId), store.accounts.get(p.accountId), store.memberships.get(p.membershipId)]);
+      const [group, account, membership] = await Promise.all([
+        store.groups.get(p.groupId),
+        store.accounts.get(p.accountId),
+        store.memberships.get(p.membershipId),
+      ]);
       if (!group || !account || !membership) continue;
       // Only WeChat's side may fail quietly here (then it counts as not joined); a store failure is no
       // "timed out" and propagates, so nobody is told an add failed because our database did.
@@ -218,10 +281,20 @@ export class RoomMembership {
       }
       const paid = membership.status === 'active' || membership.status === 'grace';
       const ownerKey = p.mode === 'invitation' ? 'wechat.add_timeout_owner_invitation' : 'wechat.add_timeout_owner_blocked';
-      const alert: AlertOwnersPayload = { groupIds: [group.id], message: { key: ownerKey, params: { name: account.displayName ?? `#${account.id}`, group: group.title, membershipId: membership.id } } };
+      const alert: AlertOwnersPayload = {
+        groupIds: [group.id],
+        message: { key: ownerKey, params: { name: account.displayName ?? `#${account.id}`, group: group.title, membershipId: membership.id } },
+      };
       const jobs: NewJob[] = paid
         ? [
-            notifyJob({ accountId: account.id, message: { key: p.mode === 'invitation' ? 'wechat.invitation_timeout_member' : 'wechat.add_timeout_member', params: { group: group.title } }, onlyIf: { membershipId: membership.id, statuses: ['active', 'grace'] } }, `wechat-timeout:${membership.id}:${p.requestedAt}`),
+            notifyJob(
+              {
+                accountId: account.id,
+                message: { key: p.mode === 'invitation' ? 'wechat.invitation_timeout_member' : 'wechat.add_timeout_member', params: { group: group.title } },
+                onlyIf: { membershipId: membership.id, statuses: ['active', 'grace'] },
+              },
+              `wechat-timeout:${membership.id}:${p.requestedAt}`,
+            ),
             alertOwnersJob(alert, `wechat-timeout-owner:${membership.id}:${p.requestedAt}`),
           ]
         : [];
@@ -235,7 +308,10 @@ export class RoomMembership {
           action: 'wechat.add_timeout',
           subjectType: 'membership',
           subjectId: String(membership.id),
-          reason: p.mode === 'invitation' ? `no room-join in "${group.title}": the room has over ${INVITATION_THRESHOLD} members, the invitation is not accepted yet` : `no room-join in "${group.title}": the add was not confirmed (群聊邀请确认 may be on)`,
+          reason:
+            p.mode === 'invitation'
+              ? `no room-join in "${group.title}": the room has over ${INVITATION_THRESHOLD} members, the invitation is not accepted yet`
+              : `no room-join in "${group.title}": the add was not confirmed (群聊邀请确认 may be on)`,
           detail: { groupId: group.id, mode: p.mode, requestedAt: p.requestedAt },
         });
         return true;
@@ -266,7 +342,12 @@ export class RoomMembership {
         alreadyIn.push(group.title);
         continue;
       }
-      jobs.push({ kind: 'invite', payload: { membershipId: m.id, expiresAt: m.expiresAt }, lane: 'access', dedupeKey: `wechat-reinvite:${m.id}:${m.expiresAt}:${Math.floor(now / REINVITE_WINDOW_MS)}` });
+      jobs.push({
+        kind: 'invite',
+        payload: { membershipId: m.id, expiresAt: m.expiresAt },
+        lane: 'access',
+        dedupeKey: `wechat-reinvite:${m.id}:${m.expiresAt}:${Math.floor(now / REINVITE_WINDOW_MS)}`,
+      });
       queued.push(group.title);
     }
     if (jobs.length > 0) {

@@ -46,7 +46,12 @@ const handleOf = (c: Contact): string | null => {
 
 const fingerprintOf = (intruders: WechatIntruder[]) =>
   createHash('sha256')
-    .update(intruders.map((i) => i.contactId).sort().join('\n'))
+    .update(
+      intruders
+        .map((i) => i.contactId)
+        .sort()
+        .join('\n'),
+    )
     .digest('hex')
     .slice(0, 32);
 
@@ -113,13 +118,28 @@ export class RosterAudit {
     const base = { groupId: group.id, intruders: intruders.length, absent: absent.length };
 
     if (absent.length >= 3 && absent.length * 2 >= paid.length && intruders.length >= 3) {
-      await store.jobs.enqueue([alertOwnersJob({ groupIds: [group.id], message: { key: 'wechat.audit_paused', params: { group: group.title, count: absent.length } } }, `wechat-audit-paused:${group.id}:${Math.floor(now / DAY_MS)}`)], now);
+      await store.jobs.enqueue(
+        [
+          alertOwnersJob(
+            { groupIds: [group.id], message: { key: 'wechat.audit_paused', params: { group: group.title, count: absent.length } } },
+            `wechat-audit-paused:${group.id}:${Math.floor(now / DAY_MS)}`,
+          ),
+        ],
+        now,
+      );
       this.core.logger.warn({ groupId: group.id, absent: absent.length, unknown: intruders.length }, 'wechat roster audit paused: contact ids look changed');
       return { ...base, action: 'paused' };
     }
 
     // An invite still queued or running: the add is on its way, no offer needed.
-    const inviting = absent.length === 0 ? new Set<number>() : new Set([...(await store.jobs.list({ status: 'queued', kind: 'invite' })), ...(await store.jobs.list({ status: 'running', kind: 'invite' }))].map((j) => (j.payload as { membershipId?: number }).membershipId));
+    const inviting =
+      absent.length === 0
+        ? new Set<number>()
+        : new Set(
+            [...(await store.jobs.list({ status: 'queued', kind: 'invite' })), ...(await store.jobs.list({ status: 'running', kind: 'invite' }))].map(
+              (j) => (j.payload as { membershipId?: number }).membershipId,
+            ),
+          );
     for (const m of absent) {
       if (m.status !== 'active' || inviting.has(m.id)) continue;
       const pending = await store.wechat.getPendingAdd(m.id);
@@ -127,13 +147,23 @@ export class RosterAudit {
       // A recent add that failed or timed out has told the member what to do already.
       if (pending && pending.state !== 'joined' && now - pending.requestedAt < this.core.settings.absentOfferEveryMs) continue;
       const bucket = Math.floor(now / this.core.settings.absentOfferEveryMs);
-      jobs.push(notifyJob({ accountId: m.accountId, message: { key: 'wechat.absent_offer', params: { group: group.title, expiresAt: m.expiresAt } }, onlyIf: { membershipId: m.id, statuses: ['active'] } }, `wechat-absent:${m.id}:${m.expiresAt}:${bucket}`));
+      jobs.push(
+        notifyJob(
+          {
+            accountId: m.accountId,
+            message: { key: 'wechat.absent_offer', params: { group: group.title, expiresAt: m.expiresAt } },
+            onlyIf: { membershipId: m.id, statuses: ['active'] },
+          },
+          `wechat-absent:${m.id}:${m.expiresAt}:${bucket}`,
+        ),
+      );
     }
 
     let action: GroupAudit['action'] = 'none';
     if (intruders.length > 0) {
       const binding = await store.wechat.getBinding(group.id);
-      const policy: IntruderPolicy = group.intruderPolicy === 'remove' && binding?.confirmedReportId ? 'remove' : group.intruderPolicy === 'ignore' ? 'ignore' : 'report';
+      const policy: IntruderPolicy =
+        group.intruderPolicy === 'remove' && binding?.confirmedReportId ? 'remove' : group.intruderPolicy === 'ignore' ? 'ignore' : 'report';
       const fingerprint = fingerprintOf(intruders);
       if (policy === 'ignore') {
         action = 'ignored';
@@ -141,9 +171,25 @@ export class RosterAudit {
         action = 'removing';
         const hour = Math.floor(now / HOUR_MS);
         for (const i of intruders) {
-          jobs.push({ kind: REMOVE_INTRUDER_JOB, payload: { groupId: group.id, contactId: i.contactId, reportId: binding!.confirmedReportId! } satisfies RemoveIntruderPayload, lane: 'access', dedupeKey: `wechat-intruder:${group.id}:${i.contactId}:${hour}` });
+          jobs.push({
+            kind: REMOVE_INTRUDER_JOB,
+            payload: { groupId: group.id, contactId: i.contactId, reportId: binding!.confirmedReportId! } satisfies RemoveIntruderPayload,
+            lane: 'access',
+            dedupeKey: `wechat-intruder:${group.id}:${i.contactId}:${hour}`,
+          });
         }
-        jobs.push(alertOwnersJob({ groupIds: [group.id], message: { key: 'wechat.audit_removing', params: { group: group.title, count: intruders.length, names: intruders.map((i) => i.name).join(', ') } } }, `wechat-removing:${group.id}:${fingerprint}:${hour}`));
+        jobs.push(
+          alertOwnersJob(
+            {
+              groupIds: [group.id],
+              message: {
+                key: 'wechat.audit_removing',
+                params: { group: group.title, count: intruders.length, names: intruders.map((i) => i.name).join(', ') },
+              },
+            },
+            `wechat-removing:${group.id}:${fingerprint}:${hour}`,
+          ),
+        );
       } else {
         const latest = await store.wechat.latestAuditReport(group.id);
         if (!latest || latest.fingerprint !== fingerprint) {
@@ -151,8 +197,30 @@ export class RosterAudit {
           await store.transaction(async (tx) => {
             const report = await tx.wechat.insertAuditReport({ groupId: group.id, intruders, fingerprint }, now);
             const list = intruders.map((i, n) => `${n + 1}. ${i.name}`).join('\n');
-            await tx.jobs.enqueue([alertOwnersJob({ groupIds: [group.id], message: { key: 'wechat.audit_report', params: { group: group.title, groupId: group.id, count: intruders.length, list, reportId: report.id } } }, `wechat-report:${report.id}`)], now);
-            await tx.audit.insert({ at: now, actor: 'system', action: 'wechat.audit_report', subjectType: 'group', subjectId: String(group.id), reason: `roster audit: ${intruders.length} in the room without a paid membership; dry-run report #${report.id} sent, nobody removed`, detail: { reportId: report.id } });
+            await tx.jobs.enqueue(
+              [
+                alertOwnersJob(
+                  {
+                    groupIds: [group.id],
+                    message: {
+                      key: 'wechat.audit_report',
+                      params: { group: group.title, groupId: group.id, count: intruders.length, list, reportId: report.id },
+                    },
+                  },
+                  `wechat-report:${report.id}`,
+                ),
+              ],
+              now,
+            );
+            await tx.audit.insert({
+              at: now,
+              actor: 'system',
+              action: 'wechat.audit_report',
+              subjectType: 'group',
+              subjectId: String(group.id),
+              reason: `roster audit: ${intruders.length} in the room without a paid membership; dry-run report #${report.id} sent, nobody removed`,
+              detail: { reportId: report.id },
+            });
           });
         }
       }
@@ -190,13 +258,28 @@ export class RosterAudit {
       return !paid && !(await this.membership.isProtected(group, room, contact, account));
     });
     return {
-      audit: [{ at: clock.now(), actor: 'system', action: 'wechat.intruder_removed', subjectType: 'group', subjectId: String(group.id), reason: `removed from "${group.title}": in the room without a paid membership (policy remove, confirmed report #${p.reportId})`, detail: { contactId: contact.id, accountId: account?.id ?? null } }],
+      audit: [
+        {
+          at: clock.now(),
+          actor: 'system',
+          action: 'wechat.intruder_removed',
+          subjectType: 'group',
+          subjectId: String(group.id),
+          reason: `removed from "${group.title}": in the room without a paid membership (policy remove, confirmed report #${p.reportId})`,
+          detail: { contactId: contact.id, accountId: account?.id ?? null },
+        },
+      ],
     };
   }
 
   private async removeFromRoom(group: Group, room: Room, contact: Contact, stillIntruder: () => Promise<boolean>) {
     if (room.owner()?.id !== this.core.bot.selfId()) {
-      throw new ProviderRejectedError(PLATFORM, `the bot is not the owner (群主) of "${group.title}", so it cannot remove anyone; transfer the room to the bot`, undefined, { method: 'room.remove' });
+      throw new ProviderRejectedError(
+        PLATFORM,
+        `the bot is not the owner (群主) of "${group.title}", so it cannot remove anyone; transfer the room to the bot`,
+        undefined,
+        { method: 'room.remove' },
+      );
     }
     await paced(this.core, { chatId: group.platformChatId, isGroup: true, lane: 'access' }, 'room.remove', async () => {
       if (!(await stillIntruder())) throw new RetryAfterError(1000, 'no longer an intruder; re-checking');
@@ -218,13 +301,15 @@ export class RosterAudit {
     const fresh = await this.core.deps.store.accounts.get(account.id);
     if (!fresh?.isOwner) return null;
     const args = (m[2] ?? '').trim().split(/\s+/).filter(Boolean);
-    const t = (key: string, params: Record<string, string | number> = {}) => this.core.deps.messages.render(fresh.locale ?? this.core.deps.settings.defaultLocale, { key, params });
+    const t = (key: string, params: Record<string, string | number> = {}) =>
+      this.core.deps.messages.render(fresh.locale ?? this.core.deps.settings.defaultLocale, { key, params });
     try {
       return m[1]!.toLowerCase() === 'intruders' ? await this.intruders(fresh, args, t) : await this.whitelistCmd(fresh, args, t);
     } catch (err) {
       // A refusal (ours or WeChat's) is the owner's answer; anything else (the database down…) is not an
       // answer to the command and goes up to the event handler, which logs it.
-      if (err instanceof DomainError || err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError || err instanceof RetryAfterError) return t('owner.error', { reason: errText(err) });
+      if (err instanceof DomainError || err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError || err instanceof RetryAfterError)
+        return t('owner.error', { reason: errText(err) });
       throw err;
     }
   }
@@ -251,7 +336,15 @@ export class RosterAudit {
       if (!report || !group) return t('wechat.intruders_no_report');
       await store.transaction(async (tx) => {
         await tx.wechat.setIntruderPolicy(group.id, 'remove', { reportId: report.id, by: owner.id }, clock.now());
-        await tx.audit.insert({ at: clock.now(), actor: `account:${owner.id}`, action: 'group.intruder_policy', subjectType: 'group', subjectId: String(group.id), reason: `dry-run report #${report.id} confirmed: people without a paid membership are removed from now on`, detail: { policy: 'remove', reportId: report.id } });
+        await tx.audit.insert({
+          at: clock.now(),
+          actor: `account:${owner.id}`,
+          action: 'group.intruder_policy',
+          subjectType: 'group',
+          subjectId: String(group.id),
+          reason: `dry-run report #${report.id} confirmed: people without a paid membership are removed from now on`,
+          detail: { policy: 'remove', reportId: report.id },
+        });
       });
       this.lastRun.delete(group.id); // the next tick audits it again
       return t('wechat.intruders_confirmed', { group: group.title });
@@ -261,7 +354,15 @@ export class RosterAudit {
     if (group && (policy === 'report' || policy === 'ignore')) {
       await store.transaction(async (tx) => {
         await tx.wechat.setIntruderPolicy(group.id, policy, null, clock.now());
-        await tx.audit.insert({ at: clock.now(), actor: `account:${owner.id}`, action: 'group.intruder_policy', subjectType: 'group', subjectId: String(group.id), reason: `intruder policy set to ${policy}`, detail: { policy } });
+        await tx.audit.insert({
+          at: clock.now(),
+          actor: `account:${owner.id}`,
+          action: 'group.intruder_policy',
+          subjectType: 'group',
+          subjectId: String(group.id),
+          reason: `intruder policy set to ${policy}`,
+          detail: { policy },
+        });
       });
       return t('wechat.intruders_policy', { group: group.title, policy: t(`wechat.policy.${policy}`) });
     }
@@ -290,8 +391,18 @@ export class RosterAudit {
       if (!report || !group) return t('wechat.intruders_no_report');
       if (!who) return t('choice.out_of_range', { max: report.intruders.length });
       await store.transaction(async (tx) => {
-        if (await tx.wechat.addToWhitelist({ groupId: group.id, contactId: who.contactId, handle: who.handle, name: who.name, addedBy: owner.id }, clock.now())) {
-          await tx.audit.insert({ at: clock.now(), actor: `account:${owner.id}`, action: 'wechat.whitelist_add', subjectType: 'group', subjectId: String(group.id), reason: `whitelisted from report #${report.id}`, detail: { contactId: who.contactId } });
+        if (
+          await tx.wechat.addToWhitelist({ groupId: group.id, contactId: who.contactId, handle: who.handle, name: who.name, addedBy: owner.id }, clock.now())
+        ) {
+          await tx.audit.insert({
+            at: clock.now(),
+            actor: `account:${owner.id}`,
+            action: 'wechat.whitelist_add',
+            subjectType: 'group',
+            subjectId: String(group.id),
+            reason: `whitelisted from report #${report.id}`,
+            detail: { contactId: who.contactId },
+          });
         }
       });
       return t('wechat.whitelist_added', { names: who.name, group: group.title });

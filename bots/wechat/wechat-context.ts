@@ -64,7 +64,8 @@ export const errText = (err: unknown) => (err instanceof Error ? err.message : S
 export function classify(err: unknown, what: string): Error {
   if (err instanceof RetryAfterError || err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError) return err;
   const message = errText(err);
-  if (/not log(ged)?[ -]?in|no puppet\.id|logout|NOPUPPET/i.test(message)) return new RetryAfterError(LOGGED_OUT_RETRY_MS, `wechat is logged out (${what})`, { method: what, cause: err });
+  if (/not log(ged)?[ -]?in|no puppet\.id|logout|NOPUPPET/i.test(message))
+    return new RetryAfterError(LOGGED_OUT_RETRY_MS, `wechat is logged out (${what})`, { method: what, cause: err });
   return new ProviderUnreachableError(PLATFORM, `${what}: ${message}`, { method: what, cause: err });
 }
 
@@ -72,7 +73,12 @@ export function classify(err: unknown, what: string): Error {
  * One outbound call to WeChat: checks the login, waits for the shared limiter (≥ 1 s + jitter between
  * calls, the daily cap, priority lanes), checks the login again, then runs it.
  */
-export async function paced<T>(core: WechatCore, req: { chatId: string; isGroup: boolean; lane: Lane }, what: string, action: (bot: Wechaty) => Promise<T>): Promise<T> {
+export async function paced<T>(
+  core: WechatCore,
+  req: { chatId: string; isGroup: boolean; lane: Lane },
+  what: string,
+  action: (bot: Wechaty) => Promise<T>,
+): Promise<T> {
   core.bot.ready();
   await core.limiter.acquire({ platform: PLATFORM, chatId: req.chatId, isGroup: req.isGroup, lane: req.lane });
   const bot = core.bot.ready();

@@ -5,7 +5,17 @@
 import { FileBox } from 'file-box';
 import type { Contact } from 'wechaty';
 import type { Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, Lane, RemoveOptions, RemoveResult, SendOptions } from '../../src/app/ports.ts';
+import type {
+  ChatGateway,
+  ChatMemberStatus,
+  Choice,
+  InviteContext,
+  InviteResult,
+  Lane,
+  RemoveOptions,
+  RemoveResult,
+  SendOptions,
+} from '../../src/app/ports.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { ProviderRejectedError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
@@ -30,8 +40,9 @@ export class WechatGateway implements ChatGateway {
   private async recipient(userId: string): Promise<Contact> {
     this.core.bot.ready();
     const contact = await this.identity.contactFor(userId);
-    if (!contact) throw new ProviderRejectedError(PLATFORM, 'this person is not among the bot\'s contacts any more', undefined, { method: 'contact.say' });
-    if (contact.friend() === false) throw new ProviderRejectedError(PLATFORM, 'the recipient is no longer a friend of the bot', undefined, { method: 'contact.say' });
+    if (!contact) throw new ProviderRejectedError(PLATFORM, "this person is not among the bot's contacts any more", undefined, { method: 'contact.say' });
+    if (contact.friend() === false)
+      throw new ProviderRejectedError(PLATFORM, 'the recipient is no longer a friend of the bot', undefined, { method: 'contact.say' });
     return contact;
   }
 

@@ -45,7 +45,14 @@ export async function sweepAccess(deps: AppDeps, batch = ACCESS_SWEEP_BATCH): Pr
   const result: AccessSweepResult = { checked: 0, confirmed: 0, reinvited: 0, removing: 0, unreachable: [] };
   const platforms = [...deps.gateways.keys()];
   const rows = await store.transaction((tx) =>
-    tx.memberships.claimAccessChecks({ now, platforms, settledBefore: now - ACCESS_SETTLE_MS, recheckBefore: now - ACCESS_RECHECK_MS, maxReinvites: MAX_SWEEP_REINVITES, limit: batch }),
+    tx.memberships.claimAccessChecks({
+      now,
+      platforms,
+      settledBefore: now - ACCESS_SETTLE_MS,
+      recheckBefore: now - ACCESS_RECHECK_MS,
+      maxReinvites: MAX_SWEEP_REINVITES,
+      limit: batch,
+    }),
   );
   const down = new Set<Platform>();
   for (const row of rows) {
@@ -70,7 +77,10 @@ export async function sweepAccess(deps: AppDeps, batch = ACCESS_SWEEP_BATCH): Pr
         down.add(row.platform);
         await store.memberships.setAccess(row.membershipId, { checkedAt: null });
       }
-      deps.logger.warn({ membershipId: row.membershipId, platform: row.platform, err: err instanceof Error ? err.message : String(err) }, 'access sweep: could not ask the platform');
+      deps.logger.warn(
+        { membershipId: row.membershipId, platform: row.platform, err: err instanceof Error ? err.message : String(err) },
+        'access sweep: could not ask the platform',
+      );
       continue;
     }
     result.checked++;
@@ -80,13 +90,27 @@ export async function sweepAccess(deps: AppDeps, batch = ACCESS_SWEEP_BATCH): Pr
         await store.memberships.setAccess(row.membershipId, { confirmedAt: now, reinvites: 0 });
         result.confirmed++;
       } else if (where === 'absent' || where === 'banned') {
-        await enqueue(deps, row, [inviteJob({ membershipId: row.membershipId, expiresAt: row.expiresAt }, `sweep:${now}`)], 'membership.reinvite', `never seen in the group: a fresh invite (${row.reinvites + 1} of ${MAX_SWEEP_REINVITES})`, true);
+        await enqueue(
+          deps,
+          row,
+          [inviteJob({ membershipId: row.membershipId, expiresAt: row.expiresAt }, `sweep:${now}`)],
+          'membership.reinvite',
+          `never seen in the group: a fresh invite (${row.reinvites + 1} of ${MAX_SWEEP_REINVITES})`,
+          true,
+        );
         result.reinvited++;
       }
     } else if (where === 'member') {
       const reason: RemovalReason = row.status === 'expired' ? 'expired' : row.status === 'banned' ? 'banned' : 'revoked';
       const expectStatus = reason;
-      await enqueue(deps, row, [removeJob({ membershipId: row.membershipId, reason, expectStatus }, `sweep:${row.updatedAt}:${now}`)], 'membership.reremove', `membership ${row.status} but still in the group: removal queued again`, false);
+      await enqueue(
+        deps,
+        row,
+        [removeJob({ membershipId: row.membershipId, reason, expectStatus }, `sweep:${row.updatedAt}:${now}`)],
+        'membership.reremove',
+        `membership ${row.status} but still in the group: removal queued again`,
+        false,
+      );
       result.removing++;
     } else if (where !== 'admin' && where !== 'unknown') {
       if (row.confirmedAt !== null) await store.memberships.setAccess(row.membershipId, { confirmedAt: null });
@@ -104,6 +128,14 @@ async function enqueue(deps: AppDeps, row: AccessCheck, jobs: NewJob[], action: 
     // Seen in (removal) or not yet (invite): stamped so the row is looked at again only after RECHECK.
     // The same counter bounds repeated removals (an admin the platform will not let us remove, say).
     await tx.memberships.setAccess(row.membershipId, reinvite ? { reinvites: 'increment' } : { confirmedAt: now, reinvites: 'increment' });
-    await tx.audit.insert({ at: now, actor: 'system', action, subjectType: 'membership', subjectId: String(row.membershipId), reason, detail: { groupId: row.groupId, status: row.status } });
+    await tx.audit.insert({
+      at: now,
+      actor: 'system',
+      action,
+      subjectType: 'membership',
+      subjectId: String(row.membershipId),
+      reason,
+      detail: { groupId: row.groupId, status: row.status },
+    });
   });
 }

@@ -16,7 +16,10 @@ export async function broadcast(deps: AppDeps, input: { actor: Actor; groupId: n
     const group = Number.isSafeInteger(input.groupId) ? await tx.groups.get(input.groupId) : null;
     if (!group) throw notFound(`no group with id ${String(input.groupId)}`);
     await assertOwnerOf(tx, input.actor, group);
-    const members = [...(await tx.memberships.list({ groupId: group.id, status: 'active' })), ...(await tx.memberships.list({ groupId: group.id, status: 'grace' }))];
+    const members = [
+      ...(await tx.memberships.list({ groupId: group.id, status: 'active' })),
+      ...(await tx.memberships.list({ groupId: group.id, status: 'grace' })),
+    ];
     await tx.jobs.enqueue(
       members.map((m) => ({
         kind: 'notify',
@@ -25,7 +28,15 @@ export async function broadcast(deps: AppDeps, input: { actor: Actor; groupId: n
       })),
       now,
     );
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'group.broadcast', subjectType: 'group', subjectId: String(group.id), reason: `broadcast to ${members.length} member(s)`, detail: { chars: text.length } });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'group.broadcast',
+      subjectType: 'group',
+      subjectId: String(group.id),
+      reason: `broadcast to ${members.length} member(s)`,
+      detail: { chars: text.length },
+    });
     return members.length;
   });
   deps.onJobsEnqueued?.();

@@ -20,9 +20,27 @@ export async function addGroup(deps: AppDeps, input: { platform: string; chatId:
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
     if (await tx.groups.findByChat(platform, chatId)) throw conflict(`group ${platform}:${chatId} is already registered`);
-    const g = await tx.groups.insert({ platform, platformChatId: chatId, title, ownerAccountId: input.actor.kind === 'account' ? input.actor.accountId : null, graceMs: deps.settings.defaultGraceMs, reminderOffsetsMs: deps.settings.defaultReminderOffsetsMs }, now);
+    const g = await tx.groups.insert(
+      {
+        platform,
+        platformChatId: chatId,
+        title,
+        ownerAccountId: input.actor.kind === 'account' ? input.actor.accountId : null,
+        graceMs: deps.settings.defaultGraceMs,
+        reminderOffsetsMs: deps.settings.defaultReminderOffsetsMs,
+      },
+      now,
+    );
     await assertOwner(tx, input.actor);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'group.add', subjectType: 'group', subjectId: String(g.id), reason: `registered ${platform} chat ${chatId}`, detail: { title } });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'group.add',
+      subjectType: 'group',
+      subjectId: String(g.id),
+      reason: `registered ${platform} chat ${chatId}`,
+      detail: { title },
+    });
     return g;
   });
 }
@@ -56,7 +74,15 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
     }
     if (new Set(groups.map((g) => g.platform)).size > 1) throw invalid('a plan opens groups of one platform only');
     const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds }, now);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'plan.add', subjectType: 'plan', subjectId: String(plan.id), reason: `new plan "${name}"`, detail: { priceMinor, currency, days: input.days, groupIds } });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'plan.add',
+      subjectType: 'plan',
+      subjectId: String(plan.id),
+      reason: `new plan "${name}"`,
+      detail: { priceMinor, currency, days: input.days, groupIds },
+    });
     return plan;
   });
 }
@@ -78,13 +104,22 @@ export async function disablePlan(deps: AppDeps, input: { planId: number; actor:
     if (!plan.active) throw conflict(`plan ${plan.id} is already disabled`);
     await tx.plans.setActive(plan.id, false);
     const reason = (input.reason ?? '').trim().slice(0, 500) || `plan "${plan.name}" taken off sale`;
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'plan.disable', subjectType: 'plan', subjectId: String(plan.id), reason, detail: null });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'plan.disable',
+      subjectType: 'plan',
+      subjectId: String(plan.id),
+      reason,
+      detail: null,
+    });
     return { ...plan, active: false };
   });
 }
 
 export async function listMembers(deps: AppDeps, filter: { groupId?: number; status?: string }): Promise<MembershipView[]> {
-  if (filter.status !== undefined && !isMembershipStatus(filter.status)) throw invalid(`unknown status "${filter.status}" (active, grace, expired, revoked, banned)`);
+  if (filter.status !== undefined && !isMembershipStatus(filter.status))
+    throw invalid(`unknown status "${filter.status}" (active, grace, expired, revoked, banned)`);
   if (filter.groupId !== undefined && !(await deps.store.groups.get(filter.groupId))) throw notFound(`no group with id ${filter.groupId}`);
   return deps.store.memberships.list({ groupId: filter.groupId, status: filter.status as MembershipStatus | undefined });
 }

@@ -70,12 +70,26 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       refundedAt: null,
     };
     await tx.orders.insert(o);
-    await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'order.create', subjectType: 'order', subjectId: o.id, reason: `checkout for plan ${plan.id} via ${provider.name}`, detail: { amountMinor: o.amountMinor, currency: o.currency } });
+    await tx.audit.insert({
+      at: now,
+      actor: `account:${account.id}`,
+      action: 'order.create',
+      subjectType: 'order',
+      subjectId: o.id,
+      reason: `checkout for plan ${plan.id} via ${provider.name}`,
+      detail: { amountMinor: o.amountMinor, currency: o.currency },
+    });
     return o;
   });
 
   const pay = payPageUrl(settings.publicUrl, order.id);
   const checkout = await provider.createCheckout({ order, plan, notifyUrl: `${settings.publicUrl}/webhooks/${provider.name}`, payPageUrl: pay });
   await store.orders.setCheckout(order.id, checkout, clock.now());
-  return { order: { ...order, checkoutQr: checkout.qrContent, checkoutUrl: checkout.payUrl }, plan, checkout, payPageUrl: pay, qrImageUrl: qrImageUrl(settings.publicUrl, order.id) };
+  return {
+    order: { ...order, checkoutQr: checkout.qrContent, checkoutUrl: checkout.payUrl },
+    plan,
+    checkout,
+    payPageUrl: pay,
+    qrImageUrl: qrImageUrl(settings.publicUrl, order.id),
+  };
 }

@@ -80,8 +80,30 @@ async function confirmPaid(
   if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'processing' : 'unknown_order'))) return 'duplicate';
 
   if (!order) {
-    await tx.audit.insert({ at: now, actor: `provider:${provider.name}`, action: 'payment.unknown_order', subjectType: 'provider_event', subjectId: event.eventId, reason: `paid notification for unknown order ${event.outTradeNo}`, detail: { outTradeNo: event.outTradeNo, amountMinor: event.amountMinor, currency: event.currency } });
-    await tx.jobs.enqueue([alertOwnersJob({ groupIds: [], message: { key: 'owner.unknown_order', params: { provider: provider.name, outTradeNo: event.outTradeNo, amount: formatMoney(event.amountMinor, event.currency) } } }, `alert:unknown:${provider.name}:${event.outTradeNo}`)], now);
+    await tx.audit.insert({
+      at: now,
+      actor: `provider:${provider.name}`,
+      action: 'payment.unknown_order',
+      subjectType: 'provider_event',
+      subjectId: event.eventId,
+      reason: `paid notification for unknown order ${event.outTradeNo}`,
+      detail: { outTradeNo: event.outTradeNo, amountMinor: event.amountMinor, currency: event.currency },
+    });
+    await tx.jobs.enqueue(
+      [
+        alertOwnersJob(
+          {
+            groupIds: [],
+            message: {
+              key: 'owner.unknown_order',
+              params: { provider: provider.name, outTradeNo: event.outTradeNo, amount: formatMoney(event.amountMinor, event.currency) },
+            },
+          },
+          `alert:unknown:${provider.name}:${event.outTradeNo}`,
+        ),
+      ],
+      now,
+    );
     return 'unknown_order';
   }
 
@@ -93,13 +115,46 @@ async function confirmPaid(
   const holdReason = mismatch ?? (refundedFirst ? 'the provider reported a refund before this payment' : banned ? 'paid by a banned member' : null);
 
   if (holdReason) {
-    const held = await tx.orders.transition(order.id, orderSourceStatuses('hold_for_review'), 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason }, now);
+    const held = await tx.orders.transition(
+      order.id,
+      orderSourceStatuses('hold_for_review'),
+      'review',
+      { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason },
+      now,
+    );
     // The money was taken either way: the ledger row is what a refund is made against.
-    await tx.payments.insertIfAbsent({ orderId: order.id, provider: provider.name, providerTxnId: event.providerTxnId, kind: 'charge', amountMinor: event.amountMinor, currency: event.currency, occurredAt: event.paidAt }, now);
+    await tx.payments.insertIfAbsent(
+      {
+        orderId: order.id,
+        provider: provider.name,
+        providerTxnId: event.providerTxnId,
+        kind: 'charge',
+        amountMinor: event.amountMinor,
+        currency: event.currency,
+        occurredAt: event.paidAt,
+      },
+      now,
+    );
     await tx.webhookEvents.setOutcome(provider.name, event.eventId, held ? 'review' : 'already_paid', order.id);
     if (!held) return 'already_paid';
-    await tx.audit.insert({ at: now, actor: `provider:${provider.name}`, action: 'order.review', subjectType: 'order', subjectId: order.id, reason: holdReason, detail: { amountMinor: event.amountMinor, currency: event.currency, merchantId: event.merchantId } });
-    await tx.jobs.enqueue([alertOwnersJob({ groupIds: plan.groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: holdReason } } }, `alert:review:${order.id}`)], now);
+    await tx.audit.insert({
+      at: now,
+      actor: `provider:${provider.name}`,
+      action: 'order.review',
+      subjectType: 'order',
+      subjectId: order.id,
+      reason: holdReason,
+      detail: { amountMinor: event.amountMinor, currency: event.currency, merchantId: event.merchantId },
+    });
+    await tx.jobs.enqueue(
+      [
+        alertOwnersJob(
+          { groupIds: plan.groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: holdReason } } },
+          `alert:review:${order.id}`,
+        ),
+      ],
+      now,
+    );
     return 'review';
   }
 
@@ -110,7 +165,18 @@ async function confirmPaid(
     return 'already_paid';
   }
   // Guard 2: the ledger key. A transaction id we already booked means this is a replay under a new event id.
-  const booked = await tx.payments.insertIfAbsent({ orderId: order.id, provider: provider.name, providerTxnId: event.providerTxnId, kind: 'charge', amountMinor: event.amountMinor, currency: event.currency, occurredAt: event.paidAt }, now);
+  const booked = await tx.payments.insertIfAbsent(
+    {
+      orderId: order.id,
+      provider: provider.name,
+      providerTxnId: event.providerTxnId,
+      kind: 'charge',
+      amountMinor: event.amountMinor,
+      currency: event.currency,
+      occurredAt: event.paidAt,
+    },
+    now,
+  );
   if (!booked) throw new Rollback('duplicate');
   // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
   // success time, not when we happened to learn of it.
@@ -121,7 +187,8 @@ async function confirmPaid(
 
 function describeMismatch(order: Order, event: PaidEvent, merchantId: string | null): string | null {
   if (event.currency !== order.currency) return `currency mismatch: paid ${event.currency}, order is ${order.currency}`;
-  if (event.amountMinor !== order.amountMinor) return `amount mismatch: paid ${formatMoney(event.amountMinor, event.currency)}, order is ${formatMoney(order.amountMinor, order.currency)}`;
+  if (event.amountMinor !== order.amountMinor)
+    return `amount mismatch: paid ${formatMoney(event.amountMinor, event.currency)}, order is ${formatMoney(order.amountMinor, order.currency)}`;
   if (merchantId && event.merchantId && event.merchantId !== merchantId) return `merchant mismatch: paid to ${event.merchantId}`;
   return null;
 }

@@ -33,10 +33,16 @@ export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: n
     // renewal, so it extends from the old expiry rather than losing the days in between.
     const paidWhileIn = existing.status === 'expired' && existing.expiresAt > 0 && startAt <= existing.expiresAt + group.graceMs;
     const effectiveStart = paidWhileIn ? existing.expiresAt : startAt;
-    const next = applyMembershipEvent({ status: existing.status, expiresAt: existing.expiresAt }, { type: 'period', days: plan.durationDays, startAt: effectiveStart });
+    const next = applyMembershipEvent(
+      { status: existing.status, expiresAt: existing.expiresAt },
+      { type: 'period', days: plan.durationDays, startAt: effectiveStart },
+    );
     const startsAt = next.invite ? effectiveStart : existing.expiresAt;
     // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.
-    const fresh = await tx.periods.insertIfAbsent({ membershipId: existing.id, groupId, orderId: order.id, kind: 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays }, now);
+    const fresh = await tx.periods.insertIfAbsent(
+      { membershipId: existing.id, groupId, orderId: order.id, kind: 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays },
+      now,
+    );
     if (!fresh) continue;
     await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
     if (next.invite) jobs.push(inviteJob({ membershipId: existing.id, expiresAt: next.expiresAt }));
@@ -54,7 +60,12 @@ export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: n
     latestExpiry = Math.max(latestExpiry, next.expiresAt);
   }
   if (granted.length > 0) {
-    jobs.push(notifyJob({ accountId: order.accountId, message: { key: 'payment.confirmed', params: { plan: plan.name, groups: titles.join(', '), expiresAt: latestExpiry } } }, `paid:${order.id}`));
+    jobs.push(
+      notifyJob(
+        { accountId: order.accountId, message: { key: 'payment.confirmed', params: { plan: plan.name, groups: titles.join(', '), expiresAt: latestExpiry } } },
+        `paid:${order.id}`,
+      ),
+    );
   }
   await tx.jobs.enqueue(jobs, now);
   return { granted };

@@ -7,7 +7,18 @@ import { handleProviderEvent } from './confirm-payment.ts';
 import { confirmRefund, refundBalance, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
 import { ownersToTell } from './actors.ts';
-import { type AlertOwnersPayload, type InvitePayload, type NotifyPayload, type OrderPayload, type RemindPayload, type RemovePayload, alertOwnersJob, inviteJob, notifyJob, reconcileJob } from './job-kinds.ts';
+import {
+  type AlertOwnersPayload,
+  type InvitePayload,
+  type NotifyPayload,
+  type OrderPayload,
+  type RemindPayload,
+  type RemovePayload,
+  alertOwnersJob,
+  inviteJob,
+  notifyJob,
+  reconcileJob,
+} from './job-kinds.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
 
@@ -63,7 +74,17 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       // The platform confirmed the person is in: the access sweep stops looking for them.
       if (result === 'added') await store.memberships.setAccess(ctx.m.id, { confirmedAt: clock.now(), reinvites: 0 });
       return {
-        audit: [{ at: clock.now(), actor: 'system', action: 'membership.invite', subjectType: 'membership', subjectId: String(ctx.m.id), reason: result === 'added' ? `added to ${ctx.group.title}` : `invitation to ${ctx.group.title} sent`, detail: { groupId: ctx.group.id } }],
+        audit: [
+          {
+            at: clock.now(),
+            actor: 'system',
+            action: 'membership.invite',
+            subjectType: 'membership',
+            subjectId: String(ctx.m.id),
+            reason: result === 'added' ? `added to ${ctx.group.title}` : `invitation to ${ctx.group.title} sent`,
+            detail: { groupId: ctx.group.id },
+          },
+        ],
       };
     },
 
@@ -71,14 +92,30 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       const p = job.payload as RemovePayload;
       const ctx = await loadMembership(p.membershipId);
       if (!ctx || !(await removalStillDue(p))) return;
-      const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, { ban: p.reason === 'banned', stillDue: () => removalStillDue(p) });
+      const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, {
+        ban: p.reason === 'banned',
+        stillDue: () => removalStillDue(p),
+      });
       if (result !== 'removed') {
         // Renewed (or unbanned) while the removal was under way: left in, or let back in.
         const m = await store.memberships.get(ctx.m.id);
         const reinvite = result === 'undone' && m?.status === 'active';
         return {
           jobs: reinvite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `undo-remove:${job.id}`)] : [],
-          audit: [{ at: clock.now(), actor: 'system', action: 'membership.removal_cancelled', subjectType: 'membership', subjectId: String(ctx.m.id), reason: result === 'undone' ? `removal from ${ctx.group.title} undone: the membership is ${m?.status ?? 'gone'} again${reinvite ? '; invited again' : ''}` : `removal from ${ctx.group.title} not carried out: the membership is ${m?.status ?? 'gone'} now`, detail: { groupId: ctx.group.id, reason: p.reason, result } }],
+          audit: [
+            {
+              at: clock.now(),
+              actor: 'system',
+              action: 'membership.removal_cancelled',
+              subjectType: 'membership',
+              subjectId: String(ctx.m.id),
+              reason:
+                result === 'undone'
+                  ? `removal from ${ctx.group.title} undone: the membership is ${m?.status ?? 'gone'} again${reinvite ? '; invited again' : ''}`
+                  : `removal from ${ctx.group.title} not carried out: the membership is ${m?.status ?? 'gone'} now`,
+              detail: { groupId: ctx.group.id, reason: p.reason, result },
+            },
+          ],
         };
       }
       // Out by our hand: not "seen in" any more, and nothing left for the access sweep to look at.
@@ -86,8 +123,23 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       const key = p.reason === 'expired' ? 'membership.removed_expired' : p.reason === 'banned' ? 'membership.removed_banned' : 'membership.removed_revoked';
       return {
         // One notice per removal occasion (status change), however many jobs carried it out.
-        jobs: [notifyJob({ accountId: ctx.account.id, message: { key, params: { group: ctx.group.title } }, onlyIf: { membershipId: ctx.m.id, statuses: [p.expectStatus] } }, `removed:${ctx.m.id}:${p.reason}:${ctx.m.updatedAt}`)],
-        audit: [{ at: clock.now(), actor: 'system', action: 'membership.removed', subjectType: 'membership', subjectId: String(ctx.m.id), reason: `removed from ${ctx.group.title}: membership ${p.reason}`, detail: { groupId: ctx.group.id, reason: p.reason } }],
+        jobs: [
+          notifyJob(
+            { accountId: ctx.account.id, message: { key, params: { group: ctx.group.title } }, onlyIf: { membershipId: ctx.m.id, statuses: [p.expectStatus] } },
+            `removed:${ctx.m.id}:${p.reason}:${ctx.m.updatedAt}`,
+          ),
+        ],
+        audit: [
+          {
+            at: clock.now(),
+            actor: 'system',
+            action: 'membership.removed',
+            subjectType: 'membership',
+            subjectId: String(ctx.m.id),
+            reason: `removed from ${ctx.group.title}: membership ${p.reason}`,
+            detail: { groupId: ctx.group.id, reason: p.reason },
+          },
+        ],
       };
     },
 
@@ -114,7 +166,10 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       const message: MessageRef =
         ctx.m.status === 'grace'
           ? { key: 'reminder.grace', params: { group: ctx.group.title, graceUntil: ctx.m.graceUntil ?? ctx.m.expiresAt + ctx.group.graceMs } }
-          : { key: 'reminder.before', params: { group: ctx.group.title, expiresAt: ctx.m.expiresAt, days: Math.max(1, Math.ceil((ctx.m.expiresAt - clock.now()) / DAY_MS)) } };
+          : {
+              key: 'reminder.before',
+              params: { group: ctx.group.title, expiresAt: ctx.m.expiresAt, days: Math.max(1, Math.ceil((ctx.m.expiresAt - clock.now()) / DAY_MS)) },
+            };
       await gatewayFor(ctx.account.platform).sendText(ctx.account.platformUserId, messages.render(locale, message), { lane: 'reminder' });
     },
 
@@ -142,19 +197,58 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       const result = await provider.query(order);
       if (result.state === 'paid' && order.status !== 'refund_pending') {
         // Same exactly-once path as a webhook; keyed on the provider's transaction id.
-        await handleProviderEvent(deps, provider, { ...result.event, eventId: `query:${result.event.providerTxnId}` }, JSON.stringify({ source: 'reconcile', state: result.state }));
+        await handleProviderEvent(
+          deps,
+          provider,
+          { ...result.event, eventId: `query:${result.event.providerTxnId}` },
+          JSON.stringify({ source: 'reconcile', state: result.state }),
+        );
       } else if (result.state === 'refunded' && order.status === 'refund_pending') {
         // `refunded` means the whole charge went back: booked as the part the ledger does not show yet.
         const b = await refundBalance(store, order);
-        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: b.remainingMinor, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        await store.transaction((tx) =>
+          confirmRefund(
+            tx,
+            order,
+            {
+              providerRefundId: `refund:${order.outRefundNo}`,
+              amountMinor: b.remainingMinor,
+              cumulativeMinor: b.amountMinor,
+              currency: b.currency,
+              refundedAt: clock.now(),
+            },
+            `provider:${order.provider}`,
+            clock.now(),
+          ),
+        );
         deps.onJobsEnqueued?.();
       } else if (result.state === 'refunded') {
         // Our records say unpaid, the provider says refunded: a person must look.
         await store.transaction(async (tx) => {
           const now = clock.now();
-          if (!(await tx.orders.transition(order.id, orderSourceStatuses('hold_for_review'), 'review', { reviewReason: 'the provider reports this order refunded, but it was never marked paid here' }, now))) return;
+          if (
+            !(await tx.orders.transition(
+              order.id,
+              orderSourceStatuses('hold_for_review'),
+              'review',
+              { reviewReason: 'the provider reports this order refunded, but it was never marked paid here' },
+              now,
+            ))
+          )
+            return;
           const plan = await tx.plans.get(order.planId);
-          await tx.jobs.enqueue([alertOwnersJob({ groupIds: plan?.groupIds ?? [], message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'provider reports a refund for an unpaid order' } } }, `alert:review:${order.id}`)], now);
+          await tx.jobs.enqueue(
+            [
+              alertOwnersJob(
+                {
+                  groupIds: plan?.groupIds ?? [],
+                  message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'provider reports a refund for an unpaid order' } },
+                },
+                `alert:review:${order.id}`,
+              ),
+            ],
+            now,
+          );
         });
       }
     },
@@ -168,7 +262,15 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       // Always the full remaining charge: partial refunds made elsewhere are already in the ledger.
       const b = await refundBalance(store, order);
       if (b.remainingMinor <= 0) {
-        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: 0, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        await store.transaction((tx) =>
+          confirmRefund(
+            tx,
+            order,
+            { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: 0, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() },
+            `provider:${order.provider}`,
+            clock.now(),
+          ),
+        );
         deps.onJobsEnqueued?.();
         return;
       }
@@ -184,7 +286,21 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       }
       if (result.state === 'refunded') {
         // The provider confirmed our refund of everything left: the charge is refunded in full.
-        await store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: result.providerRefundId, amountMinor: b.remainingMinor, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() }, `provider:${order.provider}`, clock.now()));
+        await store.transaction((tx) =>
+          confirmRefund(
+            tx,
+            order,
+            {
+              providerRefundId: result.providerRefundId,
+              amountMinor: b.remainingMinor,
+              cumulativeMinor: b.amountMinor,
+              currency: b.currency,
+              refundedAt: clock.now(),
+            },
+            `provider:${order.provider}`,
+            clock.now(),
+          ),
+        );
         deps.onJobsEnqueued?.();
       }
       // `processing`: the provider's refund notification or the reconcile job will confirm it.
@@ -199,7 +315,13 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       const jobs: NewJob[] = [];
       for (const accountId of owners) {
         const gate = await store.transaction((tx) => tx.ownerAlerts.take(accountId, p.coalesceKey ?? p.message.key, clock.now(), OWNER_ALERT_WINDOW_MS));
-        if (gate.send) jobs.push(notifyJob({ accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) }, `alert:${job.id}:${accountId}`));
+        if (gate.send)
+          jobs.push(
+            notifyJob(
+              { accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) },
+              `alert:${job.id}:${accountId}`,
+            ),
+          );
       }
       return { jobs };
     },
@@ -225,7 +347,16 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
       if (job.kind === 'invite') occasion = `${payload.membershipId}:${payload.expiresAt}`;
       else if (job.kind === 'remove' && m) occasion = `${payload.membershipId}:${payload.reason}:${m.updatedAt}`;
     }
-    return [alertOwnersJob({ groupIds, message: { key: 'owner.job_dead', params: { kind: job.kind, attempts: job.attempts, error: error.slice(0, 200) } }, coalesceKey: `owner.job_dead:${job.kind}` }, `alert:dead:${job.kind}:${occasion}`)];
+    return [
+      alertOwnersJob(
+        {
+          groupIds,
+          message: { key: 'owner.job_dead', params: { kind: job.kind, attempts: job.attempts, error: error.slice(0, 200) } },
+          coalesceKey: `owner.job_dead:${job.kind}`,
+        },
+        `alert:dead:${job.kind}:${occasion}`,
+      ),
+    ];
   }
 
   return { handlers, onDead };

@@ -85,7 +85,18 @@ export const remindJob = (p: RemindPayload): NewJob => ({
 
 export const closeOrderJob = (orderId: string): NewJob => ({ kind: 'close_order', payload: { orderId }, lane: 'system', dedupeKey: `close:${orderId}` });
 
-export const reconcileJob = (orderId: string, bucket: number): NewJob => ({ kind: 'reconcile_order', payload: { orderId }, lane: 'system', dedupeKey: `reconcile:${orderId}:${bucket}` });
+export const reconcileJob = (orderId: string, bucket: number): NewJob => ({
+  kind: 'reconcile_order',
+  payload: { orderId },
+  lane: 'system',
+  dedupeKey: `reconcile:${orderId}:${bucket}`,
+});
 
 /** Keyed by the refund number, which is never reissued: one provider refund call chain per refund. */
-export const refundJob = (orderId: string, outRefundNo: string): NewJob => ({ kind: 'refund', payload: { orderId }, lane: 'system', dedupeKey: `refund:${outRefundNo}`, maxAttempts: 12 });
+export const refundJob = (orderId: string, outRefundNo: string): NewJob => ({
+  kind: 'refund',
+  payload: { orderId },
+  lane: 'system',
+  dedupeKey: `refund:${outRefundNo}`,
+  maxAttempts: 12,
+});

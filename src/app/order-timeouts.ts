@@ -9,7 +9,10 @@ export async function sweepOrderTimeouts(deps: AppDeps, batch = 500): Promise<{ 
   for (;;) {
     const n = await deps.store.transaction(async (tx) => {
       const orders = await tx.orders.expireDue(now, batch);
-      await tx.jobs.enqueue(orders.map((o) => closeOrderJob(o.id)), now);
+      await tx.jobs.enqueue(
+        orders.map((o) => closeOrderJob(o.id)),
+        now,
+      );
       return orders.length;
     });
     expired += n;

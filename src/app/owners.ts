@@ -29,7 +29,11 @@ export const looksLikeClaimCode = (text: string) => /^\s*claim-[0-9a-f]{32}\s*$/
  * A one-time claim code. Without `groupIds` it makes an operator (every group); with them, an owner of
  * exactly those groups. Only an admin (the CLI, the admin API) issues codes.
  */
-export async function createClaimCode(deps: AppDeps, actor: Actor, groupIds?: number[]): Promise<{ code: string; expiresAt: number; groupIds: number[] | null }> {
+export async function createClaimCode(
+  deps: AppDeps,
+  actor: Actor,
+  groupIds?: number[],
+): Promise<{ code: string; expiresAt: number; groupIds: number[] | null }> {
   if (actor.kind !== 'admin') throw notAllowed();
   const scope = groupIds === undefined ? null : [...new Set(groupIds)].sort((a, b) => a - b);
   if (scope?.length === 0) throw invalid('a scoped claim needs at least one group');
@@ -40,7 +44,15 @@ export async function createClaimCode(deps: AppDeps, actor: Actor, groupIds?: nu
     for (const id of scope ?? []) if (!Number.isSafeInteger(id) || !(await tx.groups.get(id))) throw notFound(`no group with id ${String(id)}`);
     await tx.ownerClaims.insert(hashCode(code), now, expiresAt, scope);
     const reason = scope ? `one-time owner claim code issued for group(s) ${scope.join(', ')}` : 'one-time owner claim code issued for every group (operator)';
-    await tx.audit.insert({ at: now, actor: actorLabel(actor), action: 'owner.claim_create', subjectType: 'owner_claim', subjectId: hashCode(code).slice(0, 12), reason, detail: { expiresAt, groupIds: scope } });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(actor),
+      action: 'owner.claim_create',
+      subjectType: 'owner_claim',
+      subjectId: hashCode(code).slice(0, 12),
+      reason,
+      detail: { expiresAt, groupIds: scope },
+    });
   });
   return { code, expiresAt, groupIds: scope };
 }
@@ -62,7 +74,15 @@ export async function redeemClaimCode(deps: AppDeps, input: { platform: string; 
     await tx.accounts.setOwner(account.id);
     await tx.ownerScopes.grant(account.id, claim.groupIds, 'claim', now);
     const reason = claim.groupIds ? `redeemed an owner claim code for group(s) ${claim.groupIds.join(', ')}` : 'redeemed an operator claim code (every group)';
-    await tx.audit.insert({ at: now, actor: `account:${account.id}`, action: 'owner.claim_redeem', subjectType: 'account', subjectId: String(account.id), reason, detail: { platform, groupIds: claim.groupIds } });
+    await tx.audit.insert({
+      at: now,
+      actor: `account:${account.id}`,
+      action: 'owner.claim_redeem',
+      subjectType: 'account',
+      subjectId: String(account.id),
+      reason,
+      detail: { platform, groupIds: claim.groupIds },
+    });
     return { ...account, isOwner: true };
   });
 }
@@ -87,10 +107,12 @@ const reasonOf = (r: string | undefined, fallback: string) => (r ?? '').trim().s
 
 async function commit(deps: AppDeps, fn: (tx: Repos, now: number) => Promise<{ membership: Membership; jobs: NewJob[] }>): Promise<Membership> {
   const now = deps.clock.now();
-  const r = await deps.store.transaction((tx) => fn(tx, now).then(async (out) => {
-    await tx.jobs.enqueue(out.jobs, now);
-    return out.membership;
-  }));
+  const r = await deps.store.transaction((tx) =>
+    fn(tx, now).then(async (out) => {
+      await tx.jobs.enqueue(out.jobs, now);
+      return out.membership;
+    }),
+  );
   deps.onJobsEnqueued?.();
   return r;
 }
@@ -101,15 +123,32 @@ async function commit(deps: AppDeps, fn: (tx: Repos, now: number) => Promise<{ m
  * member not in the group gets a comped period and an invite.
  */
 export async function extendMembership(deps: AppDeps, input: MemberTarget & { actor: Actor; days: number; reason?: string }): Promise<Membership> {
-  if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_EXTEND_DAYS) throw invalid(`days must be a whole number from 1 to ${MAX_EXTEND_DAYS}`);
+  if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_EXTEND_DAYS)
+    throw invalid(`days must be a whole number from 1 to ${MAX_EXTEND_DAYS}`);
   return commit(deps, async (tx, now) => {
     const { m, group } = await lockTarget(tx, input.actor, input);
     if (m.status === 'banned') throw conflict('this member is banned; unban them first');
     const next = applyMembershipEvent(m, { type: 'extend', days: input.days, now });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
-    await tx.periods.insertIfAbsent({ membershipId: m.id, groupId: group.id, orderId: null, kind: 'comp', startsAt: Math.max(m.expiresAt, now), endsAt: next.expiresAt, days: input.days }, now);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'membership.extend_by_owner', subjectType: 'membership', subjectId: String(m.id), reason: reasonOf(input.reason, 'extended by owner'), detail: { days: input.days, from: m.expiresAt, to: next.expiresAt } });
-    const jobs: NewJob[] = [notifyJob({ accountId: m.accountId, message: { key: 'membership.extended', params: { group: group.title, days: input.days, expiresAt: next.expiresAt } } })];
+    await tx.periods.insertIfAbsent(
+      { membershipId: m.id, groupId: group.id, orderId: null, kind: 'comp', startsAt: Math.max(m.expiresAt, now), endsAt: next.expiresAt, days: input.days },
+      now,
+    );
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'membership.extend_by_owner',
+      subjectType: 'membership',
+      subjectId: String(m.id),
+      reason: reasonOf(input.reason, 'extended by owner'),
+      detail: { days: input.days, from: m.expiresAt, to: next.expiresAt },
+    });
+    const jobs: NewJob[] = [
+      notifyJob({
+        accountId: m.accountId,
+        message: { key: 'membership.extended', params: { group: group.title, days: input.days, expiresAt: next.expiresAt } },
+      }),
+    ];
     if (next.invite) jobs.push(inviteJob({ membershipId: m.id, expiresAt: next.expiresAt }));
     return { membership: { ...m, status: next.status, expiresAt: next.expiresAt, graceUntil: null }, jobs };
   });
@@ -124,7 +163,15 @@ export async function removeMember(deps: AppDeps, input: MemberTarget & { actor:
     if (m.status !== 'active' && m.status !== 'grace') throw conflict(`this membership is ${m.status}, not in the group`);
     const next = applyMembershipEvent(m, { type: 'revoke' });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: m.expiresAt, graceUntil: null }, now);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'membership.remove', subjectType: 'membership', subjectId: String(m.id), reason: reasonOf(input.reason, 'removed by owner'), detail: null });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'membership.remove',
+      subjectType: 'membership',
+      subjectId: String(m.id),
+      reason: reasonOf(input.reason, 'removed by owner'),
+      detail: null,
+    });
     return { membership: { ...m, status: next.status }, jobs: [removeJob({ membershipId: m.id, reason: 'revoked', expectStatus: 'revoked' }, now)] };
   });
 }
@@ -136,8 +183,22 @@ export async function banMember(deps: AppDeps, input: MemberTarget & { actor: Ac
     if (m.status === 'banned') throw conflict('this member is already banned');
     const next = applyMembershipEvent(m, { type: 'ban' });
     await tx.memberships.update(m.id, { status: 'banned', expiresAt: m.expiresAt, graceUntil: null }, now);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'membership.ban', subjectType: 'membership', subjectId: String(m.id), reason: reasonOf(input.reason, 'banned by owner'), detail: { from: m.status } });
-    return { membership: { ...m, status: 'banned' }, jobs: next.remove || m.status === 'expired' || m.status === 'revoked' ? [removeJob({ membershipId: m.id, reason: 'banned', expectStatus: 'banned' }, now)] : [] };
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'membership.ban',
+      subjectType: 'membership',
+      subjectId: String(m.id),
+      reason: reasonOf(input.reason, 'banned by owner'),
+      detail: { from: m.status },
+    });
+    return {
+      membership: { ...m, status: 'banned' },
+      jobs:
+        next.remove || m.status === 'expired' || m.status === 'revoked'
+          ? [removeJob({ membershipId: m.id, reason: 'banned', expectStatus: 'banned' }, now)]
+          : [],
+    };
   });
 }
 
@@ -148,7 +209,15 @@ export async function unbanMember(deps: AppDeps, input: MemberTarget & { actor: 
     if (m.status !== 'banned') throw conflict(`this member is ${m.status}, not banned`);
     const next = applyMembershipEvent(m, { type: 'unban', now });
     await tx.memberships.update(m.id, { status: next.status, expiresAt: m.expiresAt, graceUntil: null }, now);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'membership.unban', subjectType: 'membership', subjectId: String(m.id), reason: reasonOf(input.reason, 'unbanned by owner'), detail: { to: next.status } });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'membership.unban',
+      subjectType: 'membership',
+      subjectId: String(m.id),
+      reason: reasonOf(input.reason, 'unbanned by owner'),
+      detail: { to: next.status },
+    });
     return { membership: { ...m, status: next.status }, jobs: next.invite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `unban:${now}`)] : [] };
   });
 }
@@ -167,11 +236,20 @@ export async function approveOrder(deps: AppDeps, input: { actor: Actor; orderId
     }
     if (o.status !== 'review') throw conflict(`order ${o.id} is ${o.status}, not waiting for review`);
     for (const id of plan.groupIds) {
-      if ((await tx.memberships.getForUpdate(o.accountId, id))?.status === 'banned') throw conflict('the buyer is banned: unban them first, or refund the order');
+      if ((await tx.memberships.getForUpdate(o.accountId, id))?.status === 'banned')
+        throw conflict('the buyer is banned: unban them first, or refund the order');
     }
     if (!(await tx.orders.transition(o.id, orderSourceStatuses('approve'), 'paid', {}, now))) throw conflict(`order ${o.id} changed meanwhile; try again`);
     await grantOrder(tx, o, plan, Math.min(o.paidAt ?? now, now), actorLabel(input.actor), now);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'order.approve', subjectType: 'order', subjectId: o.id, reason: reasonOf(input.reason, `approved after review (${o.reviewReason ?? 'no reason recorded'})`), detail: null });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'order.approve',
+      subjectType: 'order',
+      subjectId: o.id,
+      reason: reasonOf(input.reason, `approved after review (${o.reviewReason ?? 'no reason recorded'})`),
+      detail: null,
+    });
     return { ...o, status: 'paid' as const };
   });
   deps.onJobsEnqueued?.();

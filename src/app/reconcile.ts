@@ -13,11 +13,18 @@ export const RECONCILE_EXPIRED_FOR_MS = HOUR_MS;
 
 export async function sweepReconcile(deps: AppDeps, limit = 2000): Promise<{ queued: number }> {
   const now = deps.clock.now();
-  const orders = await deps.store.orders.toReconcile({ pendingCreatedBefore: now - RECONCILE_PENDING_AFTER_MS, expiredAfter: now - RECONCILE_EXPIRED_FOR_MS, limit });
+  const orders = await deps.store.orders.toReconcile({
+    pendingCreatedBefore: now - RECONCILE_PENDING_AFTER_MS,
+    expiredAfter: now - RECONCILE_EXPIRED_FOR_MS,
+    limit,
+  });
   if (orders.length === 0) return { queued: 0 };
   // One query per order per interval, however many ticks or instances run in it.
   const bucket = Math.floor(now / RECONCILE_INTERVAL_MS);
-  await deps.store.jobs.enqueue(orders.filter((o) => deps.providers.has(o.provider)).map((o) => reconcileJob(o.id, bucket)), now);
+  await deps.store.jobs.enqueue(
+    orders.filter((o) => deps.providers.has(o.provider)).map((o) => reconcileJob(o.id, bucket)),
+    now,
+  );
   deps.onJobsEnqueued?.();
   return { queued: orders.length };
 }

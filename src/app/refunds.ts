@@ -46,7 +46,15 @@ export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderI
     const moved = await tx.orders.transition(o.id, orderSourceStatuses('request_refund'), 'refund_pending', { outRefundNo, refundReason: reason }, now);
     if (!moved) throw conflict(`order ${o.id} changed while refunding; try again`);
     await tx.jobs.enqueue([refundJob(o.id, outRefundNo)], now);
-    await tx.audit.insert({ at: now, actor: actorLabel(input.actor), action: 'order.refund_request', subjectType: 'order', subjectId: o.id, reason, detail: { outRefundNo } });
+    await tx.audit.insert({
+      at: now,
+      actor: actorLabel(input.actor),
+      action: 'order.refund_request',
+      subjectType: 'order',
+      subjectId: o.id,
+      reason,
+      detail: { outRefundNo },
+    });
     return { ...o, status: 'refund_pending' as const, outRefundNo, refundReason: reason };
   });
   deps.onJobsEnqueued?.();
@@ -54,7 +62,10 @@ export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderI
 }
 
 /** What was charged for the order, what the ledger shows refunded so far, and what is left to refund. */
-export async function refundBalance(tx: Repos, order: Order): Promise<{ amountMinor: number; currency: string; refundedMinor: number; remainingMinor: number }> {
+export async function refundBalance(
+  tx: Repos,
+  order: Order,
+): Promise<{ amountMinor: number; currency: string; refundedMinor: number; remainingMinor: number }> {
   const ledger = await tx.payments.listForOrder(order.id);
   const charge = ledger.find((p) => p.kind === 'charge');
   const { amountMinor, currency } = charge ?? order;
@@ -68,8 +79,24 @@ export async function refundRefused(deps: AppDeps, order: Order, why: string): P
   await deps.store.transaction(async (tx) => {
     if (!(await tx.orders.transition(order.id, orderSourceStatuses('refund_failed'), 'paid', {}, now))) return;
     const plan = await tx.plans.get(order.planId);
-    await tx.audit.insert({ at: now, actor: `provider:${order.provider}`, action: 'order.refund_refused', subjectType: 'order', subjectId: order.id, reason: why, detail: null });
-    await tx.jobs.enqueue([alertOwnersJob({ groupIds: plan?.groupIds ?? [], message: { key: 'owner.refund_refused', params: { orderId: order.id, reason: why } } }, `alert:refund_refused:${order.id}:${now}`)], now);
+    await tx.audit.insert({
+      at: now,
+      actor: `provider:${order.provider}`,
+      action: 'order.refund_refused',
+      subjectType: 'order',
+      subjectId: order.id,
+      reason: why,
+      detail: null,
+    });
+    await tx.jobs.enqueue(
+      [
+        alertOwnersJob(
+          { groupIds: plan?.groupIds ?? [], message: { key: 'owner.refund_refused', params: { orderId: order.id, reason: why } } },
+          `alert:refund_refused:${order.id}:${now}`,
+        ),
+      ],
+      now,
+    );
   });
 }
 
@@ -105,7 +132,18 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
   const balance = await refundBalance(tx, current);
   const amountMinor = r.cumulativeMinor !== undefined ? Math.max(0, r.cumulativeMinor - balance.refundedMinor) : r.amountMinor;
   if (amountMinor > 0) {
-    const booked = await tx.payments.insertIfAbsent({ orderId: order.id, provider: order.provider, providerTxnId: r.providerRefundId, kind: 'refund', amountMinor, currency: r.currency, occurredAt: r.refundedAt }, now);
+    const booked = await tx.payments.insertIfAbsent(
+      {
+        orderId: order.id,
+        provider: order.provider,
+        providerTxnId: r.providerRefundId,
+        kind: 'refund',
+        amountMinor,
+        currency: r.currency,
+        occurredAt: r.refundedAt,
+      },
+      now,
+    );
     if (!booked) return 'duplicate';
   }
   const refundedMinor = balance.refundedMinor + amountMinor;
@@ -117,8 +155,24 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
     // The refund overtook its payment notification. Booked, so the payment is held for review when it
     // arrives instead of granting access; the owner is told.
     if (amountMinor === 0) return 'duplicate';
-    await tx.audit.insert({ at: now, actor, action: 'order.refund_before_payment', subjectType: 'order', subjectId: order.id, reason: `refund of ${formatMoney(amountMinor, r.currency)} reported before its payment`, detail: { providerRefundId: r.providerRefundId } });
-    await tx.jobs.enqueue([alertOwnersJob({ groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'a refund was reported before its payment' } } }, `alert:early-refund:${order.id}`)], now);
+    await tx.audit.insert({
+      at: now,
+      actor,
+      action: 'order.refund_before_payment',
+      subjectType: 'order',
+      subjectId: order.id,
+      reason: `refund of ${formatMoney(amountMinor, r.currency)} reported before its payment`,
+      detail: { providerRefundId: r.providerRefundId },
+    });
+    await tx.jobs.enqueue(
+      [
+        alertOwnersJob(
+          { groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'a refund was reported before its payment' } } },
+          `alert:early-refund:${order.id}`,
+        ),
+      ],
+      now,
+    );
     return 'before_payment';
   }
 
@@ -128,16 +182,43 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
         ? `refund reported in ${r.currency} for a charge in ${balance.currency}`
         : `refunds reported (${money(refundedMinor)}) exceed the charge (${money(balance.amountMinor)})`;
     await tx.orders.transition(order.id, orderSourceStatuses('refund_overrun'), 'review', { reviewReason: reason }, now);
-    await tx.audit.insert({ at: now, actor, action: 'order.refund_overrun', subjectType: 'order', subjectId: order.id, reason, detail: { providerRefundId: r.providerRefundId, amountMinor, refundedMinor } });
-    await tx.jobs.enqueue([alertOwnersJob({ groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason } } }, `alert:refund-overrun:${order.id}:${r.providerRefundId}`)], now);
+    await tx.audit.insert({
+      at: now,
+      actor,
+      action: 'order.refund_overrun',
+      subjectType: 'order',
+      subjectId: order.id,
+      reason,
+      detail: { providerRefundId: r.providerRefundId, amountMinor, refundedMinor },
+    });
+    await tx.jobs.enqueue(
+      [
+        alertOwnersJob(
+          { groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason } } },
+          `alert:refund-overrun:${order.id}:${r.providerRefundId}`,
+        ),
+      ],
+      now,
+    );
     return 'overrun';
   }
 
   if (refundedMinor < balance.amountMinor) {
     if (amountMinor === 0) return 'duplicate';
     const params = { orderId: order.id, amount: formatMoney(amountMinor, r.currency), refunded: money(refundedMinor), charged: money(balance.amountMinor) };
-    await tx.audit.insert({ at: now, actor, action: 'order.partial_refund', subjectType: 'order', subjectId: order.id, reason: `partial refund of ${params.amount} (${params.refunded} of ${params.charged} refunded): access kept`, detail: { providerRefundId: r.providerRefundId, amountMinor, refundedMinor } });
-    await tx.jobs.enqueue([alertOwnersJob({ groupIds, message: { key: 'owner.partial_refund', params } }, `alert:partial-refund:${order.id}:${r.providerRefundId}`)], now);
+    await tx.audit.insert({
+      at: now,
+      actor,
+      action: 'order.partial_refund',
+      subjectType: 'order',
+      subjectId: order.id,
+      reason: `partial refund of ${params.amount} (${params.refunded} of ${params.charged} refunded): access kept`,
+      detail: { providerRefundId: r.providerRefundId, amountMinor, refundedMinor },
+    });
+    await tx.jobs.enqueue(
+      [alertOwnersJob({ groupIds, message: { key: 'owner.partial_refund', params } }, `alert:partial-refund:${order.id}:${r.providerRefundId}`)],
+      now,
+    );
     return 'partial';
   }
 
@@ -182,6 +263,14 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
   }
   jobs.push(notifyJob({ accountId: order.accountId, message: { key: 'refund.done', params: { amount: money(refundedMinor) } } }, `refunded:${order.id}`));
   await tx.jobs.enqueue(jobs, now);
-  await tx.audit.insert({ at: now, actor, action: 'order.refunded', subjectType: 'order', subjectId: order.id, reason: `refunded ${money(refundedMinor)}`, detail: { providerRefundId: r.providerRefundId } });
+  await tx.audit.insert({
+    at: now,
+    actor,
+    action: 'order.refunded',
+    subjectType: 'order',
+    subjectId: order.id,
+    reason: `refunded ${money(refundedMinor)}`,
+    detail: { providerRefundId: r.providerRefundId },
+  });
   return 'full';
 }

@@ -20,8 +20,15 @@ export async function sweepReminders(deps: AppDeps, batch = 1000): Promise<{ que
       for (;;) {
         const n = await deps.store.transaction(async (tx) => {
           const due = await tx.memberships.remindersDue({ groupId: group.id, ...window, offsetMs, limit: batch });
-          await tx.jobs.enqueue(due.map((m) => remindJob({ membershipId: m.id, expiresAt: m.expiresAt, offsetMs })), now);
-          await tx.memberships.markReminded(due.map((m) => m.id), offsetMs, now);
+          await tx.jobs.enqueue(
+            due.map((m) => remindJob({ membershipId: m.id, expiresAt: m.expiresAt, offsetMs })),
+            now,
+          );
+          await tx.memberships.markReminded(
+            due.map((m) => m.id),
+            offsetMs,
+            now,
+          );
           return due.length;
         });
         queued += n;

@@ -19,6 +19,11 @@ export async function computeStats(deps: AppDeps, actor: Actor): Promise<Stats> 
   const groups = scopeFilter(scope);
   const { start, end, label } = zonedMonth(deps.clock.now(), deps.settings.tzDisplay);
   const s = deps.store.stats;
-  const [activeMembers, revenue, renewals, churn] = await Promise.all([s.activeMembers(groups), s.revenueByCurrency(start, end, groups), s.renewals(start, end, groups), s.churn(start, end, groups)]);
+  const [activeMembers, revenue, renewals, churn] = await Promise.all([
+    s.activeMembers(groups),
+    s.revenueByCurrency(start, end, groups),
+    s.renewals(start, end, groups),
+    s.churn(start, end, groups),
+  ]);
   return { month: label, activeMembers, revenue, renewals, churn };
 }

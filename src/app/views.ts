@@ -33,9 +33,25 @@ export async function oneOrderJson(store: Pick<Repos, 'payments'>, order: Order)
   return (await ordersJson(store, [order]))[0]!;
 }
 
-export const groupJson = (g: Group) => ({ id: g.id, platform: g.platform, chatId: g.platformChatId, title: g.title, ownerAccountId: g.ownerAccountId, graceHours: g.graceMs / 3_600_000 });
+export const groupJson = (g: Group) => ({
+  id: g.id,
+  platform: g.platform,
+  chatId: g.platformChatId,
+  title: g.title,
+  ownerAccountId: g.ownerAccountId,
+  graceHours: g.graceMs / 3_600_000,
+});
 
-export const planJson = (p: Plan) => ({ id: p.id, name: p.name, priceMinor: p.priceMinor, price: formatMinor(p.priceMinor, p.currency), currency: p.currency, days: p.durationDays, active: p.active, groupIds: p.groupIds });
+export const planJson = (p: Plan) => ({
+  id: p.id,
+  name: p.name,
+  priceMinor: p.priceMinor,
+  price: formatMinor(p.priceMinor, p.currency),
+  currency: p.currency,
+  days: p.durationDays,
+  active: p.active,
+  groupIds: p.groupIds,
+});
 
 export const memberJson = (m: MembershipView) => ({
   membershipId: m.id,

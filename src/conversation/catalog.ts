@@ -19,7 +19,15 @@ export function createCatalog(opts: { defaultLocale: string; timeZone: string })
   const formatDate = (locale: string, ms: number) => {
     let f = dateFormats.get(locale);
     if (!f) {
-      f = new Intl.DateTimeFormat(locale, { timeZone: opts.timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
+      f = new Intl.DateTimeFormat(locale, {
+        timeZone: opts.timeZone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        hour12: false,
+      });
       dateFormats.set(locale, f);
     }
     return f.format(new Date(ms));

@@ -64,7 +64,10 @@ class Turn {
     const now = clock.now();
     const displayName = typeof this.msg.displayName === 'string' ? this.msg.displayName.slice(0, 100) : null;
     const platformLocale = typeof this.msg.locale === 'string' && this.msg.locale ? resolveLocale(this.msg.locale, settings.defaultLocale) : null;
-    this.account = await store.accounts.upsert({ platform: this.msg.platform, platformUserId: String(this.msg.userId), displayName, locale: platformLocale }, now);
+    this.account = await store.accounts.upsert(
+      { platform: this.msg.platform, platformUserId: String(this.msg.userId), displayName, locale: platformLocale },
+      now,
+    );
     this.locale = resolveLocale(this.account.locale, settings.defaultLocale);
     this.state = readState(await store.dialogue.get(this.account.id));
     let intent = parseIntent(this.msg);
@@ -146,7 +149,10 @@ class Turn {
   private async listPlans(headingKey: string, plans?: Plan[]) {
     const list = plans ?? (await this.plansForMe());
     if (list.length === 0) return this.text('plans.none');
-    this.choices(this.t(headingKey), list.map((p) => ({ value: `plan:${p.id}`, label: this.planLabel(p) })));
+    this.choices(
+      this.t(headingKey),
+      list.map((p) => ({ value: `plan:${p.id}`, label: this.planLabel(p) })),
+    );
   }
 
   private async start(payload: string | null) {
@@ -184,13 +190,29 @@ class Turn {
       return this.listPlans('plans.pick');
     }
     // Choosing the same plan again while its order is still open shows that order instead of a second one.
-    const open = (await store.orders.page({ accountId: this.account.id, status: 'pending', limit: 20 })).find((o) => o.planId === plan.id && o.provider === providerName && o.expiresAt > clock.now() + 60_000);
+    const open = (await store.orders.page({ accountId: this.account.id, status: 'pending', limit: 20 })).find(
+      (o) => o.planId === plan.id && o.provider === providerName && o.expiresAt > clock.now() + 60_000,
+    );
     const order =
       open ??
-      (await createCheckout(this.deps, { platform: this.account.platform, userId: this.account.platformUserId, planId: plan.id, provider: providerName, displayName: this.account.displayName, locale: this.account.locale })).order;
+      (
+        await createCheckout(this.deps, {
+          platform: this.account.platform,
+          userId: this.account.platformUserId,
+          planId: plan.id,
+          provider: providerName,
+          displayName: this.account.displayName,
+          locale: this.account.locale,
+        })
+      ).order;
     const url = payPageUrl(settings.publicUrl, order.id);
     const png = await QRCode.toBuffer(order.checkoutQr ?? url, { type: 'png', width: 360, margin: 2, errorCorrectionLevel: 'M' });
-    this.replies.push({ type: 'image', png, caption: this.t('pay.qr_caption', { plan: plan.name, amount: formatMoney(order.amountMinor, order.currency), expiresAt: order.expiresAt }), url });
+    this.replies.push({
+      type: 'image',
+      png,
+      caption: this.t('pay.qr_caption', { plan: plan.name, amount: formatMoney(order.amountMinor, order.currency), expiresAt: order.expiresAt }),
+      url,
+    });
     this.replies.push({ type: 'link', text: this.t('pay.link_text'), url: order.checkoutUrl ?? url, label: this.t('pay.open') });
     this.state.lastChoices = [];
   }
@@ -221,7 +243,16 @@ class Turn {
     this.text('orders.heading');
     this.replies.push({
       type: 'text',
-      text: orders.map((o) => this.t('orders.line', { createdAt: o.createdAt, plan: plans.get(o.planId)?.name ?? '?', amount: formatMoney(o.amountMinor, o.currency), status: this.t(`order.${o.status}`) })).join('\n'),
+      text: orders
+        .map((o) =>
+          this.t('orders.line', {
+            createdAt: o.createdAt,
+            plan: plans.get(o.planId)?.name ?? '?',
+            amount: formatMoney(o.amountMinor, o.currency),
+            status: this.t(`order.${o.status}`),
+          }),
+        )
+        .join('\n'),
     });
   }
 
@@ -244,7 +275,12 @@ class Turn {
   // ------------------------------------------------------------ owner
 
   private async claim(code: string) {
-    const account = await redeemClaimCode(this.deps, { platform: this.account.platform, userId: this.account.platformUserId, displayName: this.account.displayName, code });
+    const account = await redeemClaimCode(this.deps, {
+      platform: this.account.platform,
+      userId: this.account.platformUserId,
+      displayName: this.account.displayName,
+      code,
+    });
     this.account = account;
     this.text('owner.claimed');
   }
@@ -320,8 +356,13 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       if (groups.length === 0) return ctx.text('owner.groups_none');
       const lines = [];
       for (const g of groups) {
-        const members = [...(await store.memberships.list({ groupId: g.id, status: 'active' })), ...(await store.memberships.list({ groupId: g.id, status: 'grace' }))].length;
-        const plans = (await store.plans.list({ groupId: g.id, activeOnly: true })).map((p) => `#${p.id} ${p.name} ${formatMoney(p.priceMinor, p.currency)}/${p.durationDays}d`).join(', ');
+        const members = [
+          ...(await store.memberships.list({ groupId: g.id, status: 'active' })),
+          ...(await store.memberships.list({ groupId: g.id, status: 'grace' })),
+        ].length;
+        const plans = (await store.plans.list({ groupId: g.id, activeOnly: true }))
+          .map((p) => `#${p.id} ${p.name} ${formatMoney(p.priceMinor, p.currency)}/${p.durationDays}d`)
+          .join(', ');
         lines.push(ctx.t('owner.group_line', { id: g.id, title: g.title, platform: g.platform, members, plans: plans || '-' }));
       }
       ctx.say(lines.join('\n'));
@@ -335,9 +376,20 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const group = await store.groups.get(groupId);
       if (!group) return ctx.text('owner.error', { reason: `no group with id ${groupId}` });
       await assertOwnerOf(store, ctx.actor, group);
-      const members = await store.memberships.page({ groupId, status: soon ? 'active' : undefined, expiresBefore: soon ? clock.now() + 7 * DAY_MS : undefined, limit: 50 });
+      const members = await store.memberships.page({
+        groupId,
+        status: soon ? 'active' : undefined,
+        expiresBefore: soon ? clock.now() + 7 * DAY_MS : undefined,
+        limit: 50,
+      });
       if (members.length === 0) return ctx.text('owner.members_none');
-      ctx.say(members.map((m) => ctx.t('owner.member_line', { id: m.id, name: m.displayName ?? m.platformUserId, status: ctx.t(`status.${m.status}`), expiresAt: m.expiresAt })).join('\n'));
+      ctx.say(
+        members
+          .map((m) =>
+            ctx.t('owner.member_line', { id: m.id, name: m.displayName ?? m.platformUserId, status: ctx.t(`status.${m.status}`), expiresAt: m.expiresAt }),
+          )
+          .join('\n'),
+      );
     },
   }),
   addplan: command({

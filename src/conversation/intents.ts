@@ -1,7 +1,20 @@
 // Inbound text or button → intent. Pure: no store, no platform. Text commands, Chinese keywords and
 // numbered replies all lead to the same intents, because WeChat has no buttons.
 
-export const OWNER_COMMANDS = ['groups', 'members', 'addplan', 'disableplan', 'extend', 'remove', 'ban', 'unban', 'refund', 'stats', 'broadcast', 'ownerhelp'] as const;
+export const OWNER_COMMANDS = [
+  'groups',
+  'members',
+  'addplan',
+  'disableplan',
+  'extend',
+  'remove',
+  'ban',
+  'unban',
+  'refund',
+  'stats',
+  'broadcast',
+  'ownerhelp',
+] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
 
 export type Intent =

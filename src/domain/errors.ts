@@ -2,12 +2,7 @@
  * Typed errors that say who failed. Use cases throw these; adapters map them to their medium
  * (HTTP status, CLI exit line, chat reply). Messages are one line and safe to show to the caller.
  */
-export type ErrorCode =
-  | 'invalid_input'
-  | 'not_found'
-  | 'conflict'
-  | 'forbidden'
-  | 'unauthorized';
+export type ErrorCode = 'invalid_input' | 'not_found' | 'conflict' | 'forbidden' | 'unauthorized';
 
 export class DomainError extends Error {
   constructor(

@@ -7,7 +7,9 @@ export function adminAuth(token: string) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(h);
-    const given = createHash('sha256').update(m?.[1]?.trim() ?? '').digest();
+    const given = createHash('sha256')
+      .update(m?.[1]?.trim() ?? '')
+      .digest();
     if (!m || !timingSafeEqual(given, expected)) {
       return reply.status(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or wrong admin token' });
     }

@@ -14,7 +14,10 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   }
   if (err instanceof ProviderUnreachableError) {
     req.log.warn({ provider: err.provider, method: err.method, err }, 'provider unreachable');
-    return reply.status(503).send({ error: 'provider_unreachable', message: `the payment provider ${err.provider} could not be reached; the order stays pending, try again shortly` });
+    return reply.status(503).send({
+      error: 'provider_unreachable',
+      message: `the payment provider ${err.provider} could not be reached; the order stays pending, try again shortly`,
+    });
   }
   const status = (err as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) {

@@ -16,7 +16,8 @@ export function publicHealth(extra: Record<string, unknown>): Record<string, unk
   const out: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(extra)) {
     if (isState(v)) out[name] = v;
-    else if (typeof v === 'object' && v !== null && !Array.isArray(v)) out[name] = Object.fromEntries(Object.entries(v).filter(([k, x]) => STATE_KEYS.has(k) && isState(x)));
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v))
+      out[name] = Object.fromEntries(Object.entries(v).filter(([k, x]) => STATE_KEYS.has(k) && isState(x)));
   }
   return out;
 }

@@ -91,7 +91,9 @@ export class Leader {
         await this.o.follow();
       }
     });
-    this.chain = step.catch((err: unknown) => this.o.logger.error({ err: err instanceof Error ? err.message : String(err) }, `${this.o.name}: start/stop failed`));
+    this.chain = step.catch((err: unknown) =>
+      this.o.logger.error({ err: err instanceof Error ? err.message : String(err) }, `${this.o.name}: start/stop failed`),
+    );
     return this.chain;
   }
 
@@ -101,7 +103,9 @@ export class Leader {
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
-        await this.tick().catch((err: unknown) => this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, `${this.o.name}: lock round failed`));
+        await this.tick().catch((err: unknown) =>
+          this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, `${this.o.name}: lock round failed`),
+        );
         if (!this.running) break;
         await new Promise<void>((resolve) => {
           this.wake = resolve;

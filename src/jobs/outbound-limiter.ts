@@ -132,7 +132,7 @@ export class OutboundLimiter {
   private pump(): void {
     const now = this.clock.now();
     let soonest = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < this.waiters.length; ) {
+    for (let i = 0; i < this.waiters.length;) {
       const w = this.waiters[i]!;
       const wait = this.waitFor(w.req, now);
       if (wait > 0) {

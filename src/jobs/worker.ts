@@ -117,9 +117,12 @@ export class Worker {
   private async run(job: Job): Promise<void> {
     const handler = this.jobs.handlers[job.kind];
     // A job that waits long (a platform's pace) keeps its lease, so no other instance runs it twice.
-    const heartbeat = setInterval(() => {
-      void this.store.jobs.extendLease(job.id, this.id, this.clock.now() + this.leaseMs).catch(() => {});
-    }, Math.max(1000, Math.floor(this.leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        void this.store.jobs.extendLease(job.id, this.id, this.clock.now() + this.leaseMs).catch(() => {});
+      },
+      Math.max(1000, Math.floor(this.leaseMs / 3)),
+    );
     heartbeat.unref();
     try {
       if (!handler) throw new ProviderRejectedError('worker', `no handler for job kind "${job.kind}"`);

@@ -26,7 +26,10 @@ export async function providerFetch(provider: string, url: string, init: Provide
   try {
     res = await fetch(url, { ...rest, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
   } catch (err) {
-    const reason = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `network error (${err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err)})`;
+    const reason =
+      err instanceof Error && err.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : `network error (${err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err)})`;
     throw new ProviderUnreachableError(provider, reason, { method, cause: err });
   }
   let body: string;

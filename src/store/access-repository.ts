@@ -36,7 +36,19 @@ export async function claimAccessChecks(db: Kysely<Database>, dialect: Dialect, 
     .selectFrom('memberships as m')
     .innerJoin('groups as g', 'g.id', 'm.group_id')
     .innerJoin('accounts as a', 'a.id', 'm.account_id')
-    .select(['m.id', 'm.account_id', 'm.group_id', 'm.status', 'm.expires_at', 'm.updated_at', 'm.access_confirmed_at', 'm.access_reinvites', 'g.platform', 'g.platform_chat_id', 'a.platform_user_id'])
+    .select([
+      'm.id',
+      'm.account_id',
+      'm.group_id',
+      'm.status',
+      'm.expires_at',
+      'm.updated_at',
+      'm.access_confirmed_at',
+      'm.access_reinvites',
+      'g.platform',
+      'g.platform_chat_id',
+      'a.platform_user_id',
+    ])
     .where('m.id', 'in', ids)
     .orderBy('m.id')
     .execute();
@@ -62,15 +74,29 @@ export async function setMembershipAccess(db: Kysely<Database>, id: number, patc
   if (patch.reinvites === 'increment') set.access_reinvites = sql`access_reinvites + 1`;
   else if (patch.reinvites !== undefined) set.access_reinvites = patch.reinvites;
   if (Object.keys(set).length === 0) return;
-  await db.updateTable('memberships').set(set as never).where('id', '=', id).execute();
+  await db
+    .updateTable('memberships')
+    .set(set as never)
+    .where('id', '=', id)
+    .execute();
 }
 
 /**
  * One owner alert of one kind per window: true (with how many were held back since the last one) when
  * this one may go out; otherwise it is counted and false. Run inside a transaction.
  */
-export async function takeOwnerAlert(db: Kysely<Database>, accountId: number, kind: string, now: number, windowMs: number): Promise<{ send: boolean; coalesced: number }> {
-  const inserted = await db.insertInto('owner_alerts').values({ account_id: accountId, kind, last_sent_at: now, coalesced: 0 }).onConflict((oc) => oc.columns(['account_id', 'kind']).doNothing()).executeTakeFirst();
+export async function takeOwnerAlert(
+  db: Kysely<Database>,
+  accountId: number,
+  kind: string,
+  now: number,
+  windowMs: number,
+): Promise<{ send: boolean; coalesced: number }> {
+  const inserted = await db
+    .insertInto('owner_alerts')
+    .values({ account_id: accountId, kind, last_sent_at: now, coalesced: 0 })
+    .onConflict((oc) => oc.columns(['account_id', 'kind']).doNothing())
+    .executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { send: true, coalesced: 0 };
   const held = await db
     .updateTable('owner_alerts')
@@ -81,7 +107,13 @@ export async function takeOwnerAlert(db: Kysely<Database>, accountId: number, ki
     .executeTakeFirst();
   if (Number(held.numUpdatedRows) === 1) return { send: false, coalesced: 0 };
   const row = await db.selectFrom('owner_alerts').select('coalesced').where('account_id', '=', accountId).where('kind', '=', kind).executeTakeFirst();
-  const sent = await db.updateTable('owner_alerts').set({ last_sent_at: now, coalesced: 0 }).where('account_id', '=', accountId).where('kind', '=', kind).where('last_sent_at', '<=', now - windowMs).executeTakeFirst();
+  const sent = await db
+    .updateTable('owner_alerts')
+    .set({ last_sent_at: now, coalesced: 0 })
+    .where('account_id', '=', accountId)
+    .where('kind', '=', kind)
+    .where('last_sent_at', '<=', now - windowMs)
+    .executeTakeFirst();
   if (Number(sent.numUpdatedRows) !== 1) return { send: false, coalesced: 0 };
   return { send: true, coalesced: Number(row?.coalesced ?? 0) };
 }

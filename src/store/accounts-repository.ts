@@ -20,7 +20,14 @@ export async function upsertAccount(
 ): Promise<Account> {
   await db
     .insertInto('accounts')
-    .values({ platform: a.platform, platform_user_id: a.platformUserId, display_name: a.displayName ?? null, locale: a.locale ?? null, referred_by: null, created_at: now })
+    .values({
+      platform: a.platform,
+      platform_user_id: a.platformUserId,
+      display_name: a.displayName ?? null,
+      locale: a.locale ?? null,
+      referred_by: null,
+      created_at: now,
+    })
     .onConflict((oc) => oc.columns(['platform', 'platform_user_id']).doNothing())
     .execute();
   const patch: { display_name?: string; locale?: string } = {};
@@ -35,7 +42,13 @@ export async function upsertAccount(
 }
 
 export async function setReferrer(db: Kysely<Database>, accountId: number, referrerId: number): Promise<void> {
-  await db.updateTable('accounts').set({ referred_by: referrerId }).where('id', '=', accountId).where('referred_by', 'is', null).where('id', '!=', referrerId).execute();
+  await db
+    .updateTable('accounts')
+    .set({ referred_by: referrerId })
+    .where('id', '=', accountId)
+    .where('referred_by', 'is', null)
+    .where('id', '!=', referrerId)
+    .execute();
 }
 
 export async function getDialogue(db: Kysely<Database>, accountId: number): Promise<unknown> {

@@ -13,7 +13,17 @@ export async function insertAudits(db: Kysely<Database>, entries: Omit<AuditEntr
     if (chunk.length === 0) continue;
     await db
       .insertInto('audit_log')
-      .values(chunk.map((e) => ({ at: e.at, actor: e.actor, action: e.action, subject_type: e.subjectType, subject_id: e.subjectId, reason: e.reason, detail: e.detail == null ? null : JSON.stringify(e.detail) })))
+      .values(
+        chunk.map((e) => ({
+          at: e.at,
+          actor: e.actor,
+          action: e.action,
+          subject_type: e.subjectType,
+          subject_id: e.subjectId,
+          reason: e.reason,
+          detail: e.detail == null ? null : JSON.stringify(e.detail),
+        })),
+      )
       .execute();
   }
 }
@@ -25,7 +35,10 @@ export async function listAudit(db: Kysely<Database>, filter: { subjectType?: st
   return (await q.execute()).map(toAudit);
 }
 
-export async function pageAudit(db: Kysely<Database>, q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]> {
+export async function pageAudit(
+  db: Kysely<Database>,
+  q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number },
+): Promise<AuditEntry[]> {
   let query = db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(q.limit);
   if (q.subjectType) query = query.where('subject_type', '=', q.subjectType);
   if (q.subjectId) query = query.where('subject_id', '=', q.subjectId);

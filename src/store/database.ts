@@ -98,7 +98,10 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     if (path !== ':memory:') createPrivateFile(path);
     const handle = new SQLite(path, { fileMustExist: !!opts.mustExist });
     // Checked before anything is written (the WAL pragma would turn an empty file into a database).
-    if (opts.mustExist && (handle.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'`).get() as { n: number }).n === 0) {
+    if (
+      opts.mustExist &&
+      (handle.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'`).get() as { n: number }).n === 0
+    ) {
       handle.close();
       throw new NoDatabaseError(path);
     }

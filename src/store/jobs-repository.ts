@@ -50,16 +50,36 @@ export async function claimJobs(db: Kysely<Database>, dialect: Dialect, workerId
 }
 
 export async function completeJob(db: Kysely<Database>, id: number, workerId: string, now: number): Promise<boolean> {
-  const r = await db.updateTable('jobs').set({ status: 'done', lease_until: null, last_error: null, updated_at: now }).where('id', '=', id).where('locked_by', '=', workerId).where('status', '=', 'running').executeTakeFirst();
+  const r = await db
+    .updateTable('jobs')
+    .set({ status: 'done', lease_until: null, last_error: null, updated_at: now })
+    .where('id', '=', id)
+    .where('locked_by', '=', workerId)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
 export async function extendJobLease(db: Kysely<Database>, id: number, workerId: string, until: number): Promise<boolean> {
-  const r = await db.updateTable('jobs').set({ lease_until: until }).where('id', '=', id).where('locked_by', '=', workerId).where('status', '=', 'running').executeTakeFirst();
+  const r = await db
+    .updateTable('jobs')
+    .set({ lease_until: until })
+    .where('id', '=', id)
+    .where('locked_by', '=', workerId)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
-export async function retryJob(db: Kysely<Database>, id: number, workerId: string, runAt: number, error: string, countAttempt: boolean, now: number): Promise<boolean> {
+export async function retryJob(
+  db: Kysely<Database>,
+  id: number,
+  workerId: string,
+  runAt: number,
+  error: string,
+  countAttempt: boolean,
+  now: number,
+): Promise<boolean> {
   const r = await db
     .updateTable('jobs')
     .set((eb) => ({
@@ -79,7 +99,13 @@ export async function retryJob(db: Kysely<Database>, id: number, workerId: strin
 }
 
 export async function buryJob(db: Kysely<Database>, id: number, workerId: string, error: string, now: number): Promise<boolean> {
-  const r = await db.updateTable('jobs').set({ status: 'dead', lease_until: null, last_error: error.slice(0, 1000), updated_at: now }).where('id', '=', id).where('locked_by', '=', workerId).where('status', '=', 'running').executeTakeFirst();
+  const r = await db
+    .updateTable('jobs')
+    .set({ status: 'dead', lease_until: null, last_error: error.slice(0, 1000), updated_at: now })
+    .where('id', '=', id)
+    .where('locked_by', '=', workerId)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
@@ -91,6 +117,11 @@ export async function listJobs(db: Kysely<Database>, filter: { status?: JobStatu
 }
 
 export async function countJobsByStatus(db: Kysely<Database>): Promise<Array<{ status: JobStatus; lane: string; count: number }>> {
-  const rows = await db.selectFrom('jobs').select(['status', 'lane']).select((eb) => eb.fn.countAll<number>().as('count')).groupBy(['status', 'lane']).execute();
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['status', 'lane'])
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .groupBy(['status', 'lane'])
+    .execute();
   return rows.map((r) => ({ status: r.status as JobStatus, lane: r.lane, count: Number(r.count) }));
 }

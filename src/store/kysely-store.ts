@@ -27,10 +27,35 @@ import {
   revokePeriod,
   updateMembership,
 } from './memberships-repository.ts';
-import { expireDueOrders, findOrderByOutTradeNo, getOrder, getOrderForUpdate, insertOrder, ordersToReconcile, pageOrders, setOrderCheckout, transitionOrder } from './orders-repository.ts';
+import {
+  expireDueOrders,
+  findOrderByOutTradeNo,
+  getOrder,
+  getOrderForUpdate,
+  insertOrder,
+  ordersToReconcile,
+  pageOrders,
+  setOrderCheckout,
+  transitionOrder,
+} from './orders-repository.ts';
 import { getClaim, getScope, grantScope, insertClaim, listOwners, redeemClaim, setOwner } from './owners-repository.ts';
-import { countActiveMembers, countChurn, countMembersByStatus, countOrdersByStatus, countRenewals, countWebhookOutcomes, revenueByCurrency } from './stats-repository.ts';
-import { insertPaymentIfAbsent, insertWebhookEventIfAbsent, listPaymentsForOrder, purgeWebhookPayloads, refundedByOrder, setWebhookOutcome } from './payments-repository.ts';
+import {
+  countActiveMembers,
+  countChurn,
+  countMembersByStatus,
+  countOrdersByStatus,
+  countRenewals,
+  countWebhookOutcomes,
+  revenueByCurrency,
+} from './stats-repository.ts';
+import {
+  insertPaymentIfAbsent,
+  insertWebhookEventIfAbsent,
+  listPaymentsForOrder,
+  purgeWebhookPayloads,
+  refundedByOrder,
+  setWebhookOutcome,
+} from './payments-repository.ts';
 import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';

@@ -51,7 +51,11 @@ export async function updateMembership(
   now: number,
 ): Promise<void> {
   // Any change of the paid period starts its reminders afresh.
-  await db.updateTable('memberships').set({ status: patch.status, expires_at: patch.expiresAt, grace_until: patch.graceUntil, reminded_offset_ms: null, updated_at: now }).where('id', '=', id).execute();
+  await db
+    .updateTable('memberships')
+    .set({ status: patch.status, expires_at: patch.expiresAt, grace_until: patch.graceUntil, reminded_offset_ms: null, updated_at: now })
+    .where('id', '=', id)
+    .execute();
 }
 
 /**
@@ -79,7 +83,11 @@ export async function remindersDue(
 export async function markReminded(db: Kysely<Database>, ids: number[], offsetMs: number, now: number): Promise<void> {
   if (ids.length === 0) return;
   for (let i = 0; i < ids.length; i += 500) {
-    await db.updateTable('memberships').set({ reminded_offset_ms: offsetMs, updated_at: now }).where('id', 'in', ids.slice(i, i + 500)).execute();
+    await db
+      .updateTable('memberships')
+      .set({ reminded_offset_ms: offsetMs, updated_at: now })
+      .where('id', 'in', ids.slice(i, i + 500))
+      .execute();
   }
 }
 
@@ -125,7 +133,10 @@ export async function reschedulePeriod(db: Kysely<Database>, id: number, startsA
   await db.updateTable('membership_periods').set({ starts_at: startsAt, ends_at: endsAt }).where('id', '=', id).where('revoked_at', 'is', null).execute();
 }
 
-export async function listMemberships(db: Kysely<Database>, filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]> {
+export async function listMemberships(
+  db: Kysely<Database>,
+  filter: { groupId?: number; status?: MembershipStatus; accountId?: number },
+): Promise<MembershipView[]> {
   // Unpaged: for small result sets (one account, tests); lists shown to people use pageMemberships.
   let q = db
     .selectFrom('memberships as m')
@@ -170,7 +181,16 @@ export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialec
 export async function insertPeriodIfAbsent(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<boolean> {
   const r = await db
     .insertInto('membership_periods')
-    .values({ membership_id: p.membershipId, group_id: p.groupId, order_id: p.orderId, kind: p.kind, starts_at: p.startsAt, ends_at: p.endsAt, days: p.days, created_at: now })
+    .values({
+      membership_id: p.membershipId,
+      group_id: p.groupId,
+      order_id: p.orderId,
+      kind: p.kind,
+      starts_at: p.startsAt,
+      ends_at: p.endsAt,
+      days: p.days,
+      created_at: now,
+    })
     .onConflict((oc) => oc.columns(['order_id', 'group_id']).doNothing())
     .executeTakeFirst();
   return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;

@@ -9,11 +9,21 @@ import type { Database } from './schema.ts';
 export async function insertClaim(db: Kysely<Database>, codeHash: string, now: number, expiresAt: number, groupIds: number[] | null): Promise<void> {
   await db
     .insertInto('owner_claims')
-    .values({ code_hash: codeHash, created_at: now, expires_at: expiresAt, redeemed_at: null, redeemed_by: null, group_ids: groupIds === null ? null : JSON.stringify(groupIds) })
+    .values({
+      code_hash: codeHash,
+      created_at: now,
+      expires_at: expiresAt,
+      redeemed_at: null,
+      redeemed_by: null,
+      group_ids: groupIds === null ? null : JSON.stringify(groupIds),
+    })
     .execute();
 }
 
-export async function getClaim(db: Kysely<Database>, codeHash: string): Promise<{ expiresAt: number; redeemedAt: number | null; groupIds: number[] | null } | null> {
+export async function getClaim(
+  db: Kysely<Database>,
+  codeHash: string,
+): Promise<{ expiresAt: number; redeemedAt: number | null; groupIds: number[] | null } | null> {
   const r = await db.selectFrom('owner_claims').select(['expires_at', 'redeemed_at', 'group_ids']).where('code_hash', '=', codeHash).executeTakeFirst();
   return r ? { expiresAt: r.expires_at, redeemedAt: r.redeemed_at, groupIds: r.group_ids === null ? null : (JSON.parse(r.group_ids) as number[]) } : null;
 }

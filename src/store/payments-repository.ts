@@ -53,7 +53,13 @@ export async function purgeWebhookPayloads(db: Kysely<Database>, before: number,
 
 export async function listPaymentsForOrder(db: Kysely<Database>, orderId: string) {
   const rows = await db.selectFrom('payments').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
-  return rows.map((r) => ({ kind: r.kind as 'charge' | 'refund', providerTxnId: r.provider_txn_id, amountMinor: r.amount_minor, currency: r.currency, occurredAt: r.occurred_at }));
+  return rows.map((r) => ({
+    kind: r.kind as 'charge' | 'refund',
+    providerTxnId: r.provider_txn_id,
+    amountMinor: r.amount_minor,
+    currency: r.currency,
+    occurredAt: r.occurred_at,
+  }));
 }
 
 export async function refundedByOrder(db: Kysely<Database>, orderIds: string[]): Promise<Map<string, number>> {

@@ -4,7 +4,16 @@ import type { Database, PlanRow } from './schema.ts';
 
 async function withGroups(db: Kysely<Database>, rows: PlanRow[]): Promise<Plan[]> {
   if (rows.length === 0) return [];
-  const links = await db.selectFrom('plan_groups').selectAll().where('plan_id', 'in', rows.map((r) => r.id)).orderBy('group_id').execute();
+  const links = await db
+    .selectFrom('plan_groups')
+    .selectAll()
+    .where(
+      'plan_id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .orderBy('group_id')
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
@@ -28,7 +37,10 @@ export async function insertPlan(
     .values({ name: p.name, price_minor: p.priceMinor, currency: p.currency, duration_days: p.durationDays, created_at: now })
     .returningAll()
     .executeTakeFirstOrThrow();
-  await db.insertInto('plan_groups').values(p.groupIds.map((g) => ({ plan_id: r.id, group_id: g }))).execute();
+  await db
+    .insertInto('plan_groups')
+    .values(p.groupIds.map((g) => ({ plan_id: r.id, group_id: g })))
+    .execute();
   const [plan] = await withGroups(db, [r]);
   return plan!;
 }
@@ -43,11 +55,19 @@ export async function listPlans(db: Kysely<Database>, opts: { groupId?: number; 
   if (opts.activeOnly) q = q.where('plans.active', '=', 1);
   if (opts.groupId !== undefined) {
     const gid = opts.groupId;
-    q = q.where((eb) => eb.exists(eb.selectFrom('plan_groups').select('plan_groups.plan_id').whereRef('plan_groups.plan_id', '=', 'plans.id').where('plan_groups.group_id', '=', gid)));
+    q = q.where((eb) =>
+      eb.exists(
+        eb.selectFrom('plan_groups').select('plan_groups.plan_id').whereRef('plan_groups.plan_id', '=', 'plans.id').where('plan_groups.group_id', '=', gid),
+      ),
+    );
   }
   return withGroups(db, await q.execute());
 }
 
 export async function setPlanActive(db: Kysely<Database>, id: number, active: boolean): Promise<void> {
-  await db.updateTable('plans').set({ active: active ? 1 : 0 }).where('id', '=', id).execute();
+  await db
+    .updateTable('plans')
+    .set({ active: active ? 1 : 0 })
+    .where('id', '=', id)
+    .execute();
 }

@@ -3,7 +3,12 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from './schema.ts';
 
 export async function countMembersByStatus(db: Kysely<Database>): Promise<Array<{ status: string; count: number }>> {
-  const rows = await db.selectFrom('memberships').select('status').select((eb) => eb.fn.countAll<number>().as('count')).groupBy('status').execute();
+  const rows = await db
+    .selectFrom('memberships')
+    .select('status')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .groupBy('status')
+    .execute();
   return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
 }
 
@@ -12,7 +17,10 @@ export async function countMembersByStatus(db: Kysely<Database>): Promise<Array<
 /** People (not memberships) with access now: active or in grace in at least one group. */
 export async function countActiveMembers(db: Kysely<Database>, groupIds?: number[]): Promise<number> {
   if (groupIds?.length === 0) return 0;
-  let q = db.selectFrom('memberships').select((eb) => eb.fn.count<number>('account_id').distinct().as('n')).where('status', 'in', ['active', 'grace']);
+  let q = db
+    .selectFrom('memberships')
+    .select((eb) => eb.fn.count<number>('account_id').distinct().as('n'))
+    .where('status', 'in', ['active', 'grace']);
   if (groupIds !== undefined) q = q.where('group_id', 'in', groupIds);
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
@@ -42,7 +50,12 @@ export async function revenueByCurrency(
     q = q.where('order_id', 'in', db.selectFrom('orders').select('orders.id').where('orders.plan_id', 'in', plans));
   }
   const rows = await q.execute();
-  return rows.map((r) => ({ currency: r.currency, chargesMinor: Number(r.charges), refundsMinor: Number(r.refunds), netMinor: Number(r.charges) - Number(r.refunds) }));
+  return rows.map((r) => ({
+    currency: r.currency,
+    chargesMinor: Number(r.charges),
+    refundsMinor: Number(r.refunds),
+    netMinor: Number(r.charges) - Number(r.refunds),
+  }));
 }
 
 /** Paid periods created in [from, to) that followed an earlier period of the same membership. */
@@ -59,20 +72,42 @@ export async function countRenewals(db: Kysely<Database>, from: number, to: numb
 /** Memberships that lapsed (expired after grace) in [from, to). */
 export async function countChurn(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
   if (groupIds?.length === 0) return 0;
-  let q = db.selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'membership.expire').where('at', '>=', from).where('at', '<', to);
+  let q = db
+    .selectFrom('audit_log')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('action', '=', 'membership.expire')
+    .where('at', '>=', from)
+    .where('at', '<', to);
   if (groupIds !== undefined) {
-    q = q.where('subject_type', '=', 'membership').where('subject_id', 'in', db.selectFrom('memberships').select(sql<string>`CAST(id AS TEXT)`.as('sid')).where('group_id', 'in', groupIds));
+    q = q.where('subject_type', '=', 'membership').where(
+      'subject_id',
+      'in',
+      db
+        .selectFrom('memberships')
+        .select(sql<string>`CAST(id AS TEXT)`.as('sid'))
+        .where('group_id', 'in', groupIds),
+    );
   }
   const r = await q.executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
 export async function countOrdersByStatus(db: Kysely<Database>): Promise<Array<{ status: string; count: number }>> {
-  const rows = await db.selectFrom('orders').select('status').select((eb) => eb.fn.countAll<number>().as('count')).groupBy('status').execute();
+  const rows = await db
+    .selectFrom('orders')
+    .select('status')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .groupBy('status')
+    .execute();
   return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
 }
 
 export async function countWebhookOutcomes(db: Kysely<Database>): Promise<Array<{ provider: string; outcome: string; count: number }>> {
-  const rows = await db.selectFrom('webhook_events').select(['provider', 'outcome']).select((eb) => eb.fn.countAll<number>().as('count')).groupBy(['provider', 'outcome']).execute();
+  const rows = await db
+    .selectFrom('webhook_events')
+    .select(['provider', 'outcome'])
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .groupBy(['provider', 'outcome'])
+    .execute();
   return rows.map((r) => ({ provider: r.provider, outcome: r.outcome, count: Number(r.count) }));
 }

@@ -175,7 +175,14 @@ export function telegramRepo(db: Kysely<Database>): TelegramRepo {
     },
 
     async upsertRosterEntry(e) {
-      const row = { display_name: e.displayName, is_bot: e.isBot ? 1 : 0, status: e.status, joined_at: e.joinedAt, intruder_state: e.intruderState, updated_at: e.updatedAt };
+      const row = {
+        display_name: e.displayName,
+        is_bot: e.isBot ? 1 : 0,
+        status: e.status,
+        joined_at: e.joinedAt,
+        intruder_state: e.intruderState,
+        updated_at: e.updatedAt,
+      };
       await db
         .insertInto('telegram_chat_members')
         .values({ group_id: e.groupId, user_id: e.userId, ...row })
@@ -195,7 +202,12 @@ export function telegramRepo(db: Kysely<Database>): TelegramRepo {
     },
 
     async setIntruderState(groupId, userId, state, now) {
-      await db.updateTable('telegram_chat_members').set({ intruder_state: state, updated_at: now }).where('group_id', '=', groupId).where('user_id', '=', userId).execute();
+      await db
+        .updateTable('telegram_chat_members')
+        .set({ intruder_state: state, updated_at: now })
+        .where('group_id', '=', groupId)
+        .where('user_id', '=', userId)
+        .execute();
     },
 
     async addToWhitelist(groupId, userId, addedBy, now) {

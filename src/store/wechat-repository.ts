@@ -59,14 +59,28 @@ const toReport = (r: Selectable<WechatAuditReportsTable>): WechatAuditReport => 
   createdAt: r.created_at,
 });
 
-const toIdentity = (r: WechatIdentitiesTable): WechatIdentity => ({ accountId: r.account_id, handle: r.handle, aliasTag: r.alias_tag, name: r.name, updatedAt: r.updated_at });
+const toIdentity = (r: WechatIdentitiesTable): WechatIdentity => ({
+  accountId: r.account_id,
+  handle: r.handle,
+  aliasTag: r.alias_tag,
+  name: r.name,
+  updatedAt: r.updated_at,
+});
 
 export function wechatRepo(db: Kysely<Database>): WechatRepo {
   return {
     async bindRoom(b, now) {
       await db
         .insertInto('wechat_rooms')
-        .values({ group_id: b.groupId, room_id: b.roomId, bound_by: b.boundBy, bound_at: now, confirmed_report_id: null, confirmed_by: null, confirmed_at: null })
+        .values({
+          group_id: b.groupId,
+          room_id: b.roomId,
+          bound_by: b.boundBy,
+          bound_at: now,
+          confirmed_report_id: null,
+          confirmed_by: null,
+          confirmed_at: null,
+        })
         .onConflict((oc) => oc.column('group_id').doUpdateSet({ room_id: b.roomId, bound_by: b.boundBy, bound_at: now }))
         .execute();
     },
@@ -80,7 +94,10 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
       const g = await db.selectFrom('groups').select('platform_chat_id').where('id', '=', groupId).executeTakeFirst();
       if (!g) return;
       await db.updateTable('groups').set({ intruder_policy: policy }).where('id', '=', groupId).execute();
-      const facts = confirm && policy === 'remove' ? { confirmed_report_id: confirm.reportId, confirmed_by: confirm.by, confirmed_at: now } : { confirmed_report_id: null, confirmed_by: null, confirmed_at: null };
+      const facts =
+        confirm && policy === 'remove'
+          ? { confirmed_report_id: confirm.reportId, confirmed_by: confirm.by, confirmed_at: now }
+          : { confirmed_report_id: null, confirmed_by: null, confirmed_at: null };
       // A room registered through the admin API (never bound with /bind) gets its row here.
       await db
         .insertInto('wechat_rooms')
@@ -129,12 +146,25 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
 
     async resolvePendingAdd(membershipId, from, to, now) {
       if (from.length === 0) return false;
-      const r = await db.updateTable('wechat_pending_adds').set({ state: to, resolved_at: now }).where('membership_id', '=', membershipId).where('state', 'in', from).executeTakeFirst();
+      const r = await db
+        .updateTable('wechat_pending_adds')
+        .set({ state: to, resolved_at: now })
+        .where('membership_id', '=', membershipId)
+        .where('state', 'in', from)
+        .executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     },
 
     async pendingAddsDue(now, limit) {
-      const rows = await db.selectFrom('wechat_pending_adds').selectAll().where('state', '=', 'pending').where('deadline_at', '<=', now).orderBy('deadline_at').orderBy('membership_id').limit(limit).execute();
+      const rows = await db
+        .selectFrom('wechat_pending_adds')
+        .selectAll()
+        .where('state', '=', 'pending')
+        .where('deadline_at', '<=', now)
+        .orderBy('deadline_at')
+        .orderBy('membership_id')
+        .limit(limit)
+        .execute();
       return rows.map(toPending);
     },
 
@@ -148,7 +178,12 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
     },
 
     async listWhitelist(groupId): Promise<WechatWhitelistEntry[]> {
-      const rows = await db.selectFrom('wechat_whitelist').select(['group_id', 'contact_id', 'handle', 'name']).where('group_id', '=', groupId).orderBy('id').execute();
+      const rows = await db
+        .selectFrom('wechat_whitelist')
+        .select(['group_id', 'contact_id', 'handle', 'name'])
+        .where('group_id', '=', groupId)
+        .orderBy('id')
+        .execute();
       return rows.map((r) => ({ groupId: r.group_id, contactId: r.contact_id, handle: r.handle, name: r.name }));
     },
 
@@ -209,7 +244,12 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
       const acc = await db.selectFrom('accounts').select(['platform', 'platform_user_id']).where('id', '=', accountId).executeTakeFirst();
       if (!acc || acc.platform !== 'wechat' || acc.platform_user_id === newContactId) return null;
       const old = acc.platform_user_id;
-      const r = await db.updateTable('accounts').set({ platform_user_id: newContactId }).where('id', '=', accountId).where('platform_user_id', '=', old).executeTakeFirst();
+      const r = await db
+        .updateTable('accounts')
+        .set({ platform_user_id: newContactId })
+        .where('id', '=', accountId)
+        .where('platform_user_id', '=', old)
+        .executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) return null;
       await db.updateTable('wechat_pending_adds').set({ contact_id: newContactId }).where('account_id', '=', accountId).execute();
       // Whitelist rows keyed by the old id follow the person (unless the new id is already listed there).

@@ -23,7 +23,10 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     const now = t.clock.now();
     owner = await store.accounts.upsert({ platform: 'playground', platformUserId: 'olga', displayName: 'Olga', locale: 'en' }, now);
     await store.accounts.setOwner(owner.id);
-    group = await store.groups.insert({ platform: 'playground', platformChatId: 'room-1', title: 'Readers', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] }, now);
+    group = await store.groups.insert(
+      { platform: 'playground', platformChatId: 'room-1', title: 'Readers', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] },
+      now,
+    );
   });
   afterEach(async () => {
     await t.close();
@@ -50,7 +53,10 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     const bob = await member('bob', 'active', now + 10 * MINUTE_MS);
     roster().add('bob');
     await store.jobs.enqueue([inviteJob({ membershipId: alice.id, expiresAt: alice.expiresAt })], now);
-    const lift = t.gateway.failWhen(() => true, () => new ProviderUnreachableError('playground', 'connection refused'));
+    const lift = t.gateway.failWhen(
+      () => true,
+      () => new ProviderUnreachableError('playground', 'connection refused'),
+    );
     await minutes(120);
     // Bob lapsed and his grace ended during the outage: his removal is waiting, as is Alice's invite.
     expect((await store.memberships.get(bob.id))!.status).toBe('expired');
@@ -72,7 +78,10 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     await member('alice', 'active', t.clock.now() + 30 * 86_400_000);
     roster().add('alice');
     await t.clock.advance(7 * HOUR_MS); // a grant is looked at 6 hours after it was made
-    const lift = t.gateway.failWhen((c) => c.op === 'status', () => new Error('database is down'));
+    const lift = t.gateway.failWhen(
+      (c) => c.op === 'status',
+      () => new Error('database is down'),
+    );
     await expect(t.service.scheduler.tick()).rejects.toThrow('database is down');
     expect(t.logger.lines.some((l) => l.msg === 'access sweep: could not ask the platform')).toBe(false);
     lift();
@@ -83,7 +92,10 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
   it('the sweep invites a paid member again once a refusal is gone, and stops once they are in', async () => {
     const now = t.clock.now();
     const alice = await member('alice', 'active', now + 30 * 86_400_000);
-    const lift = t.gateway.failWhen((c) => c.op === 'invite' && c.userId === 'alice', () => new ProviderRejectedError('playground', 'user blocked the bot'));
+    const lift = t.gateway.failWhen(
+      (c) => c.op === 'invite' && c.userId === 'alice',
+      () => new ProviderRejectedError('playground', 'user blocked the bot'),
+    );
     await store.jobs.enqueue([inviteJob({ membershipId: alice.id, expiresAt: alice.expiresAt })], now);
     await t.service.worker.drain();
     expect(await store.jobs.list({ kind: 'invite', status: 'dead' })).toHaveLength(1);
@@ -114,7 +126,12 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     for (const u of ['carol', 'dan', 'eve']) roster().add(u);
     await minutes(20);
     expect([...roster()].sort()).toEqual(['eve']);
-    expect(t.gateway.of('remove').map((c) => c.userId).sort()).toEqual(['carol', 'dan']);
+    expect(
+      t.gateway
+        .of('remove')
+        .map((c) => c.userId)
+        .sort(),
+    ).toEqual(['carol', 'dan']);
     expect((await store.audit.list({ subjectType: 'membership', subjectId: String(carol.id) })).some((a) => a.action === 'membership.reremove')).toBe(true);
     expect((await store.memberships.get(dan.id))!.status).toBe('revoked');
     expect((await store.memberships.get(eve.id))!.status).toBe('active');
@@ -128,7 +145,10 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     const now = t.clock.now();
     await member('frank', 'expired', now - HOUR_MS);
     roster().add('frank');
-    t.gateway.failWhen((c) => c.op === 'remove', () => new ProviderRejectedError('playground', 'not enough rights to remove this member'));
+    t.gateway.failWhen(
+      (c) => c.op === 'remove',
+      () => new ProviderRejectedError('playground', 'not enough rights to remove this member'),
+    );
     await minutes(20);
     for (let i = 0; i < 5; i++) {
       await t.clock.advance(6 * HOUR_MS);
@@ -142,7 +162,10 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
 
   it('with no adapter running for a platform, the sweep leaves its rows alone', async () => {
     const now = t.clock.now();
-    const tg = await store.groups.insert({ platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] }, now);
+    const tg = await store.groups.insert(
+      { platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] },
+      now,
+    );
     const a = await store.accounts.upsert({ platform: 'telegram', platformUserId: '42', displayName: 'x', locale: 'en' }, now);
     const m = await store.memberships.insert({ accountId: a.id, groupId: tg.id, status: 'expired', expiresAt: now - HOUR_MS }, now);
     await minutes(20);
@@ -152,8 +175,14 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
 
   it('an owner chat that always fails: 100 dead jobs raise a bounded number of alerts, and the jobs table stops growing', async () => {
     const now = t.clock.now();
-    t.gateway.failWhen((c) => c.userId === 'olga', () => new ProviderRejectedError('playground', 'bot was blocked by the user'));
-    t.gateway.failWhen((c) => c.op === 'invite', () => new ProviderRejectedError('playground', 'chat not found'));
+    t.gateway.failWhen(
+      (c) => c.userId === 'olga',
+      () => new ProviderRejectedError('playground', 'bot was blocked by the user'),
+    );
+    t.gateway.failWhen(
+      (c) => c.op === 'invite',
+      () => new ProviderRejectedError('playground', 'chat not found'),
+    );
     const jobs = [];
     for (let i = 0; i < 100; i++) {
       const m = await member(`m${i}`, 'active', now + 86_400_000 + i);
@@ -181,7 +210,10 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
       jobs.push(removeJob({ membershipId: m.id, reason: 'revoked', expectStatus: 'revoked' }, 'x'));
       await store.memberships.update(m.id, { status: 'revoked', expiresAt: m.expiresAt, graceUntil: null }, now);
     }
-    t.gateway.failWhen((c) => c.op === 'remove', () => new ProviderRejectedError('playground', 'not enough rights'));
+    t.gateway.failWhen(
+      (c) => c.op === 'remove',
+      () => new ProviderRejectedError('playground', 'not enough rights'),
+    );
     await store.jobs.enqueue(jobs, now);
     await t.service.worker.drain();
     const toOwner = () => t.gateway.of('text').filter((c) => c.userId === 'olga');
@@ -202,15 +234,30 @@ describe.each(DIALECTS.filter((d) => d === 'postgres'))('access sweep on several
     try {
       const now = Date.UTC(2026, 0, 1);
       const store = db.store;
-      const g = await store.groups.insert({ platform: 'playground', platformChatId: 'room-1', title: 'R', ownerAccountId: null, graceMs: HOUR_MS, reminderOffsetsMs: [] }, now);
+      const g = await store.groups.insert(
+        { platform: 'playground', platformChatId: 'room-1', title: 'R', ownerAccountId: null, graceMs: HOUR_MS, reminderOffsetsMs: [] },
+        now,
+      );
       for (let i = 0; i < 120; i++) {
         const a = await store.accounts.upsert({ platform: 'playground', platformUserId: `u${i}`, displayName: null, locale: null }, now);
-        await store.memberships.insert({ accountId: a.id, groupId: g.id, status: i % 2 ? 'active' : 'expired', expiresAt: i % 2 ? now + 30 * 86_400_000 : now - HOUR_MS }, now);
+        await store.memberships.insert(
+          { accountId: a.id, groupId: g.id, status: i % 2 ? 'active' : 'expired', expiresAt: i % 2 ? now + 30 * 86_400_000 : now - HOUR_MS },
+          now,
+        );
       }
       const later = now + 7 * HOUR_MS;
       const [a, b] = [await db.reopen(), await db.reopen()];
-      const q = { now: later, platforms: ['playground' as const], settledBefore: later - 15 * MINUTE_MS, recheckBefore: later - 6 * HOUR_MS, maxReinvites: 3, limit: 25 };
-      const batches = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a.store : b.store).transaction((tx) => tx.memberships.claimAccessChecks(q))));
+      const q = {
+        now: later,
+        platforms: ['playground' as const],
+        settledBefore: later - 15 * MINUTE_MS,
+        recheckBefore: later - 6 * HOUR_MS,
+        maxReinvites: 3,
+        limit: 25,
+      };
+      const batches = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => (i % 2 ? a.store : b.store).transaction((tx) => tx.memberships.claimAccessChecks(q))),
+      );
       const ids = batches.flat().map((r) => r.membershipId);
       expect(ids).toHaveLength(120);
       expect(new Set(ids).size).toBe(120);

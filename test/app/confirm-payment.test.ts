@@ -22,8 +22,14 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     t = await startTestService(dialect, { GRACE_HOURS: '48' });
     deps = t.service.deps;
     dev = deps.providers.get('dev')!;
-    const g1 = await deps.store.groups.insert({ platform: 'playground', platformChatId: 'a', title: 'A', ownerAccountId: null, graceMs: 48 * HOUR_MS, reminderOffsetsMs: [] }, t.clock.now());
-    const g2 = await deps.store.groups.insert({ platform: 'playground', platformChatId: 'b', title: 'B', ownerAccountId: null, graceMs: 48 * HOUR_MS, reminderOffsetsMs: [] }, t.clock.now());
+    const g1 = await deps.store.groups.insert(
+      { platform: 'playground', platformChatId: 'a', title: 'A', ownerAccountId: null, graceMs: 48 * HOUR_MS, reminderOffsetsMs: [] },
+      t.clock.now(),
+    );
+    const g2 = await deps.store.groups.insert(
+      { platform: 'playground', platformChatId: 'b', title: 'B', ownerAccountId: null, graceMs: 48 * HOUR_MS, reminderOffsetsMs: [] },
+      t.clock.now(),
+    );
     groupIds = [g1.id, g2.id];
     planId = (await deps.store.plans.insert({ name: 'Both', priceMinor: 1000, currency: 'CNY', durationDays: 30, groupIds }, t.clock.now())).id;
   });
@@ -44,28 +50,40 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
   });
   const handle = (e: ProviderEvent) => handleProviderEvent(deps, dev, e, JSON.stringify(e));
   const periodsOf = (orderId: string) => t.db.opened.db.selectFrom('membership_periods').selectAll().where('order_id', '=', orderId).execute();
-  const chargesOf = (orderId: string) => t.db.opened.db.selectFrom('payments').selectAll().where('order_id', '=', orderId).where('kind', '=', 'charge').execute();
+  const chargesOf = (orderId: string) =>
+    t.db.opened.db.selectFrom('payments').selectAll().where('order_id', '=', orderId).where('kind', '=', 'charge').execute();
   const membershipsOf = async (accountId: number) => (await deps.store.memberships.list({ accountId })).sort((a, b) => a.groupId - b.groupId);
 
   it('N duplicate or re-keyed payment events grant exactly one period', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom('duplicate', 'rekeyed', 'reconcile'), { minLength: 1, maxLength: 8 }), fc.boolean(), async (variants, concurrent) => {
-        const order = await newOrder();
-        const txn = `tx-${order.id}`;
-        const events = [paidEvent(order, `evt-${order.id}`, txn), ...variants.map((v, i) => paidEvent(order, v === 'duplicate' ? `evt-${order.id}` : v === 'rekeyed' ? `evt-${order.id}-${i}` : `query:${txn}`, txn))];
-        const outcomes = concurrent ? await Promise.all(events.map(handle)) : await events.reduce<Promise<string[]>>(async (acc, e) => [...(await acc), await handle(e)], Promise.resolve([]));
-        expect(outcomes.filter((o) => o === 'granted')).toHaveLength(1);
-        expect(outcomes.every((o) => o === 'granted' || o === 'duplicate' || o === 'already_paid')).toBe(true);
-        expect(await periodsOf(order.id)).toHaveLength(2);
-        expect(await chargesOf(order.id)).toHaveLength(1);
-        const ms = await membershipsOf(order.accountId);
-        expect(ms.map((m) => [m.status, m.expiresAt])).toEqual([
-          ['active', events[0]!.paidAt + 30 * DAY_MS],
-          ['active', events[0]!.paidAt + 30 * DAY_MS],
-        ]);
-        const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) => ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId));
-        expect(invites).toHaveLength(2);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.constantFrom('duplicate', 'rekeyed', 'reconcile'), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        async (variants, concurrent) => {
+          const order = await newOrder();
+          const txn = `tx-${order.id}`;
+          const events = [
+            paidEvent(order, `evt-${order.id}`, txn),
+            ...variants.map((v, i) => paidEvent(order, v === 'duplicate' ? `evt-${order.id}` : v === 'rekeyed' ? `evt-${order.id}-${i}` : `query:${txn}`, txn)),
+          ];
+          const outcomes = concurrent
+            ? await Promise.all(events.map(handle))
+            : await events.reduce<Promise<string[]>>(async (acc, e) => [...(await acc), await handle(e)], Promise.resolve([]));
+          expect(outcomes.filter((o) => o === 'granted')).toHaveLength(1);
+          expect(outcomes.every((o) => o === 'granted' || o === 'duplicate' || o === 'already_paid')).toBe(true);
+          expect(await periodsOf(order.id)).toHaveLength(2);
+          expect(await chargesOf(order.id)).toHaveLength(1);
+          const ms = await membershipsOf(order.accountId);
+          expect(ms.map((m) => [m.status, m.expiresAt])).toEqual([
+            ['active', events[0]!.paidAt + 30 * DAY_MS],
+            ['active', events[0]!.paidAt + 30 * DAY_MS],
+          ]);
+          const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) =>
+            ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId),
+          );
+          expect(invites).toHaveLength(2);
+        },
+      ),
       { numRuns: dialect === 'postgres' ? 15 : 30 },
     );
   });
@@ -78,7 +96,9 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(await handle(paidEvent(second, 'r2', 'rtx2'))).toBe('granted');
     const ms = await membershipsOf(first.accountId);
     expect(ms.every((m) => m.expiresAt === paidAt + 60 * DAY_MS && m.status === 'active')).toBe(true);
-    const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) => ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId));
+    const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) =>
+      ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId),
+    );
     expect(invites).toHaveLength(2);
   });
 
@@ -109,7 +129,9 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
       ['active', successAt + 30 * DAY_MS],
       ['active', successAt + 30 * DAY_MS],
     ]);
-    const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) => ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId));
+    const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) =>
+      ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId),
+    );
     expect(invites).toHaveLength(4);
   });
 
@@ -124,13 +146,22 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
       ['active', at + 60 * DAY_MS],
       ['active', at + 60 * DAY_MS],
     ]);
-    const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) => ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId));
+    const invites = (await deps.store.jobs.list({ kind: 'invite' })).filter((j) =>
+      ms.some((m) => m.id === (j.payload as { membershipId: number }).membershipId),
+    );
     expect(invites).toHaveLength(2);
   });
 
   it('a refund reported before its payment holds the payment for review; a second refund report books nothing more', async () => {
     const order = await newOrder('early-refund');
-    const refund = { type: 'refunded' as const, outTradeNo: order.outTradeNo, providerRefundId: 'ref-early', amountMinor: 1000, currency: 'CNY', refundedAt: t.clock.now() };
+    const refund = {
+      type: 'refunded' as const,
+      outTradeNo: order.outTradeNo,
+      providerRefundId: 'ref-early',
+      amountMinor: 1000,
+      currency: 'CNY',
+      refundedAt: t.clock.now(),
+    };
     expect(await handle({ ...refund, eventId: 'er1' })).toBe('refund_noted');
     expect((await deps.store.orders.get(order.id))!.status).toBe('pending');
     expect(await handle(paidEvent(order, 'ep1', 'eptx1'))).toBe('review');
@@ -163,12 +194,22 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(await handle({ type: 'failed', eventId: 'f1', outTradeNo: order.outTradeNo, reason: 'card declined' })).toBe('duplicate');
     expect(await handle({ type: 'ignored', eventId: 'i1', reason: 'other' })).toBe('ignored');
     expect(await handle({ type: 'ignored', eventId: 'i1', reason: 'other' })).toBe('duplicate');
-    expect(await handle({ type: 'refunded', eventId: 'rf1', outTradeNo: order.outTradeNo, providerRefundId: 'ref1', amountMinor: 1000, currency: 'CNY', refundedAt: t.clock.now() })).toBe('refund_noted');
+    expect(
+      await handle({
+        type: 'refunded',
+        eventId: 'rf1',
+        outTradeNo: order.outTradeNo,
+        providerRefundId: 'ref1',
+        amountMinor: 1000,
+        currency: 'CNY',
+        refundedAt: t.clock.now(),
+      }),
+    ).toBe('refund_noted');
     const refunds = await t.db.opened.db.selectFrom('payments').selectAll().where('order_id', '=', order.id).where('kind', '=', 'refund').execute();
     expect(refunds).toHaveLength(1);
   });
 
-  it('an event naming another provider\'s order is treated as unknown', async () => {
+  it("an event naming another provider's order is treated as unknown", async () => {
     const order = await newOrder();
     const other: PaymentProvider = { ...dev, name: 'other', merchantId: null } as PaymentProvider;
     expect(await handleProviderEvent(deps, other, paidEvent(order, 'x1', 'xtx1'), '{}')).toBe('unknown_order');

@@ -13,7 +13,12 @@ describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
   beforeEach(async () => {
     t = await startTestService(dialect);
     deps = t.service.deps;
-    groupId = (await deps.store.groups.insert({ platform: 'playground', platformChatId: 'g', title: 'G', ownerAccountId: null, graceMs: 24 * HOUR_MS, reminderOffsetsMs: [] }, t.clock.now())).id;
+    groupId = (
+      await deps.store.groups.insert(
+        { platform: 'playground', platformChatId: 'g', title: 'G', ownerAccountId: null, graceMs: 24 * HOUR_MS, reminderOffsetsMs: [] },
+        t.clock.now(),
+      )
+    ).id;
   });
   afterEach(async () => {
     await t.close();
@@ -55,8 +60,11 @@ describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
     expect((await deps.store.jobs.list({ kind: 'remove' }))[0]!.status).toBe('done');
   });
 
-  it('uses each group\'s own grace', async () => {
-    const g2 = await deps.store.groups.insert({ platform: 'playground', platformChatId: 'g2', title: 'G2', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, t.clock.now());
+  it("uses each group's own grace", async () => {
+    const g2 = await deps.store.groups.insert(
+      { platform: 'playground', platformChatId: 'g2', title: 'G2', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      t.clock.now(),
+    );
     const a = await deps.store.accounts.upsert({ platform: 'playground', platformUserId: 'nograce' }, t.clock.now());
     const now = t.clock.now();
     const strict = await deps.store.memberships.insert({ accountId: a.id, groupId: g2.id, status: 'active', expiresAt: now }, now);

@@ -40,16 +40,23 @@ describe.each(DIALECTS)('owner alerts follow owner scopes (%s)', (dialect) => {
 
     const mark = () => [t.gateway.calls.length, telegram.calls.length] as const;
     const told = ([pg, tg]: readonly [number, number]) =>
-      [...new Set([...t.gateway.calls.slice(pg), ...telegram.calls.slice(tg)].filter((c) => c.op === 'text').map((c) => (c as { userId: string }).userId))].sort();
+      [
+        ...new Set([...t.gateway.calls.slice(pg), ...telegram.calls.slice(tg)].filter((c) => c.op === 'text').map((c) => (c as { userId: string }).userId)),
+      ].sort();
     const order = (await deps.store.orders.get(s.orderId))!;
     const before = mark();
-    const outcome = await deps.store.transaction((tx) => confirmRefund(tx, order, { providerRefundId: 'r1', amountMinor: 1, currency: 'CNY', refundedAt: t.clock.now() }, 'provider:dev', t.clock.now()));
+    const outcome = await deps.store.transaction((tx) =>
+      confirmRefund(tx, order, { providerRefundId: 'r1', amountMinor: 1, currency: 'CNY', refundedAt: t.clock.now() }, 'provider:dev', t.clock.now()),
+    );
     expect(outcome).toBe('partial');
     await t.service.worker.drain();
     expect(told(before)).toEqual(['operator', 'scoped']);
 
     const b2 = mark();
-    await deps.store.jobs.enqueue([alertOwnersJob({ groupIds: [], message: { key: 'owner.job_dead', params: { kind: 'refund', attempts: 12, error: 'x' } } }, 'group-less')], t.clock.now());
+    await deps.store.jobs.enqueue(
+      [alertOwnersJob({ groupIds: [], message: { key: 'owner.job_dead', params: { kind: 'refund', attempts: 12, error: 'x' } } }, 'group-less')],
+      t.clock.now(),
+    );
     await t.service.worker.drain();
     expect(told(b2)).toEqual(['operator']);
   });

@@ -80,7 +80,9 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
   });
 
   it('each owner sees only their own groups, members and figures; the operator and the admin see all', async () => {
-    expect(await say('owner-a', '/groups')).toMatch(new RegExp(`^#${one.groupId} Group room-1 \\(playground\\): 1 with access; plans: #${one.planId} Monthly 9\\.90 CNY/30d$`));
+    expect(await say('owner-a', '/groups')).toMatch(
+      new RegExp(`^#${one.groupId} Group room-1 \\(playground\\): 1 with access; plans: #${one.planId} Monthly 9\\.90 CNY/30d$`),
+    );
     expect(await say('owner-b', '/groups')).toMatch(new RegExp(`^#${two.groupId} Group room-2 `));
     expect(await say('owner-a', `/members ${one.groupId}`)).toMatch(/^#\d+ ann: active until /);
     expect(await say('owner-a', '/stats')).toBe('2026-01: 1 member(s) with access, revenue 9.90 CNY, 0 renewal(s), 0 lapsed.');
@@ -129,14 +131,17 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
     await expect(computeStats(deps, { kind: 'account', accountId: b.id })).resolves.toMatchObject({ activeMembers: 1 });
   });
 
-  it('approving an order held for review in another owner\'s group is refused', async () => {
+  it("approving an order held for review in another owner's group is refused", async () => {
     const s = await seedOrder(t.service.app, { userId: 'cat', chatId: 'room-2', price: '5.00', currency: 'USD' });
     const order = (await deps.store.orders.get(s.orderId))!;
     const n = t.service.devProvider!.pay(order, { amount_minor: 400 });
     await inject({ method: 'POST', url: '/webhooks/dev', headers: n.headers, payload: n.body });
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('review');
     const a = (await deps.store.accounts.find('playground', 'owner-a'))!;
-    await expect(approveOrder(deps, { actor: { kind: 'account', accountId: a.id }, orderId: s.orderId })).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(/^group \d+ is not one of your groups/) });
+    await expect(approveOrder(deps, { actor: { kind: 'account', accountId: a.id }, orderId: s.orderId })).rejects.toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(/^group \d+ is not one of your groups/),
+    });
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('review');
   });
 

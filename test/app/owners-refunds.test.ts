@@ -37,17 +37,25 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(code).toMatch(/^claim-[0-9a-f]{32}$/);
       const owner = await redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'boss', code: `  ${code.toUpperCase()} ` });
       expect(owner.isOwner).toBe(true);
-      await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'thief', code })).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/already used/) });
+      await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'thief', code })).rejects.toMatchObject({
+        code: 'conflict',
+        message: expect.stringMatching(/already used/),
+      });
       expect((await t.service.deps.store.accounts.find('playground', 'thief'))?.isOwner ?? false).toBe(false);
     });
 
     it('refuses expired and mistyped codes', async () => {
       const { code } = await createClaimCode(t.service.deps, admin);
       await t.clock.advance(24 * HOUR_MS + 1);
-      await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'late', code })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/expired/) });
+      await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'late', code })).rejects.toMatchObject({
+        code: 'invalid_input',
+        message: expect.stringMatching(/expired/),
+      });
       const fresh = await createClaimCode(t.service.deps, admin);
       const typo = fresh.code.slice(0, -1) + (fresh.code.endsWith('0') ? '1' : '0');
-      await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'x', code: typo })).rejects.toMatchObject({ message: expect.stringMatching(/unknown claim code/) });
+      await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'x', code: typo })).rejects.toMatchObject({
+        message: expect.stringMatching(/unknown claim code/),
+      });
       await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'x', code: 'hello' })).rejects.toMatchObject({ code: 'invalid_input' });
       expect((await t.service.deps.store.accounts.listOwners()).length).toBe(0);
     });
@@ -75,19 +83,33 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       const ext = await inject({ method: 'POST', url: `/api/members/${m.membershipId}/extend`, headers: auth, payload: { days: 7, reason: 'apology' } });
       expect(ext.statusCode).toBe(200);
       expect(Date.parse(ext.json().expiresAt)).toBe(before + 7 * DAY_MS);
-      expect((await inject({ method: 'POST', url: `/api/members/${m.membershipId}/ban`, headers: auth, payload: { reason: 'spam' } })).json().status).toBe('banned');
+      expect((await inject({ method: 'POST', url: `/api/members/${m.membershipId}/ban`, headers: auth, payload: { reason: 'spam' } })).json().status).toBe(
+        'banned',
+      );
       await t.service.worker.drain();
       expect(t.gateway.of('remove').at(-1)).toMatchObject({ userId: 'bob', ban: true });
-      const again = await inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'bob', planId: m.planId, provider: 'dev' } });
+      const again = await inject({
+        method: 'POST',
+        url: '/api/checkouts',
+        headers: auth,
+        payload: { platform: 'playground', userId: 'bob', planId: m.planId, provider: 'dev' },
+      });
       expect(again.statusCode).toBe(403);
       expect((await inject({ method: 'POST', url: `/api/members/${m.membershipId}/unban`, headers: auth, payload: {} })).json().status).toBe('active');
       await t.service.worker.drain();
       expect(t.gateway.roster('room-1').has('bob')).toBe(true);
-      expect((await inject({ method: 'POST', url: `/api/members/${m.membershipId}/remove`, headers: auth, payload: { reason: 'left the company' } })).json().status).toBe('revoked');
+      expect(
+        (await inject({ method: 'POST', url: `/api/members/${m.membershipId}/remove`, headers: auth, payload: { reason: 'left the company' } })).json().status,
+      ).toBe('revoked');
       await t.service.worker.drain();
       expect(t.gateway.roster('room-1').has('bob')).toBe(false);
       const audit = (await inject({ method: 'GET', url: `/api/audit?subjectType=membership&subjectId=${m.membershipId}`, headers: auth })).json().items;
-      expect(audit.map((a: { action: string }) => a.action).slice(0, 4)).toEqual(['membership.removed', 'membership.remove', 'membership.invite', 'membership.unban']);
+      expect(audit.map((a: { action: string }) => a.action).slice(0, 4)).toEqual([
+        'membership.removed',
+        'membership.remove',
+        'membership.invite',
+        'membership.unban',
+      ]);
       expect(audit.find((a: { action: string }) => a.action === 'membership.ban')).toMatchObject({ actor: 'admin:api', reason: 'spam' });
     });
 
@@ -177,7 +199,12 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
 
     it('keeps access when another paid period is left, with the expiry shortened', async () => {
       const first = await paidMember('twice');
-      const second = await t.service.app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'twice', planId: first.planId, provider: 'dev' } });
+      const second = await t.service.app.inject({
+        method: 'POST',
+        url: '/api/checkouts',
+        headers: auth,
+        payload: { platform: 'playground', userId: 'twice', planId: first.planId, provider: 'dev' },
+      });
       await pay(second.json().orderId);
       const full = (await t.service.deps.store.memberships.get(first.membershipId))!.expiresAt;
       await inject({ method: 'POST', url: `/api/orders/${second.json().orderId}/refund`, headers: auth, payload: {} });
@@ -196,7 +223,8 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       await t.service.worker.drain();
       return c.json().orderId as string;
     };
-    const refundJobs = async () => (await t.service.deps.store.jobs.list({ kind: 'remove' })).filter((j) => (j.payload as { reason: string }).reason === 'revoked');
+    const refundJobs = async () =>
+      (await t.service.deps.store.jobs.list({ kind: 'remove' })).filter((j) => (j.payload as { reason: string }).reason === 'revoked');
 
     it('refunding an order whose period lapsed long ago leaves the period another order pays for alone', async () => {
       const a = await paidMember('lapser');
@@ -261,11 +289,23 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
 
     // Part 2 of issue 13: partial refunds never remove anyone.
     const devRefund = async (outTradeNo: string, refundId: string, amountMinor: number, eventId = `evt_${refundId}_${amountMinor}`) => {
-      const body = JSON.stringify({ id: eventId, type: 'refund.succeeded', created: t.clock.now(), data: { out_trade_no: outTradeNo, refund_id: refundId, amount_minor: amountMinor, currency: 'CNY' } });
-      return inject({ method: 'POST', url: '/webhooks/dev', headers: { 'content-type': 'application/json', [DEV_SIGNATURE_HEADER]: t.service.devProvider!.sign(body) }, payload: body });
+      const body = JSON.stringify({
+        id: eventId,
+        type: 'refund.succeeded',
+        created: t.clock.now(),
+        data: { out_trade_no: outTradeNo, refund_id: refundId, amount_minor: amountMinor, currency: 'CNY' },
+      });
+      return inject({
+        method: 'POST',
+        url: '/webhooks/dev',
+        headers: { 'content-type': 'application/json', [DEV_SIGNATURE_HEADER]: t.service.devProvider!.sign(body) },
+        payload: body,
+      });
     };
-    const alertKeys = async () => (await t.service.deps.store.jobs.list({ kind: 'alert_owners' })).map((j) => (j.payload as { message: { key: string } }).message.key);
-    const ledgerOf = (orderId: string) => t.db.opened.db.selectFrom('payments').select(['kind', 'provider_txn_id', 'amount_minor']).where('order_id', '=', orderId).orderBy('id').execute();
+    const alertKeys = async () =>
+      (await t.service.deps.store.jobs.list({ kind: 'alert_owners' })).map((j) => (j.payload as { message: { key: string } }).message.key);
+    const ledgerOf = (orderId: string) =>
+      t.db.opened.db.selectFrom('payments').select(['kind', 'provider_txn_id', 'amount_minor']).where('order_id', '=', orderId).orderBy('id').execute();
 
     it('a partial refund is booked, shown as refundedMinor, audited and told to the owner; the member stays', async () => {
       const m = await paidMember('partly');
@@ -289,15 +329,25 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       const audit = await t.service.deps.store.audit.list({ subjectType: 'order', subjectId: m.orderId });
       expect(audit.filter((e) => e.action === 'order.partial_refund')).toHaveLength(1);
       expect(await alertKeys()).toEqual(['owner.partial_refund']);
-      expect(t.service.deps.messages.render('en', { key: 'owner.partial_refund', params: { orderId: 'X', amount: '0.01 CNY', refunded: '0.01 CNY', charged: '9.90 CNY' } })).toBe(
-        'Order X was partly refunded: 0.01 CNY (0.01 CNY of 9.90 CNY refunded so far). The member keeps access; the order stays paid.',
-      );
-      expect(t.service.deps.messages.render('zh-CN', { key: 'owner.partial_refund', params: { orderId: 'X', amount: '0.01', refunded: '0.01', charged: '9.90' } })).toMatch(/^订单 X 部分退款/);
+      expect(
+        t.service.deps.messages.render('en', {
+          key: 'owner.partial_refund',
+          params: { orderId: 'X', amount: '0.01 CNY', refunded: '0.01 CNY', charged: '9.90 CNY' },
+        }),
+      ).toBe('Order X was partly refunded: 0.01 CNY (0.01 CNY of 9.90 CNY refunded so far). The member keeps access; the order stays paid.');
+      expect(
+        t.service.deps.messages.render('zh-CN', { key: 'owner.partial_refund', params: { orderId: 'X', amount: '0.01', refunded: '0.01', charged: '9.90' } }),
+      ).toMatch(/^订单 X 部分退款/);
 
       // The owner refunds: the whole remaining charge (9.89), then access is withdrawn.
       const asked: number[] = [];
       const dev = t.service.devProvider!;
-      t.service.deps.providers.set('dev', Object.assign(Object.create(dev) as PaymentProvider, { refund: async (req: Parameters<PaymentProvider['refund']>[0]) => (asked.push(req.amountMinor), dev.refund(req)) }));
+      t.service.deps.providers.set(
+        'dev',
+        Object.assign(Object.create(dev) as PaymentProvider, {
+          refund: async (req: Parameters<PaymentProvider['refund']>[0]) => (asked.push(req.amountMinor), dev.refund(req)),
+        }),
+      );
       const refund = await inject({ method: 'POST', url: `/api/orders/${m.orderId}/refund`, headers: auth, payload: {} });
       expect(refund.json()).toMatchObject({ status: 'refund_pending', refundedMinor: 1 });
       await t.service.worker.drain();
@@ -306,7 +356,10 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('revoked');
       expect(t.gateway.roster('room-1').has('partly')).toBe(false);
       expect((await ledgerOf(m.orderId)).map((r) => r.amount_minor)).toEqual([990, 1, 989]);
-      expect((await inject({ method: 'GET', url: `/api/orders/${m.orderId}`, headers: auth })).json()).toMatchObject({ status: 'refunded', refundedMinor: 990 });
+      expect((await inject({ method: 'GET', url: `/api/orders/${m.orderId}`, headers: auth })).json()).toMatchObject({
+        status: 'refunded',
+        refundedMinor: 990,
+      });
     });
 
     it('partial refunds that add up to the charge withdraw access at the last one', async () => {
@@ -359,13 +412,30 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
     it('bad input: a refund notification naming an order of another provider changes nothing', async () => {
       const m = await paidMember('elsewhere');
       const other: PaymentProvider = Object.assign(Object.create(t.service.devProvider!) as PaymentProvider, { name: 'wechatpay' });
-      const outcome = await handleProviderEvent(t.service.deps, other, { type: 'refunded', eventId: 'wx-refund-1', outTradeNo: m.order.outTradeNo, providerRefundId: 'wx-r1', amountMinor: 990, currency: 'CNY', refundedAt: t.clock.now() }, '{}');
+      const outcome = await handleProviderEvent(
+        t.service.deps,
+        other,
+        {
+          type: 'refunded',
+          eventId: 'wx-refund-1',
+          outTradeNo: m.order.outTradeNo,
+          providerRefundId: 'wx-r1',
+          amountMinor: 990,
+          currency: 'CNY',
+          refundedAt: t.clock.now(),
+        },
+        '{}',
+      );
       expect(outcome).toBe('unknown_order');
       await t.service.worker.drain();
       expect((await t.service.deps.store.orders.get(m.orderId))!.status).toBe('paid');
       expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('active');
       expect((await ledgerOf(m.orderId)).map((r) => r.kind)).toEqual(['charge']);
-      const recorded = await t.db.opened.db.selectFrom('webhook_events').select(['provider', 'outcome', 'order_id']).where('event_id', '=', 'wx-refund-1').execute();
+      const recorded = await t.db.opened.db
+        .selectFrom('webhook_events')
+        .select(['provider', 'outcome', 'order_id'])
+        .where('event_id', '=', 'wx-refund-1')
+        .execute();
       expect(recorded).toEqual([{ provider: 'wechatpay', outcome: 'unknown_order', order_id: null }]);
     });
 

@@ -18,7 +18,8 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     await t.service.worker.drain();
   };
   const texts = () => t.gateway.of('text').map((c) => c.text);
-  const pay = async (orderId: string) => (await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } })).json();
+  const pay = async (orderId: string) =>
+    (await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } })).json();
 
   it('reminds 3 days and 1 day before expiry and at expiry with the grace left, each once, saying how to renew', async () => {
     const { orderId } = await seedOrder(t.service.app, { days: 10 });
@@ -44,7 +45,12 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     await tickAndDrain();
     expect(texts().slice(baseline)).toHaveLength(3);
     expect(texts().at(-1)).toMatch(/has ended\. You can stay until .*\/renew/);
-    expect(t.gateway.of('text').slice(baseline).every((c) => c.lane === 'reminder')).toBe(true);
+    expect(
+      t.gateway
+        .of('text')
+        .slice(baseline)
+        .every((c) => c.lane === 'reminder'),
+    ).toBe(true);
   });
 
   it('a renewal restarts reminders for the new period, and a queued reminder for the old expiry is dropped', async () => {
@@ -54,7 +60,12 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     const baseline = texts().length;
     await t.clock.advance(7 * DAY_MS + MINUTE_MS);
     await t.service.scheduler.tick(); // 3-day reminder queued, not yet sent
-    const renewal = await t.service.app.inject({ method: 'POST', url: '/api/checkouts', headers: { authorization: 'Bearer test-admin-token-0123456789' }, payload: { platform: 'playground', userId: 'r', planId: first.planId, provider: 'dev' } });
+    const renewal = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: { authorization: 'Bearer test-admin-token-0123456789' },
+      payload: { platform: 'playground', userId: 'r', planId: first.planId, provider: 'dev' },
+    });
     await pay(renewal.json().orderId);
     await t.service.worker.drain();
     const sent = texts().slice(baseline);
@@ -63,7 +74,11 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     // The new expiry is 13 days away: its own 3-day reminder comes 10 days later.
     await t.clock.advance(10 * DAY_MS + MINUTE_MS);
     await tickAndDrain();
-    expect(texts().slice(baseline).filter((s) => /3 day\(s\) left/.test(s))).toHaveLength(1);
+    expect(
+      texts()
+        .slice(baseline)
+        .filter((s) => /3 day\(s\) left/.test(s)),
+    ).toHaveLength(1);
   });
 
   it('expires pending orders after 15 minutes and closes them at the provider; a late payment is still honoured', async () => {
@@ -94,7 +109,12 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     expect(t.gateway.of('invite')).toHaveLength(1);
     // The notification finally arrives (signed now, as a provider retry would be).
     const body = lost.body.toString();
-    const late = await t.service.app.inject({ method: 'POST', url: '/webhooks/dev', headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) }, payload: body });
+    const late = await t.service.app.inject({
+      method: 'POST',
+      url: '/webhooks/dev',
+      headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) },
+      payload: body,
+    });
     expect(late.statusCode).toBe(200);
     const periods = await t.db.opened.db.selectFrom('membership_periods').selectAll().where('order_id', '=', orderId).execute();
     expect(periods).toHaveLength(1);

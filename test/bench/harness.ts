@@ -65,7 +65,15 @@ export async function runLoad(requests: Array<() => Promise<number>>, concurrenc
   await Promise.all(Array.from({ length: concurrency }, lane));
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  return { count: latencies.length, seconds, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failures, statuses };
+  return {
+    count: latencies.length,
+    seconds,
+    perSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    failures,
+    statuses,
+  };
 }
 
 export function rssOf(pid: number): { rssMb: number; peakMb: number } {
@@ -84,7 +92,16 @@ export interface SpawnedService {
 export async function spawnService(env: Record<string, string>): Promise<SpawnedService> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'warn', PLAYGROUND: 'off', HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, SWEEP_CRON: '0 0 1 1 *', ...env },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      PLAYGROUND: 'off',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      SWEEP_CRON: '0 0 1 1 *',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -51,7 +51,10 @@ export async function baseline(n: number, concurrency: number): Promise<{ perSec
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/hit`;
   const body = JSON.stringify({ id: 'evt_x', type: 'payment.paid', data: { out_trade_no: 'x'.repeat(32) } });
-  const r = await runLoad(Array.from({ length: n }, () => async () => (await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status), concurrency);
+  const r = await runLoad(
+    Array.from({ length: n }, () => async () => (await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status),
+    concurrency,
+  );
   await app.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });
@@ -69,12 +72,25 @@ const RESIGN_AFTER_MS = 4 * 60_000;
  * and RSA-signed by the emulator (the official SDK's crypto) before the load starts, so the client's RSA
  * work is not inside the measured window; a signature that got older than RESIGN_AFTER_MS is made again.
  */
-async function notificationSenders(provider: WebhookProvider, outTradeNos: string[], baseUrl: () => string): Promise<{ requests: Array<() => Promise<number>>; env: Record<string, string>; close(): Promise<void>; resigned: () => number }> {
+async function notificationSenders(
+  provider: WebhookProvider,
+  outTradeNos: string[],
+  baseUrl: () => string,
+): Promise<{ requests: Array<() => Promise<number>>; env: Record<string, string>; close(): Promise<void>; resigned: () => number }> {
   if (provider === 'dev') {
     const dev = new DevProvider(DEV_SECRET, { now: () => Date.now(), sleep: async () => {} });
     const requests = outTradeNos.map((no, i) => async () => {
-      const body = JSON.stringify({ id: `evt_bench_${i}`, type: 'payment.paid', created: Date.now(), data: { out_trade_no: no, txn_id: `tx_${i}`, amount_minor: 990, currency: 'CNY', merchant_id: 'dev-merchant', paid_at: Date.now() } });
-      const res = await fetch(`${baseUrl()}/webhooks/dev`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) } });
+      const body = JSON.stringify({
+        id: `evt_bench_${i}`,
+        type: 'payment.paid',
+        created: Date.now(),
+        data: { out_trade_no: no, txn_id: `tx_${i}`, amount_minor: 990, currency: 'CNY', merchant_id: 'dev-merchant', paid_at: Date.now() },
+      });
+      const res = await fetch(`${baseUrl()}/webhooks/dev`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) },
+      });
       await res.arrayBuffer();
       return res.status;
     });
@@ -85,7 +101,22 @@ async function notificationSenders(provider: WebhookProvider, outTradeNos: strin
   const emu = await WechatPayEmulator.start(keys.emulatorOptions(() => Date.now()));
   const t0 = performance.now();
   const signed = outTradeNos.map((no) => {
-    const order: EmulatedOrder = { appid: keys.appid, mchid: keys.mchid, description: 'Bench', outTradeNo: no, timeExpire: null, expireAt: null, notifyUrl: '', total: 990, currency: 'CNY', codeUrl: '', state: 'SUCCESS', transactionId: `42000${Array.from(randomBytes(23), (b) => b % 10).join('')}`, successTime: chinaTime(Date.now()), createdAt: Date.now() };
+    const order: EmulatedOrder = {
+      appid: keys.appid,
+      mchid: keys.mchid,
+      description: 'Bench',
+      outTradeNo: no,
+      timeExpire: null,
+      expireAt: null,
+      notifyUrl: '',
+      total: 990,
+      currency: 'CNY',
+      codeUrl: '',
+      state: 'SUCCESS',
+      transactionId: `42000${Array.from(randomBytes(23), (b) => b % 10).join('')}`,
+      successTime: chinaTime(Date.now()),
+      createdAt: Date.now(),
+    };
     const n = emu.notification('TRANSACTION.SUCCESS', 'transaction', emu.transactionJson(order), null);
     return { body: n.body, headers: emu.signedHeaders(n.body), at: Date.now() };
   });
@@ -97,7 +128,11 @@ async function notificationSenders(provider: WebhookProvider, outTradeNos: strin
       s.at = Date.now();
       resigned++;
     }
-    const res = await fetch(`${baseUrl()}/webhooks/wechatpay`, { method: 'POST', body: s.body, headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/4.0', ...s.headers } });
+    const res = await fetch(`${baseUrl()}/webhooks/wechatpay`, {
+      method: 'POST',
+      body: s.body,
+      headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/4.0', ...s.headers },
+    });
     await res.arrayBuffer();
     return res.status;
   });
@@ -117,7 +152,13 @@ async function notificationSenders(provider: WebhookProvider, outTradeNos: strin
  * confirm → grant → enqueue invite, one transaction), against a spawned service, for one provider. The dev
  * row also gives part 5's "during load" peak RSS.
  */
-export async function webhookThroughput(target: Target, n: number, concurrency: number, base: { perSecond: number }, provider: WebhookProvider = 'dev'): Promise<Result[]> {
+export async function webhookThroughput(
+  target: Target,
+  n: number,
+  concurrency: number,
+  base: { perSecond: number },
+  provider: WebhookProvider = 'dev',
+): Promise<Result[]> {
   const url = target.fresh(`wh_${provider}`);
   const opened = await open(url);
   const now = Date.now();
@@ -151,10 +192,27 @@ export async function webhookThroughput(target: Target, n: number, concurrency: 
   })();
 
   const check = await open(url);
-  const granted = Number((await check.db.selectFrom('membership_periods').select((eb) => eb.fn.countAll().as('c')).executeTakeFirstOrThrow()).c);
-  const invites = Number((await check.db.selectFrom('jobs').select((eb) => eb.fn.countAll().as('c')).where('kind', '=', 'invite').executeTakeFirstOrThrow()).c);
+  const granted = Number(
+    (
+      await check.db
+        .selectFrom('membership_periods')
+        .select((eb) => eb.fn.countAll().as('c'))
+        .executeTakeFirstOrThrow()
+    ).c,
+  );
+  const invites = Number(
+    (
+      await check.db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.countAll().as('c'))
+        .where('kind', '=', 'invite')
+        .executeTakeFirstOrThrow()
+    ).c,
+  );
   await check.close();
-  log(`webhooks (${provider}): ${r.count} sent in ${fmt(r.seconds, 1)} s, ${r.failures} failed ${JSON.stringify(r.statuses)}, ${granted} granted, ${invites} invites queued${senders.resigned() ? `, ${senders.resigned()} re-signed` : ''}`);
+  log(
+    `webhooks (${provider}): ${r.count} sent in ${fmt(r.seconds, 1)} s, ${r.failures} failed ${JSON.stringify(r.statuses)}, ${granted} granted, ${invites} invites queued${senders.resigned() ? `, ${senders.resigned()} re-signed` : ''}`,
+  );
   const ratio = r.perSecond / base.perSecond;
   const d = target.dialect;
   // The dev rows keep their original names (other tools read them); the other providers name themselves.
@@ -164,7 +222,14 @@ export async function webhookThroughput(target: Target, n: number, concurrency: 
     { name: `webhook confirm p50 (${provider})`, value: Number(fmt(r.p50, 1)), unit: 'ms', goal: 'report', met: null, dialect: d },
     { name: `webhook confirm p99 (${provider})`, value: Number(fmt(r.p99, 1)), unit: 'ms', goal: 'report', met: null, dialect: d },
     { name: `webhook ratio to bare insert baseline (${provider})`, value: Number(fmt(ratio, 2)), unit: 'x', goal: '>= 0.5', met: ratio >= 0.5, dialect: d },
-    { name: `webhooks granted exactly once${tag}`, value: granted, unit: 'periods', goal: `= ${r.count - r.failures}`, met: granted === r.count - r.failures && invites === granted, dialect: d },
+    {
+      name: `webhooks granted exactly once${tag}`,
+      value: granted,
+      unit: 'periods',
+      goal: `= ${r.count - r.failures}`,
+      met: granted === r.count - r.failures && invites === granted,
+      dialect: d,
+    },
     { name: `peak RSS during webhook load${tag}`, value: Math.round(mem.peakMb), unit: 'MB', goal: 'report', met: null, dialect: d },
   ];
 }
@@ -196,14 +261,36 @@ export async function expirySweep(target: Target, sizes: number[], due: number):
     const t1 = performance.now();
     const r = await sweepExpiry(deps);
     const ms = performance.now() - t1;
-    const removals = Number((await opened.db.selectFrom('jobs').select((eb) => eb.fn.countAll().as('c')).where('kind', '=', 'remove').executeTakeFirstOrThrow()).c);
+    const removals = Number(
+      (
+        await opened.db
+          .selectFrom('jobs')
+          .select((eb) => eb.fn.countAll().as('c'))
+          .where('kind', '=', 'remove')
+          .executeTakeFirstOrThrow()
+      ).c,
+    );
     await opened.close();
     times.push(ms);
-    results.push({ name: `expiry sweep, ${total.toLocaleString('en')} members, ${due.toLocaleString('en')} due`, value: Math.round(ms), unit: 'ms', goal: '< 1000', met: ms < 1000 && r.expired === due && removals === due, dialect: target.dialect });
+    results.push({
+      name: `expiry sweep, ${total.toLocaleString('en')} members, ${due.toLocaleString('en')} due`,
+      value: Math.round(ms),
+      unit: 'ms',
+      goal: '< 1000',
+      met: ms < 1000 && r.expired === due && removals === due,
+      dialect: target.dialect,
+    });
   }
   if (times.length === 2) {
     const ratio = times[1]! / times[0]!;
-    results.push({ name: `expiry sweep scaling (${sizes[1]!.toLocaleString('en')} vs ${sizes[0]!.toLocaleString('en')})`, value: Number(fmt(ratio, 2)), unit: 'x', goal: '<= 1.5', met: ratio <= 1.5, dialect: target.dialect });
+    results.push({
+      name: `expiry sweep scaling (${sizes[1]!.toLocaleString('en')} vs ${sizes[0]!.toLocaleString('en')})`,
+      value: Number(fmt(ratio, 2)),
+      unit: 'x',
+      goal: '<= 1.5',
+      met: ratio <= 1.5,
+      dialect: target.dialect,
+    });
   }
   return results;
 }
@@ -223,5 +310,14 @@ export async function idleMemory(target: Target, total: number): Promise<Result[
   await new Promise((r) => setTimeout(r, 12_000));
   const mem = rssOf(svc.pid);
   await svc.stop();
-  return [{ name: `RSS idle with ${total.toLocaleString('en')} memberships`, value: Math.round(mem.rssMb), unit: 'MB', goal: '< 200', met: mem.rssMb < 200, dialect: target.dialect }];
+  return [
+    {
+      name: `RSS idle with ${total.toLocaleString('en')} memberships`,
+      value: Math.round(mem.rssMb),
+      unit: 'MB',
+      goal: '< 200',
+      met: mem.rssMb < 200,
+      dialect: target.dialect,
+    },
+  ];
 }

@@ -22,8 +22,22 @@ const latencyPhases = (seconds: number, wait: number, lowSeconds: number, lowWai
   { rate: 20, seconds, waitSeconds: wait, label: 'at 20/s', goal: '< 250' },
 ];
 const size = quick
-  ? { webhooks: 2000, sweep: [20_000, 100_000], due: 2000, memory: 100_000, latency: latencyPhases(8, 4, 4, 3), burst: { payments: 100, removals: 200, boundSeconds: 25, audience: 200 } }
-  : { webhooks: 20_000, sweep: [100_000, 1_000_000], due: 10_000, memory: 1_000_000, latency: latencyPhases(60, 20, 20, 10), burst: { payments: 1000, removals: 2000, boundSeconds: 150, audience: 1000 } };
+  ? {
+      webhooks: 2000,
+      sweep: [20_000, 100_000],
+      due: 2000,
+      memory: 100_000,
+      latency: latencyPhases(8, 4, 4, 3),
+      burst: { payments: 100, removals: 200, boundSeconds: 25, audience: 200 },
+    }
+  : {
+      webhooks: 20_000,
+      sweep: [100_000, 1_000_000],
+      due: 10_000,
+      memory: 1_000_000,
+      latency: latencyPhases(60, 20, 20, 10),
+      burst: { payments: 1000, removals: 2000, boundSeconds: 150, audience: 1000 },
+    };
 const CONCURRENCY = 64;
 
 /** Runs one part, saying on stderr what it is and how long it took. */
@@ -71,20 +85,42 @@ async function main() {
   process.stderr.write(`gatekeeper bench${quick ? ' (quick)' : ''}: ${cpus().length} cores, ${fmt(totalmem() / 2 ** 30, 1)} GiB\n`);
   process.stderr.write('baseline: bare Fastify route, one SQLite insert per request\n');
   const base = await baseline(size.webhooks, CONCURRENCY);
-  results.push({ name: 'baseline: bare route + 1 SQLite insert', value: Math.round(base.perSecond), unit: '1/s', goal: 'reference', met: null, dialect: 'sqlite' });
+  results.push({
+    name: 'baseline: bare route + 1 SQLite insert',
+    value: Math.round(base.perSecond),
+    unit: '1/s',
+    goal: 'reference',
+    met: null,
+    dialect: 'sqlite',
+  });
 
   const targets: Target[] = [sqliteTarget()];
   if (PG_URL) targets.push(postgresTarget(PG_URL));
-  if (PG_URL && !telegramOnPostgres) notes.push('parts 2 and 4 ran on SQLite only: they take real time at Telegram\'s pace and would not fit the time budget twice (--telegram-on-postgres runs them on PostgreSQL too)');
+  if (PG_URL && !telegramOnPostgres)
+    notes.push(
+      "parts 2 and 4 ran on SQLite only: they take real time at Telegram's pace and would not fit the time budget twice (--telegram-on-postgres runs them on PostgreSQL too)",
+    );
   for (const target of targets) {
     const telegram = target.dialect === 'sqlite' || telegramOnPostgres;
     try {
       const d = target.dialect;
-      results.push(...(await part(`part 1: webhook confirm throughput, dev provider (${d})`, () => webhookThroughput(target, size.webhooks, CONCURRENCY, base, 'dev'))));
-      results.push(...(await part(`part 1: webhook confirm throughput, WeChat Pay (${d})`, () => webhookThroughput(target, size.webhooks, CONCURRENCY, base, 'wechatpay'))));
-      if (telegram) results.push(...(await part(`part 2: pay-to-invite latency through the Telegram emulator (${d})`, () => payToInvite(target, size.latency))));
+      results.push(
+        ...(await part(`part 1: webhook confirm throughput, dev provider (${d})`, () => webhookThroughput(target, size.webhooks, CONCURRENCY, base, 'dev'))),
+      );
+      results.push(
+        ...(await part(`part 1: webhook confirm throughput, WeChat Pay (${d})`, () =>
+          webhookThroughput(target, size.webhooks, CONCURRENCY, base, 'wechatpay'),
+        )),
+      );
+      if (telegram)
+        results.push(...(await part(`part 2: pay-to-invite latency through the Telegram emulator (${d})`, () => payToInvite(target, size.latency))));
       results.push(...(await part(`part 3: expiry sweep scaling (${d})`, () => expirySweep(target, size.sweep, size.due))));
-      if (telegram) results.push(...(await part(`part 4: outbound delivery under Telegram limits (${d})`, () => outboundBurst(target, size.burst.payments, size.burst.removals, size.burst.boundSeconds, size.burst.audience))));
+      if (telegram)
+        results.push(
+          ...(await part(`part 4: outbound delivery under Telegram limits (${d})`, () =>
+            outboundBurst(target, size.burst.payments, size.burst.removals, size.burst.boundSeconds, size.burst.audience),
+          )),
+        );
       results.push(...(await part(`part 5: idle memory (${d})`, () => idleMemory(target, size.memory))));
     } finally {
       await target.cleanup();
@@ -99,7 +135,14 @@ async function main() {
   for (const m of missing) process.stdout.write(`not measured: ${m}\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   process.stdout.write(`\nfinished in ${fmt((Date.now() - started) / 1000, 0)} s\n`);
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Number(fmt(totalmem() / 2 ** 30, 1)), node: process.version, os: `${osType()} ${release()}`, quick };
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Number(fmt(totalmem() / 2 ** 30, 1)),
+    node: process.version,
+    os: `${osType()} ${release()}`,
+    quick,
+  };
   writeFileSync('bench-results.json', `${JSON.stringify({ machine, results, notMeasured: missing, notes }, null, 2)}\n`);
 }
 

@@ -21,7 +21,11 @@ export interface RemoteEmulator {
    * A supergroup with the bot as an administrator: `payers` who started the bot (not in it), `members` in it;
    * and a second supergroup (the lounge) with `audience` members in it.
    */
-  world(payers: number, members: number, audience: number): Promise<{ chatId: number; payerIds: number[]; memberIds: number[]; loungeChatId: number; audienceIds: number[] }>;
+  world(
+    payers: number,
+    members: number,
+    audience: number,
+  ): Promise<{ chatId: number; payerIds: number[]; memberIds: number[]; loungeChatId: number; audienceIds: number[] }>;
   /** Those of these users who are no longer members of the chat. */
   removed(chatId: number, ids: number[]): Promise<number[]>;
   stats(): Promise<EmulatorStats>;
@@ -114,11 +118,20 @@ async function serve(): Promise<void> {
             const loungeChatId = e.createGroup({ title: 'Bench lounge', creator: owner, admins: [e.bot] });
             const audience = Array.from({ length: Number(a.audience) }, (_, i) => e.addUser(`Reader ${i}`, { language_code: 'en' }));
             e.seedMembers(loungeChatId, audience);
-            return reply(req.id, { chatId, payerIds: payers.map((u) => u.id), memberIds: members.map((u) => u.id), loungeChatId, audienceIds: audience.map((u) => u.id) });
+            return reply(req.id, {
+              chatId,
+              payerIds: payers.map((u) => u.id),
+              memberIds: members.map((u) => u.id),
+              loungeChatId,
+              audienceIds: audience.map((u) => u.id),
+            });
           }
           case 'removed': {
             const chatId = Number(a.chatId);
-            return reply(req.id, (a.ids as number[]).filter((id) => !emu!.isMember(chatId, id)));
+            return reply(
+              req.id,
+              (a.ids as number[]).filter((id) => !emu!.isMember(chatId, id)),
+            );
           }
           case 'stats':
             return reply(req.id, {

@@ -63,15 +63,30 @@ function telegramWorld(emu: TelegramEmulator, payers: number, members: number) {
 function devPayer(baseUrl: () => string) {
   const dev = new DevProvider(DEV_SECRET, { now: () => Date.now(), sleep: async () => {} });
   return async (outTradeNo: string, i: number): Promise<number> => {
-    const body = JSON.stringify({ id: `evt_tg_${i}`, type: 'payment.paid', created: Date.now(), data: { out_trade_no: outTradeNo, txn_id: `tx_tg_${i}`, amount_minor: 990, currency: 'CNY', merchant_id: 'dev-merchant', paid_at: Date.now() } });
-    const res = await fetch(`${baseUrl()}/webhooks/dev`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) }, signal: AbortSignal.timeout(30_000) });
+    const body = JSON.stringify({
+      id: `evt_tg_${i}`,
+      type: 'payment.paid',
+      created: Date.now(),
+      data: { out_trade_no: outTradeNo, txn_id: `tx_tg_${i}`, amount_minor: 990, currency: 'CNY', merchant_id: 'dev-merchant', paid_at: Date.now() },
+    });
+    const res = await fetch(`${baseUrl()}/webhooks/dev`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) },
+      signal: AbortSignal.timeout(30_000),
+    });
     await res.arrayBuffer();
     return res.status;
   };
 }
 
 /** POSTs each request (at most `concurrency` at once, for at most `maxMs`) from a worker thread; resolves with the answer statuses counted. */
-function postFromThread(url: string, requests: Array<{ body: string; headers: Record<string, string> }>, concurrency: number, maxMs: number): Promise<Record<string, number>> {
+function postFromThread(
+  url: string,
+  requests: Array<{ body: string; headers: Record<string, string> }>,
+  concurrency: number,
+  maxMs: number,
+): Promise<Record<string, number>> {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const { url, requests, concurrency, maxMs } = workerData;
@@ -142,7 +157,11 @@ export async function payToInvite(target: Target, phases: LatencyPhase[]): Promi
   await migrateToLatest(opened);
   const now = Date.now();
   const { planId } = await seedTelegramGroup(opened.db, chatId, 'Bench club', now);
-  const accountIds = await seedTelegramAccounts(opened.db, payerUsers.map((u) => u.id), now);
+  const accountIds = await seedTelegramAccounts(
+    opened.db,
+    payerUsers.map((u) => u.id),
+    now,
+  );
   const outTradeNos = await seedPendingOrders(opened.db, total, planId, now, { provider: 'dev', accountIds });
   await opened.close();
 
@@ -156,7 +175,15 @@ export async function payToInvite(target: Target, phases: LatencyPhase[]): Promi
   };
 
   const results: Result[] = [];
-  const svc = await spawnService({ DATABASE_URL: url, ADMIN_TOKEN, DEV_PAY_SECRET: DEV_SECRET, PAYMENT_PROVIDERS: 'dev', ALLOW_DEV_PAYMENTS: '1', TELEGRAM_BOT_TOKEN: TG_TOKEN, TELEGRAM_API_ROOT: emu.url });
+  const svc = await spawnService({
+    DATABASE_URL: url,
+    ADMIN_TOKEN,
+    DEV_PAY_SECRET: DEV_SECRET,
+    PAYMENT_PROVIDERS: 'dev',
+    ALLOW_DEV_PAYMENTS: '1',
+    TELEGRAM_BOT_TOKEN: TG_TOKEN,
+    TELEGRAM_API_ROOT: emu.url,
+  });
   try {
     // The adapter is ready once it polls (getMe and deleteWebhook went first).
     if (!(await until(() => emu.calls.some((c) => c.method === 'getUpdates'), 20_000))) throw new Error('the Telegram adapter did not start polling');
@@ -227,15 +254,31 @@ export async function payToInvite(target: Target, phases: LatencyPhase[]): Promi
           `${missing ? ' (lower bounds)' : ''}; the payment notice reached the same chat first for ${noticeFirst} (median gap to the invite ${fmt(percentile(gaps, 50), 0)} ms); ` +
           `payment notices arrived: ${noticeLat.length}, p50 ${fmt(percentile(noticeLat, 50), 0)} ms after the 200`,
       );
-      if (missing > 0) benchNotes.push(`pay-to-invite ${phase.label} (${target.dialect}): ${missing} invites had not arrived ${phase.waitSeconds} s after the last payment; they count with the time waited so far, so its p50/p99 are lower bounds`);
+      if (missing > 0)
+        benchNotes.push(
+          `pay-to-invite ${phase.label} (${target.dialect}): ${missing} invites had not arrived ${phase.waitSeconds} s after the last payment; they count with the time waited so far, so its p50/p99 are lower bounds`,
+        );
       const d = target.dialect;
       results.push(
         { name: `pay-to-invite p50 ${phase.label}`, value: Math.round(p50), unit: 'ms', goal: 'report', met: null, dialect: d },
         { name: `pay-to-invite p99 ${phase.label}`, value: Math.round(p99), unit: 'ms', goal: phase.goal, met: missing === 0 && p99 < 250, dialect: d },
-        { name: `invites not arrived ${phase.waitSeconds} s after the last payment ${phase.label}`, value: missing + (count - accepted.size), unit: 'invites', goal: '= 0', met: missing === 0 && accepted.size === count, dialect: d },
+        {
+          name: `invites not arrived ${phase.waitSeconds} s after the last payment ${phase.label}`,
+          value: missing + (count - accepted.size),
+          unit: 'invites',
+          goal: '= 0',
+          met: missing === 0 && accepted.size === count,
+          dialect: d,
+        },
       );
     }
-    if (emu.violations.length > 0) log(`the emulator refused ${emu.violations.length} calls over its limits during part 2 (${emu.violations.map((v) => `${v.method} ${v.rule}`).join(', ').slice(0, 300)}); a 429 pauses every Bot API call for retry_after (1 s)`);
+    if (emu.violations.length > 0)
+      log(
+        `the emulator refused ${emu.violations.length} calls over its limits during part 2 (${emu.violations
+          .map((v) => `${v.method} ${v.rule}`)
+          .join(', ')
+          .slice(0, 300)}); a 429 pauses every Bot API call for retry_after (1 s)`,
+      );
   } finally {
     await svc.stop();
     await emu.close();
@@ -403,7 +446,8 @@ export async function outboundBurst(target: Target, payments: number, removals: 
   let stopped = false;
   try {
     service.start();
-    if (!(await until(() => service.telegram?.health().state === 'running', 20_000))) throw new Error(`the Telegram adapter did not start: ${service.telegram?.health().lastError ?? 'no adapter'}`);
+    if (!(await until(() => service.telegram?.health().state === 'running', 20_000)))
+      throw new Error(`the Telegram adapter did not start: ${service.telegram?.health().lastError ?? 'no adapter'}`);
 
     // The owner's broadcast to the lounge is under way (the worker pool full of broadcast jobs) when the burst lands.
     await broadcast(service.deps, { actor: { kind: 'admin', via: 'cli' }, groupId: lounge.groupId, text: 'Bench broadcast: the weekly digest is out.' });
@@ -414,7 +458,12 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     // must not sit on the event loop of the service under test, as a payment provider's would not.
     const dev = new DevProvider(DEV_SECRET, { now: () => Date.now(), sleep: async () => {} });
     const signed = outTradeNos.map((no, i) => {
-      const body = JSON.stringify({ id: `evt_burst_${i}`, type: 'payment.paid', created: Date.now(), data: { out_trade_no: no, txn_id: `tx_burst_${i}`, amount_minor: 990, currency: 'CNY', merchant_id: 'dev-merchant', paid_at: Date.now() } });
+      const body = JSON.stringify({
+        id: `evt_burst_${i}`,
+        type: 'payment.paid',
+        created: Date.now(),
+        data: { out_trade_no: no, txn_id: `tx_burst_${i}`, amount_minor: 990, currency: 'CNY', merchant_id: 'dev-merchant', paid_at: Date.now() },
+      });
       return { body, headers: { 'content-type': 'application/json', 'x-gatekeeper-dev-signature': dev.sign(body) } };
     });
     const tBurst = epochNow();
@@ -447,8 +496,18 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     if (violations.length) {
       // Where did it come from: when the limiter let calls go vs when the emulator saw them, in the second before.
       const v0 = violations[0]!.at;
-      log(`first refused call: emulator arrivals in the second before (ms, relative): ${calls.filter((c) => c.at > v0 - 1100 && c.at <= v0 + 10).map((c) => `${fmt(c.at - v0, 0)}:${c.method}:${c.status}`).join(' ')}`);
-      log(`first refused call: limiter grants in the second before (ms, relative): ${grants.filter((g) => g.t1 > v0 - 1200 && g.t1 <= v0 + 10).map((g) => fmt(g.t1 - v0, 0)).join(' ')}`);
+      log(
+        `first refused call: emulator arrivals in the second before (ms, relative): ${calls
+          .filter((c) => c.at > v0 - 1100 && c.at <= v0 + 10)
+          .map((c) => `${fmt(c.at - v0, 0)}:${c.method}:${c.status}`)
+          .join(' ')}`,
+      );
+      log(
+        `first refused call: limiter grants in the second before (ms, relative): ${grants
+          .filter((g) => g.t1 > v0 - 1200 && g.t1 <= v0 + 10)
+          .map((g) => fmt(g.t1 - v0, 0))
+          .join(' ')}`,
+      );
     }
     const byRule = violations.reduce<Record<string, number>>((a, v) => ((a[v.rule] = (a[v.rule] ?? 0) + 1), a), {});
     const maxWindow = maxInWindow(calls.map((c) => c.at).sort((a, b) => a - b));
@@ -458,7 +517,10 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     const jobs = await store.jobs.list({});
     const memberships = new Map((await opened.db.selectFrom('memberships').select(['id', 'account_id']).execute()).map((m) => [m.id, m.account_id]));
     const deliveredAfterStop = await deliveredCount();
-    const userOfAccount = new Map<number, number>([...payerAccounts.map((a, i) => [a, payerIds[i]!] as const), ...memberAccounts.map((a, i) => [a, memberIds[i]!] as const)]);
+    const userOfAccount = new Map<number, number>([
+      ...payerAccounts.map((a, i) => [a, payerIds[i]!] as const),
+      ...memberAccounts.map((a, i) => [a, memberIds[i]!] as const),
+    ]);
     let lost = 0;
     let dead = 0;
     const open: Record<string, number> = {};
@@ -472,7 +534,8 @@ export async function outboundBurst(target: Target, payments: number, removals: 
       const account = p.membershipId !== undefined ? memberships.get(p.membershipId) : p.accountId;
       const user = account !== undefined ? userOfAccount.get(account) : undefined;
       let arrived = false;
-      if (user === undefined) arrived = j.status === 'done'; // not part of the burst (e.g. an owner alert)
+      if (user === undefined)
+        arrived = j.status === 'done'; // not part of the burst (e.g. an owner alert)
       else if (j.kind === 'invite') arrived = invited.has(user);
       else if (j.kind === 'remove') arrived = removed.has(user);
       else if (j.kind === 'notify') arrived = payers.has(user) ? payNoticed.has(user) : readers.has(user) ? broadcasted.has(user) : remNoticed.has(user);
@@ -494,11 +557,13 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     const trackedAccess = [...committedAt.keys()].filter((k) => k.startsWith('invite:') || k.startsWith('remove:')).length;
     const lower = grants.filter((g) => LANES[g.lane] > LANES.access && g.t1 >= tBurst && g.t1 <= tEnd);
     const chatGrants = new Map<string, number[]>();
-    for (const g of grants) if (g.chatId !== undefined && Number.isFinite(g.t1)) (chatGrants.get(g.chatId) ?? chatGrants.set(g.chatId, []).get(g.chatId)!).push(g.t1);
+    for (const g of grants)
+      if (g.chatId !== undefined && Number.isFinite(g.t1)) (chatGrants.get(g.chatId) ?? chatGrants.set(g.chatId, []).get(g.chatId)!).push(g.t1);
     // An access call for a private chat may rightly wait for that chat's own 1 msg/s window (lower-lane calls to
     // other chats pass it meanwhile); but if a lower-lane message to that same chat took the window, the
     // access call waited behind it, and that message counts.
-    const chatBlocked = (chatId: string | undefined, at: number) => chatId !== undefined && (chatGrants.get(chatId) ?? []).some((t) => t < at && t > at - 1000 - LIMITER_MARGIN_MS);
+    const chatBlocked = (chatId: string | undefined, at: number) =>
+      chatId !== undefined && (chatGrants.get(chatId) ?? []).some((t) => t < at && t > at - 1000 - LIMITER_MARGIN_MS);
     type Waiting = { from: number; to: number; chatId?: string; job?: boolean };
     const waiting: Waiting[] = [];
     // (a) an access job due (its transaction committed, run_at reached) but not yet started: the pool was busy;
@@ -509,9 +574,11 @@ export async function outboundBurst(target: Target, payments: number, removals: 
       const due = Math.max(r.runAt, (r.key ? committedAt.get(r.key) : undefined) ?? r.runAt);
       if (r.start > due) waiting.push({ from: due, to: r.start, job: true });
     }
-    for (const [key, at] of committedAt) if ((key.startsWith('invite:') || key.startsWith('remove:')) && !started.has(key)) waiting.push({ from: at, to: tEnd, job: true });
+    for (const [key, at] of committedAt)
+      if ((key.startsWith('invite:') || key.startsWith('remove:')) && !started.has(key)) waiting.push({ from: at, to: tEnd, job: true });
     // (b) an access call queued at the limiter.
-    for (const g of grants) if (g.lane === 'access' && g.t0 >= tBurst - 1) waiting.push({ from: g.t0, to: Number.isFinite(g.t1) ? g.t1 : tEnd, chatId: g.chatId });
+    for (const g of grants)
+      if (g.lane === 'access' && g.t0 >= tBurst - 1) waiting.push({ from: g.t0, to: Number.isFinite(g.t1) ? g.t1 : tEnd, chatId: g.chatId });
     // "Longest wait": how long an invite or removal had been waiting when the last lower-lane call passed it.
     let overtaking = 0;
     let longest = 0;
@@ -539,12 +606,18 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     const accessInPool = samples.map((t) => inPool((l) => l === 'access', t));
     const lowerInPool = samples.map((t) => inPool((l) => l !== 'access', t));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    const accessWaits = grants.filter((g) => g.lane === 'access' && g.t0 >= tBurst - 1 && Number.isFinite(g.t1)).map((g) => g.t1 - g.t0).sort((a, b) => a - b);
+    const accessWaits = grants
+      .filter((g) => g.lane === 'access' && g.t0 >= tBurst - 1 && Number.isFinite(g.t1))
+      .map((g) => g.t1 - g.t0)
+      .sort((a, b) => a - b);
     const firstLower = lower[0]?.t1;
 
     // Invites and removals share the access lane, first come first served: a large expiry batch queued just
     // before the payments delays every invite behind it.
-    const firstInvite = firstInviteAt !== undefined ? `the first invite arrived ${fmt((firstInviteAt - tBurst) / 1000, 1)} s after the burst began` : `no invite arrived within the bound`;
+    const firstInvite =
+      firstInviteAt !== undefined
+        ? `the first invite arrived ${fmt((firstInviteAt - tBurst) / 1000, 1)} s after the burst began`
+        : `no invite arrived within the bound`;
     log(
       `burst: ${drained ? 'everything arrived' : `stopped at the ${boundSeconds} s bound`} after ${fmt(elapsed, 1)} s; ${firstInvite}; delivered ${deliveredAtBound}/${expected} at the bound, ${deliveredAfterStop} after stop ` +
         `(invites ${invited.size}/${payments}, payment notices ${payNoticed.size}/${payments}, removals ${removed.size}/${removals}, removal notices ${remNoticed.size}/${removals}); open jobs ${JSON.stringify(open)}`,
@@ -564,17 +637,45 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     const d = target.dialect;
     const tag = `(burst ${payments}+${removals})`;
     results.push(
-      { name: `outbound rate vs ${LIMIT_PER_SECOND}/s limit ${tag}`, value: Number(fmt((rate / LIMIT_PER_SECOND) * 100, 1)), unit: '%', goal: '>= 90', met: rate / LIMIT_PER_SECOND >= 0.9, dialect: d },
+      {
+        name: `outbound rate vs ${LIMIT_PER_SECOND}/s limit ${tag}`,
+        value: Number(fmt((rate / LIMIT_PER_SECOND) * 100, 1)),
+        unit: '%',
+        goal: '>= 90',
+        met: rate / LIMIT_PER_SECOND >= 0.9,
+        dialect: d,
+      },
       { name: `outbound messages lost ${tag}`, value: lost, unit: 'msgs', goal: '= 0', met: lost === 0, dialect: d },
       { name: `outbound not yet delivered at ${boundSeconds} s bound ${tag}`, value: pending, unit: 'msgs', goal: 'report', met: null, dialect: d },
-      { name: `outbound calls above the limit (emulator 429s) ${tag}`, value: violations.length, unit: 'calls', goal: '= 0', met: violations.length === 0, dialect: d },
-      { name: `outbound max calls in any 1 s ${tag}`, value: maxWindow, unit: 'calls', goal: `<= ${LIMIT_PER_SECOND}`, met: maxWindow <= LIMIT_PER_SECOND, dialect: d },
+      {
+        name: `outbound calls above the limit (emulator 429s) ${tag}`,
+        value: violations.length,
+        unit: 'calls',
+        goal: '= 0',
+        met: violations.length === 0,
+        dialect: d,
+      },
+      {
+        name: `outbound max calls in any 1 s ${tag}`,
+        value: maxWindow,
+        unit: 'calls',
+        goal: `<= ${LIMIT_PER_SECOND}`,
+        met: maxWindow <= LIMIT_PER_SECOND,
+        dialect: d,
+      },
       { name: `lower-lane calls sent while invite/removal waited ${tag}`, value: overtaking, unit: 'calls', goal: '= 0', met: overtaking === 0, dialect: d },
       { name: `longest invite/removal wait passed by a lower lane ${tag}`, value: Math.round(longest), unit: 'ms', goal: 'report', met: null, dialect: d },
     );
-    if (firstInviteAt === undefined || firstInviteAt - tBurst > 10_000) benchNotes.push(`outbound burst ${payments}+${removals} (${target.dialect}): ${firstInvite}: invites and removals share the access lane in arrival order, so the payments wait behind the whole expiry batch`);
-    if (!drained) benchNotes.push(`outbound burst ${payments}+${removals} (${target.dialect}): stopped at the ${boundSeconds} s bound with ${pending} messages still queued (durable jobs, not lost); at ${fmt(rate, 1)} calls/s everything would be out after ~${fmt(projected, 0)} s (an invite costs 3 Bot API calls, a removal 4, a notice 1)`);
-    if (!drained) results.push({ name: `outbound projected time to deliver all ${tag}`, value: Math.round(projected), unit: 's', goal: 'report', met: null, dialect: d });
+    if (firstInviteAt === undefined || firstInviteAt - tBurst > 10_000)
+      benchNotes.push(
+        `outbound burst ${payments}+${removals} (${target.dialect}): ${firstInvite}: invites and removals share the access lane in arrival order, so the payments wait behind the whole expiry batch`,
+      );
+    if (!drained)
+      benchNotes.push(
+        `outbound burst ${payments}+${removals} (${target.dialect}): stopped at the ${boundSeconds} s bound with ${pending} messages still queued (durable jobs, not lost); at ${fmt(rate, 1)} calls/s everything would be out after ~${fmt(projected, 0)} s (an invite costs 3 Bot API calls, a removal 4, a notice 1)`,
+      );
+    if (!drained)
+      results.push({ name: `outbound projected time to deliver all ${tag}`, value: Math.round(projected), unit: 's', goal: 'report', met: null, dialect: d });
   } finally {
     if (!stopped) await service.stop().catch(() => {});
     await opened.close();

@@ -21,18 +21,25 @@ describe.each(DIALECTS)('conversation engine (%s)', (dialect) => {
     t = await startTestService(dialect);
     deps = t.service.deps;
     bot = createConversation(deps);
-    const g = await deps.store.groups.insert({ platform: 'playground', platformChatId: 'club', title: 'Book club', ownerAccountId: null, graceMs: HOUR_MS, reminderOffsetsMs: [] }, t.clock.now());
+    const g = await deps.store.groups.insert(
+      { platform: 'playground', platformChatId: 'club', title: 'Book club', ownerAccountId: null, graceMs: HOUR_MS, reminderOffsetsMs: [] },
+      t.clock.now(),
+    );
     groupId = g.id;
     planId = (await deps.store.plans.insert({ name: 'Monthly', priceMinor: 990, currency: 'CNY', durationDays: 30, groupIds: [g.id] }, t.clock.now())).id;
     // A plan of another platform is never offered here.
-    const tg = await deps.store.groups.insert({ platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, t.clock.now());
+    const tg = await deps.store.groups.insert(
+      { platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      t.clock.now(),
+    );
     await deps.store.plans.insert({ name: 'Telegram only', priceMinor: 100, currency: 'CNY', durationDays: 30, groupIds: [tg.id] }, t.clock.now());
   });
   afterEach(async () => {
     await t.close();
   });
 
-  const say = (text: string, userId = 'alice', extra: Partial<Inbound> = {}) => bot.handle({ platform: 'playground', userId, displayName: 'Alice', text, ...extra });
+  const say = (text: string, userId = 'alice', extra: Partial<Inbound> = {}) =>
+    bot.handle({ platform: 'playground', userId, displayName: 'Alice', text, ...extra });
   const press = (choice: string, userId = 'alice') => bot.handle({ platform: 'playground', userId, choice });
 
   it('start → plans → "1" → QR image and pay link → paid → status', async () => {
@@ -54,7 +61,7 @@ describe.each(DIALECTS)('conversation engine (%s)', (dialect) => {
     expect(textOf(orders)).toMatch(/Monthly 9\.90 CNY: paid/);
   });
 
-  it('Chinese keywords, full-width digits and the person\'s locale', async () => {
+  it("Chinese keywords, full-width digits and the person's locale", async () => {
     const zh = await say('入群', 'wang', { locale: 'zh-CN', displayName: '小王' });
     expect(textOf(zh)).toContain('小王您好');
     expect(textOf(zh)).toContain('请选择套餐');
@@ -108,7 +115,14 @@ describe.each(DIALECTS)('conversation engine (%s)', (dialect) => {
     const other: PaymentProvider = { ...deps.providers.get('dev')!, name: 'alipay', supportsCurrency: (c: string) => c === 'CNY' } as PaymentProvider;
     deps.providers.set('alipay', other);
     const r = await press(`plan:${planId}`);
-    expect(r[0]).toMatchObject({ type: 'choices', text: 'How would you like to pay for "Monthly"?', choices: [{ value: `pay:${planId}:dev`, label: 'Test payment' }, { value: `pay:${planId}:alipay`, label: 'Alipay' }] });
+    expect(r[0]).toMatchObject({
+      type: 'choices',
+      text: 'How would you like to pay for "Monthly"?',
+      choices: [
+        { value: `pay:${planId}:dev`, label: 'Test payment' },
+        { value: `pay:${planId}:alipay`, label: 'Alipay' },
+      ],
+    });
     expect((await say('1'))[0]!.type).toBe('image');
   });
 
@@ -176,7 +190,7 @@ describe.each(DIALECTS)('conversation engine (%s)', (dialect) => {
     expect((await deps.store.accounts.find('playground', 'deep'))!.referredBy).toBeNull();
   });
 
-  it('renew offers the plans of the member\'s groups and says the time is kept', async () => {
+  it("renew offers the plans of the member's groups and says the time is kept", async () => {
     const r = await say('/renew', 'x');
     expect((r[0] as Extract<Reply, { type: 'choices' }>).text).toMatch(/new period starts when your current one ends/);
   });

@@ -41,7 +41,12 @@ describe('parseIntent', () => {
   });
 
   it('parses owner commands with their arguments', () => {
-    expect(parseIntent({ text: '/extend 12 30 good member' })).toEqual({ kind: 'owner', command: 'extend', args: ['12', '30', 'good', 'member'], rest: '12 30 good member' });
+    expect(parseIntent({ text: '/extend 12 30 good member' })).toEqual({
+      kind: 'owner',
+      command: 'extend',
+      args: ['12', '30', 'good', 'member'],
+      rest: '12 30 good member',
+    });
     for (const c of OWNER_COMMANDS) expect(parseIntent({ text: `/${c}` })).toMatchObject({ kind: 'owner', command: c });
   });
 

@@ -88,7 +88,6 @@ describe('time constants', () => {
 });
 
 describe('addDays', () => {
-
   it.each([
     [0, 0, 0],
     [0, 1, 86_400_000],

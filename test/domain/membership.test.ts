@@ -166,11 +166,14 @@ describe('period (a paid or comped period)', () => {
     }
   });
 
-  it.each([0, -1, -30, 1.5, 0.1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])('refuses days = %d as invalid input in every state', (days) => {
-    for (const state of [null, ...STATUSES.map((s) => st(s, FUTURE))]) {
-      expectDomainError(() => applyMembershipEvent(state, { type: 'period', days, startAt: NOW }), 'invalid_input', /positive number of days/);
-    }
-  });
+  it.each([0, -1, -30, 1.5, 0.1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])(
+    'refuses days = %d as invalid input in every state',
+    (days) => {
+      for (const state of [null, ...STATUSES.map((s) => st(s, FUTURE))]) {
+        expectDomainError(() => applyMembershipEvent(state, { type: 'period', days, startAt: NOW }), 'invalid_input', /positive number of days/);
+      }
+    },
+  );
 
   it('a one-day period is exactly 86 400 000 ms', () => {
     expect(applyMembershipEvent(null, { type: 'period', days: 1, startAt: 0 }).expiresAt).toBe(86_400_000);
@@ -226,9 +229,12 @@ describe('revoke, ban, unban', () => {
     expect(applyMembershipEvent(st('banned', expiresAt), { type: 'unban', now: NOW })).toEqual(t('expired', expiresAt));
   });
 
-  it.each([null, ...(['active', 'grace', 'expired', 'revoked'] as const).map((s) => st(s, FUTURE))])('unban of a member who is not banned is refused (%j)', (state) => {
-    expectDomainError(() => applyMembershipEvent(state, { type: 'unban', now: NOW }), 'conflict');
-  });
+  it.each([null, ...(['active', 'grace', 'expired', 'revoked'] as const).map((s) => st(s, FUTURE))])(
+    'unban of a member who is not banned is refused (%j)',
+    (state) => {
+      expectDomainError(() => applyMembershipEvent(state, { type: 'unban', now: NOW }), 'conflict');
+    },
+  );
 
   it('ban then unban while time is left puts the person back with the same expiry', () => {
     const banned = applyMembershipEvent(st('active', FUTURE), { type: 'ban' });
@@ -409,7 +415,7 @@ describe('membership properties', () => {
     );
   });
 
-  it('an owner\'s extension never shortens and counts from the later of expiry and now', () => {
+  it("an owner's extension never shortens and counts from the later of expiry and now", () => {
     fc.assert(
       fc.property(fc.array(arbStep(), { maxLength: 25 }), fc.integer({ min: 0, max: 60 * D }), fc.integer({ min: 1, max: 3660 }), (prefix, dt, days) => {
         const reached = reach(prefix);
@@ -432,33 +438,32 @@ describe('membership properties', () => {
       // any expiry at all
       fc.integer({ min: -4_000_000_000_000, max: 8_000_000_000_000 }).map((expiresAt) => st('banned', expiresAt)),
       // or banned from a reachable state
-      fc.array(arbStep(), { maxLength: 20 }).map((steps) => {
-        const { state } = reach([...steps, { dt: 0, type: 'period', days: 30, adjustDays: 0, lateBy: 0 }]);
-        return applyMembershipEvent(state, { type: 'ban' });
-      }).map((r) => st(r.status, r.expiresAt)),
+      fc
+        .array(arbStep(), { maxLength: 20 })
+        .map((steps) => {
+          const { state } = reach([...steps, { dt: 0, type: 'period', days: 30, adjustDays: 0, lateBy: 0 }]);
+          return applyMembershipEvent(state, { type: 'ban' });
+        })
+        .map((r) => st(r.status, r.expiresAt)),
     );
     fc.assert(
-      fc.property(
-        arbBanned,
-        fc.array(arbStep(nonUnban, fc.integer({ min: -D, max: 30 * D })), { minLength: 1, maxLength: 30 }),
-        (banned, steps) => {
-          expect(banned.status).toBe('banned');
-          let now = START;
-          for (const step of steps) {
-            now += step.dt;
-            let r: MembershipTransition;
-            try {
-              r = applyMembershipEvent(banned, toEvent(step, now));
-            } catch (e) {
-              expect(e).toBeInstanceOf(DomainError);
-              continue;
-            }
-            // Only `ban` is accepted, and it changes nothing.
-            expect(step.type).toBe('ban');
-            expect(r).toEqual(t('banned', banned.expiresAt));
+      fc.property(arbBanned, fc.array(arbStep(nonUnban, fc.integer({ min: -D, max: 30 * D })), { minLength: 1, maxLength: 30 }), (banned, steps) => {
+        expect(banned.status).toBe('banned');
+        let now = START;
+        for (const step of steps) {
+          now += step.dt;
+          let r: MembershipTransition;
+          try {
+            r = applyMembershipEvent(banned, toEvent(step, now));
+          } catch (e) {
+            expect(e).toBeInstanceOf(DomainError);
+            continue;
           }
-        },
-      ),
+          // Only `ban` is accepted, and it changes nothing.
+          expect(step.type).toBe('ban');
+          expect(r).toEqual(t('banned', banned.expiresAt));
+        }
+      }),
       { numRuns: 1000 },
     );
   });

@@ -1,22 +1,47 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.ts';
-import {
-  MAX_AMOUNT_MINOR,
-  currencyExponent,
-  formatMinor,
-  formatMoney,
-  isCurrency,
-  normalizeCurrency,
-  parsePrice,
-} from '../../src/domain/money.ts';
+import { MAX_AMOUNT_MINOR, currencyExponent, formatMinor, formatMoney, isCurrency, normalizeCurrency, parsePrice } from '../../src/domain/money.ts';
 import { expectDomainError } from './expect-domain-error.ts';
 
 /** ISO 4217 minor-unit exponents, written out independently of src (XTR = Telegram Stars, whole units). */
 const ISO_EXPONENTS: Record<string, number> = {
-  CNY: 2, USD: 2, EUR: 2, GBP: 2, HKD: 2, TWD: 2, SGD: 2, AUD: 2, CAD: 2, CHF: 2, MYR: 2, THB: 2,
-  RUB: 2, INR: 2, BRL: 2, MXN: 2, NZD: 2, SEK: 2, NOK: 2, DKK: 2, PLN: 2, TRY: 2, AED: 2, PHP: 2,
-  IDR: 2, JPY: 0, KRW: 0, VND: 0, CLP: 0, ISK: 0, XTR: 0, KWD: 3, BHD: 3, JOD: 3, OMR: 3, TND: 3,
+  CNY: 2,
+  USD: 2,
+  EUR: 2,
+  GBP: 2,
+  HKD: 2,
+  TWD: 2,
+  SGD: 2,
+  AUD: 2,
+  CAD: 2,
+  CHF: 2,
+  MYR: 2,
+  THB: 2,
+  RUB: 2,
+  INR: 2,
+  BRL: 2,
+  MXN: 2,
+  NZD: 2,
+  SEK: 2,
+  NOK: 2,
+  DKK: 2,
+  PLN: 2,
+  TRY: 2,
+  AED: 2,
+  PHP: 2,
+  IDR: 2,
+  JPY: 0,
+  KRW: 0,
+  VND: 0,
+  CLP: 0,
+  ISK: 0,
+  XTR: 0,
+  KWD: 3,
+  BHD: 3,
+  JOD: 3,
+  OMR: 3,
+  TND: 3,
 };
 const CURRENCIES = Object.keys(ISO_EXPONENTS);
 
@@ -81,19 +106,14 @@ describe('normalizeCurrency', () => {
 
   it('accepts every supported code in any letter case and padding, and nothing else of three letters', () => {
     fc.assert(
-      fc.property(
-        fc.stringMatching(/^[A-Za-z]{3}$/),
-        fc.constantFrom('', ' ', '\t', '  '),
-        fc.constantFrom('', ' ', '\n'),
-        (code, pre, post) => {
-          const upper = code.toUpperCase();
-          if (Object.hasOwn(ISO_EXPONENTS, upper)) {
-            expect(normalizeCurrency(pre + code + post)).toBe(upper);
-          } else {
-            expectDomainError(() => normalizeCurrency(pre + code + post), 'invalid_input');
-          }
-        },
-      ),
+      fc.property(fc.stringMatching(/^[A-Za-z]{3}$/), fc.constantFrom('', ' ', '\t', '  '), fc.constantFrom('', ' ', '\n'), (code, pre, post) => {
+        const upper = code.toUpperCase();
+        if (Object.hasOwn(ISO_EXPONENTS, upper)) {
+          expect(normalizeCurrency(pre + code + post)).toBe(upper);
+        } else {
+          expectDomainError(() => normalizeCurrency(pre + code + post), 'invalid_input');
+        }
+      }),
       { numRuns: 500 },
     );
   });
@@ -244,25 +264,19 @@ describe('parsePrice', () => {
 
   it('reads whole and fractional parts exactly for every currency', () => {
     fc.assert(
-      fc.property(
-        arbCurrency,
-        fc.nat({ max: MAX_AMOUNT_MINOR }),
-        fc.nat({ max: 3 }),
-        fc.nat({ max: 2 }),
-        (currency, amount, zeros, wholePad) => {
-          const exp = ISO_EXPONENTS[currency]!;
-          const unit = 10 ** exp;
-          const whole = Math.floor(amount / unit);
-          const frac = amount % unit;
-          const wholeText = '0'.repeat(wholePad) + String(whole);
-          let fracText = exp === 0 ? '' : String(frac).padStart(exp, '0');
-          // Dropping trailing zeros of the fraction ("9.9" for 9.90) must not change the value.
-          for (let i = 0; i < zeros && fracText.endsWith('0'); i++) fracText = fracText.slice(0, -1);
-          const text = fracText ? `${wholeText}.${fracText}` : wholeText;
-          if (wholeText.length > 12) return; // longer than the parser's whole-part limit; covered above
-          expect(parsePrice(text, currency)).toBe(amount);
-        },
-      ),
+      fc.property(arbCurrency, fc.nat({ max: MAX_AMOUNT_MINOR }), fc.nat({ max: 3 }), fc.nat({ max: 2 }), (currency, amount, zeros, wholePad) => {
+        const exp = ISO_EXPONENTS[currency]!;
+        const unit = 10 ** exp;
+        const whole = Math.floor(amount / unit);
+        const frac = amount % unit;
+        const wholeText = '0'.repeat(wholePad) + String(whole);
+        let fracText = exp === 0 ? '' : String(frac).padStart(exp, '0');
+        // Dropping trailing zeros of the fraction ("9.9" for 9.90) must not change the value.
+        for (let i = 0; i < zeros && fracText.endsWith('0'); i++) fracText = fracText.slice(0, -1);
+        const text = fracText ? `${wholeText}.${fracText}` : wholeText;
+        if (wholeText.length > 12) return; // longer than the parser's whole-part limit; covered above
+        expect(parsePrice(text, currency)).toBe(amount);
+      }),
       { numRuns: 1000 },
     );
   });
@@ -339,9 +353,7 @@ describe('formatMinor / formatMoney', () => {
       return fc
         .record({
           // leading zeros plus a whole part that keeps the amount within MAX_AMOUNT_MINOR
-          whole: fc
-            .tuple(fc.stringMatching(/^0{0,2}$/), fc.nat({ max: MAX_AMOUNT_MINOR / 10 ** exp - 1 }))
-            .map(([zeros, n]) => zeros + String(n)),
+          whole: fc.tuple(fc.stringMatching(/^0{0,2}$/), fc.nat({ max: MAX_AMOUNT_MINOR / 10 ** exp - 1 })).map(([zeros, n]) => zeros + String(n)),
           frac: exp === 0 ? fc.constant('') : fc.stringMatching(new RegExp(`^\\d{0,${exp}}$`)),
           pad: fc.constantFrom('', ' ', '\t'),
         })

@@ -34,9 +34,19 @@ async function freePort(): Promise<number> {
 /** The environment of a fresh `npm start`: nothing of the caller's Gatekeeper settings leaks in. */
 function serviceEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  const skip = /^(DATABASE_URL|ADMIN_TOKEN|DEV_PAY_SECRET|PAYMENT_PROVIDERS|ALLOW_DEV_PAYMENTS|PLAYGROUND|GRACE_HOURS|REMINDER_OFFSETS_HOURS|SWEEP_CRON|ORDER_TTL_MINUTES|TZ_DISPLAY|DEFAULT_LOCALE|LOG_LEVEL|PUBLIC_URL|HOST|PORT|DATA_DIR|TELEGRAM_.*|WECHAT.*|ALIPAY_.*|STRIPE_.*|NODE_OPTIONS|VITEST.*|TEST_.*)$/;
+  const skip =
+    /^(DATABASE_URL|ADMIN_TOKEN|DEV_PAY_SECRET|PAYMENT_PROVIDERS|ALLOW_DEV_PAYMENTS|PLAYGROUND|GRACE_HOURS|REMINDER_OFFSETS_HOURS|SWEEP_CRON|ORDER_TTL_MINUTES|TZ_DISPLAY|DEFAULT_LOCALE|LOG_LEVEL|PUBLIC_URL|HOST|PORT|DATA_DIR|TELEGRAM_.*|WECHAT.*|ALIPAY_.*|STRIPE_.*|NODE_OPTIONS|VITEST.*|TEST_.*)$/;
   for (const [k, v] of Object.entries(process.env)) if (!skip.test(k)) env[k] = v;
-  return { ...env, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', TZ_DISPLAY: 'Asia/Shanghai', NODE_ENV: 'production' };
+  return {
+    ...env,
+    DATA_DIR: dataDir,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: 'warn',
+    TZ_DISPLAY: 'Asia/Shanghai',
+    NODE_ENV: 'production',
+  };
 }
 
 interface Service {
@@ -134,11 +144,9 @@ async function travel(page: Page, hours: number) {
   await tab(page, 'tools');
   await page.getByTestId('time-travel-hours').fill(String(hours));
   await page.getByTestId('time-travel-go').click();
-  await page.waitForFunction(
-    ([min]) => Number(document.querySelector('[data-testid="clock"]')?.getAttribute('data-offset')) >= min!,
-    [before + hours * HOUR],
-    { timeout: STEP },
-  );
+  await page.waitForFunction(([min]) => Number(document.querySelector('[data-testid="clock"]')?.getAttribute('data-offset')) >= min!, [before + hours * HOUR], {
+    timeout: STEP,
+  });
   await page.locator('#time-travel-go:not([disabled])').waitFor({ timeout: STEP });
 }
 
@@ -148,7 +156,9 @@ async function choosePlanAndPay(page: Page, context: BrowserContext, plan: Locat
   await plan.click();
   const qr = page.getByTestId('qr-image').nth(before);
   await qr.waitFor({ state: 'visible', timeout: STEP });
-  await page.waitForFunction((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0, await qr.elementHandle(), { timeout: STEP });
+  await page.waitForFunction((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0, await qr.elementHandle(), {
+    timeout: STEP,
+  });
   await shot(page, `${label}-qr`);
   const [checkout] = await Promise.all([context.waitForEvent('page', { timeout: STEP }), qr.click()]);
   await checkout.waitForLoadState('domcontentloaded', { timeout: STEP });
@@ -171,7 +181,14 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
   let bob: { context: BrowserContext; page: Page; id: string };
 
   const openPhone = async (width: number, height: number) => {
-    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US', timezoneId: 'Asia/Shanghai' });
+    const context = await browser.newContext({
+      viewport: { width, height },
+      deviceScaleFactor: 1,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'en-US',
+      timezoneId: 'Asia/Shanghai',
+    });
     context.setDefaultTimeout(STEP);
     const page = await context.newPage();
     const errors: string[] = [];
@@ -186,7 +203,16 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     service = await startService();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 30_000,
     });
   });
@@ -210,7 +236,10 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
 
     await sendText(page, '/start');
     await botSays(page, /Hi Alice/);
-    const plan = botBubble(page, /Pick a plan/).last().getByTestId('choice').filter({ hasText: /Monthly/ });
+    const plan = botBubble(page, /Pick a plan/)
+      .last()
+      .getByTestId('choice')
+      .filter({ hasText: /Monthly/ });
     await plan.waitFor();
     await expect(plan.textContent()).resolves.toMatch(/9\.90.*30 days/);
     await shot(page, '02-alice-plans');
@@ -233,7 +262,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     expect(phone.errors).toEqual([]);
   });
 
-  it("Bob, on a smaller phone, has not paid: he sees he is not a member while Alice is on the roster", async () => {
+  it('Bob, on a smaller phone, has not paid: he sees he is not a member while Alice is on the roster', async () => {
     const phone = await openPhone(360, 740);
     const { page } = phone;
     const id = await createPerson(page, 'Bob');
@@ -305,11 +334,16 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     const { page, context } = alice;
     await sendText(page, '/renew');
     await botSays(page, /Renew with one of these plans/);
-    const plan = botBubble(page, /Renew with one of these plans/).last().getByTestId('choice').filter({ hasText: /Monthly/ });
+    const plan = botBubble(page, /Renew with one of these plans/)
+      .last()
+      .getByTestId('choice')
+      .filter({ hasText: /Monthly/ });
     await shot(page, '13-alice-renew');
     await choosePlanAndPay(page, context, plan, '14-alice-renew');
     // A second confirmation, for the new period.
-    await botBubble(page, /Payment received/).nth(1).waitFor();
+    await botBubble(page, /Payment received/)
+      .nth(1)
+      .waitFor();
     await page.locator('[data-testid="membership-badge"][data-member="true"]').waitFor();
     await shot(page, '15-alice-renewed');
 
@@ -358,7 +392,14 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
   });
 
   it('in Chinese, on a 360 px phone: a third person sends 入群 and gets the plans; CJK text renders', async () => {
-    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    const context = await browser.newContext({
+      viewport: { width: 360, height: 740 },
+      deviceScaleFactor: 1,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'zh-CN',
+      timezoneId: 'Asia/Shanghai',
+    });
     context.setDefaultTimeout(STEP);
     try {
       const page = await context.newPage();
@@ -370,7 +411,10 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
       await shot(page, '18-zh-welcome');
       await createPerson(page, '小红');
       await sendText(page, '入群');
-      await page.getByTestId('choice').filter({ hasText: /Monthly/ }).waitFor();
+      await page
+        .getByTestId('choice')
+        .filter({ hasText: /Monthly/ })
+        .waitFor();
       await expect(botBubble(page, /[\u4e00-\u9fff]/).count()).resolves.toBeGreaterThan(0);
       await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
       await shot(page, '19-zh-plans');

@@ -84,8 +84,20 @@ export interface AlipayEmulatorOptions {
 }
 
 const SHANGHAI_MS = 8 * 3600 * 1000;
-const KNOWN_METHODS = new Set(['alipay.trade.precreate', 'alipay.trade.query', 'alipay.trade.close', 'alipay.trade.refund', 'alipay.trade.fastpay.refund.query']);
-const MSG: Record<string, string> = { '10000': 'Success', '20000': 'Service Currently Unavailable', '40001': 'Missing Required Arguments', '40002': 'Invalid Arguments', '40004': 'Business Failed' };
+const KNOWN_METHODS = new Set([
+  'alipay.trade.precreate',
+  'alipay.trade.query',
+  'alipay.trade.close',
+  'alipay.trade.refund',
+  'alipay.trade.fastpay.refund.query',
+]);
+const MSG: Record<string, string> = {
+  '10000': 'Success',
+  '20000': 'Service Currently Unavailable',
+  '40001': 'Missing Required Arguments',
+  '40002': 'Invalid Arguments',
+  '40004': 'Business Failed',
+};
 
 /** Beijing time, "yyyy-MM-dd HH:mm:ss". */
 export function beijing(ms: number, withMillis = false): string {
@@ -101,7 +113,10 @@ export function yuan(fen: number): string {
 /** A fresh RSA-2048 key pair as PEM (PKCS#8 private, SPKI public). */
 export function rsaKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
 
 export interface AlipayTestKeys {
@@ -278,7 +293,10 @@ export class AlipayEmulator {
    * A signed notification for the trade's current state. `fields` are set before signing (a genuine but
    * unexpected notification); `refund` adds the refund fields of that out_request_no.
    */
-  notification(outTradeNo: string, o: { notifyId?: string; status?: TradeStatus; fields?: Record<string, string | undefined>; refund?: string } = {}): { params: Record<string, string>; body: string } {
+  notification(
+    outTradeNo: string,
+    o: { notifyId?: string; status?: TradeStatus; fields?: Record<string, string | undefined>; refund?: string } = {},
+  ): { params: Record<string, string>; body: string } {
     const t = this.trade(outTradeNo);
     const status = o.status ?? t.status;
     if (!status) throw new Error('emulator: nobody scanned this trade, there is nothing to notify');
@@ -338,9 +356,22 @@ export class AlipayEmulator {
     const t = this.trade(outTradeNo);
     if (!t.notifyUrl) throw new Error('emulator: the trade was created without notify_url');
     const url = this.opts.rewriteNotifyUrl ? this.opts.rewriteNotifyUrl(t.notifyUrl) : t.notifyUrl;
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body: n.body, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      body: n.body,
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = await res.text();
-    const d: Delivery = { notifyId: n.params.notify_id!, tradeStatus: n.params.trade_status!, url, status: res.status, contentType: res.headers.get('content-type'), body, acknowledged: body === 'success' };
+    const d: Delivery = {
+      notifyId: n.params.notify_id!,
+      tradeStatus: n.params.trade_status!,
+      url,
+      status: res.status,
+      contentType: res.headers.get('content-type'),
+      body,
+      acknowledged: body === 'success',
+    };
     this.deliveries.push(d);
     return d;
   }
@@ -376,9 +407,11 @@ export class AlipayEmulator {
     for (const [k, v] of url.searchParams) params[k] = v;
     const body = Buffer.concat(chunks).toString('utf8');
     if (body.length > 0) {
-      if (!/^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) return this.reply(res, 'error_response', new Answer('40002', 'isv.invalid-parameter', 'body must be form-urlencoded'), false);
+      if (!/^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? ''))
+        return this.reply(res, 'error_response', new Answer('40002', 'isv.invalid-parameter', 'body must be form-urlencoded'), false);
       for (const [k, v] of new URLSearchParams(body)) {
-        if (Object.hasOwn(params, k) && params[k] !== v) return this.reply(res, 'error_response', new Answer('40002', 'isv.invalid-parameter', `${k} given twice`), false);
+        if (Object.hasOwn(params, k) && params[k] !== v)
+          return this.reply(res, 'error_response', new Answer('40002', 'isv.invalid-parameter', `${k} given twice`), false);
         params[k] = v;
       }
     }
@@ -395,7 +428,11 @@ export class AlipayEmulator {
       answer = this.common(params) ?? this.business(method, params);
     }
     const scripted = signed && this.scripted.get(method)?.shift();
-    this.requests.push({ method, params, answer: scripted ? scripted.code : answer instanceof Answer ? `${answer.code} ${answer.subCode ?? ''}`.trim() : '10000' });
+    this.requests.push({
+      method,
+      params,
+      answer: scripted ? scripted.code : answer instanceof Answer ? `${answer.code} ${answer.subCode ?? ''}`.trim() : '10000',
+    });
     if (scripted) return this.reply(res, key, new Answer(scripted.code, scripted.sub_code, scripted.sub_msg), true, scripted.msg);
     this.reply(res, key, answer, signed);
   }
@@ -410,7 +447,8 @@ export class AlipayEmulator {
     if (!p.timestamp) return fail('40001', 'isv.missing-timestamp', '缺少时间戳参数');
     const ts = parseBeijing(p.timestamp);
     if (ts === null) return fail('40002', 'isv.invalid-timestamp', '非法的时间戳参数');
-    if (this.opts.maxSkewMs !== undefined && Math.abs(ts - this.now()) > this.opts.maxSkewMs) return fail('40002', 'isv.invalid-timestamp', '时间戳与网关时间相差太大');
+    if (this.opts.maxSkewMs !== undefined && Math.abs(ts - this.now()) > this.opts.maxSkewMs)
+      return fail('40002', 'isv.invalid-timestamp', '时间戳与网关时间相差太大');
     if (!p.version) return fail('40001', 'isv.missing-version', '缺少版本参数');
     if (p.version !== '1.0') return fail('40002', 'isv.invalid-parameter', '版本号错误');
     if (!p.sign) return fail('40001', 'isv.missing-signature', '缺少签名参数');
@@ -425,7 +463,12 @@ export class AlipayEmulator {
     } catch {
       ok = false;
     }
-    if (!ok) return fail('40002', 'isv.invalid-signature', `验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：${content.slice(0, 200)}`);
+    if (!ok)
+      return fail(
+        '40002',
+        'isv.invalid-signature',
+        `验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：${content.slice(0, 200)}`,
+      );
     if (!p.biz_content) return fail('40001', 'isv.missing-parameter', '缺少biz_content');
     return null;
   }
@@ -450,8 +493,22 @@ export class AlipayEmulator {
         if (!t) return fail('40004', 'ACQ.TRADE_NOT_EXIST', '交易不存在');
         this.applyTimeout(t);
         if (t.status === null) return fail('40004', 'ACQ.TRADE_NOT_EXIST', '交易不存在');
-        const node: Record<string, string> = { trade_no: t.tradeNo, out_trade_no: t.outTradeNo, buyer_logon_id: '159****5620', trade_status: t.status, total_amount: yuan(t.totalFen), buyer_user_id: t.buyerId };
-        if (t.gmtPayment !== null) Object.assign(node, { buyer_pay_amount: yuan(t.totalFen), receipt_amount: yuan(t.totalFen), invoice_amount: yuan(t.totalFen), point_amount: '0.00', send_pay_date: beijing(t.gmtPayment) });
+        const node: Record<string, string> = {
+          trade_no: t.tradeNo,
+          out_trade_no: t.outTradeNo,
+          buyer_logon_id: '159****5620',
+          trade_status: t.status,
+          total_amount: yuan(t.totalFen),
+          buyer_user_id: t.buyerId,
+        };
+        if (t.gmtPayment !== null)
+          Object.assign(node, {
+            buyer_pay_amount: yuan(t.totalFen),
+            receipt_amount: yuan(t.totalFen),
+            invoice_amount: yuan(t.totalFen),
+            point_amount: '0.00',
+            send_pay_date: beijing(t.gmtPayment),
+          });
         return node;
       }
       case 'alipay.trade.close': {
@@ -476,7 +533,15 @@ export class AlipayEmulator {
         if (!t || t.status === null) return fail('40004', 'ACQ.TRADE_NOT_EXIST', '交易不存在');
         const r = t.refunds.get(s('out_request_no') ?? outTradeNo);
         if (!r || !r.settled) return { trade_no: t.tradeNo, out_trade_no: t.outTradeNo };
-        return { trade_no: t.tradeNo, out_trade_no: t.outTradeNo, out_request_no: r.outRequestNo, total_amount: yuan(t.totalFen), refund_amount: yuan(r.fen), refund_status: 'REFUND_SUCCESS', gmt_refund_pay: beijing(r.at) };
+        return {
+          trade_no: t.tradeNo,
+          out_trade_no: t.outTradeNo,
+          out_request_no: r.outRequestNo,
+          total_amount: yuan(t.totalFen),
+          refund_amount: yuan(r.fen),
+          refund_status: 'REFUND_SUCCESS',
+          gmt_refund_pay: beijing(r.at),
+        };
       }
     }
     return fail('40002', 'isv.invalid-method', '不存在的方法名');
@@ -541,7 +606,15 @@ export class AlipayEmulator {
     const m = typeof amount === 'string' ? /^(\d{1,10})(?:\.(\d{1,2}))?$/.exec(amount) : null;
     const fen = m ? Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0')) : NaN;
     if (!Number.isSafeInteger(fen) || fen <= 0) return fail('40004', 'ACQ.INVALID_PARAMETER', 'refund_amount 无效');
-    const answer = (change: 'Y' | 'N', at: number) => ({ trade_no: t.tradeNo, out_trade_no: t.outTradeNo, buyer_logon_id: '159****5620', fund_change: change, refund_fee: yuan(this.refundedFen(t)), gmt_refund_pay: beijing(at), buyer_user_id: t.buyerId });
+    const answer = (change: 'Y' | 'N', at: number) => ({
+      trade_no: t.tradeNo,
+      out_trade_no: t.outTradeNo,
+      buyer_logon_id: '159****5620',
+      fund_change: change,
+      refund_fee: yuan(this.refundedFen(t)),
+      gmt_refund_pay: beijing(at),
+      buyer_user_id: t.buyerId,
+    });
     const earlier = t.refunds.get(outRequestNo);
     if (earlier) {
       // Idempotent per out_request_no: the same request again refunds nothing more.
@@ -589,7 +662,12 @@ export class AlipayEmulator {
   private reply(res: ServerResponse, key: string, answer: Answer | Record<string, string>, signed: boolean, msg?: string): void {
     const node: Record<string, string> =
       answer instanceof Answer
-        ? { code: answer.code, msg: msg ?? MSG[answer.code] ?? 'Error', ...(answer.subCode ? { sub_code: answer.subCode } : {}), ...(answer.subMsg ? { sub_msg: answer.subMsg } : {}) }
+        ? {
+            code: answer.code,
+            msg: msg ?? MSG[answer.code] ?? 'Error',
+            ...(answer.subCode ? { sub_code: answer.subCode } : {}),
+            ...(answer.subMsg ? { sub_msg: answer.subMsg } : {}),
+          }
         : { code: '10000', msg: 'Success', ...answer };
     // Alipay's JSON escapes "/" as "\/": the signature covers exactly this text.
     const nodeText = JSON.stringify(node).replaceAll('/', '\\/');

@@ -124,7 +124,44 @@ export interface Delivery {
 
 const API_VERSION = '2024-06-20';
 const IDEMPOTENCY_TTL_S = 24 * 3600;
-const CURRENCIES = new Set(['usd', 'eur', 'gbp', 'jpy', 'cny', 'hkd', 'sgd', 'aud', 'cad', 'chf', 'krw', 'vnd', 'clp', 'kwd', 'bhd', 'jod', 'omr', 'tnd', 'twd', 'inr', 'brl', 'mxn', 'sek', 'nok', 'dkk', 'pln', 'try', 'aed', 'php', 'idr', 'myr', 'thb', 'nzd', 'rub', 'isk', 'huf']);
+const CURRENCIES = new Set([
+  'usd',
+  'eur',
+  'gbp',
+  'jpy',
+  'cny',
+  'hkd',
+  'sgd',
+  'aud',
+  'cad',
+  'chf',
+  'krw',
+  'vnd',
+  'clp',
+  'kwd',
+  'bhd',
+  'jod',
+  'omr',
+  'tnd',
+  'twd',
+  'inr',
+  'brl',
+  'mxn',
+  'sek',
+  'nok',
+  'dkk',
+  'pln',
+  'try',
+  'aed',
+  'php',
+  'idr',
+  'myr',
+  'thb',
+  'nzd',
+  'rub',
+  'isk',
+  'huf',
+]);
 const THREE_DECIMAL = new Set(['kwd', 'bhd', 'jod', 'omr', 'tnd']);
 const MINIMUM: Record<string, number> = { usd: 50, eur: 50, gbp: 30, jpy: 50, cny: 400, hkd: 400, sgd: 50 };
 
@@ -147,10 +184,14 @@ class ApiError extends Error {
   }
 }
 
-const invalid = (message: string, param?: string, code = 'parameter_invalid_string') => new ApiError(400, { type: 'invalid_request_error', code, message, param });
-const missing = (param: string) => new ApiError(400, { type: 'invalid_request_error', code: 'parameter_missing', message: `Missing required param: ${param}.`, param });
-const unknownParam = (param: string) => new ApiError(400, { type: 'invalid_request_error', code: 'parameter_unknown', message: `Received unknown parameter: ${param}`, param });
-const noSuch = (kind: string, id: string, param: string) => new ApiError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param });
+const invalid = (message: string, param?: string, code = 'parameter_invalid_string') =>
+  new ApiError(400, { type: 'invalid_request_error', code, message, param });
+const missing = (param: string) =>
+  new ApiError(400, { type: 'invalid_request_error', code: 'parameter_missing', message: `Missing required param: ${param}.`, param });
+const unknownParam = (param: string) =>
+  new ApiError(400, { type: 'invalid_request_error', code: 'parameter_unknown', message: `Received unknown parameter: ${param}`, param });
+const noSuch = (kind: string, id: string, param: string) =>
+  new ApiError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param });
 
 // ------------------------------------------------------------------ form decoding (Stripe's bracket syntax)
 
@@ -236,7 +277,11 @@ function expandParam(params: Obj, allowed: string[]): string[] {
 
 function canonical(v: Json): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k]!)}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k]!)}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
@@ -321,18 +366,50 @@ export class StripeEmulator {
     }
     const send = (status: number, body: string, extra: Record<string, string> = {}) => {
       record.status = status;
-      res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${rand(14)}`, 'stripe-version': headers['stripe-version'] ?? API_VERSION, ...extra });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'request-id': `req_${rand(14)}`,
+        'stripe-version': headers['stripe-version'] ?? API_VERSION,
+        ...extra,
+      });
       res.end(body);
     };
-    const sendError = (e: ApiError) => send(e.status, JSON.stringify({ error: { ...e.error, doc_url: e.error.code ? `https://stripe.com/docs/error-codes/${e.error.code.replace(/_/g, '-')}` : undefined } }, null, 2));
+    const sendError = (e: ApiError) =>
+      send(
+        e.status,
+        JSON.stringify(
+          { error: { ...e.error, doc_url: e.error.code ? `https://stripe.com/docs/error-codes/${e.error.code.replace(/_/g, '-')}` : undefined } },
+          null,
+          2,
+        ),
+      );
     if (this.mode === 'error500') return sendError(new ApiError(500, { type: 'api_error', message: 'An unknown error occurred' }));
-    if (this.mode === 'rate_limited') return sendError(new ApiError(429, { type: 'invalid_request_error', code: 'rate_limit', message: 'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.' }));
+    if (this.mode === 'rate_limited')
+      return sendError(
+        new ApiError(429, {
+          type: 'invalid_request_error',
+          code: 'rate_limit',
+          message: 'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.',
+        }),
+      );
 
     const auth = headers.authorization;
-    if (!auth) return sendError(new ApiError(401, { type: 'invalid_request_error', message: 'You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. \'Authorization: Bearer YOUR_SECRET_KEY\').' }));
+    if (!auth)
+      return sendError(
+        new ApiError(401, {
+          type: 'invalid_request_error',
+          message:
+            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+        }),
+      );
     if (auth !== `Bearer ${this.opts.secretKey}`) {
       const given = auth.replace(/^Bearer\s+/i, '');
-      return sendError(new ApiError(401, { type: 'invalid_request_error', message: `Invalid API Key provided: ${given.slice(0, 8)}${'*'.repeat(Math.max(0, given.length - 12))}${given.slice(-4)}` }));
+      return sendError(
+        new ApiError(401, {
+          type: 'invalid_request_error',
+          message: `Invalid API Key provided: ${given.slice(0, 8)}${'*'.repeat(Math.max(0, given.length - 12))}${given.slice(-4)}`,
+        }),
+      );
     }
 
     const method = req.method ?? 'GET';
@@ -340,7 +417,12 @@ export class StripeEmulator {
     try {
       if (method === 'POST') {
         const ct = headers['content-type'] ?? '';
-        if (rawBody !== '' && !ct.startsWith('application/x-www-form-urlencoded')) throw invalid(`Invalid request: the body must be application/x-www-form-urlencoded, not ${ct || 'unspecified'}`, undefined, 'parameter_invalid_string');
+        if (rawBody !== '' && !ct.startsWith('application/x-www-form-urlencoded'))
+          throw invalid(
+            `Invalid request: the body must be application/x-www-form-urlencoded, not ${ct || 'unspecified'}`,
+            undefined,
+            'parameter_invalid_string',
+          );
         if (url.search) throw invalid('POST parameters go in the body, not the query string');
         params = decodeForm(rawBody);
       } else {
@@ -360,7 +442,12 @@ export class StripeEmulator {
       const stored = this.idempotency.get(key);
       if (stored && this.nowS() - stored.at < IDEMPOTENCY_TTL_S) {
         if (stored.fingerprint !== fingerprint) {
-          return sendError(new ApiError(400, { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.` }));
+          return sendError(
+            new ApiError(400, {
+              type: 'idempotency_error',
+              message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+            }),
+          );
         }
         if (this.mode === 'lose_response') {
           record.status = -1;
@@ -412,7 +499,12 @@ export class StripeEmulator {
     if ((m = /^\/v1\/checkout\/sessions\/([^/]+)\/expire$/.exec(path)) && method === 'POST') {
       only(params, ['expand']);
       const s = this.session(m[1]!, 'session');
-      if (s.status !== 'open') throw new ApiError(400, { type: 'invalid_request_error', message: `Only Checkout Sessions with a status in ["open"] can be expired. This session has status "${s.status}".` }, true);
+      if (s.status !== 'open')
+        throw new ApiError(
+          400,
+          { type: 'invalid_request_error', message: `Only Checkout Sessions with a status in ["open"] can be expired. This session has status "${s.status}".` },
+          true,
+        );
       this.expireSession(s);
       return clone(s);
     }
@@ -439,14 +531,20 @@ export class StripeEmulator {
       if (!r) throw noSuch('refund', m[1]!, 'refund');
       return clone(r);
     }
-    throw new ApiError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.` });
+    throw new ApiError(404, {
+      type: 'invalid_request_error',
+      message: `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+    });
   }
 
   /** Newest first, Stripe's cursor paging. */
   private page<T extends { id: string; created: number }>(items: T[], params: Obj, url: string): Json {
     const limit = integer(params.limit, 'limit') ?? 10;
     if (limit < 1 || limit > 100) throw invalid('limit must be between 1 and 100', 'limit', 'parameter_invalid_integer');
-    const sorted = items.map((x, i) => ({ x, i })).sort((a, b) => b.x.created - a.x.created || b.i - a.i).map((e) => e.x);
+    const sorted = items
+      .map((x, i) => ({ x, i }))
+      .sort((a, b) => b.x.created - a.x.created || b.i - a.i)
+      .map((e) => e.x);
     let start = 0;
     const after = str(params.starting_after);
     if (after) {
@@ -479,7 +577,20 @@ export class StripeEmulator {
   }
 
   private createSession(params: Obj): Json {
-    only(params, ['mode', 'line_items', 'success_url', 'cancel_url', 'client_reference_id', 'metadata', 'payment_intent_data', 'expires_at', 'customer_email', 'locale', 'payment_method_types', 'expand']);
+    only(params, [
+      'mode',
+      'line_items',
+      'success_url',
+      'cancel_url',
+      'client_reference_id',
+      'metadata',
+      'payment_intent_data',
+      'expires_at',
+      'customer_email',
+      'locale',
+      'payment_method_types',
+      'expand',
+    ]);
     const mode = str(params.mode);
     if (params.mode === undefined) throw missing('mode');
     if (mode !== 'payment') throw invalid(`Invalid mode: this emulator supports mode=payment only (got ${String(mode)})`, 'mode');
@@ -493,7 +604,11 @@ export class StripeEmulator {
     only(pd, ['currency', 'unit_amount', 'product_data', 'tax_behavior'], 'line_items[0][price_data]');
     const currency = str(pd.currency);
     if (currency === undefined) throw missing('line_items[0][price_data][currency]');
-    if (!CURRENCIES.has(currency)) throw invalid(`Invalid currency: ${currency}. Stripe currently supports these currencies (lower case): ${[...CURRENCIES].join(', ')}`, 'line_items[0][price_data][currency]');
+    if (!CURRENCIES.has(currency))
+      throw invalid(
+        `Invalid currency: ${currency}. Stripe currently supports these currencies (lower case): ${[...CURRENCIES].join(', ')}`,
+        'line_items[0][price_data][currency]',
+      );
     const unitAmount = integer(pd.unit_amount, 'line_items[0][price_data][unit_amount]');
     if (unitAmount === undefined) throw missing('line_items[0][price_data][unit_amount]');
     if (unitAmount < 0) throw invalid('unit_amount must be at least 0', 'line_items[0][price_data][unit_amount]', 'parameter_invalid_integer');
@@ -505,8 +620,15 @@ export class StripeEmulator {
     if (quantity === undefined) throw missing('line_items[0][quantity]');
     if (quantity < 1) throw invalid('quantity must be at least 1', 'line_items[0][quantity]', 'parameter_invalid_integer');
     const total = unitAmount * quantity;
-    if (total < (MINIMUM[currency] ?? 1)) throw new ApiError(400, { type: 'invalid_request_error', code: 'amount_too_small', message: `The Checkout Session's total amount due must add up to at least ${MINIMUM[currency] ?? 1} ${currency}.`, param: 'line_items[0][price_data][unit_amount]' });
-    if (THREE_DECIMAL.has(currency) && total % 10 !== 0) throw invalid(`Amounts in ${currency} must be divisible by 10`, 'line_items[0][price_data][unit_amount]', 'invalid_amount');
+    if (total < (MINIMUM[currency] ?? 1))
+      throw new ApiError(400, {
+        type: 'invalid_request_error',
+        code: 'amount_too_small',
+        message: `The Checkout Session's total amount due must add up to at least ${MINIMUM[currency] ?? 1} ${currency}.`,
+        param: 'line_items[0][price_data][unit_amount]',
+      });
+    if (THREE_DECIMAL.has(currency) && total % 10 !== 0)
+      throw invalid(`Amounts in ${currency} must be divisible by 10`, 'line_items[0][price_data][unit_amount]', 'invalid_amount');
     const successUrl = urlParam(params.success_url, 'success_url');
     if (!successUrl) throw missing('success_url');
     const cancelUrl = urlParam(params.cancel_url, 'cancel_url') ?? null;
@@ -519,13 +641,18 @@ export class StripeEmulator {
     const piMetadata = metadataParam(pid.metadata, 'payment_intent_data[metadata]');
     const now = this.nowS();
     const expiresAt = integer(params.expires_at, 'expires_at') ?? now + 24 * 3600;
-    if (expiresAt < now + 30 * 60) throw invalid('The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.', 'expires_at', 'parameter_invalid_integer');
-    if (expiresAt > now + 24 * 3600) throw invalid('The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.', 'expires_at', 'parameter_invalid_integer');
+    if (expiresAt < now + 30 * 60)
+      throw invalid('The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.', 'expires_at', 'parameter_invalid_integer');
+    if (expiresAt > now + 24 * 3600)
+      throw invalid('The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.', 'expires_at', 'parameter_invalid_integer');
     expandParam(params, []);
 
     const id = `cs_${this.livemode ? 'live' : 'test'}_a1${rand(56)}`;
     const fragment = Buffer.from(rand(40)).toString('base64url');
-    const url = this.opts.urlStyle === 'opaque' ? `https://checkout.stripe.com/c/pay/ppage_${rand(40)}#${fragment}` : `https://checkout.stripe.com/c/pay/${id}#${fragment}`;
+    const url =
+      this.opts.urlStyle === 'opaque'
+        ? `https://checkout.stripe.com/c/pay/ppage_${rand(40)}#${fragment}`
+        : `https://checkout.stripe.com/c/pay/${id}#${fragment}`;
     const s: EmuSession = {
       id,
       object: 'checkout.session',
@@ -552,7 +679,19 @@ export class StripeEmulator {
   }
 
   private listSessions(params: Obj): Json {
-    only(params, ['created', 'customer', 'customer_details', 'ending_before', 'expand', 'limit', 'payment_intent', 'payment_link', 'starting_after', 'status', 'subscription']);
+    only(params, [
+      'created',
+      'customer',
+      'customer_details',
+      'ending_before',
+      'expand',
+      'limit',
+      'payment_intent',
+      'payment_link',
+      'starting_after',
+      'status',
+      'subscription',
+    ]);
     const created = params.created;
     let range: { gte?: number; gt?: number; lte?: number; lt?: number } = {};
     if (typeof created === 'string') range = { gte: integer(created, 'created'), lte: integer(created, 'created') };
@@ -583,18 +722,31 @@ export class StripeEmulator {
     only(params, ['payment_intent', 'charge', 'amount', 'metadata', 'reason', 'expand', 'instructions_email']);
     const piId = str(params.payment_intent);
     const chId = str(params.charge);
-    if (!piId && !chId) throw invalid('One of the following params should be provided for this request: payment_intent or charge.', 'payment_intent', 'parameter_missing');
+    if (!piId && !chId)
+      throw invalid('One of the following params should be provided for this request: payment_intent or charge.', 'payment_intent', 'parameter_missing');
     const amount = integer(params.amount, 'amount');
     const reason = str(params.reason) ?? null;
-    if (reason !== null && !['duplicate', 'fraudulent', 'requested_by_customer'].includes(reason)) throw invalid(`Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer`, 'reason');
+    if (reason !== null && !['duplicate', 'fraudulent', 'requested_by_customer'].includes(reason))
+      throw invalid(`Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer`, 'reason');
     const metadata = metadataParam(params.metadata, 'metadata');
     expandParam(params, []);
     let charge: EmuCharge | undefined;
     if (piId) {
       const pi = this.paymentIntents.get(piId);
-      if (!pi) throw new ApiError(400, { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${piId}'`, param: 'payment_intent' });
+      if (!pi)
+        throw new ApiError(400, {
+          type: 'invalid_request_error',
+          code: 'resource_missing',
+          message: `No such payment_intent: '${piId}'`,
+          param: 'payment_intent',
+        });
       charge = pi.latest_charge ? this.charges.get(pi.latest_charge) : undefined;
-      if (!charge || pi.status !== 'succeeded') throw new ApiError(400, { type: 'invalid_request_error', message: `This PaymentIntent (${piId}) does not have a successful charge to refund.`, param: 'payment_intent' }, true);
+      if (!charge || pi.status !== 'succeeded')
+        throw new ApiError(
+          400,
+          { type: 'invalid_request_error', message: `This PaymentIntent (${piId}) does not have a successful charge to refund.`, param: 'payment_intent' },
+          true,
+        );
     } else {
       charge = this.charges.get(chId!);
       if (!charge) throw new ApiError(400, { type: 'invalid_request_error', code: 'resource_missing', message: `No such charge: '${chId}'`, param: 'charge' });
@@ -602,12 +754,31 @@ export class StripeEmulator {
     return clone(this.refundCharge(charge, amount, { metadata, reason, status: this.refundStatus, idempotencyKey }));
   }
 
-  private refundCharge(charge: EmuCharge, amount: number | undefined, o: { metadata: { [k: string]: string }; reason: string | null; status: EmuRefund['status']; idempotencyKey: string | null }): EmuRefund {
+  private refundCharge(
+    charge: EmuCharge,
+    amount: number | undefined,
+    o: { metadata: { [k: string]: string }; reason: string | null; status: EmuRefund['status']; idempotencyKey: string | null },
+  ): EmuRefund {
     const remaining = charge.amount - charge.amount_refunded;
-    if (remaining <= 0) throw new ApiError(400, { type: 'invalid_request_error', code: 'charge_already_refunded', message: `Charge ${charge.id} has already been refunded.` }, true);
+    if (remaining <= 0)
+      throw new ApiError(
+        400,
+        { type: 'invalid_request_error', code: 'charge_already_refunded', message: `Charge ${charge.id} has already been refunded.` },
+        true,
+      );
     const value = amount ?? remaining;
     if (value < 1) throw invalid('Refund amount must be positive', 'amount', 'parameter_invalid_integer');
-    if (value > remaining) throw new ApiError(400, { type: 'invalid_request_error', code: 'amount_too_large', message: `Refund amount (${value}) is greater than unrefunded amount on charge (${remaining})`, param: 'amount' }, true);
+    if (value > remaining)
+      throw new ApiError(
+        400,
+        {
+          type: 'invalid_request_error',
+          code: 'amount_too_large',
+          message: `Refund amount (${value}) is greater than unrefunded amount on charge (${remaining})`,
+          param: 'amount',
+        },
+        true,
+      );
     const r: EmuRefund = {
       id: `re_${rand(24)}`,
       object: 'refund',
@@ -637,7 +808,10 @@ export class StripeEmulator {
    * payment_status=paid); a delayed method (`delayed: true`) completes unpaid and settles later with
    * settleDelayed(). Returns the events it caused (not delivered: call deliver()).
    */
-  pay(sessionId: string, o: { delayed?: boolean } = {}): { session: EmuSession; paymentIntent: EmuPaymentIntent; charge: EmuCharge | null; events: EmuEvent[] } {
+  pay(
+    sessionId: string,
+    o: { delayed?: boolean } = {},
+  ): { session: EmuSession; paymentIntent: EmuPaymentIntent; charge: EmuCharge | null; events: EmuEvent[] } {
     const s = this.sessions.get(sessionId);
     if (!s) throw new Error(`emulator: no session ${sessionId}`);
     this.lapse(s);
@@ -676,7 +850,8 @@ export class StripeEmulator {
   /** A delayed payment method settles (or fails). */
   settleDelayed(sessionId: string, ok = true): EmuEvent[] {
     const s = this.sessions.get(sessionId);
-    if (!s || s.status !== 'complete' || s.payment_status !== 'unpaid' || !s.payment_intent) throw new Error(`emulator: session ${sessionId} has no delayed payment to settle`);
+    if (!s || s.status !== 'complete' || s.payment_status !== 'unpaid' || !s.payment_intent)
+      throw new Error(`emulator: session ${sessionId} has no delayed payment to settle`);
     const before = this.events.length;
     const pi = this.paymentIntents.get(s.payment_intent)!;
     if (ok) {
@@ -779,7 +954,9 @@ export class StripeEmulator {
   sign(event: EmuEvent, o: { at?: number; secret?: string; extraSignatures?: string[] } = {}): { payload: string; header: string } {
     const payload = JSON.stringify(event, null, 2);
     const t = o.at ?? this.nowS();
-    const v1 = createHmac('sha256', o.secret ?? this.opts.webhookSecret).update(`${t}.${payload}`, 'utf8').digest('hex');
+    const v1 = createHmac('sha256', o.secret ?? this.opts.webhookSecret)
+      .update(`${t}.${payload}`, 'utf8')
+      .digest('hex');
     return { payload, header: [`t=${t}`, `v1=${v1}`, ...(o.extraSignatures ?? []).map((s) => `v1=${s}`)].join(',') };
   }
 
@@ -791,7 +968,11 @@ export class StripeEmulator {
       const { payload, header } = this.sign(event, o);
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': header, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'stripe-signature': header,
+          'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+        },
         body: payload,
         signal: AbortSignal.timeout(10_000),
       });

@@ -158,7 +158,13 @@ export type Fault = {
   times?: number;
   /** Hit only every n-th matching call. */
   every?: number;
-} & ({ kind: '429'; retryAfter: number } | { kind: '5xx'; status?: number } | { kind: 'delay'; ms: number } | { kind: 'hold'; until: Promise<unknown> } | { kind: 'error'; code: number; description: string });
+} & (
+  | { kind: '429'; retryAfter: number }
+  | { kind: '5xx'; status?: number }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'hold'; until: Promise<unknown> }
+  | { kind: 'error'; code: number; description: string }
+);
 
 export type Update = { update_id: number } & Record<string, unknown>;
 
@@ -177,7 +183,21 @@ const forbidden = (description: string) => new ApiError(403, `Forbidden: ${descr
 
 const DEFAULT_LIMITS: EmulatorLimits = { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 };
 const MESSAGE_METHODS = new Set(['sendMessage', 'sendPhoto', 'sendInvoice', 'sendDocument', 'copyMessage', 'forwardMessage']);
-const DEFAULT_UPDATES = ['message', 'edited_message', 'channel_post', 'edited_channel_post', 'callback_query', 'my_chat_member', 'chat_join_request', 'pre_checkout_query', 'shipping_query', 'inline_query', 'chosen_inline_result', 'poll', 'poll_answer'];
+const DEFAULT_UPDATES = [
+  'message',
+  'edited_message',
+  'channel_post',
+  'edited_channel_post',
+  'callback_query',
+  'my_chat_member',
+  'chat_join_request',
+  'pre_checkout_query',
+  'shipping_query',
+  'inline_query',
+  'chosen_inline_result',
+  'poll',
+  'poll_answer',
+];
 
 type Params = Record<string, unknown>;
 interface Ctx {
@@ -335,7 +355,12 @@ export class TelegramEmulator {
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.limits = opts.limits === false ? null : { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
     const id = Number(opts.token.split(':')[0]);
-    this.bot = { id: Number.isSafeInteger(id) && id > 0 ? id : 999_000_001, is_bot: true, first_name: 'Gatekeeper', username: opts.botUsername ?? 'gatekeeper_test_bot' };
+    this.bot = {
+      id: Number.isSafeInteger(id) && id > 0 ? id : 999_000_001,
+      is_bot: true,
+      first_name: 'Gatekeeper',
+      username: opts.botUsername ?? 'gatekeeper_test_bot',
+    };
     this.methods = this.buildMethods();
   }
 
@@ -392,7 +417,8 @@ export class TelegramEmulator {
       if (fault) {
         call.injected = true;
         if (fault.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
-        else if (fault.kind === 'hold') await fault.until; // held open until the test lets it go, then answered normally
+        else if (fault.kind === 'hold')
+          await fault.until; // held open until the test lets it go, then answered normally
         else if (fault.kind === '429') throw new ApiError(429, `Too Many Requests: retry after ${fault.retryAfter}`, { retry_after: fault.retryAfter });
         else if (fault.kind === '5xx') {
           call.status = fault.status ?? 500;
@@ -450,7 +476,9 @@ export class TelegramEmulator {
   private checkLimits(method: string, p: Params): void {
     if (!this.limits) return;
     const now = this.now();
-    const checks: Array<{ key: string; max: number; span: number; rule: Violation['rule']; chatId?: number }> = [{ key: 'all', max: this.limits.perSecond, span: 1000, rule: 'overall' }];
+    const checks: Array<{ key: string; max: number; span: number; rule: Violation['rule']; chatId?: number }> = [
+      { key: 'all', max: this.limits.perSecond, span: 1000, rule: 'overall' },
+    ];
     let chatId: number | undefined;
     if (MESSAGE_METHODS.has(method) && p.chat_id !== undefined) {
       chatId = Number(p.chat_id);
@@ -586,7 +614,14 @@ export class TelegramEmulator {
   // ------------------------------------------------------------ world: users and chats
 
   addUser(first_name: string, o: { last_name?: string; username?: string; language_code?: string; is_bot?: boolean } = {}): User {
-    const user: User = { id: this.nextUserId++, is_bot: o.is_bot ?? false, first_name, ...(o.last_name ? { last_name: o.last_name } : {}), ...(o.username ? { username: o.username } : {}), ...(o.language_code ? { language_code: o.language_code } : {}) };
+    const user: User = {
+      id: this.nextUserId++,
+      is_bot: o.is_bot ?? false,
+      first_name,
+      ...(o.last_name ? { last_name: o.last_name } : {}),
+      ...(o.username ? { username: o.username } : {}),
+      ...(o.language_code ? { language_code: o.language_code } : {}),
+    };
     this.users.set(user.id, { user, started: false, blocked: false, dmUntil: 0 });
     this.chats.set(user.id, { id: user.id, type: 'private', members: new Map(), joinRequests: new Map() });
     return user;
@@ -595,7 +630,13 @@ export class TelegramEmulator {
   private chatJson(c: ChatRec) {
     if (c.type === 'private') {
       const u = this.users.get(c.id)!.user;
-      return { id: c.id, type: 'private' as const, first_name: u.first_name, ...(u.last_name ? { last_name: u.last_name } : {}), ...(u.username ? { username: u.username } : {}) };
+      return {
+        id: c.id,
+        type: 'private' as const,
+        first_name: u.first_name,
+        ...(u.last_name ? { last_name: u.last_name } : {}),
+        ...(u.username ? { username: u.username } : {}),
+      };
     }
     return { id: c.id, type: c.type, title: c.title ?? '' };
   }
@@ -683,7 +724,12 @@ export class TelegramEmulator {
   /** A sticker (no text) in private chat. */
   sendSticker(user: User): Update | null {
     this.users.get(user.id)!.started = true;
-    return this.push('message', this.newMessage(this.chat(user.id), user, { sticker: { file_id: rand(), file_unique_id: rand(8), type: 'regular', width: 512, height: 512, is_animated: false, is_video: false } }));
+    return this.push(
+      'message',
+      this.newMessage(this.chat(user.id), user, {
+        sticker: { file_id: rand(), file_unique_id: rand(8), type: 'regular', width: 512, height: 512, is_animated: false, is_video: false },
+      }),
+    );
   }
 
   /** A message in a group, from a member. */
@@ -700,7 +746,13 @@ export class TelegramEmulator {
   block(user: User): void {
     this.users.get(user.id)!.blocked = true;
     const c = this.chat(user.id);
-    this.push('my_chat_member', { chat: this.chatJson(c), from: user, date: this.unix(), old_chat_member: { status: 'member', user: this.bot }, new_chat_member: { status: 'kicked', user: this.bot, until_date: 0 } });
+    this.push('my_chat_member', {
+      chat: this.chatJson(c),
+      from: user,
+      date: this.unix(),
+      old_chat_member: { status: 'member', user: this.bot },
+      new_chat_member: { status: 'kicked', user: this.bot, until_date: 0 },
+    });
   }
 
   /** Messages the bot sent into this chat, oldest first. */
@@ -724,7 +776,13 @@ export class TelegramEmulator {
           if (b.callback_data !== undefined && (test(b.text) || test(b.callback_data))) {
             const id = rand(12);
             this.callbackQueries.set(id, { answered: false, at: this.now() });
-            this.push('callback_query', { id, from: user, message: { message_id: m.message_id, chat: this.chatJson(this.chat(user.id)), date: m.date, text: m.text ?? '' }, chat_instance: rand(8), data: b.callback_data });
+            this.push('callback_query', {
+              id,
+              from: user,
+              message: { message_id: m.message_id, chat: this.chatJson(this.chat(user.id)), date: m.date, text: m.text ?? '' },
+              chat_instance: rand(8),
+              data: b.callback_data,
+            });
             return b.callback_data;
           }
         }
@@ -743,7 +801,8 @@ export class TelegramEmulator {
   /** URL buttons of the bot's messages to this chat. */
   urlButtons(chatId: number): Array<{ text: string; url: string; message_id: number }> {
     const out: Array<{ text: string; url: string; message_id: number }> = [];
-    for (const m of this.messagesTo(chatId)) for (const row of m.reply_markup?.inline_keyboard ?? []) for (const b of row) if (b.url) out.push({ text: b.text, url: b.url, message_id: m.message_id });
+    for (const m of this.messagesTo(chatId))
+      for (const row of m.reply_markup?.inline_keyboard ?? []) for (const b of row) if (b.url) out.push({ text: b.text, url: b.url, message_id: m.message_id });
     return out;
   }
 
@@ -757,7 +816,12 @@ export class TelegramEmulator {
 
   /** An admin changes the bot's rights (or demotes it to a plain member). */
   setBotRights(chatId: number, by: User, rights: Partial<AdminRights> | 'member'): void {
-    this.setMember(this.chat(chatId), this.bot.id, rights === 'member' ? { status: 'member' } : { status: 'administrator', rights: { ...FULL_RIGHTS, ...rights } }, by);
+    this.setMember(
+      this.chat(chatId),
+      this.bot.id,
+      rights === 'member' ? { status: 'member' } : { status: 'administrator', rights: { ...FULL_RIGHTS, ...rights } },
+      by,
+    );
   }
 
   /** An admin removes the bot from the group. */
@@ -873,7 +937,15 @@ export class TelegramEmulator {
 
   /** An admin's own join-request-free link (to test people joining without the bot). */
   adminLink(chatId: number, by: User): string {
-    const l: InviteLinkRec = { chatId, invite_link: `https://t.me/+${rand(12)}`, creator: by.id, creates_join_request: false, is_revoked: false, is_primary: false, joined: 0 };
+    const l: InviteLinkRec = {
+      chatId,
+      invite_link: `https://t.me/+${rand(12)}`,
+      creator: by.id,
+      creates_join_request: false,
+      is_revoked: false,
+      is_primary: false,
+      joined: 0,
+    };
     this.links.set(l.invite_link, l);
     return l.invite_link;
   }
@@ -888,7 +960,11 @@ export class TelegramEmulator {
    * The person pays an invoice (found by its link or payload): Telegram asks the bot (pre_checkout_query)
    * and takes the Stars only if the bot says yes within 10 s, then sends successful_payment.
    */
-  async payInvoice(user: User, ref: { link?: string; payload?: string }, opts: { waitMs?: number; loseUpdate?: boolean } = {}): Promise<{ outcome: 'paid'; chargeId: string } | { outcome: 'declined'; error: string } | { outcome: 'timeout' }> {
+  async payInvoice(
+    user: User,
+    ref: { link?: string; payload?: string },
+    opts: { waitMs?: number; loseUpdate?: boolean } = {},
+  ): Promise<{ outcome: 'paid'; chargeId: string } | { outcome: 'declined'; error: string } | { outcome: 'timeout' }> {
     const inv = ref.link ? this.invoices.get(ref.link) : [...this.invoices.values()].find((i) => i.payload === ref.payload);
     if (!inv) throw new Error('emulator: no such invoice');
     const id = rand(12);
@@ -904,7 +980,19 @@ export class TelegramEmulator {
     const chargeId = `stxtn_${rand(18)}`;
     this.transactions.push({ id: chargeId, amount: inv.total_amount, date: this.unix(), source: { type: 'user', user, invoice_payload: inv.payload } });
     // `loseUpdate`: the Stars are taken but the bot never hears of it (reconcile must find it).
-    if (!opts.loseUpdate) this.push('message', this.newMessage(this.chat(user.id), user, { successful_payment: { currency: inv.currency, total_amount: inv.total_amount, invoice_payload: inv.payload, telegram_payment_charge_id: chargeId, provider_payment_charge_id: '' } }));
+    if (!opts.loseUpdate)
+      this.push(
+        'message',
+        this.newMessage(this.chat(user.id), user, {
+          successful_payment: {
+            currency: inv.currency,
+            total_amount: inv.total_amount,
+            invoice_payload: inv.payload,
+            telegram_payment_charge_id: chargeId,
+            provider_payment_charge_id: '',
+          },
+        }),
+      );
     return { outcome: 'paid', chargeId };
   }
 
@@ -955,10 +1043,15 @@ export class TelegramEmulator {
     if (!Array.isArray(kb) || kb.some((row) => !Array.isArray(row))) throw bad('field "inline_keyboard" must be an Array of Arrays');
     for (const row of kb as unknown[][]) {
       for (const b of row as Array<Record<string, unknown>>) {
-        if (typeof b?.text !== 'string' || b.text.length === 0) throw bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard");
+        if (typeof b?.text !== 'string' || b.text.length === 0)
+          throw bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard");
         const kinds = ['url', 'callback_data', 'web_app', 'login_url', 'switch_inline_query', 'pay'].filter((k) => b[k] !== undefined);
         if (kinds.length !== 1) throw bad("can't parse inline keyboard button: exactly one of the optional fields must be used");
-        if (b.callback_data !== undefined && (typeof b.callback_data !== 'string' || Buffer.byteLength(b.callback_data) < 1 || Buffer.byteLength(b.callback_data) > 64)) throw bad('BUTTON_DATA_INVALID');
+        if (
+          b.callback_data !== undefined &&
+          (typeof b.callback_data !== 'string' || Buffer.byteLength(b.callback_data) < 1 || Buffer.byteLength(b.callback_data) > 64)
+        )
+          throw bad('BUTTON_DATA_INVALID');
         if (b.url !== undefined) {
           let ok: boolean;
           try {
@@ -979,7 +1072,12 @@ export class TelegramEmulator {
     this.sent.push(msg);
     this.onSent?.(msg);
     const { photo, ...rest } = msg;
-    return { ...rest, from: this.bot, chat: this.chatJson(c), ...(photo ? { photo: [{ file_id: rand(), file_unique_id: rand(8), width: 360, height: 360, file_size: photo.length }] } : {}) };
+    return {
+      ...rest,
+      from: this.bot,
+      chat: this.chatJson(c),
+      ...(photo ? { photo: [{ file_id: rand(), file_unique_id: rand(8), width: 360, height: 360, file_size: photo.length }] } : {}),
+    };
   }
 
   private invoiceFields(p: Params): InvoiceRec {
@@ -1025,7 +1123,8 @@ export class TelegramEmulator {
         const secret = str(p, 'secret_token');
         if (secret !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secret)) throw bad('secret token contains unallowed characters');
         const allowed = json(p, 'allowed_updates');
-        if (allowed !== undefined && (!Array.isArray(allowed) || allowed.some((t) => typeof t !== 'string'))) throw bad("can't parse allowed_updates JSON object");
+        if (allowed !== undefined && (!Array.isArray(allowed) || allowed.some((t) => typeof t !== 'string')))
+          throw bad("can't parse allowed_updates JSON object");
         if (bool(p, 'drop_pending_updates')) this.queue = [];
         this.poller?.resolve(new ApiError(409, 'Conflict: terminated by setWebhook request'));
         this.poller = null;
@@ -1038,7 +1137,12 @@ export class TelegramEmulator {
         if (bool(p, 'drop_pending_updates')) this.queue = [];
         return true;
       },
-      getWebhookInfo: () => ({ url: this.webhook?.url ?? '', has_custom_certificate: false, pending_update_count: this.queue.length, ...(this.webhook?.allowed ? { allowed_updates: this.webhook.allowed } : {}) }),
+      getWebhookInfo: () => ({
+        url: this.webhook?.url ?? '',
+        has_custom_certificate: false,
+        pending_update_count: this.queue.length,
+        ...(this.webhook?.allowed ? { allowed_updates: this.webhook.allowed } : {}),
+      }),
 
       sendMessage: (p) => {
         const c = this.target(p);
@@ -1069,7 +1173,9 @@ export class TelegramEmulator {
         const c = this.target(p);
         const inv = this.invoiceFields(p);
         this.canMessage(c);
-        const msg = this.record(c, { invoice: { title: inv.title, description: inv.description, payload: inv.payload, currency: inv.currency, total_amount: inv.total_amount } });
+        const msg = this.record(c, {
+          invoice: { title: inv.title, description: inv.description, payload: inv.payload, currency: inv.currency, total_amount: inv.total_amount },
+        });
         this.invoices.set(`msg:${msg.message_id}`, { ...inv, chatId: c.id });
         return msg;
       },
@@ -1105,9 +1211,19 @@ export class TelegramEmulator {
         if (!t) throw bad('CHARGE_ID_INVALID');
         if (t.source!.user.id !== userId) throw bad('USER_ID_INVALID');
         if (this.transactions.some((x) => x.id === chargeId && x.receiver)) throw bad('CHARGE_ALREADY_REFUNDED');
-        this.transactions.push({ id: chargeId, amount: t.amount, date: this.unix(), receiver: { type: 'user', user: t.source!.user, invoice_payload: t.source!.invoice_payload } });
+        this.transactions.push({
+          id: chargeId,
+          amount: t.amount,
+          date: this.unix(),
+          receiver: { type: 'user', user: t.source!.user, invoice_payload: t.source!.invoice_payload },
+        });
         const u = t.source!.user;
-        this.push('message', this.newMessage(this.chat(u.id), u, { refunded_payment: { currency: 'XTR', total_amount: t.amount, invoice_payload: t.source!.invoice_payload, telegram_payment_charge_id: chargeId } }));
+        this.push(
+          'message',
+          this.newMessage(this.chat(u.id), u, {
+            refunded_payment: { currency: 'XTR', total_amount: t.amount, invoice_payload: t.source!.invoice_payload, telegram_payment_charge_id: chargeId },
+          }),
+        );
         return true;
       },
       getStarTransactions: (p) => {
@@ -1141,7 +1257,18 @@ export class TelegramEmulator {
         if (cjr && limit !== undefined) throw bad("member limit can't be specified for links requiring administrator approval");
         if (limit !== undefined && (limit < 1 || limit > 99_999)) throw bad('member limit is invalid');
         if (expire !== undefined && expire !== 0 && expire * 1000 <= this.now()) throw bad('EXPIRE_DATE_INVALID');
-        const l: InviteLinkRec = { chatId: c.id, invite_link: `https://t.me/+${rand(12)}`, creator: this.bot.id, creates_join_request: cjr, is_revoked: false, is_primary: false, joined: 0, ...(name !== undefined ? { name } : {}), ...(expire ? { expire_date: expire } : {}), ...(limit !== undefined ? { member_limit: limit } : {}) };
+        const l: InviteLinkRec = {
+          chatId: c.id,
+          invite_link: `https://t.me/+${rand(12)}`,
+          creator: this.bot.id,
+          creates_join_request: cjr,
+          is_revoked: false,
+          is_primary: false,
+          joined: 0,
+          ...(name !== undefined ? { name } : {}),
+          ...(expire ? { expire_date: expire } : {}),
+          ...(limit !== undefined ? { member_limit: limit } : {}),
+        };
         this.links.set(l.invite_link, l);
         return this.linkJson(l);
       },

@@ -217,8 +217,11 @@ export class WechatPayEmulator {
   merchantPlatformRefund(outTradeNo: string, fen: number): { refund: EmulatedRefund; notification: EmulatedNotification } {
     const o = this.orders.get(outTradeNo);
     if (!o || (o.state !== 'SUCCESS' && o.state !== 'REFUND')) throw new Error(`emulator: ${outTradeNo} is not a paid order`);
-    const refunded = [...this.refunds.values()].filter((r) => r.outTradeNo === outTradeNo && r.status !== 'CLOSED' && r.status !== 'ABNORMAL').reduce((sum, r) => sum + r.refund, 0);
-    if (!Number.isSafeInteger(fen) || fen < 1 || refunded + fen > o.total) throw new Error(`emulator: cannot refund ${fen} of ${outTradeNo} (${o.total - refunded} left)`);
+    const refunded = [...this.refunds.values()]
+      .filter((r) => r.outTradeNo === outTradeNo && r.status !== 'CLOSED' && r.status !== 'ABNORMAL')
+      .reduce((sum, r) => sum + r.refund, 0);
+    if (!Number.isSafeInteger(fen) || fen < 1 || refunded + fen > o.total)
+      throw new Error(`emulator: cannot refund ${fen} of ${outTradeNo} (${o.total - refunded} left)`);
     const r: EmulatedRefund = {
       outRefundNo: `mp${digits(30)}`,
       refundId: `50300${digits(25)}`,
@@ -239,7 +242,13 @@ export class WechatPayEmulator {
   }
 
   /** Any notification, encrypted with the APIv3 key by the SDK (for tests of odd or hostile content). */
-  notification(eventType: string, originalType: string, resource: unknown, notifyUrl: string | null, opts: { associatedData?: string; key?: string } = {}): EmulatedNotification {
+  notification(
+    eventType: string,
+    originalType: string,
+    resource: unknown,
+    notifyUrl: string | null,
+    opts: { associatedData?: string; key?: string } = {},
+  ): EmulatedNotification {
     const nonce = Formatter.nonce(12);
     const aad = opts.associatedData ?? originalType;
     const ciphertext = Aes.AesGcm.encrypt(JSON.stringify(resource), opts.key ?? this.opts.apiV3Key, nonce, aad);
@@ -256,7 +265,10 @@ export class WechatPayEmulator {
   }
 
   /** The headers WeChat Pay sends with a notification (or an answer): signed over `ts\nnonce\nbody\n` by the SDK. */
-  signedHeaders(body: string, o: { signature?: 'valid' | 'signtest' | 'wrong'; serial?: string; timestampOffsetMs?: number; signedBody?: string } = {}): Record<string, string> {
+  signedHeaders(
+    body: string,
+    o: { signature?: 'valid' | 'signtest' | 'wrong'; serial?: string; timestampOffsetMs?: number; signedBody?: string } = {},
+  ): Record<string, string> {
     const ts = Math.floor((this.now() + (o.timestampOffsetMs ?? 0)) / 1000);
     const nonce = Formatter.nonce(32);
     let signature = Rsa.sign(Formatter.response(ts, nonce, o.signedBody ?? body), this.platformKey);
@@ -380,7 +392,8 @@ export class WechatPayEmulator {
     if (!Rsa.verify(Formatter.request(method, path, timestamp, nonce, body), signature, this.merchantKey)) throw fail('signature does not verify');
     if (!/application\/json/.test(req.headers.accept ?? '')) throw new ApiError(400, 'PARAM_ERROR', 'Accept must be application/json');
     if (!req.headers['user-agent']) throw new ApiError(400, 'PARAM_ERROR', 'User-Agent is required');
-    if (method === 'POST' && !/^application\/json/.test(req.headers['content-type'] ?? '')) throw new ApiError(400, 'PARAM_ERROR', 'Content-Type must be application/json');
+    if (method === 'POST' && !/^application\/json/.test(req.headers['content-type'] ?? ''))
+      throw new ApiError(400, 'PARAM_ERROR', 'Content-Type must be application/json');
   }
 
   private route(method: string, path: string, raw: string): { status: number; json: unknown } {
@@ -388,8 +401,10 @@ export class WechatPayEmulator {
     const p = url.pathname;
     let m: RegExpExecArray | null;
     if (method === 'POST' && p === '/v3/pay/transactions/native') return this.create(parseJson(raw));
-    if (method === 'GET' && (m = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/.exec(p))) return this.query(decodeURIComponent(m[1]!), url.searchParams.get('mchid'));
-    if (method === 'POST' && (m = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/.exec(p))) return this.closeOrder(decodeURIComponent(m[1]!), parseJson(raw));
+    if (method === 'GET' && (m = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/.exec(p)))
+      return this.query(decodeURIComponent(m[1]!), url.searchParams.get('mchid'));
+    if (method === 'POST' && (m = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/.exec(p)))
+      return this.closeOrder(decodeURIComponent(m[1]!), parseJson(raw));
     if (method === 'POST' && p === '/v3/refund/domestic/refunds') return this.refund(parseJson(raw));
     if (method === 'GET' && (m = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/.exec(p))) return this.refundQuery(decodeURIComponent(m[1]!));
     throw new ApiError(404, 'NOT_FOUND', `no such API: ${method} ${p}`);
@@ -398,23 +413,28 @@ export class WechatPayEmulator {
   private create(b: Record<string, unknown>): { status: number; json: unknown } {
     if (b.mchid !== this.opts.mchid) throw new ApiError(400, 'MCH_NOT_EXISTS', 'mchid does not match the requesting merchant');
     if (b.appid !== this.opts.appid) throw new ApiError(400, 'APPID_MCHID_NOT_MATCH', 'appid is not bound to this mchid');
-    if (typeof b.description !== 'string' || b.description.length === 0 || Buffer.byteLength(b.description) > 127) throw new ApiError(400, 'PARAM_ERROR', 'description must be 1–127 bytes');
-    if (typeof b.out_trade_no !== 'string' || !OUT_TRADE_NO.test(b.out_trade_no)) throw new ApiError(400, 'PARAM_ERROR', 'out_trade_no must be 6–32 of [0-9A-Za-z_-*|]');
+    if (typeof b.description !== 'string' || b.description.length === 0 || Buffer.byteLength(b.description) > 127)
+      throw new ApiError(400, 'PARAM_ERROR', 'description must be 1–127 bytes');
+    if (typeof b.out_trade_no !== 'string' || !OUT_TRADE_NO.test(b.out_trade_no))
+      throw new ApiError(400, 'PARAM_ERROR', 'out_trade_no must be 6–32 of [0-9A-Za-z_-*|]');
     let expireAt: number | null = null;
     if (b.time_expire !== undefined) {
-      if (typeof b.time_expire !== 'string' || !RFC3339_OFFSET.test(b.time_expire)) throw new ApiError(400, 'PARAM_ERROR', 'time_expire must be RFC 3339 with an offset');
+      if (typeof b.time_expire !== 'string' || !RFC3339_OFFSET.test(b.time_expire))
+        throw new ApiError(400, 'PARAM_ERROR', 'time_expire must be RFC 3339 with an offset');
       expireAt = Date.parse(b.time_expire);
       if (!(expireAt > this.now())) throw new ApiError(400, 'PARAM_ERROR', 'time_expire is in the past');
     }
     const notifyUrl = checkNotifyUrl(b.notify_url, true)!;
     const amount = b.amount as { total?: unknown; currency?: unknown } | undefined;
-    if (!amount || typeof amount !== 'object' || !Number.isSafeInteger(amount.total) || (amount.total as number) < 1) throw new ApiError(400, 'PARAM_ERROR', 'amount.total must be a positive integer number of fen');
+    if (!amount || typeof amount !== 'object' || !Number.isSafeInteger(amount.total) || (amount.total as number) < 1)
+      throw new ApiError(400, 'PARAM_ERROR', 'amount.total must be a positive integer number of fen');
     if (amount.currency !== undefined && amount.currency !== 'CNY') throw new ApiError(400, 'PARAM_ERROR', 'amount.currency must be CNY');
 
     const existing = this.orders.get(b.out_trade_no);
     if (existing) {
       const same = existing.total === amount.total && existing.description === b.description && existing.notifyUrl === notifyUrl;
-      if (!same || existing.state !== 'NOTPAY') throw new ApiError(400, 'INVALID_REQUEST', 'out_trade_no already used with other parameters or no longer payable');
+      if (!same || existing.state !== 'NOTPAY')
+        throw new ApiError(400, 'INVALID_REQUEST', 'out_trade_no already used with other parameters or no longer payable');
       return { status: 200, json: { code_url: existing.codeUrl } };
     }
     const o: EmulatedOrder = {
@@ -454,23 +474,34 @@ export class WechatPayEmulator {
   }
 
   private refund(b: Record<string, unknown>): { status: number; json: unknown } {
-    if (typeof b.out_refund_no !== 'string' || !OUT_REFUND_NO.test(b.out_refund_no)) throw new ApiError(400, 'PARAM_ERROR', 'out_refund_no must be 1–64 of [0-9A-Za-z_-|*@]');
-    const o = typeof b.out_trade_no === 'string' ? this.orders.get(b.out_trade_no) : typeof b.transaction_id === 'string' ? [...this.orders.values()].find((x) => x.transactionId === b.transaction_id) : undefined;
+    if (typeof b.out_refund_no !== 'string' || !OUT_REFUND_NO.test(b.out_refund_no))
+      throw new ApiError(400, 'PARAM_ERROR', 'out_refund_no must be 1–64 of [0-9A-Za-z_-|*@]');
+    const o =
+      typeof b.out_trade_no === 'string'
+        ? this.orders.get(b.out_trade_no)
+        : typeof b.transaction_id === 'string'
+          ? [...this.orders.values()].find((x) => x.transactionId === b.transaction_id)
+          : undefined;
     if (!o) throw new ApiError(404, 'RESOURCE_NOT_EXISTS', 'order does not exist');
-    if (b.reason !== undefined && (typeof b.reason !== 'string' || Buffer.byteLength(b.reason) > 80)) throw new ApiError(400, 'PARAM_ERROR', 'reason must be at most 80 bytes');
+    if (b.reason !== undefined && (typeof b.reason !== 'string' || Buffer.byteLength(b.reason) > 80))
+      throw new ApiError(400, 'PARAM_ERROR', 'reason must be at most 80 bytes');
     const notifyUrl = checkNotifyUrl(b.notify_url, false);
     const amount = b.amount as { refund?: unknown; total?: unknown; currency?: unknown } | undefined;
-    if (!amount || typeof amount !== 'object' || !Number.isSafeInteger(amount.refund) || (amount.refund as number) < 1) throw new ApiError(400, 'PARAM_ERROR', 'amount.refund must be a positive integer');
+    if (!amount || typeof amount !== 'object' || !Number.isSafeInteger(amount.refund) || (amount.refund as number) < 1)
+      throw new ApiError(400, 'PARAM_ERROR', 'amount.refund must be a positive integer');
     if (amount.total !== o.total) throw new ApiError(400, 'PARAM_ERROR', 'amount.total does not match the order total');
     if (amount.currency !== 'CNY') throw new ApiError(400, 'PARAM_ERROR', 'amount.currency must be CNY');
 
     const existing = this.refunds.get(b.out_refund_no);
     if (existing) {
-      if (existing.outTradeNo !== o.outTradeNo || existing.refund !== amount.refund) throw new ApiError(400, 'INVALID_REQUEST', 'out_refund_no already used with other parameters');
+      if (existing.outTradeNo !== o.outTradeNo || existing.refund !== amount.refund)
+        throw new ApiError(400, 'INVALID_REQUEST', 'out_refund_no already used with other parameters');
       return { status: 200, json: this.refundJson(existing) };
     }
     if (o.state !== 'SUCCESS' && o.state !== 'REFUND') throw new ApiError(400, 'INVALID_REQUEST', `order is ${o.state}, not paid`);
-    const refunded = [...this.refunds.values()].filter((r) => r.outTradeNo === o.outTradeNo && r.status !== 'CLOSED' && r.status !== 'ABNORMAL').reduce((s, r) => s + r.refund, 0);
+    const refunded = [...this.refunds.values()]
+      .filter((r) => r.outTradeNo === o.outTradeNo && r.status !== 'CLOSED' && r.status !== 'ABNORMAL')
+      .reduce((s, r) => s + r.refund, 0);
     if (refunded + (amount.refund as number) > o.total) throw new ApiError(400, 'INVALID_REQUEST', 'refund exceeds the refundable amount');
 
     const r: EmulatedRefund = {
@@ -510,7 +541,15 @@ export class WechatPayEmulator {
       ...(paid ? { transaction_id: o.transactionId, success_time: o.successTime, bank_type: 'OTHERS', payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' } } : {}),
       trade_type: 'NATIVE',
       trade_state: o.state,
-      trade_state_desc: { NOTPAY: '未支付', USERPAYING: '用户支付中', SUCCESS: '支付成功', CLOSED: '已关闭', REFUND: '转入退款', PAYERROR: '支付失败', REVOKED: '已撤销' }[o.state],
+      trade_state_desc: {
+        NOTPAY: '未支付',
+        USERPAYING: '用户支付中',
+        SUCCESS: '支付成功',
+        CLOSED: '已关闭',
+        REFUND: '转入退款',
+        PAYERROR: '支付失败',
+        REVOKED: '已撤销',
+      }[o.state],
       attach: '',
       amount: paid ? { total: o.total, payer_total: o.total, currency: o.currency, payer_currency: o.currency } : { total: o.total, currency: o.currency },
     };
@@ -528,7 +567,17 @@ export class WechatPayEmulator {
       create_time: r.createTime,
       status: r.status,
       funds_account: 'AVAILABLE',
-      amount: { total: r.total, refund: r.refund, payer_total: r.total, payer_refund: r.refund, settlement_refund: r.refund, settlement_total: r.total, discount_refund: 0, currency: r.currency, refund_fee: 0 },
+      amount: {
+        total: r.total,
+        refund: r.refund,
+        payer_total: r.total,
+        payer_refund: r.refund,
+        settlement_refund: r.refund,
+        settlement_total: r.total,
+        discount_refund: 0,
+        currency: r.currency,
+        refund_fee: 0,
+      },
     };
   }
 
@@ -609,7 +658,12 @@ export interface WechatPayTestKeys {
 /** Fresh RSA-2048 merchant and platform key pairs in a temp dir (PEM files, as the service reads them). */
 export function makeWechatPayTestKeys(): WechatPayTestKeys {
   const dir = mkdtempSync(join(tmpdir(), 'gk-wxpay-'));
-  const pair = () => generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const pair = () =>
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
   const merchant = pair();
   const platform = pair();
   const merchantPrivateKeyPath = join(dir, 'apiclient_key.pem');

@@ -149,7 +149,13 @@ export class ExtendedPuppetMock extends PuppetMock {
   /** A person sends a friend request with a greeting; returns the friendship id. */
   friendRequest(contact: ContactMock, hello: string): string {
     const id = newId('fr');
-    this.friendships.set(id, { id, contactId: contact.id, hello, type: PUPPET.types.Friendship.Receive, timestamp: Math.floor(Date.now() / 1000) } as PUPPET.payloads.Friendship);
+    this.friendships.set(id, {
+      id,
+      contactId: contact.id,
+      hello,
+      type: PUPPET.types.Friendship.Receive,
+      timestamp: Math.floor(Date.now() / 1000),
+    } as PUPPET.payloads.Friendship);
     this.emit('friendship', { friendshipId: id });
     return id;
   }

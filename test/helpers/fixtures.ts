@@ -12,9 +12,19 @@ export async function seedOrder(app: FastifyInstance, opts: { userId?: string; p
     const g = await app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId, title: `Group ${chatId}` } });
     groupId = g.json().id;
   }
-  const p = await app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [groupId], name: 'Monthly', price: opts.price ?? '9.90', currency: opts.currency ?? 'CNY', days: opts.days ?? 30 } });
+  const p = await app.inject({
+    method: 'POST',
+    url: '/api/plans',
+    headers: auth,
+    payload: { groupIds: [groupId], name: 'Monthly', price: opts.price ?? '9.90', currency: opts.currency ?? 'CNY', days: opts.days ?? 30 },
+  });
   const planId = p.json().id as number;
-  const c = await app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: opts.userId ?? 'alice', planId, provider: 'dev' } });
+  const c = await app.inject({
+    method: 'POST',
+    url: '/api/checkouts',
+    headers: auth,
+    payload: { platform: 'playground', userId: opts.userId ?? 'alice', planId, provider: 'dev' },
+  });
   if (c.statusCode !== 201) throw new Error(`checkout failed: ${c.body}`);
   return { groupId, planId, orderId: c.json().orderId as string };
 }

@@ -50,7 +50,16 @@ export async function startTestService(dialect: Dialect, env: Record<string, str
     PUBLIC_URL: 'http://gk.test',
     ...env,
   });
-  const service = await createService({ config, adminToken: ADMIN_TOKEN, devPaySecret: DEV_SECRET, store, clock, logger, gateways: [gateway], worker: { random: () => 0.5 } });
+  const service = await createService({
+    config,
+    adminToken: ADMIN_TOKEN,
+    devPaySecret: DEV_SECRET,
+    store,
+    clock,
+    logger,
+    gateways: [gateway],
+    worker: { random: () => 0.5 },
+  });
   return {
     db,
     clock,

@@ -62,7 +62,12 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
   it('answers 400 (never 500) for malformed JSON and wrong content types', async () => {
     const bad = await inject({ method: 'POST', url: '/api/checkouts', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"platform":' });
     expect(bad.statusCode).toBe(400);
-    const form = await inject({ method: 'POST', url: '/api/plans', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=%%%' });
+    const form = await inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'a=%%%',
+    });
     expect(form.statusCode).toBeGreaterThanOrEqual(400);
     expect(form.statusCode).toBeLessThan(500);
   });
@@ -87,7 +92,12 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
       ['9.90', 'XXX', /unknown currency/],
     ];
     for (const [price, currency, message] of cases) {
-      const res = await inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: 'P', price, currency, days: 30 } });
+      const res = await inject({
+        method: 'POST',
+        url: '/api/plans',
+        headers: auth,
+        payload: { groupIds: [g.json().id], name: 'P', price, currency, days: 30 },
+      });
       expect(res.statusCode, price).toBe(400);
       expect(res.json().message).toMatch(message);
     }
@@ -98,7 +108,12 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
     const payload = { platform: 'playground', chatId: 'dup', title: 'Dup' };
     expect((await inject({ method: 'POST', url: '/api/groups', headers: auth, payload })).statusCode).toBe(201);
     expect((await inject({ method: 'POST', url: '/api/groups', headers: auth, payload })).statusCode).toBe(409);
-    const res = await inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [4242], name: 'P', price: '1', currency: 'CNY', days: 30 } });
+    const res = await inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [4242], name: 'P', price: '1', currency: 'CNY', days: 30 },
+    });
     expect(res.statusCode).toBe(404);
   });
 
@@ -108,7 +123,12 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
     const order = (await store.orders.get(orderId))!;
     const plan = (await store.plans.get(planId))!;
     await store.memberships.insert({ accountId: order.accountId, groupId: plan.groupIds[0]!, status: 'banned', expiresAt: 0 }, t.clock.now());
-    const res = await inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'alice', planId, provider: 'dev' } });
+    const res = await inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId, provider: 'dev' },
+    });
     expect(res.statusCode).toBe(403);
   });
 

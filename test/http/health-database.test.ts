@@ -53,7 +53,15 @@ describe('webhooks, worker and sweeps when the SQLite file goes away', () => {
     await t.close();
   });
   const goneLines = () => t.logger.lines.filter((l) => /^database file gone/.test(l.msg ?? ''));
-  const events = async () => Number((await t.db.opened.db.selectFrom('webhook_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const events = async () =>
+    Number(
+      (
+        await t.db.opened.db
+          .selectFrom('webhook_events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const paid = async () => {
     const { orderId } = await seedOrder(t.service.app);
     let n: { body: Buffer; headers: Record<string, string> } | undefined;
@@ -94,7 +102,9 @@ describe('webhooks, worker and sweeps when the SQLite file goes away', () => {
     const path = sqlitePath(t.db.url);
     renameSync(path, `${path}.aside`);
     expect((await post()).statusCode).toBe(503);
-    expect(await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } })).toMatchObject({ statusCode: 503 });
+    expect(await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } })).toMatchObject({
+      statusCode: 503,
+    });
     expect(await t.service.worker.runOnce()).toBe(0);
     renameSync(`${path}.aside`, path);
     const r = await post();

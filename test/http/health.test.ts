@@ -25,7 +25,14 @@ describe('GET /healthz', () => {
         lastError: 'request to https://api.telegram.example/bot123:abc/getUpdates failed, reason: connect ECONNREFUSED',
         calls: 12,
       },
-      wechat: { status: 'logged_in', loggedIn: true, since: '2026-01-01T00:00:00.000Z', loggedInAs: 'Boss Account', lastErrorAt: '2026-01-01T00:00:00.000Z', errors: 2 },
+      wechat: {
+        status: 'logged_in',
+        loggedIn: true,
+        since: '2026-01-01T00:00:00.000Z',
+        loggedInAs: 'Boss Account',
+        lastErrorAt: '2026-01-01T00:00:00.000Z',
+        errors: 2,
+      },
       provider: 'https://api.mch.weixin.qq.com unreachable: 502 Bad Gateway',
       paused: false,
     };
@@ -33,7 +40,14 @@ describe('GET /healthz', () => {
     try {
       const anon = await app.inject({ method: 'GET', url: '/healthz' });
       expect(anon.statusCode).toBe(200);
-      expect(anon.json()).toEqual({ status: 'ok', database: 'ok', dialect: 'sqlite', telegram: { mode: 'polling', state: 'failing' }, wechat: { status: 'logged_in', loggedIn: true }, paused: false });
+      expect(anon.json()).toEqual({
+        status: 'ok',
+        database: 'ok',
+        dialect: 'sqlite',
+        telegram: { mode: 'polling', state: 'failing' },
+        wechat: { status: 'logged_in', loggedIn: true },
+        paused: false,
+      });
       for (const s of SECRETISH) expect(anon.body).not.toContain(s);
       expect(anon.headers['cache-control']).toBe('no-store');
 

@@ -76,7 +76,9 @@ describe.each(DIALECTS)('GET /metrics (%s)', (dialect) => {
     const other = await startTestService(dialect);
     try {
       await other.service.limiter.acquire({ platform: 'wechat', lane: 'access' });
-      expect((await other.service.app.inject({ method: 'GET', url: '/metrics', headers: auth })).body).toContain('gatekeeper_outbound_calls_total{platform="wechat"} 1');
+      expect((await other.service.app.inject({ method: 'GET', url: '/metrics', headers: auth })).body).toContain(
+        'gatekeeper_outbound_calls_total{platform="wechat"} 1',
+      );
       expect((await scrape()).body).not.toContain('platform="wechat"');
     } finally {
       await other.close();

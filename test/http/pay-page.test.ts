@@ -14,7 +14,7 @@ describe.each(DIALECTS)('checkout page (%s)', (dialect) => {
   });
   const inject = (opts: InjectOptions) => t.service.app.inject(opts);
 
-  it('shows plan, amount, QR and live status, in the reader\'s language', async () => {
+  it("shows plan, amount, QR and live status, in the reader's language", async () => {
     const { orderId } = await seedOrder(t.service.app);
     const en = await inject({ method: 'GET', url: `/pay/${orderId}`, headers: { 'accept-language': 'en-US,en;q=0.9' } });
     expect(en.statusCode).toBe(200);
@@ -35,10 +35,26 @@ describe.each(DIALECTS)('checkout page (%s)', (dialect) => {
   });
 
   it('escapes plan names', async () => {
-    const g = (await inject({ method: 'POST', url: '/api/groups', headers: { authorization: 'Bearer test-admin-token-0123456789' }, payload: { platform: 'playground', chatId: 'x', title: 'X' } })).json();
+    const g = (
+      await inject({
+        method: 'POST',
+        url: '/api/groups',
+        headers: { authorization: 'Bearer test-admin-token-0123456789' },
+        payload: { platform: 'playground', chatId: 'x', title: 'X' },
+      })
+    ).json();
     const auth = { authorization: 'Bearer test-admin-token-0123456789' };
-    const p = (await inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.id], name: '<script>alert(1)</script>', price: '1', currency: 'CNY', days: 1 } })).json();
-    const c = (await inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'u', planId: p.id, provider: 'dev' } })).json();
+    const p = (
+      await inject({
+        method: 'POST',
+        url: '/api/plans',
+        headers: auth,
+        payload: { groupIds: [g.id], name: '<script>alert(1)</script>', price: '1', currency: 'CNY', days: 1 },
+      })
+    ).json();
+    const c = (
+      await inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'u', planId: p.id, provider: 'dev' } })
+    ).json();
     const page = await inject({ method: 'GET', url: `/pay/${c.orderId}` });
     expect(page.body).not.toContain('<script>alert(1)</script>');
     expect(page.body).toContain('&#60;script&#62;');

@@ -16,16 +16,38 @@ describe.each(DIALECTS)('POST /webhooks/dev (%s)', (dialect) => {
 
   const db = () => t.db.opened.db;
   const counts = async () => ({
-    events: Number((await db().selectFrom('webhook_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
-    periods: Number((await db().selectFrom('membership_periods').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
-    charges: Number((await db().selectFrom('payments').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+    events: Number(
+      (
+        await db()
+          .selectFrom('webhook_events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
+    periods: Number(
+      (
+        await db()
+          .selectFrom('membership_periods')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
+    charges: Number(
+      (
+        await db()
+          .selectFrom('payments')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
   });
   const orderStatus = async (id: string) => (await t.service.deps.store.orders.get(id))!.status;
   const notification = async (orderId: string, overrides = {}) => {
     const order = (await t.service.deps.store.orders.get(orderId))!;
     return t.service.devProvider!.pay(order, overrides);
   };
-  const post = (body: Buffer | string, headers: Record<string, string>) => t.service.app.inject({ method: 'POST', url: '/webhooks/dev', headers, payload: body });
+  const post = (body: Buffer | string, headers: Record<string, string>) =>
+    t.service.app.inject({ method: 'POST', url: '/webhooks/dev', headers, payload: body });
 
   it('grants once for a valid notification and answers the provider', async () => {
     const { orderId } = await seedOrder(t.service.app);
@@ -89,7 +111,12 @@ describe.each(DIALECTS)('POST /webhooks/dev (%s)', (dialect) => {
 
   it('records an unknown order, answers 2xx and alerts the owner', async () => {
     const dev = t.service.devProvider!;
-    const body = JSON.stringify({ id: 'evt_unknown', type: 'payment.paid', created: t.clock.now(), data: { out_trade_no: 'f'.repeat(32), txn_id: 'tx1', amount_minor: 100, currency: 'CNY' } });
+    const body = JSON.stringify({
+      id: 'evt_unknown',
+      type: 'payment.paid',
+      created: t.clock.now(),
+      data: { out_trade_no: 'f'.repeat(32), txn_id: 'tx1', amount_minor: 100, currency: 'CNY' },
+    });
     const res = await post(body, { 'content-type': 'application/json', [DEV_SIGNATURE_HEADER]: dev.sign(body) });
     expect(res.statusCode).toBe(200);
     const ev = await db().selectFrom('webhook_events').selectAll().executeTakeFirstOrThrow();

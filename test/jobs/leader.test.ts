@@ -101,7 +101,16 @@ describe('Leader', () => {
       onLost: () => {},
       release: async () => {},
     };
-    const leader = new Leader({ name: 'wechat', lock, clock, logger: memoryLogger(), instanceId: 'x', retryMs: 20_000, lead: async () => void events.push('start'), follow: async () => void events.push('stop') });
+    const leader = new Leader({
+      name: 'wechat',
+      lock,
+      clock,
+      logger: memoryLogger(),
+      instanceId: 'x',
+      retryMs: 20_000,
+      lead: async () => void events.push('start'),
+      follow: async () => void events.push('stop'),
+    });
     leader.start();
     await flush();
     expect(events).toEqual([]);

@@ -75,7 +75,12 @@ describe('OutboundLimiter: Telegram-like limits', () => {
     await clock.advance(20_000);
     await Promise.all(all);
     expect(grants).toHaveLength(240);
-    expect(maxInWindow(grants.map((g) => g.at), 1000)).toBeLessThanOrEqual(30);
+    expect(
+      maxInWindow(
+        grants.map((g) => g.at),
+        1000,
+      ),
+    ).toBeLessThanOrEqual(30);
   });
 
   it('sends at most 1 message per second to the same private chat', async () => {

@@ -15,15 +15,32 @@ describe.each(DIALECTS)('webhook payload retention (%s)', (dialect) => {
   });
 
   const rows = async () =>
-    (await sql<{ event_id: string; payload: string; outcome: string; order_id: string | null; provider: string }>`SELECT event_id, payload, outcome, order_id, provider FROM webhook_events ORDER BY event_id`.execute(t.db.opened.db)).rows;
+    (
+      await sql<{
+        event_id: string;
+        payload: string;
+        outcome: string;
+        order_id: string | null;
+        provider: string;
+      }>`SELECT event_id, payload, outcome, order_id, provider FROM webhook_events ORDER BY event_id`.execute(t.db.opened.db)
+    ).rows;
 
   it('the tick empties bodies older than the retention and keeps everything else', async () => {
     t = await startTestService(dialect, { WEBHOOK_PAYLOAD_RETENTION_DAYS: '7' });
     const { store } = t.service.deps;
     const start = t.clock.now();
-    await store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e1-old', orderId: 'ord1', outcome: 'granted', payload: '{"payer":"alice","amount":990}' }, start);
-    await store.webhookEvents.insertIfAbsent({ provider: 'wechatpay', eventId: 'e2-old', orderId: null, outcome: 'unknown_order', payload: '{"resource":"…"}' }, start + DAY);
-    await store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e3-new', orderId: 'ord3', outcome: 'granted', payload: '{"payer":"carol"}' }, start + 5 * DAY);
+    await store.webhookEvents.insertIfAbsent(
+      { provider: 'dev', eventId: 'e1-old', orderId: 'ord1', outcome: 'granted', payload: '{"payer":"alice","amount":990}' },
+      start,
+    );
+    await store.webhookEvents.insertIfAbsent(
+      { provider: 'wechatpay', eventId: 'e2-old', orderId: null, outcome: 'unknown_order', payload: '{"resource":"…"}' },
+      start + DAY,
+    );
+    await store.webhookEvents.insertIfAbsent(
+      { provider: 'dev', eventId: 'e3-new', orderId: 'ord3', outcome: 'granted', payload: '{"payer":"carol"}' },
+      start + 5 * DAY,
+    );
 
     t.clock.set(start + 7 * DAY + 1); // e1 is past 7 days, e2 and e3 are not
     await t.service.scheduler.tick();
@@ -42,14 +59,17 @@ describe.each(DIALECTS)('webhook payload retention (%s)', (dialect) => {
       { event_id: 'e3-new', payload: '{"payer":"carol"}', outcome: 'granted', order_id: 'ord3', provider: 'dev' },
     ]);
     // The idempotency slot survives the purge: the same event is still a duplicate.
-    expect(await store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e1-old', orderId: 'ord1', outcome: 'granted', payload: 'again' }, t.clock.now())).toBe(false);
+    expect(
+      await store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e1-old', orderId: 'ord1', outcome: 'granted', payload: 'again' }, t.clock.now()),
+    ).toBe(false);
   });
 
   it('purges a bounded batch per run, oldest first', async () => {
     t = await startTestService(dialect);
     const { store } = t.service.deps;
     const start = t.clock.now();
-    for (let i = 0; i < 7; i++) await store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: `e${i}`, orderId: null, outcome: 'granted', payload: `body ${i}` }, start + i);
+    for (let i = 0; i < 7; i++)
+      await store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: `e${i}`, orderId: null, outcome: 'granted', payload: `body ${i}` }, start + i);
     t.clock.set(start + 31 * DAY); // default retention: 30 days
     const deps = t.service.deps;
     expect(await sweepWebhookPayloads(deps, 3)).toBe(3);
@@ -64,11 +84,15 @@ describe.each(DIALECTS)('webhook payload retention (%s)', (dialect) => {
     t = await startTestService(dialect);
     const db = t.db.opened.db;
     if (dialect !== 'sqlite') {
-      const idx = await sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE indexname = 'webhook_events_payload_kept_idx' AND schemaname = current_schema()`.execute(db);
+      const idx = await sql<{
+        indexdef: string;
+      }>`SELECT indexdef FROM pg_indexes WHERE indexname = 'webhook_events_payload_kept_idx' AND schemaname = current_schema()`.execute(db);
       expect(idx.rows[0]?.indexdef).toMatch(/WHERE \(payload <> ''::text\)/);
       return;
     }
-    const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT id FROM webhook_events WHERE payload <> '' AND received_at < 5 ORDER BY received_at LIMIT 10`.execute(db);
+    const plan = await sql<{
+      detail: string;
+    }>`EXPLAIN QUERY PLAN SELECT id FROM webhook_events WHERE payload <> '' AND received_at < 5 ORDER BY received_at LIMIT 10`.execute(db);
     expect(plan.rows.map((r) => r.detail).join(' ')).toMatch(/webhook_events_payload_kept_idx/);
   });
 });

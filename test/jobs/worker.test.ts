@@ -41,7 +41,15 @@ function fakeHandlers() {
   };
 }
 
-const audit = (subjectId: string): Omit<AuditEntry, 'id'> => ({ at: 0, actor: 'system', action: 'test.ran', subjectType: 'job', subjectId, reason: 'handler ran', detail: { ok: true } });
+const audit = (subjectId: string): Omit<AuditEntry, 'id'> => ({
+  at: 0,
+  actor: 'system',
+  action: 'test.ran',
+  subjectType: 'job',
+  subjectId,
+  reason: 'handler ran',
+  detail: { ok: true },
+});
 
 describe('backoffDelay', () => {
   it('doubles with each attempt up to the cap', () => {
@@ -63,14 +71,20 @@ describe('backoffDelay', () => {
 
   it('stays within [ceiling / 2, ceiling] for any attempt and random draw', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 10_000_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, base, maxExtra, r) => {
-        const max = base + maxExtra;
-        const ceiling = Math.min(max, base * 2 ** (attempt - 1));
-        const d = backoffDelay(attempt, base, max, () => r);
-        expect(Number.isInteger(d)).toBe(true);
-        expect(d).toBeGreaterThanOrEqual(Math.floor(ceiling / 2));
-        expect(d).toBeLessThanOrEqual(Math.ceil(ceiling));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.integer({ min: 1, max: 10_000_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, base, maxExtra, r) => {
+          const max = base + maxExtra;
+          const ceiling = Math.min(max, base * 2 ** (attempt - 1));
+          const d = backoffDelay(attempt, base, max, () => r);
+          expect(Number.isInteger(d)).toBe(true);
+          expect(d).toBeGreaterThanOrEqual(Math.floor(ceiling / 2));
+          expect(d).toBeLessThanOrEqual(Math.ceil(ceiling));
+        },
+      ),
     );
   });
 
@@ -152,7 +166,9 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(removal.status).toBe('done');
     const notify = await only('notify');
     expect(notify).toMatchObject({ status: 'queued', payload: { after: removal.id }, dedupeKey: `removed:${removal.id}`, runAt: clock.now() });
-    expect(await store.audit.list({ subjectType: 'job', subjectId: String(removal.id) })).toEqual([expect.objectContaining({ action: 'test.ran', reason: 'handler ran', detail: { ok: true } })]);
+    expect(await store.audit.list({ subjectType: 'job', subjectId: String(removal.id) })).toEqual([
+      expect.objectContaining({ action: 'test.ran', reason: 'handler ran', detail: { ok: true } }),
+    ]);
     // The follow-up is due at once.
     expect(await w.drain()).toBe(1);
     expect(followed.map((j) => j.payload)).toEqual([{ after: removal.id }]);
@@ -163,7 +179,10 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     fake.jobs.handlers.broken = async () => {
       calls++;
       // The second audit entry violates NOT NULL: the whole completion transaction must roll back.
-      return { jobs: [{ kind: 'follow', payload: null, lane: 'notice' }], audit: [audit('ok'), { ...audit('bad'), reason: null as unknown as string }] } satisfies JobEffects;
+      return {
+        jobs: [{ kind: 'follow', payload: null, lane: 'notice' }],
+        audit: [audit('ok'), { ...audit('bad'), reason: null as unknown as string }],
+      } satisfies JobEffects;
     };
     await enqueue({ kind: 'broken', payload: null, lane: 'notice' });
     await worker().runOnce();
@@ -538,7 +557,12 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     fake.jobs.handlers.n = async (job) => {
       ran.push(job.payload as number);
     };
-    await enqueue(...Array.from({ length: 10 }, (_, i): NewJob => ({ kind: 'n', payload: i, lane: 'notice' })), { kind: 'n', payload: 99, lane: 'notice', runAt: clock.now() + 1000 });
+    await enqueue(...Array.from({ length: 10 }, (_, i): NewJob => ({ kind: 'n', payload: i, lane: 'notice' })), {
+      kind: 'n',
+      payload: 99,
+      lane: 'notice',
+      runAt: clock.now() + 1000,
+    });
     expect(await worker({ batch: 3 }).drain()).toBe(10);
     expect([...ran].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect((await store.jobs.list({ status: 'queued' })).map((j) => j.payload)).toEqual([99]);
@@ -693,7 +717,10 @@ describe.each(DIALECTS.filter((d) => d === 'postgres'))('Worker on several insta
 
   it('many concurrent claims from two instances split 200 jobs without overlap and within each limit', async () => {
     const now = Date.UTC(2026, 0, 1);
-    await db.store.jobs.enqueue(Array.from({ length: 200 }, (_, i): NewJob => ({ kind: 'c', payload: i, lane: 'notice' })), now);
+    await db.store.jobs.enqueue(
+      Array.from({ length: 200 }, (_, i): NewJob => ({ kind: 'c', payload: i, lane: 'notice' })),
+      now,
+    );
     const [a, b] = [await db.reopen(), await db.reopen()];
     const batches = await Promise.all(
       Array.from({ length: 30 }, (_, i) => {

@@ -56,11 +56,26 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
   async function checkout(userId = 'alice') {
     const { app } = t.service;
     if (!planId) {
-      const g = await app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' } });
-      const p = await app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: '月度会员', price: '9.90', currency: 'CNY', days: 30 } });
+      const g = await app.inject({
+        method: 'POST',
+        url: '/api/groups',
+        headers: auth,
+        payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' },
+      });
+      const p = await app.inject({
+        method: 'POST',
+        url: '/api/plans',
+        headers: auth,
+        payload: { groupIds: [g.json().id], name: '月度会员', price: '9.90', currency: 'CNY', days: 30 },
+      });
       planId = p.json().id;
     }
-    const res = await app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId, planId, provider: 'alipay' } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId, planId, provider: 'alipay' },
+    });
     expect(res.statusCode, res.body).toBe(201);
     const o = await order(res.json().orderId);
     return { orderId: o.id, outTradeNo: o.outTradeNo, res };
@@ -68,7 +83,13 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
   beforeEach(() => {
     planId = 0;
   });
-  const post = (body: string) => t.service.app.inject({ method: 'POST', url: '/webhooks/alipay', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, payload: body });
+  const post = (body: string) =>
+    t.service.app.inject({
+      method: 'POST',
+      url: '/webhooks/alipay',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      payload: body,
+    });
   const form = (p: Record<string, string>) => new URLSearchParams(p).toString();
 
   it('sells end to end: checkout → QR → the buyer pays → notification → paid, granted, invited; answers exactly "success"', async () => {
@@ -114,7 +135,12 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
     expect(await count('payments', { kind: 'charge' })).toBe(2);
     expect(await count('webhook_events')).toBe(4); // four distinct notify_ids
     await t.service.worker.drain();
-    expect(t.gateway.of('invite').map((c) => c.userId).sort()).toEqual(['alice', 'bob']);
+    expect(
+      t.gateway
+        .of('invite')
+        .map((c) => c.userId)
+        .sort(),
+    ).toEqual(['alice', 'bob']);
     const members = (await t.service.app.inject({ method: 'GET', url: '/api/members', headers: auth })).json().items as Array<{ expiresAt: string }>;
     // One 30-day period each, counted from the payment time.
     for (const m of members) expect(Date.parse(m.expiresAt)).toBe(emu.trade(a.outTradeNo).gmtPayment! + 30 * 86_400_000);
@@ -148,7 +174,12 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
     expect((await order(scanned.orderId)).status).toBe('expired');
     expect((await order(unscanned.orderId)).status).toBe('expired');
     expect(emu.trade(scanned.outTradeNo).status).toBe('TRADE_CLOSED');
-    expect(emu.callsOf('alipay.trade.close').map((c) => c.answer).sort()).toEqual(['10000', '40004 ACQ.TRADE_NOT_EXIST']);
+    expect(
+      emu
+        .callsOf('alipay.trade.close')
+        .map((c) => c.answer)
+        .sort(),
+    ).toEqual(['10000', '40004 ACQ.TRADE_NOT_EXIST']);
     expect(() => emu.scan(unscanned.outTradeNo)).toThrow(/closed/);
     expect(await deadJobs()).toEqual([]);
     expect(await count('membership_periods')).toBe(0);
@@ -221,7 +252,10 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
     await t.service.worker.drain();
     const refunds = (await t.service.deps.store.payments.listForOrder(orderId)).filter((p) => p.kind === 'refund');
     expect(refunds.map((p) => p.amountMinor)).toEqual([1, 2]);
-    expect((await t.service.app.inject({ method: 'GET', url: `/api/orders/${orderId}`, headers: auth })).json()).toMatchObject({ status: 'paid', refundedMinor: 3 });
+    expect((await t.service.app.inject({ method: 'GET', url: `/api/orders/${orderId}`, headers: auth })).json()).toMatchObject({
+      status: 'paid',
+      refundedMinor: 3,
+    });
     expect(await deadJobs()).toEqual([]);
   });
 
@@ -242,7 +276,10 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
     expect((await order(orderId)).status).toBe('paid');
     expect(t.gateway.roster('room-1').has('alice')).toBe(true);
     expect(t.gateway.of('remove')).toHaveLength(0);
-    expect((await t.service.app.inject({ method: 'GET', url: `/api/orders/${orderId}`, headers: auth })).json()).toMatchObject({ status: 'paid', refundedMinor: 3 });
+    expect((await t.service.app.inject({ method: 'GET', url: `/api/orders/${orderId}`, headers: auth })).json()).toMatchObject({
+      status: 'paid',
+      refundedMinor: 3,
+    });
 
     expect((await t.service.app.inject({ method: 'POST', url: `/api/orders/${orderId}/refund`, headers: auth, payload: {} })).statusCode).toBe(202);
     await t.service.worker.drain();
@@ -258,16 +295,41 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
 
   it('leaves the order pending when Alipay cannot be reached at checkout', async () => {
     emu.fault = 'reset';
-    const g = await t.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' } });
-    const p = await t.service.app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 } });
-    const res = await t.service.app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'alice', planId: p.json().id, provider: 'alipay' } });
+    const g = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/groups',
+      headers: auth,
+      payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' },
+    });
+    const p = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 },
+    });
+    const res = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId: p.json().id, provider: 'alipay' },
+    });
     expect(res.statusCode).toBe(503);
     expect(res.json().error).toBe('provider_unreachable');
     const pending = (await t.service.deps.store.orders.page({ status: 'pending', limit: 10 }))[0]!;
     expect(pending).toMatchObject({ provider: 'alipay', checkoutQr: null });
     // A plan in another currency is not offered through Alipay at all.
-    const usd = await t.service.app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: 'Intl', price: '5.00', currency: 'USD', days: 30 } });
-    const refused = await t.service.app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'alice', planId: usd.json().id, provider: 'alipay' } });
+    const usd = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [g.json().id], name: 'Intl', price: '5.00', currency: 'USD', days: 30 },
+    });
+    const refused = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId: usd.json().id, provider: 'alipay' },
+    });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().message).toMatch(/alipay cannot take payments in USD/);
   });
@@ -279,7 +341,11 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
       const genuine = emu.notification(outTradeNo);
       const { sign: _sign, ...unsigned } = genuine.params;
       // The same fields, signed by a key that is not Alipay's.
-      const content = Object.keys(unsigned).filter((k) => k !== 'sign_type').sort().map((k) => `${k}=${unsigned[k]}`).join('&');
+      const content = Object.keys(unsigned)
+        .filter((k) => k !== 'sign_type')
+        .sort()
+        .map((k) => `${k}=${unsigned[k]}`)
+        .join('&');
       const foreignSign = rsaSign('sha256', Buffer.from(content), createPrivateKey(rsaKeyPair().privateKeyPem)).toString('base64');
       const cases: Array<[string, string, number]> = [
         ['no sign', form(unsigned), 400],
@@ -327,9 +393,15 @@ describe.each(DIALECTS)('Alipay through the service (%s)', (dialect) => {
     it('an unknown out_trade_no and a refund for an unpaid order are received and change no order', async () => {
       const { orderId, outTradeNo } = await checkout();
       emu.scan(outTradeNo);
-      const unknown = emu.notification(outTradeNo, { status: 'TRADE_SUCCESS', fields: { out_trade_no: 'ffffffffffffffffffffffffffffffff', gmt_payment: '2026-01-01 08:00:00' } });
+      const unknown = emu.notification(outTradeNo, {
+        status: 'TRADE_SUCCESS',
+        fields: { out_trade_no: 'ffffffffffffffffffffffffffffffff', gmt_payment: '2026-01-01 08:00:00' },
+      });
       expect((await post(unknown.body)).body).toBe('success');
-      const refund = emu.notification(outTradeNo, { status: 'TRADE_CLOSED', fields: { refund_fee: '9.90', gmt_refund: '2026-01-01 08:00:00.000', out_biz_no: 'nope' } });
+      const refund = emu.notification(outTradeNo, {
+        status: 'TRADE_CLOSED',
+        fields: { refund_fee: '9.90', gmt_refund: '2026-01-01 08:00:00.000', out_biz_no: 'nope' },
+      });
       expect((await post(refund.body)).body).toBe('success');
       expect((await order(orderId)).status).toBe('pending');
       expect(await count('membership_periods')).toBe(0);

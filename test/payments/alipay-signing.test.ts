@@ -66,7 +66,8 @@ describe('Alipay formats', () => {
     expect(parseAlipayTime('2026-01-01 08:00:00')).toBe(NOW);
     expect(parseAlipayTime('2026-01-01 08:00:00.123')).toBe(NOW + 123);
     expect(parseAlipayTime('2026-01-01 08:00:00.5')).toBe(NOW + 500);
-    for (const bad of ['2026-02-30 08:00:00', '2026-01-01T08:00:00', '2026-1-1 8:00:00', '2026-01-01 24:00:00', '', undefined]) expect(parseAlipayTime(bad)).toBeNull();
+    for (const bad of ['2026-02-30 08:00:00', '2026-01-01T08:00:00', '2026-1-1 8:00:00', '2026-01-01 24:00:00', '', undefined])
+      expect(parseAlipayTime(bad)).toBeNull();
     fc.assert(fc.property(fc.integer({ min: 0, max: 4_102_444_800 }), (s) => parseAlipayTime(formatAlipayTime(s * 1000)) === s * 1000));
   });
 
@@ -108,13 +109,18 @@ describe('Alipay formats', () => {
 
 describe('Alipay signatures', () => {
   it('builds the request sign content: sorted, no sign, no empty values, raw values', () => {
-    expect(signContent({ method: 'alipay.trade.query', app_id: '1', sign: 'x', biz_content: '{"a":"b c&d"}', notify_url: '' })).toBe('app_id=1&biz_content={"a":"b c&d"}&method=alipay.trade.query');
+    expect(signContent({ method: 'alipay.trade.query', app_id: '1', sign: 'x', biz_content: '{"a":"b c&d"}', notify_url: '' })).toBe(
+      'app_id=1&biz_content={"a":"b c&d"}&method=alipay.trade.query',
+    );
     expect(notificationSignContent({ b: '2', a: '1', sign: 'x', sign_type: 'RSA2' })).toBe('a=1&b=2');
   });
 
   it('verifies what the official SDK signs (sdkExecute), and refuses it once a field changes', () => {
     const sdk = new AlipaySdk({ appId: keys.appId, privateKey: keys.app.privateKeyPem, keyType: 'PKCS8' });
-    const query = sdk.sdkExecute('alipay.trade.precreate', { notifyUrl: 'http://gk.test/webhooks/alipay', bizContent: { outTradeNo: 'abc', totalAmount: '9.90', subject: '月度会员 & more' } });
+    const query = sdk.sdkExecute('alipay.trade.precreate', {
+      notifyUrl: 'http://gk.test/webhooks/alipay',
+      bizContent: { outTradeNo: 'abc', totalAmount: '9.90', subject: '月度会员 & more' },
+    });
     const params = Object.fromEntries(new URLSearchParams(query));
     expect(params.sign_type).toBe('RSA2');
     expect(rsa2Verify(signContent(params), params.sign!, appPub)).toBe(true);
@@ -145,7 +151,13 @@ describe('Alipay signatures', () => {
     const compact = `{"alipay_trade_precreate_response":${node},"sign":"${'A'.repeat(342)}=="}`;
     expect(sdk.getSignStr(compact, 'alipay_trade_precreate_response')).toBe(node);
     expect(topLevelMembers(compact)!.get('alipay_trade_precreate_response')).toBe(node);
-    expect(topLevelMembers('{"a":[1,{"b":"]"}],"c":null,"d":-1.5e3}')).toEqual(new Map([['a', '[1,{"b":"]"}]'], ['c', 'null'], ['d', '-1.5e3']]));
+    expect(topLevelMembers('{"a":[1,{"b":"]"}],"c":null,"d":-1.5e3}')).toEqual(
+      new Map([
+        ['a', '[1,{"b":"]"}]'],
+        ['c', 'null'],
+        ['d', '-1.5e3'],
+      ]),
+    );
     for (const bad of ['', '[]', '"x"', '{"a":1', '{"a":1} x', '{"a":1,"a":2}', '{a:1}', '{"a"}', '<html>502</html>']) expect(topLevelMembers(bad)).toBeNull();
   });
 });
@@ -175,7 +187,16 @@ describe('Alipay notifications', () => {
   it('maps TRADE_SUCCESS and TRADE_FINISHED to paid, with fen, app id and the payment time', () => {
     for (const status of ['TRADE_SUCCESS', 'TRADE_FINISHED']) {
       const e = parseNotification(form(signedNotification(paidFields({ trade_status: status }))), ctx());
-      expect(e).toEqual({ type: 'paid', eventId: '2026010100222080000abcdef', outTradeNo: '0123456789abcdef0123456789abcdef', providerTxnId: '2026010122001400001', amountMinor: 990, currency: 'CNY', merchantId: keys.appId, paidAt: NOW + 1000 });
+      expect(e).toEqual({
+        type: 'paid',
+        eventId: '2026010100222080000abcdef',
+        outTradeNo: '0123456789abcdef0123456789abcdef',
+        providerTxnId: '2026010122001400001',
+        amountMinor: 990,
+        currency: 'CNY',
+        merchantId: keys.appId,
+        paidAt: NOW + 1000,
+      });
     }
   });
 
@@ -189,15 +210,51 @@ describe('Alipay notifications', () => {
   });
 
   it('maps refunds, closes and everything else', () => {
-    const refund = parseNotification(form(signedNotification(paidFields({ trade_status: 'TRADE_CLOSED', refund_fee: '9.90', gmt_refund: '2026-01-02 09:00:00.250', out_biz_no: 'abcdef0123456789abcdef0123456789' }))), ctx());
-    expect(refund).toEqual({ type: 'refunded', eventId: '2026010100222080000abcdef', outTradeNo: '0123456789abcdef0123456789abcdef', providerRefundId: 'refund:abcdef0123456789abcdef0123456789', amountMinor: 990, cumulativeMinor: 990, currency: 'CNY', refundedAt: Date.UTC(2026, 0, 2, 1, 0, 0, 250) });
+    const refund = parseNotification(
+      form(
+        signedNotification(
+          paidFields({
+            trade_status: 'TRADE_CLOSED',
+            refund_fee: '9.90',
+            gmt_refund: '2026-01-02 09:00:00.250',
+            out_biz_no: 'abcdef0123456789abcdef0123456789',
+          }),
+        ),
+      ),
+      ctx(),
+    );
+    expect(refund).toEqual({
+      type: 'refunded',
+      eventId: '2026010100222080000abcdef',
+      outTradeNo: '0123456789abcdef0123456789abcdef',
+      providerRefundId: 'refund:abcdef0123456789abcdef0123456789',
+      amountMinor: 990,
+      cumulativeMinor: 990,
+      currency: 'CNY',
+      refundedAt: Date.UTC(2026, 0, 2, 1, 0, 0, 250),
+    });
     // A partial refund keeps TRADE_SUCCESS; refund_fee decides. It is the trade's running total of refunds.
-    expect(parseNotification(form(signedNotification(paidFields({ refund_fee: '1.00', out_biz_no: 'r1' }))), ctx())).toMatchObject({ type: 'refunded', amountMinor: 100, cumulativeMinor: 100, providerRefundId: 'refund:r1' });
+    expect(parseNotification(form(signedNotification(paidFields({ refund_fee: '1.00', out_biz_no: 'r1' }))), ctx())).toMatchObject({
+      type: 'refunded',
+      amountMinor: 100,
+      cumulativeMinor: 100,
+      providerRefundId: 'refund:r1',
+    });
     // refund_fee=0.00 on an ordinary payment notification is not a refund.
     expect(parseNotification(form(signedNotification(paidFields({ refund_fee: '0.00' }))), ctx())).toMatchObject({ type: 'paid' });
-    expect(parseNotification(form(signedNotification(paidFields({ trade_status: 'TRADE_CLOSED' }))), ctx())).toEqual({ type: 'failed', eventId: '2026010100222080000abcdef', outTradeNo: '0123456789abcdef0123456789abcdef', reason: 'trade closed without payment' });
-    expect(parseNotification(form(signedNotification(paidFields({ trade_status: 'WAIT_BUYER_PAY' }))), ctx())).toMatchObject({ type: 'ignored', eventId: '2026010100222080000abcdef' });
-    expect(parseNotification(form(signedNotification(paidFields({ app_id: '2021999999999999', refund_fee: '9.90' }))), ctx())).toMatchObject({ type: 'ignored' });
+    expect(parseNotification(form(signedNotification(paidFields({ trade_status: 'TRADE_CLOSED' }))), ctx())).toEqual({
+      type: 'failed',
+      eventId: '2026010100222080000abcdef',
+      outTradeNo: '0123456789abcdef0123456789abcdef',
+      reason: 'trade closed without payment',
+    });
+    expect(parseNotification(form(signedNotification(paidFields({ trade_status: 'WAIT_BUYER_PAY' }))), ctx())).toMatchObject({
+      type: 'ignored',
+      eventId: '2026010100222080000abcdef',
+    });
+    expect(parseNotification(form(signedNotification(paidFields({ app_id: '2021999999999999', refund_fee: '9.90' }))), ctx())).toMatchObject({
+      type: 'ignored',
+    });
   });
 
   it('without out_biz_no, gives each partial refund of a trade its own id, the same on every retry', () => {
@@ -229,7 +286,11 @@ describe('Alipay notifications', () => {
     expect(rejection(() => parseNotification(form(signedNotification(noId)), ctx()))).toBe('malformed');
     expect(rejection(() => parseNotification(form(signedNotification(paidFields({ total_amount: '9.9x' }))), ctx()))).toBe('malformed');
     // Re-encoding the same fields differently is still the same notification (the signature covers decoded values).
-    const reencoded = Buffer.from(Object.entries(n).map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%20/g, '+')}`).join('&'));
+    const reencoded = Buffer.from(
+      Object.entries(n)
+        .map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%20/g, '+')}`)
+        .join('&'),
+    );
     expect(rejection(() => parseNotification(reencoded, ctx()))).toBe('accepted');
   });
 

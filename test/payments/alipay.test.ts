@@ -17,7 +17,17 @@ import { FakeClock } from '../fakes/fake-clock.ts';
 const keys = alipayTestKeys();
 afterAll(() => keys.cleanup());
 
-const plan: Plan = { id: 1, name: '月度会员 Monthly', priceMinor: 990, currency: 'CNY', durationDays: 30, trialDays: 0, active: true, createdAt: 0, groupIds: [1] };
+const plan: Plan = {
+  id: 1,
+  name: '月度会员 Monthly',
+  priceMinor: 990,
+  currency: 'CNY',
+  durationDays: 30,
+  trialDays: 0,
+  active: true,
+  createdAt: 0,
+  groupIds: [1],
+};
 
 describe('AlipayProvider against the emulator', () => {
   let clock: FakeClock;
@@ -27,8 +37,20 @@ describe('AlipayProvider against the emulator', () => {
 
   beforeEach(async () => {
     clock = new FakeClock();
-    emu = await AlipayEmulator.start({ appId: keys.appId, appPublicKeyPem: keys.app.publicKeyPem, alipayPrivateKeyPem: keys.alipay.privateKeyPem, clock, maxSkewMs: 999 }); // timestamps have whole seconds
-    config = { appId: keys.appId, privateKeyPem: keys.app.privateKeyPem, alipayPublicKeyPem: keys.alipay.publicKeyPem, gateway: emu.gatewayUrl, sellerId: null };
+    emu = await AlipayEmulator.start({
+      appId: keys.appId,
+      appPublicKeyPem: keys.app.publicKeyPem,
+      alipayPrivateKeyPem: keys.alipay.privateKeyPem,
+      clock,
+      maxSkewMs: 999,
+    }); // timestamps have whole seconds
+    config = {
+      appId: keys.appId,
+      privateKeyPem: keys.app.privateKeyPem,
+      alipayPublicKeyPem: keys.alipay.publicKeyPem,
+      gateway: emu.gatewayUrl,
+      sellerId: null,
+    };
     provider = new AlipayProvider(config, clock, { timeoutMs: 1000 });
   });
   afterEach(async () => {
@@ -57,7 +79,8 @@ describe('AlipayProvider against the emulator', () => {
     refundedAt: null,
     ...over,
   });
-  const checkout = (order: Order) => provider.createCheckout({ order, plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: `http://gk.test/pay/${order.id}` });
+  const checkout = (order: Order) =>
+    provider.createCheckout({ order, plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: `http://gk.test/pay/${order.id}` });
   const rejected = async (p: Promise<unknown>) => {
     const e = await p.then(
       () => null,
@@ -82,8 +105,22 @@ describe('AlipayProvider against the emulator', () => {
     expect(co.payUrl).toBe('http://gk.test/pay/order-1');
     const [req] = emu.callsOf('alipay.trade.precreate');
     expect(req!.answer).toBe('10000');
-    expect(req!.params).toMatchObject({ app_id: keys.appId, charset: 'utf-8', sign_type: 'RSA2', version: '1.0', format: 'JSON', timestamp: '2026-01-01 08:00:00', notify_url: 'http://gk.test/webhooks/alipay' });
-    expect(JSON.parse(req!.params.biz_content!)).toEqual({ out_trade_no: order.outTradeNo, total_amount: '9.90', subject: '月度会员 Monthly', product_code: 'FACE_TO_FACE_PAYMENT', timeout_express: '15m' });
+    expect(req!.params).toMatchObject({
+      app_id: keys.appId,
+      charset: 'utf-8',
+      sign_type: 'RSA2',
+      version: '1.0',
+      format: 'JSON',
+      timestamp: '2026-01-01 08:00:00',
+      notify_url: 'http://gk.test/webhooks/alipay',
+    });
+    expect(JSON.parse(req!.params.biz_content!)).toEqual({
+      out_trade_no: order.outTradeNo,
+      total_amount: '9.90',
+      subject: '月度会员 Monthly',
+      product_code: 'FACE_TO_FACE_PAYMENT',
+      timeout_express: '15m',
+    });
     expect(emu.trade(order.outTradeNo)).toMatchObject({ totalFen: 990, status: null, expiresAt: clock.now() + 15 * MINUTE_MS });
     // Asking again for the same order gives the same QR.
     expect((await checkout(order)).qrContent).toBe(co.qrContent);
@@ -91,7 +128,12 @@ describe('AlipayProvider against the emulator', () => {
 
   it('converts amounts exactly and sends seller_id when configured', async () => {
     const sellerProvider = new AlipayProvider({ ...config, sellerId: emu.sellerId }, clock);
-    for (const [fen, yuan] of [[1, '0.01'], [7, '0.07'], [100_000, '1000.00'], [123_456_789, '1234567.89']] as const) {
+    for (const [fen, yuan] of [
+      [1, '0.01'],
+      [7, '0.07'],
+      [100_000, '1000.00'],
+      [123_456_789, '1234567.89'],
+    ] as const) {
       const order = makeOrder({ amountMinor: fen });
       await sellerProvider.createCheckout({ order, plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: 'http://gk.test/pay/x' });
       const biz = JSON.parse(emu.callsOf('alipay.trade.precreate').at(-1)!.params.biz_content!);
@@ -103,7 +145,9 @@ describe('AlipayProvider against the emulator', () => {
 
   it('is refused (signed 40002 isv.invalid-signature) when signing with a key Alipay does not know', async () => {
     const wrongKey = new AlipayProvider({ ...config, privateKeyPem: rsaKeyPair().privateKeyPem }, clock);
-    const e = await rejected(wrongKey.createCheckout({ order: makeOrder(), plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: 'http://gk.test/pay/x' }));
+    const e = await rejected(
+      wrongKey.createCheckout({ order: makeOrder(), plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: 'http://gk.test/pay/x' }),
+    );
     expect(e).toBeInstanceOf(AlipayBusinessError);
     expect([e.code, e.subCode]).toEqual(['40002', 'isv.invalid-signature']);
     expect(emu.callsOf('alipay.trade.precreate').at(-1)!.answer).toBe('40002 isv.invalid-signature');
@@ -111,7 +155,9 @@ describe('AlipayProvider against the emulator', () => {
 
   it('is refused for a timestamp off the gateway clock (the emulator checks our Beijing time to the second)', async () => {
     const skewed = new AlipayProvider(config, { now: () => clock.now() + 1000, sleep: (ms) => clock.sleep(ms) });
-    const e = await rejected(skewed.createCheckout({ order: makeOrder(), plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: 'http://gk.test/pay/x' }));
+    const e = await rejected(
+      skewed.createCheckout({ order: makeOrder(), plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: 'http://gk.test/pay/x' }),
+    );
     expect(e.subCode).toBe('isv.invalid-timestamp');
   });
 
@@ -127,7 +173,16 @@ describe('AlipayProvider against the emulator', () => {
     await clock.advance(60_000);
     expect(await provider.query(order)).toEqual({
       state: 'paid',
-      event: { type: 'paid', eventId: `query:${trade.tradeNo}`, outTradeNo: order.outTradeNo, providerTxnId: trade.tradeNo, amountMinor: 990, currency: 'CNY', merchantId: keys.appId, paidAt },
+      event: {
+        type: 'paid',
+        eventId: `query:${trade.tradeNo}`,
+        outTradeNo: order.outTradeNo,
+        providerTxnId: trade.tradeNo,
+        amountMinor: 990,
+        currency: 'CNY',
+        merchantId: keys.appId,
+        paidAt,
+      },
     });
     emu.finish(order.outTradeNo);
     expect(await provider.query(order)).toMatchObject({ state: 'paid', event: { providerTxnId: trade.tradeNo, paidAt } });
@@ -175,7 +230,12 @@ describe('AlipayProvider against the emulator', () => {
     const outRefundNo = newOutTradeNo();
     const req = { order, outRefundNo, amountMinor: 990, reason: '会员要求退款' };
     expect(await provider.refund(req)).toEqual({ state: 'refunded', providerRefundId: `refund:${outRefundNo}` });
-    expect(JSON.parse(emu.callsOf('alipay.trade.refund')[0]!.params.biz_content!)).toEqual({ out_trade_no: order.outTradeNo, refund_amount: '9.90', out_request_no: outRefundNo, refund_reason: '会员要求退款' });
+    expect(JSON.parse(emu.callsOf('alipay.trade.refund')[0]!.params.biz_content!)).toEqual({
+      out_trade_no: order.outTradeNo,
+      refund_amount: '9.90',
+      out_request_no: outRefundNo,
+      refund_reason: '会员要求退款',
+    });
     expect(trade.status).toBe('TRADE_CLOSED');
     // Again with the same number (a retried job): fund_change N, confirmed by the refund query, still one refund.
     expect(await provider.refund(req)).toEqual({ state: 'refunded', providerRefundId: `refund:${outRefundNo}` });
@@ -215,13 +275,28 @@ describe('AlipayProvider against the emulator', () => {
     const fields = Object.fromEntries(new URLSearchParams(paid.body));
     expect(sdk.checkNotifySign(fields)).toBe(true);
     expect(sdk.checkNotifySignV2(fields)).toBe(true);
-    expect(await provider.parseWebhook(Buffer.from(paid.body), {})).toEqual({ type: 'paid', eventId: paid.params.notify_id, outTradeNo: order.outTradeNo, providerTxnId: trade.tradeNo, amountMinor: 990, currency: 'CNY', merchantId: keys.appId, paidAt: trade.gmtPayment });
+    expect(await provider.parseWebhook(Buffer.from(paid.body), {})).toEqual({
+      type: 'paid',
+      eventId: paid.params.notify_id,
+      outTradeNo: order.outTradeNo,
+      providerTxnId: trade.tradeNo,
+      amountMinor: 990,
+      currency: 'CNY',
+      merchantId: keys.appId,
+      paidAt: trade.gmtPayment,
+    });
 
     const outRefundNo = newOutTradeNo();
     await provider.refund({ order, outRefundNo, amountMinor: 990, reason: 'r' });
     const refunded = emu.notification(order.outTradeNo, { refund: outRefundNo });
     expect(sdk.checkNotifySignV2(Object.fromEntries(new URLSearchParams(refunded.body)))).toBe(true);
-    expect(await provider.parseWebhook(Buffer.from(refunded.body), {})).toMatchObject({ type: 'refunded', outTradeNo: order.outTradeNo, providerRefundId: `refund:${outRefundNo}`, amountMinor: 990, refundedAt: clock.now() });
+    expect(await provider.parseWebhook(Buffer.from(refunded.body), {})).toMatchObject({
+      type: 'refunded',
+      outTradeNo: order.outTradeNo,
+      providerRefundId: `refund:${outRefundNo}`,
+      amountMinor: 990,
+      refundedAt: clock.now(),
+    });
 
     // One field changed: the SDK and we both refuse it.
     const tampered = { ...fields, total_amount: '0.01' };
@@ -284,7 +359,13 @@ describe('AlipayProvider against the emulator', () => {
       emu.fault = null;
       // Answers for an app id Alipay does not know come back unsigned (error_response).
       const stranger = new AlipayProvider({ ...config, appId: '2021999999999999' }, clock);
-      expect((await unreachable(stranger.createCheckout({ order: makeOrder(), plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: 'http://gk.test/pay/x' }))).message).toMatch(/unsigned answer \(code 40002\)/);
+      expect(
+        (
+          await unreachable(
+            stranger.createCheckout({ order: makeOrder(), plan, notifyUrl: 'http://gk.test/webhooks/alipay', payPageUrl: 'http://gk.test/pay/x' }),
+          )
+        ).message,
+      ).toMatch(/unsigned answer \(code 40002\)/);
     });
   });
 });
@@ -298,17 +379,31 @@ describe('the official alipay-sdk against the emulator', () => {
   afterEach(async () => {
     await emu.close();
   });
-  const sdk = (privateKey = keys.app.privateKeyPem) => new AlipaySdk({ appId: keys.appId, privateKey, keyType: 'PKCS8', alipayPublicKey: keys.alipay.publicKeyPem, gateway: emu.gatewayUrl, timeout: 5000 });
+  const sdk = (privateKey = keys.app.privateKeyPem) =>
+    new AlipaySdk({ appId: keys.appId, privateKey, keyType: 'PKCS8', alipayPublicKey: keys.alipay.publicKeyPem, gateway: emu.gatewayUrl, timeout: 5000 });
 
   it('precreates and queries with the SDK (signature checked both ways), and our provider reads the same trade', async () => {
     const outTradeNo = newOutTradeNo();
-    const created = await sdk().exec('alipay.trade.precreate', { notifyUrl: 'http://gk.test/webhooks/alipay', bizContent: { outTradeNo, totalAmount: '9.90', subject: '月度会员' } }, { validateSign: true });
+    const created = await sdk().exec(
+      'alipay.trade.precreate',
+      { notifyUrl: 'http://gk.test/webhooks/alipay', bizContent: { outTradeNo, totalAmount: '9.90', subject: '月度会员' } },
+      { validateSign: true },
+    );
     expect(created).toMatchObject({ code: '10000', msg: 'Success', outTradeNo });
     expect(created.qrCode).toMatch(/^https:\/\/qr\.alipay\.com\//);
     const trade = emu.pay(outTradeNo);
     const queried = await sdk().exec('alipay.trade.query', { bizContent: { outTradeNo } }, { validateSign: true });
-    expect(queried).toMatchObject({ code: '10000', tradeStatus: 'TRADE_SUCCESS', totalAmount: '9.90', tradeNo: trade.tradeNo, sendPayDate: beijing(trade.gmtPayment!) });
-    const ours = new AlipayProvider({ appId: keys.appId, privateKeyPem: keys.app.privateKeyPem, alipayPublicKeyPem: keys.alipay.publicKeyPem, gateway: emu.gatewayUrl, sellerId: null }, { now: () => Date.now(), sleep: async () => {} });
+    expect(queried).toMatchObject({
+      code: '10000',
+      tradeStatus: 'TRADE_SUCCESS',
+      totalAmount: '9.90',
+      tradeNo: trade.tradeNo,
+      sendPayDate: beijing(trade.gmtPayment!),
+    });
+    const ours = new AlipayProvider(
+      { appId: keys.appId, privateKeyPem: keys.app.privateKeyPem, alipayPublicKeyPem: keys.alipay.publicKeyPem, gateway: emu.gatewayUrl, sellerId: null },
+      { now: () => Date.now(), sleep: async () => {} },
+    );
     const result = await ours.query({ outTradeNo, expiresAt: Date.now() + MINUTE_MS } as Order);
     expect(result).toMatchObject({ state: 'paid', event: { providerTxnId: queried.tradeNo, amountMinor: 990 } });
   });

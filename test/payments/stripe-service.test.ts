@@ -19,7 +19,12 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
   beforeEach(async () => {
     let now = () => Date.now();
     emu = await StripeEmulator.start({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, now: () => now() });
-    t = await startTestService(dialect, { PAYMENT_PROVIDERS: 'dev,stripe', STRIPE_SECRET_KEY: SECRET_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_BASE: emu.url });
+    t = await startTestService(dialect, {
+      PAYMENT_PROVIDERS: 'dev,stripe',
+      STRIPE_SECRET_KEY: SECRET_KEY,
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_API_BASE: emu.url,
+    });
     now = () => t.clock.now();
     await t.service.app.listen({ port: 0, host: '127.0.0.1' });
     const address = t.service.app.server.address();
@@ -35,7 +40,9 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
   const store = () => t.service.deps.store;
   const db = () => t.db.opened.db;
   const count = async (table: 'webhook_events' | 'membership_periods' | 'payments', where?: { kind: 'charge' | 'refund' }) => {
-    let q = db().selectFrom(table).select((eb) => eb.fn.countAll().as('n'));
+    let q = db()
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll().as('n'));
     if (where && table === 'payments') q = q.where('kind', '=', where.kind);
     return Number((await q.executeTakeFirstOrThrow()).n);
   };
@@ -44,12 +51,27 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
   let planId: number | undefined;
   async function checkout(userId = 'alice') {
     if (planId === undefined) {
-      const g = await app().inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' } });
-      const p = await app().inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'USD', days: 30 } });
+      const g = await app().inject({
+        method: 'POST',
+        url: '/api/groups',
+        headers: auth,
+        payload: { platform: 'playground', chatId: 'room-1', title: 'Readers club' },
+      });
+      const p = await app().inject({
+        method: 'POST',
+        url: '/api/plans',
+        headers: auth,
+        payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'USD', days: 30 },
+      });
       expect(p.statusCode).toBe(201);
       planId = p.json().id as number;
     }
-    const c = await app().inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId, planId, provider: 'stripe' } });
+    const c = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId, planId, provider: 'stripe' },
+    });
     expect(c.statusCode, c.body).toBe(201);
     const orderId = c.json().orderId as string;
     const order = (await store().orders.get(orderId))!;
@@ -70,7 +92,14 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
     expect(providerUrl).toBe(session.url);
     expect(o.checkoutUrl).toBe(session.url);
     expect(o.checkoutQr).toBe(session.url);
-    expect(session).toMatchObject({ client_reference_id: o.outTradeNo, metadata: { out_trade_no: o.outTradeNo }, amount_total: 990, currency: 'usd', success_url: `http://gk.test/pay/${orderId}`, cancel_url: `http://gk.test/pay/${orderId}` });
+    expect(session).toMatchObject({
+      client_reference_id: o.outTradeNo,
+      metadata: { out_trade_no: o.outTradeNo },
+      amount_total: 990,
+      currency: 'usd',
+      success_url: `http://gk.test/pay/${orderId}`,
+      cancel_url: `http://gk.test/pay/${orderId}`,
+    });
     expect(session.expires_at).toBe(Math.ceil((t.clock.now() + 31 * MINUTE_MS) / 1000));
     const page = await app().inject({ method: 'GET', url: `/pay/${orderId}` });
     expect(page.body).toContain(session.url!.replace(/&/g, '&amp;').split('#')[0]);
@@ -196,7 +225,11 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
     expect(emu.refunds.size).toBe(1);
     const posts = emu.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
     expect(posts.map((r) => r.headers['idempotency-key'])).toEqual([o.outRefundNo, o.outRefundNo]);
-    expect(posts[0]!.params).toMatchObject({ payment_intent: paid.paymentIntent.id, amount: '990', metadata: { out_refund_no: o.outRefundNo, out_trade_no: o.outTradeNo } });
+    expect(posts[0]!.params).toMatchObject({
+      payment_intent: paid.paymentIntent.id,
+      amount: '990',
+      metadata: { out_refund_no: o.outRefundNo, out_trade_no: o.outTradeNo },
+    });
     expect((await members())[0]!.status).toBe('revoked');
     expect(t.gateway.roster('room-1').has('alice')).toBe(false);
 
@@ -223,13 +256,37 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
   it('Stripe unreachable or refusing at checkout: 503 or 502, the order stays pending, nothing is granted', async () => {
     await checkout(); // creates the plan
     emu.mode = 'unreachable';
-    const down = await app().inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'bob', planId, provider: 'stripe' } });
+    const down = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'bob', planId, provider: 'stripe' },
+    });
     expect(down.statusCode).toBe(503);
     emu.mode = 'rate_limited';
-    expect((await app().inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'bob', planId, provider: 'stripe' } })).statusCode).toBe(503);
+    expect(
+      (
+        await app().inject({
+          method: 'POST',
+          url: '/api/checkouts',
+          headers: auth,
+          payload: { platform: 'playground', userId: 'bob', planId, provider: 'stripe' },
+        })
+      ).statusCode,
+    ).toBe(503);
     emu.mode = 'normal';
-    const p = await app().inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [(await store().groups.list())[0]!.id], name: 'Tiny', price: '0.10', currency: 'USD', days: 1 } });
-    const refused = await app().inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'bob', planId: p.json().id, provider: 'stripe' } });
+    const p = await app().inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [(await store().groups.list())[0]!.id], name: 'Tiny', price: '0.10', currency: 'USD', days: 1 },
+    });
+    const refused = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'bob', planId: p.json().id, provider: 'stripe' },
+    });
     expect(refused.statusCode).toBe(502);
     const pending = (await store().orders.page({ status: 'pending', limit: 10 })).filter((o) => o.checkoutUrl === null);
     expect(pending).toHaveLength(3);
@@ -244,8 +301,18 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
 
   it('a plan in a currency Stripe does not take is not sold through it', async () => {
     const g = await app().inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'room-x', title: 'X' } });
-    const p = await app().inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: 'Stars', price: '100', currency: 'XTR', days: 30 } });
-    const c = await app().inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'carol', planId: p.json().id, provider: 'stripe' } });
+    const p = await app().inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [g.json().id], name: 'Stars', price: '100', currency: 'XTR', days: 30 },
+    });
+    const c = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'carol', planId: p.json().id, provider: 'stripe' },
+    });
     expect(c.statusCode).toBe(400);
     expect(c.json().message).toMatch(/stripe cannot take payments in XTR/);
     expect(emu.requests).toHaveLength(0);
@@ -261,7 +328,7 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
     expect((await members())[0]!.status).toBe('revoked');
   });
 
-  it('partial refunds in the Stripe dashboard are booked from charge.refunded and keep access; the owner\'s refund returns the rest', async () => {
+  it("partial refunds in the Stripe dashboard are booked from charge.refunded and keep access; the owner's refund returns the rest", async () => {
     const { orderId, session } = await checkout();
     const paid = emu.pay(session.id);
     await emu.deliver(completedOf(paid.events));
@@ -323,14 +390,15 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
     });
     expect((await emu.deliver(completedOf(emu.pay(short.id).events)))[0]!.status).toBe(200);
     expect(await outcomes()).toEqual(['unknown_order', 'review']);
-    expect((await order(orderId))).toMatchObject({ status: 'review', reviewReason: expect.stringMatching(/amount mismatch/) });
+    expect(await order(orderId)).toMatchObject({ status: 'review', reviewReason: expect.stringMatching(/amount mismatch/) });
     expect(await count('membership_periods')).toBe(0);
   });
 
   describe('bad webhook input', () => {
-    const post = (payload: string | Buffer, headers: Record<string, string>) => app().inject({ method: 'POST', url: '/webhooks/stripe', headers: { 'content-type': 'application/json', ...headers }, payload });
+    const post = (payload: string | Buffer, headers: Record<string, string>) =>
+      app().inject({ method: 'POST', url: '/webhooks/stripe', headers: { 'content-type': 'application/json', ...headers }, payload });
 
-    it('missing header 400, bad signature 401, stale 401, changed or re-serialized body 401, malformed 400 — none takes the event\'s slot', async () => {
+    it("missing header 400, bad signature 401, stale 401, changed or re-serialized body 401, malformed 400 — none takes the event's slot", async () => {
       const { orderId, session } = await checkout();
       const completed = completedOf(emu.pay(session.id).events);
       const { payload, header } = emu.sign(completed);
@@ -372,11 +440,33 @@ describe.each(DIALECTS)('Stripe Checkout through the service (%s)', (dialect) =>
     it('a refund event for an order never paid changes nothing', async () => {
       const { orderId, order: o } = await checkout();
       const fake = {
-        id: 'evt_refund_unpaid', object: 'event', api_version: '2024-06-20', created: Math.floor(t.clock.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'charge.refunded',
-        data: { object: { id: 'ch_x', object: 'charge', amount: 990, amount_captured: 990, amount_refunded: 990, currency: 'usd', refunded: true, payment_intent: 'pi_x', metadata: { out_trade_no: o.outTradeNo }, created: 1 } },
+        id: 'evt_refund_unpaid',
+        object: 'event',
+        api_version: '2024-06-20',
+        created: Math.floor(t.clock.now() / 1000),
+        livemode: false,
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+        type: 'charge.refunded',
+        data: {
+          object: {
+            id: 'ch_x',
+            object: 'charge',
+            amount: 990,
+            amount_captured: 990,
+            amount_refunded: 990,
+            currency: 'usd',
+            refunded: true,
+            payment_intent: 'pi_x',
+            metadata: { out_trade_no: o.outTradeNo },
+            created: 1,
+          },
+        },
       };
       const payload = JSON.stringify(fake);
-      const res = await post(payload, { 'stripe-signature': sdk.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET, timestamp: Math.floor(t.clock.now() / 1000) }) });
+      const res = await post(payload, {
+        'stripe-signature': sdk.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET, timestamp: Math.floor(t.clock.now() / 1000) }),
+      });
       expect(res.statusCode).toBe(200);
       expect((await order(orderId)).status).toBe('pending');
       expect(await count('membership_periods')).toBe(0);

@@ -25,7 +25,9 @@ function setup() {
   /** Signed by the SDK, not by us. */
   const sdkSigned = (payload: string, opts: { timestamp?: number; secret?: string } = {}) => ({
     body: Buffer.from(payload),
-    headers: { 'stripe-signature': sdk.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? WEBHOOK_SECRET, timestamp: opts.timestamp ?? nowS() }) },
+    headers: {
+      'stripe-signature': sdk.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? WEBHOOK_SECRET, timestamp: opts.timestamp ?? nowS() }),
+    },
   });
   return { clock, provider, nowS, sdkSigned };
 }
@@ -62,7 +64,18 @@ function sessionObject(over: Record<string, unknown> = {}) {
 }
 
 function event(type: string, object: Record<string, unknown>, over: Record<string, unknown> = {}) {
-  return JSON.stringify({ id: `evt_unit_${type.replace(/\W/g, '_')}`, object: 'event', api_version: '2024-06-20', created: 1_767_225_700, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type, data: { object }, ...over });
+  return JSON.stringify({
+    id: `evt_unit_${type.replace(/\W/g, '_')}`,
+    object: 'event',
+    api_version: '2024-06-20',
+    created: 1_767_225_700,
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+    data: { object },
+    ...over,
+  });
 }
 
 describe('Stripe-Signature verification', () => {
@@ -120,7 +133,15 @@ describe('Stripe-Signature verification', () => {
     const body = Buffer.from(event('checkout.session.completed', sessionObject()));
     expect(await rejection(provider.parseWebhook(body, {}))).toBe('missing_signature');
     expect(await rejection(provider.parseWebhook(body, { 'stripe-signature': '  ' }))).toBe('missing_signature');
-    for (const h of ['garbage', `t=${nowS()}`, `v1=${'a'.repeat(64)}`, `t=abc,v1=${'a'.repeat(64)}`, `t=${nowS()},t=${nowS()},v1=${'a'.repeat(64)}`, `t=${nowS()},v1=${'a'.repeat(63)}`, 'x'.repeat(5000)]) {
+    for (const h of [
+      'garbage',
+      `t=${nowS()}`,
+      `v1=${'a'.repeat(64)}`,
+      `t=abc,v1=${'a'.repeat(64)}`,
+      `t=${nowS()},t=${nowS()},v1=${'a'.repeat(64)}`,
+      `t=${nowS()},v1=${'a'.repeat(63)}`,
+      'x'.repeat(5000),
+    ]) {
       expect(await rejection(provider.parseWebhook(body, { 'stripe-signature': h }))).toBe('bad_signature');
     }
     expect(() => parseSignatureHeader(`t=1,v1=${'A'.repeat(64)}`)).not.toThrow();
@@ -128,7 +149,12 @@ describe('Stripe-Signature verification', () => {
 
   it('rejects garbage that is correctly signed as malformed', async () => {
     const { provider, sdkSigned } = setup();
-    for (const payload of ['not json at all', '[]', '{"id":"evt_1","object":"charge"}', event('checkout.session.completed', { id: 'cs_test_x', object: 'checkout.session' })]) {
+    for (const payload of [
+      'not json at all',
+      '[]',
+      '{"id":"evt_1","object":"charge"}',
+      event('checkout.session.completed', { id: 'cs_test_x', object: 'checkout.session' }),
+    ]) {
       const s = sdkSigned(payload);
       expect(await rejection(provider.parseWebhook(s.body, s.headers))).toBe('malformed');
     }
@@ -144,7 +170,12 @@ describe('Stripe-Signature verification', () => {
       const session = await fetch(`${emu.url}/v1/checkout/sessions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: encodeForm({ mode: 'payment', line_items: [{ price_data: { currency: 'usd', unit_amount: 990, product_data: { name: 'Monthly' } }, quantity: 1 }], success_url: 'http://gk.test/pay/x', client_reference_id: 'b'.repeat(32) }),
+        body: encodeForm({
+          mode: 'payment',
+          line_items: [{ price_data: { currency: 'usd', unit_amount: 990, product_data: { name: 'Monthly' } }, quantity: 1 }],
+          success_url: 'http://gk.test/pay/x',
+          client_reference_id: 'b'.repeat(32),
+        }),
       }).then((r) => r.json() as Promise<{ id: string }>);
       const paid = emu.pay(session.id);
       const completed = paid.events.find((e) => e.type === 'checkout.session.completed')!;
@@ -152,12 +183,23 @@ describe('Stripe-Signature verification', () => {
       const verified = sdk.webhooks.constructEvent(payload, header, WEBHOOK_SECRET, undefined, undefined, clock.now());
       expect(verified.id).toBe(completed.id);
       expect(verified.type).toBe('checkout.session.completed');
-      expect(() => sdk.webhooks.constructEvent(payload, header, 'whsec_notTheEndpointSecret000000', undefined, undefined, clock.now())).toThrow(Stripe.errors.StripeSignatureVerificationError);
+      expect(() => sdk.webhooks.constructEvent(payload, header, 'whsec_notTheEndpointSecret000000', undefined, undefined, clock.now())).toThrow(
+        Stripe.errors.StripeSignatureVerificationError,
+      );
       expect(() => sdk.webhooks.constructEvent(payload, header, WEBHOOK_SECRET, 300, undefined, clock.now() + 301_000)).toThrow(/tolerance/);
       // And our verifier agrees with the SDK on the same bytes.
       const provider = new StripeProvider({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, apiBase: emu.url }, clock);
       const e = await provider.parseWebhook(Buffer.from(payload), { 'stripe-signature': header });
-      expect(e).toEqual({ type: 'paid', eventId: completed.id, outTradeNo: 'b'.repeat(32), providerTxnId: paid.paymentIntent.id, amountMinor: 990, currency: 'USD', merchantId: null, paidAt: completed.created * 1000 });
+      expect(e).toEqual({
+        type: 'paid',
+        eventId: completed.id,
+        outTradeNo: 'b'.repeat(32),
+        providerTxnId: paid.paymentIntent.id,
+        amountMinor: 990,
+        currency: 'USD',
+        merchantId: null,
+        paidAt: completed.created * 1000,
+      });
     } finally {
       await emu.close();
     }
@@ -193,14 +235,20 @@ describe('what a Stripe event means', () => {
   });
 
   it('a zero-decimal currency is whole units on both sides', async () => {
-    expect(await parse(event('checkout.session.completed', sessionObject({ amount_total: 500, currency: 'jpy' })))).toMatchObject({ amountMinor: 500, currency: 'JPY' });
+    expect(await parse(event('checkout.session.completed', sessionObject({ amount_total: 500, currency: 'jpy' })))).toMatchObject({
+      amountMinor: 500,
+      currency: 'JPY',
+    });
   });
 
   it('a delayed payment: completed unpaid is ignored, async_payment_succeeded pays under the same transaction id, async_payment_failed fails', async () => {
     expect(await parse(event('checkout.session.completed', sessionObject({ payment_status: 'unpaid' })))).toMatchObject({ type: 'ignored' });
     const later = (await parse(event('checkout.session.async_payment_succeeded', sessionObject()))) as Extract<ProviderEvent, { type: 'paid' }>;
     expect(later).toMatchObject({ type: 'paid', providerTxnId: 'pi_unit0000000000000001', outTradeNo: ours });
-    expect(await parse(event('checkout.session.async_payment_failed', sessionObject({ payment_status: 'unpaid' })))).toMatchObject({ type: 'failed', outTradeNo: ours });
+    expect(await parse(event('checkout.session.async_payment_failed', sessionObject({ payment_status: 'unpaid' })))).toMatchObject({
+      type: 'failed',
+      outTradeNo: ours,
+    });
   });
 
   it('client_reference_id or metadata names the order; a session of someone else is ignored', async () => {
@@ -212,29 +260,73 @@ describe('what a Stripe event means', () => {
   });
 
   it('charge.refunded: full and partial refunds are both reported, with the running total and an id per refund; a foreign charge is ignored', async () => {
-    const charge = (over: Record<string, unknown>) => ({ id: 'ch_unit1', object: 'charge', amount: 990, amount_captured: 990, amount_refunded: 990, currency: 'usd', refunded: true, payment_intent: 'pi_unit0000000000000001', metadata: { out_trade_no: ours }, created: 1_767_225_650, ...over });
+    const charge = (over: Record<string, unknown>) => ({
+      id: 'ch_unit1',
+      object: 'charge',
+      amount: 990,
+      amount_captured: 990,
+      amount_refunded: 990,
+      currency: 'usd',
+      refunded: true,
+      payment_intent: 'pi_unit0000000000000001',
+      metadata: { out_trade_no: ours },
+      created: 1_767_225_650,
+      ...over,
+    });
     const base = { type: 'refunded', eventId: 'evt_unit_charge_refunded', outTradeNo: ours, currency: 'USD', refundedAt: 1_767_225_700_000 };
     // API 2022-11-15 and later: no refunds list, so the id is the charge and its running total.
-    expect(await parse(event('charge.refunded', charge({})))).toEqual({ ...base, providerRefundId: 'ch_unit1:refunded:990', amountMinor: 990, cumulativeMinor: 990 });
-    expect(await parse(event('charge.refunded', charge({ amount_refunded: 100, refunded: false })))).toEqual({ ...base, providerRefundId: 'ch_unit1:refunded:100', amountMinor: 100, cumulativeMinor: 100 });
+    expect(await parse(event('charge.refunded', charge({})))).toEqual({
+      ...base,
+      providerRefundId: 'ch_unit1:refunded:990',
+      amountMinor: 990,
+      cumulativeMinor: 990,
+    });
+    expect(await parse(event('charge.refunded', charge({ amount_refunded: 100, refunded: false })))).toEqual({
+      ...base,
+      providerRefundId: 'ch_unit1:refunded:100',
+      amountMinor: 100,
+      cumulativeMinor: 100,
+    });
     // Older versions (or an expanded charge) list the refunds, newest first: that refund's own id and amount.
-    const listed = { object: 'list', data: [{ id: 're_unit2', object: 'refund', amount: 200, status: 'succeeded' }, { id: 're_unit1', object: 'refund', amount: 100, status: 'succeeded' }], has_more: false, url: '/v1/charges/ch_unit1/refunds' };
-    expect(await parse(event('charge.refunded', charge({ amount_refunded: 300, refunded: false, refunds: listed })))).toEqual({ ...base, providerRefundId: 're_unit2', amountMinor: 200, cumulativeMinor: 300 });
+    const listed = {
+      object: 'list',
+      data: [
+        { id: 're_unit2', object: 'refund', amount: 200, status: 'succeeded' },
+        { id: 're_unit1', object: 'refund', amount: 100, status: 'succeeded' },
+      ],
+      has_more: false,
+      url: '/v1/charges/ch_unit1/refunds',
+    };
+    expect(await parse(event('charge.refunded', charge({ amount_refunded: 300, refunded: false, refunds: listed })))).toEqual({
+      ...base,
+      providerRefundId: 're_unit2',
+      amountMinor: 200,
+      cumulativeMinor: 300,
+    });
     expect(await parse(event('charge.refunded', charge({ metadata: {} })))).toMatchObject({ type: 'ignored' });
     expect(await parse(event('charge.refunded', charge({ amount_refunded: 0, refunded: false })))).toMatchObject({ type: 'ignored' });
   });
 
   it('a test-mode event at a live key (or the reverse) never pays', async () => {
-    expect(await parse(event('checkout.session.completed', sessionObject(), { livemode: true }))).toMatchObject({ type: 'ignored', reason: expect.stringMatching(/live-mode event/) });
+    expect(await parse(event('checkout.session.completed', sessionObject(), { livemode: true }))).toMatchObject({
+      type: 'ignored',
+      reason: expect.stringMatching(/live-mode event/),
+    });
     const clock = new FakeClock();
     const live = new StripeProvider({ secretKey: 'sk_live_51GatekeeperLiveKey000000', webhookSecret: WEBHOOK_SECRET, apiBase: 'http://127.0.0.1:9' }, clock);
     const payload = event('checkout.session.completed', sessionObject());
-    const e = await live.parseWebhook(Buffer.from(payload), { 'stripe-signature': sdk.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET, timestamp: Math.floor(clock.now() / 1000) }) });
+    const e = await live.parseWebhook(Buffer.from(payload), {
+      'stripe-signature': sdk.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET, timestamp: Math.floor(clock.now() / 1000) }),
+    });
     expect(e).toMatchObject({ type: 'ignored', reason: expect.stringMatching(/test-mode event/) });
   });
 
   it('other event types are acknowledged and ignored', async () => {
-    expect(await parse(event('payment_intent.succeeded', { id: 'pi_1', object: 'payment_intent' }))).toEqual({ type: 'ignored', eventId: 'evt_unit_payment_intent_succeeded', reason: 'event type payment_intent.succeeded' });
+    expect(await parse(event('payment_intent.succeeded', { id: 'pi_1', object: 'payment_intent' }))).toEqual({
+      type: 'ignored',
+      eventId: 'evt_unit_payment_intent_succeeded',
+      reason: 'event type payment_intent.succeeded',
+    });
     expect(await parse(event('checkout.session.expired', sessionObject({ status: 'expired', payment_status: 'unpaid' })))).toMatchObject({ type: 'ignored' });
   });
 
@@ -248,12 +340,30 @@ describe('what a Stripe event means', () => {
 describe('Stripe checkout parameters and helpers', () => {
   const now = Date.UTC(2026, 0, 1);
   const order = (over: Partial<Order> = {}): Order => ({
-    id: 'ord1', outTradeNo: 'd'.repeat(32), accountId: 1, planId: 1, amountMinor: 990, currency: 'USD', provider: 'stripe', status: 'pending', createdAt: now, updatedAt: now, expiresAt: now + 15 * MINUTE_MS,
-    paidAt: null, providerTxnId: null, reviewReason: null, checkoutQr: null, checkoutUrl: null, outRefundNo: null, refundReason: null, refundedAt: null, ...over,
+    id: 'ord1',
+    outTradeNo: 'd'.repeat(32),
+    accountId: 1,
+    planId: 1,
+    amountMinor: 990,
+    currency: 'USD',
+    provider: 'stripe',
+    status: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + 15 * MINUTE_MS,
+    paidAt: null,
+    providerTxnId: null,
+    reviewReason: null,
+    checkoutQr: null,
+    checkoutUrl: null,
+    outRefundNo: null,
+    refundReason: null,
+    refundedAt: null,
+    ...over,
   });
   const plan: Plan = { id: 1, name: 'Monthly', priceMinor: 990, currency: 'USD', durationDays: 30, trialDays: 0, active: true, createdAt: now, groupIds: [1] };
 
-  it('clamps expires_at into Stripe\'s 30 min – 24 h window', () => {
+  it("clamps expires_at into Stripe's 30 min – 24 h window", () => {
     expect(sessionExpiresAt(now + 15 * MINUTE_MS, now)).toBe((now + 31 * MINUTE_MS) / 1000);
     expect(sessionExpiresAt(now + 2 * HOUR_MS, now)).toBe((now + 2 * HOUR_MS) / 1000);
     expect(sessionExpiresAt(now + 48 * HOUR_MS, now)).toBe((now + 24 * HOUR_MS - MINUTE_MS) / 1000);

@@ -36,12 +36,35 @@ function newOrder(over: Partial<Order> = {}): Order {
   const now = clock.now();
   seq++;
   return {
-    id: `order${seq}`, outTradeNo: `${seq}`.padStart(32, 'f'), accountId: 1, planId: 1, amountMinor: 990, currency: 'USD', provider: 'stripe', status: 'pending', createdAt: now, updatedAt: now,
-    expiresAt: now + 15 * MINUTE_MS, paidAt: null, providerTxnId: null, reviewReason: null, checkoutQr: null, checkoutUrl: null, outRefundNo: null, refundReason: null, refundedAt: null, ...over,
+    id: `order${seq}`,
+    outTradeNo: `${seq}`.padStart(32, 'f'),
+    accountId: 1,
+    planId: 1,
+    amountMinor: 990,
+    currency: 'USD',
+    provider: 'stripe',
+    status: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + 15 * MINUTE_MS,
+    paidAt: null,
+    providerTxnId: null,
+    reviewReason: null,
+    checkoutQr: null,
+    checkoutUrl: null,
+    outRefundNo: null,
+    refundReason: null,
+    refundedAt: null,
+    ...over,
   };
 }
 
-const request = (order: Order, p: Plan = plan): CheckoutRequest => ({ order, plan: p, notifyUrl: 'http://gk.test/webhooks/stripe', payPageUrl: `http://gk.test/pay/${order.id}` });
+const request = (order: Order, p: Plan = plan): CheckoutRequest => ({
+  order,
+  plan: p,
+  notifyUrl: 'http://gk.test/webhooks/stripe',
+  payPageUrl: `http://gk.test/pay/${order.id}`,
+});
 
 /** Creates the checkout and returns the order as the core stores it afterwards. */
 async function checkedOut(over: Partial<Order> = {}) {
@@ -84,13 +107,23 @@ describe('createCheckout', () => {
     expect(session.url).toContain(session.id);
     // The official SDK reads the same session back from the emulator.
     const viaSdk = await sdk.checkout.sessions.retrieve(session.id);
-    expect(viaSdk).toMatchObject({ id: session.id, client_reference_id: order.outTradeNo, amount_total: 990, currency: 'usd', status: 'open', payment_status: 'unpaid' });
+    expect(viaSdk).toMatchObject({
+      id: session.id,
+      client_reference_id: order.outTradeNo,
+      amount_total: 990,
+      currency: 'usd',
+      status: 'open',
+      payment_status: 'unpaid',
+    });
   });
 
   it('keeps a long order window as is, and sends whole units for a zero-decimal currency', async () => {
     const order = newOrder({ amountMinor: 500, currency: 'JPY', expiresAt: clock.now() + 3 * HOUR_MS });
     await provider.createCheckout(request(order, { ...plan, priceMinor: 500, currency: 'JPY' }));
-    expect(emu.requests.at(-1)!.params).toMatchObject({ line_items: [{ price_data: { currency: 'jpy', unit_amount: '500' } }], expires_at: String((clock.now() + 3 * HOUR_MS) / 1000) });
+    expect(emu.requests.at(-1)!.params).toMatchObject({
+      line_items: [{ price_data: { currency: 'jpy', unit_amount: '500' } }],
+      expires_at: String((clock.now() + 3 * HOUR_MS) / 1000),
+    });
   });
 
   it('refuses before calling Stripe what Stripe would refuse', async () => {
@@ -117,7 +150,16 @@ describe('query', () => {
     await clock.advance(10 * MINUTE_MS);
     expect(await provider.query(order)).toEqual({
       state: 'paid',
-      event: { type: 'paid', eventId: `query:${session.id}`, outTradeNo: order.outTradeNo, providerTxnId: paid.paymentIntent.id, amountMinor: 990, currency: 'USD', merchantId: null, paidAt: paid.charge!.created * 1000 },
+      event: {
+        type: 'paid',
+        eventId: `query:${session.id}`,
+        outTradeNo: order.outTradeNo,
+        providerTxnId: paid.paymentIntent.id,
+        amountMinor: 990,
+        currency: 'USD',
+        merchantId: null,
+        paidAt: paid.charge!.created * 1000,
+      },
     });
     expect(paid.charge!.created * 1000).toBe(Date.UTC(2026, 0, 1) + 90_000);
 
@@ -148,7 +190,9 @@ describe('query', () => {
     const { order, session } = await checkedOut();
     const { paymentIntent } = emu.pay(session.id);
     emu.refundStatus = 'pending';
-    expect(await provider.refund({ order: { ...order, providerTxnId: paymentIntent.id }, outRefundNo: 'r'.repeat(32), amountMinor: 990, reason: 'x' })).toEqual({ state: 'processing' });
+    expect(await provider.refund({ order: { ...order, providerTxnId: paymentIntent.id }, outRefundNo: 'r'.repeat(32), amountMinor: 990, reason: 'x' })).toEqual(
+      { state: 'processing' },
+    );
     expect((await provider.query(order)).state).toBe('paid');
     emu.settleRefund([...emu.refunds.keys()][0]!, 'succeeded');
     expect((await provider.query(order)).state).toBe('refunded');
@@ -174,11 +218,13 @@ describe('query', () => {
     expect(await provider.query(newOrder({ checkoutUrl: null }))).toEqual({ state: 'unknown' });
   });
 
-  it('a stored URL naming another order\'s session, or a session Stripe does not know, is unknown', async () => {
+  it("a stored URL naming another order's session, or a session Stripe does not know, is unknown", async () => {
     const a = await checkedOut();
     const b = await checkedOut();
     expect(await provider.query({ ...b.order, checkoutUrl: a.order.checkoutUrl })).toEqual({ state: 'unknown' });
-    expect(await provider.query({ ...b.order, checkoutUrl: 'https://checkout.stripe.com/c/pay/cs_test_a1NoSuchSession0000000000#x' })).toEqual({ state: 'unknown' });
+    expect(await provider.query({ ...b.order, checkoutUrl: 'https://checkout.stripe.com/c/pay/cs_test_a1NoSuchSession0000000000#x' })).toEqual({
+      state: 'unknown',
+    });
   });
 });
 
@@ -204,7 +250,8 @@ describe('close', () => {
     const a = await checkedOut();
     // Stripe expires it on its own (expires_at reached) just as our expire call lands.
     emu.onRequest = (method, path) => {
-      if (method === 'POST' && path === `/v1/checkout/sessions/${a.session.id}/expire`) emu.sessions.get(a.session.id)!.expires_at = Math.floor(clock.now() / 1000);
+      if (method === 'POST' && path === `/v1/checkout/sessions/${a.session.id}/expire`)
+        emu.sessions.get(a.session.id)!.expires_at = Math.floor(clock.now() / 1000);
     };
     await provider.close(a.order);
     expect(emu.sessions.get(a.session.id)!.status).toBe('expired');
@@ -241,7 +288,11 @@ describe('refund', () => {
     const req = emu.requests.at(-1)!;
     expect(req.path).toBe('/v1/refunds');
     expect(req.headers['idempotency-key']).toBe(order.outRefundNo);
-    expect(req.params).toEqual({ payment_intent: paymentIntent.id, amount: '990', metadata: { out_refund_no: order.outRefundNo, out_trade_no: order.outTradeNo, reason: 'requested by owner' } });
+    expect(req.params).toEqual({
+      payment_intent: paymentIntent.id,
+      amount: '990',
+      metadata: { out_refund_no: order.outRefundNo, out_trade_no: order.outTradeNo, reason: 'requested by owner' },
+    });
     expect([...emu.refunds.values()]).toEqual([expect.objectContaining({ amount: 990, status: 'succeeded', payment_intent: paymentIntent.id })]);
     expect(emu.charges.get(emu.paymentIntents.get(paymentIntent.id)!.latest_charge!)!.refunded).toBe(true);
   });
@@ -255,23 +306,33 @@ describe('refund', () => {
     emu.mode = 'normal';
     expect((await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'x' })).state).toBe('refunded');
     expect(emu.refunds.size).toBe(1);
-    expect(emu.requests.filter((r) => r.path === '/v1/refunds' && r.method === 'POST').map((r) => r.headers['idempotency-key'])).toEqual([order.outRefundNo, order.outRefundNo]);
+    expect(emu.requests.filter((r) => r.path === '/v1/refunds' && r.method === 'POST').map((r) => r.headers['idempotency-key'])).toEqual([
+      order.outRefundNo,
+      order.outRefundNo,
+    ]);
   });
 
   it('a retry after the key has expired (or a dashboard refund meanwhile) still reports the money as returned', async () => {
     const { order } = await paidOrder();
     expect((await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'x' })).state).toBe('refunded');
     await clock.advance(25 * HOUR_MS);
-    expect(await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'x' })).toEqual({ state: 'refunded', providerRefundId: `refund:${order.outRefundNo}` });
+    expect(await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 990, reason: 'x' })).toEqual({
+      state: 'refunded',
+      providerRefundId: `refund:${order.outRefundNo}`,
+    });
     expect(emu.refunds.size).toBe(1);
   });
 
   it('the same key with other parameters, too large an amount, or no payment is a rejection', async () => {
     const { order } = await paidOrder();
     await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 500, reason: 'x' });
-    await expect(provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 490, reason: 'x' })).rejects.toMatchObject({ type: 'idempotency_error' });
+    await expect(provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: 490, reason: 'x' })).rejects.toMatchObject({
+      type: 'idempotency_error',
+    });
     await expect(provider.refund({ order, outRefundNo: 'f'.repeat(32), amountMinor: 600, reason: 'x' })).rejects.toMatchObject({ code: 'amount_too_large' });
-    await expect(provider.refund({ order: { ...order, providerTxnId: null }, outRefundNo: 'g'.repeat(32), amountMinor: 990, reason: 'x' })).rejects.toBeInstanceOf(ProviderRejectedError);
+    await expect(
+      provider.refund({ order: { ...order, providerTxnId: null }, outRefundNo: 'g'.repeat(32), amountMinor: 990, reason: 'x' }),
+    ).rejects.toBeInstanceOf(ProviderRejectedError);
   });
 });
 
@@ -285,7 +346,9 @@ describe('typed failures', () => {
       expect(e, mode).not.toBeInstanceOf(ProviderRejectedError);
       expect((e as ProviderUnreachableError).method, mode).toBe('POST /v1/checkout/sessions');
       if (mode === 'unreachable' || mode === 'hang') expect((e as Error).cause, mode).toBeInstanceOf(Error);
-      await expect(provider.query({ ...order, checkoutUrl: 'https://checkout.stripe.com/c/pay/cs_test_a1Whatever000000000#x' }), mode).rejects.toBeInstanceOf(ProviderUnreachableError);
+      await expect(provider.query({ ...order, checkoutUrl: 'https://checkout.stripe.com/c/pay/cs_test_a1Whatever000000000#x' }), mode).rejects.toBeInstanceOf(
+        ProviderUnreachableError,
+      );
     }
     emu.mode = 'normal';
     expect(emu.sessions.size).toBe(0);
@@ -306,13 +369,22 @@ describe('typed failures', () => {
 });
 
 describe('the emulator is strict, and speaks what the official SDK expects', () => {
-  const raw = (path: string, init: RequestInit = {}) => fetch(`${emu.url}${path}`, init).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: { type: string; code?: string; message: string; param?: string } } & Record<string, unknown>, headers: r.headers }));
+  const raw = (path: string, init: RequestInit = {}) =>
+    fetch(`${emu.url}${path}`, init).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { error?: { type: string; code?: string; message: string; param?: string } } & Record<string, unknown>,
+      headers: r.headers,
+    }));
   const auth = { authorization: `Bearer ${SECRET_KEY}` };
   const form = { ...auth, 'content-type': 'application/x-www-form-urlencoded' };
   const validSession = `mode=payment&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=990&line_items[0][price_data][product_data][name]=M&line_items[0][quantity]=1&success_url=${encodeURIComponent('https://gk.test/pay/1')}`;
 
-  it('401 without the right bearer key, in Stripe\'s error shape', async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer sk_test_wrong0000000000' }, { authorization: `Basic ${Buffer.from(`${SECRET_KEY}:`).toString('base64')}` }]) {
+  it("401 without the right bearer key, in Stripe's error shape", async () => {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Bearer sk_test_wrong0000000000' },
+      { authorization: `Basic ${Buffer.from(`${SECRET_KEY}:`).toString('base64')}` },
+    ]) {
       const r = await raw('/v1/checkout/sessions/cs_test_x', { headers });
       expect(r.status).toBe(401);
       expect(r.body.error).toMatchObject({ type: 'invalid_request_error', message: expect.any(String) });
@@ -320,12 +392,22 @@ describe('the emulator is strict, and speaks what the official SDK expects', () 
   });
 
   it('400 for JSON bodies, unknown or missing parameters, bad values; 404 for unknown objects and URLs', async () => {
-    expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"mode":"payment"}' })).status).toBe(400);
-    expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: form, body: `${validSession}&foo=1` })).body.error).toMatchObject({ code: 'parameter_unknown', param: 'foo' });
-    expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: form, body: validSession.replace('mode=payment&', '') })).body.error).toMatchObject({ code: 'parameter_missing', param: 'mode' });
+    expect(
+      (await raw('/v1/checkout/sessions', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"mode":"payment"}' })).status,
+    ).toBe(400);
+    expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: form, body: `${validSession}&foo=1` })).body.error).toMatchObject({
+      code: 'parameter_unknown',
+      param: 'foo',
+    });
+    expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: form, body: validSession.replace('mode=payment&', '') })).body.error).toMatchObject({
+      code: 'parameter_missing',
+      param: 'mode',
+    });
     expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: form, body: validSession.replace('=usd', '=USD') })).status).toBe(400);
     const soon = Math.floor(clock.now() / 1000) + 29 * 60;
-    expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: form, body: `${validSession}&expires_at=${soon}` })).body.error).toMatchObject({ param: 'expires_at' });
+    expect((await raw('/v1/checkout/sessions', { method: 'POST', headers: form, body: `${validSession}&expires_at=${soon}` })).body.error).toMatchObject({
+      param: 'expires_at',
+    });
     expect((await raw('/v1/checkout/sessions/cs_test_nope', { headers: auth })).body.error).toMatchObject({ code: 'resource_missing' });
     expect((await raw('/v1/checkout/sessions/cs_test_nope', { headers: auth })).status).toBe(404);
     expect((await raw('/v1/charges', { headers: auth })).status).toBe(404);

@@ -46,7 +46,15 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
     get: (url: string) => t.service.app.inject({ method: 'GET', url, headers: auth }),
   };
   const db = () => t.db.opened.db;
-  const count = async (table: 'webhook_events' | 'membership_periods' | 'payments') => Number((await db().selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const count = async (table: 'webhook_events' | 'membership_periods' | 'payments') =>
+    Number(
+      (
+        await db()
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const counts = async () => ({ events: await count('webhook_events'), periods: await count('membership_periods'), ledger: await count('payments') });
   const order = async (id: string) => (await t.service.deps.store.orders.get(id))!;
   const members = async () => (await api.get('/api/members')).json().items as Array<{ platformUserId: string; status: string; expiresAt: string }>;
@@ -172,7 +180,14 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
     expect(req.json().status).toBe('refund_pending');
     await t.service.worker.drain();
     const outRefundNo = (await order(o.id)).outRefundNo!;
-    expect(emu.refunds.get(outRefundNo)).toMatchObject({ outTradeNo, refund: 990, total: 990, status: 'PROCESSING', reason: '会员申请退款', notifyUrl: `${base}/webhooks/wechatpay` });
+    expect(emu.refunds.get(outRefundNo)).toMatchObject({
+      outTradeNo,
+      refund: 990,
+      total: 990,
+      status: 'PROCESSING',
+      reason: '会员申请退款',
+      notifyUrl: `${base}/webhooks/wechatpay`,
+    });
     expect((await order(o.id)).status).toBe('refund_pending');
 
     const refundNote = emu.completeRefund(outRefundNo);
@@ -198,7 +213,7 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
     expect(t.gateway.of('remove')).toHaveLength(1);
   });
 
-  it('a partial refund made in the merchant platform keeps the member in; the owner\'s refund then returns the rest', async () => {
+  it("a partial refund made in the merchant platform keeps the member in; the owner's refund then returns the rest", async () => {
     const { order: o, outTradeNo } = await checkout();
     expect((await emu.deliver(emu.pay(outTradeNo))).status).toBe(204);
     await t.service.worker.drain();
@@ -315,7 +330,9 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
       expect((await emu.deliver(n, { bodyOverride: JSON.stringify(JSON.parse(n.body), null, 2) })).status).toBe(401);
 
       // Signed correctly but unusable: 400.
-      const wrongKey = emu.notification('TRANSACTION.SUCCESS', 'transaction', emu.transactionJson(emu.orders.get(outTradeNo)!), hook(), { key: 'K'.repeat(32) });
+      const wrongKey = emu.notification('TRANSACTION.SUCCESS', 'transaction', emu.transactionJson(emu.orders.get(outTradeNo)!), hook(), {
+        key: 'K'.repeat(32),
+      });
       const badCipher = await emu.deliver(wrongKey);
       expect(badCipher.status).toBe(400);
       expect(JSON.parse(badCipher.body)).toMatchObject({ code: 'FAIL' });
@@ -355,7 +372,15 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
       const stranger = emu.notification(
         'TRANSACTION.SUCCESS',
         'transaction',
-        { appid: keys.appid, mchid: keys.mchid, out_trade_no: 'f'.repeat(32), transaction_id: '4200000000000000000000000001', trade_state: 'SUCCESS', success_time: '2026-01-01T08:00:00+08:00', amount: { total: 990, currency: 'CNY' } },
+        {
+          appid: keys.appid,
+          mchid: keys.mchid,
+          out_trade_no: 'f'.repeat(32),
+          transaction_id: '4200000000000000000000000001',
+          trade_state: 'SUCCESS',
+          success_time: '2026-01-01T08:00:00+08:00',
+          amount: { total: 990, currency: 'CNY' },
+        },
         hook(),
       );
       expect((await emu.deliver(stranger)).status).toBe(204);
@@ -369,7 +394,16 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
       const refund = emu.notification(
         'REFUND.SUCCESS',
         'refund',
-        { mchid: keys.mchid, out_trade_no: outTradeNo, transaction_id: '4200000000000000000000000002', out_refund_no: 'r'.repeat(32), refund_id: '50300000000000000000000000001', refund_status: 'SUCCESS', success_time: '2026-01-01T08:00:00+08:00', amount: { total: 990, refund: 990, payer_total: 990, payer_refund: 990 } },
+        {
+          mchid: keys.mchid,
+          out_trade_no: outTradeNo,
+          transaction_id: '4200000000000000000000000002',
+          out_refund_no: 'r'.repeat(32),
+          refund_id: '50300000000000000000000000001',
+          refund_status: 'SUCCESS',
+          success_time: '2026-01-01T08:00:00+08:00',
+          amount: { total: 990, refund: 990, payer_total: 990, payer_refund: 990 },
+        },
         hook(),
       );
       expect((await emu.deliver(refund)).status).toBe(204);

@@ -10,7 +10,17 @@ import type { WechatPayConfig } from '../../src/config.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { MINUTE_MS, SECOND_MS } from '../../src/domain/time.ts';
 import { apiV3KeyBytes, DecryptError, decryptResource } from '../../src/payments/wechatpay/aes-gcm.ts';
-import { authorization, loadPrivateKey, loadPublicKey, newNonce, requestMessage, responseMessage, SignatureCheckError, signSha256Rsa, verifyPlatformSignature } from '../../src/payments/wechatpay/signing.ts';
+import {
+  authorization,
+  loadPrivateKey,
+  loadPublicKey,
+  newNonce,
+  requestMessage,
+  responseMessage,
+  SignatureCheckError,
+  signSha256Rsa,
+  verifyPlatformSignature,
+} from '../../src/payments/wechatpay/signing.ts';
 import { parseRfc3339, toChinaRfc3339 } from '../../src/payments/wechatpay/time-format.ts';
 import { truncateUtf8, WechatPayProvider } from '../../src/payments/wechatpay/wechatpay-provider.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
@@ -38,10 +48,14 @@ const configFor = (apiBase: string, over: Partial<WechatPayConfig> = {}): Wechat
 
 describe('WeChat Pay signing agrees with the official SDK', () => {
   it('builds the request message exactly as Formatter.request, GET (empty body) and POST', () => {
-    expect(requestMessage('GET', '/v3/pay/transactions/out-trade-no/abc?mchid=1', 1700000000, 'n0nce', '')).toBe(Formatter.request('GET', '/v3/pay/transactions/out-trade-no/abc?mchid=1', 1700000000, 'n0nce', ''));
+    expect(requestMessage('GET', '/v3/pay/transactions/out-trade-no/abc?mchid=1', 1700000000, 'n0nce', '')).toBe(
+      Formatter.request('GET', '/v3/pay/transactions/out-trade-no/abc?mchid=1', 1700000000, 'n0nce', ''),
+    );
     expect(requestMessage('GET', '/x', 1, 'n', '')).toBe('GET\n/x\n1\nn\n\n');
     const body = JSON.stringify({ mchid: '1', description: '会员 30 天' });
-    expect(requestMessage('POST', '/v3/pay/transactions/native', 1700000000, 'abc', body)).toBe(Formatter.request('POST', '/v3/pay/transactions/native', 1700000000, 'abc', body));
+    expect(requestMessage('POST', '/v3/pay/transactions/native', 1700000000, 'abc', body)).toBe(
+      Formatter.request('POST', '/v3/pay/transactions/native', 1700000000, 'abc', body),
+    );
     expect(responseMessage(1700000000, 'abc', body).toString('utf8')).toBe(Formatter.response(1700000000, 'abc', body));
     expect(responseMessage(1700000000, 'abc', '').toString('utf8')).toBe(Formatter.response(1700000000, 'abc', ''));
   });
@@ -61,7 +75,9 @@ describe('WeChat Pay signing agrees with the official SDK', () => {
 
   it('produces signatures the SDK verifies, and verifies signatures the SDK makes', () => {
     const msg = Formatter.response(1700000000, 'nonce', '{"a":1}');
-    expect(Rsa.verify(msg, signSha256Rsa(msg, loadPrivateKey(keys.platformPrivateKeyPem)), Rsa.from(keys.platformPublicKeyPem, Rsa.KEY_TYPE_PUBLIC))).toBe(true);
+    expect(Rsa.verify(msg, signSha256Rsa(msg, loadPrivateKey(keys.platformPrivateKeyPem)), Rsa.from(keys.platformPublicKeyPem, Rsa.KEY_TYPE_PUBLIC))).toBe(
+      true,
+    );
     expect(signSha256Rsa(msg, loadPrivateKey(keys.platformPrivateKeyPem))).toBe(Rsa.sign(msg, Rsa.from(keys.platformPrivateKeyPem, Rsa.KEY_TYPE_PRIVATE)));
   });
 
@@ -100,7 +116,9 @@ describe('WeChat Pay signing agrees with the official SDK', () => {
       expect(failure(() => verifyPlatformSignature(headers({}, ts + 300), body, platform(), now))).toBe('accepted');
       // A hex certificate serial configured in lower case still names the same key.
       const hexSerial = 'ABCDEF0123456789ABCDEF0123456789ABCDEF01';
-      expect(failure(() => verifyPlatformSignature(headers({ serial: hexSerial }), body, { ...platform(), serial: hexSerial.toLowerCase() }, now))).toBe('accepted');
+      expect(failure(() => verifyPlatformSignature(headers({ serial: hexSerial }), body, { ...platform(), serial: hexSerial.toLowerCase() }, now))).toBe(
+        'accepted',
+      );
     });
 
     it('names each kind of failure', () => {
@@ -161,7 +179,9 @@ describe('AEAD_AES_256_GCM resource decryption agrees with the official SDK', ()
     const bytes = Buffer.from(ct, 'base64');
     bytes[3] = bytes[3]! ^ 1;
     expect(attempt({ ciphertext: bytes.toString('base64'), nonce: 'abcdef123456', associated_data: 'transaction' })).toBe('refused');
-    expect(attempt({ ciphertext: Buffer.from(ct, 'base64').subarray(0, 10).toString('base64'), nonce: 'abcdef123456', associated_data: 'transaction' })).toBe('refused');
+    expect(attempt({ ciphertext: Buffer.from(ct, 'base64').subarray(0, 10).toString('base64'), nonce: 'abcdef123456', associated_data: 'transaction' })).toBe(
+      'refused',
+    );
     expect(attempt({ ciphertext: 'not base64!', nonce: 'abcdef123456', associated_data: 'transaction' })).toBe('refused');
   });
 
@@ -194,7 +214,17 @@ describe('WeChat Pay formats', () => {
 
 // ------------------------------------------------------------------------------------------ provider
 
-const PLAN: Plan = { id: 1, name: '读书会 月卡 Monthly', priceMinor: 990, currency: 'CNY', durationDays: 30, trialDays: 0, active: true, createdAt: 0, groupIds: [1] };
+const PLAN: Plan = {
+  id: 1,
+  name: '读书会 月卡 Monthly',
+  priceMinor: 990,
+  currency: 'CNY',
+  durationDays: 30,
+  trialDays: 0,
+  active: true,
+  createdAt: 0,
+  groupIds: [1],
+};
 
 function order(clock: FakeClock, over: Partial<Order> = {}): Order {
   const now = clock.now();
@@ -287,7 +317,16 @@ describe('WechatPayProvider against the emulator', () => {
     const at = emu.orders.get(o.outTradeNo)!;
     expect(await provider.query(o)).toEqual({
       state: 'paid',
-      event: { type: 'paid', eventId: `query:${at.transactionId}`, outTradeNo: o.outTradeNo, providerTxnId: at.transactionId, amountMinor: 990, currency: 'CNY', merchantId: keys.mchid, paidAt: Math.floor(clock.now() / 1000) * 1000 },
+      event: {
+        type: 'paid',
+        eventId: `query:${at.transactionId}`,
+        outTradeNo: o.outTradeNo,
+        providerTxnId: at.transactionId,
+        amountMinor: 990,
+        currency: 'CNY',
+        merchantId: keys.mchid,
+        paidAt: Math.floor(clock.now() / 1000) * 1000,
+      },
     });
     expect(emu.callsTo('GET', `/v3/pay/transactions/out-trade-no/${o.outTradeNo}?mchid=${keys.mchid}`)).toHaveLength(3);
   });
@@ -324,7 +363,15 @@ describe('WechatPayProvider against the emulator', () => {
     const req = { order: { ...o, status: 'refund_pending' as const, outRefundNo }, outRefundNo, amountMinor: 990, reason: '会员要求退款' };
     expect(await provider.refund(req)).toEqual({ state: 'processing' });
     const r = emu.refunds.get(outRefundNo)!;
-    expect(r).toMatchObject({ outTradeNo: o.outTradeNo, refund: 990, total: 990, currency: 'CNY', status: 'PROCESSING', reason: '会员要求退款', notifyUrl: NOTIFY });
+    expect(r).toMatchObject({
+      outTradeNo: o.outTradeNo,
+      refund: 990,
+      total: 990,
+      currency: 'CNY',
+      status: 'PROCESSING',
+      reason: '会员要求退款',
+      notifyUrl: NOTIFY,
+    });
     // In flight: the trade says REFUND, but nothing is confirmed yet.
     expect(await provider.query(req.order)).toEqual({ state: 'unknown' });
     // A retry (say after a lost answer) names the same refund and creates nothing new.
@@ -351,7 +398,9 @@ describe('WechatPayProvider against the emulator', () => {
     const o = order(clock);
     await provider.createCheckout(checkoutFor(o));
     expect(await failureOf(provider.refund({ order: o, outRefundNo: 'n'.repeat(32), amountMinor: 990, reason: 'x' }))).toBeInstanceOf(ProviderRejectedError);
-    expect(await failureOf(provider.refund({ order: order(clock), outRefundNo: 'm'.repeat(32), amountMinor: 990, reason: 'x' }))).toBeInstanceOf(ProviderRejectedError);
+    expect(await failureOf(provider.refund({ order: order(clock), outRefundNo: 'm'.repeat(32), amountMinor: 990, reason: 'x' }))).toBeInstanceOf(
+      ProviderRejectedError,
+    );
     expect(emu.refunds.size).toBe(0);
   });
 
@@ -471,7 +520,16 @@ describe('WechatPayProvider against the emulator', () => {
       const n = emu.pay(o.outTradeNo);
       const at = emu.orders.get(o.outTradeNo)!;
       const event = await provider.parseWebhook(Buffer.from(n.body), headersOf(emu.signedHeaders(n.body)));
-      expect(event).toEqual({ type: 'paid', eventId: n.id, outTradeNo: o.outTradeNo, providerTxnId: at.transactionId, amountMinor: 990, currency: 'CNY', merchantId: keys.mchid, paidAt: Math.floor(clock.now() / 1000) * 1000 });
+      expect(event).toEqual({
+        type: 'paid',
+        eventId: n.id,
+        outTradeNo: o.outTradeNo,
+        providerTxnId: at.transactionId,
+        amountMinor: 990,
+        currency: 'CNY',
+        merchantId: keys.mchid,
+        paidAt: Math.floor(clock.now() / 1000) * 1000,
+      });
     });
 
     it('names a payment under another appid as a foreign merchant (so the core holds it for review)', async () => {
@@ -502,9 +560,15 @@ describe('WechatPayProvider against the emulator', () => {
         refundedAt: Date.parse(r.successTime!),
       });
       const other = emu.notification('TRANSACTION.PAY_BACK', 'transaction', { anything: 1 }, NOTIFY);
-      expect(await provider.parseWebhook(Buffer.from(other.body), headersOf(emu.signedHeaders(other.body)))).toMatchObject({ type: 'ignored', eventId: other.id });
+      expect(await provider.parseWebhook(Buffer.from(other.body), headersOf(emu.signedHeaders(other.body)))).toMatchObject({
+        type: 'ignored',
+        eventId: other.id,
+      });
       const abnormal = emu.notification('REFUND.ABNORMAL', 'refund', { out_trade_no: o.outTradeNo }, NOTIFY);
-      expect(await provider.parseWebhook(Buffer.from(abnormal.body), headersOf(emu.signedHeaders(abnormal.body)))).toMatchObject({ type: 'ignored', eventId: abnormal.id });
+      expect(await provider.parseWebhook(Buffer.from(abnormal.body), headersOf(emu.signedHeaders(abnormal.body)))).toMatchObject({
+        type: 'ignored',
+        eventId: abnormal.id,
+      });
     });
 
     it('rejects before parsing: missing headers, bad or probing signatures, wrong serial, stale time', async () => {
@@ -519,7 +583,9 @@ describe('WechatPayProvider against the emulator', () => {
       expect(await rejection(provider.parseWebhook(body, headersOf(emu.signedHeaders(n.body, { signature: 'signtest' }))))).toBe('bad_signature');
       expect(await rejection(provider.parseWebhook(body, headersOf(emu.signedHeaders(n.body, { serial: 'PUB_KEY_ID_9999' }))))).toBe('bad_signature');
       expect(await rejection(provider.parseWebhook(body, headersOf(emu.signedHeaders(n.body, { timestampOffsetMs: -6 * MINUTE_MS }))))).toBe('bad_signature');
-      expect(await rejection(provider.parseWebhook(Buffer.from(n.body.replace('"TRANSACTION.SUCCESS"', '"TRANSACTION.SUCCES"')), headersOf(good)))).toBe('bad_signature');
+      expect(await rejection(provider.parseWebhook(Buffer.from(n.body.replace('"TRANSACTION.SUCCESS"', '"TRANSACTION.SUCCES"')), headersOf(good)))).toBe(
+        'bad_signature',
+      );
       expect(await rejection(provider.parseWebhook(body, headersOf(good)))).toBe('accepted');
     });
 
@@ -534,14 +600,37 @@ describe('WechatPayProvider against the emulator', () => {
       expect(await signedBad(JSON.stringify(notJson))).toBe('malformed');
       const lacking = emu.notification('TRANSACTION.SUCCESS', 'transaction', { trade_state: 'SUCCESS', mchid: keys.mchid }, NOTIFY);
       expect(await signedBad(lacking.body)).toBe('malformed');
-      const fractional = emu.notification('TRANSACTION.SUCCESS', 'transaction', { ...emu.transactionJson({ ...sampleOrder(), transactionId: '4200', successTime: chinaTime(clock.now()), state: 'SUCCESS' }), amount: { total: 9.9, currency: 'CNY' } }, NOTIFY);
+      const fractional = emu.notification(
+        'TRANSACTION.SUCCESS',
+        'transaction',
+        {
+          ...emu.transactionJson({ ...sampleOrder(), transactionId: '4200', successTime: chinaTime(clock.now()), state: 'SUCCESS' }),
+          amount: { total: 9.9, currency: 'CNY' },
+        },
+        NOTIFY,
+      );
       expect(await signedBad(fractional.body)).toBe('malformed');
     });
   });
 });
 
 function sampleOrder() {
-  return { appid: keys.appid, mchid: keys.mchid, description: 'x', outTradeNo: 'a'.repeat(32), timeExpire: null, expireAt: null, notifyUrl: NOTIFY, total: 990, currency: 'CNY', codeUrl: 'weixin://x', state: 'NOTPAY' as const, transactionId: null, successTime: null, createdAt: 0 };
+  return {
+    appid: keys.appid,
+    mchid: keys.mchid,
+    description: 'x',
+    outTradeNo: 'a'.repeat(32),
+    timeExpire: null,
+    expireAt: null,
+    notifyUrl: NOTIFY,
+    total: 990,
+    currency: 'CNY',
+    codeUrl: 'weixin://x',
+    state: 'NOTPAY' as const,
+    transactionId: null,
+    successTime: null,
+    createdAt: 0,
+  };
 }
 
 /** A loopback port with nothing listening on it. */

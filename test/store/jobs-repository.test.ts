@@ -80,7 +80,10 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
       await store.jobs.enqueue([job('remind', { dedupeKey: 'remind:1:7d' })], T0);
       await store.jobs.enqueue([job('remind', { dedupeKey: 'remind:1:7d', payload: 'second' })], T0 + 1);
       // Twice in one batch too.
-      await store.jobs.enqueue([job('remind', { dedupeKey: 'remind:2:7d' }), job('remind', { dedupeKey: 'remind:2:7d' }), job('remind', { dedupeKey: 'remind:3:7d' })], T0);
+      await store.jobs.enqueue(
+        [job('remind', { dedupeKey: 'remind:2:7d' }), job('remind', { dedupeKey: 'remind:2:7d' }), job('remind', { dedupeKey: 'remind:3:7d' })],
+        T0,
+      );
       let rows = await store.jobs.list({ kind: 'remind' });
       expect(rows.map((r) => r.dedupeKey)).toEqual(['remind:1:7d', 'remind:2:7d', 'remind:3:7d']);
       expect(rows[0]!.payload).toEqual({ kind: 'remind' }); // the first one stays as it was
@@ -220,7 +223,14 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
       await store.jobs.enqueue([job('x')], T0);
       const j = await claimOne();
       expect(await store.jobs.retry(j.id, 'w1', T0 + 5000, 'gateway unreachable', true, T0 + 1)).toBe(true);
-      expect((await store.jobs.list({}))[0]).toMatchObject({ status: 'queued', runAt: T0 + 5000, attempts: 1, lastError: 'gateway unreachable', lockedBy: null, leaseUntil: null });
+      expect((await store.jobs.list({}))[0]).toMatchObject({
+        status: 'queued',
+        runAt: T0 + 5000,
+        attempts: 1,
+        lastError: 'gateway unreachable',
+        lockedBy: null,
+        leaseUntil: null,
+      });
       expect(await store.jobs.claim('w1', T0 + 4999, LEASE, 1)).toEqual([]);
       expect((await claimOne('w1', T0 + 5000)).attempts).toBe(2);
     });
@@ -248,7 +258,9 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
       await store.jobs.enqueue([job('x')], T0);
       const j = await claimOne();
       expect(await store.jobs.bury(j.id, 'w1', 'telegram rejected the request: chat not found', T0 + 1)).toBe(true);
-      expect(await store.jobs.list({ status: 'dead' })).toEqual([expect.objectContaining({ id: j.id, status: 'dead', lastError: 'telegram rejected the request: chat not found', leaseUntil: null })]);
+      expect(await store.jobs.list({ status: 'dead' })).toEqual([
+        expect.objectContaining({ id: j.id, status: 'dead', lastError: 'telegram rejected the request: chat not found', leaseUntil: null }),
+      ]);
       expect(await store.jobs.complete(j.id, 'w1', T0 + 2)).toBe(false);
     });
 
@@ -264,7 +276,10 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
 
   describe('list and countByStatus', () => {
     it('filters by status and kind and counts per status and lane', async () => {
-      await store.jobs.enqueue([job('invite', { lane: 'access' }), job('invite', { lane: 'access' }), job('notify', { lane: 'notice' }), job('notify', { lane: 'broadcast' })], T0);
+      await store.jobs.enqueue(
+        [job('invite', { lane: 'access' }), job('invite', { lane: 'access' }), job('notify', { lane: 'notice' }), job('notify', { lane: 'broadcast' })],
+        T0,
+      );
       const [first] = await store.jobs.claim('w1', T0, LEASE, 1);
       await store.jobs.bury(first!.id, 'w1', 'nope', T0);
 

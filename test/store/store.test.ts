@@ -33,15 +33,28 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
 
   it('0006: owners from before scoped claims stay operators; a scope grant is idempotent', async () => {
     // Down to just before 0006 (and every migration after it), then up again.
-    const fromOwnerScopes = Object.keys(migrations).sort().filter((k) => k >= '0006');
+    const fromOwnerScopes = Object.keys(migrations)
+      .sort()
+      .filter((k) => k >= '0006');
     expect(await migrateDown(t.opened, fromOwnerScopes.length)).toEqual([...fromOwnerScopes].reverse());
-    const owner = await t.opened.db.insertInto('accounts').values({ platform: 'telegram', platform_user_id: 'old-owner', display_name: null, locale: null, referred_by: null, is_owner: 1, created_at: now }).returning('id').executeTakeFirstOrThrow();
-    const member = await t.opened.db.insertInto('accounts').values({ platform: 'telegram', platform_user_id: 'member', display_name: null, locale: null, referred_by: null, is_owner: 0, created_at: now }).returning('id').executeTakeFirstOrThrow();
+    const owner = await t.opened.db
+      .insertInto('accounts')
+      .values({ platform: 'telegram', platform_user_id: 'old-owner', display_name: null, locale: null, referred_by: null, is_owner: 1, created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const member = await t.opened.db
+      .insertInto('accounts')
+      .values({ platform: 'telegram', platform_user_id: 'member', display_name: null, locale: null, referred_by: null, is_owner: 0, created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     expect(await migrateToLatest(t.opened)).toEqual(fromOwnerScopes);
     expect(await t.store.ownerScopes.get(owner.id)).toEqual({ all: true, groupIds: [] });
     expect(await t.store.ownerScopes.get(member.id)).toEqual({ all: false, groupIds: [] });
 
-    const g = await t.store.groups.insert({ platform: 'telegram', platformChatId: '-1', title: 'G', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now);
+    const g = await t.store.groups.insert(
+      { platform: 'telegram', platformChatId: '-1', title: 'G', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      now,
+    );
     await t.store.ownerScopes.grant(member.id, [g.id, g.id], 'claim', now);
     await t.store.ownerScopes.grant(member.id, [g.id], 'claim', now);
     expect(await t.store.ownerScopes.get(member.id)).toEqual({ all: false, groupIds: [g.id] });
@@ -71,10 +84,35 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
 
   it('unique keys make duplicates impossible: webhook events, ledger rows, periods, groups', async () => {
     const acc = await t.store.accounts.upsert({ platform: 'playground', platformUserId: 'u' }, now);
-    const g = await t.store.groups.insert({ platform: 'playground', platformChatId: 'c', title: 'C', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now);
-    await expect(t.store.groups.insert({ platform: 'playground', platformChatId: 'c', title: 'again', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now)).rejects.toThrow();
+    const g = await t.store.groups.insert(
+      { platform: 'playground', platformChatId: 'c', title: 'C', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      now,
+    );
+    await expect(
+      t.store.groups.insert({ platform: 'playground', platformChatId: 'c', title: 'again', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now),
+    ).rejects.toThrow();
     const plan = await t.store.plans.insert({ name: 'P', priceMinor: 100, currency: 'CNY', durationDays: 1, groupIds: [g.id] }, now);
-    await t.store.orders.insert({ id: 'o1', outTradeNo: 'n1', accountId: acc.id, planId: plan.id, amountMinor: 100, currency: 'CNY', provider: 'dev', status: 'pending', createdAt: now, updatedAt: now, expiresAt: now + 1, paidAt: null, providerTxnId: null, reviewReason: null, checkoutQr: null, checkoutUrl: null, outRefundNo: null, refundReason: null, refundedAt: null });
+    await t.store.orders.insert({
+      id: 'o1',
+      outTradeNo: 'n1',
+      accountId: acc.id,
+      planId: plan.id,
+      amountMinor: 100,
+      currency: 'CNY',
+      provider: 'dev',
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + 1,
+      paidAt: null,
+      providerTxnId: null,
+      reviewReason: null,
+      checkoutQr: null,
+      checkoutUrl: null,
+      outRefundNo: null,
+      refundReason: null,
+      refundedAt: null,
+    });
     expect(await t.store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e', orderId: 'o1', outcome: 'x', payload: '{}' }, now)).toBe(true);
     expect(await t.store.webhookEvents.insertIfAbsent({ provider: 'dev', eventId: 'e', orderId: 'o1', outcome: 'y', payload: '{}' }, now)).toBe(false);
     expect(await t.store.webhookEvents.insertIfAbsent({ provider: 'alipay', eventId: 'e', orderId: 'o1', outcome: 'x', payload: '{}' }, now)).toBe(true);
@@ -94,9 +132,32 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
 
   it('a conditional order transition moves only from the allowed statuses', async () => {
     const acc = await t.store.accounts.upsert({ platform: 'playground', platformUserId: 'u' }, now);
-    const g = await t.store.groups.insert({ platform: 'playground', platformChatId: 'c', title: 'C', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now);
+    const g = await t.store.groups.insert(
+      { platform: 'playground', platformChatId: 'c', title: 'C', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      now,
+    );
     const plan = await t.store.plans.insert({ name: 'P', priceMinor: 100, currency: 'CNY', durationDays: 1, groupIds: [g.id] }, now);
-    await t.store.orders.insert({ id: 'o2', outTradeNo: 'n2', accountId: acc.id, planId: plan.id, amountMinor: 100, currency: 'CNY', provider: 'dev', status: 'pending', createdAt: now, updatedAt: now, expiresAt: now + 1, paidAt: null, providerTxnId: null, reviewReason: null, checkoutQr: null, checkoutUrl: null, outRefundNo: null, refundReason: null, refundedAt: null });
+    await t.store.orders.insert({
+      id: 'o2',
+      outTradeNo: 'n2',
+      accountId: acc.id,
+      planId: plan.id,
+      amountMinor: 100,
+      currency: 'CNY',
+      provider: 'dev',
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + 1,
+      paidAt: null,
+      providerTxnId: null,
+      reviewReason: null,
+      checkoutQr: null,
+      checkoutUrl: null,
+      outRefundNo: null,
+      refundReason: null,
+      refundedAt: null,
+    });
     expect(await t.store.orders.transition('o2', ['pending', 'expired'], 'paid', { paidAt: now }, now)).toBe(true);
     expect(await t.store.orders.transition('o2', ['pending', 'expired'], 'paid', { paidAt: now }, now)).toBe(false);
     expect((await t.store.orders.get('o2'))!.paidAt).toBe(now);
@@ -104,13 +165,19 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
 
   it('the sweeps read through their indexes', async () => {
     if (dialect !== 'sqlite') {
-      const idx = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'memberships' AND schemaname = ${t.schema!}`.execute(t.opened.db);
+      const idx = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'memberships' AND schemaname = ${t.schema!}`.execute(
+        t.opened.db,
+      );
       expect(idx.rows.map((r) => r.indexname)).toEqual(expect.arrayContaining(['memberships_status_expires_idx', 'memberships_status_grace_idx']));
       return;
     }
-    const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT id FROM memberships WHERE status = 'grace' AND grace_until <= 5 ORDER BY grace_until LIMIT 10`.execute(t.opened.db);
+    const plan = await sql<{
+      detail: string;
+    }>`EXPLAIN QUERY PLAN SELECT id FROM memberships WHERE status = 'grace' AND grace_until <= 5 ORDER BY grace_until LIMIT 10`.execute(t.opened.db);
     expect(plan.rows.map((r) => r.detail).join(' ')).toMatch(/memberships_status_grace_idx/);
-    const claim = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT id FROM orders WHERE status = 'pending' AND expires_at <= 5 ORDER BY expires_at LIMIT 10`.execute(t.opened.db);
+    const claim = await sql<{
+      detail: string;
+    }>`EXPLAIN QUERY PLAN SELECT id FROM orders WHERE status = 'pending' AND expires_at <= 5 ORDER BY expires_at LIMIT 10`.execute(t.opened.db);
     expect(claim.rows.map((r) => r.detail).join(' ')).toMatch(/orders_status_expires_idx/);
   });
 });

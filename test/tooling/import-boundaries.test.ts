@@ -31,7 +31,10 @@ describe('import boundaries (eslint.config.js)', () => {
 
   it.each([
     ['src/domain/planted.ts', "import { randomBytes } from 'node:crypto';\nimport { invalid } from './errors.ts';\nexport const x = [randomBytes, invalid];\n"],
-    ['src/app/planted.ts', "import { invalid } from '../domain/errors.ts';\nimport type { Store } from './ports.ts';\nexport const x = invalid;\nexport type S = Store;\n"],
+    [
+      'src/app/planted.ts',
+      "import { invalid } from '../domain/errors.ts';\nimport type { Store } from './ports.ts';\nexport const x = invalid;\nexport type S = Store;\n",
+    ],
     ['src/conversation/planted.ts', "import type { Store } from '../app/ports.ts';\nexport type S = Store;\n"],
     ['src/http/planted.ts', "import Fastify from 'fastify';\nimport { invalid } from '../domain/errors.ts';\nexport const x = [Fastify, invalid];\n"],
   ])('%s: allowed imports pass', async (filePath, code) => {

@@ -95,7 +95,10 @@ export interface Repos {
     get(accountId: number): Promise<OwnerScope>;
   };
   groups: {
-    insert(g: { platform: Platform; platformChatId: string; title: string; ownerAccountId: number | null; graceMs: number; reminderOffsetsMs: number[] }, now: number): Promise<Group>;
+    insert(
+      g: { platform: Platform; platformChatId: string; title: string; ownerAccountId: number | null; graceMs: number; reminderOffsetsMs: number[] },
+      now: number,
+    ): Promise<Group>;
     get(id: number): Promise<Group | null>;
     findByChat(platform: Platform, platformChatId: string): Promise<Group | null>;
     list(): Promise<Group[]>;
@@ -122,8 +125,13 @@ export interface Repos {
   };
   payments: {
     /** False when (provider, providerTxnId, kind) is already in the ledger. */
-    insertIfAbsent(p: { orderId: string; provider: string; providerTxnId: string; kind: 'charge' | 'refund'; amountMinor: number; currency: string; occurredAt: number }, now: number): Promise<boolean>;
-    listForOrder(orderId: string): Promise<Array<{ kind: 'charge' | 'refund'; providerTxnId: string; amountMinor: number; currency: string; occurredAt: number }>>;
+    insertIfAbsent(
+      p: { orderId: string; provider: string; providerTxnId: string; kind: 'charge' | 'refund'; amountMinor: number; currency: string; occurredAt: number },
+      now: number,
+    ): Promise<boolean>;
+    listForOrder(
+      orderId: string,
+    ): Promise<Array<{ kind: 'charge' | 'refund'; providerTxnId: string; amountMinor: number; currency: string; occurredAt: number }>>;
     /** The refunds booked per order (sum of its `refund` rows); orders with none are absent from the map. */
     refundedByOrder(orderIds: string[]): Promise<Map<string, number>>;
   };
@@ -149,7 +157,14 @@ export interface Repos {
     expireDue(now: number, limit: number): Promise<Membership[]>;
     remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
     markReminded(ids: number[], offsetMs: number, now: number): Promise<void>;
-    page(q: { groupId?: number; status?: MembershipStatus; accountId?: number; expiresBefore?: number; afterId?: number; limit: number }): Promise<MembershipView[]>;
+    page(q: {
+      groupId?: number;
+      status?: MembershipStatus;
+      accountId?: number;
+      expiresBefore?: number;
+      afterId?: number;
+      limit: number;
+    }): Promise<MembershipView[]>;
     /** The access sweep's batch: stamps the rows looked at now, so another instance takes other rows. */
     claimAccessChecks(q: AccessCheckQuery): Promise<AccessCheck[]>;
     /** Records access facts (seen in the group, looked at, fresh invites sent); never moves updated_at. */
@@ -198,7 +213,11 @@ export interface Repos {
     activeMembers(groupIds?: number[]): Promise<number>;
     membersByStatus(): Promise<Array<{ status: string; count: number }>>;
     /** With `groupIds`: orders whose plan opens at least one of those groups. */
-    revenueByCurrency(from?: number, to?: number, groupIds?: number[]): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
+    revenueByCurrency(
+      from?: number,
+      to?: number,
+      groupIds?: number[],
+    ): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
     renewals(from: number, to: number, groupIds?: number[]): Promise<number>;
     churn(from: number, to: number, groupIds?: number[]): Promise<number>;
     ordersByStatus(): Promise<Array<{ status: string; count: number }>>;

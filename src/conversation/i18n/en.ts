@@ -6,16 +6,18 @@ export const en = {
   'membership.removed_revoked': 'Your access to "{group}" has been withdrawn. Send /help if you think this is a mistake.',
   'membership.removed_banned': 'You have been removed from "{group}" by its owner.',
   'membership.extended': 'Good news: your membership of "{group}" was extended by {days} day(s), until {expiresAt}.',
-  'reminder.before': 'Your membership of "{group}" ends on {expiresAt} ({days} day(s) left). Send /renew to renew; the new period starts when this one ends, so you lose nothing.',
+  'reminder.before':
+    'Your membership of "{group}" ends on {expiresAt} ({days} day(s) left). Send /renew to renew; the new period starts when this one ends, so you lose nothing.',
   'reminder.grace': 'Your membership of "{group}" has ended. You can stay until {graceUntil}; send /renew now to keep your place.',
   'refund.done': 'Your payment of {amount} has been refunded.',
-  'owner.partial_refund': 'Order {orderId} was partly refunded: {amount} ({refunded} of {charged} refunded so far). The member keeps access; the order stays paid.',
+  'owner.partial_refund':
+    'Order {orderId} was partly refunded: {amount} ({refunded} of {charged} refunded so far). The member keeps access; the order stays paid.',
   'owner.refund_refused': 'The refund of order {orderId} was refused by the payment provider: {reason}. The order is paid again.',
   'owner.unknown_order': 'Alert: {provider} reported a payment of {amount} for an order we do not know ({outTradeNo}). Please check it with the provider.',
   'owner.order_review': 'Order {orderId} needs your review: {reason}. Approve it or refund it.',
   'owner.job_dead': 'Gave up on a "{kind}" task after {attempts} attempt(s): {error}. Please check the bot\'s permissions.',
   'owner.alert_coalesced': '(and {count} more alert(s) like this in the last hour, held back so as not to flood you)',
-  'welcome': 'Hi {name}! This bot sells access to paid groups. Pick a plan to join:',
+  welcome: 'Hi {name}! This bot sells access to paid groups. Pick a plan to join:',
   'plans.pick': 'Pick a plan (tap it or reply with its number):',
   'plans.none': 'Nothing is on sale right now. Please check back later.',
   'plans.option': '{name}: {price} for {days} days',
@@ -58,9 +60,10 @@ export const en = {
   'help.unknown': 'Sorry, I did not understand that.',
   'choice.out_of_range': 'Please reply with a number from 1 to {max}.',
   'error.member': 'Sorry, that did not work. Please try again, or send /help.',
-  'broadcast': '📣 {group}: {text}',
+  broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
-  'owner.help': 'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name>, /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>.',
+  'owner.help':
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name>, /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>.',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',
@@ -127,7 +130,8 @@ export const en = {
   'playground.owner_bad_token': 'That admin token was not accepted.',
   'playground.owner_error': 'Could not get a code: {reason}',
   'playground.time_title': 'Time travel',
-  'playground.time_hint': 'Move the service clock forward to see reminders, the grace period and removal. Only available while the playground and test payments are the only adapters.',
+  'playground.time_hint':
+    'Move the service clock forward to see reminders, the grace period and removal. Only available while the playground and test payments are the only adapters.',
   'playground.time_now': 'Service time',
   'playground.time_shifted': '{days} d {hours} h ahead of real time',
   'playground.time_plus_day': '+1 day',
@@ -147,11 +151,16 @@ export const en = {
   'playground.add_person': 'Add',
   'playground.add_placeholder': 'New name',
   'wechat.text_only': 'I can only read text messages here. Send 帮助 (help) for the menu, or 入群 to see the plans.',
-  'wechat.invitation_sent': 'An invitation to "{group}" was sent to you. The room is large, so WeChat asks you to accept it: open the invitation card in this chat and tap to join.',
-  'wechat.add_timeout_member': 'We tried to add you to "{group}", but WeChat has not confirmed it. If you see an invitation in this chat, open it and accept. Otherwise reply 重新入群 and we will try again. The group owner has been told.',
-  'wechat.invitation_timeout_member': 'Your invitation to "{group}" has not been accepted yet. Open the invitation card in this chat and tap to join, or reply 重新入群 for a new one.',
-  'wechat.add_timeout_owner_invitation': '{name} (membership #{membershipId}) paid for "{group}" but has not joined yet: the room has more than 40 members, so WeChat sent them an invitation they must accept. They have been reminded.',
-  'wechat.add_timeout_owner_blocked': '{name} (membership #{membershipId}) paid for "{group}" but WeChat did not add them. The room\'s invitation confirmation (群聊邀请确认) is probably on: approve the request in the room, or turn the setting off and ask them to reply 重新入群.',
+  'wechat.invitation_sent':
+    'An invitation to "{group}" was sent to you. The room is large, so WeChat asks you to accept it: open the invitation card in this chat and tap to join.',
+  'wechat.add_timeout_member':
+    'We tried to add you to "{group}", but WeChat has not confirmed it. If you see an invitation in this chat, open it and accept. Otherwise reply 重新入群 and we will try again. The group owner has been told.',
+  'wechat.invitation_timeout_member':
+    'Your invitation to "{group}" has not been accepted yet. Open the invitation card in this chat and tap to join, or reply 重新入群 for a new one.',
+  'wechat.add_timeout_owner_invitation':
+    '{name} (membership #{membershipId}) paid for "{group}" but has not joined yet: the room has more than 40 members, so WeChat sent them an invitation they must accept. They have been reminded.',
+  'wechat.add_timeout_owner_blocked':
+    '{name} (membership #{membershipId}) paid for "{group}" but WeChat did not add them. The room\'s invitation confirmation (群聊邀请确认) is probably on: approve the request in the room, or turn the setting off and ask them to reply 重新入群.',
   'wechat.absent_offer': 'You have paid access to "{group}" until {expiresAt}, but you are not in the room. Reply 重新入群 to be added again.',
   'wechat.reinvite_queued': 'OK, adding you to {groups} again. If WeChat sends you an invitation, accept it.',
   'wechat.reinvite_in': 'You are already in {groups}.',
@@ -159,12 +168,16 @@ export const en = {
   'wechat.bound': 'Room "{room}" is now group #{id}. Add a plan with /addplan {id} <price> <currency> <days> <name>.',
   'wechat.bind_already': 'Room "{room}" is already bound as group #{id}.',
   'wechat.bind_taken': 'Room "{room}" is already bound by another owner.',
-  'wechat.bind_not_room_owner': 'I cannot manage room "{room}": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.',
-  'wechat.audit_report': 'Roster check of "{group}" (#{groupId}): {count} person(s) in the room without a paid membership:\n{list}\nNobody was removed (report only). To remove such people from now on, reply /intruders confirm {reportId}. To keep someone, reply /whitelist {reportId} <number>. To stop these reports, reply /intruders {groupId} ignore.',
+  'wechat.bind_not_room_owner':
+    'I cannot manage room "{room}": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.',
+  'wechat.audit_report':
+    'Roster check of "{group}" (#{groupId}): {count} person(s) in the room without a paid membership:\n{list}\nNobody was removed (report only). To remove such people from now on, reply /intruders confirm {reportId}. To keep someone, reply /whitelist {reportId} <number>. To stop these reports, reply /intruders {groupId} ignore.',
   'wechat.audit_removing': 'Roster check of "{group}": removing {count} person(s) without a paid membership: {names}.',
-  'wechat.audit_paused': 'Roster check of "{group}" paused: {count} paid members look absent at once. WeChat may have changed contact ids after a re-login, so nobody was removed. It resumes by itself once members write to me again.',
+  'wechat.audit_paused':
+    'Roster check of "{group}" paused: {count} paid members look absent at once. WeChat may have changed contact ids after a re-login, so nobody was removed. It resumes by itself once members write to me again.',
   'wechat.intruders_usage': 'Intruder policy per group: /intruders confirm <report> (remove from now on), /intruders <group> report|ignore.',
-  'wechat.intruders_confirmed': 'Confirmed. From now on people in "{group}" without a paid membership are removed at the next roster check (owners and whitelisted people never are).',
+  'wechat.intruders_confirmed':
+    'Confirmed. From now on people in "{group}" without a paid membership are removed at the next roster check (owners and whitelisted people never are).',
   'wechat.intruders_policy': 'Intruder policy of "{group}" is now: {policy}.',
   'wechat.intruders_confirm_first': 'Removal starts only after you confirm a report: reply /intruders confirm {reportId}.',
   'wechat.intruders_no_report': 'No such report or group among yours.',
@@ -174,8 +187,10 @@ export const en = {
   'wechat.whitelist_added': 'Whitelisted in "{group}": {names}. The roster check never removes them.',
   'wechat.whitelist_usage': 'Usage: /whitelist <report> <number>, /whitelist <group> to list, or send /whitelist @someone in the room.',
   'wechat.whitelist_list': 'Whitelisted in "{group}": {names}',
-  'wechat.owner_help': 'WeChat: send /bind (绑定) in a room the bot owns to sell access to it; /intruders for people in a room without paying; /whitelist to keep someone.',
-  'telegram.invite': 'Tap the button below to join "{group}"; I will approve your request right away. Your membership runs until {expiresAt}. The link works for you only.',
+  'wechat.owner_help':
+    'WeChat: send /bind (绑定) in a room the bot owns to sell access to it; /intruders for people in a room without paying; /whitelist to keep someone.',
+  'telegram.invite':
+    'Tap the button below to join "{group}"; I will approve your request right away. Your membership runs until {expiresAt}. The link works for you only.',
   'telegram.invite_button': 'Join "{group}"',
   'telegram.invite_already_in': 'You are already in "{group}".',
   'telegram.invite_on_way': 'A fresh invite link for "{group}" is on its way.',
@@ -184,10 +199,13 @@ export const en = {
   'telegram.join_banned': 'You cannot join "{group}".',
   'telegram.group_not_authorised': 'Hi! Only an owner of this bot can add it to a group, so I am leaving. Please ask the owner to add me.',
   'telegram.group_bound': 'I now look after "{group}" (group #{id}). Add a plan with /addplan {id} <price> <currency> <days> <name>.',
-  'telegram.bot_removed': 'I was removed from "{group}". Until you add me back as an administrator, paying members cannot be let in and lapsed members are not removed.',
-  'telegram.group_not_admin': 'I am in "{group}" but I am not an administrator there, so I can neither let paying members in nor remove anyone. Please make me an administrator with "Invite users via link" and "Ban users" turned on.',
+  'telegram.bot_removed':
+    'I was removed from "{group}". Until you add me back as an administrator, paying members cannot be let in and lapsed members are not removed.',
+  'telegram.group_not_admin':
+    'I am in "{group}" but I am not an administrator there, so I can neither let paying members in nor remove anyone. Please make me an administrator with "Invite users via link" and "Ban users" turned on.',
   'telegram.group_rights_ok': 'All set: I have the rights I need in "{group}".',
-  'telegram.group_rights_missing': 'I am an administrator of "{group}", but these rights are off: {rights}. Without them I cannot {consequences}. Please turn them on in the group\'s administrator settings.',
+  'telegram.group_rights_missing':
+    'I am an administrator of "{group}", but these rights are off: {rights}. Without them I cannot {consequences}. Please turn them on in the group\'s administrator settings.',
   'telegram.right_invite': 'Invite users via link',
   'telegram.right_restrict': 'Ban users',
   'telegram.cannot_invite': 'let paying members in',
@@ -195,18 +213,21 @@ export const en = {
   'telegram.policy.report': 'report only',
   'telegram.policy.remove': 'remove',
   'telegram.policy.ignore': 'ignore',
-  'telegram.intruder_report': '{name} (Telegram id {userId}) joined "{group}" without a membership. Nothing was done (report only). Send /intruders {groupId} to see everyone like this, or /whitelist {groupId} {userId} to let this person stay.',
+  'telegram.intruder_report':
+    '{name} (Telegram id {userId}) joined "{group}" without a membership. Nothing was done (report only). Send /intruders {groupId} to see everyone like this, or /whitelist {groupId} {userId} to let this person stay.',
   'telegram.intruder_removed': 'Removed {name} (Telegram id {userId}) from "{group}": joined without a membership. They can buy a plan and come back.',
   'telegram.intruder_remove_failed': 'Could not remove {name} (Telegram id {userId}) from "{group}": {reason}.',
   'telegram.intruders_none': 'Nobody without a membership has joined "{group}" since I started looking after it. Intruder policy: {policy}.',
   'telegram.intruders_line': '{name} (id {userId}), joined {joinedAt}',
-  'telegram.intruders_list': 'Dry run for "{group}" (policy: {policy}): {count} people joined without a membership and are still in:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} <id> to keep someone.',
+  'telegram.intruders_list':
+    'Dry run for "{group}" (policy: {policy}): {count} people joined without a membership and are still in:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} <id> to keep someone.',
   'telegram.intruders_confirm': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again to confirm.',
   'telegram.intruders_policy_set': 'Intruder policy of "{group}" is now: {policy}.',
   'telegram.intruders_removing': 'Removing {count} people without a membership now.',
   'telegram.whitelisted': 'Telegram user {userId} may stay in "{group}" without a membership.',
   'telegram.unwhitelisted': 'Telegram user {userId} is no longer whitelisted in "{group}".',
-  'telegram.owner_help': 'Telegram: add me to a group as an administrator to sell access to it; /intruders <group> [report|remove|ignore] for people who join without paying; /whitelist <group> <user-id> and /unwhitelist to keep someone. Members send /invite for a fresh join link.',
+  'telegram.owner_help':
+    'Telegram: add me to a group as an administrator to sell access to it; /intruders <group> [report|remove|ignore] for people who join without paying; /whitelist <group> <user-id> and /unwhitelist to keep someone. Members send /invite for a fresh join link.',
   'telegram.stars_description': 'Access to {groups} for {days} days ({plan}).',
   'telegram.stars_not_payable': 'This order can no longer be paid. Send /plans to start again.',
   'telegram.stars_already_paid': 'This order is already paid.',

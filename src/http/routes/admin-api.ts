@@ -21,13 +21,21 @@ import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
 import { parseInput } from '../validation.ts';
 
-const id = z.coerce.number().int().positive().max(2 ** 31);
+const id = z.coerce
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 31);
 
 const page = z.object({ limit: z.coerce.number().int().optional(), cursor: z.string().max(600).optional() });
 const reasonBody = z.object({ reason: z.string().max(500).optional() });
 const isIdPos = (v: unknown): v is { id: number } => typeof v === 'object' && v !== null && Number.isSafeInteger((v as { id: unknown }).id);
 const isOrderPos = (v: unknown): v is { c: number; id: string } =>
-  typeof v === 'object' && v !== null && Number.isSafeInteger((v as { c: unknown }).c) && typeof (v as { id: unknown }).id === 'string' && (v as { id: string }).id.length <= 64;
+  typeof v === 'object' &&
+  v !== null &&
+  Number.isSafeInteger((v as { c: unknown }).c) &&
+  typeof (v as { id: unknown }).id === 'string' &&
+  (v as { id: string }).id.length <= 64;
 
 export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.addHook('onRequest', adminAuth(deps.adminToken));
@@ -37,7 +45,13 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   const cursors = new Cursors(createHash('sha256').update(`cursor:${deps.adminToken}`).digest('hex'));
 
   /** Keyset paging over an id-ordered list: fetch one extra row to know whether there is a next page. */
-  async function idPage<T, J>(list: string, q: { limit?: number; cursor?: string }, fetch: (afterId: number | undefined, limit: number) => Promise<T[]>, idOf: (t: T) => number, json: (t: T) => J) {
+  async function idPage<T, J>(
+    list: string,
+    q: { limit?: number; cursor?: string },
+    fetch: (afterId: number | undefined, limit: number) => Promise<T[]>,
+    idOf: (t: T) => number,
+    json: (t: T) => J,
+  ) {
     const limit = pageLimit(q.limit);
     const after = q.cursor ? cursors.decode(list, q.cursor, isIdPos).id : undefined;
     const rows = await fetch(after, limit + 1);
@@ -48,25 +62,48 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   async function orderPage(list: string, q: { limit?: number; cursor?: string; status?: OrderStatus; accountId?: number }) {
     const limit = pageLimit(q.limit);
     const pos = q.cursor ? cursors.decode(list, q.cursor, isOrderPos) : undefined;
-    const rows = await a.store.orders.page({ status: q.status, accountId: q.accountId, after: pos ? { createdAt: pos.c, id: pos.id } : undefined, limit: limit + 1 });
+    const rows = await a.store.orders.page({
+      status: q.status,
+      accountId: q.accountId,
+      after: pos ? { createdAt: pos.c, id: pos.id } : undefined,
+      limit: limit + 1,
+    });
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return { items: await ordersJson(a.store, items), nextCursor: rows.length > limit && last ? cursors.encode(list, { c: last.createdAt, id: last.id }) : null };
+    return {
+      items: await ordersJson(a.store, items),
+      nextCursor: rows.length > limit && last ? cursors.encode(list, { c: last.createdAt, id: last.id }) : null,
+    };
   }
 
   app.post('/api/checkouts', async (req, reply) => {
     const body = parseInput(
-      z.object({ platform: z.string().min(1), userId: z.union([z.string(), z.number()]).transform(String), planId: id, provider: z.string().min(1).default('dev'), displayName: z.string().max(200).optional(), locale: z.string().max(20).optional() }),
+      z.object({
+        platform: z.string().min(1),
+        userId: z.union([z.string(), z.number()]).transform(String),
+        planId: id,
+        provider: z.string().min(1).default('dev'),
+        displayName: z.string().max(200).optional(),
+        locale: z.string().max(20).optional(),
+      }),
       req.body,
     );
     const r = await createCheckout(a, body);
-    return reply.status(201).send({ orderId: r.order.id, payUrl: r.payPageUrl, qrUrl: r.qrImageUrl, providerUrl: r.checkout.payUrl, expiresAt: toIso(r.order.expiresAt) });
+    return reply
+      .status(201)
+      .send({ orderId: r.order.id, payUrl: r.payPageUrl, qrUrl: r.qrImageUrl, providerUrl: r.checkout.payUrl, expiresAt: toIso(r.order.expiresAt) });
   });
 
   // ---- groups and plans
   app.get('/api/groups', async (req) => {
     const q = parseInput(page, req.query);
-    return idPage('groups', q, async (after, limit) => (await a.store.groups.list()).filter((g) => after === undefined || g.id > after).slice(0, limit), (g) => g.id, groupJson);
+    return idPage(
+      'groups',
+      q,
+      async (after, limit) => (await a.store.groups.list()).filter((g) => after === undefined || g.id > after).slice(0, limit),
+      (g) => g.id,
+      groupJson,
+    );
   });
   app.post('/api/groups', async (req, reply) => {
     const body = parseInput(z.object({ platform: z.string(), chatId: z.union([z.string(), z.number()]).transform(String), title: z.string() }), req.body);
@@ -77,11 +114,23 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
     const q = parseInput(page.extend({ groupId: id.optional(), active: z.enum(['true', 'false']).optional() }), req.query);
     const all = await a.store.plans.list({ groupId: q.groupId });
     const filtered = q.active === undefined ? all : all.filter((p) => p.active === (q.active === 'true'));
-    return idPage('plans', q, async (after, limit) => filtered.filter((p) => after === undefined || p.id > after).slice(0, limit), (p) => p.id, planJson);
+    return idPage(
+      'plans',
+      q,
+      async (after, limit) => filtered.filter((p) => after === undefined || p.id > after).slice(0, limit),
+      (p) => p.id,
+      planJson,
+    );
   });
   app.post('/api/plans', async (req, reply) => {
     const body = parseInput(
-      z.object({ groupIds: z.array(id).min(1), name: z.string(), price: z.union([z.string(), z.number()]).transform(String), currency: z.string(), days: z.number().int() }),
+      z.object({
+        groupIds: z.array(id).min(1),
+        name: z.string(),
+        price: z.union([z.string(), z.number()]).transform(String),
+        currency: z.string(),
+        days: z.number().int(),
+      }),
       req.body,
     );
     return reply.status(201).send(planJson(await addPlan(a, { ...body, actor })));
@@ -89,14 +138,31 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
 
   // ---- members
   app.get('/api/members', async (req) => {
-    const q = parseInput(page.extend({ groupId: id.optional(), status: z.string().optional(), accountId: id.optional(), expiringWithinDays: z.coerce.number().int().min(0).max(3660).optional() }), req.query);
-    if (q.status !== undefined && !isMembershipStatus(q.status)) throw invalid(`unknown status "${q.status.slice(0, 40)}" (active, grace, expired, revoked, banned)`);
+    const q = parseInput(
+      page.extend({
+        groupId: id.optional(),
+        status: z.string().optional(),
+        accountId: id.optional(),
+        expiringWithinDays: z.coerce.number().int().min(0).max(3660).optional(),
+      }),
+      req.query,
+    );
+    if (q.status !== undefined && !isMembershipStatus(q.status))
+      throw invalid(`unknown status "${q.status.slice(0, 40)}" (active, grace, expired, revoked, banned)`);
     const status = q.status as MembershipStatus | undefined;
     const expiresBefore = q.expiringWithinDays === undefined ? undefined : a.clock.now() + q.expiringWithinDays * DAY_MS;
     return idPage(
       'members',
       q,
-      (afterId, limit) => a.store.memberships.page({ groupId: q.groupId, status: status ?? (expiresBefore !== undefined ? 'active' : undefined), accountId: q.accountId, expiresBefore, afterId, limit }),
+      (afterId, limit) =>
+        a.store.memberships.page({
+          groupId: q.groupId,
+          status: status ?? (expiresBefore !== undefined ? 'active' : undefined),
+          accountId: q.accountId,
+          expiresBefore,
+          afterId,
+          limit,
+        }),
       (m) => m.id,
       memberJson,
     );
@@ -107,7 +173,9 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
       return membershipResult(m);
     });
   const reasonOnly = z.object({ reason: z.string().max(500).optional() });
-  memberAction('extend', reasonOnly.extend({ days: z.number() }), (membershipId, b) => extendMembership(a, { actor, membershipId, days: b.days, reason: b.reason }));
+  memberAction('extend', reasonOnly.extend({ days: z.number() }), (membershipId, b) =>
+    extendMembership(a, { actor, membershipId, days: b.days, reason: b.reason }),
+  );
   memberAction('remove', reasonOnly, (membershipId, b) => removeMember(a, { actor, membershipId, reason: b.reason }));
   memberAction('ban', reasonOnly, (membershipId, b) => banMember(a, { actor, membershipId, reason: b.reason }));
   memberAction('unban', reasonOnly, (membershipId, b) => unbanMember(a, { actor, membershipId, reason: b.reason }));
@@ -140,13 +208,25 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
     return reply.status(201).send({ code: c.code, expiresAt: toIso(c.expiresAt), groupIds: c.groupIds });
   });
   app.get('/api/audit', async (req) => {
-    const q = parseInput(page.extend({ subjectType: z.string().max(40).optional(), subjectId: z.string().max(64).optional(), action: z.string().max(60).optional() }), req.query);
+    const q = parseInput(
+      page.extend({ subjectType: z.string().max(40).optional(), subjectId: z.string().max(64).optional(), action: z.string().max(60).optional() }),
+      req.query,
+    );
     const limit = pageLimit(q.limit);
     const before = q.cursor ? cursors.decode('audit', q.cursor, isIdPos).id : undefined;
     const rows = await a.store.audit.page({ subjectType: q.subjectType, subjectId: q.subjectId, action: q.action, beforeId: before, limit: limit + 1 });
     const items = rows.slice(0, limit);
     return {
-      items: items.map((e) => ({ id: e.id, at: toIso(e.at), actor: e.actor, action: e.action, subjectType: e.subjectType, subjectId: e.subjectId, reason: e.reason, detail: e.detail })),
+      items: items.map((e) => ({
+        id: e.id,
+        at: toIso(e.at),
+        actor: e.actor,
+        action: e.action,
+        subjectType: e.subjectType,
+        subjectId: e.subjectId,
+        reason: e.reason,
+        detail: e.detail,
+      })),
       nextCursor: rows.length > limit ? cursors.encode('audit', { id: items[items.length - 1]!.id }) : null,
     };
   });

@@ -91,7 +91,7 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
   };
   new Counter({
     name: 'gatekeeper_outbound_calls_total',
-    help: 'Calls to chat platforms let through by this instance\'s rate limiter, by platform.',
+    help: "Calls to chat platforms let through by this instance's rate limiter, by platform.",
     labelNames: ['platform'] as const,
     registers: [registry],
     collect() {

@@ -18,7 +18,11 @@ export async function payPageRoutes(app: FastifyInstance, deps: HttpDeps) {
   const load = async (id: string) => (ORDER_ID.test(id) ? store.orders.get(id) : null);
   const localeOf = (accept: string | undefined) => resolveLocale(accept?.split(',')[0] ?? null, settings.defaultLocale);
   const t = (locale: string, key: string, params: Record<string, string | number> = {}) => messages.render(locale, { key, params });
-  const notFound = (reply: FastifyReply, locale: string) => reply.status(404).type('text/html; charset=utf-8').send(`<!doctype html><meta charset="utf-8"><p>${esc(t(locale, 'pay.not_found'))}</p>`);
+  const notFound = (reply: FastifyReply, locale: string) =>
+    reply
+      .status(404)
+      .type('text/html; charset=utf-8')
+      .send(`<!doctype html><meta charset="utf-8"><p>${esc(t(locale, 'pay.not_found'))}</p>`);
 
   // The dev "pay" button is a plain HTML form post; its (empty) body carries nothing we read.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
@@ -72,7 +76,9 @@ setTimeout(poll,2000);
   app.get<{ Params: { orderId: string } }>('/pay/:orderId/status', async (req, reply) => {
     const order = await load(req.params.orderId);
     if (!order) return reply.status(404).send({ error: 'not_found', message: 'no such order' });
-    return reply.header('cache-control', 'no-store').send({ status: order.status, expiresAt: new Date(order.expiresAt).toISOString(), paidAt: order.paidAt ? new Date(order.paidAt).toISOString() : null });
+    return reply
+      .header('cache-control', 'no-store')
+      .send({ status: order.status, expiresAt: new Date(order.expiresAt).toISOString(), paidAt: order.paidAt ? new Date(order.paidAt).toISOString() : null });
   });
 
   app.get<{ Params: { orderId: string } }>('/pay/:orderId/qr.png', async (req, reply) => {
@@ -89,8 +95,10 @@ setTimeout(poll,2000);
     if (!dev || order.provider !== 'dev') return reply.status(400).send({ error: 'invalid_input', message: 'this order is not a dev-provider order' });
     const { body, headers } = dev.pay(order);
     const result = await processWebhook(deps.app, dev, body, headers);
-    if (result.outcome === STORAGE_UNAVAILABLE) return reply.status(503).send({ error: 'unavailable', message: 'the database is unavailable; try again later' });
-    if ((req.headers.accept ?? '').includes('application/json')) return reply.send({ outcome: result.outcome, status: (await store.orders.get(order.id))?.status });
+    if (result.outcome === STORAGE_UNAVAILABLE)
+      return reply.status(503).send({ error: 'unavailable', message: 'the database is unavailable; try again later' });
+    if ((req.headers.accept ?? '').includes('application/json'))
+      return reply.send({ outcome: result.outcome, status: (await store.orders.get(order.id))?.status });
     return reply.redirect(`/pay/${order.id}`, 303);
   });
 }

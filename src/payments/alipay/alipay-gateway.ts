@@ -110,11 +110,14 @@ export class AlipayGateway {
     } catch (err) {
       throw new ProviderUnreachableError(PROVIDER, `${method}: the answer is not JSON`, { method, cause: err });
     }
-    if (typeof node !== 'object' || node === null || Array.isArray(node)) throw new ProviderUnreachableError(PROVIDER, `${method}: the response node is not an object`, { method });
+    if (typeof node !== 'object' || node === null || Array.isArray(node))
+      throw new ProviderUnreachableError(PROVIDER, `${method}: the response node is not an object`, { method });
     const code = String((node as ResponseNode).code ?? '?').slice(0, 20);
     // Unsigned or badly signed: anyone between us and Alipay could have written it, so it says nothing.
-    if (typeof sign !== 'string' || sign === '') throw new ProviderUnreachableError(PROVIDER, `${method}: unsigned answer (code ${code}), cannot trust it`, { method });
-    if (!rsa2Verify(nodeText, sign, this.alipayKey)) throw new ProviderUnreachableError(PROVIDER, `${method}: the answer's signature does not verify with the Alipay public key`, { method });
+    if (typeof sign !== 'string' || sign === '')
+      throw new ProviderUnreachableError(PROVIDER, `${method}: unsigned answer (code ${code}), cannot trust it`, { method });
+    if (!rsa2Verify(nodeText, sign, this.alipayKey))
+      throw new ProviderUnreachableError(PROVIDER, `${method}: the answer's signature does not verify with the Alipay public key`, { method });
     return node as ResponseNode;
   }
 }

@@ -46,7 +46,8 @@ export function verifyNotification(raw: Buffer, alipayKey: KeyObject): Record<st
   const sign = fields.sign;
   if (!sign) throw new WebhookRejectedError('missing_signature', 'notification has no sign field');
   if (fields.sign_type !== undefined && fields.sign_type !== 'RSA2') throw new WebhookRejectedError('bad_signature', 'only RSA2 notifications are accepted');
-  if (!rsa2Verify(notificationSignContent(fields), sign, alipayKey)) throw new WebhookRejectedError('bad_signature', 'notification signature does not verify with the Alipay public key');
+  if (!rsa2Verify(notificationSignContent(fields), sign, alipayKey))
+    throw new WebhookRejectedError('bad_signature', 'notification signature does not verify with the Alipay public key');
   return fields;
 }
 
@@ -59,7 +60,8 @@ export function parseNotification(raw: Buffer, ctx: NotificationContext): Provid
   const outTradeNo = f.out_trade_no!;
   const tradeNo = f.trade_no!;
   const appId = f.app_id!;
-  if (f.notify_type !== undefined && f.notify_type !== 'trade_status_sync') return { type: 'ignored', eventId, reason: `notify_type ${f.notify_type.slice(0, 40)}` };
+  if (f.notify_type !== undefined && f.notify_type !== 'trade_status_sync')
+    return { type: 'ignored', eventId, reason: `notify_type ${f.notify_type.slice(0, 40)}` };
   const ours = appId === ctx.appId;
 
   const refundFee = f.refund_fee === undefined ? 0 : fromYuan(f.refund_fee);

@@ -61,7 +61,8 @@ export class AlipayProvider implements PaymentProvider {
     const node = await this.gateway.call('alipay.trade.precreate', biz, { notifyUrl: req.notifyUrl });
     const qr = str(node.qr_code);
     // Signed, but not an answer to this order: we cannot show it to anyone.
-    if (str(node.out_trade_no) !== order.outTradeNo || !qr) throw new ProviderUnreachableError(PROVIDER, 'precreate answered without a QR code for this order', { method: 'alipay.trade.precreate' });
+    if (str(node.out_trade_no) !== order.outTradeNo || !qr)
+      throw new ProviderUnreachableError(PROVIDER, 'precreate answered without a QR code for this order', { method: 'alipay.trade.precreate' });
     return { qrContent: qr, payUrl: req.payPageUrl };
   }
 
@@ -103,7 +104,8 @@ export class AlipayProvider implements PaymentProvider {
   private paidFromQuery(order: Order, node: ResponseNode): Extract<ProviderEvent, { type: 'paid' }> {
     const tradeNo = str(node.trade_no);
     const amount = fromYuan(str(node.total_amount));
-    if (!tradeNo || amount === null || str(node.out_trade_no) !== order.outTradeNo) throw new ProviderUnreachableError(PROVIDER, 'trade.query answered paid without trade_no/total_amount for this order', { method: 'alipay.trade.query' });
+    if (!tradeNo || amount === null || str(node.out_trade_no) !== order.outTradeNo)
+      throw new ProviderUnreachableError(PROVIDER, 'trade.query answered paid without trade_no/total_amount for this order', { method: 'alipay.trade.query' });
     return {
       type: 'paid',
       eventId: `query:${tradeNo}`,
@@ -144,7 +146,11 @@ export class AlipayProvider implements PaymentProvider {
   private async refundSucceeded(outTradeNo: string, outRefundNo: string): Promise<boolean> {
     let node: ResponseNode;
     try {
-      node = await this.gateway.call('alipay.trade.fastpay.refund.query', { out_trade_no: outTradeNo, out_request_no: outRefundNo, query_options: ['gmt_refund_pay'] });
+      node = await this.gateway.call('alipay.trade.fastpay.refund.query', {
+        out_trade_no: outTradeNo,
+        out_request_no: outRefundNo,
+        query_options: ['gmt_refund_pay'],
+      });
     } catch (e) {
       if (isNotExist(e)) return false;
       throw e;

@@ -78,7 +78,15 @@ export class DevProvider implements PaymentProvider {
       id: `evt_${randomBytes(12).toString('hex')}`,
       type: 'payment.paid',
       created: paidAt,
-      data: { out_trade_no: order.outTradeNo, txn_id: txnId, amount_minor: order.amountMinor, currency: order.currency, merchant_id: DEV_MERCHANT_ID, paid_at: paidAt, ...overrides },
+      data: {
+        out_trade_no: order.outTradeNo,
+        txn_id: txnId,
+        amount_minor: order.amountMinor,
+        currency: order.currency,
+        merchant_id: DEV_MERCHANT_ID,
+        paid_at: paidAt,
+        ...overrides,
+      },
     };
     const charge = this.charges.get(order.outTradeNo) ?? { event: null, closed: false, refunded: false };
     charge.event = this.toEvent(notification) as Extract<ProviderEvent, { type: 'paid' }>;
@@ -93,7 +101,8 @@ export class DevProvider implements PaymentProvider {
     const m = /^t=(\d{1,16}),v1=([0-9a-f]{64})$/.exec(sig.trim());
     if (!m) throw new WebhookRejectedError('bad_signature', 'malformed signature header');
     const at = Number(m[1]);
-    if (Math.abs(this.clock.now() - at) > DEV_TOLERANCE_MS) throw new WebhookRejectedError('bad_signature', 'signature timestamp outside the 5-minute tolerance');
+    if (Math.abs(this.clock.now() - at) > DEV_TOLERANCE_MS)
+      throw new WebhookRejectedError('bad_signature', 'signature timestamp outside the 5-minute tolerance');
     const expected = hmacSha256Hex(this.secret, Buffer.concat([Buffer.from(`${at}.`), rawBody]));
     if (!safeEqual(expected, m[2]!)) throw new WebhookRejectedError('bad_signature', 'signature does not match');
     let json: unknown;
@@ -111,20 +120,41 @@ export class DevProvider implements PaymentProvider {
     const d = n.data;
     switch (n.type) {
       case 'payment.paid':
-        if (!d.txn_id || d.amount_minor === undefined || !d.currency) throw new WebhookRejectedError('malformed', 'payment.paid needs txn_id, amount_minor and currency');
-        return { type: 'paid', eventId: n.id, outTradeNo: d.out_trade_no, providerTxnId: d.txn_id, amountMinor: d.amount_minor, currency: d.currency, merchantId: d.merchant_id ?? null, paidAt: d.paid_at ?? n.created };
+        if (!d.txn_id || d.amount_minor === undefined || !d.currency)
+          throw new WebhookRejectedError('malformed', 'payment.paid needs txn_id, amount_minor and currency');
+        return {
+          type: 'paid',
+          eventId: n.id,
+          outTradeNo: d.out_trade_no,
+          providerTxnId: d.txn_id,
+          amountMinor: d.amount_minor,
+          currency: d.currency,
+          merchantId: d.merchant_id ?? null,
+          paidAt: d.paid_at ?? n.created,
+        };
       case 'payment.failed':
         return { type: 'failed', eventId: n.id, outTradeNo: d.out_trade_no, reason: d.reason ?? 'failed' };
       case 'refund.succeeded':
-        if (!d.refund_id || d.amount_minor === undefined || !d.currency) throw new WebhookRejectedError('malformed', 'refund.succeeded needs refund_id, amount_minor and currency');
-        return { type: 'refunded', eventId: n.id, outTradeNo: d.out_trade_no, providerRefundId: d.refund_id, amountMinor: d.amount_minor, currency: d.currency, refundedAt: n.created };
+        if (!d.refund_id || d.amount_minor === undefined || !d.currency)
+          throw new WebhookRejectedError('malformed', 'refund.succeeded needs refund_id, amount_minor and currency');
+        return {
+          type: 'refunded',
+          eventId: n.id,
+          outTradeNo: d.out_trade_no,
+          providerRefundId: d.refund_id,
+          amountMinor: d.amount_minor,
+          currency: d.currency,
+          refundedAt: n.created,
+        };
       default:
         return { type: 'ignored', eventId: n.id, reason: `event type ${n.type}` };
     }
   }
 
   webhookReply(result: 'ok' | 'retry'): WebhookReply {
-    return result === 'ok' ? { status: 200, body: '{"received":true}', contentType: 'application/json' } : { status: 500, body: '{"received":false}', contentType: 'application/json' };
+    return result === 'ok'
+      ? { status: 200, body: '{"received":true}', contentType: 'application/json' }
+      : { status: 500, body: '{"received":false}', contentType: 'application/json' };
   }
 
   async query(order: Order): Promise<QueryResult> {

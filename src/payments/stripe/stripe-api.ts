@@ -35,7 +35,11 @@ export interface StripeCall {
 }
 
 /** Keeps Stripe's words but never a key (Stripe masks them; this makes sure) and never a second line. */
-const clean = (s: string) => s.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+/g, '[key]').replace(/\s+/g, ' ').slice(0, 300);
+const clean = (s: string) =>
+  s
+    .replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+/g, '[key]')
+    .replace(/\s+/g, ' ')
+    .slice(0, 300);
 
 export class StripeApi {
   constructor(
@@ -65,9 +69,16 @@ export class StripeApi {
     if (call.idempotencyKey) headers['idempotency-key'] = call.idempotencyKey;
     const what = `${method} ${path}`;
     const endpoint = endpointOf(method, path);
-    const res = await providerFetch(PROVIDER, url, { method, headers, body: method === 'POST' ? encoded : undefined, timeoutMs: this.timeoutMs, label: endpoint });
+    const res = await providerFetch(PROVIDER, url, {
+      method,
+      headers,
+      body: method === 'POST' ? encoded : undefined,
+      timeoutMs: this.timeoutMs,
+      label: endpoint,
+    });
     if (res.status === 429) throw new ProviderUnreachableError(PROVIDER, `rate limited on ${what} (HTTP 429)`, { method: endpoint });
-    if (res.status === 409) throw new ProviderUnreachableError(PROVIDER, `${what} conflicts with a request still running at Stripe (HTTP 409)`, { method: endpoint });
+    if (res.status === 409)
+      throw new ProviderUnreachableError(PROVIDER, `${what} conflicts with a request still running at Stripe (HTTP 409)`, { method: endpoint });
     if (res.status >= 400) throw rejection(res.status, res.body, what, endpoint);
     if (res.status < 200 || res.status >= 300) throw new ProviderUnreachableError(PROVIDER, `unexpected HTTP ${res.status} on ${what}`, { method: endpoint });
     let json: unknown;
@@ -77,7 +88,8 @@ export class StripeApi {
       throw new ProviderUnreachableError(PROVIDER, `${what} answered ${res.status} with a body that is not JSON`, { method: endpoint, cause: err });
     }
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new ProviderUnreachableError(PROVIDER, `${what} answered ${res.status} with an unexpected object`, { method: endpoint, cause: parsed.error });
+    if (!parsed.success)
+      throw new ProviderUnreachableError(PROVIDER, `${what} answered ${res.status} with an unexpected object`, { method: endpoint, cause: parsed.error });
     return parsed.data;
   }
 }
@@ -96,5 +108,11 @@ function rejection(status: number, body: string, what: string, method: string): 
   if (!parsed?.success) return new StripeApiError(status, 'unknown', null, `${what}: HTTP ${status}`, method);
   const e = parsed.data.error;
   const label = [e.type, e.code].filter(Boolean).join('/');
-  return new StripeApiError(status, e.type, e.code ?? null, clean(`${what}: ${label}${e.param ? ` (${e.param})` : ''}: ${e.message ?? `HTTP ${status}`}`), method);
+  return new StripeApiError(
+    status,
+    e.type,
+    e.code ?? null,
+    clean(`${what}: ${label}${e.param ? ` (${e.param})` : ''}: ${e.message ?? `HTTP ${status}`}`),
+    method,
+  );
 }

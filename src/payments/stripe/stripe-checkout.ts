@@ -43,7 +43,11 @@ export function sessionParams(req: CheckoutRequest, now: number): { [key: string
     mode: 'payment',
     line_items: [
       {
-        price_data: { currency: toStripeCurrency(order.currency), unit_amount: order.amountMinor, product_data: { name: plan.name.slice(0, 250) || 'Membership' } },
+        price_data: {
+          currency: toStripeCurrency(order.currency),
+          unit_amount: order.amountMinor,
+          product_data: { name: plan.name.slice(0, 250) || 'Membership' },
+        },
         quantity: 1,
       },
     ],

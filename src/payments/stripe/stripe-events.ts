@@ -38,7 +38,16 @@ export function sessionOutTradeNo(s: Pick<Session, 'client_reference_id' | 'meta
 export function paidFromSession(s: Session, eventId: string, paidAt: number, merchantId: string | null): Extract<ProviderEvent, { type: 'paid' }> | null {
   const outTradeNo = sessionOutTradeNo(s);
   if (!outTradeNo || s.payment_status !== 'paid' || !s.payment_intent || s.amount_total == null || !s.currency) return null;
-  return { type: 'paid', eventId, outTradeNo, providerTxnId: s.payment_intent, amountMinor: s.amount_total, currency: fromStripeCurrency(s.currency), merchantId, paidAt };
+  return {
+    type: 'paid',
+    eventId,
+    outTradeNo,
+    providerTxnId: s.payment_intent,
+    amountMinor: s.amount_total,
+    currency: fromStripeCurrency(s.currency),
+    merchantId,
+    paidAt,
+  };
 }
 
 function parseObject<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, obj: unknown, type: string): T {

@@ -4,9 +4,15 @@
 import { z } from 'zod';
 
 const int = z.number().int();
-const metadata = z.record(z.string(), z.string()).nullish().transform((m) => m ?? {});
+const metadata = z
+  .record(z.string(), z.string())
+  .nullish()
+  .transform((m) => m ?? {});
 /** An id, or the object it names when expanded. */
-const ref = z.union([z.string(), z.object({ id: z.string() }).passthrough()]).nullish().transform((v) => (v == null ? null : typeof v === 'string' ? v : v.id));
+const ref = z
+  .union([z.string(), z.object({ id: z.string() }).passthrough()])
+  .nullish()
+  .transform((v) => (v == null ? null : typeof v === 'string' ? v : v.id));
 
 export const Session = z.object({
   id: z.string().regex(/^cs_/),
@@ -41,7 +47,10 @@ export const Charge = z.object({
   metadata,
   created: int,
   /** Only on API versions before 2022-11-15 or when expanded; newest first. Optional: never relied on. */
-  refunds: z.object({ object: z.literal('list'), data: z.array(ChargeRefund) }).nullish().catch(null),
+  refunds: z
+    .object({ object: z.literal('list'), data: z.array(ChargeRefund) })
+    .nullish()
+    .catch(null),
 });
 export type Charge = z.infer<typeof Charge>;
 
@@ -86,5 +95,11 @@ export type StripeEvent = z.infer<typeof StripeEvent>;
 
 /** Stripe's error body: `{"error": {"type", "code"?, "message"?, "param"?}}`. */
 export const StripeErrorBody = z.object({
-  error: z.object({ type: z.string(), code: z.string().nullish(), message: z.string().nullish(), param: z.string().nullish(), decline_code: z.string().nullish() }),
+  error: z.object({
+    type: z.string(),
+    code: z.string().nullish(),
+    message: z.string().nullish(),
+    param: z.string().nullish(),
+    decline_code: z.string().nullish(),
+  }),
 });

@@ -56,7 +56,8 @@ export class StripeProvider implements PaymentProvider {
     const problem = stripeAmountProblem(req.order.amountMinor, req.order.currency);
     if (problem) throw new ProviderRejectedError(PROVIDER, problem, undefined, { method: 'POST /v1/checkout/sessions' });
     const session = await this.api.post('/v1/checkout/sessions', Session, { params: sessionParams(req, this.clock.now()) });
-    if (!session.url || !/^https?:\/\//.test(session.url)) throw new ProviderUnreachableError(PROVIDER, `session ${session.id} came back without a Checkout URL`, { method: 'POST /v1/checkout/sessions' });
+    if (!session.url || !/^https?:\/\//.test(session.url))
+      throw new ProviderUnreachableError(PROVIDER, `session ${session.id} came back without a Checkout URL`, { method: 'POST /v1/checkout/sessions' });
     return { qrContent: session.url, payUrl: session.url };
   }
 
@@ -99,7 +100,10 @@ export class StripeProvider implements PaymentProvider {
   async close(order: Order): Promise<void> {
     const session = await this.findSession(order);
     if (!session || session.status === 'expired') return;
-    if (session.status === 'complete') throw new ProviderRejectedError(PROVIDER, `session ${session.id} is already complete (paid): it cannot be expired`, undefined, { method: 'POST /v1/checkout/sessions/{id}/expire' });
+    if (session.status === 'complete')
+      throw new ProviderRejectedError(PROVIDER, `session ${session.id} is already complete (paid): it cannot be expired`, undefined, {
+        method: 'POST /v1/checkout/sessions/{id}/expire',
+      });
     try {
       await this.api.post(`/v1/checkout/sessions/${encodeURIComponent(session.id)}/expire`, Session);
     } catch (err) {
@@ -113,7 +117,8 @@ export class StripeProvider implements PaymentProvider {
 
   async refund(req: RefundRequest): Promise<RefundResult> {
     const pi = req.order.providerTxnId;
-    if (!pi || !/^pi_/.test(pi)) throw new ProviderRejectedError(PROVIDER, `order ${req.order.id} has no Stripe payment to refund`, undefined, { method: 'POST /v1/refunds' });
+    if (!pi || !/^pi_/.test(pi))
+      throw new ProviderRejectedError(PROVIDER, `order ${req.order.id} has no Stripe payment to refund`, undefined, { method: 'POST /v1/refunds' });
     let refund;
     try {
       // The refund number is stored before this call and never reissued, so as the idempotency key it
@@ -143,7 +148,12 @@ export class StripeProvider implements PaymentProvider {
       case 'requires_action':
         return { state: 'processing' };
       default:
-        throw new ProviderRejectedError(PROVIDER, `refund ${refund.id} is ${refund.status ?? 'in an unknown state'}${refund.failure_reason ? ` (${refund.failure_reason})` : ''}`, undefined, { method: 'POST /v1/refunds' });
+        throw new ProviderRejectedError(
+          PROVIDER,
+          `refund ${refund.id} is ${refund.status ?? 'in an unknown state'}${refund.failure_reason ? ` (${refund.failure_reason})` : ''}`,
+          undefined,
+          { method: 'POST /v1/refunds' },
+        );
     }
   }
 

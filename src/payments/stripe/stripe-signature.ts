@@ -53,6 +53,7 @@ export function verifyStripeSignature(rawBody: Buffer, header: string | undefine
   for (const sig of parsed.v1) if (timingSafeEqual(expected, Buffer.from(sig, 'hex'))) match = true;
   if (!match) throw new WebhookRejectedError('bad_signature', 'Stripe-Signature does not match the body');
   const ageS = Math.floor(nowMs / 1000) - parsed.timestamp;
-  if (Math.abs(ageS) > toleranceS) throw new WebhookRejectedError('bad_signature', `Stripe-Signature timestamp is ${ageS} s away from now (tolerance ${toleranceS} s)`);
+  if (Math.abs(ageS) > toleranceS)
+    throw new WebhookRejectedError('bad_signature', `Stripe-Signature timestamp is ${ageS} s away from now (tolerance ${toleranceS} s)`);
   return parsed.timestamp;
 }

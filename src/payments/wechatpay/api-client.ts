@@ -9,9 +9,7 @@ import { authorization, type MerchantCredentials, type PlatformKey, SignatureChe
 export const PROVIDER = 'wechatpay';
 export const USER_AGENT = 'gatekeeper-wechatpay/1 (+node)';
 
-export type ApiAnswer =
-  | { ok: true; status: number; json: unknown }
-  | { ok: false; status: number; code: string; message: string; method: string };
+export type ApiAnswer = { ok: true; status: number; json: unknown } | { ok: false; status: number; code: string; message: string; method: string };
 
 /** `GET /v3/pay/transactions/out-trade-no/{out_trade_no}`: the endpoint, without ids or the query string. */
 export const endpointOf = (method: string, path: string) =>
@@ -45,10 +43,17 @@ export class WechatPayApi {
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const endpoint = endpointOf(method, path);
-    const res = await providerFetch(PROVIDER, url.toString(), { method, headers, body: body === undefined ? undefined : bodyText, timeoutMs: this.o.timeoutMs, label: endpoint });
+    const res = await providerFetch(PROVIDER, url.toString(), {
+      method,
+      headers,
+      body: body === undefined ? undefined : bodyText,
+      timeoutMs: this.o.timeoutMs,
+      label: endpoint,
+    });
 
     if (res.status === 429) throw new ProviderUnreachableError(PROVIDER, 'rate limited (HTTP 429), try again later', { method: endpoint });
-    if (res.status < 200 || (res.status >= 300 && res.status < 400)) throw new ProviderUnreachableError(PROVIDER, `unexpected HTTP ${res.status}`, { method: endpoint });
+    if (res.status < 200 || (res.status >= 300 && res.status < 400))
+      throw new ProviderUnreachableError(PROVIDER, `unexpected HTTP ${res.status}`, { method: endpoint });
     const signed = signedHeadersOf((n) => res.headers.get(n));
     const isSigned = signed.signature !== undefined;
     // Every 2xx must be signed. A 4xx is signed when WeChat Pay accepted our own signature; an unsigned 4xx
@@ -57,7 +62,11 @@ export class WechatPayApi {
       try {
         verifyPlatformSignature(signed, res.body, this.o.platform, this.o.clock.now());
       } catch (err) {
-        if (err instanceof SignatureCheckError) throw new ProviderUnreachableError(PROVIDER, `answer to ${method} ${path.split('?')[0]} failed verification (${err.message})`, { method: endpoint, cause: err });
+        if (err instanceof SignatureCheckError)
+          throw new ProviderUnreachableError(PROVIDER, `answer to ${method} ${path.split('?')[0]} failed verification (${err.message})`, {
+            method: endpoint,
+            cause: err,
+          });
         throw err;
       }
     }

@@ -30,7 +30,12 @@ export interface NotificationContext {
 
 export function verifyNotification(rawBody: Buffer, headers: Record<string, string | undefined>, ctx: NotificationContext): void {
   try {
-    verifyPlatformSignature(signedHeadersOf((n) => headers[n]), rawBody, ctx.platform, ctx.now);
+    verifyPlatformSignature(
+      signedHeadersOf((n) => headers[n]),
+      rawBody,
+      ctx.platform,
+      ctx.now,
+    );
   } catch (err) {
     if (!(err instanceof SignatureCheckError)) throw err;
     throw new WebhookRejectedError(err.failure === 'missing' ? 'missing_signature' : 'bad_signature', err.message);
@@ -51,7 +56,8 @@ export function parseNotification(rawBody: Buffer, headers: Record<string, strin
   const n = env.data;
 
   const decrypt = <T>(schema: z.ZodType<T>): T => {
-    if (n.resource.algorithm !== 'AEAD_AES_256_GCM') throw new WebhookRejectedError('malformed', `unsupported resource algorithm ${n.resource.algorithm.slice(0, 40)}`);
+    if (n.resource.algorithm !== 'AEAD_AES_256_GCM')
+      throw new WebhookRejectedError('malformed', `unsupported resource algorithm ${n.resource.algorithm.slice(0, 40)}`);
     let plain: string;
     try {
       plain = decryptResource(n.resource, ctx.apiV3Key);
@@ -81,7 +87,8 @@ export function parseNotification(rawBody: Buffer, headers: Record<string, strin
     case 'REFUND.SUCCESS': {
       const r = decrypt(Refund);
       // Our key decrypted it, so it is ours; a refund under another mchid must not revoke anything here.
-      if (r.mchid !== undefined && r.mchid !== ctx.merchant.mchid) return { type: 'ignored', eventId: n.id, reason: `refund notification for merchant ${r.mchid}` };
+      if (r.mchid !== undefined && r.mchid !== ctx.merchant.mchid)
+        return { type: 'ignored', eventId: n.id, reason: `refund notification for merchant ${r.mchid}` };
       const event = refundedEventOf(r, n.id, ctx.now);
       if (!event) throw new WebhookRejectedError('malformed', 'refund notification is not a readable successful refund');
       return event;

@@ -94,12 +94,15 @@ export interface PlatformKey {
  * Throws SignatureCheckError saying what was wrong; returns normally only for a genuine signature.
  */
 export function verifyPlatformSignature(h: SignedHeaders, body: string | Buffer, platform: PlatformKey, nowMs: number): void {
-  if (!h.timestamp || !h.nonce || !h.signature || !h.serial) throw new SignatureCheckError('missing', 'missing Wechatpay-Timestamp, -Nonce, -Signature or -Serial header');
+  if (!h.timestamp || !h.nonce || !h.signature || !h.serial)
+    throw new SignatureCheckError('missing', 'missing Wechatpay-Timestamp, -Nonce, -Signature or -Serial header');
   // Certificate serials are hex and may be written in either case; PUB_KEY_ID_… ids are compared the same way.
   if (h.serial.toUpperCase() !== platform.serial.toUpperCase()) throw new SignatureCheckError('wrong_serial', 'Wechatpay-Serial names a key we do not hold');
   if (h.signature.startsWith(SIGNTEST_PREFIX)) throw new SignatureCheckError('signtest', 'signature probe (WECHATPAY/SIGNTEST/)');
   if (!/^\d{1,12}$/.test(h.timestamp)) throw new SignatureCheckError('bad_timestamp', 'Wechatpay-Timestamp is not a number of seconds');
-  if (Math.abs(nowMs - Number(h.timestamp) * 1000) > MAX_CLOCK_SKEW_MS) throw new SignatureCheckError('stale', 'Wechatpay-Timestamp is more than 5 minutes off');
+  if (Math.abs(nowMs - Number(h.timestamp) * 1000) > MAX_CLOCK_SKEW_MS)
+    throw new SignatureCheckError('stale', 'Wechatpay-Timestamp is more than 5 minutes off');
   if (h.nonce.length > 64) throw new SignatureCheckError('mismatch', 'Wechatpay-Nonce is too long');
-  if (!verifySha256Rsa(responseMessage(h.timestamp, h.nonce, body), h.signature, platform.publicKey)) throw new SignatureCheckError('mismatch', 'Wechatpay-Signature does not match');
+  if (!verifySha256Rsa(responseMessage(h.timestamp, h.nonce, body), h.signature, platform.publicKey))
+    throw new SignatureCheckError('mismatch', 'Wechatpay-Signature does not match');
 }

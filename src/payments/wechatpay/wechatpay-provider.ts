@@ -68,7 +68,8 @@ export class WechatPayProvider implements PaymentProvider {
 
   async createCheckout(req: CheckoutRequest): Promise<Checkout> {
     const { order } = req;
-    if (!this.supportsCurrency(order.currency)) throw new ProviderRejectedError(PROVIDER, `cannot take payments in ${order.currency}`, undefined, { method: 'POST /v3/pay/transactions/native' });
+    if (!this.supportsCurrency(order.currency))
+      throw new ProviderRejectedError(PROVIDER, `cannot take payments in ${order.currency}`, undefined, { method: 'POST /v3/pay/transactions/native' });
     const answer = await this.api.call('POST', '/v3/pay/transactions/native', {
       appid: this.merchant.appid,
       mchid: this.merchant.mchid,
@@ -91,11 +92,16 @@ export class WechatPayProvider implements PaymentProvider {
 
   webhookReply(result: 'ok' | 'retry'): WebhookReply {
     // 200/204 = received. Anything else (with code FAIL) makes WeChat Pay send it again later.
-    return result === 'ok' ? { status: 204 } : { status: 500, body: JSON.stringify({ code: 'FAIL', message: 'temporary failure, please retry' }), contentType: 'application/json' };
+    return result === 'ok'
+      ? { status: 204 }
+      : { status: 500, body: JSON.stringify({ code: 'FAIL', message: 'temporary failure, please retry' }), contentType: 'application/json' };
   }
 
   private async transaction(outTradeNo: string): Promise<Transaction | null> {
-    const answer = await this.api.call('GET', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}?mchid=${encodeURIComponent(this.merchant.mchid)}`);
+    const answer = await this.api.call(
+      'GET',
+      `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}?mchid=${encodeURIComponent(this.merchant.mchid)}`,
+    );
     if (!answer.ok) {
       // Never created there (the create call did not get through): nothing to find.
       if (answer.code === 'ORDER_NOT_EXIST' || answer.code === 'ORDERNOTEXIST') return null;
@@ -142,12 +148,15 @@ export class WechatPayProvider implements PaymentProvider {
       throw rejected(answer, 'query refund');
     }
     const r = Refund.safeParse(answer.json);
-    if (!r.success || r.data.out_refund_no !== order.outRefundNo) throw unreadable('the refund query answer', 'GET /v3/refund/domestic/refunds/{out_refund_no}');
+    if (!r.success || r.data.out_refund_no !== order.outRefundNo)
+      throw unreadable('the refund query answer', 'GET /v3/refund/domestic/refunds/{out_refund_no}');
     return r.data.status === 'SUCCESS' ? { state: 'refunded' } : { state: 'unknown' };
   }
 
   async close(order: Order): Promise<void> {
-    const answer = await this.api.call('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(order.outTradeNo)}/close`, { mchid: this.merchant.mchid });
+    const answer = await this.api.call('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(order.outTradeNo)}/close`, {
+      mchid: this.merchant.mchid,
+    });
     if (answer.ok) return;
     // Nothing to close there, or already closed: the QR is dead either way.
     if (answer.code === 'ORDER_NOT_EXIST' || answer.code === 'ORDERNOTEXIST' || answer.code === 'ORDER_CLOSED' || answer.code === 'ORDERCLOSED') return;
@@ -160,7 +169,8 @@ export class WechatPayProvider implements PaymentProvider {
     // mismatched payment was held for review: ask WeChat Pay rather than assume.
     const t = await this.transaction(req.order.outTradeNo);
     if (!t) throw new ProviderRejectedError(PROVIDER, 'refund: WeChat Pay has no such order', 'ORDER_NOT_EXIST', { method: QUERY_ORDER });
-    if (t.trade_state !== 'SUCCESS' && t.trade_state !== 'REFUND') throw new ProviderRejectedError(PROVIDER, `refund: the order is ${t.trade_state} at WeChat Pay, not paid`, t.trade_state, { method: QUERY_ORDER });
+    if (t.trade_state !== 'SUCCESS' && t.trade_state !== 'REFUND')
+      throw new ProviderRejectedError(PROVIDER, `refund: the order is ${t.trade_state} at WeChat Pay, not paid`, t.trade_state, { method: QUERY_ORDER });
     const body: Record<string, unknown> = {
       out_trade_no: req.order.outTradeNo,
       out_refund_no: req.outRefundNo,
@@ -179,7 +189,12 @@ export class WechatPayProvider implements PaymentProvider {
         return { state: 'processing' };
       default:
         // ABNORMAL (the payer's card refused it) or CLOSED: a person has to act in the merchant platform.
-        throw new ProviderRejectedError(PROVIDER, `refund ${r.data.status ?? 'in an unknown state'}: handle it in the WeChat Pay merchant platform`, r.data.status, { method: REFUND });
+        throw new ProviderRejectedError(
+          PROVIDER,
+          `refund ${r.data.status ?? 'in an unknown state'}: handle it in the WeChat Pay merchant platform`,
+          r.data.status,
+          { method: REFUND },
+        );
     }
   }
 }

@@ -25,7 +25,17 @@ export class ScriptedConversation implements Conversation {
     this.received.push(msg);
     if (msg.choice !== undefined) return [{ type: 'text', text: `you chose ${msg.choice}` }];
     const text = msg.text ?? '';
-    if (text === '/menu') return [{ type: 'choices', text: 'Pick one', choices: [{ value: 'plan:1', label: 'Monthly 9.90' }, { value: 'plan:2', label: 'Yearly 99' }] }];
+    if (text === '/menu')
+      return [
+        {
+          type: 'choices',
+          text: 'Pick one',
+          choices: [
+            { value: 'plan:1', label: 'Monthly 9.90' },
+            { value: 'plan:2', label: 'Yearly 99' },
+          ],
+        },
+      ];
     if (text === '/link') return [{ type: 'link', text: 'Or pay here', url: 'http://gk.test/pay/x', label: 'Open' }];
     if (text === '/buy') {
       const deps = this.deps!;
@@ -54,8 +64,25 @@ export async function startPlayground(opts: { timeTravel?: boolean; env?: Record
   const fake = new FakeClock();
   const clock = opts.timeTravel ? new OffsetClock(fake) : fake;
   const conversation = new ScriptedConversation();
-  const config = loadConfig({ DATA_DIR: '/nonexistent-test-data-dir', DATABASE_URL: db.url, ADMIN_TOKEN, DEV_PAY_SECRET: DEV_SECRET, PUBLIC_URL: 'http://gk.test', GRACE_HOURS: '24', ...opts.env });
-  const service = await createService({ config, adminToken: ADMIN_TOKEN, devPaySecret: DEV_SECRET, store: db.store, clock, logger: memoryLogger(), conversation, worker: { random: () => 0.5 } });
+  const config = loadConfig({
+    DATA_DIR: '/nonexistent-test-data-dir',
+    DATABASE_URL: db.url,
+    ADMIN_TOKEN,
+    DEV_PAY_SECRET: DEV_SECRET,
+    PUBLIC_URL: 'http://gk.test',
+    GRACE_HOURS: '24',
+    ...opts.env,
+  });
+  const service = await createService({
+    config,
+    adminToken: ADMIN_TOKEN,
+    devPaySecret: DEV_SECRET,
+    store: db.store,
+    clock,
+    logger: memoryLogger(),
+    conversation,
+    worker: { random: () => 0.5 },
+  });
   conversation.deps = service.deps;
   return {
     db,
@@ -76,7 +103,12 @@ export async function addGroupAndPlan(service: Service, chatId = 'room-1', title
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
   const g = await service.app.inject({ method: 'POST', url: '/api/groups', headers, payload: { platform: 'playground', chatId, title } });
   if (g.statusCode !== 201) throw new Error(g.body);
-  const p = await service.app.inject({ method: 'POST', url: '/api/plans', headers, payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 } });
+  const p = await service.app.inject({
+    method: 'POST',
+    url: '/api/plans',
+    headers,
+    payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 },
+  });
   if (p.statusCode !== 201) throw new Error(p.body);
   return { groupId: g.json().id as number, planId: p.json().id as number };
 }

@@ -92,7 +92,7 @@ async function eventually(pred: () => boolean, ms = 3000) {
 }
 
 describe('GET /playground/api/events', () => {
-  it('streams bot messages pushed through the gateway (only the person\'s own) and roster changes with names', async () => {
+  it("streams bot messages pushed through the gateway (only the person's own) and roster changes with names", async () => {
     pg = await startPlayground();
     const base = await listen(pg.service.app);
     const alice = await createPerson(pg.service, 'Alice');
@@ -118,9 +118,20 @@ describe('GET /playground/api/events', () => {
     await pg.gateway.invite('room-1', bob, { membershipId: 2, expiresAt: 0, groupTitle: 'G', locale: 'en' });
     await pg.gateway.remove('room-1', alice, { ban: false });
     await s.until((t) => (t.match(/event: roster/g) ?? []).length === 3);
-    expect(s.events().filter((e) => e.event === 'roster').map((e) => e.data)).toEqual([
+    expect(
+      s
+        .events()
+        .filter((e) => e.event === 'roster')
+        .map((e) => e.data),
+    ).toEqual([
       { chatId: 'room-1', members: [{ userId: alice, name: 'Alice' }] },
-      { chatId: 'room-1', members: [{ userId: alice, name: 'Alice' }, { userId: bob, name: 'Bob' }] },
+      {
+        chatId: 'room-1',
+        members: [
+          { userId: alice, name: 'Alice' },
+          { userId: bob, name: 'Bob' },
+        ],
+      },
       { chatId: 'room-1', members: [{ userId: bob, name: 'Bob' }] },
     ]);
 
@@ -135,10 +146,19 @@ describe('GET /playground/api/events', () => {
     const alice = await createPerson(pg.service, 'Alice');
     const s = await openStream(`${base}/playground/api/events?userId=${alice}&token=${tokenOf(alice)}`);
     await s.until((t) => t.includes('event: clock'));
-    const r = await fetch(`${base}/playground/api/send`, { method: 'POST', headers: { 'content-type': 'application/json', ...as(alice) }, body: JSON.stringify({ userId: alice, text: 'hello' }) });
+    const r = await fetch(`${base}/playground/api/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...as(alice) },
+      body: JSON.stringify({ userId: alice, text: 'hello' }),
+    });
     const ids = ((await r.json()) as { messages: Array<{ id: number }> }).messages.map((m) => m.id);
     await s.until((t) => t.includes('echo 5'));
-    expect(s.events().filter((e) => e.event === 'message').map((e) => e.data.id)).toEqual(ids);
+    expect(
+      s
+        .events()
+        .filter((e) => e.event === 'message')
+        .map((e) => e.data.id),
+    ).toEqual(ids);
   });
 
   it('announces a time-travel clock move', async () => {
@@ -146,7 +166,11 @@ describe('GET /playground/api/events', () => {
     const base = await listen(pg.service.app);
     const s = await openStream(`${base}/playground/api/events`);
     await s.until((t) => t.includes('event: clock'));
-    const r = await fetch(`${base}/playground/api/time-travel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hours: 24 }) });
+    const r = await fetch(`${base}/playground/api/time-travel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hours: 24 }),
+    });
     expect(r.status).toBe(200);
     await s.until((t) => (t.match(/event: clock/g) ?? []).length === 2);
     expect(s.events().at(-1)!.data).toEqual({ now: pg.fake.now() + 24 * 3_600_000, offsetMs: 24 * 3_600_000 });
@@ -164,7 +188,17 @@ describe('GET /playground/api/events', () => {
     pg = await startPlayground();
     const app = Fastify();
     extraApps.push(app);
-    await app.register(playgroundRoutes({ deps: pg.service.deps, gateway: pg.gateway, conversation: pg.conversation, scheduler: pg.service.scheduler, worker: pg.service.worker, timeTravel: null, heartbeatMs: 25 }));
+    await app.register(
+      playgroundRoutes({
+        deps: pg.service.deps,
+        gateway: pg.gateway,
+        conversation: pg.conversation,
+        scheduler: pg.service.scheduler,
+        worker: pg.service.worker,
+        timeTravel: null,
+        heartbeatMs: 25,
+      }),
+    );
     const base = await listen(app);
     const s = await openStream(`${base}/playground/api/events`);
     await s.until((t) => (t.match(/: ping\n\n/g) ?? []).length >= 2);
@@ -183,7 +217,17 @@ async function sessionApp(limits: Partial<SessionLimits>, wall = { now: 1_000_00
   extraApps.push(app);
   let sessions: PlaygroundSessions | null = null;
   await app.register(
-    playgroundRoutes({ deps: pg.service.deps, gateway: pg.gateway, conversation: pg.conversation, scheduler: pg.service.scheduler, worker: pg.service.worker, timeTravel: null, limits, wallClock: () => wall.now, onSessions: (s) => (sessions = s) }),
+    playgroundRoutes({
+      deps: pg.service.deps,
+      gateway: pg.gateway,
+      conversation: pg.conversation,
+      scheduler: pg.service.scheduler,
+      worker: pg.service.worker,
+      timeTravel: null,
+      limits,
+      wallClock: () => wall.now,
+      onSessions: (s) => (sessions = s),
+    }),
   );
   await app.ready();
   const create = async (name: string, remoteAddress = '10.0.0.1') => {
@@ -194,7 +238,7 @@ async function sessionApp(limits: Partial<SessionLimits>, wall = { now: 1_000_00
 }
 
 describe('session tokens: the public id alone acts as nobody', () => {
-  it('a send with a stolen public id and no token (or another person\'s token) is 401 and reaches no conversation', async () => {
+  it("a send with a stolen public id and no token (or another person's token) is 401 and reaches no conversation", async () => {
     pg = await startPlayground();
     await addGroupAndPlan(pg.service, 'room-1');
     const alice = await createPerson(pg.service, 'Alice');
@@ -248,7 +292,10 @@ describe('session tokens: the public id alone acts as nobody', () => {
     await pg.gateway.sendText(bob, 'hello Bob', { lane: 'notice' });
     await bobs.until((t) => t.includes('hello Bob') && t.includes('event: roster'));
     const seen = [
-      bobs.events().map((e) => JSON.stringify(e)).join('\n'),
+      bobs
+        .events()
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
       (await pg.service.app.inject({ method: 'GET', url: '/playground/api/state' })).body,
       (await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${bob}`, headers: as(bob) })).body,
       (await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${alice}`, headers: { authorization: `Bearer ${token}` } })).body,
@@ -376,7 +423,12 @@ describe('caps per client address', () => {
     expect((await s.create('Carol')).statusCode).toBe(201); // Alice was idle: her place is free
     expect(s.sessions().stats().people).toBe(2);
     expect(pg.gateway.inbox(alice.userId)).toEqual([]);
-    const gone = await s.app.inject({ method: 'POST', url: '/playground/api/send', headers: { authorization: `Bearer ${alice.token}` }, payload: { userId: alice.userId, text: 'hi' } });
+    const gone = await s.app.inject({
+      method: 'POST',
+      url: '/playground/api/send',
+      headers: { authorization: `Bearer ${alice.token}` },
+      payload: { userId: alice.userId, text: 'hi' },
+    });
     expect(gone.statusCode).toBe(401);
     // Messages to an evicted person are not stored for nobody to read.
     await pg.gateway.sendText(alice.userId, 'late reminder', { lane: 'notice' });

@@ -18,7 +18,7 @@ function setup(opts: { inboxLimit?: number } = {}) {
 }
 
 describe('PlaygroundGateway', () => {
-  it('keeps what the bot sends in the person\'s inbox and announces each message', async () => {
+  it("keeps what the bot sends in the person's inbox and announces each message", async () => {
     const { gateway, events, clock } = setup();
     await gateway.sendText('u1', 'hello', { lane: 'notice' });
     await gateway.sendChoices('u1', 'pick', [{ value: 'a', label: 'A' }], { lane: 'notice' });
@@ -72,7 +72,7 @@ describe('PlaygroundGateway', () => {
     ]);
   });
 
-  it('waits for the outbound limiter before every call, in the call\'s lane', async () => {
+  it("waits for the outbound limiter before every call, in the call's lane", async () => {
     const clock = new FakeClock();
     const asked: AcquireRequest[] = [];
     let release: () => void = () => {};
@@ -128,7 +128,12 @@ describe('PlaygroundGateway', () => {
 
   it('renders neutral replies for the page (image as a PNG data URL with its link)', () => {
     const png = Buffer.from('png-bytes');
-    expect(renderReply({ type: 'image', png, caption: 'c', url: 'http://x/pay/1' })).toEqual({ type: 'image', src: `data:image/png;base64,${png.toString('base64')}`, caption: 'c', url: 'http://x/pay/1' });
+    expect(renderReply({ type: 'image', png, caption: 'c', url: 'http://x/pay/1' })).toEqual({
+      type: 'image',
+      src: `data:image/png;base64,${png.toString('base64')}`,
+      caption: 'c',
+      url: 'http://x/pay/1',
+    });
     expect(renderReply({ type: 'link', text: 't', url: 'http://x', label: 'l' })).toEqual({ type: 'link', text: 't', url: 'http://x', label: 'l' });
     expect(renderReply({ type: 'text', text: 'hi' })).toEqual({ type: 'text', text: 'hi' });
   });
@@ -144,12 +149,29 @@ describe('PlaygroundGateway.restoreRosters', () => {
     db = await openTestDb('sqlite');
     const { store } = db;
     const now = Date.UTC(2026, 0, 1);
-    const g1 = await store.groups.insert({ platform: 'playground', platformChatId: 'room-1', title: 'One', ownerAccountId: null, graceMs: DAY_MS, reminderOffsetsMs: [] }, now);
-    const g2 = await store.groups.insert({ platform: 'playground', platformChatId: 'room-2', title: 'Two', ownerAccountId: null, graceMs: DAY_MS, reminderOffsetsMs: [] }, now);
-    const tg = await store.groups.insert({ platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: null, graceMs: DAY_MS, reminderOffsetsMs: [] }, now);
-    const acc = async (platform: 'playground' | 'telegram', id: string) => (await store.accounts.upsert({ platform, platformUserId: id, displayName: id }, now)).id;
-    const add = async (accountId: number, groupId: number, status: 'active' | 'grace' | 'expired' | 'revoked' | 'banned') => store.memberships.insert({ accountId, groupId, status, expiresAt: now + DAY_MS }, now);
-    const [ann, bob, cat, dan, eve] = [await acc('playground', 'ann'), await acc('playground', 'bob'), await acc('playground', 'cat'), await acc('playground', 'dan'), await acc('playground', 'eve')];
+    const g1 = await store.groups.insert(
+      { platform: 'playground', platformChatId: 'room-1', title: 'One', ownerAccountId: null, graceMs: DAY_MS, reminderOffsetsMs: [] },
+      now,
+    );
+    const g2 = await store.groups.insert(
+      { platform: 'playground', platformChatId: 'room-2', title: 'Two', ownerAccountId: null, graceMs: DAY_MS, reminderOffsetsMs: [] },
+      now,
+    );
+    const tg = await store.groups.insert(
+      { platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: null, graceMs: DAY_MS, reminderOffsetsMs: [] },
+      now,
+    );
+    const acc = async (platform: 'playground' | 'telegram', id: string) =>
+      (await store.accounts.upsert({ platform, platformUserId: id, displayName: id }, now)).id;
+    const add = async (accountId: number, groupId: number, status: 'active' | 'grace' | 'expired' | 'revoked' | 'banned') =>
+      store.memberships.insert({ accountId, groupId, status, expiresAt: now + DAY_MS }, now);
+    const [ann, bob, cat, dan, eve] = [
+      await acc('playground', 'ann'),
+      await acc('playground', 'bob'),
+      await acc('playground', 'cat'),
+      await acc('playground', 'dan'),
+      await acc('playground', 'eve'),
+    ];
     await add(ann, g1.id, 'active');
     await add(bob, g1.id, 'grace');
     await add(cat, g1.id, 'expired');
@@ -168,6 +190,11 @@ describe('PlaygroundGateway.restoreRosters', () => {
     expect(gateway.members('room-2')).toEqual(['cat']);
     expect(gateway.members('-100')).toEqual([]);
     expect(await gateway.memberStatus('room-1', 'ghost')).toBe('absent');
-    expect(events.filter((e) => e.type === 'roster').map((e) => (e as { chatId: string }).chatId).sort()).toEqual(['room-1', 'room-2']);
+    expect(
+      events
+        .filter((e) => e.type === 'roster')
+        .map((e) => (e as { chatId: string }).chatId)
+        .sort(),
+    ).toEqual(['room-1', 'room-2']);
   });
 });

@@ -12,14 +12,15 @@ afterEach(async () => {
 });
 
 describe('GET /playground', () => {
-  it('serves one self-contained page with testable elements, in the catalogue\'s words', async () => {
+  it("serves one self-contained page with testable elements, in the catalogue's words", async () => {
     pg = await startPlayground();
     const r = await pg.service.app.inject({ method: 'GET', url: '/playground', headers: { 'accept-language': 'en-US,en;q=0.9' } });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(r.headers['content-security-policy']).toContain("default-src 'none'");
     const html = r.body;
-    for (const id of ['name-input', 'create-person', 'message-input', 'send-button', 'clock', 'groups', 'admin-token', 'get-claim', 'claim-code']) expect(html).toContain(`data-testid="${id}"`);
+    for (const id of ['name-input', 'create-person', 'message-input', 'send-button', 'clock', 'groups', 'admin-token', 'get-claim', 'claim-code'])
+      expect(html).toContain(`data-testid="${id}"`);
     // The script builds bubbles, choices, QR images and group rows with these ids.
     for (const id of ['bubble', 'choice', 'qr-image', 'group-row', 'member-row', 'membership-badge']) expect(html).toContain(`'data-testid':'${id}'`);
     expect(html).toContain('<meta name="viewport" content="width=device-width');
@@ -93,7 +94,13 @@ describe('POST /playground/api/people', () => {
 
   it('counts the per-address cap against X-Forwarded-For only from a proxy TRUST_PROXY names', async () => {
     const people = (o: { xff?: string; from?: string }) =>
-      pg.service.app.inject({ method: 'POST', url: '/playground/api/people', payload: { name: 'P' }, ...(o.from ? { remoteAddress: o.from } : {}), headers: o.xff ? { 'x-forwarded-for': o.xff } : {} });
+      pg.service.app.inject({
+        method: 'POST',
+        url: '/playground/api/people',
+        payload: { name: 'P' },
+        ...(o.from ? { remoteAddress: o.from } : {}),
+        headers: o.xff ? { 'x-forwarded-for': o.xff } : {},
+      });
     const cap = 20; // DEFAULT_SESSION_LIMITS.peoplePerClient
     // Behind the proxy at 127.0.0.1 (inject's peer): each forwarded client has a cap of its own.
     pg = await startPlayground({ env: { TRUST_PROXY: '127.0.0.1' } });
@@ -115,7 +122,12 @@ describe('POST /playground/api/people', () => {
 
   it('answers malformed JSON with 400, not 500', async () => {
     pg = await startPlayground();
-    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/people', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
+    const r = await pg.service.app.inject({
+      method: 'POST',
+      url: '/playground/api/people',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name": ',
+    });
     expect(r.statusCode).toBe(400);
   });
 });
@@ -124,10 +136,24 @@ describe('POST /playground/api/send', () => {
   it('routes text through the conversation and returns rendered replies, kept in the inbox', async () => {
     pg = await startPlayground();
     const userId = await createPerson(pg.service, 'Alice');
-    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId, text: '/menu', locale: 'en' } });
+    const r = await pg.service.app.inject({
+      method: 'POST',
+      url: '/playground/api/send',
+      headers: as(userId),
+      payload: { userId, text: '/menu', locale: 'en' },
+    });
     expect(r.statusCode).toBe(200);
     expect(pg.conversation.received.at(-1)).toEqual({ platform: 'playground', userId, displayName: 'Alice', locale: 'en', text: '/menu' });
-    expect(r.json().replies).toEqual([{ type: 'choices', text: 'Pick one', choices: [{ value: 'plan:1', label: 'Monthly 9.90' }, { value: 'plan:2', label: 'Yearly 99' }] }]);
+    expect(r.json().replies).toEqual([
+      {
+        type: 'choices',
+        text: 'Pick one',
+        choices: [
+          { value: 'plan:1', label: 'Monthly 9.90' },
+          { value: 'plan:2', label: 'Yearly 99' },
+        ],
+      },
+    ]);
     expect(r.json().messages.map((m: { from: string }) => m.from)).toEqual(['person', 'bot']);
 
     // A button press goes as a choice; the person's own line shows the button's label.
@@ -141,7 +167,14 @@ describe('POST /playground/api/send', () => {
     expect(link.json().replies).toEqual([{ type: 'link', text: 'Or pay here', url: 'http://gk.test/pay/x', label: 'Open' }]);
 
     const state = await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${userId}`, headers: as(userId) });
-    expect(state.json().history.map((e: { from: string; reply: { type: string } }) => `${e.from}:${e.reply.type}`)).toEqual(['person:text', 'bot:choices', 'person:text', 'bot:text', 'person:text', 'bot:link']);
+    expect(state.json().history.map((e: { from: string; reply: { type: string } }) => `${e.from}:${e.reply.type}`)).toEqual([
+      'person:text',
+      'bot:choices',
+      'person:text',
+      'bot:text',
+      'person:text',
+      'bot:link',
+    ]);
     expect(state.json().person).toEqual({ userId, name: 'Alice', isOwner: false });
   });
 
@@ -209,7 +242,14 @@ describe('GET /playground/api/state', () => {
     const alice = await createPerson(pg.service, 'Alice');
     await pg.gateway.invite('room-1', alice, { membershipId: 1, expiresAt: 0, groupTitle: 'Readers club', locale: 'en' });
     const r = await pg.service.app.inject({ method: 'GET', url: '/playground/api/state' });
-    expect(r.json()).toEqual({ person: null, history: [], groups: [{ id: groupId, title: 'Readers club', chatId: 'room-1', members: [{ userId: alice, name: 'Alice' }] }], now: pg.fake.now(), offsetMs: 0, timeTravel: false });
+    expect(r.json()).toEqual({
+      person: null,
+      history: [],
+      groups: [{ id: groupId, title: 'Readers club', chatId: 'room-1', members: [{ userId: alice, name: 'Alice' }] }],
+      now: pg.fake.now(),
+      offsetMs: 0,
+      timeTravel: false,
+    });
     expect((await pg.service.app.inject({ method: 'GET', url: '/playground/api/state?userId=nope' })).statusCode).toBe(400);
   });
 });
@@ -220,7 +260,9 @@ describe('the whole story through the playground gateway', () => {
     await addGroupAndPlan(pg.service, 'room-1');
     const alice = await createPerson(pg.service, 'Alice');
     const bob = await createPerson(pg.service, 'Bob');
-    const img = (await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(alice), payload: { userId: alice, text: '/buy' } })).json().replies[0];
+    const img = (
+      await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(alice), payload: { userId: alice, text: '/buy' } })
+    ).json().replies[0];
     const orderId = new URL(img.url).pathname.split('/').pop()!;
     const paid = await pg.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
     expect(paid.json()).toMatchObject({ status: 'paid' });
@@ -265,7 +307,9 @@ describe('POST /playground/api/time-travel', () => {
     expect(page.body).toContain('data-testid="time-travel-1d"');
     await addGroupAndPlan(pg.service, 'room-1');
     const alice = await createPerson(pg.service, 'Alice');
-    const img = (await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(alice), payload: { userId: alice, text: '/buy' } })).json().replies[0];
+    const img = (
+      await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(alice), payload: { userId: alice, text: '/buy' } })
+    ).json().replies[0];
     await pg.service.app.inject({ method: 'POST', url: `${new URL(img.url).pathname}/dev-pay`, headers: { accept: 'application/json' } });
     await pg.service.worker.drain();
     expect(pg.gateway.members('room-1')).toEqual([alice]);

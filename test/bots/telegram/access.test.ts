@@ -87,9 +87,19 @@ describe.each(DIALECTS)('Telegram access (%s)', (dialect) => {
   /** A renewal paid through the dev provider, without moving the clock (a call is held open). */
   async function renew(userId: number, planId: number) {
     const app = h!.t.service.app;
-    const c = await app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'telegram', userId: String(userId), planId, provider: 'dev' } });
+    const c = await app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'telegram', userId: String(userId), planId, provider: 'dev' },
+    });
     expect(c.statusCode).toBe(201);
-    const paid = await app.inject({ method: 'POST', url: `/pay/${c.json().orderId}/dev-pay`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
+    const paid = await app.inject({
+      method: 'POST',
+      url: `/pay/${c.json().orderId}/dev-pay`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '',
+    });
     expect(paid.statusCode).toBe(303);
   }
 
@@ -103,7 +113,9 @@ describe.each(DIALECTS)('Telegram access (%s)', (dialect) => {
     expect(emu.isMember(chatId, alice.id)).toBe(true);
     expect(emu.calls.filter((c) => c.method === 'banChatMember')).toEqual([]);
     expect(h!.texts(alice.id).some((x) => x.includes('you have been removed'))).toBe(false);
-    expect((await store.audit.list({ subjectType: 'membership', subjectId: String(membershipId) })).some((a) => a.action === 'membership.removal_cancelled')).toBe(true);
+    expect(
+      (await store.audit.list({ subjectType: 'membership', subjectId: String(membershipId) })).some((a) => a.action === 'membership.removal_cancelled'),
+    ).toBe(true);
     expect(await store.jobs.list({ status: 'dead' })).toEqual([]);
   });
 
@@ -114,7 +126,12 @@ describe.each(DIALECTS)('Telegram access (%s)', (dialect) => {
     // The renewal's own invite finds her still in the group (the ban has not gone through yet): nothing sent.
     h!.t.service.worker.notify();
     await realUntil(async () => (await store.jobs.list({ kind: 'invite' })).every((j) => j.status === 'done'), "the renewal's invite job done");
-    expect(emu.messagesTo(alice.id).slice(before).filter((m) => buttonUrl(m)?.startsWith('https://t.me/+'))).toEqual([]);
+    expect(
+      emu
+        .messagesTo(alice.id)
+        .slice(before)
+        .filter((m) => buttonUrl(m)?.startsWith('https://t.me/+')),
+    ).toEqual([]);
     release();
     await h!.until(async () => (await store.jobs.list({ kind: 'remove' })).every((j) => j.status === 'done'), 'the removal job finished');
     // Out for a moment, but not banned, and a fresh join link is on its way.
@@ -124,6 +141,11 @@ describe.each(DIALECTS)('Telegram access (%s)', (dialect) => {
     await h!.until(() => emu.isMember(chatId, alice.id), 'alice back in');
     expect((await store.memberships.get(membershipId))!.status).toBe('active');
     expect(h!.texts(alice.id).some((x) => x.includes('you have been removed'))).toBe(false);
-    expect(emu.messagesTo(alice.id).slice(before).filter((m) => buttonUrl(m)?.startsWith('https://t.me/+')).length).toBeGreaterThanOrEqual(1);
+    expect(
+      emu
+        .messagesTo(alice.id)
+        .slice(before)
+        .filter((m) => buttonUrl(m)?.startsWith('https://t.me/+')).length,
+    ).toBeGreaterThanOrEqual(1);
   });
 });

@@ -27,12 +27,33 @@ describe.each(DIALECTS)('Telegram bad input (%s)', (dialect) => {
     await adapter.handleUpdate(null);
     await adapter.handleUpdate({ message: { text: 'no update id' } });
     await adapter.handleUpdate({ update_id: 1, message: {} });
-    await adapter.handleUpdate({ update_id: 2, message: { message_id: 1, date: 1, chat: { id: 5, type: 'private' }, from: { id: 'five', first_name: 'X', is_bot: false }, text: '/start' } });
+    await adapter.handleUpdate({
+      update_id: 2,
+      message: { message_id: 1, date: 1, chat: { id: 5, type: 'private' }, from: { id: 'five', first_name: 'X', is_bot: false }, text: '/start' },
+    });
     await adapter.handleUpdate({ update_id: 3, callback_query: { id: 'q', data: 'cmd:plans' } });
     await adapter.handleUpdate({ update_id: 4, chat_join_request: { chat: { id: chatId, type: 'supergroup' }, date: 1 } });
-    await adapter.handleUpdate({ update_id: 5, my_chat_member: { chat: { id: -100, type: 'channel', title: 'A channel' }, from: { id: owner.id, is_bot: false, first_name: 'Olga' }, date: 1, old_chat_member: { status: 'left', user: emu.bot }, new_chat_member: { status: 'administrator', user: emu.bot } } });
+    await adapter.handleUpdate({
+      update_id: 5,
+      my_chat_member: {
+        chat: { id: -100, type: 'channel', title: 'A channel' },
+        from: { id: owner.id, is_bot: false, first_name: 'Olga' },
+        date: 1,
+        old_chat_member: { status: 'left', user: emu.bot },
+        new_chat_member: { status: 'administrator', user: emu.bot },
+      },
+    });
     await adapter.handleUpdate({ update_id: 6, channel_post: { message_id: 1, date: 1, chat: { id: -100, type: 'channel' }, text: '/stats' } });
-    await adapter.handleUpdate({ update_id: 7, edited_message: { message_id: 1, date: 1, chat: { id: owner.id, type: 'private' }, from: { id: owner.id, is_bot: false, first_name: 'Olga' }, text: '/stats' } });
+    await adapter.handleUpdate({
+      update_id: 7,
+      edited_message: {
+        message_id: 1,
+        date: 1,
+        chat: { id: owner.id, type: 'private' },
+        from: { id: owner.id, is_bot: false, first_name: 'Olga' },
+        text: '/stats',
+      },
+    });
     await adapter.handleUpdate({ update_id: 8, pre_checkout_query: { id: 'x', from: { id: owner.id }, currency: 'XTR' } });
     // Edited messages are not even asked for: the emulator drops them.
     emu.editText(owner, '/stats');
@@ -49,10 +70,25 @@ describe.each(DIALECTS)('Telegram bad input (%s)', (dialect) => {
     await h.until(() => h.texts(alice.id).some((x) => x.includes('did not understand')), 'help after a sticker');
     const n = emu.messagesTo(alice.id).length;
     emu.sendText(alice, 'x'.repeat(10_000));
-    await h.until(() => emu.messagesTo(alice.id).length > n && h.texts(alice.id).slice(n).some((x) => x.includes('did not understand')), 'help after a long text');
+    await h.until(
+      () =>
+        emu.messagesTo(alice.id).length > n &&
+        h
+          .texts(alice.id)
+          .slice(n)
+          .some((x) => x.includes('did not understand')),
+      'help after a long text',
+    );
     const m = emu.messagesTo(alice.id).length;
     emu.pressRaw(alice, 'drop table orders;');
-    await h.until(() => h.texts(alice.id).slice(m).some((x) => x.includes('did not understand')), 'help after unknown data');
+    await h.until(
+      () =>
+        h
+          .texts(alice.id)
+          .slice(m)
+          .some((x) => x.includes('did not understand')),
+      'help after unknown data',
+    );
     expect(emu.calls.filter((c) => c.method === 'answerCallbackQuery' && c.status === 200).length).toBeGreaterThan(0);
 
     // Alice's order stays hers: Bob pressing the same "pay" data makes his own order.
@@ -63,8 +99,20 @@ describe.each(DIALECTS)('Telegram bad input (%s)', (dialect) => {
     await h.until(() => emu.messagesTo(bob.id).length > 0, 'bob started the bot');
     const b = emu.messagesTo(bob.id).length;
     emu.pressRaw(bob, `plan:${aliceOrder!.planId}`);
-    await h.until(() => emu.messagesTo(bob.id).slice(b).some((x) => x.photo), 'bob gets his own QR');
-    const bobUrl = buttonUrl(emu.messagesTo(bob.id).slice(b).find((x) => x.photo));
+    await h.until(
+      () =>
+        emu
+          .messagesTo(bob.id)
+          .slice(b)
+          .some((x) => x.photo),
+      'bob gets his own QR',
+    );
+    const bobUrl = buttonUrl(
+      emu
+        .messagesTo(bob.id)
+        .slice(b)
+        .find((x) => x.photo),
+    );
     expect(bobUrl).not.toContain(aliceOrder!.id);
     const bobAccount = (await store.accounts.find('telegram', String(bob.id)))!;
     const bobOrders = await store.orders.page({ accountId: bobAccount.id, limit: 5 });

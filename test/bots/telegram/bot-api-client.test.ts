@@ -44,41 +44,99 @@ describe('Telegram Bot API client and emulator', () => {
   it('refuses what the real API refuses, with its codes and descriptions', async () => {
     expect((await rejected(client.call('getChat', { chat_id: -42 }, { lane: 'system' }))).description).toBe('Bad Request: chat not found');
     // Not in the group yet, then a plain member, then an admin without the right.
-    expect(await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).toMatchObject({ code: 403, description: 'Forbidden: bot is not a member of the supergroup chat' });
+    expect(await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).toMatchObject({
+      code: 403,
+      description: 'Forbidden: bot is not a member of the supergroup chat',
+    });
     emu.addBot(group, owner, 'member');
-    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).description).toBe('Bad Request: CHAT_ADMIN_REQUIRED');
+    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).description).toBe(
+      'Bad Request: CHAT_ADMIN_REQUIRED',
+    );
     emu.setBotRights(group, owner, { can_invite_users: false, can_restrict_members: false });
-    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).description).toContain('not enough rights');
-    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toContain('not enough rights');
+    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).description).toContain(
+      'not enough rights',
+    );
+    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toContain(
+      'not enough rights',
+    );
     emu.setBotRights(group, owner, {});
-    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true, member_limit: 1 }, { lane: 'access' }))).description).toMatch(/member limit can't be specified/);
+    expect(
+      (await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true, member_limit: 1 }, { lane: 'access' }))).description,
+    ).toMatch(/member limit can't be specified/);
     expect((await rejected(client.call('createChatInviteLink', { chat_id: group, name: 'x'.repeat(33) }, { lane: 'access' }))).code).toBe(400);
-    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toBe("Bad Request: can't remove chat owner");
-    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toBe('Bad Request: USER_ALREADY_PARTICIPANT');
+    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toBe(
+      "Bad Request: can't remove chat owner",
+    );
+    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toBe(
+      'Bad Request: USER_ALREADY_PARTICIPANT',
+    );
     const stranger = emu.addUser('Sam');
-    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: stranger.id }, { lane: 'access' }))).description).toBe('Bad Request: HIDE_REQUESTER_MISSING');
+    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: stranger.id }, { lane: 'access' }))).description).toBe(
+      'Bad Request: HIDE_REQUESTER_MISSING',
+    );
     // Private chats: only someone who started the bot can be written to.
-    expect(await rejected(client.call('sendMessage', { chat_id: stranger.id, text: 'hi' }, { lane: 'notice' }))).toMatchObject({ code: 403, description: "Forbidden: bot can't initiate conversation with a user" });
+    expect(await rejected(client.call('sendMessage', { chat_id: stranger.id, text: 'hi' }, { lane: 'notice' }))).toMatchObject({
+      code: 403,
+      description: "Forbidden: bot can't initiate conversation with a user",
+    });
     emu.sendText(stranger, '/start');
     clock.set(clock.now() + 2000);
-    expect((await rejected(client.call('sendMessage', { chat_id: stranger.id, text: '' }, { lane: 'notice' }))).description).toBe('Bad Request: message text is empty');
+    expect((await rejected(client.call('sendMessage', { chat_id: stranger.id, text: '' }, { lane: 'notice' }))).description).toBe(
+      'Bad Request: message text is empty',
+    );
     clock.set(clock.now() + 2000);
-    expect((await rejected(client.call('sendMessage', { chat_id: stranger.id, text: 'x'.repeat(4097) }, { lane: 'notice' }))).description).toBe('Bad Request: message is too long');
+    expect((await rejected(client.call('sendMessage', { chat_id: stranger.id, text: 'x'.repeat(4097) }, { lane: 'notice' }))).description).toBe(
+      'Bad Request: message is too long',
+    );
     clock.set(clock.now() + 2000);
-    expect((await rejected(client.call('sendMessage', { chat_id: stranger.id, text: 'x', reply_markup: { inline_keyboard: [[{ text: 'b', callback_data: 'x'.repeat(65) }]] } }, { lane: 'notice' }))).description).toBe('Bad Request: BUTTON_DATA_INVALID');
+    expect(
+      (
+        await rejected(
+          client.call(
+            'sendMessage',
+            { chat_id: stranger.id, text: 'x', reply_markup: { inline_keyboard: [[{ text: 'b', callback_data: 'x'.repeat(65) }]] } },
+            { lane: 'notice' },
+          ),
+        )
+      ).description,
+    ).toBe('Bad Request: BUTTON_DATA_INVALID');
     clock.set(clock.now() + 2000);
-    expect((await rejected(client.call('sendInvoice', { chat_id: stranger.id, title: 'T', description: 'D', payload: 'p', currency: 'XTR', provider_token: 'tok', prices: [{ label: 'a', amount: 1 }] }, { lane: 'notice' }))).code).toBe(400);
+    expect(
+      (
+        await rejected(
+          client.call(
+            'sendInvoice',
+            { chat_id: stranger.id, title: 'T', description: 'D', payload: 'p', currency: 'XTR', provider_token: 'tok', prices: [{ label: 'a', amount: 1 }] },
+            { lane: 'notice' },
+          ),
+        )
+      ).code,
+    ).toBe(400);
     emu.block(stranger);
     clock.set(clock.now() + 2000);
-    expect((await rejected(client.call('sendMessage', { chat_id: stranger.id, text: 'hi' }, { lane: 'notice' }))).description).toBe('Forbidden: bot was blocked by the user');
+    expect((await rejected(client.call('sendMessage', { chat_id: stranger.id, text: 'hi' }, { lane: 'notice' }))).description).toBe(
+      'Forbidden: bot was blocked by the user',
+    );
     // Multipart upload of a real PNG works; anything else is not an image.
     const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
     emu.sendText(owner, 'hi');
     clock.set(clock.now() + 2000);
-    await client.call('sendPhoto', { chat_id: owner.id, photo: { source: png, filename: 'qr.png' }, caption: 'c', reply_markup: { inline_keyboard: [[{ text: 'Pay', url: 'http://gk.test/pay/x' }]] } }, { lane: 'notice' });
+    await client.call(
+      'sendPhoto',
+      {
+        chat_id: owner.id,
+        photo: { source: png, filename: 'qr.png' },
+        caption: 'c',
+        reply_markup: { inline_keyboard: [[{ text: 'Pay', url: 'http://gk.test/pay/x' }]] },
+      },
+      { lane: 'notice' },
+    );
     expect(emu.lastMessageTo(owner.id)).toMatchObject({ caption: 'c', reply_markup: { inline_keyboard: [[{ text: 'Pay', url: 'http://gk.test/pay/x' }]] } });
     clock.set(clock.now() + 2000);
-    expect((await rejected(client.call('sendPhoto', { chat_id: owner.id, photo: { source: Buffer.from('not an image'), filename: 'x.png' } }, { lane: 'notice' }))).description).toBe('Bad Request: IMAGE_PROCESS_FAILED');
+    expect(
+      (await rejected(client.call('sendPhoto', { chat_id: owner.id, photo: { source: Buffer.from('not an image'), filename: 'x.png' } }, { lane: 'notice' })))
+        .description,
+    ).toBe('Bad Request: IMAGE_PROCESS_FAILED');
   });
 
   it('maps 429 to RetryAfterError and pauses the limiter, 5xx and timeouts to unreachable, a migrated group to ChatMigratedError', async () => {

@@ -31,7 +31,10 @@ describe.each(DIALECTS)('Telegram groups (%s)', (dialect) => {
     await h.until(() => h.texts(owner.id).some((x) => x.includes(`group #${group.id}`)), 'told the group id');
 
     emu.setBotRights(chatId, owner, { can_invite_users: false, can_restrict_members: true });
-    await h.until(() => h.texts(owner.id).some((x) => x.includes('these rights are off: "Invite users via link"') && x.includes('let paying members in')), 'told invite right is missing');
+    await h.until(
+      () => h.texts(owner.id).some((x) => x.includes('these rights are off: "Invite users via link"') && x.includes('let paying members in')),
+      'told invite right is missing',
+    );
     emu.setBotRights(chatId, owner, { can_invite_users: true, can_restrict_members: false });
     await h.until(() => h.texts(owner.id).some((x) => x.includes('"Ban users"') && x.includes('remove members whose time is up')), 'told ban right is missing');
     emu.setBotRights(chatId, owner, {});
@@ -111,7 +114,10 @@ describe.each(DIALECTS)('Telegram groups (%s)', (dialect) => {
     // Default policy: report only.
     const eve = emu.addUser('Eve');
     expect(emu.joinViaLink(eve, open)).toBe('joined');
-    await h.until(() => h.texts(owner.id).some((x) => x.includes(`Eve (Telegram id ${eve.id}) joined "Readers club" without a membership`)), 'owner told about eve');
+    await h.until(
+      () => h.texts(owner.id).some((x) => x.includes(`Eve (Telegram id ${eve.id}) joined "Readers club" without a membership`)),
+      'owner told about eve',
+    );
     expect(emu.isMember(chatId, eve.id)).toBe(true);
 
     // Never reported: an admin the owner adds, another bot, a whitelisted person, a paying member.

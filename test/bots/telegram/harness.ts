@@ -109,7 +109,15 @@ export async function startTelegram(dialect: Dialect, opts: HarnessOptions = {})
   const extra = opts.beforeService ? await opts.beforeService(emu) : {};
   const t = await startTestService(
     dialect,
-    { TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_API_ROOT: emu.url, PAYMENT_PROVIDERS: 'dev,stars', ALLOW_DEV_PAYMENTS: '1', GRACE_HOURS: '24', ...opts.env, ...extra },
+    {
+      TELEGRAM_BOT_TOKEN: TOKEN,
+      TELEGRAM_API_ROOT: emu.url,
+      PAYMENT_PROVIDERS: 'dev,stars',
+      ALLOW_DEV_PAYMENTS: '1',
+      GRACE_HOURS: '24',
+      ...opts.env,
+      ...extra,
+    },
     { db, clock },
   );
   const adapter = t.service.telegram;
@@ -163,7 +171,11 @@ export async function startTelegram(dialect: Dialect, opts: HarnessOptions = {})
       emu.addBot(chatId, owner);
       let group: Group | null = null;
       await until(async () => (group = await t.service.deps.store.groups.findByChat('telegram', String(chatId))) !== null, `group ${title} registered`);
-      await until(() => h.texts(owner.id).some((x) => x.includes(`All set`) && x.includes(title)) && h.texts(owner.id).some((x) => x.includes(`I now look after "${title}"`)), `owner told ${title} is ready`);
+      await until(
+        () =>
+          h.texts(owner.id).some((x) => x.includes(`All set`) && x.includes(title)) && h.texts(owner.id).some((x) => x.includes(`I now look after "${title}"`)),
+        `owner told ${title} is ready`,
+      );
       return { chatId, group: group! };
     },
     async plan(groupId, price = '9.90', currency = 'CNY', days = 30, name = 'Monthly') {
@@ -176,20 +188,46 @@ export async function startTelegram(dialect: Dialect, opts: HarnessOptions = {})
     async buyWithDev(user, start = '/start', plan = /^Monthly/, beforePay) {
       const before = emu.messagesTo(user.id).length;
       emu.sendText(user, start);
-      await until(() => emu.messagesTo(user.id).slice(before).some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.callback_data?.startsWith('plan:'))), 'plan buttons');
+      await until(
+        () =>
+          emu
+            .messagesTo(user.id)
+            .slice(before)
+            .some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.callback_data?.startsWith('plan:'))),
+        'plan buttons',
+      );
       emu.press(user, plan);
-      await until(() => emu.messagesTo(user.id).slice(before).some((m) => m.photo), 'the QR photo');
-      const photo = emu.messagesTo(user.id).slice(before).find((m) => m.photo)!;
+      await until(
+        () =>
+          emu
+            .messagesTo(user.id)
+            .slice(before)
+            .some((m) => m.photo),
+        'the QR photo',
+      );
+      const photo = emu
+        .messagesTo(user.id)
+        .slice(before)
+        .find((m) => m.photo)!;
       const url = buttonUrl(photo);
       if (!url) throw new Error('the QR photo has no pay button');
       const orderId = url.split('/').pop()!;
       beforePay?.();
-      const paid = await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
+      const paid = await t.service.app.inject({
+        method: 'POST',
+        url: `/pay/${orderId}/dev-pay`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
       if (paid.statusCode !== 303) throw new Error(`dev-pay answered ${paid.statusCode}`);
       return orderId;
     },
     async inviteLink(user, after = 0) {
-      const find = () => emu.messagesTo(user.id).slice(after).find((m) => buttonUrl(m)?.startsWith('https://t.me/+'));
+      const find = () =>
+        emu
+          .messagesTo(user.id)
+          .slice(after)
+          .find((m) => buttonUrl(m)?.startsWith('https://t.me/+'));
       await until(() => find() !== undefined, `an invite link for ${user.first_name}`);
       return buttonUrl(find())!;
     },

@@ -49,7 +49,10 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
     const mallory = emu.addUser('Mallory', { language_code: 'en' });
     expect(emu.joinViaLink(mallory, bobLink)).toBe('requested');
     await h.until(() => h.texts(mallory.id).some((x) => x.includes('for paying members')), 'mallory is told why');
-    await h.until(() => emu.messagesTo(mallory.id).some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.callback_data?.startsWith('plan:'))), 'mallory is offered the plans');
+    await h.until(
+      () => emu.messagesTo(mallory.id).some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.callback_data?.startsWith('plan:'))),
+      'mallory is offered the plans',
+    );
     expect(emu.pendingRequests(chatId)).not.toContain(mallory.id);
     expect(emu.isMember(chatId, mallory.id)).toBe(false);
     expect((await store.audit.list({ subjectType: 'group', subjectId: String(group.id) })).some((a) => a.action === 'group.leaked_link')).toBe(true);
@@ -171,7 +174,14 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
     await h.until(() => h.texts(owner.id).some((x) => x.includes(`Membership #${m!.id} unbanned`)), 'unbanned');
     const sent = emu.messagesTo(alice.id).length;
     emu.sendText(alice, '/invite');
-    await h.until(() => h.texts(alice.id).slice(sent).some((x) => x.includes('fresh invite link')), 'alice told a link is coming');
+    await h.until(
+      () =>
+        h
+          .texts(alice.id)
+          .slice(sent)
+          .some((x) => x.includes('fresh invite link')),
+      'alice told a link is coming',
+    );
     const again = await inviteLink(alice, sent);
     expect(again).not.toBe(link);
     expect(emu.status(chatId, alice.id)).toBe('left');

@@ -40,7 +40,10 @@ describe.each(DIALECTS)('Telegram pace and failures (%s)', (dialect) => {
     await h.t.service.scheduler.tick();
     expect(await store.jobs.list({ kind: 'remove' })).toHaveLength(500);
 
-    await h.until(async () => (await store.jobs.list({ kind: 'remove', status: 'done' })).length === 500, 'all removals done', { stepMs: 1000, maxSteps: 2000 });
+    await h.until(async () => (await store.jobs.list({ kind: 'remove', status: 'done' })).length === 500, 'all removals done', {
+      stepMs: 1000,
+      maxSteps: 2000,
+    });
     expect(users.filter((u) => emu.isMember(chatId, u.id))).toEqual([]);
     // Out, and not banned: free to buy again and rejoin.
     expect(users.filter((u) => emu.status(chatId, u.id) !== 'left')).toEqual([]);
@@ -52,7 +55,10 @@ describe.each(DIALECTS)('Telegram pace and failures (%s)', (dialect) => {
     await h.until(() => users.every((u) => h!.texts(u.id).some((x) => x.includes('has ended'))), 'everyone told', { stepMs: 1000, maxSteps: 2000 });
     expect(emu.violations).toEqual([]);
     // Never more than 30 accepted calls in any second, by the emulator's own records.
-    const accepted = emu.calls.filter((c) => c.method !== 'getUpdates' && !c.injected && c.status !== 429).map((c) => c.at).sort((a, b) => a - b);
+    const accepted = emu.calls
+      .filter((c) => c.method !== 'getUpdates' && !c.injected && c.status !== 429)
+      .map((c) => c.at)
+      .sort((a, b) => a - b);
     for (let i = 30; i < accepted.length; i++) expect(accepted[i]! - accepted[i - 30]!).toBeGreaterThanOrEqual(1000);
   }, 120_000);
 
@@ -137,7 +143,10 @@ describe.each(DIALECTS)('Telegram pace and failures (%s)', (dialect) => {
   it('in webhook mode takes updates only with the right secret token', async () => {
     const port = await freePort();
     const secret = 'wh-Secret_0123456789';
-    h = await startTelegram(dialect, { env: { TELEGRAM_MODE: 'webhook', TELEGRAM_WEBHOOK_SECRET: secret, PUBLIC_URL: `http://127.0.0.1:${port}` }, listenPort: port });
+    h = await startTelegram(dialect, {
+      env: { TELEGRAM_MODE: 'webhook', TELEGRAM_WEBHOOK_SECRET: secret, PUBLIC_URL: `http://127.0.0.1:${port}` },
+      listenPort: port,
+    });
     const { emu } = h;
     const store = h.t.service.deps.store;
     const set = emu.calls.find((c) => c.method === 'setWebhook')!;
@@ -155,20 +164,42 @@ describe.each(DIALECTS)('Telegram pace and failures (%s)', (dialect) => {
     expect(emu.calls.some((c) => c.method === 'getUpdates')).toBe(false);
 
     // Forged ones are refused before anything is read.
-    const forged = { update_id: 999_999, message: { message_id: 1, date: 1, chat: { id: 555, type: 'private' }, from: { id: 555, is_bot: false, first_name: 'Forger' }, text: '/start' } };
+    const forged = {
+      update_id: 999_999,
+      message: { message_id: 1, date: 1, chat: { id: 555, type: 'private' }, from: { id: 555, is_bot: false, first_name: 'Forger' }, text: '/start' },
+    };
     const app = h.t.service.app;
     const missing = await app.inject({ method: 'POST', url: '/webhooks/telegram', payload: forged });
-    const wrong = await app.inject({ method: 'POST', url: '/webhooks/telegram', headers: { 'x-telegram-bot-api-secret-token': 'wh-Secret_0123456788' }, payload: forged });
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/webhooks/telegram',
+      headers: { 'x-telegram-bot-api-secret-token': 'wh-Secret_0123456788' },
+      payload: forged,
+    });
     const short = await app.inject({ method: 'POST', url: '/webhooks/telegram', headers: { 'x-telegram-bot-api-secret-token': 'x' }, payload: forged });
     expect([missing.statusCode, wrong.statusCode, short.statusCode]).toEqual([401, 403, 403]);
     await h.run(2_000);
     expect(await store.accounts.find('telegram', '555')).toBeNull();
     expect(emu.messagesTo(555)).toEqual([]);
     // Not an update at all, with the right secret: 400, nothing done.
-    const junk = await app.inject({ method: 'POST', url: '/webhooks/telegram', headers: { 'x-telegram-bot-api-secret-token': secret }, payload: { hello: 'world' } });
+    const junk = await app.inject({
+      method: 'POST',
+      url: '/webhooks/telegram',
+      headers: { 'x-telegram-bot-api-secret-token': secret },
+      payload: { hello: 'world' },
+    });
     expect(junk.statusCode).toBe(400);
     // The right secret: handled.
-    const ok = await app.inject({ method: 'POST', url: '/webhooks/telegram', headers: { 'x-telegram-bot-api-secret-token': secret }, payload: { ...forged, update_id: 1_000_000, message: { ...forged.message, from: { id: alice.id, is_bot: false, first_name: 'Alice' }, chat: { id: alice.id, type: 'private' }, text: '/status' } } });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/webhooks/telegram',
+      headers: { 'x-telegram-bot-api-secret-token': secret },
+      payload: {
+        ...forged,
+        update_id: 1_000_000,
+        message: { ...forged.message, from: { id: alice.id, is_bot: false, first_name: 'Alice' }, chat: { id: alice.id, type: 'private' }, text: '/status' },
+      },
+    });
     expect(ok.statusCode).toBe(200);
     await h.until(() => h!.texts(alice.id).some((x) => x.includes('Readers club: active until')), 'status answered');
   });

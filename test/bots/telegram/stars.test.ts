@@ -21,12 +21,38 @@ describe.each(DIALECTS)('Telegram Stars (%s)', (dialect) => {
     const { emu } = h;
     const before = emu.messagesTo(user.id).length;
     emu.sendText(user, '/start');
-    await h.until(() => emu.messagesTo(user.id).slice(before).some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.callback_data?.startsWith('plan:'))), 'plans');
+    await h.until(
+      () =>
+        emu
+          .messagesTo(user.id)
+          .slice(before)
+          .some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.callback_data?.startsWith('plan:'))),
+      'plans',
+    );
     emu.press(user, /^VIP/);
-    await h.until(() => emu.messagesTo(user.id).slice(before).some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.text === 'Telegram Stars')), 'provider choice');
+    await h.until(
+      () =>
+        emu
+          .messagesTo(user.id)
+          .slice(before)
+          .some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.text === 'Telegram Stars')),
+      'provider choice',
+    );
     emu.press(user, 'Telegram Stars');
-    await h.until(() => emu.messagesTo(user.id).slice(before).some((m) => buttonUrl(m)?.startsWith('https://t.me/$')), 'the invoice link');
-    return buttonUrl(emu.messagesTo(user.id).slice(before).find((m) => buttonUrl(m)?.startsWith('https://t.me/$')))!;
+    await h.until(
+      () =>
+        emu
+          .messagesTo(user.id)
+          .slice(before)
+          .some((m) => buttonUrl(m)?.startsWith('https://t.me/$')),
+      'the invoice link',
+    );
+    return buttonUrl(
+      emu
+        .messagesTo(user.id)
+        .slice(before)
+        .find((m) => buttonUrl(m)?.startsWith('https://t.me/$')),
+    )!;
   }
 
   it('sells with an invoice, grants once, refunds', async () => {

@@ -7,9 +7,19 @@ import { auth, botRoom, devPay, lastPayLink, person, say, settle, startWorld, ty
 
 async function groupWithPlan(w: World) {
   const room = botRoom(w, 'Readers club');
-  const g = await w.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'wechat', chatId: room.id, title: 'Readers club' } });
+  const g = await w.service.app.inject({
+    method: 'POST',
+    url: '/api/groups',
+    headers: auth,
+    payload: { platform: 'wechat', chatId: room.id, title: 'Readers club' },
+  });
   expect(g.statusCode).toBe(201);
-  const p = await w.service.app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 } });
+  const p = await w.service.app.inject({
+    method: 'POST',
+    url: '/api/plans',
+    headers: auth,
+    payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 },
+  });
   expect(p.statusCode).toBe(201);
   return room;
 }

@@ -35,7 +35,10 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(dialect: Dialect, opts: { env?: Record<string, string>; settings?: Partial<WechatSettings>; login?: boolean } = {}): Promise<World> {
+export async function startWorld(
+  dialect: Dialect,
+  opts: { env?: Record<string, string>; settings?: Partial<WechatSettings>; login?: boolean } = {},
+): Promise<World> {
   const db = await openTestDb(dialect);
   const clock = new FakeClock();
   const mocker = new mock.Mocker();
@@ -172,7 +175,12 @@ export async function bindWithPlan(w: World, owner: ContactMock, room: RoomMock,
 
 /** Pays an order through the dev provider's pay page, as the member would. */
 export async function devPay(w: World, orderId: string) {
-  const r = await w.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
+  const r = await w.service.app.inject({
+    method: 'POST',
+    url: `/pay/${orderId}/dev-pay`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: '',
+  });
   if (r.statusCode !== 303) throw new Error(`dev-pay: ${r.statusCode} ${r.body}`);
 }
 

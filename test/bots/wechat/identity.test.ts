@@ -46,8 +46,12 @@ describe.each(DIALECTS)('WeChat identity across re-logins (%s)', (dialect) => {
     expect(w.puppet.textsTo(alice2!.id)).toEqual([]);
     expect((await w.db.store.accounts.get(account.id))!.platformUserId).toBe(alice2!.id);
     expect(await w.db.store.accounts.find('wechat', alice.id)).toBeNull();
-    const moves = (await w.db.store.audit.list({ subjectType: 'account', subjectId: String(account.id) })).filter((a) => a.action === 'wechat.identity_rematched');
-    expect(moves).toEqual([expect.objectContaining({ reason: 'WeChat contact id changed (matched again by remark)', detail: { from: alice.id, to: alice2!.id } })]);
+    const moves = (await w.db.store.audit.list({ subjectType: 'account', subjectId: String(account.id) })).filter(
+      (a) => a.action === 'wechat.identity_rematched',
+    );
+    expect(moves).toEqual([
+      expect.objectContaining({ reason: 'WeChat contact id changed (matched again by remark)', detail: { from: alice.id, to: alice2!.id } }),
+    ]);
 
     await say(w, alice2!, '我的会员');
     expect(w.puppet.textsTo(alice2!.id).at(-1)).toMatch(/^Club: active until /);
@@ -61,7 +65,7 @@ describe.each(DIALECTS)('WeChat identity across re-logins (%s)', (dialect) => {
     expect(w.puppet.ops.filter((o) => o.op === 'del')).toEqual([expect.objectContaining({ contactId: alice2!.id, outcome: 'removed' })]);
   });
 
-  it('matched again by WeChat ID when the remark is the operator\'s own; a mere namesake is a different person', async () => {
+  it("matched again by WeChat ID when the remark is the operator's own; a mere namesake is a different person", async () => {
     const bob = person(w, 'Bob', { handle: 'bob_wx', alias: 'Bobby from work' });
     await say(w, bob, '帮助');
     const account = (await w.db.store.accounts.find('wechat', bob.id))!;
@@ -71,7 +75,9 @@ describe.each(DIALECTS)('WeChat identity across re-logins (%s)', (dialect) => {
     const [bob2] = await relogin(bob);
     await say(w, bob2!, '订单');
     expect(await w.db.store.accounts.find('wechat', bob2!.id)).toMatchObject({ id: account.id });
-    const moves = (await w.db.store.audit.list({ subjectType: 'account', subjectId: String(account.id) })).filter((a) => a.action === 'wechat.identity_rematched');
+    const moves = (await w.db.store.audit.list({ subjectType: 'account', subjectId: String(account.id) })).filter(
+      (a) => a.action === 'wechat.identity_rematched',
+    );
     expect(moves[0]!.reason).toBe('WeChat contact id changed (matched again by wechat id)');
 
     // Another "Bob" with no remark and no WeChat ID gets an account of his own.
@@ -90,9 +96,12 @@ describe.each(DIALECTS)('WeChat identity across re-logins (%s)', (dialect) => {
     // Nobody has written since: the account still holds the old id when the job runs.
     expect((await w.db.store.accounts.get(account.id))!.platformUserId).toBe(carol.id);
     let sent = false;
-    const sending = w.service.deps.gateways.get('wechat')!.sendText(carol.id, 'hello again', { lane: 'notice' }).then(() => {
-      sent = true;
-    });
+    const sending = w.service.deps.gateways
+      .get('wechat')!
+      .sendText(carol.id, 'hello again', { lane: 'notice' })
+      .then(() => {
+        sent = true;
+      });
     await settle(w, { until: () => sent });
     await sending;
     expect(w.puppet.textsTo(carol2!.id)).toEqual(['hello again']);

@@ -58,7 +58,11 @@ describe('WeChat login and health', () => {
     const after = await app.inject({ method: 'GET', url: '/healthz', headers: auth });
     expect(after.json().wechat).toMatchObject({ status: 'logged_in', loggedIn: true, qrAvailable: false, logins: 1 });
     expect(after.body).not.toContain('Gatekeeper Bot');
-    expect((await app.inject({ method: 'GET', url: '/api/wechat/login', headers: auth })).json()).toMatchObject({ status: 'logged_in', qr: null, loggedInAs: 'Gatekeeper Bot' });
+    expect((await app.inject({ method: 'GET', url: '/api/wechat/login', headers: auth })).json()).toMatchObject({
+      status: 'logged_in',
+      qr: null,
+      loggedInAs: 'Gatekeeper Bot',
+    });
     expect((await app.inject({ method: 'GET', url: '/api/wechat/login/qr.png', headers: auth })).statusCode).toBe(404);
   });
 
@@ -72,9 +76,16 @@ describe('WeChat login and health', () => {
 
     await w.puppet.logout();
     await waitFor(() => w.adapter.login.status === 'logged_out', 'logout');
-    expect((await w.service.app.inject({ method: 'GET', url: '/healthz', headers: auth })).json().wechat).toMatchObject({ status: 'logged_out', loggedIn: false, logouts: 1 });
+    expect((await w.service.app.inject({ method: 'GET', url: '/healthz', headers: auth })).json().wechat).toMatchObject({
+      status: 'logged_out',
+      loggedIn: false,
+      logouts: 1,
+    });
 
-    await w.db.store.jobs.enqueue([notifyJob({ accountId: account.id, message: { key: 'reminder.grace', params: { group: 'Club', graceUntil: w.clock.now() } } }, 'while-logged-out')], w.clock.now());
+    await w.db.store.jobs.enqueue(
+      [notifyJob({ accountId: account.id, message: { key: 'reminder.grace', params: { group: 'Club', graceUntil: w.clock.now() } } }, 'while-logged-out')],
+      w.clock.now(),
+    );
     for (let i = 0; i < 3; i++) {
       await w.service.worker.drain();
       await w.clock.advance(31_000);
@@ -100,10 +111,25 @@ describe('WeChat configuration', () => {
   it('the production path: WECHATY_PUPPET_SERVICE_TOKEN turns the adapter on (puppet-service), nothing connects before start()', async () => {
     const db = await openTestDb('sqlite');
     try {
-      const config = loadConfig({ DATA_DIR: '/nonexistent-test-data-dir', DATABASE_URL: db.url, ADMIN_TOKEN, PAYMENT_PROVIDERS: 'dev', ALLOW_DEV_PAYMENTS: '1', WECHATY_PUPPET_SERVICE_TOKEN: 'puppet_service_token_123', WECHAT_FRIEND_KEYWORD: ' join ' });
+      const config = loadConfig({
+        DATA_DIR: '/nonexistent-test-data-dir',
+        DATABASE_URL: db.url,
+        ADMIN_TOKEN,
+        PAYMENT_PROVIDERS: 'dev',
+        ALLOW_DEV_PAYMENTS: '1',
+        WECHATY_PUPPET_SERVICE_TOKEN: 'puppet_service_token_123',
+        WECHAT_FRIEND_KEYWORD: ' join ',
+      });
       expect(config.wechat).toEqual({ puppet: 'wechaty-puppet-service', token: 'puppet_service_token_123', friendKeyword: 'join' });
       expect(config.playground).toBe(false);
-      const service = await createService({ config, adminToken: ADMIN_TOKEN, devPaySecret: DEV_SECRET, store: db.store, clock: new FakeClock(), logger: memoryLogger() });
+      const service = await createService({
+        config,
+        adminToken: ADMIN_TOKEN,
+        devPaySecret: DEV_SECRET,
+        store: db.store,
+        clock: new FakeClock(),
+        logger: memoryLogger(),
+      });
       expect(service.wechat).toBeDefined();
       expect(service.wechat!.wechaty).toBeNull();
       expect(service.deps.gateways.get('wechat')).toBe(service.wechat!.gateway);
@@ -113,7 +139,9 @@ describe('WeChat configuration', () => {
     } finally {
       await db.close();
     }
-    expect(() => loadConfig({ WECHATY_PUPPET_SERVICE_TOKEN: 'tok', ALLOW_DEV_PAYMENTS: '1', WECHAT_FRIEND_KEYWORD: 'x'.repeat(51) })).toThrow(/^WECHAT_FRIEND_KEYWORD must be at most 50 characters/);
+    expect(() => loadConfig({ WECHATY_PUPPET_SERVICE_TOKEN: 'tok', ALLOW_DEV_PAYMENTS: '1', WECHAT_FRIEND_KEYWORD: 'x'.repeat(51) })).toThrow(
+      /^WECHAT_FRIEND_KEYWORD must be at most 50 characters/,
+    );
     // Without a token there is no WeChat adapter at all.
     expect(loadConfig({}).wechat).toBeNull();
   });

@@ -52,7 +52,9 @@ describe.each(DIALECTS)('WeChat member story (%s)', (dialect) => {
     const m = (await w.db.store.memberships.list({ accountId: account.id }))[0]!;
     expect(m.status).toBe('active');
     expect(await w.db.store.wechat.getPendingAdd(m.id)).toMatchObject({ state: 'joined', mode: 'direct' });
-    expect((await w.db.store.audit.list({ subjectType: 'membership', subjectId: String(m.id) })).map((a) => a.action)).toEqual(expect.arrayContaining(['membership.grant', 'membership.invite', 'wechat.join_confirmed']));
+    expect((await w.db.store.audit.list({ subjectType: 'membership', subjectId: String(m.id) })).map((a) => a.action)).toEqual(
+      expect.arrayContaining(['membership.grant', 'membership.invite', 'wechat.join_confirmed']),
+    );
     expect(w.puppet.textsTo(alice.id).some((t) => t.startsWith('Payment received'))).toBe(true);
 
     // Paid time over, then grace over: removed with room.remove, confirmed against the member list.

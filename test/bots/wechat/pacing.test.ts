@@ -44,7 +44,9 @@ describe('WeChat pacing', () => {
     const pending = readers.map((r) => gateway.sendText(r.id, 'Your membership ends soon', { lane: 'reminder' }).then(() => done.push(r.id)));
     // The first reminder takes the free slot; three wait.
     await waitFor(() => done.length === 1 && w.service.limiter.pending === 3, 'reminders queued');
-    pending.push(gateway.invite(room.id, dave.id, { membershipId: m.id, expiresAt: m.expiresAt, groupTitle: 'Club', locale: 'en' }).then(() => done.push('invite')));
+    pending.push(
+      gateway.invite(room.id, dave.id, { membershipId: m.id, expiresAt: m.expiresAt, groupTitle: 'Club', locale: 'en' }).then(() => done.push('invite')),
+    );
     await waitFor(() => w.service.limiter.pending === 4, 'invite queued');
     await settle(w, { until: () => done.length === 5 });
     await Promise.all(pending);
@@ -62,7 +64,10 @@ describe('WeChat pacing', () => {
     const who = ['P1', 'P2', 'P3', 'P4', 'P5'].map((n) => person(w, n));
     const accounts = [];
     for (const c of who) accounts.push(await w.db.store.accounts.upsert({ platform: 'wechat', platformUserId: c.id, displayName: c.payload.name }, now));
-    await w.db.store.jobs.enqueue(accounts.map((a, i) => notifyJob({ accountId: a.id, message: { key: 'reminder.grace', params: { group: 'Club', graceUntil: now } } }, `cap-${i}`)), now);
+    await w.db.store.jobs.enqueue(
+      accounts.map((a, i) => notifyJob({ accountId: a.id, message: { key: 'reminder.grace', params: { group: 'Club', graceUntil: now } } }, `cap-${i}`)),
+      now,
+    );
 
     const draining = w.service.worker.drain();
     for (let i = 0; i < 120; i++) await w.clock.advance(1000);

@@ -29,8 +29,12 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
     const group = (await w.db.store.groups.findByChat('wechat', room.id))!;
     expect(group).toMatchObject({ title: 'Readers club', ownerAccountId: account.id, intruderPolicy: 'report' });
     expect(await w.db.store.wechat.getBinding(group.id)).toMatchObject({ roomId: room.id, boundBy: account.id, confirmedReportId: null });
-    expect(w.puppet.textsTo(owner.id).at(-1)).toBe(`Room "Readers club" is now group #${group.id}. Add a plan with /addplan ${group.id} <price> <currency> <days> <name>.`);
-    expect((await w.db.store.audit.list({ subjectType: 'group', subjectId: String(group.id) })).map((a) => a.action)).toEqual(expect.arrayContaining(['group.add', 'wechat.bind']));
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe(
+      `Room "Readers club" is now group #${group.id}. Add a plan with /addplan ${group.id} <price> <currency> <days> <name>.`,
+    );
+    expect((await w.db.store.audit.list({ subjectType: 'group', subjectId: String(group.id) })).map((a) => a.action)).toEqual(
+      expect.arrayContaining(['group.add', 'wechat.bind']),
+    );
     // Nothing was said in the room itself.
     expect(w.puppet.sent.filter((s) => s.to === room.id)).toEqual([]);
 
@@ -55,8 +59,17 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
 
   it('a room an admin registered is bound only by an owner whose groups include it', async () => {
     const room = botRoom(w, 'Admin room', []);
-    const registered = (await w.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'wechat', chatId: room.id, title: 'Admin room' } })).json();
-    const other = (await w.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'wechat', chatId: 'other@chatroom', title: 'Other' } })).json();
+    const registered = (
+      await w.service.app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'wechat', chatId: room.id, title: 'Admin room' } })
+    ).json();
+    const other = (
+      await w.service.app.inject({
+        method: 'POST',
+        url: '/api/groups',
+        headers: auth,
+        payload: { platform: 'wechat', chatId: 'other@chatroom', title: 'Other' },
+      })
+    ).json();
     const scoped = person(w, 'Sam');
     const covered = person(w, 'Cora');
     w.mocker.roomPayload(room.id).memberIdList.push(scoped.id, covered.id);
@@ -76,7 +89,9 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
     await makeOwner(w, owner);
     await inRoom(owner, room, '/bind');
     expect(await w.db.store.groups.list()).toEqual([]);
-    expect(w.puppet.textsTo(owner.id).at(-1)).toBe('I cannot manage room "Their room": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.');
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe(
+      'I cannot manage room "Their room": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.',
+    );
   });
 
   it('ignores /bind and /whitelist from someone who is not an owner', async () => {

@@ -52,8 +52,12 @@ describe.each(DIALECTS)('WeChat adds confirmed only by room-join (%s)', (dialect
     await w.service.scheduler.tick();
     await settle(w);
     expect(await w.db.store.wechat.getPendingAdd(m.id)).toMatchObject({ state: 'timed_out' });
-    expect(w.puppet.textsTo(gina.id).at(-1)).toBe('Your invitation to "Big room" has not been accepted yet. Open the invitation card in this chat and tap to join, or reply 重新入群 for a new one.');
-    expect(w.puppet.textsTo(owner.id).at(-1)).toMatch(/^Gina \(membership #\d+\) paid for "Big room" but has not joined yet: the room has more than 40 members/);
+    expect(w.puppet.textsTo(gina.id).at(-1)).toBe(
+      'Your invitation to "Big room" has not been accepted yet. Open the invitation card in this chat and tap to join, or reply 重新入群 for a new one.',
+    );
+    expect(w.puppet.textsTo(owner.id).at(-1)).toMatch(
+      /^Gina \(membership #\d+\) paid for "Big room" but has not joined yet: the room has more than 40 members/,
+    );
     // Told once, not at every tick.
     const told = w.puppet.sent.length;
     await w.clock.advance(HOUR_MS);
@@ -79,8 +83,12 @@ describe.each(DIALECTS)('WeChat adds confirmed only by room-join (%s)', (dialect
     await w.clock.advance(10 * 60_000 + 1);
     await w.service.scheduler.tick();
     await settle(w);
-    expect(w.puppet.textsTo(hank.id).at(-1)).toBe('We tried to add you to "Big room", but WeChat has not confirmed it. If you see an invitation in this chat, open it and accept. Otherwise reply 重新入群 and we will try again. The group owner has been told.');
-    expect(w.puppet.textsTo(owner.id).at(-1)).toMatch(/^Hank \(membership #\d+\) paid for "Big room" but WeChat did not add them\. The room's invitation confirmation \(群聊邀请确认\) is probably on/);
+    expect(w.puppet.textsTo(hank.id).at(-1)).toBe(
+      'We tried to add you to "Big room", but WeChat has not confirmed it. If you see an invitation in this chat, open it and accept. Otherwise reply 重新入群 and we will try again. The group owner has been told.',
+    );
+    expect(w.puppet.textsTo(owner.id).at(-1)).toMatch(
+      /^Hank \(membership #\d+\) paid for "Big room" but WeChat did not add them\. The room's invitation confirmation \(群聊邀请确认\) is probably on/,
+    );
     expect((await w.db.store.audit.list({ subjectType: 'membership', subjectId: String(m.id) })).map((a) => a.action)).toContain('wechat.add_timeout');
 
     // The owner turns the setting off; Hank asks again.
@@ -125,7 +133,14 @@ describe.each(DIALECTS)('WeChat adds confirmed only by room-join (%s)', (dialect
     const transaction = store.transaction;
     store.transaction = ((fn: Parameters<typeof transaction>[0]) =>
       transaction((tx) =>
-        fn({ ...tx, wechat: { ...tx.wechat, resolvePendingAdd: (id, from, to, now) => (to === 'joined' ? Promise.reject(new Error('database is down')) : tx.wechat.resolvePendingAdd(id, from, to, now)) } }),
+        fn({
+          ...tx,
+          wechat: {
+            ...tx.wechat,
+            resolvePendingAdd: (id, from, to, now) =>
+              to === 'joined' ? Promise.reject(new Error('database is down')) : tx.wechat.resolvePendingAdd(id, from, to, now),
+          },
+        }),
       )) as typeof transaction;
     try {
       await w.clock.advance(10 * 60_000 + 1);

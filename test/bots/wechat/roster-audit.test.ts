@@ -39,7 +39,9 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     const report = (await w.db.store.wechat.latestAuditReport(group.id))!;
     expect(report.intruders.map((i) => i.name)).toEqual(['Mallory', 'Walter']);
     const text = w.puppet.textsTo(owner.id).at(-1)!;
-    expect(text).toContain(`Roster check of "Club" (#${group.id}): 2 person(s) in the room without a paid membership:\n1. Mallory\n2. Walter\nNobody was removed`);
+    expect(text).toContain(
+      `Roster check of "Club" (#${group.id}): 2 person(s) in the room without a paid membership:\n1. Mallory\n2. Walter\nNobody was removed`,
+    );
     expect(text).toContain(`/intruders confirm ${report.id}`);
     expect(w.puppet.ops.filter((o) => o.op === 'del')).toEqual([]);
     expect(w.puppet.members(room.id)).toEqual(expect.arrayContaining([mallory.id, walter.id]));
@@ -111,7 +113,9 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     w.puppet.leaveSilently(room.id, alice.id); // no event
     await w.clock.advance(60_000);
     await tick();
-    expect(w.puppet.textsTo(alice.id).at(-1)).toMatch(/^You have paid access to "Club" until .+, but you are not in the room\. Reply 重新入群 to be added again\.$/);
+    expect(w.puppet.textsTo(alice.id).at(-1)).toMatch(
+      /^You have paid access to "Club" until .+, but you are not in the room\. Reply 重新入群 to be added again\.$/,
+    );
     const offers = () => w.puppet.textsTo(alice.id).filter((t) => t.startsWith('You have paid access')).length;
     await w.clock.advance(60_000);
     await tick();
@@ -151,7 +155,7 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Roster check of "Club" paused: 3 paid members look absent at once');
   });
 
-  it("an owner of another group is no owner here: unpaid in this room, they are reported like anyone else", async () => {
+  it('an owner of another group is no owner here: unpaid in this room, they are reported like anyone else', async () => {
     const owner = person(w, 'Olivia');
     const sam = person(w, 'Sam');
     const room = botRoom(w, 'Club', [owner]);

@@ -16,7 +16,10 @@ describe.each(DIALECTS)('WeChat store (%s)', (dialect) => {
     const s = t.store;
     const owner = await s.accounts.upsert({ platform: 'wechat', platformUserId: 'wx-owner', displayName: 'Olivia' }, now);
     const member = await s.accounts.upsert({ platform: 'wechat', platformUserId: 'wx-alice', displayName: 'Alice' }, now);
-    const group = await s.groups.insert({ platform: 'wechat', platformChatId: 'room-1@chatroom', title: 'Club', ownerAccountId: owner.id, graceMs: 0, reminderOffsetsMs: [] }, now);
+    const group = await s.groups.insert(
+      { platform: 'wechat', platformChatId: 'room-1@chatroom', title: 'Club', ownerAccountId: owner.id, graceMs: 0, reminderOffsetsMs: [] },
+      now,
+    );
     const m = await s.memberships.insert({ accountId: member.id, groupId: group.id, status: 'active', expiresAt: now + 1000 }, now);
     return { owner, member, group, m };
   }
@@ -24,7 +27,16 @@ describe.each(DIALECTS)('WeChat store (%s)', (dialect) => {
   it('pending adds: restart counts attempts, resolve is conditional, due ones are listed', async () => {
     const { member, group, m } = await basics();
     const w = t.store.wechat;
-    const base = { membershipId: m.id, groupId: group.id, accountId: member.id, contactId: 'wx-alice', roomId: 'room-1@chatroom', mode: 'direct' as const, requestedAt: now, deadlineAt: now + 600_000 };
+    const base = {
+      membershipId: m.id,
+      groupId: group.id,
+      accountId: member.id,
+      contactId: 'wx-alice',
+      roomId: 'room-1@chatroom',
+      mode: 'direct' as const,
+      requestedAt: now,
+      deadlineAt: now + 600_000,
+    };
     await w.upsertPendingAdd(base);
     expect(await w.getPendingAdd(m.id)).toEqual({ ...base, state: 'pending', resolvedAt: null, attempts: 1 });
     expect(await w.pendingAddsDue(now + 599_999, 10)).toEqual([]);
@@ -48,7 +60,13 @@ describe.each(DIALECTS)('WeChat store (%s)', (dialect) => {
     expect(await w.latestAuditReport(group.id)).toEqual(report);
     await w.setIntruderPolicy(group.id, 'remove', { reportId: report.id, by: owner.id }, now + 5);
     expect((await t.store.groups.get(group.id))!.intruderPolicy).toBe('remove');
-    expect(await w.getBinding(group.id)).toMatchObject({ roomId: 'room-1@chatroom', boundBy: null, confirmedReportId: report.id, confirmedBy: owner.id, confirmedAt: now + 5 });
+    expect(await w.getBinding(group.id)).toMatchObject({
+      roomId: 'room-1@chatroom',
+      boundBy: null,
+      confirmedReportId: report.id,
+      confirmedBy: owner.id,
+      confirmedAt: now + 5,
+    });
     await w.bindRoom({ groupId: group.id, roomId: 'room-1@chatroom', boundBy: owner.id }, now + 6);
     expect(await w.getBinding(group.id)).toMatchObject({ boundBy: owner.id, boundAt: now + 6, confirmedReportId: report.id });
     await w.setIntruderPolicy(group.id, 'report', null, now + 7);
@@ -66,11 +84,26 @@ describe.each(DIALECTS)('WeChat store (%s)', (dialect) => {
     const w = t.store.wechat;
     await w.upsertIdentity({ accountId: member.id, handle: 'alice_wx', aliasTag: `gk-${member.id}`, name: 'Alice' }, now);
     await w.upsertIdentity({ accountId: member.id, handle: null, aliasTag: null, name: 'Alice B.' }, now + 1);
-    expect(await w.getIdentity(member.id)).toEqual({ accountId: member.id, handle: 'alice_wx', aliasTag: `gk-${member.id}`, name: 'Alice B.', updatedAt: now + 1 });
+    expect(await w.getIdentity(member.id)).toEqual({
+      accountId: member.id,
+      handle: 'alice_wx',
+      aliasTag: `gk-${member.id}`,
+      name: 'Alice B.',
+      updatedAt: now + 1,
+    });
     expect(await w.findIdentityByHandle('alice_wx')).toMatchObject({ accountId: member.id });
     expect(await w.findIdentityByHandle('nobody')).toBeNull();
 
-    await w.upsertPendingAdd({ membershipId: m.id, groupId: group.id, accountId: member.id, contactId: 'wx-alice', roomId: 'room-1@chatroom', mode: 'direct', requestedAt: now, deadlineAt: now + 1 });
+    await w.upsertPendingAdd({
+      membershipId: m.id,
+      groupId: group.id,
+      accountId: member.id,
+      contactId: 'wx-alice',
+      roomId: 'room-1@chatroom',
+      mode: 'direct',
+      requestedAt: now,
+      deadlineAt: now + 1,
+    });
     await w.addToWhitelist({ groupId: group.id, contactId: 'wx-alice', handle: null, name: 'Alice', addedBy: null }, now);
     expect(await w.repointAccount(member.id, 'wx-alice-2')).toBe('wx-alice');
     expect(await t.store.accounts.find('wechat', 'wx-alice')).toBeNull();
