@@ -1,60 +1,33 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { createCheckout } from '../../src/app/checkout.ts';
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
-import type { AppDeps } from '../../src/app/deps.ts';
 import type { PaymentProvider, ProviderEvent } from '../../src/app/ports.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
+import type { TestService } from '../helpers/service.ts';
+import { serviceTest } from '../helpers/service-fixture.ts';
 
 type Paid = Extract<ProviderEvent, { type: 'paid' }>;
 
 describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
-  let t: TestService;
-  let deps: AppDeps;
-  let dev: PaymentProvider;
-  let planId: number;
-  let groupIds: number[];
-  let userSeq = 0;
-
-  beforeAll(async () => {
-    t = await startTestService(dialect, { GRACE_HOURS: '48' });
-    deps = t.service.deps;
-    dev = deps.providers.get('dev')!;
-    const g1 = await deps.store.groups.insert(
-      { platform: 'playground', platformChatId: 'a', title: 'A', ownerAccountId: null, graceMs: 48 * HOUR_MS, reminderOffsetsMs: [] },
-      t.clock.now(),
-    );
-    const g2 = await deps.store.groups.insert(
-      { platform: 'playground', platformChatId: 'b', title: 'B', ownerAccountId: null, graceMs: 48 * HOUR_MS, reminderOffsetsMs: [] },
-      t.clock.now(),
-    );
-    groupIds = [g1.id, g2.id];
-    planId = (await deps.store.plans.insert({ name: 'Both', priceMinor: 1000, currency: 'CNY', durationDays: 30, groupIds }, t.clock.now())).id;
-  });
-  afterAll(async () => {
-    await t.close();
+  // Each test gets its own service with two groups and a plan covering both.
+  const it = serviceTest(dialect, { GRACE_HOURS: '48' }).extend<{ w: ReturnType<typeof world> }>({
+    w: async ({ t }, use) => {
+      const deps = t.service.deps;
+      const group = (chatId: string) =>
+        deps.store.groups.insert(
+          { platform: 'playground', platformChatId: chatId, title: chatId.toUpperCase(), ownerAccountId: null, graceMs: 48 * HOUR_MS, reminderOffsetsMs: [] },
+          t.clock.now(),
+        );
+      const groupIds = [(await group('a')).id, (await group('b')).id];
+      const planId = (await deps.store.plans.insert({ name: 'Both', priceMinor: 1000, currency: 'CNY', durationDays: 30, groupIds }, t.clock.now())).id;
+      await use(world(t, groupIds, planId));
+    },
   });
 
-  const newOrder = async (userId = `u${++userSeq}`) => (await createCheckout(deps, { platform: 'playground', userId, planId, provider: 'dev' })).order;
-  const paidEvent = (o: { outTradeNo: string; amountMinor: number; currency: string }, eventId: string, txn: string, paidAt = t.clock.now()): Paid => ({
-    type: 'paid',
-    eventId,
-    outTradeNo: o.outTradeNo,
-    providerTxnId: txn,
-    amountMinor: o.amountMinor,
-    currency: o.currency,
-    merchantId: dev.merchantId,
-    paidAt,
-  });
-  const handle = (e: ProviderEvent) => handleProviderEvent(deps, dev, e, JSON.stringify(e));
-  const periodsOf = (orderId: string) => t.db.opened.db.selectFrom('membership_periods').selectAll().where('order_id', '=', orderId).execute();
-  const chargesOf = (orderId: string) =>
-    t.db.opened.db.selectFrom('payments').selectAll().where('order_id', '=', orderId).where('kind', '=', 'charge').execute();
-  const membershipsOf = async (accountId: number) => (await deps.store.memberships.list({ accountId })).sort((a, b) => a.groupId - b.groupId);
-
-  it('N duplicate or re-keyed payment events grant exactly one period', async () => {
+  it('N duplicate or re-keyed payment events grant exactly one period', async ({ deps, w }) => {
+    const { newOrder, paidEvent, handle, periodsOf, chargesOf, membershipsOf } = w;
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.constantFrom('duplicate', 'rekeyed', 'reconcile'), { minLength: 1, maxLength: 8 }),
@@ -88,7 +61,8 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     );
   });
 
-  it('a renewal while active extends from the current expiry and sends no new invite', async () => {
+  it('a renewal while active extends from the current expiry and sends no new invite', async ({ t, deps, w }) => {
+    const { newOrder, paidEvent, handle, membershipsOf } = w;
     const first = await newOrder('renewer');
     const paidAt = t.clock.now();
     expect(await handle(paidEvent(first, 'r1', 'rtx1', paidAt))).toBe('granted');
@@ -102,7 +76,8 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(invites).toHaveLength(2);
   });
 
-  it('a renewal paid in grace extends from expires_at; after expiry it starts at the provider success time', async () => {
+  it('a renewal paid in grace extends from expires_at; after expiry it starts at the provider success time', async ({ t, deps, w }) => {
+    const { newOrder, paidEvent, handle, membershipsOf } = w;
     const o1 = await newOrder('lapser');
     const start = t.clock.now();
     await handle(paidEvent(o1, 'l1', 'ltx1', start));
@@ -135,7 +110,8 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(invites).toHaveLength(4);
   });
 
-  it('two different orders of one new member paid at once both count: 60 days, one invite per group', async () => {
+  it('two different orders of one new member paid at once both count: 60 days, one invite per group', async ({ t, deps, w }) => {
+    const { newOrder, paidEvent, handle, membershipsOf } = w;
     const a = await newOrder('twice');
     const b = await newOrder('twice');
     const at = t.clock.now();
@@ -152,7 +128,8 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(invites).toHaveLength(2);
   });
 
-  it('a refund reported before its payment holds the payment for review; a second refund report books nothing more', async () => {
+  it('a refund reported before its payment holds the payment for review; a second refund report books nothing more', async ({ t, deps, w }) => {
+    const { newOrder, paidEvent, handle, periodsOf } = w;
     const order = await newOrder('early-refund');
     const refund = {
       type: 'refunded' as const,
@@ -177,7 +154,8 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(refunds).toHaveLength(1);
   });
 
-  it('a payment from a banned member is held for review, never granted', async () => {
+  it('a payment from a banned member is held for review, never granted', async ({ t, deps, w }) => {
+    const { groupIds, newOrder, paidEvent, handle, periodsOf, chargesOf } = w;
     const order = await newOrder('banned-later');
     const m = await deps.store.memberships.insert({ accountId: order.accountId, groupId: groupIds[0]!, status: 'banned', expiresAt: 0 }, t.clock.now());
     expect(await handle(paidEvent(order, 'b1', 'btx1'))).toBe('review');
@@ -187,7 +165,8 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(await chargesOf(order.id)).toHaveLength(1);
   });
 
-  it('a failed outcome leaves the order pending; ignored and refund events are recorded', async () => {
+  it('a failed outcome leaves the order pending; ignored and refund events are recorded', async ({ t, deps, w }) => {
+    const { newOrder, handle } = w;
     const order = await newOrder();
     expect(await handle({ type: 'failed', eventId: 'f1', outTradeNo: order.outTradeNo, reason: 'card declined' })).toBe('failed_noted');
     expect((await deps.store.orders.get(order.id))!.status).toBe('pending');
@@ -209,10 +188,34 @@ describe.each(DIALECTS)('confirm payment (%s)', (dialect) => {
     expect(refunds).toHaveLength(1);
   });
 
-  it("an event naming another provider's order is treated as unknown", async () => {
+  it("an event naming another provider's order is treated as unknown", async ({ deps, w }) => {
+    const { dev, newOrder, paidEvent } = w;
     const order = await newOrder();
     const other: PaymentProvider = { ...dev, name: 'other', merchantId: null } as PaymentProvider;
     expect(await handleProviderEvent(deps, other, paidEvent(order, 'x1', 'xtx1'), '{}')).toBe('unknown_order');
     expect((await deps.store.orders.get(order.id))!.status).toBe('pending');
   });
 });
+
+function world(t: TestService, groupIds: number[], planId: number) {
+  const deps = t.service.deps;
+  const dev = deps.providers.get('dev')!;
+  let userSeq = 0;
+  const newOrder = async (userId = `u${++userSeq}`) => (await createCheckout(deps, { platform: 'playground', userId, planId, provider: 'dev' })).order;
+  const paidEvent = (o: { outTradeNo: string; amountMinor: number; currency: string }, eventId: string, txn: string, paidAt = t.clock.now()): Paid => ({
+    type: 'paid',
+    eventId,
+    outTradeNo: o.outTradeNo,
+    providerTxnId: txn,
+    amountMinor: o.amountMinor,
+    currency: o.currency,
+    merchantId: dev.merchantId,
+    paidAt,
+  });
+  const handle = (e: ProviderEvent) => handleProviderEvent(deps, dev, e, JSON.stringify(e));
+  const periodsOf = (orderId: string) => t.db.opened.db.selectFrom('membership_periods').selectAll().where('order_id', '=', orderId).execute();
+  const chargesOf = (orderId: string) =>
+    t.db.opened.db.selectFrom('payments').selectAll().where('order_id', '=', orderId).where('kind', '=', 'charge').execute();
+  const membershipsOf = async (accountId: number) => (await deps.store.memberships.list({ accountId })).sort((a, b) => a.groupId - b.groupId);
+  return { dev, groupIds, newOrder, paidEvent, handle, periodsOf, chargesOf, membershipsOf };
+}

@@ -1,35 +1,31 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { sweepExpiry } from '../../src/app/expire.ts';
+import type { Membership } from '../../src/app/model.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
+import { serviceTest } from '../helpers/service-fixture.ts';
 
 describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
-  let t: TestService;
-  let deps: AppDeps;
-  let groupId: number;
-
-  beforeEach(async () => {
-    t = await startTestService(dialect);
-    deps = t.service.deps;
-    groupId = (
-      await deps.store.groups.insert(
+  // Each test gets its own service with one group of 24 hours' grace.
+  const it = serviceTest(dialect).extend<{ groupId: number; addMember: (userId: string, expiresAt: number) => Promise<Membership> }>({
+    groupId: async ({ t }, use) => {
+      const g = await t.service.deps.store.groups.insert(
         { platform: 'playground', platformChatId: 'g', title: 'G', ownerAccountId: null, graceMs: 24 * HOUR_MS, reminderOffsetsMs: [] },
         t.clock.now(),
-      )
-    ).id;
-  });
-  afterEach(async () => {
-    await t.close();
+      );
+      await use(g.id);
+    },
+    addMember: async ({ t, groupId }, use) => {
+      const { store } = t.service.deps;
+      await use(async (userId, expiresAt) => {
+        const a = await store.accounts.upsert({ platform: 'playground', platformUserId: userId }, t.clock.now());
+        return store.memberships.insert({ accountId: a.id, groupId, status: 'active', expiresAt }, t.clock.now());
+      });
+    },
   });
 
-  const addMember = async (userId: string, expiresAt: number) => {
-    const a = await deps.store.accounts.upsert({ platform: 'playground', platformUserId: userId }, t.clock.now());
-    return deps.store.memberships.insert({ accountId: a.id, groupId, status: 'active', expiresAt }, t.clock.now());
-  };
-
-  it('moves due members to grace, then expires them in batches with one removal job and audit line each', async () => {
+  it('moves due members to grace, then expires them in batches with one removal job and audit line each', async ({ t, deps, addMember }) => {
     const now = t.clock.now();
     for (let i = 0; i < 25; i++) await addMember(`due${i}`, now + i * 1000);
     for (let i = 0; i < 5; i++) await addMember(`later${i}`, now + 10 * DAY_MS);
@@ -46,7 +42,7 @@ describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
     expect(audit.filter((a) => a.action === 'membership.expire')).toHaveLength(25);
   });
 
-  it('a removal job for someone who renewed meanwhile does nothing', async () => {
+  it('a removal job for someone who renewed meanwhile does nothing', async ({ t, deps, addMember }) => {
     const now = t.clock.now();
     const m = await addMember('renews', now);
     t.clock.set(now + 25 * HOUR_MS);
@@ -60,7 +56,7 @@ describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
     expect((await deps.store.jobs.list({ kind: 'remove' }))[0]!.status).toBe('done');
   });
 
-  it("uses each group's own grace", async () => {
+  it("uses each group's own grace", async ({ t, deps, addMember }) => {
     const g2 = await deps.store.groups.insert(
       { platform: 'playground', platformChatId: 'g2', title: 'G2', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
       t.clock.now(),
@@ -76,7 +72,7 @@ describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
   });
 
   if (dialect === 'postgres') {
-    it('two instances sweeping at once expire each member exactly once', async () => {
+    it('two instances sweeping at once expire each member exactly once', async ({ t, deps, addMember }) => {
       const now = t.clock.now();
       for (let i = 0; i < 60; i++) await addMember(`m${i}`, now);
       const other = await t.db.reopen();

@@ -1,4 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
+import { createCheckout } from '../../src/app/checkout.ts';
+import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
+import type { AppDeps } from '../../src/app/deps.ts';
+import { DevProvider } from '../../src/payments/dev/dev-provider.ts';
 import { auth } from './service.ts';
 
 /** A group + plan + pending dev order through the admin API; returns their ids. */
@@ -27,4 +32,44 @@ export async function seedOrder(app: FastifyInstance, opts: { userId?: string; p
   });
   if (c.statusCode !== 201) throw new Error(`checkout failed: ${c.body}`);
   return { groupId, planId, orderId: c.json().orderId as string };
+}
+
+const admin = { kind: 'admin', via: 'api' } as const;
+
+/**
+ * seedOrder without the HTTP server: a group (found by chat id or added), a plan and a pending dev
+ * order through the same use cases the admin API calls.
+ */
+export async function seedOrderDirect(
+  deps: AppDeps,
+  opts: { userId?: string; price?: string; currency?: string; days?: number; chatId?: string; planId?: number } = {},
+) {
+  const chatId = opts.chatId ?? 'room-1';
+  const group =
+    (await deps.store.groups.findByChat('playground', chatId)) ??
+    (await addGroup(deps, { platform: 'playground', chatId, title: `Group ${chatId}`, actor: admin }));
+  const planId =
+    opts.planId ??
+    (
+      await addPlan(deps, {
+        groupIds: [group.id],
+        name: 'Monthly',
+        price: opts.price ?? '9.90',
+        currency: opts.currency ?? 'CNY',
+        days: opts.days ?? 30,
+        actor: admin,
+      })
+    ).id;
+  const { order } = await createCheckout(deps, { platform: 'playground', userId: opts.userId ?? 'alice', planId, provider: 'dev' });
+  return { groupId: group.id, planId, orderId: order.id, order };
+}
+
+/** What the dev "pay" button does, without the HTTP server: the dev provider's signed notification, parsed and handled. */
+export async function payDevDirect(deps: AppDeps, orderId: string) {
+  const dev = deps.providers.get('dev');
+  const order = await deps.store.orders.get(orderId);
+  if (!(dev instanceof DevProvider) || !order) throw new Error(`cannot dev-pay ${orderId}`);
+  const { body, headers } = dev.pay(order);
+  const outcome = await handleProviderEvent(deps, dev, await dev.parseWebhook(body, headers), body.toString('utf8'));
+  return { outcome, status: (await deps.store.orders.get(orderId))?.status };
 }
