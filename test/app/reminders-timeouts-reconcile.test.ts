@@ -1,50 +1,44 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { seedOrder } from '../helpers/fixtures.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
+import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
+import type { TestService } from '../helpers/service.ts';
+import { serviceTest } from '../helpers/service-fixture.ts';
 
 describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialect) => {
-  let t: TestService;
-  beforeEach(async () => {
-    t = await startTestService(dialect, { GRACE_HOURS: '24', REMINDER_OFFSETS_HOURS: '72,24,0' });
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const it = serviceTest(dialect, { GRACE_HOURS: '24', REMINDER_OFFSETS_HOURS: '72,24,0' });
 
-  const tickAndDrain = async () => {
+  const tickAndDrain = async (t: TestService) => {
     await t.service.scheduler.tick();
     await t.service.worker.drain();
   };
-  const texts = () => t.gateway.of('text').map((c) => c.text);
-  const pay = async (orderId: string) =>
-    (await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } })).json();
+  const texts = (t: TestService) => t.gateway.of('text').map((c) => c.text);
 
-  it('reminds 3 days and 1 day before expiry and at expiry with the grace left, each once, saying how to renew', async () => {
-    const { orderId } = await seedOrder(t.service.app, { days: 10 });
+  it('reminds 3 days and 1 day before expiry and at expiry with the grace left, each once, saying how to renew', async ({ t, deps }) => {
+    const pay = (orderId: string) => payDevDirect(deps, orderId);
+    const { orderId } = await seedOrderDirect(deps, { days: 10 });
     await pay(orderId);
-    await tickAndDrain();
-    const baseline = texts().length;
+    await tickAndDrain(t);
+    const baseline = texts(t).length;
     await t.clock.advance(6 * DAY_MS);
-    await tickAndDrain();
-    expect(texts().length).toBe(baseline);
+    await tickAndDrain(t);
+    expect(texts(t).length).toBe(baseline);
 
     await t.clock.advance(DAY_MS + MINUTE_MS); // 3 days left
-    await tickAndDrain();
-    await tickAndDrain();
-    expect(texts().slice(baseline)).toEqual([expect.stringMatching(/ends on .* \(3 day\(s\) left\)\. Send \/renew/)]);
+    await tickAndDrain(t);
+    await tickAndDrain(t);
+    expect(texts(t).slice(baseline)).toEqual([expect.stringMatching(/ends on .* \(3 day\(s\) left\)\. Send \/renew/)]);
 
     await t.clock.advance(2 * DAY_MS); // 1 day left
-    await tickAndDrain();
-    expect(texts().slice(baseline)).toHaveLength(2);
-    expect(texts().at(-1)).toMatch(/1 day\(s\) left/);
+    await tickAndDrain(t);
+    expect(texts(t).slice(baseline)).toHaveLength(2);
+    expect(texts(t).at(-1)).toMatch(/1 day\(s\) left/);
 
     await t.clock.advance(DAY_MS); // expired: grace
-    await tickAndDrain();
-    await tickAndDrain();
-    expect(texts().slice(baseline)).toHaveLength(3);
-    expect(texts().at(-1)).toMatch(/has ended\. You can stay until .*\/renew/);
+    await tickAndDrain(t);
+    await tickAndDrain(t);
+    expect(texts(t).slice(baseline)).toHaveLength(3);
+    expect(texts(t).at(-1)).toMatch(/has ended\. You can stay until .*\/renew/);
     expect(
       t.gateway
         .of('text')
@@ -53,42 +47,39 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     ).toBe(true);
   });
 
-  it('a renewal restarts reminders for the new period, and a queued reminder for the old expiry is dropped', async () => {
-    const first = await seedOrder(t.service.app, { userId: 'r', days: 10 });
+  it('a renewal restarts reminders for the new period, and a queued reminder for the old expiry is dropped', async ({ t, deps }) => {
+    const pay = (orderId: string) => payDevDirect(deps, orderId);
+    const first = await seedOrderDirect(deps, { userId: 'r', days: 10 });
     await pay(first.orderId);
-    await tickAndDrain();
-    const baseline = texts().length;
+    await tickAndDrain(t);
+    const baseline = texts(t).length;
     await t.clock.advance(7 * DAY_MS + MINUTE_MS);
     await t.service.scheduler.tick(); // 3-day reminder queued, not yet sent
-    const renewal = await t.service.app.inject({
-      method: 'POST',
-      url: '/api/checkouts',
-      headers: { authorization: 'Bearer test-admin-token-0123456789' },
-      payload: { platform: 'playground', userId: 'r', planId: first.planId, provider: 'dev' },
-    });
-    await pay(renewal.json().orderId);
+    const renewal = await seedOrderDirect(deps, { userId: 'r', planId: first.planId });
+    await pay(renewal.orderId);
     await t.service.worker.drain();
-    const sent = texts().slice(baseline);
+    const sent = texts(t).slice(baseline);
     expect(sent.filter((s) => /left/.test(s))).toHaveLength(0);
     expect(sent.filter((s) => /Payment received/.test(s))).toHaveLength(1);
     // The new expiry is 13 days away: its own 3-day reminder comes 10 days later.
     await t.clock.advance(10 * DAY_MS + MINUTE_MS);
-    await tickAndDrain();
+    await tickAndDrain(t);
     expect(
-      texts()
+      texts(t)
         .slice(baseline)
         .filter((s) => /3 day\(s\) left/.test(s)),
     ).toHaveLength(1);
   });
 
-  it('expires pending orders after 15 minutes and closes them at the provider; a late payment is still honoured', async () => {
-    const { orderId } = await seedOrder(t.service.app);
+  it('expires pending orders after 15 minutes and closes them at the provider; a late payment is still honoured', async ({ t, deps }) => {
+    const pay = (orderId: string) => payDevDirect(deps, orderId);
+    const { orderId } = await seedOrderDirect(deps);
     const dev = t.service.devProvider!;
     await t.clock.advance(14 * MINUTE_MS);
-    await tickAndDrain();
+    await tickAndDrain(t);
     expect((await t.service.deps.store.orders.get(orderId))!.status).toBe('pending');
     await t.clock.advance(2 * MINUTE_MS);
-    await tickAndDrain();
+    await tickAndDrain(t);
     const order = (await t.service.deps.store.orders.get(orderId))!;
     expect(order.status).toBe('expired');
     expect(await dev.query(order)).toEqual({ state: 'closed' });
@@ -96,13 +87,13 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     expect((await pay(orderId)).status).toBe('paid');
   });
 
-  it('reconcile finds a payment whose notification was lost, and the late notification changes nothing', async () => {
-    const { orderId } = await seedOrder(t.service.app, { userId: 'lost' });
+  it('reconcile finds a payment whose notification was lost, and the late notification changes nothing', async ({ t, deps }) => {
+    const { orderId } = await seedOrderDirect(deps, { userId: 'lost' });
     const dev = t.service.devProvider!;
     const order = (await t.service.deps.store.orders.get(orderId))!;
     const lost = dev.pay(order); // money taken; notification never delivered
     await t.clock.advance(3 * MINUTE_MS);
-    await tickAndDrain();
+    await tickAndDrain(t);
     expect((await t.service.deps.store.orders.get(orderId))!.status).toBe('paid');
     const members = await t.service.deps.store.memberships.list({ accountId: order.accountId });
     expect(members.map((m) => m.status)).toEqual(['active']);
@@ -122,29 +113,29 @@ describe.each(DIALECTS)('reminders, order time-outs and reconcile (%s)', (dialec
     expect(charges).toHaveLength(1);
   });
 
-  it('reconcile sends a result that disagrees with our records to review', async () => {
-    const { orderId } = await seedOrder(t.service.app, { userId: 'odd' });
+  it('reconcile sends a result that disagrees with our records to review', async ({ t, deps }) => {
+    const { orderId } = await seedOrderDirect(deps, { userId: 'odd' });
     const order = (await t.service.deps.store.orders.get(orderId))!;
     t.service.devProvider!.pay(order, { amount_minor: 1 });
     await t.clock.advance(3 * MINUTE_MS);
-    await tickAndDrain();
+    await tickAndDrain(t);
     const after = (await t.service.deps.store.orders.get(orderId))!;
     expect(after.status).toBe('review');
     expect(after.reviewReason).toMatch(/amount mismatch/);
     expect(t.gateway.of('invite')).toHaveLength(0);
   });
 
-  it('asks about each order at most once per interval however often the clock ticks', async () => {
-    await seedOrder(t.service.app, { userId: 'q' });
+  it('asks about each order at most once per interval however often the clock ticks', async ({ t, deps }) => {
+    await seedOrderDirect(deps, { userId: 'q' });
     await t.clock.advance(3 * MINUTE_MS);
     for (let i = 0; i < 5; i++) await t.service.scheduler.tick();
     expect((await t.service.deps.store.jobs.list({ kind: 'reconcile_order' })).length).toBe(1);
     await t.clock.advance(HOUR_MS * 3);
-    await tickAndDrain();
+    await tickAndDrain(t);
     // Expired over an hour ago: no longer asked about.
     const before = (await t.service.deps.store.jobs.list({ kind: 'reconcile_order' })).length;
     await t.clock.advance(HOUR_MS);
-    await tickAndDrain();
+    await tickAndDrain(t);
     expect((await t.service.deps.store.jobs.list({ kind: 'reconcile_order' })).length).toBe(before);
   });
 });
