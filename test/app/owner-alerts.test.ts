@@ -2,34 +2,30 @@
 // the owner who bound it. Never to an owner of unrelated groups, and an alert about no group in
 // particular goes to operators only. (Before: only groups.owner_account_id was told, so a group an admin
 // registered alerted nobody, and a dead refund job alerted the owners of every group.)
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { addGroup } from '../../src/app/catalog-admin.ts';
 import { alertOwnersJob } from '../../src/app/job-kinds.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
 import { confirmRefund } from '../../src/app/refunds.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
-import { seedOrder } from '../helpers/fixtures.ts';
+import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
+import { serviceTest } from '../helpers/service-fixture.ts';
 import { RecordingGateway } from '../fakes/recording-gateway.ts';
 
 describe.each(DIALECTS)('owner alerts follow owner scopes (%s)', (dialect) => {
-  let t: TestService;
-  beforeEach(async () => {
-    t = await startTestService(dialect);
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const it = serviceTest(dialect);
 
-  it('a partial refund on an admin-registered group tells its scoped owner and the operator, not an owner of another group; a group-less alert tells operators only', async () => {
-    const deps = t.service.deps;
+  it('a partial refund on an admin-registered group tells its scoped owner and the operator, not an owner of another group; a group-less alert tells operators only', async ({
+    t,
+    deps,
+  }) => {
     // The operator runs things from Telegram (a playground account's powers stop at playground groups).
     const telegram = new RecordingGateway('telegram');
     deps.gateways.set('telegram', telegram);
     const bot = createConversation(deps);
-    const s = await seedOrder(t.service.app, { userId: 'ann', chatId: 'room-1', price: '9.90', currency: 'CNY' });
-    await t.service.app.inject({ method: 'POST', url: `/pay/${s.orderId}/dev-pay`, headers: { accept: 'application/json' } });
+    const s = await seedOrderDirect(deps, { userId: 'ann', chatId: 'room-1', price: '9.90', currency: 'CNY' });
+    await payDevDirect(deps, s.orderId);
     await t.service.worker.drain();
     const admin = { kind: 'admin', via: 'cli' } as const;
     await bot.handle({ platform: 'playground', userId: 'scoped', text: (await createClaimCode(deps, admin, [s.groupId])).code });
