@@ -1,7 +1,7 @@
 // Issue 13 parts 3 and 4 on a whole service with a recording chat gateway and a fake clock: an outage
 // of hours loses no invite and no removal, the access sweep fixes what jobs could not, and an owner
 // whose chat always fails does not set off an alert storm.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it as plainIt } from 'vitest';
 import { inviteJob, removeJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
 import type { Store } from '../../src/app/ports.ts';
@@ -9,45 +9,17 @@ import type { MembershipStatus } from '../../src/domain/membership.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { HOUR_MS, MINUTE_MS } from '../../src/domain/time.ts';
 import { DIALECTS, openTestDb } from '../helpers/db.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
+import type { TestService } from '../helpers/service.ts';
+import { serviceTest } from '../helpers/service-fixture.ts';
 
 describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
-  let t: TestService;
-  let store: Store;
-  let owner: Account;
-  let group: Group;
-
-  beforeEach(async () => {
-    t = await startTestService(dialect);
-    store = t.service.deps.store;
-    const now = t.clock.now();
-    owner = await store.accounts.upsert({ platform: 'playground', platformUserId: 'olga', displayName: 'Olga', locale: 'en' }, now);
-    await store.accounts.setOwner(owner.id);
-    group = await store.groups.insert(
-      { platform: 'playground', platformChatId: 'room-1', title: 'Readers', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] },
-      now,
-    );
-  });
-  afterEach(async () => {
-    await t.close();
+  // Each test gets its own service with an owner, Olga, and her group, room-1.
+  const it = serviceTest(dialect).extend<{ w: Awaited<ReturnType<typeof world>> }>({
+    w: async ({ t }, use) => use(await world(t)),
   });
 
-  const member = async (name: string, status: MembershipStatus, expiresAt: number) => {
-    const now = t.clock.now();
-    const a = await store.accounts.upsert({ platform: 'playground', platformUserId: name, displayName: name, locale: 'en' }, now);
-    return store.memberships.insert({ accountId: a.id, groupId: group.id, status, expiresAt }, now);
-  };
-  /** One minute of service life: the clock moves, cron ticks, the worker drains. */
-  const minutes = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      await t.clock.advance(MINUTE_MS);
-      await t.service.scheduler.tick();
-      await t.service.worker.drain();
-    }
-  };
-  const roster = () => t.gateway.roster('room-1');
-
-  it('a 2-hour outage of the platform: afterwards the paid member is let in and the lapsed one removed, nothing dead-lettered', async () => {
+  it('a 2-hour outage of the platform: afterwards the paid member is let in and the lapsed one removed, nothing dead-lettered', async ({ t, w }) => {
+    const { store, member, minutes, roster } = w;
     const now = t.clock.now();
     const alice = await member('alice', 'active', now + 30 * 86_400_000);
     const bob = await member('bob', 'active', now + 10 * MINUTE_MS);
@@ -74,7 +46,11 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect(t.gateway.of('text').some((c) => c.userId === 'bob' && c.text.includes('removed'))).toBe(true);
   });
 
-  it('a failure of our own while asking for a member is not taken for the platform being down: the tick fails with it, the row is put back', async () => {
+  it('a failure of our own while asking for a member is not taken for the platform being down: the tick fails with it, the row is put back', async ({
+    t,
+    w,
+  }) => {
+    const { member, roster } = w;
     await member('alice', 'active', t.clock.now() + 30 * 86_400_000);
     roster().add('alice');
     await t.clock.advance(7 * HOUR_MS); // a grant is looked at 6 hours after it was made
@@ -89,7 +65,8 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect((await t.service.scheduler.tick()).access).toMatchObject({ checked: 1, confirmed: 1, unreachable: [] });
   });
 
-  it('the sweep invites a paid member again once a refusal is gone, and stops once they are in', async () => {
+  it('the sweep invites a paid member again once a refusal is gone, and stops once they are in', async ({ t, w }) => {
+    const { store, member, minutes, roster } = w;
     const now = t.clock.now();
     const alice = await member('alice', 'active', now + 30 * 86_400_000);
     const lift = t.gateway.failWhen(
@@ -117,7 +94,8 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect(t.gateway.of('text').filter((c) => c.userId === 'olga' && c.text.includes('Gave up'))).toHaveLength(1);
   });
 
-  it('the sweep removes a lapsed, revoked or banned member still seen in the group, never a paid one', async () => {
+  it('the sweep removes a lapsed, revoked or banned member still seen in the group, never a paid one', async ({ t, w }) => {
+    const { store, member, minutes, roster } = w;
     const now = t.clock.now();
     const past = now - HOUR_MS;
     const carol = await member('carol', 'expired', past);
@@ -141,7 +119,8 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect(t.gateway.calls.length).toBe(asked);
   });
 
-  it('a removal the platform keeps refusing is tried again a bounded number of times, and the owner is told once', async () => {
+  it('a removal the platform keeps refusing is tried again a bounded number of times, and the owner is told once', async ({ t, w }) => {
+    const { store, member, minutes, roster } = w;
     const now = t.clock.now();
     await member('frank', 'expired', now - HOUR_MS);
     roster().add('frank');
@@ -160,7 +139,8 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect(t.gateway.of('text').filter((c) => c.userId === 'olga' && c.text.includes('Gave up on a "remove" task'))).toHaveLength(1);
   });
 
-  it('with no adapter running for a platform, the sweep leaves its rows alone', async () => {
+  it('with no adapter running for a platform, the sweep leaves its rows alone', async ({ t, w }) => {
+    const { store, owner, minutes } = w;
     const now = t.clock.now();
     const tg = await store.groups.insert(
       { platform: 'telegram', platformChatId: '-100', title: 'TG', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] },
@@ -173,7 +153,8 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect((await store.memberships.get(m.id))!.status).toBe('expired');
   });
 
-  it('an owner chat that always fails: 100 dead jobs raise a bounded number of alerts, and the jobs table stops growing', async () => {
+  it('an owner chat that always fails: 100 dead jobs raise a bounded number of alerts, and the jobs table stops growing', async ({ t, w }) => {
+    const { store, member } = w;
     const now = t.clock.now();
     t.gateway.failWhen(
       (c) => c.userId === 'olga',
@@ -202,7 +183,8 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     expect((await store.jobs.list({ kind: 'invite', status: 'dead' })).length).toBe(100);
   });
 
-  it('coalesces owner alerts of one kind to one per hour, the next one saying how many were held back', async () => {
+  it('coalesces owner alerts of one kind to one per hour, the next one saying how many were held back', async ({ t, w }) => {
+    const { store, member } = w;
     const now = t.clock.now();
     const jobs = [];
     for (let i = 0; i < 5; i++) {
@@ -229,7 +211,7 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
 });
 
 describe.each(DIALECTS.filter((d) => d === 'postgres'))('access sweep on several instances (%s)', (dialect) => {
-  it('two instances claiming at once never take the same membership', async () => {
+  plainIt('two instances claiming at once never take the same membership', async () => {
     const db = await openTestDb(dialect);
     try {
       const now = Date.UTC(2026, 0, 1);
@@ -269,3 +251,29 @@ describe.each(DIALECTS.filter((d) => d === 'postgres'))('access sweep on several
     }
   });
 });
+
+async function world(t: TestService) {
+  const store: Store = t.service.deps.store;
+  const now = t.clock.now();
+  const owner: Account = await store.accounts.upsert({ platform: 'playground', platformUserId: 'olga', displayName: 'Olga', locale: 'en' }, now);
+  await store.accounts.setOwner(owner.id);
+  const group: Group = await store.groups.insert(
+    { platform: 'playground', platformChatId: 'room-1', title: 'Readers', ownerAccountId: owner.id, graceMs: HOUR_MS, reminderOffsetsMs: [] },
+    now,
+  );
+  const member = async (name: string, status: MembershipStatus, expiresAt: number) => {
+    const now = t.clock.now();
+    const a = await store.accounts.upsert({ platform: 'playground', platformUserId: name, displayName: name, locale: 'en' }, now);
+    return store.memberships.insert({ accountId: a.id, groupId: group.id, status, expiresAt }, now);
+  };
+  /** One minute of service life: the clock moves, cron ticks, the worker drains. */
+  const minutes = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      await t.clock.advance(MINUTE_MS);
+      await t.service.scheduler.tick();
+      await t.service.worker.drain();
+    }
+  };
+  const roster = () => t.gateway.roster('room-1');
+  return { store, owner, group, member, minutes, roster };
+}
