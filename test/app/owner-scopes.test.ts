@@ -10,7 +10,7 @@ import { computeStats } from '../../src/app/stats.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Conversation, Reply } from '../../src/conversation/types.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { seedOrder } from '../helpers/fixtures.ts';
+import { payDevDirect, seedOrder, seedOrderDirect } from '../helpers/fixtures.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
 
 const textOf = (replies: Reply[]) => replies.map((r) => ('text' in r ? r.text : '')).join('\n');
@@ -24,8 +24,8 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
 
   /** Group 1 (room-1, ann paid 9.90 CNY) and group 2 (room-2, ben paid 5.00 USD). */
   async function paid(userId: string, chatId: string, price: string, currency: string) {
-    const s = await seedOrder(t.service.app, { userId, chatId, price, currency });
-    await inject({ method: 'POST', url: `/pay/${s.orderId}/dev-pay`, headers: { accept: 'application/json' } });
+    const s = await seedOrderDirect(deps, { userId, chatId, price, currency });
+    await payDevDirect(deps, s.orderId);
     await t.service.worker.drain();
     const order = (await deps.store.orders.get(s.orderId))!;
     const m = (await deps.store.memberships.list({ accountId: order.accountId }))[0]!;
