@@ -8,7 +8,7 @@ import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domai
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DEV_SIGNATURE_HEADER } from '../../src/payments/dev/dev-provider.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { seedOrder } from '../helpers/fixtures.ts';
+import { payDevDirect, seedOrder, seedOrderDirect } from '../helpers/fixtures.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
 
 describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
@@ -22,8 +22,8 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
   const inject = (o: InjectOptions) => t.service.app.inject(o);
   const pay = (orderId: string) => inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
   const paidMember = async (userId: string, days = 30) => {
-    const s = await seedOrder(t.service.app, { userId, days });
-    await pay(s.orderId);
+    const s = await seedOrderDirect(t.service.deps, { userId, days });
+    await payDevDirect(t.service.deps, s.orderId);
     await t.service.worker.drain();
     const order = (await t.service.deps.store.orders.get(s.orderId))!;
     const m = (await t.service.deps.store.memberships.list({ accountId: order.accountId }))[0]!;
