@@ -28,7 +28,16 @@ export interface JobEffects {
   audit?: Omit<AuditEntry, 'id'>[];
 }
 
-export type JobHandler = (job: Job) => Promise<JobEffects | void>;
+/** What the worker tells a running handler. */
+export interface JobRun {
+  /**
+   * Aborted when the worker lost the job's lease (another worker took it): the handler's returned effects
+   * are dropped, and a handler should check it (`signal.throwIfAborted()`) before any write or call of its own.
+   */
+  signal: AbortSignal;
+}
+
+export type JobHandler = (job: Job, run: JobRun) => Promise<JobEffects | void>;
 
 export interface JobHandlers {
   handlers: Record<string, JobHandler>;
