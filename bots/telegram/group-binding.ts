@@ -12,9 +12,9 @@
 //   until the owner confirms a dry run) → `remove`, or `ignore`. The owner, admins, bots and whitelisted
 //   people are never touched.
 import { addGroup } from '../../src/app/catalog-admin.ts';
-import type { JobEffects, JobHandler } from '../../src/app/job-handlers.ts';
+import type { JobEffects } from '../../src/app/job-handlers.ts';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
-import type { Account, Group } from '../../src/app/model.ts';
+import type { Account, Group, Job } from '../../src/app/model.ts';
 import type { TelegramRosterStatus } from './store-port.ts';
 import { DomainError, ProviderRejectedError } from '../../src/domain/errors.ts';
 import { isApiError, withRetries } from './bot-api-client.ts';
@@ -249,8 +249,7 @@ export class GroupBinding {
   }
 
   /** Job `telegram_intruder`: re-checks everything, then removes the person (free to come back after buying). */
-  readonly removeIntruder: JobHandler = async (job): Promise<JobEffects | void> => {
-    const p = job.payload as IntruderPayload;
+  readonly removeIntruder = async (p: IntruderPayload, job: Job): Promise<JobEffects | void> => {
     const { store, clock } = this.c.deps;
     const group = await store.groups.get(p.groupId);
     if (!group || group.platform !== 'telegram') return;

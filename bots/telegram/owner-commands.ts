@@ -5,6 +5,8 @@
 //   /whitelist <group> <user-id>        this person may stay without a membership
 //   /unwhitelist <group> <user-id>
 // The owner is checked against the store on every command; for anyone else these are unknown commands.
+import { z } from 'zod';
+import { defineJobKind } from '../../src/app/job-registry.ts';
 import { type Actor, actorLabel, assertOwnerOf } from '../../src/app/actors.ts';
 import type { Account, Group, IntruderPolicy } from '../../src/app/model.ts';
 import type { NewJob } from '../../src/app/ports.ts';
@@ -18,18 +20,12 @@ import { mayStay, render, type TelegramContext } from './context.ts';
 export const DRY_RUN_VALID_MS = DAY_MS;
 const LIST_LIMIT = 200;
 
-export const intruderJob = (groupId: number, userId: string, joinedAt: number): NewJob => ({
-  kind: 'telegram_intruder',
-  payload: { groupId, userId, joinedAt },
-  lane: 'access',
-  dedupeKey: `telegram_intruder:${groupId}:${userId}:${joinedAt}`,
-});
+/** Job `telegram_intruder`: remove someone who joined without a membership (handled in group-binding.ts). */
+export const TELEGRAM_INTRUDER = defineJobKind('telegram_intruder', z.object({ groupId: z.number().int(), userId: z.string(), joinedAt: z.number() }));
+export type IntruderPayload = z.output<typeof TELEGRAM_INTRUDER.schema>;
 
-export interface IntruderPayload {
-  groupId: number;
-  userId: string;
-  joinedAt: number;
-}
+export const intruderJob = (groupId: number, userId: string, joinedAt: number): NewJob =>
+  TELEGRAM_INTRUDER.job({ groupId, userId, joinedAt }, { lane: 'access', dedupeKey: `telegram_intruder:${groupId}:${userId}:${joinedAt}` });
 
 export class OwnerCommands {
   constructor(private readonly c: TelegramContext) {}

@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Telegraf } from 'telegraf';
 import type { Update } from 'telegraf/types';
-import type { JobHandler } from '../../src/app/job-handlers.ts';
+import type { JobRegistry } from '../../src/app/job-registry.ts';
 import type { Clock, Logger } from '../../src/app/ports.ts';
 import type { Conversation } from '../../src/conversation/types.ts';
 import { ProviderRejectedError, RetryAfterError } from '../../src/domain/errors.ts';
@@ -15,7 +15,7 @@ import { type ApiCaller, BotApiClient, type TelegramLimiter } from './bot-api-cl
 import type { TelegramContext, TelegramDeps } from './context.ts';
 import { GroupBinding } from './group-binding.ts';
 import { JoinRequests } from './join-requests.ts';
-import { OwnerCommands } from './owner-commands.ts';
+import { OwnerCommands, TELEGRAM_INTRUDER } from './owner-commands.ts';
 import { PrivateChat } from './private-chat.ts';
 import { StarsProvider } from './stars-provider.ts';
 import { TelegramGateway } from './telegram-gateway.ts';
@@ -81,7 +81,6 @@ export class TelegramAdapter {
   readonly client: BotApiClient;
   readonly gateway: TelegramGateway;
   readonly stars: StarsProvider | null;
-  readonly jobHandlers: Record<string, JobHandler>;
   private readonly ctx: TelegramContext;
   private readonly chat: PrivateChat;
   private readonly joins: JoinRequests;
@@ -130,8 +129,12 @@ export class TelegramAdapter {
     this.chat = new PrivateChat(this.ctx, input.conversation, this.gateway, owners, () => this.stars);
     this.joins = new JoinRequests(this.ctx, input.conversation, this.chat);
     this.groups = new GroupBinding(this.ctx, this.gateway);
-    this.jobHandlers = { telegram_intruder: this.groups.removeIntruder };
     this.register();
+  }
+
+  /** Adds the adapter's own job kinds (`telegram_intruder`) to the service's one registry. */
+  registerJobKinds(registry: JobRegistry): void {
+    registry.register(TELEGRAM_INTRUDER, (p, job) => this.groups.removeIntruder(p, job));
   }
 
   // ------------------------------------------------------------ dispatch

@@ -10,9 +10,11 @@
 import { createHash } from 'node:crypto';
 import type { Contact, Room } from 'wechaty';
 import { assertOwnerOf } from '../../src/app/actors.ts';
-import type { JobEffects, JobHandler } from '../../src/app/job-handlers.ts';
+import { z } from 'zod';
+import type { JobEffects } from '../../src/app/job-handlers.ts';
+import { defineJobKind, type JobRegistry } from '../../src/app/job-registry.ts';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
-import type { Account, Group, IntruderPolicy, Job } from '../../src/app/model.ts';
+import type { Account, Group, IntruderPolicy } from '../../src/app/model.ts';
 import type { MembershipView, NewJob } from '../../src/app/ports.ts';
 import type { WechatIntruder } from './store-port.ts';
 import { DomainError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
@@ -21,13 +23,12 @@ import type { Identity } from './identity.ts';
 import type { RoomMembership } from './room-membership.ts';
 import { contactName, errText, findRoom, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 
-export const REMOVE_INTRUDER_JOB = 'wechat_remove_intruder';
-
-interface RemoveIntruderPayload {
-  groupId: number;
-  contactId: string;
-  reportId: number;
-}
+export const REMOVE_INTRUDER = defineJobKind(
+  'wechat_remove_intruder',
+  z.object({ groupId: z.number().int(), contactId: z.string(), reportId: z.number().int() }),
+);
+export const REMOVE_INTRUDER_JOB = REMOVE_INTRUDER.kind;
+type RemoveIntruderPayload = z.output<typeof REMOVE_INTRUDER.schema>;
 
 export interface GroupAudit {
   groupId: number;
@@ -231,13 +232,12 @@ export class RosterAudit {
 
   // ------------------------------------------------------------ removal job
 
-  readonly jobHandlers: Record<string, JobHandler> = {
-    [REMOVE_INTRUDER_JOB]: (job) => this.removeIntruder(job),
-  };
+  registerJobKinds(registry: JobRegistry): void {
+    registry.register(REMOVE_INTRUDER, (p) => this.removeIntruder(p));
+  }
 
   /** Re-checks everything when it runs: the policy, the person's presence, payment, protection. */
-  private async removeIntruder(job: Job): Promise<JobEffects | void> {
-    const p = job.payload as RemoveIntruderPayload;
+  private async removeIntruder(p: RemoveIntruderPayload): Promise<JobEffects | void> {
     const { store, clock } = this.core.deps;
     const group = await store.groups.get(p.groupId);
     if (!group || group.platform !== PLATFORM || group.intruderPolicy !== 'remove') return;

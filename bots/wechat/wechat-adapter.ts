@@ -6,7 +6,7 @@
 // the bot is logged out, so a restart just lets them resume.
 import type { FastifyInstance } from 'fastify';
 import { type Contact, type Friendship, type Message, type Room, type Wechaty, WechatyBuilder, type types } from 'wechaty';
-import type { JobHandler } from '../../src/app/job-handlers.ts';
+import type { JobRegistry } from '../../src/app/job-registry.ts';
 import { RetryAfterError } from '../../src/domain/errors.ts';
 import type { Conversation } from '../../src/conversation/types.ts';
 import { HOUR_MS } from '../../src/domain/time.ts';
@@ -52,7 +52,8 @@ export interface WechatAdapter {
   readonly gateway: WechatGateway;
   readonly login: LoginState;
   readonly sweeps: Sweep[];
-  readonly jobHandlers: Record<string, JobHandler>;
+  /** Adds the adapter's own job kinds (`wechat_remove_intruder`) to the service's one registry. */
+  registerJobKinds(registry: JobRegistry): void;
   /** Admin API routes: GET /api/wechat/login, GET /api/wechat/login/qr.png, POST /api/wechat/restart. */
   readonly routes: (app: FastifyInstance) => Promise<void>;
   /** The Wechaty running now, if any. */
@@ -174,7 +175,7 @@ export function createWechatAdapter(o: WechatAdapterOptions): WechatAdapter {
       { name: 'wechatAdds', run: () => membership.sweepTimeouts() },
       { name: 'wechatRoster', run: () => audit.sweep() },
     ],
-    jobHandlers: audit.jobHandlers,
+    registerJobKinds: (registry) => audit.registerJobKinds(registry),
     routes: wechatAdminRoutes({ adminToken: o.adminToken, state: login, restart: () => restart() }),
     get wechaty() {
       return current;

@@ -8,17 +8,23 @@ import { confirmRefund, refundBalance, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
 import { ownersToTell } from './actors.ts';
 import {
-  type AlertOwnersPayload,
+  ALERT_OWNERS,
+  CLOSE_ORDER,
+  INVITE,
   type InvitePayload,
+  NOTIFY,
   type NotifyPayload,
-  type OrderPayload,
-  type RemindPayload,
+  RECONCILE_ORDER,
+  REFUND,
+  REMIND,
+  REMOVE,
   type RemovePayload,
   alertOwnersJob,
   inviteJob,
   notifyJob,
   reconcileJob,
 } from './job-kinds.ts';
+import { JobRegistry } from './job-registry.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
 
@@ -28,9 +34,19 @@ export interface JobEffects {
   audit?: Omit<AuditEntry, 'id'>[];
 }
 
-export type JobHandler = (job: Job) => Promise<JobEffects | void>;
+/** What the worker tells a running handler. */
+export interface JobRun {
+  /**
+   * Aborted when the worker lost the job's lease (another worker took it): the handler's returned effects
+   * are dropped, and a handler should check it (`signal.throwIfAborted()`) before any write or call of its own.
+   */
+  signal: AbortSignal;
+}
+
+export type JobHandler = (job: Job, run: JobRun) => Promise<JobEffects | void>;
 
 export interface JobHandlers {
+  /** What the worker runs, by kind (the registry's handlers). */
   handlers: Record<string, JobHandler>;
   /** Follow-ups for a job that was given up on: the owner is told. */
   onDead(job: Job, error: string): Promise<NewJob[]>;
@@ -39,7 +55,7 @@ export interface JobHandlers {
 /** Owner alerts: at most one of each kind per owner in this window. */
 export const OWNER_ALERT_WINDOW_MS = HOUR_MS;
 
-export function createJobHandlers(deps: AppDeps): JobHandlers {
+export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobRegistry } {
   const { store, clock, messages, settings } = deps;
 
   const gatewayFor = (platform: Platform): ChatGateway => {
@@ -60,272 +76,267 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
   /** The one rule for "is this removal still due?": the membership, re-read by id, is still in the status the removal was queued for. */
   const removalStillDue = async (p: RemovePayload): Promise<boolean> => (await store.memberships.get(p.membershipId))?.status === p.expectStatus;
 
-  const handlers: Record<string, JobHandler> = {
-    async invite(job) {
-      const p = job.payload as InvitePayload;
-      const ctx = await loadMembership(p.membershipId);
-      if (!ctx || ctx.m.status !== 'active') return;
-      const result = await gatewayFor(ctx.group.platform).invite(ctx.group.platformChatId, ctx.account.platformUserId, {
-        membershipId: ctx.m.id,
-        expiresAt: ctx.m.expiresAt,
-        groupTitle: ctx.group.title,
-        locale: ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale,
-      });
-      // The platform confirmed the person is in: the access sweep stops looking for them.
-      if (result === 'added') await store.memberships.setAccess(ctx.m.id, { confirmedAt: clock.now(), reinvites: 0 });
+  const registry = new JobRegistry();
+
+  registry.register(INVITE, async (p, _job, { signal }) => {
+    const ctx = await loadMembership(p.membershipId);
+    if (!ctx || ctx.m.status !== 'active') return;
+    const result = await gatewayFor(ctx.group.platform).invite(ctx.group.platformChatId, ctx.account.platformUserId, {
+      membershipId: ctx.m.id,
+      expiresAt: ctx.m.expiresAt,
+      groupTitle: ctx.group.title,
+      locale: ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale,
+    });
+    // The platform confirmed the person is in: the access sweep stops looking for them.
+    // Another worker took the job meanwhile: its run records the outcome, not this one.
+    signal.throwIfAborted();
+    if (result === 'added') await store.memberships.setAccess(ctx.m.id, { confirmedAt: clock.now(), reinvites: 0 });
+    return {
+      audit: [
+        {
+          at: clock.now(),
+          actor: 'system',
+          action: 'membership.invite',
+          subjectType: 'membership',
+          subjectId: String(ctx.m.id),
+          reason: result === 'added' ? `added to ${ctx.group.title}` : `invitation to ${ctx.group.title} sent`,
+          detail: { groupId: ctx.group.id },
+        },
+      ],
+    };
+  });
+
+  registry.register(REMOVE, async (p, job, { signal }) => {
+    const ctx = await loadMembership(p.membershipId);
+    if (!ctx || !(await removalStillDue(p))) return;
+    const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, {
+      ban: p.reason === 'banned',
+      stillDue: () => removalStillDue(p),
+    });
+    if (result !== 'removed') {
+      // Renewed (or unbanned) while the removal was under way: left in, or let back in.
+      const m = await store.memberships.get(ctx.m.id);
+      const reinvite = result === 'undone' && m?.status === 'active';
       return {
+        jobs: reinvite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `undo-remove:${job.id}`)] : [],
         audit: [
           {
             at: clock.now(),
             actor: 'system',
-            action: 'membership.invite',
+            action: 'membership.removal_cancelled',
             subjectType: 'membership',
             subjectId: String(ctx.m.id),
-            reason: result === 'added' ? `added to ${ctx.group.title}` : `invitation to ${ctx.group.title} sent`,
-            detail: { groupId: ctx.group.id },
+            reason:
+              result === 'undone'
+                ? `removal from ${ctx.group.title} undone: the membership is ${m?.status ?? 'gone'} again${reinvite ? '; invited again' : ''}`
+                : `removal from ${ctx.group.title} not carried out: the membership is ${m?.status ?? 'gone'} now`,
+            detail: { groupId: ctx.group.id, reason: p.reason, result },
           },
         ],
       };
-    },
+    }
+    // Out by our hand: not "seen in" any more, and nothing left for the access sweep to look at.
+    signal.throwIfAborted();
+    await store.memberships.setAccess(ctx.m.id, { confirmedAt: null, checkedAt: clock.now(), reinvites: 0 });
+    const key = p.reason === 'expired' ? 'membership.removed_expired' : p.reason === 'banned' ? 'membership.removed_banned' : 'membership.removed_revoked';
+    return {
+      // One notice per removal occasion (status change), however many jobs carried it out.
+      jobs: [
+        notifyJob(
+          { accountId: ctx.account.id, message: { key, params: { group: ctx.group.title } }, onlyIf: { membershipId: ctx.m.id, statuses: [p.expectStatus] } },
+          `removed:${ctx.m.id}:${p.reason}:${ctx.m.updatedAt}`,
+        ),
+      ],
+      audit: [
+        {
+          at: clock.now(),
+          actor: 'system',
+          action: 'membership.removed',
+          subjectType: 'membership',
+          subjectId: String(ctx.m.id),
+          reason: `removed from ${ctx.group.title}: membership ${p.reason}`,
+          detail: { groupId: ctx.group.id, reason: p.reason },
+        },
+      ],
+    };
+  });
 
-    async remove(job) {
-      const p = job.payload as RemovePayload;
-      const ctx = await loadMembership(p.membershipId);
-      if (!ctx || !(await removalStillDue(p))) return;
-      const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, {
-        ban: p.reason === 'banned',
-        stillDue: () => removalStillDue(p),
-      });
-      if (result !== 'removed') {
-        // Renewed (or unbanned) while the removal was under way: left in, or let back in.
-        const m = await store.memberships.get(ctx.m.id);
-        const reinvite = result === 'undone' && m?.status === 'active';
-        return {
-          jobs: reinvite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `undo-remove:${job.id}`)] : [],
-          audit: [
-            {
-              at: clock.now(),
-              actor: 'system',
-              action: 'membership.removal_cancelled',
-              subjectType: 'membership',
-              subjectId: String(ctx.m.id),
-              reason:
-                result === 'undone'
-                  ? `removal from ${ctx.group.title} undone: the membership is ${m?.status ?? 'gone'} again${reinvite ? '; invited again' : ''}`
-                  : `removal from ${ctx.group.title} not carried out: the membership is ${m?.status ?? 'gone'} now`,
-              detail: { groupId: ctx.group.id, reason: p.reason, result },
-            },
-          ],
-        };
-      }
-      // Out by our hand: not "seen in" any more, and nothing left for the access sweep to look at.
-      await store.memberships.setAccess(ctx.m.id, { confirmedAt: null, checkedAt: clock.now(), reinvites: 0 });
-      const key = p.reason === 'expired' ? 'membership.removed_expired' : p.reason === 'banned' ? 'membership.removed_banned' : 'membership.removed_revoked';
-      return {
-        // One notice per removal occasion (status change), however many jobs carried it out.
-        jobs: [
-          notifyJob(
-            { accountId: ctx.account.id, message: { key, params: { group: ctx.group.title } }, onlyIf: { membershipId: ctx.m.id, statuses: [p.expectStatus] } },
-            `removed:${ctx.m.id}:${p.reason}:${ctx.m.updatedAt}`,
-          ),
-        ],
-        audit: [
-          {
-            at: clock.now(),
-            actor: 'system',
-            action: 'membership.removed',
-            subjectType: 'membership',
-            subjectId: String(ctx.m.id),
-            reason: `removed from ${ctx.group.title}: membership ${p.reason}`,
-            detail: { groupId: ctx.group.id, reason: p.reason },
-          },
-        ],
-      };
-    },
+  registry.register(NOTIFY, async (p, job) => {
+    if (p.onlyIf) {
+      const m = await store.memberships.get(p.onlyIf.membershipId);
+      if (!m || !p.onlyIf.statuses.includes(m.status)) return;
+    }
+    const account = await store.accounts.get(p.accountId);
+    if (!account) return;
+    const locale = account.locale ?? settings.defaultLocale;
+    let text = messages.render(locale, p.message);
+    if (p.coalesced) text += `\n${messages.render(locale, { key: 'owner.alert_coalesced', params: { count: p.coalesced } })}`;
+    await gatewayFor(account.platform).sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
+  });
 
-    async notify(job) {
-      const p = job.payload as NotifyPayload;
-      if (p.onlyIf) {
-        const m = await store.memberships.get(p.onlyIf.membershipId);
-        if (!m || !p.onlyIf.statuses.includes(m.status)) return;
-      }
-      const account = await store.accounts.get(p.accountId);
-      if (!account) return;
-      const locale = account.locale ?? settings.defaultLocale;
-      let text = messages.render(locale, p.message);
-      if (p.coalesced) text += `\n${messages.render(locale, { key: 'owner.alert_coalesced', params: { count: p.coalesced } })}`;
-      await gatewayFor(account.platform).sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
-    },
+  registry.register(REMIND, async (p) => {
+    const ctx = await loadMembership(p.membershipId);
+    // Never after a renewal (the expiry moved) or once the person is out.
+    if (!ctx || ctx.m.expiresAt !== p.expiresAt || (ctx.m.status !== 'active' && ctx.m.status !== 'grace')) return;
+    const locale = ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale;
+    const message: MessageRef =
+      ctx.m.status === 'grace'
+        ? { key: 'reminder.grace', params: { group: ctx.group.title, graceUntil: ctx.m.graceUntil ?? ctx.m.expiresAt + ctx.group.graceMs } }
+        : {
+            key: 'reminder.before',
+            params: { group: ctx.group.title, expiresAt: ctx.m.expiresAt, days: Math.max(1, Math.ceil((ctx.m.expiresAt - clock.now()) / DAY_MS)) },
+          };
+    await gatewayFor(ctx.account.platform).sendText(ctx.account.platformUserId, messages.render(locale, message), { lane: 'reminder' });
+  });
 
-    async remind(job) {
-      const p = job.payload as RemindPayload;
-      const ctx = await loadMembership(p.membershipId);
-      // Never after a renewal (the expiry moved) or once the person is out.
-      if (!ctx || ctx.m.expiresAt !== p.expiresAt || (ctx.m.status !== 'active' && ctx.m.status !== 'grace')) return;
-      const locale = ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale;
-      const message: MessageRef =
-        ctx.m.status === 'grace'
-          ? { key: 'reminder.grace', params: { group: ctx.group.title, graceUntil: ctx.m.graceUntil ?? ctx.m.expiresAt + ctx.group.graceMs } }
-          : {
-              key: 'reminder.before',
-              params: { group: ctx.group.title, expiresAt: ctx.m.expiresAt, days: Math.max(1, Math.ceil((ctx.m.expiresAt - clock.now()) / DAY_MS)) },
-            };
-      await gatewayFor(ctx.account.platform).sendText(ctx.account.platformUserId, messages.render(locale, message), { lane: 'reminder' });
-    },
+  registry.register(CLOSE_ORDER, async ({ orderId }) => {
+    const order = await store.orders.get(orderId);
+    if (!order || order.status !== 'expired') return;
+    const provider = deps.providers.get(order.provider);
+    if (!provider) return;
+    try {
+      await provider.close(order);
+    } catch (err) {
+      // Refusing to close usually means it was paid at the last moment: ask right away.
+      if (err instanceof ProviderRejectedError) return { jobs: [reconcileJob(order.id, clock.now())] };
+      throw err;
+    }
+  });
 
-    async close_order(job) {
-      const { orderId } = job.payload as OrderPayload;
-      const order = await store.orders.get(orderId);
-      if (!order || order.status !== 'expired') return;
-      const provider = deps.providers.get(order.provider);
-      if (!provider) return;
-      try {
-        await provider.close(order);
-      } catch (err) {
-        // Refusing to close usually means it was paid at the last moment: ask right away.
-        if (err instanceof ProviderRejectedError) return { jobs: [reconcileJob(order.id, clock.now())] };
-        throw err;
-      }
-    },
-
-    async reconcile_order(job) {
-      const { orderId } = job.payload as OrderPayload;
-      const order = await store.orders.get(orderId);
-      if (!order || !['pending', 'expired', 'refund_pending'].includes(order.status)) return;
-      const provider = deps.providers.get(order.provider);
-      if (!provider) return;
-      const result = await provider.query(order);
-      if (result.state === 'paid' && order.status !== 'refund_pending') {
-        // Same exactly-once path as a webhook; keyed on the provider's transaction id.
-        await handleProviderEvent(
-          deps,
-          provider,
-          { ...result.event, eventId: `query:${result.event.providerTxnId}` },
-          JSON.stringify({ source: 'reconcile', state: result.state }),
-        );
-      } else if (result.state === 'refunded' && order.status === 'refund_pending') {
-        // `refunded` means the whole charge went back: booked as the part the ledger does not show yet.
-        const b = await refundBalance(store, order);
-        await store.transaction((tx) =>
-          confirmRefund(
-            tx,
-            order,
-            {
-              providerRefundId: `refund:${order.outRefundNo}`,
-              amountMinor: b.remainingMinor,
-              cumulativeMinor: b.amountMinor,
-              currency: b.currency,
-              refundedAt: clock.now(),
-            },
-            `provider:${order.provider}`,
-            clock.now(),
-          ),
-        );
-        deps.onJobsEnqueued?.();
-      } else if (result.state === 'refunded') {
-        // Our records say unpaid, the provider says refunded: a person must look.
-        await store.transaction(async (tx) => {
-          const now = clock.now();
-          if (
-            !(await tx.orders.transition(
-              order.id,
-              orderSourceStatuses('hold_for_review'),
-              'review',
-              { reviewReason: 'the provider reports this order refunded, but it was never marked paid here' },
-              now,
-            ))
-          )
-            return;
-          const plan = await tx.plans.get(order.planId);
-          await tx.jobs.enqueue(
-            [
-              alertOwnersJob(
-                {
-                  groupIds: plan?.groupIds ?? [],
-                  message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'provider reports a refund for an unpaid order' } },
-                },
-                `alert:review:${order.id}`,
-              ),
-            ],
-            now,
-          );
-        });
-      }
-    },
-
-    async refund(job) {
-      const { orderId } = job.payload as OrderPayload;
-      const order = await store.orders.get(orderId);
-      if (!order || order.status !== 'refund_pending' || !order.outRefundNo) return;
-      const provider = deps.providers.get(order.provider);
-      if (!provider) throw new ProviderUnreachableError(order.provider, 'provider not enabled');
-      // Always the full remaining charge: partial refunds made elsewhere are already in the ledger.
+  registry.register(RECONCILE_ORDER, async ({ orderId }) => {
+    const order = await store.orders.get(orderId);
+    if (!order || !['pending', 'expired', 'refund_pending'].includes(order.status)) return;
+    const provider = deps.providers.get(order.provider);
+    if (!provider) return;
+    const result = await provider.query(order);
+    if (result.state === 'paid' && order.status !== 'refund_pending') {
+      // Same exactly-once path as a webhook; keyed on the provider's transaction id.
+      await handleProviderEvent(
+        deps,
+        provider,
+        { ...result.event, eventId: `query:${result.event.providerTxnId}` },
+        JSON.stringify({ source: 'reconcile', state: result.state }),
+      );
+    } else if (result.state === 'refunded' && order.status === 'refund_pending') {
+      // `refunded` means the whole charge went back: booked as the part the ledger does not show yet.
       const b = await refundBalance(store, order);
-      if (b.remainingMinor <= 0) {
-        await store.transaction((tx) =>
-          confirmRefund(
-            tx,
-            order,
-            { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: 0, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() },
-            `provider:${order.provider}`,
-            clock.now(),
-          ),
+      await store.transaction((tx) =>
+        confirmRefund(
+          tx,
+          order,
+          {
+            providerRefundId: `refund:${order.outRefundNo}`,
+            amountMinor: b.remainingMinor,
+            cumulativeMinor: b.amountMinor,
+            currency: b.currency,
+            refundedAt: clock.now(),
+          },
+          `provider:${order.provider}`,
+          clock.now(),
+        ),
+      );
+      deps.onJobsEnqueued?.();
+    } else if (result.state === 'refunded') {
+      // Our records say unpaid, the provider says refunded: a person must look.
+      await store.transaction(async (tx) => {
+        const now = clock.now();
+        if (
+          !(await tx.orders.transition(
+            order.id,
+            orderSourceStatuses('hold_for_review'),
+            'review',
+            { reviewReason: 'the provider reports this order refunded, but it was never marked paid here' },
+            now,
+          ))
+        )
+          return;
+        const plan = await tx.plans.get(order.planId);
+        await tx.jobs.enqueue(
+          [
+            alertOwnersJob(
+              {
+                groupIds: plan?.groupIds ?? [],
+                message: { key: 'owner.order_review', params: { orderId: order.id, reason: 'provider reports a refund for an unpaid order' } },
+              },
+              `alert:review:${order.id}`,
+            ),
+          ],
+          now,
         );
-        deps.onJobsEnqueued?.();
+      });
+    }
+  });
+
+  registry.register(REFUND, async ({ orderId }) => {
+    const order = await store.orders.get(orderId);
+    if (!order || order.status !== 'refund_pending' || !order.outRefundNo) return;
+    const provider = deps.providers.get(order.provider);
+    if (!provider) throw new ProviderUnreachableError(order.provider, 'provider not enabled');
+    // Always the full remaining charge: partial refunds made elsewhere are already in the ledger.
+    const b = await refundBalance(store, order);
+    if (b.remainingMinor <= 0) {
+      await store.transaction((tx) =>
+        confirmRefund(
+          tx,
+          order,
+          { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: 0, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() },
+          `provider:${order.provider}`,
+          clock.now(),
+        ),
+      );
+      deps.onJobsEnqueued?.();
+      return;
+    }
+    let result;
+    try {
+      result = await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: b.remainingMinor, reason: order.refundReason ?? 'refund' });
+    } catch (err) {
+      if (err instanceof ProviderRejectedError) {
+        await refundRefused(deps, order, err.message);
         return;
       }
-      let result;
-      try {
-        result = await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: b.remainingMinor, reason: order.refundReason ?? 'refund' });
-      } catch (err) {
-        if (err instanceof ProviderRejectedError) {
-          await refundRefused(deps, order, err.message);
-          return;
-        }
-        throw err; // unreachable: retried with the same refund number
-      }
-      if (result.state === 'refunded') {
-        // The provider confirmed our refund of everything left: the charge is refunded in full.
-        await store.transaction((tx) =>
-          confirmRefund(
-            tx,
-            order,
-            {
-              providerRefundId: result.providerRefundId,
-              amountMinor: b.remainingMinor,
-              cumulativeMinor: b.amountMinor,
-              currency: b.currency,
-              refundedAt: clock.now(),
-            },
-            `provider:${order.provider}`,
-            clock.now(),
+      throw err; // unreachable: retried with the same refund number
+    }
+    if (result.state === 'refunded') {
+      // The provider confirmed our refund of everything left: the charge is refunded in full.
+      await store.transaction((tx) =>
+        confirmRefund(
+          tx,
+          order,
+          {
+            providerRefundId: result.providerRefundId,
+            amountMinor: b.remainingMinor,
+            cumulativeMinor: b.amountMinor,
+            currency: b.currency,
+            refundedAt: clock.now(),
+          },
+          `provider:${order.provider}`,
+          clock.now(),
+        ),
+      );
+      deps.onJobsEnqueued?.();
+    }
+    // `processing`: the provider's refund notification or the reconcile job will confirm it.
+  });
+
+  registry.register(ALERT_OWNERS, async (p, job) => {
+    // The owners whose scope covers the groups (operators included); no groups: operators only.
+    const owners = await ownersToTell(store, p.groupIds);
+    if (owners.length === 0) deps.logger.warn({ alert: p.message.key }, 'owner alert with no owner to tell');
+    // At most one alert of a kind per owner per hour; the ones held back are counted into the next.
+    const jobs: NewJob[] = [];
+    for (const accountId of owners) {
+      const gate = await store.transaction((tx) => tx.ownerAlerts.take(accountId, p.coalesceKey ?? p.message.key, clock.now(), OWNER_ALERT_WINDOW_MS));
+      if (gate.send)
+        jobs.push(
+          notifyJob(
+            { accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) },
+            `alert:${job.id}:${accountId}`,
           ),
         );
-        deps.onJobsEnqueued?.();
-      }
-      // `processing`: the provider's refund notification or the reconcile job will confirm it.
-    },
-
-    async alert_owners(job) {
-      const p = job.payload as AlertOwnersPayload;
-      // The owners whose scope covers the groups (operators included); no groups: operators only.
-      const owners = await ownersToTell(store, p.groupIds);
-      if (owners.length === 0) deps.logger.warn({ alert: p.message.key }, 'owner alert with no owner to tell');
-      // At most one alert of a kind per owner per hour; the ones held back are counted into the next.
-      const jobs: NewJob[] = [];
-      for (const accountId of owners) {
-        const gate = await store.transaction((tx) => tx.ownerAlerts.take(accountId, p.coalesceKey ?? p.message.key, clock.now(), OWNER_ALERT_WINDOW_MS));
-        if (gate.send)
-          jobs.push(
-            notifyJob(
-              { accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) },
-              `alert:${job.id}:${accountId}`,
-            ),
-          );
-      }
-      return { jobs };
-    },
-  };
+    }
+    return { jobs };
+  });
 
   async function onDead(job: Job, error: string): Promise<NewJob[]> {
     // An alert that dies (owner blocked the bot, no adapter for their platform) raises no other alert.
@@ -359,5 +370,5 @@ export function createJobHandlers(deps: AppDeps): JobHandlers {
     ];
   }
 
-  return { handlers, onDead };
+  return { registry, handlers: registry.handlers, onDead };
 }

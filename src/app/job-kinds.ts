@@ -1,102 +1,99 @@
 // Payloads of the jobs the use cases enqueue. Handlers re-read state when they run (jobs are
 // at-least-once), so payloads carry ids and the facts the job was created for, not copies of state.
-import type { MessageRef, NewJob } from './ports.ts';
+import { z } from 'zod';
+import { defineJobKind } from './job-registry.ts';
+import type { NewJob } from './ports.ts';
 
-export interface InvitePayload {
-  membershipId: number;
-  /** The expiry this invite was issued for; a later renewal issues its own. */
-  expiresAt: number;
-}
+const id = z.number().int();
+const messageRef = z.object({ key: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) });
 
-export type RemovalReason = 'expired' | 'revoked' | 'banned';
+export const INVITE = defineJobKind(
+  'invite',
+  z.object({
+    membershipId: id,
+    /** The expiry this invite was issued for; a later renewal issues its own. */
+    expiresAt: z.number(),
+  }),
+);
+export type InvitePayload = z.output<typeof INVITE.schema>;
 
-export interface RemovePayload {
-  membershipId: number;
-  reason: RemovalReason;
-  /** The membership status the removal is for; if the membership is in another status when the job runs, it does nothing. */
-  expectStatus: 'expired' | 'revoked' | 'banned';
-}
+const removalReason = z.enum(['expired', 'revoked', 'banned']);
+export type RemovalReason = z.output<typeof removalReason>;
 
-export interface NotifyPayload {
-  accountId: number;
-  message: MessageRef;
-  /** Send only if this membership is still in one of these statuses (a "you were removed" notice after a renewal would be wrong). */
-  onlyIf?: { membershipId: number; statuses: string[] };
-  /** An owner alert: if it dies it raises no other alert. */
-  ownerAlert?: boolean;
-  /** Alerts of the same kind held back before this one (said under the message). */
-  coalesced?: number;
-}
+export const REMOVE = defineJobKind(
+  'remove',
+  z.object({
+    membershipId: id,
+    reason: removalReason,
+    /** The membership status the removal is for; if the membership is in another status when the job runs, it does nothing. */
+    expectStatus: z.enum(['expired', 'revoked', 'banned']),
+  }),
+);
+export type RemovePayload = z.output<typeof REMOVE.schema>;
 
-export interface AlertOwnersPayload {
-  /** Owners of these groups are told; empty = every owner of every group (e.g. an unknown order). */
-  groupIds: number[];
-  message: MessageRef;
-  /** What counts as "the same kind" for the one-per-hour limit (default: the message key). */
-  coalesceKey?: string;
-}
+export const NOTIFY = defineJobKind(
+  'notify',
+  z.object({
+    accountId: id,
+    message: messageRef,
+    /** Send only if this membership is still in one of these statuses (a "you were removed" notice after a renewal would be wrong). */
+    onlyIf: z.object({ membershipId: id, statuses: z.array(z.string()) }).optional(),
+    /** An owner alert: if it dies it raises no other alert. */
+    ownerAlert: z.boolean().optional(),
+    /** Alerts of the same kind held back before this one (said under the message). */
+    coalesced: z.number().optional(),
+  }),
+);
+export type NotifyPayload = z.output<typeof NOTIFY.schema>;
+
+export const ALERT_OWNERS = defineJobKind(
+  'alert_owners',
+  z.object({
+    /** Owners of these groups are told; empty = every owner of every group (e.g. an unknown order). */
+    groupIds: z.array(id),
+    message: messageRef,
+    /** What counts as "the same kind" for the one-per-hour limit (default: the message key). */
+    coalesceKey: z.string().optional(),
+  }),
+);
+export type AlertOwnersPayload = z.output<typeof ALERT_OWNERS.schema>;
+
+export const REMIND = defineJobKind(
+  'remind',
+  z.object({
+    membershipId: id,
+    /** The expiry this reminder is about; after a renewal it no longer matches and the job does nothing. */
+    expiresAt: z.number(),
+    offsetMs: z.number(),
+  }),
+);
+export type RemindPayload = z.output<typeof REMIND.schema>;
+
+const orderPayload = z.object({ orderId: z.string() });
+export type OrderPayload = z.output<typeof orderPayload>;
+export const CLOSE_ORDER = defineJobKind('close_order', orderPayload);
+export const RECONCILE_ORDER = defineJobKind('reconcile_order', orderPayload);
+export const REFUND = defineJobKind('refund', orderPayload);
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */
-export const inviteJob = (p: InvitePayload, occasion?: string): NewJob => ({
-  kind: 'invite',
-  payload: p,
-  lane: 'access',
-  dedupeKey: `invite:${p.membershipId}:${p.expiresAt}${occasion ? `:${occasion}` : ''}`,
-});
+export const inviteJob = (p: InvitePayload, occasion?: string): NewJob =>
+  INVITE.job(p, { lane: 'access', dedupeKey: `invite:${p.membershipId}:${p.expiresAt}${occasion ? `:${occasion}` : ''}` });
 
-export const removeJob = (p: RemovePayload, periodKey: number | string): NewJob => ({
-  kind: 'remove',
-  payload: p,
-  lane: 'access',
-  dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}`,
-});
+export const removeJob = (p: RemovePayload, periodKey: number | string): NewJob =>
+  REMOVE.job(p, { lane: 'access', dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}` });
 
-export const notifyJob = (p: NotifyPayload, dedupeKey?: string): NewJob => ({
-  kind: 'notify',
-  payload: p,
-  lane: 'notice',
-  ...(dedupeKey ? { dedupeKey } : {}),
-});
+export const notifyJob = (p: NotifyPayload, dedupeKey?: string): NewJob => NOTIFY.job(p, { lane: 'notice', ...(dedupeKey ? { dedupeKey } : {}) });
 
-export const alertOwnersJob = (p: AlertOwnersPayload, dedupeKey?: string): NewJob => ({
-  kind: 'alert_owners',
-  payload: p,
-  lane: 'notice',
-  ...(dedupeKey ? { dedupeKey } : {}),
-});
+export const alertOwnersJob = (p: AlertOwnersPayload, dedupeKey?: string): NewJob =>
+  ALERT_OWNERS.job(p, { lane: 'notice', ...(dedupeKey ? { dedupeKey } : {}) });
 
-export interface RemindPayload {
-  membershipId: number;
-  /** The expiry this reminder is about; after a renewal it no longer matches and the job does nothing. */
-  expiresAt: number;
-  offsetMs: number;
-}
+export const remindJob = (p: RemindPayload): NewJob => REMIND.job(p, { lane: 'reminder', dedupeKey: `remind:${p.membershipId}:${p.expiresAt}:${p.offsetMs}` });
 
-export interface OrderPayload {
-  orderId: string;
-}
+export const closeOrderJob = (orderId: string): NewJob => CLOSE_ORDER.job({ orderId }, { lane: 'system', dedupeKey: `close:${orderId}` });
 
-export const remindJob = (p: RemindPayload): NewJob => ({
-  kind: 'remind',
-  payload: p,
-  lane: 'reminder',
-  dedupeKey: `remind:${p.membershipId}:${p.expiresAt}:${p.offsetMs}`,
-});
-
-export const closeOrderJob = (orderId: string): NewJob => ({ kind: 'close_order', payload: { orderId }, lane: 'system', dedupeKey: `close:${orderId}` });
-
-export const reconcileJob = (orderId: string, bucket: number): NewJob => ({
-  kind: 'reconcile_order',
-  payload: { orderId },
-  lane: 'system',
-  dedupeKey: `reconcile:${orderId}:${bucket}`,
-});
+export const reconcileJob = (orderId: string, bucket: number): NewJob =>
+  RECONCILE_ORDER.job({ orderId }, { lane: 'system', dedupeKey: `reconcile:${orderId}:${bucket}` });
 
 /** Keyed by the refund number, which is never reissued: one provider refund call chain per refund. */
-export const refundJob = (orderId: string, outRefundNo: string): NewJob => ({
-  kind: 'refund',
-  payload: { orderId },
-  lane: 'system',
-  dedupeKey: `refund:${outRefundNo}`,
-  maxAttempts: 12,
-});
+export const refundJob = (orderId: string, outRefundNo: string): NewJob =>
+  REFUND.job({ orderId }, { lane: 'system', dedupeKey: `refund:${outRefundNo}`, maxAttempts: 12 });

@@ -48,6 +48,17 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+/** The reason a lost lease's AbortSignal carries. */
+export class LeaseLostError extends Error {
+  constructor(
+    readonly jobId: number,
+    readonly workerId: string,
+  ) {
+    super(`job ${jobId}: lease of ${workerId} lost to another worker`);
+    this.name = 'LeaseLostError';
+  }
+}
+
 export const ACCESS_MAX_BACKOFF_MS = 5 * 60_000;
 export const ACCESS_RETRY_FOR_MS = 7 * 86_400_000;
 export const NO_ADAPTER_BACKOFF_MS = 15 * 60_000;
@@ -116,31 +127,67 @@ export class Worker {
 
   private async run(job: Job): Promise<void> {
     const handler = this.jobs.handlers[job.kind];
+    const lease = new AbortController();
     // A job that waits long (a platform's pace) keeps its lease, so no other instance runs it twice.
-    const heartbeat = setInterval(
-      () => {
-        void this.store.jobs.extendLease(job.id, this.id, this.clock.now() + this.leaseMs).catch(() => {});
-      },
-      Math.max(1000, Math.floor(this.leaseMs / 3)),
-    );
-    heartbeat.unref();
+    const heartbeat = this.heartbeat(job, lease);
     try {
       if (!handler) throw new ProviderRejectedError('worker', `no handler for job kind "${job.kind}"`);
-      const effects = (await handler(job)) ?? {};
-      const ok = await this.store.transaction(async (tx) => {
-        const now = this.clock.now();
-        if (!(await tx.jobs.complete(job.id, this.id, now))) return false;
-        if (effects.jobs?.length) await tx.jobs.enqueue(effects.jobs, now);
-        if (effects.audit?.length) await tx.audit.insertMany(effects.audit);
-        return true;
-      });
+      const effects = (await handler(job, { signal: lease.signal })) ?? {};
+      // Another worker took the job while it ran: none of this run's effects are applied.
+      const ok =
+        !lease.signal.aborted &&
+        (await this.store.transaction(async (tx) => {
+          const now = this.clock.now();
+          if (!(await tx.jobs.complete(job.id, this.id, now))) return false;
+          if (effects.jobs?.length) await tx.jobs.enqueue(effects.jobs, now);
+          if (effects.audit?.length) await tx.audit.insertMany(effects.audit);
+          return true;
+        }));
       this.opts.onResult?.(job, ok ? 'done' : 'lost');
       if (ok && effects.jobs?.length) this.notify();
     } catch (err) {
-      await this.fail(job, err);
+      if (lease.signal.aborted) this.opts.onResult?.(job, 'lost');
+      else await this.fail(job, err);
     } finally {
-      clearInterval(heartbeat);
+      heartbeat.stop();
     }
+  }
+
+  /**
+   * Extends the lease every third of it, on the injectable clock. When the store says the lease is no
+   * longer ours (another worker claimed the job), `lease` is aborted and the handler is told through its
+   * signal. A failed extension (store unreachable) is tried again at the next beat.
+   */
+  private heartbeat(job: Job, lease: AbortController): { stop(): void } {
+    let stopped = false;
+    let wake!: () => void;
+    const stoppedP = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const every = Math.max(1000, Math.floor(this.leaseMs / 3));
+    void (async () => {
+      while (!stopped) {
+        await Promise.race([this.clock.sleep(every), stoppedP]);
+        if (stopped) return;
+        let held: boolean;
+        try {
+          held = await this.store.jobs.extendLease(job.id, this.id, this.clock.now() + this.leaseMs);
+        } catch {
+          continue;
+        }
+        if (!held && !stopped) {
+          this.logger.warn({ jobId: job.id, kind: job.kind, workerId: this.id }, 'job lease lost to another worker; its effects are dropped');
+          lease.abort(new LeaseLostError(job.id, this.id));
+          return;
+        }
+      }
+    })();
+    return {
+      stop() {
+        stopped = true;
+        wake();
+      },
+    };
   }
 
   private async fail(job: Job, err: unknown): Promise<void> {

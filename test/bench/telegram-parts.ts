@@ -408,11 +408,11 @@ export async function outboundBurst(target: Target, payments: number, removals: 
   const runs: Run[] = [];
   const handlers = (service.worker as unknown as { jobs: JobHandlers }).jobs.handlers;
   for (const [kind, handler] of Object.entries(handlers)) {
-    handlers[kind] = async (job) => {
+    handlers[kind] = async (job, run) => {
       const r: Run = { kind, lane: job.lane, key: job.dedupeKey, runAt: job.runAt, start: epochNow(), end: Number.NaN };
       runs.push(r);
       try {
-        return await handler(job);
+        return await handler(job, run);
       } finally {
         r.end = epochNow();
       }

@@ -6,7 +6,7 @@ import type { JobEffects, JobHandler, JobHandlers } from '../../src/app/job-hand
 import type { AuditEntry, Job } from '../../src/app/model.ts';
 import type { NewJob, Store } from '../../src/app/ports.ts';
 import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
-import { backoffDelay, Worker, type WorkerOptions } from '../../src/jobs/worker.ts';
+import { backoffDelay, LeaseLostError, Worker, type WorkerOptions } from '../../src/jobs/worker.ts';
 import { FakeClock, flush } from '../fakes/fake-clock.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
 import { memoryLogger } from '../helpers/service.ts';
@@ -39,6 +39,44 @@ function fakeHandlers() {
       deadFollowUps = f;
     },
   };
+}
+
+type Beat = 'held' | 'lost' | 'failed';
+
+/**
+ * The store with every lease extension announced, so a test can wait for a heartbeat in virtual time;
+ * while `stalled`, extensions fail as if the store could not be reached (a worker that cannot keep its lease).
+ */
+function beating(s: Store, opts: { stalled?: boolean } = {}) {
+  const beats: Beat[] = [];
+  let next = deferred<Beat>();
+  const ctl = {
+    stalled: opts.stalled ?? false,
+    beats,
+    /** Take this before moving the clock: it resolves with the next heartbeat's outcome. */
+    nextBeat: () => next.promise,
+    store: {
+      ...s,
+      jobs: {
+        ...s.jobs,
+        extendLease: async (id: number, w: string, until: number) => {
+          let beat: Beat = 'failed';
+          try {
+            if (ctl.stalled) throw new Error('store unreachable');
+            const held = await s.jobs.extendLease(id, w, until);
+            beat = held ? 'held' : 'lost';
+            return held;
+          } finally {
+            beats.push(beat);
+            const d = next;
+            next = deferred<Beat>();
+            d.resolve(beat);
+          }
+        },
+      },
+    } as Store,
+  };
+  return ctl;
 }
 
 const audit = (subjectId: string): Omit<AuditEntry, 'id'> => ({
@@ -464,7 +502,8 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
       return { audit: [audit('w2')] };
     };
     await enqueue({ kind: 'slow', payload: null, lane: 'notice' });
-    const w1 = worker({ workerId: 'w1', leaseMs: 10_000 });
+    // w1's heartbeats do not reach the store, so its lease runs out.
+    const w1 = worker({ workerId: 'w1', leaseMs: 10_000 }, beating(store, { stalled: true }).store);
     const w2 = worker({ workerId: 'w2', leaseMs: 10_000 });
 
     const first = w1.runOnce();
@@ -499,7 +538,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
       if (who === 'w1') throw new ProviderUnreachableError('telegram', 'late failure');
     };
     await enqueue({ kind: 'slow', payload: null, lane: 'notice' });
-    const w1 = worker({ workerId: 'w1', leaseMs: 5000 });
+    const w1 = worker({ workerId: 'w1', leaseMs: 5000 }, beating(store, { stalled: true }).store);
     const w2 = worker({ workerId: 'w2', leaseMs: 60_000 });
     const p1 = w1.runOnce();
     await started.w1.promise;
@@ -514,6 +553,107 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     await p2;
     expect(await only()).toMatchObject({ status: 'done', lockedBy: 'w2' });
     expect(results.map((r) => `${r.worker}:${r.result}`)).toEqual(['w1:lost', 'w2:done']);
+  });
+
+  it('keeps the lease of a long-running job with heartbeats on the clock, so no other worker claims it', async () => {
+    const gate = deferred();
+    const started = deferred();
+    fake.jobs.handlers.slow = async () => {
+      started.resolve();
+      await gate.promise;
+      return { audit: [audit('w1')] };
+    };
+    await enqueue({ kind: 'slow', payload: null, lane: 'notice' });
+    const hb = beating(store);
+    const w1 = worker({ workerId: 'w1', leaseMs: 9000 }, hb.store);
+    const w2 = worker({ workerId: 'w2', leaseMs: 9000 });
+    const p1 = w1.runOnce();
+    await started.promise;
+    // Beats every third of the lease: 15 s of virtual time, far past the first lease, and w1 still holds it.
+    for (let i = 0; i < 5; i++) {
+      const beat = hb.nextBeat();
+      await clock.advance(3000);
+      expect(await beat).toBe('held');
+      expect(await w2.runOnce()).toBe(0);
+    }
+    expect(await only()).toMatchObject({ status: 'running', lockedBy: 'w1', leaseUntil: clock.now() + 9000 });
+    gate.resolve();
+    await p1;
+    expect(results.map((r) => `${r.worker}:${r.result}`)).toEqual(['w1:done']);
+    expect(await only()).toMatchObject({ status: 'done', attempts: 1 });
+    // The heartbeat stopped with the job.
+    const beats = hb.beats.length;
+    await clock.advance(30_000);
+    expect(hb.beats).toHaveLength(beats);
+  });
+
+  it('tells the handler through its signal when another worker took the job, and applies none of its effects', async () => {
+    const gate = deferred();
+    const started = deferred();
+    let signal: AbortSignal | undefined;
+    fake.jobs.handlers.slow = async (job, run) => {
+      if (job.lockedBy === 'w2') return { audit: [audit('w2')] };
+      signal = run.signal;
+      started.resolve();
+      await gate.promise;
+      // A handler that does not look at its signal: its effects are dropped all the same.
+      return { jobs: [{ kind: 'from-w1', payload: null, lane: 'notice' }], audit: [audit('w1')] };
+    };
+    await enqueue({ kind: 'slow', payload: null, lane: 'notice' });
+    const hb = beating(store, { stalled: true });
+    const w1 = worker({ workerId: 'w1', leaseMs: 9000 }, hb.store);
+    const w2 = worker({ workerId: 'w2', leaseMs: 9000 });
+    const p1 = w1.runOnce();
+    await started.promise;
+    for (let i = 0; i < 3; i++) {
+      const beat = hb.nextBeat();
+      await clock.advance(3000);
+      expect(await beat).toBe('failed');
+    }
+    expect(signal?.aborted).toBe(false); // a failed extension is not a lost lease
+    await clock.advance(1);
+    expect(await w2.runOnce()).toBe(1);
+    hb.stalled = false;
+    const beat = hb.nextBeat();
+    await clock.advance(3000);
+    expect(await beat).toBe('lost');
+    await flush(); // the worker acts on the answer
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBeInstanceOf(LeaseLostError);
+    gate.resolve();
+    await p1;
+    expect(results.map((r) => `${r.worker}:${r.result}`)).toEqual(['w2:done', 'w1:lost']);
+    expect(await only('slow')).toMatchObject({ status: 'done', lockedBy: 'w2', attempts: 2 });
+    expect(await store.jobs.list({ kind: 'from-w1' })).toEqual([]);
+    expect((await store.audit.list({})).map((a) => a.subjectId)).toEqual(['w2']);
+    expect(logger.lines.some((l) => l.msg?.includes('lease lost'))).toBe(true);
+  });
+
+  it('a handler that stops on its aborted signal is reported lost, not retried or dead-lettered', async () => {
+    const started = deferred();
+    fake.jobs.handlers.slow = async (job, run) => {
+      if (job.lockedBy === 'w2') return;
+      started.resolve();
+      await new Promise<void>((resolve) => run.signal.addEventListener('abort', () => resolve()));
+      run.signal.throwIfAborted();
+    };
+    await enqueue({ kind: 'slow', payload: null, lane: 'notice' });
+    const hb = beating(store, { stalled: true });
+    const w1 = worker({ workerId: 'w1', leaseMs: 9000 }, hb.store);
+    const w2 = worker({ workerId: 'w2', leaseMs: 9000 });
+    const p1 = w1.runOnce();
+    await started.promise;
+    await clock.advance(9001);
+    expect(await w2.runOnce()).toBe(1);
+    hb.stalled = false;
+    const beat = hb.nextBeat();
+    await clock.advance(3000);
+    expect(await beat).toBe('lost');
+    await flush(); // the worker acts on the answer
+    await p1;
+    expect(results.map((r) => `${r.worker}:${r.result}`)).toEqual(['w2:done', 'w1:lost']);
+    expect(await only()).toMatchObject({ status: 'done', lockedBy: 'w2', lastError: null });
+    expect(fake.deadCalls).toEqual([]);
   });
 
   it('claims the best priority first: access before notices, reminders and broadcasts', async () => {
