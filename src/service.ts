@@ -191,8 +191,9 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     },
     async stop() {
       stopCron?.();
-      await wechatLeader?.stop();
-      await wechat?.stop();
+      // The leader stops WeChat itself when it runs here (and lets the lock go), mirroring start().
+      if (wechatLeader) await wechatLeader.stop();
+      else await wechat?.stop();
       await telegram?.stop();
       await w.stop();
       await app.close();

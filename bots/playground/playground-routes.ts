@@ -15,6 +15,7 @@ import { DomainError, invalid } from '../../src/domain/errors.ts';
 import { type InboxEntry, type PlaygroundEvent, type PlaygroundGateway, type PlaygroundReply, renderReply } from './playground-gateway.ts';
 import { renderPlaygroundPage } from './playground-page.ts';
 import { clientKey, DEFAULT_SESSION_LIMITS, PlaygroundSessions, type SessionLimits } from './sessions.ts';
+import { bearerToken } from '../../src/http/admin-auth.ts';
 
 export const USER_ID = /^pg_[0-9a-f]{32}$/;
 export const MAX_NAME = 40;
@@ -51,8 +52,8 @@ const unauthorized = () => new DomainError('unauthorized', 'missing or wrong ses
 
 /** `Authorization: Bearer <token>` (the page's requests) or `?token=` (EventSource cannot set headers). */
 function tokenOf(req: FastifyRequest): string | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  if (m) return m[1];
+  const bearer = bearerToken(req);
+  if (bearer) return bearer;
   const q = (req.query as { token?: unknown } | undefined)?.token;
   return typeof q === 'string' ? q : undefined;
 }

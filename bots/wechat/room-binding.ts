@@ -4,7 +4,7 @@
 // Wechaty cannot read a room's admins, only its owner, so the bot must own the room it manages; when it
 // does not, the owner is told so plainly.
 import { type Contact, type Message, type Room, types } from 'wechaty';
-import { assertOwnerOf } from '../../src/app/actors.ts';
+import { ownsGroup } from '../../src/app/actors.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
 import type { Account, Group } from '../../src/app/model.ts';
 import { DomainError } from '../../src/domain/errors.ts';
@@ -62,12 +62,7 @@ export class RoomBinding {
       // Bound again only by the owner who bound it; a group an admin registered, by an owner whose
       // groups include it (an operator, or a claim naming it).
       if (existing.ownerAccountId !== null && existing.ownerAccountId !== owner.id) return this.tell(owner, 'wechat.bind_taken', { room: title });
-      try {
-        await assertOwnerOf(store, { kind: 'account', accountId: owner.id }, existing);
-      } catch (err) {
-        if (err instanceof DomainError && err.code === 'forbidden') return this.tell(owner, 'wechat.bind_taken', { room: title });
-        throw err;
-      }
+      if (!(await ownsGroup(store, owner.id, existing.id))) return this.tell(owner, 'wechat.bind_taken', { room: title });
       await this.record(existing, room.id, owner, 'bound again');
       return this.tell(owner, 'wechat.bind_already', { room: existing.title, id: existing.id });
     }
@@ -104,10 +99,7 @@ export class RoomBinding {
     const { store, clock } = this.core.deps;
     const group = await store.groups.findByChat(PLATFORM, room.id);
     if (!group) return; // not bound: ignored like any message from an unbound room
-    try {
-      await assertOwnerOf(store, { kind: 'account', accountId: owner.id }, group);
-    } catch (err) {
-      if (!(err instanceof DomainError && err.code === 'forbidden')) throw err;
+    if (!(await ownsGroup(store, owner.id, group.id))) {
       this.core.logger.info({ room: room.id }, 'wechat /whitelist from an owner of another group ignored');
       return;
     }

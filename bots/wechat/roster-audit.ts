@@ -9,7 +9,7 @@
 // then removes nobody and tells the owner, because kicking paid members is the worst mistake it could make.
 import { createHash } from 'node:crypto';
 import type { Contact, Room } from 'wechaty';
-import { assertOwnerOf } from '../../src/app/actors.ts';
+import { ownsGroup } from '../../src/app/actors.ts';
 import { z } from 'zod';
 import type { JobEffects } from '../../src/app/job-handlers.ts';
 import { defineJobKind, type JobRegistry } from '../../src/app/job-registry.ts';
@@ -317,14 +317,8 @@ export class RosterAudit {
   private async ownGroup(owner: Account, groupId: number): Promise<Group | null> {
     const g = Number.isSafeInteger(groupId) ? await this.core.deps.store.groups.get(groupId) : null;
     if (!g || g.platform !== PLATFORM) return null;
-    try {
-      await assertOwnerOf(this.core.deps.store, { kind: 'account', accountId: owner.id }, g);
-      return g;
-    } catch (err) {
-      // Not theirs. A store failure is not "not yours": it propagates.
-      if (err instanceof DomainError && err.code === 'forbidden') return null;
-      throw err;
-    }
+    // Not theirs → null; a store failure propagates.
+    return (await ownsGroup(this.core.deps.store, owner.id, g.id)) ? g : null;
   }
 
   private async intruders(owner: Account, args: string[], t: (k: string, p?: Record<string, string | number>) => string): Promise<string> {

@@ -102,11 +102,10 @@ export async function sweepAccess(deps: AppDeps, batch = ACCESS_SWEEP_BATCH): Pr
       }
     } else if (where === 'member') {
       const reason: RemovalReason = row.status === 'expired' ? 'expired' : row.status === 'banned' ? 'banned' : 'revoked';
-      const expectStatus = reason;
       await enqueue(
         deps,
         row,
-        [removeJob({ membershipId: row.membershipId, reason, expectStatus }, `sweep:${row.updatedAt}:${now}`)],
+        [removeJob({ membershipId: row.membershipId, reason, expectStatus: reason }, `sweep:${row.updatedAt}:${now}`)],
         'membership.reremove',
         `membership ${row.status} but still in the group: removal queued again`,
         false,

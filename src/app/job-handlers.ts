@@ -4,7 +4,7 @@ import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableErro
 import { orderSourceStatuses } from '../domain/order.ts';
 import { DAY_MS, HOUR_MS } from '../domain/time.ts';
 import { handleProviderEvent } from './confirm-payment.ts';
-import { confirmRefund, refundBalance, refundRefused } from './refunds.ts';
+import { confirmFullRefund, refundBalance, refundRefused } from './refunds.ts';
 import type { AppDeps } from './deps.ts';
 import { ownersToTell } from './actors.ts';
 import {
@@ -108,7 +108,8 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
 
   registry.register(REMOVE, async (p, job, { signal }) => {
     const ctx = await loadMembership(p.membershipId);
-    if (!ctx || !(await removalStillDue(p))) return;
+    // Read just now: the first check needs no second read; `stillDue` re-reads before each later step.
+    if (!ctx || ctx.m.status !== p.expectStatus) return;
     const result = await gatewayFor(ctx.group.platform).remove(ctx.group.platformChatId, ctx.account.platformUserId, {
       ban: p.reason === 'banned',
       stillDue: () => removalStillDue(p),
@@ -219,23 +220,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
       );
     } else if (result.state === 'refunded' && order.status === 'refund_pending') {
       // `refunded` means the whole charge went back: booked as the part the ledger does not show yet.
-      const b = await refundBalance(store, order);
-      await store.transaction((tx) =>
-        confirmRefund(
-          tx,
-          order,
-          {
-            providerRefundId: `refund:${order.outRefundNo}`,
-            amountMinor: b.remainingMinor,
-            cumulativeMinor: b.amountMinor,
-            currency: b.currency,
-            refundedAt: clock.now(),
-          },
-          `provider:${order.provider}`,
-          clock.now(),
-        ),
-      );
-      deps.onJobsEnqueued?.();
+      await confirmFullRefund(deps, order, `refund:${order.outRefundNo}`);
     } else if (result.state === 'refunded') {
       // Our records say unpaid, the provider says refunded: a person must look.
       await store.transaction(async (tx) => {
@@ -275,16 +260,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     // Always the full remaining charge: partial refunds made elsewhere are already in the ledger.
     const b = await refundBalance(store, order);
     if (b.remainingMinor <= 0) {
-      await store.transaction((tx) =>
-        confirmRefund(
-          tx,
-          order,
-          { providerRefundId: `refund:${order.outRefundNo}`, amountMinor: 0, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: clock.now() },
-          `provider:${order.provider}`,
-          clock.now(),
-        ),
-      );
-      deps.onJobsEnqueued?.();
+      await confirmFullRefund(deps, order, `refund:${order.outRefundNo}`);
       return;
     }
     let result;
@@ -299,22 +275,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     }
     if (result.state === 'refunded') {
       // The provider confirmed our refund of everything left: the charge is refunded in full.
-      await store.transaction((tx) =>
-        confirmRefund(
-          tx,
-          order,
-          {
-            providerRefundId: result.providerRefundId,
-            amountMinor: b.remainingMinor,
-            cumulativeMinor: b.amountMinor,
-            currency: b.currency,
-            refundedAt: clock.now(),
-          },
-          `provider:${order.provider}`,
-          clock.now(),
-        ),
-      );
-      deps.onJobsEnqueued?.();
+      await confirmFullRefund(deps, order, result.providerRefundId);
     }
     // `processing`: the provider's refund notification or the reconcile job will confirm it.
   });

@@ -26,7 +26,7 @@ export const REMOVE = defineJobKind(
     membershipId: id,
     reason: removalReason,
     /** The membership status the removal is for; if the membership is in another status when the job runs, it does nothing. */
-    expectStatus: z.enum(['expired', 'revoked', 'banned']),
+    expectStatus: removalReason,
   }),
 );
 export type RemovePayload = z.output<typeof REMOVE.schema>;

@@ -48,8 +48,3 @@ export class JobRegistry {
     this.handlers[def.kind] = (job, run) => handler(parsePayload(def, job), job, run);
   }
 }
-
-/** What an adapter implements to add its own job kinds. */
-export interface JobKindSource {
-  registerJobKinds(registry: JobRegistry): void;
-}

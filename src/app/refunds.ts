@@ -73,6 +73,25 @@ export async function refundBalance(
   return { amountMinor, currency, refundedMinor, remainingMinor: amountMinor - refundedMinor };
 }
 
+/**
+ * Our refund of everything left, confirmed (the provider's answer to it, or a query saying `refunded`):
+ * booked as the part of the charge the ledger does not show yet, then the rules of confirmRefund apply.
+ */
+export async function confirmFullRefund(deps: AppDeps, order: Order, providerRefundId: string): Promise<void> {
+  const now = deps.clock.now();
+  await deps.store.transaction(async (tx) => {
+    const b = await refundBalance(tx, order);
+    await confirmRefund(
+      tx,
+      order,
+      { providerRefundId, amountMinor: b.remainingMinor, cumulativeMinor: b.amountMinor, currency: b.currency, refundedAt: now },
+      `provider:${order.provider}`,
+      now,
+    );
+  });
+  deps.onJobsEnqueued?.();
+}
+
 /** The provider refused the refund: the order is paid again and the owner is told. */
 export async function refundRefused(deps: AppDeps, order: Order, why: string): Promise<void> {
   const now = deps.clock.now();

@@ -1,8 +1,6 @@
 // What /healthz shows to whom. Anyone may ask whether the service is up, so an unauthenticated caller
 // sees state words only (ok, running, logged_in…): never a provider or API URL, an error text, a bot or
 // account name, a QR code or a counter. The admin token (Bearer) sees every detail the adapters report.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 
 /** Keys of an adapter's health entry that carry its state. */
 const STATE_KEYS = new Set(['status', 'state', 'mode', 'loggedIn', 'runsHere']);
@@ -20,11 +18,4 @@ export function publicHealth(extra: Record<string, unknown>): Record<string, unk
       out[name] = Object.fromEntries(Object.entries(v).filter(([k, x]) => STATE_KEYS.has(k) && isState(x)));
   }
   return out;
-}
-
-/** True when the request carries `Authorization: Bearer <ADMIN_TOKEN>` (compared in constant time). */
-export function hasAdminToken(req: FastifyRequest, adminToken: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) return false;
-  return timingSafeEqual(createHash('sha256').update(m[1]!.trim()).digest(), createHash('sha256').update(adminToken).digest());
 }

@@ -21,6 +21,7 @@ import type { JobHandlers } from '../app/job-handlers.ts';
 import type { Job } from '../app/model.ts';
 import type { Clock, Logger, Store } from '../app/ports.ts';
 import { storageProblem } from '../app/storage-guard.ts';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/time.ts';
 import { PlatformNotRunningError, ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
 
 export interface WorkerOptions {
@@ -59,13 +60,13 @@ export class LeaseLostError extends Error {
   }
 }
 
-export const ACCESS_MAX_BACKOFF_MS = 5 * 60_000;
-export const ACCESS_RETRY_FOR_MS = 7 * 86_400_000;
-export const NO_ADAPTER_BACKOFF_MS = 15 * 60_000;
-export const RETRY_FOR_AT_LEAST_MS = 6 * 3_600_000;
+export const ACCESS_MAX_BACKOFF_MS = 5 * MINUTE_MS;
+export const ACCESS_RETRY_FOR_MS = 7 * DAY_MS;
+export const NO_ADAPTER_BACKOFF_MS = 15 * MINUTE_MS;
+export const RETRY_FOR_AT_LEAST_MS = 6 * HOUR_MS;
 
 /** Invites and removals: the jobs that must survive any outage. */
-export const isAccessJob = (job: Pick<Job, 'lane'>) => job.lane === 'access';
+const isAccessJob = (job: Pick<Job, 'lane'>) => job.lane === 'access';
 
 export class Worker {
   readonly id: string;
@@ -96,7 +97,7 @@ export class Worker {
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.batch = opts.batch ?? 16;
     this.baseBackoffMs = opts.baseBackoffMs ?? 5_000;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 3_600_000;
+    this.maxBackoffMs = opts.maxBackoffMs ?? HOUR_MS;
     this.pollMs = opts.pollMs ?? 1_000;
     this.accessMaxBackoffMs = opts.accessMaxBackoffMs ?? ACCESS_MAX_BACKOFF_MS;
     this.accessRetryForMs = opts.accessRetryForMs ?? ACCESS_RETRY_FOR_MS;
@@ -220,7 +221,7 @@ export class Worker {
       return;
     }
     let delay: number;
-    if (err instanceof PlatformNotRunningError) delay = Math.round(this.noAdapterBackoffMs / 2 + this.random() * (this.noAdapterBackoffMs / 2));
+    if (err instanceof PlatformNotRunningError) delay = backoffDelay(1, this.noAdapterBackoffMs, this.noAdapterBackoffMs, this.random);
     else delay = backoffDelay(job.attempts, this.baseBackoffMs, access ? Math.min(this.maxBackoffMs, this.accessMaxBackoffMs) : this.maxBackoffMs, this.random);
     // An access job's last try lands on its deadline, not past it.
     if (access) delay = Math.max(0, Math.min(delay, job.createdAt + this.accessRetryForMs - now));
