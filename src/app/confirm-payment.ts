@@ -67,6 +67,12 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
   return outcome;
 }
 
+/** The ledger row of a charge, keyed by the provider's transaction id: false when that id is booked already. */
+function bookCharge(tx: Repos, orderId: string, provider: PaymentProvider, event: PaidEvent, now: number): Promise<boolean> {
+  const { providerTxnId, amountMinor, currency, paidAt } = event;
+  return tx.payments.insertIfAbsent({ orderId, provider: provider.name, providerTxnId, kind: 'charge', amountMinor, currency, occurredAt: paidAt }, now);
+}
+
 async function confirmPaid(
   deps: AppDeps,
   tx: Repos,
@@ -123,18 +129,7 @@ async function confirmPaid(
       now,
     );
     // The money was taken either way: the ledger row is what a refund is made against.
-    await tx.payments.insertIfAbsent(
-      {
-        orderId: order.id,
-        provider: provider.name,
-        providerTxnId: event.providerTxnId,
-        kind: 'charge',
-        amountMinor: event.amountMinor,
-        currency: event.currency,
-        occurredAt: event.paidAt,
-      },
-      now,
-    );
+    await bookCharge(tx, order.id, provider, event, now);
     await tx.webhookEvents.setOutcome(provider.name, event.eventId, held ? 'review' : 'already_paid', order.id);
     if (!held) return 'already_paid';
     await tx.audit.insert({
@@ -165,18 +160,7 @@ async function confirmPaid(
     return 'already_paid';
   }
   // Guard 2: the ledger key. A transaction id we already booked means this is a replay under a new event id.
-  const booked = await tx.payments.insertIfAbsent(
-    {
-      orderId: order.id,
-      provider: provider.name,
-      providerTxnId: event.providerTxnId,
-      kind: 'charge',
-      amountMinor: event.amountMinor,
-      currency: event.currency,
-      occurredAt: event.paidAt,
-    },
-    now,
-  );
+  const booked = await bookCharge(tx, order.id, provider, event, now);
   if (!booked) throw new Rollback('duplicate');
   // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
   // success time, not when we happened to learn of it.

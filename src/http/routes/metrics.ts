@@ -11,17 +11,9 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
   const registry = new Registry();
   const { store } = deps.app;
 
-  new Gauge({
-    name: 'gatekeeper_orders',
-    help: 'Orders by status.',
-    labelNames: ['status'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await store.stats.ordersByStatus();
-      this.reset();
-      for (const r of rows) this.set({ status: r.status }, r.count);
-    },
-  });
+  countsGauge(registry, 'gatekeeper_orders', 'Orders by status.', ['status'], async () =>
+    (await store.stats.ordersByStatus()).map((r) => ({ labels: { status: r.status }, count: r.count })),
+  );
 
   new Gauge({
     name: 'gatekeeper_revenue_minor_total',
@@ -48,41 +40,17 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
     },
   });
 
-  new Gauge({
-    name: 'gatekeeper_memberships',
-    help: 'Memberships (person x group) by status.',
-    labelNames: ['status'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await store.stats.membersByStatus();
-      this.reset();
-      for (const r of rows) this.set({ status: r.status }, r.count);
-    },
-  });
+  countsGauge(registry, 'gatekeeper_memberships', 'Memberships (person x group) by status.', ['status'], async () =>
+    (await store.stats.membersByStatus()).map((r) => ({ labels: { status: r.status }, count: r.count })),
+  );
 
-  new Gauge({
-    name: 'gatekeeper_jobs',
-    help: 'Outbox jobs by status and lane.',
-    labelNames: ['status', 'lane'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await store.jobs.countByStatus();
-      this.reset();
-      for (const r of rows) this.set({ status: r.status, lane: r.lane }, r.count);
-    },
-  });
+  countsGauge(registry, 'gatekeeper_jobs', 'Outbox jobs by status and lane.', ['status', 'lane'], async () =>
+    (await store.jobs.countByStatus()).map((r) => ({ labels: { status: r.status, lane: r.lane }, count: r.count })),
+  );
 
-  new Gauge({
-    name: 'gatekeeper_webhook_events',
-    help: 'Recorded payment provider events by provider and outcome.',
-    labelNames: ['provider', 'outcome'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await store.stats.webhookOutcomes();
-      this.reset();
-      for (const r of rows) this.set({ provider: r.provider, outcome: r.outcome }, r.count);
-    },
-  });
+  countsGauge(registry, 'gatekeeper_webhook_events', 'Recorded payment provider events by provider and outcome.', ['provider', 'outcome'], async () =>
+    (await store.stats.webhookOutcomes()).map((r) => ({ labels: { provider: r.provider, outcome: r.outcome }, count: r.count })),
+  );
 
   const outbound = deps.outbound;
   const fromMap = (c: Counter<'platform'>, m: Map<string, number> | undefined) => {
@@ -109,6 +77,27 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
   });
 
   return registry;
+}
+
+/** A gauge of counts by label, read afresh from the database on every scrape (labels that vanished are dropped). */
+function countsGauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Promise<Array<{ labels: Record<L, string>; count: number }>>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    async collect() {
+      const rows = await read();
+      this.reset();
+      for (const r of rows) this.set(r.labels, r.count);
+    },
+  });
 }
 
 export async function metricsRoutes(app: FastifyInstance, deps: HttpDeps) {
