@@ -42,7 +42,7 @@ describe('render: counts', () => {
     [2, 'in 2 days', '2 天'],
     [5, 'in 5 days', '5 天'],
   ])('%i days reads "%s" / "%s"', (days, _, zh) => {
-    expect(render('en', 'reminder.before', { group: 'Club', expiresAt: AT, days })).toContain(`(${days} ${days === 1 ? 'day' : 'days'} left)`);
+    expect(render('en', 'reminder.before', { group: 'Club', expiresAt: AT, days })).toContain(`: ${days} ${days === 1 ? 'day' : 'days'} left.`);
     expect(render('en', 'membership.extended', { group: 'Club', expiresAt: AT, days })).toContain(`extended by ${days} ${days === 1 ? 'day' : 'days'},`);
     expect(render('zh-CN', 'reminder.before', { group: 'Club', expiresAt: AT, days })).toContain(`（还剩 ${zh}）`);
   });

@@ -9,7 +9,7 @@ export const en = {
   'membership.removed_banned': 'You have been removed from "{group}" by its owner.',
   'membership.extended': 'Good news: your membership of "{group}" was extended by {days, plural, one {# day} other {# days}}, until {expiresAt}.',
   'reminder.before':
-    'Your membership of "{group}" ends on {expiresAt} ({days, plural, one {# day} other {# days}} left). Send /renew to renew; the new period starts when this one ends, so you lose nothing.',
+    'Your membership of "{group}" ends on {expiresAt}: {days, plural, one {# day} other {# days}} left. Send /renew to renew; the new period starts when this one ends, so you lose nothing.',
   'reminder.grace': 'Your membership of "{group}" has ended. You can stay until {graceUntil}; send /renew now to keep your place.',
   'refund.done': 'Your payment of {amount} has been refunded.',
   'owner.partial_refund':
