@@ -23,6 +23,7 @@ import { isOrderStatus, type OrderStatus } from './domain/order.ts';
 import { DAY_MS, toIso } from './domain/time.ts';
 import { migrateToLatest, NoDatabaseError, openDatabase, sqlitePath } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
+import { countOf } from './domain/text.ts';
 
 class UsageError extends Error {}
 
@@ -326,7 +327,7 @@ const membershipCommand = (verb: 'extend' | 'remove' | 'ban' | 'unban', summary:
     const until = toIso(m.expiresAt);
     const text =
       verb === 'extend'
-        ? `membership ${m.id} extended by ${days} days: ${m.status} until ${until}; the member is told`
+        ? `membership ${m.id} extended by ${countOf(days, 'day', 'days')}: ${m.status} until ${until}; the member is told`
         : verb === 'remove'
           ? `membership ${m.id} removed (${m.status}); the service will take them out of the group`
           : verb === 'ban'
@@ -417,7 +418,7 @@ const COMMANDS: CommandSpec[] = [
       const p = await withDeps(config(), (deps) => addPlan(deps, input));
       print(
         { id: p.id },
-        `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${p.durationDays} days, groups ${p.groupIds.join(', ')}`,
+        `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${countOf(p.durationDays, 'day', 'days')}, groups ${p.groupIds.join(', ')}`,
       );
     },
   },
@@ -445,7 +446,7 @@ const COMMANDS: CommandSpec[] = [
                   p.id,
                   p.name,
                   `${formatMinor(p.priceMinor, p.currency)} ${p.currency}`,
-                  `${p.durationDays} days`,
+                  countOf(p.durationDays, 'day', 'days'),
                   p.active ? 'on sale' : 'disabled',
                   `groups ${p.groupIds.join(',')}`,
                 ]

@@ -229,7 +229,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect(await store.ownerScopes.get(operator.id)).toEqual({ all: true, groupIds: [] });
     expect((await store.audit.page({ action: 'owner.claim_redeem', limit: 10 })).map((e) => e.reason)).toEqual([
       'redeemed an operator claim code (every group)',
-      'redeemed an owner claim code for group(s) 1',
+      'redeemed an owner claim code for group 1',
     ]);
   });
 
@@ -316,7 +316,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       (await store.audit.list({ subjectType: 'membership', subjectId: String(alice.membershipId) })).find((e) => e.action === 'membership.extend_by_owner'),
     ).toMatchObject({ actor: 'admin:cli', reason: 'goodwill' });
     const text = await cli(['member', 'extend', String(bob.membershipId), '--days', '1'], env);
-    expect(text.out).toMatch(new RegExp(`^membership ${bob.membershipId} extended by 1 days: active until \\d{4}-`));
+    expect(text.out).toMatch(new RegExp(`^membership ${bob.membershipId} extended by 1 day: active until \\d{4}-`));
     for (const days of ['0', '-1', '-30', 'ten', '1.5', '3661', '99999999999', '']) {
       await fails(
         ['member', 'extend', String(alice.membershipId), '--days', days],

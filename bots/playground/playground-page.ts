@@ -1,6 +1,8 @@
 // The playground's single page: inline CSS and JS, no external assets, no build step. Every word on it
 // comes from the message catalogues (`playground.*` keys), rendered on the server in the page's locale
 // and handed to the script as one JSON object. The script only ever sets textContent, never HTML.
+import { DATE_TIME_FORMATS, SHORT_DATE_TIME_FORMATS } from '../../src/conversation/format.ts';
+import { PLURAL_CLIENT_JS } from '../../src/conversation/template.ts';
 
 export interface PageOptions {
   locale: string;
@@ -130,14 +132,17 @@ var T=JSON.parse(document.getElementById('strings').textContent);
 var CFG=JSON.parse(document.getElementById('config').textContent);
 var LS_PEOPLE='gk.playground.people',LS_CURRENT='gk.playground.current';
 function $(id){return document.getElementById(id);}
-function t(key,params){var s=T['playground.'+key];if(s===undefined)s=key;return s.replace(/\\{(\\w+)\\}/g,function(w,n){return params&&params[n]!==undefined?String(params[n]):w;});}
+${PLURAL_CLIENT_JS}
+function t(key,params){var s=T['playground.'+key];if(s===undefined)s=key;return fillTemplate(s,CFG.locale,params);}
 function h(tag,attrs,children){var e=document.createElement(tag);if(attrs){for(var k in attrs){var v=attrs[k];if(v===null||v===undefined||v===false)continue;if(k==='text')e.textContent=v;else if(k==='class')e.className=v;else if(k.slice(0,2)==='on')e.addEventListener(k.slice(2),v);else e.setAttribute(k,v===true?'':String(v));}}(children||[]).forEach(function(c){if(c!==null&&c!==undefined&&c!==false)e.appendChild(typeof c==='string'?document.createTextNode(c):c);});return e;}
 function safeUrl(u){return typeof u==='string'&&/^(https?:\\/\\/|\\/(?!\\/))/i.test(u)?u:null;}
 function colorOf(id){var x=0;for(var i=0;i<id.length;i++)x=(x*31+id.charCodeAt(i))|0;return 'hsl('+(Math.abs(x)%360)+' 55% 46%)';}
 function initial(name){var c=Array.from(String(name).trim())[0];return c||'?';}
 function avatar(id,name){return h('span',{class:'avatar',style:'background:'+colorOf(id),'aria-hidden':'true',text:initial(name)});}
-var fmtOpts={timeZone:CFG.timeZone,year:'numeric',month:'2-digit',day:'2-digit',hour:'2-digit',minute:'2-digit',hour12:false};
-var dateFmt,timeFmt;try{dateFmt=new Intl.DateTimeFormat(CFG.locale,fmtOpts);timeFmt=new Intl.DateTimeFormat(CFG.locale,{timeZone:CFG.timeZone,month:'2-digit',day:'2-digit',hour:'2-digit',minute:'2-digit',hour12:false});}catch(e){dateFmt=new Intl.DateTimeFormat();timeFmt=dateFmt;}
+// Times as the server writes them (src/conversation/format.ts): the locale's date order and the zone, "6 Dec 2026, 09:08 (UTC+8)".
+function zoneOf(ms){try{var p=new Intl.DateTimeFormat('en-US',{timeZone:CFG.timeZone,timeZoneName:'shortOffset'}).formatToParts(new Date(ms)).find(function(x){return x.type==='timeZoneName';});var g=p?p.value:'GMT';return /^GMT([+-]0+(:00)?)?$/.test(g)?'UTC':g.replace(/^GMT/,'UTC');}catch(e){return CFG.timeZone;}}
+function zoned(spec){var f;try{f=new Intl.DateTimeFormat(spec.locale,Object.assign({},spec.options,{timeZone:CFG.timeZone}));}catch(e){f=new Intl.DateTimeFormat(spec.locale,spec.options);}return {format:function(ms){return f.format(new Date(ms))+' ('+zoneOf(ms)+')';}};}
+var dateFmt=zoned(CFG.dateFormat),timeFmt=zoned(CFG.shortDateFormat);
 
 // Each person is {userId, name, token}: the public id others see, and the secret session token only this browser holds.
 function loadPeople(){try{var p=JSON.parse(localStorage.getItem(LS_PEOPLE)||'[]');return Array.isArray(p)?p.filter(function(x){return x&&typeof x.userId==='string'&&typeof x.name==='string'&&typeof x.token==='string';}):[];}catch(e){return [];}}
@@ -331,7 +336,13 @@ if(current)select(current);else{connect();refresh();}
 
 export function renderPlaygroundPage(o: PageOptions): string {
   const s = (key: string) => esc(o.strings[`playground.${key}`] ?? key);
-  const config = { locale: o.locale, timeZone: o.timeZone, timeTravel: o.timeTravel };
+  const config = {
+    locale: o.locale,
+    timeZone: o.timeZone,
+    dateFormat: DATE_TIME_FORMATS[o.locale] ?? DATE_TIME_FORMATS.en,
+    shortDateFormat: SHORT_DATE_TIME_FORMATS[o.locale] ?? SHORT_DATE_TIME_FORMATS.en,
+    timeTravel: o.timeTravel,
+  };
   const timeTravel = o.timeTravel
     ? `<section class="card" data-testid="time-travel">
   <h2>${s('time_title')}</h2>

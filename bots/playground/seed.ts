@@ -1,13 +1,13 @@
 // First start in playground mode: make sure there is something to buy. Goes through the same use
 // cases as the CLI and the admin API, so the demo group and plan are ordinary rows with audit entries.
+// They are named in DEFAULT_LOCALE (en "Playground group" / "Monthly", zh-CN 体验群 / 月度会员).
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Group, Plan } from '../../src/app/model.ts';
 
 export const DEMO_CHAT_ID = 'demo-group';
-export const DEMO_GROUP_TITLE = 'Playground group';
-export const DEMO_PLAN = { name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 } as const;
+export const DEMO_PLAN = { price: '9.90', currency: 'CNY', days: 30 } as const;
 
 /** Creates the demo group and plan when no playground group exists yet; null when there already is one. */
 export async function seedPlaygroundDemo(deps: AppDeps): Promise<{ group: Group; plan: Plan } | null> {
@@ -15,10 +15,11 @@ export async function seedPlaygroundDemo(deps: AppDeps): Promise<{ group: Group;
   if (existing) return null;
   // Done by the operator starting the server, like a CLI command (audited as admin:cli).
   const actor: Actor = { kind: 'admin', via: 'cli' };
-  const group = await addGroup(deps, { platform: 'playground', chatId: DEMO_CHAT_ID, title: DEMO_GROUP_TITLE, actor });
+  const name = (key: string) => deps.messages.render(deps.settings.defaultLocale, { key, params: {} });
+  const group = await addGroup(deps, { platform: 'playground', chatId: DEMO_CHAT_ID, title: name('demo.group_title'), actor });
   const plan = await addPlan(deps, {
     groupIds: [group.id],
-    name: DEMO_PLAN.name,
+    name: name('demo.plan_name'),
     price: DEMO_PLAN.price,
     currency: DEMO_PLAN.currency,
     days: DEMO_PLAN.days,

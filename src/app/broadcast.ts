@@ -4,6 +4,7 @@ import { invalid, notFound } from '../domain/errors.ts';
 import { type Actor, actorLabel, assertOwnerOf } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import type { NotifyPayload } from './job-kinds.ts';
+import { countOf } from '../domain/text.ts';
 
 export const MAX_BROADCAST_CHARS = 2000;
 
@@ -34,7 +35,7 @@ export async function broadcast(deps: AppDeps, input: { actor: Actor; groupId: n
       action: 'group.broadcast',
       subjectType: 'group',
       subjectId: String(group.id),
-      reason: `broadcast to ${members.length} member(s)`,
+      reason: `broadcast to ${countOf(members.length, 'member', 'members')}`,
       detail: { chars: text.length },
     });
     return members.length;

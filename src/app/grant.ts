@@ -5,6 +5,7 @@ import { toIso } from '../domain/time.ts';
 import { inviteJob, notifyJob } from './job-kinds.ts';
 import type { Order, Plan } from './model.ts';
 import type { NewJob, Repos } from './ports.ts';
+import { countOf } from '../domain/text.ts';
 
 export interface GrantResult {
   /** Groups that got a new period (empty when every group already had this order's period). */
@@ -52,7 +53,7 @@ export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: n
       action: next.invite ? 'membership.grant' : 'membership.extend',
       subjectType: 'membership',
       subjectId: String(existing.id),
-      reason: `order ${order.id} paid: ${plan.durationDays} days, ${existing.status === 'grace' || existing.status === 'active' ? 'extended from' : 'starting'} ${toIso(startsAt)} until ${toIso(next.expiresAt)}`,
+      reason: `order ${order.id} paid: ${countOf(plan.durationDays, 'day', 'days')}, ${existing.status === 'grace' || existing.status === 'active' ? 'extended from' : 'starting'} ${toIso(startsAt)} until ${toIso(next.expiresAt)}`,
       detail: { orderId: order.id, groupId, from: existing.status, expiresAt: next.expiresAt },
     });
     granted.push({ groupId, membershipId: existing.id, expiresAt: next.expiresAt, invited: next.invite });

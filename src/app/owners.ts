@@ -43,7 +43,9 @@ export async function createClaimCode(
   await deps.store.transaction(async (tx) => {
     for (const id of scope ?? []) if (!Number.isSafeInteger(id) || !(await tx.groups.get(id))) throw notFound(`no group with id ${String(id)}`);
     await tx.ownerClaims.insert(hashCode(code), now, expiresAt, scope);
-    const reason = scope ? `one-time owner claim code issued for group(s) ${scope.join(', ')}` : 'one-time owner claim code issued for every group (operator)';
+    const reason = scope
+      ? `one-time owner claim code issued for ${scope.length === 1 ? 'group' : 'groups'} ${scope.join(', ')}`
+      : 'one-time owner claim code issued for every group (operator)';
     await tx.audit.insert({
       at: now,
       actor: actorLabel(actor),
@@ -73,7 +75,9 @@ export async function redeemClaimCode(deps: AppDeps, input: { platform: string; 
     if (!(await tx.ownerClaims.redeem(hash, account.id, now))) throw conflict('this claim code was already used; run "gatekeeper owner claim" for a new one');
     await tx.accounts.setOwner(account.id);
     await tx.ownerScopes.grant(account.id, claim.groupIds, 'claim', now);
-    const reason = claim.groupIds ? `redeemed an owner claim code for group(s) ${claim.groupIds.join(', ')}` : 'redeemed an operator claim code (every group)';
+    const reason = claim.groupIds
+      ? `redeemed an owner claim code for ${claim.groupIds.length === 1 ? 'group' : 'groups'} ${claim.groupIds.join(', ')}`
+      : 'redeemed an operator claim code (every group)';
     await tx.audit.insert({
       at: now,
       actor: `account:${account.id}`,

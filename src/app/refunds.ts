@@ -24,6 +24,7 @@ import type { AppDeps } from './deps.ts';
 import { alertOwnersJob, notifyJob, refundJob, removeJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import type { Repos } from './ports.ts';
+import { countOf } from '../domain/text.ts';
 
 export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderId: string; reason?: string }): Promise<Order> {
   const now = deps.clock.now();
@@ -276,7 +277,7 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
       action: 'membership.refund',
       subjectType: 'membership',
       subjectId: String(locked.id),
-      reason: `order ${order.id} refunded: ${Math.round(unused / HOUR_MS)} unused hours of its ${period.days} days removed${usedUp}${nothingLeft ? ', nothing left: access revoked' : inGroup ? `, now until ${toIso(expiresAt)}` : ''}`,
+      reason: `order ${order.id} refunded: ${countOf(Math.round(unused / HOUR_MS), 'unused hour', 'unused hours')} of its ${countOf(period.days, 'day', 'days')} removed${usedUp}${nothingLeft ? ', nothing left: access revoked' : inGroup ? `, now until ${toIso(expiresAt)}` : ''}`,
       detail: { orderId: order.id, periodId: period.id, removedMs: unused },
     });
   }

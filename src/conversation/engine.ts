@@ -13,6 +13,7 @@ import { requestRefund } from '../app/refunds.ts';
 import { computeStats } from '../app/stats.ts';
 import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { formatMoney } from '../domain/money.ts';
+import { formatMoneyIn } from './format.ts';
 import { DAY_MS } from '../domain/time.ts';
 import { resolveLocale } from './catalog.ts';
 import { type Intent, type OwnerCommand, parseIntent } from './intents.ts';
@@ -298,6 +299,7 @@ class Turn {
       t: (key, params) => this.t(key, params),
       text: (key, params) => this.text(key, params),
       say: (text) => void this.replies.push({ type: 'text', text }),
+      money: (minor, currency) => formatMoneyIn(this.locale, minor, currency),
     };
     await spec.run(ctx, parsed);
   }
@@ -312,6 +314,8 @@ interface OwnerContext {
   t(key: string, params?: Record<string, string | number>): string;
   text(key: string, params?: Record<string, string | number>): void;
   say(text: string): void;
+  /** An amount as the owner's locale writes it, for text built outside the catalogue ("¥9.90"). */
+  money(amountMinor: number, currency: string): string;
 }
 
 /**
@@ -361,7 +365,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
           ...(await store.memberships.list({ groupId: g.id, status: 'grace' })),
         ].length;
         const plans = (await store.plans.list({ groupId: g.id, activeOnly: true }))
-          .map((p) => `#${p.id} ${p.name} ${formatMoney(p.priceMinor, p.currency)}/${p.durationDays}d`)
+          .map((p) => `#${p.id} ${p.name} ${ctx.money(p.priceMinor, p.currency)}/${p.durationDays}d`)
           .join(', ');
         lines.push(ctx.t('owner.group_line', { id: g.id, title: g.title, platform: g.platform, members, plans: plans || '-' }));
       }

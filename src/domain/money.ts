@@ -1,4 +1,5 @@
 import { invalid } from './errors.ts';
+import { countOf } from './text.ts';
 
 /** ISO 4217 minor-unit exponents for the currencies we sell in; `XTR` is Telegram Stars (whole units). */
 const EXPONENTS: Record<string, number> = {
@@ -78,7 +79,7 @@ export function parsePrice(text: string, currency: string): number {
   const whole = m[1]!;
   const frac = m[2] ?? '';
   if (frac.length > exp) {
-    throw invalid(`price ${quote(text)} has more than ${exp} decimal place(s) for ${currency}`);
+    throw invalid(`price ${quote(text)} has more than ${countOf(exp, 'decimal place', 'decimal places')} for ${currency}`);
   }
   const minor = Number(whole) * 10 ** exp + Number(frac.padEnd(exp, '0') || '0');
   if (!Number.isSafeInteger(minor) || minor > MAX_AMOUNT_MINOR) throw invalid(`price ${quote(text)} is too large`);

@@ -206,7 +206,7 @@ describe.each(DIALECTS)('access through outages (%s)', (dialect) => {
     await store.jobs.enqueue([removeJob({ membershipId: m.id, reason: 'revoked', expectStatus: 'revoked' }, 'x')], t.clock.now());
     await t.service.worker.drain();
     expect(toOwner()).toHaveLength(2);
-    expect(toOwner()[1]!.text).toContain('4 more alert(s)');
+    expect(toOwner()[1]!.text).toContain('4 more alerts');
   });
 });
 

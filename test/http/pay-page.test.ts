@@ -28,6 +28,16 @@ describe.each(DIALECTS)('checkout page (%s)', (dialect) => {
     expect(status.json().status).toBe('pending');
   });
 
+  it('writes the amount and the open-until time as each reader expects, the time with its zone', async () => {
+    const { orderId } = await seedOrder(t.service.app);
+    const en = await inject({ method: 'GET', url: `/pay/${orderId}`, headers: { 'accept-language': 'en' } });
+    expect(en.body).toContain('data-testid="amount">9.90 CNY<');
+    expect(en.body).toMatch(/This order is open until \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} \(UTC\+8\)\./);
+    const zh = await inject({ method: 'GET', url: `/pay/${orderId}`, headers: { 'accept-language': 'zh-CN' } });
+    expect(zh.body).toContain('data-testid="amount">¥9.90<');
+    expect(zh.body).toMatch(/订单有效期至 \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} \(UTC\+8\)。/);
+  });
+
   it('the QR encodes the pay page URL', async () => {
     const { orderId } = await seedOrder(t.service.app);
     const order = (await t.service.deps.store.orders.get(orderId))!;

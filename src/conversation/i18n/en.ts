@@ -1,13 +1,15 @@
-// English catalogue. `{name}` is replaced by a parameter; parameters ending in `At` are times and are
-// shown as dates in TZ_DISPLAY.
+// English catalogue. Syntax (src/conversation/template.ts): `{name}` is replaced by a parameter;
+// `{count, plural, one {# day} other {# days}}` picks the form for the count (Intl.PluralRules).
+// Parameters ending in `At` or `Until` are instants, shown with their zone in TZ_DISPLAY; `amount`,
+// `price`, `revenue`, `refunded` and `charged` are amounts, shown as the reader's locale writes them.
 export const en = {
   'payment.confirmed': 'Payment received, thank you! Your "{plan}" membership for {groups} is active until {expiresAt}.',
   'membership.removed_expired': 'Your membership of "{group}" has ended and you have been removed from the group. Renew any time with /renew to come back.',
   'membership.removed_revoked': 'Your access to "{group}" has been withdrawn. Send /help if you think this is a mistake.',
   'membership.removed_banned': 'You have been removed from "{group}" by its owner.',
-  'membership.extended': 'Good news: your membership of "{group}" was extended by {days} day(s), until {expiresAt}.',
+  'membership.extended': 'Good news: your membership of "{group}" was extended by {days, plural, one {# day} other {# days}}, until {expiresAt}.',
   'reminder.before':
-    'Your membership of "{group}" ends on {expiresAt} ({days} day(s) left). Send /renew to renew; the new period starts when this one ends, so you lose nothing.',
+    'Your membership of "{group}" ends on {expiresAt}: {days, plural, one {# day} other {# days}} left. Send /renew to renew; the new period starts when this one ends, so you lose nothing.',
   'reminder.grace': 'Your membership of "{group}" has ended. You can stay until {graceUntil}; send /renew now to keep your place.',
   'refund.done': 'Your payment of {amount} has been refunded.',
   'owner.partial_refund':
@@ -15,12 +17,12 @@ export const en = {
   'owner.refund_refused': 'The refund of order {orderId} was refused by the payment provider: {reason}. The order is paid again.',
   'owner.unknown_order': 'Alert: {provider} reported a payment of {amount} for an order we do not know ({outTradeNo}). Please check it with the provider.',
   'owner.order_review': 'Order {orderId} needs your review: {reason}. Approve it or refund it.',
-  'owner.job_dead': 'Gave up on a "{kind}" task after {attempts} attempt(s): {error}. Please check the bot\'s permissions.',
-  'owner.alert_coalesced': '(and {count} more alert(s) like this in the last hour, held back so as not to flood you)',
+  'owner.job_dead': 'Gave up on a "{kind}" task after {attempts, plural, one {# attempt} other {# attempts}}: {error}. Please check the bot\'s permissions.',
+  'owner.alert_coalesced': '(and {count, plural, one {# more alert} other {# more alerts}} like this in the last hour, held back so as not to flood you)',
   welcome: 'Hi {name}! This bot sells access to paid groups. Pick a plan to join:',
   'plans.pick': 'Pick a plan (tap it or reply with its number):',
   'plans.none': 'Nothing is on sale right now. Please check back later.',
-  'plans.option': '{name}: {price} for {days} days',
+  'plans.option': '{name}: {price} for {days, plural, one {# day} other {# days}}',
   'plan.unavailable': 'That plan is not on sale any more.',
   'renew.pick': 'Renew with one of these plans; the new period starts when your current one ends:',
   'pay.pick_provider': 'How would you like to pay for "{plan}"?',
@@ -70,15 +72,16 @@ export const en = {
   'owner.group_line': '#{id} {title} ({platform}): {members} with access; plans: {plans}',
   'owner.members_none': 'No members match.',
   'owner.member_line': '#{id} {name}: {status} until {expiresAt}',
-  'owner.plan_added': 'Plan #{id} "{name}" added: {price} for {days} days.',
+  'owner.plan_added': 'Plan #{id} "{name}" added: {price} for {days, plural, one {# day} other {# days}}.',
   'owner.plan_disabled': 'Plan #{id} is no longer on sale.',
   'owner.extended': 'Membership #{id} now runs until {expiresAt}.',
   'owner.removed': 'Membership #{id} removed from the group.',
   'owner.banned': 'Membership #{id} banned.',
   'owner.unbanned': 'Membership #{id} unbanned.',
   'owner.refund_requested': 'Refund of order {id} requested; you will be told when the provider confirms.',
-  'owner.stats': '{month}: {active} member(s) with access, revenue {revenue}, {renewals} renewal(s), {churn} lapsed.',
-  'owner.broadcast_queued': 'Broadcast queued for {count} member(s).',
+  'owner.stats':
+    '{month}: {active, plural, one {# member} other {# members}} with access, revenue {revenue}, {renewals, plural, one {# renewal} other {# renewals}}, {churn} lapsed.',
+  'owner.broadcast_queued': 'Broadcast queued for {count, plural, one {# member} other {# members}}.',
   'pay.title': 'Pay for {plan}',
   'pay.amount': 'Amount',
   'pay.scan': 'Scan the code with your payment app, or open the link below.',
@@ -114,7 +117,7 @@ export const en = {
   'playground.groups_title': 'Groups',
   'playground.groups_hint': 'The simulated groups and who is in them, updated live.',
   'playground.no_groups': 'No playground groups yet. Add one with: npm run cli -- group add --platform playground',
-  'playground.members_count': '{count} member(s)',
+  'playground.members_count': '{count, plural, one {# member} other {# members}}',
   'playground.no_members': 'Nobody is in this group yet.',
   'playground.status_member': 'You are a member',
   'playground.status_not_member': 'Not a member',
@@ -150,6 +153,8 @@ export const en = {
   'playground.brand_sub': 'Playground',
   'playground.add_person': 'Add',
   'playground.add_placeholder': 'New name',
+  'demo.group_title': 'Playground group',
+  'demo.plan_name': 'Monthly',
   'wechat.text_only': 'I can only read text messages here. Send 帮助 (help) for the menu, or 入群 to see the plans.',
   'wechat.invitation_sent':
     'An invitation to "{group}" was sent to you. The room is large, so WeChat asks you to accept it: open the invitation card in this chat and tap to join.',
@@ -171,10 +176,10 @@ export const en = {
   'wechat.bind_not_room_owner':
     'I cannot manage room "{room}": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.',
   'wechat.audit_report':
-    'Roster check of "{group}" (#{groupId}): {count} person(s) in the room without a paid membership:\n{list}\nNobody was removed (report only). To remove such people from now on, reply /intruders confirm {reportId}. To keep someone, reply /whitelist {reportId} <number>. To stop these reports, reply /intruders {groupId} ignore.',
-  'wechat.audit_removing': 'Roster check of "{group}": removing {count} person(s) without a paid membership: {names}.',
+    'Roster check of "{group}" (#{groupId}): {count, plural, one {# person} other {# people}} in the room without a paid membership:\n{list}\nNobody was removed (report only). To remove such people from now on, reply /intruders confirm {reportId}. To keep someone, reply /whitelist {reportId} <number>. To stop these reports, reply /intruders {groupId} ignore.',
+  'wechat.audit_removing': 'Roster check of "{group}": removing {count, plural, one {# person} other {# people}} without a paid membership: {names}.',
   'wechat.audit_paused':
-    'Roster check of "{group}" paused: {count} paid members look absent at once. WeChat may have changed contact ids after a re-login, so nobody was removed. It resumes by itself once members write to me again.',
+    'Roster check of "{group}" paused: {count, plural, one {# paid member looks} other {# paid members look}} absent at once. WeChat may have changed contact ids after a re-login, so nobody was removed. It resumes by itself once members write to me again.',
   'wechat.intruders_usage': 'Intruder policy per group: /intruders confirm <report> (remove from now on), /intruders <group> report|ignore.',
   'wechat.intruders_confirmed':
     'Confirmed. From now on people in "{group}" without a paid membership are removed at the next roster check (owners and whitelisted people never are).',
@@ -220,15 +225,15 @@ export const en = {
   'telegram.intruders_none': 'Nobody without a membership has joined "{group}" since I started looking after it. Intruder policy: {policy}.',
   'telegram.intruders_line': '{name} (id {userId}), joined {joinedAt}',
   'telegram.intruders_list':
-    'Dry run for "{group}" (policy: {policy}): {count} people joined without a membership and are still in:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} <id> to keep someone.',
+    'Dry run for "{group}" (policy: {policy}): {count, plural, one {# person} other {# people}} joined without a membership and {count, plural, one {is} other {are}} still in:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} <id> to keep someone.',
   'telegram.intruders_confirm': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again to confirm.',
   'telegram.intruders_policy_set': 'Intruder policy of "{group}" is now: {policy}.',
-  'telegram.intruders_removing': 'Removing {count} people without a membership now.',
+  'telegram.intruders_removing': 'Removing {count, plural, one {# person} other {# people}} without a membership now.',
   'telegram.whitelisted': 'Telegram user {userId} may stay in "{group}" without a membership.',
   'telegram.unwhitelisted': 'Telegram user {userId} is no longer whitelisted in "{group}".',
   'telegram.owner_help':
     'Telegram: add me to a group as an administrator to sell access to it; /intruders <group> [report|remove|ignore] for people who join without paying; /whitelist <group> <user-id> and /unwhitelist to keep someone. Members send /invite for a fresh join link.',
-  'telegram.stars_description': 'Access to {groups} for {days} days ({plan}).',
+  'telegram.stars_description': 'Access to {groups} for {days, plural, one {# day} other {# days}} ({plan}).',
   'telegram.stars_not_payable': 'This order can no longer be paid. Send /plans to start again.',
   'telegram.stars_already_paid': 'This order is already paid.',
   'telegram.stars_wrong_payer': 'This invoice belongs to someone else. Send /plans to get your own.',

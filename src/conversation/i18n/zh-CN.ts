@@ -1,6 +1,8 @@
 import type { MessageKey } from './en.ts';
 
-// 简体中文目录。`{name}` 为参数；以 `At` 结尾的参数是时间，按 TZ_DISPLAY 显示为日期。
+// 简体中文目录。语法见 src/conversation/template.ts：`{name}` 为参数；中文不区分单复数，`{count}` 直接写数字即可。
+// 以 `At` 或 `Until` 结尾的参数是时间，按 TZ_DISPLAY 显示并注明时区；金额（amount、price 等）显示为 ¥9.90。
+// 称呼统一用“您”。
 export const zhCN: Record<MessageKey, string> = {
   'payment.confirmed': '已收到付款，谢谢！您的「{plan}」会员（{groups}）有效期至 {expiresAt}。',
   'membership.removed_expired': '您在「{group}」的会员已到期，已被移出群。随时发送 续费 即可回来。',
@@ -95,10 +97,10 @@ export const zhCN: Record<MessageKey, string> = {
   'playground.title': 'Gatekeeper 体验场',
   'playground.welcome_title': '扮演一位用户，体验机器人',
   'playground.tagline': '起个名字，和机器人聊天：选择套餐，用测试资金付款，进群，再看看到期提醒和移出群聊如何发生。',
-  'playground.name_label': '你的名字',
+  'playground.name_label': '您的名字',
   'playground.name_placeholder': '名字，例如 小明',
   'playground.create': '开始',
-  'playground.chatting_as': '你是 {name}',
+  'playground.chatting_as': '您是 {name}',
   'playground.error_name': '请输入 1 到 40 个字符的名字。',
   'playground.error_generic': '出错了，请重试。',
   'playground.error_person': '这个用户已不存在，请新建一个。',
@@ -115,9 +117,9 @@ export const zhCN: Record<MessageKey, string> = {
   'playground.no_groups': '还没有体验群组。可以这样添加：npm run cli -- group add --platform playground',
   'playground.members_count': '{count} 位成员',
   'playground.no_members': '群里还没有人。',
-  'playground.status_member': '你是群成员',
+  'playground.status_member': '您是群成员',
   'playground.status_not_member': '不是群成员',
-  'playground.member_you': '（你）',
+  'playground.member_you': '（您）',
   'playground.badge_member': '已入群',
   'playground.badge_not_member': '未入群',
   'playground.owner_title': '扮演群主',
@@ -148,6 +150,8 @@ export const zhCN: Record<MessageKey, string> = {
   'playground.brand_sub': '体验场',
   'playground.add_person': '添加',
   'playground.add_placeholder': '新名字',
+  'demo.group_title': '体验群',
+  'demo.plan_name': '月度会员',
   'wechat.text_only': '这里只能读取文字消息。发送「帮助」查看菜单，发送「入群」查看套餐。',
   'wechat.invitation_sent': '已向您发送「{group}」的入群邀请。该群人数较多，微信需要您确认：请在本聊天中打开邀请卡片并点击加入。',
   'wechat.add_timeout_member':

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import QRCode from 'qrcode';
 import { resolveLocale } from '../../conversation/catalog.ts';
-import { formatMoney } from '../../domain/money.ts';
+import { formatMoneyIn } from '../../conversation/format.ts';
 import type { HttpDeps } from '../deps.ts';
 import { processWebhook, STORAGE_UNAVAILABLE } from './webhooks.ts';
 
@@ -56,7 +56,7 @@ a.link{color:#2f6fed}
 <body><main><div class="card">
 <h1>${esc(t(locale, 'pay.title', { plan: plan?.name ?? '' }))}</h1>
 <div class="muted">${esc(t(locale, 'pay.amount'))}</div>
-<div class="amount" data-testid="amount">${esc(formatMoney(order.amountMinor, order.currency))}</div>
+<div class="amount" data-testid="amount">${esc(formatMoneyIn(locale, order.amountMinor, order.currency))}</div>
 <img class="qr" alt="QR" src="/pay/${order.id}/qr.png" width="240" height="240">
 <p class="muted">${esc(t(locale, 'pay.scan'))}</p>
 ${order.checkoutUrl && order.checkoutUrl !== `${settings.publicUrl}/pay/${order.id}` ? `<p><a class="link" href="${esc(order.checkoutUrl)}">${esc(t(locale, 'pay.open_link'))}</a></p>` : ''}

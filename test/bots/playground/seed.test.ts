@@ -24,6 +24,13 @@ describe('seedPlaygroundDemo', () => {
     expect(state.groups).toEqual([{ id: seeded!.group.id, title: 'Playground group', chatId: DEMO_CHAT_ID, members: [] }]);
   });
 
+  it('names the group and plan in DEFAULT_LOCALE: 体验群 / 月度会员 under zh-CN', async () => {
+    pg = await startPlayground({ env: { DEFAULT_LOCALE: 'zh-CN' } });
+    const seeded = await seedPlaygroundDemo(pg.service.deps);
+    expect(seeded!.group.title).toBe('体验群');
+    expect(seeded!.plan).toMatchObject({ name: '月度会员', priceMinor: 990, currency: 'CNY', durationDays: 30 });
+  });
+
   it('leaves an installation that already has a playground group alone', async () => {
     pg = await startPlayground();
     const headers = { authorization: 'Bearer test-admin-token-0123456789' };
