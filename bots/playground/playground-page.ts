@@ -1,6 +1,7 @@
 // The playground's single page: inline CSS and JS, no external assets, no build step. Every word on it
 // comes from the message catalogues (`playground.*` keys), rendered on the server in the page's locale
 // and handed to the script as one JSON object. The script only ever sets textContent, never HTML.
+import { FAVICON_DATA_URL } from '../../src/http/favicon.ts';
 
 export interface PageOptions {
   locale: string;
@@ -379,7 +380,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
 <meta name="theme-color" content="#1d2433">
 <title>${s('title')}</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="${FAVICON_DATA_URL}">
 <style>${CSS}</style>
 </head>
 <body data-view="chat">
