@@ -35,7 +35,8 @@ export interface PlaygroundRoutesOptions {
   deps: AppDeps;
   gateway: PlaygroundGateway;
   conversation: Conversation;
-  scheduler: { tick(): Promise<unknown> };
+  /** `tickFromNow` runs the sweeps at each stop of a jump, with the clock as it stands there. */
+  scheduler: { tickFromNow(): Promise<unknown> };
   /** `settle` runs the jobs due at each stop of a jump to their end before the clock moves on. */
   worker: { notify(): void; settle(): Promise<unknown> };
   /** The service clock when time travel is allowed, else null (the route answers 404). */
@@ -260,7 +261,7 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
       const d = {
         store,
         clock: tt,
-        tick: () => o.scheduler.tick(),
+        tick: () => o.scheduler.tickFromNow(),
         settle: () => o.worker.settle(),
         onStop: (now: number, offsetMs: number) => o.gateway.announceClock({ now, offsetMs }),
       };
