@@ -58,8 +58,12 @@ export async function travel(d: TimeTravelDeps, ms: number): Promise<{ now: numb
   }
 }
 
-/** Back to real time (what happened while travelling stays: a removal is not undone). */
-export async function resetTravel(d: Pick<TimeTravelDeps, 'store' | 'clock' | 'onStop'>): Promise<{ now: number; offsetMs: number }> {
+/**
+ * Back to real time (what happened while travelling stays: a removal is not undone). The jobs due are run
+ * first, so none is left running with a lease the moved-back clock would not reach for days.
+ */
+export async function resetTravel(d: Pick<TimeTravelDeps, 'store' | 'clock' | 'settle' | 'onStop'>): Promise<{ now: number; offsetMs: number }> {
+  await d.settle();
   d.clock.reset();
   await d.store.clock.setOffset(0, d.clock.now());
   d.onStop?.(d.clock.now(), 0);
