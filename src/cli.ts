@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
 import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
-import { systemClock } from './app/clocks.ts';
+import { clockWithOffset } from './app/clocks.ts';
 import type { Order } from './app/model.ts';
 import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
@@ -197,7 +197,8 @@ async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => 
     const store = createStore(opened);
     const deps: AppDeps = {
       store,
-      clock: systemClock,
+      // The playground's time travel stores how far its clock runs ahead; the CLI counts from the same "now".
+      clock: clockWithOffset(await store.clock.offset()),
       providers: new Map(config.paymentProviders.map((name) => [name, serviceProvider(name)])),
       gateways: new Map(),
       messages: createCatalog({ defaultLocale: config.defaultLocale, timeZone: config.tzDisplay }),

@@ -143,6 +143,15 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   // Time travel moves the service clock itself, so it needs an OffsetClock as that clock, and a
   // configuration with nothing real attached (main.ts only passes one then; this checks again).
   const timeTravel = o.clock instanceof OffsetClock && timeTravelAllowed(config) ? o.clock : null;
+  // The stored offset is the one "now" the service and the CLI share: a playground that travelled keeps
+  // its time across a restart; a service that cannot travel (something real attached) runs on real time
+  // and clears an offset left behind, so the CLI counts from real time too.
+  const storedOffset = await o.store.clock.offset();
+  if (timeTravel) timeTravel.moveTo(timeTravel.now() - timeTravel.offset + storedOffset);
+  else if (storedOffset !== 0) {
+    await o.store.clock.setOffset(0, o.clock.now());
+    o.logger.warn({ offsetMs: storedOffset }, 'the playground clock offset left in the database was cleared: this configuration runs on real time');
+  }
   const plugins = playground ? [playgroundRoutes({ deps, gateway: playground, conversation, scheduler, worker, timeTravel })] : [];
   if (wechat) plugins.push(wechat.routes);
   if (telegram?.options.mode === 'webhook') plugins.push(telegram.webhookRoute());

@@ -358,6 +358,24 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect((await store.memberships.get(om.id))!.status).toBe('active');
   });
 
+  it("member extend after a playground time jump counts from the playground's now (the stored clock offset)", async () => {
+    await catalog();
+    const gone = await member('tess', 1, 'expired', -5);
+    // What POST /playground/api/time-travel stores: the playground clock runs 40 days ahead.
+    await store.clock.setOffset(40 * DAY_MS, Date.now());
+    const before = Date.now();
+    const r = await json(['member', 'extend', String(gone.membershipId), '--days', '3']);
+    expect(Date.parse(r.expiresAt)).toBeGreaterThanOrEqual(before + 43 * DAY_MS);
+    expect(Date.parse(r.expiresAt)).toBeLessThanOrEqual(Date.now() + 43 * DAY_MS);
+    // Back to real time: the CLI counts from real time again.
+    await store.clock.setOffset(0, Date.now());
+    const again = await member('ulla', 1, 'expired', -5);
+    const now = Date.now();
+    const r2 = await json(['member', 'extend', String(again.membershipId), '--days', '3']);
+    expect(Date.parse(r2.expiresAt)).toBeGreaterThanOrEqual(now + 3 * DAY_MS);
+    expect(Date.parse(r2.expiresAt)).toBeLessThanOrEqual(Date.now() + 3 * DAY_MS);
+  });
+
   it('member extend adds days to the later of expiry and now: never shortens a removed member, never counts from a past expiry', async () => {
     await catalog();
     const removed = await member('rita', 1, 'revoked', 20);

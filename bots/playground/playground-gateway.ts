@@ -32,6 +32,8 @@ export interface InboxEntry {
   at: number;
   from: 'person' | 'bot';
   reply: PlaygroundReply;
+  /** A very long message a person typed, kept only up to this many characters (the page says so). */
+  cutAt?: number;
 }
 
 export type PlaygroundEvent =
@@ -118,8 +120,8 @@ export class PlaygroundGateway implements ChatGateway {
   // ------------------------------------------------------------ the page's side
 
   /** Adds a line to a person's chat (their own message, or the bot's answer to it) and announces it. */
-  record(userId: string, from: InboxEntry['from'], reply: PlaygroundReply): InboxEntry {
-    const entry: InboxEntry = { id: ++this.seq, at: this.clock.now(), from, reply };
+  record(userId: string, from: InboxEntry['from'], reply: PlaygroundReply, cutAt?: number): InboxEntry {
+    const entry: InboxEntry = { id: ++this.seq, at: this.clock.now(), from, reply, ...(cutAt !== undefined ? { cutAt } : {}) };
     let inbox = this.inboxes.get(userId);
     if (!inbox && this.keep && !this.keep(userId)) return entry; // nobody can read it: hold nothing
     if (!inbox) {

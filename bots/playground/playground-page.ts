@@ -3,6 +3,7 @@
 // and handed to the script as one JSON object. The script only ever sets textContent, never HTML.
 import { DATE_TIME_FORMATS, SHORT_DATE_TIME_FORMATS } from '../../src/conversation/format.ts';
 import { PLURAL_CLIENT_JS } from '../../src/conversation/template.ts';
+import { FAVICON_DATA_URL } from '../../src/http/favicon.ts';
 
 export interface PageOptions {
   locale: string;
@@ -13,6 +14,8 @@ export interface PageOptions {
   timeZone: string;
   timeTravel: boolean;
   devPayments: boolean;
+  /** The server's limit on a person's name (the name field's maxlength and the script's check). */
+  maxName: number;
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -48,6 +51,9 @@ button.soft{background:var(--primary-soft);color:var(--primary)}
 .people{display:flex;gap:8px;align-items:center;padding:8px 12px;background:#fff;border-bottom:1px solid var(--line);overflow-x:auto;flex:none;scrollbar-width:thin}
 .people-list{display:flex;gap:6px}
 .chip{display:flex;align-items:center;gap:6px;border:1px solid var(--line);background:#fff;color:var(--fg);border-radius:999px;padding:4px 12px 4px 4px;font-weight:500;font-size:.875rem}
+.chip{max-width:150px;min-width:0;flex:none}
+.chip .name,.members .name{min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.members .name{flex:1}
 .chip[aria-selected="true"]{background:var(--primary);border-color:var(--primary);color:#fff}
 .avatar{flex:none;width:24px;height:24px;border-radius:50%;display:grid;place-items:center;font-size:.72rem;font-weight:700;color:#fff;text-transform:uppercase}
 .new-person{display:flex;gap:6px;flex:none}
@@ -111,6 +117,8 @@ body.nobody .composer,body.nobody .strip,body.nobody .people,body.nobody .messag
 .code-box code{display:block;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;overflow-wrap:anywhere;margin-bottom:8px;user-select:all}
 .msg{font-size:.82rem;min-height:1em;margin-top:6px;color:var(--muted)}
 .msg.error{color:#8a1f1f}
+.bubble .cut{display:block;font-size:.72rem;margin-top:4px;opacity:.85}
+#tt-reset{margin-top:8px}
 .status-dot{width:8px;height:8px;border-radius:50%;background:#37c777;flex:none}
 .status-dot.down{background:#f59e0b}
 [hidden]{display:none !important}
@@ -153,7 +161,7 @@ try{current=localStorage.getItem(LS_CURRENT)||null;}catch(e){}
 if(!people.some(function(p){return p.userId===current;}))current=people.length?people[0].userId:null;
 function savePeople(){try{localStorage.setItem(LS_PEOPLE,JSON.stringify(people));localStorage.setItem(LS_CURRENT,current||'');}catch(e){}}
 
-var groups=[],seen={},es=null,down=false,clock={server:Date.now(),local:Date.now(),offset:0};
+var groups=[],seen={},es=null,down=false,busy=false,clock={server:Date.now(),local:Date.now(),offset:0};
 
 async function api(method,path,body,headers){
   var init={method:method,headers:Object.assign({},headers||{}),cache:'no-store'};
@@ -171,7 +179,7 @@ function setView(v){document.body.setAttribute('data-view',v);['chat','groups','
 function renderPeople(){
   var list=$('people-list');list.textContent='';
   people.forEach(function(p){
-    list.appendChild(h('button',{type:'button',class:'chip','data-testid':'person-tab','data-user-id':p.userId,'aria-selected':String(p.userId===current),title:p.name,onclick:function(){if(p.userId!==current)select(p.userId);}},[avatar(p.userId,p.name),p.name]));
+    list.appendChild(h('button',{type:'button',class:'chip','data-testid':'person-tab','data-user-id':p.userId,'aria-selected':String(p.userId===current),title:p.name,onclick:function(){if(p.userId!==current)select(p.userId);}},[avatar(p.userId,p.name),h('span',{class:'name',text:p.name})]));
   });
   var form=$('new-person');
   if(people.length===0){document.body.classList.add('nobody');$('welcome-slot').appendChild(form);$('create-person').textContent=t('create');$('name-input').placeholder=t('name_placeholder');}
@@ -183,7 +191,7 @@ $('new-person').addEventListener('submit',async function(ev){
   ev.preventDefault();
   var input=$('name-input'),name=input.value.trim(),msg=$('name-msg');
   msg.textContent='';
-  if(!name||Array.from(name).length>40){msg.textContent=t('error_name');input.focus();return;}
+  if(!name||Array.from(name).length>CFG.maxName){msg.textContent=t('error_name');input.focus();return;}
   var btn=$('create-person');btn.disabled=true;
   try{var p=await api('POST','/playground/api/people',{name:name,locale:CFG.locale});people.push({userId:p.userId,name:p.name,token:p.token});input.value='';select(p.userId);setView('chat');}
   catch(e){msg.textContent=e.status===400?t('error_name'):e.status===429?t('error_too_many'):t('error_generic');}
@@ -222,6 +230,7 @@ function bubbleFor(e){
     var lu=safeUrl(r.url);
     if(lu)kids.push(h('div',null,[h('a',{class:'link-btn',href:lu,target:'_blank',rel:'noopener','data-testid':'link',text:r.label||lu})]));
   }else{kids.push(r.text===''?'\\u00a0':(r.text||''));}
+  if(typeof e.cutAt==='number')kids.push(h('span',{class:'cut','data-testid':'cut-note',text:t('message_cut',{max:e.cutAt})}));
   kids.push(h('span',{class:'time',text:timeFmt.format(e.at)}));
   return h('div',{class:'bubble '+(e.from==='person'?'person':'bot'),'data-testid':'bubble','data-from':e.from,'data-type':r.type,'data-id':e.id},kids);
 }
@@ -241,7 +250,11 @@ async function send(payload){
   try{var r=await api('POST','/playground/api/send',payload,authFor(who));if(who===current)(r.messages||[]).forEach(addEntry);}
   catch(e){if((e.status===400||e.status===401)&&who===current){notice(t('error_person'),true);}else notice(t('error_generic'),true);}
 }
-$('composer').addEventListener('submit',function(ev){ev.preventDefault();var i=$('message-input');var text=i.value;i.value='';send({text:text});i.focus();});
+// Nothing to send: an empty or whitespace-only message stays in the field and goes nowhere.
+function syncSend(){$('send-button').disabled=$('message-input').value.trim()==='';}
+$('message-input').addEventListener('input',syncSend);
+$('composer').addEventListener('submit',function(ev){ev.preventDefault();var i=$('message-input');var text=i.value;if(text.trim()===''){i.focus();return;}i.value='';syncSend();send({text:text});i.focus();});
+syncSend();
 
 // ---------------------------------------------------------------- groups
 function renderGroups(){
@@ -250,7 +263,7 @@ function renderGroups(){
   groups.forEach(function(g){
     var mine=!!current&&g.members.some(function(m){return m.userId===current;});
     var badge=h('span',{class:'badge'+(mine?' in':''),'data-testid':'group-status',text:(mine?'\\u2713 ':'')+(mine?t('status_member'):t('status_not_member'))});
-    var items=g.members.length?g.members.map(function(m){var me=m.userId===current;return h('li',{class:me?'me':'','data-testid':'member-row','data-user-id':m.userId},[avatar(m.userId,m.name),m.name+(me?' '+t('member_you'):'')]);}):[h('li',{class:'empty',text:t('no_members')})];
+    var items=g.members.length?g.members.map(function(m){var me=m.userId===current;return h('li',{class:me?'me':'','data-testid':'member-row','data-user-id':m.userId},[avatar(m.userId,m.name),h('span',{class:'name',title:m.name,text:m.name+(me?' '+t('member_you'):'')})]);}):[h('li',{class:'empty',text:t('no_members')})];
     list.appendChild(h('div',{class:'card group','data-testid':'group-row','data-chat-id':g.chatId,'data-group-id':g.id,'data-member':String(mine)},[
       h('div',{class:'group-head'},[h('h3',{text:g.title}),h('span',{class:'badge','data-testid':'member-count',text:t('members_count',{count:g.members.length})})]),
       h('div',{style:'margin-bottom:8px'},[badge]),
@@ -268,24 +281,32 @@ function tickClock(){
   c.textContent='';c.appendChild(h('span',{class:'long',text:text}));c.appendChild(h('span',{class:'short',text:timeFmt.format(n)}));c.title=t('time_now')+': '+text;
   c.setAttribute('data-now',String(n));c.setAttribute('data-offset',String(clock.offset));c.classList.toggle('shifted',clock.offset>0);
   var tn=$('tt-now');if(tn)tn.textContent=text;
+  var rb=$('time-travel-reset');if(rb&&!busy)rb.disabled=!(clock.offset>0);
   var sn=$('tt-shifted');if(sn){var hrs=Math.round(clock.offset/36e5);sn.textContent=clock.offset>0?t('time_shifted',{days:Math.floor(hrs/24),hours:hrs%24}):'';}
 }
 setInterval(tickClock,1000);
-async function travel(hours){
+// A jump walks through every due time on the way, so it can take a moment; the buttons wait for it.
+async function jump(body,doneText){
   var msg=$('tt-msg'),btns=document.querySelectorAll('.tt button');
-  if(!Number.isInteger(hours)||hours<1||hours>8760){msg.textContent=t('time_bad_hours');msg.classList.add('error');return;}
   msg.classList.remove('error');msg.textContent=t('time_moving');
-  btns.forEach(function(b){b.disabled=true;});
+  busy=true;btns.forEach(function(b){b.disabled=true;});
   // The chat notice goes in first, so the reminders and removals the jump causes appear below it.
   var note=current?notice(t('time_moving')):null;
-  try{var r=await api('POST','/playground/api/time-travel',{hours:hours});setClock(r.now,r.offsetMs);msg.textContent='';if(note)note.textContent=t('time_moved',{hours:hours,now:dateFmt.format(r.now)});}
+  try{var r=await api('POST','/playground/api/time-travel',body);setClock(r.now,r.offsetMs);msg.textContent='';if(note)note.textContent=doneText(r);}
   catch(e){msg.textContent=t('error_generic');msg.classList.add('error');if(note)note.remove();}
-  finally{btns.forEach(function(b){b.disabled=false;});}
+  finally{busy=false;btns.forEach(function(b){b.disabled=false;});tickClock();}
 }
+function travel(hours){
+  var msg=$('tt-msg');
+  if(!Number.isInteger(hours)||hours<1||hours>8760){msg.textContent=t('time_bad_hours');msg.classList.add('error');return;}
+  return jump({hours:hours},function(r){return t('time_moved',{hours:hours,now:dateFmt.format(r.now)});});
+}
+function resetClock(){return jump({reset:true},function(r){return t('time_reset_done',{now:dateFmt.format(r.now)});});}
 if(CFG.timeTravel){
   $('time-travel-1d').addEventListener('click',function(){travel(24);});
   $('time-travel-7d').addEventListener('click',function(){travel(168);});
   $('time-travel-30d').addEventListener('click',function(){travel(720);});
+  $('time-travel-reset').addEventListener('click',function(){resetClock();});
   $('tt-form').addEventListener('submit',function(ev){ev.preventDefault();travel(Number($('time-travel-hours').value));});
 }
 
@@ -342,6 +363,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
     dateFormat: DATE_TIME_FORMATS[o.locale] ?? DATE_TIME_FORMATS.en,
     shortDateFormat: SHORT_DATE_TIME_FORMATS[o.locale] ?? SHORT_DATE_TIME_FORMATS.en,
     timeTravel: o.timeTravel,
+    maxName: o.maxName,
   };
   const timeTravel = o.timeTravel
     ? `<section class="card" data-testid="time-travel">
@@ -359,6 +381,9 @@ export function renderPlaygroundPage(o: PageOptions): string {
     <input id="time-travel-hours" data-testid="time-travel-hours" type="number" min="1" max="8760" step="1" inputmode="numeric" placeholder="${s('time_custom')}" aria-label="${s('time_custom')}">
     <button type="submit" id="time-travel-go" data-testid="time-travel-go">${s('time_go')}</button>
   </form>
+  <div class="row tt" id="tt-reset">
+    <button type="button" class="soft" id="time-travel-reset" data-testid="time-travel-reset" disabled>${s('time_reset')}</button>
+  </div>
   <div class="msg" id="tt-msg" role="status"></div>
 </section>`
     : '';
@@ -367,7 +392,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
 <meta name="theme-color" content="#1d2433">
 <title>${s('title')}</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="${FAVICON_DATA_URL}">
 <style>${CSS}</style>
 </head>
 <body data-view="chat">
@@ -379,7 +404,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
 <div class="people" id="people" data-testid="people">
   <div class="people-list" id="people-list"></div>
   <form class="new-person" id="new-person" autocomplete="off">
-    <input id="name-input" data-testid="name-input" name="name" maxlength="60" placeholder="${s('name_placeholder')}" aria-label="${s('name_label')}">
+    <input id="name-input" data-testid="name-input" name="name" maxlength="${o.maxName}" placeholder="${s('name_placeholder')}" aria-label="${s('name_label')}">
     <button type="submit" id="create-person" data-testid="create-person">${s('create')}</button>
   </form>
 </div>

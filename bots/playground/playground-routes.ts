@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OffsetClock } from '../../src/app/clocks.ts';
+import { resetTravel, travel } from '../../src/app/time-travel.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Account, Group } from '../../src/app/model.ts';
 import type { Config } from '../../src/config.ts';
@@ -21,7 +22,7 @@ export const USER_ID = /^pg_[0-9a-f]{32}$/;
 export const MAX_NAME = 40;
 export const MAX_HOURS = 8760;
 /** What the inbox keeps of a very long message a person typed (the engine still gets all of it). */
-const MAX_ECHO = 4000;
+export const MAX_ECHO = 4000;
 /**
  * An event stream whose client does not read is closed once this much waits in its response (Node's
  * buffer, past what the kernel's socket buffers took). A page that reads keeps far below it (an event is
@@ -34,8 +35,10 @@ export interface PlaygroundRoutesOptions {
   deps: AppDeps;
   gateway: PlaygroundGateway;
   conversation: Conversation;
-  scheduler: { tick(): Promise<unknown> };
-  worker: { notify(): void };
+  /** `tickFromNow` runs the sweeps at each stop of a jump, with the clock as it stands there. */
+  scheduler: { tickFromNow(): Promise<unknown> };
+  /** `settle` runs the jobs due at each stop of a jump to their end before the clock moves on. */
+  worker: { notify(): void; settle(): Promise<unknown> };
   /** The service clock when time travel is allowed, else null (the route answers 404). */
   timeTravel: OffsetClock | null;
   /** SSE comment heartbeat; 15 s unless a test wants it sooner. */
@@ -160,6 +163,7 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
         timeZone: settings.tzDisplay,
         timeTravel: o.timeTravel !== null,
         devPayments: o.deps.providers.has('dev'),
+        maxName: MAX_NAME,
       });
       return reply
         .header('cache-control', 'no-store')
@@ -205,11 +209,12 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
       const choice = typeof body.choice === 'string' && body.choice !== '' ? body.choice : undefined;
       const text = choice === undefined ? ((body.text as string | undefined) ?? '') : undefined;
 
+      const cut = text !== undefined && [...text].length > MAX_ECHO;
       const own: PlaygroundReply =
         choice !== undefined
           ? { type: 'text', text: choiceLabel(userId, choice) }
-          : { type: 'text', text: [...text!].length > MAX_ECHO ? `${[...text!].slice(0, MAX_ECHO).join('')}…` : text! };
-      const entries: InboxEntry[] = [o.gateway.record(userId, 'person', own)];
+          : { type: 'text', text: cut ? `${[...text!].slice(0, MAX_ECHO).join('')}…` : text! };
+      const entries: InboxEntry[] = [o.gateway.record(userId, 'person', own, cut ? MAX_ECHO : undefined)];
 
       const inbound: Inbound = {
         platform: 'playground',
@@ -237,16 +242,35 @@ export function playgroundRoutes(o: PlaygroundRoutesOptions): (app: FastifyInsta
       };
     });
 
+    // A jump walks through every due time on the way (src/app/time-travel.ts); `{"reset":true}` goes back to real time.
+    // One jump at a time: a second request waits for the first to end, then starts from where it stopped.
+    let jumping: Promise<unknown> = Promise.resolve();
     app.post('/playground/api/time-travel', async (req, reply) => {
       const tt = o.timeTravel;
       if (!tt) return reply.status(404).send({ error: 'not_found', message: 'no such route' });
       const body = isObject(req.body) ? req.body : {};
-      const raw = body.hours;
-      const hours = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isInteger(hours) || hours < 1 || hours > MAX_HOURS) throw invalid(`hours must be a whole number from 1 to ${MAX_HOURS}`);
-      tt.advance(hours * 3_600_000);
-      o.gateway.announceClock(clockState());
-      await o.scheduler.tick();
+      const reset = body.reset === true;
+      if (body.reset !== undefined && !reset) throw invalid('reset must be true');
+      if (reset && body.hours !== undefined) throw invalid('send either hours or reset, not both');
+      let hours = 0;
+      if (!reset) {
+        const raw = body.hours;
+        hours = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+        if (!Number.isInteger(hours) || hours < 1 || hours > MAX_HOURS) throw invalid(`hours must be a whole number from 1 to ${MAX_HOURS}`);
+      }
+      const d = {
+        store,
+        clock: tt,
+        tick: () => o.scheduler.tickFromNow(),
+        settle: () => o.worker.settle(),
+        onStop: (now: number, offsetMs: number) => o.gateway.announceClock({ now, offsetMs }),
+      };
+      const run = jumping.then(async () => {
+        if (reset) await resetTravel(d);
+        else await travel(d, hours * 3_600_000);
+      });
+      jumping = run.catch(() => {});
+      await run;
       o.worker.notify();
       return clockState();
     });

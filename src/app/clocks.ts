@@ -8,8 +8,14 @@ export const systemClock: Clock = {
 
 /** The system clock moved forward by a settable offset; `sleep` still waits real time. */
 export class OffsetClock implements Clock {
-  private offsetMs = 0;
-  constructor(private readonly base: Clock = systemClock) {}
+  private offsetMs: number;
+  constructor(
+    private readonly base: Clock = systemClock,
+    offsetMs = 0,
+  ) {
+    if (!Number.isFinite(offsetMs) || offsetMs < 0) throw new RangeError('the clock offset is a number of milliseconds ≥ 0');
+    this.offsetMs = offsetMs;
+  }
   now(): number {
     return this.base.now() + this.offsetMs;
   }
@@ -20,7 +26,23 @@ export class OffsetClock implements Clock {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError('time only moves forward');
     this.offsetMs += ms;
   }
+  /** Moves forward to `at` (no-op when `at` is not later than now). */
+  moveTo(at: number): void {
+    this.advance(Math.max(0, at - this.now()));
+  }
+  /** Back to real time. */
+  reset(): void {
+    this.offsetMs = 0;
+  }
   get offset(): number {
     return this.offsetMs;
   }
+}
+
+/**
+ * The clock a process runs on given the stored playground offset: real time when there is none, else
+ * real time moved forward by it (so the CLI and the service agree on "now" while time travels).
+ */
+export function clockWithOffset(offsetMs: number, base: Clock = systemClock): Clock {
+  return offsetMs > 0 ? new OffsetClock(base, offsetMs) : base;
 }

@@ -36,6 +36,15 @@ export class Scheduler {
     ];
   }
 
+  /**
+   * A tick that reads "now" no earlier than this call: waits for a tick already running (the cron's, which
+   * may have read the clock before time travel moved it), then runs one of its own.
+   */
+  async tickFromNow(): Promise<TickResult> {
+    if (this.ticking) await this.ticking.catch(() => {});
+    return this.tick();
+  }
+
   /** Runs every sweep once (none while the store's file is gone). Overlapping calls share the running tick instead of stacking up. */
   tick(): Promise<TickResult> {
     if (!this.ticking) {

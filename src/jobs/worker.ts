@@ -126,6 +126,23 @@ export class Worker {
     return total;
   }
 
+  /**
+   * Runs every job due now to its end, and waits for those the loop already took, until none is due or
+   * running (bounded by `maxWaitMs` of real time). Time travel calls it before it moves the clock on: a job
+   * still running would look abandoned once the clock passes its lease, and a reminder sent late would
+   * count its days from the wrong "now".
+   */
+  async settle(maxWaitMs = 10_000): Promise<void> {
+    const until = Date.now() + maxWaitMs;
+    for (;;) {
+      await Promise.all(this.inflight);
+      if ((await this.drain()) > 0) continue;
+      const running = this.inflight.size + (await this.store.jobs.list({ status: 'running' })).length;
+      if (running === 0 || Date.now() > until) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   private async run(job: Job): Promise<void> {
     const handler = this.jobs.handlers[job.kind];
     const lease = new AbortController();

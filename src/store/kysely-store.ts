@@ -4,6 +4,7 @@ import type { TelegramRepo, TelegramStore } from '../../bots/telegram/store-port
 import type { WechatRepo, WechatStore } from '../../bots/wechat/store-port.ts';
 import type { Repos, Store } from '../app/ports.ts';
 import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertAccount } from './accounts-repository.ts';
+import { getClockOffset, setClockOffset } from './clock-repository.ts';
 import { claimAccessChecks, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
@@ -153,6 +154,10 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insertMany: (e) => insertAudits(db, e),
       list: (f) => listAudit(db, f),
       page: (q) => pageAudit(db, q),
+    },
+    clock: {
+      offset: () => getClockOffset(db),
+      setOffset: (ms, now) => setClockOffset(db, ms, now),
     },
     dialogue: {
       get: (id) => getDialogue(db, id),

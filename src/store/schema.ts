@@ -187,6 +187,7 @@ export interface Database {
   owner_claims: OwnerClaimsTable;
   owner_scopes: OwnerScopesTable;
   dialogue_state: DialogueStateTable;
+  clock_offset: ClockOffsetTable;
   owner_alerts: OwnerAlertsTable;
   telegram_groups: TelegramGroupsTable;
   telegram_invite_links: TelegramInviteLinksTable;
@@ -198,6 +199,13 @@ export interface Database {
   wechat_whitelist: WechatWhitelistTable;
   wechat_audit_reports: WechatAuditReportsTable;
   wechat_identities: WechatIdentitiesTable;
+}
+
+/** 0010-clock-offset: the playground clock's lead over real time (one row, id 1). */
+export interface ClockOffsetTable {
+  id: number;
+  offset_ms: number;
+  updated_at: number;
 }
 
 export interface DialogueStateTable {

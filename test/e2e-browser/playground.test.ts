@@ -121,6 +121,24 @@ async function botSays(page: Page, text: RegExp, timeout = STEP): Promise<string
   return (await b.textContent()) ?? '';
 }
 
+/** The steps of a membership's end the bot has told this person, in chat order (each bubble matched once). */
+async function stepsSeen(page: Page, steps: Array<[string, RegExp]>): Promise<string[]> {
+  const texts = await page.locator('[data-testid="bubble"][data-from="bot"]').allTextContents();
+  return texts.map((t) => steps.find(([, re]) => re.test(t))?.[0]).filter((x): x is string => x !== undefined);
+}
+const EN_STEPS: Array<[string, RegExp]> = [
+  ['3 days', /ends on .*\b3 day/],
+  ['1 day', /ends on .*\b1 day/],
+  ['grace', /has ended\. You can stay until/],
+  ['removed', /removed from the group/],
+];
+const ZH_STEPS: Array<[string, RegExp]> = [
+  ['3 days', /到期.*还剩\s*3\s*天/],
+  ['1 day', /到期.*还剩\s*1\s*天/],
+  ['grace', /已到期.*可保留到/],
+  ['removed', /移出/],
+];
+
 async function sendText(page: Page, text: string) {
   await page.getByTestId('message-input').fill(text);
   await page.getByTestId('send-button').click();
@@ -168,6 +186,10 @@ async function choosePlanAndPay(page: Page, context: BrowserContext, plan: Locat
   await shot(checkout, `${label}-checkout`);
   await checkout.getByTestId('dev-pay').click();
   await checkout.locator('[data-testid="status"][data-status="paid"]').waitFor({ timeout: STEP });
+  // Paid: the QR and "open until" are gone and the page says what happens next.
+  await checkout.getByTestId('next').waitFor({ timeout: STEP });
+  await expect(checkout.getByTestId('qr').count()).resolves.toBe(0);
+  await expect(checkout.getByTestId('open-until').count()).resolves.toBe(0);
   await shot(checkout, `${label}-checkout-paid`);
   await checkout.close();
 }
@@ -288,36 +310,34 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     expect(phone.errors).toEqual([]);
   });
 
-  it('one day before Alice’s membership ends, time travel brings the reminder', async () => {
+  it('+30 days in one jump walks through them: the 3-day and the 1-day reminder, then grace, as 30 real days would bring them', async () => {
     const { page } = alice;
-    await travel(page, 29 * 24);
+    await travel(page, 30 * 24);
     await tab(page, 'chat');
-    const reminder = await botSays(page, /1 day left/);
+    const three = await botSays(page, /\b3 day/);
+    expect(three).toMatch(/Your membership of "Playground group" ends on .*Send \/renew/);
+    const one = await botSays(page, /\b1 day/);
     // Its time names the zone, in an order no reader can misread.
-    expect(reminder).toMatch(/Your membership of "Playground group" ends on \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} \(UTC\+8\): 1 day left\. Send \/renew/);
-    // Only the closest reminder is sent, and she is still in the group.
-    await expect(botBubble(page, /days? left/).count()).resolves.toBe(1);
+    expect(one).toMatch(/Your membership of "Playground group" ends on \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} \(UTC\+8\): 1 day left\. Send \/renew/);
+    await expect(page.getByTestId('clock').textContent()).resolves.toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} \(UTC\+8\)/);
+    const grace = await botSays(page, /has ended\. You can stay until/);
+    // Like every other time the bot shows, the end of the grace period is a date, not epoch milliseconds.
+    expect.soft(grace, 'grace reminder shows a date').toMatch(/You can stay until \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} \(UTC\+8\)/);
+    // Each once, in the order real time brings them; she is still in the group during grace.
+    expect(await stepsSeen(page, EN_STEPS)).toEqual(['3 days', '1 day', 'grace']);
     await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('true');
     await expect(page.getByTestId('clock').evaluate((e) => e.classList.contains('shifted'))).resolves.toBe(true);
-    await expect(page.getByTestId('clock').textContent()).resolves.toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} \(UTC\+8\)/);
-    await shot(page, '09-alice-reminder');
+    await shot(page, '09-alice-reminders-and-grace');
     await expectFitsWidth(page);
   });
 
-  it('past the end she is in grace (still in), past the grace she is removed and told how to come back', async () => {
+  it('one more day: past the grace she is removed and told how to come back', async () => {
     const { page } = alice;
-    await travel(page, 25);
-    await tab(page, 'chat');
-    const grace = await botSays(page, /has ended\. You can stay until/);
-    // Like every other time the bot shows, the end of the grace period is a date, not epoch milliseconds.
-    expect.soft(grace, 'grace reminder shows a date').toMatch(/You can stay until \d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}/);
-    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('true');
-    await shot(page, '10-alice-grace');
-
     await travel(page, 24);
     await tab(page, 'chat');
     const removed = await botSays(page, /removed from the group/);
     expect(removed).toMatch(/Renew any time with \/renew to come back/);
+    expect(await stepsSeen(page, EN_STEPS)).toEqual(['3 days', '1 day', 'grace', 'removed']);
     await page.locator('[data-testid="membership-badge"][data-member="false"]').waitFor();
     await shot(page, '11-alice-removed');
     await expectFitsWidth(page);
@@ -394,7 +414,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     await expectFitsWidth(page);
   });
 
-  it('in Chinese, on a 360 px phone: a third person sends 入群 and gets the plans; CJK text renders', async () => {
+  it('in Chinese, on a 360 px phone: 小红 sends 入群, pays, and one +30 days jump brings the 3-day and 1-day reminders and grace; a day later, removal', async () => {
     const context = await browser.newContext({
       viewport: { width: 360, height: 740 },
       deviceScaleFactor: 1,
@@ -414,21 +434,89 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
       await shot(page, '18-zh-welcome');
       await createPerson(page, '小红');
       await sendText(page, '入群');
-      await page
+      const plan = page
         .getByTestId('choice')
-        .filter({ hasText: /Monthly/ })
-        .waitFor();
+        .filter({ hasText: /Monthly|月/ })
+        .last();
+      await plan.waitFor();
       await expect(botBubble(page, /[\u4e00-\u9fff]/).count()).resolves.toBeGreaterThan(0);
       await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
       await shot(page, '19-zh-plans');
       await expectFitsWidth(page);
+      await choosePlanAndPay(page, context, plan, '20-zh');
+      await botSays(page, /已收到付款/);
+      await page.locator('[data-testid="membership-badge"][data-member="true"]').waitFor();
+
+      await travel(page, 30 * 24);
+      await tab(page, 'chat');
+      await botSays(page, ZH_STEPS[2]![1]);
+      expect(await stepsSeen(page, ZH_STEPS)).toEqual(['3 days', '1 day', 'grace']);
+      await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('true');
+      await shot(page, '21-zh-reminders-and-grace');
+      await expectFitsWidth(page);
+
+      await travel(page, 24);
+      await tab(page, 'chat');
+      await botSays(page, ZH_STEPS[3]![1]);
+      expect(await stepsSeen(page, ZH_STEPS)).toEqual(['3 days', '1 day', 'grace', 'removed']);
+      await page.locator('[data-testid="membership-badge"][data-member="false"]').waitFor();
+      await shot(page, '22-zh-removed');
       await tab(page, 'groups');
-      await page.getByTestId('member-row').filter({ hasText: 'Alice' }).waitFor();
-      await shot(page, '20-zh-groups');
+      await shot(page, '23-zh-groups');
       await tab(page, 'tools');
-      await shot(page, '21-zh-tools');
+      await shot(page, '24-zh-tools');
       await expectFitsWidth(page);
       expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the edges on a 390 px phone: a 40-character name fits, blank messages are not sent, a cut message says so, and the clock goes back to real time', async () => {
+    const phone = await openPhone(390, 844);
+    const { page, context } = phone;
+    try {
+      // The field takes no more than the server's 40 characters.
+      await page.getByTestId('name-input').fill('Maximiliana Wilhelmina Theodora von Habsburg-Lothringen');
+      const typed = await page.getByTestId('name-input').inputValue();
+      expect([...typed]).toHaveLength(40);
+      await page.getByTestId('create-person').click();
+      const chip = page.locator('[data-testid="person-tab"][aria-selected="true"]');
+      await chip.waitFor();
+      const box = (await chip.boundingBox())!;
+      expect(box.width).toBeLessThanOrEqual(160);
+      // Cut with an ellipsis, not wrapped or spilling: the name's box is narrower than its text.
+      expect(await chip.locator('.name').evaluate((e) => getComputedStyle(e).textOverflow)).toBe('ellipsis');
+      expect(await chip.locator('.name').evaluate((e) => e.scrollWidth > e.clientWidth)).toBe(true);
+      await expectFitsWidth(page);
+
+      // Blank messages go nowhere.
+      const mine = page.locator('[data-testid="bubble"][data-from="person"]');
+      await page.getByTestId('message-input').fill('');
+      await expect(page.getByTestId('send-button').isDisabled()).resolves.toBe(true);
+      await page.getByTestId('message-input').fill('   \t  ');
+      await expect(page.getByTestId('send-button').isDisabled()).resolves.toBe(true);
+      await page.getByTestId('message-input').press('Enter');
+      await page.waitForTimeout(300);
+      await expect(mine.count()).resolves.toBe(0);
+
+      // A message over the limit is kept cut in the chat, and the bubble says so.
+      await sendText(page, 'x'.repeat(4100));
+      await page.locator('[data-testid="cut-note"]').waitFor();
+      await expect(page.locator('[data-testid="cut-note"]').textContent()).resolves.toMatch(/4000 characters/);
+      await expect(mine.count()).resolves.toBe(1);
+      await shot(page, '25-edges-long-name-and-cut-message');
+      await expectFitsWidth(page);
+
+      // Back to real time.
+      await tab(page, 'tools');
+      await expect(page.getByTestId('clock').evaluate((e) => e.classList.contains('shifted'))).resolves.toBe(true);
+      await page.getByTestId('time-travel-reset').click();
+      await page.locator('[data-testid="clock"][data-offset="0"]').waitFor();
+      await expect(page.getByTestId('clock').evaluate((e) => e.classList.contains('shifted'))).resolves.toBe(false);
+      await expect(page.getByTestId('time-travel-reset').isDisabled()).resolves.toBe(true);
+      await shot(page, '26-clock-reset');
+      expect(phone.errors).toEqual([]);
     } finally {
       await context.close();
     }
@@ -445,7 +533,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
       await botSays(page, /Hi Dana/);
       for (const id of ['message-input', 'groups', 'time-travel', 'owner']) await page.getByTestId(id).waitFor({ state: 'visible' });
       await expect(page.getByTestId('tab-chat').isVisible()).resolves.toBe(false);
-      await shot(page, '22-desktop');
+      await shot(page, '27-desktop');
       await expectFitsWidth(page);
     } finally {
       await context.close();

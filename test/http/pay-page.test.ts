@@ -93,4 +93,97 @@ describe.each(DIALECTS)('checkout page (%s)', (dialect) => {
     const page = await inject({ method: 'GET', url: `/pay/${orderId}` });
     expect(page.body).not.toContain('dev-pay');
   });
+
+  describe('each state says only what is true in it', () => {
+    const page = (orderId: string, lang = 'en') => inject({ method: 'GET', url: `/pay/${orderId}`, headers: { 'accept-language': lang } });
+
+    it('pending: the QR, "open until" and the test pay button; no mention of a link when there is none', async () => {
+      const { orderId } = await seedOrder(t.service.app);
+      const r = await page(orderId);
+      expect(r.statusCode).toBe(200);
+      for (const id of ['qr', 'open-until', 'dev-pay']) expect(r.body).toContain(`data-testid="${id}"`);
+      expect(r.body).toContain('Scan the code with your payment app.');
+      expect(r.body).not.toMatch(/link below/);
+      expect(r.body).not.toContain('data-testid="pay-link"');
+      expect(r.body).not.toContain('data-testid="next"');
+      // While pending it watches for a change.
+      expect(r.body).toContain(`/pay/${orderId}/status`);
+    });
+
+    it('pending with a provider link: the link is there, and so are the words that point at it', async () => {
+      const { orderId } = await seedOrder(t.service.app);
+      await t.service.deps.store.orders.setCheckout(
+        orderId,
+        { qrContent: 'weixin://wxpay/bizpayurl?pr=abc', payUrl: 'https://pay.example/abc' },
+        t.clock.now(),
+      );
+      const r = await page(orderId);
+      expect(r.body).toContain('data-testid="pay-link"');
+      expect(r.body).toContain('href="https://pay.example/abc"');
+      expect(r.body).toContain('or open the link below');
+    });
+
+    it('expired: "This order has expired" and nothing that invites a payment; a late provider payment is still honoured', async () => {
+      const { orderId } = await seedOrder(t.service.app);
+      t.clock.advance(2 * 3_600_000);
+      await t.service.scheduler.tick();
+      expect((await t.service.deps.store.orders.get(orderId))!.status).toBe('expired');
+      const r = await page(orderId);
+      expect(r.statusCode).toBe(200);
+      expect(r.body).toContain('data-status="expired"');
+      expect(r.body).toContain('This order has expired.');
+      for (const id of ['dev-pay', 'qr', 'open-until', 'pay-link']) expect(r.body, id).not.toContain(`data-testid="${id}"`);
+      expect(r.body).not.toMatch(/Pay now|Scan the code|open until/);
+      expect(r.body).not.toContain(`/pay/${orderId}/status`);
+      // The provider's notification for it still counts (here: the dev provider's, as a late one would come).
+      const late = await inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
+      expect(late.json()).toMatchObject({ status: 'paid' });
+    });
+
+    it('paid: no QR and no "open until"; it says what happens next', async () => {
+      const { orderId } = await seedOrder(t.service.app);
+      await inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
+      const r = await page(orderId);
+      expect(r.body).toContain('data-status="paid"');
+      for (const id of ['dev-pay', 'qr', 'open-until']) expect(r.body, id).not.toContain(`data-testid="${id}"`);
+      expect(r.body).toContain('data-testid="next"');
+      expect(r.body).toContain('You will get your invite in the chat.');
+      const zh = await page(orderId, 'zh-CN,zh;q=0.9');
+      expect(zh.body).toContain('入群邀请会发到聊天里');
+    });
+
+    it("no Accept-Language: the page speaks the order's locale", async () => {
+      const { orderId } = await seedOrder(t.service.app, { userId: 'mei' });
+      await t.service.deps.store.accounts.upsert({ platform: 'playground', platformUserId: 'mei', locale: 'zh-CN' }, t.clock.now());
+      const r = await inject({ method: 'GET', url: `/pay/${orderId}` });
+      expect(r.body).toContain('<html lang="zh-CN">');
+      // A language we have named later in the header still wins over the order's.
+      const fr = await inject({ method: 'GET', url: `/pay/${orderId}`, headers: { 'accept-language': 'fr-FR,en;q=0.5' } });
+      expect(fr.body).toContain('<html lang="en">');
+    });
+
+    it("unknown order: a styled 404 page in the reader's language", async () => {
+      const en = await page('AAAAAAAAAAAAAAAAAAAAAA', 'en-GB');
+      expect(en.statusCode).toBe(404);
+      expect(en.headers['content-type']).toContain('text/html');
+      expect(en.body).toContain('<html lang="en">');
+      expect(en.body).toContain('name="viewport"');
+      expect(en.body).toContain('<style>');
+      expect(en.body).toContain('No such order.');
+      const zh = await page('short', 'zh-TW,zh;q=0.8');
+      expect(zh.statusCode).toBe(404);
+      expect(zh.body).toContain('<html lang="zh-CN">');
+      expect(zh.body).toContain('订单不存在');
+    });
+
+    it('a favicon: /favicon.ico answers with an icon, and the pages link one', async () => {
+      const icon = await inject({ method: 'GET', url: '/favicon.ico' });
+      expect(icon.statusCode).toBe(200);
+      expect(icon.headers['content-type']).toContain('image/svg+xml');
+      expect(icon.body).toMatch(/^<svg /);
+      const { orderId } = await seedOrder(t.service.app);
+      expect((await page(orderId)).body).toContain('<link rel="icon" href="data:image/svg+xml,');
+      expect((await page('AAAAAAAAAAAAAAAAAAAAAA')).body).toContain('<link rel="icon" href="data:image/svg+xml,');
+    });
+  });
 });

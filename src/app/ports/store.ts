@@ -204,6 +204,11 @@ export interface Repos {
     /** Newest first, keyset-paged on id. */
     page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>;
   };
+  clock: {
+    /** How far the playground's clock runs ahead of real time (0 when it never travelled or was reset). */
+    offset(): Promise<number>;
+    setOffset(offsetMs: number, now: number): Promise<void>;
+  };
   dialogue: {
     get(accountId: number): Promise<unknown>;
     set(accountId: number, state: unknown, now: number): Promise<void>;

@@ -6,71 +6,118 @@ import QRCode from 'qrcode';
 import { resolveLocale } from '../../conversation/catalog.ts';
 import { formatMoneyIn } from '../../conversation/format.ts';
 import type { HttpDeps } from '../deps.ts';
+import { FAVICON_DATA_URL, FAVICON_SVG } from '../favicon.ts';
 import { processWebhook, STORAGE_UNAVAILABLE } from './webhooks.ts';
 
 const ORDER_ID = /^[A-Za-z0-9_-]{22}$/;
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export async function payPageRoutes(app: FastifyInstance, deps: HttpDeps) {
-  const { store, messages, settings } = deps.app;
+/** The first language in Accept-Language we have a catalogue for (zh…, en…), else null. */
+export function acceptedLocale(header: string | undefined): string | null {
+  for (const part of (header ?? '').split(',')) {
+    const tag = part.split(';')[0]!.trim().toLowerCase();
+    if (tag.startsWith('zh')) return 'zh-CN';
+    if (tag.startsWith('en')) return 'en';
+  }
+  return null;
+}
 
-  const load = async (id: string) => (ORDER_ID.test(id) ? store.orders.get(id) : null);
-  const localeOf = (accept: string | undefined) => resolveLocale(accept?.split(',')[0] ?? null, settings.defaultLocale);
-  const t = (locale: string, key: string, params: Record<string, string | number> = {}) => messages.render(locale, { key, params });
-  const notFound = (reply: FastifyReply, locale: string) =>
-    reply
-      .status(404)
-      .type('text/html; charset=utf-8')
-      .send(`<!doctype html><meta charset="utf-8"><p>${esc(t(locale, 'pay.not_found'))}</p>`);
-
-  // The dev "pay" button is a plain HTML form post; its (empty) body carries nothing we read.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
-
-  app.get<{ Params: { orderId: string } }>('/pay/:orderId', async (req, reply) => {
-    const locale = localeOf(req.headers['accept-language']);
-    const order = await load(req.params.orderId);
-    if (!order) return notFound(reply, locale);
-    const plan = await store.plans.get(order.planId);
-    const isDev = order.provider === 'dev' && deps.devProvider !== undefined;
-    const statusText = Object.fromEntries(['pending', 'paid', 'expired', 'review', 'refund_pending', 'refunded'].map((s) => [s, t(locale, `pay.status.${s}`)]));
-    const payable = order.status === 'pending' || order.status === 'expired';
-    reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
-    return reply.type('text/html; charset=utf-8').send(`<!doctype html>
-<html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(t(locale, 'pay.title', { plan: plan?.name ?? '' }))}</title>
-<style>
+const CSS = `
 :root{color-scheme:light;font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif}
 body{margin:0;background:#f3f5f8;color:#1d2433}
 main{max-width:420px;margin:0 auto;padding:24px 16px}
 .card{background:#fff;border-radius:16px;box-shadow:0 2px 12px rgba(20,30,60,.08);padding:24px;text-align:center}
+.brand{display:flex;align-items:center;justify-content:center;gap:8px;margin:0 0 16px;color:#667085;font-weight:600;font-size:.875rem}
+.brand img{width:24px;height:24px}
 h1{font-size:1.25rem;margin:0 0 4px}
 .amount{font-size:2rem;font-weight:700;margin:8px 0 16px}
 .qr{width:240px;height:240px;max-width:80vw;max-height:80vw;image-rendering:pixelated}
 .status{margin:16px 0 0;padding:10px 12px;border-radius:10px;background:#eef2ff;font-weight:600}
-.status.paid{background:#e6f7ee;color:#136c3a}.status.expired,.status.refunded{background:#fdeeee;color:#8a1f1f}
+.status.paid,.status.review{background:#e6f7ee;color:#136c3a}.status.expired,.status.refunded,.status.not_found{background:#fdeeee;color:#8a1f1f}
+.next{margin:12px 0 0;line-height:1.5}
 .muted{color:#667085;font-size:.875rem}
 button,a.btn{display:inline-block;margin-top:16px;padding:12px 20px;border:0;border-radius:10px;background:#2f6fed;color:#fff;font-size:1rem;text-decoration:none;cursor:pointer}
 a.link{color:#2f6fed}
-</style></head>
+`;
+
+function page(locale: string, title: string, body: string, script = ''): string {
+  return `<!doctype html>
+<html lang="${esc(locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(title)}</title>
+<link rel="icon" href="${FAVICON_DATA_URL}">
+<style>${CSS}</style></head>
 <body><main><div class="card">
-<h1>${esc(t(locale, 'pay.title', { plan: plan?.name ?? '' }))}</h1>
+<div class="brand"><img src="${FAVICON_DATA_URL}" alt="" width="24" height="24">Gatekeeper</div>
+${body}
+</div></main>${script}</body></html>`;
+}
+
+export async function payPageRoutes(app: FastifyInstance, deps: HttpDeps) {
+  const { store, messages, settings } = deps.app;
+
+  const load = async (id: string) => (ORDER_ID.test(id) ? store.orders.get(id) : null);
+  const t = (locale: string, key: string, params: Record<string, string | number> = {}) => messages.render(locale, { key, params });
+  const notFound = (reply: FastifyReply, locale: string) =>
+    reply
+      .status(404)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(
+        page(
+          locale,
+          t(locale, 'pay.not_found'),
+          `<h1>${esc(t(locale, 'pay.not_found'))}</h1>
+<div class="status not_found" data-testid="status" data-status="not_found">${esc(t(locale, 'pay.not_found_hint'))}</div>`,
+        ),
+      );
+
+  // The dev "pay" button is a plain HTML form post; its (empty) body carries nothing we read.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
+
+  app.get('/favicon.ico', async (_req, reply) => reply.header('cache-control', 'public, max-age=86400').type('image/svg+xml').send(FAVICON_SVG));
+
+  // Each state says only what is true in it: a QR, its link and "open until" while the order can be paid;
+  // what happens next once it is paid; no invitation to pay once it expired (a late provider payment is
+  // still honoured, see confirm-payment, but this page does not ask for one).
+  app.get<{ Params: { orderId: string } }>('/pay/:orderId', async (req, reply) => {
+    const accepted = acceptedLocale(req.headers['accept-language']);
+    const order = await load(req.params.orderId);
+    if (!order) return notFound(reply, accepted ?? resolveLocale(null, settings.defaultLocale));
+    const account = await store.accounts.get(order.accountId);
+    const locale = accepted ?? resolveLocale(account?.locale ?? null, settings.defaultLocale);
+    const plan = await store.plans.get(order.planId);
+    const pending = order.status === 'pending';
+    const isDev = order.provider === 'dev' && deps.devProvider !== undefined;
+    const link = order.checkoutUrl && order.checkoutUrl !== `${settings.publicUrl}/pay/${order.id}` ? order.checkoutUrl : null;
+    const statusText = t(locale, order.status === 'paid' ? 'pay.paid_done' : `pay.status.${order.status}`);
+    const next = order.status === 'paid' ? t(locale, 'pay.next_paid') : null;
+    const title = t(locale, 'pay.title', { plan: plan?.name ?? '' });
+    const body = `<h1>${esc(title)}</h1>
 <div class="muted">${esc(t(locale, 'pay.amount'))}</div>
 <div class="amount" data-testid="amount">${esc(formatMoneyIn(locale, order.amountMinor, order.currency))}</div>
-<img class="qr" alt="QR" src="/pay/${order.id}/qr.png" width="240" height="240">
-<p class="muted">${esc(t(locale, 'pay.scan'))}</p>
-${order.checkoutUrl && order.checkoutUrl !== `${settings.publicUrl}/pay/${order.id}` ? `<p><a class="link" href="${esc(order.checkoutUrl)}">${esc(t(locale, 'pay.open_link'))}</a></p>` : ''}
-<p class="muted">${esc(t(locale, 'pay.expires', { expiresAt: order.expiresAt }))}</p>
-${isDev && payable ? `<form method="post" action="/pay/${order.id}/dev-pay"><button type="submit" data-testid="dev-pay">${esc(t(locale, 'pay.dev_button'))}</button></form><p class="muted">${esc(t(locale, 'pay.dev_note'))}</p>` : ''}
-<div id="status" class="status ${esc(order.status)}" data-testid="status" data-status="${esc(order.status)}">${esc(statusText[order.status] ?? order.status)}</div>
-</div></main>
+${
+  pending
+    ? `${order.checkoutQr ? `<img class="qr" alt="QR" src="/pay/${order.id}/qr.png" width="240" height="240" data-testid="qr">` : ''}
+<p class="muted">${esc(t(locale, link ? 'pay.scan' : 'pay.scan_only'))}</p>
+${link ? `<p><a class="link" href="${esc(link)}" data-testid="pay-link">${esc(t(locale, 'pay.open_link'))}</a></p>` : ''}
+<p class="muted" data-testid="open-until">${esc(t(locale, 'pay.expires', { expiresAt: order.expiresAt }))}</p>
+${isDev ? `<form method="post" action="/pay/${order.id}/dev-pay"><button type="submit" data-testid="dev-pay">${esc(t(locale, 'pay.dev_button'))}</button></form><p class="muted">${esc(t(locale, 'pay.dev_note'))}</p>` : ''}`
+    : ''
+}
+<div id="status" class="status ${esc(order.status)}" data-testid="status" data-status="${esc(order.status)}">${esc(statusText)}</div>
+${next ? `<p class="next" data-testid="next">${esc(next)}</p>` : ''}`;
+    // While the order can still change by itself (paid elsewhere, timed out), the page reloads when it does.
+    const script =
+      order.status === 'pending'
+        ? `
 <script>
-const texts=${JSON.stringify(statusText).replace(/</g, '\\u003c')};
-const el=document.getElementById('status');
-async function poll(){try{const r=await fetch('/pay/${order.id}/status',{cache:'no-store'});if(r.ok){const j=await r.json();if(j.status!==el.dataset.status){el.dataset.status=j.status;el.className='status '+j.status;el.textContent=texts[j.status]||j.status;const f=document.querySelector('form');if(f&&j.status!=='pending'&&j.status!=='expired')f.remove();}}}catch(e){}
-if(['pending','expired'].includes(el.dataset.status))setTimeout(poll,2000);}
+async function poll(){try{const r=await fetch('/pay/${order.id}/status',{cache:'no-store'});if(r.ok){const j=await r.json();if(j.status!=='pending'){location.reload();return;}}}catch(e){}setTimeout(poll,2000);}
 setTimeout(poll,2000);
-</script></body></html>`);
+</script>`
+        : '';
+    reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
+    return reply.type('text/html; charset=utf-8').send(page(locale, title, body, script));
   });
 
   app.get<{ Params: { orderId: string } }>('/pay/:orderId/status', async (req, reply) => {

@@ -59,8 +59,9 @@ export interface Playground {
   close(): Promise<void>;
 }
 
-export async function startPlayground(opts: { timeTravel?: boolean; env?: Record<string, string> } = {}): Promise<Playground> {
-  const db = await openTestDb('sqlite');
+/** `db`: run on this database (a restart); the new playground closes it. */
+export async function startPlayground(opts: { timeTravel?: boolean; env?: Record<string, string>; db?: TestDb } = {}): Promise<Playground> {
+  const db = opts.db ?? (await openTestDb('sqlite'));
   const fake = new FakeClock();
   const clock = opts.timeTravel ? new OffsetClock(fake) : fake;
   const conversation = new ScriptedConversation();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { timeTravelAllowed } from '../../../bots/playground/playground-routes.ts';
+import { MAX_ECHO, MAX_NAME, timeTravelAllowed } from '../../../bots/playground/playground-routes.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { en } from '../../../src/conversation/i18n/en.ts';
 import { zhCN } from '../../../src/conversation/i18n/zh-CN.ts';
@@ -30,6 +30,17 @@ describe('GET /playground', () => {
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)="https?:/);
     // Time travel is off with a plain clock.
     expect(html).not.toContain('data-testid="time-travel-1d"');
+  });
+
+  it("the name field holds at most the server's limit, and long names are cut with an ellipsis, not widening the page", async () => {
+    pg = await startPlayground();
+    const html = (await pg.service.app.inject({ method: 'GET', url: '/playground' })).body;
+    expect(MAX_NAME).toBe(40);
+    expect(html).toMatch(new RegExp(`<input id="name-input"[^>]* maxlength="${MAX_NAME}"`));
+    expect(html).toContain('"maxName":40');
+    expect(html).toMatch(/\.chip\{max-width:\d+px/);
+    expect(html).toMatch(/\.chip \.name,\.members \.name\{[^}]*text-overflow:ellipsis/);
+    expect(html).toContain('<link rel="icon" href="data:image/svg+xml,');
   });
 
   it('speaks Chinese when asked, by header or by ?lang', async () => {
@@ -204,6 +215,30 @@ describe('POST /playground/api/send', () => {
     expect(r.statusCode).toBe(200);
     expect(pg.conversation.received.at(-1)!.text).toBe(text);
     expect(r.json().replies).toHaveLength(1);
+  });
+
+  it('keeps a message over MAX_ECHO characters cut in the chat, marked so the page can say it was cut; the bot gets all of it', async () => {
+    pg = await startPlayground();
+    const userId = await createPerson(pg.service, 'Alice');
+    const long = '字'.repeat(MAX_ECHO + 10);
+    const r = await pg.service.app.inject({ method: 'POST', url: '/playground/api/send', headers: as(userId), payload: { userId, text: long } });
+    const own = r.json().messages[0];
+    expect(own.cutAt).toBe(MAX_ECHO);
+    expect([...own.reply.text]).toHaveLength(MAX_ECHO + 1); // the kept part and an ellipsis
+    expect(pg.conversation.received.at(-1)!.text).toBe(long);
+    const state = await pg.service.app.inject({ method: 'GET', url: `/playground/api/state?userId=${userId}`, headers: as(userId) });
+    expect(state.json().history[0].cutAt).toBe(MAX_ECHO);
+    const short = await pg.service.app.inject({
+      method: 'POST',
+      url: '/playground/api/send',
+      headers: as(userId),
+      payload: { userId, text: '字'.repeat(MAX_ECHO) },
+    });
+    expect(short.json().messages[0]).not.toHaveProperty('cutAt');
+    // The page shows the note in the reader's words.
+    const page = (await pg.service.app.inject({ method: 'GET', url: '/playground' })).body;
+    expect(page).toContain("'data-testid':'cut-note'");
+    expect(page).toContain(en['playground.message_cut']);
   });
 
   it('treats a message with neither text nor choice as empty text', async () => {
