@@ -39,7 +39,10 @@ const isLocalHost = (url: string) => ['localhost', '127.0.0.1', '[::1]', '0.0.0.
  */
 const tryingOut = (c: Config) => c.telegram === null && c.wechat === null && c.paymentProviders.every((p) => p === 'dev');
 
-/** Runs every check, in the order a person would fix them. Never throws; never changes anything. */
+/**
+ * Runs every check, in the order a person would fix them. Never throws. It creates and migrates nothing;
+ * the one change it may make is the service's own: opening a SQLite file tightens it to 0600.
+ */
 export async function runDoctor(env: Record<string, string | undefined>, opts: DoctorOptions = {}): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (name: string, status: CheckStatus, detail: string) => checks.push({ name, status, detail });
@@ -53,8 +56,9 @@ export async function runDoctor(env: Record<string, string | undefined>, opts: D
   }
   add('config', 'ok', `settings parse (${config.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, payments: ${config.paymentProviders.join(', ')})`);
 
-  await databaseChecks(config, add);
+  // Files first: opening the SQLite database tightens its file to 0600, as the service does.
   fileChecks(config, env, add);
+  await databaseChecks(config, add);
   publicUrlCheck(config, add);
   providerChecks(config, add);
   await platformChecks(config, opts, add);
@@ -173,9 +177,10 @@ function providerChecks(config: Config, add: Add): void {
   }
 }
 
+const NO_PLATFORM = 'none configured, so nobody can buy; set TELEGRAM_BOT_TOKEN or WECHATY_PUPPET_SERVICE_TOKEN';
+
 async function platformChecks(config: Config, opts: DoctorOptions, add: Add): Promise<void> {
-  if (!config.telegram && !config.wechat)
-    add('chat platforms', config.playground ? 'ok' : 'warn', config.playground ? 'none but the playground' : 'none configured');
+  if (!config.telegram && !config.wechat) add('chat platforms', config.playground ? 'ok' : 'warn', config.playground ? 'none but the playground' : NO_PLATFORM);
   if (config.telegram) {
     const t = config.telegram;
     if (!TELEGRAM_TOKEN.test(t.token)) add('telegram', 'fail', 'TELEGRAM_BOT_TOKEN does not look like a bot token (123456789:AA…); copy it from @BotFather');

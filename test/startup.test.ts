@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listenError } from '../src/config.ts';
+import { cli } from './helpers/cli.ts';
 
 const exec = promisify(execFile);
 
@@ -69,6 +70,10 @@ describe('npm start: logs and start-up errors', () => {
     await new Promise((r) => setTimeout(r, 300));
     const after = out.slice(shown);
     expect(after).not.toMatch(/incoming request|request completed|"msg":"request"|Server listening/);
+    // Part 8: `gatekeeper doctor` passes on exactly this setup (PUBLIC_URL http://localhost is a warning).
+    const doctor = await cli(['doctor', '--json'], { DATA_DIR: join(dir, 'data'), PORT: String(port) });
+    expect(doctor.code, doctor.out).toBe(0);
+    expect((JSON.parse(doctor.out) as Array<{ status: string; name: string }>).filter((c) => c.status !== 'ok').map((c) => c.name)).toEqual(['PUBLIC_URL']);
     child.kill('SIGTERM');
     await exited;
     // Shutting down is one handled event: one line, at info.
