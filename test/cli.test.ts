@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testSchemaName } from './helpers/schema-name.ts';
@@ -105,10 +105,37 @@ describe.each(targets)('gatekeeper CLI (%s)', (_name, setup) => {
   });
 
   it('--help on every command', async () => {
-    for (const args of [['--help'], ['migrate', '--help'], ['group', 'add', '--help'], ['plan', 'add', '--help'], ['member', 'list', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['migrate', '--help'],
+      ['group', 'add', '--help'],
+      ['plan', 'add', '--help'],
+      ['member', 'list', '--help'],
+      ['doctor', '--help'],
+    ]) {
       const r = await cli(args, env);
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/^Usage: gatekeeper/);
+    }
+  });
+});
+
+describe('gatekeeper CLI and a DATABASE_URL into a missing directory', () => {
+  it('refuses in one line naming DATABASE_URL and creates no directory tree', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-cli-nodir-'));
+    try {
+      const r = await cli(['migrate'], { DATABASE_URL: `sqlite:${join(dir, 'nonexistent', 'dir', 'x.db')}` });
+      expect(r).toEqual({
+        code: 1,
+        out: '',
+        err: `DATABASE_URL points into ${join(dir, 'nonexistent', 'dir')}, which does not exist (nor does its parent); create the directory or fix DATABASE_URL`,
+      });
+      expect(existsSync(join(dir, 'nonexistent'))).toBe(false);
+      // Its own directory alone is made, as data/ is on a first start.
+      expect((await cli(['migrate'], { DATABASE_URL: `sqlite:${join(dir, 'own', 'x.db')}` })).code).toBe(0);
+      expect(existsSync(join(dir, 'own', 'x.db'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

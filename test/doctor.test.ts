@@ -9,6 +9,7 @@ import { loadConfig, resolveSecrets, secureDataDir } from '../src/config.ts';
 import { type Check, runDoctor } from '../src/doctor.ts';
 import { migrateDown, migrateToLatest, openDatabase } from '../src/store/database.ts';
 import { createStore } from '../src/store/kysely-store.ts';
+import { alipayTestKeys } from './fakes/alipay-emulator.ts';
 import { TelegramEmulator } from './fakes/telegram-emulator.ts';
 import { cli } from './helpers/cli.ts';
 
@@ -125,6 +126,33 @@ describe('gatekeeper doctor', () => {
     expect(Object.values(https).filter((c) => c.status !== 'ok')).toEqual([
       { name: 'chat platforms', status: 'warn', detail: 'none configured, so nobody can buy; set TELEGRAM_BOT_TOKEN or WECHATY_PUPPET_SERVICE_TOKEN' },
     ]);
+  });
+
+  it('alipay: its keys load, its notify URL, and its private key file readable by its owner only', async () => {
+    const keys = alipayTestKeys();
+    try {
+      const live = {
+        PAYMENT_PROVIDERS: 'alipay',
+        ALIPAY_APP_ID: keys.appId,
+        ALIPAY_PRIVATE_KEY: keys.app.privateKeyPath,
+        ALIPAY_PUBLIC_KEY: keys.alipay.publicKeyPath,
+        PUBLIC_URL: 'https://pay.example.com',
+      };
+      await (await quickstart(live)).close();
+      const ok = byName(await runDoctor({ ...env, ...live }));
+      expect(ok.alipay).toEqual({
+        name: 'alipay',
+        status: 'ok',
+        detail: 'keys load; the provider calls https://pay.example.com/webhooks/alipay (sent with each order)',
+      });
+      expect(ok['data files']!.status).toBe('ok');
+      chmodSync(keys.app.privateKeyPath, 0o644);
+      expect(byName(await runDoctor({ ...env, ...live }))['data files']!.detail).toBe(`readable by others: chmod 600 ${keys.app.privateKeyPath}`);
+      const notAKey = byName(await runDoctor({ ...env, ...live, ALIPAY_PRIVATE_KEY: keys.alipay.publicKeyPath }));
+      expect(notAKey.config).toEqual({ name: 'config', status: 'fail', detail: `ALIPAY_PRIVATE_KEY is not a PEM private key (${keys.alipay.publicKeyPath})` });
+    } finally {
+      keys.cleanup();
+    }
   });
 
   describe('Telegram', () => {
