@@ -23,7 +23,6 @@ import { isOrderStatus, type OrderStatus } from './domain/order.ts';
 import { DAY_MS, toIso } from './domain/time.ts';
 import { migrateToLatest, NoDatabaseError, openDatabase, sqlitePath } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
-import { formatCheck, runDoctor } from './doctor.ts';
 
 class UsageError extends Error {}
 /** `doctor` found something to fix: it has printed what; the exit line only counts. */
@@ -642,6 +641,8 @@ const COMMANDS: CommandSpec[] = [
     summary: 'check what a live deployment needs',
     options: { offline: { type: 'boolean' } },
     handler: async ({ f, print, env }) => {
+      // Loaded here: it brings the Telegram client, which no other command needs.
+      const { formatCheck, runDoctor } = await import('./doctor.ts');
       const checks = await runDoctor(env, { offline: f.offline === true });
       print(checks, checks.map(formatCheck).join('\n'));
       const failed = checks.filter((c) => c.status === 'fail').length;

@@ -3,8 +3,7 @@
 // that names the setting or file to fix. The CLI prints them and exits 1 when any failed.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Telegraf } from 'telegraf';
-import { type ApiCaller, BotApiClient, TelegramApiError } from '../bots/telegram/bot-api-client.ts';
+import type { ApiCaller } from '../bots/telegram/bot-api-client.ts';
 import { systemClock } from './app/clocks.ts';
 import { ConfigError, type Config, loadConfig } from './config.ts';
 import { createPaymentProviders } from './payments/registry.ts';
@@ -199,6 +198,7 @@ async function platformChecks(config: Config, opts: DoctorOptions, add: Add): Pr
 
 /** getMe through the service's own Bot API client (at TELEGRAM_API_ROOT), without the rate limiter. */
 async function telegramGetMe(token: string, apiRoot: string, timeoutMs: number): Promise<[string, CheckStatus, string]> {
+  const [{ Telegraf }, { BotApiClient, TelegramApiError }] = await Promise.all([import('telegraf'), import('../bots/telegram/bot-api-client.ts')]);
   const telegram = new Telegraf(token, { telegram: { apiRoot } }).telegram;
   const api = telegram.callApi.bind(telegram) as unknown as ApiCaller;
   const client = new BotApiClient(api, { acquire: async () => {}, pause: () => {} }, { timeoutMs });
