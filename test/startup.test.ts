@@ -2,7 +2,7 @@
 // first thing printed (no JSON log line before it), requests are not logged at info, and a port in use,
 // an unknown HOST or a DATABASE_URL into a missing directory stop start-up with one line naming the key.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,8 +68,27 @@ describe('npm start: logs and start-up errors', () => {
     const shown = out.length;
     for (const path of ['/healthz', '/playground', '/nowhere']) await fetch(`http://127.0.0.1:${port}${path}`);
     await new Promise((r) => setTimeout(r, 300));
-    const after = out.slice(shown);
+    let after = out.slice(shown);
+    expect(after.trim(), after).toBe('');
+    // A handled event is one line: a checkout and a (dev) payment, four requests, log the payment once.
+    const { ADMIN_TOKEN } = JSON.parse(readFileSync(join(dir, 'data', 'secrets.json'), 'utf8')) as { ADMIN_TOKEN: string };
+    const checkout = await fetch(`http://127.0.0.1:${port}/api/checkouts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ platform: 'playground', userId: 'alice', planId: 1 }),
+    });
+    expect(checkout.status).toBe(201);
+    const { orderId } = (await checkout.json()) as { orderId: string };
+    await fetch(`http://127.0.0.1:${port}/pay/${orderId}`);
+    const paid = await fetch(`http://127.0.0.1:${port}/pay/${orderId}/dev-pay`, { method: 'POST', headers: { accept: 'application/json' } });
+    expect(await paid.json()).toMatchObject({ status: 'paid' });
+    await fetch(`http://127.0.0.1:${port}/pay/${orderId}/status`);
+    await new Promise((r) => setTimeout(r, 500));
+    after = out.slice(shown);
     expect(after).not.toMatch(/incoming request|request completed|"msg":"request"|Server listening/);
+    const lines = after.trim().split('\n');
+    expect(lines, after).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, msg: 'payment event handled', provider: 'dev' });
     // Part 8: `gatekeeper doctor` passes on exactly this setup (PUBLIC_URL http://localhost is a warning).
     const doctor = await cli(['doctor', '--json'], { DATA_DIR: join(dir, 'data'), PORT: String(port) });
     expect(doctor.code, doctor.out).toBe(0);
@@ -77,8 +96,8 @@ describe('npm start: logs and start-up errors', () => {
     child.kill('SIGTERM');
     await exited;
     // Shutting down is one handled event: one line, at info.
-    expect(out.slice(shown).trim().split('\n')).toHaveLength(1);
-    expect(out.slice(shown)).toContain('shutting down');
+    expect(out.slice(shown).trim().split('\n')).toHaveLength(2);
+    expect(out.slice(shown).trim().split('\n')[1]).toContain('"msg":"shutting down"');
   }, 40_000);
 
   it('a port in use: one line naming PORT', async () => {
