@@ -3,7 +3,7 @@
 // JSON. It talks to the same database as the service (DATABASE_URL
 // or DATA_DIR, also from .env) and goes through the same use cases as the admin API.
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
@@ -14,9 +14,9 @@ import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMe
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
 import { requestRefund } from './app/refunds.ts';
 import { groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from './app/views.ts';
-import { appSettings, ConfigError, type Config, loadConfig, readEnv } from './config.ts';
+import { appSettings, ConfigError, type Config, loadConfig, readEnv, secureDataDir } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
-import { DomainError, invalid, notFound } from './domain/errors.ts';
+import { conflict, DomainError, invalid, notFound } from './domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from './domain/membership.ts';
 import { formatMinor } from './domain/money.ts';
 import { isOrderStatus, type OrderStatus } from './domain/order.ts';
@@ -26,6 +26,8 @@ import { createStore } from './store/kysely-store.ts';
 import { countOf } from './domain/text.ts';
 
 class UsageError extends Error {}
+/** `doctor` found something to fix: it has printed what; the exit line only counts. */
+class DoctorFailed extends Error {}
 
 const CLI: Actor = { kind: 'admin', via: 'cli' };
 /** Rows fetched per query when a command walks a whole list. */
@@ -46,6 +48,7 @@ Commands:
   order list | refund          list orders, refund a paid one
   backup <file>                copy the SQLite database to a new file while the service runs
   export members --format csv  members as CSV on stdout
+  doctor [--offline]           check what a live deployment needs: one line per check, exit 1 if any fails
 
 Run "gatekeeper <command> --help" for a command's options, "gatekeeper plan --help" (and so on) for a
 group of commands, "gatekeeper --version" for the version.
@@ -67,10 +70,11 @@ Registers a group so plans can open it. --json prints {"id": …}.`,
 
 Lists the registered groups: id, platform, chat id, title, owner account.
 --json prints [{id, platform, chatId, title, ownerAccountId, graceHours}].`,
-  'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--json]
+  'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--force] [--json]
 
 Creates a plan. --price is a decimal in the currency's units (9.90 CNY = 990 fen); --days is the
-length of one paid period. --json prints {"id": …}.`,
+length of one paid period. A plan on sale in one of those groups with the same name is refused
+(buyers could not tell them apart); --force adds it anyway. --json prints {"id": …}.`,
   'plan list': `Usage: gatekeeper plan list [--group <group-id>] [--json]
 
 Lists plans (on sale and disabled), optionally only those opening one group.
@@ -81,7 +85,8 @@ Takes a plan off sale: nobody can buy it any more. Memberships already paid for 
 --json prints {"id", "active": false}.`,
   'member list': `Usage: gatekeeper member list [--group <group-id>] [--status <active|grace|expired|revoked|banned>] [--expiring-within <days>] [--json]
 
-Lists memberships, one per line: membership id, group id, platform:user id, status, expiry.
+Lists memberships under a header row, one per line: membership id (what extend, remove, ban and
+unban take), group (id and title), the member's name, platform:user id, status, paid until.
 --expiring-within <days> lists only memberships whose paid time ends within that many days (active
 ones, unless --status says otherwise).
 --json prints [{membershipId, accountId, platform, platformUserId, displayName, groupId, status, expiresAt}].`,
@@ -117,6 +122,16 @@ worker asks the payment provider and, once it confirms, removes the paid days an
 Writes a consistent copy of the SQLite database to <file>, safely while the service is running.
 Never overwrites: <file> must not exist. The copy is taken as it is, without migrating first.
 On PostgreSQL use pg_dump instead. --json prints {"file", "bytes"}.`,
+  doctor: `Usage: gatekeeper doctor [--offline] [--json]
+
+Checks what a live deployment needs and prints one line per check: ok, warn (fine for trying it out
+on this machine, fix it before going live) or FAIL with what to fix. It checks that the settings
+parse; that the database is reachable and migrated (it never creates or migrates one); that DATA_DIR
+and the files in it are readable by their owner only; that PUBLIC_URL is https; that each enabled
+payment provider's keys load and which notify URL it calls; that each chat platform's token has the
+right shape and (unless --offline) that Telegram's getMe answers; and the bot's rights in each bound
+Telegram group, as Telegram last reported them. Exits 1 when any check fails.
+--json prints [{name, status, detail}].`,
   'export members': `Usage: gatekeeper export members --format csv [--group <group-id>] [--status <active|grace|expired|revoked|banned>]
 
 Writes memberships as CSV (RFC 4180, header row) to stdout:
@@ -133,6 +148,17 @@ type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }
 const shown = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 /** A value in a tab-separated text line. */
 const cell = (s: string | number | null) => (s === null ? '-' : String(s).replace(/[\t\r\n]+/g, ' '));
+
+/** Columns a terminal gives a string: East Asian wide and full-width characters take two. */
+const width = (s: string) =>
+  [...s].reduce((n, ch) => n + (/[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]/u.test(ch) ? 2 : 1), 0);
+
+/** A header row and rows, each column padded to its widest cell (two spaces between columns). */
+function table(header: string[], rows: Array<Array<string | number | null>>): string {
+  const cells = [header, ...rows.map((r) => r.map(cell))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => width(r[i]!))));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - width(c)))).join('  ')).join('\n');
+}
 
 function required(flags: Flags, name: string): string {
   const v = flags[name];
@@ -183,6 +209,11 @@ function serviceProvider(name: string): PaymentProvider {
   };
 }
 
+/** The database in DATA_DIR (no DATABASE_URL): DATA_DIR is ours to create, as the service does. */
+function ownDataDir(config: Config): void {
+  if (config.databaseUrl === `sqlite:${join(config.dataDir, 'gatekeeper.db')}`) secureDataDir(config.dataDir);
+}
+
 /**
  * kysely's migrator reads the tables of every schema on PostgreSQL, and fails if another deployment
  * (or test run) sharing the database drops its schema or tables at that moment. Nothing has been
@@ -191,6 +222,7 @@ function serviceProvider(name: string): PaymentProvider {
 async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
   // A command that only reads never creates a database: a typo in DATA_DIR or DATABASE_URL (or a
   // database that went missing) would otherwise answer with an empty list, as if nobody had paid.
+  if (!opts.readOnly) ownDataDir(config);
   const opened = await openDatabase(config.databaseUrl, { mustExist: opts.readOnly });
   try {
     await migrateToLatest(opened);
@@ -299,6 +331,8 @@ interface Invocation {
   /** Prints `value` as JSON with --json, else `text`. */
   print: (value: unknown, text: string) => void;
   config: () => Config;
+  /** The environment (with .env) the command runs under. */
+  env: Record<string, string | undefined>;
 }
 
 /** One CLI command: its name ("group add"), a one-line summary, its options and positional arguments, and what it does. */
@@ -344,7 +378,9 @@ const COMMANDS: CommandSpec[] = [
     name: 'migrate',
     summary: 'apply database migrations',
     handler: async ({ print, config }) => {
-      const opened = await openDatabase(config().databaseUrl);
+      const c = config();
+      ownDataDir(c);
+      const opened = await openDatabase(c.databaseUrl);
       try {
         const applied = await migrateToLatest(opened);
         print({ applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -404,6 +440,7 @@ const COMMANDS: CommandSpec[] = [
       price: { type: 'string' },
       currency: { type: 'string' },
       days: { type: 'string' },
+      force: { type: 'boolean' },
     },
     handler: async ({ f, print, config }) => {
       const groups = (f.group as string[] | undefined) ?? [];
@@ -414,9 +451,14 @@ const COMMANDS: CommandSpec[] = [
         price: required(f, 'price'),
         currency: required(f, 'currency'),
         days: positiveInt(required(f, 'days'), 'days'),
+        force: f.force === true,
         actor: CLI,
       };
-      const p = await withDeps(config(), (deps) => addPlan(deps, input));
+      const p = await withDeps(config(), (deps) => addPlan(deps, input)).catch((e: unknown) => {
+        throw e instanceof DomainError && e.code === 'conflict' && /already has a plan on sale named/.test(e.message)
+          ? conflict(`${e.message}, or add it anyway with --force`)
+          : e;
+      });
       print(
         { id: p.id },
         `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency} for ${countOf(p.durationDays, 'day', 'days')}, groups ${p.groupIds.join(', ')}`,
@@ -477,10 +519,12 @@ const COMMANDS: CommandSpec[] = [
       const within = optional(f, 'expiring-within');
       const days = within === undefined ? undefined : wholeNumber(within, 'expiring-within', 0, MAX_EXTEND_DAYS);
       const rows: ReturnType<typeof memberJson>[] = [];
+      const groupTitles = new Map<number, string>();
       await withDeps(
         config(),
         async (deps, store) => {
           const filter = await memberFilter(store, f);
+          for (const g of await store.groups.list()) groupTitles.set(g.id, g.title);
           const expiresBefore = days === undefined ? undefined : deps.clock.now() + days * DAY_MS;
           const status = filter.status ?? (expiresBefore !== undefined ? 'active' : undefined);
           await eachMembership(store, { groupId: filter.groupId, status, expiresBefore }, (m) => rows.push(memberJson(m)));
@@ -490,7 +534,17 @@ const COMMANDS: CommandSpec[] = [
       const text =
         rows.length === 0
           ? 'no members'
-          : rows.map((r) => [r.membershipId, r.groupId, `${r.platform}:${r.platformUserId}`, r.status, r.expiresAt].map(cell).join('\t')).join('\n');
+          : table(
+              ['ID', 'GROUP', 'NAME', 'PLATFORM ID', 'STATUS', 'PAID UNTIL'],
+              rows.map((r) => [
+                r.membershipId,
+                `${r.groupId} ${groupTitles.get(r.groupId) ?? ''}`.trim(),
+                r.displayName,
+                `${r.platform}:${r.platformUserId}`,
+                r.status,
+                r.expiresAt,
+              ]),
+            );
       print(rows, text);
     },
   },
@@ -582,6 +636,19 @@ const COMMANDS: CommandSpec[] = [
         },
         { readOnly: true },
       );
+    },
+  },
+  {
+    name: 'doctor',
+    summary: 'check what a live deployment needs',
+    options: { offline: { type: 'boolean' } },
+    handler: async ({ f, print, env }) => {
+      // Loaded here: it brings the Telegram client, which no other command needs.
+      const { formatCheck, runDoctor } = await import('./doctor.ts');
+      const checks = await runDoctor(env, { offline: f.offline === true });
+      print(checks, checks.map(formatCheck).join('\n'));
+      const failed = checks.filter((c) => c.status === 'fail').length;
+      if (failed > 0) throw new DoctorFailed(`${failed} check${failed === 1 ? '' : 's'} failed`);
     },
   },
 ];
@@ -691,7 +758,7 @@ function program(out: (s: string) => void, env: Record<string, string | undefine
         );
       }
       const print = (value: unknown, text: string) => out(f.json ? JSON.stringify(value) : text);
-      await spec.handler({ f, pos, out, print, config: () => loadConfig(env, { forCli: true }) });
+      await spec.handler({ f, pos, out, print, env, config: () => loadConfig(env, { forCli: true }) });
     });
   };
   for (const spec of COMMANDS) if (!spec.name.includes(' ')) leaf(root, spec.name, spec);
@@ -739,7 +806,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
 export function describeError(e: unknown): { line: string; code: number } {
   const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
   if (e instanceof UsageError) return { line: oneLine(e.message), code: 2 };
-  if (e instanceof DomainError || e instanceof ConfigError) return { line: oneLine(e.message), code: 1 };
+  if (e instanceof DomainError || e instanceof ConfigError || e instanceof DoctorFailed) return { line: oneLine(e.message), code: 1 };
   return { line: e instanceof Error ? e.message.split('\n')[0]! : String(e), code: 1 };
 }
 

@@ -95,12 +95,19 @@ const trustProxy = z
   .refine((v) => v !== null, TRUST_PROXY_HELP)
   .transform((v) => v!);
 
+/** One of a fixed list, worded as ours (zod's own "Invalid option: expected one of …" is not). */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: () => `must be one of ${values.join(', ')}` });
+
 const secret = (min: number) => z.string().min(min, `must be at least ${min} characters`).optional();
 
 const Env = z.object({
-  DATA_DIR: z.string().trim().min(1).default('data'),
+  DATA_DIR: z.string().trim().min(1, 'must be a directory path').default('data'),
   PORT: int(1, 65535).default(3000),
-  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  HOST: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an address to listen on, such as 127.0.0.1, 0.0.0.0 or ::')
+    .default('127.0.0.1'),
   TRUST_PROXY: trustProxy.default(false),
   PUBLIC_URL: url.optional(),
   DATABASE_URL: z
@@ -109,7 +116,7 @@ const Env = z.object({
     .refine((v) => /^sqlite:.+/.test(v) || /^postgres(ql)?:\/\/.+/.test(v), 'must be sqlite:<path> or postgres://…')
     .optional(),
   ADMIN_TOKEN: secret(16),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TZ_DISPLAY: z
     .string()
     .trim()
@@ -122,7 +129,7 @@ const Env = z.object({
       }
     }, 'must be an IANA time zone such as Asia/Shanghai')
     .default('Asia/Shanghai'),
-  DEFAULT_LOCALE: z.enum(['en', 'zh-CN']).default('en'),
+  DEFAULT_LOCALE: oneOf(['en', 'zh-CN']).default('en'),
   ALLOW_DEV_PAYMENTS: bool.default(false),
   PAYMENT_PROVIDERS: z
     .string()
@@ -139,9 +146,15 @@ const Env = z.object({
       if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one provider' });
       for (const p of list) {
         if (!(KNOWN_PROVIDERS as readonly string[]).includes(p))
-          ctx.addIssue({ code: 'custom', message: `unknown provider "${p}" (known: ${KNOWN_PROVIDERS.join(', ')})` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `names an unknown provider "${p.length > 40 ? `${p.slice(0, 40)}…` : p}" (known: ${KNOWN_PROVIDERS.join(', ')})`,
+          });
         else if (!(AVAILABLE_PROVIDERS as readonly string[]).includes(p))
-          ctx.addIssue({ code: 'custom', message: `provider "${p}" is not available in this version (available: ${AVAILABLE_PROVIDERS.join(', ')})` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `names provider "${p}", which is not available in this version (available: ${AVAILABLE_PROVIDERS.join(', ')})`,
+          });
       }
     }),
   DEV_PAY_SECRET: secret(16),
@@ -213,7 +226,7 @@ const Env = z.object({
     .default('*/30 * * * * *'),
   TELEGRAM_BOT_TOKEN: z.string().trim().optional(),
   TELEGRAM_API_ROOT: url.default('https://api.telegram.org'),
-  TELEGRAM_MODE: z.enum(['polling', 'webhook']).default('polling'),
+  TELEGRAM_MODE: oneOf(['polling', 'webhook']).default('polling'),
   TELEGRAM_WEBHOOK_SECRET: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -')
@@ -232,12 +245,17 @@ const Env = z.object({
     .trim()
     .regex(/^[A-Za-z0-9._:@-]{1,48}$/, 'must be 1 to 48 characters of A-Z, a-z, 0-9 and . _ : @ -')
     .optional(),
-  PLAYGROUND: z.enum(['on', 'off', 'auto']).default('auto'),
+  PLAYGROUND: oneOf(['on', 'off', 'auto']).default('auto'),
   PLAYGROUND_WITH_REAL_PAYMENTS: bool.default(false),
   WEBHOOK_PAYLOAD_RETENTION_DAYS: int(1, 36_500).default(30),
 });
 
 export type RawEnv = z.infer<typeof Env>;
+
+/** Every setting the service reads (README "Configuration"). */
+export const CONFIG_KEYS = Object.keys(Env.shape) as Array<keyof RawEnv>;
+/** Keys whose message already quotes the offending part of the value: not echoed twice. */
+const QUOTES_ITSELF = new Set(['PAYMENT_PROVIDERS']);
 
 export interface Config {
   dataDir: string;
@@ -342,7 +360,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? 'config');
-    const shown = SECRET_KEYS.has(key) || cleaned[key] === undefined ? '' : ` (got "${String(cleaned[key]).slice(0, 60)}")`;
+    const shown = SECRET_KEYS.has(key) || QUOTES_ITSELF.has(key) || cleaned[key] === undefined ? '' : ` (got "${String(cleaned[key]).slice(0, 60)}")`;
     throw new ConfigError(`${key} ${issue.message}${shown}`);
   }
   const e = parsed.data;
@@ -510,4 +528,26 @@ export function appSettings(config: Config): AppSettings {
     tzDisplay: config.tzDisplay,
     webhookPayloadRetentionMs: config.webhookPayloadRetentionMs,
   };
+}
+
+/**
+ * Why the HTTP listener could not start, worded as which setting to change (HOST or PORT), or null when
+ * the error is not about the address. `getaddrinfo ENOTFOUND` alone does not say that HOST is the culprit.
+ */
+export function listenError(err: unknown, c: { host: string; port: number }): ConfigError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`PORT ${c.port} is already in use on ${c.host}; stop whatever listens there or set PORT to a free port`);
+    case 'EACCES':
+      return new ConfigError(`PORT ${c.port} needs privileges this user does not have; set PORT to 1024 or above (and put a proxy in front)`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return new ConfigError(`HOST "${c.host}" is not a name this machine can resolve; set HOST to an address such as 127.0.0.1, 0.0.0.0 or ::`);
+    case 'EADDRNOTAVAIL':
+      return new ConfigError(`HOST "${c.host}" is not an address of this machine; set HOST to one of its addresses, or 0.0.0.0 / :: for all`);
+    default:
+      return null;
+  }
 }

@@ -3,12 +3,16 @@ import { pino } from 'pino';
 import { timeTravelAllowed } from '../bots/playground/playground-routes.ts';
 import { seedPlaygroundDemo } from '../bots/playground/seed.ts';
 import { OffsetClock, systemClock } from './app/clocks.ts';
-import { ConfigError, loadConfig, readEnv, resolveSecrets, secureDataDir } from './config.ts';
-import { migrateToLatest, openDatabase, sqlitePath } from './store/database.ts';
+import { ConfigError, listenError, loadConfig, readEnv, resolveSecrets, secureDataDir } from './config.ts';
+import { DatabaseLocationError, migrateToLatest, openDatabase, sqlitePath } from './store/database.ts';
 import { pgAdvisoryLock } from './store/advisory-lock.ts';
 import { lockSqliteInstance } from './store/instance-lock.ts';
 import { createStore } from './store/kysely-store.ts';
 import { createService } from './service.ts';
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** The more severe (quieter) of two pino levels. */
+const moreSevere = (a: string, b: string) => (LEVELS.indexOf(a) >= LEVELS.indexOf(b) ? a : b);
 
 async function main() {
   const config = loadConfig(readEnv());
@@ -33,7 +37,8 @@ async function main() {
   const instanceLock = dbPath && dbPath !== ':memory:' ? lockSqliteInstance(dbPath) : null;
   const opened = await openDatabase(config.databaseUrl);
   const applied = await migrateToLatest(opened);
-  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  // Said in the banner below rather than logged: no log line comes before the banner.
+  if (applied.length > 0) logger.debug({ migrations: applied }, 'database migrated');
   const store = createStore(opened);
 
   // The real clock everywhere, except the playground with only test payments: there time can travel.
@@ -50,20 +55,42 @@ async function main() {
     store,
     clock: timeTravel ?? systemClock,
     logger,
-    loggerInstance: logger,
+    // Fastify logs only warnings and errors at info (not "Server listening", nor two lines per request);
+    // at debug it logs one line per request (src/http/app.ts).
+    loggerInstance: logger.child({}, { level: ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : moreSevere(config.logLevel, 'warn') }),
     wechatLock,
   });
   const seeded = config.playground ? await seedPlaygroundDemo(service.deps) : null;
   // Rosters live in memory: rebuild them from the memberships before the worker can change them.
   await service.playground?.restoreRosters(store);
-  await service.app.listen({ port: config.port, host: config.host });
-  service.start();
+  try {
+    await service.app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await service.stop().catch(() => {});
+    throw listenError(err, config) ?? err;
+  }
+
+  // Before the banner: whoever reads it may stop the service at once.
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await service.stop();
+    await store.close();
+    instanceLock?.release();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   // Shown once, on the terminal only (not through the logger), the moment they are created.
   const out: string[] = [
     '',
     `Gatekeeper is running on ${config.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} with payments: ${config.paymentProviders.join(', ')}`,
   ];
+  if (applied.length > 0)
+    out.push(`  Database:   ${applied.length} migration${applied.length === 1 ? '' : 's'} applied (now at ${applied[applied.length - 1]})`);
   if (config.playground) {
     out.push(`  Playground: ${config.publicUrl}/playground${timeTravel ? '  (time travel on)' : ''}  <- open this to try the bot`);
     if (seeded)
@@ -96,23 +123,12 @@ async function main() {
   out.push(`  Checkout:   ${config.publicUrl}/pay/<orderId>`);
   out.push(`  CLI:        npm run cli -- --help`, '');
   process.stdout.write(`${out.join('\n')}\n`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await service.stop();
-    await store.close();
-    instanceLock?.release();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // The worker, the cron and the chat adapters start after the banner: their log lines come after it.
+  service.start();
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof DatabaseLocationError) {
     process.stderr.write(`gatekeeper: configuration error: ${err.message}\n`);
   } else {
     process.stderr.write(`gatekeeper: failed to start: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);

@@ -303,7 +303,16 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect((await json(['member', 'list', '--expiring-within', '7', '--status', 'expired'])).map((m: { platformUserId: string }) => m.platformUserId)).toEqual([
       'carol',
     ]);
-    expect((await cli(['member', 'list', '--group', '2'], env)).out).toMatch(new RegExp(`^${carol.membershipId}\\t2\\tplayground:carol\\texpired\\t\\d{4}-`));
+    // Without --json: a header row, then names and platform ids rather than bare ids, in aligned columns.
+    const table = (await cli(['member', 'list'], env)).out.split('\n');
+    expect(table[0]).toMatch(/^ID +GROUP +NAME +PLATFORM ID +STATUS +PAID UNTIL$/);
+    expect(table).toHaveLength(4);
+    expect(table[1]).toMatch(new RegExp(`^${alice.membershipId} +1 \\S.* +Alice +playground:alice +active +\\d{4}-`));
+    expect(table[3]).toMatch(new RegExp(`^${carol.membershipId} +2 \\S.* +- +playground:carol +expired +\\d{4}-`));
+    for (const h of ['GROUP', 'NAME', 'PLATFORM ID', 'STATUS', 'PAID UNTIL']) {
+      const at = table[0]!.indexOf(h);
+      for (const line of table.slice(1)) expect(line[at - 1] === ' ' && line[at] !== ' ', `${h} column in ${line}`).toBe(true);
+    }
     await fails(['member', 'list', '--expiring-within', 'soon'], env, 1, /^--expiring-within must be a whole number from 0 to 3660 \(got "soon"\)$/);
     await fails(['member', 'list', '--group', '9'], env, 1, /^no group with id 9$/);
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testSchemaName } from './helpers/schema-name.ts';
@@ -56,6 +56,26 @@ describe.each(targets)('gatekeeper CLI (%s)', (_name, setup) => {
     expect(text.out).toBe('plan 2 added: "Yearly" 99.00 CNY for 365 days, groups 1');
   });
 
+  it('plan add refuses a name already on sale in the group unless --force', async () => {
+    await cli(['group', 'add', '--platform', 'telegram', '--chat', '-1001', '--title', 'A'], env);
+    await cli(['group', 'add', '--platform', 'telegram', '--chat', '-1002', '--title', 'B'], env);
+    const add = (...extra: string[]) => cli(['plan', 'add', '--price', '9.90', '--currency', 'CNY', '--days', '30', ...extra], env);
+    expect((await add('--group', '1', '--name', 'Monthly')).code).toBe(0);
+    const again = await add('--group', '2', '--group', '1', '--name', ' monthly ');
+    expect(again).toEqual({
+      code: 1,
+      out: '',
+      err: 'group 1 already has a plan on sale named "Monthly" (plan 1); choose another name or disable that plan, or add it anyway with --force',
+    });
+    expect(JSON.parse((await cli(['plan', 'list', '--json'], env)).out)).toHaveLength(1);
+    // Another group may use the name; --force adds it anyway; a disabled plan's name is free again.
+    expect((await add('--group', '2', '--name', 'Monthly')).code).toBe(0);
+    expect((await add('--group', '1', '--name', 'Monthly', '--force')).out).toMatch(/^plan 3 added: "Monthly"/);
+    await cli(['plan', 'disable', '1'], env);
+    await cli(['plan', 'disable', '3'], env);
+    expect((await add('--group', '1', '--name', 'Monthly')).out).toMatch(/^plan 4 added/);
+  });
+
   it('bad input: one line, non-zero exit, nothing written', async () => {
     await cli(['group', 'add', '--platform', 'wechat', '--chat', 'room@chatroom', '--title', 'W'], env);
     const cases: Array<[string[], number, RegExp]> = [
@@ -85,10 +105,37 @@ describe.each(targets)('gatekeeper CLI (%s)', (_name, setup) => {
   });
 
   it('--help on every command', async () => {
-    for (const args of [['--help'], ['migrate', '--help'], ['group', 'add', '--help'], ['plan', 'add', '--help'], ['member', 'list', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['migrate', '--help'],
+      ['group', 'add', '--help'],
+      ['plan', 'add', '--help'],
+      ['member', 'list', '--help'],
+      ['doctor', '--help'],
+    ]) {
       const r = await cli(args, env);
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/^Usage: gatekeeper/);
+    }
+  });
+});
+
+describe('gatekeeper CLI and a DATABASE_URL into a missing directory', () => {
+  it('refuses in one line naming DATABASE_URL and creates no directory tree', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-cli-nodir-'));
+    try {
+      const r = await cli(['migrate'], { DATABASE_URL: `sqlite:${join(dir, 'nonexistent', 'dir', 'x.db')}` });
+      expect(r).toEqual({
+        code: 1,
+        out: '',
+        err: `DATABASE_URL points into ${join(dir, 'nonexistent', 'dir')}, which does not exist (nor does its parent); create the directory or fix DATABASE_URL`,
+      });
+      expect(existsSync(join(dir, 'nonexistent'))).toBe(false);
+      // Its own directory alone is made, as data/ is on a first start.
+      expect((await cli(['migrate'], { DATABASE_URL: `sqlite:${join(dir, 'own', 'x.db')}` })).code).toBe(0);
+      expect(existsSync(join(dir, 'own', 'x.db'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, readEnv, resolveSecrets } from '../src/config.ts';
+import { CONFIG_KEYS, ConfigError, loadConfig, readEnv, resolveSecrets } from '../src/config.ts';
 
 const exec = promisify(execFile);
 
@@ -45,8 +45,10 @@ describe('config', () => {
       [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL must be an http\(s\) URL/],
       [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be sqlite:<path> or postgres/],
       [{ TZ_DISPLAY: 'Mars/Base' }, /^TZ_DISPLAY must be an IANA time zone/],
-      [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
-      [{ PAYMENT_PROVIDERS: 'paypal' }, /^PAYMENT_PROVIDERS unknown provider "paypal"/],
+      [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)$/],
+      [{ DEFAULT_LOCALE: 'fr' }, /^DEFAULT_LOCALE must be one of en, zh-CN \(got "fr"\)$/],
+      [{ HOST: 'not a host!' }, /^HOST must be an address to listen on/],
+      [{ PAYMENT_PROVIDERS: 'paypal' }, /^PAYMENT_PROVIDERS names an unknown provider "paypal" \(known: dev, wechatpay, alipay, stripe, stars\)$/],
       [{ PAYMENT_PROVIDERS: 'stripe' }, /^STRIPE_SECRET_KEY must be set when PAYMENT_PROVIDERS includes stripe$/],
       [
         {
@@ -77,6 +79,31 @@ describe('config', () => {
       expect((err as Error).message).toMatch(message);
       expect((err as Error).message).not.toContain('\n');
     }
+  });
+
+  it('every key: a bad value gets one line naming the key in our words, never a raw zod message', () => {
+    const bad = ['loud', '-1', '0', '99999999', 'not a value!', 'ftp://x', 'x'.repeat(300)];
+    let refused = 0;
+    for (const key of CONFIG_KEYS) {
+      for (const value of bad) {
+        let err: unknown;
+        try {
+          loadConfig({ [key]: value });
+        } catch (e) {
+          err = e;
+        }
+        if (err === undefined) continue;
+        refused++;
+        const m = (err as Error).message;
+        expect(err, `${key}=${value}`).toBeInstanceOf(ConfigError);
+        // A key first: this one, or the one it conflicts with (TELEGRAM_BOT_TOKEN next to dev payments names PAYMENT_PROVIDERS).
+        expect(m, `${key}=${value}`).toMatch(new RegExp(`^(${CONFIG_KEYS.join('|')})[ =]`));
+        expect(m, `${key}=${value}`).not.toMatch(/Invalid|expected|received|Too (small|big)|\n/);
+        // The value is echoed at most once.
+        if (value.length >= 5) expect(m.split(value.slice(0, 40)).length - 1, m).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(refused).toBeGreaterThan(CONFIG_KEYS.length);
   });
 
   it('never prints a secret value', () => {

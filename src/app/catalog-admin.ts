@@ -52,6 +52,8 @@ export interface AddPlanInput {
   currency: string;
   days: number;
   actor: Actor;
+  /** Add it even when a plan on sale in one of its groups has the same name. */
+  force?: boolean;
 }
 
 export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan> {
@@ -73,6 +75,14 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
       groups.push(g);
     }
     if (new Set(groups.map((g) => g.platform)).size > 1) throw invalid('a plan opens groups of one platform only');
+    // Two plans on sale under one name: a buyer choosing between them could not tell which is which.
+    if (!input.force) {
+      const key = name.toLocaleLowerCase();
+      for (const g of groups) {
+        const same = (await tx.plans.list({ groupId: g.id })).find((p) => p.active && p.name.toLocaleLowerCase() === key);
+        if (same) throw conflict(`group ${g.id} already has a plan on sale named "${same.name}" (plan ${same.id}); choose another name or disable that plan`);
+      }
+    }
     const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds }, now);
     await tx.audit.insert({
       at: now,

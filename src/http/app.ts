@@ -1,5 +1,5 @@
 // buildApp(deps) assembles the HTTP surface and never listens: main.ts calls listen, tests use inject.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import type { HttpDeps } from './deps.ts';
 import { errorHandler } from './errors.ts';
 import { adminApiRoutes } from './routes/admin-api.ts';
@@ -20,11 +20,24 @@ export interface BuildOptions {
   trustProxy?: boolean | string[];
 }
 
+/**
+ * Not fastify's two info lines per request ("incoming request", "request completed"): one line, at
+ * debug. What a request did is logged at info by the code that handled it (one line per handled event).
+ */
+class QuietRequests extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) return super.requestCompleted(error, request, reply);
+    reply.log.debug({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  }
+}
+
 export async function buildApp(deps: HttpDeps, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: false }),
     bodyLimit: 256 * 1024,
     trustProxy: opts.trustProxy ?? false,
+    logController: new QuietRequests(),
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: 'not_found', message: 'no such route' }));

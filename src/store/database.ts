@@ -79,12 +79,28 @@ export function sqlitePath(url: string): string {
   return p;
 }
 
+/** DATABASE_URL names a SQLite file whose directory's parent does not exist either: we create no directory tree. */
+export class DatabaseLocationError extends Error {
+  constructor(dir: string) {
+    super(`DATABASE_URL points into ${dir}, which does not exist (nor does its parent); create the directory or fix DATABASE_URL`);
+    this.name = 'DatabaseLocationError';
+  }
+}
+
+/** Makes the SQLite file's own directory (0700) if missing; refuses when its parent is missing too. */
+export function makeDatabaseDir(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir) && !existsSync(dirname(dir))) throw new DatabaseLocationError(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
 /**
- * The database holds members' names, orders and webhook bodies: it is created 0600 (and a directory made
- * for it 0700) before SQLite opens it, and an existing file is tightened to 0600.
+ * The database holds members' names, orders and webhook bodies: it is created 0600 (and its own directory
+ * made for it 0700, such as the default data/) before SQLite opens it, and an existing file is tightened
+ * to 0600. Only that one directory is ever made: a path whose parent is missing too is a typo, refused.
  */
 function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeDatabaseDir(path);
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600)); // an empty file is an empty SQLite database
   chmodSync(path, 0o600);
 }
@@ -220,4 +236,16 @@ export async function migrateDown(opened: Pick<OpenedDatabase, 'db' | 'dialect'>
 
 export async function ping(db: Kysely<Database>): Promise<void> {
   await sql`select 1`.execute(db);
+}
+
+/** Which migrations this version has that the database lacks, and which it has that this version does not know. Changes nothing. */
+export async function migrationStatus(opened: Pick<OpenedDatabase, 'db'>): Promise<{ pending: string[]; unknown: string[] }> {
+  const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(opened.db);
+  const applied = new Set(rows.rows.map((r) => r.name));
+  return {
+    pending: Object.keys(migrations)
+      .sort()
+      .filter((n) => !applied.has(n)),
+    unknown: [...applied].filter((n) => !Object.hasOwn(migrations, n)).sort(),
+  };
 }

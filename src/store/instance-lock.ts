@@ -14,9 +14,10 @@
 // is never locked, so the CLI keeps working next to the running service. The holder's pid, host and
 // start time are committed before the lock is taken for good, and a RESERVED lock still lets others
 // read, so the refused service can say who holds it.
-import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { makeDatabaseDir } from './database.ts';
 import SQLite from 'better-sqlite3';
 
 export interface InstanceLock {
@@ -46,7 +47,7 @@ const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test((e as { code?: strin
 /** Takes the one-service lock for this SQLite database file, or throws InstanceLockedError naming the holder. */
 export function lockSqliteInstance(databasePath: string, me: InstanceHolder = { pid: process.pid, host: hostname(), startedAt: Date.now() }): InstanceLock {
   // The same file under another spelling (relative path, symlinked directory) must find the same lock.
-  mkdirSync(dirname(databasePath), { recursive: true, mode: 0o700 });
+  makeDatabaseDir(databasePath);
   const file = join(realpathSync(dirname(databasePath)), `${basename(databasePath)}.lock`);
   // No fs.open/close of the file here: closing any descriptor of a file drops every fcntl lock this
   // process holds on it. SQLite creates the file; chmod needs no descriptor.

@@ -21,7 +21,8 @@ export async function seedOrder(app: FastifyInstance, opts: { userId?: string; p
     method: 'POST',
     url: '/api/plans',
     headers: auth,
-    payload: { groupIds: [groupId], name: 'Monthly', price: opts.price ?? '9.90', currency: opts.currency ?? 'CNY', days: opts.days ?? 30 },
+    // force: each seeded order brings its own plan, so one group may get several "Monthly".
+    payload: { groupIds: [groupId], name: 'Monthly', price: opts.price ?? '9.90', currency: opts.currency ?? 'CNY', days: opts.days ?? 30, force: true },
   });
   const planId = p.json().id as number;
   const c = await app.inject({
@@ -58,6 +59,8 @@ export async function seedOrderDirect(
         currency: opts.currency ?? 'CNY',
         days: opts.days ?? 30,
         actor: admin,
+        // Each seeded order may bring its own plan; several "Monthly" in one group are meant here.
+        force: true,
       })
     ).id;
   const { order } = await createCheckout(deps, { platform: 'playground', userId: opts.userId ?? 'alice', planId, provider: 'dev' });

@@ -117,6 +117,23 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
     expect(res.statusCode).toBe(404);
   });
 
+  it('refuses a plan named like one on sale in the group (409), unless force', async () => {
+    const g = await inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'p', title: 'P' } });
+    const plan = (extra: object = {}) =>
+      inject({
+        method: 'POST',
+        url: '/api/plans',
+        headers: auth,
+        payload: { groupIds: [g.json().id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30, ...extra },
+      });
+    expect((await plan()).statusCode).toBe(201);
+    const again = await plan({ name: 'MONTHLY' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toMatch(/^group \d+ already has a plan on sale named "Monthly" \(plan \d+\)/);
+    expect(await t.service.deps.store.plans.list()).toHaveLength(1);
+    expect((await plan({ force: true })).statusCode).toBe(201);
+  });
+
   it('refuses checkout for a banned member', async () => {
     const { planId, orderId } = await seedOrder(t.service.app);
     const store = t.service.deps.store;

@@ -62,7 +62,7 @@ describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) =
   async function plan(price = '9.90') {
     const existing = (await api.get('/api/groups')).json().items as Array<{ id: number }>;
     const groupId = existing[0]?.id ?? (await api.post('/api/groups', { platform: 'playground', chatId: 'room-1', title: '读书会' })).json().id;
-    const p = await api.post('/api/plans', { groupIds: [groupId], name: '读书会 月卡', price, currency: 'CNY', days: 30 });
+    const p = await api.post('/api/plans', { groupIds: [groupId], name: '读书会 月卡', price, currency: 'CNY', days: 30, force: true });
     expect(p.statusCode).toBe(201);
     return p.json().id as number;
   }

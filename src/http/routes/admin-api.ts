@@ -130,6 +130,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
         price: z.union([z.string(), z.number()]).transform(String),
         currency: z.string(),
         days: z.number().int(),
+        force: z.boolean().optional(),
       }),
       req.body,
     );
