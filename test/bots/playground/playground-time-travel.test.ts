@@ -55,8 +55,8 @@ describe('POST /playground/api/time-travel walks through every due time', () => 
     const texts = botTexts(pg, alice);
     const before = texts.filter((t) => /ends on/.test(t));
     expect(before).toHaveLength(2);
-    expect(before[0]).toMatch(/\(3 day/);
-    expect(before[1]).toMatch(/\(1 day/);
+    expect(before[0]).toMatch(/: 3 days left/);
+    expect(before[1]).toMatch(/: 1 day left/);
     expect(texts.at(-1)).toMatch(/has ended\. You can stay until/);
     expect(texts.indexOf(before[1]!)).toBeLessThan(texts.length - 1);
     expect(pg.gateway.members('room-1')).toEqual([alice]); // grace: still in
@@ -73,7 +73,7 @@ describe('POST /playground/api/time-travel walks through every due time', () => 
     expect(r.json().offsetMs).toBe(90 * DAY_MS);
     const steps = botTexts(pg, alice)
       .map((t) =>
-        /\(3 day/.test(t) ? '3d' : /\(1 day/.test(t) ? '1d' : /You can stay until/.test(t) ? 'grace' : /removed from the group/.test(t) ? 'removed' : null,
+        /: 3 days left/.test(t) ? '3d' : /: 1 day left/.test(t) ? '1d' : /You can stay until/.test(t) ? 'grace' : /removed from the group/.test(t) ? 'removed' : null,
       )
       .filter((s) => s !== null);
     expect(steps).toEqual(['3d', '1d', 'grace', 'removed']);
