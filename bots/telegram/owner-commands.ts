@@ -7,17 +7,15 @@
 // The owner is checked against the store on every command; for anyone else these are unknown commands.
 import { z } from 'zod';
 import { defineJobKind } from '../../src/app/job-registry.ts';
-import { type Actor, actorLabel, assertOwnerOf } from '../../src/app/actors.ts';
+import { type Actor, assertOwnerOf } from '../../src/app/actors.ts';
+import { asReported, recordDryRun, setIntruderPolicy, unwhitelist, whitelist } from '../../src/app/roster.ts';
 import type { Account, Group, IntruderPolicy } from '../../src/app/model.ts';
 import type { NewJob } from '../../src/app/ports.ts';
 import type { TelegramRosterEntry } from './store-port.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { DomainError } from '../../src/domain/errors.ts';
-import { DAY_MS } from '../../src/domain/time.ts';
 import { mayStay, render, type TelegramContext } from './context.ts';
 
-/** A dry run confirms `remove` for this long. */
-export const DRY_RUN_VALID_MS = DAY_MS;
 const LIST_LIMIT = 200;
 
 /** Job `telegram_intruder`: remove someone who joined without a membership (handled in group-binding.ts). */
@@ -69,9 +67,13 @@ export class OwnerCommands {
   }
 
   private async dryRun(owner: Account, group: Group): Promise<Reply[]> {
-    const { store, clock } = this.c.deps;
     const list = await this.intruders(group);
-    await store.telegram.markDryRun(group.id, owner.id, clock.now());
+    await recordDryRun(
+      this.c.deps,
+      { kind: 'account', accountId: owner.id },
+      group,
+      list.map((e) => asReported({ userId: e.userId, name: e.displayName })),
+    );
     const t = (key: string, params: Record<string, string | number> = {}) => render(this.c, owner.locale, key, params);
     const policy = t(`telegram.policy.${group.intruderPolicy}`);
     if (list.length === 0) return [{ type: 'text', text: t('telegram.intruders_none', { group: group.title, policy }) }];
@@ -83,33 +85,26 @@ export class OwnerCommands {
 
   private async setPolicy(owner: Account, group: Group, policy: IntruderPolicy): Promise<Reply[]> {
     const { store, clock } = this.c.deps;
-    const now = clock.now();
+    const actor: Actor = { kind: 'account', accountId: owner.id };
     const t = (key: string, params: Record<string, string | number> = {}) => render(this.c, owner.locale, key, params);
-    if (policy === 'remove') {
-      const state = await store.telegram.getGroupState(group.id);
-      if (!state?.dryRunAt || state.dryRunBy !== owner.id || state.dryRunAt < now - DRY_RUN_VALID_MS) {
-        // `remove` only after the owner has seen who it would remove.
-        const report = await this.dryRun(owner, group);
-        return [...report, { type: 'text', text: t('telegram.intruders_confirm', { groupId: group.id }) }];
-      }
+    const r = await setIntruderPolicy(this.c.deps, actor, group, policy);
+    if (!r.set) {
+      // `remove` only after the owner has seen who it would remove.
+      const report = await this.dryRun(owner, group);
+      return [...report, { type: 'text', text: t('telegram.intruders_confirm', { groupId: group.id }) }];
     }
     const list = policy === 'remove' ? await this.intruders(group) : [];
-    await store.transaction(async (tx) => {
-      await tx.telegram.setIntruderPolicy(group.id, policy);
-      const jobs = list.map((e) => intruderJob(group.id, e.userId, e.joinedAt ?? 0));
-      for (const e of list) await tx.telegram.setIntruderState(group.id, e.userId, 'removing', now);
-      await tx.jobs.enqueue(jobs, now);
-      await tx.audit.insert({
-        at: now,
-        actor: actorLabel({ kind: 'account', accountId: owner.id }),
-        action: 'group.intruder_policy',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `intruder policy set to ${policy}`,
-        detail: { from: group.intruderPolicy, to: policy, removing: list.length },
+    if (list.length > 0) {
+      const now = clock.now();
+      await store.transaction(async (tx) => {
+        for (const e of list) await tx.telegram.setIntruderState(group.id, e.userId, 'removing', now);
+        await tx.jobs.enqueue(
+          list.map((e) => intruderJob(group.id, e.userId, e.joinedAt ?? 0)),
+          now,
+        );
       });
-    });
-    if (list.length > 0) this.c.deps.onJobsEnqueued?.();
+      this.c.deps.onJobsEnqueued?.();
+    }
     const out: Reply[] = [{ type: 'text', text: t('telegram.intruders_policy_set', { group: group.title, policy: t(`telegram.policy.${policy}`) }) }];
     if (policy === 'remove') out.push({ type: 'text', text: t('telegram.intruders_removing', { count: list.length }) });
     return out;
@@ -117,41 +112,15 @@ export class OwnerCommands {
 
   private async whitelist(owner: Account, group: Group, userId: string): Promise<Reply[]> {
     const { store, clock } = this.c.deps;
-    const now = clock.now();
-    await store.transaction(async (tx) => {
-      await tx.telegram.addToWhitelist(group.id, userId, owner.id, now);
-      const entry = await tx.telegram.getRosterEntry(group.id, userId);
-      if (entry?.intruderState === 'reported' || entry?.intruderState === 'removing') await tx.telegram.setIntruderState(group.id, userId, 'cleared', now);
-      await tx.audit.insert({
-        at: now,
-        actor: actorLabel({ kind: 'account', accountId: owner.id }),
-        action: 'group.whitelist_add',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `Telegram user ${userId} may stay without a membership`,
-        detail: { userId },
-      });
-    });
+    await whitelist(this.c.deps, { kind: 'account', accountId: owner.id }, group, { userId });
+    const entry = await store.telegram.getRosterEntry(group.id, userId);
+    if (entry?.intruderState === 'reported' || entry?.intruderState === 'removing')
+      await store.telegram.setIntruderState(group.id, userId, 'cleared', clock.now());
     return [{ type: 'text', text: render(this.c, owner.locale, 'telegram.whitelisted', { group: group.title, userId }) }];
   }
 
   private async unwhitelist(owner: Account, group: Group, userId: string): Promise<Reply[]> {
-    const { store, clock } = this.c.deps;
-    const now = clock.now();
-    const removed = await store.transaction(async (tx) => {
-      const r = await tx.telegram.removeFromWhitelist(group.id, userId);
-      if (r)
-        await tx.audit.insert({
-          at: now,
-          actor: actorLabel({ kind: 'account', accountId: owner.id }),
-          action: 'group.whitelist_remove',
-          subjectType: 'group',
-          subjectId: String(group.id),
-          reason: `Telegram user ${userId} no longer whitelisted`,
-          detail: { userId },
-        });
-      return r;
-    });
+    const removed = await unwhitelist(this.c.deps, { kind: 'account', accountId: owner.id }, group, userId);
     if (!removed)
       return [{ type: 'text', text: render(this.c, owner.locale, 'owner.error', { reason: `user ${userId} is not whitelisted in group ${group.id}` }) }];
     return [{ type: 'text', text: render(this.c, owner.locale, 'telegram.unwhitelisted', { group: group.title, userId }) }];

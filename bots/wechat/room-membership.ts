@@ -4,17 +4,32 @@
 // room-join event confirms it, and a sweep tells the member what to do and the owner why once the wait
 // is over. A removal is confirmed against the member list, and retried until it is.
 import type { Contact, Room } from 'wechaty';
-import { ownsGroup } from '../../src/app/actors.ts';
 import { type AlertOwnersPayload, alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
-import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult } from '../../src/app/ports.ts';
-import type { WechatWhitelistEntry } from './store-port.ts';
+import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult, WhitelistEntry } from '../../src/app/ports.ts';
+import { mayStay, type StayReason } from '../../src/app/roster.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
 import { classify, errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 
 /** A member may ask to be added again at most once per this window (the job's dedupe key). */
 export const REINVITE_WINDOW_MS = 10 * 60_000;
+
+const PROTECTED_AS: Record<Exclude<StayReason, 'paid'>, string> = {
+  bot: 'the bot itself',
+  admin: 'the owner of the room',
+  owner: 'an owner',
+  whitelisted: 'whitelisted',
+};
+
+/** The contact's WeChat ID, when the puppet offers it. */
+export const handleOf = (c: Contact): string | null => {
+  try {
+    return c.handle() || null;
+  } catch {
+    return null;
+  }
+};
 
 export class RoomMembership {
   constructor(
@@ -28,23 +43,15 @@ export class RoomMembership {
     return g;
   }
 
-  /** Who must never be removed from this room: the bot, the room's owner, the group's owners, the whitelist. */
-  async isProtected(group: Group, room: Room, contact: Contact, account: Account | null, whitelist?: WechatWhitelistEntry[]): Promise<string | null> {
-    if (contact.id === this.core.bot.selfId()) return 'the bot itself';
-    if (room.owner()?.id === contact.id) return 'the owner of the room';
-    // An owner of this group (its binder, an operator, a claim that names it); an owner of other groups is no owner here.
-    if (account && (account.id === group.ownerAccountId || (account.isOwner && (await ownsGroup(this.core.deps.store, account.id, group.id)))))
-      return 'an owner';
-    const wl = whitelist ?? (await this.core.deps.store.wechat.listWhitelist(group.id));
-    const handle = (() => {
-      try {
-        return contact.handle() || null;
-      } catch {
-        return null;
-      }
-    })();
-    if (wl.some((w) => w.contactId === contact.id || (handle !== null && w.handle === handle))) return 'whitelisted';
-    return null;
+  /**
+   * Who must never be removed from this room: the bot, the room's owner, the group's owners, the whitelist
+   * (the rule is app/roster.ts's mayStay; a paid membership is left to the caller). Null: not protected.
+   */
+  async isProtected(group: Group, room: Room, contact: Contact, account: Account | null, whitelist?: WhitelistEntry[]): Promise<string | null> {
+    const role = contact.id === this.core.bot.selfId() ? 'self' : room.owner()?.id === contact.id ? 'admin' : 'member';
+    const person = { userId: contact.id, name: null, handle: handleOf(contact), role, accountId: account?.id ?? null } as const;
+    const reason = await mayStay(this.core.deps.store, group, person, whitelist);
+    return reason === null || reason === 'paid' ? null : PROTECTED_AS[reason];
   }
 
   // ------------------------------------------------------------ ChatGateway.invite / remove / memberStatus

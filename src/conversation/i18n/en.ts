@@ -171,21 +171,25 @@ export const en = {
   'wechat.bind_not_room_owner':
     'I cannot manage room "{room}": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.',
   'wechat.audit_report':
-    'Roster check of "{group}" (#{groupId}): {count} person(s) in the room without a paid membership:\n{list}\nNobody was removed (report only). To remove such people from now on, reply /intruders confirm {reportId}. To keep someone, reply /whitelist {reportId} <number>. To stop these reports, reply /intruders {groupId} ignore.',
+    'Roster check of "{group}" (#{groupId}): {count} person(s) in the room without a paid membership:\n{list}\nNobody was removed (report only). To see who would be removed now, reply /intruders {groupId}; then /intruders {groupId} remove to remove such people from now on. To keep someone, reply /whitelist {groupId} #<number>. To stop these reports, reply /intruders {groupId} ignore.',
   'wechat.audit_removing': 'Roster check of "{group}": removing {count} person(s) without a paid membership: {names}.',
   'wechat.audit_paused':
     'Roster check of "{group}" paused: {count} paid members look absent at once. WeChat may have changed contact ids after a re-login, so nobody was removed. It resumes by itself once members write to me again.',
-  'wechat.intruders_usage': 'Intruder policy per group: /intruders confirm <report> (remove from now on), /intruders <group> report|ignore.',
+  'wechat.intruders_usage': 'Intruder policy per group: /intruders <group> (dry run: who would be removed), /intruders <group> remove|report|ignore.',
   'wechat.intruders_confirmed':
     'Confirmed. From now on people in "{group}" without a paid membership are removed at the next roster check (owners and whitelisted people never are).',
   'wechat.intruders_policy': 'Intruder policy of "{group}" is now: {policy}.',
-  'wechat.intruders_confirm_first': 'Removal starts only after you confirm a report: reply /intruders confirm {reportId}.',
-  'wechat.intruders_no_report': 'No such report or group among yours.',
+  'wechat.intruders_confirm_first': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again within 24 hours to confirm.',
   'wechat.policy.report': 'report only',
   'wechat.policy.remove': 'remove',
   'wechat.policy.ignore': 'ignore',
   'wechat.whitelist_added': 'Whitelisted in "{group}": {names}. The roster check never removes them.',
-  'wechat.whitelist_usage': 'Usage: /whitelist <report> <number>, /whitelist <group> to list, or send /whitelist @someone in the room.',
+  'wechat.whitelist_usage':
+    'Usage: /whitelist <group> to list, /whitelist <group> #<number> (from the latest report) or <contact-id>, /unwhitelist <group> #<number> or <contact-id>, or send /whitelist @someone in the room.',
+  'wechat.intruders_none': 'Dry run for "{group}" (policy: {policy}): nobody is in the room without a paid membership.',
+  'wechat.intruders_dry_run':
+    'Dry run for "{group}" (#{groupId}, policy: {policy}, report #{reportId}): {count} person(s) in the room without a paid membership would be removed:\n{list}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} #<number> to keep someone.',
+  'wechat.whitelist_removed': 'No longer whitelisted in "{group}": {names}.',
   'wechat.whitelist_list': 'Whitelisted in "{group}": {names}',
   'wechat.owner_help':
     'WeChat: send /bind (绑定) in a room the bot owns to sell access to it; /intruders for people in a room without paying; /whitelist to keep someone.',

@@ -229,7 +229,7 @@ describe.each(DIALECTS)('Telegram groups (%s)', (dialect) => {
     emu.sendText(ann, `/whitelist ${b.group.id} 12345`);
     emu.sendText(ann, `/members ${b.group.id}`);
     await h.until(() => h.texts(ann.id).filter((x) => x === refusal).length === 3, '/whitelist and /members refused');
-    expect(await deps.store.telegram.isWhitelisted(b.group.id, '12345')).toBe(false);
+    expect(await deps.store.roster.listWhitelist(b.group.id)).toEqual([]);
     emu.sendText(ann, '/groups');
     await h.until(() => h.texts(ann.id).some((x) => x.includes(`#${a.group.id} Ann club (telegram)`)), 'groups listed');
     const listed = h.texts(ann.id).find((x) => x.includes(`#${a.group.id} Ann club (telegram)`))!;

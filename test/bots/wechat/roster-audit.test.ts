@@ -1,5 +1,5 @@
 // The scheduled roster audit: people in a room without paying are reported (dry run) until the owner
-// confirms a report, then removed; the owner, the bot and whitelisted people are never touched; a paid
+// has seen a dry run and set `remove`, then removed; the owner, the bot and whitelisted people are never touched; a paid
 // member who left by themselves gets a fresh invite offer; a wave of "absent" paid members (ids changed)
 // stops the audit from removing anyone.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -36,13 +36,14 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     await settle(w);
 
     await tick();
-    const report = (await w.db.store.wechat.latestAuditReport(group.id))!;
+    const report = (await w.db.store.roster.latestReport(group.id))!;
     expect(report.intruders.map((i) => i.name)).toEqual(['Mallory', 'Walter']);
     const text = w.puppet.textsTo(owner.id).at(-1)!;
     expect(text).toContain(
       `Roster check of "Club" (#${group.id}): 2 person(s) in the room without a paid membership:\n1. Mallory\n2. Walter\nNobody was removed`,
     );
-    expect(text).toContain(`/intruders confirm ${report.id}`);
+    expect(text).toContain(`/intruders ${group.id} remove`);
+    expect(text).toContain(`/whitelist ${group.id} #<number>`);
     expect(w.puppet.ops.filter((o) => o.op === 'del')).toEqual([]);
     expect(w.puppet.members(room.id)).toEqual(expect.arrayContaining([mallory.id, walter.id]));
 
@@ -51,20 +52,30 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     await w.clock.advance(60_000);
     await tick();
     expect(w.puppet.textsTo(owner.id)).toHaveLength(toOwner);
-    expect((await w.db.store.wechat.latestAuditReport(group.id))!.id).toBe(report.id);
+    expect((await w.db.store.roster.latestReport(group.id))!.id).toBe(report.id);
 
-    // A member (not an owner) cannot confirm: it is an unknown command to them.
-    await say(w, alice, `/intruders confirm ${report.id}`);
+    // A member (not an owner) cannot set the policy: it is an unknown command to them.
+    await say(w, alice, `/intruders ${group.id} remove`);
     expect(w.puppet.textsTo(alice.id).some((t) => t.includes('did not understand'))).toBe(true);
     expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('report');
-    // Asking for `remove` without confirming a report points at the report.
+    // The audit's own report is no dry run the owner asked for: `remove` first shows one and asks again.
     await say(w, owner, `/intruders ${group.id} remove`);
-    expect(w.puppet.textsTo(owner.id).at(-1)).toBe(`Removal starts only after you confirm a report: reply /intruders confirm ${report.id}.`);
+    const dryRun = w.puppet.textsTo(owner.id).at(-1)!;
+    expect(dryRun).toContain(`Dry run for "Club" (#${group.id}, policy: report only, report #`);
+    expect(dryRun).toContain('2 person(s) in the room without a paid membership would be removed:\n1. Mallory\n2. Walter');
+    expect(dryRun).toContain(`send /intruders ${group.id} remove again within 24 hours to confirm`);
     expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('report');
 
-    await say(w, owner, `/whitelist ${report.id} 2`);
+    // #2 on the latest report (the dry run) is Walter.
+    await say(w, owner, `/whitelist ${group.id} #2`);
     expect(w.puppet.textsTo(owner.id).at(-1)).toBe('Whitelisted in "Club": Walter. The roster check never removes them.');
-    await say(w, owner, `/intruders confirm ${report.id}`);
+    await say(w, owner, `/whitelist ${group.id}`);
+    expect(w.puppet.textsTo(owner.id).at(-1)).toBe('Whitelisted in "Club": Walter');
+    const added = (await w.db.store.audit.list({ subjectType: 'group', subjectId: String(group.id) })).filter((a) => a.action === 'group.whitelist_add');
+    expect(added).toEqual([
+      expect.objectContaining({ actor: `account:${(await w.db.store.accounts.find('wechat', owner.id))!.id}`, detail: { userId: walter.id } }),
+    ]);
+    await say(w, owner, `/intruders ${group.id} remove`);
     expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Confirmed. From now on people in "Club" without a paid membership are removed');
     expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('remove');
 
@@ -76,7 +87,7 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     expect(w.puppet.textsTo(owner.id).some((t) => t === 'Roster check of "Club": removing 1 person(s) without a paid membership: Mallory.')).toBe(true);
     const removed = (await w.db.store.audit.list({ subjectType: 'group', subjectId: String(group.id) })).filter((a) => a.action === 'wechat.intruder_removed');
     expect(removed).toHaveLength(1);
-    expect(removed[0]!.reason).toContain(`confirmed report #${report.id}`);
+    expect(removed[0]!.reason).toContain('policy remove');
 
     // Back to report-only: a new intruder is reported, not removed.
     await say(w, owner, `/intruders ${group.id} report`);
@@ -87,7 +98,7 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     await w.clock.advance(60_000);
     await tick();
     expect(w.puppet.members(room.id)).toContain(trudy.id);
-    expect((await w.db.store.wechat.latestAuditReport(group.id))!.intruders.map((i) => i.name)).toEqual(['Trudy']);
+    expect((await w.db.store.roster.latestReport(group.id))!.intruders.map((i) => i.name)).toEqual(['Trudy']);
 
     // Ignore: nothing at all.
     await say(w, owner, `/intruders ${group.id} ignore`);
@@ -140,8 +151,9 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     room.add(intruder).by(owner);
     await settle(w);
     await tick();
-    const report = (await w.db.store.wechat.latestAuditReport(group.id))!;
-    await say(w, owner, `/intruders confirm ${report.id}`);
+    await say(w, owner, `/intruders ${group.id}`);
+    await say(w, owner, `/intruders ${group.id} remove`);
+    expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('remove');
 
     // A re-login hands out new ids, and these three cannot be matched (no remark, no WeChat ID).
     for (const m of members) w.mocker.contactPayload(m.id).alias = undefined;
@@ -171,7 +183,7 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
 
     await w.service.scheduler.tick();
     await settle(w);
-    const report = await w.db.store.wechat.latestAuditReport(group.id);
+    const report = await w.db.store.roster.latestReport(group.id);
     expect(report?.intruders.map((i) => i.name)).toEqual(['Sam']);
   });
 
