@@ -6,14 +6,11 @@
 import type { Contact, Room } from 'wechaty';
 import { type AlertOwnersPayload, alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
-import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult, WhitelistEntry } from '../../src/app/ports.ts';
+import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult, RosterPerson, WhitelistEntry } from '../../src/app/ports.ts';
 import { mayStay, type StayReason } from '../../src/app/roster.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
-import { classify, errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
-
-/** A member may ask to be added again at most once per this window (the job's dedupe key). */
-export const REINVITE_WINDOW_MS = 10 * 60_000;
+import { classify, contactName, errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 
 const PROTECTED_AS: Record<Exclude<StayReason, 'paid'>, string> = {
   bot: 'the bot itself',
@@ -329,38 +326,23 @@ export class RoomMembership {
     return { timedOut, joined };
   }
 
-  /**
-   * A member asks to be added again (after leaving, a timeout, or becoming a friend again): an invite job
-   * for each paid WeChat group they are not in. Returns the titles queued and those they are already in.
-   */
-  async requestReinvite(account: Account): Promise<{ queued: string[]; alreadyIn: string[] }> {
-    const { store, clock } = this.core.deps;
-    const bot = this.core.bot.ready();
-    const queued: string[] = [];
-    const alreadyIn: string[] = [];
-    const jobs: NewJob[] = [];
-    const now = clock.now();
-    for (const m of await store.memberships.list({ accountId: account.id, status: 'active' })) {
-      const group = await store.groups.get(m.groupId);
-      if (!group || group.platform !== PLATFORM) continue;
-      const room = await findRoom(bot, group.platformChatId);
-      const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
-      if (room && contact && (await memberIds(room)).has(contact.id)) {
-        alreadyIn.push(group.title);
-        continue;
-      }
-      jobs.push({
-        kind: 'invite',
-        payload: { membershipId: m.id, expiresAt: m.expiresAt },
-        lane: 'access',
-        dedupeKey: `wechat-reinvite:${m.id}:${m.expiresAt}:${Math.floor(now / REINVITE_WINDOW_MS)}`,
-      });
-      queued.push(group.title);
+  /** The room's members as roster facts (the rule of who may stay is app/roster.ts's). */
+  async snapshot(chatId: string): Promise<RosterPerson[]> {
+    const room = await findRoom(this.core.bot.ready(), chatId);
+    if (!room) throw new ProviderRejectedError(PLATFORM, 'the bot is not in the room (or cannot see it)', undefined, { method: 'room.memberAll' });
+    let contacts: Contact[];
+    try {
+      contacts = await room.memberAll();
+    } catch (err) {
+      throw classify(err, 'room.memberAll');
     }
-    if (jobs.length > 0) {
-      await store.jobs.enqueue(jobs, now);
-      this.core.deps.onJobsEnqueued?.();
+    const out: RosterPerson[] = [];
+    for (const c of contacts) {
+      const role = c.id === this.core.bot.selfId() ? 'self' : room.owner()?.id === c.id ? 'admin' : 'member';
+      // Someone we know under a new id (re-login) is found by remark or WeChat ID.
+      const account = await this.identity.accountFor(c, { create: false });
+      out.push({ userId: c.id, name: contactName(c).slice(0, 60), handle: handleOf(c), role, accountId: account?.id ?? null });
     }
-    return { queued, alreadyIn };
+    return out;
   }
 }

@@ -8,6 +8,7 @@ import { addGroup } from '../../src/app/catalog-admin.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { createClaimCode, redeemClaimCode } from '../../src/app/owners.ts';
 import { DRY_RUN_VALID_MS, fingerprintOf, listWhitelist, mayStay, recordDryRun, setIntruderPolicy, unwhitelist, whitelist } from '../../src/app/roster.ts';
+import { createConversation } from '../../src/conversation/engine.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
@@ -106,6 +107,48 @@ describe.each(DIALECTS)('roster rules (%s)', (dialect) => {
       { from: 'report', to: 'remove', reportId: seen.id },
       { from: 'remove', to: 'ignore', reportId: null },
     ]);
+  });
+
+  it('one grammar in the engine: /intruders, /whitelist, /unwhitelist for owners, /reinvite (重新入群) for members', async ({ t, deps }) => {
+    const bot = createConversation(deps);
+    const say = async (userId: string, text: string) =>
+      (await bot.handle({ platform: 'playground', userId, text })).map((r) => ('text' in r ? r.text : '')).join('\n');
+    const s = await seedOrderDirect(deps, { userId: 'paula' });
+    await payDevDirect(deps, s.orderId);
+    await t.service.worker.drain();
+    const group = (await deps.store.groups.get(s.groupId))!;
+    const g = group.id;
+    expect(await say('olga', (await createClaimCode(deps, admin, [g])).code)).toMatch(/You are now an owner/);
+    const room = t.gateway.roster(group.platformChatId);
+    for (const u of ['olga', 'eve', 'mallory']) room.add(u);
+
+    // A member gets the unknown-command answer; the owner the list of her groups with their policy.
+    expect(await say('paula', `/intruders ${g}`)).toMatch(/did not understand/);
+    expect(await say('olga', '/intruders')).toContain(`#${g} Group room-1: report only`);
+    expect(await say('olga', `/intruders ${g} sometimes`)).toBe('Usage: /intruders [<group-id> [report|remove|ignore]]');
+    // `remove` first shows the dry run and asks again; the owner and the paying member are not on it.
+    const first = await say('olga', `/intruders ${g} remove`);
+    expect(first).toContain('2 in it without a membership would be removed:\n1. eve (id eve)\n2. mallory (id mallory)');
+    expect(first).toContain(`send /intruders ${g} remove again within 24 hours to confirm`);
+    expect((await deps.store.groups.get(g))!.intruderPolicy).toBe('report');
+    // #1 on that report stays.
+    expect(await say('olga', `/whitelist ${g} #1`)).toBe(`eve (id eve) may stay in "Group room-1" without a membership.`);
+    expect(await say('olga', `/whitelist ${g} #9`)).toMatch(/no person #9 on the latest report/);
+    expect(await say('olga', `/whitelist ${g}`)).toBe('Whitelisted in "Group room-1": eve');
+    expect(await say('olga', `/intruders ${g} remove`)).toContain('Intruder policy of "Group room-1" is now: remove.');
+    await t.service.worker.drain();
+    expect([...room].sort()).toEqual(['eve', 'olga', 'paula']);
+    expect(t.gateway.of('remove').map((c) => c.userId)).toEqual(['mallory']);
+    expect(await say('olga', `/unwhitelist ${g} eve`)).toBe(`eve (id eve) is no longer whitelisted in "Group room-1".`);
+    expect(await say('olga', `/unwhitelist ${g} eve`)).toMatch(/eve is not whitelisted in group/);
+
+    // Paula left by herself: /reinvite (or 重新入群) queues a fresh invite; in again, she is told so.
+    room.delete('paula');
+    expect(await say('paula', '/reinvite')).toBe('OK, adding you to Group room-1 again. If you get an invitation or a join link, accept it.');
+    await t.service.worker.drain();
+    expect(room.has('paula')).toBe(true);
+    expect(await say('paula', '重新入群')).toBe('You are already in Group room-1.');
+    expect(await say('mallory', '/reinvite')).toBe('You have no paid group to rejoin right now. Send 入群 to see the plans.');
   });
 
   it('a dry run is fingerprinted by who is on it, whatever the order', () => {

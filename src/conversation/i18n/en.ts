@@ -150,6 +150,26 @@ export const en = {
   'playground.brand_sub': 'Playground',
   'playground.add_person': 'Add',
   'playground.add_placeholder': 'New name',
+  'roster.policy.report': 'report only',
+  'roster.policy.remove': 'remove',
+  'roster.policy.ignore': 'ignore',
+  'roster.groups': 'Intruder policy per group (/intruders <group> for a dry run, /intruders <group> remove|report|ignore to change it):\n{lines}',
+  'roster.group_line': '#{id} {title}: {policy}',
+  'roster.dry_run_none': 'Dry run for "{group}" (policy: {policy}): nobody is in it without a membership.',
+  'roster.dry_run_line': '{n}. {name} (id {userId})',
+  'roster.dry_run':
+    'Dry run for "{group}" (#{groupId}, policy: {policy}, report #{reportId}): {count} in it without a membership would be removed:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} #<number> to keep someone.',
+  'roster.confirm_first': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again within 24 hours to confirm.',
+  'roster.policy_set': 'Intruder policy of "{group}" is now: {policy}.',
+  'roster.removing': 'Removing {count} without a membership now; owners, admins, bots and whitelisted people never are.',
+  'roster.whitelisted': '{name} (id {userId}) may stay in "{group}" without a membership.',
+  'roster.unwhitelisted': '{name} (id {userId}) is no longer whitelisted in "{group}".',
+  'roster.whitelist_list': 'Whitelisted in "{group}": {names}',
+  'roster.intruder_removed': 'Removed {name} (id {userId}) from "{group}": in it without a membership. They can buy a plan and come back.',
+  'roster.intruder_remove_failed': 'Could not remove {name} (id {userId}) from "{group}": {reason}.',
+  'roster.reinvite_queued': 'OK, adding you to {groups} again. If you get an invitation or a join link, accept it.',
+  'roster.reinvite_in': 'You are already in {groups}.',
+  'roster.reinvite_none': 'You have no paid group to rejoin right now. Send 入群 to see the plans.',
   'wechat.text_only': 'I can only read text messages here. Send 帮助 (help) for the menu, or 入群 to see the plans.',
   'wechat.invitation_sent':
     'An invitation to "{group}" was sent to you. The room is large, so WeChat asks you to accept it: open the invitation card in this chat and tap to join.',
@@ -162,9 +182,6 @@ export const en = {
   'wechat.add_timeout_owner_blocked':
     '{name} (membership #{membershipId}) paid for "{group}" but WeChat did not add them. The room\'s invitation confirmation (群聊邀请确认) is probably on: approve the request in the room, or turn the setting off and ask them to reply 重新入群.',
   'wechat.absent_offer': 'You have paid access to "{group}" until {expiresAt}, but you are not in the room. Reply 重新入群 to be added again.',
-  'wechat.reinvite_queued': 'OK, adding you to {groups} again. If WeChat sends you an invitation, accept it.',
-  'wechat.reinvite_in': 'You are already in {groups}.',
-  'wechat.reinvite_none': 'You have no paid group to rejoin right now. Send 入群 to see the plans.',
   'wechat.bound': 'Room "{room}" is now group #{id}. Add a plan with /addplan {id} <price> <currency> <days> <name>.',
   'wechat.bind_already': 'Room "{room}" is already bound as group #{id}.',
   'wechat.bind_taken': 'Room "{room}" is already bound by another owner.',
@@ -175,22 +192,9 @@ export const en = {
   'wechat.audit_removing': 'Roster check of "{group}": removing {count} person(s) without a paid membership: {names}.',
   'wechat.audit_paused':
     'Roster check of "{group}" paused: {count} paid members look absent at once. WeChat may have changed contact ids after a re-login, so nobody was removed. It resumes by itself once members write to me again.',
-  'wechat.intruders_usage': 'Intruder policy per group: /intruders <group> (dry run: who would be removed), /intruders <group> remove|report|ignore.',
-  'wechat.intruders_confirmed':
-    'Confirmed. From now on people in "{group}" without a paid membership are removed at the next roster check (owners and whitelisted people never are).',
-  'wechat.intruders_policy': 'Intruder policy of "{group}" is now: {policy}.',
-  'wechat.intruders_confirm_first': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again within 24 hours to confirm.',
-  'wechat.policy.report': 'report only',
-  'wechat.policy.remove': 'remove',
-  'wechat.policy.ignore': 'ignore',
   'wechat.whitelist_added': 'Whitelisted in "{group}": {names}. The roster check never removes them.',
   'wechat.whitelist_usage':
     'Usage: /whitelist <group> to list, /whitelist <group> #<number> (from the latest report) or <contact-id>, /unwhitelist <group> #<number> or <contact-id>, or send /whitelist @someone in the room.',
-  'wechat.intruders_none': 'Dry run for "{group}" (policy: {policy}): nobody is in the room without a paid membership.',
-  'wechat.intruders_dry_run':
-    'Dry run for "{group}" (#{groupId}, policy: {policy}, report #{reportId}): {count} person(s) in the room without a paid membership would be removed:\n{list}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} #<number> to keep someone.',
-  'wechat.whitelist_removed': 'No longer whitelisted in "{group}": {names}.',
-  'wechat.whitelist_list': 'Whitelisted in "{group}": {names}',
   'wechat.owner_help':
     'WeChat: send /bind (绑定) in a room the bot owns to sell access to it; /intruders for people in a room without paying; /whitelist to keep someone.',
   'telegram.invite':
@@ -214,22 +218,8 @@ export const en = {
   'telegram.right_restrict': 'Ban users',
   'telegram.cannot_invite': 'let paying members in',
   'telegram.cannot_restrict': 'remove members whose time is up',
-  'telegram.policy.report': 'report only',
-  'telegram.policy.remove': 'remove',
-  'telegram.policy.ignore': 'ignore',
   'telegram.intruder_report':
     '{name} (Telegram id {userId}) joined "{group}" without a membership. Nothing was done (report only). Send /intruders {groupId} to see everyone like this, or /whitelist {groupId} {userId} to let this person stay.',
-  'telegram.intruder_removed': 'Removed {name} (Telegram id {userId}) from "{group}": joined without a membership. They can buy a plan and come back.',
-  'telegram.intruder_remove_failed': 'Could not remove {name} (Telegram id {userId}) from "{group}": {reason}.',
-  'telegram.intruders_none': 'Nobody without a membership has joined "{group}" since I started looking after it. Intruder policy: {policy}.',
-  'telegram.intruders_line': '{name} (id {userId}), joined {joinedAt}',
-  'telegram.intruders_list':
-    'Dry run for "{group}" (policy: {policy}): {count} people joined without a membership and are still in:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} <id> to keep someone.',
-  'telegram.intruders_confirm': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again to confirm.',
-  'telegram.intruders_policy_set': 'Intruder policy of "{group}" is now: {policy}.',
-  'telegram.intruders_removing': 'Removing {count} people without a membership now.',
-  'telegram.whitelisted': 'Telegram user {userId} may stay in "{group}" without a membership.',
-  'telegram.unwhitelisted': 'Telegram user {userId} is no longer whitelisted in "{group}".',
   'telegram.owner_help':
     'Telegram: add me to a group as an administrator to sell access to it; /intruders <group> [report|remove|ignore] for people who join without paying; /whitelist <group> <user-id> and /unwhitelist to keep someone. Members send /invite for a fresh join link.',
   'telegram.stars_description': 'Access to {groups} for {days} days ({plan}).',

@@ -126,7 +126,10 @@ describe.each(DIALECTS)('Telegram groups (%s)', (dialect) => {
     emu.addMember(chatId, otherBot, owner);
     const wendy = emu.addUser('Wendy');
     emu.sendText(owner, `/whitelist ${group.id} ${wendy.id}`);
-    await h.until(() => h.texts(owner.id).some((x) => x.includes(`${wendy.id} may stay`)), 'wendy whitelisted');
+    await h.until(
+      () => h.texts(owner.id).some((x) => x.includes(`Wendy (id ${wendy.id}) may stay`) || x.includes(`(id ${wendy.id}) may stay`)),
+      'wendy whitelisted',
+    );
     emu.joinViaLink(wendy, open);
     const paul = emu.addUser('Paul');
     await h.buyAndJoin(paul, chatId);
@@ -143,9 +146,9 @@ describe.each(DIALECTS)('Telegram groups (%s)', (dialect) => {
 
     // `remove` needs the dry run first.
     emu.sendText(owner, `/intruders ${group.id} remove`);
-    await h.until(() => h.texts(owner.id).some((x) => x.includes('send /intruders') && x.includes('again to confirm')), 'asked to confirm');
+    await h.until(() => h.texts(owner.id).some((x) => x.includes(`send /intruders ${group.id} remove again within 24 hours to confirm`)), 'asked to confirm');
     const dryRun = h.texts(owner.id).find((x) => x.startsWith('Dry run for "Readers club"'))!;
-    expect(dryRun).toContain(`Eve (id ${eve.id})`);
+    expect(dryRun).toContain(`1. Eve (id ${eve.id})`);
     expect(dryRun).not.toContain('Wendy');
     expect(dryRun).not.toContain('Paul');
     expect(dryRun).not.toContain('HelperBot');
