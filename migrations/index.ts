@@ -9,6 +9,7 @@ import * as m0005 from './0005-wechat.ts';
 import * as m0006 from './0006-owner-scopes.ts';
 import * as m0007 from './0007-access-reconcile.ts';
 import * as m0008 from './0008-webhook-payload-retention.ts';
+import * as m0009 from './0009-roster.ts';
 import * as m0010 from './0010-clock-offset.ts';
 
 export const migrations: Record<string, Migration> = {
@@ -20,5 +21,6 @@ export const migrations: Record<string, Migration> = {
   '0006-owner-scopes': m0006,
   '0007-access-reconcile': m0007,
   '0008-webhook-payload-retention': m0008,
+  '0009-roster': m0009,
   '0010-clock-offset': m0010,
 };

@@ -135,9 +135,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   if (telegram && !deps.gateways.has('telegram')) deps.gateways.set('telegram', telegram.gateway);
   if (telegram?.stars && !providers.has('stars')) providers.set('stars', telegram.stars);
   const jobHandlers = createJobHandlers(deps);
-  // One registry of job kinds: the core's, then each adapter adds its own (a name taken twice throws).
-  wechat?.registerJobKinds(jobHandlers.registry);
-  telegram?.registerJobKinds(jobHandlers.registry);
+  // One registry of job kinds (src/app/job-handlers.ts); the roster's removal is one of them, for every platform.
   worker = new Worker(o.store, o.clock, jobHandlers, o.logger, o.worker);
   const scheduler = new Scheduler(deps, wechat?.sweeps);
   // Time travel moves the service clock itself, so it needs an OffsetClock as that clock, and a

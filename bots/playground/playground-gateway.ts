@@ -13,6 +13,7 @@ import type {
   Lane,
   RemoveOptions,
   RemoveResult,
+  RosterPerson,
   SendOptions,
   Store,
 } from '../../src/app/ports.ts';
@@ -115,6 +116,11 @@ export class PlaygroundGateway implements ChatGateway {
   async memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus> {
     await this.gate(chatId, true, 'system');
     return this.rosters.get(chatId)?.has(userId) ? 'member' : 'absent';
+  }
+
+  async rosterSnapshot(chatId: string): Promise<RosterPerson[]> {
+    await this.gate(chatId, true, 'system');
+    return [...(this.rosters.get(chatId) ?? [])].map((userId) => ({ userId, name: null }));
   }
 
   // ------------------------------------------------------------ the page's side

@@ -2,6 +2,7 @@
 // and two helpers every group call needs (render a catalogue message; follow a supergroup migration).
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Group } from '../../src/app/model.ts';
+import { mayStay as rosterMayStay } from '../../src/app/roster.ts';
 import type { Clock, Logger } from '../../src/app/ports.ts';
 import { type BotApiClient, ChatMigratedError } from './bot-api-client.ts';
 import type { TelegramRosterStatus, TelegramStore } from './store-port.ts';
@@ -65,17 +66,8 @@ export async function inChat<T>(c: TelegramContext, chatId: string, fn: (chatId:
   }
 }
 
-/**
- * Who may be in a group without being an intruder: the owner, admins, bots, whitelisted people and anyone
- * whose membership gives access (active, or in grace).
- */
+/** Who may stay in a group: the rule is app/roster.ts's; this only turns the roster entry into its facts. */
 export async function mayStay(c: TelegramContext, group: Group, userId: string, isBot: boolean, status: TelegramRosterStatus): Promise<boolean> {
-  const { store } = c.deps;
-  if (isBot || status === 'admin') return true;
-  const account = await store.accounts.find('telegram', userId);
-  if (account && group.ownerAccountId === account.id) return true;
-  if (await store.telegram.isWhitelisted(group.id, userId)) return true;
-  if (!account) return false;
-  const m = (await store.memberships.list({ accountId: account.id, groupId: group.id }))[0];
-  return m?.status === 'active' || m?.status === 'grace';
+  const role = isBot ? 'bot' : status === 'admin' ? 'admin' : 'member';
+  return (await rosterMayStay(c.deps.store, group, { userId, name: null, role })) !== null;
 }

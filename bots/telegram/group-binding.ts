@@ -8,18 +8,18 @@
 // migrate_to_chat_id / migrate_from_chat_id — a group upgraded to a supergroup keeps its row (plans,
 //   members, links, roster) under the new id.
 // chat_member — keeps the roster true. The Bot API cannot list members, so the intruder policy only acts on
-//   people seen joining after binding who have no membership: `report` (the owner is told; the default
-//   until the owner confirms a dry run) → `remove`, or `ignore`. The owner, admins, bots and whitelisted
-//   people are never touched.
+//   people seen joining after binding who have no membership. Who may stay and what the policy does are
+//   app/roster.ts's rules: `report` (the owner is told; the default until the owner confirms a dry run) →
+//   `remove` (the roster's one removal job), or `ignore`. The owner, admins, bots and whitelisted people
+//   are never touched.
 import { addGroup } from '../../src/app/catalog-admin.ts';
-import type { JobEffects } from '../../src/app/job-handlers.ts';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
-import type { Account, Group, Job } from '../../src/app/model.ts';
+import type { Account, Group } from '../../src/app/model.ts';
 import type { TelegramRosterStatus } from './store-port.ts';
-import { DomainError, ProviderRejectedError } from '../../src/domain/errors.ts';
-import { isApiError, withRetries } from './bot-api-client.ts';
+import { DomainError } from '../../src/domain/errors.ts';
+import { withRetries } from './bot-api-client.ts';
 import { followMigration, mayStay, render, type TelegramContext } from './context.ts';
-import { type IntruderPayload, intruderJob } from './owner-commands.ts';
+import { removeIntruderJob } from '../../src/app/roster.ts';
 import type { TelegramGateway } from './telegram-gateway.ts';
 import { displayName, isAdminStatus, isInChat, type TgChat, type TgChatMember, type TgChatMemberUpdated, type TgMessage } from './updates.ts';
 
@@ -231,7 +231,7 @@ export class GroupBinding {
         reason: `Telegram user ${userId} joined ${group.title} without a membership (policy ${policy})`,
         detail: { userId, policy },
       });
-      if (policy === 'remove') await tx.jobs.enqueue([intruderJob(group.id, userId, joinedAt)], now);
+      if (policy === 'remove') await tx.jobs.enqueue([removeIntruderJob(group.id, { userId, name }, `join-${joinedAt}`)], now);
       if (policy === 'report') {
         const message = { key: 'telegram.intruder_report', params: { name, userId, group: group.title, groupId: group.id } };
         const key = `telegram:intruder:${group.id}:${userId}:${joinedAt}`;
@@ -247,59 +247,4 @@ export class GroupBinding {
     });
     if (policy !== 'ignore') this.c.deps.onJobsEnqueued?.();
   }
-
-  /** Job `telegram_intruder`: re-checks everything, then removes the person (free to come back after buying). */
-  readonly removeIntruder = async (p: IntruderPayload, job: Job): Promise<JobEffects | void> => {
-    const { store, clock } = this.c.deps;
-    const group = await store.groups.get(p.groupId);
-    if (!group || group.platform !== 'telegram') return;
-    const entry = await store.telegram.getRosterEntry(group.id, p.userId);
-    // Left, re-joined (a newer job covers it), or cleared meanwhile.
-    if (!entry || entry.joinedAt !== p.joinedAt || entry.intruderState !== 'removing') return;
-    if (group.intruderPolicy !== 'remove' || (await mayStay(this.c, group, p.userId, entry.isBot, entry.status))) {
-      await store.telegram.setIntruderState(group.id, p.userId, group.intruderPolicy === 'remove' ? 'cleared' : 'reported', clock.now());
-      return;
-    }
-    let result;
-    try {
-      // Asked again before each call: someone who paid (or was whitelisted) while the calls waited stays.
-      result = await this.gateway.remove(group.platformChatId, p.userId, {
-        ban: false,
-        stillDue: async () => !(await mayStay(this.c, group, p.userId, entry.isBot, entry.status)),
-      });
-    } catch (err) {
-      if (!(err instanceof ProviderRejectedError)) throw err;
-      // An admin, or the bot lacks rights: nothing a retry fixes. Tell this group's owner, not everyone's.
-      await store.telegram.setIntruderState(group.id, p.userId, 'reported', clock.now());
-      const message = {
-        key: 'telegram.intruder_remove_failed',
-        params: { name: entry.displayName ?? p.userId, userId: p.userId, group: group.title, reason: isApiError(err) ? err.description : err.message },
-      };
-      return { jobs: [alertOwnersJob({ groupIds: [group.id], message }, `telegram:intruder-failed:${job.id}`)] };
-    }
-    if (result !== 'removed') {
-      await store.telegram.setIntruderState(group.id, p.userId, 'cleared', clock.now());
-      return;
-    }
-    await store.telegram.setIntruderState(group.id, p.userId, 'removed', clock.now());
-    const message = { key: 'telegram.intruder_removed', params: { name: entry.displayName ?? p.userId, userId: p.userId, group: group.title } };
-    return {
-      jobs: [
-        group.ownerAccountId !== null
-          ? notifyJob({ accountId: group.ownerAccountId, message }, `telegram:intruder-removed:${job.id}`)
-          : alertOwnersJob({ groupIds: [group.id], message }, `telegram:intruder-removed:${job.id}`),
-      ],
-      audit: [
-        {
-          at: clock.now(),
-          actor: 'system',
-          action: 'group.intruder_removed',
-          subjectType: 'group',
-          subjectId: String(group.id),
-          reason: `removed Telegram user ${p.userId} from ${group.title}: joined without a membership`,
-          detail: { userId: p.userId },
-        },
-      ],
-    };
-  };
 }

@@ -2,6 +2,7 @@
 // membership for that group is approved. The approval itself runs as an invite job (durable, retried,
 // dead-lettered with the owner told), which finds the recorded pending request and approves it. Anyone
 // else is declined and, through `user_chat_id`, gets the bot's offer: a leaked link turns into a sale.
+import { mayStay } from '../../src/app/roster.ts';
 import { inviteJob } from '../../src/app/job-kinds.ts';
 import type { Group } from '../../src/app/model.ts';
 import { resolveLocale } from '../../src/conversation/catalog.ts';
@@ -31,7 +32,6 @@ export class JoinRequests {
     const now = clock.now();
     const account = await store.accounts.find('telegram', userId);
     const membership = account ? (await store.memberships.list({ accountId: account.id, groupId: group.id }))[0] : undefined;
-    const isOwner = account !== null && group.ownerAccountId === account.id;
     const link = r.invite_link?.invite_link ?? null;
     const ours = link ? await store.telegram.findInviteLink(link) : null;
     if (ours && ours.userId !== userId) {
@@ -57,7 +57,9 @@ export class JoinRequests {
       this.c.deps.onJobsEnqueued?.();
       return;
     }
-    if (isOwner || (await store.telegram.isWhitelisted(group.id, userId))) {
+    // An owner of this group or a whitelisted person is let in without a membership (app/roster.ts decides).
+    const reason = await mayStay(store, group, { userId, name: null, role: 'member', accountId: account?.id ?? null });
+    if (reason === 'owner' || reason === 'whitelisted') {
       await this.decide(r, group, 'approveChatJoinRequest', 'approved');
       return;
     }

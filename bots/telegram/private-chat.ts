@@ -11,7 +11,6 @@ import { resolveLocale } from '../../src/conversation/catalog.ts';
 import type { Conversation, Inbound, Reply } from '../../src/conversation/types.ts';
 import { withRetries } from './bot-api-client.ts';
 import { render, type TelegramContext } from './context.ts';
-import type { OwnerCommands } from './owner-commands.ts';
 import type { StarsProvider } from './stars-provider.ts';
 import type { TelegramGateway } from './telegram-gateway.ts';
 import { displayName, type TgCallbackQuery, type TgMessage, type TgUser } from './updates.ts';
@@ -19,14 +18,13 @@ import { displayName, type TgCallbackQuery, type TgMessage, type TgUser } from '
 /** Telegram invoice links (Stars): the invoice message is how one pays, a QR code of it adds nothing. */
 export const isInvoiceLink = (url: string) => /^https:\/\/t\.me\/(\$|invoice\/)/.test(url);
 
-const TELEGRAM_COMMAND = /^\/(invite|intruders|whitelist|unwhitelist)(?:@\w+)?(?:\s+([\s\S]*))?$/i;
+const TELEGRAM_COMMAND = /^\/(invite)(?:@\w+)?(?:\s+([\s\S]*))?$/i;
 
 export class PrivateChat {
   constructor(
     private readonly c: TelegramContext,
     private readonly conversation: Conversation,
     private readonly gateway: TelegramGateway,
-    private readonly owners: OwnerCommands,
     private readonly stars: () => StarsProvider | null,
   ) {}
 
@@ -55,7 +53,7 @@ export class PrivateChat {
     const text = msg.text ?? '';
     const command = TELEGRAM_COMMAND.exec(text.trim());
     let replies: Reply[] | null = null;
-    if (command) replies = await this.telegramCommand(from, command[1]!.toLowerCase(), (command[2] ?? '').trim());
+    if (command) replies = await this.telegramCommand(from, command[1]!.toLowerCase());
     replies ??= await this.conversation.handle(this.inbound(from, { text }));
     if (/^\/ownerhelp(@\w+)?$/i.test(text.trim())) {
       const account = await this.c.deps.store.accounts.find('telegram', String(from.id));
@@ -113,7 +111,7 @@ export class PrivateChat {
     }
   }
 
-  private async telegramCommand(from: TgUser, command: string, rest: string): Promise<Reply[] | null> {
+  private async telegramCommand(from: TgUser, command: string): Promise<Reply[] | null> {
     const { store, clock } = this.c.deps;
     const userId = String(from.id);
     const account = await store.accounts.upsert(
@@ -121,7 +119,7 @@ export class PrivateChat {
       clock.now(),
     );
     if (command === 'invite') return this.inviteAgain(account);
-    return this.owners.handle(account, command, rest.split(/\s+/).filter(Boolean));
+    return null;
   }
 
   /** /invite: a member with paid time who is not in the group gets a fresh join link. */

@@ -1,7 +1,8 @@
 // The Telegram adapter's own tables, as a port: the bot's standing in each bound group, join-request
-// invite links, pending join requests, the roster, the whitelist and chat migration. Only bots/telegram
+// invite links, pending join requests, the roster as chat_member updates tell it, and chat migration (the
+// whitelist and dry-run reports are core: store.roster). Only bots/telegram
 // uses them (app/ never sees them); src/store/telegram-repository.ts implements them.
-import type { Group, IntruderPolicy } from '../../src/app/model.ts';
+import type { Group } from '../../src/app/model.ts';
 import type { Repos, Store } from '../../src/app/ports.ts';
 
 /** The bot's own standing in a bound group, as the last my_chat_member update told it. */
@@ -11,8 +12,6 @@ export interface TelegramGroupState {
   botStatus: string;
   /** Comma list of what the bot lacks there (`admin`, `invite`, `restrict`); empty when it has all it needs. */
   missingRights: string;
-  dryRunAt: number | null;
-  dryRunBy: number | null;
   updatedAt: number;
 }
 
@@ -62,10 +61,8 @@ export interface TelegramRepo {
   getGroupState(groupId: number): Promise<TelegramGroupState | null>;
   /** Records the bot's status and missing rights; returns the state it replaced (null the first time). */
   setGroupState(groupId: number, s: { botStatus: string; missingRights: string }, now: number): Promise<TelegramGroupState | null>;
-  markDryRun(groupId: number, accountId: number, now: number): Promise<void>;
   /** A group upgraded to a supergroup: moves the group row to the new chat id. Returns the group, or null if no group had the old id. */
   migrateChat(oldChatId: string, newChatId: string): Promise<Group | null>;
-  setIntruderPolicy(groupId: number, policy: IntruderPolicy): Promise<void>;
   insertInviteLink(l: Omit<TelegramInviteLink, 'usedAt' | 'revokedAt'>): Promise<void>;
   /** Links of this person in this group that are neither used nor revoked. */
   openInviteLinks(groupId: number, userId: string): Promise<TelegramInviteLink[]>;
@@ -81,11 +78,6 @@ export interface TelegramRepo {
   upsertRosterEntry(e: TelegramRosterEntry): Promise<void>;
   listRoster(q: { groupId: number; status?: TelegramRosterStatus; intruderStates?: TelegramIntruderState[]; limit: number }): Promise<TelegramRosterEntry[]>;
   setIntruderState(groupId: number, userId: string, state: TelegramIntruderState | null, now: number): Promise<void>;
-  /** False when the person was already whitelisted in that group. */
-  addToWhitelist(groupId: number, userId: string, addedBy: number | null, now: number): Promise<boolean>;
-  /** False when the person was not whitelisted. */
-  removeFromWhitelist(groupId: number, userId: string): Promise<boolean>;
-  isWhitelisted(groupId: number, userId: string): Promise<boolean>;
 }
 
 /** The core repos and the Telegram tables, bound to one transaction. */

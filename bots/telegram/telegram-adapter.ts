@@ -7,7 +7,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Telegraf } from 'telegraf';
 import type { Update } from 'telegraf/types';
-import type { JobRegistry } from '../../src/app/job-registry.ts';
 import type { Clock, Logger } from '../../src/app/ports.ts';
 import type { Conversation } from '../../src/conversation/types.ts';
 import { ProviderRejectedError, RetryAfterError } from '../../src/domain/errors.ts';
@@ -15,7 +14,6 @@ import { type ApiCaller, BotApiClient, type TelegramLimiter } from './bot-api-cl
 import type { TelegramContext, TelegramDeps } from './context.ts';
 import { GroupBinding } from './group-binding.ts';
 import { JoinRequests } from './join-requests.ts';
-import { OwnerCommands, TELEGRAM_INTRUDER } from './owner-commands.ts';
 import { PrivateChat } from './private-chat.ts';
 import { StarsProvider } from './stars-provider.ts';
 import { TelegramGateway } from './telegram-gateway.ts';
@@ -125,16 +123,10 @@ export class TelegramAdapter {
     };
     this.gateway = new TelegramGateway(this.ctx);
     this.stars = o.stars ? new StarsProvider(this.ctx) : null;
-    const owners = new OwnerCommands(this.ctx);
-    this.chat = new PrivateChat(this.ctx, input.conversation, this.gateway, owners, () => this.stars);
+    this.chat = new PrivateChat(this.ctx, input.conversation, this.gateway, () => this.stars);
     this.joins = new JoinRequests(this.ctx, input.conversation, this.chat);
     this.groups = new GroupBinding(this.ctx, this.gateway);
     this.register();
-  }
-
-  /** Adds the adapter's own job kinds (`telegram_intruder`) to the service's one registry. */
-  registerJobKinds(registry: JobRegistry): void {
-    registry.register(TELEGRAM_INTRUDER, (p, job) => this.groups.removeIntruder(p, job));
   }
 
   // ------------------------------------------------------------ dispatch

@@ -20,6 +20,7 @@ import type {
   Lane,
   RemoveOptions,
   RemoveResult,
+  RosterPerson,
   SendOptions,
 } from '../../src/app/ports.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
@@ -146,6 +147,20 @@ export class TelegramGateway implements ChatGateway {
       if (isApiError(err, 'user not found') || isApiError(err, 'PARTICIPANT_ID_INVALID')) return null;
       throw err;
     }
+  }
+
+  /**
+   * The Bot API cannot list members: the roster is who chat_member updates showed joining since the group
+   * was bound, and still in (admins left out: they may stay anyway).
+   */
+  async rosterSnapshot(chatId: string): Promise<RosterPerson[]> {
+    const { store } = this.c.deps;
+    const group = await store.groups.findByChat('telegram', chatId);
+    if (!group) throw new ProviderRejectedError('telegram', `chat ${chatId} is not a registered Telegram group`);
+    const entries = await store.telegram.listRoster({ groupId: group.id, status: 'member', limit: 500 });
+    return entries
+      .filter((e) => e.joinedAt !== null)
+      .map((e) => ({ userId: e.userId, name: e.displayName, role: e.isBot ? ('bot' as const) : ('member' as const) }));
   }
 
   async memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus> {

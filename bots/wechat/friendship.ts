@@ -1,10 +1,10 @@
 // Friend requests. Inviting someone to a room needs friendship, so requests are accepted automatically
 // (only those whose greeting carries the configured keyword, when WECHAT_FRIEND_KEYWORD is set), then the
 // new friend is greeted with the plans. Someone who paid, lost the friendship and comes back is invited again.
+import { reinvite } from '../../src/app/roster.ts';
 import { type Friendship, types } from 'wechaty';
 import type { Conversation } from '../../src/conversation/types.ts';
 import type { Identity } from './identity.ts';
-import type { RoomMembership } from './room-membership.ts';
 import { contactName, errText, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 import type { WechatGateway } from './wechat-gateway.ts';
 
@@ -21,7 +21,6 @@ export class Friendships {
   constructor(
     private readonly core: WechatCore,
     private readonly identity: Identity,
-    private readonly membership: RoomMembership,
     private readonly gateway: WechatGateway,
     private readonly conversation: Conversation,
   ) {}
@@ -62,7 +61,7 @@ export class Friendships {
     await this.identity.ensureTag(contact, account);
     // Paid but not in a room (e.g. the add failed because the friendship was gone): invite again.
     try {
-      const r = await this.membership.requestReinvite(account);
+      const r = await reinvite(this.core.deps, account);
       if (r.queued.length > 0) this.core.logger.info({ accountId: account.id, groups: r.queued.length }, 'wechat friend back: invites queued');
     } catch (err) {
       this.core.logger.warn({ err: errText(err) }, 'wechat re-invite after friendship failed');

@@ -1,6 +1,6 @@
 // Messages. Private text goes to the conversation engine (numbered menus, 入群 / 续费 / 我的会员 / 订单 /
-// 帮助 and the owner commands), plus a few WeChat-only commands: 重新入群 (/reinvite) to be added to a paid
-// room again, and the owner's /intruders and /whitelist. Ignored: the bot's own messages, official
+// 帮助, 重新入群 (/reinvite) and the owner commands, /intruders and /whitelist included: one grammar on
+// every platform). Ignored: the bot's own messages, official
 // accounts, rooms (except owner commands, see room-binding.ts). Images, voice, links and the like get a
 // short "text only" answer, at most once a minute per person.
 import { type Message, types } from 'wechaty';
@@ -8,12 +8,9 @@ import type { Account } from '../../src/app/model.ts';
 import type { Conversation } from '../../src/conversation/types.ts';
 import type { Identity } from './identity.ts';
 import type { RoomBinding } from './room-binding.ts';
-import type { RoomMembership } from './room-membership.ts';
-import type { RosterAudit } from './roster-audit.ts';
 import { contactName, normalizeText, PLATFORM, type WechatCore } from './wechat-context.ts';
 import type { WechatGateway } from './wechat-gateway.ts';
 
-const REINVITE = /^(\/reinvite|重新入群|重新邀请|重新加入)$/i;
 const NON_TEXT_REPLY_EVERY_MS = 60_000;
 
 export class PrivateChat {
@@ -24,9 +21,7 @@ export class PrivateChat {
     private readonly identity: Identity,
     private readonly gateway: WechatGateway,
     private readonly conversation: Conversation,
-    private readonly membership: RoomMembership,
     private readonly rooms: RoomBinding,
-    private readonly audit: RosterAudit,
   ) {}
 
   private t(account: Account, key: string, params: Record<string, string | number> = {}) {
@@ -57,18 +52,6 @@ export class PrivateChat {
     if (!account) return;
     // The account may have moved to this contact id just now; everything below uses the current one.
     const userId = talker.id;
-
-    if (REINVITE.test(text)) {
-      const r = await this.membership.requestReinvite(account);
-      const key = r.queued.length > 0 ? 'wechat.reinvite_queued' : r.alreadyIn.length > 0 ? 'wechat.reinvite_in' : 'wechat.reinvite_none';
-      await this.gateway.sendText(userId, this.t(account, key, { groups: (r.queued.length > 0 ? r.queued : r.alreadyIn).join(', ') }), { lane: 'notice' });
-      return;
-    }
-    const ownerReply = await this.audit.ownerCommand(account, text);
-    if (ownerReply !== null) {
-      await this.gateway.sendText(userId, ownerReply, { lane: 'notice' });
-      return;
-    }
 
     const replies = await this.conversation.handle({ platform: PLATFORM, userId, displayName: contactName(talker).slice(0, 100), text });
     if (/^\/ownerhelp$/i.test(text) && (await this.core.deps.store.accounts.get(account.id))?.isOwner) {

@@ -6,9 +6,11 @@
 import { type Contact, type Message, type Room, types } from 'wechaty';
 import { ownsGroup } from '../../src/app/actors.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
+import { whitelist } from '../../src/app/roster.ts';
 import type { Account, Group } from '../../src/app/model.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
+import { handleOf } from './room-membership.ts';
 import { contactName, errText, normalizeText, PLATFORM, roomTitle, type WechatCore } from './wechat-context.ts';
 import type { WechatGateway } from './wechat-gateway.ts';
 
@@ -96,7 +98,7 @@ export class RoomBinding {
   }
 
   private async whitelist(msg: Message, room: Room, owner: Account): Promise<void> {
-    const { store, clock } = this.core.deps;
+    const { store } = this.core.deps;
     const group = await store.groups.findByChat(PLATFORM, room.id);
     if (!group) return; // not bound: ignored like any message from an unbound room
     if (!(await ownsGroup(store, owner.id, group.id))) {
@@ -112,27 +114,14 @@ export class RoomBinding {
     if (mentioned.length === 0) return this.tell(owner, 'wechat.whitelist_usage', {});
     const names: string[] = [];
     for (const c of mentioned) {
-      let handle: string | null = null;
-      try {
-        handle = c.handle() || null;
-      } catch {
-        handle = null;
-      }
       const name = contactName(c).slice(0, 60);
-      await store.transaction(async (tx) => {
-        const now = clock.now();
-        if (await tx.wechat.addToWhitelist({ groupId: group.id, contactId: c.id, handle, name, addedBy: owner.id }, now)) {
-          await tx.audit.insert({
-            at: now,
-            actor: `account:${owner.id}`,
-            action: 'wechat.whitelist_add',
-            subjectType: 'group',
-            subjectId: String(group.id),
-            reason: 'whitelisted in the room with /whitelist',
-            detail: { contactId: c.id },
-          });
-        }
-      });
+      await whitelist(
+        this.core.deps,
+        { kind: 'account', accountId: owner.id },
+        group,
+        { userId: c.id, handle: handleOf(c), name },
+        'in the room with /whitelist',
+      );
       names.push(name);
     }
     return this.tell(owner, 'wechat.whitelist_added', { names: names.join(', '), group: group.title });

@@ -4,17 +4,29 @@
 // room-join event confirms it, and a sweep tells the member what to do and the owner why once the wait
 // is over. A removal is confirmed against the member list, and retried until it is.
 import type { Contact, Room } from 'wechaty';
-import { ownsGroup } from '../../src/app/actors.ts';
 import { type AlertOwnersPayload, alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
-import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult } from '../../src/app/ports.ts';
-import type { WechatWhitelistEntry } from './store-port.ts';
+import type { ChatMemberStatus, InviteContext, InviteResult, NewJob, RemoveOptions, RemoveResult, RosterPerson, WhitelistEntry } from '../../src/app/ports.ts';
+import { mayStay, type StayReason } from '../../src/app/roster.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import type { Identity } from './identity.ts';
-import { classify, errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
+import { classify, contactName, errText, findRoom, INVITATION_THRESHOLD, memberIds, paced, PLATFORM, type WechatCore } from './wechat-context.ts';
 
-/** A member may ask to be added again at most once per this window (the job's dedupe key). */
-export const REINVITE_WINDOW_MS = 10 * 60_000;
+const PROTECTED_AS: Record<Exclude<StayReason, 'paid'>, string> = {
+  bot: 'the bot itself',
+  admin: 'the owner of the room',
+  owner: 'an owner',
+  whitelisted: 'whitelisted',
+};
+
+/** The contact's WeChat ID, when the puppet offers it. */
+export const handleOf = (c: Contact): string | null => {
+  try {
+    return c.handle() || null;
+  } catch {
+    return null;
+  }
+};
 
 export class RoomMembership {
   constructor(
@@ -28,23 +40,15 @@ export class RoomMembership {
     return g;
   }
 
-  /** Who must never be removed from this room: the bot, the room's owner, the group's owners, the whitelist. */
-  async isProtected(group: Group, room: Room, contact: Contact, account: Account | null, whitelist?: WechatWhitelistEntry[]): Promise<string | null> {
-    if (contact.id === this.core.bot.selfId()) return 'the bot itself';
-    if (room.owner()?.id === contact.id) return 'the owner of the room';
-    // An owner of this group (its binder, an operator, a claim that names it); an owner of other groups is no owner here.
-    if (account && (account.id === group.ownerAccountId || (account.isOwner && (await ownsGroup(this.core.deps.store, account.id, group.id)))))
-      return 'an owner';
-    const wl = whitelist ?? (await this.core.deps.store.wechat.listWhitelist(group.id));
-    const handle = (() => {
-      try {
-        return contact.handle() || null;
-      } catch {
-        return null;
-      }
-    })();
-    if (wl.some((w) => w.contactId === contact.id || (handle !== null && w.handle === handle))) return 'whitelisted';
-    return null;
+  /**
+   * Who must never be removed from this room: the bot, the room's owner, the group's owners, the whitelist
+   * (the rule is app/roster.ts's mayStay; a paid membership is left to the caller). Null: not protected.
+   */
+  async isProtected(group: Group, room: Room, contact: Contact, account: Account | null, whitelist?: WhitelistEntry[]): Promise<string | null> {
+    const role = contact.id === this.core.bot.selfId() ? 'self' : room.owner()?.id === contact.id ? 'admin' : 'member';
+    const person = { userId: contact.id, name: null, handle: handleOf(contact), role, accountId: account?.id ?? null } as const;
+    const reason = await mayStay(this.core.deps.store, group, person, whitelist);
+    return reason === null || reason === 'paid' ? null : PROTECTED_AS[reason];
   }
 
   // ------------------------------------------------------------ ChatGateway.invite / remove / memberStatus
@@ -322,38 +326,23 @@ export class RoomMembership {
     return { timedOut, joined };
   }
 
-  /**
-   * A member asks to be added again (after leaving, a timeout, or becoming a friend again): an invite job
-   * for each paid WeChat group they are not in. Returns the titles queued and those they are already in.
-   */
-  async requestReinvite(account: Account): Promise<{ queued: string[]; alreadyIn: string[] }> {
-    const { store, clock } = this.core.deps;
-    const bot = this.core.bot.ready();
-    const queued: string[] = [];
-    const alreadyIn: string[] = [];
-    const jobs: NewJob[] = [];
-    const now = clock.now();
-    for (const m of await store.memberships.list({ accountId: account.id, status: 'active' })) {
-      const group = await store.groups.get(m.groupId);
-      if (!group || group.platform !== PLATFORM) continue;
-      const room = await findRoom(bot, group.platformChatId);
-      const contact = room ? await this.identity.contactFor(account.platformUserId) : null;
-      if (room && contact && (await memberIds(room)).has(contact.id)) {
-        alreadyIn.push(group.title);
-        continue;
-      }
-      jobs.push({
-        kind: 'invite',
-        payload: { membershipId: m.id, expiresAt: m.expiresAt },
-        lane: 'access',
-        dedupeKey: `wechat-reinvite:${m.id}:${m.expiresAt}:${Math.floor(now / REINVITE_WINDOW_MS)}`,
-      });
-      queued.push(group.title);
+  /** The room's members as roster facts (the rule of who may stay is app/roster.ts's). */
+  async snapshot(chatId: string): Promise<RosterPerson[]> {
+    const room = await findRoom(this.core.bot.ready(), chatId);
+    if (!room) throw new ProviderRejectedError(PLATFORM, 'the bot is not in the room (or cannot see it)', undefined, { method: 'room.memberAll' });
+    let contacts: Contact[];
+    try {
+      contacts = await room.memberAll();
+    } catch (err) {
+      throw classify(err, 'room.memberAll');
     }
-    if (jobs.length > 0) {
-      await store.jobs.enqueue(jobs, now);
-      this.core.deps.onJobsEnqueued?.();
+    const out: RosterPerson[] = [];
+    for (const c of contacts) {
+      const role = c.id === this.core.bot.selfId() ? 'self' : room.owner()?.id === c.id ? 'admin' : 'member';
+      // Someone we know under a new id (re-login) is found by remark or WeChat ID.
+      const account = await this.identity.accountFor(c, { create: false });
+      out.push({ userId: c.id, name: contactName(c).slice(0, 60), handle: handleOf(c), role, accountId: account?.id ?? null });
     }
-    return { queued, alreadyIn };
+    return out;
   }
 }

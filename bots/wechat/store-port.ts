@@ -1,7 +1,6 @@
-// The WeChat adapter's own tables, as a port: room bindings, adds waiting for room-join, the whitelist,
-// dry-run intruder reports and the stable identity fields that survive a puppet re-login. Only bots/wechat
+// The WeChat adapter's own tables, as a port: room bindings, adds waiting for room-join and the stable identity fields that survive a puppet re-login (the whitelist and dry-run reports are core:
+// store.roster). Only bots/wechat
 // uses them (app/ never sees them); src/store/wechat-repository.ts implements them.
-import type { IntruderPolicy } from '../../src/app/model.ts';
 import type { Repos, Store } from '../../src/app/ports.ts';
 
 export interface WechatRoomBinding {
@@ -9,10 +8,6 @@ export interface WechatRoomBinding {
   roomId: string;
   boundBy: number | null;
   boundAt: number;
-  /** The dry-run report the owner confirmed; until then intruders are only reported. */
-  confirmedReportId: number | null;
-  confirmedBy: number | null;
-  confirmedAt: number | null;
 }
 
 /** `direct`: a plain add (room of 40 or fewer); `invitation`: the room is bigger, the person must accept an invitation. */
@@ -34,20 +29,6 @@ export interface WechatPendingAdd {
   attempts: number;
 }
 
-export interface WechatIntruder {
-  contactId: string;
-  name: string;
-  handle: string | null;
-}
-
-export interface WechatAuditReport {
-  id: number;
-  groupId: number;
-  intruders: WechatIntruder[];
-  fingerprint: string;
-  createdAt: number;
-}
-
 export interface WechatIdentity {
   accountId: number;
   handle: string | null;
@@ -56,19 +37,10 @@ export interface WechatIdentity {
   updatedAt: number;
 }
 
-export interface WechatWhitelistEntry {
-  groupId: number;
-  contactId: string;
-  handle: string | null;
-  name: string | null;
-}
-
 export interface WechatRepo {
   /** Records (or refreshes) who bound a room to a group. */
   bindRoom(b: { groupId: number; roomId: string; boundBy: number | null }, now: number): Promise<void>;
   getBinding(groupId: number): Promise<WechatRoomBinding | null>;
-  /** Sets the group's intruder policy; `remove` also records the confirmed report, anything else clears it. */
-  setIntruderPolicy(groupId: number, policy: IntruderPolicy, confirm: { reportId: number; by: number } | null, now: number): Promise<void>;
   /** Starts (or restarts) waiting for this membership's room-join: state pending, attempts counted. */
   upsertPendingAdd(p: Omit<WechatPendingAdd, 'state' | 'resolvedAt' | 'attempts'>): Promise<void>;
   getPendingAdd(membershipId: number): Promise<WechatPendingAdd | null>;
@@ -76,18 +48,12 @@ export interface WechatRepo {
   resolvePendingAdd(membershipId: number, from: WechatAddState[], to: WechatAddState, now: number): Promise<boolean>;
   /** Pending adds whose deadline has passed. */
   pendingAddsDue(now: number, limit: number): Promise<WechatPendingAdd[]>;
-  /** False when the person was already whitelisted in that group. */
-  addToWhitelist(e: WechatWhitelistEntry & { addedBy: number | null }, now: number): Promise<boolean>;
-  listWhitelist(groupId: number): Promise<WechatWhitelistEntry[]>;
-  insertAuditReport(r: { groupId: number; intruders: WechatIntruder[]; fingerprint: string }, now: number): Promise<WechatAuditReport>;
-  latestAuditReport(groupId: number): Promise<WechatAuditReport | null>;
-  getAuditReport(id: number): Promise<WechatAuditReport | null>;
   getIdentity(accountId: number): Promise<WechatIdentity | null>;
   findIdentityByHandle(handle: string): Promise<WechatIdentity | null>;
   upsertIdentity(i: { accountId: number; handle: string | null; aliasTag: string | null; name: string | null }, now: number): Promise<void>;
   /**
    * The puppet gave this person a new contact id: moves the account (and its pending adds and whitelist
-   * entries) to it. Returns the old id, or null when the account is not a WeChat account or already has it.
+   * entries in group_whitelist) to it. Returns the old id, or null when the account is not a WeChat account or already has it.
    */
   repointAccount(accountId: number, newContactId: string): Promise<string | null>;
 }

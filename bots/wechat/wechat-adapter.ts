@@ -6,7 +6,6 @@
 // the bot is logged out, so a restart just lets them resume.
 import type { FastifyInstance } from 'fastify';
 import { type Contact, type Friendship, type Message, type Room, type Wechaty, WechatyBuilder, type types } from 'wechaty';
-import type { JobRegistry } from '../../src/app/job-registry.ts';
 import { RetryAfterError } from '../../src/domain/errors.ts';
 import type { Conversation } from '../../src/conversation/types.ts';
 import { HOUR_MS } from '../../src/domain/time.ts';
@@ -52,8 +51,6 @@ export interface WechatAdapter {
   readonly gateway: WechatGateway;
   readonly login: LoginState;
   readonly sweeps: Sweep[];
-  /** Adds the adapter's own job kinds (`wechat_remove_intruder`) to the service's one registry. */
-  registerJobKinds(registry: JobRegistry): void;
   /** Admin API routes: GET /api/wechat/login, GET /api/wechat/login/qr.png, POST /api/wechat/restart. */
   readonly routes: (app: FastifyInstance) => Promise<void>;
   /** The Wechaty running now, if any. */
@@ -94,8 +91,8 @@ export function createWechatAdapter(o: WechatAdapterOptions): WechatAdapter {
   const gateway = new WechatGateway(core, identity, membership);
   const audit = new RosterAudit(core, identity, membership);
   const rooms = new RoomBinding(core, identity, gateway);
-  const chat = new PrivateChat(core, identity, gateway, o.conversation, membership, rooms, audit);
-  const friendships = new Friendships(core, identity, membership, gateway, o.conversation);
+  const chat = new PrivateChat(core, identity, gateway, o.conversation, rooms);
+  const friendships = new Friendships(core, identity, gateway, o.conversation);
 
   // Event handlers run detached from Wechaty's emitter; each is tracked so a test (or stop) can wait.
   const inflight = new Set<Promise<void>>();
@@ -175,7 +172,6 @@ export function createWechatAdapter(o: WechatAdapterOptions): WechatAdapter {
       { name: 'wechatAdds', run: () => membership.sweepTimeouts() },
       { name: 'wechatRoster', run: () => audit.sweep() },
     ],
-    registerJobKinds: (registry) => audit.registerJobKinds(registry),
     routes: wechatAdminRoutes({ adminToken: o.adminToken, state: login, restart: () => restart() }),
     get wechaty() {
       return current;

@@ -14,6 +14,7 @@ import type {
   Lane,
   RemoveOptions,
   RemoveResult,
+  RosterPerson,
   SendOptions,
 } from '../../src/app/ports.ts';
 import type { Reply } from '../../src/conversation/types.ts';
@@ -87,5 +88,9 @@ export class WechatGateway implements ChatGateway {
 
   memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus> {
     return this.membership.status(chatId, userId);
+  }
+
+  rosterSnapshot(chatId: string): Promise<RosterPerson[]> {
+    return this.membership.snapshot(chatId);
   }
 }

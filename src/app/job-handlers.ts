@@ -25,6 +25,7 @@ import {
   reconcileJob,
 } from './job-kinds.ts';
 import { JobRegistry } from './job-registry.ts';
+import { LEGACY_TELEGRAM_INTRUDER, LEGACY_WECHAT_REMOVE_INTRUDER, REMOVE_INTRUDER, removeIntruder } from './roster.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
 
@@ -330,6 +331,10 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
       ),
     ];
   }
+
+  registry.register(REMOVE_INTRUDER, (p, job) => removeIntruder(deps, p, job));
+  registry.register(LEGACY_TELEGRAM_INTRUDER, (p, job) => removeIntruder(deps, { groupId: p.groupId, userId: p.userId }, job));
+  registry.register(LEGACY_WECHAT_REMOVE_INTRUDER, (p, job) => removeIntruder(deps, { groupId: p.groupId, userId: p.contactId }, job));
 
   return { registry, handlers: registry.handlers, onDead };
 }

@@ -7,9 +7,10 @@ import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
 import { createCheckout, payPageUrl } from '../app/checkout.ts';
 import type { AppDeps } from '../app/deps.ts';
-import type { Account, Plan } from '../app/model.ts';
+import type { Account, Group, IntruderPolicy, Plan } from '../app/model.ts';
 import { banMember, extendMembership, redeemClaimCode, removeMember, unbanMember } from '../app/owners.ts';
 import { requestRefund } from '../app/refunds.ts';
+import { confirmRemove, dryRun, listWhitelist, ownedGroup, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
 import { computeStats } from '../app/stats.ts';
 import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { formatMoney } from '../domain/money.ts';
@@ -125,6 +126,8 @@ class Turn {
         return this.orders();
       case 'help':
         return this.help();
+      case 'reinvite':
+        return this.reinvite();
       case 'claim':
         return this.claim(intent.code);
       case 'owner':
@@ -268,6 +271,13 @@ class Turn {
     if (this.account.isOwner) this.text('owner.help');
   }
 
+  private async reinvite() {
+    const r = await reinvite(this.deps, this.account);
+    if (r.queued.length > 0) return this.text('roster.reinvite_queued', { groups: r.queued.join(', ') });
+    if (r.alreadyIn.length > 0) return this.text('roster.reinvite_in', { groups: r.alreadyIn.join(', ') });
+    this.text('roster.reinvite_none');
+  }
+
   private async unknown() {
     this.text('help.unknown');
     await this.help();
@@ -344,6 +354,37 @@ const membershipCommand = (name: 'remove' | 'ban' | 'unban', act: typeof removeM
       ctx.text(replyKey, { id: m.id });
     },
   });
+
+const POLICIES: readonly string[] = ['report', 'remove', 'ignore'];
+
+/** A person named in /whitelist or /unwhitelist: `#n` on the group's latest report, or a platform user id. */
+const personArg = (s: string | undefined): { n: number } | { userId: string } | null => {
+  if (!s) return null;
+  const n = /^#(\d{1,4})$/.exec(s);
+  if (n) return Number(n[1]) > 0 ? { n: Number(n[1]) } : null;
+  return /^[\w@.:-]{1,100}$/.test(s) ? { userId: s } : null;
+};
+
+/** `#n` from the group's latest report (its name and handle come along), or the id as given. */
+async function resolvePerson(ctx: OwnerContext, group: Group, who: { n: number } | { userId: string }) {
+  if ('userId' in who) {
+    const listed = (await ctx.deps.store.roster.listWhitelist(group.id)).find((w) => w.userId === who.userId);
+    return { userId: who.userId, name: listed?.name ?? who.userId, handle: listed?.handle ?? null };
+  }
+  const report = await ctx.deps.store.roster.latestReport(group.id);
+  const p = report?.intruders[who.n - 1];
+  if (!p) throw new DomainError('not_found', `no person #${who.n} on the latest report of group ${group.id}; send /intruders ${group.id} for a fresh one`);
+  return p;
+}
+
+/** The dry run, as the owner reads it. */
+async function showDryRun(ctx: OwnerContext, group: Group) {
+  const report = await dryRun(ctx.deps, ctx.actor, group);
+  const policy = ctx.t(`roster.policy.${group.intruderPolicy}`);
+  if (report.intruders.length === 0) return ctx.text('roster.dry_run_none', { group: group.title, policy });
+  const lines = report.intruders.map((p, i) => ctx.t('roster.dry_run_line', { n: i + 1, name: p.name, userId: p.userId })).join('\n');
+  ctx.text('roster.dry_run', { group: group.title, groupId: group.id, policy, count: report.intruders.length, lines, reportId: report.id });
+}
 
 const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
   ownerhelp: command({
@@ -446,6 +487,67 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const s = await computeStats(ctx.deps, ctx.actor);
       const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
       ctx.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
+    },
+  }),
+  intruders: command({
+    usage: '/intruders [<group-id> [report|remove|ignore]]',
+    parse: (args) => {
+      if (args.length === 0) return {};
+      const policy = args[1]?.toLowerCase();
+      if (Number.isNaN(id(args[0])) || args.length > 2 || (policy !== undefined && !POLICIES.includes(policy))) return null;
+      return { groupId: id(args[0]), policy: policy as IntruderPolicy | undefined };
+    },
+    run: async (ctx, input: { groupId?: number; policy?: IntruderPolicy }) => {
+      if (input.groupId === undefined) {
+        const groups = await visibleGroups(ctx.deps.store, ctx.actor);
+        const lines = groups.map((g) => ctx.t('roster.group_line', { id: g.id, title: g.title, policy: ctx.t(`roster.policy.${g.intruderPolicy}`) }));
+        return ctx.text('roster.groups', { lines: lines.join('\n') || '-' });
+      }
+      const group = await ownedGroup(ctx.deps, ctx.actor, input.groupId);
+      if (input.policy === undefined) return showDryRun(ctx, group);
+      if (input.policy === 'remove') {
+        const r = await confirmRemove(ctx.deps, ctx.actor, group);
+        if (!r.set) {
+          // `remove` only after the owner has seen who it would remove.
+          await showDryRun(ctx, group);
+          return ctx.text('roster.confirm_first', { groupId: group.id });
+        }
+        ctx.text('roster.policy_set', { group: group.title, policy: ctx.t('roster.policy.remove') });
+        return ctx.text('roster.removing', { count: r.queued });
+      }
+      await setIntruderPolicy(ctx.deps, ctx.actor, group, input.policy);
+      ctx.text('roster.policy_set', { group: group.title, policy: ctx.t(`roster.policy.${input.policy}`) });
+    },
+  }),
+  whitelist: command({
+    usage: '/whitelist <group-id> [<user-id> | #<n>]',
+    parse: (args) => {
+      if (Number.isNaN(id(args[0])) || args.length > 2) return null;
+      const who = args.length === 2 ? personArg(args[1]) : undefined;
+      return who === null ? null : { groupId: id(args[0]), who };
+    },
+    run: async (ctx, input: { groupId: number; who?: { n: number } | { userId: string } }) => {
+      const group = await ownedGroup(ctx.deps, ctx.actor, input.groupId);
+      if (!input.who) {
+        const names = (await listWhitelist(ctx.deps, ctx.actor, group)).map((w) => (w.name && w.name !== w.userId ? `${w.name} (${w.userId})` : w.userId));
+        return ctx.text('roster.whitelist_list', { group: group.title, names: names.join(', ') || '-' });
+      }
+      const p = await resolvePerson(ctx, group, input.who);
+      await whitelist(ctx.deps, ctx.actor, group, p);
+      ctx.text('roster.whitelisted', { group: group.title, name: p.name, userId: p.userId });
+    },
+  }),
+  unwhitelist: command({
+    usage: '/unwhitelist <group-id> <user-id> | #<n>',
+    parse: (args) => {
+      const who = personArg(args[1]);
+      return Number.isNaN(id(args[0])) || !who || args.length > 2 ? null : { groupId: id(args[0]), who };
+    },
+    run: async (ctx, input: { groupId: number; who: { n: number } | { userId: string } }) => {
+      const group = await ownedGroup(ctx.deps, ctx.actor, input.groupId);
+      const p = await resolvePerson(ctx, group, input.who);
+      if (!(await unwhitelist(ctx.deps, ctx.actor, group, p.userId))) throw new DomainError('not_found', `${p.userId} is not whitelisted in group ${group.id}`);
+      ctx.text('roster.unwhitelisted', { group: group.title, name: p.name, userId: p.userId });
     },
   }),
   broadcast: command({

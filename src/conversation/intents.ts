@@ -13,6 +13,9 @@ export const OWNER_COMMANDS = [
   'refund',
   'stats',
   'broadcast',
+  'intruders',
+  'whitelist',
+  'unwhitelist',
   'ownerhelp',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
@@ -26,6 +29,7 @@ export type Intent =
   | { kind: 'renew' }
   | { kind: 'orders' }
   | { kind: 'help' }
+  | { kind: 'reinvite' }
   | { kind: 'number'; n: number }
   | { kind: 'claim'; code: string }
   | { kind: 'owner'; command: OwnerCommand; args: string[]; rest: string }
@@ -41,6 +45,7 @@ const KEYWORDS: Array<[RegExp, Intent]> = [
   [/^(我的会员|会员|状态|status|me)$/i, { kind: 'status' }],
   [/^(订单|我的订单|orders?)$/i, { kind: 'orders' }],
   [/^(帮助|help|\?|？|菜单|menu)$/i, { kind: 'help' }],
+  [/^(重新入群|重新邀请|重新加入)$/, { kind: 'reinvite' }],
 ];
 
 const MEMBER_COMMANDS: Record<string, Intent> = {
@@ -49,6 +54,7 @@ const MEMBER_COMMANDS: Record<string, Intent> = {
   renew: { kind: 'renew' },
   orders: { kind: 'orders' },
   help: { kind: 'help' },
+  reinvite: { kind: 'reinvite' },
 };
 
 const memberCommand = (name: string): Intent | undefined => (Object.hasOwn(MEMBER_COMMANDS, name) ? MEMBER_COMMANDS[name] : undefined);

@@ -58,6 +58,7 @@ import {
   setWebhookOutcome,
 } from './payments-repository.ts';
 import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
+import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
 import { wechatRepo } from './wechat-repository.ts';
@@ -87,6 +88,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       findByChat: (p, c) => findGroupByChat(db, p, c),
       list: () => listGroups(db),
     },
+    roster: rosterRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
       get: (id) => getPlan(db, id),

@@ -189,15 +189,14 @@ export interface Database {
   dialogue_state: DialogueStateTable;
   clock_offset: ClockOffsetTable;
   owner_alerts: OwnerAlertsTable;
+  group_whitelist: GroupWhitelistTable;
+  roster_reports: RosterReportsTable;
   telegram_groups: TelegramGroupsTable;
   telegram_invite_links: TelegramInviteLinksTable;
   telegram_join_requests: TelegramJoinRequestsTable;
   telegram_chat_members: TelegramChatMembersTable;
-  telegram_whitelist: TelegramWhitelistTable;
   wechat_rooms: WechatRoomsTable;
   wechat_pending_adds: WechatPendingAddsTable;
-  wechat_whitelist: WechatWhitelistTable;
-  wechat_audit_reports: WechatAuditReportsTable;
   wechat_identities: WechatIdentitiesTable;
 }
 
@@ -214,14 +213,34 @@ export interface DialogueStateTable {
   updated_at: number;
 }
 
+// ---------------------------------------------------------------- roster (0009-roster)
+
+export interface GroupWhitelistTable {
+  group_id: number;
+  platform_user_id: string;
+  handle: string | null;
+  name: string | null;
+  added_by: number | null;
+  added_at: number;
+}
+
+export interface RosterReportsTable {
+  id: Generated<number>;
+  group_id: number;
+  requested_by: number | null;
+  /** JSON array of `{ userId, name, handle }`. */
+  intruders: string;
+  fingerprint: string;
+  created_at: number;
+}
+
 // ---------------------------------------------------------------- Telegram adapter tables (0004-telegram)
 
+/** Also has dry_run_at/dry_run_by, unused since 0009-roster (SQLite cannot drop them). */
 export interface TelegramGroupsTable {
   group_id: number;
   bot_status: string;
   missing_rights: string;
-  dry_run_at: number | null;
-  dry_run_by: number | null;
   updated_at: number;
 }
 
@@ -259,23 +278,14 @@ export interface TelegramChatMembersTable {
   updated_at: number;
 }
 
-export interface TelegramWhitelistTable {
-  group_id: number;
-  user_id: string;
-  added_by: number | null;
-  created_at: number;
-}
-
 // ---------------------------------------------------------------- WeChat adapter tables (0005-wechat)
 
+/** Also has confirmed_report_id/by/at, unused since 0009-roster (SQLite cannot drop them). */
 export interface WechatRoomsTable {
   group_id: number;
   room_id: string;
   bound_by: number | null;
   bound_at: number;
-  confirmed_report_id: number | null;
-  confirmed_by: number | null;
-  confirmed_at: number | null;
 }
 
 export interface WechatPendingAddsTable {
@@ -290,25 +300,6 @@ export interface WechatPendingAddsTable {
   deadline_at: number;
   resolved_at: number | null;
   attempts: number;
-}
-
-export interface WechatWhitelistTable {
-  id: Generated<number>;
-  group_id: number;
-  contact_id: string;
-  handle: string | null;
-  name: string | null;
-  added_by: number | null;
-  created_at: number;
-}
-
-export interface WechatAuditReportsTable {
-  id: Generated<number>;
-  group_id: number;
-  /** JSON array of the intruders found: `{ contactId, name, handle }`. */
-  intruders: string;
-  fingerprint: string;
-  created_at: number;
 }
 
 export interface WechatIdentitiesTable {

@@ -1,6 +1,6 @@
 // Telegram adapter facts (migration 0004-telegram): the bot's standing in each bound group, join-request
 // invite links per membership, the latest join request per person, the roster as chat_member updates tell
-// it, the whitelist, and moving a group to its new id when it becomes a supergroup.
+// it, and moving a group to its new id when it becomes a supergroup.
 import type { Kysely, Selectable } from 'kysely';
 import type {
   TelegramGroupState,
@@ -12,7 +12,6 @@ import type {
   TelegramRosterEntry,
   TelegramRosterStatus,
 } from '../../bots/telegram/store-port.ts';
-import type { IntruderPolicy } from '../app/model.ts';
 import { toGroup } from './mappers.ts';
 import type { Database, TelegramChatMembersTable, TelegramGroupsTable, TelegramInviteLinksTable, TelegramJoinRequestsTable } from './schema.ts';
 
@@ -20,8 +19,6 @@ const toState = (r: TelegramGroupsTable): TelegramGroupState => ({
   groupId: r.group_id,
   botStatus: r.bot_status,
   missingRights: r.missing_rights,
-  dryRunAt: r.dry_run_at,
-  dryRunBy: r.dry_run_by,
   updatedAt: r.updated_at,
 });
 
@@ -69,18 +66,10 @@ export function telegramRepo(db: Kysely<Database>): TelegramRepo {
       const before = await db.selectFrom('telegram_groups').selectAll().where('group_id', '=', groupId).executeTakeFirst();
       await db
         .insertInto('telegram_groups')
-        .values({ group_id: groupId, bot_status: s.botStatus, missing_rights: s.missingRights, dry_run_at: null, dry_run_by: null, updated_at: now })
+        .values({ group_id: groupId, bot_status: s.botStatus, missing_rights: s.missingRights, updated_at: now })
         .onConflict((oc) => oc.column('group_id').doUpdateSet({ bot_status: s.botStatus, missing_rights: s.missingRights, updated_at: now }))
         .execute();
       return before ? toState(before) : null;
-    },
-
-    async markDryRun(groupId, accountId, now) {
-      await db
-        .insertInto('telegram_groups')
-        .values({ group_id: groupId, bot_status: 'unknown', missing_rights: '', dry_run_at: now, dry_run_by: accountId, updated_at: now })
-        .onConflict((oc) => oc.column('group_id').doUpdateSet({ dry_run_at: now, dry_run_by: accountId }))
-        .execute();
     },
 
     async migrateChat(oldChatId, newChatId) {
@@ -92,10 +81,6 @@ export function telegramRepo(db: Kysely<Database>): TelegramRepo {
         .returningAll()
         .executeTakeFirst();
       return moved ? toGroup(moved) : null;
-    },
-
-    async setIntruderPolicy(groupId, policy: IntruderPolicy) {
-      await db.updateTable('groups').set({ intruder_policy: policy }).where('id', '=', groupId).execute();
     },
 
     async insertInviteLink(l) {
@@ -208,25 +193,6 @@ export function telegramRepo(db: Kysely<Database>): TelegramRepo {
         .where('group_id', '=', groupId)
         .where('user_id', '=', userId)
         .execute();
-    },
-
-    async addToWhitelist(groupId, userId, addedBy, now) {
-      const r = await db
-        .insertInto('telegram_whitelist')
-        .values({ group_id: groupId, user_id: userId, added_by: addedBy, created_at: now })
-        .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
-        .executeTakeFirst();
-      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
-    },
-
-    async removeFromWhitelist(groupId, userId) {
-      const r = await db.deleteFrom('telegram_whitelist').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
-    },
-
-    async isWhitelisted(groupId, userId) {
-      const r = await db.selectFrom('telegram_whitelist').select('user_id').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
-      return r !== undefined;
     },
   };
 }

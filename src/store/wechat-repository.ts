@@ -1,28 +1,13 @@
-// WeChat adapter facts (migration 0005-wechat): room bindings, adds waiting for room-join, the
-// whitelist, dry-run intruder reports and the stable identity fields that survive a puppet re-login.
-import type { Kysely, Selectable } from 'kysely';
-import type {
-  WechatAddMode,
-  WechatAddState,
-  WechatAuditReport,
-  WechatIdentity,
-  WechatIntruder,
-  WechatPendingAdd,
-  WechatRepo,
-  WechatRoomBinding,
-  WechatWhitelistEntry,
-} from '../../bots/wechat/store-port.ts';
-import type { IntruderPolicy } from '../app/model.ts';
-import type { Database, WechatAuditReportsTable, WechatIdentitiesTable, WechatPendingAddsTable, WechatRoomsTable } from './schema.ts';
+// WeChat adapter facts (migration 0005-wechat): room bindings, adds waiting for room-join and the stable identity fields that survive a puppet re-login.
+import type { Kysely } from 'kysely';
+import type { WechatAddMode, WechatAddState, WechatIdentity, WechatPendingAdd, WechatRepo, WechatRoomBinding } from '../../bots/wechat/store-port.ts';
+import type { Database, WechatIdentitiesTable, WechatPendingAddsTable, WechatRoomsTable } from './schema.ts';
 
 const toBinding = (r: WechatRoomsTable): WechatRoomBinding => ({
   groupId: r.group_id,
   roomId: r.room_id,
   boundBy: r.bound_by,
   boundAt: r.bound_at,
-  confirmedReportId: r.confirmed_report_id,
-  confirmedBy: r.confirmed_by,
-  confirmedAt: r.confirmed_at,
 });
 
 const toPending = (r: WechatPendingAddsTable): WechatPendingAdd => ({
@@ -37,26 +22,6 @@ const toPending = (r: WechatPendingAddsTable): WechatPendingAdd => ({
   deadlineAt: r.deadline_at,
   resolvedAt: r.resolved_at,
   attempts: r.attempts,
-});
-
-function parseIntruders(json: string): WechatIntruder[] {
-  try {
-    const v = JSON.parse(json) as unknown;
-    if (!Array.isArray(v)) return [];
-    return v
-      .filter((x): x is WechatIntruder => typeof x === 'object' && x !== null && typeof (x as WechatIntruder).contactId === 'string')
-      .map((x) => ({ contactId: x.contactId, name: typeof x.name === 'string' ? x.name : '', handle: typeof x.handle === 'string' ? x.handle : null }));
-  } catch {
-    return [];
-  }
-}
-
-const toReport = (r: Selectable<WechatAuditReportsTable>): WechatAuditReport => ({
-  id: r.id,
-  groupId: r.group_id,
-  intruders: parseIntruders(r.intruders),
-  fingerprint: r.fingerprint,
-  createdAt: r.created_at,
 });
 
 const toIdentity = (r: WechatIdentitiesTable): WechatIdentity => ({
@@ -77,9 +42,6 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
           room_id: b.roomId,
           bound_by: b.boundBy,
           bound_at: now,
-          confirmed_report_id: null,
-          confirmed_by: null,
-          confirmed_at: null,
         })
         .onConflict((oc) => oc.column('group_id').doUpdateSet({ room_id: b.roomId, bound_by: b.boundBy, bound_at: now }))
         .execute();
@@ -88,22 +50,6 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
     async getBinding(groupId) {
       const r = await db.selectFrom('wechat_rooms').selectAll().where('group_id', '=', groupId).executeTakeFirst();
       return r ? toBinding(r) : null;
-    },
-
-    async setIntruderPolicy(groupId: number, policy: IntruderPolicy, confirm, now) {
-      const g = await db.selectFrom('groups').select('platform_chat_id').where('id', '=', groupId).executeTakeFirst();
-      if (!g) return;
-      await db.updateTable('groups').set({ intruder_policy: policy }).where('id', '=', groupId).execute();
-      const facts =
-        confirm && policy === 'remove'
-          ? { confirmed_report_id: confirm.reportId, confirmed_by: confirm.by, confirmed_at: now }
-          : { confirmed_report_id: null, confirmed_by: null, confirmed_at: null };
-      // A room registered through the admin API (never bound with /bind) gets its row here.
-      await db
-        .insertInto('wechat_rooms')
-        .values({ group_id: groupId, room_id: g.platform_chat_id, bound_by: null, bound_at: now, ...facts })
-        .onConflict((oc) => oc.column('group_id').doUpdateSet(facts))
-        .execute();
     },
 
     async upsertPendingAdd(p) {
@@ -168,44 +114,6 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
       return rows.map(toPending);
     },
 
-    async addToWhitelist(e, now) {
-      const r = await db
-        .insertInto('wechat_whitelist')
-        .values({ group_id: e.groupId, contact_id: e.contactId, handle: e.handle, name: e.name, added_by: e.addedBy, created_at: now })
-        .onConflict((oc) => oc.columns(['group_id', 'contact_id']).doNothing())
-        .executeTakeFirst();
-      return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
-    },
-
-    async listWhitelist(groupId): Promise<WechatWhitelistEntry[]> {
-      const rows = await db
-        .selectFrom('wechat_whitelist')
-        .select(['group_id', 'contact_id', 'handle', 'name'])
-        .where('group_id', '=', groupId)
-        .orderBy('id')
-        .execute();
-      return rows.map((r) => ({ groupId: r.group_id, contactId: r.contact_id, handle: r.handle, name: r.name }));
-    },
-
-    async insertAuditReport(r, now) {
-      const row = await db
-        .insertInto('wechat_audit_reports')
-        .values({ group_id: r.groupId, intruders: JSON.stringify(r.intruders), fingerprint: r.fingerprint, created_at: now })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return { id: Number(row.id), groupId: r.groupId, intruders: r.intruders, fingerprint: r.fingerprint, createdAt: now };
-    },
-
-    async latestAuditReport(groupId) {
-      const r = await db.selectFrom('wechat_audit_reports').selectAll().where('group_id', '=', groupId).orderBy('id', 'desc').limit(1).executeTakeFirst();
-      return r ? toReport(r) : null;
-    },
-
-    async getAuditReport(id) {
-      const r = await db.selectFrom('wechat_audit_reports').selectAll().where('id', '=', id).executeTakeFirst();
-      return r ? toReport(r) : null;
-    },
-
     async getIdentity(accountId) {
       const r = await db.selectFrom('wechat_identities').selectAll().where('account_id', '=', accountId).executeTakeFirst();
       return r ? toIdentity(r) : null;
@@ -253,9 +161,20 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
       if (Number(r.numUpdatedRows) !== 1) return null;
       await db.updateTable('wechat_pending_adds').set({ contact_id: newContactId }).where('account_id', '=', accountId).execute();
       // Whitelist rows keyed by the old id follow the person (unless the new id is already listed there).
-      const listed = await db.selectFrom('wechat_whitelist').select('group_id').where('contact_id', '=', newContactId).execute();
+      const listed = await db
+        .selectFrom('group_whitelist')
+        .innerJoin('groups', 'groups.id', 'group_whitelist.group_id')
+        .select('group_whitelist.group_id')
+        .where('groups.platform', '=', 'wechat')
+        .where('group_whitelist.platform_user_id', '=', newContactId)
+        .execute();
       const skip = listed.map((x) => x.group_id);
-      let q = db.updateTable('wechat_whitelist').set({ contact_id: newContactId }).where('contact_id', '=', old);
+      const wechatGroups = db.selectFrom('groups').select('id').where('platform', '=', 'wechat');
+      let q = db
+        .updateTable('group_whitelist')
+        .set({ platform_user_id: newContactId })
+        .where('platform_user_id', '=', old)
+        .where('group_id', 'in', wechatGroups);
       if (skip.length > 0) q = q.where('group_id', 'not in', skip);
       await q.execute();
       return old;

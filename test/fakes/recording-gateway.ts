@@ -1,5 +1,15 @@
 import type { Platform } from '../../src/app/model.ts';
-import type { ChatGateway, ChatMemberStatus, Choice, InviteContext, InviteResult, RemoveOptions, RemoveResult, SendOptions } from '../../src/app/ports.ts';
+import type {
+  ChatGateway,
+  ChatMemberStatus,
+  Choice,
+  InviteContext,
+  InviteResult,
+  RemoveOptions,
+  RemoveResult,
+  RosterPerson,
+  SendOptions,
+} from '../../src/app/ports.ts';
 
 export type GatewayCall =
   | { op: 'text'; userId: string; text: string; lane: string }
@@ -78,6 +88,10 @@ export class RecordingGateway implements ChatGateway {
     const rule = this.rules.find((r) => r.when({ op: 'status', userId, chatId }));
     if (rule) throw rule.error();
     return this.roster(chatId).has(userId) ? 'member' : 'absent';
+  }
+
+  async rosterSnapshot(chatId: string): Promise<RosterPerson[]> {
+    return [...this.roster(chatId)].map((userId) => ({ userId, name: null }));
   }
 
   of<K extends GatewayCall['op']>(op: K): Extract<GatewayCall, { op: K }>[] {

@@ -7,8 +7,7 @@ import { defineJobKind, JobRegistry, parsePayload } from '../../src/app/job-regi
 import type { Job } from '../../src/app/model.ts';
 import type { Store } from '../../src/app/ports.ts';
 import { Worker } from '../../src/jobs/worker.ts';
-import { TELEGRAM_INTRUDER } from '../../bots/telegram/owner-commands.ts';
-import { REMOVE_INTRUDER } from '../../bots/wechat/roster-audit.ts';
+import { LEGACY_TELEGRAM_INTRUDER as TELEGRAM_INTRUDER, LEGACY_WECHAT_REMOVE_INTRUDER, REMOVE_INTRUDER } from '../../src/app/roster.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
 import { memoryLogger } from '../helpers/service.ts';
@@ -29,15 +28,19 @@ describe('job kinds', () => {
     expect(parsePayload(NOTIFY, asJob('notify', notice))).toEqual(notice);
     expect(parsePayload(ALERT_OWNERS, asJob('alert_owners', { groupIds: [], message: { key: 'k', params: {} } }))).toMatchObject({ groupIds: [] });
     expect(parsePayload(TELEGRAM_INTRUDER, asJob('telegram_intruder', { groupId: 1, userId: '42', joinedAt: 5 }))).toMatchObject({ userId: '42' });
-    expect(parsePayload(REMOVE_INTRUDER, asJob('wechat_remove_intruder', { groupId: 1, contactId: 'wx', reportId: 9 }))).toMatchObject({ reportId: 9 });
-    expect([INVITE.kind, REMOVE.kind, NOTIFY.kind, ALERT_OWNERS.kind, TELEGRAM_INTRUDER.kind, REMOVE_INTRUDER.kind]).toEqual([
-      'invite',
-      'remove',
-      'notify',
-      'alert_owners',
-      'telegram_intruder',
-      'wechat_remove_intruder',
-    ]);
+    expect(parsePayload(LEGACY_WECHAT_REMOVE_INTRUDER, asJob('wechat_remove_intruder', { groupId: 1, contactId: 'wx', reportId: 9 }))).toMatchObject({
+      reportId: 9,
+    });
+    expect(parsePayload(REMOVE_INTRUDER, asJob('roster_remove_intruder', { groupId: 1, userId: 'wx' }))).toEqual({ groupId: 1, userId: 'wx' });
+    expect([
+      INVITE.kind,
+      REMOVE.kind,
+      NOTIFY.kind,
+      ALERT_OWNERS.kind,
+      TELEGRAM_INTRUDER.kind,
+      LEGACY_WECHAT_REMOVE_INTRUDER.kind,
+      REMOVE_INTRUDER.kind,
+    ]).toEqual(['invite', 'remove', 'notify', 'alert_owners', 'telegram_intruder', 'wechat_remove_intruder', 'roster_remove_intruder']);
   });
 
   it('build the same jobs as before (kind, payload, lane, dedupe key, attempts)', () => {

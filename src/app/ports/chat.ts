@@ -45,6 +45,21 @@ export interface RemoveOptions {
  */
 export type RemoveResult = 'removed' | 'kept' | 'undone';
 
+/** Someone in a chat, as the platform reports them (a roster snapshot's row). */
+export interface RosterPerson {
+  userId: string;
+  name: string | null;
+  /** A second handle the platform offers (WeChat's WeChat ID): a whitelist entry matches it too. */
+  handle?: string | null;
+  /**
+   * The person's standing in the chat as the platform tells it: the bot itself or another bot, an admin
+   * (Telegram's administrators and creator, WeChat's room owner), or a plain member.
+   */
+  role?: 'self' | 'bot' | 'admin' | 'member';
+  /** The account, when the adapter found it better than by (platform, userId) (WeChat after a re-login). */
+  accountId?: number | null;
+}
+
 /**
  * One chat platform. Every method is a network call: it throws RetryAfterError when asked to wait,
  * ProviderRejectedError when the platform refuses, ProviderUnreachableError for transient failures.
@@ -57,4 +72,9 @@ export interface ChatGateway {
   invite(chatId: string, userId: string, ctx: InviteContext): Promise<InviteResult>;
   remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult>;
   memberStatus(chatId: string, userId: string): Promise<ChatMemberStatus>;
+  /**
+   * Who is in the chat now, as far as the platform lets the bot know (Telegram: people seen joining since
+   * the group was bound; WeChat: the room's member list). Absent: the platform cannot list anyone.
+   */
+  rosterSnapshot?(chatId: string): Promise<RosterPerson[]>;
 }

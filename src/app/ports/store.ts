@@ -3,7 +3,7 @@
 // bots/telegram/store-port.ts and bots/wechat/store-port.ts.
 import type { MembershipStatus } from '../../domain/membership.ts';
 import type { OrderStatus } from '../../domain/order.ts';
-import type { AuditEntry, Account, Group, Job, JobStatus, Membership, MembershipPeriod, Order, Plan, Platform } from '../model.ts';
+import type { AuditEntry, Account, Group, IntruderPolicy, Job, JobStatus, Membership, MembershipPeriod, Order, Plan, Platform } from '../model.ts';
 import type { Lane } from './chat.ts';
 import type { Checkout } from './payments.ts';
 
@@ -68,6 +68,34 @@ export interface OwnerScope {
   groupIds: number[];
 }
 
+/** Someone an owner lets stay in a group without a paid membership. */
+export interface WhitelistEntry {
+  groupId: number;
+  userId: string;
+  /** A second handle on the person (WeChat's WeChat ID), which survives a contact id change. */
+  handle: string | null;
+  name: string | null;
+  addedBy: number | null;
+  addedAt: number;
+}
+
+/** One person on a dry-run intruder report, numbered from 1 in the order stored. */
+export interface ReportedIntruder {
+  userId: string;
+  name: string;
+  handle: string | null;
+}
+
+/** A dry-run intruder report: who would be removed, as shown to an owner (requestedBy) or sent by the roster audit (null). */
+export interface RosterReport {
+  id: number;
+  groupId: number;
+  requestedBy: number | null;
+  intruders: ReportedIntruder[];
+  fingerprint: string;
+  createdAt: number;
+}
+
 export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
 
 export interface Repos {
@@ -102,6 +130,19 @@ export interface Repos {
     get(id: number): Promise<Group | null>;
     findByChat(platform: Platform, platformChatId: string): Promise<Group | null>;
     list(): Promise<Group[]>;
+  };
+  roster: {
+    /** False when the person was already whitelisted in that group. */
+    addToWhitelist(e: Omit<WhitelistEntry, 'addedAt'>, now: number): Promise<boolean>;
+    /** False when the person was not whitelisted. */
+    removeFromWhitelist(groupId: number, userId: string): Promise<boolean>;
+    listWhitelist(groupId: number): Promise<WhitelistEntry[]>;
+    /** Sets the group's intruder policy (app/roster.ts decides when `remove` may be set). */
+    setIntruderPolicy(groupId: number, policy: IntruderPolicy): Promise<void>;
+    insertReport(r: { groupId: number; requestedBy: number | null; intruders: ReportedIntruder[]; fingerprint: string }, now: number): Promise<RosterReport>;
+    /** The group's newest report; with `requestedBy`, the newest that owner asked for. */
+    latestReport(groupId: number, opts?: { requestedBy?: number }): Promise<RosterReport | null>;
+    getReport(id: number): Promise<RosterReport | null>;
   };
   plans: {
     insert(p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] }, now: number): Promise<Plan>;

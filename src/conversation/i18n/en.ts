@@ -162,6 +162,27 @@ export const en = {
   'playground.add_placeholder': 'New name',
   'demo.group_title': 'Playground group',
   'demo.plan_name': 'Monthly',
+  'roster.policy.report': 'report only',
+  'roster.policy.remove': 'remove',
+  'roster.policy.ignore': 'ignore',
+  'roster.groups': 'Intruder policy per group (/intruders <group> for a dry run, /intruders <group> remove|report|ignore to change it):\n{lines}',
+  'roster.group_line': '#{id} {title}: {policy}',
+  'roster.dry_run_none': 'Dry run for "{group}" (policy: {policy}): nobody is in it without a membership.',
+  'roster.dry_run_line': '{n}. {name} (id {userId})',
+  'roster.dry_run':
+    'Dry run for "{group}" (#{groupId}, policy: {policy}, report #{reportId}): {count, plural, one {# person} other {# people}} in it without a membership would be removed:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} #<number> to keep someone.',
+  'roster.confirm_first': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again within 24 hours to confirm.',
+  'roster.policy_set': 'Intruder policy of "{group}" is now: {policy}.',
+  'roster.removing':
+    'Removing {count, plural, one {# person} other {# people}} without a membership now; owners, admins, bots and whitelisted people never are.',
+  'roster.whitelisted': '{name} (id {userId}) may stay in "{group}" without a membership.',
+  'roster.unwhitelisted': '{name} (id {userId}) is no longer whitelisted in "{group}".',
+  'roster.whitelist_list': 'Whitelisted in "{group}": {names}',
+  'roster.intruder_removed': 'Removed {name} (id {userId}) from "{group}": in it without a membership. They can buy a plan and come back.',
+  'roster.intruder_remove_failed': 'Could not remove {name} (id {userId}) from "{group}": {reason}.',
+  'roster.reinvite_queued': 'OK, adding you to {groups} again. If you get an invitation or a join link, accept it.',
+  'roster.reinvite_in': 'You are already in {groups}.',
+  'roster.reinvite_none': 'You have no paid group to rejoin right now. Send 入群 to see the plans.',
   'wechat.text_only': 'I can only read text messages here. Send 帮助 (help) for the menu, or 入群 to see the plans.',
   'wechat.invitation_sent':
     'An invitation to "{group}" was sent to you. The room is large, so WeChat asks you to accept it: open the invitation card in this chat and tap to join.',
@@ -174,31 +195,19 @@ export const en = {
   'wechat.add_timeout_owner_blocked':
     '{name} (membership #{membershipId}) paid for "{group}" but WeChat did not add them. The room\'s invitation confirmation (群聊邀请确认) is probably on: approve the request in the room, or turn the setting off and ask them to reply 重新入群.',
   'wechat.absent_offer': 'You have paid access to "{group}" until {expiresAt}, but you are not in the room. Reply 重新入群 to be added again.',
-  'wechat.reinvite_queued': 'OK, adding you to {groups} again. If WeChat sends you an invitation, accept it.',
-  'wechat.reinvite_in': 'You are already in {groups}.',
-  'wechat.reinvite_none': 'You have no paid group to rejoin right now. Send 入群 to see the plans.',
   'wechat.bound': 'Room "{room}" is now group #{id}. Add a plan with /addplan {id} <price> <currency> <days> <name>.',
   'wechat.bind_already': 'Room "{room}" is already bound as group #{id}.',
   'wechat.bind_taken': 'Room "{room}" is already bound by another owner.',
   'wechat.bind_not_room_owner':
     'I cannot manage room "{room}": I must be its owner (群主) to add and remove members, and I am not. Transfer the room to me, then send /bind in it again.',
   'wechat.audit_report':
-    'Roster check of "{group}" (#{groupId}): {count, plural, one {# person} other {# people}} in the room without a paid membership:\n{list}\nNobody was removed (report only). To remove such people from now on, reply /intruders confirm {reportId}. To keep someone, reply /whitelist {reportId} <number>. To stop these reports, reply /intruders {groupId} ignore.',
+    'Roster check of "{group}" (#{groupId}): {count, plural, one {# person} other {# people}} in the room without a paid membership:\n{list}\nNobody was removed (report only). To see who would be removed now, reply /intruders {groupId}; then /intruders {groupId} remove to remove such people from now on. To keep someone, reply /whitelist {groupId} #<number>. To stop these reports, reply /intruders {groupId} ignore.',
   'wechat.audit_removing': 'Roster check of "{group}": removing {count, plural, one {# person} other {# people}} without a paid membership: {names}.',
   'wechat.audit_paused':
     'Roster check of "{group}" paused: {count, plural, one {# paid member looks} other {# paid members look}} absent at once. WeChat may have changed contact ids after a re-login, so nobody was removed. It resumes by itself once members write to me again.',
-  'wechat.intruders_usage': 'Intruder policy per group: /intruders confirm <report> (remove from now on), /intruders <group> report|ignore.',
-  'wechat.intruders_confirmed':
-    'Confirmed. From now on people in "{group}" without a paid membership are removed at the next roster check (owners and whitelisted people never are).',
-  'wechat.intruders_policy': 'Intruder policy of "{group}" is now: {policy}.',
-  'wechat.intruders_confirm_first': 'Removal starts only after you confirm a report: reply /intruders confirm {reportId}.',
-  'wechat.intruders_no_report': 'No such report or group among yours.',
-  'wechat.policy.report': 'report only',
-  'wechat.policy.remove': 'remove',
-  'wechat.policy.ignore': 'ignore',
   'wechat.whitelist_added': 'Whitelisted in "{group}": {names}. The roster check never removes them.',
-  'wechat.whitelist_usage': 'Usage: /whitelist <report> <number>, /whitelist <group> to list, or send /whitelist @someone in the room.',
-  'wechat.whitelist_list': 'Whitelisted in "{group}": {names}',
+  'wechat.whitelist_usage':
+    'Usage: /whitelist <group> to list, /whitelist <group> #<number> (from the latest report) or <contact-id>, /unwhitelist <group> #<number> or <contact-id>, or send /whitelist @someone in the room.',
   'wechat.owner_help':
     'WeChat: send /bind (绑定) in a room the bot owns to sell access to it; /intruders for people in a room without paying; /whitelist to keep someone.',
   'telegram.invite':
@@ -222,22 +231,8 @@ export const en = {
   'telegram.right_restrict': 'Ban users',
   'telegram.cannot_invite': 'let paying members in',
   'telegram.cannot_restrict': 'remove members whose time is up',
-  'telegram.policy.report': 'report only',
-  'telegram.policy.remove': 'remove',
-  'telegram.policy.ignore': 'ignore',
   'telegram.intruder_report':
     '{name} (Telegram id {userId}) joined "{group}" without a membership. Nothing was done (report only). Send /intruders {groupId} to see everyone like this, or /whitelist {groupId} {userId} to let this person stay.',
-  'telegram.intruder_removed': 'Removed {name} (Telegram id {userId}) from "{group}": joined without a membership. They can buy a plan and come back.',
-  'telegram.intruder_remove_failed': 'Could not remove {name} (Telegram id {userId}) from "{group}": {reason}.',
-  'telegram.intruders_none': 'Nobody without a membership has joined "{group}" since I started looking after it. Intruder policy: {policy}.',
-  'telegram.intruders_line': '{name} (id {userId}), joined {joinedAt}',
-  'telegram.intruders_list':
-    'Dry run for "{group}" (policy: {policy}): {count, plural, one {# person} other {# people}} joined without a membership and {count, plural, one {is} other {are}} still in:\n{lines}\nSend /intruders {groupId} remove to remove them (and anyone like them from now on), or /whitelist {groupId} <id> to keep someone.',
-  'telegram.intruders_confirm': 'Removal starts only after you have seen this list: send /intruders {groupId} remove again to confirm.',
-  'telegram.intruders_policy_set': 'Intruder policy of "{group}" is now: {policy}.',
-  'telegram.intruders_removing': 'Removing {count, plural, one {# person} other {# people}} without a membership now.',
-  'telegram.whitelisted': 'Telegram user {userId} may stay in "{group}" without a membership.',
-  'telegram.unwhitelisted': 'Telegram user {userId} is no longer whitelisted in "{group}".',
   'telegram.owner_help':
     'Telegram: add me to a group as an administrator to sell access to it; /intruders <group> [report|remove|ignore] for people who join without paying; /whitelist <group> <user-id> and /unwhitelist to keep someone. Members send /invite for a fresh join link.',
   'telegram.stars_description': 'Access to {groups} for {days, plural, one {# day} other {# days}} ({plan}).',

@@ -73,7 +73,15 @@ describe('POST /playground/api/time-travel walks through every due time', () => 
     expect(r.json().offsetMs).toBe(90 * DAY_MS);
     const steps = botTexts(pg, alice)
       .map((t) =>
-        /: 3 days left/.test(t) ? '3d' : /: 1 day left/.test(t) ? '1d' : /You can stay until/.test(t) ? 'grace' : /removed from the group/.test(t) ? 'removed' : null,
+        /: 3 days left/.test(t)
+          ? '3d'
+          : /: 1 day left/.test(t)
+            ? '1d'
+            : /You can stay until/.test(t)
+              ? 'grace'
+              : /removed from the group/.test(t)
+                ? 'removed'
+                : null,
       )
       .filter((s) => s !== null);
     expect(steps).toEqual(['3d', '1d', 'grace', 'removed']);

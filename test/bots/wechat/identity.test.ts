@@ -42,7 +42,7 @@ describe.each(DIALECTS)('WeChat identity across re-logins (%s)', (dialect) => {
     await w.clock.advance(60_000);
     await w.service.scheduler.tick();
     await settle(w);
-    expect(await w.db.store.wechat.latestAuditReport(group.id)).toBeNull();
+    expect(await w.db.store.roster.latestReport(group.id)).toBeNull();
     expect(w.puppet.textsTo(alice2!.id)).toEqual([]);
     expect((await w.db.store.accounts.get(account.id))!.platformUserId).toBe(alice2!.id);
     expect(await w.db.store.accounts.find('wechat', alice.id)).toBeNull();

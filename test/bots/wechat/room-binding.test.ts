@@ -28,7 +28,7 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
     await inRoom(owner, room, '/bind');
     const group = (await w.db.store.groups.findByChat('wechat', room.id))!;
     expect(group).toMatchObject({ title: 'Readers club', ownerAccountId: account.id, intruderPolicy: 'report' });
-    expect(await w.db.store.wechat.getBinding(group.id)).toMatchObject({ roomId: room.id, boundBy: account.id, confirmedReportId: null });
+    expect(await w.db.store.wechat.getBinding(group.id)).toMatchObject({ roomId: room.id, boundBy: account.id });
     expect(w.puppet.textsTo(owner.id).at(-1)).toBe(
       `Room "Readers club" is now group #${group.id}. Add a plan with /addplan ${group.id} <price> <currency> <days> <name>.`,
     );
@@ -115,12 +115,12 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
     const group = (await w.db.store.groups.findByChat('wechat', room.id))!;
     const sent2 = w.puppet.sent.length;
     await inRoom(mallory, room, '/whitelist @Victor', [victim]);
-    expect(await w.db.store.wechat.listWhitelist(group.id)).toEqual([]);
+    expect(await w.db.store.roster.listWhitelist(group.id)).toEqual([]);
     expect(w.puppet.sent.length).toBe(sent2);
 
     // The owner can.
     await inRoom(owner, room, '/whitelist @Victor', [victim]);
-    expect(await w.db.store.wechat.listWhitelist(group.id)).toEqual([expect.objectContaining({ contactId: victim.id, name: 'Victor' })]);
+    expect(await w.db.store.roster.listWhitelist(group.id)).toEqual([expect.objectContaining({ userId: victim.id, name: 'Victor' })]);
     expect(w.puppet.textsTo(owner.id).at(-1)).toContain('Whitelisted in "Readers club": Victor');
   });
 
@@ -145,7 +145,7 @@ describe.each(DIALECTS)('WeChat room binding (%s)', (dialect) => {
     // Nobody is told the room belongs to someone else, and nothing changed.
     expect(w.puppet.textsTo(owner.id)).toHaveLength(sent);
     expect(await w.db.store.wechat.getBinding(group.id)).toBeNull();
-    expect(await w.db.store.wechat.listWhitelist(group.id)).toEqual([]);
+    expect(await w.db.store.roster.listWhitelist(group.id)).toEqual([]);
     expect(w.logger.lines.some((l) => /another group/.test(l.msg ?? ''))).toBe(false);
     // The failure reached the event boundary and was logged there, as the error itself.
     const failed = w.logger.lines.filter((l) => l.msg === 'wechat event handler failed');

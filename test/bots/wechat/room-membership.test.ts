@@ -94,7 +94,7 @@ describe.each(DIALECTS)('WeChat adds confirmed only by room-join (%s)', (dialect
     // The owner turns the setting off; Hank asks again.
     w.puppet.confirmRequired.delete(room.id);
     await say(w, hank, '重新入群');
-    expect(w.puppet.textsTo(hank.id).some((t) => t === 'OK, adding you to Big room again. If WeChat sends you an invitation, accept it.')).toBe(true);
+    expect(w.puppet.textsTo(hank.id).some((t) => t === 'OK, adding you to Big room again. If you get an invitation or a join link, accept it.')).toBe(true);
     expect(w.puppet.members(room.id)).toContain(hank.id);
     expect(await w.db.store.wechat.getPendingAdd(m.id)).toMatchObject({ state: 'joined', attempts: 2 });
 
