@@ -128,7 +128,7 @@ describe.each(DIALECTS)('roster rules (%s)', (dialect) => {
     expect(await say('olga', `/intruders ${g} sometimes`)).toBe('Usage: /intruders [<group-id> [report|remove|ignore]]');
     // `remove` first shows the dry run and asks again; the owner and the paying member are not on it.
     const first = await say('olga', `/intruders ${g} remove`);
-    expect(first).toContain('2 in it without a membership would be removed:\n1. eve (id eve)\n2. mallory (id mallory)');
+    expect(first).toContain('2 people in it without a membership would be removed:\n1. eve (id eve)\n2. mallory (id mallory)');
     expect(first).toContain(`send /intruders ${g} remove again within 24 hours to confirm`);
     expect((await deps.store.groups.get(g))!.intruderPolicy).toBe('report');
     // #1 on that report stays.

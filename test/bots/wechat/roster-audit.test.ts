@@ -60,7 +60,7 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     await say(w, owner, `/intruders ${group.id} remove`);
     const dryRun = w.puppet.textsTo(owner.id).at(-2)!;
     expect(dryRun).toContain(`Dry run for "Club" (#${group.id}, policy: report only, report #`);
-    expect(dryRun).toContain(`2 in it without a membership would be removed:\n1. Mallory (id ${mallory.id})\n2. Walter (id ${walter.id})`);
+    expect(dryRun).toContain(`2 people in it without a membership would be removed:\n1. Mallory (id ${mallory.id})\n2. Walter (id ${walter.id})`);
     expect(w.puppet.textsTo(owner.id).at(-1)).toBe(
       `Removal starts only after you have seen this list: send /intruders ${group.id} remove again within 24 hours to confirm.`,
     );
@@ -81,7 +81,7 @@ describe.each(DIALECTS)('WeChat roster audit (%s)', (dialect) => {
     expect(w.puppet.textsTo(owner.id)).toEqual(
       expect.arrayContaining([
         'Intruder policy of "Club" is now: remove.',
-        'Removing 2 without a membership now; owners, admins, bots and whitelisted people never are.',
+        'Removing 2 people without a membership now; owners, admins, bots and whitelisted people never are.',
       ]),
     );
     expect((await w.db.store.groups.get(group.id))!.intruderPolicy).toBe('remove');
