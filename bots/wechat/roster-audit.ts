@@ -8,16 +8,13 @@
 //   - paid but not in the room: offered a fresh invite (reply 重新入群).
 // If many paid members look absent at once, contact ids have probably changed (a re-login): the audit
 // then removes nobody and tells the owner, because kicking paid members is the worst mistake it could make.
-import type { Room } from 'wechaty';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
-import type { Account, Group, IntruderPolicy } from '../../src/app/model.ts';
-import type { MembershipView, NewJob } from '../../src/app/ports.ts';
-import { asReported, fingerprintOf, removeIntruderJob } from '../../src/app/roster.ts';
-import type { ReportedIntruder } from '../../src/app/ports.ts';
+import type { Group, IntruderPolicy } from '../../src/app/model.ts';
+import type { NewJob } from '../../src/app/ports.ts';
+import { asReported, classifyRoster, fingerprintOf, idsLookChanged, removeIntruderJob } from '../../src/app/roster.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
-import type { Identity } from './identity.ts';
-import { handleOf, type RoomMembership } from './room-membership.ts';
-import { contactName, errText, findRoom, PLATFORM, type WechatCore } from './wechat-context.ts';
+import type { RoomMembership } from './room-membership.ts';
+import { errText, findRoom, PLATFORM, type WechatCore } from './wechat-context.ts';
 
 export interface GroupAudit {
   groupId: number;
@@ -31,7 +28,6 @@ export class RosterAudit {
 
   constructor(
     private readonly core: WechatCore,
-    private readonly identity: Identity,
     private readonly membership: RoomMembership,
   ) {}
 
@@ -59,42 +55,20 @@ export class RosterAudit {
     return { audited };
   }
 
-  /** Who is in the room without a right to stay, and which paid members are not in it. */
-  private async scan(group: Group, room: Room): Promise<{ intruders: ReportedIntruder[]; paid: MembershipView[]; absent: MembershipView[] }> {
-    const { store } = this.core.deps;
-    const memberships = await store.memberships.list({ groupId: group.id });
-    const byContact = new Map(memberships.map((m) => [m.platformUserId, m]));
-    const whitelist = await store.roster.listWhitelist(group.id);
-    const present = new Set<number>();
-    const intruders: ReportedIntruder[] = [];
-    for (const c of await room.memberAll()) {
-      let m: MembershipView | undefined = byContact.get(c.id);
-      let account: Account | null = m ? await store.accounts.get(m.accountId) : null;
-      if (!account) {
-        // Unknown id: perhaps someone we know under a new id (re-login), found by remark or WeChat ID.
-        account = await this.identity.accountFor(c, { create: false });
-        if (account) m = memberships.find((x) => x.accountId === account!.id);
-      }
-      if (account) present.add(account.id);
-      if (m && (m.status === 'active' || m.status === 'grace')) continue;
-      if (await this.membership.isProtected(group, room, c, account, whitelist)) continue;
-      intruders.push(asReported({ userId: c.id, name: contactName(c), handle: handleOf(c) }));
-    }
-    const paid = memberships.filter((m) => m.platform === PLATFORM && (m.status === 'active' || m.status === 'grace'));
-    return { intruders, paid, absent: paid.filter((m) => !present.has(m.accountId)) };
-  }
-
   async auditGroup(group: Group): Promise<GroupAudit> {
     const { store, clock } = this.core.deps;
     const bot = this.core.bot.ready();
     const room = await findRoom(bot, group.platformChatId);
     if (!room) return { groupId: group.id, intruders: 0, absent: 0, action: 'no_room' };
     const now = clock.now();
-    const { intruders, paid, absent } = await this.scan(group, room);
+    // The rules sort the room (app/roster.ts); this file only acts on the answer.
+    const roster = await classifyRoster(store, group, await this.membership.snapshot(group.platformChatId));
+    const intruders = roster.intruders.map(asReported);
+    const absent = roster.paidAbsent;
     const jobs: NewJob[] = [];
     const base = { groupId: group.id, intruders: intruders.length, absent: absent.length };
 
-    if (absent.length >= 3 && absent.length * 2 >= paid.length && intruders.length >= 3) {
+    if (idsLookChanged(roster)) {
       await store.jobs.enqueue(
         [
           alertOwnersJob(

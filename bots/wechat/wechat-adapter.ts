@@ -89,7 +89,7 @@ export function createWechatAdapter(o: WechatAdapterOptions): WechatAdapter {
   const identity = new Identity(core);
   const membership = new RoomMembership(core, identity);
   const gateway = new WechatGateway(core, identity, membership);
-  const audit = new RosterAudit(core, identity, membership);
+  const audit = new RosterAudit(core, membership);
   const rooms = new RoomBinding(core, identity, gateway);
   const chat = new PrivateChat(core, identity, gateway, o.conversation, rooms);
   const friendships = new Friendships(core, identity, gateway, o.conversation);

@@ -12,7 +12,7 @@ import type { JobEffects } from './job-handlers.ts';
 import { alertOwnersJob, inviteJob, notifyJob } from './job-kinds.ts';
 import { defineJobKind } from './job-registry.ts';
 import type { Account, Group, IntruderPolicy, Job } from './model.ts';
-import type { ChatGateway, NewJob, ReportedIntruder, Repos, RosterPerson, RosterReport, WhitelistEntry } from './ports.ts';
+import type { ChatGateway, MembershipView, NewJob, ReportedIntruder, Repos, RosterPerson, RosterReport, WhitelistEntry } from './ports.ts';
 
 export type { RosterPerson };
 
@@ -40,8 +40,48 @@ export async function mayStay(tx: Repos, group: Group, person: RosterPerson, whi
   if (wl.some((w) => w.userId === person.userId || (handle !== null && w.handle === handle))) return 'whitelisted';
   if (!account) return null;
   const m = (await tx.memberships.list({ accountId: account.id, groupId: group.id }))[0];
-  return m?.status === 'active' || m?.status === 'grace' ? 'paid' : null;
+  return m && hasAccess(m.status) ? 'paid' : null;
 }
+
+/** A roster snapshot sorted by the rules. */
+export interface RosterClassification {
+  /** In the chat without a right to stay. */
+  intruders: RosterPerson[];
+  /** In the chat and allowed to be, with the reason (`paid`: paid and present; `whitelisted`…). */
+  staying: Array<{ person: RosterPerson; reason: StayReason }>;
+  /** Memberships of this group that give access now (active or grace). */
+  paid: MembershipView[];
+  /** Of those, the ones whose person is not in the chat (paid and absent). */
+  paidAbsent: MembershipView[];
+}
+
+/** Sorts who is in a chat (an adapter's snapshot) into intruders, people who may stay and why, and paid members not in it. */
+export async function classifyRoster(tx: Repos, group: Group, people: readonly RosterPerson[]): Promise<RosterClassification> {
+  const whitelist = await tx.roster.listWhitelist(group.id);
+  const paid = (await tx.memberships.list({ groupId: group.id })).filter((m) => m.platform === group.platform && hasAccess(m.status));
+  const present = new Set<number>();
+  const out: RosterClassification = { intruders: [], staying: [], paid, paidAbsent: [] };
+  for (const p of people) {
+    const accountId = p.accountId ?? (await tx.accounts.find(group.platform, p.userId))?.id ?? null;
+    if (accountId !== null) present.add(accountId);
+    const reason = await mayStay(tx, group, { ...p, accountId }, whitelist);
+    if (reason === null) out.intruders.push(p);
+    else out.staying.push({ person: p, reason });
+  }
+  out.paidAbsent = paid.filter((m) => !present.has(m.accountId));
+  return out;
+}
+
+/**
+ * Many paid members look absent at once while as many strangers are in: the platform has most likely
+ * given people new ids (a WeChat re-login). Acting on such a roster could remove paying members, the
+ * worst mistake there is, so nobody is removed and the owners are told instead.
+ */
+export function idsLookChanged(c: RosterClassification): boolean {
+  return c.paidAbsent.length >= 3 && c.paidAbsent.length * 2 >= c.paid.length && c.intruders.length >= 3;
+}
+
+const hasAccess = (status: string) => status === 'active' || status === 'grace';
 
 /** The same list always gives the same fingerprint, whatever the order. */
 export const fingerprintOf = (intruders: readonly { userId: string }[]) =>
@@ -185,11 +225,8 @@ export async function dryRun(deps: AppDeps, actor: Actor, group: Group): Promise
   await assertOwnerOf(deps.store, actor, group);
   const gateway = gatewayOf(deps, group);
   if (!gateway.rosterSnapshot) throw new DomainError('invalid_input', `${group.platform} cannot list who is in a chat, so there is nothing to check`);
-  const people = await gateway.rosterSnapshot(group.platformChatId);
-  const whitelist = await deps.store.roster.listWhitelist(group.id);
-  const intruders: ReportedIntruder[] = [];
-  for (const p of people) if ((await mayStay(deps.store, group, p, whitelist)) === null) intruders.push(asReported(p));
-  return recordDryRun(deps, actor, group, intruders);
+  const { intruders } = await classifyRoster(deps.store, group, await gateway.rosterSnapshot(group.platformChatId));
+  return recordDryRun(deps, actor, group, intruders.map(asReported));
 }
 
 /** One intruder removal, whichever way it was decided (an owner's `remove`, a join, the roster audit). */

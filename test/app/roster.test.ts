@@ -7,7 +7,18 @@ import type { Actor } from '../../src/app/actors.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { createClaimCode, redeemClaimCode } from '../../src/app/owners.ts';
-import { DRY_RUN_VALID_MS, fingerprintOf, listWhitelist, mayStay, recordDryRun, setIntruderPolicy, unwhitelist, whitelist } from '../../src/app/roster.ts';
+import {
+  classifyRoster,
+  DRY_RUN_VALID_MS,
+  fingerprintOf,
+  idsLookChanged,
+  listWhitelist,
+  mayStay,
+  recordDryRun,
+  setIntruderPolicy,
+  unwhitelist,
+  whitelist,
+} from '../../src/app/roster.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 import { DIALECTS } from '../helpers/db.ts';
@@ -54,6 +65,42 @@ describe.each(DIALECTS)('roster rules (%s)', (dialect) => {
     expect(await why('paula')).toBe('paid');
     await deps.store.memberships.update(m.id, { status: 'expired', expiresAt: m.expiresAt, graceUntil: null }, deps.clock.now());
     expect(await why('paula')).toBeNull();
+  });
+
+  it('classification: paid and present, paid and absent, present without paying, whitelisted; many paid absent with many strangers pauses', async ({
+    t,
+    deps,
+  }) => {
+    const paula = await seedOrderDirect(deps, { userId: 'paula' });
+    await payDevDirect(deps, paula.orderId);
+    const pete = await seedOrderDirect(deps, { userId: 'pete', planId: paula.planId });
+    await payDevDirect(deps, pete.orderId);
+    await t.service.worker.drain();
+    const group = (await deps.store.groups.get(paula.groupId))!;
+    await deps.store.roster.addToWhitelist({ groupId: group.id, userId: 'wendy', handle: null, name: 'Wendy', addedBy: null }, deps.clock.now());
+    const person = (userId: string) => ({ userId, name: userId });
+
+    const c = await classifyRoster(deps.store, group, [person('paula'), person('wendy'), person('mallory'), { ...person('me'), role: 'self' as const }]);
+    expect(c.intruders.map((p) => p.userId)).toEqual(['mallory']);
+    expect(c.staying.map((s) => [s.person.userId, s.reason])).toEqual([
+      ['paula', 'paid'],
+      ['wendy', 'whitelisted'],
+      ['me', 'bot'],
+    ]);
+    expect(c.paid.map((m) => m.platformUserId).sort()).toEqual(['paula', 'pete']);
+    expect(c.paidAbsent.map((m) => m.platformUserId)).toEqual(['pete']);
+    expect(idsLookChanged(c)).toBe(false);
+
+    // A re-login that gave everyone new ids: the paid look absent, strangers fill the room. Nobody may be acted on.
+    const more = await Promise.all(['quinn', 'rita'].map((u) => seedOrderDirect(deps, { userId: u, planId: paula.planId })));
+    for (const o of more) await payDevDirect(deps, o.orderId);
+    const strangers = await classifyRoster(deps.store, group, ['x1', 'x2', 'x3', 'x4'].map(person));
+    expect(strangers.paidAbsent).toHaveLength(4);
+    expect(idsLookChanged(strangers)).toBe(true);
+    // The same strangers while the paid members are all there: an ordinary report.
+    const present = await classifyRoster(deps.store, group, ['paula', 'pete', 'quinn', 'rita', 'x1', 'x2', 'x3'].map(person));
+    expect(present.intruders).toHaveLength(3);
+    expect(idsLookChanged(present)).toBe(false);
   });
 
   it('the whitelist: one audit action per event on every platform, nothing written twice, owners of other groups refused', async ({ deps }) => {
