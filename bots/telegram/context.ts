@@ -1,5 +1,6 @@
 // What every Telegram feature file shares: the use-case deps, the rate-limited Bot API client, the clock,
 // and two helpers every group call needs (render a catalogue message; follow a supergroup migration).
+import { groupAudit } from '../../src/app/audit-entries.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Group } from '../../src/app/model.ts';
 import { mayStay as rosterMayStay } from '../../src/app/roster.ts';
@@ -39,15 +40,12 @@ export async function followMigration(c: TelegramContext, oldChatId: string, new
   const moved = await store.transaction(async (tx) => {
     const g = await tx.telegram.migrateChat(oldChatId, newChatId);
     if (g) {
-      await tx.audit.insert({
-        at: clock.now(),
-        actor: 'system',
-        action: 'group.migrate',
-        subjectType: 'group',
-        subjectId: String(g.id),
-        reason: `Telegram group became a supergroup: chat ${oldChatId} is now ${newChatId}`,
-        detail: { from: oldChatId, to: newChatId },
-      });
+      await tx.audit.insert(
+        groupAudit(clock.now(), 'system', g, 'group.migrate', `Telegram group became a supergroup: chat ${oldChatId} is now ${newChatId}`, {
+          from: oldChatId,
+          to: newChatId,
+        }),
+      );
     }
     return g;
   });

@@ -12,6 +12,7 @@
 //   app/roster.ts's rules: `report` (the owner is told; the default until the owner confirms a dry run) →
 //   `remove` (the roster's one removal job), or `ignore`. The owner, admins, bots and whitelisted people
 //   are never touched.
+import { groupAudit } from '../../src/app/audit-entries.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Account, Group } from '../../src/app/model.ts';
@@ -84,15 +85,9 @@ export class GroupBinding {
       }
       await this.tellOwner(group, 'telegram.group_bound', { group: group.title, id: group.id }, `bound:${group.id}`);
     } else {
-      await store.audit.insert({
-        at: clock.now(),
-        actor: `telegram:${u.from.id}`,
-        action: 'group.bot_added',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `the bot was added back to ${group.title}`,
-        detail: { by: u.from.id },
-      });
+      await store.audit.insert(
+        groupAudit(clock.now(), `telegram:${u.from.id}`, group, 'group.bot_added', `the bot was added back to ${group.title}`, { by: u.from.id }),
+      );
     }
     await this.checkRights(group, u.new_chat_member, u.date, adder);
   }
@@ -127,15 +122,11 @@ export class GroupBinding {
     const { store, clock } = this.c.deps;
     const previous = await store.telegram.setGroupState(group.id, { botStatus: u.new_chat_member.status, missingRights: 'admin' }, clock.now());
     if (previous && !isInChat({ status: previous.botStatus })) return;
-    await store.audit.insert({
-      at: clock.now(),
-      actor: `telegram:${u.from.id}`,
-      action: 'group.bot_removed',
-      subjectType: 'group',
-      subjectId: String(group.id),
-      reason: `the bot was removed from ${group.title}`,
-      detail: { status: u.new_chat_member.status },
-    });
+    await store.audit.insert(
+      groupAudit(clock.now(), `telegram:${u.from.id}`, group, 'group.bot_removed', `the bot was removed from ${group.title}`, {
+        status: u.new_chat_member.status,
+      }),
+    );
     await this.tellOwner(group, 'telegram.bot_removed', { group: group.title }, `removed:${group.id}:${u.date}`);
   }
 
@@ -222,15 +213,12 @@ export class GroupBinding {
     const state = policy === 'remove' ? 'removing' : policy === 'ignore' ? 'ignored' : 'reported';
     await store.transaction(async (tx) => {
       await tx.telegram.setIntruderState(group.id, userId, state, now);
-      await tx.audit.insert({
-        at: now,
-        actor: 'system',
-        action: 'group.intruder',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `Telegram user ${userId} joined ${group.title} without a membership (policy ${policy})`,
-        detail: { userId, policy },
-      });
+      await tx.audit.insert(
+        groupAudit(now, 'system', group, 'group.intruder', `Telegram user ${userId} joined ${group.title} without a membership (policy ${policy})`, {
+          userId,
+          policy,
+        }),
+      );
       if (policy === 'remove') await tx.jobs.enqueue([removeIntruderJob(group.id, { userId, name }, `join-${joinedAt}`)], now);
       if (policy === 'report') {
         const message = { key: 'telegram.intruder_report', params: { name, userId, group: group.title, groupId: group.id } };

@@ -2,6 +2,7 @@
 // membership for that group is approved. The approval itself runs as an invite job (durable, retried,
 // dead-lettered with the owner told), which finds the recorded pending request and approves it. Anyone
 // else is declined and, through `user_chat_id`, gets the bot's offer: a leaked link turns into a sale.
+import { groupAudit } from '../../src/app/audit-entries.ts';
 import { mayStay } from '../../src/app/roster.ts';
 import { inviteJob } from '../../src/app/job-kinds.ts';
 import type { Group } from '../../src/app/model.ts';
@@ -35,15 +36,16 @@ export class JoinRequests {
     const link = r.invite_link?.invite_link ?? null;
     const ours = link ? await store.telegram.findInviteLink(link) : null;
     if (ours && ours.userId !== userId) {
-      await store.audit.insert({
-        at: now,
-        actor: `telegram:${userId}`,
-        action: 'group.leaked_link',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `a join link made for membership #${ours.membershipId} was used by Telegram user ${userId}`,
-        detail: { membershipId: ours.membershipId, userId },
-      });
+      await store.audit.insert(
+        groupAudit(
+          now,
+          `telegram:${userId}`,
+          group,
+          'group.leaked_link',
+          `a join link made for membership #${ours.membershipId} was used by Telegram user ${userId}`,
+          { membershipId: ours.membershipId, userId },
+        ),
+      );
     }
     const request = { groupId: group.id, userId, userChatId: String(r.user_chat_id), inviteLink: link, requestedAt: now, decidedAt: null };
 
@@ -64,15 +66,16 @@ export class JoinRequests {
       return;
     }
     await this.decide(r, group, 'declineChatJoinRequest', 'declined');
-    await store.audit.insert({
-      at: now,
-      actor: 'system',
-      action: 'group.join_declined',
-      subjectType: 'group',
-      subjectId: String(group.id),
-      reason: `join request of Telegram user ${userId} declined: ${membership ? `membership ${membership.status}` : 'no membership'}`,
-      detail: { userId, link: ours ? `membership #${ours.membershipId}` : link ? 'other link' : null },
-    });
+    await store.audit.insert(
+      groupAudit(
+        now,
+        'system',
+        group,
+        'group.join_declined',
+        `join request of Telegram user ${userId} declined: ${membership ? `membership ${membership.status}` : 'no membership'}`,
+        { userId, link: ours ? `membership #${ours.membershipId}` : link ? 'other link' : null },
+      ),
+    );
     await this.offer(r, group, membership?.status === 'banned');
   }
 

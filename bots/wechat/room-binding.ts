@@ -3,6 +3,7 @@
 // a room, and any command from someone who is not an owner, is ignored: nothing is changed or answered.
 // Wechaty cannot read a room's admins, only its owner, so the bot must own the room it manages; when it
 // does not, the owner is told so plainly.
+import { groupAudit } from '../../src/app/audit-entries.ts';
 import { type Contact, type Message, type Room, types } from 'wechaty';
 import { ownsGroup } from '../../src/app/actors.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
@@ -85,15 +86,7 @@ export class RoomBinding {
     await store.transaction(async (tx) => {
       const now = clock.now();
       await tx.wechat.bindRoom({ groupId: group.id, roomId, boundBy: owner.id }, now);
-      await tx.audit.insert({
-        at: now,
-        actor: `account:${owner.id}`,
-        action: 'wechat.bind',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `WeChat room ${how} (the bot owns the room)`,
-        detail: null,
-      });
+      await tx.audit.insert(groupAudit(now, `account:${owner.id}`, group, 'wechat.bind', `WeChat room ${how} (the bot owns the room)`));
     });
   }
 

@@ -8,6 +8,7 @@
 //   - paid but not in the room: offered a fresh invite (reply 重新入群).
 // If many paid members look absent at once, contact ids have probably changed (a re-login): the audit
 // then removes nobody and tells the owner, because kicking paid members is the worst mistake it could make.
+import { groupAudit } from '../../src/app/audit-entries.ts';
 import { alertOwnersJob, notifyJob } from '../../src/app/job-kinds.ts';
 import type { Group, IntruderPolicy } from '../../src/app/model.ts';
 import type { NewJob } from '../../src/app/ports.ts';
@@ -154,15 +155,16 @@ export class RosterAudit {
               ],
               now,
             );
-            await tx.audit.insert({
-              at: now,
-              actor: 'system',
-              action: 'wechat.audit_report',
-              subjectType: 'group',
-              subjectId: String(group.id),
-              reason: `roster audit: ${intruders.length} in the room without a paid membership; dry-run report #${report.id} sent, nobody removed`,
-              detail: { reportId: report.id },
-            });
+            await tx.audit.insert(
+              groupAudit(
+                now,
+                'system',
+                group,
+                'wechat.audit_report',
+                `roster audit: ${intruders.length} in the room without a paid membership; dry-run report #${report.id} sent, nobody removed`,
+                { reportId: report.id },
+              ),
+            );
           });
         }
       }

@@ -1,5 +1,6 @@
 // An owner's message to every member with access to a group. Queued in the broadcast lane, which goes
 // after invites, removals, notices and reminders, and paced by each platform's limits.
+import { groupAudit } from './audit-entries.ts';
 import { invalid, notFound } from '../domain/errors.ts';
 import { type Actor, actorLabel, assertOwnerOf } from './actors.ts';
 import type { AppDeps } from './deps.ts';
@@ -29,15 +30,11 @@ export async function broadcast(deps: AppDeps, input: { actor: Actor; groupId: n
       })),
       now,
     );
-    await tx.audit.insert({
-      at: now,
-      actor: actorLabel(input.actor),
-      action: 'group.broadcast',
-      subjectType: 'group',
-      subjectId: String(group.id),
-      reason: `broadcast to ${countOf(members.length, 'member', 'members')}`,
-      detail: { chars: text.length },
-    });
+    await tx.audit.insert(
+      groupAudit(now, actorLabel(input.actor), group, 'group.broadcast', `broadcast to ${countOf(members.length, 'member', 'members')}`, {
+        chars: text.length,
+      }),
+    );
     return members.length;
   });
   deps.onJobsEnqueued?.();

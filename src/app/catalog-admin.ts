@@ -1,5 +1,6 @@
 // Owner/admin use cases for the catalogue: groups and plans. Called by the CLI, the admin API and
 // (later) owner chat commands; every input is validated here so every adapter gets the same errors.
+import { groupAudit } from './audit-entries.ts';
 import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from '../domain/membership.ts';
 import { normalizeCurrency, parsePrice } from '../domain/money.ts';
@@ -32,15 +33,7 @@ export async function addGroup(deps: AppDeps, input: { platform: string; chatId:
       now,
     );
     await assertOwner(tx, input.actor);
-    await tx.audit.insert({
-      at: now,
-      actor: actorLabel(input.actor),
-      action: 'group.add',
-      subjectType: 'group',
-      subjectId: String(g.id),
-      reason: `registered ${platform} chat ${chatId}`,
-      detail: { title },
-    });
+    await tx.audit.insert(groupAudit(now, actorLabel(input.actor), g, 'group.add', `registered ${platform} chat ${chatId}`, { title }));
     return g;
   });
 }

@@ -2,6 +2,7 @@
 // the whitelist, dry-run reports and the intruder policy (`report` → a dry run the owner has seen →
 // `remove`, or `ignore`). The adapters report facts (who is in a chat, who joined) and carry out removals;
 // they never decide who may stay.
+import { groupAudit } from './audit-entries.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DomainError, PlatformNotRunningError, ProviderRejectedError } from '../domain/errors.ts';
@@ -135,15 +136,16 @@ export async function setIntruderPolicy(
   const now = deps.clock.now();
   await deps.store.transaction(async (tx) => {
     await tx.roster.setIntruderPolicy(group.id, policy);
-    await tx.audit.insert({
-      at: now,
-      actor: actorLabel(actor),
-      action: 'group.intruder_policy',
-      subjectType: 'group',
-      subjectId: String(group.id),
-      reason: report ? `intruder policy set to ${policy} after dry-run report #${report.id}` : `intruder policy set to ${policy}`,
-      detail: { from: group.intruderPolicy, to: policy, reportId: report?.id ?? null },
-    });
+    await tx.audit.insert(
+      groupAudit(
+        now,
+        actorLabel(actor),
+        group,
+        'group.intruder_policy',
+        report ? `intruder policy set to ${policy} after dry-run report #${report.id}` : `intruder policy set to ${policy}`,
+        { from: group.intruderPolicy, to: policy, reportId: report?.id ?? null },
+      ),
+    );
   });
   return { set: true, report };
 }
@@ -170,15 +172,16 @@ export async function whitelist(
       now,
     );
     if (added)
-      await tx.audit.insert({
-        at: now,
-        actor: actorLabel(actor),
-        action: 'group.whitelist_add',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `${group.platform} user ${person.userId} may stay without a membership${how ? ` (${how})` : ''}`,
-        detail: { userId: person.userId },
-      });
+      await tx.audit.insert(
+        groupAudit(
+          now,
+          actorLabel(actor),
+          group,
+          'group.whitelist_add',
+          `${group.platform} user ${person.userId} may stay without a membership${how ? ` (${how})` : ''}`,
+          { userId: person.userId },
+        ),
+      );
     return added;
   });
 }
@@ -190,15 +193,9 @@ export async function unwhitelist(deps: AppDeps, actor: Actor, group: Group, use
   return deps.store.transaction(async (tx) => {
     const removed = await tx.roster.removeFromWhitelist(group.id, userId);
     if (removed)
-      await tx.audit.insert({
-        at: now,
-        actor: actorLabel(actor),
-        action: 'group.whitelist_remove',
-        subjectType: 'group',
-        subjectId: String(group.id),
-        reason: `${group.platform} user ${userId} no longer whitelisted`,
-        detail: { userId },
-      });
+      await tx.audit.insert(
+        groupAudit(now, actorLabel(actor), group, 'group.whitelist_remove', `${group.platform} user ${userId} no longer whitelisted`, { userId }),
+      );
     return removed;
   });
 }
