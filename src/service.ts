@@ -5,9 +5,9 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { PlaygroundGateway } from '../bots/playground/playground-gateway.ts';
 import { playgroundRoutes, timeTravelAllowed } from '../bots/playground/playground-routes.ts';
 import type { TelegramStore } from '../bots/telegram/store-port.ts';
-import { createTelegramAdapter, type TelegramAdapter, type TelegramAdapterOptions } from '../bots/telegram/telegram-adapter.ts';
+import type { TelegramAdapter, TelegramAdapterOptions } from '../bots/telegram/telegram-adapter.ts';
 import type { WechatStore } from '../bots/wechat/store-port.ts';
-import { createWechatAdapter, type WechatAdapter, type WechatAdapterOptions } from '../bots/wechat/wechat-adapter.ts';
+import type { WechatAdapter, WechatAdapterOptions } from '../bots/wechat/wechat-adapter.ts';
 import { OffsetClock } from './app/clocks.ts';
 import type { AppDeps } from './app/deps.ts';
 import { createJobHandlers } from './app/job-handlers.ts';
@@ -116,14 +116,24 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   // eslint-disable-next-line prefer-const -- assigned once below; `mayRun` reads it later
   let wechatLeader: Leader | undefined;
   const mayRun = o.wechatLock ? () => wechatLeader?.isLeader === true : undefined;
+  // The adapters are imported only when their platform is configured: wechaty and telegraf take seconds
+  // to load, which a playground-only service (and every test that builds one) should not pay.
   const wechat =
     config.wechat || o.wechat
-      ? createWechatAdapter({ deps, limiter, conversation, adminToken: o.adminToken, config: config.wechat, mayRun, ...o.wechat })
+      ? (await import('../bots/wechat/wechat-adapter.ts')).createWechatAdapter({
+          deps,
+          limiter,
+          conversation,
+          adminToken: o.adminToken,
+          config: config.wechat,
+          mayRun,
+          ...o.wechat,
+        })
       : undefined;
   if (wechat && !deps.gateways.has('wechat')) deps.gateways.set('wechat', wechat.gateway);
   // Telegram (telegraf): its gateway, the `stars` provider when enabled, a job handler (intruder removal), its webhook route.
   const telegram = config.telegram
-    ? createTelegramAdapter({
+    ? (await import('../bots/telegram/telegram-adapter.ts')).createTelegramAdapter({
         deps,
         limiter,
         conversation,

@@ -1,58 +1,66 @@
 // Two owners, each of one group, and an operator: every owner command, stats figure, broadcast, refund and
 // member action is limited to the caller's groups, and a refusal says why in one line and changes nothing.
-import type { InjectOptions } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { approveOrder, createClaimCode } from '../../src/app/owners.ts';
 import { computeStats } from '../../src/app/stats.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
-import type { Conversation, Reply } from '../../src/conversation/types.ts';
+import type { Reply } from '../../src/conversation/types.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { payDevDirect, seedOrder, seedOrderDirect } from '../helpers/fixtures.ts';
-import { auth, startTestService, type TestService } from '../helpers/service.ts';
+import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
+import { serviceTest } from '../helpers/service-fixture.ts';
+import { auth, type TestService } from '../helpers/service.ts';
 
 const textOf = (replies: Reply[]) => replies.map((r) => ('text' in r ? r.text : '')).join('\n');
 
+/** A paid dev order in the group of `chatId`, its membership granted and the invite sent. */
+async function paid(t: TestService, userId: string, chatId: string, price: string, currency: string) {
+  const deps = t.service.deps;
+  const s = await seedOrderDirect(deps, { userId, chatId, price, currency });
+  await payDevDirect(deps, s.orderId);
+  await t.service.worker.drain();
+  const order = (await deps.store.orders.get(s.orderId))!;
+  const m = (await deps.store.memberships.list({ accountId: order.accountId }))[0]!;
+  return { ...s, membershipId: m.id, expiresAt: m.expiresAt };
+}
+type Paid = Awaited<ReturnType<typeof paid>>;
+
+interface Scene {
+  /** What a chat user says to the bot, and the bot's answer as one text. */
+  say: (userId: string, text: string) => Promise<string>;
+  /** Group 1 (room-1, ann paid 9.90 CNY), owned by owner-a. */
+  one: Paid;
+  /** Group 2 (room-2, ben paid 5.00 USD), owned by owner-b; `operator` owns every group. */
+  two: Paid;
+  /** Another paid member in a group of this service. */
+  paidMember: (userId: string, chatId: string, price: string, currency: string) => Promise<Paid>;
+}
+
 describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) => {
-  let t: TestService;
-  let deps: AppDeps;
-  let bot: Conversation;
-  const inject = (o: InjectOptions) => t.service.app.inject(o);
-  const say = async (userId: string, text: string) => textOf(await bot.handle({ platform: 'playground', userId, text }));
-
-  /** Group 1 (room-1, ann paid 9.90 CNY) and group 2 (room-2, ben paid 5.00 USD). */
-  async function paid(userId: string, chatId: string, price: string, currency: string) {
-    const s = await seedOrderDirect(deps, { userId, chatId, price, currency });
-    await payDevDirect(deps, s.orderId);
-    await t.service.worker.drain();
-    const order = (await deps.store.orders.get(s.orderId))!;
-    const m = (await deps.store.memberships.list({ accountId: order.accountId }))[0]!;
-    return { ...s, membershipId: m.id, expiresAt: m.expiresAt };
-  }
-  let one: Awaited<ReturnType<typeof paid>>;
-  let two: Awaited<ReturnType<typeof paid>>;
-
-  beforeEach(async () => {
-    t = await startTestService(dialect);
-    deps = t.service.deps;
-    bot = createConversation(deps);
-    one = await paid('ann', 'room-1', '9.90', 'CNY');
-    two = await paid('ben', 'room-2', '5.00', 'USD');
-    const admin: Actor = { kind: 'admin', via: 'cli' };
-    expect(await say('owner-a', (await createClaimCode(deps, admin, [one.groupId])).code)).toMatch(/You are now an owner/);
-    expect(await say('owner-b', (await createClaimCode(deps, admin, [two.groupId])).code)).toMatch(/You are now an owner/);
-    expect(await say('operator', (await createClaimCode(deps, admin)).code)).toMatch(/You are now an owner/);
-    await t.service.worker.drain();
-  });
-  afterEach(async () => {
-    await t.close();
+  const it = serviceTest(dialect).extend<{ scene: Scene }>({
+    scene: async ({ t }, use) => {
+      const deps: AppDeps = t.service.deps;
+      const bot = createConversation(deps);
+      const say = async (userId: string, text: string) => textOf(await bot.handle({ platform: 'playground', userId, text }));
+      const one = await paid(t, 'ann', 'room-1', '9.90', 'CNY');
+      const two = await paid(t, 'ben', 'room-2', '5.00', 'USD');
+      const admin: Actor = { kind: 'admin', via: 'cli' };
+      expect(await say('owner-a', (await createClaimCode(deps, admin, [one.groupId])).code)).toMatch(/You are now an owner/);
+      expect(await say('owner-b', (await createClaimCode(deps, admin, [two.groupId])).code)).toMatch(/You are now an owner/);
+      expect(await say('operator', (await createClaimCode(deps, admin)).code)).toMatch(/You are now an owner/);
+      await t.service.worker.drain();
+      await use({ say, one, two, paidMember: (...a) => paid(t, ...a) });
+    },
   });
 
   const notMine = (groupId: number) => `That did not work: group ${groupId} is not one of your groups; ask the operator for a claim code that covers it`;
 
-  it('the owner of group 1 cannot /refund, /extend, /remove, /ban, /unban, /broadcast, /members, /addplan or /disableplan in group 2; nothing changes', async () => {
+  it('the owner of group 1 cannot /refund, /extend, /remove, /ban, /unban, /broadcast, /members, /addplan or /disableplan in group 2; nothing changes', async ({
+    deps,
+    scene: { say, one, two },
+  }) => {
     const jobsBefore = (await deps.store.jobs.list({})).length;
     const auditBefore = (await deps.store.audit.page({ limit: 1000 })).length;
     const refused = [
@@ -79,7 +87,7 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
     expect((await deps.store.orders.get(one.orderId))!.status).toBe('paid');
   });
 
-  it('each owner sees only their own groups, members and figures; the operator and the admin see all', async () => {
+  it('each owner sees only their own groups, members and figures; the operator and the admin see all', async ({ t, scene: { say, one, two } }) => {
     expect(await say('owner-a', '/groups')).toMatch(
       new RegExp(`^#${one.groupId} Group room-1 \\(playground\\): 1 with access; plans: #${one.planId} Monthly 9\\.90 CNY/30d$`),
     );
@@ -92,14 +100,14 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
     expect(groups).toHaveLength(2);
     expect(await say('operator', `/members ${two.groupId}`)).toMatch(/^#\d+ ben: active until /);
     expect(await say('operator', '/stats')).toBe('2026-01: 2 members with access, revenue 9.90 CNY, 5.00 USD, 0 renewals, 0 lapsed.');
-    const api = (await inject({ method: 'GET', url: '/api/stats', headers: auth })).json();
+    const api = (await t.service.app.inject({ method: 'GET', url: '/api/stats', headers: auth })).json();
     expect(api.activeMembers).toBe(2);
     expect(api.revenue.map((r: { currency: string }) => r.currency)).toEqual(['CNY', 'USD']);
     // A non-owner learns nothing: the unknown-command answer, not a reason.
     expect(await say('mallory', '/stats')).toBe(await say('mallory', '/frobnicate'));
   });
 
-  it('owners act in their own groups and the operator in every group', async () => {
+  it('owners act in their own groups and the operator in every group', async ({ deps, scene: { say, one, two } }) => {
     expect(await say('owner-a', `/extend ${one.membershipId} 3 loyal`)).toMatch(/now runs until/);
     expect(await say('owner-a', `/broadcast ${one.groupId} Hello readers`)).toBe('Broadcast queued for 1 member.');
     expect(await say('operator', `/extend ${two.membershipId} 3`)).toMatch(/now runs until/);
@@ -107,19 +115,22 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
     expect((await deps.store.orders.get(two.orderId))!.status).toBe('refund_pending');
   });
 
-  it('an owner of another group who is a member here can be banned like any member; an owner of this group cannot', async () => {
-    await paid('owner-a', 'room-2', '5.00', 'USD');
+  it('an owner of another group who is a member here can be banned like any member; an owner of this group cannot', async ({
+    deps,
+    scene: { say, two, paidMember },
+  }) => {
+    await paidMember('owner-a', 'room-2', '5.00', 'USD');
     const a = (await deps.store.accounts.find('playground', 'owner-a'))!;
     const inTwo = (await deps.store.memberships.list({ accountId: a.id, groupId: two.groupId }))[0]!;
     expect(await say('owner-b', `/ban ${inTwo.id} spam`)).toBe(`Membership #${inTwo.id} banned.`);
-    await paid('owner-b', 'room-2', '5.00', 'USD');
+    await paidMember('owner-b', 'room-2', '5.00', 'USD');
     const b = (await deps.store.accounts.find('playground', 'owner-b'))!;
     const own = (await deps.store.memberships.list({ accountId: b.id, groupId: two.groupId }))[0]!;
     expect(await say('operator', `/ban ${own.id}`)).toBe('That did not work: an owner cannot be banned');
     expect(await say('operator', `/remove ${own.id}`)).toBe('That did not work: an owner cannot be removed from a group this way');
   });
 
-  it('a group an owner binds in chat is theirs: they act on it, the other scoped owner cannot', async () => {
+  it('a group an owner binds in chat is theirs: they act on it, the other scoped owner cannot', async ({ deps, scene: { say, one } }) => {
     const a = (await deps.store.accounts.find('playground', 'owner-a'))!;
     const b = (await deps.store.accounts.find('playground', 'owner-b'))!;
     // What the Telegram add-bot binding and WeChat /bind do for an owner.
@@ -131,11 +142,11 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
     await expect(computeStats(deps, { kind: 'account', accountId: b.id })).resolves.toMatchObject({ activeMembers: 1 });
   });
 
-  it("approving an order held for review in another owner's group is refused", async () => {
-    const s = await seedOrder(t.service.app, { userId: 'cat', chatId: 'room-2', price: '5.00', currency: 'USD' });
+  it("approving an order held for review in another owner's group is refused", async ({ t, deps, scene: _ownersClaimed }) => {
+    const s = await seedOrderDirect(deps, { userId: 'cat', chatId: 'room-2', price: '5.00', currency: 'USD' });
     const order = (await deps.store.orders.get(s.orderId))!;
     const n = t.service.devProvider!.pay(order, { amount_minor: 400 });
-    await inject({ method: 'POST', url: '/webhooks/dev', headers: n.headers, payload: n.body });
+    await t.service.app.inject({ method: 'POST', url: '/webhooks/dev', headers: n.headers, payload: n.body });
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('review');
     const a = (await deps.store.accounts.find('playground', 'owner-a'))!;
     await expect(approveOrder(deps, { actor: { kind: 'account', accountId: a.id }, orderId: s.orderId })).rejects.toMatchObject({
@@ -145,17 +156,17 @@ describe.each(DIALECTS)('owners act on their own groups only (%s)', (dialect) =>
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('review');
   });
 
-  it('claims for groups that do not exist are refused through the admin API; nothing is created', async () => {
+  it('claims for groups that do not exist are refused through the admin API; nothing is created', async ({ t, deps, scene: { one, two } }) => {
     const before = (await deps.store.audit.page({ action: 'owner.claim_create', limit: 100 })).length;
-    const missing = await inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: [one.groupId, 999] } });
+    const missing = await t.service.app.inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: [one.groupId, 999] } });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().message).toBe('no group with id 999');
-    expect((await inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: [] } })).statusCode).toBe(400);
-    expect((await inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: ['x'] } })).statusCode).toBe(400);
+    expect((await t.service.app.inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: [] } })).statusCode).toBe(400);
+    expect((await t.service.app.inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: ['x'] } })).statusCode).toBe(400);
     expect((await deps.store.audit.page({ action: 'owner.claim_create', limit: 100 })).length).toBe(before);
-    const ok = await inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: [two.groupId] } });
+    const ok = await t.service.app.inject({ method: 'POST', url: '/api/owner-claims', headers: auth, payload: { groupIds: [two.groupId] } });
     expect(ok.statusCode).toBe(201);
     expect(ok.json().groupIds).toEqual([two.groupId]);
-    expect((await inject({ method: 'POST', url: '/api/owner-claims', headers: auth })).json().groupIds).toBeNull();
+    expect((await t.service.app.inject({ method: 'POST', url: '/api/owner-claims', headers: auth })).json().groupIds).toBeNull();
   });
 });

@@ -1,39 +1,96 @@
-import type { InjectOptions } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// Owner claim codes and actions, refunds (whole, partial, stacked, refused) and the admin lists. Each
+// test gets its own service from the fixture; orders are seeded through the use cases, and the admin
+// API is called only where the test is about it.
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
+import type { Order } from '../../src/app/model.ts';
 import { banMember, createClaimCode, extendMembership, redeemClaimCode, removeMember } from '../../src/app/owners.ts';
 import type { PaymentProvider } from '../../src/app/ports.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DEV_SIGNATURE_HEADER } from '../../src/payments/dev/dev-provider.ts';
 import { DIALECTS } from '../helpers/db.ts';
-import { payDevDirect, seedOrder, seedOrderDirect } from '../helpers/fixtures.ts';
-import { auth, startTestService, type TestService } from '../helpers/service.ts';
+import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
+import { serviceTest } from '../helpers/service-fixture.ts';
+import { auth } from '../helpers/service.ts';
+
+const admin: Actor = { kind: 'admin', via: 'api' };
+
+interface PaidMember {
+  groupId: number;
+  planId: number;
+  orderId: string;
+  order: Order;
+  membershipId: number;
+  accountId: number;
+}
+
+interface Helpers {
+  /** The admin API, for the tests about it. */
+  inject: (o: InjectOptions) => Promise<LightMyRequestResponse>;
+  /** A member with access: a dev order seeded and paid through the use cases, its invite sent. */
+  paidMember: (userId: string, days?: number) => Promise<PaidMember>;
+  /** Another paid order of the same plan for the same user; its order id. */
+  buy: (userId: string, planId: number) => Promise<string>;
+  /** Removal jobs a refund queued. */
+  refundJobs: () => Promise<unknown[]>;
+  /** A signed dev `refund.succeeded` notification, as a provider would send it for a refund made in its dashboard. */
+  devRefund: (outTradeNo: string, refundId: string, amountMinor: number, eventId?: string) => Promise<LightMyRequestResponse>;
+  /** The message keys of the owner alerts queued so far. */
+  alertKeys: () => Promise<string[]>;
+  /** The payments ledger of one order. */
+  ledgerOf: (orderId: string) => Promise<Array<{ kind: string; provider_txn_id: string | null; amount_minor: number }>>;
+}
 
 describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
-  let t: TestService;
-  beforeEach(async () => {
-    t = await startTestService(dialect);
+  const it = serviceTest(dialect).extend<Helpers>({
+    inject: async ({ t }, use) => use((o) => t.service.app.inject(o)),
+    paidMember: async ({ t }, use) =>
+      use(async (userId, days = 30) => {
+        const s = await seedOrderDirect(t.service.deps, { userId, days });
+        await payDevDirect(t.service.deps, s.orderId);
+        await t.service.worker.drain();
+        const order = (await t.service.deps.store.orders.get(s.orderId))!;
+        const m = (await t.service.deps.store.memberships.list({ accountId: order.accountId }))[0]!;
+        return { ...s, order, membershipId: m.id, accountId: order.accountId };
+      }),
+    buy: async ({ t }, use) =>
+      use(async (userId, planId) => {
+        const { orderId } = await seedOrderDirect(t.service.deps, { userId, planId });
+        expect((await payDevDirect(t.service.deps, orderId)).status).toBe('paid');
+        await t.service.worker.drain();
+        return orderId;
+      }),
+    refundJobs: async ({ t }, use) =>
+      use(async () => (await t.service.deps.store.jobs.list({ kind: 'remove' })).filter((j) => (j.payload as { reason: string }).reason === 'revoked')),
+    devRefund: async ({ t }, use) =>
+      use(async (outTradeNo, refundId, amountMinor, eventId = `evt_${refundId}_${amountMinor}`) => {
+        const body = JSON.stringify({
+          id: eventId,
+          type: 'refund.succeeded',
+          created: t.clock.now(),
+          data: { out_trade_no: outTradeNo, refund_id: refundId, amount_minor: amountMinor, currency: 'CNY' },
+        });
+        return t.service.app.inject({
+          method: 'POST',
+          url: '/webhooks/dev',
+          headers: { 'content-type': 'application/json', [DEV_SIGNATURE_HEADER]: t.service.devProvider!.sign(body) },
+          payload: body,
+        });
+      }),
+    alertKeys: async ({ t }, use) =>
+      use(async () => (await t.service.deps.store.jobs.list({ kind: 'alert_owners' })).map((j) => (j.payload as { message: { key: string } }).message.key)),
+    ledgerOf: async ({ t }, use) =>
+      use((orderId) =>
+        t.db.opened.db.selectFrom('payments').select(['kind', 'provider_txn_id', 'amount_minor']).where('order_id', '=', orderId).orderBy('id').execute(),
+      ),
   });
-  afterEach(async () => {
-    await t.close();
-  });
-  const inject = (o: InjectOptions) => t.service.app.inject(o);
-  const pay = (orderId: string) => inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
-  const paidMember = async (userId: string, days = 30) => {
-    const s = await seedOrderDirect(t.service.deps, { userId, days });
-    await payDevDirect(t.service.deps, s.orderId);
-    await t.service.worker.drain();
-    const order = (await t.service.deps.store.orders.get(s.orderId))!;
-    const m = (await t.service.deps.store.memberships.list({ accountId: order.accountId }))[0]!;
-    return { ...s, order, membershipId: m.id, accountId: order.accountId };
-  };
-  const admin: Actor = { kind: 'admin', via: 'api' };
 
   describe('claim codes', () => {
-    it('makes the redeeming account an owner, once', async () => {
-      const { code } = (await inject({ method: 'POST', url: '/api/owner-claims', headers: auth })).json();
+    it('makes the redeeming account an owner, once', async ({ t }) => {
+      const { code } = await createClaimCode(t.service.deps, admin);
       expect(code).toMatch(/^claim-[0-9a-f]{32}$/);
       const owner = await redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'boss', code: `  ${code.toUpperCase()} ` });
       expect(owner.isOwner).toBe(true);
@@ -44,7 +101,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect((await t.service.deps.store.accounts.find('playground', 'thief'))?.isOwner ?? false).toBe(false);
     });
 
-    it('refuses expired and mistyped codes', async () => {
+    it('refuses expired and mistyped codes', async ({ t }) => {
       const { code } = await createClaimCode(t.service.deps, admin);
       await t.clock.advance(24 * HOUR_MS + 1);
       await expect(redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'late', code })).rejects.toMatchObject({
@@ -62,7 +119,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
   });
 
   describe('owner actions', () => {
-    it('an owner action by a non-owner is refused and changes nothing', async () => {
+    it('an owner action by a non-owner is refused and changes nothing', async ({ t, paidMember }) => {
       const m = await paidMember('victim');
       const stranger = await t.service.deps.store.accounts.upsert({ platform: 'playground', platformUserId: 'stranger' }, t.clock.now());
       const actor: Actor = { kind: 'account', accountId: stranger.id };
@@ -77,7 +134,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(audit.at(-1)).toMatchObject({ actor: `account:${stranger.id}`, action: 'membership.extend_by_owner', reason: 'loyal' });
     });
 
-    it('extends, removes, bans and unbans through the admin API with an audit line each', async () => {
+    it('extends, removes, bans and unbans through the admin API with an audit line each', async ({ t, inject, paidMember }) => {
       const m = await paidMember('bob');
       const before = (await t.service.deps.store.memberships.get(m.membershipId))!.expiresAt;
       const ext = await inject({ method: 'POST', url: `/api/members/${m.membershipId}/extend`, headers: auth, payload: { days: 7, reason: 'apology' } });
@@ -113,7 +170,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(audit.find((a: { action: string }) => a.action === 'membership.ban')).toMatchObject({ actor: 'admin:api', reason: 'spam' });
     });
 
-    it('extend never shortens: a removed member with paid time left gets it back plus the days, and an invite', async () => {
+    it('extend never shortens: a removed member with paid time left gets it back plus the days, and an invite', async ({ t, inject, paidMember }) => {
       const m = await paidMember('returning');
       const paidUntil = (await t.service.deps.store.memberships.get(m.membershipId))!.expiresAt;
       await inject({ method: 'POST', url: `/api/members/${m.membershipId}/remove`, headers: auth, payload: {} });
@@ -125,7 +182,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(t.gateway.roster('room-1').has('returning')).toBe(true);
     });
 
-    it('an unbanned member with paid time left is invited again', async () => {
+    it('an unbanned member with paid time left is invited again', async ({ t, inject, paidMember }) => {
       const m = await paidMember('dora');
       await inject({ method: 'POST', url: `/api/members/${m.membershipId}/ban`, headers: auth, payload: {} });
       await t.service.worker.drain();
@@ -136,7 +193,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(t.gateway.roster('room-1').has('dora')).toBe(true);
     });
 
-    it('refuses extending by zero, negative, fractional or absurd days', async () => {
+    it('refuses extending by zero, negative, fractional or absurd days', async ({ inject, paidMember }) => {
       const m = await paidMember('carol');
       for (const days of [0, -3, 1.5, 100000]) {
         const res = await inject({ method: 'POST', url: `/api/members/${m.membershipId}/extend`, headers: auth, payload: { days } });
@@ -147,7 +204,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect((await inject({ method: 'POST', url: '/api/members/999999/extend', headers: auth, payload: { days: 1 } })).statusCode).toBe(404);
     });
 
-    it('refuses banning or removing an owner', async () => {
+    it('refuses banning or removing an owner', async ({ t, inject, paidMember }) => {
       const m = await paidMember('owner-member');
       const { code } = await createClaimCode(t.service.deps, admin);
       await redeemClaimCode(t.service.deps, { platform: 'playground', userId: 'owner-member', code });
@@ -158,8 +215,8 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect((await t.service.deps.store.memberships.get(m.membershipId))!.status).toBe('active');
     });
 
-    it('approves an order held for review: paid and granted', async () => {
-      const s = await seedOrder(t.service.app, { userId: 'mismatch' });
+    it('approves an order held for review: paid and granted', async ({ t, inject }) => {
+      const s = await seedOrderDirect(t.service.deps, { userId: 'mismatch' });
       const order = (await t.service.deps.store.orders.get(s.orderId))!;
       const n = t.service.devProvider!.pay(order, { amount_minor: 980 });
       await inject({ method: 'POST', url: '/webhooks/dev', headers: n.headers, payload: n.body });
@@ -174,7 +231,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
   });
 
   describe('refunds', () => {
-    it('refunds a paid order: refund number stored first, periods revoked, access withdrawn, member told', async () => {
+    it('refunds a paid order: refund number stored first, periods revoked, access withdrawn, member told', async ({ t, inject, paidMember }) => {
       const m = await paidMember('refundee');
       const res = await inject({ method: 'POST', url: `/api/orders/${m.orderId}/refund`, headers: auth, payload: { reason: 'changed mind' } });
       expect(res.statusCode).toBe(202);
@@ -197,17 +254,11 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       ]);
     });
 
-    it('keeps access when another paid period is left, with the expiry shortened', async () => {
+    it('keeps access when another paid period is left, with the expiry shortened', async ({ t, inject, paidMember, buy }) => {
       const first = await paidMember('twice');
-      const second = await t.service.app.inject({
-        method: 'POST',
-        url: '/api/checkouts',
-        headers: auth,
-        payload: { platform: 'playground', userId: 'twice', planId: first.planId, provider: 'dev' },
-      });
-      await pay(second.json().orderId);
+      const second = await buy('twice', first.planId);
       const full = (await t.service.deps.store.memberships.get(first.membershipId))!.expiresAt;
-      await inject({ method: 'POST', url: `/api/orders/${second.json().orderId}/refund`, headers: auth, payload: {} });
+      await inject({ method: 'POST', url: `/api/orders/${second}/refund`, headers: auth, payload: {} });
       await t.service.worker.drain();
       const m = (await t.service.deps.store.memberships.get(first.membershipId))!;
       expect(m.status).toBe('active');
@@ -216,17 +267,8 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
     });
 
     // Part 1 of issue 13: a refund takes back only what it paid for.
-    const buy = async (userId: string, planId: number) => {
-      const c = await inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId, planId, provider: 'dev' } });
-      expect(c.statusCode).toBe(201);
-      await pay(c.json().orderId);
-      await t.service.worker.drain();
-      return c.json().orderId as string;
-    };
-    const refundJobs = async () =>
-      (await t.service.deps.store.jobs.list({ kind: 'remove' })).filter((j) => (j.payload as { reason: string }).reason === 'revoked');
 
-    it('refunding an order whose period lapsed long ago leaves the period another order pays for alone', async () => {
+    it('refunding an order whose period lapsed long ago leaves the period another order pays for alone', async ({ t, inject, paidMember, buy, refundJobs }) => {
       const a = await paidMember('lapser');
       const aEnd = (await t.service.deps.store.memberships.get(a.membershipId))!.expiresAt;
       // A lapses: past its expiry and the grace, removed.
@@ -252,7 +294,13 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(audit.find((e) => e.action === 'membership.refund')!.reason).toMatch(/already used, nothing to take back/);
     });
 
-    it('a refund subtracts only the unused part, and stacked periods move earlier so their own refund is exact', async () => {
+    it('a refund subtracts only the unused part, and stacked periods move earlier so their own refund is exact', async ({
+      t,
+      inject,
+      paidMember,
+      buy,
+      refundJobs,
+    }) => {
       const start = t.clock.now();
       const a = await paidMember('stacker');
       const b = await buy('stacker', a.planId);
@@ -288,26 +336,16 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
     });
 
     // Part 2 of issue 13: partial refunds never remove anyone.
-    const devRefund = async (outTradeNo: string, refundId: string, amountMinor: number, eventId = `evt_${refundId}_${amountMinor}`) => {
-      const body = JSON.stringify({
-        id: eventId,
-        type: 'refund.succeeded',
-        created: t.clock.now(),
-        data: { out_trade_no: outTradeNo, refund_id: refundId, amount_minor: amountMinor, currency: 'CNY' },
-      });
-      return inject({
-        method: 'POST',
-        url: '/webhooks/dev',
-        headers: { 'content-type': 'application/json', [DEV_SIGNATURE_HEADER]: t.service.devProvider!.sign(body) },
-        payload: body,
-      });
-    };
-    const alertKeys = async () =>
-      (await t.service.deps.store.jobs.list({ kind: 'alert_owners' })).map((j) => (j.payload as { message: { key: string } }).message.key);
-    const ledgerOf = (orderId: string) =>
-      t.db.opened.db.selectFrom('payments').select(['kind', 'provider_txn_id', 'amount_minor']).where('order_id', '=', orderId).orderBy('id').execute();
 
-    it('a partial refund is booked, shown as refundedMinor, audited and told to the owner; the member stays', async () => {
+    it('a partial refund is booked, shown as refundedMinor, audited and told to the owner; the member stays', async ({
+      t,
+      inject,
+      paidMember,
+      refundJobs,
+      devRefund,
+      alertKeys,
+      ledgerOf,
+    }) => {
       const m = await paidMember('partly');
       const res = await devRefund(m.order.outTradeNo, 'r-1fen', 1);
       expect(res.statusCode).toBe(200);
@@ -362,7 +400,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       });
     });
 
-    it('partial refunds that add up to the charge withdraw access at the last one', async () => {
+    it('partial refunds that add up to the charge withdraw access at the last one', async ({ t, inject, paidMember, devRefund }) => {
       const m = await paidMember('bits');
       await devRefund(m.order.outTradeNo, 'r-a', 490);
       await t.service.worker.drain();
@@ -379,7 +417,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(again.json().message).toMatch(/already refunded/);
     });
 
-    it('two partial refunds reported at the same moment that together reach the charge withdraw access', async () => {
+    it('two partial refunds reported at the same moment that together reach the charge withdraw access', async ({ t, paidMember, devRefund }) => {
       for (const user of ['race-1', 'race-2', 'race-3']) {
         const m = await paidMember(user);
         const answers = await Promise.all([devRefund(m.order.outTradeNo, `${user}-a`, 490), devRefund(m.order.outTradeNo, `${user}-b`, 500)]);
@@ -390,7 +428,14 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       }
     });
 
-    it('bad input: a refund notification for more than the charge holds the order for review, tells the owner, removes nobody', async () => {
+    it('bad input: a refund notification for more than the charge holds the order for review, tells the owner, removes nobody', async ({
+      t,
+      inject,
+      paidMember,
+      refundJobs,
+      devRefund,
+      alertKeys,
+    }) => {
       const m = await paidMember('overrun');
       const res = await devRefund(m.order.outTradeNo, 'r-big', 991);
       expect(res.statusCode).toBe(200);
@@ -409,7 +454,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(queue.items.map((x: { id: string; refundedMinor: number }) => [x.id, x.refundedMinor])).toEqual([[m.orderId, 991]]);
     });
 
-    it('bad input: a refund notification naming an order of another provider changes nothing', async () => {
+    it('bad input: a refund notification naming an order of another provider changes nothing', async ({ t, paidMember, ledgerOf }) => {
       const m = await paidMember('elsewhere');
       const other: PaymentProvider = Object.assign(Object.create(t.service.devProvider!) as PaymentProvider, { name: 'wechatpay' });
       const outcome = await handleProviderEvent(
@@ -439,8 +484,8 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect(recorded).toEqual([{ provider: 'wechatpay', outcome: 'unknown_order', order_id: null }]);
     });
 
-    it('refuses refunding an unpaid or already refunded order', async () => {
-      const unpaid = await seedOrder(t.service.app, { userId: 'nopay' });
+    it('refuses refunding an unpaid or already refunded order', async ({ t, inject, paidMember }) => {
+      const unpaid = await seedOrderDirect(t.service.deps, { userId: 'nopay' });
       const r1 = await inject({ method: 'POST', url: `/api/orders/${unpaid.orderId}/refund`, headers: auth, payload: {} });
       expect(r1.statusCode).toBe(409);
       expect(r1.json().message).toMatch(/is pending: only a paid order can be refunded/);
@@ -455,7 +500,11 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect((await inject({ method: 'POST', url: '/api/orders/AAAAAAAAAAAAAAAAAAAAAA/refund', headers: auth, payload: {} })).statusCode).toBe(404);
     });
 
-    it('retries an unreachable provider with the same refund number; a rejection puts the order back to paid and tells the owner', async () => {
+    it('retries an unreachable provider with the same refund number; a rejection puts the order back to paid and tells the owner', async ({
+      t,
+      inject,
+      paidMember,
+    }) => {
       const dev = t.service.devProvider!;
       const seen: string[] = [];
       let mode: 'down' | 'reject' | 'ok' = 'down';
@@ -492,7 +541,7 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
   });
 
   describe('lists, paging and stats', () => {
-    it('pages members and orders with cursors and refuses a tampered cursor', async () => {
+    it('pages members and orders with cursors and refuses a tampered cursor', async ({ inject, paidMember }) => {
       for (let i = 0; i < 5; i++) await paidMember(`p${i}`);
       const first = (await inject({ method: 'GET', url: '/api/members?limit=2', headers: auth })).json();
       expect(first.items).toHaveLength(2);
@@ -518,17 +567,17 @@ describe.each(DIALECTS)('owners and refunds (%s)', (dialect) => {
       expect((await inject({ method: 'GET', url: '/api/members?status=zombie', headers: auth })).statusCode).toBe(400);
     });
 
-    it('filters members expiring soon', async () => {
+    it('filters members expiring soon', async ({ inject, paidMember }) => {
       await paidMember('soon', 3);
       await paidMember('later', 30);
       const res = (await inject({ method: 'GET', url: '/api/members?expiringWithinDays=7', headers: auth })).json();
       expect(res.items.map((m: { platformUserId: string }) => m.platformUserId)).toEqual(['soon']);
     });
 
-    it('reports stats per currency for this month in TZ_DISPLAY', async () => {
+    it('reports stats per currency for this month in TZ_DISPLAY', async ({ t, inject, paidMember }) => {
       await paidMember('s1');
-      const usd = await seedOrder(t.service.app, { userId: 's2', price: '5.00', currency: 'USD', chatId: 'room-usd' });
-      await pay(usd.orderId);
+      const usd = await seedOrderDirect(t.service.deps, { userId: 's2', price: '5.00', currency: 'USD', chatId: 'room-usd' });
+      await payDevDirect(t.service.deps, usd.orderId);
       const stats = (await inject({ method: 'GET', url: '/api/stats', headers: auth })).json();
       expect(stats.month).toBe('2026-01');
       expect(stats.activeMembers).toBe(2);
