@@ -158,6 +158,29 @@ export async function extendMembership(deps: AppDeps, input: MemberTarget & { ac
   });
 }
 
+/** Moves a membership to `status` (its paid time kept, any grace ended) and audits who did it and why. */
+async function moveMember(
+  tx: Repos,
+  now: number,
+  input: { actor: Actor; reason?: string },
+  m: Membership,
+  status: Membership['status'],
+  action: string,
+  defaultReason: string,
+  detail: unknown,
+): Promise<void> {
+  await tx.memberships.update(m.id, { status, expiresAt: m.expiresAt, graceUntil: null }, now);
+  await tx.audit.insert({
+    at: now,
+    actor: actorLabel(input.actor),
+    action,
+    subjectType: 'membership',
+    subjectId: String(m.id),
+    reason: reasonOf(input.reason, defaultReason),
+    detail,
+  });
+}
+
 /** Removes a member now (access withdrawn, free to buy again later). */
 export async function removeMember(deps: AppDeps, input: MemberTarget & { actor: Actor; reason?: string }): Promise<Membership> {
   return commit(deps, async (tx, now) => {
@@ -166,16 +189,7 @@ export async function removeMember(deps: AppDeps, input: MemberTarget & { actor:
     if (account.isOwner && (await ownsGroup(tx, account.id, group.id))) throw conflict('an owner cannot be removed from a group this way');
     if (m.status !== 'active' && m.status !== 'grace') throw conflict(`this membership is ${m.status}, not in the group`);
     const next = applyMembershipEvent(m, { type: 'revoke' });
-    await tx.memberships.update(m.id, { status: next.status, expiresAt: m.expiresAt, graceUntil: null }, now);
-    await tx.audit.insert({
-      at: now,
-      actor: actorLabel(input.actor),
-      action: 'membership.remove',
-      subjectType: 'membership',
-      subjectId: String(m.id),
-      reason: reasonOf(input.reason, 'removed by owner'),
-      detail: null,
-    });
+    await moveMember(tx, now, input, m, next.status, 'membership.remove', 'removed by owner', null);
     return { membership: { ...m, status: next.status }, jobs: [removeJob({ membershipId: m.id, reason: 'revoked', expectStatus: 'revoked' }, now)] };
   });
 }
@@ -186,16 +200,7 @@ export async function banMember(deps: AppDeps, input: MemberTarget & { actor: Ac
     if (account.isOwner && (await ownsGroup(tx, account.id, group.id))) throw conflict('an owner cannot be banned');
     if (m.status === 'banned') throw conflict('this member is already banned');
     const next = applyMembershipEvent(m, { type: 'ban' });
-    await tx.memberships.update(m.id, { status: 'banned', expiresAt: m.expiresAt, graceUntil: null }, now);
-    await tx.audit.insert({
-      at: now,
-      actor: actorLabel(input.actor),
-      action: 'membership.ban',
-      subjectType: 'membership',
-      subjectId: String(m.id),
-      reason: reasonOf(input.reason, 'banned by owner'),
-      detail: { from: m.status },
-    });
+    await moveMember(tx, now, input, m, 'banned', 'membership.ban', 'banned by owner', { from: m.status });
     return {
       membership: { ...m, status: 'banned' },
       jobs:
@@ -212,16 +217,7 @@ export async function unbanMember(deps: AppDeps, input: MemberTarget & { actor: 
     const { m } = await lockTarget(tx, input.actor, input);
     if (m.status !== 'banned') throw conflict(`this member is ${m.status}, not banned`);
     const next = applyMembershipEvent(m, { type: 'unban', now });
-    await tx.memberships.update(m.id, { status: next.status, expiresAt: m.expiresAt, graceUntil: null }, now);
-    await tx.audit.insert({
-      at: now,
-      actor: actorLabel(input.actor),
-      action: 'membership.unban',
-      subjectType: 'membership',
-      subjectId: String(m.id),
-      reason: reasonOf(input.reason, 'unbanned by owner'),
-      detail: { to: next.status },
-    });
+    await moveMember(tx, now, input, m, next.status, 'membership.unban', 'unbanned by owner', { to: next.status });
     return { membership: { ...m, status: next.status }, jobs: next.invite ? [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }, `unban:${now}`)] : [] };
   });
 }

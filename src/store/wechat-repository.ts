@@ -53,35 +53,22 @@ export function wechatRepo(db: Kysely<Database>): WechatRepo {
     },
 
     async upsertPendingAdd(p) {
+      // A new wait, or a fresh one for the same membership (counted in `attempts`).
+      const wait = {
+        group_id: p.groupId,
+        account_id: p.accountId,
+        contact_id: p.contactId,
+        room_id: p.roomId,
+        mode: p.mode,
+        state: 'pending',
+        requested_at: p.requestedAt,
+        deadline_at: p.deadlineAt,
+        resolved_at: null,
+      } as const;
       await db
         .insertInto('wechat_pending_adds')
-        .values({
-          membership_id: p.membershipId,
-          group_id: p.groupId,
-          account_id: p.accountId,
-          contact_id: p.contactId,
-          room_id: p.roomId,
-          mode: p.mode,
-          state: 'pending',
-          requested_at: p.requestedAt,
-          deadline_at: p.deadlineAt,
-          resolved_at: null,
-          attempts: 1,
-        })
-        .onConflict((oc) =>
-          oc.column('membership_id').doUpdateSet((eb) => ({
-            group_id: p.groupId,
-            account_id: p.accountId,
-            contact_id: p.contactId,
-            room_id: p.roomId,
-            mode: p.mode,
-            state: 'pending',
-            requested_at: p.requestedAt,
-            deadline_at: p.deadlineAt,
-            resolved_at: null,
-            attempts: eb(eb.ref('wechat_pending_adds.attempts'), '+', 1),
-          })),
-        )
+        .values({ membership_id: p.membershipId, ...wait, attempts: 1 })
+        .onConflict((oc) => oc.column('membership_id').doUpdateSet((eb) => ({ ...wait, attempts: eb(eb.ref('wechat_pending_adds.attempts'), '+', 1) })))
         .execute();
     },
 
