@@ -178,7 +178,15 @@ export async function webhookThroughput(
   const senders = await notificationSenders(provider, outTradeNos, () => serviceUrl);
   const { r, mem } = await (async () => {
     try {
-      const svc = await spawnService({ DATABASE_URL: url, ADMIN_TOKEN, DEV_PAY_SECRET: DEV_SECRET, PLAYGROUND: 'on', ...senders.env });
+      // PLAYGROUND_WITH_REAL_PAYMENTS: the bench means it (a real provider's notifications to a playground group).
+      const svc = await spawnService({
+        DATABASE_URL: url,
+        ADMIN_TOKEN,
+        DEV_PAY_SECRET: DEV_SECRET,
+        PLAYGROUND: 'on',
+        PLAYGROUND_WITH_REAL_PAYMENTS: '1',
+        ...senders.env,
+      });
       serviceUrl = svc.url;
       try {
         const r: LoadResult = await runLoad(senders.requests, concurrency);
