@@ -244,7 +244,9 @@ describe.each(DIALECTS)('Telegram: one message per payment (%s)', (dialect) => {
     expect(after[0]!.text).toContain('Tap the button below to join "Readers club"');
     expect(after[0]!.reply_markup?.inline_keyboard).toEqual([[{ text: 'Join "Readers club"', url: link }]]);
     expect(link).toMatch(/^https:\/\/t\.me\/\+/);
-    expect(await h.t.service.deps.store.jobs.list({ kind: 'notify' })).not.toContainEqual(expect.objectContaining({ dedupeKey: expect.stringMatching(/^paid:/) }));
+    expect(await h.t.service.deps.store.jobs.list({ kind: 'notify' })).not.toContainEqual(
+      expect.objectContaining({ dedupeKey: expect.stringMatching(/^paid:/) }),
+    );
     expect(emu.joinViaLink(alice, link)).toBe('requested');
     await h.until(() => emu.isMember(chatId, alice.id), 'alice in');
     // The approval sends nothing more.
@@ -297,7 +299,13 @@ describe.each(DIALECTS)('Telegram: one message per payment (%s)', (dialect) => {
     const { group } = await h.boundGroup(owner);
     await h.plan(group.id);
     const alice = emu.addUser('Alice', { language_code: 'en' });
-    emu.inject({ method: 'createChatInviteLink', kind: 'error', code: 400, description: 'Bad Request: not enough rights to manage chat invite links', times: 5 });
+    emu.inject({
+      method: 'createChatInviteLink',
+      kind: 'error',
+      code: 400,
+      description: 'Bad Request: not enough rights to manage chat invite links',
+      times: 5,
+    });
     const mark = await pay(alice);
     await confirmedAlone(alice, mark);
     expect(await store.jobs.list({ kind: 'invite', status: 'dead' })).toHaveLength(1);
