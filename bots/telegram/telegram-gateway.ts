@@ -69,6 +69,8 @@ const urlKeyboard = (b: UrlButton) => ({ inline_keyboard: [[{ text: b.label.slic
 
 export class TelegramGateway implements ChatGateway {
   readonly platform: Platform = 'telegram';
+  /** The payment confirmation and the join link travel in one message (text + URL button). */
+  readonly confirmsWithInvite = true;
 
   constructor(private readonly c: TelegramContext) {}
 
@@ -193,9 +195,12 @@ export class TelegramGateway implements ChatGateway {
       if (member?.status === 'kicked')
         await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: Number(userId), only_if_banned: true }, { lane: 'access' });
       const link = await this.linkFor(chat, group, userId, ctx);
+      const invitation = render(this.c, ctx.locale, 'telegram.invite', { group: ctx.groupTitle, expiresAt: ctx.expiresAt });
+      // One message per payment: the confirmation first, then the invitation, the join button under both.
+      const confirmation = ctx.confirmation ? render(this.c, ctx.locale, ctx.confirmation.key, ctx.confirmation.params) : null;
       await this.sendLink(
         userId,
-        render(this.c, ctx.locale, 'telegram.invite', { group: ctx.groupTitle, expiresAt: ctx.expiresAt }),
+        confirmation ? `${confirmation}\n\n${invitation}` : invitation,
         { label: render(this.c, ctx.locale, 'telegram.invite_button', { group: ctx.groupTitle }), url: link },
         'access',
       );

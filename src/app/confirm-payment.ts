@@ -8,7 +8,7 @@
 import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import type { AppDeps } from './deps.ts';
-import { grantOrder, isBannedFromPlan } from './grant.ts';
+import { gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { confirmRefund } from './refunds.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
@@ -164,7 +164,7 @@ async function confirmPaid(
   if (!booked) throw new Rollback('duplicate');
   // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
   // success time, not when we happened to learn of it.
-  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now);
+  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps));
   await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'granted', order.id);
   return 'granted';
 }

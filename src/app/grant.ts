@@ -2,9 +2,10 @@
 // transaction, so the membership change, its period row and the jobs it causes commit together.
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { toIso } from '../domain/time.ts';
-import { inviteJob, notifyJob } from './job-kinds.ts';
-import type { Order, Plan } from './model.ts';
+import { confirmationJob, type InvitePayload, inviteJob } from './job-kinds.ts';
+import type { Order, Plan, Platform } from './model.ts';
 import type { NewJob, Repos } from './ports.ts';
+import type { AppDeps } from './deps.ts';
 import { countOf } from '../domain/text.ts';
 
 export interface GrantResult {
@@ -21,8 +22,28 @@ export async function isBannedFromPlan(tx: Repos, accountId: number, plan: Plan)
   return false;
 }
 
-export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: number, actor: string, now: number): Promise<GrantResult> {
+/** Asks the running gateway of a platform; a platform whose adapter is not running gets its confirmation on its own. */
+export const gatewayConfirmsWithInvite =
+  (deps: Pick<AppDeps, 'gateways'>) =>
+  (platform: Platform): boolean =>
+    deps.gateways.get(platform)?.confirmsWithInvite === true;
+
+/**
+ * `confirmsWithInvite`: whether the platform's gateway delivers the payment confirmation in the invitation
+ * message (see ChatGateway.confirmsWithInvite). Then a payment that brings an invite costs one message:
+ * the confirmation rides with the first such invite instead of being a notice of its own.
+ */
+export async function grantOrder(
+  tx: Repos,
+  order: Order,
+  plan: Plan,
+  startAt: number,
+  actor: string,
+  now: number,
+  confirmsWithInvite: (platform: Platform) => boolean,
+): Promise<GrantResult> {
   const jobs: NewJob[] = [];
+  const invites: Array<{ payload: InvitePayload; platform: Platform }> = [];
   const granted: GrantResult['granted'] = [];
   const titles: string[] = [];
   let latestExpiry = 0;
@@ -46,7 +67,7 @@ export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: n
     );
     if (!fresh) continue;
     await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
-    if (next.invite) jobs.push(inviteJob({ membershipId: existing.id, expiresAt: next.expiresAt }));
+    if (next.invite) invites.push({ payload: { membershipId: existing.id, expiresAt: next.expiresAt }, platform: group.platform });
     await tx.audit.insert({
       at: now,
       actor,
@@ -61,13 +82,16 @@ export async function grantOrder(tx: Repos, order: Order, plan: Plan, startAt: n
     latestExpiry = Math.max(latestExpiry, next.expiresAt);
   }
   if (granted.length > 0) {
-    jobs.push(
-      notifyJob(
-        { accountId: order.accountId, message: { key: 'payment.confirmed', params: { plan: plan.name, groups: titles.join(', '), expiresAt: latestExpiry } } },
-        `paid:${order.id}`,
-      ),
-    );
+    const confirmation = {
+      accountId: order.accountId,
+      orderId: order.id,
+      message: { key: 'payment.confirmed', params: { plan: plan.name, groups: titles.join(', '), expiresAt: latestExpiry } },
+    };
+    // One confirmation per order: with the first invite whose platform bundles them, else on its own.
+    const carrier = invites.find((i) => confirmsWithInvite(i.platform));
+    if (carrier) carrier.payload.confirmation = confirmation;
+    else jobs.push(confirmationJob(confirmation));
   }
-  await tx.jobs.enqueue(jobs, now);
+  await tx.jobs.enqueue([...invites.map((i) => inviteJob(i.payload)), ...jobs], now);
   return { granted };
 }

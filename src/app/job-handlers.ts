@@ -20,6 +20,7 @@ import {
   REMOVE,
   type RemovePayload,
   alertOwnersJob,
+  confirmationJob,
   inviteJob,
   notifyJob,
   reconcileJob,
@@ -79,20 +80,47 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
 
   const registry = new JobRegistry();
 
+  /**
+   * The record that an order's confirmation went out inside an invitation message: written right after the
+   * gateway sent it (before anything else can fail), so a retried or dead invite job never sends it again.
+   */
+  const CONFIRMED_WITH_INVITE = 'order.confirmed_with_invite';
+  const confirmationSent = async (orderId: string): Promise<boolean> =>
+    (await store.audit.page({ subjectType: 'order', subjectId: orderId, action: CONFIRMED_WITH_INVITE, limit: 1 })).length > 0;
+
   registry.register(INVITE, async (p, _job, { signal }) => {
+    // The confirmation that rides with this invite, unless an earlier attempt already delivered it.
+    const confirmation = p.confirmation && !(await confirmationSent(p.confirmation.orderId)) ? p.confirmation : undefined;
+    // Not delivered with an invitation: a notice of its own (one per order, whoever queues it).
+    const onItsOwn = confirmation ? [confirmationJob(confirmation)] : [];
     const ctx = await loadMembership(p.membershipId);
-    if (!ctx || ctx.m.status !== 'active') return;
-    const result = await gatewayFor(ctx.group.platform).invite(ctx.group.platformChatId, ctx.account.platformUserId, {
+    if (!ctx || ctx.m.status !== 'active') return { jobs: onItsOwn };
+    const gateway = gatewayFor(ctx.group.platform);
+    const bundled = confirmation && gateway.confirmsWithInvite === true ? confirmation : undefined;
+    const result = await gateway.invite(ctx.group.platformChatId, ctx.account.platformUserId, {
       membershipId: ctx.m.id,
       expiresAt: ctx.m.expiresAt,
       groupTitle: ctx.group.title,
       locale: ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale,
+      ...(bundled ? { confirmation: bundled.message } : {}),
     });
+    const delivered = bundled !== undefined && result === 'invited';
+    if (delivered)
+      await store.audit.insert({
+        at: clock.now(),
+        actor: 'system',
+        action: CONFIRMED_WITH_INVITE,
+        subjectType: 'order',
+        subjectId: bundled.orderId,
+        reason: `payment confirmation sent with the invitation to ${ctx.group.title}`,
+        detail: { membershipId: ctx.m.id, groupId: ctx.group.id },
+      });
     // The platform confirmed the person is in: the access sweep stops looking for them.
     // Another worker took the job meanwhile: its run records the outcome, not this one.
     signal.throwIfAborted();
     if (result === 'added') await store.memberships.setAccess(ctx.m.id, { confirmedAt: clock.now(), reinvites: 0 });
     return {
+      jobs: delivered ? [] : onItsOwn,
       audit: [
         {
           at: clock.now(),
@@ -320,7 +348,11 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
       if (job.kind === 'invite') occasion = `${payload.membershipId}:${payload.expiresAt}`;
       else if (job.kind === 'remove' && m) occasion = `${payload.membershipId}:${payload.reason}:${m.updatedAt}`;
     }
+    // An invite that carried the payment confirmation: the member still hears that the payment arrived.
+    const confirmation = job.kind === 'invite' ? (job.payload as Partial<InvitePayload> | null)?.confirmation : undefined;
+    const confirm = confirmation && !(await confirmationSent(confirmation.orderId)) ? [confirmationJob(confirmation)] : [];
     return [
+      ...confirm,
       alertOwnersJob(
         {
           groupIds,

@@ -13,6 +13,12 @@ export const INVITE = defineJobKind(
     membershipId: id,
     /** The expiry this invite was issued for; a later renewal issues its own. */
     expiresAt: z.number(),
+    /**
+     * The payment confirmation rides with this invite (grant.ts decides; only for a gateway that
+     * `confirmsWithInvite`): no separate notice was queued. The handler sends it on its own when the
+     * invite needed no message, and `onDead` when the invite is given up on.
+     */
+    confirmation: z.object({ accountId: id, orderId: z.string(), message: messageRef }).optional(),
   }),
 );
 export type InvitePayload = z.output<typeof INVITE.schema>;
@@ -83,6 +89,10 @@ export const removeJob = (p: RemovePayload, periodKey: number | string): NewJob 
   REMOVE.job(p, { lane: 'access', dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}` });
 
 export const notifyJob = (p: NotifyPayload, dedupeKey?: string): NewJob => NOTIFY.job(p, { lane: 'notice', ...(dedupeKey ? { dedupeKey } : {}) });
+
+/** The "payment received" notice of an order, as a message of its own: at most one per order, whoever queues it. */
+export const confirmationJob = (c: NonNullable<InvitePayload['confirmation']>): NewJob =>
+  notifyJob({ accountId: c.accountId, message: c.message }, `paid:${c.orderId}`);
 
 export const alertOwnersJob = (p: AlertOwnersPayload, dedupeKey?: string): NewJob =>
   ALERT_OWNERS.job(p, { lane: 'notice', ...(dedupeKey ? { dedupeKey } : {}) });

@@ -8,7 +8,7 @@ import { orderSourceStatuses } from '../domain/order.ts';
 import { HOUR_MS } from '../domain/time.ts';
 import { type Actor, actorLabel, assertOwnerOf, notAllowed, ownsGroup } from './actors.ts';
 import type { AppDeps } from './deps.ts';
-import { grantOrder } from './grant.ts';
+import { gatewayConfirmsWithInvite, grantOrder } from './grant.ts';
 import { inviteJob, notifyJob, removeJob } from './job-kinds.ts';
 import { type Account, isPlatform, type Membership, type Order } from './model.ts';
 import type { NewJob, Repos } from './ports.ts';
@@ -240,7 +240,7 @@ export async function approveOrder(deps: AppDeps, input: { actor: Actor; orderId
         throw conflict('the buyer is banned: unban them first, or refund the order');
     }
     if (!(await tx.orders.transition(o.id, orderSourceStatuses('approve'), 'paid', {}, now))) throw conflict(`order ${o.id} changed meanwhile; try again`);
-    await grantOrder(tx, o, plan, Math.min(o.paidAt ?? now, now), actorLabel(input.actor), now);
+    await grantOrder(tx, o, plan, Math.min(o.paidAt ?? now, now), actorLabel(input.actor), now, gatewayConfirmsWithInvite(deps));
     await tx.audit.insert({
       at: now,
       actor: actorLabel(input.actor),

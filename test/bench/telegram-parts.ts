@@ -429,8 +429,11 @@ export async function outboundBurst(target: Target, payments: number, removals: 
   let firstInviteAt: number | undefined;
   emu.onSent = (m) => {
     if (payers.has(m.chatId) && m.invite) firstInviteAt ??= m.at;
-    if (payers.has(m.chatId)) (m.invite ? invited : payNoticed).add(m.chatId);
-    else if (readers.has(m.chatId)) broadcasted.add(m.chatId);
+    // The payment confirmation rides in the invite message (one message per payment): that message is both.
+    if (payers.has(m.chatId)) {
+      if (m.invite) invited.add(m.chatId);
+      payNoticed.add(m.chatId);
+    } else if (readers.has(m.chatId)) broadcasted.add(m.chatId);
     else remNoticed.add(m.chatId);
   };
   let removed = new Set<number>();
@@ -549,7 +552,8 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     const pending = expected - deliveredAfterStop;
     // Calls still needed: an invite is 3 (getChatMember, createChatInviteLink, sendMessage), a removal 4
     // (getChatMember, ban, unban, getChatMember), a notice 1.
-    const callsLeft = (payments - invited.size) * 3 + (removals - removed.size) * 4 + (payments - payNoticed.size) + (removals - remNoticed.size);
+    // The payment notice needs no call of its own: it goes with the invite message.
+    const callsLeft = (payments - invited.size) * 3 + (removals - removed.size) * 4 + (removals - remNoticed.size);
     const projected = elapsed + callsLeft / rate;
 
     // ---- priority: lower-lane calls let through while an invite or removal was waiting

@@ -1,6 +1,7 @@
 // The chat platform port: what the use cases ask of Telegram, WeChat or the playground. bots/*
 // implement it; app/ sees only this.
 import type { Platform } from '../model.ts';
+import type { MessageRef } from './messages.ts';
 
 /** Outbound priority lanes: lower number goes first. Invites and removals before notices, reminders, broadcasts. */
 export const LANES = { access: 0, notice: 1, system: 1, reminder: 2, broadcast: 3 } as const;
@@ -21,6 +22,12 @@ export interface InviteContext {
   expiresAt: number;
   groupTitle: string;
   locale: string;
+  /**
+   * The payment confirmation to deliver with the invitation, in the same message (only passed to a gateway
+   * whose `confirmsWithInvite` is true). On `invited` it went out with the invitation; on `added` no
+   * message was needed and it was not sent: the core sends it on its own.
+   */
+  confirmation?: MessageRef;
 }
 
 /** `added`: the person is in (or the platform confirmed the add); `invited`: an invitation is on its way to them. */
@@ -66,6 +73,12 @@ export interface RosterPerson {
  */
 export interface ChatGateway {
   readonly platform: Platform;
+  /**
+   * True when `invite` can carry the payment confirmation in the invitation message (Telegram: text and a
+   * join button in one message). Then the core sends no separate "payment received" notice for a payment
+   * that brings an invitation. Absent: the confirmation is always a message of its own.
+   */
+  readonly confirmsWithInvite?: boolean;
   sendText(userId: string, text: string, opts: SendOptions): Promise<void>;
   sendImage(userId: string, png: Buffer, caption: string, opts: SendOptions): Promise<void>;
   sendChoices(userId: string, text: string, choices: Choice[], opts: SendOptions): Promise<void>;

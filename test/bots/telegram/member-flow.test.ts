@@ -189,3 +189,126 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
     await h.until(() => emu.isMember(chatId, alice.id), 'alice back after the unban');
   });
 });
+
+// Issue 14, part 1: one Telegram message per payment. The "payment received" confirmation rides in the
+// invitation message (text + join button); when no invitation message is needed (already in, a pending
+// request approved directly, a renewal while in) or the invite fails for good, it still comes, on its own.
+describe.each(DIALECTS)('Telegram: one message per payment (%s)', (dialect) => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startTelegram(dialect);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** Buys the Monthly plan; returns how many messages the person had when the payment was made. */
+  const pay = async (user: User, start = '/start', beforePay?: () => void) => {
+    let mark = 0;
+    await h.buyWithDev(user, start, /^Monthly/, () => {
+      mark = h.emu.messagesTo(user.id).length;
+      beforePay?.();
+    });
+    return mark;
+  };
+  const confirmedAlone = async (user: User, mark: number) => {
+    await h.until(
+      () =>
+        h
+          .texts(user.id)
+          .slice(mark)
+          .some((x) => x.includes('Payment received')),
+      `${user.first_name} told the payment arrived`,
+    );
+    await h.run(30_000);
+    const after = h.emu.messagesTo(user.id).slice(mark);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.text).toContain('Payment received');
+    expect(after[0]!.text).not.toContain('Tap the button');
+    expect(buttonUrl(after[0])).toBeUndefined();
+  };
+
+  it('a first payment is one message with the confirmation and the join button; a renewal while in gets its confirmation alone', async () => {
+    const { emu } = h;
+    const owner = await h.owner('Olga');
+    const { chatId, group } = await h.boundGroup(owner);
+    await h.plan(group.id);
+    const alice = emu.addUser('Alice', { language_code: 'en' });
+
+    const mark = await pay(alice);
+    const link = await h.inviteLink(alice, mark);
+    await h.run(30_000);
+    const after = emu.messagesTo(alice.id).slice(mark);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.text).toContain('Payment received, thank you! Your "Monthly" membership for Readers club is active until');
+    expect(after[0]!.text).toContain('Tap the button below to join "Readers club"');
+    expect(after[0]!.reply_markup?.inline_keyboard).toEqual([[{ text: 'Join "Readers club"', url: link }]]);
+    expect(link).toMatch(/^https:\/\/t\.me\/\+/);
+    expect(await h.t.service.deps.store.jobs.list({ kind: 'notify' })).not.toContainEqual(
+      expect.objectContaining({ dedupeKey: expect.stringMatching(/^paid:/) }),
+    );
+    expect(emu.joinViaLink(alice, link)).toBe('requested');
+    await h.until(() => emu.isMember(chatId, alice.id), 'alice in');
+    // The approval sends nothing more.
+    await h.run(10_000);
+    expect(emu.messagesTo(alice.id).slice(mark)).toHaveLength(1);
+
+    const links = emu.calls.filter((c) => c.method === 'createChatInviteLink').length;
+    const renewal = await pay(alice, '/renew');
+    await confirmedAlone(alice, renewal);
+    expect(emu.calls.filter((c) => c.method === 'createChatInviteLink')).toHaveLength(links);
+    expect(emu.violations).toEqual([]);
+  });
+
+  it('someone already in the group who pays gets the confirmation alone, no link', async () => {
+    const { emu } = h;
+    const owner = await h.owner('Olga');
+    const { chatId, group } = await h.boundGroup(owner);
+    await h.plan(group.id);
+    const alice = emu.addUser('Alice', { language_code: 'en' });
+    const mark = await pay(alice, '/start', () => emu.addMember(chatId, alice, owner));
+    await confirmedAlone(alice, mark);
+    expect(emu.isMember(chatId, alice.id)).toBe(true);
+    expect(emu.calls.some((c) => c.method === 'createChatInviteLink')).toBe(false);
+  });
+
+  it('a pending join request approved by the payment: the confirmation comes alone', async () => {
+    const { emu } = h;
+    const { store } = h.t.service.deps;
+    const owner = await h.owner('Olga');
+    const { chatId, group } = await h.boundGroup(owner);
+    await h.plan(group.id);
+    const alice = emu.addUser('Alice', { language_code: 'en' });
+    // No job runs until the request is recorded: the payment's invite then finds it pending.
+    const mark = await pay(alice, '/start', () => void h.t.service.worker.stop());
+    const link = 'https://t.me/+ownersRequestLink';
+    emu.links.set(link, { chatId, invite_link: link, creator: owner.id, creates_join_request: true, is_revoked: false, is_primary: false, joined: 0 });
+    expect(emu.joinViaLink(alice, link)).toBe('requested');
+    await h.until(async () => (await store.telegram.getJoinRequest(group.id, String(alice.id)))?.status === 'pending', 'request recorded');
+    h.t.service.worker.start();
+    await h.until(() => emu.isMember(chatId, alice.id), 'alice approved');
+    await confirmedAlone(alice, mark);
+    expect(emu.calls.some((c) => c.method === 'approveChatJoinRequest')).toBe(true);
+    expect(emu.calls.some((c) => c.method === 'createChatInviteLink')).toBe(false);
+  });
+
+  it('an invite that fails for good still brings the confirmation, and the owner hears of the failure', async () => {
+    const { emu } = h;
+    const { store } = h.t.service.deps;
+    const owner = await h.owner('Olga');
+    const { group } = await h.boundGroup(owner);
+    await h.plan(group.id);
+    const alice = emu.addUser('Alice', { language_code: 'en' });
+    emu.inject({
+      method: 'createChatInviteLink',
+      kind: 'error',
+      code: 400,
+      description: 'Bad Request: not enough rights to manage chat invite links',
+      times: 5,
+    });
+    const mark = await pay(alice);
+    await confirmedAlone(alice, mark);
+    expect(await store.jobs.list({ kind: 'invite', status: 'dead' })).toHaveLength(1);
+    await h.until(() => h.texts(owner.id).some((x) => x.includes('Gave up on a "invite" task')), 'owner told');
+  });
+});
