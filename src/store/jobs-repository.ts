@@ -39,12 +39,11 @@ export async function claimJobs(db: Kysely<Database>, dialect: Dialect, workerId
   // Several instances claim at once: SKIP LOCKED hands each row to one of them (see due-rows.ts), and
   // the outer re-check drops a row whose status changed while we waited.
   const due = sql`(status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now})`;
-  const pick = pickDue(dialect, sql`SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit}`);
+  const pick = pickDue(dialect, due, sql`SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit}`);
   const r = await sql<JobRow>`
     UPDATE jobs
        SET status = 'running', locked_by = ${workerId}, lease_until = ${now + leaseMs}, attempts = attempts + 1, updated_at = ${now}
-     WHERE (${due})
-       AND ${pick}
+     WHERE ${pick}
     RETURNING *`.execute(db);
   return r.rows.map(toJob).sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
 }
