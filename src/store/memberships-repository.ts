@@ -152,28 +152,32 @@ export async function listMemberships(
 }
 
 /**
- * active → grace for up to `limit` due rows. The sub-select reads only due rows through
- * (status, expires_at); on PostgreSQL it skips rows another instance is sweeping, and the outer
- * `status = 'active'` re-check makes a row that changed meanwhile fall out (see due-rows.ts).
- * The statement is exported so the store test can check its query plan.
+ * active → grace for up to `limit` due rows, or straight to expired when the group's grace is over too
+ * (no grace, or a sweep that ran late): one write per row instead of two, since every row write lands
+ * on a random page of a big table (issue 14 part 7). Returns the rows that moved, in their new state.
+ * The sub-select reads only due rows through the partial index on active expiries; on PostgreSQL it
+ * skips rows another instance is sweeping, and the outer `status = 'active'` re-check makes a row that
+ * changed meanwhile fall out (see due-rows.ts). Exported so the store test can check its query plan.
  */
-export function lapseDueStatement(dialect: Dialect, now: number, limit: number): RawBuilder<unknown> {
+export function lapseDueStatement(dialect: Dialect, now: number, limit: number): RawBuilder<Database['memberships'] & { id: number }> {
   const pick = pickDue(
     dialect,
     sql`status = 'active'`,
     sql`SELECT id FROM ${fromIndexed(dialect, 'memberships', 'memberships_active_expires_idx')} WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`,
   );
-  return sql`
+  const graceUntil = sql`expires_at + (SELECT g.grace_ms FROM groups g WHERE g.id = memberships.group_id)`;
+  return sql<Database['memberships'] & { id: number }>`
     UPDATE memberships
-       SET status = 'grace',
-           grace_until = expires_at + (SELECT g.grace_ms FROM groups g WHERE g.id = memberships.group_id),
+       SET status = CASE WHEN ${graceUntil} <= ${now} THEN 'expired' ELSE 'grace' END,
+           grace_until = ${graceUntil},
            updated_at = ${now}
-     WHERE ${pick}`;
+     WHERE ${pick}
+    RETURNING *`;
 }
 
-export async function lapseDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<number> {
+export async function lapseDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Membership[]> {
   const r = await lapseDueStatement(dialect, now, limit).execute(db);
-  return Number(r.numAffectedRows ?? 0n);
+  return r.rows.map((row) => toMembership(row as never));
 }
 
 /** grace → expired for up to `limit` rows whose grace is over; returns them (same locking as lapse). */

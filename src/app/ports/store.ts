@@ -192,8 +192,11 @@ export interface Repos {
     ensureForUpdate(accountId: number, groupId: number, now: number): Promise<Membership>;
     update(id: number, patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null }, now: number): Promise<void>;
     list(filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]>;
-    /** active → grace for rows whose paid time is over; sets grace_until from the group's grace. Returns how many moved. */
-    lapseDue(now: number, limit: number): Promise<number>;
+    /**
+     * active → grace for rows whose paid time is over; sets grace_until from the group's grace, and a row
+     * whose grace is over too goes straight to expired (one write). Returns the rows that moved, as they are now.
+     */
+    lapseDue(now: number, limit: number): Promise<Membership[]>;
     /** grace → expired for rows whose grace is over; returns the rows that moved. */
     expireDue(now: number, limit: number): Promise<Membership[]>;
     remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
