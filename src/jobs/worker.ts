@@ -18,7 +18,7 @@
 //   - A dead letter's owner alert is raised by onDead (app/); an alert that dies raises none.
 import { randomUUID } from 'node:crypto';
 import type { JobHandlers } from '../app/job-handlers.ts';
-import type { Job } from '../app/model.ts';
+import type { Job, Platform } from '../app/model.ts';
 import type { Clock, Logger, Store } from '../app/ports.ts';
 import { storageProblem } from '../app/storage-guard.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/time.ts';
@@ -34,6 +34,11 @@ export interface WorkerOptions {
   accessMaxBackoffMs?: number;
   /** Access jobs: how long after its creation a job keeps retrying transient failures (default 7 days). */
   accessRetryForMs?: number;
+  /**
+   * The chat platforms whose adapter runs here now (asked before every claim): a job recorded for another
+   * platform is not claimed at all and waits, queued, for the instance that runs it. Absent: no filter.
+   */
+  platforms?: () => readonly Platform[];
   /** Wait between tries while no adapter for the job's platform is running (default 15 min). */
   noAdapterBackoffMs?: number;
   /** Other jobs: never dead-lettered for failed attempts before they have been retrying this long (default 6 h). */
@@ -110,7 +115,7 @@ export class Worker {
   async runOnce(): Promise<number> {
     // The SQLite file deleted or replaced: claim nothing, so no job's effect is recorded where nobody reads it.
     if (storageProblem(this.store, this.logger) !== null) return 0;
-    const claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch));
+    const claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch, this.opts.platforms?.()));
     await Promise.all(claimed.map((job) => this.run(job)));
     return claimed.length;
   }
@@ -266,7 +271,7 @@ export class Worker {
         let claimed: Job[] = [];
         if (free > 0) {
           try {
-            claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, free));
+            claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, free, this.opts.platforms?.()));
           } catch (err) {
             this.logger.error({ err }, 'worker claim failed');
           }

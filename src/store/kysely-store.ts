@@ -143,7 +143,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     },
     jobs: {
       enqueue: (j, now) => enqueueJobs(db, j, now),
-      claim: (w, now, lease, limit) => claimJobs(db, dialect, w, now, lease, limit),
+      claim: (w, now, lease, limit, platforms) => claimJobs(db, dialect, w, now, lease, limit, platforms),
       complete: (id, w, now) => completeJob(db, id, w, now),
       extendLease: (id, w, until) => extendJobLease(db, id, w, until),
       retry: (id, w, runAt, err, count, now) => retryJob(db, id, w, runAt, err, count, now),

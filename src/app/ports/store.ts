@@ -15,6 +15,12 @@ export interface NewJob {
   /** Same key = same logical job: enqueued at most once, ever. */
   dedupeKey?: string;
   maxAttempts?: number;
+  /**
+   * What the job is about, when that decides which chat platform's adapter it needs: the store records
+   * that platform (the group's, the membership's group's, the account's) in the same insert, and a worker
+   * claims the job only where that adapter runs. Absent: any worker claims it.
+   */
+  about?: { membershipId: number } | { accountId: number } | { groupId: number };
 }
 
 export interface AccessCheckQuery {
@@ -231,7 +237,8 @@ export interface Repos {
   jobs: {
     enqueue(jobs: NewJob[], now: number): Promise<void>;
     /** Claims up to `limit` due jobs (queued and due, or running with an expired lease), best priority first. */
-    claim(workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
+    /** Due jobs, leased to `workerId`; with `platforms`, only jobs for those chat platforms or for none (see NewJob.about). */
+    claim(workerId: string, now: number, leaseMs: number, limit: number, platforms?: readonly Platform[]): Promise<Job[]>;
     /** Each returns false when the lease was lost (another worker took the job over). */
     complete(id: number, workerId: string, now: number): Promise<boolean>;
     /** Pushes a running job's lease out while its handler is still working. */
