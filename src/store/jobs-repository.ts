@@ -152,3 +152,15 @@ export async function countJobsByStatus(db: Kysely<Database>): Promise<Array<{ s
     .execute();
   return rows.map((r) => ({ status: r.status as JobStatus, lane: r.lane, count: Number(r.count) }));
 }
+
+export async function countJobsWaitingForAdapter(db: Kysely<Database>, configured: readonly string[]): Promise<Array<{ platform: string; count: number }>> {
+  let q = db
+    .selectFrom('jobs')
+    .select('platform')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('status', '=', 'queued')
+    .where('platform', 'is not', null);
+  if (configured.length > 0) q = q.where('platform', 'not in', [...configured]);
+  const rows = await q.groupBy('platform').orderBy('platform').execute();
+  return rows.map((r) => ({ platform: r.platform!, count: Number(r.count) }));
+}
