@@ -33,6 +33,50 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
     expect((await tables()).length).toBeGreaterThan(0);
   });
 
+  it('0011: jobs still to run get the platform of their membership, account or group; others stay null', async () => {
+    const after = Object.keys(migrations)
+      .sort()
+      .filter((k) => k >= '0011');
+    const g = await t.store.groups.insert(
+      { platform: 'wechat', platformChatId: 'r', title: 'R', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      now,
+    );
+    const a = await t.store.accounts.upsert({ platform: 'telegram', platformUserId: 't1' }, now);
+    const m = await t.store.memberships.insert({ accountId: a.id, groupId: g.id, status: 'active', expiresAt: now }, now);
+    expect(await migrateDown(t.opened, after.length)).toEqual([...after].reverse());
+    const job = (kind: string, payload: unknown, status = 'queued') => ({
+      kind,
+      payload: JSON.stringify(payload),
+      lane: 'access',
+      priority: 0,
+      status,
+      run_at: now,
+      max_attempts: 8,
+      dedupe_key: null,
+      created_at: now,
+      updated_at: now,
+    });
+    await t.opened.db
+      .insertInto('jobs')
+      .values([
+        job('invite', { membershipId: m.id, expiresAt: now }),
+        job('notify', { accountId: a.id }),
+        job('remove_intruder', { groupId: g.id, userId: 'x' }),
+        job('refund', { orderId: 'o1' }),
+        job('invite', { membershipId: m.id, expiresAt: 1 }, 'done'),
+      ] as never)
+      .execute();
+    expect(await migrateToLatest(t.opened)).toEqual(after);
+    const rows = await t.opened.db.selectFrom('jobs').select(['kind', 'status', 'platform']).orderBy('id').execute();
+    expect(rows.map((r) => [r.kind, r.status, r.platform])).toEqual([
+      ['invite', 'queued', 'wechat'],
+      ['notify', 'queued', 'telegram'],
+      ['remove_intruder', 'queued', 'wechat'],
+      ['refund', 'queued', null],
+      ['invite', 'done', null],
+    ]);
+  });
+
   it('0006: owners from before scoped claims stay operators; a scope grant is idempotent', async () => {
     // Down to just before 0006 (and every migration after it), then up again.
     const fromOwnerScopes = Object.keys(migrations)
