@@ -11,6 +11,7 @@ import * as m0007 from './0007-access-reconcile.ts';
 import * as m0008 from './0008-webhook-payload-retention.ts';
 import * as m0009 from './0009-roster.ts';
 import * as m0010 from './0010-clock-offset.ts';
+import * as m0011 from './0011-sweep-indexes-job-platform.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '0008-webhook-payload-retention': m0008,
   '0009-roster': m0009,
   '0010-clock-offset': m0010,
+  '0011-sweep-indexes-job-platform': m0011,
 };

@@ -146,7 +146,10 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   if (telegram?.stars && !providers.has('stars')) providers.set('stars', telegram.stars);
   const jobHandlers = createJobHandlers(deps);
   // One registry of job kinds (src/app/job-handlers.ts); the roster's removal is one of them, for every platform.
-  worker = new Worker(o.store, o.clock, jobHandlers, o.logger, o.worker);
+  // A worker claims only jobs for the chat platforms running here: WeChat only while this instance holds
+  // the WeChat lock, so a paid member's WeChat invite is never parked by an instance that cannot send it.
+  const platformsHere = (): Platform[] => [...deps.gateways.keys()].filter((p) => p !== 'wechat' || mayRun === undefined || mayRun());
+  worker = new Worker(o.store, o.clock, jobHandlers, o.logger, { platforms: platformsHere, ...o.worker });
   const scheduler = new Scheduler(deps, wechat?.sweeps);
   // Time travel moves the service clock itself, so it needs an OffsetClock as that clock, and a
   // configuration with nothing real attached (main.ts only passes one then; this checks again).

@@ -6,7 +6,9 @@ import { log, WechatyBuilder } from 'wechaty';
 import { mock } from 'wechaty-puppet-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inviteJob } from '../src/app/job-kinds.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { DAY_MS } from '../src/domain/time.ts';
 import { createService, type Service } from '../src/service.ts';
 import { advisoryKey, pgAdvisoryLock } from '../src/store/advisory-lock.ts';
 import { FakeClock } from './fakes/fake-clock.ts';
@@ -24,6 +26,8 @@ interface Instance {
   logger: ReturnType<typeof memoryLogger>;
   /** The puppet runs here (started, whatever its login state). */
   runs(): boolean;
+  /** Kinds of the jobs this instance's worker ran (any outcome). */
+  ran: string[];
   healthz(): Promise<{ status: number; wechat: Record<string, unknown> }>;
 }
 
@@ -45,6 +49,7 @@ describe.runIf(PG_URL)('WeChat on two instances, one PostgreSQL database', () =>
     const mocker = new mock.Mocker();
     const puppet = new ExtendedPuppetMock(mocker, () => clock.now());
     const logger = memoryLogger();
+    const ran: string[] = [];
     const config = loadConfig({
       DATA_DIR: '/nonexistent-test-data-dir',
       DATABASE_URL: PG_URL!,
@@ -64,7 +69,7 @@ describe.runIf(PG_URL)('WeChat on two instances, one PostgreSQL database', () =>
       store,
       clock,
       logger,
-      worker: { random: () => 0.5 },
+      worker: { random: () => 0.5, onResult: (job) => void ran.push(job.kind) },
       wechat: { createWechaty: () => WechatyBuilder.build({ puppet }), printQr: () => {} },
       wechatLock: pgAdvisoryLock({ url: PG_URL!, schema: db.schema, name: 'wechat', instanceId: id }),
     });
@@ -72,6 +77,7 @@ describe.runIf(PG_URL)('WeChat on two instances, one PostgreSQL database', () =>
       id,
       service,
       logger,
+      ran,
       runs: () => service.wechat!.login.status !== 'stopped',
       async healthz() {
         const r = await service.app.inject({ method: 'GET', url: '/healthz', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -118,6 +124,23 @@ describe.runIf(PG_URL)('WeChat on two instances, one PostgreSQL database', () =>
       expect(h.status).toBe(200);
       expect(h.wechat).toMatchObject({ instance: i.id, holder: 'inst-a', runsHere: i === a });
     }
+    // Issue 14 part 5: a paid member's WeChat invite is never claimed (and parked) by b, which cannot
+    // send it; a, the holder, takes it at once.
+    const now = clock.now();
+    const g = await db.store.groups.insert(
+      { platform: 'wechat', platformChatId: 'room-paid', title: 'Paid', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      now,
+    );
+    const payer = await db.store.accounts.upsert({ platform: 'wechat', platformUserId: 'wx-payer' }, now);
+    const m = await db.store.memberships.insert({ accountId: payer.id, groupId: g.id, status: 'active', expiresAt: now + DAY_MS }, now);
+    await db.store.jobs.enqueue([inviteJob({ membershipId: m.id, expiresAt: m.expiresAt })], now);
+    await b.service.worker.drain();
+    expect(b.ran).not.toContain('invite');
+    expect((await db.store.jobs.list({ kind: 'invite' }))[0]).toMatchObject({ status: 'queued', attempts: 0, runAt: now });
+    await a.service.worker.drain();
+    expect(a.ran).toContain('invite');
+    expect(b.ran).not.toContain('invite');
+
     // b keeps trying and keeps seeing a.
     for (let k = 0; k < 3; k++) {
       await clock.advance(RETRY_S * 1000);

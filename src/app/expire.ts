@@ -3,6 +3,8 @@
 // batch commits the status change, the removal job and the audit line together.
 import { toIso } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
+import type { Membership } from './model.ts';
+import type { Repos } from './ports.ts';
 import { removeJob } from './job-kinds.ts';
 
 export const SWEEP_BATCH = 1000;
@@ -16,34 +18,46 @@ export async function sweepExpiry(deps: AppDeps, batch = SWEEP_BATCH): Promise<E
   const now = deps.clock.now();
   let lapsed = 0;
   let expired = 0;
+  // active → grace; a member whose grace is over as well (a group without grace, a late sweep) goes
+  // straight to expired in the same write and gets its removal here.
   for (;;) {
-    const n = await deps.store.transaction((tx) => tx.memberships.lapseDue(now, batch));
-    lapsed += n;
-    if (n < batch) break;
-  }
-  for (;;) {
-    const rows = await deps.store.transaction(async (tx) => {
-      const due = await tx.memberships.expireDue(now, batch);
-      await tx.jobs.enqueue(
-        due.map((m) => removeJob({ membershipId: m.id, reason: 'expired', expectStatus: 'expired' }, m.expiresAt)),
+    const moved = await deps.store.transaction(async (tx) => {
+      const rows = await tx.memberships.lapseDue(now, batch);
+      expired += await queueRemovals(
+        tx,
+        rows.filter((m) => m.status === 'expired'),
         now,
       );
-      await tx.audit.insertMany(
-        due.map((m) => ({
-          at: now,
-          actor: 'system',
-          action: 'membership.expire',
-          subjectType: 'membership',
-          subjectId: String(m.id),
-          reason: `paid period ended ${toIso(m.expiresAt)} and grace ended ${toIso(m.graceUntil ?? m.expiresAt)} without renewal; removal queued`,
-          detail: { groupId: m.groupId, accountId: m.accountId, expiresAt: m.expiresAt },
-        })),
-      );
-      return due.length;
+      return rows.length;
     });
+    lapsed += moved;
+    if (moved < batch) break;
+  }
+  for (;;) {
+    const rows = await deps.store.transaction(async (tx) => queueRemovals(tx, await tx.memberships.expireDue(now, batch), now));
     expired += rows;
     if (rows < batch) break;
   }
   if (expired > 0) deps.onJobsEnqueued?.();
   return { lapsed, expired };
+}
+
+/** One removal job and one audit line per expired member, in the transaction that expired them. */
+async function queueRemovals(tx: Repos, due: Membership[], now: number): Promise<number> {
+  await tx.jobs.enqueue(
+    due.map((m) => removeJob({ membershipId: m.id, reason: 'expired', expectStatus: 'expired' }, m.expiresAt)),
+    now,
+  );
+  await tx.audit.insertMany(
+    due.map((m) => ({
+      at: now,
+      actor: 'system',
+      action: 'membership.expire',
+      subjectType: 'membership',
+      subjectId: String(m.id),
+      reason: `paid period ended ${toIso(m.expiresAt)} and grace ended ${toIso(m.graceUntil ?? m.expiresAt)} without renewal; removal queued`,
+      detail: { groupId: m.groupId, accountId: m.accountId, expiresAt: m.expiresAt },
+    })),
+  );
+  return due.length;
 }

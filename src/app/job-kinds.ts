@@ -83,12 +83,17 @@ export const REFUND = defineJobKind('refund', orderPayload);
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */
 export const inviteJob = (p: InvitePayload, occasion?: string): NewJob =>
-  INVITE.job(p, { lane: 'access', dedupeKey: `invite:${p.membershipId}:${p.expiresAt}${occasion ? `:${occasion}` : ''}` });
+  INVITE.job(p, {
+    lane: 'access',
+    about: { membershipId: p.membershipId },
+    dedupeKey: `invite:${p.membershipId}:${p.expiresAt}${occasion ? `:${occasion}` : ''}`,
+  });
 
 export const removeJob = (p: RemovePayload, periodKey: number | string): NewJob =>
-  REMOVE.job(p, { lane: 'access', dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}` });
+  REMOVE.job(p, { lane: 'access', about: { membershipId: p.membershipId }, dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}` });
 
-export const notifyJob = (p: NotifyPayload, dedupeKey?: string): NewJob => NOTIFY.job(p, { lane: 'notice', ...(dedupeKey ? { dedupeKey } : {}) });
+export const notifyJob = (p: NotifyPayload, dedupeKey?: string): NewJob =>
+  NOTIFY.job(p, { lane: 'notice', about: { accountId: p.accountId }, ...(dedupeKey ? { dedupeKey } : {}) });
 
 /** The "payment received" notice of an order, as a message of its own: at most one per order, whoever queues it. */
 export const confirmationJob = (c: NonNullable<InvitePayload['confirmation']>): NewJob =>
@@ -97,7 +102,8 @@ export const confirmationJob = (c: NonNullable<InvitePayload['confirmation']>): 
 export const alertOwnersJob = (p: AlertOwnersPayload, dedupeKey?: string): NewJob =>
   ALERT_OWNERS.job(p, { lane: 'notice', ...(dedupeKey ? { dedupeKey } : {}) });
 
-export const remindJob = (p: RemindPayload): NewJob => REMIND.job(p, { lane: 'reminder', dedupeKey: `remind:${p.membershipId}:${p.expiresAt}:${p.offsetMs}` });
+export const remindJob = (p: RemindPayload): NewJob =>
+  REMIND.job(p, { lane: 'reminder', about: { membershipId: p.membershipId }, dedupeKey: `remind:${p.membershipId}:${p.expiresAt}:${p.offsetMs}` });
 
 export const closeOrderJob = (orderId: string): NewJob => CLOSE_ORDER.job({ orderId }, { lane: 'system', dedupeKey: `close:${orderId}` });
 

@@ -12,7 +12,7 @@ export interface JobKind<S extends z.ZodType> {
   readonly kind: string;
   readonly schema: S;
   /** A job of this kind, its payload typed by the schema. */
-  job(payload: z.input<S>, opts: { lane: Lane; dedupeKey?: string; maxAttempts?: number }): NewJob;
+  job(payload: z.input<S>, opts: { lane: Lane; dedupeKey?: string; maxAttempts?: number; about?: NewJob['about'] }): NewJob;
 }
 
 export function defineJobKind<S extends z.ZodType>(kind: string, schema: S): JobKind<S> {
@@ -25,6 +25,7 @@ export function defineJobKind<S extends z.ZodType>(kind: string, schema: S): Job
       lane: opts.lane,
       ...(opts.dedupeKey ? { dedupeKey: opts.dedupeKey } : {}),
       ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+      ...(opts.about ? { about: opts.about } : {}),
     }),
   };
 }

@@ -8,17 +8,26 @@
 //     (unreachable, 5xx, timeout, any other error): they retry with equal-jitter exponential backoff capped
 //     at `accessMaxBackoffMs` (5 min) for as long as `accessRetryForMs` (7 days) from the job's creation;
 //     only then do they become dead letters. An outage of hours therefore loses no invite and no removal.
-//   - No adapter running for the platform (PlatformNotRunningError): wait `noAdapterBackoffMs` (15 min,
-//     jittered) between tries, so a big backlog for a platform that is not there does not keep the store
-//     busy (the SQLite webhook path shares its one connection). Access jobs still live 7 days; other jobs
-//     count the attempt.
+//   - No adapter for the job's platform (issue 14 part 5): a job records the chat platform it needs
+//     (jobs.platform, from its membership, account or group at enqueue) and a worker claims only jobs for
+//     the platforms running here (`platforms`; WeChat only on the instance holding the WeChat lock), so
+//     such a job is never claimed: no attempt, no backoff, no store work; it stays queued, counted in
+//     /metrics and the admin /healthz, and the instance that runs the platform takes it at once. Its
+//     access window (7 days) still counts from creation: an invite or removal that could not be sent for
+//     a week gets one try when its adapter is back, and if that fails transiently it is a dead letter with
+//     an owner alert, as the owner should know by then. Decided, not accidental: a longer window would
+//     let a removal fire weeks late into a group that may have changed.
+//   - A job whose platform cannot be known (an owner alert for several groups) and still meets a missing
+//     adapter (PlatformNotRunningError) waits `noAdapterBackoffMs` (2 h, jittered) between tries, so it
+//     never keeps the store busy (the SQLite webhook path shares its one connection). Access jobs still
+//     live 7 days; other jobs count the attempt.
 //   - Every other job (notices, reminders, provider calls): exponential backoff (base 5 s, cap 1 h) and a
 //     dead letter after `maxAttempts`, but never before it has been retrying for `retryForAtLeastMs` (6 h)
 //     from its creation, so an outage of a few hours drops no payment confirmation or reminder either.
 //   - A dead letter's owner alert is raised by onDead (app/); an alert that dies raises none.
 import { randomUUID } from 'node:crypto';
 import type { JobHandlers } from '../app/job-handlers.ts';
-import type { Job } from '../app/model.ts';
+import type { Job, Platform } from '../app/model.ts';
 import type { Clock, Logger, Store } from '../app/ports.ts';
 import { storageProblem } from '../app/storage-guard.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/time.ts';
@@ -34,7 +43,12 @@ export interface WorkerOptions {
   accessMaxBackoffMs?: number;
   /** Access jobs: how long after its creation a job keeps retrying transient failures (default 7 days). */
   accessRetryForMs?: number;
-  /** Wait between tries while no adapter for the job's platform is running (default 15 min). */
+  /**
+   * The chat platforms whose adapter runs here now (asked before every claim): a job recorded for another
+   * platform is not claimed at all and waits, queued, for the instance that runs it. Absent: no filter.
+   */
+  platforms?: () => readonly Platform[];
+  /** Wait between tries while no adapter for the job's platform is running (default 2 h). */
   noAdapterBackoffMs?: number;
   /** Other jobs: never dead-lettered for failed attempts before they have been retrying this long (default 6 h). */
   retryForAtLeastMs?: number;
@@ -62,7 +76,7 @@ export class LeaseLostError extends Error {
 
 export const ACCESS_MAX_BACKOFF_MS = 5 * MINUTE_MS;
 export const ACCESS_RETRY_FOR_MS = 7 * DAY_MS;
-export const NO_ADAPTER_BACKOFF_MS = 15 * MINUTE_MS;
+export const NO_ADAPTER_BACKOFF_MS = 2 * HOUR_MS;
 export const RETRY_FOR_AT_LEAST_MS = 6 * HOUR_MS;
 
 /** Invites and removals: the jobs that must survive any outage. */
@@ -110,7 +124,7 @@ export class Worker {
   async runOnce(): Promise<number> {
     // The SQLite file deleted or replaced: claim nothing, so no job's effect is recorded where nobody reads it.
     if (storageProblem(this.store, this.logger) !== null) return 0;
-    const claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch));
+    const claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch, this.opts.platforms?.()));
     await Promise.all(claimed.map((job) => this.run(job)));
     return claimed.length;
   }
@@ -266,7 +280,7 @@ export class Worker {
         let claimed: Job[] = [];
         if (free > 0) {
           try {
-            claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, free));
+            claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, free, this.opts.platforms?.()));
           } catch (err) {
             this.logger.error({ err }, 'worker claim failed');
           }

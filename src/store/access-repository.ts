@@ -28,8 +28,8 @@ export async function claimAccessChecks(db: Kysely<Database>, dialect: Dialect, 
              OR (access_confirmed_at IS NOT NULL AND access_reinvites < ${q.maxReinvites} AND access_checked_at <= ${q.recheckBefore})))
     )
       AND group_id IN (SELECT id FROM groups WHERE platform IN (${platforms}))`;
-  const pick = pickDue(dialect, sql`SELECT id FROM memberships WHERE ${due} ORDER BY id LIMIT ${q.limit}`);
-  const claimed = await sql<{ id: number }>`UPDATE memberships SET access_checked_at = ${q.now} WHERE ${due} AND ${pick} RETURNING id`.execute(db);
+  const pick = pickDue(dialect, due, sql`SELECT id FROM memberships WHERE ${due} ORDER BY id LIMIT ${q.limit}`);
+  const claimed = await sql<{ id: number }>`UPDATE memberships SET access_checked_at = ${q.now} WHERE ${pick} RETURNING id`.execute(db);
   const ids = claimed.rows.map((r) => Number(r.id));
   if (ids.length === 0) return [];
   const rows = await db

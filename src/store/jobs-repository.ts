@@ -1,6 +1,6 @@
 // The durable outbox. Jobs are written in the same transaction as the state change that causes them
 // and claimed with a lease, so a crashed worker's jobs come back when the lease runs out.
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Job, JobStatus } from '../app/model.ts';
 import { LANES, type NewJob } from '../app/ports.ts';
 import type { Dialect } from './database.ts';
@@ -26,6 +26,7 @@ export async function enqueueJobs(db: Kysely<Database>, jobs: NewJob[], now: num
           run_at: j.runAt ?? now,
           max_attempts: j.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
           dedupe_key: j.dedupeKey ?? null,
+          platform: platformOf(j.about),
           created_at: now,
           updated_at: now,
         })),
@@ -35,16 +36,42 @@ export async function enqueueJobs(db: Kysely<Database>, jobs: NewJob[], now: num
   }
 }
 
-export async function claimJobs(db: Kysely<Database>, dialect: Dialect, workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+/** The platform a job needs, read in the insert itself (no extra round trip on the webhook path). */
+function platformOf(about: NewJob['about']): RawBuilder<string | null> | null {
+  if (about === undefined) return null;
+  if ('membershipId' in about)
+    return sql<string | null>`(SELECT g.platform FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.id = ${about.membershipId})`;
+  if ('accountId' in about) return sql<string | null>`(SELECT a.platform FROM accounts a WHERE a.id = ${about.accountId})`;
+  return sql<string | null>`(SELECT g.platform FROM groups g WHERE g.id = ${about.groupId})`;
+}
+
+/**
+ * `platforms`: the chat platforms whose adapter runs here; a job recorded for another platform is not
+ * claimed (it stays queued for the instance that runs it), a job with no platform is. Undefined: no filter.
+ */
+export async function claimJobs(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  workerId: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+  platforms?: readonly string[],
+): Promise<Job[]> {
   // Several instances claim at once: SKIP LOCKED hands each row to one of them (see due-rows.ts), and
   // the outer re-check drops a row whose status changed while we waited.
-  const due = sql`(status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now})`;
-  const pick = pickDue(dialect, sql`SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit}`);
+  const here =
+    platforms === undefined
+      ? sql``
+      : platforms.length === 0
+        ? sql` AND platform IS NULL`
+        : sql` AND (platform IS NULL OR platform IN (${sql.join(platforms.map((p) => sql`${p}`))}))`;
+  const due = sql`((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))${here}`;
+  const pick = pickDue(dialect, due, sql`SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit}`);
   const r = await sql<JobRow>`
     UPDATE jobs
        SET status = 'running', locked_by = ${workerId}, lease_until = ${now + leaseMs}, attempts = attempts + 1, updated_at = ${now}
-     WHERE (${due})
-       AND ${pick}
+     WHERE ${pick}
     RETURNING *`.execute(db);
   return r.rows.map(toJob).sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
 }
@@ -124,4 +151,16 @@ export async function countJobsByStatus(db: Kysely<Database>): Promise<Array<{ s
     .groupBy(['status', 'lane'])
     .execute();
   return rows.map((r) => ({ status: r.status as JobStatus, lane: r.lane, count: Number(r.count) }));
+}
+
+export async function countJobsWaitingForAdapter(db: Kysely<Database>, configured: readonly string[]): Promise<Array<{ platform: string; count: number }>> {
+  let q = db
+    .selectFrom('jobs')
+    .select('platform')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('status', '=', 'queued')
+    .where('platform', 'is not', null);
+  if (configured.length > 0) q = q.where('platform', 'not in', [...configured]);
+  const rows = await q.groupBy('platform').orderBy('platform').execute();
+  return rows.map((r) => ({ platform: r.platform!, count: Number(r.count) }));
 }

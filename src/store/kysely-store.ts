@@ -9,7 +9,17 @@ import { claimAccessChecks, setMembershipAccess, takeOwnerAlert } from './access
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
-import { buryJob, claimJobs, completeJob, countJobsByStatus, enqueueJobs, extendJobLease, listJobs, retryJob } from './jobs-repository.ts';
+import {
+  buryJob,
+  claimJobs,
+  completeJob,
+  countJobsByStatus,
+  countJobsWaitingForAdapter,
+  enqueueJobs,
+  extendJobLease,
+  listJobs,
+  retryJob,
+} from './jobs-repository.ts';
 import {
   ensureMembershipForUpdate,
   expireDueMemberships,
@@ -143,7 +153,8 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     },
     jobs: {
       enqueue: (j, now) => enqueueJobs(db, j, now),
-      claim: (w, now, lease, limit) => claimJobs(db, dialect, w, now, lease, limit),
+      claim: (w, now, lease, limit, platforms) => claimJobs(db, dialect, w, now, lease, limit, platforms),
+      waitingForAdapter: (configured) => countJobsWaitingForAdapter(db, configured),
       complete: (id, w, now) => completeJob(db, id, w, now),
       extendLease: (id, w, until) => extendJobLease(db, id, w, until),
       retry: (id, w, runAt, err, count, now) => retryJob(db, id, w, runAt, err, count, now),

@@ -1,9 +1,9 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Membership, MembershipPeriod, Platform } from '../app/model.ts';
 import type { MembershipView } from '../app/ports.ts';
 import type { MembershipStatus } from '../domain/membership.ts';
 import type { Dialect } from './database.ts';
-import { pickDue } from './due-rows.ts';
+import { fromIndexed, pickDue } from './due-rows.ts';
 import { toMembership, toPeriod } from './mappers.ts';
 import type { Database } from './schema.ts';
 
@@ -152,29 +152,50 @@ export async function listMemberships(
 }
 
 /**
- * active → grace for up to `limit` due rows. The sub-select reads only due rows through
- * (status, expires_at); on PostgreSQL it skips rows another instance is sweeping, and the outer
- * `status = 'active'` re-check makes a row that changed meanwhile fall out.
+ * active → grace for up to `limit` due rows, or straight to expired when the group's grace is over too
+ * (no grace, or a sweep that ran late): one write per row instead of two, since every row write lands
+ * on a random page of a big table (issue 14 part 7). Returns the rows that moved, in their new state.
+ * The sub-select reads only due rows through the partial index on active expiries; on PostgreSQL it
+ * skips rows another instance is sweeping, and the outer `status = 'active'` re-check makes a row that
+ * changed meanwhile fall out (see due-rows.ts). Exported so the store test can check its query plan.
  */
-export async function lapseDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<number> {
-  const pick = pickDue(dialect, sql`SELECT id FROM memberships WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`);
-  const r = await sql`
+export function lapseDueStatement(dialect: Dialect, now: number, limit: number): RawBuilder<Database['memberships'] & { id: number }> {
+  const pick = pickDue(
+    dialect,
+    sql`status = 'active'`,
+    sql`SELECT id FROM ${fromIndexed(dialect, 'memberships', 'memberships_active_expires_idx')} WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`,
+  );
+  const graceUntil = sql`expires_at + (SELECT g.grace_ms FROM groups g WHERE g.id = memberships.group_id)`;
+  return sql<Database['memberships'] & { id: number }>`
     UPDATE memberships
-       SET status = 'grace',
-           grace_until = expires_at + (SELECT g.grace_ms FROM groups g WHERE g.id = memberships.group_id),
+       SET status = CASE WHEN ${graceUntil} <= ${now} THEN 'expired' ELSE 'grace' END,
+           grace_until = ${graceUntil},
            updated_at = ${now}
-     WHERE status = 'active' AND ${pick}`.execute(db);
-  return Number(r.numAffectedRows ?? 0n);
+     WHERE ${pick}
+    RETURNING *`;
+}
+
+export async function lapseDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Membership[]> {
+  const r = await lapseDueStatement(dialect, now, limit).execute(db);
+  return r.rows.map((row) => toMembership(row as never));
 }
 
 /** grace → expired for up to `limit` rows whose grace is over; returns them (same locking as lapse). */
-export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Membership[]> {
-  const pick = pickDue(dialect, sql`SELECT id FROM memberships WHERE status = 'grace' AND grace_until <= ${now} ORDER BY grace_until LIMIT ${limit}`);
-  const r = await sql<Database['memberships'] & { id: number }>`
+export function expireDueStatement(dialect: Dialect, now: number, limit: number): RawBuilder<Database['memberships'] & { id: number }> {
+  const pick = pickDue(
+    dialect,
+    sql`status = 'grace'`,
+    sql`SELECT id FROM ${fromIndexed(dialect, 'memberships', 'memberships_grace_until_idx')} WHERE status = 'grace' AND grace_until <= ${now} ORDER BY grace_until LIMIT ${limit}`,
+  );
+  return sql<Database['memberships'] & { id: number }>`
     UPDATE memberships
        SET status = 'expired', updated_at = ${now}
-     WHERE status = 'grace' AND ${pick}
-    RETURNING *`.execute(db);
+     WHERE ${pick}
+    RETURNING *`;
+}
+
+export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Membership[]> {
+  const r = await expireDueStatement(dialect, now, limit).execute(db);
   return r.rows.map((row) => toMembership(row as never));
 }
 

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Order } from '../app/model.ts';
 import type { Checkout, OrderPatch } from '../app/ports.ts';
 import type { OrderStatus } from '../domain/order.ts';
@@ -75,12 +75,20 @@ export async function setOrderCheckout(db: Kysely<Database>, id: string, c: Chec
 
 /** pending → expired for orders past their window; returns the ones that moved (for closing at the provider). */
 export async function expireDueOrders(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Order[]> {
-  const pick = pickDue(dialect, sql`SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`);
-  const r = await sql<OrderRow>`
-    UPDATE orders SET status = 'expired', updated_at = ${now}
-     WHERE status = 'pending' AND ${pick}
-    RETURNING *`.execute(db);
+  const r = await expireDueOrdersStatement(dialect, now, limit).execute(db);
   return r.rows.map(toOrder);
+}
+
+export function expireDueOrdersStatement(dialect: Dialect, now: number, limit: number): RawBuilder<OrderRow> {
+  const pick = pickDue(
+    dialect,
+    sql`status = 'pending'`,
+    sql`SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`,
+  );
+  return sql<OrderRow>`
+    UPDATE orders SET status = 'expired', updated_at = ${now}
+     WHERE ${pick}
+    RETURNING *`;
 }
 
 /** Orders whose truth is at the provider: pending ones past `pendingBefore`, expired ones that expired after `expiredAfter`, and refunds in flight. */

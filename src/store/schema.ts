@@ -159,6 +159,8 @@ export interface JobsTable {
   dedupe_key: string | null;
   created_at: number;
   updated_at: number;
+  /** The chat platform whose adapter the job needs (migration 0011); null: none, or it cannot be known. */
+  platform: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AuditLogTable {

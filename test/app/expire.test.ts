@@ -71,6 +71,33 @@ describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
     expect((await deps.store.memberships.get(lenient.id))!.status).toBe('grace');
   });
 
+  it('a member whose grace is over as well expires in the same write that lapses it, with its removal and audit line', async ({ t, deps, addMember }) => {
+    const g0 = await deps.store.groups.insert(
+      { platform: 'playground', platformChatId: 'g0', title: 'G0', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      t.clock.now(),
+    );
+    const a = await deps.store.accounts.upsert({ platform: 'playground', platformUserId: 'nograce' }, t.clock.now());
+    const now = t.clock.now();
+    const strict = await deps.store.memberships.insert({ accountId: a.id, groupId: g0.id, status: 'active', expiresAt: now }, now);
+    const late = await addMember('late', now - 25 * HOUR_MS);
+    const lenient = await addMember('grace', now);
+    // One lapse: rows whose grace is over leave as expired (one row write each), the rest enter grace.
+    const moved = await deps.store.transaction((tx) => tx.memberships.lapseDue(now + 1, 10));
+    expect(Object.fromEntries(moved.map((m) => [m.id, [m.status, m.graceUntil]]))).toEqual({
+      [strict.id]: ['expired', now],
+      [late.id]: ['expired', now - HOUR_MS],
+      [lenient.id]: ['grace', now + 24 * HOUR_MS],
+    });
+    await deps.store.memberships.update(strict.id, { status: 'active', expiresAt: now, graceUntil: null }, now);
+    await deps.store.memberships.update(late.id, { status: 'active', expiresAt: now - 25 * HOUR_MS, graceUntil: null }, now);
+    t.clock.set(now + 1);
+    expect(await sweepExpiry(deps)).toEqual({ lapsed: 2, expired: 2 });
+    expect((await deps.store.jobs.list({ kind: 'remove' })).map((j) => (j.payload as { membershipId: number }).membershipId).sort()).toEqual(
+      [strict.id, late.id].sort(),
+    );
+    expect((await deps.store.audit.list({ subjectType: 'membership' })).filter((x) => x.action === 'membership.expire')).toHaveLength(2);
+  });
+
   if (dialect === 'postgres') {
     it('two instances sweeping at once expire each member exactly once', async ({ t, deps, addMember }) => {
       const now = t.clock.now();

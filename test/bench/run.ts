@@ -11,6 +11,23 @@ import { type Target, baseline, expirySweep, idleMemory, webhookThroughput } fro
 import { type LatencyPhase, outboundBurst, payToInvite } from './telegram-parts.ts';
 
 const quick = process.argv.includes('--quick');
+/** `--only sweep,memory` runs just those parts (every part when absent); the baseline runs with `webhook`. */
+const PARTS = ['webhook', 'invite', 'sweep', 'outbound', 'memory'] as const;
+type PartKey = (typeof PARTS)[number];
+const only = parseOnly(process.argv);
+const runs = (key: PartKey) => only === null || only.has(key);
+
+function parseOnly(argv: string[]): Set<PartKey> | null {
+  const i = argv.indexOf('--only');
+  if (i < 0) return null;
+  const keys = (argv[i + 1] ?? '').split(',').filter((k) => k !== '');
+  const bad = keys.filter((k) => !(PARTS as readonly string[]).includes(k));
+  if (keys.length === 0 || bad.length > 0) {
+    process.stderr.write(`--only takes a comma-separated list of ${PARTS.join(', ')}; got ${JSON.stringify(argv[i + 1] ?? '')}\n`);
+    process.exit(2);
+  }
+  return new Set(keys as PartKey[]);
+}
 /** Parts 2 and 4 take real time (Telegram's pace); on PostgreSQL too only when asked, to stay in the time budget. */
 const telegramOnPostgres = process.argv.includes('--telegram-on-postgres');
 const PG_URL = process.env.TEST_POSTGRES_URL;
@@ -83,16 +100,19 @@ async function main() {
   const missing: string[] = [];
   const notes = benchNotes;
   process.stderr.write(`gatekeeper bench${quick ? ' (quick)' : ''}: ${cpus().length} cores, ${fmt(totalmem() / 2 ** 30, 1)} GiB\n`);
-  process.stderr.write('baseline: bare Fastify route, one SQLite insert per request\n');
-  const base = await baseline(size.webhooks, CONCURRENCY);
-  results.push({
-    name: 'baseline: bare route + 1 SQLite insert',
-    value: Math.round(base.perSecond),
-    unit: '1/s',
-    goal: 'reference',
-    met: null,
-    dialect: 'sqlite',
-  });
+  let base: Awaited<ReturnType<typeof baseline>> | undefined;
+  if (runs('webhook')) {
+    process.stderr.write('baseline: bare Fastify route, one SQLite insert per request\n');
+    base = await baseline(size.webhooks, CONCURRENCY);
+    results.push({
+      name: 'baseline: bare route + 1 SQLite insert',
+      value: Math.round(base.perSecond),
+      unit: '1/s',
+      goal: 'reference',
+      met: null,
+      dialect: 'sqlite',
+    });
+  }
 
   const targets: Target[] = [sqliteTarget()];
   if (PG_URL) targets.push(postgresTarget(PG_URL));
@@ -104,24 +124,25 @@ async function main() {
     const telegram = target.dialect === 'sqlite' || telegramOnPostgres;
     try {
       const d = target.dialect;
-      results.push(
-        ...(await part(`part 1: webhook confirm throughput, dev provider (${d})`, () => webhookThroughput(target, size.webhooks, CONCURRENCY, base, 'dev'))),
-      );
-      results.push(
-        ...(await part(`part 1: webhook confirm throughput, WeChat Pay (${d})`, () =>
-          webhookThroughput(target, size.webhooks, CONCURRENCY, base, 'wechatpay'),
-        )),
-      );
-      if (telegram)
+      if (base !== undefined) {
+        const b = base;
+        results.push(
+          ...(await part(`part 1: webhook confirm throughput, dev provider (${d})`, () => webhookThroughput(target, size.webhooks, CONCURRENCY, b, 'dev'))),
+        );
+        results.push(
+          ...(await part(`part 1: webhook confirm throughput, WeChat Pay (${d})`, () => webhookThroughput(target, size.webhooks, CONCURRENCY, b, 'wechatpay'))),
+        );
+      }
+      if (telegram && runs('invite'))
         results.push(...(await part(`part 2: pay-to-invite latency through the Telegram emulator (${d})`, () => payToInvite(target, size.latency))));
-      results.push(...(await part(`part 3: expiry sweep scaling (${d})`, () => expirySweep(target, size.sweep, size.due))));
-      if (telegram)
+      if (runs('sweep')) results.push(...(await part(`part 3: expiry sweep scaling (${d})`, () => expirySweep(target, size.sweep, size.due))));
+      if (telegram && runs('outbound'))
         results.push(
           ...(await part(`part 4: outbound delivery under Telegram limits (${d})`, () =>
             outboundBurst(target, size.burst.payments, size.burst.removals, size.burst.boundSeconds, size.burst.audience),
           )),
         );
-      results.push(...(await part(`part 5: idle memory (${d})`, () => idleMemory(target, size.memory))));
+      if (runs('memory')) results.push(...(await part(`part 5: idle memory (${d})`, () => idleMemory(target, size.memory))));
     } finally {
       await target.cleanup();
     }
@@ -142,6 +163,7 @@ async function main() {
     node: process.version,
     os: `${osType()} ${release()}`,
     quick,
+    ...(only === null ? {} : { only: [...only] }),
   };
   writeFileSync('bench-results.json', `${JSON.stringify({ machine, results, notMeasured: missing, notes }, null, 2)}\n`);
 }

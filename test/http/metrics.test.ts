@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { inviteJob, notifyJob } from '../../src/app/job-kinds.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { seedOrder } from '../helpers/fixtures.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
@@ -31,6 +32,33 @@ describe.each(DIALECTS)('GET /metrics (%s)', (dialect) => {
     expect(res.body).toContain('# TYPE gatekeeper_outbound_calls_total counter');
     // Nothing from prom-client's default (process) metrics, and no cross-app leakage.
     expect(res.body).not.toContain('process_cpu');
+  });
+
+  it('counts jobs waiting for a chat platform with no adapter here, in /metrics and in the admin /healthz', async () => {
+    const { store } = t.service.deps;
+    const now = Date.now();
+    const g = await store.groups.insert(
+      { platform: 'wechat', platformChatId: 'room', title: 'Room', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+      now,
+    );
+    const a = await store.accounts.upsert({ platform: 'wechat', platformUserId: 'wx-1' }, now);
+    const m = await store.memberships.insert({ accountId: a.id, groupId: g.id, status: 'active', expiresAt: now + 86_400_000 }, now);
+    await store.jobs.enqueue(
+      [inviteJob({ membershipId: m.id, expiresAt: m.expiresAt }), notifyJob({ accountId: a.id, message: { key: 'x', params: {} } })],
+      now,
+    );
+    // Never claimed here (this service runs no WeChat adapter): they stay queued, untried.
+    await t.service.worker.drain();
+    expect((await store.jobs.list({ status: 'queued' })).map((j) => [j.kind, j.attempts])).toEqual([
+      ['invite', 0],
+      ['notify', 0],
+    ]);
+    expect((await scrape()).body).toContain('gatekeeper_jobs_waiting_for_adapter{platform="wechat"} 2');
+    const admin = await t.service.app.inject({ method: 'GET', url: '/healthz', headers: auth });
+    expect(admin.json()).toMatchObject({ status: 'ok', jobsWaitingForAdapter: { wechat: 2 } });
+    // A counter: not for anyone without the token.
+    const anyone = await t.service.app.inject({ method: 'GET', url: '/healthz' });
+    expect(anyone.json()).not.toHaveProperty('jobsWaitingForAdapter');
   });
 
   it('reports orders, revenue, members, jobs and webhook outcomes after a paid order', async () => {

@@ -43,17 +43,19 @@ describe('job kinds', () => {
     ]).toEqual(['invite', 'remove', 'notify', 'alert_owners', 'telegram_intruder', 'wechat_remove_intruder', 'roster_remove_intruder']);
   });
 
-  it('build the same jobs as before (kind, payload, lane, dedupe key, attempts)', () => {
+  it('build the same jobs as before (kind, payload, lane, dedupe key, attempts), and say what decides their platform', () => {
     expect(removeJob({ membershipId: 3, reason: 'expired', expectStatus: 'expired' }, 11)).toEqual({
       kind: 'remove',
       payload: { membershipId: 3, reason: 'expired', expectStatus: 'expired' },
       lane: 'access',
+      about: { membershipId: 3 },
       dedupeKey: 'remove:3:expired:11',
     });
     expect(notifyJob({ accountId: 1, message: { key: 'k', params: {} } })).toEqual({
       kind: 'notify',
       payload: { accountId: 1, message: { key: 'k', params: {} } },
       lane: 'notice',
+      about: { accountId: 1 },
     });
     expect(refundJob('o1', 'r1')).toEqual({ kind: 'refund', payload: { orderId: 'o1' }, lane: 'system', dedupeKey: 'refund:r1', maxAttempts: 12 });
   });

@@ -448,10 +448,35 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     await enqueue({ kind: 'invite', payload: null, lane: 'access' }, { kind: 'notify', payload: null, lane: 'notice' });
     const w = worker({ random: () => 0 });
     await w.drain();
-    // At least 7.5 minutes (half of 15, the jitter floor), never the 1 s base backoff.
-    expect((await only('invite')).runAt).toBe(clock.now() + 7.5 * 60_000);
-    expect((await only('notify')).runAt).toBe(clock.now() + 7.5 * 60_000);
+    // At least an hour (half of 2 h, the jitter floor), never the 1 s base backoff.
+    expect((await only('invite')).runAt).toBe(clock.now() + 60 * 60_000);
+    expect((await only('notify')).runAt).toBe(clock.now() + 60 * 60_000);
     expect(fake.deadCalls).toEqual([]);
+  });
+
+  it('claims only jobs for the platforms whose adapter runs here; a job with no known platform anywhere', async () => {
+    const now = clock.now();
+    const group = (platform: 'wechat' | 'telegram') =>
+      store.groups.insert({ platform, platformChatId: `c-${platform}`, title: platform, ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, now);
+    const [wg, tg] = [await group('wechat'), await group('telegram')];
+    const wa = await store.accounts.upsert({ platform: 'wechat', platformUserId: 'wx-1' }, now);
+    const wm = await store.memberships.insert({ accountId: wa.id, groupId: wg.id, status: 'active', expiresAt: now + 1000 }, now);
+    const ran: string[] = [];
+    for (const k of ['invite', 'notify', 'sweep', 'other', 'refund']) fake.jobs.handlers[k] = async () => void ran.push(k);
+    await enqueue(
+      { kind: 'invite', payload: null, lane: 'access', about: { membershipId: wm.id } },
+      { kind: 'notify', payload: null, lane: 'notice', about: { accountId: wa.id } },
+      { kind: 'sweep', payload: null, lane: 'access', about: { groupId: wg.id } },
+      { kind: 'other', payload: null, lane: 'access', about: { groupId: tg.id } },
+      { kind: 'refund', payload: null, lane: 'system' },
+    );
+    // This instance runs Telegram only: the WeChat jobs are never claimed (no attempt, no backoff), they wait queued.
+    await worker({ platforms: () => ['telegram'] }).drain();
+    expect(ran.sort()).toEqual(['other', 'refund']);
+    for (const k of ['invite', 'notify', 'sweep']) expect(await only(k)).toMatchObject({ status: 'queued', attempts: 0, runAt: now });
+    // The instance that runs WeChat takes them at once.
+    await worker({ workerId: 'w2', platforms: () => ['wechat', 'telegram'] }).drain();
+    expect(ran.sort()).toEqual(['invite', 'notify', 'other', 'refund', 'sweep']);
   });
 
   it('still buries the job when onDead itself fails', async () => {

@@ -15,6 +15,12 @@ export interface NewJob {
   /** Same key = same logical job: enqueued at most once, ever. */
   dedupeKey?: string;
   maxAttempts?: number;
+  /**
+   * What the job is about, when that decides which chat platform's adapter it needs: the store records
+   * that platform (the group's, the membership's group's, the account's) in the same insert, and a worker
+   * claims the job only where that adapter runs. Absent: any worker claims it.
+   */
+  about?: { membershipId: number } | { accountId: number } | { groupId: number };
 }
 
 export interface AccessCheckQuery {
@@ -192,8 +198,11 @@ export interface Repos {
     ensureForUpdate(accountId: number, groupId: number, now: number): Promise<Membership>;
     update(id: number, patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null }, now: number): Promise<void>;
     list(filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]>;
-    /** active → grace for rows whose paid time is over; sets grace_until from the group's grace. Returns how many moved. */
-    lapseDue(now: number, limit: number): Promise<number>;
+    /**
+     * active → grace for rows whose paid time is over; sets grace_until from the group's grace, and a row
+     * whose grace is over too goes straight to expired (one write). Returns the rows that moved, as they are now.
+     */
+    lapseDue(now: number, limit: number): Promise<Membership[]>;
     /** grace → expired for rows whose grace is over; returns the rows that moved. */
     expireDue(now: number, limit: number): Promise<Membership[]>;
     remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
@@ -228,7 +237,10 @@ export interface Repos {
   jobs: {
     enqueue(jobs: NewJob[], now: number): Promise<void>;
     /** Claims up to `limit` due jobs (queued and due, or running with an expired lease), best priority first. */
-    claim(workerId: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
+    /** Due jobs, leased to `workerId`; with `platforms`, only jobs for those chat platforms or for none (see NewJob.about). */
+    claim(workerId: string, now: number, leaseMs: number, limit: number, platforms?: readonly Platform[]): Promise<Job[]>;
+    /** Queued jobs for chat platforms not in `configured` (no adapter for them here), by platform. */
+    waitingForAdapter(configured: readonly Platform[]): Promise<Array<{ platform: string; count: number }>>;
     /** Each returns false when the lease was lost (another worker took the job over). */
     complete(id: number, workerId: string, now: number): Promise<boolean>;
     /** Pushes a running job's lease out while its handler is still working. */

@@ -10,9 +10,14 @@ export async function healthRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.get('/healthz', async (req, reply) => {
     // State only for anyone; the adapters' details (errors, URLs, names, counters) with the admin token.
     reply.header('cache-control', 'no-store'); // the answer depends on who asks
-    const extra = isAdmin(req) ? (deps.health?.() ?? {}) : publicHealth(deps.health?.() ?? {});
+    const extra: Record<string, unknown> = isAdmin(req) ? (deps.health?.() ?? {}) : publicHealth(deps.health?.() ?? {});
     try {
       await deps.app.store.ping();
+      // A counter, so for the admin only: jobs for a platform with no adapter here wait unclaimed (issue 14 part 5).
+      if (isAdmin(req)) {
+        const waiting = await deps.app.store.jobs.waitingForAdapter([...deps.app.gateways.keys()]);
+        if (waiting.length > 0) extra.jobsWaitingForAdapter = Object.fromEntries(waiting.map((w) => [w.platform, w.count]));
+      }
       if (down) deps.app.logger.info({}, 'database reachable again');
       down = false;
       return { status: 'ok', database: 'ok', dialect: deps.app.store.dialect, ...extra };

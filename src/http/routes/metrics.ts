@@ -48,6 +48,16 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
     (await store.jobs.countByStatus()).map((r) => ({ labels: { status: r.status, lane: r.lane }, count: r.count })),
   );
 
+  // Issue 14 part 5: jobs for a chat platform with no adapter configured on this instance are never
+  // claimed here; they wait, queued, and are counted (a platform switched off with a backlog shows).
+  countsGauge(
+    registry,
+    'gatekeeper_jobs_waiting_for_adapter',
+    'Queued jobs for a chat platform whose adapter is not configured on this instance, by platform (never claimed here).',
+    ['platform'],
+    async () => (await store.jobs.waitingForAdapter([...deps.app.gateways.keys()])).map((r) => ({ labels: { platform: r.platform }, count: r.count })),
+  );
+
   countsGauge(registry, 'gatekeeper_webhook_events', 'Recorded payment provider events by provider and outcome.', ['provider', 'outcome'], async () =>
     (await store.stats.webhookOutcomes()).map((r) => ({ labels: { provider: r.provider, outcome: r.outcome }, count: r.count })),
   );
