@@ -2,13 +2,13 @@
 // first-run banner shows ADMIN_TOKEN only on a terminal, otherwise where the secrets file is.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { secureDataDir } from '../src/config.ts';
 import { migrateToLatest, openDatabase } from '../src/store/database.ts';
+import { freePort } from './helpers/net.ts';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 
@@ -58,17 +58,6 @@ describe('file modes', () => {
     expect(mode(data)).toBe(0o700);
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? ok(a.port) : fail(new Error('no port'))));
-    });
-  });
-}
 
 /** `npm start` on a fresh DATA_DIR; with `tty`, under `script` so stdout is a terminal. Resolves with the banner. */
 async function firstRun(dataDir: string, tty: boolean): Promise<string> {

@@ -3,13 +3,13 @@
 // keeps working while the service runs.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import { InstanceLockedError, lockSqliteInstance } from '../src/store/instance-lock.ts';
+import { freePort } from './helpers/net.ts';
 
 const exec = promisify(execFile);
 
@@ -43,17 +43,6 @@ describe('the one-service lock on a SQLite file', () => {
     lockSqliteInstance(join(dir, 'other.db')).release();
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `npm start` (node --import tsx src/main.ts); resolves once it says it is running. */
 async function startService(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; stopped: Promise<number | null> }> {

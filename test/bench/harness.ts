@@ -2,7 +2,6 @@
 // percentiles, RSS readings and result rows. Everything listens on 127.0.0.1 only.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 export interface Result {
@@ -14,16 +13,9 @@ export interface Result {
   dialect: string;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import { freePort } from '../helpers/net.ts';
+
+export { freePort };
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

@@ -9,11 +9,11 @@
 // The npm registry is reachable (CI allows it); --prefer-offline uses the local cache first.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/net.ts';
 
 const exec = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -56,17 +56,6 @@ export function parseDockerfile(text: string): Stage[] {
     else if (instr === 'HEALTHCHECK') stage.healthcheck = JSON.parse(rest.replace(/^.*?\bCMD\s+/, '')) as string[];
   }
   return stages;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const stages = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));

@@ -4,12 +4,12 @@
 // condition with a bound; screenshots of each step go to test-results/screenshots/.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/net.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
@@ -19,17 +19,6 @@ const STEP = 15_000;
 const HOUR = 3_600_000;
 
 // ------------------------------------------------------------------ the service
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? ok(a.port) : fail(new Error('no port'))));
-    });
-  });
-}
 
 /** The environment of a fresh `npm start`: nothing of the caller's Gatekeeper settings leaks in. */
 function serviceEnv(dataDir: string, port: number): NodeJS.ProcessEnv {

@@ -1,13 +1,13 @@
 // WeChat Pay through the whole service: admin API checkout → emulator → signed, encrypted notification
 // over real HTTP to /webhooks/wechatpay → order, ledger, membership, jobs. Also the lost notification
 // (reconcile), the time-out (close), refunds with their notification, and every kind of bad notification.
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sweepOrderTimeouts } from '../../src/app/order-timeouts.ts';
 import { MINUTE_MS, SECOND_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
 import { makeWechatPayTestKeys, WechatPayEmulator, type WechatPayTestKeys } from '../fakes/wechatpay-emulator.ts';
+import { freePort } from '../helpers/net.ts';
 
 let keys: WechatPayTestKeys;
 beforeAll(() => {
@@ -16,13 +16,6 @@ beforeAll(() => {
 afterAll(() => keys.cleanup());
 
 /** A free loopback port: PUBLIC_URL must name the address the service then listens on. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe.each(DIALECTS)('WeChat Pay through the whole service (%s)', (dialect) => {
   let t: TestService;

@@ -266,13 +266,6 @@ export async function startTelegram(dialect: Dialect, opts: HarnessOptions = {})
 
 /** The URL of the first URL button in a message. */
 /** A free loopback port (for a webhook the emulator can reach). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../../helpers/net.ts';
 
 export const buttonUrl = (m: SentMessage | undefined) => m?.reply_markup?.inline_keyboard.flat().find((b) => b.url)?.url;
