@@ -137,8 +137,8 @@ export interface LatencyPhase {
   waitSeconds: number;
   /** Row label, e.g. "at 20/s". */
   label: string;
-  /** The issue's figure (its goal applies) or a supplementary one. */
-  goal: string;
+  /** The p99 goal in ms (the issue's figure). */
+  goalMs: number;
   /** Wait for this phase's confirmation notices too before the next phase (so it starts with an empty queue). */
   drainNotices?: boolean;
 }
@@ -147,23 +147,38 @@ export interface LatencyPhase {
  * Part 2: from the notification being accepted (HTTP 200 from /webhooks/dev, seen by the sender) to the
  * invite DM (the join-request link, createChatInviteLink + sendMessage) arriving at the emulator, at a
  * steady payment rate. Phases run one after the other on one spawned service.
+ *
+ * With `lapsed` (part 6, "pay-to-invite during an expiry batch"): that many members of the same group
+ * lapsed an hour ago; the service's sweep (every 2 s here) expires them and queues their removals, and the
+ * payments start once the first removal reached the emulator, so every invite competes with the batch.
+ * The figures then include how many removals were done when the payments ended and when the wait ended.
  */
-export async function payToInvite(target: Target, phases: LatencyPhase[]): Promise<Result[]> {
+export async function payToInvite(target: Target, phases: LatencyPhase[], opts: { lapsed?: number } = {}): Promise<Result[]> {
+  const lapsed = opts.lapsed ?? 0;
   const total = phases.reduce((s, p) => s + Math.round(p.rate * p.seconds), 0);
   const emu = await TelegramEmulator.start({ token: TG_TOKEN });
-  const { chatId, payerUsers } = telegramWorld(emu, total, 0);
-  const url = target.fresh('p2i');
+  const { chatId, payerUsers, memberUsers } = telegramWorld(emu, total, lapsed);
+  const url = target.fresh(lapsed > 0 ? 'p2i_batch' : 'p2i');
   const opened = await openDatabase(url);
   await migrateToLatest(opened);
   const now = Date.now();
-  const { planId } = await seedTelegramGroup(opened.db, chatId, 'Bench club', now);
+  const { planId, groupId } = await seedTelegramGroup(opened.db, chatId, 'Bench club', now);
   const accountIds = await seedTelegramAccounts(
     opened.db,
     payerUsers.map((u) => u.id),
     now,
   );
   const outTradeNos = await seedPendingOrders(opened.db, total, planId, now, { provider: 'dev', accountIds });
+  if (lapsed > 0) {
+    const memberAccounts = await seedTelegramAccounts(
+      opened.db,
+      memberUsers.map((u) => u.id),
+      now,
+    );
+    await seedTelegramMemberships(opened.db, memberAccounts, groupId, now - 3_600_000, now);
+  }
   await opened.close();
+  const removedCount = () => memberUsers.filter((u) => !emu.isMember(chatId, u.id)).length;
 
   const inviteAt = new Map<number, number>();
   const noticeAt = new Map<number, number>();
@@ -183,10 +198,14 @@ export async function payToInvite(target: Target, phases: LatencyPhase[]): Promi
     ALLOW_DEV_PAYMENTS: '1',
     TELEGRAM_BOT_TOKEN: TG_TOKEN,
     TELEGRAM_API_ROOT: emu.url,
+    ...(lapsed > 0 ? { SWEEP_CRON: '*/2 * * * * *' } : {}),
   });
   try {
     // The adapter is ready once it polls (getMe and deleteWebhook went first).
     if (!(await until(() => emu.calls.some((c) => c.method === 'getUpdates'), 20_000))) throw new Error('the Telegram adapter did not start polling');
+    if (lapsed > 0 && !(await until(() => removedCount() > 0, 20_000)))
+      throw new Error('the expiry batch did not start: no lapsed member was removed within 20 s');
+    const removedAtStart = removedCount();
     const pay = devPayer(() => svc.url);
     let next = 0;
     for (const phase of phases) {
@@ -216,6 +235,7 @@ export async function payToInvite(target: Target, phases: LatencyPhase[]): Promi
       }
       const sentIn = (performance.now() - t0) / 1000;
       await Promise.all(sends);
+      const removedWhenPaid = removedCount();
       const users = payerUsers.slice(first, first + count).map((u) => u.id);
       await until(() => users.every((u) => inviteAt.has(u) || !accepted.has(u)), phase.waitSeconds * 1000);
       const cutoff = performance.now();
@@ -261,9 +281,16 @@ export async function payToInvite(target: Target, phases: LatencyPhase[]): Promi
       const d = target.dialect;
       results.push(
         { name: `pay-to-invite p50 ${phase.label}`, value: Math.round(p50), unit: 'ms', goal: 'report', met: null, dialect: d },
-        { name: `pay-to-invite p99 ${phase.label}`, value: Math.round(p99), unit: 'ms', goal: phase.goal, met: missing === 0 && p99 < 250, dialect: d },
         {
-          name: `invites not arrived ${phase.waitSeconds} s after the last payment ${phase.label}`,
+          name: `pay-to-invite p99 ${phase.label}`,
+          value: Math.round(p99),
+          unit: 'ms',
+          goal: `< ${phase.goalMs}`,
+          met: missing === 0 && p99 < phase.goalMs,
+          dialect: d,
+        },
+        {
+          name: `invites not arrived ${phase.waitSeconds} s after the last ${phase.label}`,
           value: missing + (count - accepted.size),
           unit: 'invites',
           goal: '= 0',
@@ -271,6 +298,20 @@ export async function payToInvite(target: Target, phases: LatencyPhase[]): Promi
           dialect: d,
         },
       );
+      if (lapsed > 0) {
+        const removedAtEnd = removedCount();
+        log(
+          `expiry batch ${phase.label}: ${removedAtStart} of ${lapsed} lapsed members removed when the payments began, ${removedWhenPaid} when the last was accepted, ${removedAtEnd} at the end of the wait`,
+        );
+        results.push({
+          name: `removals done (of ${lapsed}) by the end ${phase.label}`,
+          value: removedAtEnd,
+          unit: 'removals',
+          goal: 'report',
+          met: null,
+          dialect: d,
+        });
+      }
     }
     if (emu.violations.length > 0)
       log(
