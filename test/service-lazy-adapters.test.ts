@@ -1,8 +1,9 @@
 // Issue 19 part 7: wechaty and telegraf take seconds to load, so src/service.ts imports the WeChat and
 // Telegram adapters only when their platform is configured. A fresh Node process whose module loader
-// refuses those packages builds a playground-only service; the same process with a Telegram or WeChat
-// token configured must load them, which proves the refusal would catch an eager import. Both the sources
-// (through tsx) and the compiled dist/ that `npm start` runs (issue 14 part 6) are checked.
+// refuses those packages (and pg, needed on PostgreSQL only) builds a playground-only service on SQLite;
+// the same process with a Telegram or WeChat token configured must load them, which proves the refusal
+// would catch an eager import. Both the sources (through tsx) and the compiled dist/ that `npm start`
+// runs (issue 14 part 6) are checked.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ const RUNS = {
 
 // A resolve hook that refuses the chat SDKs (the hooks registered last run first, before tsx's when it is loaded).
 const DENY_HOOK = `export async function resolve(specifier, context, next) {
-  if (/^(wechaty|wechaty-puppet-service|telegraf)(\\/|$)/.test(specifier)) throw new Error('refused to load ' + specifier);
+  if (/^(wechaty|wechaty-puppet-service|telegraf|pg)(\\/|$)/.test(specifier)) throw new Error('refused to load ' + specifier);
   return next(specifier, context);
 }
 `;
@@ -80,7 +81,7 @@ describe.each(Object.entries(RUNS))('the chat adapters load only when configured
     return { code, out, err };
   }
 
-  it('a playground-only service never loads wechaty or telegraf', async () => {
+  it('a playground-only service on SQLite never loads wechaty, telegraf or pg', async () => {
     const r = await buildService({});
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
