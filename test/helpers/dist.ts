@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const DIST_TIMEOUT = 240_000;
+/** What `npm start` runs, for tests that start the service as a process. */
+export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 
 export async function ensureDist(): Promise<void> {
   const script = `const r = (await import('./scripts/dist.mjs')).ensureBuilt(); if (!r.ok) { console.error(r.reason); process.exit(1); }`;
