@@ -8,10 +8,11 @@
 //
 // A build compiles into a scratch directory and renames it into place, so a process running the old
 // dist/ never sees a half-written one, and a failed build leaves the old one as it was. A lock
-// directory (dist.lock) lets several processes starting at once (two CLI calls, a test run's workers)
-// build once: the others wait for it and then use its result.
+// directory (dist.lock, holding the builder's pid) lets several processes starting at once (two CLI
+// calls, a test run's workers) build once: the others wait for it and then use its result. A lock whose
+// process has gone (killed mid-build) is taken over.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,19 +59,36 @@ function tscPath(root) {
 
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-/** Takes dist.lock, waiting (bounded) while another process holds it. Returns false when it gave up. */
+/** Whether the process that took a lock has gone (killed mid-build: Ctrl-C during `npm start`'s build). */
+function holderGone(dir) {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+  } catch {
+    return false; // just taken, the pid not written yet
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return e.code === 'ESRCH';
+  }
+}
+
+/** Takes dist.lock, waiting (bounded) while another live process holds it. Returns false when it gave up. */
 function lock(root) {
   const dir = join(root, 'dist.lock');
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
       mkdirSync(dir);
+      writeFileSync(join(dir, 'pid'), String(process.pid));
       return true;
     } catch (e) {
       if (e.code !== 'EEXIST') throw e;
     }
     try {
-      if (Date.now() - statSync(dir).mtimeMs > LOCK_STALE_MS) rmSync(dir, { recursive: true, force: true });
+      if (holderGone(dir) || Date.now() - statSync(dir).mtimeMs > LOCK_STALE_MS) rmSync(dir, { recursive: true, force: true });
     } catch {
       // released meanwhile
     }

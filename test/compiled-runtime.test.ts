@@ -71,6 +71,23 @@ describe('scripts/dist.mjs on a small project', () => {
     expect(distState(root)).toBe('fresh');
   }, 60_000);
 
+  it('waits while another live process holds dist.lock, and takes over a lock whose process has gone', async () => {
+    project('export const x: number = 5;\n');
+    // A "builder" that lives 1.5 s and dies without releasing the lock, as Ctrl-C during a build leaves it.
+    // Started through a shell that exits at once, so init reaps it: this worker is blocked inside build()
+    // and could not (a zombie still answers kill(pid, 0)).
+    const { stdout } = await exec('sh', ['-c', `'${process.execPath}' -e 'setTimeout(() => {}, 1500)' >/dev/null 2>&1 & echo $!`]);
+    const holder = Number(stdout.trim());
+    mkdirSync(join(root, 'dist.lock'));
+    writeFileSync(join(root, 'dist.lock', 'pid'), String(holder));
+    const t0 = Date.now();
+    expect(build(root)).toEqual({ ok: true });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(() => process.kill(holder, 0)).toThrow();
+    expect(await run()).toBe('5');
+    expect(existsSync(join(root, 'dist.lock'))).toBe(false);
+  }, 60_000);
+
   it('says so when TypeScript is not installed, and builds nothing', () => {
     project('export const x = 1;\n');
     rmSync(join(root, 'node_modules'));
