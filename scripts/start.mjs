@@ -3,7 +3,10 @@
 // stops it (the build is type-checked; `npm run dev` runs the sources through tsx without checking).
 //
 // The service runs in this same process (an import, not a child), so the signals npm passes on (SIGTERM,
-// SIGINT) reach main.ts's own handlers, which stop the service gracefully and set the exit code.
+// SIGINT) reach main.ts's own handlers, which stop the service gracefully and set the exit code. For the
+// same reason package.json says `exec node scripts/start.mjs`: without exec, npm's `sh -c` (dash) stays
+// between npm and node, and the SIGTERM npm passes on kills that shell and orphans the service, still
+// listening (test/compiled-runtime.test.ts sends SIGTERM to npm alone).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
