@@ -12,7 +12,7 @@ const PLATFORMS = '^(telegraf|wechaty|file-box)';
 const restrict = (message, regex) => ({ regex, message });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'test-results/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'dist.*/**', 'data/**', 'test-results/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -657,9 +657,10 @@ const COMMANDS: CommandSpec[] = [
 const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean' } };
 
 let version: string | undefined;
-/** The version in package.json, read once. */
+/** The version in package.json, read once: one level up from src/cli.ts, two from the compiled dist/src/cli.js. */
 function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const file = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u))!;
+  version ??= (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
   return version;
 }
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { testSchemaName } from './helpers/schema-name.ts';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DIST_TIMEOUT, ensureDist } from './helpers/dist.ts';
 import { systemClock } from '../src/app/clocks.ts';
 import type { AppDeps } from '../src/app/deps.ts';
 import type { Order } from '../src/app/model.ts';
@@ -92,6 +93,9 @@ if (PG_URL) {
     },
   ]);
 }
+
+// The bin runs the compiled CLI (dist/), built here once when stale rather than inside a test's time limit.
+beforeAll(ensureDist, DIST_TIMEOUT);
 
 describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
   let env: Record<string, string>;

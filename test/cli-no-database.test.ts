@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DIST_TIMEOUT, ensureDist } from './helpers/dist.ts';
 import { cli, exec } from './helpers/cli.ts';
 import { PG_URL } from './helpers/db.ts';
 import { testSchemaName } from './helpers/schema-name.ts';
@@ -61,6 +62,9 @@ if (PG_URL) {
     },
   ]);
 }
+
+// The bin runs the compiled CLI (dist/), built here once when stale rather than inside a test's time limit.
+beforeAll(ensureDist, DIST_TIMEOUT);
 
 describe.each(targets)('read-only CLI commands with no database (%s)', (_dialect, setup) => {
   let t: Target;

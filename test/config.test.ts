@@ -3,10 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DIST_TIMEOUT, MAIN, ensureDist } from './helpers/dist.ts';
 import { CONFIG_KEYS, ConfigError, loadConfig, readEnv, resolveSecrets } from '../src/config.ts';
 
 const exec = promisify(execFile);
+
+// The service runs compiled, as `npm start` runs it: dist/ is built here once when stale.
+beforeAll(ensureDist, DIST_TIMEOUT);
 
 describe('config', () => {
   let dir: string;
@@ -201,9 +205,7 @@ describe('config', () => {
   });
 
   it('npm start stops with one line naming the key', async () => {
-    const r = await exec('node', ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, DATA_DIR: dir, PORT: 'abc' } }).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
+    const r = await exec('node', [MAIN], { env: { ...process.env, DATA_DIR: dir, PORT: 'abc' } }).catch((e: { code: number; stderr: string }) => e);
     expect((r as { code: number }).code).toBe(1);
     expect((r as { stderr: string }).stderr).toBe('gatekeeper: configuration error: PORT must be a whole number from 1 to 65535 (got "abc")\n');
   });

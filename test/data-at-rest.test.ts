@@ -5,7 +5,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DIST_TIMEOUT, MAIN, ensureDist } from './helpers/dist.ts';
 import { secureDataDir } from '../src/config.ts';
 import { migrateToLatest, openDatabase } from '../src/store/database.ts';
 import { freePort } from './helpers/net.ts';
@@ -27,6 +28,9 @@ afterEach(() => {
   }
   rmSync(dir, { recursive: true, force: true });
 });
+
+// The service runs compiled, as `npm start` runs it: dist/ is built here once when stale.
+beforeAll(ensureDist, DIST_TIMEOUT);
 
 describe('file modes', () => {
   it('creates the SQLite file, its WAL and SHM 0600 in a 0700 directory', async () => {
@@ -65,10 +69,10 @@ async function firstRun(dataDir: string, tty: boolean): Promise<string> {
   const keep = /^(PATH|HOME|LANG|TMPDIR|NODE_PATH)$/;
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => keep.test(k)));
   Object.assign(env, { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SWEEP_CRON: '0 0 1 1 *', PLAYGROUND: 'off' });
-  const cmd = `${process.execPath} --import tsx src/main.ts`;
+  const cmd = `${process.execPath} '${MAIN}'`;
   const child = tty
     ? spawn('script', ['-qec', cmd, '/dev/null'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    : spawn(process.execPath, [MAIN], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));

@@ -6,12 +6,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DIST_TIMEOUT, MAIN, ensureDist } from './helpers/dist.ts';
 import { run } from '../src/cli.ts';
 import { InstanceLockedError, lockSqliteInstance } from '../src/store/instance-lock.ts';
 import { freePort } from './helpers/net.ts';
 
 const exec = promisify(execFile);
+
+// The service runs compiled, as `npm start` runs it: dist/ is built here once when stale.
+beforeAll(ensureDist, DIST_TIMEOUT);
 
 describe('the one-service lock on a SQLite file', () => {
   let dir: string;
@@ -44,9 +48,9 @@ describe('the one-service lock on a SQLite file', () => {
   });
 });
 
-/** Starts `npm start` (node --import tsx src/main.ts); resolves once it says it is running. */
+/** Starts what `npm start` runs (node dist/src/main.js); resolves once it says it is running. */
 async function startService(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; stopped: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stopped = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let out = '';
   let err = '';
@@ -98,9 +102,7 @@ describe('two services on one SQLite file (processes)', () => {
     const first = await startService(env(await freePort()));
     children.push(first.child);
 
-    const second = await exec(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: env(await freePort()), timeout: 30_000 }).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
+    const second = await exec(process.execPath, [MAIN], { env: env(await freePort()), timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e);
     expect((second as { code: number }).code).toBe(1);
     const line = (second as { stderr: string }).stderr;
     expect(line.split('\n')).toHaveLength(2); // one line, then the final newline

@@ -1,27 +1,34 @@
 // Issue 19 part 7: wechaty and telegraf take seconds to load, so src/service.ts imports the WeChat and
 // Telegram adapters only when their platform is configured. A fresh Node process whose module loader
-// refuses those packages builds a playground-only service; the same process with a Telegram or WeChat
-// token configured must load them, which proves the refusal would catch an eager import.
+// refuses those packages (and pg, needed on PostgreSQL only) builds a playground-only service on SQLite;
+// the same process with a Telegram or WeChat token configured must load them, which proves the refusal
+// would catch an eager import. Both the sources (through tsx) and the compiled dist/ that `npm start`
+// runs (issue 14 part 6) are checked.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN } from './bots/telegram/harness.ts';
+import { DIST_TIMEOUT, ensureDist } from './helpers/dist.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const src = (path: string) => pathToFileURL(join(ROOT, path)).href;
+/** How a module of ours is loaded: its source through tsx, or its compiled JavaScript in dist/. */
+const RUNS = {
+  source: { loader: ['--import', 'tsx'], src: (path: string) => pathToFileURL(join(ROOT, path)).href },
+  compiled: { loader: [], src: (path: string) => pathToFileURL(join(ROOT, 'dist', path.replace(/\.ts$/, '.js'))).href },
+};
 
-// A resolve hook that refuses the chat SDKs (the hooks registered last run first, before tsx's).
+// A resolve hook that refuses the chat SDKs (the hooks registered last run first, before tsx's when it is loaded).
 const DENY_HOOK = `export async function resolve(specifier, context, next) {
-  if (/^(wechaty|wechaty-puppet-service|telegraf)(\\/|$)/.test(specifier)) throw new Error('refused to load ' + specifier);
+  if (/^(wechaty|wechaty-puppet-service|telegraf|pg)(\\/|$)/.test(specifier)) throw new Error('refused to load ' + specifier);
   return next(specifier, context);
 }
 `;
 
 // Builds a service the way main.ts does (real config, a migrated SQLite file) and says what it built.
-const CHILD = `
+const childScript = (src: (path: string) => string) => `
 const { loadConfig } = await import(${JSON.stringify(src('src/config.ts'))});
 const { migrateToLatest, openDatabase } = await import(${JSON.stringify(src('src/store/database.ts'))});
 const { createStore } = await import(${JSON.stringify(src('src/store/kysely-store.ts'))});
@@ -37,7 +44,10 @@ await service.stop();
 await opened.close();
 `;
 
-describe('the chat adapters load only when configured', () => {
+describe.each(Object.entries(RUNS))('the chat adapters load only when configured (%s)', (kind, run) => {
+  beforeAll(async () => {
+    if (kind === 'compiled') await ensureDist();
+  }, DIST_TIMEOUT);
   let dir: string | undefined;
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -58,7 +68,7 @@ describe('the chat adapters load only when configured', () => {
       PUBLIC_URL: 'http://gk.test',
       ...env,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', pathToFileURL(register).href, '--input-type=module', '-e', CHILD], {
+    const child = spawn(process.execPath, [...run.loader, '--import', pathToFileURL(register).href, '--input-type=module', '-e', childScript(run.src)], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', GK_CHILD_ENV: JSON.stringify(childEnv) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,7 +81,7 @@ describe('the chat adapters load only when configured', () => {
     return { code, out, err };
   }
 
-  it('a playground-only service never loads wechaty or telegraf', async () => {
+  it('a playground-only service on SQLite never loads wechaty, telegraf or pg', async () => {
     const r = await buildService({});
     expect(r.err).toBe('');
     expect(r.code).toBe(0);

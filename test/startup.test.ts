@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DIST_TIMEOUT, MAIN, ensureDist } from './helpers/dist.ts';
 import { listenError } from '../src/config.ts';
 import { cli } from './helpers/cli.ts';
 
@@ -29,12 +30,15 @@ async function freePort(): Promise<number> {
 
 /** `npm start` as a process that must fail: its exit code and stderr. */
 async function startFails(env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string; stdout: string }> {
-  const r = await exec(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, timeout: 30_000 }).then(
+  const r = await exec(process.execPath, [MAIN], { env, timeout: 30_000 }).then(
     () => ({ code: 0, stderr: '', stdout: '' }),
     (e: { code: number; stderr: string; stdout: string }) => e,
   );
   return { code: r.code, stderr: r.stderr, stdout: r.stdout };
 }
+
+// The service runs compiled, as `npm start` runs it: dist/ is built here once when stale.
+beforeAll(ensureDist, DIST_TIMEOUT);
 
 describe('npm start: logs and start-up errors', () => {
   let dir: string;
@@ -49,7 +53,7 @@ describe('npm start: logs and start-up errors', () => {
 
   it('prints the banner before any log line and logs no request at info', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [MAIN], {
       env: { ...process.env, DATA_DIR: join(dir, 'data'), PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: '', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

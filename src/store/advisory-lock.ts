@@ -16,7 +16,7 @@
 // holder is idle between its checks (WECHAT_LOCK_RETRY_SECONDS), so it would drop a live leader's lock
 // and make WeChat change hands for nothing, while a dead host is told apart only by TCP.
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { LeaderLock } from '../jobs/leader.ts';
 
 export interface PgAdvisoryLockOptions {
@@ -70,8 +70,11 @@ export function pgAdvisoryLock(o: PgAdvisoryLockOptions): PgLeaderLock {
   };
 
   async function connect(): Promise<pg.Client> {
+    // Imported here, not at the top: main.ts imports this module on SQLite too, where pg is never needed.
+    // Before the check below, so nothing awaits between that check and `client = c`.
+    const { default: driver } = await import('pg');
     if (client) return client;
-    const c = new pg.Client({
+    const c = new driver.Client({
       connectionString,
       application_name: `${APP_PREFIX}${o.instanceId}`.slice(0, 63),
       options: [...(schema ? [`-c search_path=${schema}`] : []), ...Object.entries(SESSION_KEEPALIVES).map(([k, v]) => `-c ${k}=${v}`)].join(' '),

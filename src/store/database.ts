@@ -1,10 +1,11 @@
 // Opens the database named by DATABASE_URL: `sqlite:<path>` (or `sqlite::memory:`) through better-sqlite3,
-// `postgres://…` through pg. Both return the same Kysely<Database>.
+// `postgres://…` through pg. Both return the same Kysely<Database>. pg is imported only when a PostgreSQL
+// URL is opened, so a service on SQLite never loads it (issue 14 part 6: a lean runtime).
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { migrations } from '../../migrations/index.ts';
 import type { Database } from './schema.ts';
 
@@ -60,10 +61,10 @@ export function databaseLocation(url: string): string {
 // pg returns BIGINT (int8) and NUMERIC (SUM of bigint) as strings by default; our values are epoch ms
 // and minor units, all far inside 2^53, so read them as numbers.
 let pgParsersSet = false;
-function setPgTypeParsers() {
+function setPgTypeParsers(driver: typeof pg) {
   if (pgParsersSet) return;
-  pg.types.setTypeParser(20, (v) => Number(v));
-  pg.types.setTypeParser(1700, (v) => Number(v));
+  driver.types.setTypeParser(20, (v) => Number(v));
+  driver.types.setTypeParser(1700, (v) => Number(v));
   pgParsersSet = true;
 }
 
@@ -142,7 +143,8 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     };
     return { db, dialect, sqlite: handle, fileState, close: () => db.destroy() };
   }
-  setPgTypeParsers();
+  const { default: driver } = await import('pg');
+  setPgTypeParsers(driver);
   // `postgres://…?schema=name` keeps every table in that schema (several deployments or test runs
   // can share one database).
   const parsed = new URL(url);
@@ -154,7 +156,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`bad schema name "${opts.schema}"`);
   }
   if (opts.schema && !opts.mustExist) {
-    const admin = new pg.Client({ connectionString: url });
+    const admin = new driver.Client({ connectionString: url });
     await admin.connect();
     try {
       await admin.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
@@ -162,7 +164,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
       await admin.end();
     }
   }
-  const pool = new pg.Pool({
+  const pool = new driver.Pool({
     connectionString: url,
     max: opts.poolSize ?? 10,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),

@@ -1,6 +1,7 @@
 // Issue 20 part 8: the image recipe cannot rot where no container engine runs. This reads
-// deploy/Dockerfile, runs its own install step (`npm ci --omit=dev …`) in a clean copy of the repository
-// (the files git knows, as the build context has them), starts its CMD with its ENV, and waits until its
+// deploy/Dockerfile, runs its own install and build steps (`npm ci`, `npm run build`, `npm prune --omit=dev`)
+// in a clean copy of the repository (the files git knows, as the build context has them), starts its CMD
+// (the compiled service, issue 14 part 6) with its ENV, and waits until its
 // HEALTHCHECK command passes against /healthz. Every RUN line must be one this test knows how to run or
 // why it may skip; a new step fails here until the test learns it.
 //
@@ -70,8 +71,13 @@ describe('deploy/Dockerfile', () => {
     expect(runtime.volumes).toEqual([runtime.env.DATA_DIR]);
     expect(runtime.healthcheck!.join(' ')).toContain('/healthz');
     expect(runtime.cmd).toBeTruthy();
-    // Production dependencies only.
-    expect(stages.flatMap((s) => s.run).filter((r) => r.startsWith('npm ci'))).toEqual([expect.stringMatching(/^npm ci --omit=dev\b/)]);
+    // One install, a build, then production dependencies only; the image runs the compiled JavaScript.
+    const run = stages.flatMap((s) => s.run);
+    expect(run.filter((r) => r.startsWith('npm ci'))).toHaveLength(1);
+    const at = (re: RegExp) => run.findIndex((r) => re.test(r));
+    expect(at(/^npm ci\b/)).toBeLessThan(at(/^npm run build$/));
+    expect(at(/^npm run build$/)).toBeLessThan(at(/^npm prune --omit=dev\b/));
+    expect(runtime.cmd).toEqual(['node', 'dist/src/main.js']);
   });
 
   let dir: string | undefined;
@@ -107,16 +113,20 @@ describe('deploy/Dockerfile', () => {
         cpSync(join(built, 'build'), join(target, 'build'), { recursive: true });
         continue;
       }
-      if (/^npm ci\b/.test(step)) {
+      if (/^npm (ci|prune)\b/.test(step)) {
         const args = step.split(' ').slice(1);
         await exec('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, timeout: 240_000, maxBuffer: 64 << 20 });
         continue;
       }
+      if (step === 'npm run build') {
+        await exec('npm', ['run', 'build'], { cwd: app, timeout: 240_000, maxBuffer: 64 << 20 });
+        continue;
+      }
       throw new Error(`deploy/Dockerfile has a RUN step this test does not know: ${step}`);
     }
-    // --omit=dev: the tools of development are not in the image; tsx (which runs the service) is.
-    expect(existsSync(join(app, 'node_modules', 'vitest'))).toBe(false);
-    expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(true);
+    // The compiled service is there; the tools of development (the compiler and tsx included) are not.
+    expect(existsSync(join(app, 'dist', 'src', 'main.js'))).toBe(true);
+    for (const dev of ['vitest', 'typescript', 'tsx']) expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
 
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {

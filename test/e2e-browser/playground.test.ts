@@ -1,7 +1,7 @@
 // The whole member story in a real browser: the service is started exactly as `npm start` starts it
-// (node --import tsx src/main.ts, no chat tokens: SQLite, dev payments, playground, time travel) and
-// Debian's Chromium, driven by playwright-core, plays two people on two phones. Every wait is on a
-// condition with a bound; screenshots of each step go to test-results/screenshots/.
+// (the compiled dist/src/main.js, built first when stale; no chat tokens: SQLite, dev payments, playground,
+// time travel) and Debian's Chromium, driven by playwright-core, plays two people on two phones. Every
+// wait is on a condition with a bound; screenshots of each step go to test-results/screenshots/.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIST_TIMEOUT, MAIN, ensureDist } from '../helpers/dist.ts';
 import { freePort } from '../helpers/net.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -49,7 +50,7 @@ async function startService(): Promise<Service> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gk-e2e-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: serviceEnv(dataDir, port), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: serviceEnv(dataDir, port), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-20_000);
@@ -209,6 +210,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     return { context, page, errors };
   };
 
+  beforeAll(ensureDist, DIST_TIMEOUT);
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     service = await startService();
