@@ -3,7 +3,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, type KyselyConfig, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.ts';
 import type { Database } from './schema.ts';
@@ -38,6 +38,17 @@ export interface OpenOptions {
    * PostgreSQL: no bookkeeping table in the schema, which is then not created either).
    */
   mustExist?: boolean;
+  /** Called with every statement's SQL as it runs (tests count the statements a use case costs). */
+  onQuery?: (sql: string) => void;
+}
+
+/** Kysely's query log, forwarded to OpenOptions.onQuery. */
+function queryLog(opts: OpenOptions): KyselyConfig['log'] {
+  const onQuery = opts.onQuery;
+  if (!onQuery) return undefined;
+  return (event) => {
+    if (event.level === 'query') onQuery(event.query.sql);
+  };
 }
 
 /** There is no database where DATABASE_URL points, and the caller must not create one. */
@@ -127,7 +138,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     handle.pragma('synchronous = NORMAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }), log: queryLog(opts) });
     // The identity (device, inode) of the file just opened: the path is compared with it later.
     const opened = path === ':memory:' ? null : statSync(path);
     const fileState = (): SqliteFileState => {
@@ -167,7 +178,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     max: opts.poolSize ?? 10,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queryLog(opts) });
   if (opts.mustExist && !(await hasMigrations(db))) {
     await db.destroy();
     throw new NoDatabaseError(databaseLocation(given));

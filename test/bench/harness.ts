@@ -83,7 +83,9 @@ export interface SpawnedService {
 /** Starts `src/main.ts` as its own process (as `npm start` would) and waits for /healthz. */
 export async function spawnService(env: Record<string, string>): Promise<SpawnedService> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops (where the time goes).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',
