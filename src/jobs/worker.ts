@@ -276,6 +276,12 @@ export class Worker {
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
+        // One turn of the event loop before every claim. On SQLite every statement completes synchronously,
+        // so a backlog of quick jobs would otherwise run claim after claim on promise callbacks alone, and no
+        // socket (a provider's webhook) would be read until the backlog is gone: the webhook path shares the
+        // one connection, and it gets its turn here, ahead of the next claim.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!this.running) break;
         const free = this.batch - this.inflight.size;
         let claimed: Job[] = [];
         if (free > 0) {

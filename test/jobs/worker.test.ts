@@ -171,6 +171,24 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     return rows[0]!;
   };
 
+  it('a backlog of instant jobs never holds the event loop: a webhook waiting for a turn gets one between batches', async () => {
+    fake.jobs.handlers.instant = async () => {};
+    await enqueue(...Array.from({ length: 200 }, (_, i): NewJob => ({ kind: 'instant', payload: i, lane: 'notice' })));
+    const w = worker({ batch: 16 });
+    w.start();
+    try {
+      // What an incoming request waits for: the event loop to come round to its socket.
+      await new Promise((r) => setImmediate(r));
+      expect(results.length).toBeLessThanOrEqual(16);
+      // And the backlog still drains, a batch per turn (bounded in real time).
+      const until = Date.now() + 20_000;
+      while (results.length < 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      expect(results.filter((r) => r.result === 'done')).toHaveLength(200);
+    } finally {
+      await w.stop();
+    }
+  });
+
   it('claims an enqueued job, runs its handler once and completes it', async () => {
     const seen: Job[] = [];
     fake.jobs.handlers.greet = async (job) => {
