@@ -124,7 +124,7 @@ export class Worker {
   async runOnce(): Promise<number> {
     // The SQLite file deleted or replaced: claim nothing, so no job's effect is recorded where nobody reads it.
     if (storageProblem(this.store, this.logger) !== null) return 0;
-    const claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch, this.opts.platforms?.()));
+    const claimed = await this.store.jobs.claim(this.id, this.clock.now(), this.leaseMs, this.batch, this.opts.platforms?.());
     await Promise.all(claimed.map((job) => this.run(job)));
     return claimed.length;
   }
@@ -166,15 +166,20 @@ export class Worker {
       if (!handler) throw new ProviderRejectedError('worker', `no handler for job kind "${job.kind}"`);
       const effects = (await handler(job, { signal: lease.signal })) ?? {};
       // Another worker took the job while it ran: none of this run's effects are applied.
+      // A job with no follow-ups is completed by one statement, without a transaction around it (two
+      // statements fewer per job, and most jobs have none); follow-ups commit together with the completion.
+      const hasEffects = !!effects.jobs?.length || !!effects.audit?.length;
       const ok =
         !lease.signal.aborted &&
-        (await this.store.transaction(async (tx) => {
-          const now = this.clock.now();
-          if (!(await tx.jobs.complete(job.id, this.id, now))) return false;
-          if (effects.jobs?.length) await tx.jobs.enqueue(effects.jobs, now);
-          if (effects.audit?.length) await tx.audit.insertMany(effects.audit);
-          return true;
-        }));
+        (hasEffects
+          ? await this.store.transaction(async (tx) => {
+              const now = this.clock.now();
+              if (!(await tx.jobs.complete(job.id, this.id, now))) return false;
+              if (effects.jobs?.length) await tx.jobs.enqueue(effects.jobs, now);
+              if (effects.audit?.length) await tx.audit.insertMany(effects.audit);
+              return true;
+            })
+          : await this.store.jobs.complete(job.id, this.id, this.clock.now()));
       this.opts.onResult?.(job, ok ? 'done' : 'lost');
       if (ok && effects.jobs?.length) this.notify();
     } catch (err) {
@@ -286,7 +291,9 @@ export class Worker {
         let claimed: Job[] = [];
         if (free > 0) {
           try {
-            claimed = await this.store.transaction((tx) => tx.jobs.claim(this.id, this.clock.now(), this.leaseMs, free, this.opts.platforms?.()));
+            // One statement, atomic on its own: no transaction around it (on PostgreSQL that is two round
+            // trips fewer per claim; the webhook path shares the database with the worker).
+            claimed = await this.store.jobs.claim(this.id, this.clock.now(), this.leaseMs, free, this.opts.platforms?.());
           } catch (err) {
             this.logger.error({ err }, 'worker claim failed');
           }

@@ -7,6 +7,8 @@ import type { AuditEntry, Job } from '../../src/app/model.ts';
 import type { NewJob, Store } from '../../src/app/ports.ts';
 import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
 import { backoffDelay, LeaseLostError, Worker, type WorkerOptions } from '../../src/jobs/worker.ts';
+import { openDatabase } from '../../src/store/database.ts';
+import { createStore } from '../../src/store/kysely-store.ts';
 import { FakeClock, flush } from '../fakes/fake-clock.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
 import { memoryLogger } from '../helpers/service.ts';
@@ -170,6 +172,20 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(rows).toHaveLength(1);
     return rows[0]!;
   };
+
+  it('a job without follow-ups costs two statements, its claim and its completion, with no transaction around them', async () => {
+    fake.jobs.handlers.plain = async () => {};
+    await enqueue({ kind: 'plain', payload: 1, lane: 'notice' });
+    const seen: string[] = [];
+    const counted = await openDatabase(db.url, { schema: db.schema, onQuery: (s) => seen.push(s) });
+    try {
+      expect(await worker({}, createStore(counted)).runOnce()).toBe(1);
+      expect(seen.map((s) => s.trim().split(/\s+/)[0]!.toLowerCase())).toEqual(['update', 'update']);
+      expect((await only()).status).toBe('done');
+    } finally {
+      await counted.close();
+    }
+  });
 
   it('a backlog of instant jobs never holds the event loop: a webhook waiting for a turn gets one between batches', async () => {
     fake.jobs.handlers.instant = async () => {};
