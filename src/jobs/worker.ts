@@ -32,6 +32,7 @@ import type { Clock, Logger, Store } from '../app/ports.ts';
 import { storageProblem } from '../app/storage-guard.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/time.ts';
 import { PlatformNotRunningError, ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
+import type { PriorityGate } from './priority-gate.ts';
 
 export interface WorkerOptions {
   leaseMs?: number;
@@ -55,6 +56,10 @@ export interface WorkerOptions {
   random?: () => number;
   workerId?: string;
   onResult?: (job: Job, result: 'done' | 'retry' | 'dead' | 'lost') => void;
+  /** Webhooks first: before each claim the loop waits for this gate to be free, at most `priorityWaitMs` (jobs/priority-gate.ts). */
+  priority?: Pick<PriorityGate, 'idle'>;
+  /** The longest the loop waits for the gate before claiming anyway (default 50 ms): the worker is slowed, never stopped. */
+  priorityWaitMs?: number;
 }
 
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
@@ -286,6 +291,8 @@ export class Worker {
         // socket (a provider's webhook) would be read until the backlog is gone: the webhook path shares the
         // one connection, and it gets its turn here, ahead of the next claim.
         await new Promise<void>((resolve) => setImmediate(resolve));
+        // And webhooks being handled go first (bounded wait, see priority-gate.ts).
+        await this.opts.priority?.idle(() => this.clock.sleep(this.opts.priorityWaitMs ?? 50));
         if (!this.running) break;
         const free = this.batch - this.inflight.size;
         let claimed: Job[] = [];
