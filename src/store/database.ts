@@ -38,8 +38,8 @@ export interface OpenOptions {
    * PostgreSQL: no bookkeeping table in the schema, which is then not created either).
    */
   mustExist?: boolean;
-  /** Called with every statement's SQL as it runs (tests count the statements a use case costs). */
-  onQuery?: (sql: string) => void;
+  /** Called with every statement's SQL and duration once it ran (tests count the statements a use case costs). */
+  onQuery?: (sql: string, ms: number) => void;
 }
 
 /** Kysely's query log, forwarded to OpenOptions.onQuery. */
@@ -47,7 +47,7 @@ function queryLog(opts: OpenOptions): KyselyConfig['log'] {
   const onQuery = opts.onQuery;
   if (!onQuery) return undefined;
   return (event) => {
-    if (event.level === 'query') onQuery(event.query.sql);
+    if (event.level === 'query') onQuery(event.query.sql, event.queryDurationMillis);
   };
 }
 
