@@ -21,6 +21,7 @@ import { buildApp } from './http/app.ts';
 import { Leader, type LeaderLock } from './jobs/leader.ts';
 import { DEFAULT_LIMITS, OutboundLimiter } from './jobs/outbound-limiter.ts';
 import { Scheduler, startCron } from './jobs/scheduler.ts';
+import { PriorityGate } from './jobs/priority-gate.ts';
 import { Worker, type WorkerOptions } from './jobs/worker.ts';
 import { DevProvider } from './payments/dev/dev-provider.ts';
 import { createPaymentProviders } from './payments/registry.ts';
@@ -149,7 +150,9 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   // A worker claims only jobs for the chat platforms running here: WeChat only while this instance holds
   // the WeChat lock, so a paid member's WeChat invite is never parked by an instance that cannot send it.
   const platformsHere = (): Platform[] => [...deps.gateways.keys()].filter((p) => p !== 'wechat' || mayRun === undefined || mayRun());
-  worker = new Worker(o.store, o.clock, jobHandlers, o.logger, { platforms: platformsHere, ...o.worker });
+  // Webhooks before jobs on the shared database: the route holds the gate, the worker waits for it (bounded).
+  const webhookGate = new PriorityGate();
+  worker = new Worker(o.store, o.clock, jobHandlers, o.logger, { platforms: platformsHere, priority: webhookGate, ...o.worker });
   const scheduler = new Scheduler(deps, wechat?.sweeps);
   // Time travel moves the service clock itself, so it needs an OffsetClock as that clock, and a
   // configuration with nothing real attached (main.ts only passes one then; this checks again).
@@ -184,7 +187,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   const health =
     wechat || telegram ? () => ({ ...(wechat ? { wechat: wechatHealth() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
   const app = await buildApp(
-    { app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health },
+    { app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health, webhookGate },
     { loggerInstance: o.loggerInstance, plugins, trustProxy: config.trustProxy },
   );
 

@@ -5,10 +5,17 @@
 //   3. the unique membership_periods (order_id, group_id).
 // Unknown orders and mismatches are recorded and answered "received" (a retry cannot fix them); the
 // owner is alerted.
+//
+// The common case (a pending order of this provider, paid in full, no refund, no ban) takes a fast path of
+// eight statements (issue 14 part 4): guard 1 as one conditional update that also returns the order, guard 2,
+// the plan with its groups in one read, per group a membership insert (first membership) and guard 3, one
+// audit row, one job insert, and the event row last. Anything else — the update matches nothing (unknown order,
+// paid already, mismatch, refund booked first) — goes the careful way in the same transaction, with nothing
+// written yet; a banned buyer, found only once the fast path is under way, rolls it back and goes the careful way.
 import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import type { AppDeps } from './deps.ts';
-import { gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
+import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { confirmRefund } from './refunds.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
@@ -30,8 +37,8 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
     tx.webhookEvents.insertIfAbsent({ provider: provider.name, eventId, orderId, outcome, payload: rawPayload }, now);
 
   let outcome: EventOutcome;
-  try {
-    outcome = await deps.store.transaction(async (tx): Promise<EventOutcome> => {
+  const handle = (fast: boolean) =>
+    deps.store.transaction(async (tx): Promise<EventOutcome> => {
       switch (event.type) {
         case 'ignored':
           if (event.eventId && !(await record(tx, event.eventId, null, 'ignored'))) return 'duplicate';
@@ -55,9 +62,16 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
           return 'review';
         }
         case 'paid':
-          return confirmPaid(deps, tx, provider, event, record, now);
+          return (fast && (await confirmPaidFast(deps, tx, provider, event, record, now))) || confirmPaid(deps, tx, provider, event, record, now);
       }
     });
+  try {
+    try {
+      outcome = await handle(true);
+    } catch (e) {
+      if (!(e instanceof BannedBuyerError)) throw e;
+      outcome = await handle(false);
+    }
   } catch (e) {
     if (e instanceof Rollback) outcome = e.outcome;
     else throw e;
@@ -71,6 +85,41 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
 function bookCharge(tx: Repos, orderId: string, provider: PaymentProvider, event: PaidEvent, now: number): Promise<boolean> {
   const { providerTxnId, amountMinor, currency, paidAt } = event;
   return tx.payments.insertIfAbsent({ orderId, provider: provider.name, providerTxnId, kind: 'charge', amountMinor, currency, occurredAt: paidAt }, now);
+}
+
+/**
+ * The fast path (see the top of this file): 'granted', or null when the conditional update matched nothing
+ * and nothing was written. Throws Rollback('duplicate') for a transaction id or event id booked already, and
+ * BannedBuyerError (rolled back by the caller, then the careful path) for a banned buyer.
+ */
+async function confirmPaidFast(
+  deps: AppDeps,
+  tx: Repos,
+  provider: PaymentProvider,
+  event: PaidEvent,
+  record: (tx: Repos, eventId: string, orderId: string | null, outcome: string) => Promise<boolean>,
+  now: number,
+): Promise<EventOutcome | null> {
+  if (merchantMismatch(event, provider.merchantId)) return null;
+  // Guard 1, with the mismatch and refund-first checks as its conditions.
+  const order = await tx.orders.payIfExpected(
+    { outTradeNo: event.outTradeNo, provider: provider.name, from: orderSourceStatuses('pay'), amountMinor: event.amountMinor, currency: event.currency },
+    { paidAt: event.paidAt, providerTxnId: event.providerTxnId },
+    now,
+  );
+  if (!order) return null;
+  // Guard 2.
+  if (!(await bookCharge(tx, order.id, provider, event, now))) throw new Rollback('duplicate');
+  const bought = await tx.plans.getWithGroups(order.planId);
+  if (!bought) throw new Error(`order ${order.id} names a plan that does not exist`);
+  // Guard 3 in grantOrder; the period starts at the provider's success time.
+  await grantOrder(tx, order, bought.plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
+    groups: bought.groups,
+    refuseBanned: true,
+  });
+  // The event row comes last, with its outcome: an event id seen before undoes all of the above.
+  if (!(await record(tx, event.eventId, order.id, 'granted'))) throw new Rollback('duplicate');
+  return 'granted';
 }
 
 async function confirmPaid(
@@ -173,6 +222,10 @@ function describeMismatch(order: Order, event: PaidEvent, merchantId: string | n
   if (event.currency !== order.currency) return `currency mismatch: paid ${event.currency}, order is ${order.currency}`;
   if (event.amountMinor !== order.amountMinor)
     return `amount mismatch: paid ${formatMoney(event.amountMinor, event.currency)}, order is ${formatMoney(order.amountMinor, order.currency)}`;
+  return merchantMismatch(event, merchantId);
+}
+
+function merchantMismatch(event: PaidEvent, merchantId: string | null): string | null {
   if (merchantId && event.merchantId && event.merchantId !== merchantId) return `merchant mismatch: paid to ${event.merchantId}`;
   return null;
 }

@@ -3,7 +3,7 @@
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { toIso } from '../domain/time.ts';
 import { confirmationJob, type InvitePayload, inviteJob } from './job-kinds.ts';
-import type { Order, Plan, Platform } from './model.ts';
+import type { Group, Membership, Order, Plan, Platform } from './model.ts';
 import type { NewJob, Repos } from './ports.ts';
 import type { AppDeps } from './deps.ts';
 import { countOf } from '../domain/text.ts';
@@ -12,6 +12,28 @@ export interface GrantResult {
   /** Groups that got a new period (empty when every group already had this order's period). */
   granted: Array<{ groupId: number; membershipId: number; expiresAt: number; invited: boolean }>;
 }
+
+/**
+ * Thrown by grantOrder with `refuseBanned` when the buyer is banned from a group of the plan: nothing may be
+ * granted, and the caller (which skipped the separate check, see confirm-payment.ts) rolls back and holds the
+ * payment for review instead.
+ */
+export class BannedBuyerError extends Error {
+  constructor(readonly accountId: number) {
+    super(`account ${accountId} is banned from a group of the plan`);
+    this.name = 'BannedBuyerError';
+  }
+}
+
+export interface GrantOptions {
+  /** The plan's groups, read already with the plan (Repos.plans.getWithGroups): not read again one by one. */
+  groups?: Group[];
+  /** Throw BannedBuyerError on a banned membership instead of assuming the caller checked. */
+  refuseBanned?: boolean;
+}
+
+/** What a never-paid membership looks like before its first period (the row is written only with that period). */
+const NEVER_PAID = { status: 'expired', expiresAt: 0 } as const;
 
 /** True when the person is banned from any group of the plan: such a payment is held for review, never granted. */
 export async function isBannedFromPlan(tx: Repos, accountId: number, plan: Plan): Promise<boolean> {
@@ -41,6 +63,7 @@ export async function grantOrder(
   actor: string,
   now: number,
   confirmsWithInvite: (platform: Platform) => boolean,
+  opts: GrantOptions = {},
 ): Promise<GrantResult> {
   const jobs: NewJob[] = [];
   const invites: Array<{ payload: InvitePayload; platform: Platform }> = [];
@@ -48,9 +71,17 @@ export async function grantOrder(
   const titles: string[] = [];
   let latestExpiry = 0;
   for (const groupId of plan.groupIds) {
-    const group = await tx.groups.get(groupId);
+    const group = opts.groups ? (opts.groups.find((g) => g.id === groupId) ?? null) : await tx.groups.get(groupId);
     if (!group) continue;
-    const existing = await tx.memberships.ensureForUpdate(order.accountId, groupId, now);
+    // A first membership of the group is written once, already in its paid state (one statement); an existing
+    // one is locked and read, then updated below. Either way a concurrent insert for the same person is not
+    // raced: the insert does nothing on conflict and the row is then read.
+    const first = applyMembershipEvent(NEVER_PAID, { type: 'period', days: plan.durationDays, startAt });
+    const created = await tx.memberships.insertIfAbsent({ accountId: order.accountId, groupId, status: first.status, expiresAt: first.expiresAt }, now);
+    const existing: Membership = created
+      ? { ...created, ...NEVER_PAID }
+      : ((await tx.memberships.getForUpdate(order.accountId, groupId)) ?? fail(`membership of account ${order.accountId} in group ${groupId} vanished`));
+    if (existing.status === 'banned' && opts.refuseBanned) throw new BannedBuyerError(order.accountId);
     // Paid while still in (active or grace) but learned of only after the removal sweep: it is still a
     // renewal, so it extends from the old expiry rather than losing the days in between.
     const paidWhileIn = existing.status === 'expired' && existing.expiresAt > 0 && startAt <= existing.expiresAt + group.graceMs;
@@ -65,8 +96,12 @@ export async function grantOrder(
       { membershipId: existing.id, groupId, orderId: order.id, kind: 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays },
       now,
     );
-    if (!fresh) continue;
-    await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
+    if (!fresh) {
+      // A period of this order in a group the person had no membership of cannot exist.
+      if (created) fail(`order ${order.id} has a period in group ${groupId} but account ${order.accountId} had no membership there`);
+      continue;
+    }
+    if (!created) await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
     if (next.invite) invites.push({ payload: { membershipId: existing.id, expiresAt: next.expiresAt }, platform: group.platform });
     await tx.audit.insert({
       at: now,
@@ -94,4 +129,8 @@ export async function grantOrder(
   }
   await tx.jobs.enqueue([...invites.map((i) => inviteJob(i.payload)), ...jobs], now);
   return { granted };
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }

@@ -10,4 +10,6 @@ export interface HttpDeps {
   health?: () => Record<string, unknown>;
   /** This instance's outbound limiter counters (platform → count), shown on /metrics. */
   outbound?: { calls: Map<string, number>; throttled: Map<string, number> };
+  /** Held while a provider notification is handled, so the job worker gives it the database first (jobs/priority-gate.ts). */
+  webhookGate?: { enter(): void; leave(): void };
 }

@@ -26,6 +26,7 @@ import {
   getMembership,
   getMembershipForUpdate,
   insertMembership,
+  insertMembershipIfAbsent,
   insertPeriodIfAbsent,
   lapseDueMemberships,
   listMemberships,
@@ -46,6 +47,7 @@ import {
   insertOrder,
   ordersToReconcile,
   pageOrders,
+  payOrderIfExpected,
   setOrderCheckout,
   transitionOrder,
 } from './orders-repository.ts';
@@ -67,7 +69,7 @@ import {
   refundedByOrder,
   setWebhookOutcome,
 } from './payments-repository.ts';
-import { getPlan, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
+import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -102,6 +104,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
       get: (id) => getPlan(db, id),
+      getWithGroups: (id) => getPlanWithGroups(db, id),
       list: (o) => listPlans(db, o),
       setActive: (id, a) => setPlanActive(db, id, a),
     },
@@ -111,6 +114,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       findByOutTradeNo: (n) => findOrderByOutTradeNo(db, n),
       getForUpdate: (id) => getOrderForUpdate(db, dialect, id),
       transition: (id, from, to, patch, now) => transitionOrder(db, id, from, to, patch, now),
+      payIfExpected: (q, patch, now) => payOrderIfExpected(db, q, patch, now),
       setCheckout: (id, c, now) => setOrderCheckout(db, id, c, now),
       expireDue: (now, limit) => expireDueOrders(db, dialect, now, limit),
       toReconcile: (q) => ordersToReconcile(db, q),
@@ -130,6 +134,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       getForUpdate: (a, g) => getMembershipForUpdate(db, dialect, a, g),
       get: (id) => getMembership(db, id),
       insert: (m, now) => insertMembership(db, m, now),
+      insertIfAbsent: (m, now) => insertMembershipIfAbsent(db, m, now),
       ensureForUpdate: (a, g, now) => ensureMembershipForUpdate(db, dialect, a, g, now),
       update: (id, p, now) => updateMembership(db, id, p, now),
       list: (f) => listMemberships(db, f),

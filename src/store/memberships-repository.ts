@@ -33,6 +33,20 @@ export async function insertMembership(
   return toMembership(r);
 }
 
+export async function insertMembershipIfAbsent(
+  db: Kysely<Database>,
+  m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number },
+  now: number,
+): Promise<Membership | null> {
+  const r = await db
+    .insertInto('memberships')
+    .values({ account_id: m.accountId, group_id: m.groupId, status: m.status, expires_at: m.expiresAt, grace_until: null, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.columns(['account_id', 'group_id']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return r ? toMembership(r) : null;
+}
+
 export async function ensureMembershipForUpdate(db: Kysely<Database>, dialect: Dialect, accountId: number, groupId: number, now: number): Promise<Membership> {
   await db
     .insertInto('memberships')

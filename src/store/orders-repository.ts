@@ -69,6 +69,29 @@ export async function transitionOrder(
   return Number(r.numUpdatedRows) === 1;
 }
 
+/** See Repos.orders.payIfExpected: the fast path's one conditional update, returning the row. */
+export async function payOrderIfExpected(
+  db: Kysely<Database>,
+  q: { outTradeNo: string; provider: string; from: OrderStatus[]; amountMinor: number; currency: string },
+  patch: { paidAt: number; providerTxnId: string },
+  now: number,
+): Promise<Order | null> {
+  const r = await db
+    .updateTable('orders')
+    .set({ status: 'paid', paid_at: patch.paidAt, provider_txn_id: patch.providerTxnId, updated_at: now })
+    .where('out_trade_no', '=', q.outTradeNo)
+    .where('provider', '=', q.provider)
+    .where('status', 'in', q.from)
+    .where('amount_minor', '=', q.amountMinor)
+    .where('currency', '=', q.currency)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('payments').select('payments.id').whereRef('payments.order_id', '=', 'orders.id').where('payments.kind', '=', 'refund'))),
+    )
+    .returningAll()
+    .executeTakeFirst();
+  return r ? toOrder(r) : null;
+}
+
 export async function setOrderCheckout(db: Kysely<Database>, id: string, c: Checkout, now: number): Promise<void> {
   await db.updateTable('orders').set({ checkout_qr: c.qrContent, checkout_url: c.payUrl, updated_at: now }).where('id', '=', id).execute();
 }

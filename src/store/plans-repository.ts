@@ -1,6 +1,19 @@
 import type { Kysely } from 'kysely';
-import type { Plan } from '../app/model.ts';
-import type { Database, PlanRow } from './schema.ts';
+import type { Group, Plan } from '../app/model.ts';
+import { toGroup } from './mappers.ts';
+import type { Database, GroupRow, PlanRow } from './schema.ts';
+
+const toPlan = (r: PlanRow, groupIds: number[]): Plan => ({
+  id: r.id,
+  name: r.name,
+  priceMinor: r.price_minor,
+  currency: r.currency,
+  durationDays: r.duration_days,
+  trialDays: r.trial_days,
+  active: r.active === 1,
+  createdAt: r.created_at,
+  groupIds,
+});
 
 async function withGroups(db: Kysely<Database>, rows: PlanRow[]): Promise<Plan[]> {
   if (rows.length === 0) return [];
@@ -14,17 +27,12 @@ async function withGroups(db: Kysely<Database>, rows: PlanRow[]): Promise<Plan[]
     )
     .orderBy('group_id')
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    priceMinor: r.price_minor,
-    currency: r.currency,
-    durationDays: r.duration_days,
-    trialDays: r.trial_days,
-    active: r.active === 1,
-    createdAt: r.created_at,
-    groupIds: links.filter((l) => l.plan_id === r.id).map((l) => l.group_id),
-  }));
+  return rows.map((r) =>
+    toPlan(
+      r,
+      links.filter((l) => l.plan_id === r.id).map((l) => l.group_id),
+    ),
+  );
 }
 
 export async function insertPlan(
@@ -48,6 +56,44 @@ export async function insertPlan(
 export async function getPlan(db: Kysely<Database>, id: number): Promise<Plan | null> {
   const r = await db.selectFrom('plans').selectAll().where('id', '=', id).executeTakeFirst();
   return r ? (await withGroups(db, [r]))[0]! : null;
+}
+
+/** One statement: the plan's row once per group (LEFT JOINs, so a plan without groups still comes back). */
+export async function getPlanWithGroups(db: Kysely<Database>, id: number): Promise<{ plan: Plan; groups: Group[] } | null> {
+  const rows = await db
+    .selectFrom('plans as p')
+    .leftJoin('plan_groups as pg', 'pg.plan_id', 'p.id')
+    .leftJoin('groups as g', 'g.id', 'pg.group_id')
+    .selectAll('g')
+    .select([
+      'p.id as plan_id',
+      'p.name as plan_name',
+      'p.price_minor as plan_price_minor',
+      'p.currency as plan_currency',
+      'p.duration_days as plan_duration_days',
+      'p.trial_days as plan_trial_days',
+      'p.active as plan_active',
+      'p.created_at as plan_created_at',
+      'pg.group_id as link_group_id',
+    ])
+    .where('p.id', '=', id)
+    .orderBy('pg.group_id')
+    .execute();
+  const first = rows[0];
+  if (!first) return null;
+  const planRow: PlanRow = {
+    id: first.plan_id,
+    name: first.plan_name,
+    price_minor: first.plan_price_minor,
+    currency: first.plan_currency,
+    duration_days: first.plan_duration_days,
+    trial_days: first.plan_trial_days,
+    active: first.plan_active,
+    created_at: first.plan_created_at,
+  };
+  const groupIds = rows.flatMap((r) => (r.link_group_id === null ? [] : [r.link_group_id]));
+  const groups = rows.flatMap((r) => (r.id === null ? [] : [toGroup(r as GroupRow)]));
+  return { plan: toPlan(planRow, groupIds), groups };
 }
 
 export async function listPlans(db: Kysely<Database>, opts: { groupId?: number; activeOnly?: boolean } = {}): Promise<Plan[]> {

@@ -45,6 +45,7 @@ const batchPhase = (seconds: number, wait: number): LatencyPhase[] => [
 const size = quick
   ? {
       webhooks: 2000,
+      backlog: 10_000,
       sweep: [20_000, 100_000],
       due: 2000,
       memory: 100_000,
@@ -54,6 +55,7 @@ const size = quick
     }
   : {
       webhooks: 20_000,
+      backlog: 10_000,
       sweep: [100_000, 1_000_000],
       due: 10_000,
       memory: 1_000_000,
@@ -137,6 +139,11 @@ async function main() {
         );
         results.push(
           ...(await part(`part 1: webhook confirm throughput, WeChat Pay (${d})`, () => webhookThroughput(target, size.webhooks, CONCURRENCY, b, 'wechatpay'))),
+        );
+        results.push(
+          ...(await part(`part 1: webhook confirm throughput with ${size.backlog.toLocaleString('en')} jobs queued, dev provider (${d})`, () =>
+            webhookThroughput(target, size.webhooks, CONCURRENCY, b, 'dev', { backlog: size.backlog }),
+          )),
         );
       }
       if (telegram && runs('invite'))

@@ -6,7 +6,10 @@ import type { JobEffects, JobHandler, JobHandlers } from '../../src/app/job-hand
 import type { AuditEntry, Job } from '../../src/app/model.ts';
 import type { NewJob, Store } from '../../src/app/ports.ts';
 import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
+import { PriorityGate } from '../../src/jobs/priority-gate.ts';
 import { backoffDelay, LeaseLostError, Worker, type WorkerOptions } from '../../src/jobs/worker.ts';
+import { openDatabase } from '../../src/store/database.ts';
+import { createStore } from '../../src/store/kysely-store.ts';
 import { FakeClock, flush } from '../fakes/fake-clock.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
 import { memoryLogger } from '../helpers/service.ts';
@@ -170,6 +173,70 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(rows).toHaveLength(1);
     return rows[0]!;
   };
+
+  it('webhooks first: while the gate is held the loop claims nothing, at most for priorityWaitMs, then carries on', async () => {
+    fake.jobs.handlers.instant = async () => {};
+    await enqueue(...Array.from({ length: 40 }, (_, i): NewJob => ({ kind: 'instant', payload: i, lane: 'notice' })));
+    const gate = new PriorityGate();
+    gate.enter(); // a notification is being handled
+    const w = worker({ batch: 8, priority: gate, priorityWaitMs: 50 });
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+    };
+    w.start();
+    try {
+      await turns(20);
+      expect(results).toHaveLength(0); // held: nothing claimed, however many turns pass
+      // Held for longer than the bound: one batch is claimed all the same (the worker is slowed, not stopped).
+      await clock.advance(50);
+      const first = Date.now() + 10_000;
+      while (results.length < 8 && Date.now() < first) await new Promise((r) => setTimeout(r, 5));
+      await turns(20);
+      expect(results).toHaveLength(8);
+      expect(gate.waiting).toBeLessThanOrEqual(1); // timed-out waits leave nothing behind
+      // The notification is handled: the rest runs at once, without the clock moving.
+      gate.leave();
+      const until = Date.now() + 20_000;
+      while (results.length < 40 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      expect(results.filter((r) => r.result === 'done')).toHaveLength(40);
+      expect(gate.waiting).toBe(0);
+    } finally {
+      gate.leave();
+      await w.stop();
+    }
+  });
+
+  it('a job without follow-ups costs two statements, its claim and its completion, with no transaction around them', async () => {
+    fake.jobs.handlers.plain = async () => {};
+    await enqueue({ kind: 'plain', payload: 1, lane: 'notice' });
+    const seen: string[] = [];
+    const counted = await openDatabase(db.url, { schema: db.schema, onQuery: (s) => seen.push(s) });
+    try {
+      expect(await worker({}, createStore(counted)).runOnce()).toBe(1);
+      expect(seen.map((s) => s.trim().split(/\s+/)[0]!.toLowerCase())).toEqual(['update', 'update']);
+      expect((await only()).status).toBe('done');
+    } finally {
+      await counted.close();
+    }
+  });
+
+  it('a backlog of instant jobs never holds the event loop: a webhook waiting for a turn gets one between batches', async () => {
+    fake.jobs.handlers.instant = async () => {};
+    await enqueue(...Array.from({ length: 200 }, (_, i): NewJob => ({ kind: 'instant', payload: i, lane: 'notice' })));
+    const w = worker({ batch: 16 });
+    w.start();
+    try {
+      // What an incoming request waits for: the event loop to come round to its socket.
+      await new Promise((r) => setImmediate(r));
+      expect(results.length).toBeLessThanOrEqual(16);
+      // And the backlog still drains, a batch per turn (bounded in real time).
+      const until = Date.now() + 20_000;
+      while (results.length < 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      expect(results.filter((r) => r.result === 'done')).toHaveLength(200);
+    } finally {
+      await w.stop();
+    }
+  });
 
   it('claims an enqueued job, runs its handler once and completes it', async () => {
     const seen: Job[] = [];

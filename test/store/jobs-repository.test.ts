@@ -1,8 +1,9 @@
 // The durable outbox through the Store port, on a fresh migrated SQLite file and (with
 // TEST_POSTGRES_URL) on PostgreSQL.
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewJob, Store } from '../../src/app/ports.ts';
-import { DEFAULT_MAX_ATTEMPTS } from '../../src/store/jobs-repository.ts';
+import { claimStatement, DEFAULT_MAX_ATTEMPTS } from '../../src/store/jobs-repository.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -297,5 +298,24 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
         { status: 'queued', lane: 'notice', count: 1 },
       ]);
     });
+  });
+});
+
+// SQLite only: its claim statement differs from PostgreSQL's (which locks rows and cannot use a UNION).
+describe('the claim on SQLite reads only what it takes', () => {
+  it('walks the claim index in claim order and stops after the limit, for queued and for abandoned jobs', async () => {
+    const db = await openTestDb('sqlite');
+    try {
+      const stmt = claimStatement('sqlite', 'w', T0, LEASE, 16, ['playground']);
+      const plan = (await sql<{ detail: string }>`EXPLAIN QUERY PLAN ${stmt}`.execute(db.opened.db)).rows.map((r) => r.detail);
+      const text = plan.join('\n');
+      // Queued jobs through (status, priority, run_at), in the order claimed: no sort of every queued job.
+      expect(text).toContain('SEARCH jobs USING INDEX jobs_claim_idx (status=?)');
+      expect(text).not.toMatch(/SCAN jobs\b/);
+      // Abandoned (running, lease over) through (status, lease_until).
+      expect(text).toContain('SEARCH jobs USING INDEX jobs_lease_idx (status=? AND lease_until<?)');
+    } finally {
+      await db.close();
+    }
   });
 });

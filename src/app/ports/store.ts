@@ -153,6 +153,8 @@ export interface Repos {
   plans: {
     insert(p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] }, now: number): Promise<Plan>;
     get(id: number): Promise<Plan | null>;
+    /** The plan and its groups (in group id order) in one read: what a payment bought, on the confirm path. */
+    getWithGroups(id: number): Promise<{ plan: Plan; groups: Group[] } | null>;
     list(opts?: { groupId?: number; activeOnly?: boolean }): Promise<Plan[]>;
     setActive(id: number, active: boolean): Promise<void>;
   };
@@ -164,6 +166,17 @@ export interface Repos {
     getForUpdate(id: string): Promise<Order | null>;
     /** Conditional update: moves the order only if its status is one of `from`. True when it moved. */
     transition(id: string, from: OrderStatus[], to: OrderStatus, patch: OrderPatch, now: number): Promise<boolean>;
+    /**
+     * A payment's common case in one statement: the order named by `outTradeNo` moves from one of `from` to
+     * `paid` only if it is this provider's, its amount and currency are the ones paid and no refund is booked
+     * against it; returns the order as it now is (on PostgreSQL its row stays locked). Null when any of that
+     * does not hold or there is no such order: nothing changed, and the caller looks closer.
+     */
+    payIfExpected(
+      q: { outTradeNo: string; provider: string; from: OrderStatus[]; amountMinor: number; currency: string },
+      patch: { paidAt: number; providerTxnId: string },
+      now: number,
+    ): Promise<Order | null>;
     setCheckout(id: string, c: Checkout, now: number): Promise<void>;
     /** pending → expired past their window; returns the orders that moved. */
     expireDue(now: number, limit: number): Promise<Order[]>;
@@ -194,6 +207,8 @@ export interface Repos {
     getForUpdate(accountId: number, groupId: number): Promise<Membership | null>;
     get(id: number): Promise<Membership | null>;
     insert(m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number }, now: number): Promise<Membership>;
+    /** Inserts the person's first membership of the group in the state given; null (and nothing changed) when the row exists. */
+    insertIfAbsent(m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number }, now: number): Promise<Membership | null>;
     /** Makes sure a row exists (a never-paid placeholder: expired, expiry 0) without racing a concurrent insert, then locks and returns it. */
     ensureForUpdate(accountId: number, groupId: number, now: number): Promise<Membership>;
     update(id: number, patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null }, now: number): Promise<void>;

@@ -53,12 +53,15 @@ export async function webhookRoutes(app: FastifyInstance, deps: HttpDeps) {
     if (!provider) return reply.status(404).send({ code: 'FAIL', message: 'unknown or disabled provider' });
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+    deps.webhookGate?.enter();
     try {
       return sendReply(reply, await processWebhook(deps.app, provider, raw, headers));
     } catch (err) {
       // Our own failure (database down…): ask the provider to retry, in its own format.
       req.log.error({ err, provider: provider.name }, 'webhook handling failed');
       return sendReply(reply, provider.webhookReply('retry'));
+    } finally {
+      deps.webhookGate?.leave();
     }
   });
 }
