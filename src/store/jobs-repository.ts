@@ -48,6 +48,7 @@ function platformOf(about: NewJob['about']): RawBuilder<string | null> | null {
 /**
  * `platforms`: the chat platforms whose adapter runs here; a job recorded for another platform is not
  * claimed (it stays queued for the instance that runs it), a job with no platform is. Undefined: no filter.
+ * `lanes`: only jobs of these lanes (the worker fills the slots it keeps for invites this way).
  */
 export async function claimJobs(
   db: Kysely<Database>,
@@ -57,6 +58,7 @@ export async function claimJobs(
   leaseMs: number,
   limit: number,
   platforms?: readonly string[],
+  lanes?: readonly string[],
 ): Promise<Job[]> {
   // Several instances claim at once: SKIP LOCKED hands each row to one of them (see due-rows.ts), and
   // the outer re-check drops a row whose status changed while we waited.
@@ -66,7 +68,8 @@ export async function claimJobs(
       : platforms.length === 0
         ? sql` AND platform IS NULL`
         : sql` AND (platform IS NULL OR platform IN (${sql.join(platforms.map((p) => sql`${p}`))}))`;
-  const due = sql`((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))${here}`;
+  const ofLanes = lanes === undefined ? sql`` : sql` AND lane IN (${sql.join((lanes.length > 0 ? lanes : ['']).map((l) => sql`${l}`))})`;
+  const due = sql`((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))${here}${ofLanes}`;
   const pick = pickDue(dialect, due, sql`SELECT id FROM jobs WHERE ${due} ORDER BY priority, run_at, id LIMIT ${limit}`);
   const r = await sql<JobRow>`
     UPDATE jobs
