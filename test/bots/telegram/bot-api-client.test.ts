@@ -6,7 +6,7 @@ import { Telegraf } from 'telegraf';
 import { type ApiCaller, BotApiClient, ChatMigratedError, TelegramApiError, withRetries } from '../../../bots/telegram/bot-api-client.ts';
 import { splitText } from '../../../bots/telegram/telegram-gateway.ts';
 import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../../src/domain/errors.ts';
-import { OutboundLimiter } from '../../../src/jobs/outbound-limiter.ts';
+import { type AcquireRequest, OutboundLimiter } from '../../../src/jobs/outbound-limiter.ts';
 import { FakeClock } from '../../fakes/fake-clock.ts';
 import { TelegramEmulator, type User } from '../../fakes/telegram-emulator.ts';
 import { TOKEN } from './harness.ts';
@@ -16,6 +16,7 @@ describe('Telegram Bot API client and emulator', () => {
   let clock: FakeClock;
   let limiter: OutboundLimiter;
   let client: BotApiClient;
+  let api: ApiCaller;
   let owner: User;
   let group: number;
 
@@ -24,7 +25,8 @@ describe('Telegram Bot API client and emulator', () => {
     emu = await TelegramEmulator.start({ token: TOKEN, clock });
     limiter = new OutboundLimiter(clock, { telegram: { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 } });
     const bot = new Telegraf(TOKEN, { telegram: { apiRoot: emu.url } });
-    client = new BotApiClient(bot.telegram.callApi.bind(bot.telegram) as unknown as ApiCaller, limiter, { timeoutMs: 2000 });
+    api = bot.telegram.callApi.bind(bot.telegram) as unknown as ApiCaller;
+    client = new BotApiClient(api, limiter, { timeoutMs: 2000 });
     owner = emu.addUser('Olga');
     group = emu.createGroup({ title: 'G', creator: owner });
   });
@@ -40,6 +42,42 @@ describe('Telegram Bot API client and emulator', () => {
     expect(err).toBeInstanceOf(TelegramApiError);
     return err as TelegramApiError;
   };
+
+  it('takes the message windows only for messages; every other method acquires as a call that posts nothing', async () => {
+    emu.addBot(group, owner);
+    const asked: AcquireRequest[] = [];
+    const recording = {
+      acquire: (r: AcquireRequest) => (asked.push(r), limiter.acquire(r)),
+      pause: (p: string, ms: number) => limiter.pause(p, ms),
+    };
+    const c = new BotApiClient(api, recording, { timeoutMs: 2000 });
+    await c.call('sendMessage', { chat_id: group, text: 'hello' }, { lane: 'notice' });
+    await c.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'invite' });
+    await c.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'invite' });
+    await c.call('getMe', {}, { lane: 'system' });
+    expect(asked).toEqual([
+      { platform: 'telegram', chatId: String(group), isGroup: true, lane: 'notice', kind: 'message' },
+      { platform: 'telegram', chatId: undefined, isGroup: false, lane: 'invite', kind: 'call' },
+      { platform: 'telegram', chatId: undefined, isGroup: false, lane: 'invite', kind: 'call' },
+      { platform: 'telegram', chatId: undefined, isGroup: false, lane: 'system', kind: 'call' },
+    ]);
+  });
+
+  it('the emulator counts messages and other calls in separate windows, as Telegram does', async () => {
+    emu.addBot(group, owner);
+    const unpaced = new BotApiClient(api, new OutboundLimiter(clock, {}), { timeoutMs: 2000 });
+    // In one virtual instant: 20 messages to the group and 30 other calls, all within their limits.
+    await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => unpaced.call('sendMessage', { chat_id: group, text: `m${i}` }, { lane: 'notice' })),
+      ...Array.from({ length: 30 }, () => unpaced.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' })),
+    ]);
+    expect(emu.violations).toEqual([]);
+    // The 31st call in that second is over the calls' own limit.
+    expect(await unpaced.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }).catch((e: unknown) => e)).toBeInstanceOf(
+      RetryAfterError,
+    );
+    expect(emu.violations.map((v) => v.rule)).toEqual(['calls']);
+  });
 
   it('refuses what the real API refuses, with its codes and descriptions', async () => {
     expect((await rejected(client.call('getChat', { chat_id: -42 }, { lane: 'system' }))).description).toBe('Bad Request: chat not found');
