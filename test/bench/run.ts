@@ -32,7 +32,7 @@ function parseOnly(argv: string[]): Set<PartKey> | null {
 const telegramOnPostgres = process.argv.includes('--telegram-on-postgres');
 const PG_URL = process.env.TEST_POSTGRES_URL;
 // Part 2: the 20 payments/s, and first a rate whose Bot API calls (4 per payment: getChatMember,
-// createChatInviteLink and the invite DM in the access lane, the payment notice in the notice lane) fit
+// createChatInviteLink and the invite DM in the invite lane, the payment notice in the notice lane) fit
 // under 30 calls/s, so the pipeline's own latency shows without any queueing.
 const latencyPhases = (seconds: number, wait: number, lowSeconds: number, lowWait: number): LatencyPhase[] => [
   { rate: 5, seconds: lowSeconds, waitSeconds: lowWait, label: 'at 5/s (20 calls/s)', goal: '< 250', drainNotices: true },

@@ -653,7 +653,7 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     );
     log(
       `burst: lanes (${trackedAccess} invite/removal jobs tracked from commit to start): broadcast ${broadcastBefore} sent before the burst, ${broadcastDuring} more by the end; ${lower.length} lower-lane calls in the window (first at +${firstLower !== undefined ? fmt((firstLower - tBurst) / 1000, 1) : '-'} s), ${overtaking} of them while an invite/removal waited ` +
-        `(the last at +${lastOvertake !== undefined ? fmt((lastOvertake - tBurst) / 1000, 2) : '-'} s; longest wait so far when passed ${fmt(longest, 0)} ms); access-lane limiter wait p50 ${fmt(percentile(accessWaits, 50), 0)} ms, p99 ${fmt(percentile(accessWaits, 99), 0)} ms; ` +
+        `(the last at +${lastOvertake !== undefined ? fmt((lastOvertake - tBurst) / 1000, 2) : '-'} s; longest wait so far when passed ${fmt(longest, 0)} ms); invite/removal limiter wait p50 ${fmt(percentile(accessWaits, 50), 0)} ms, p99 ${fmt(percentile(accessWaits, 99), 0)} ms; ` +
         `worker pool during the burst: access jobs mean ${fmt(mean(accessInPool), 1)} (max ${Math.max(...accessInPool)}), lower-lane jobs holding slots mean ${fmt(mean(lowerInPool), 1)}; ` +
         `${drained ? '' : `projected to finish after ~${fmt(projected, 0)} s (${callsLeft} calls left)`}`,
     );

@@ -338,7 +338,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(fake.deadCalls).toHaveLength(1);
   });
 
-  it('becomes a dead letter with the last error after maxAttempts failures (jobs outside the access lane)', async () => {
+  it('becomes a dead letter with the last error after maxAttempts failures (jobs outside the invite and removal lanes)', async () => {
     let calls = 0;
     fake.jobs.handlers.remind = async () => {
       calls++;
