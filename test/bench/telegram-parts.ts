@@ -607,17 +607,25 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     let overtaking = 0;
     let longest = 0;
     let lastOvertake: number | undefined;
+    /** Which lane passed which waiting one, and whether that one waited for a worker slot (job) or at the limiter. */
+    const passes: Record<string, number> = {};
     for (const l of lower) {
       let hit = false;
       for (const w of waiting) {
         if (LANES[l.lane] <= LANES[w.lane] || (w.kind !== undefined && w.kind !== l.kind)) continue;
+        let passed = false;
         if (l.t1 > w.from + (w.job ? CLAIM_GRACE_MS : 0) && l.t1 < w.to && !chatBlocked(w.chatId, l.t1)) {
-          hit = true;
+          passed = true;
           longest = Math.max(longest, l.t1 - w.from);
         } else if (w.chatId !== undefined && w.chatId === l.chatId && l.t1 > w.from - 1000 - LIMITER_MARGIN_MS && l.t1 < w.to) {
-          hit = true;
+          passed = true;
           longest = Math.max(longest, w.to - w.from);
         }
+        if (passed && !hit) {
+          const key = `${l.lane} ${l.kind} passed ${w.lane} ${w.job ? 'job' : (w.kind ?? '')}`;
+          passes[key] = (passes[key] ?? 0) + 1;
+        }
+        hit ||= passed;
       }
       if (hit) {
         overtaking++;
@@ -653,7 +661,7 @@ export async function outboundBurst(target: Target, payments: number, removals: 
     );
     log(
       `burst: lanes (${trackedAccess} invite/removal jobs tracked from commit to start): broadcast ${broadcastBefore} sent before the burst, ${broadcastDuring} more by the end; ${lower.length} lower-lane calls in the window (first at +${firstLower !== undefined ? fmt((firstLower - tBurst) / 1000, 1) : '-'} s), ${overtaking} of them while an invite/removal waited ` +
-        `(the last at +${lastOvertake !== undefined ? fmt((lastOvertake - tBurst) / 1000, 2) : '-'} s; longest wait so far when passed ${fmt(longest, 0)} ms); invite/removal limiter wait p50 ${fmt(percentile(accessWaits, 50), 0)} ms, p99 ${fmt(percentile(accessWaits, 99), 0)} ms; ` +
+        `(the last at +${lastOvertake !== undefined ? fmt((lastOvertake - tBurst) / 1000, 2) : '-'} s; longest wait so far when passed ${fmt(longest, 0)} ms; ${JSON.stringify(passes)}); invite/removal limiter wait p50 ${fmt(percentile(accessWaits, 50), 0)} ms, p99 ${fmt(percentile(accessWaits, 99), 0)} ms; ` +
         `worker pool during the burst: access jobs mean ${fmt(mean(accessInPool), 1)} (max ${Math.max(...accessInPool)}), lower-lane jobs holding slots mean ${fmt(mean(lowerInPool), 1)}; ` +
         `${drained ? '' : `projected to finish after ~${fmt(projected, 0)} s (${callsLeft} calls left)`}`,
     );
