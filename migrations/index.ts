@@ -12,6 +12,7 @@ import * as m0008 from './0008-webhook-payload-retention.ts';
 import * as m0009 from './0009-roster.ts';
 import * as m0010 from './0010-clock-offset.ts';
 import * as m0011 from './0011-sweep-indexes-job-platform.ts';
+import * as m0012 from './0012-invite-removal-lanes.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '0009-roster': m0009,
   '0010-clock-offset': m0010,
   '0011-sweep-indexes-job-platform': m0011,
+  '0012-invite-removal-lanes': m0012,
 };

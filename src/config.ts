@@ -234,6 +234,7 @@ const Env = z.object({
   TELEGRAM_RATE_PER_SECOND: int(1, 1000).default(30),
   TELEGRAM_RATE_PER_CHAT_PER_SECOND: int(1, 100).default(1),
   TELEGRAM_RATE_PER_GROUP_PER_MINUTE: int(1, 1000).default(20),
+  TELEGRAM_RATE_CALLS_PER_SECOND: int(1, 1000).default(30),
   WECHATY_PUPPET: z.string().trim().optional(),
   WECHATY_PUPPET_SERVICE_TOKEN: z.string().trim().optional(),
   WECHAT_FRIEND_KEYWORD: z.string().trim().max(50, 'must be at most 50 characters').optional(),
@@ -291,7 +292,7 @@ export interface Config {
   /** Raw webhook bodies are purged after this long (the parsed fields the ledger needs stay). */
   webhookPayloadRetentionMs: number;
   limits: {
-    telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number };
+    telegram: { perSecond: number; perChatPerSecond: number; perGroupPerMinute: number; callsPerSecond: number };
     wechat: { minIntervalMs: number; perDay: number };
   };
 }
@@ -464,6 +465,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
         perSecond: e.TELEGRAM_RATE_PER_SECOND,
         perChatPerSecond: e.TELEGRAM_RATE_PER_CHAT_PER_SECOND,
         perGroupPerMinute: e.TELEGRAM_RATE_PER_GROUP_PER_MINUTE,
+        callsPerSecond: e.TELEGRAM_RATE_CALLS_PER_SECOND,
       },
       wechat: { minIntervalMs: e.WECHAT_MIN_INTERVAL_MS, perDay: e.WECHAT_DAILY_CAP },
     },

@@ -37,6 +37,9 @@ describe('config', () => {
       telegram: null,
       wechat: null,
     });
+    // Telegram's message limits, and the window of the calls that post no message (issue 14 part 2).
+    expect(loadConfig({}).limits.telegram).toEqual({ perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20, callsPerSecond: 30 });
+    expect(loadConfig({ TELEGRAM_RATE_CALLS_PER_SECOND: '10' }).limits.telegram.callsPerSecond).toBe(10);
     expect(loadConfig({ PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
     expect(loadConfig({ DATA_DIR: '/srv/gk' }).databaseUrl).toBe('sqlite:/srv/gk/gatekeeper.db');
     expect(loadConfig({ PUBLIC_URL: 'https://pay.example.com/' }).publicUrl).toBe('https://pay.example.com');
@@ -71,6 +74,8 @@ describe('config', () => {
       [{ REMINDER_OFFSETS_HOURS: '72,soon' }, /^REMINDER_OFFSETS_HOURS /],
       [{ ORDER_TTL_MINUTES: '0' }, /^ORDER_TTL_MINUTES /],
       [{ SWEEP_CRON: 'every minute' }, /^SWEEP_CRON must be a cron expression/],
+      [{ TELEGRAM_RATE_CALLS_PER_SECOND: '0' }, /^TELEGRAM_RATE_CALLS_PER_SECOND must be a whole number from 1 to 1000 \(got "0"\)$/],
+      [{ TELEGRAM_RATE_CALLS_PER_SECOND: '2.5' }, /^TELEGRAM_RATE_CALLS_PER_SECOND /],
     ];
     for (const [env, message] of cases) {
       let err: unknown;

@@ -95,7 +95,7 @@ export class PlaygroundGateway implements ChatGateway {
   }
 
   async invite(chatId: string, userId: string, _ctx: InviteContext): Promise<InviteResult> {
-    await this.gate(chatId, true, 'access');
+    await this.gate(chatId, true, 'invite');
     const r = this.roster(chatId);
     if (!r.has(userId)) {
       r.add(userId);
@@ -105,7 +105,7 @@ export class PlaygroundGateway implements ChatGateway {
   }
 
   async remove(chatId: string, userId: string, opts: RemoveOptions): Promise<RemoveResult> {
-    await this.gate(chatId, true, 'access');
+    await this.gate(chatId, true, 'removal');
     // The limiter may have kept this waiting: someone who renewed meanwhile stays.
     if (opts.stillDue && !(await opts.stillDue())) return 'kept';
     const r = this.rosters.get(chatId);

@@ -22,7 +22,11 @@ export interface TelegramLimiter {
 /** telegraf's `telegram.callApi`, typed loosely so any method name can be called. */
 export type ApiCaller = (method: string, payload: Record<string, unknown>, opts: { signal?: AbortSignal }) => Promise<unknown>;
 
-/** Methods that post a message into a chat: these count against the per-chat and per-group limits. */
+/**
+ * Methods that post a message into a chat: only these count toward Telegram's message windows (30/s overall,
+ * per chat, per group). Every other method (invite links, join-request answers, bans, getChatMember, …)
+ * acquires the limiter as a `call`, which has a window of its own (TELEGRAM_RATE_CALLS_PER_SECOND).
+ */
 export const MESSAGE_METHODS: ReadonlySet<string> = new Set(['sendMessage', 'sendPhoto', 'sendInvoice', 'sendDocument', 'copyMessage', 'forwardMessage']);
 
 export interface CallOptions {
@@ -103,10 +107,20 @@ export class BotApiClient {
     readonly options: { timeoutMs: number },
   ) {}
 
-  /** A rate-limited call. `chat_id` in the params decides the per-chat or per-group window for message methods. */
+  /**
+   * A rate-limited call. A message method takes the message windows (`chat_id` decides the per-chat or
+   * per-group one); any other method the window of calls that post nothing.
+   */
   async call<T = unknown>(method: string, params: Record<string, unknown>, opts: CallOptions): Promise<T> {
-    const chatId = MESSAGE_METHODS.has(method) && params.chat_id !== undefined ? String(params.chat_id) : undefined;
-    await this.limiter.acquire({ platform: 'telegram', chatId, isGroup: chatId !== undefined && isGroupChatId(chatId), lane: opts.lane });
+    const message = MESSAGE_METHODS.has(method);
+    const chatId = message && params.chat_id !== undefined ? String(params.chat_id) : undefined;
+    await this.limiter.acquire({
+      platform: 'telegram',
+      chatId,
+      isGroup: chatId !== undefined && isGroupChatId(chatId),
+      lane: opts.lane,
+      kind: message ? 'message' : 'call',
+    });
     this.inFlight++;
     try {
       return await this.send<T>(method, params, opts.timeoutMs ?? this.options.timeoutMs);

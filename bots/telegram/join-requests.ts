@@ -97,7 +97,7 @@ export class JoinRequests {
       decidedAt: null,
     });
     try {
-      await withRetries(() => this.c.client.call(method, { chat_id: String(r.chat.id), user_id: r.from.id }, { lane: 'access' }), this.c.clock, {
+      await withRetries(() => this.c.client.call(method, { chat_id: String(r.chat.id), user_id: r.from.id }, { lane: 'invite' }), this.c.clock, {
         attempts: 5,
         stop: this.c.stopping,
       });

@@ -111,7 +111,7 @@ export class StarsProvider implements PaymentProvider {
       ? { pre_checkout_query_id: q.id, ok: false, error_message: render(this.c, q.from.language_code ?? null, reason) }
       : { pre_checkout_query_id: q.id, ok: true };
     try {
-      await withRetries(() => this.c.client.call('answerPreCheckoutQuery', answer, { lane: 'access', timeoutMs: 8_000 }), this.c.clock, {
+      await withRetries(() => this.c.client.call('answerPreCheckoutQuery', answer, { lane: 'invite', timeoutMs: 8_000 }), this.c.clock, {
         attempts: 3,
         baseMs: 300,
         stop: this.c.stopping,

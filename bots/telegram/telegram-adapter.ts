@@ -167,7 +167,7 @@ export class TelegramAdapter {
           ok: false,
           error_message: this.input.deps.messages.render(q.from.language_code ?? null, { key: 'telegram.stars_not_payable', params: {} }),
         },
-        { lane: 'access' },
+        { lane: 'invite' },
       );
     });
     // Errors reach handleUpdate's caller: the webhook answers 500 (Telegram resends), polling retries.

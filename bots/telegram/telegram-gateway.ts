@@ -141,10 +141,13 @@ export class TelegramGateway implements ChatGateway {
 
   // ------------------------------------------------------------ membership
 
-  /** getChatMember; a person Telegram does not know in this chat counts as gone. */
-  async chatMember(chatId: string, userId: string): Promise<TgChatMember | null> {
+  /**
+   * getChatMember; a person Telegram does not know in this chat counts as gone. `lane`: `invite` when a payer
+   * waits on the answer, else `removal` (access checks: removals, sweeps, /invite's "already in?").
+   */
+  async chatMember(chatId: string, userId: string, lane: Lane = 'removal'): Promise<TgChatMember | null> {
     try {
-      return await this.c.client.call<TgChatMember>('getChatMember', { chat_id: chatId, user_id: Number(userId) }, { lane: 'access' });
+      return await this.c.client.call<TgChatMember>('getChatMember', { chat_id: chatId, user_id: Number(userId) }, { lane });
     } catch (err) {
       if (isApiError(err, 'user not found') || isApiError(err, 'PARTICIPANT_ID_INVALID')) return null;
       throw err;
@@ -189,11 +192,11 @@ export class TelegramGateway implements ChatGateway {
         const approved = await this.approve(chat, group, userId);
         if (approved) return 'added';
       }
-      const member = await this.chatMember(chat, userId);
+      const member = await this.chatMember(chat, userId, 'invite');
       if (member && isInChat(member)) return 'added';
       // A ban left from before (an owner ban since lifted): lift it, or the link could not be used.
       if (member?.status === 'kicked')
-        await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: Number(userId), only_if_banned: true }, { lane: 'access' });
+        await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: Number(userId), only_if_banned: true }, { lane: 'invite' });
       const link = await this.linkFor(chat, group, userId, ctx);
       const invitation = render(this.c, ctx.locale, 'telegram.invite', { group: ctx.groupTitle, expiresAt: ctx.expiresAt });
       // One message per payment: the confirmation first, then the invitation, the join button under both.
@@ -202,7 +205,7 @@ export class TelegramGateway implements ChatGateway {
         userId,
         confirmation ? `${confirmation}\n\n${invitation}` : invitation,
         { label: render(this.c, ctx.locale, 'telegram.invite_button', { group: ctx.groupTitle }), url: link },
-        'access',
+        'invite',
       );
       return 'invited';
     });
@@ -212,7 +215,7 @@ export class TelegramGateway implements ChatGateway {
   private async approve(chat: string, group: Group, userId: string): Promise<boolean> {
     const { store } = this.c.deps;
     try {
-      await this.c.client.call('approveChatJoinRequest', { chat_id: chat, user_id: Number(userId) }, { lane: 'access' });
+      await this.c.client.call('approveChatJoinRequest', { chat_id: chat, user_id: Number(userId) }, { lane: 'invite' });
     } catch (err) {
       if (isApiError(err, 'HIDE_REQUESTER_MISSING')) {
         await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'gone', this.c.clock.now());
@@ -221,7 +224,7 @@ export class TelegramGateway implements ChatGateway {
       if (!isApiError(err, 'USER_ALREADY_PARTICIPANT')) throw err;
     }
     await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'approved', this.c.clock.now());
-    await this.revokeOpenLinks(chat, group, userId);
+    await this.revokeOpenLinks(chat, group, userId, 'invite');
     return true;
   }
 
@@ -236,7 +239,7 @@ export class TelegramGateway implements ChatGateway {
     const created = await this.c.client.call<{ invite_link: string }>(
       'createChatInviteLink',
       { chat_id: chat, name, expire_date: Math.floor(expiresAt / 1000), creates_join_request: true },
-      { lane: 'access' },
+      { lane: 'invite' },
     );
     if (!created || typeof created.invite_link !== 'string')
       throw new ProviderUnreachableError('telegram', 'createChatInviteLink returned no link', { method: 'createChatInviteLink' });
@@ -252,12 +255,15 @@ export class TelegramGateway implements ChatGateway {
     return created.invite_link;
   }
 
-  /** Revokes every open link of this person in the group (best effort: a join-request link admits nobody on its own). */
-  async revokeOpenLinks(chat: string, group: Group, userId: string): Promise<void> {
+  /**
+   * Revokes every open link of this person in the group (best effort: a join-request link admits nobody on
+   * its own). `lane`: `invite` right after an approval, `removal` otherwise.
+   */
+  async revokeOpenLinks(chat: string, group: Group, userId: string, lane: Lane = 'removal'): Promise<void> {
     const { store } = this.c.deps;
     for (const l of await store.telegram.openInviteLinks(group.id, userId)) {
       try {
-        await this.c.client.call('revokeChatInviteLink', { chat_id: chat, invite_link: l.inviteLink }, { lane: 'access' });
+        await this.c.client.call('revokeChatInviteLink', { chat_id: chat, invite_link: l.inviteLink }, { lane });
       } catch (err) {
         if (!isApiError(err)) throw err;
         this.c.logger.warn({ groupId: group.id, err: err.message }, 'telegram: could not revoke an invite link');
@@ -290,7 +296,7 @@ export class TelegramGateway implements ChatGateway {
         if (req?.status === 'pending') {
           if (!(await stillDue())) return 'kept';
           try {
-            await this.c.client.call('declineChatJoinRequest', { chat_id: chat, user_id: uid }, { lane: 'access' });
+            await this.c.client.call('declineChatJoinRequest', { chat_id: chat, user_id: uid }, { lane: 'removal' });
           } catch (err) {
             if (!isApiError(err)) throw err;
           }
@@ -300,13 +306,13 @@ export class TelegramGateway implements ChatGateway {
       let banned = before?.status === 'kicked';
       let putOut = false;
       const ban = async () => {
-        await this.c.client.call('banChatMember', { chat_id: chat, user_id: uid }, { lane: 'access' });
+        await this.c.client.call('banChatMember', { chat_id: chat, user_id: uid }, { lane: 'removal' });
         banned = true;
         putOut = true;
       };
       // Without only_if_banned (the kick's second half) it also guarantees the person is out.
       const unban = async (onlyIfBanned: boolean) => {
-        await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: uid, ...(onlyIfBanned ? { only_if_banned: true } : {}) }, { lane: 'access' });
+        await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: uid, ...(onlyIfBanned ? { only_if_banned: true } : {}) }, { lane: 'removal' });
         banned = false;
       };
       if (opts.ban) {

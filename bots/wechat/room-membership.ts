@@ -103,7 +103,7 @@ export class RoomMembership {
       deadlineAt: now + wait,
     });
     try {
-      await paced(this.core, { chatId, isGroup: true, lane: 'access' }, 'room.add', () => room.add(contact));
+      await paced(this.core, { chatId, isGroup: true, lane: 'invite' }, 'room.add', () => room.add(contact));
     } catch (err) {
       await store.wechat.resolvePendingAdd(membership.id, ['pending'], 'failed', clock.now());
       throw err;
@@ -168,7 +168,7 @@ export class RoomMembership {
         const fresh = membership ? await store.memberships.get(membership.id) : null;
         return !(fresh && (fresh.status === 'active' || fresh.status === 'grace'));
       });
-    const removed = await paced(this.core, { chatId, isGroup: true, lane: 'access' }, 'room.remove', async () => {
+    const removed = await paced(this.core, { chatId, isGroup: true, lane: 'removal' }, 'room.remove', async () => {
       // The limiter may have kept this waiting (daily cap): someone who renewed meanwhile stays.
       if (!(await stillDue())) return false;
       await room.remove(contact);

@@ -84,13 +84,13 @@ export const REFUND = defineJobKind('refund', orderPayload);
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */
 export const inviteJob = (p: InvitePayload, occasion?: string): NewJob =>
   INVITE.job(p, {
-    lane: 'access',
+    lane: 'invite',
     about: { membershipId: p.membershipId },
     dedupeKey: `invite:${p.membershipId}:${p.expiresAt}${occasion ? `:${occasion}` : ''}`,
   });
 
 export const removeJob = (p: RemovePayload, periodKey: number | string): NewJob =>
-  REMOVE.job(p, { lane: 'access', about: { membershipId: p.membershipId }, dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}` });
+  REMOVE.job(p, { lane: 'removal', about: { membershipId: p.membershipId }, dedupeKey: `remove:${p.membershipId}:${p.reason}:${periodKey}` });
 
 export const notifyJob = (p: NotifyPayload, dedupeKey?: string): NewJob =>
   NOTIFY.job(p, { lane: 'notice', about: { accountId: p.accountId }, ...(dedupeKey ? { dedupeKey } : {}) });

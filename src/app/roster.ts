@@ -244,7 +244,7 @@ export const LEGACY_WECHAT_REMOVE_INTRUDER = defineJobKind(
 export const removeIntruderJob = (groupId: number, person: { userId: string; name?: string | null }, occasion: string): NewJob =>
   REMOVE_INTRUDER.job(
     { groupId, userId: person.userId, ...(person.name ? { name: person.name } : {}) },
-    { lane: 'access', about: { groupId }, dedupeKey: `roster-remove:${groupId}:${person.userId}:${occasion}` },
+    { lane: 'removal', about: { groupId }, dedupeKey: `roster-remove:${groupId}:${person.userId}:${occasion}` },
   );
 
 /**

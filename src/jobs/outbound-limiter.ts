@@ -1,14 +1,28 @@
 // One shared pacing gate for every outbound call to a chat platform. Sliding-window limits per
 // platform (overall), per chat and per group, an optional minimum gap with jitter (WeChat), a pause
-// when the platform answers 429 retry_after, and priority lanes: a waiting invite or removal always
-// goes before a waiting reminder or broadcast. Time comes from the injectable Clock, so tests run it
-// in virtual time.
+// when the platform answers 429 retry_after, and priority lanes (LANES): a waiting invite goes before a
+// waiting removal, a removal before a notice, a notice before a reminder, a reminder before a broadcast.
+// A call holds no place until it is granted, so an invite that arrives while a removal batch waits is
+// served first. Time comes from the injectable Clock, so tests run it in virtual time.
+//
+// Only messages count toward Telegram's message windows (issue 14 part 2): a call that posts nothing
+// (`kind: 'call'`: invite links, join-request answers, bans, getChatMember) goes through a window of its
+// own (`callsPerSecond`) when the platform has one. A 429 pause stops both kinds. With `spaceGrants` the
+// grants of a per-second window are at least 1000/limit ms apart instead of a second's worth at once, so
+// network jitter cannot carry a burst into the platform's next second on top of that second's calls.
 import type { Clock } from '../domain/time.ts';
 import { LANES, type Lane } from '../app/ports.ts';
 
 export interface PlatformLimits {
-  /** Max calls per second across the platform. */
+  /** Max calls per second across the platform (with `callsPerSecond` set: max messages per second). */
   perSecond?: number;
+  /**
+   * Max calls per second that post no message (`kind: 'call'`), in a window of their own that counts in no
+   * message window. Absent: such calls count toward `perSecond` like any other.
+   */
+  callsPerSecond?: number;
+  /** Space the grants of each per-second window at least ceil(1000 / limit) ms apart. */
+  spaceGrants?: boolean;
   /** Max calls per second to one private chat. */
   perChatPerSecond?: number;
   /** Max calls per minute to one group. */
@@ -28,6 +42,8 @@ export interface AcquireRequest {
   chatId?: string;
   isGroup?: boolean;
   lane: Lane;
+  /** `message` (default) posts into a chat; `call` posts nothing (see PlatformLimits.callsPerSecond). */
+  kind?: 'message' | 'call';
 }
 
 interface Waiter {
@@ -42,6 +58,8 @@ class Window {
   constructor(
     readonly max: number,
     readonly spanMs: number,
+    /** Least time between two grants (0: a whole window's worth may go at once). */
+    readonly gapMs = 0,
   ) {}
   private prune(now: number) {
     while (this.stamps.length > 0 && this.stamps[0]! <= now - this.spanMs) this.stamps.shift();
@@ -49,8 +67,9 @@ class Window {
   /** 0 when a call may go now, else the ms until one may. */
   waitMs(now: number): number {
     this.prune(now);
-    if (this.stamps.length < this.max) return 0;
-    return this.stamps[this.stamps.length - this.max]! + this.spanMs - now;
+    const spaced = this.gapMs > 0 && this.stamps.length > 0 ? Math.max(0, this.stamps[this.stamps.length - 1]! + this.gapMs - now) : 0;
+    if (this.stamps.length < this.max) return spaced;
+    return Math.max(spaced, this.stamps[this.stamps.length - this.max]! + this.spanMs - now);
   }
   take(now: number) {
     this.stamps.push(now);
@@ -101,10 +120,10 @@ export class OutboundLimiter {
     return this.waiters.length;
   }
 
-  private window(key: string, max: number, spanMs: number): Window {
+  private window(key: string, max: number, spanMs: number, gapMs = 0): Window {
     let w = this.windows.get(key);
     if (!w) {
-      w = new Window(max, spanMs);
+      w = new Window(max, spanMs, gapMs);
       this.windows.set(key, w);
     }
     return w;
@@ -114,7 +133,9 @@ export class OutboundLimiter {
     const l = this.limits[req.platform] ?? {};
     const m = l.marginMs ?? 0;
     const ws: Window[] = [];
-    if (l.perSecond) ws.push(this.window(`${req.platform}`, l.perSecond, 1000 + m));
+    const gap = (perSecond: number) => (l.spaceGrants ? Math.ceil(1000 / perSecond) : 0);
+    if (req.kind === 'call' && l.callsPerSecond) ws.push(this.window(`${req.platform}:calls`, l.callsPerSecond, 1000 + m, gap(l.callsPerSecond)));
+    else if (l.perSecond) ws.push(this.window(`${req.platform}`, l.perSecond, 1000 + m, gap(l.perSecond)));
     if (l.perDay) ws.push(this.window(`${req.platform}:day`, l.perDay, 86_400_000));
     if (req.chatId !== undefined) {
       if (req.isGroup && l.perGroupPerMinute) ws.push(this.window(`${req.platform}:g:${req.chatId}`, l.perGroupPerMinute, 60_000 + m));
@@ -174,9 +195,12 @@ export class OutboundLimiter {
   }
 }
 
-/** Bot FAQ limits for Telegram, ≥ 1 s with jitter and a daily cap for WeChat; the playground is local. */
+/**
+ * Bot FAQ limits for Telegram (messages; calls that post nothing get their own conservative 30/s), spaced;
+ * ≥ 1 s with jitter and a daily cap for WeChat; the playground is local.
+ */
 export const DEFAULT_LIMITS: Record<string, PlatformLimits> = {
-  telegram: { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20, marginMs: 50 },
+  telegram: { perSecond: 30, callsPerSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20, marginMs: 50, spaceGrants: true },
   wechat: { minIntervalMs: 1000, jitterMs: 500, perDay: 2000 },
   playground: {},
 };

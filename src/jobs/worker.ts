@@ -4,7 +4,7 @@
 //   - RetryAfterError (429 retry_after, WeChat logged out): re-queued at exactly now + retryAfter; costs no attempt.
 //   - ProviderRejectedError (the platform said no: user blocked the bot, chat gone, rights missing): a
 //     dead letter at once, whatever the lane; the owner is told (once, see app/job-handlers.ts onDead).
-//   - Access jobs (lane `access`: invites, removals) never run out of attempts on a transient failure
+//   - Access jobs (lanes `invite` and `removal`) never run out of attempts on a transient failure
 //     (unreachable, 5xx, timeout, any other error): they retry with equal-jitter exponential backoff capped
 //     at `accessMaxBackoffMs` (5 min) for as long as `accessRetryForMs` (7 days) from the job's creation;
 //     only then do they become dead letters. An outage of hours therefore loses no invite and no removal.
@@ -28,7 +28,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JobHandlers } from '../app/job-handlers.ts';
 import type { Job, Platform } from '../app/model.ts';
-import type { Clock, Logger, Store } from '../app/ports.ts';
+import type { Clock, Lane, Logger, Store } from '../app/ports.ts';
 import { storageProblem } from '../app/storage-guard.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/time.ts';
 import { PlatformNotRunningError, ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
@@ -37,6 +37,12 @@ import type { PriorityGate } from './priority-gate.ts';
 export interface WorkerOptions {
   leaseMs?: number;
   batch?: number;
+  /**
+   * Of the `batch` slots of the started pool, how many only invites may take (default batch / 4, rounded
+   * down: 4 of 16). A removal batch waiting on the platform's pace can hold every other slot, and an invite
+   * that arrives meanwhile still starts at once (issue 14 part 3: a payer never waits behind removals).
+   */
+  inviteSlots?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   pollMs?: number;
@@ -84,13 +90,14 @@ export const ACCESS_RETRY_FOR_MS = 7 * DAY_MS;
 export const NO_ADAPTER_BACKOFF_MS = 2 * HOUR_MS;
 export const RETRY_FOR_AT_LEAST_MS = 6 * HOUR_MS;
 
-/** Invites and removals: the jobs that must survive any outage. */
-const isAccessJob = (job: Pick<Job, 'lane'>) => job.lane === 'access';
+/** Invites and removals (lanes `invite` and `removal`): the jobs that must survive any outage. */
+const isAccessJob = (job: Pick<Job, 'lane'>) => job.lane === 'invite' || job.lane === 'removal';
 
 export class Worker {
   readonly id: string;
   private readonly leaseMs: number;
   private readonly batch: number;
+  private readonly inviteSlots: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly pollMs: number;
@@ -104,6 +111,8 @@ export class Worker {
   private wake: (() => void) | null = null;
   private signalled = false;
   private readonly inflight = new Set<Promise<void>>();
+  /** The in-flight jobs that are not invites (they may hold at most batch - inviteSlots slots). */
+  private othersInflight = 0;
 
   constructor(
     private readonly store: Store,
@@ -115,6 +124,7 @@ export class Worker {
     this.id = opts.workerId ?? `w-${randomUUID().slice(0, 8)}`;
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.batch = opts.batch ?? 16;
+    this.inviteSlots = Math.max(0, Math.min(this.batch - 1, opts.inviteSlots ?? Math.floor(this.batch / 4)));
     this.baseBackoffMs = opts.baseBackoffMs ?? 5_000;
     this.maxBackoffMs = opts.maxBackoffMs ?? HOUR_MS;
     this.pollMs = opts.pollMs ?? 1_000;
@@ -280,6 +290,9 @@ export class Worker {
   /**
    * Runs as a pool: up to `batch` jobs in flight, and a freed slot is refilled at once, so a job that
    * waits long on a platform's pace (WeChat's daily cap) never holds back the jobs of other platforms.
+   * `inviteSlots` of them only take invites: jobs of the other lanes fill at most batch - inviteSlots, so a
+   * removal batch waiting on Telegram's pace never keeps an arriving invite from starting (notify() wakes
+   * the loop when one is queued; the limiter then lets it pass the waiting removals).
    */
   start(): void {
     if (this.running) return;
@@ -295,28 +308,46 @@ export class Worker {
         await this.opts.priority?.idle(() => this.clock.sleep(this.opts.priorityWaitMs ?? 50));
         if (!this.running) break;
         const free = this.batch - this.inflight.size;
-        let claimed: Job[] = [];
+        const roomForOthers = Math.max(0, this.batch - this.inviteSlots - this.othersInflight);
+        let more = false;
         if (free > 0) {
           try {
-            // One statement, atomic on its own: no transaction around it (on PostgreSQL that is two round
-            // trips fewer per claim; the webhook path shares the database with the worker).
-            claimed = await this.store.jobs.claim(this.id, this.clock.now(), this.leaseMs, free, this.opts.platforms?.());
+            // Best priority first, so invites come first; then, when the other lanes have used their room,
+            // invites alone into the kept slots. A first claim short of its limit found nothing more due.
+            const first = Math.min(free, roomForOthers);
+            let got = first > 0 ? await this.claimInto(first) : 0;
+            more = first > 0 && got === first;
+            const left = free - got;
+            if (left > 0 && (first === 0 || more)) {
+              got = await this.claimInto(left, ['invite']);
+              more = got === left;
+            }
           } catch (err) {
             this.logger.error({ err }, 'worker claim failed');
           }
-          for (const job of claimed) {
-            const p: Promise<void> = this.run(job).finally(() => {
-              this.inflight.delete(p);
-              this.notify();
-            });
-            this.inflight.add(p);
-          }
         }
-        const more = free > 0 && claimed.length === free;
         if (!more && this.running) await this.idle();
       }
       await Promise.all(this.inflight);
     })();
+  }
+
+  /** Claims up to `limit` due jobs (of `lanes`, when given) and starts them in the pool; returns how many. */
+  private async claimInto(limit: number, lanes?: readonly Lane[]): Promise<number> {
+    // One statement, atomic on its own: no transaction around it (on PostgreSQL that is two round trips
+    // fewer per claim; the webhook path shares the database with the worker).
+    const claimed = await this.store.jobs.claim(this.id, this.clock.now(), this.leaseMs, limit, this.opts.platforms?.(), lanes);
+    for (const job of claimed) {
+      const other = job.lane !== 'invite';
+      if (other) this.othersInflight++;
+      const p: Promise<void> = this.run(job).finally(() => {
+        this.inflight.delete(p);
+        if (other) this.othersInflight--;
+        this.notify();
+      });
+      this.inflight.add(p);
+    }
+    return claimed.length;
   }
 
   /** Sleeps until the poll interval passes or someone calls notify(). */

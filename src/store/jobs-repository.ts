@@ -48,6 +48,7 @@ function platformOf(about: NewJob['about']): RawBuilder<string | null> | null {
 /**
  * `platforms`: the chat platforms whose adapter runs here; a job recorded for another platform is not
  * claimed (it stays queued for the instance that runs it), a job with no platform is. Undefined: no filter.
+ * `lanes`: only jobs of these lanes (the worker fills the slots it keeps for invites this way).
  */
 export async function claimJobs(
   db: Kysely<Database>,
@@ -57,10 +58,11 @@ export async function claimJobs(
   leaseMs: number,
   limit: number,
   platforms?: readonly string[],
+  lanes?: readonly string[],
 ): Promise<Job[]> {
   // Several instances claim at once: SKIP LOCKED hands each row to one of them (see due-rows.ts), and
   // the outer re-check drops a row whose status changed while we waited.
-  const r = await claimStatement(dialect, workerId, now, leaseMs, limit, platforms).execute(db);
+  const r = await claimStatement(dialect, workerId, now, leaseMs, limit, platforms, lanes).execute(db);
   return r.rows.map(toJob).sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
 }
 
@@ -72,6 +74,7 @@ export function claimStatement(
   leaseMs: number,
   limit: number,
   platforms?: readonly string[],
+  lanes?: readonly string[],
 ): RawBuilder<JobRow> {
   const here =
     platforms === undefined
@@ -79,7 +82,8 @@ export function claimStatement(
       : platforms.length === 0
         ? sql` AND platform IS NULL`
         : sql` AND (platform IS NULL OR platform IN (${sql.join(platforms.map((p) => sql`${p}`))}))`;
-  const due = sql`((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))${here}`;
+  const ofLanes = lanes === undefined ? sql`` : sql` AND lane IN (${sql.join((lanes.length > 0 ? lanes : ['']).map((l) => sql`${l}`))})`;
+  const due = sql`((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))${here}${ofLanes}`;
   const first = sql`ORDER BY priority, run_at, id LIMIT ${limit}`;
   // SQLite: the OR above reads every queued job through (status, lease_until) and sorts them all, on every
   // claim (0.46 ms with 2,000 queued; the worker claims after nearly every job, so it grew with the
@@ -91,8 +95,8 @@ export function claimStatement(
       ? pickDue(
           dialect,
           due,
-          sql`SELECT id FROM (SELECT * FROM (SELECT id, priority, run_at FROM jobs WHERE status = 'queued' AND run_at <= ${now}${here} ${first})
-                     UNION ALL SELECT * FROM (SELECT id, priority, run_at FROM jobs WHERE status = 'running' AND lease_until < ${now}${here} ${first}))
+          sql`SELECT id FROM (SELECT * FROM (SELECT id, priority, run_at FROM jobs WHERE status = 'queued' AND run_at <= ${now}${here}${ofLanes} ${first})
+                     UNION ALL SELECT * FROM (SELECT id, priority, run_at FROM jobs WHERE status = 'running' AND lease_until < ${now}${here}${ofLanes} ${first}))
               ${first}`,
         )
       : pickDue(dialect, due, sql`SELECT id FROM jobs WHERE ${due} ${first}`);

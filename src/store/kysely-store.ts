@@ -158,7 +158,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     },
     jobs: {
       enqueue: (j, now) => enqueueJobs(db, j, now),
-      claim: (w, now, lease, limit, platforms) => claimJobs(db, dialect, w, now, lease, limit, platforms),
+      claim: (w, now, lease, limit, platforms, lanes) => claimJobs(db, dialect, w, now, lease, limit, platforms, lanes),
       waitingForAdapter: (configured) => countJobsWaitingForAdapter(db, configured),
       complete: (id, w, now) => completeJob(db, id, w, now),
       extendLease: (id, w, until) => extendJobLease(db, id, w, until),

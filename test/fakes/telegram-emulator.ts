@@ -3,8 +3,8 @@
 // description, parameters}). It keeps users, chats, members with their admin rights, invite links, join
 // requests, invoices and Star transactions, checks parameters and rights the way the real API does, and
 // produces updates — through getUpdates (long poll, offset, allowed_updates) or by POSTing them to a
-// webhook with the secret-token header. Limits (30 calls/s overall, 1 message/s per private chat, 20
-// messages/min per group) are enforced on an injectable clock (the tests' virtual clock, so limiter and
+// webhook with the secret-token header. Limits (30 messages/s overall, 1 message/s per private chat, 20
+// messages/min per group; the calls that post no message in a window of their own, 30/s) are enforced on an injectable clock (the tests' virtual clock, so limiter and
 // emulator agree to the millisecond); a call over a limit gets 429 with retry_after and is recorded as a
 // violation. Tests can also inject 429s, 5xx and slow answers, which are not violations.
 //
@@ -20,7 +20,10 @@ export interface EmulatorClock {
 }
 
 export interface EmulatorLimits {
+  /** Messages (sendMessage, sendPhoto, …) per second, overall. */
   perSecond: number;
+  /** Calls that post no message (invite links, join requests, bans, getChatMember, …) per second, overall. */
+  callsPerSecond: number;
   perChatPerSecond: number;
   perGroupPerMinute: number;
 }
@@ -146,7 +149,7 @@ export interface RecordedCall {
 
 export interface Violation {
   method: string;
-  rule: 'overall' | 'chat' | 'group';
+  rule: 'overall' | 'calls' | 'chat' | 'group';
   chatId?: number;
   at: number;
 }
@@ -181,7 +184,7 @@ class ApiError extends Error {
 const bad = (description: string, parameters?: Record<string, unknown>) => new ApiError(400, `Bad Request: ${description}`, parameters);
 const forbidden = (description: string) => new ApiError(403, `Forbidden: ${description}`);
 
-const DEFAULT_LIMITS: EmulatorLimits = { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 };
+const DEFAULT_LIMITS: EmulatorLimits = { perSecond: 30, callsPerSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 };
 const MESSAGE_METHODS = new Set(['sendMessage', 'sendPhoto', 'sendInvoice', 'sendDocument', 'copyMessage', 'forwardMessage']);
 const DEFAULT_UPDATES = [
   'message',
@@ -476,11 +479,15 @@ export class TelegramEmulator {
   private checkLimits(method: string, p: Params): void {
     if (!this.limits) return;
     const now = this.now();
+    // Only messages count toward the message windows; every other call counts in a window of its own.
+    const message = MESSAGE_METHODS.has(method);
     const checks: Array<{ key: string; max: number; span: number; rule: Violation['rule']; chatId?: number }> = [
-      { key: 'all', max: this.limits.perSecond, span: 1000, rule: 'overall' },
+      message
+        ? { key: 'all', max: this.limits.perSecond, span: 1000, rule: 'overall' }
+        : { key: 'calls', max: this.limits.callsPerSecond, span: 1000, rule: 'calls' },
     ];
     let chatId: number | undefined;
-    if (MESSAGE_METHODS.has(method) && p.chat_id !== undefined) {
+    if (message && p.chat_id !== undefined) {
       chatId = Number(p.chat_id);
       if (Number.isSafeInteger(chatId)) {
         if (chatId < 0) checks.push({ key: `g:${chatId}`, max: this.limits.perGroupPerMinute, span: 60_000, rule: 'group', chatId });

@@ -85,7 +85,7 @@ describe.each(DIALECTS)('GET /metrics (%s)', (dialect) => {
     const jobs = await t.service.deps.store.jobs.countByStatus();
     expect(jobs.length).toBeGreaterThan(0);
     for (const j of jobs) expect(body).toContain(`gatekeeper_jobs{status="${j.status}",lane="${j.lane}"} ${j.count}`);
-    expect(body).toMatch(/gatekeeper_jobs\{status="queued",lane="access"\} [1-9]/);
+    expect(body).toMatch(/gatekeeper_jobs\{status="queued",lane="invite"\} [1-9]/);
     expect(body).toMatch(/gatekeeper_jobs\{status="queued",lane="notice"\} [1-9]/);
   });
 
@@ -103,7 +103,7 @@ describe.each(DIALECTS)('GET /metrics (%s)', (dialect) => {
   it('each app has its own registry', async () => {
     const other = await startTestService(dialect);
     try {
-      await other.service.limiter.acquire({ platform: 'wechat', lane: 'access' });
+      await other.service.limiter.acquire({ platform: 'wechat', lane: 'invite' });
       expect((await other.service.app.inject({ method: 'GET', url: '/metrics', headers: auth })).body).toContain(
         'gatekeeper_outbound_calls_total{platform="wechat"} 1',
       );

@@ -47,7 +47,7 @@ describe('job kinds', () => {
     expect(removeJob({ membershipId: 3, reason: 'expired', expectStatus: 'expired' }, 11)).toEqual({
       kind: 'remove',
       payload: { membershipId: 3, reason: 'expired', expectStatus: 'expired' },
-      lane: 'access',
+      lane: 'removal',
       about: { membershipId: 3 },
       dedupeKey: 'remove:3:expired:11',
     });

@@ -99,8 +99,8 @@ describe('OutboundLimiter: Telegram-like limits', () => {
 
   it('does not let one busy chat hold up calls to other chats', async () => {
     const { grants, acquire } = setup(TELEGRAM);
-    void acquire({ platform: 'telegram', chatId: 'alice', lane: 'access' }, 'alice-1');
-    void acquire({ platform: 'telegram', chatId: 'alice', lane: 'access' }, 'alice-2');
+    void acquire({ platform: 'telegram', chatId: 'alice', lane: 'invite' }, 'alice-1');
+    void acquire({ platform: 'telegram', chatId: 'alice', lane: 'invite' }, 'alice-2');
     void acquire({ platform: 'telegram', chatId: 'bob', lane: 'broadcast' }, 'bob');
     await flush();
     // alice-2 must wait a second for alice's chat; bob's lower-lane call goes meanwhile.
@@ -129,12 +129,12 @@ describe('OutboundLimiter: Telegram-like limits', () => {
     expect(Math.max(...times)).toBe(120_000);
   });
 
-  it('serves a waiting access-lane call before broadcasts queued ahead of it', async () => {
+  it('serves a waiting invite before broadcasts queued ahead of it', async () => {
     const { clock, grants, acquire } = setup(TELEGRAM);
     const all = Array.from({ length: 50 }, (_, i) => acquire({ platform: 'telegram', chatId: `b${i}`, lane: 'broadcast' }, `broadcast-${i}`));
     await flush();
     expect(grants).toHaveLength(30);
-    all.push(acquire({ platform: 'telegram', chatId: 'newcomer', lane: 'access' }, 'invite'));
+    all.push(acquire({ platform: 'telegram', chatId: 'newcomer', lane: 'invite' }, 'invite'));
     await flush();
     expect(grants).toHaveLength(30); // the budget for this second is spent; the invite waits too
     await clock.advance(1000);
@@ -147,16 +147,27 @@ describe('OutboundLimiter: Telegram-like limits', () => {
     expect(broadcasts).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
-  it('orders waiting calls by lane: access, then notices, then reminders, then broadcasts', async () => {
+  it('orders waiting calls by lane: invites, then removals, then notices, then reminders, then broadcasts', async () => {
     const { clock, grants, acquire } = setup({ telegram: { perSecond: 1 } });
     void acquire({ platform: 'telegram', chatId: 'x', lane: 'notice' }, 'first');
-    const lanes: Lane[] = ['broadcast', 'reminder', 'broadcast', 'notice', 'access', 'reminder', 'access'];
+    const lanes: Lane[] = ['broadcast', 'removal', 'reminder', 'broadcast', 'notice', 'invite', 'reminder', 'removal', 'invite'];
     const all = lanes.map((lane, i) => acquire({ platform: 'telegram', chatId: `c${i}`, lane }, `${lane}-${i}`));
     await flush();
     await clock.advance(10_000);
     await Promise.all(all);
-    expect(grants.map((g) => g.label)).toEqual(['first', 'access-4', 'access-6', 'notice-3', 'reminder-1', 'reminder-5', 'broadcast-0', 'broadcast-2']);
-    expect(grants.map((g) => g.at)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000, 7000]);
+    expect(grants.map((g) => g.label)).toEqual([
+      'first',
+      'invite-5',
+      'invite-8',
+      'removal-1',
+      'removal-7',
+      'notice-4',
+      'reminder-2',
+      'reminder-6',
+      'broadcast-0',
+      'broadcast-3',
+    ]);
+    expect(grants.map((g) => g.at)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
   });
 });
 
@@ -169,7 +180,7 @@ describe('OutboundLimiter: pause (429 retry_after)', () => {
 
     limiter.pause('telegram', 5000);
     expect(limiter.stats.throttled.get('telegram')).toBe(1);
-    const blocked = Array.from({ length: 5 }, (_, i) => acquire({ platform: 'telegram', chatId: `p${i}`, lane: 'access' }, `after-${i}`));
+    const blocked = Array.from({ length: 5 }, (_, i) => acquire({ platform: 'telegram', chatId: `p${i}`, lane: 'invite' }, `after-${i}`));
     // Another platform is not paused.
     const other = acquire({ platform: 'wechat', chatId: 'w', lane: 'notice' }, 'wechat');
     await flush();
@@ -232,7 +243,7 @@ describe('OutboundLimiter: WeChat-like pacing', () => {
   it('applies the gap across different chats and lanes', async () => {
     const { clock, grants, acquire } = setup({ wechat: { minIntervalMs: 1000 } });
     const a = acquire({ platform: 'wechat', chatId: 'room@chatroom', isGroup: true, lane: 'broadcast' }, 'a');
-    const b = acquire({ platform: 'wechat', chatId: 'friend', lane: 'access' }, 'b');
+    const b = acquire({ platform: 'wechat', chatId: 'friend', lane: 'invite' }, 'b');
     await flush();
     await clock.advance(999);
     expect(grants.map((g) => g.label)).toEqual(['a']);
@@ -249,7 +260,7 @@ describe('OutboundLimiter: WeChat-like pacing', () => {
     const first = Array.from({ length: 3 }, (_, i) => acquire({ platform: 'wechat', chatId: `f${i}`, lane: 'notice' }));
     await flush();
     await clock.advance(60_000);
-    const late = acquire({ platform: 'wechat', chatId: 'f3', lane: 'access' }, 'late');
+    const late = acquire({ platform: 'wechat', chatId: 'f3', lane: 'invite' }, 'late');
     await Promise.all(first);
     await flush();
     expect(grants).toHaveLength(3);
@@ -297,5 +308,114 @@ describe('OutboundLimiter: platforms without limits', () => {
     await Promise.all(free);
     expect(grants.filter((g) => g.label === 'matrix')).toHaveLength(40);
     expect(grants.filter((g) => g.label === 'telegram')).toHaveLength(30);
+  });
+});
+
+describe('OutboundLimiter: calls that post no message (issue 14 part 2)', () => {
+  const SPLIT: Record<string, PlatformLimits> = { telegram: { perSecond: 30, callsPerSecond: 10, perChatPerSecond: 1, perGroupPerMinute: 20 } };
+
+  it('counts them in a window of their own: a second of calls takes nothing from the messages', async () => {
+    const { clock, grants, acquire } = setup(SPLIT);
+    const calls = Array.from({ length: 15 }, (_, i) => acquire({ platform: 'telegram', lane: 'invite', kind: 'call' }, `call-${i}`));
+    const messages = Array.from({ length: 35 }, (_, i) => acquire({ platform: 'telegram', chatId: `m${i}`, lane: 'notice' }, `msg-${i}`));
+    await flush();
+    // 10 calls and 30 messages in the same instant: each window is full, neither spent the other's budget.
+    expect(grants.filter((g) => g.label.startsWith('call-'))).toHaveLength(10);
+    expect(grants.filter((g) => g.label.startsWith('msg-'))).toHaveLength(30);
+    await clock.advance(5000);
+    await Promise.all([...calls, ...messages]);
+    expect(
+      maxInWindow(
+        grants.filter((g) => g.label.startsWith('call-')).map((g) => g.at),
+        1000,
+      ),
+    ).toBe(10);
+    expect(
+      maxInWindow(
+        grants.filter((g) => g.label.startsWith('msg-')).map((g) => g.at),
+        1000,
+      ),
+    ).toBe(30);
+  });
+
+  it('without callsPerSecond they count toward perSecond as before', async () => {
+    const { grants, acquire } = setup(TELEGRAM);
+    for (let i = 0; i < 20; i++) void acquire({ platform: 'telegram', lane: 'invite', kind: 'call' }, 'call');
+    for (let i = 0; i < 20; i++) void acquire({ platform: 'telegram', chatId: `m${i}`, lane: 'notice' }, 'msg');
+    await flush();
+    expect(grants).toHaveLength(30);
+  });
+
+  it('a 429 pauses the calls too, and they still go by lane: invites first once it clears', async () => {
+    const { clock, limiter, grants, acquire } = setup(SPLIT);
+    limiter.pause('telegram', 60_000);
+    const all = [
+      acquire({ platform: 'telegram', lane: 'removal', kind: 'call' }, 'ban'),
+      acquire({ platform: 'telegram', chatId: 'b', lane: 'broadcast' }, 'broadcast'),
+      acquire({ platform: 'telegram', lane: 'invite', kind: 'call' }, 'invite-link'),
+    ];
+    await flush();
+    await clock.advance(59_999);
+    expect(grants).toEqual([]);
+    await clock.advance(1);
+    await Promise.all(all);
+    expect(grants.map((g) => g.label)).toEqual(['invite-link', 'ban', 'broadcast']);
+    expect(grants.every((g) => g.at === 60_000)).toBe(true);
+  });
+});
+
+describe('OutboundLimiter: spaced grants (issue 14 part 2)', () => {
+  it('with the default Telegram limits, grants of a window are at least 1000/30 ms apart, never a second at once', async () => {
+    const { clock, grants, acquire } = setup(DEFAULT_LIMITS);
+    const messages = Array.from({ length: 90 }, (_, i) => acquire({ platform: 'telegram', chatId: `u${i}`, lane: 'notice' }, 'msg'));
+    const calls = Array.from({ length: 90 }, () => acquire({ platform: 'telegram', lane: 'removal', kind: 'call' }, 'call'));
+    await flush();
+    expect(grants.map((g) => g.label)).toEqual(['msg', 'call']);
+    await clock.advance(10_000);
+    await Promise.all([...messages, ...calls]);
+    for (const label of ['msg', 'call']) {
+      const times = grants.filter((g) => g.label === label).map((g) => g.at);
+      expect(times).toHaveLength(90);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(Math.ceil(1000 / 30));
+      // The window (with its 50 ms margin) still holds: never more than 30 in any 1050 ms.
+      expect(maxInWindow(times, 1050)).toBeLessThanOrEqual(30);
+      // And spacing costs little: 90 calls in under 3.2 s.
+      expect(Math.max(...times)).toBeLessThan(3200);
+    }
+  });
+
+  it('an invite that arrives while a batch of removals waits for its spacing goes next', async () => {
+    const { clock, grants, acquire } = setup(DEFAULT_LIMITS);
+    const removals = Array.from({ length: 40 }, (_, i) => acquire({ platform: 'telegram', lane: 'removal', kind: 'call' }, `removal-${i}`));
+    await flush();
+    await clock.advance(100); // three more removals went (at 34, 68 ms); the next is due at 102 ms
+    const before = grants.length;
+    const invite = acquire({ platform: 'telegram', lane: 'invite', kind: 'call' }, 'invite');
+    await flush();
+    await clock.advance(200);
+    await invite;
+    expect(grants[before]!.label).toBe('invite');
+    await clock.advance(5000);
+    await Promise.all(removals);
+    expect(grants).toHaveLength(41);
+  });
+
+  it('a timer replaced by an earlier one strands nobody', async () => {
+    const { clock, limiter, grants, acquire } = setup(DEFAULT_LIMITS, () => 0);
+    const calls = Array.from({ length: 3 }, (_, i) => acquire({ platform: 'telegram', lane: 'removal', kind: 'call' }, `r${i}`));
+    await flush();
+    // A 429 puts the next pump at 2 s; a second WeChat send then needs one at 1 s: the 2 s timer is replaced.
+    limiter.pause('telegram', 2000);
+    const wechat = [acquire({ platform: 'wechat', chatId: 'f', lane: 'notice' }, 'w0'), acquire({ platform: 'wechat', chatId: 'f', lane: 'notice' }, 'w1')];
+    await flush();
+    await clock.advance(1000);
+    expect(grants.map((g) => g.label)).toEqual(['r0', 'w0', 'w1']);
+    await clock.advance(1000);
+    expect(grants.map((g) => `${g.label}@${g.at}`)).toEqual(['r0@0', 'w0@0', 'w1@1000', 'r1@2000']);
+    await clock.advance(34);
+    await Promise.all([...calls, ...wechat]);
+    expect(grants.at(-1)).toEqual({ label: 'r2', at: 2034 });
+    expect(limiter.pending).toBe(0);
   });
 });

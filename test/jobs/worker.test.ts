@@ -16,6 +16,13 @@ import { memoryLogger } from '../helpers/service.ts';
 
 type Result = 'done' | 'retry' | 'dead' | 'lost';
 
+/** Real time (the store may be PostgreSQL): until `cond` holds, bounded. */
+async function realUntil(cond: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1000 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 5));
+}
+/** Real time for the worker loop to take whatever more it would (a claim round trip or a few). */
+const settleReal = () => new Promise((r) => setTimeout(r, 150));
+
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => {
@@ -264,7 +271,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     fake.jobs.handlers.notify = async (job) => {
       followed.push(job);
     };
-    await enqueue({ kind: 'remove', payload: null, lane: 'access' });
+    await enqueue({ kind: 'remove', payload: null, lane: 'removal' });
     const w = worker({ batch: 1 });
     expect(await w.runOnce()).toBe(1);
     const removal = await only('remove');
@@ -370,7 +377,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
       throw new ProviderRejectedError('telegram', 'chat not found');
     };
     fake.setDeadFollowUps((job) => [{ kind: 'alert_owners', payload: { dead: job.id }, lane: 'system', dedupeKey: `alert:dead:${job.id}` }]);
-    await enqueue({ kind: 'invite', payload: { membershipId: 1 }, lane: 'access', maxAttempts: 8 });
+    await enqueue({ kind: 'invite', payload: { membershipId: 1 }, lane: 'invite', maxAttempts: 8 });
     const w = worker();
     await w.runOnce();
     const dead = await only('invite');
@@ -398,7 +405,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(fake.deadCalls).toHaveLength(1);
   });
 
-  it('becomes a dead letter with the last error after maxAttempts failures (jobs outside the access lane)', async () => {
+  it('becomes a dead letter with the last error after maxAttempts failures (jobs outside the invite and removal lanes)', async () => {
     let calls = 0;
     fake.jobs.handlers.remind = async () => {
       calls++;
@@ -430,7 +437,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
       calls++;
       if (down) throw new ProviderUnreachableError('telegram', '502 Bad Gateway');
     };
-    await enqueue({ kind: 'invite', payload: { membershipId: 1 }, lane: 'access', maxAttempts: 8 });
+    await enqueue({ kind: 'invite', payload: { membershipId: 1 }, lane: 'invite', maxAttempts: 8 });
     const w = worker({ maxBackoffMs: 3_600_000 });
     const gaps: number[] = [];
     // Two hours of outage: far more than 8 attempts, none of them fatal.
@@ -488,7 +495,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     fake.jobs.handlers.alert_owners = async () => {};
     fake.setDeadFollowUps(() => [{ kind: 'alert_owners', payload: null, lane: 'system' }]);
     const created = clock.now();
-    await enqueue({ kind: 'remove', payload: null, lane: 'access' });
+    await enqueue({ kind: 'remove', payload: null, lane: 'removal' });
     // A 6-hour cap keeps the loop short; the rule is the same.
     const w = worker({ maxBackoffMs: 86_400_000, accessMaxBackoffMs: 6 * 3_600_000 });
     for (let i = 0; i < 200; i++) {
@@ -512,7 +519,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     fake.jobs.handlers.notify = async () => {
       throw new PlatformNotRunningError('wechat');
     };
-    await enqueue({ kind: 'invite', payload: null, lane: 'access' }, { kind: 'notify', payload: null, lane: 'notice' });
+    await enqueue({ kind: 'invite', payload: null, lane: 'invite' }, { kind: 'notify', payload: null, lane: 'notice' });
     const w = worker({ random: () => 0 });
     await w.drain();
     // At least an hour (half of 2 h, the jitter floor), never the 1 s base backoff.
@@ -531,10 +538,10 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     const ran: string[] = [];
     for (const k of ['invite', 'notify', 'sweep', 'other', 'refund']) fake.jobs.handlers[k] = async () => void ran.push(k);
     await enqueue(
-      { kind: 'invite', payload: null, lane: 'access', about: { membershipId: wm.id } },
+      { kind: 'invite', payload: null, lane: 'invite', about: { membershipId: wm.id } },
       { kind: 'notify', payload: null, lane: 'notice', about: { accountId: wa.id } },
-      { kind: 'sweep', payload: null, lane: 'access', about: { groupId: wg.id } },
-      { kind: 'other', payload: null, lane: 'access', about: { groupId: tg.id } },
+      { kind: 'sweep', payload: null, lane: 'removal', about: { groupId: wg.id } },
+      { kind: 'other', payload: null, lane: 'removal', about: { groupId: tg.id } },
       { kind: 'refund', payload: null, lane: 'system' },
     );
     // This instance runs Telegram only: the WeChat jobs are never claimed (no attempt, no backoff), they wait queued.
@@ -748,9 +755,9 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(fake.deadCalls).toEqual([]);
   });
 
-  it('claims the best priority first: access before notices, reminders and broadcasts', async () => {
+  it('claims the best priority first: invites, then removals, before notices, reminders and broadcasts', async () => {
     const order: string[] = [];
-    for (const kind of ['broadcast', 'reminder', 'notice', 'access']) {
+    for (const kind of ['broadcast', 'reminder', 'notice', 'invite', 'removal']) {
       fake.jobs.handlers[kind] = async (job) => {
         order.push((job.payload as { name: string }).name);
       };
@@ -761,7 +768,10 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
       { kind: 'notice', payload: { name: 'notice' }, lane: 'notice' },
     );
     await clock.advance(1000);
-    await enqueue({ kind: 'access', payload: { name: 'invite' }, lane: 'access' }, { kind: 'access', payload: { name: 'removal' }, lane: 'access' });
+    await enqueue({ kind: 'removal', payload: { name: 'removal' }, lane: 'removal' });
+    await clock.advance(1000);
+    // Queued after the removal, claimed before it.
+    await enqueue({ kind: 'invite', payload: { name: 'invite' }, lane: 'invite' });
     expect(await worker({ batch: 1 }).drain()).toBe(9);
     expect(order).toEqual(['invite', 'removal', 'notice', 'reminder', 'broadcast-0', 'broadcast-1', 'broadcast-2', 'broadcast-3', 'broadcast-4']);
   });
@@ -840,7 +850,7 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
       ran.push(job.payload as string);
       if (ran.filter((r) => r.startsWith('f')).length === 3) allFast.resolve();
     };
-    await enqueue({ kind: 'slow', payload: null, lane: 'access' });
+    await enqueue({ kind: 'slow', payload: null, lane: 'removal' });
     for (const n of ['f1', 'f2', 'f3']) await enqueue({ kind: 'fast', payload: n, lane: 'notice' });
     const w = worker({ batch: 2, pollMs: 1000 });
     w.start();
@@ -850,6 +860,63 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     await w.stop();
     expect(ran).toEqual(['f1', 'f2', 'f3', 'slow']);
     expect((await store.jobs.list({ status: 'done' })).length).toBe(4);
+  });
+
+  it('started, keeps slots for invites: a removal batch waiting on the platform never keeps an arriving invite from starting', async () => {
+    const held = deferred();
+    const started: string[] = [];
+    const invited = deferred();
+    fake.jobs.handlers.remove = async (job) => {
+      started.push(job.payload as string);
+      await held.promise; // waiting on Telegram's pace
+    };
+    fake.jobs.handlers.notify = async (job) => {
+      started.push(job.payload as string);
+    };
+    fake.jobs.handlers.invite = async (job) => {
+      started.push(job.payload as string);
+      invited.resolve();
+    };
+    await enqueue(...Array.from({ length: 30 }, (_, i): NewJob => ({ kind: 'remove', payload: `remove-${i}`, lane: 'removal' })));
+    const w = worker({ batch: 16, pollMs: 60_000 });
+    w.start();
+    await realUntil(() => started.length >= 12);
+    await settleReal(); // and no more
+    // 16 slots, 4 kept for invites: the removals hold 12 and wait.
+    expect(started).toHaveLength(12);
+    await enqueue({ kind: 'notify', payload: 'notice', lane: 'notice' }, { kind: 'invite', payload: 'invite', lane: 'invite' });
+    w.notify(); // what onJobsEnqueued does
+    await invited.promise; // no clock movement: the invite started at once
+    await settleReal();
+    // The notice may not take a kept slot either: it waits behind the removals (its lane is lower).
+    expect(started.filter((x) => !x.startsWith('remove-'))).toEqual(['invite']);
+    held.resolve();
+    await realUntil(() => started.length >= 32);
+    await w.stop();
+    expect(started).toHaveLength(32);
+    expect(await store.jobs.list({ status: 'queued' })).toEqual([]);
+  });
+
+  it('started, jobs of the other lanes fill every slot but the ones kept for invites', async () => {
+    const held = deferred();
+    let running = 0;
+    let most = 0;
+    fake.jobs.handlers.n = async () => {
+      running++;
+      most = Math.max(most, running);
+      await held.promise;
+      running--;
+    };
+    await enqueue(...Array.from({ length: 20 }, (): NewJob => ({ kind: 'n', payload: null, lane: 'notice' })));
+    const w = worker({ batch: 8, inviteSlots: 3, pollMs: 60_000 });
+    w.start();
+    await realUntil(() => most >= 5);
+    await settleReal(); // and no more
+    expect(most).toBe(5);
+    held.resolve();
+    await realUntil(async () => (await store.jobs.list({ status: 'done' })).length >= 20);
+    await w.stop();
+    expect(await store.jobs.list({ status: 'done' })).toHaveLength(20);
   });
 
   it('started, polls on the clock and wakes on notify()', async () => {

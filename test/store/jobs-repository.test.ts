@@ -25,12 +25,12 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
 
   describe('enqueue', () => {
     it('stores a queued job with its lane priority, payload and defaults', async () => {
-      await store.jobs.enqueue([{ kind: 'invite', payload: { membershipId: 7, nested: { list: [1, 'two', null] } }, lane: 'access' }], T0);
+      await store.jobs.enqueue([{ kind: 'invite', payload: { membershipId: 7, nested: { list: [1, 'two', null] } }, lane: 'invite' }], T0);
       const [j] = await store.jobs.list({});
       expect(j).toMatchObject({
         kind: 'invite',
         payload: { membershipId: 7, nested: { list: [1, 'two', null] } },
-        lane: 'access',
+        lane: 'invite',
         priority: 0,
         status: 'queued',
         runAt: T0,
@@ -48,7 +48,8 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
     it('keeps runAt, maxAttempts and dedupeKey when given, and maps every lane to its priority', async () => {
       await store.jobs.enqueue(
         [
-          job('a', { lane: 'access', runAt: T0 + 5000, maxAttempts: 3, dedupeKey: 'k-a' }),
+          job('a', { lane: 'invite', runAt: T0 + 5000, maxAttempts: 3, dedupeKey: 'k-a' }),
+          job('r', { lane: 'removal' }),
           job('b', { lane: 'notice' }),
           job('c', { lane: 'system' }),
           job('d', { lane: 'reminder' }),
@@ -58,11 +59,12 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
       );
       const rows = await store.jobs.list({});
       expect(rows.map((r) => [r.kind, r.lane, r.priority])).toEqual([
-        ['a', 'access', 0],
-        ['b', 'notice', 1],
-        ['c', 'system', 1],
-        ['d', 'reminder', 2],
-        ['e', 'broadcast', 3],
+        ['a', 'invite', 0],
+        ['r', 'removal', 1],
+        ['b', 'notice', 2],
+        ['c', 'system', 2],
+        ['d', 'reminder', 3],
+        ['e', 'broadcast', 4],
       ]);
       expect(rows[0]).toMatchObject({ runAt: T0 + 5000, maxAttempts: 3, dedupeKey: 'k-a' });
     });
@@ -165,10 +167,10 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
           job('b1', { lane: 'broadcast' }),
           job('r1', { lane: 'reminder', runAt: T0 - 10 }),
           job('b2', { lane: 'broadcast', runAt: T0 - 150 }),
-          job('a1', { lane: 'access' }),
+          job('a1', { lane: 'invite' }),
           job('n1', { lane: 'notice' }),
           job('r2', { lane: 'reminder', runAt: T0 - 20 }),
-          job('a2', { lane: 'access' }),
+          job('a2', { lane: 'removal' }),
         ],
         T0 - 100,
       );
@@ -178,12 +180,22 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
       expect(rest.map((j) => j.kind)).toEqual(['r2', 'r1', 'b2', 'b1']);
     });
 
+    it('claims only the lanes asked for (the worker fills its kept slots with invites)', async () => {
+      await store.jobs.enqueue(
+        [job('r1', { lane: 'removal' }), job('i1', { lane: 'invite' }), job('n1', { lane: 'notice' }), job('i2', { lane: 'invite' })],
+        T0,
+      );
+      expect((await store.jobs.claim('w1', T0, LEASE, 10, undefined, ['invite'])).map((j) => j.kind)).toEqual(['i1', 'i2']);
+      expect(await store.jobs.claim('w1', T0, LEASE, 10, undefined, [])).toEqual([]);
+      expect((await store.jobs.claim('w1', T0, LEASE, 10)).map((j) => j.kind)).toEqual(['r1', 'n1']);
+    });
+
     it('claims an expired-lease job by its priority along with queued ones', async () => {
-      await store.jobs.enqueue([job('access-stuck', { lane: 'access' })], T0);
+      await store.jobs.enqueue([job('removal-stuck', { lane: 'removal' })], T0);
       await store.jobs.claim('crashed', T0, 1000, 1);
       await store.jobs.enqueue([job('broadcast', { lane: 'broadcast' }), job('notice', { lane: 'notice' })], T0 + 500);
       const claimed = await store.jobs.claim('w2', T0 + 1001, LEASE, 2);
-      expect(claimed.map((j) => j.kind)).toEqual(['access-stuck', 'notice']);
+      expect(claimed.map((j) => j.kind)).toEqual(['removal-stuck', 'notice']);
     });
 
     it('never claims finished or dead jobs', async () => {
@@ -278,7 +290,7 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
   describe('list and countByStatus', () => {
     it('filters by status and kind and counts per status and lane', async () => {
       await store.jobs.enqueue(
-        [job('invite', { lane: 'access' }), job('invite', { lane: 'access' }), job('notify', { lane: 'notice' }), job('notify', { lane: 'broadcast' })],
+        [job('invite', { lane: 'invite' }), job('invite', { lane: 'invite' }), job('notify', { lane: 'notice' }), job('notify', { lane: 'broadcast' })],
         T0,
       );
       const [first] = await store.jobs.claim('w1', T0, LEASE, 1);
@@ -292,9 +304,9 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
       const counts = await store.jobs.countByStatus();
       const sorted = [...counts].sort((a, b) => `${a.status}${a.lane}`.localeCompare(`${b.status}${b.lane}`));
       expect(sorted).toEqual([
-        { status: 'dead', lane: 'access', count: 1 },
-        { status: 'queued', lane: 'access', count: 1 },
+        { status: 'dead', lane: 'invite', count: 1 },
         { status: 'queued', lane: 'broadcast', count: 1 },
+        { status: 'queued', lane: 'invite', count: 1 },
         { status: 'queued', lane: 'notice', count: 1 },
       ]);
     });

@@ -77,6 +77,66 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
     ]);
   });
 
+  it('0012: access jobs split into invite (0) and removal (1) lanes by kind; every other lane moves down one; and back', async () => {
+    const after = Object.keys(migrations)
+      .sort()
+      .filter((k) => k >= '0012');
+    expect(await migrateDown(t.opened, after.length)).toEqual([...after].reverse());
+    const job = (kind: string, lane: string, priority: number, status = 'queued') => ({
+      kind,
+      payload: 'null',
+      lane,
+      priority,
+      status,
+      run_at: now,
+      max_attempts: 8,
+      dedupe_key: null,
+      platform: null,
+      created_at: now,
+      updated_at: now,
+    });
+    const before: Array<[string, string, number, string?]> = [
+      ['invite', 'access', 0],
+      ['remove', 'access', 0],
+      ['roster_remove_intruder', 'access', 0, 'running'],
+      ['telegram_intruder', 'access', 0],
+      ['wechat_remove_intruder', 'access', 0],
+      ['notify', 'notice', 1],
+      ['close_order', 'system', 1],
+      ['remind', 'reminder', 2],
+      ['notify', 'broadcast', 3],
+      ['invite', 'access', 0, 'done'],
+      ['remove', 'access', 0, 'dead'],
+    ];
+    await t.opened.db
+      .insertInto('jobs')
+      .values(before.map(([k, l, p, st]) => job(k, l, p, st)) as never)
+      .execute();
+    const rows = async () =>
+      (await t.opened.db.selectFrom('jobs').select(['kind', 'lane', 'priority']).orderBy('id').execute()).map((r) => [r.kind, r.lane, Number(r.priority)]);
+    expect(await migrateToLatest(t.opened)).toEqual(after);
+    expect(await rows()).toEqual([
+      ['invite', 'invite', 0],
+      ['remove', 'removal', 1],
+      ['roster_remove_intruder', 'removal', 1],
+      ['telegram_intruder', 'removal', 1],
+      ['wechat_remove_intruder', 'removal', 1],
+      ['notify', 'notice', 2],
+      ['close_order', 'system', 2],
+      ['remind', 'reminder', 3],
+      ['notify', 'broadcast', 4],
+      ['invite', 'invite', 0],
+      ['remove', 'removal', 1],
+    ]);
+    // The split rows claim in the new order: the invite before the removals queued ahead of it.
+    expect((await t.store.jobs.claim('w', now, 1000, 2)).map((j) => [j.kind, j.lane])).toEqual([
+      ['invite', 'invite'],
+      ['remove', 'removal'],
+    ]);
+    expect(await migrateDown(t.opened, after.length)).toEqual([...after].reverse());
+    expect((await rows()).map(([k, l, p]) => [k, l, p])).toEqual(before.map(([k, l, p]) => [k, l, p]));
+  });
+
   it('0006: owners from before scoped claims stay operators; a scope grant is idempotent', async () => {
     // Down to just before 0006 (and every migration after it), then up again.
     const fromOwnerScopes = Object.keys(migrations)

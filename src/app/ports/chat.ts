@@ -3,8 +3,14 @@
 import type { Platform } from '../model.ts';
 import type { MessageRef } from './messages.ts';
 
-/** Outbound priority lanes: lower number goes first. Invites and removals before notices, reminders, broadcasts. */
-export const LANES = { access: 0, notice: 1, system: 1, reminder: 2, broadcast: 3 } as const;
+/**
+ * Outbound priority lanes: lower number goes first. Invites (and the answers to join requests) before
+ * removals, so a payer never waits behind a removal batch (a removal may wait minutes, an invite may not);
+ * removals before payment confirmations and direct answers (`notice`, and `system`: the service's own
+ * calls), those before reminders, reminders before broadcasts. Jobs store the number as their priority
+ * (migration 0012 renumbered the rows queued under the older lanes).
+ */
+export const LANES = { invite: 0, removal: 1, notice: 2, system: 2, reminder: 3, broadcast: 4 } as const;
 export type Lane = keyof typeof LANES;
 
 export interface SendOptions {

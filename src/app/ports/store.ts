@@ -252,8 +252,11 @@ export interface Repos {
   jobs: {
     enqueue(jobs: NewJob[], now: number): Promise<void>;
     /** Claims up to `limit` due jobs (queued and due, or running with an expired lease), best priority first. */
-    /** Due jobs, leased to `workerId`; with `platforms`, only jobs for those chat platforms or for none (see NewJob.about). */
-    claim(workerId: string, now: number, leaseMs: number, limit: number, platforms?: readonly Platform[]): Promise<Job[]>;
+    /**
+     * Due jobs, leased to `workerId`; with `platforms`, only jobs for those chat platforms or for none (see
+     * NewJob.about); with `lanes`, only jobs of those lanes (the worker's slots kept for invites).
+     */
+    claim(workerId: string, now: number, leaseMs: number, limit: number, platforms?: readonly Platform[], lanes?: readonly Lane[]): Promise<Job[]>;
     /** Queued jobs for chat platforms not in `configured` (no adapter for them here), by platform. */
     waitingForAdapter(configured: readonly Platform[]): Promise<Array<{ platform: string; count: number }>>;
     /** Each returns false when the lease was lost (another worker took the job over). */

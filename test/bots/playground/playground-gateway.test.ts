@@ -101,8 +101,8 @@ describe('PlaygroundGateway', () => {
     await status;
     expect(asked).toEqual([
       { platform: 'playground', chatId: 'u1', isGroup: false, lane: 'reminder' },
-      { platform: 'playground', chatId: 'room', isGroup: true, lane: 'access' },
-      { platform: 'playground', chatId: 'room', isGroup: true, lane: 'access' },
+      { platform: 'playground', chatId: 'room', isGroup: true, lane: 'invite' },
+      { platform: 'playground', chatId: 'room', isGroup: true, lane: 'removal' },
       { platform: 'playground', chatId: 'room', isGroup: true, lane: 'system' },
     ]);
   });

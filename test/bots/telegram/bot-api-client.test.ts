@@ -6,7 +6,7 @@ import { Telegraf } from 'telegraf';
 import { type ApiCaller, BotApiClient, ChatMigratedError, TelegramApiError, withRetries } from '../../../bots/telegram/bot-api-client.ts';
 import { splitText } from '../../../bots/telegram/telegram-gateway.ts';
 import { ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../../src/domain/errors.ts';
-import { OutboundLimiter } from '../../../src/jobs/outbound-limiter.ts';
+import { type AcquireRequest, OutboundLimiter } from '../../../src/jobs/outbound-limiter.ts';
 import { FakeClock } from '../../fakes/fake-clock.ts';
 import { TelegramEmulator, type User } from '../../fakes/telegram-emulator.ts';
 import { TOKEN } from './harness.ts';
@@ -16,6 +16,7 @@ describe('Telegram Bot API client and emulator', () => {
   let clock: FakeClock;
   let limiter: OutboundLimiter;
   let client: BotApiClient;
+  let api: ApiCaller;
   let owner: User;
   let group: number;
 
@@ -24,7 +25,8 @@ describe('Telegram Bot API client and emulator', () => {
     emu = await TelegramEmulator.start({ token: TOKEN, clock });
     limiter = new OutboundLimiter(clock, { telegram: { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 } });
     const bot = new Telegraf(TOKEN, { telegram: { apiRoot: emu.url } });
-    client = new BotApiClient(bot.telegram.callApi.bind(bot.telegram) as unknown as ApiCaller, limiter, { timeoutMs: 2000 });
+    api = bot.telegram.callApi.bind(bot.telegram) as unknown as ApiCaller;
+    client = new BotApiClient(api, limiter, { timeoutMs: 2000 });
     owner = emu.addUser('Olga');
     group = emu.createGroup({ title: 'G', creator: owner });
   });
@@ -41,37 +43,73 @@ describe('Telegram Bot API client and emulator', () => {
     return err as TelegramApiError;
   };
 
+  it('takes the message windows only for messages; every other method acquires as a call that posts nothing', async () => {
+    emu.addBot(group, owner);
+    const asked: AcquireRequest[] = [];
+    const recording = {
+      acquire: (r: AcquireRequest) => (asked.push(r), limiter.acquire(r)),
+      pause: (p: string, ms: number) => limiter.pause(p, ms),
+    };
+    const c = new BotApiClient(api, recording, { timeoutMs: 2000 });
+    await c.call('sendMessage', { chat_id: group, text: 'hello' }, { lane: 'notice' });
+    await c.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'invite' });
+    await c.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'invite' });
+    await c.call('getMe', {}, { lane: 'system' });
+    expect(asked).toEqual([
+      { platform: 'telegram', chatId: String(group), isGroup: true, lane: 'notice', kind: 'message' },
+      { platform: 'telegram', chatId: undefined, isGroup: false, lane: 'invite', kind: 'call' },
+      { platform: 'telegram', chatId: undefined, isGroup: false, lane: 'invite', kind: 'call' },
+      { platform: 'telegram', chatId: undefined, isGroup: false, lane: 'system', kind: 'call' },
+    ]);
+  });
+
+  it('the emulator counts messages and other calls in separate windows, as Telegram does', async () => {
+    emu.addBot(group, owner);
+    const unpaced = new BotApiClient(api, new OutboundLimiter(clock, {}), { timeoutMs: 2000 });
+    // In one virtual instant: 20 messages to the group and 30 other calls, all within their limits.
+    await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => unpaced.call('sendMessage', { chat_id: group, text: `m${i}` }, { lane: 'notice' })),
+      ...Array.from({ length: 30 }, () => unpaced.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' })),
+    ]);
+    expect(emu.violations).toEqual([]);
+    // The 31st call in that second is over the calls' own limit.
+    expect(await unpaced.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }).catch((e: unknown) => e)).toBeInstanceOf(
+      RetryAfterError,
+    );
+    expect(emu.violations.map((v) => v.rule)).toEqual(['calls']);
+  });
+
   it('refuses what the real API refuses, with its codes and descriptions', async () => {
     expect((await rejected(client.call('getChat', { chat_id: -42 }, { lane: 'system' }))).description).toBe('Bad Request: chat not found');
     // Not in the group yet, then a plain member, then an admin without the right.
-    expect(await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).toMatchObject({
+    expect(await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'invite' }))).toMatchObject({
       code: 403,
       description: 'Forbidden: bot is not a member of the supergroup chat',
     });
     emu.addBot(group, owner, 'member');
-    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).description).toBe(
+    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'invite' }))).description).toBe(
       'Bad Request: CHAT_ADMIN_REQUIRED',
     );
     emu.setBotRights(group, owner, { can_invite_users: false, can_restrict_members: false });
-    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'access' }))).description).toContain(
+    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true }, { lane: 'invite' }))).description).toContain(
       'not enough rights',
     );
-    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toContain(
+    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }))).description).toContain(
       'not enough rights',
     );
     emu.setBotRights(group, owner, {});
     expect(
-      (await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true, member_limit: 1 }, { lane: 'access' }))).description,
+      (await rejected(client.call('createChatInviteLink', { chat_id: group, creates_join_request: true, member_limit: 1 }, { lane: 'invite' }))).description,
     ).toMatch(/member limit can't be specified/);
-    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, name: 'x'.repeat(33) }, { lane: 'access' }))).code).toBe(400);
-    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toBe(
+    expect((await rejected(client.call('createChatInviteLink', { chat_id: group, name: 'x'.repeat(33) }, { lane: 'invite' }))).code).toBe(400);
+    expect((await rejected(client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }))).description).toBe(
       "Bad Request: can't remove chat owner",
     );
-    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: owner.id }, { lane: 'access' }))).description).toBe(
+    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: owner.id }, { lane: 'invite' }))).description).toBe(
       'Bad Request: USER_ALREADY_PARTICIPANT',
     );
     const stranger = emu.addUser('Sam');
-    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: stranger.id }, { lane: 'access' }))).description).toBe(
+    expect((await rejected(client.call('approveChatJoinRequest', { chat_id: group, user_id: stranger.id }, { lane: 'invite' }))).description).toBe(
       'Bad Request: HIDE_REQUESTER_MISSING',
     );
     // Private chats: only someone who started the bot can be written to.
@@ -142,12 +180,12 @@ describe('Telegram Bot API client and emulator', () => {
   it('maps 429 to RetryAfterError and pauses the limiter, 5xx and timeouts to unreachable, a migrated group to ChatMigratedError', async () => {
     emu.addBot(group, owner);
     emu.inject({ kind: '429', retryAfter: 3, method: 'getChatMember' });
-    const err = await client.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }).catch((e: unknown) => e);
+    const err = await client.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RetryAfterError);
     expect((err as RetryAfterError).retryAfterMs).toBe(3000);
     // Nobody calls Telegram until the 3 s have passed.
     let done = false;
-    const next = client.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }).then(() => (done = true));
+    const next = client.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }).then(() => (done = true));
     await clock.advance(2900);
     expect(done).toBe(false);
     await clock.advance(200);
@@ -181,7 +219,7 @@ describe('Telegram Bot API client and emulator', () => {
   it('names the Bot API method on every error and keeps what went wrong underneath as its cause, without the token or the payload', async () => {
     // Rejected (the API said no): a 400 from banChatMember.
     emu.addBot(group, owner);
-    const refused = await client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }).catch((e: unknown) => e);
+    const refused = await client.call('banChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ProviderRejectedError);
     expect(refused).toMatchObject({ method: 'banChatMember', code: 400, provider: 'telegram' });
     const refusedCause = (refused as Error).cause as Error & Record<string, unknown>;
@@ -190,7 +228,7 @@ describe('Telegram Bot API client and emulator', () => {
     expect(refusedCause.on).toBeUndefined(); // telegraf's copy of the request (chat ids, texts) is not kept
     // Asked to wait.
     emu.inject({ kind: '429', retryAfter: 1, method: 'getChatMember' });
-    const wait = await client.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'access' }).catch((e: unknown) => e);
+    const wait = await client.call('getChatMember', { chat_id: group, user_id: owner.id }, { lane: 'removal' }).catch((e: unknown) => e);
     expect(wait).toBeInstanceOf(RetryAfterError);
     expect(wait).toMatchObject({ method: 'getChatMember' });
     expect((wait as Error).cause).toBeInstanceOf(Error);

@@ -96,8 +96,8 @@ describe.each(DIALECTS)('Telegram groups (%s)', (dialect) => {
     // The lapse removal goes to the new id.
     const [m] = await store.memberships.list({ accountId: account.id, groupId: group.id });
     h.clock.set(m!.expiresAt + 2 * DAY_MS);
-    await h.t.service.scheduler.tick();
-    await h.t.service.scheduler.tick();
+    await h.tick();
+    await h.tick();
     await h.until(() => !emu.isMember(superId, alice.id), 'alice removed from the supergroup');
     expect(emu.status(superId, alice.id)).toBe('left');
   });

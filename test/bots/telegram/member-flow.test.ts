@@ -69,8 +69,8 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
     const aliceAccount = (await store.accounts.find('telegram', String(alice.id)))!;
     const [membership] = await store.memberships.list({ accountId: aliceAccount.id });
     h.clock.set(membership!.expiresAt + DAY_MS + 60_000);
-    await h.t.service.scheduler.tick();
-    await h.t.service.scheduler.tick();
+    await h.tick();
+    await h.tick();
     await h.until(() => !emu.isMember(chatId, alice.id) && h.texts(alice.id).some((x) => x.includes('has ended')), 'alice removed and told');
     expect(emu.status(chatId, alice.id)).toBe('left');
     expect(emu.calls.filter((c) => c.method === 'banChatMember' && Number(c.params.user_id) === alice.id)).toHaveLength(1);
@@ -156,7 +156,7 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
 
     // Time passes, sweeps run: the ban stays; she cannot buy her way back in either.
     await h.run(10_000);
-    await h.t.service.scheduler.tick();
+    await h.tick();
     expect(emu.status(chatId, alice.id)).toBe('kicked');
     const before = emu.messagesTo(alice.id).length;
     emu.sendText(alice, '/plans');

@@ -143,7 +143,7 @@ describe.each(DIALECTS)('Telegram Stars (%s)', (dialect) => {
     expect(second.status).toBe('pending');
     // Reconcile asks Telegram (getStarTransactions) and grants it.
     h.clock.set(h.clock.now() + 10 * MINUTE_MS);
-    await h.t.service.scheduler.tick();
+    await h.tick();
     await h.until(async () => (await store.orders.get(second.id))!.status === 'paid', 'reconciled');
     expect(emu.calls.some((c) => c.method === 'getStarTransactions')).toBe(true);
     const joinLink = await h.inviteLink(alice);
