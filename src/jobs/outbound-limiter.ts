@@ -5,6 +5,10 @@
 // A call holds no place until it is granted, so an invite that arrives while a removal batch waits is
 // served first. Time comes from the injectable Clock, so tests run it in virtual time.
 //
+// A call made by a job's handler (jobs/job-context.ts) that is still waiting when the worker asks the job
+// to yield its slot leaves the queue and its acquire rejects with YieldedError; a granted call marks the
+// job as having made a call, and such a job is never asked to yield.
+//
 // Only messages count toward Telegram's message windows (issue 14 part 2): a call that posts nothing
 // (`kind: 'call'`: invite links, join-request answers, bans, getChatMember) goes through a window of its
 // own (`callsPerSecond`) when the platform has one. A 429 pause stops both kinds. With `spaceGrants` the
@@ -12,6 +16,7 @@
 // network jitter cannot carry a burst into the platform's next second on top of that second's calls.
 import type { Clock } from '../domain/time.ts';
 import { LANES, type Lane } from '../app/ports.ts';
+import { currentJobContext, YieldedError } from './job-context.ts';
 
 export interface PlatformLimits {
   /** Max calls per second across the platform (with `callsPerSecond` set: max messages per second). */
@@ -99,10 +104,42 @@ export class OutboundLimiter {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Resolves when the call may be made; the slot is taken at that moment. */
+  /**
+   * Resolves when the call may be made; the slot is taken at that moment. Made by a job that the worker
+   * asks to yield before this is granted (its context's yield signal aborts): rejects with YieldedError
+   * and takes no slot.
+   */
   acquire(req: AcquireRequest): Promise<void> {
-    return new Promise((resolve) => {
-      this.waiters.push({ req, priority: LANES[req.lane], seq: this.seq++, resolve });
+    const job = currentJobContext();
+    return new Promise((resolve, reject) => {
+      if (job && !job.granted && job.yieldSignal.aborted) {
+        job.yielded = true;
+        reject(new YieldedError());
+        return;
+      }
+      const onYield = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i < 0) return; // granted already
+        this.waiters.splice(i, 1);
+        job!.yielded = true;
+        reject(new YieldedError());
+        this.pump();
+      };
+      const waiter: Waiter = {
+        req,
+        priority: LANES[req.lane],
+        seq: this.seq++,
+        resolve: () => {
+          if (job) {
+            job.granted = true;
+            job.yieldSignal.removeEventListener('abort', onYield);
+          }
+          resolve();
+        },
+      };
+      // Only a job that has made no call yet can be asked to yield (re-running it repeats nothing).
+      if (job && !job.granted) job.yieldSignal.addEventListener('abort', onYield, { once: true });
+      this.waiters.push(waiter);
       this.waiters.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
       this.pump();
     });

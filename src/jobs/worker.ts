@@ -25,13 +25,22 @@
 //     dead letter after `maxAttempts`, but never before it has been retrying for `retryForAtLeastMs` (6 h)
 //     from its creation, so an outage of a few hours drops no payment confirmation or reminder either.
 //   - A dead letter's owner alert is raised by onDead (app/); an alert that dies raises none.
+//   - Yielding (issue 14 part 3: a payer never waits behind removals). With the pool full, a job of a lane
+//     below removal (notice, system, reminder, broadcast) that has not been granted any outbound call yet
+//     gives its slot back when a job of a better lane is due: the worker aborts its yield signal
+//     (jobs/job-context.ts), its waiting call leaves the limiter with YieldedError, and it is re-queued at
+//     once with no attempt counted (logged at debug); the freed slot goes to the best due job. Invites and
+//     removals never yield, and neither does a job that made a call (re-running it would repeat a message).
+//     Bounded: at most as many jobs are asked to yield as there are due better jobs not already covered
+//     by a yield under way, so nothing can be yielded and re-claimed in a loop.
 import { randomUUID } from 'node:crypto';
 import type { JobHandlers } from '../app/job-handlers.ts';
 import type { Job, Platform } from '../app/model.ts';
-import type { Clock, Lane, Logger, Store } from '../app/ports.ts';
+import { type Clock, LANES, type Lane, type Logger, type Store } from '../app/ports.ts';
 import { storageProblem } from '../app/storage-guard.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/time.ts';
 import { PlatformNotRunningError, ProviderRejectedError, RetryAfterError } from '../domain/errors.ts';
+import { type JobCallContext, runInJobContext } from './job-context.ts';
 import type { PriorityGate } from './priority-gate.ts';
 
 export interface WorkerOptions {
@@ -61,7 +70,7 @@ export interface WorkerOptions {
   retryForAtLeastMs?: number;
   random?: () => number;
   workerId?: string;
-  onResult?: (job: Job, result: 'done' | 'retry' | 'dead' | 'lost') => void;
+  onResult?: (job: Job, result: 'done' | 'retry' | 'dead' | 'lost' | 'yielded') => void;
   /** Webhooks first: before each claim the loop waits for this gate to be free, at most `priorityWaitMs` (jobs/priority-gate.ts). */
   priority?: Pick<PriorityGate, 'idle'>;
   /** The longest the loop waits for the gate before claiming anyway (default 50 ms): the worker is slowed, never stopped. */
@@ -93,6 +102,13 @@ export const RETRY_FOR_AT_LEAST_MS = 6 * HOUR_MS;
 /** Invites and removals (lanes `invite` and `removal`): the jobs that must survive any outage. */
 const isAccessJob = (job: Pick<Job, 'lane'>) => job.lane === 'invite' || job.lane === 'removal';
 
+/** A job in the pool, as the yield decision sees it. */
+interface Running {
+  job: Job;
+  ctx: JobCallContext;
+  yieldCtl: AbortController;
+}
+
 export class Worker {
   readonly id: string;
   private readonly leaseMs: number;
@@ -113,6 +129,8 @@ export class Worker {
   private readonly inflight = new Set<Promise<void>>();
   /** The in-flight jobs that are not invites (they may hold at most batch - inviteSlots slots). */
   private othersInflight = 0;
+  /** The jobs in the pool by id (started mode and runOnce alike). */
+  private readonly runningJobs = new Map<number, Running>();
 
   constructor(
     private readonly store: Store,
@@ -175,11 +193,23 @@ export class Worker {
   private async run(job: Job): Promise<void> {
     const handler = this.jobs.handlers[job.kind];
     const lease = new AbortController();
+    const yieldCtl = new AbortController();
+    const ctx: JobCallContext = { yieldSignal: yieldCtl.signal, granted: false, yielded: false };
+    this.runningJobs.set(job.id, { job, ctx, yieldCtl });
     // A job that waits long (a platform's pace) keeps its lease, so no other instance runs it twice.
     const heartbeat = this.heartbeat(job, lease);
     try {
       if (!handler) throw new ProviderRejectedError('worker', `no handler for job kind "${job.kind}"`);
-      const effects = (await handler(job, { signal: lease.signal })) ?? {};
+      let effects;
+      try {
+        effects = (await runInJobContext(ctx, () => handler(job, { signal: lease.signal }))) ?? {};
+      } catch (err) {
+        if (ctx.yielded && !ctx.granted && !lease.signal.aborted) return await this.requeueYielded(job);
+        throw err;
+      }
+      // Turned away by the limiter and yet it returned (something swallowed the YieldedError): it made no
+      // call, so it runs again rather than count as done with its message unsent.
+      if (ctx.yielded && !ctx.granted && !lease.signal.aborted) return await this.requeueYielded(job);
       // Another worker took the job while it ran: none of this run's effects are applied.
       // A job with no follow-ups is completed by one statement, without a transaction around it (two
       // statements fewer per job, and most jobs have none); follow-ups commit together with the completion.
@@ -202,7 +232,51 @@ export class Worker {
       else await this.fail(job, err);
     } finally {
       heartbeat.stop();
+      this.runningJobs.delete(job.id);
     }
+  }
+
+  /** A job that gave its slot back before making any call: queued again at once, no attempt counted. */
+  private async requeueYielded(job: Job): Promise<void> {
+    const now = this.clock.now();
+    let ok = false;
+    try {
+      ok = await this.store.jobs.retry(job.id, this.id, now, 'yielded its slot to a higher lane', false, now);
+    } catch (err) {
+      // Its lease runs out and it is claimed again: nothing was sent, nothing is lost.
+      this.logger.error({ jobId: job.id, kind: job.kind, err }, 'could not re-queue a yielded job');
+    }
+    this.logger.debug?.({ jobId: job.id, kind: job.kind, lane: job.lane }, 'job yielded its slot to a higher lane');
+    this.opts.onResult?.(job, ok ? 'yielded' : 'lost');
+  }
+
+  /**
+   * With the pool full, asks the lowest-lane jobs that have made no call yet to give their slot back, one
+   * per due job of a better lane that no yield under way already makes room for. Only lanes below removal
+   * yield. Returns how many were asked.
+   */
+  private async yieldForBetter(): Promise<number> {
+    let asked = 0;
+    const candidates: Running[] = [];
+    for (const r of this.runningJobs.values()) {
+      if (r.yieldCtl.signal.aborted) asked++;
+      else if (!r.ctx.granted && r.job.priority > LANES.removal) candidates.push(r);
+    }
+    if (candidates.length === 0) return 0;
+    // The worst lane first; within it the job that started last (it waited least).
+    candidates.sort((a, b) => b.job.priority - a.job.priority || b.job.id - a.job.id);
+    const worst = candidates[0]!.job.priority;
+    const ofWorst = candidates.filter((r) => r.job.priority === worst);
+    const due = await this.store.jobs.countDueBetter(this.clock.now(), worst, ofWorst.length + asked, this.opts.platforms?.());
+    const n = Math.min(ofWorst.length, due - asked);
+    let yielded = 0;
+    for (const r of ofWorst.slice(0, Math.max(0, n))) {
+      // Granted meanwhile (the query above awaited): it keeps its slot.
+      if (r.ctx.granted || !this.runningJobs.has(r.job.id)) continue;
+      r.yieldCtl.abort();
+      yielded++;
+    }
+    return yielded;
   }
 
   /**
@@ -324,6 +398,15 @@ export class Worker {
             }
           } catch (err) {
             this.logger.error({ err }, 'worker claim failed');
+          }
+        }
+        // The pool full (for the lanes but invites, or for all): a due job of a better lane than a running
+        // one that has made no call yet takes its slot (a yielded job's end wakes this loop to claim it).
+        if (!more && this.running && (this.inflight.size >= this.batch || this.othersInflight >= this.batch - this.inviteSlots)) {
+          try {
+            await this.yieldForBetter();
+          } catch (err) {
+            this.logger.error({ err }, 'worker yield check failed');
           }
         }
         if (!more && this.running) await this.idle();

@@ -66,6 +66,30 @@ export async function claimJobs(
   return r.rows.map(toJob).sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
 }
 
+/**
+ * Queued jobs due now with priority < `belowPriority` (at most `limit`), for `platforms` as in claimJobs.
+ * Reads the claim index (status, priority, run_at) and stops after `limit` rows.
+ */
+export async function countDueBetterJobs(
+  db: Kysely<Database>,
+  now: number,
+  belowPriority: number,
+  limit: number,
+  platforms?: readonly string[],
+): Promise<number> {
+  if (limit <= 0 || belowPriority <= 0) return 0;
+  let q = db
+    .selectFrom('jobs')
+    .select('id')
+    .where('status', '=', 'queued')
+    .where('priority', '<', belowPriority)
+    .where('run_at', '<=', now);
+  if (platforms !== undefined)
+    q = platforms.length === 0 ? q.where('platform', 'is', null) : q.where((eb) => eb.or([eb('platform', 'is', null), eb('platform', 'in', [...platforms])]));
+  const rows = await q.limit(limit).execute();
+  return rows.length;
+}
+
 /** The claim's one statement (exported so the store test can check its query plan). */
 export function claimStatement(
   dialect: Dialect,

@@ -12,6 +12,7 @@ import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-rep
 import {
   buryJob,
   claimJobs,
+  countDueBetterJobs,
   completeJob,
   countJobsByStatus,
   countJobsWaitingForAdapter,
@@ -159,6 +160,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     jobs: {
       enqueue: (j, now) => enqueueJobs(db, j, now),
       claim: (w, now, lease, limit, platforms, lanes) => claimJobs(db, dialect, w, now, lease, limit, platforms, lanes),
+      countDueBetter: (now, below, limit, platforms) => countDueBetterJobs(db, now, below, limit, platforms),
       waitingForAdapter: (configured) => countJobsWaitingForAdapter(db, configured),
       complete: (id, w, now) => completeJob(db, id, w, now),
       extendLease: (id, w, until) => extendJobLease(db, id, w, until),

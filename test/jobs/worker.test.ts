@@ -14,7 +14,7 @@ import { FakeClock, flush } from '../fakes/fake-clock.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
 import { memoryLogger } from '../helpers/service.ts';
 
-type Result = 'done' | 'retry' | 'dead' | 'lost';
+type Result = 'done' | 'retry' | 'dead' | 'lost' | 'yielded';
 
 /** Real time (the store may be PostgreSQL): until `cond` holds, bounded. */
 async function realUntil(cond: () => boolean | Promise<boolean>): Promise<void> {

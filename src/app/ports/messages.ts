@@ -14,4 +14,6 @@ export interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** Routine events nobody needs to act on (a job that gave its slot to a higher lane). Optional. */
+  debug?(obj: object, msg?: string): void;
 }

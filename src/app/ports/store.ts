@@ -257,6 +257,12 @@ export interface Repos {
      * NewJob.about); with `lanes`, only jobs of those lanes (the worker's slots kept for invites).
      */
     claim(workerId: string, now: number, leaseMs: number, limit: number, platforms?: readonly Platform[], lanes?: readonly Lane[]): Promise<Job[]>;
+    /**
+     * How many jobs (at most `limit`) are queued and due with a better priority (a lower number) than
+     * `belowPriority`, for `platforms` as in claim. The worker asks it, with its pool full, to know how
+     * many lower-lane jobs that have made no call yet should give their slot back.
+     */
+    countDueBetter(now: number, belowPriority: number, limit: number, platforms?: readonly Platform[]): Promise<number>;
     /** Queued jobs for chat platforms not in `configured` (no adapter for them here), by platform. */
     waitingForAdapter(configured: readonly Platform[]): Promise<Array<{ platform: string; count: number }>>;
     /** Each returns false when the lease was lost (another worker took the job over). */
