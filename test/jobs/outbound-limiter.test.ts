@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Lane } from '../../src/app/ports.ts';
 import { type AcquireRequest, DEFAULT_LIMITS, OutboundLimiter, type PlatformLimits } from '../../src/jobs/outbound-limiter.ts';
+import { type JobCallContext, runInJobContext, YieldedError } from '../../src/jobs/job-context.ts';
 import { FakeClock, flush } from '../fakes/fake-clock.ts';
 
 const TELEGRAM: Record<string, PlatformLimits> = { telegram: { perSecond: 30, perChatPerSecond: 1, perGroupPerMinute: 20 } };
@@ -417,5 +418,53 @@ describe('OutboundLimiter: spaced grants (issue 14 part 2)', () => {
     await Promise.all([...calls, ...wechat]);
     expect(grants.at(-1)).toEqual({ label: 'r2', at: 2034 });
     expect(limiter.pending).toBe(0);
+  });
+});
+
+describe('OutboundLimiter: a job asked to yield (jobs/job-context.ts)', () => {
+  const jobCtx = () => {
+    const ctl = new AbortController();
+    const ctx: JobCallContext = { yieldSignal: ctl.signal, granted: false, yielded: false };
+    return { ctl, ctx };
+  };
+
+  it('a waiting call of a job asked to yield leaves the queue and rejects with YieldedError, taking no slot', async () => {
+    const { clock, limiter, acquire, grants } = setup({ t: { perSecond: 1 } });
+    await acquire({ platform: 't', lane: 'broadcast' }, 'first');
+    const { ctl, ctx } = jobCtx();
+    const outcome = runInJobContext(ctx, () => limiter.acquire({ platform: 't', lane: 'broadcast' })).then(
+      () => 'granted',
+      (err: unknown) => (err instanceof YieldedError ? 'yielded' : 'other'),
+    );
+    const other = acquire({ platform: 't', lane: 'reminder' }, 'reminder');
+    await flush();
+    expect(limiter.pending).toBe(2);
+    ctl.abort();
+    expect(await outcome).toBe('yielded');
+    expect(ctx).toMatchObject({ granted: false, yielded: true });
+    expect(limiter.pending).toBe(1);
+    // The yielded call took no slot: the reminder has the next one, and nothing else is granted.
+    await clock.advance(1000);
+    await other;
+    await clock.advance(5000);
+    await flush();
+    expect(grants.map((g) => g.label)).toEqual(['first', 'reminder']);
+    // Asked again after the abort, a call of that job is turned away at once.
+    await expect(runInJobContext(ctx, () => limiter.acquire({ platform: 't', lane: 'broadcast' }))).rejects.toBeInstanceOf(YieldedError);
+  });
+
+  it('a granted call marks its job; a job that made a call is never turned away, nor is a call made outside any job', async () => {
+    const { clock, limiter } = setup({ t: { perSecond: 1 } });
+    const { ctl, ctx } = jobCtx();
+    await runInJobContext(ctx, () => limiter.acquire({ platform: 't', lane: 'broadcast' }));
+    expect(ctx.granted).toBe(true);
+    const second = runInJobContext(ctx, () => limiter.acquire({ platform: 't', lane: 'broadcast' }));
+    const outside = limiter.acquire({ platform: 't', lane: 'broadcast' });
+    ctl.abort();
+    await clock.advance(1000);
+    await second;
+    await clock.advance(1000);
+    await outside;
+    expect(ctx.yielded).toBe(false);
   });
 });

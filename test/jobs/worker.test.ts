@@ -4,8 +4,9 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobEffects, JobHandler, JobHandlers } from '../../src/app/job-handlers.ts';
 import type { AuditEntry, Job } from '../../src/app/model.ts';
-import type { NewJob, Store } from '../../src/app/ports.ts';
+import type { Lane, NewJob, Store } from '../../src/app/ports.ts';
 import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError, RetryAfterError } from '../../src/domain/errors.ts';
+import { OutboundLimiter } from '../../src/jobs/outbound-limiter.ts';
 import { PriorityGate } from '../../src/jobs/priority-gate.ts';
 import { backoffDelay, LeaseLostError, Worker, type WorkerOptions } from '../../src/jobs/worker.ts';
 import { openDatabase } from '../../src/store/database.ts';
@@ -896,6 +897,134 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     await w.stop();
     expect(started).toHaveLength(32);
     expect(await store.jobs.list({ status: 'queued' })).toEqual([]);
+  });
+
+  it('started, lower-lane jobs that made no call yet give their slots to due removals and invites; re-run once, attempts unchanged', async () => {
+    // A slow platform: one call a second, on the fake clock that never moves until the end.
+    const limiter = new OutboundLimiter(clock, { t: { perSecond: 1 } });
+    const sent: string[] = [];
+    const started: string[] = [];
+    const held = deferred();
+    // A broadcast of two messages: once its first is sent it has made a call, and may no longer yield.
+    fake.jobs.handlers.broadcast = async (job) => {
+      await limiter.acquire({ platform: 't', lane: 'broadcast', chatId: job.payload as string });
+      sent.push(job.payload as string);
+      await limiter.acquire({ platform: 't', lane: 'broadcast', chatId: job.payload as string });
+      sent.push(`${job.payload as string}+`);
+    };
+    fake.jobs.handlers.access = async (job) => {
+      started.push(job.payload as string);
+      await held.promise;
+    };
+    await enqueue(...Array.from({ length: 10 }, (_, i): NewJob => ({ kind: 'broadcast', payload: `b${i}`, lane: 'broadcast' })));
+    // 4 slots, 1 kept for invites: three broadcasts run, the first has sent its first message and waits to
+    // send its second, two wait for their first.
+    const w = worker({ batch: 4, inviteSlots: 1, pollMs: 60_000 });
+    w.start();
+    await realUntil(() => sent.length >= 1 && limiter.pending >= 3);
+    await settleReal();
+    expect(sent).toEqual(['b0']);
+    expect(limiter.pending).toBe(3);
+    await enqueue(
+      { kind: 'access', payload: 'invite-1', lane: 'invite' },
+      { kind: 'access', payload: 'invite-2', lane: 'invite' },
+      { kind: 'access', payload: 'removal', lane: 'removal' },
+    );
+    w.notify();
+    // No clock movement: the first invite takes the kept slot, and the two waiting broadcasts give theirs
+    // to the removal and the second invite, without waiting for the platform's pace.
+    await realUntil(() => started.length >= 3);
+    await settleReal(); // and nothing more: no spin
+    expect(started.sort()).toEqual(['invite-1', 'invite-2', 'removal']);
+    const yielded = results.filter((r) => r.result === 'yielded');
+    expect(yielded.map((r) => r.kind)).toEqual(['broadcast', 'broadcast']);
+    // The broadcast that made its call was never asked (its handler stays on its slot until it ends).
+    const b0 = (await store.jobs.list({ kind: 'broadcast' })).find((j) => j.payload === 'b0')!;
+    expect(yielded.map((r) => r.jobId)).not.toContain(b0.id);
+    // Re-queued at once, no attempt counted, nothing logged as a failure.
+    for (const { jobId } of yielded) {
+      const job = (await store.jobs.list({ kind: 'broadcast' })).find((j) => j.id === jobId)!;
+      expect(job).toMatchObject({ status: 'queued', attempts: 0, runAt: clock.now() });
+    }
+    expect(logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    expect(limiter.pending).toBe(1); // b0's second message
+    // A removal and an invite more, with the pool full of access jobs and one granted broadcast: nobody yields.
+    await enqueue({ kind: 'access', payload: 'removal-2', lane: 'removal' });
+    w.notify();
+    await settleReal();
+    expect(results.filter((r) => r.result === 'yielded')).toHaveLength(2);
+    held.resolve();
+    // Then every broadcast goes out, each exactly once.
+    for (let i = 0; i < 40 && (await store.jobs.list({ status: 'done' })).length < 14; i++) {
+      await clock.advance(1000);
+      await settleReal();
+    }
+    await w.stop();
+    expect(sent.sort()).toEqual(Array.from({ length: 10 }, (_, i) => [`b${i}`, `b${i}+`]).flat().sort());
+    expect(await store.jobs.list({ status: 'done' })).toHaveLength(14);
+  });
+
+  it('started, only lanes below removal yield: waiting removals and invites keep their slots, whatever is due', async () => {
+    const limiter = new OutboundLimiter(clock, { t: { perSecond: 1 } });
+    await limiter.acquire({ platform: 't', lane: 'invite' }); // the window is used: every call below waits
+    const started: string[] = [];
+    const call = (lane: Lane) => async (job: Job) => {
+      started.push(job.payload as string);
+      await limiter.acquire({ platform: 't', lane });
+    };
+    fake.jobs.handlers.removal = call('removal');
+    fake.jobs.handlers.invite = call('invite');
+    fake.jobs.handlers.broadcast = call('broadcast');
+    await enqueue({ kind: 'removal', payload: 'r1', lane: 'removal' }, { kind: 'removal', payload: 'r2', lane: 'removal' }, { kind: 'broadcast', payload: 'b', lane: 'broadcast' });
+    const w = worker({ batch: 4, inviteSlots: 1, pollMs: 60_000 });
+    w.start();
+    await realUntil(() => limiter.pending >= 3);
+    await enqueue(...['i1', 'i2', 'i3'].map((p): NewJob => ({ kind: 'invite', payload: p, lane: 'invite' })));
+    w.notify();
+    // i1 takes the kept slot, i2 the broadcast's; i3 waits: the waiting removals never give theirs up.
+    await realUntil(() => started.includes('i2'));
+    await settleReal();
+    expect(started.filter((p) => p.startsWith('i')).sort()).toEqual(['i1', 'i2']);
+    expect(results.filter((r) => r.result === 'yielded').map((r) => r.kind)).toEqual(['broadcast']);
+    for (let i = 0; i < 20 && (await store.jobs.list({ status: 'done' })).length < 6; i++) {
+      await clock.advance(1000);
+      await settleReal();
+    }
+    await w.stop();
+    expect(await store.jobs.list({ status: 'done' })).toHaveLength(6);
+    expect(results.filter((r) => r.result === 'yielded')).toHaveLength(1);
+  });
+
+  it('started, yields no more jobs than there are due jobs of a better lane (no spin)', async () => {
+    const limiter = new OutboundLimiter(clock, { t: { perSecond: 1 } });
+    await limiter.acquire({ platform: 't', lane: 'invite' });
+    const held = deferred();
+    fake.jobs.handlers.reminder = async () => {
+      await limiter.acquire({ platform: 't', lane: 'reminder' });
+    };
+    fake.jobs.handlers.notice = async () => {
+      await held.promise;
+    };
+    await enqueue(...Array.from({ length: 8 }, (): NewJob => ({ kind: 'reminder', payload: null, lane: 'reminder' })));
+    const w = worker({ batch: 5, inviteSlots: 1, pollMs: 60_000 });
+    w.start();
+    await realUntil(() => limiter.pending >= 4);
+    await enqueue({ kind: 'notice', payload: null, lane: 'notice' });
+    w.notify();
+    await realUntil(() => results.some((r) => r.result === 'yielded'));
+    await settleReal();
+    // One notice due: one reminder gave its slot, the notice took it, and the loop asked nobody else.
+    expect(results.filter((r) => r.result === 'yielded')).toHaveLength(1);
+    expect((await store.jobs.list({ kind: 'notice' }))[0]!.status).toBe('running');
+    expect(limiter.pending).toBe(3);
+    held.resolve();
+    for (let i = 0; i < 20 && (await store.jobs.list({ status: 'done' })).length < 9; i++) {
+      await clock.advance(1000);
+      await settleReal();
+    }
+    await w.stop();
+    expect(await store.jobs.list({ status: 'done' })).toHaveLength(9);
+    expect(results.filter((r) => r.result === 'yielded')).toHaveLength(1);
   });
 
   it('started, jobs of the other lanes fill every slot but the ones kept for invites', async () => {
