@@ -78,12 +78,7 @@ export async function countDueBetterJobs(
   platforms?: readonly string[],
 ): Promise<number> {
   if (limit <= 0 || belowPriority <= 0) return 0;
-  let q = db
-    .selectFrom('jobs')
-    .select('id')
-    .where('status', '=', 'queued')
-    .where('priority', '<', belowPriority)
-    .where('run_at', '<=', now);
+  let q = db.selectFrom('jobs').select('id').where('status', '=', 'queued').where('priority', '<', belowPriority).where('run_at', '<=', now);
   if (platforms !== undefined)
     q = platforms.length === 0 ? q.where('platform', 'is', null) : q.where((eb) => eb.or([eb('platform', 'is', null), eb('platform', 'in', [...platforms])]));
   const rows = await q.limit(limit).execute();

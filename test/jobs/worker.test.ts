@@ -960,7 +960,11 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
       await settleReal();
     }
     await w.stop();
-    expect(sent.sort()).toEqual(Array.from({ length: 10 }, (_, i) => [`b${i}`, `b${i}+`]).flat().sort());
+    expect(sent.sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => [`b${i}`, `b${i}+`])
+        .flat()
+        .sort(),
+    );
     expect(await store.jobs.list({ status: 'done' })).toHaveLength(14);
   });
 
@@ -975,7 +979,11 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     fake.jobs.handlers.removal = call('removal');
     fake.jobs.handlers.invite = call('invite');
     fake.jobs.handlers.broadcast = call('broadcast');
-    await enqueue({ kind: 'removal', payload: 'r1', lane: 'removal' }, { kind: 'removal', payload: 'r2', lane: 'removal' }, { kind: 'broadcast', payload: 'b', lane: 'broadcast' });
+    await enqueue(
+      { kind: 'removal', payload: 'r1', lane: 'removal' },
+      { kind: 'removal', payload: 'r2', lane: 'removal' },
+      { kind: 'broadcast', payload: 'b', lane: 'broadcast' },
+    );
     const w = worker({ batch: 4, inviteSlots: 1, pollMs: 60_000 });
     w.start();
     await realUntil(() => limiter.pending >= 3);
