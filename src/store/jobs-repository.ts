@@ -68,7 +68,8 @@ export async function claimJobs(
 
 /**
  * Queued jobs due now with priority < `belowPriority` (at most `limit`), for `platforms` as in claimJobs.
- * Reads the claim index (status, priority, run_at) and stops after `limit` rows.
+ * One range of the claim index (status, priority, run_at) per priority, each stopping at `limit` rows, so
+ * jobs waiting out a backoff (not due yet) are never read.
  */
 export async function countDueBetterJobs(
   db: Kysely<Database>,
@@ -78,11 +79,24 @@ export async function countDueBetterJobs(
   platforms?: readonly string[],
 ): Promise<number> {
   if (limit <= 0 || belowPriority <= 0) return 0;
-  let q = db.selectFrom('jobs').select('id').where('status', '=', 'queued').where('priority', '<', belowPriority).where('run_at', '<=', now);
-  if (platforms !== undefined)
-    q = platforms.length === 0 ? q.where('platform', 'is', null) : q.where((eb) => eb.or([eb('platform', 'is', null), eb('platform', 'in', [...platforms])]));
-  const rows = await q.limit(limit).execute();
-  return rows.length;
+  const r = await countDueBetterStatement(now, belowPriority, limit, platforms).execute(db);
+  return Math.min(limit, Number(r.rows[0]?.n ?? 0));
+}
+
+/** countDueBetterJobs's statement (exported so the store test can check its query plan). */
+export function countDueBetterStatement(now: number, belowPriority: number, limit: number, platforms?: readonly string[]): RawBuilder<{ n: number | string }> {
+  const here =
+    platforms === undefined
+      ? sql``
+      : platforms.length === 0
+        ? sql` AND platform IS NULL`
+        : sql` AND (platform IS NULL OR platform IN (${sql.join(platforms.map((p) => sql`${p}`))}))`;
+  const ranges = Array.from(
+    { length: Math.min(belowPriority, 100) },
+    (_, priority) =>
+      sql`SELECT * FROM (SELECT id FROM jobs WHERE status = 'queued' AND priority = ${priority} AND run_at <= ${now}${here} LIMIT ${limit}) AS p${sql.raw(String(priority))}`,
+  );
+  return sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM (${sql.join(ranges, sql` UNION ALL `)}) AS due`;
 }
 
 /** The claim's one statement (exported so the store test can check its query plan). */

@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewJob, Store } from '../../src/app/ports.ts';
-import { claimStatement, DEFAULT_MAX_ATTEMPTS } from '../../src/store/jobs-repository.ts';
+import { claimStatement, countDueBetterStatement, DEFAULT_MAX_ATTEMPTS } from '../../src/store/jobs-repository.ts';
 import { DIALECTS, openTestDb, type TestDb } from '../helpers/db.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -190,6 +190,32 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
       expect((await store.jobs.claim('w1', T0, LEASE, 10)).map((j) => j.kind)).toEqual(['r1', 'n1']);
     });
 
+    it('countDueBetter counts due queued jobs of a better priority only, for the platforms asked, up to the limit', async () => {
+      await store.jobs.enqueue(
+        [
+          job('i1', { lane: 'invite' }),
+          job('r1', { lane: 'removal' }),
+          job('r-later', { lane: 'removal', runAt: T0 + 1000 }),
+          job('n1', { lane: 'notice' }),
+          job('b1', { lane: 'broadcast' }),
+          job('r-wechat', { lane: 'removal' }),
+          job('r-running', { lane: 'removal' }),
+        ],
+        T0,
+      );
+      await db.opened.db.updateTable('jobs').set({ platform: 'wechat' }).where('kind', '=', 'r-wechat').execute();
+      await db.opened.db.updateTable('jobs').set({ status: 'running' }).where('kind', '=', 'r-running').execute();
+      // Better than a broadcast (4): i1, r1, r-wechat, n1; r-later is not due, r-running not queued.
+      expect(await store.jobs.countDueBetter(T0, 4, 10)).toBe(4);
+      expect(await store.jobs.countDueBetter(T0, 4, 2)).toBe(2);
+      expect(await store.jobs.countDueBetter(T0, 2, 10)).toBe(3);
+      expect(await store.jobs.countDueBetter(T0, 2, 10, ['telegram'])).toBe(2);
+      expect(await store.jobs.countDueBetter(T0, 2, 10, [])).toBe(2);
+      expect(await store.jobs.countDueBetter(T0 + 1000, 2, 10, ['wechat'])).toBe(4);
+      expect(await store.jobs.countDueBetter(T0, 0, 10)).toBe(0);
+      expect(await store.jobs.countDueBetter(T0, 4, 0)).toBe(0);
+    });
+
     it('claims an expired-lease job by its priority along with queued ones', async () => {
       await store.jobs.enqueue([job('removal-stuck', { lane: 'removal' })], T0);
       await store.jobs.claim('crashed', T0, 1000, 1);
@@ -326,6 +352,19 @@ describe('the claim on SQLite reads only what it takes', () => {
       expect(text).not.toMatch(/SCAN jobs\b/);
       // Abandoned (running, lease over) through (status, lease_until).
       expect(text).toContain('SEARCH jobs USING INDEX jobs_lease_idx (status=? AND lease_until<?)');
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('counts due better jobs through the claim index, one (status, priority, run_at) range per priority', async () => {
+    const db = await openTestDb('sqlite');
+    try {
+      const stmt = countDueBetterStatement(T0, 4, 16, ['telegram']);
+      const plan = (await sql<{ detail: string }>`EXPLAIN QUERY PLAN ${stmt}`.execute(db.opened.db)).rows.map((r) => r.detail);
+      const searches = plan.filter((d) => d.includes('jobs_claim_idx (status=? AND priority=? AND run_at<?)'));
+      expect(searches).toHaveLength(4);
+      expect(plan.join('\n')).not.toMatch(/SCAN jobs\b/);
     } finally {
       await db.close();
     }
