@@ -16,6 +16,8 @@ export interface JobCallContext {
   granted: boolean;
   /** Set by the limiter when it turned a call of this job away because of the yield signal. */
   yielded: boolean;
+  /** Calls of this job waiting in the limiter now (the worker asks such a job first: it frees its slot at once). */
+  waiting: number;
 }
 
 const storage = new AsyncLocalStorage<JobCallContext>();

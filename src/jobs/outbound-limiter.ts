@@ -121,6 +121,7 @@ export class OutboundLimiter {
         const i = this.waiters.indexOf(waiter);
         if (i < 0) return; // granted already
         this.waiters.splice(i, 1);
+        job!.waiting--;
         job!.yielded = true;
         reject(new YieldedError());
         this.pump();
@@ -131,6 +132,7 @@ export class OutboundLimiter {
         seq: this.seq++,
         resolve: () => {
           if (job) {
+            job.waiting--;
             job.granted = true;
             job.yieldSignal.removeEventListener('abort', onYield);
           }
@@ -139,6 +141,7 @@ export class OutboundLimiter {
       };
       // Only a job that has made no call yet can be asked to yield (re-running it repeats nothing).
       if (job && !job.granted) job.yieldSignal.addEventListener('abort', onYield, { once: true });
+      if (job) job.waiting++;
       this.waiters.push(waiter);
       this.waiters.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
       this.pump();

@@ -194,7 +194,7 @@ export class Worker {
     const handler = this.jobs.handlers[job.kind];
     const lease = new AbortController();
     const yieldCtl = new AbortController();
-    const ctx: JobCallContext = { yieldSignal: yieldCtl.signal, granted: false, yielded: false };
+    const ctx: JobCallContext = { yieldSignal: yieldCtl.signal, granted: false, yielded: false, waiting: 0 };
     this.runningJobs.set(job.id, { job, ctx, yieldCtl });
     // A job that waits long (a platform's pace) keeps its lease, so no other instance runs it twice.
     const heartbeat = this.heartbeat(job, lease);
@@ -263,8 +263,10 @@ export class Worker {
       else if (!r.ctx.granted && r.job.priority > LANES.removal) candidates.push(r);
     }
     if (candidates.length === 0) return 0;
-    // The worst lane first; within it the job that started last (it waited least).
-    candidates.sort((a, b) => b.job.priority - a.job.priority || b.job.id - a.job.id);
+    // The worst lane first; within it a job waiting in the limiter (it lets go at once, where one busy
+    // with something else, a provider's API, only at its first call), then the one that started last.
+    const atLimiter = (r: Running) => (r.ctx.waiting > 0 ? 0 : 1);
+    candidates.sort((a, b) => b.job.priority - a.job.priority || atLimiter(a) - atLimiter(b) || b.job.id - a.job.id);
     const worst = candidates[0]!.job.priority;
     const ofWorst = candidates.filter((r) => r.job.priority === worst);
     const due = await this.store.jobs.countDueBetter(this.clock.now(), worst, ofWorst.length + asked, this.opts.platforms?.());

@@ -424,7 +424,7 @@ describe('OutboundLimiter: spaced grants (issue 14 part 2)', () => {
 describe('OutboundLimiter: a job asked to yield (jobs/job-context.ts)', () => {
   const jobCtx = () => {
     const ctl = new AbortController();
-    const ctx: JobCallContext = { yieldSignal: ctl.signal, granted: false, yielded: false };
+    const ctx: JobCallContext = { yieldSignal: ctl.signal, granted: false, yielded: false, waiting: 0 };
     return { ctl, ctx };
   };
 
@@ -439,9 +439,10 @@ describe('OutboundLimiter: a job asked to yield (jobs/job-context.ts)', () => {
     const other = acquire({ platform: 't', lane: 'reminder' }, 'reminder');
     await flush();
     expect(limiter.pending).toBe(2);
+    expect(ctx.waiting).toBe(1);
     ctl.abort();
     expect(await outcome).toBe('yielded');
-    expect(ctx).toMatchObject({ granted: false, yielded: true });
+    expect(ctx).toMatchObject({ granted: false, yielded: true, waiting: 0 });
     expect(limiter.pending).toBe(1);
     // The yielded call took no slot: the reminder has the next one, and nothing else is granted.
     await clock.advance(1000);
@@ -465,6 +466,6 @@ describe('OutboundLimiter: a job asked to yield (jobs/job-context.ts)', () => {
     await second;
     await clock.advance(1000);
     await outside;
-    expect(ctx.yielded).toBe(false);
+    expect(ctx).toMatchObject({ granted: true, yielded: false, waiting: 0 });
   });
 });

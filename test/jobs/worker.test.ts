@@ -1003,6 +1003,40 @@ describe.each(DIALECTS)('Worker (%s)', (dialect) => {
     expect(results.filter((r) => r.result === 'yielded')).toHaveLength(1);
   });
 
+  it('started, asks a job waiting in the limiter before one busy elsewhere (a provider call) in the same lane', async () => {
+    const limiter = new OutboundLimiter(clock, { t: { perSecond: 1 } });
+    await limiter.acquire({ platform: 't', lane: 'invite' });
+    const provider = deferred();
+    const started: string[] = [];
+    fake.jobs.handlers.notice = async () => {
+      await limiter.acquire({ platform: 't', lane: 'notice' });
+    };
+    fake.jobs.handlers.reconcile = async () => {
+      started.push('reconcile');
+      await provider.promise; // a payment provider's API: no limiter, no slot to give back soon
+    };
+    fake.jobs.handlers.removal = async () => {
+      started.push('removal');
+    };
+    await enqueue({ kind: 'notice', payload: null, lane: 'notice' });
+    await enqueue({ kind: 'reconcile', payload: null, lane: 'system' });
+    const w = worker({ batch: 3, inviteSlots: 1, pollMs: 60_000 });
+    w.start();
+    await realUntil(() => limiter.pending >= 1 && started.includes('reconcile'));
+    await enqueue({ kind: 'removal', payload: null, lane: 'removal' });
+    w.notify();
+    await realUntil(() => started.includes('removal'));
+    expect(started).toContain('removal');
+    expect(results.filter((r) => r.result === 'yielded').map((r) => r.kind)).toEqual(['notice']);
+    provider.resolve();
+    for (let i = 0; i < 10 && (await store.jobs.list({ status: 'done' })).length < 3; i++) {
+      await clock.advance(1000);
+      await settleReal();
+    }
+    await w.stop();
+    expect(await store.jobs.list({ status: 'done' })).toHaveLength(3);
+  });
+
   it('started, yields no more jobs than there are due jobs of a better lane (no spin)', async () => {
     const limiter = new OutboundLimiter(clock, { t: { perSecond: 1 } });
     await limiter.acquire({ platform: 't', lane: 'invite' });
