@@ -24,6 +24,35 @@ describe.each(DIALECTS)('jobs repository (%s)', (dialect) => {
   });
 
   describe('enqueue', () => {
+    it("records each job's platform from what it is about, the same for a few jobs and for a batch read up front", async () => {
+      const group = (platform: 'wechat' | 'telegram') =>
+        store.groups.insert({ platform, platformChatId: `c-${platform}`, title: platform, ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] }, T0);
+      const [wg, tg] = [await group('wechat'), await group('telegram')];
+      const wa = await store.accounts.upsert({ platform: 'wechat', platformUserId: 'wx-1' }, T0);
+      const ta = await store.accounts.upsert({ platform: 'telegram', platformUserId: '42' }, T0);
+      const wm = await store.memberships.insert({ accountId: wa.id, groupId: wg.id, status: 'active', expiresAt: T0 + 1000 }, T0);
+      const tm = await store.memberships.insert({ accountId: ta.id, groupId: tg.id, status: 'active', expiresAt: T0 + 1000 }, T0);
+      const abouts: Array<[NewJob['about'], string | null]> = [
+        [{ membershipId: wm.id }, 'wechat'],
+        [{ membershipId: tm.id }, 'telegram'],
+        [{ accountId: wa.id }, 'wechat'],
+        [{ accountId: ta.id }, 'telegram'],
+        [{ groupId: wg.id }, 'wechat'],
+        [{ groupId: tg.id }, 'telegram'],
+        [{ membershipId: 999_999 }, null],
+        [undefined, null],
+      ];
+      const few = abouts.map(([about], i) => job(`few-${i}`, { about }));
+      // 40 jobs (≥ BATCH_LOOKUP_FROM) cycling through the same subjects.
+      const batch = Array.from({ length: 40 }, (_, i) => job(`batch-${i}`, { about: abouts[i % abouts.length]![0] }));
+      await store.jobs.enqueue(few, T0);
+      await store.jobs.enqueue(batch, T0);
+      const rows = await db.opened.db.selectFrom('jobs').select(['kind', 'platform']).execute();
+      const platform = new Map(rows.map((r) => [r.kind, r.platform]));
+      abouts.forEach(([, want], i) => expect(platform.get(`few-${i}`)).toBe(want));
+      for (let i = 0; i < 40; i++) expect(platform.get(`batch-${i}`)).toBe(abouts[i % abouts.length]![1]);
+    });
+
     it('stores a queued job with its lane priority, payload and defaults', async () => {
       await store.jobs.enqueue([{ kind: 'invite', payload: { membershipId: 7, nested: { list: [1, 'two', null] } }, lane: 'invite' }], T0);
       const [j] = await store.jobs.list({});
