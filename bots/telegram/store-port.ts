@@ -74,6 +74,11 @@ export interface TelegramRepo {
   getJoinRequest(groupId: number, userId: string): Promise<TelegramJoinRequest | null>;
   /** Conditional: moves the request only from one of `from`. True when it moved. */
   decideJoinRequest(groupId: number, userId: string, from: TelegramJoinRequestStatus[], to: TelegramJoinRequestStatus, now: number): Promise<boolean>;
+  /**
+   * True when anything about this person in this group is recorded: a roster row (seen joining, leaving,
+   * banned…), a join request, or an invite link, used or not. False: the bot never had any dealing with them there.
+   */
+  knowsPerson(groupId: number, userId: string): Promise<boolean>;
   getRosterEntry(groupId: number, userId: string): Promise<TelegramRosterEntry | null>;
   upsertRosterEntry(e: TelegramRosterEntry): Promise<void>;
   listRoster(q: { groupId: number; status?: TelegramRosterStatus; intruderStates?: TelegramIntruderState[]; limit: number }): Promise<TelegramRosterEntry[]>;

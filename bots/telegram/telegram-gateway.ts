@@ -2,7 +2,8 @@
 // client, and throws the core's typed errors, so the job worker retries, waits or dead-letters.
 //
 // invite: a person who already asked to join (a pending join request recorded by join-requests.ts) is
-//   approved; someone already in is left alone; otherwise a join-request link made for this membership
+//   approved; someone already in is left alone (asked with getChatMember, except on a first invitation of
+//   someone the bot never had dealings with: see below); otherwise a join-request link made for this membership
 //   (`creates_join_request`, `name` = the membership, `expire_date`) is sent to them. The link lets
 //   nobody in by itself: only a person with an active membership is approved when they use it.
 // remove: banChatMember then unbanChatMember, so the person is out but free to come back after renewing;
@@ -192,11 +193,19 @@ export class TelegramGateway implements ChatGateway {
         const approved = await this.approve(chat, group, userId);
         if (approved) return 'added';
       }
-      const member = await this.chatMember(chat, userId, 'invite');
-      if (member && isInChat(member)) return 'added';
-      // A ban left from before (an owner ban since lifted): lift it, or the link could not be used.
-      if (member?.status === 'kicked')
-        await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: Number(userId), only_if_banned: true }, { lane: 'invite' });
+      // The common case, a first-time payer, costs one call that posts nothing (createChatInviteLink) besides
+      // the message: getChatMember is skipped when the core says this is the membership's first invitation
+      // and nothing here was ever recorded about the person in this group. If they were in already (joined
+      // before the bot was bound), the link is harmless; if an owner had banned them before that, the link
+      // cannot be used, and the access sweep's re-invite (never first, so checked) lifts the ban.
+      const unknown = ctx.firstInvite === true && req === null && !(await store.telegram.knowsPerson(group.id, userId));
+      if (!unknown) {
+        const member = await this.chatMember(chat, userId, 'invite');
+        if (member && isInChat(member)) return 'added';
+        // A ban left from before (an owner ban since lifted): lift it, or the link could not be used.
+        if (member?.status === 'kicked')
+          await this.c.client.call('unbanChatMember', { chat_id: chat, user_id: Number(userId), only_if_banned: true }, { lane: 'invite' });
+      }
       const link = await this.linkFor(chat, group, userId, ctx);
       const invitation = render(this.c, ctx.locale, 'telegram.invite', { group: ctx.groupTitle, expiresAt: ctx.expiresAt });
       // One message per payment: the confirmation first, then the invitation, the join button under both.

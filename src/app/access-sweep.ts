@@ -9,7 +9,10 @@
 //     being seen in is not chased.
 //   - active, paid time left, never confirmed, RECHECK after the grant (the platform's own invitation and
 //     its follow-ups, e.g. WeChat's invitation wait, go first) → a fresh invite (at most
-//     MAX_SWEEP_REINVITES, RECHECK apart).
+//     MAX_SWEEP_REINVITES, RECHECK apart). These invites never carry `first`, so the gateway checks
+//     where the person is before inviting: this is what lets a first invitation skip that check
+//     (job-handlers.ts firstInvite) without leaving a paid member out, e.g. someone an owner banned
+//     before the bot was bound, whose first link could not be used: Telegram's ban is lifted here.
 //   - expired, revoked or banned and still seen in the group → removed again (the removal job re-checks
 //     the membership before it acts, like every removal); looked at again RECHECK later while still in,
 //     at most MAX_SWEEP_REINVITES times (a refusal is told to the owner once by the dead job).

@@ -102,7 +102,9 @@ export async function grantOrder(
       continue;
     }
     if (!created) await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
-    if (next.invite) invites.push({ payload: { membershipId: existing.id, expiresAt: next.expiresAt }, platform: group.platform });
+    // `first`: this grant wrote the membership, so nothing happened in this group before it (see InvitePayload).
+    if (next.invite)
+      invites.push({ payload: { membershipId: existing.id, expiresAt: next.expiresAt, ...(created ? { first: true } : {}) }, platform: group.platform });
     await tx.audit.insert({
       at: now,
       actor,

@@ -88,6 +88,22 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
   const confirmationSent = async (orderId: string): Promise<boolean> =>
     (await store.audit.page({ subjectType: 'order', subjectId: orderId, action: CONFIRMED_WITH_INVITE, limit: 1 })).length > 0;
 
+  /**
+   * The one rule for "first invitation" (InviteContext.firstInvite): the membership was created by the grant
+   * that queued this invite (the account had no membership of the group before, so no earlier period, ban or
+   * removal), and since then it was never seen in the group, never put out by a removal and never looked at
+   * by the access sweep (a removal stamps checkedAt, the sweep claims by stamping it too). A re-invite from
+   * the sweep, an undone removal, an unban or /invite carries no `first` and is checked as before. A gateway
+   * may then skip asking whether the person is already in or banned; if they were banned before the bot
+   * was bound, the invitation cannot be used, and the sweep (RECHECK later, never first) invites again
+   * with the check, lifting that ban.
+   */
+  const firstInvite = async (p: InvitePayload, membershipId: number): Promise<boolean> => {
+    if (p.first !== true) return false;
+    const access = await store.memberships.getAccess(membershipId);
+    return access !== null && access.confirmedAt === null && access.checkedAt === null && access.reinvites === 0;
+  };
+
   registry.register(INVITE, async (p, _job, { signal }) => {
     // The confirmation that rides with this invite, unless an earlier attempt already delivered it.
     const confirmation = p.confirmation && !(await confirmationSent(p.confirmation.orderId)) ? p.confirmation : undefined;
@@ -97,12 +113,14 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     if (!ctx || ctx.m.status !== 'active') return { jobs: onItsOwn };
     const gateway = gatewayFor(ctx.group.platform);
     const bundled = confirmation && gateway.confirmsWithInvite === true ? confirmation : undefined;
+    const first = await firstInvite(p, ctx.m.id);
     const result = await gateway.invite(ctx.group.platformChatId, ctx.account.platformUserId, {
       membershipId: ctx.m.id,
       expiresAt: ctx.m.expiresAt,
       groupTitle: ctx.group.title,
       locale: ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale,
       ...(bundled ? { confirmation: bundled.message } : {}),
+      ...(first ? { firstInvite: true } : {}),
     });
     const delivered = bundled !== undefined && result === 'invited';
     if (delivered)

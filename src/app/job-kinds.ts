@@ -19,6 +19,12 @@ export const INVITE = defineJobKind(
      * invite needed no message, and `onDead` when the invite is given up on.
      */
     confirmation: z.object({ accountId: id, orderId: z.string(), message: messageRef }).optional(),
+    /**
+     * Queued by the grant that created the membership (the account had none in this group before): the
+     * handler may tell the gateway this is the first invitation (see firstInvite in job-handlers.ts).
+     * Every other invite (a sweep's, an undone removal's, an unban's, /invite's) leaves it out.
+     */
+    first: z.boolean().optional(),
   }),
 );
 export type InvitePayload = z.output<typeof INVITE.schema>;

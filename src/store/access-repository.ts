@@ -2,7 +2,7 @@
 // and the per-owner alert rate limit. Neither ever touches memberships.updated_at, which marks status changes.
 import { type Kysely, sql } from 'kysely';
 import type { Platform } from '../app/model.ts';
-import type { AccessCheck, AccessCheckQuery, AccessPatch } from '../app/ports.ts';
+import type { AccessCheck, AccessCheckQuery, AccessPatch, MembershipAccess } from '../app/ports.ts';
 import type { MembershipStatus } from '../domain/membership.ts';
 import type { Dialect } from './database.ts';
 import { pickDue } from './due-rows.ts';
@@ -79,6 +79,11 @@ export async function setMembershipAccess(db: Kysely<Database>, id: number, patc
     .set(set as never)
     .where('id', '=', id)
     .execute();
+}
+
+export async function getMembershipAccess(db: Kysely<Database>, id: number): Promise<MembershipAccess | null> {
+  const r = await db.selectFrom('memberships').select(['access_confirmed_at', 'access_checked_at', 'access_reinvites']).where('id', '=', id).executeTakeFirst();
+  return r ? { confirmedAt: r.access_confirmed_at, checkedAt: r.access_checked_at, reinvites: r.access_reinvites } : null;
 }
 
 /**

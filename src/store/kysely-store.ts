@@ -5,7 +5,7 @@ import type { WechatRepo, WechatStore } from '../../bots/wechat/store-port.ts';
 import type { Repos, Store } from '../app/ports.ts';
 import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertAccount } from './accounts-repository.ts';
 import { getClockOffset, setClockOffset } from './clock-repository.ts';
-import { claimAccessChecks, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
+import { claimAccessChecks, getMembershipAccess, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
@@ -146,6 +146,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       page: (q) => pageMemberships(db, q),
       claimAccessChecks: (q) => claimAccessChecks(db, dialect, q),
       setAccess: (id, p) => setMembershipAccess(db, id, p),
+      getAccess: (id) => getMembershipAccess(db, id),
     },
     ownerAlerts: {
       take: (a, k, now, w) => takeOwnerAlert(db, a, k, now, w),

@@ -154,6 +154,20 @@ export function telegramRepo(db: Kysely<Database>): TelegramRepo {
       return Number(r.numUpdatedRows) > 0;
     },
 
+    async knowsPerson(groupId, userId) {
+      // Each branch is a primary-key or (group_id, user_id) index lookup.
+      const r = await db
+        .selectFrom('telegram_chat_members')
+        .select('user_id')
+        .where('group_id', '=', groupId)
+        .where('user_id', '=', userId)
+        .unionAll(db.selectFrom('telegram_join_requests').select('user_id').where('group_id', '=', groupId).where('user_id', '=', userId))
+        .unionAll(db.selectFrom('telegram_invite_links').select('user_id').where('group_id', '=', groupId).where('user_id', '=', userId))
+        .limit(1)
+        .executeTakeFirst();
+      return r !== undefined;
+    },
+
     async getRosterEntry(groupId, userId) {
       const r = await db.selectFrom('telegram_chat_members').selectAll().where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
       return r ? toEntry(r) : null;

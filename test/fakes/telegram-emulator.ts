@@ -855,6 +855,17 @@ export class TelegramEmulator {
     }
   }
 
+  /** Bans people from a group without any update: what an owner did before the bot was in the group (set-up). */
+  seedBanned(chatId: number, users: User[]): void {
+    const c = this.chat(chatId);
+    for (const u of users) c.members.set(u.id, { status: 'kicked', until_date: 0 });
+  }
+
+  /** An admin bans someone (for good), announced like any change of a member's status. */
+  ban(chatId: number, user: User, by: User): void {
+    this.setMember(this.chat(chatId), user.id, { status: 'kicked', until_date: 0 }, by);
+  }
+
   /** Marks people as having started the bot (so it may write to them), without any update and without joining anything (bulk set-up). */
   markStarted(users: User[]): void {
     for (const u of users) this.users.get(u.id)!.started = true;

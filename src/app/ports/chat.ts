@@ -34,6 +34,15 @@ export interface InviteContext {
    * message was needed and it was not sent: the core sends it on its own.
    */
   confirmation?: MessageRef;
+  /**
+   * The core knows of no earlier contact between this person and the group: the payment that queued this
+   * invite created the membership (the account had none there), and since then it was never seen in the
+   * group, never removed, never looked at by the access sweep (the rule: firstInvite in job-handlers.ts).
+   * An adapter whose own records know nothing of the person either may then skip asking the platform
+   * whether they are already in or banned, and just send the invitation. What neither can know (someone in
+   * or banned before the bot was bound) is caught by the access sweep, whose re-invites never set this.
+   */
+  firstInvite?: boolean;
 }
 
 /** `added`: the person is in (or the platform confirmed the add); `invited`: an invitation is on its way to them. */

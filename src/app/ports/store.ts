@@ -51,6 +51,15 @@ export interface AccessCheck {
   userId: string;
 }
 
+/** The access facts of one membership, as the sweep and the invite and removal jobs keep them. */
+export interface MembershipAccess {
+  /** Last time the person was known to be in the group (null: never, or removed since). */
+  confirmedAt: number | null;
+  /** Last time the sweep looked at it or our removal put the person out (null: neither, or put back). */
+  checkedAt: number | null;
+  reinvites: number;
+}
+
 export interface AccessPatch {
   confirmedAt?: number | null;
   checkedAt?: number | null;
@@ -234,6 +243,8 @@ export interface Repos {
     claimAccessChecks(q: AccessCheckQuery): Promise<AccessCheck[]>;
     /** Records access facts (seen in the group, looked at, fresh invites sent); never moves updated_at. */
     setAccess(id: number, patch: AccessPatch): Promise<void>;
+    /** The access facts of a membership; null when there is no such membership. */
+    getAccess(id: number): Promise<MembershipAccess | null>;
   };
   ownerAlerts: {
     /** At most one alert of `kind` per owner per `windowMs`: whether this one goes out, and how many were held back since the last. */
