@@ -607,10 +607,10 @@ export async function outboundBurst(target: Target, payments: number, removals: 
       }
     }
     const pending = expected - deliveredAfterStop;
-    // Calls still needed: an invite is 3 (getChatMember, createChatInviteLink, sendMessage), a removal 4
+    // Calls still needed: a first payer's invite is 2 (createChatInviteLink, sendMessage), a removal 4
     // (getChatMember, ban, unban, getChatMember), a notice 1.
     // The payment notice needs no call of its own: it goes with the invite message.
-    const callsLeft = (payments - invited.size) * 3 + (removals - removed.size) * 4 + (removals - remNoticed.size);
+    const callsLeft = (payments - invited.size) * 2 + (removals - removed.size) * 4 + (removals - remNoticed.size);
     const projected = elapsed + callsLeft / rate;
 
     // ---- priority: lower-lane calls let through while an invite or removal was waiting (a removal passing a
@@ -752,7 +752,7 @@ export async function outboundBurst(target: Target, payments: number, removals: 
       benchNotes.push(`outbound burst ${payments}+${removals} (${target.dialect}): ${firstInvite}, although invites go before removals`);
     if (!drained)
       benchNotes.push(
-        `outbound burst ${payments}+${removals} (${target.dialect}): stopped at the ${boundSeconds} s bound with ${pending} messages still queued (durable jobs, not lost); at ${fmt(rate, 1)} calls/s everything would be out after ~${fmt(projected, 0)} s (an invite costs 3 Bot API calls, a removal 4, a notice 1)`,
+        `outbound burst ${payments}+${removals} (${target.dialect}): stopped at the ${boundSeconds} s bound with ${pending} messages still queued (durable jobs, not lost); at ${fmt(rate, 1)} calls/s everything would be out after ~${fmt(projected, 0)} s (a first payer's invite costs 2 Bot API calls, a removal 4, a notice 1)`,
       );
     if (!drained)
       results.push({ name: `outbound projected time to deliver all ${tag}`, value: Math.round(projected), unit: 's', goal: 'report', met: null, dialect: d });
