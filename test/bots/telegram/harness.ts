@@ -101,6 +101,8 @@ export interface Harness {
   /** A group created by `owner`, the bot added as an admin, registered; returns ids. */
   boundGroup(owner: User, title?: string, type?: 'group' | 'supergroup'): Promise<{ chatId: number; group: Group }>;
   plan(groupId: number, price?: string, currency?: string, days?: number, name?: string): Promise<number>;
+  /** The usual stage: an owner Olga, her bound supergroup, and a Monthly plan (9.90 CNY, 30 days) for it. */
+  groupOnSale(): Promise<{ owner: User; chatId: number; group: Group }>;
   texts(chatId: number): string[];
   /** /start (or another command) → the Monthly plan → QR photo → dev-pay. Returns the order id. */
   buyWithDev(user: User, start?: string, plan?: RegExp, beforePay?: () => void): Promise<string>;
@@ -231,6 +233,12 @@ export async function startTelegram(dialect: Dialect, opts: HarnessOptions = {})
     async plan(groupId, price = '9.90', currency = 'CNY', days = 30, name = 'Monthly') {
       const p = await addPlan(t.service.deps, { groupIds: [groupId], name, price, currency, days, actor: { kind: 'admin', via: 'cli' } });
       return p.id;
+    },
+    async groupOnSale() {
+      const owner = await h.owner('Olga');
+      const { chatId, group } = await h.boundGroup(owner);
+      await h.plan(group.id);
+      return { owner, chatId, group };
     },
     texts(chatId) {
       return emu.messagesTo(chatId).map((m: SentMessage) => m.text ?? m.caption ?? '');

@@ -23,9 +23,7 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
   it('sells, lets in through a join request, declines a leaked link, removes on lapse and lets back after renewal', async () => {
     const { emu } = h;
     const store = h.t.service.deps.store;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { chatId, group } = await h.groupOnSale();
 
     const alice = emu.addUser('Alice', { language_code: 'en' });
     const orderId = await buyWithDev(alice);
@@ -123,9 +121,7 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
   it('revokes a link nobody used when the membership ends, and a removal of someone not in the group is fine', async () => {
     const { emu } = h;
     const store = h.t.service.deps.store;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { owner, chatId } = await h.groupOnSale();
     const carol = emu.addUser('Carol');
     await h.buyWithDev(carol);
     const link = await h.inviteLink(carol);
@@ -142,9 +138,7 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
   it("keeps an owner's ban until the owner lifts it", async () => {
     const { emu } = h;
     const store = h.t.service.deps.store;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { owner, chatId } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
     await buyWithDev(alice);
     const link = await inviteLink(alice);
@@ -234,9 +228,7 @@ describe.each(DIALECTS)('Telegram: one message per payment (%s)', (dialect) => {
 
   it('a first payment is one message with the confirmation and the join button; a renewal while in gets its confirmation alone', async () => {
     const { emu } = h;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { chatId } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
 
     const mark = await pay(alice);
@@ -266,9 +258,7 @@ describe.each(DIALECTS)('Telegram: one message per payment (%s)', (dialect) => {
 
   it('someone already in the group who pays gets the confirmation alone, no link', async () => {
     const { emu } = h;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { owner, chatId, group } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
     // Seen joining (a chat_member update on the roster): the invite asks Telegram and finds her in.
     emu.addMember(chatId, alice, owner);
@@ -282,9 +272,7 @@ describe.each(DIALECTS)('Telegram: one message per payment (%s)', (dialect) => {
   it('a pending join request approved by the payment: the confirmation comes alone', async () => {
     const { emu } = h;
     const { store } = h.t.service.deps;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { owner, chatId, group } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
     // No job runs until the request is recorded: the payment's invite then finds it pending.
     const mark = await pay(alice, '/start', () => void h.t.service.worker.stop());
@@ -352,9 +340,7 @@ describe.each(DIALECTS)('Telegram: one call besides the message for a first paye
 
   it('a fresh payer: createChatInviteLink and the message, no getChatMember; the link lets them in', async () => {
     const { emu } = h;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { chatId } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
     const mark = await pay(alice);
     expect(await callsSince(mark)).toEqual(['createChatInviteLink', 'sendMessage']);
@@ -367,9 +353,7 @@ describe.each(DIALECTS)('Telegram: one call besides the message for a first paye
   it('someone the roster knows is asked about first: in → no link; banned by an owner → unbanned, then the link', async () => {
     const { emu } = h;
     const { store } = h.t.service.deps;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { owner, chatId, group } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
     emu.addMember(chatId, alice, owner);
     const bob = emu.addUser('Bob', { language_code: 'en' });
@@ -394,9 +378,7 @@ describe.each(DIALECTS)('Telegram: one call besides the message for a first paye
   it('banned before the bot was bound: the first link cannot be used, the access sweep checks, lifts the ban and invites again', async () => {
     const { emu } = h;
     const { store } = h.t.service.deps;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { chatId, group } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
     emu.seedBanned(chatId, [alice]);
     const mark = await pay(alice);
@@ -422,9 +404,7 @@ describe.each(DIALECTS)('Telegram: one call besides the message for a first paye
   it('in the group before the bot was bound: the link comes anyway (harmless), and the sweep then finds them in', async () => {
     const { emu } = h;
     const { store } = h.t.service.deps;
-    const owner = await h.owner('Olga');
-    const { chatId, group } = await h.boundGroup(owner);
-    await h.plan(group.id);
+    const { chatId, group } = await h.groupOnSale();
     const alice = emu.addUser('Alice', { language_code: 'en' });
     emu.seedMembers(chatId, [alice]);
     const mark = await pay(alice);
