@@ -93,19 +93,10 @@ function platformOf(about: NewJob['about']): RawBuilder<string | null> | null {
  * claimed (it stays queued for the instance that runs it), a job with no platform is. Undefined: no filter.
  * `lanes`: only jobs of these lanes (the worker fills the slots it keeps for invites this way).
  */
-export async function claimJobs(
-  db: Kysely<Database>,
-  dialect: Dialect,
-  workerId: string,
-  now: number,
-  leaseMs: number,
-  limit: number,
-  platforms?: readonly string[],
-  lanes?: readonly string[],
-): Promise<Job[]> {
+export async function claimJobs(db: Kysely<Database>, ...args: Parameters<typeof claimStatement>): Promise<Job[]> {
   // Several instances claim at once: SKIP LOCKED hands each row to one of them (see due-rows.ts), and
   // the outer re-check drops a row whose status changed while we waited.
-  const r = await claimStatement(dialect, workerId, now, leaseMs, limit, platforms, lanes).execute(db);
+  const r = await claimStatement(...args).execute(db);
   return r.rows.map(toJob).sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
 }
 
