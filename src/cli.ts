@@ -659,8 +659,10 @@ const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean' } }
 let version: string | undefined;
 /** The version in package.json, read once: one level up from src/cli.ts, two from the compiled dist/src/cli.js. */
 function packageVersion(): string {
-  const file = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u))!;
-  version ??= (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  version ??= (() => {
+    const file = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u))!;
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  })();
   return version;
 }
 

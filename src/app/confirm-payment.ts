@@ -92,14 +92,7 @@ function bookCharge(tx: Repos, orderId: string, provider: PaymentProvider, event
  * and nothing was written. Throws Rollback('duplicate') for a transaction id or event id booked already, and
  * BannedBuyerError (rolled back by the caller, then the careful path) for a banned buyer.
  */
-async function confirmPaidFast(
-  deps: AppDeps,
-  tx: Repos,
-  provider: PaymentProvider,
-  event: PaidEvent,
-  record: (tx: Repos, eventId: string, orderId: string | null, outcome: string) => Promise<boolean>,
-  now: number,
-): Promise<EventOutcome | null> {
+async function confirmPaidFast(...[deps, tx, provider, event, record, now]: Parameters<typeof confirmPaid>): Promise<EventOutcome | null> {
   if (merchantMismatch(event, provider.merchantId)) return null;
   // Guard 1, with the mismatch and refund-first checks as its conditions.
   const order = await tx.orders.payIfExpected(

@@ -27,10 +27,6 @@ export class PriorityGate implements WebhookGate {
     for (const wake of woken) wake();
   }
 
-  get busy(): boolean {
-    return this.inFlight > 0;
-  }
-
   /** Waiters parked now (tests: a steady stream leaves none behind). */
   get waiting(): number {
     return this.waiters.size;

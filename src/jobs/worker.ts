@@ -127,8 +127,6 @@ export class Worker {
   private wake: (() => void) | null = null;
   private signalled = false;
   private readonly inflight = new Set<Promise<void>>();
-  /** The in-flight jobs that are not invites (they may hold at most batch - inviteSlots slots). */
-  private othersInflight = 0;
   /** The jobs in the pool by id (started mode and runOnce alike). */
   private readonly runningJobs = new Map<number, Running>();
 
@@ -417,17 +415,21 @@ export class Worker {
     })();
   }
 
+  /** The running jobs that are not invites (they may hold at most batch - inviteSlots slots). */
+  private get othersInflight(): number {
+    let n = 0;
+    for (const r of this.runningJobs.values()) if (r.job.lane !== 'invite') n++;
+    return n;
+  }
+
   /** Claims up to `limit` due jobs (of `lanes`, when given) and starts them in the pool; returns how many. */
   private async claimInto(limit: number, lanes?: readonly Lane[]): Promise<number> {
     // One statement, atomic on its own: no transaction around it (on PostgreSQL that is two round trips
     // fewer per claim; the webhook path shares the database with the worker).
     const claimed = await this.store.jobs.claim(this.id, this.clock.now(), this.leaseMs, limit, this.opts.platforms?.(), lanes);
     for (const job of claimed) {
-      const other = job.lane !== 'invite';
-      if (other) this.othersInflight++;
       const p: Promise<void> = this.run(job).finally(() => {
         this.inflight.delete(p);
-        if (other) this.othersInflight--;
         this.notify();
       });
       this.inflight.add(p);

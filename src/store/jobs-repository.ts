@@ -117,14 +117,16 @@ export async function countDueBetterJobs(
   return Math.min(limit, Number(r.rows[0]?.n ?? 0));
 }
 
+/** ` AND …` keeping jobs for `platforms` or for none (see claimJobs); nothing when `platforms` is undefined. */
+function forPlatforms(platforms?: readonly string[]): RawBuilder<unknown> {
+  if (platforms === undefined) return sql``;
+  if (platforms.length === 0) return sql` AND platform IS NULL`;
+  return sql` AND (platform IS NULL OR platform IN (${sql.join(platforms.map((p) => sql`${p}`))}))`;
+}
+
 /** countDueBetterJobs's statement (exported so the store test can check its query plan). */
 export function countDueBetterStatement(now: number, belowPriority: number, limit: number, platforms?: readonly string[]): RawBuilder<{ n: number | string }> {
-  const here =
-    platforms === undefined
-      ? sql``
-      : platforms.length === 0
-        ? sql` AND platform IS NULL`
-        : sql` AND (platform IS NULL OR platform IN (${sql.join(platforms.map((p) => sql`${p}`))}))`;
+  const here = forPlatforms(platforms);
   const ranges = Array.from(
     { length: Math.min(belowPriority, 100) },
     (_, priority) =>
@@ -143,12 +145,7 @@ export function claimStatement(
   platforms?: readonly string[],
   lanes?: readonly string[],
 ): RawBuilder<JobRow> {
-  const here =
-    platforms === undefined
-      ? sql``
-      : platforms.length === 0
-        ? sql` AND platform IS NULL`
-        : sql` AND (platform IS NULL OR platform IN (${sql.join(platforms.map((p) => sql`${p}`))}))`;
+  const here = forPlatforms(platforms);
   const ofLanes = lanes === undefined ? sql`` : sql` AND lane IN (${sql.join((lanes.length > 0 ? lanes : ['']).map((l) => sql`${l}`))})`;
   const due = sql`((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))${here}${ofLanes}`;
   const first = sql`ORDER BY priority, run_at, id LIMIT ${limit}`;

@@ -22,7 +22,6 @@ import {
   retryJob,
 } from './jobs-repository.ts';
 import {
-  ensureMembershipForUpdate,
   expireDueMemberships,
   getMembership,
   getMembershipForUpdate,
@@ -136,7 +135,6 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       get: (id) => getMembership(db, id),
       insert: (m, now) => insertMembership(db, m, now),
       insertIfAbsent: (m, now) => insertMembershipIfAbsent(db, m, now),
-      ensureForUpdate: (a, g, now) => ensureMembershipForUpdate(db, dialect, a, g, now),
       update: (id, p, now) => updateMembership(db, id, p, now),
       list: (f) => listMemberships(db, f),
       lapseDue: (now, limit) => lapseDueMemberships(db, dialect, now, limit),

@@ -47,17 +47,6 @@ export async function insertMembershipIfAbsent(
   return r ? toMembership(r) : null;
 }
 
-export async function ensureMembershipForUpdate(db: Kysely<Database>, dialect: Dialect, accountId: number, groupId: number, now: number): Promise<Membership> {
-  await db
-    .insertInto('memberships')
-    .values({ account_id: accountId, group_id: groupId, status: 'expired', expires_at: 0, grace_until: null, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.columns(['account_id', 'group_id']).doNothing())
-    .execute();
-  const m = await getMembershipForUpdate(db, dialect, accountId, groupId);
-  if (!m) throw new Error('membership row missing right after ensuring it');
-  return m;
-}
-
 export async function updateMembership(
   db: Kysely<Database>,
   id: number,

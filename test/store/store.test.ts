@@ -226,8 +226,9 @@ describe.each(DIALECTS)('store (%s)', (dialect) => {
     expect(await t.store.payments.insertIfAbsent(pay, now)).toBe(true);
     expect(await t.store.payments.insertIfAbsent(pay, now)).toBe(false);
     expect(await t.store.payments.insertIfAbsent({ ...pay, kind: 'refund' }, now)).toBe(true);
-    const m = await t.store.memberships.ensureForUpdate(acc.id, g.id, now);
-    expect((await t.store.memberships.ensureForUpdate(acc.id, g.id, now)).id).toBe(m.id);
+    const m = (await t.store.memberships.insertIfAbsent({ accountId: acc.id, groupId: g.id, status: 'expired', expiresAt: 0 }, now))!;
+    expect(await t.store.memberships.insertIfAbsent({ accountId: acc.id, groupId: g.id, status: 'expired', expiresAt: 0 }, now)).toBeNull();
+    expect((await t.store.memberships.getForUpdate(acc.id, g.id))!.id).toBe(m.id);
     const period = { membershipId: m.id, groupId: g.id, orderId: 'o1', kind: 'paid' as const, startsAt: now, endsAt: now + 1, days: 1 };
     expect(await t.store.periods.insertIfAbsent(period, now)).toBe(true);
     expect(await t.store.periods.insertIfAbsent(period, now)).toBe(false);

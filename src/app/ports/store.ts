@@ -218,8 +218,6 @@ export interface Repos {
     insert(m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number }, now: number): Promise<Membership>;
     /** Inserts the person's first membership of the group in the state given; null (and nothing changed) when the row exists. */
     insertIfAbsent(m: { accountId: number; groupId: number; status: MembershipStatus; expiresAt: number }, now: number): Promise<Membership | null>;
-    /** Makes sure a row exists (a never-paid placeholder: expired, expiry 0) without racing a concurrent insert, then locks and returns it. */
-    ensureForUpdate(accountId: number, groupId: number, now: number): Promise<Membership>;
     update(id: number, patch: { status: MembershipStatus; expiresAt: number; graceUntil: number | null }, now: number): Promise<void>;
     list(filter: { groupId?: number; status?: MembershipStatus; accountId?: number }): Promise<MembershipView[]>;
     /**

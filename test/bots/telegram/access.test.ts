@@ -4,7 +4,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HOUR_MS } from '../../../src/domain/time.ts';
 import { DIALECTS } from '../../helpers/db.ts';
-import { auth } from '../../helpers/service.ts';
 import { buttonUrl, type Harness, startTelegram } from './harness.ts';
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -86,28 +85,9 @@ describe.each(DIALECTS)('Telegram access (%s)', (dialect) => {
     return { emu, store, chatId, alice, membershipId: m!.id, planId, release };
   }
 
-  /** A renewal paid through the dev provider, without moving the clock (a call is held open). */
-  async function renew(userId: number, planId: number) {
-    const app = h!.t.service.app;
-    const c = await app.inject({
-      method: 'POST',
-      url: '/api/checkouts',
-      headers: auth,
-      payload: { platform: 'telegram', userId: String(userId), planId, provider: 'dev' },
-    });
-    expect(c.statusCode).toBe(201);
-    const paid = await app.inject({
-      method: 'POST',
-      url: `/pay/${c.json().orderId}/dev-pay`,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: '',
-    });
-    expect(paid.statusCode).toBe(303);
-  }
-
   it('a renewal that lands while the removal waits on Telegram is not kicked', async () => {
     const { emu, store, chatId, alice, membershipId, planId, release } = await lapsedAlice('getChatMember');
-    await renew(alice.id, planId);
+    await h!.payByApi(alice.id, planId); // a renewal, without moving the clock (a call is held open)
     expect((await store.memberships.get(membershipId))!.status).toBe('active');
     release();
     await h!.until(async () => (await store.jobs.list({ kind: 'remove' })).every((j) => j.status === 'done'), 'the removal job finished');
@@ -124,7 +104,7 @@ describe.each(DIALECTS)('Telegram access (%s)', (dialect) => {
   it('a renewal that lands while the ban is on the wire is let back in: unbanned and invited again', async () => {
     const { emu, store, chatId, alice, membershipId, planId, release } = await lapsedAlice('banChatMember');
     const before = emu.messagesTo(alice.id).length;
-    await renew(alice.id, planId);
+    await h!.payByApi(alice.id, planId); // a renewal, without moving the clock (a call is held open)
     // The renewal's own invite finds her still in the group (the ban has not gone through yet): nothing sent.
     h!.t.service.worker.notify();
     await realUntil(async () => (await store.jobs.list({ kind: 'invite' })).every((j) => j.status === 'done'), "the renewal's invite job done", h!.clock);

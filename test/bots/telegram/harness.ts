@@ -10,7 +10,7 @@ import type { TelegramAdapter } from '../../../bots/telegram/telegram-adapter.ts
 import { FakeClock, flush } from '../../fakes/fake-clock.ts';
 import { type EmulatorLimits, type SentMessage, TelegramEmulator, type User } from '../../fakes/telegram-emulator.ts';
 import { openTestDb, type TestDb } from '../../helpers/db.ts';
-import { startTestService, type TestService } from '../../helpers/service.ts';
+import { auth, startTestService, type TestService } from '../../helpers/service.ts';
 
 export const TOKEN = '123456789:AAtest-token_0123456789abcdefghijklmnop';
 
@@ -106,6 +106,8 @@ export interface Harness {
   texts(chatId: number): string[];
   /** /start (or another command) → the Monthly plan → QR photo → dev-pay. Returns the order id. */
   buyWithDev(user: User, start?: string, plan?: RegExp, beforePay?: () => void): Promise<string>;
+  /** A checkout through the admin API, then dev-pay, without moving the clock (a Bot API call may be held open). Returns the order id. */
+  payByApi(userId: number, planId: number, person?: { displayName?: string; locale?: string }): Promise<string>;
   /** Waits for a join link among the messages sent to `user` after the first `after`. */
   inviteLink(user: User, after?: number): Promise<string>;
   /** buyWithDev, then the link, the join request, and waits until the person is in. */
@@ -188,6 +190,16 @@ export async function startTelegram(dialect: Dialect, opts: HarnessOptions = {})
     throw new Error(`timed out waiting for: ${what}`);
   };
 
+  /** The dev provider's pay page, as the payer's browser would post it. */
+  const devPay = async (orderId: string) => {
+    const paid = await t.service.app.inject({
+      method: 'POST',
+      url: `/pay/${orderId}/dev-pay`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '',
+    });
+    if (paid.statusCode !== 303) throw new Error(`dev-pay answered ${paid.statusCode}`);
+  };
   const h: Harness = {
     t,
     db,
@@ -271,13 +283,19 @@ export async function startTelegram(dialect: Dialect, opts: HarnessOptions = {})
       if (!url) throw new Error('the QR photo has no pay button');
       const orderId = url.split('/').pop()!;
       beforePay?.();
-      const paid = await t.service.app.inject({
+      await devPay(orderId);
+      return orderId;
+    },
+    async payByApi(userId, planId, person = {}) {
+      const c = await t.service.app.inject({
         method: 'POST',
-        url: `/pay/${orderId}/dev-pay`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: '',
+        url: '/api/checkouts',
+        headers: auth,
+        payload: { platform: 'telegram', userId: String(userId), planId, provider: 'dev', ...person },
       });
-      if (paid.statusCode !== 303) throw new Error(`dev-pay answered ${paid.statusCode}`);
+      if (c.statusCode !== 201) throw new Error(`checkout answered ${c.statusCode}: ${c.body}`);
+      const orderId = (c.json() as { orderId: string }).orderId;
+      await devPay(orderId);
       return orderId;
     },
     async inviteLink(user, after = 0) {

@@ -11,7 +11,6 @@ import { LANES, type Lane } from '../../../src/app/ports.ts';
 import { HOUR_MS } from '../../../src/domain/time.ts';
 import type { User } from '../../fakes/telegram-emulator.ts';
 import { DIALECTS } from '../../helpers/db.ts';
-import { auth } from '../../helpers/service.ts';
 import { buttonUrl, type Harness, startTelegram } from './harness.ts';
 
 interface Grant {
@@ -108,25 +107,6 @@ describe.each(DIALECTS)('Telegram lanes and windows under bad weather (%s)', (di
     return { h, emu, store, chatId, planId, members, buyers, grants };
   }
 
-  /** Pays for one person through the admin API and the dev provider's page, without moving the clock. */
-  async function pay(user: User, planId: number): Promise<void> {
-    const app = h!.t.service.app;
-    const c = await app.inject({
-      method: 'POST',
-      url: '/api/checkouts',
-      headers: auth,
-      payload: { platform: 'telegram', userId: String(user.id), planId, provider: 'dev', displayName: user.first_name, locale: 'en' },
-    });
-    expect(c.statusCode).toBe(201);
-    const paid = await app.inject({
-      method: 'POST',
-      url: `/pay/${c.json().orderId}/dev-pay`,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: '',
-    });
-    expect(paid.statusCode).toBe(303);
-  }
-
   /** Every invite and removal done exactly once: one join link per payer, each lapsed member out (not banned) and told once. */
   async function nothingLost(x: Awaited<ReturnType<typeof launch>>) {
     const { emu, store, chatId, members, buyers } = x;
@@ -170,7 +150,7 @@ describe.each(DIALECTS)('Telegram lanes and windows under bad weather (%s)', (di
     await x.h.until(() => storm().some((c) => c.description?.includes('retry after 60')), 'a 429 asking for 60 s', { stepMs: 500, maxSteps: 4000 });
     const sixty = storm().find((c) => c.description?.includes('retry after 60'))!;
     // The payments land while Telegram has asked for 60 s of silence.
-    for (const u of buyers) await pay(u, planId);
+    for (const u of buyers) await h!.payByApi(u.id, planId, { displayName: u.first_name, locale: 'en' });
     const clears = sixty.at + 60_000;
     expect(x.h.clock.now()).toBeLessThan(clears);
 
@@ -209,7 +189,7 @@ describe.each(DIALECTS)('Telegram lanes and windows under bad weather (%s)', (di
     await x.h.tick();
     await x.h.run(500, 100);
     emu.inject({ kind: '5xx', status: 502, times: 1_000_000 });
-    for (const u of buyers.slice(0, 10)) await pay(u, planId);
+    for (const u of buyers.slice(0, 10)) await h!.payByApi(u.id, planId, { displayName: u.first_name, locale: 'en' });
     const outageEnds = x.h.clock.now() + 10 * 60_000;
     let paidLate = false;
     while (x.h.clock.now() < outageEnds) {
@@ -217,7 +197,7 @@ describe.each(DIALECTS)('Telegram lanes and windows under bad weather (%s)', (di
       await x.h.run(60_000, 5_000);
       // More payers in the middle of it.
       if (!paidLate && x.h.clock.now() > outageEnds - 5 * 60_000) {
-        for (const u of buyers.slice(10)) await pay(u, planId);
+        for (const u of buyers.slice(10)) await h!.payByApi(u.id, planId, { displayName: u.first_name, locale: 'en' });
         paidLate = true;
       }
     }
