@@ -30,6 +30,8 @@ export interface Group {
   graceMs: number;
   reminderOffsetsMs: number[];
   intruderPolicy: IntruderPolicy;
+  /** How long after a paid period starts its member may ask for a refund (`/refund`); 0: off. */
+  refundWindowHours: number;
   defaultLocale: string | null;
   createdAt: number;
 }

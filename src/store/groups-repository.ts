@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Group, Platform } from '../app/model.ts';
+import type { GroupSettingsPatch } from '../app/ports.ts';
 import { toGroup } from './mappers.ts';
 import type { Database } from './schema.ts';
 
@@ -38,4 +39,16 @@ export async function findGroupByChat(db: Kysely<Database>, platform: Platform, 
 export async function listGroups(db: Kysely<Database>): Promise<Group[]> {
   const rows = await db.selectFrom('groups').selectAll().orderBy('id').execute();
   return rows.map(toGroup);
+}
+
+/** Writes the settings given (the others stay); null when there is no such group. */
+export async function updateGroupSettings(db: Kysely<Database>, id: number, p: GroupSettingsPatch): Promise<Group | null> {
+  const set = {
+    ...(p.graceMs !== undefined ? { grace_ms: p.graceMs } : {}),
+    ...(p.reminderOffsetsMs !== undefined ? { reminder_offsets: JSON.stringify(p.reminderOffsetsMs) } : {}),
+    ...(p.intruderPolicy !== undefined ? { intruder_policy: p.intruderPolicy } : {}),
+    ...(p.refundWindowHours !== undefined ? { refund_window_hours: p.refundWindowHours } : {}),
+  };
+  if (Object.keys(set).length > 0) await db.updateTable('groups').set(set).where('id', '=', id).execute();
+  return getGroup(db, id);
 }

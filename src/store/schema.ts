@@ -45,6 +45,20 @@ export interface GroupsTable {
   intruder_policy: ColumnType<string, string | undefined, string>;
   default_locale: string | null;
   created_at: number;
+  /** How long after a paid period starts its member may ask for a refund (migration 0014); 0: never. */
+  refund_window_hours: ColumnType<number, number | undefined, number>;
+}
+
+/** A refund a member asked for within their group's refund window (migration 0014); one per account and group. */
+export interface RefundRequestsTable {
+  id: Generated<number>;
+  account_id: number;
+  group_id: number;
+  order_id: string;
+  amount_minor: number;
+  currency: string;
+  reason: string;
+  requested_at: number;
 }
 
 export interface PlansTable {
@@ -193,6 +207,7 @@ export interface Database {
   owner_alerts: OwnerAlertsTable;
   group_whitelist: GroupWhitelistTable;
   roster_reports: RosterReportsTable;
+  refund_requests: RefundRequestsTable;
   telegram_groups: TelegramGroupsTable;
   telegram_invite_links: TelegramInviteLinksTable;
   telegram_join_requests: TelegramJoinRequestsTable;

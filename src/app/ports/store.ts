@@ -111,6 +111,9 @@ export interface RosterReport {
   createdAt: number;
 }
 
+/** The group settings `updateGroupSettings` (src/app/group-settings.ts) writes. */
+export type GroupSettingsPatch = Partial<Pick<Group, 'graceMs' | 'reminderOffsetsMs' | 'intruderPolicy' | 'refundWindowHours'>>;
+
 export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
 
 export interface Repos {
@@ -145,6 +148,8 @@ export interface Repos {
     get(id: number): Promise<Group | null>;
     findByChat(platform: Platform, platformChatId: string): Promise<Group | null>;
     list(): Promise<Group[]>;
+    /** Writes the settings given (the others stay); null when there is no such group. */
+    updateSettings(id: number, patch: GroupSettingsPatch): Promise<Group | null>;
   };
   roster: {
     /** False when the person was already whitelisted in that group. */

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Actor } from '../../app/actors.ts';
 import { addGroup, addPlan } from '../../app/catalog-admin.ts';
 import { createCheckout } from '../../app/checkout.ts';
+import { SETTINGS, updateGroupSettings } from '../../app/group-settings.ts';
 import type { Membership } from '../../app/model.ts';
 import { approveOrder, banMember, createClaimCode, extendMembership, removeMember, unbanMember } from '../../app/owners.ts';
 import { Cursors, pageLimit } from '../../app/paging.ts';
@@ -108,6 +109,14 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.post('/api/groups', async (req, reply) => {
     const body = parseInput(z.object({ platform: z.string(), chatId: z.union([z.string(), z.number()]).transform(String), title: z.string() }), req.body);
     return reply.status(201).send(groupJson(await addGroup(a, { ...body, actor })));
+  });
+
+  // The body's keys are the group settings' (SETTINGS); the use case checks each value. Unknown keys: 400.
+  const settingsBody = z.object(Object.fromEntries(SETTINGS.map((s) => [s.key, z.unknown().optional()]))).strict();
+  app.patch<{ Params: { id: string } }>('/api/groups/:id', async (req) => {
+    const groupId = parseInput(id, req.params.id);
+    const changes = parseInput(settingsBody, req.body ?? {});
+    return groupJson(await updateGroupSettings(a, { actor, groupId, changes }));
   });
 
   app.get('/api/plans', async (req) => {
