@@ -25,6 +25,9 @@ export const zhCN: Record<MessageKey, string> = {
   'plan.unavailable': '该套餐已下架。',
   'renew.pick': '请选择续费套餐，新周期从当前到期日起算：',
   'pay.pick_provider': '「{plan}」要用哪种方式支付？',
+  'pay.provider_with_price': '{provider}（{price}）',
+  'paysupport.default':
+    '支付帮助：如果付款出错、重复扣款，或付款后没有收到入群邀请，请在这里回复您的订单号（发送 订单 可查看）和遇到的情况。群主会在一天内回复；退款将原路退回。',
   'pay.no_provider': '该套餐暂时无法支付，请联系群主。',
   'pay.qr_caption': '{plan}：{amount}。请扫码支付，订单有效期至 {expiresAt}。',
   'pay.link_text': '或打开支付页面：',
@@ -57,7 +60,7 @@ export const zhCN: Record<MessageKey, string> = {
   'button.status': '我的会员',
   'button.renew': '续费',
   'button.orders': '订单',
-  'help.member': '发送 套餐 查看套餐，我的会员 查看会员状态，续费 续期，订单 查看订单。列表中回复序号即可选择。',
+  'help.member': '发送 套餐 查看套餐，我的会员 查看会员状态，续费 续期，订单 查看订单，支付帮助 获取付款帮助。列表中回复序号即可选择。',
   'help.unknown': '抱歉，没有看懂。',
   'choice.out_of_range': '请回复 1 到 {max} 之间的序号。',
   'error.member': '抱歉，操作没有成功。请重试，或发送 帮助。',
