@@ -69,7 +69,7 @@ export const en = {
   broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
   'owner.help':
-    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name>, /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n.',
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n.',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',
