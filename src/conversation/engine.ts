@@ -5,7 +5,7 @@ import QRCode from 'qrcode';
 import { type Actor, assertOwnerOf, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
-import { createCheckout, payPageUrl } from '../app/checkout.ts';
+import { createCheckout, offersFor, payPageUrl } from '../app/checkout.ts';
 import type { AppDeps } from '../app/deps.ts';
 import type { Account, Group, IntruderPolicy, Plan } from '../app/model.ts';
 import { banMember, extendMembership, redeemClaimCode, removeMember, unbanMember } from '../app/owners.ts';
@@ -14,6 +14,7 @@ import { confirmRemove, dryRun, listWhitelist, ownedGroup, reinvite, setIntruder
 import { computeStats } from '../app/stats.ts';
 import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { formatMoney } from '../domain/money.ts';
+import { STARS } from '../domain/pricing.ts';
 import { formatMoneyIn } from './format.ts';
 import { DAY_MS } from '../domain/time.ts';
 import { resolveLocale } from './catalog.ts';
@@ -128,6 +129,8 @@ class Turn {
         return this.help();
       case 'reinvite':
         return this.reinvite();
+      case 'paysupport':
+        return this.paySupport();
       case 'claim':
         return this.claim(intent.code);
       case 'owner':
@@ -177,12 +180,22 @@ class Turn {
       this.text('plan.unavailable');
       return this.listPlans('plans.pick');
     }
-    const providers = [...this.deps.providers.values()].filter((p) => p.supportsCurrency(plan.currency));
-    if (providers.length === 0) return this.text('pay.no_provider');
-    if (providers.length === 1) return this.pay(plan.id, providers[0]!.name);
+    const offers = offersFor(this.deps, plan, this.account.platform);
+    if (offers.length === 0) return this.text('pay.no_provider');
+    if (offers.length === 1) return this.pay(plan.id, offers[0]!.provider.name);
     this.choices(
       this.t('pay.pick_provider', { plan: plan.name }),
-      providers.map((p) => ({ value: `pay:${plan.id}:${p.name}`, label: this.t(`provider.${p.name}`) })),
+      // A rail that charges in another currency than the plan's (Stars) says what it costs there.
+      offers.map((o) => ({
+        value: `pay:${plan.id}:${o.provider.name}`,
+        label:
+          o.currency === plan.currency
+            ? this.t(`provider.${o.provider.name}`)
+            : this.t('pay.provider_with_price', {
+                provider: this.t(`provider.${o.provider.name}`),
+                price: o.currency === STARS ? `${o.amountMinor} ⭐` : formatMoney(o.amountMinor, o.currency),
+              }),
+      })),
     );
   }
 
@@ -269,6 +282,12 @@ class Turn {
     ];
     this.choices(this.t('help.member'), menu);
     if (this.account.isOwner) this.text('owner.help');
+  }
+
+  private paySupport() {
+    const own = this.deps.settings.paySupportText;
+    if (own) this.replies.push({ type: 'text', text: own });
+    else this.text('paysupport.default');
   }
 
   private async reinvite() {
@@ -438,15 +457,26 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     },
   }),
   addplan: command({
-    usage: '/addplan <group-id> <price> <currency> <days> <name>',
+    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>]',
     parse: (args) => {
       const [g, price, currency, days, ...name] = args;
-      if (Number.isNaN(id(g)) || !price || !currency || !days || name.length === 0) return null;
-      return { groupIds: [id(g)], name: name.join(' '), price, currency, days: Number.isInteger(Number(days)) ? Number(days) : NaN };
+      // `stars=<n>` (the plan's price in Telegram Stars) may come anywhere after the days.
+      const stars = name.find((a) => /^stars=/i.test(a));
+      const words = name.filter((a) => a !== stars);
+      if (Number.isNaN(id(g)) || !price || !currency || !days || words.length === 0) return null;
+      return {
+        groupIds: [id(g)],
+        name: words.join(' '),
+        price,
+        currency,
+        days: Number.isInteger(Number(days)) ? Number(days) : NaN,
+        ...(stars ? { stars: stars.slice('stars='.length) } : {}),
+      };
     },
     run: async (ctx, input) => {
       const plan = await addPlan(ctx.deps, { ...input, actor: ctx.actor });
-      ctx.text('owner.plan_added', { id: plan.id, name: plan.name, price: formatMoney(plan.priceMinor, plan.currency), days: plan.durationDays });
+      const price = formatMoney(plan.priceMinor, plan.currency) + (plan.starsPrice === null ? '' : ` / ${plan.starsPrice} ⭐`);
+      ctx.text('owner.plan_added', { id: plan.id, name: plan.name, price, days: plan.durationDays });
     },
   }),
   disableplan: command({

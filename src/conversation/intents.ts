@@ -30,6 +30,8 @@ export type Intent =
   | { kind: 'orders' }
   | { kind: 'help' }
   | { kind: 'reinvite' }
+  /** Telegram requires every bot that sells to answer /paysupport (telegram.org/tos/bot-developers). */
+  | { kind: 'paysupport' }
   | { kind: 'number'; n: number }
   | { kind: 'claim'; code: string }
   | { kind: 'owner'; command: OwnerCommand; args: string[]; rest: string }
@@ -46,6 +48,7 @@ const KEYWORDS: Array<[RegExp, Intent]> = [
   [/^(订单|我的订单|orders?)$/i, { kind: 'orders' }],
   [/^(帮助|help|\?|？|菜单|menu)$/i, { kind: 'help' }],
   [/^(重新入群|重新邀请|重新加入)$/, { kind: 'reinvite' }],
+  [/^(支付帮助|支付问题|付款问题|paysupport)$/i, { kind: 'paysupport' }],
 ];
 
 const MEMBER_COMMANDS: Record<string, Intent> = {
@@ -55,6 +58,7 @@ const MEMBER_COMMANDS: Record<string, Intent> = {
   orders: { kind: 'orders' },
   help: { kind: 'help' },
   reinvite: { kind: 'reinvite' },
+  paysupport: { kind: 'paysupport' },
 };
 
 const memberCommand = (name: string): Intent | undefined => (Object.hasOwn(MEMBER_COMMANDS, name) ? MEMBER_COMMANDS[name] : undefined);

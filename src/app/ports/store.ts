@@ -165,7 +165,10 @@ export interface Repos {
     getReport(id: number): Promise<RosterReport | null>;
   };
   plans: {
-    insert(p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] }, now: number): Promise<Plan>;
+    insert(
+      p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null },
+      now: number,
+    ): Promise<Plan>;
     get(id: number): Promise<Plan | null>;
     /** The plan and its groups (in group id order) in one read: what a payment bought, on the confirm path. */
     getWithGroups(id: number): Promise<{ plan: Plan; groups: Group[] } | null>;

@@ -26,6 +26,9 @@ export const en = {
   'plan.unavailable': 'That plan is not on sale any more.',
   'renew.pick': 'Renew with one of these plans; the new period starts when your current one ends:',
   'pay.pick_provider': 'How would you like to pay for "{plan}"?',
+  'pay.provider_with_price': '{provider} ({price})',
+  'paysupport.default':
+    'Payment support: if a payment went wrong, was charged twice, or you did not get access after paying, reply here with your order number (send /orders to see it) and what happened. The group owner answers within a day; refunds go back the way you paid.',
   'pay.no_provider': 'This plan cannot be paid for right now. Please ask the group owner.',
   'pay.qr_caption': '{plan}: {amount}. Scan this code to pay; the order is open until {expiresAt}.',
   'pay.link_text': 'Or open the payment page:',
@@ -58,14 +61,15 @@ export const en = {
   'button.status': 'My membership',
   'button.renew': 'Renew',
   'button.orders': 'My orders',
-  'help.member': 'Send /plans to see the plans, /status for your membership, /renew to renew, /orders for your orders. In a list, reply with a number to pick.',
+  'help.member':
+    'Send /plans to see the plans, /status for your membership, /renew to renew, /orders for your orders, /paysupport for help with a payment. In a list, reply with a number to pick.',
   'help.unknown': 'Sorry, I did not understand that.',
   'choice.out_of_range': 'Please reply with a number from 1 to {max}.',
   'error.member': 'Sorry, that did not work. Please try again, or send /help.',
   broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
   'owner.help':
-    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name>, /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n.',
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n.',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',

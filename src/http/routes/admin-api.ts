@@ -139,11 +139,13 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
         price: z.union([z.string(), z.number()]).transform(String),
         currency: z.string(),
         days: z.number().int(),
+        starsPrice: z.union([z.string(), z.number()]).optional(),
         force: z.boolean().optional(),
       }),
       req.body,
     );
-    return reply.status(201).send(planJson(await addPlan(a, { ...body, actor })));
+    const { starsPrice, ...rest } = body;
+    return reply.status(201).send(planJson(await addPlan(a, { ...rest, stars: starsPrice, actor })));
   });
 
   // ---- members
