@@ -16,6 +16,7 @@ export const OWNER_COMMANDS = [
   'intruders',
   'whitelist',
   'unwhitelist',
+  'refundwindow',
   'ownerhelp',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
@@ -32,6 +33,10 @@ export type Intent =
   | { kind: 'reinvite' }
   /** Telegram requires every bot that sells to answer /paysupport (telegram.org/tos/bot-developers). */
   | { kind: 'paysupport' }
+  /** `/refund …` (退款 …): a member's refund on request, or an owner's `/refund <order-id>`; the engine tells them apart. */
+  | { kind: 'refund'; args: string[]; rest: string }
+  /** The group picked for a refund on request (the reason was given before). */
+  | { kind: 'refund_group'; groupId: number }
   | { kind: 'number'; n: number }
   | { kind: 'claim'; code: string }
   | { kind: 'owner'; command: OwnerCommand; args: string[]; rest: string }
@@ -68,6 +73,8 @@ function fromChoice(value: string): Intent {
   if (m) return { kind: 'choose_plan', planId: Number(m[1]) };
   m = /^pay:(\d{1,9}):([a-z]{2,20})$/.exec(value);
   if (m) return { kind: 'pay', planId: Number(m[1]), provider: m[2]! };
+  m = /^refund:(\d{1,9})$/.exec(value);
+  if (m) return { kind: 'refund_group', groupId: Number(m[1]) };
   m = /^cmd:([a-z]{2,20})$/.exec(value);
   if (m) return memberCommand(m[1]!) ?? (m[1] === 'start' ? { kind: 'start', payload: null } : { kind: 'unknown' });
   return { kind: 'unknown' };
@@ -88,9 +95,15 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     if (command === 'start') return { kind: 'start', payload: args[0] && /^[A-Za-z0-9_-]{1,64}$/.test(args[0]) ? args[0] : null };
     const member = memberCommand(command);
     if (member) return member;
+    if (command === 'refund') return { kind: 'refund', args, rest };
     if ((OWNER_COMMANDS as readonly string[]).includes(command)) return { kind: 'owner', command: command as OwnerCommand, args, rest };
     return { kind: 'unknown' };
   }
   for (const [re, intent] of KEYWORDS) if (re.test(text)) return intent;
+  const refund = /^退款(?:[\s:：,，]+([\s\S]*))?$/.exec(text);
+  if (refund) {
+    const rest = (refund[1] ?? '').trim();
+    return { kind: 'refund', args: rest ? rest.split(/\s+/) : [], rest };
+  }
   return { kind: 'unknown' };
 }

@@ -59,6 +59,7 @@ import {
   countOrdersByStatus,
   countRenewals,
   countWebhookOutcomes,
+  refundsOnRequest,
   revenueByCurrency,
 } from './stats-repository.ts';
 import {
@@ -70,6 +71,7 @@ import {
   setWebhookOutcome,
 } from './payments-repository.ts';
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
+import { refundRequestsRepo } from './refund-requests-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -102,6 +104,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       updateSettings: (id, p) => updateGroupSettings(db, id, p),
     },
     roster: rosterRepo(db),
+    refundRequests: refundRequestsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
       get: (id) => getPlan(db, id),
@@ -189,6 +192,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       revenueByCurrency: (f, t, g) => revenueByCurrency(db, f, t, g),
       renewals: (f, t, g) => countRenewals(db, f, t, g),
       churn: (f, t, g) => countChurn(db, f, t, g),
+      refundsOnRequest: (f, t, g) => refundsOnRequest(db, f, t, g),
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),
     },

@@ -244,6 +244,10 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   });
   app.get('/api/stats', async () => {
     const s = await computeStats(a, actor);
-    return { ...s, revenue: s.revenue.map((r) => ({ ...r, net: formatMinor(r.netMinor, r.currency) })) };
+    return {
+      ...s,
+      revenue: s.revenue.map((r) => ({ ...r, net: formatMinor(r.netMinor, r.currency) })),
+      refundsOnRequest: s.refundsOnRequest.map((r) => ({ ...r, amount: formatMinor(r.amountMinor, r.currency) })),
+    };
   });
 }
