@@ -16,6 +16,7 @@ export const en = {
     'Order {orderId} was partly refunded: {amount} ({refunded} of {charged} refunded so far). The member keeps access; the order stays paid.',
   'owner.refund_refused': 'The refund of order {orderId} was refused by the payment provider: {reason}. The order is paid again.',
   'owner.unknown_order': 'Alert: {provider} reported a payment of {amount} for an order we do not know ({outTradeNo}). Please check it with the provider.',
+  'owner.second_payment': 'Order {orderId} was paid twice ({rail} paid {amount} after the order was already paid). The second payment is being refunded automatically; the member keeps one period.',
   'owner.order_review': 'Order {orderId} needs your review: {reason}. Approve it or refund it.',
   'owner.job_dead': 'Gave up on a "{kind}" task after {attempts, plural, one {# attempt} other {# attempts}}: {error}. Please check the bot\'s permissions.',
   'owner.alert_coalesced': '(and {count, plural, one {# more alert} other {# more alerts}} like this in the last hour, held back so as not to flood you)',

@@ -15,6 +15,7 @@ export const zhCN: Record<MessageKey, string> = {
   'owner.partial_refund': '订单 {orderId} 部分退款 {amount}（累计已退 {refunded}，共支付 {charged}）。会员保留入群资格，订单仍为已付款。',
   'owner.refund_refused': '订单 {orderId} 的退款被支付平台拒绝：{reason}。订单已恢复为已付款。',
   'owner.unknown_order': '提醒：{provider} 通知了一笔 {amount} 的付款，但找不到对应订单（{outTradeNo}），请到支付平台核对。',
+  'owner.second_payment': '订单 {orderId} 被重复支付（{rail} 在订单已支付后又付了 {amount}）。第二笔付款正在自动退款，会员只保留一个周期。',
   'owner.order_review': '订单 {orderId} 需要您审核：{reason}。请批准或退款。',
   'owner.job_dead': '「{kind}」任务在尝试 {attempts} 次后放弃：{error}。请检查机器人的权限。',
   'owner.alert_coalesced': '（过去一小时内另有 {count} 条同类提醒，为免刷屏已合并）',
