@@ -10,14 +10,7 @@ import { makeWechatPayTestKeys, WechatPayEmulator, type WechatPayTestKeys } from
 import { DIALECTS } from '../helpers/db.ts';
 import { freePort } from '../helpers/net.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
-
-export const UA = {
-  wechat:
-    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN',
-  iphoneSafari: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
-  android: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36',
-  desktop: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
-};
+import { UA } from '../helpers/user-agents.ts';
 
 const MP_APPID = 'wx5566778899aabbcc';
 const MP_SECRET = '0123456789abcdef0123456789abcdef';
