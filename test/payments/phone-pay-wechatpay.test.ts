@@ -11,6 +11,7 @@ import { DIALECTS } from '../helpers/db.ts';
 import { freePort } from '../helpers/net.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
 import { UA } from '../helpers/user-agents.ts';
+import { renderReply } from '../../bots/playground/playground-gateway.ts';
 
 const MP_APPID = 'wx5566778899aabbcc';
 const MP_SECRET = '0123456789abcdef0123456789abcdef';
@@ -131,6 +132,32 @@ describe.each(DIALECTS)('paying on a phone with WeChat Pay (%s)', (dialect) => {
     expect(again.statusCode).toBe(200);
     expect(jsapiParamsOf(again.body).appId).toBe(MP_APPID);
     expect(mp.authorizations).toHaveLength(1);
+  });
+
+  it('in chat: the QR picture and the "tap to pay on this phone" link to the same pay page (Telegram pairs them into a URL button)', async () => {
+    await start();
+    await checkout(); // makes the group and plan
+    const chat = t.service.conversation;
+    let replies = await chat.handle({ platform: 'playground', userId: 'carol', text: '/start', locale: 'en' });
+    for (let step = 0; step < 4 && !replies.some((r) => r.type === 'image'); step++) {
+      const choices = replies.find((r) => r.type === 'choices');
+      if (!choices || choices.type !== 'choices') throw new Error(`no choice to make: ${JSON.stringify(replies)}`);
+      replies = await chat.handle({ platform: 'playground', userId: 'carol', choice: choices.choices[0]!.value, locale: 'en' });
+    }
+    const image = replies.find((r) => r.type === 'image');
+    const link = replies.find((r) => r.type === 'link');
+    if (image?.type !== 'image' || link?.type !== 'link') throw new Error(JSON.stringify(replies));
+    const carolOrder = (await t.service.deps.store.orders.page({ limit: 10 })).find((o) => o.id !== undefined && image.url?.endsWith(o.id))!;
+    expect(link).toEqual({
+      type: 'link',
+      text: 'Paying on this phone? Tap the link (the QR code is for another device):',
+      url: `${base}/pay/${carolOrder.id}`,
+      label: 'Tap to pay on this phone',
+    });
+    // The Telegram adapter turns an image followed by a link to the same address into one photo with a URL button.
+    expect(image.url).toBe(link.url);
+    // The playground shows both.
+    expect(renderReply(link)).toEqual({ type: 'link', text: link.text, url: link.url, label: 'Tap to pay on this phone' });
   });
 
   it('the pay page picks the rail by User-Agent, and "pay on another device" always shows the QR', async () => {
