@@ -225,11 +225,11 @@ export async function noteAttemptRefund(tx: Repos, attempt: PaymentAttempt | nul
   return true;
 }
 
-/** Closes every open attempt of the order at the provider except `keep` (the paid one). */
-async function closeAttempts(deps: AppDeps, order: Order, provider: PaymentProvider): Promise<string[]> {
+/** Closes every open, unpaid attempt of the order at the provider (but `skip`); returns those the provider refused to close. */
+async function closeAttempts(deps: AppDeps, order: Order, provider: PaymentProvider, skip?: string): Promise<string[]> {
   const stillOpen: string[] = [];
   for (const a of await deps.store.attempts.listForOrder(order.id)) {
-    if (a.closedAt !== null || a.paidTxnId !== null) continue;
+    if (a.closedAt !== null || a.paidTxnId !== null || a.tradeNo === skip) continue;
     try {
       await provider.close(underTrade(order, a.tradeNo));
       await deps.store.attempts.close(a.tradeNo, deps.clock.now());
@@ -259,7 +259,7 @@ export async function reconcileAttempts(deps: AppDeps, order: Order, provider: P
 
 /** Closing an expired order closes its phone attempts too (the QR itself is closed by the close_order job). */
 export async function closeExpiredAttempts(deps: AppDeps, order: Order, provider: PaymentProvider): Promise<string[]> {
-  return closeAttempts(deps, order, provider);
+  return closeAttempts(deps, order, provider, order.outTradeNo);
 }
 
 export function registerPhonePayJobs(registry: JobRegistry, deps: AppDeps): void {

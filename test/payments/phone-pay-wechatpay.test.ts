@@ -132,6 +132,18 @@ describe.each(DIALECTS)('paying on a phone with WeChat Pay (%s)', (dialect) => {
     expect(again.statusCode).toBe(200);
     expect(jsapiParamsOf(again.body).appId).toBe(MP_APPID);
     expect(mp.authorizations).toHaveLength(1);
+    // Someone else's WeChat (the cashier refused the remembered openid): "sign in again" redirects once more.
+    expect(again.body).toContain(`href="/pay/${next.id}?signin=1"`);
+    mp.openid = 'oOther_person_0987654321';
+    const relogin = await page(`/pay/${next.id}?signin=1`, UA.wechat);
+    expect(relogin.statusCode).toBe(302);
+    const back = mp.authorize(relogin.headers.location as string).location!;
+    expect((await page(pathOf(back), UA.wechat)).statusCode).toBe(200);
+    expect(await t.service.deps.store.oauth.getOpenid(next.accountId, MP_APPID)).toBe('oOther_person_0987654321');
+    // A prepay per payer: the other person's is made for their own openid.
+    const jsapiAttempts = (await attempts(next.id)).filter((a) => a.rail === 'jsapi');
+    expect(jsapiAttempts.map((a) => a.payer).sort()).toEqual([OPENID, 'oOther_person_0987654321'].sort());
+    for (const a of jsapiAttempts) expect(emu.orders.get(a.tradeNo)!.payerOpenid).toBe(a.payer);
   });
 
   it('in chat: the QR picture and the "tap to pay on this phone" link to the same pay page (Telegram pairs them into a URL button)', async () => {

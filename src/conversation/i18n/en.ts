@@ -101,6 +101,7 @@ export const en = {
   'pay.jsapi_retry': 'The payment was not completed. Tap the button to try again.',
   'pay.link_text_phone': 'Paying on this phone? Tap the link (the QR code is for another device):',
   'pay.open_phone': 'Tap to pay on this phone',
+  'pay.signin_again': 'Paying from another WeChat account? Sign in again.',
   'pay.title': 'Pay for {plan}',
   'pay.amount': 'Amount',
   'pay.scan': 'Scan the code with your payment app, or open the link below.',

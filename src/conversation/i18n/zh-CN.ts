@@ -96,6 +96,7 @@ export const zhCN: Record<MessageKey, string> = {
   'pay.jsapi_retry': '支付未完成，点按钮重试。',
   'pay.link_text_phone': '在本机支付？请点下方链接（二维码用于在另一台设备上扫码）：',
   'pay.open_phone': '点此在本机支付',
+  'pay.signin_again': '用另一个微信号付款？请重新授权。',
   'pay.title': '支付「{plan}」',
   'pay.amount': '金额',
   'pay.scan': '请用支付应用扫描二维码，或打开下方链接。',

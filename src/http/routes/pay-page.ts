@@ -119,7 +119,7 @@ ${link ? `<p><a class="link" href="${esc(link)}" data-testid="pay-link">${esc(t(
     let payBlock: string;
     if (choice.kind === 'phone' && choice.rail === 'jsapi' && view.jsapi) {
       payBlock = `<button type="button" id="jsapi-pay" data-testid="pay-here" data-rail="jsapi">${esc(t(locale, hereKey))}</button>
-<p class="muted" id="jsapi-note" data-testid="jsapi-note" hidden>${esc(t(locale, 'pay.jsapi_retry'))}</p>
+<p class="muted" id="jsapi-note" data-testid="jsapi-note" hidden>${esc(t(locale, 'pay.jsapi_retry'))} <a class="link" href="/pay/${order.id}?signin=1" data-testid="signin-again">${esc(t(locale, 'pay.signin_again'))}</a></p>
 ${qrSwitch}`;
     } else if (choice.kind === 'phone') {
       payBlock = `<a class="btn" href="/pay/${order.id}/${choice.rail === 'h5' ? 'h5' : 'alipay-wap'}" data-testid="pay-here" data-rail="${choice.rail}">${esc(t(locale, hereKey))}</a>
@@ -190,14 +190,15 @@ setTimeout(poll,2000);${jsapiScript}
     return render(req, reply, started.order, { jsapi: started.pay.params });
   };
 
-  app.get<{ Params: { orderId: string }; Querystring: { via?: string } }>('/pay/:orderId', async (req, reply) => {
+  app.get<{ Params: { orderId: string }; Querystring: { via?: string; signin?: string } }>('/pay/:orderId', async (req, reply) => {
     const order = await load(req.params.orderId);
     if (!order) return notFound(reply, localeOf(req));
     const choice =
       order.status === 'pending' && req.query.via !== 'qr' ? chooseRail(String(req.headers['user-agent'] ?? ''), deps.app.providers.get(order.provider)) : null;
     if (choice?.kind === 'phone' && choice.rail === 'jsapi' && deps.wechatMp) {
-      // The openid this account paid with before: no redirect. Otherwise snsapi_base (no consent screen).
-      const openid = await store.oauth.getOpenid(order.accountId, deps.wechatMp.oauth.appid);
+      // The openid this account paid with before: no redirect. Otherwise snsapi_base (no consent screen); also
+      // when asked to sign in again (`?signin=1`: the remembered openid is not this WeChat user's, so the cashier failed).
+      const openid = req.query.signin === '1' ? null : await store.oauth.getOpenid(order.accountId, deps.wechatMp.oauth.appid);
       if (openid) return startRail(req, reply, order, 'jsapi', openid);
       const state = await issueOauthState(deps.app, order.id, deps.wechatMp.stateSecret);
       return reply.header('cache-control', 'no-store').redirect(deps.wechatMp.oauth.authorizeUrl(oauthRedirect(order.id), state), 302);
