@@ -162,4 +162,29 @@ describe.each(DIALECTS)('paying on a phone with Alipay (%s)', (dialect) => {
     expect(wap.refundedAt).not.toBeNull();
     expect(await members()).toEqual([expect.objectContaining({ status: 'active' })]);
   });
+
+  it('a second payment the provider will not refund: left for the owner (alert and audit), nothing else changes', async () => {
+    await start();
+    const o = await checkout();
+    const go = await page(`/pay/${o.id}/alipay-wap`, UA.android);
+    const wapNo = (JSON.parse(new URL(go.headers.location as string).searchParams.get('biz_content')!) as { out_trade_no: string }).out_trade_no;
+    expect((await fetch(go.headers.location as string)).status).toBe(200);
+    await t.clock.advance(10 * SECOND_MS);
+    emu.pay(wapNo);
+    emu.pay(o.outTradeNo);
+    expect((await emu.deliver(wapNo)).body).toBe('success');
+    expect((await emu.deliver(o.outTradeNo)).body).toBe('success');
+    emu.scriptNext('alipay.trade.refund', { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.SELLER_BALANCE_NOT_ENOUGH', sub_msg: '卖家余额不足' });
+    await t.service.worker.drain();
+    const qr = (await t.service.deps.store.attempts.listForOrder(o.id)).find((a) => a.tradeNo === o.outTradeNo)!;
+    expect(qr).toMatchObject({ refundedAt: null, amountMinor: 990 });
+    expect(qr.outRefundNo).not.toBeNull();
+    const audit = await t.service.deps.store.audit.list({ subjectType: 'order', subjectId: o.id });
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['order.second_payment', 'order.second_payment_refund_refused']));
+    const alerts = (await t.service.deps.store.jobs.list({ kind: 'alert_owners' })).map((j) => (j.payload as { message: { key: string } }).message.key);
+    expect(alerts).toEqual(expect.arrayContaining(['owner.second_payment', 'owner.refund_refused']));
+    expect(await order(o.id)).toMatchObject({ status: 'paid' });
+    expect(await t.db.opened.db.selectFrom('membership_periods').selectAll().execute()).toHaveLength(1);
+    expect(await members()).toEqual([expect.objectContaining({ status: 'active' })]);
+  });
 });
