@@ -173,6 +173,16 @@ async function confirmPaid(
     return 'unknown_order';
   }
 
+  // Paid already by another attempt of the same order (issue 21 part 5): this money goes back, whatever else
+  // holds for the order (a refund booked since, a review), and nothing of it touches the order's own ledger.
+  if (!orderSourceStatuses('pay').includes(order.status)) {
+    const second = await noteSecondPayment(tx, provider, order, await attempt(), event, now);
+    if (second) {
+      await tx.webhookEvents.setOutcome(provider.name, event.eventId, second, order.id);
+      return second;
+    }
+  }
+
   const plan = await tx.plans.get(order.planId);
   if (!plan) throw new Error(`order ${order.id} names a plan that does not exist`);
   const mismatch = describeMismatch(order, event, provider.merchantId);
@@ -216,8 +226,10 @@ async function confirmPaid(
   // Guard 1: only a pending or expired order can become paid.
   const moved = await tx.orders.transition(order.id, orderSourceStatuses('pay'), 'paid', { paidAt: event.paidAt, providerTxnId: event.providerTxnId }, now);
   if (!moved) {
-    // Paid already by another attempt of the same order: this money goes back (issue 21 part 5).
-    const second = await noteSecondPayment(tx, provider, order, await attempt(), event, now);
+    // Moved by a concurrent confirmation between our read and this update: a second payment if it is one.
+    // Read again: the copy above predates it (on PostgreSQL the update waited for that other transaction).
+    const current = (await tx.orders.get(order.id)) ?? order;
+    const second = await noteSecondPayment(tx, provider, current, await attempt(), event, now);
     await tx.webhookEvents.setOutcome(provider.name, event.eventId, second ?? 'already_paid', order.id);
     return second ?? 'already_paid';
   }

@@ -301,6 +301,25 @@ describe.each(DIALECTS)('paying on a phone with WeChat Pay (%s)', (dialect) => {
     expect(await members()).toEqual([expect.objectContaining({ status: 'active' })]);
   });
 
+  it('QR and H5 notifications arriving at the same moment: one period, exactly one of them refunded', async () => {
+    await start();
+    for (const user of ['u1', 'u2', 'u3']) {
+      const o = await checkout(user);
+      await page(`/pay/${o.id}/h5`, UA.android, { remoteAddress: '203.0.113.7' });
+      const h5 = await attemptOn(o.id, 'h5');
+      await t.clock.advance(SECOND_MS);
+      const [a, b] = [emu.pay(o.outTradeNo), emu.pay(h5!.tradeNo)];
+      const answers = await Promise.all([emu.deliver(a), emu.deliver(b)]);
+      expect(answers.map((x) => x.status)).toEqual([204, 204]);
+      await t.service.worker.drain();
+      const rows = await t.db.opened.db.selectFrom('membership_periods').select('order_id').where('order_id', '=', o.id).execute();
+      expect(rows).toHaveLength(1);
+      const refunded = (await attempts(o.id)).filter((x) => x.refundedAt !== null);
+      expect(refunded).toHaveLength(1);
+      expect(refunded[0]!.paidTxnId).not.toBe((await order(o.id)).providerTxnId);
+    }
+  });
+
   it('an owner refund of an order paid by JSAPI refunds the JSAPI trade', async () => {
     await start();
     const o = await checkout();
