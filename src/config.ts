@@ -26,6 +26,7 @@ const SECRET_KEYS = new Set([
   'ADMIN_TOKEN',
   'DEV_PAY_SECRET',
   'WECHATPAY_APIV3_KEY',
+  'WECHAT_MP_SECRET',
   'STRIPE_SECRET_KEY',
   'STRIPE_WEBHOOK_SECRET',
   'TELEGRAM_BOT_TOKEN',
@@ -183,6 +184,19 @@ const Env = z.object({
     .regex(/^(PUB_KEY_ID_[0-9A-Za-z_]+|[0-9A-Fa-f]{8,64})$/, 'must be a platform certificate serial or a PUB_KEY_ID_… id')
     .optional(),
   WECHATPAY_API_BASE: url.default('https://api.mch.weixin.qq.com'),
+  WECHATPAY_H5: bool.default(false),
+  WECHAT_MP_APPID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_]{6,64}$/, 'must be the Official Account AppID such as wx1234567890abcdef')
+    .optional(),
+  WECHAT_MP_SECRET: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9]{16,64}$/, 'must be the Official Account AppSecret (letters and digits)')
+    .optional(),
+  WECHAT_MP_OAUTH_BASE: url.default('https://open.weixin.qq.com'),
+  WECHAT_MP_API_BASE: url.default('https://api.weixin.qq.com'),
   ALIPAY_APP_ID: z
     .string()
     .trim()
@@ -191,6 +205,7 @@ const Env = z.object({
   ALIPAY_PRIVATE_KEY: z.string().trim().optional(),
   ALIPAY_PUBLIC_KEY: z.string().trim().optional(),
   ALIPAY_GATEWAY: url.default('https://openapi.alipay.com/gateway.do'),
+  ALIPAY_WAP: bool.default(false),
   ALIPAY_SELLER_ID: z
     .string()
     .trim()
@@ -299,6 +314,8 @@ export interface Config {
   sweepCron: string;
   wechatpay: WechatPayConfig | null;
   alipay: AlipayConfig | null;
+  /** Issue 21, paying on a phone: WeChat Pay H5 and Alipay WAP switched on, and the Official Account for JSAPI. */
+  phonePay: { wechatpayH5: boolean; alipayWap: boolean; wechatMp: WechatMpConfig | null };
   stripe: StripeConfig | null;
   telegram: { token: string; apiRoot: string; mode: 'polling' | 'webhook'; webhookSecret: string | undefined } | null;
   /** friendKeyword: friend requests are accepted only when their greeting contains it (null: all). */
@@ -326,6 +343,14 @@ export interface WechatPayConfig {
   /** PEM text of the WeChat Pay platform public key or certificate, and the serial/id it is known by. */
   platformPublicKeyPem: string;
   platformSerial: string;
+  apiBase: string;
+}
+
+/** The Official Account whose web authorization gives a payer's openid for JSAPI (WECHAT_MP_*). */
+export interface WechatMpConfig {
+  appid: string;
+  secret: string;
+  oauthBase: string;
   apiBase: string;
 }
 
@@ -422,6 +447,16 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
         apiBase: e.STRIPE_API_BASE,
       }
     : null;
+  // Paying on a phone (issue 21): each switch needs its provider, so a typo never silently does nothing.
+  if (e.WECHAT_MP_SECRET && !wechatpay)
+    throw new ConfigError('WECHAT_MP_SECRET is set but PAYMENT_PROVIDERS does not include wechatpay: JSAPI payments inside WeChat need WeChat Pay');
+  if (e.WECHATPAY_H5 && !wechatpay) throw new ConfigError('WECHATPAY_H5 is on but PAYMENT_PROVIDERS does not include wechatpay');
+  if (e.ALIPAY_WAP && !alipay) throw new ConfigError('ALIPAY_WAP is on but PAYMENT_PROVIDERS does not include alipay');
+  const wechatMp: WechatMpConfig | null =
+    wechatpay && e.WECHAT_MP_SECRET
+      ? { appid: e.WECHAT_MP_APPID ?? wechatpay.appid, secret: e.WECHAT_MP_SECRET, oauthBase: e.WECHAT_MP_OAUTH_BASE, apiBase: e.WECHAT_MP_API_BASE }
+      : null;
+  if (e.WECHAT_MP_APPID && !wechatMp) throw new ConfigError('WECHAT_MP_APPID is set but WECHAT_MP_SECRET is not: JSAPI payments need both');
   if (enabled('stars') && !telegram) throw new ConfigError('PAYMENT_PROVIDERS includes stars, which needs TELEGRAM_BOT_TOKEN');
 
   if (e.PAYMENT_PROVIDERS.includes('dev') && realChat && !e.ALLOW_DEV_PAYMENTS) {
@@ -469,6 +504,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     sweepCron: e.SWEEP_CRON,
     wechatpay,
     alipay,
+    phonePay: { wechatpayH5: e.WECHATPAY_H5, alipayWap: e.ALIPAY_WAP, wechatMp },
     stripe,
     telegram,
     wechat,

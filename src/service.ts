@@ -1,6 +1,7 @@
 // Wires concrete adapters into one running service. main.ts uses it with the real clock; tests and the
 // benchmark use it with a fake clock and their own gateways. Nothing here listens or starts timers
 // until start() is called.
+import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { PlaygroundGateway } from '../bots/playground/playground-gateway.ts';
 import { playgroundRoutes, timeTravelAllowed } from '../bots/playground/playground-routes.ts';
@@ -18,6 +19,8 @@ import { createCatalog } from './conversation/catalog.ts';
 import { createConversation } from './conversation/engine.ts';
 import type { Conversation } from './conversation/types.ts';
 import { buildApp } from './http/app.ts';
+import type { HttpDeps } from './http/deps.ts';
+import { MpOauth } from './payments/wechatpay/mp-oauth.ts';
 import { Leader, type LeaderLock } from './jobs/leader.ts';
 import { DEFAULT_LIMITS, OutboundLimiter } from './jobs/outbound-limiter.ts';
 import { Scheduler, startCron } from './jobs/scheduler.ts';
@@ -82,6 +85,13 @@ export interface Service {
   /** Starts the worker loop and the cron schedule (not the HTTP listener). */
   start(): void;
   stop(): Promise<void>;
+}
+
+/** JSAPI's web authorization; its `state` key is derived from the AppSecret, so every instance shares it with nothing generated. */
+function wechatMpOf(config: ServiceOptions['config']): HttpDeps['wechatMp'] {
+  const mp = config.phonePay.wechatMp;
+  if (!mp) return undefined;
+  return { oauth: new MpOauth(mp), stateSecret: createHmac('sha256', 'gatekeeper oauth state v1').update(mp.secret).digest('hex') };
 }
 
 export async function createService(o: ServiceOptions): Promise<Service> {
@@ -187,7 +197,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   const health =
     wechat || telegram ? () => ({ ...(wechat ? { wechat: wechatHealth() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
   const app = await buildApp(
-    { app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health, webhookGate },
+    { app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health, webhookGate, wechatMp: wechatMpOf(config) },
     { loggerInstance: o.loggerInstance, plugins, trustProxy: config.trustProxy },
   );
 

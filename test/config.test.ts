@@ -166,6 +166,20 @@ describe('config', () => {
     expect(loadConfig({ PLAYGROUND: 'on' }).playground).toBe(true);
   });
 
+  it('paying on a phone (issue 21): each switch needs its provider, named in one line', () => {
+    expect(() => loadConfig({ WECHAT_MP_SECRET: '0123456789abcdef0123456789abcdef' })).toThrow(
+      /^WECHAT_MP_SECRET is set but PAYMENT_PROVIDERS does not include wechatpay: JSAPI payments inside WeChat need WeChat Pay$/,
+    );
+    expect(() => loadConfig({ WECHATPAY_H5: '1' })).toThrow(/^WECHATPAY_H5 is on but PAYMENT_PROVIDERS does not include wechatpay$/);
+    expect(() => loadConfig({ ALIPAY_WAP: '1' })).toThrow(/^ALIPAY_WAP is on but PAYMENT_PROVIDERS does not include alipay$/);
+    expect(() => loadConfig({ WECHAT_MP_SECRET: 'short' })).toThrow(/^WECHAT_MP_SECRET must be the Official Account AppSecret/);
+    // The secret is never echoed.
+    expect(() => loadConfig({ WECHAT_MP_SECRET: 'not a secret!!' })).toThrow(
+      /^WECHAT_MP_SECRET must be the Official Account AppSecret \(letters and digits\)$/,
+    );
+    expect(loadConfig({}).phonePay).toEqual({ wechatpayH5: false, alipayWap: false, wechatMp: null });
+  });
+
   it("TRUST_PROXY: off by default, on, or the proxies' addresses; one line for anything else", () => {
     expect(loadConfig({}).trustProxy).toBe(false);
     for (const v of ['off', '0', 'false']) expect(loadConfig({ TRUST_PROXY: v }).trustProxy).toBe(false);

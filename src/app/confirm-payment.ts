@@ -12,6 +12,9 @@
 // audit row, one job insert, and the event row last. Anything else — the update matches nothing (unknown order,
 // paid already, mismatch, refund booked first) — goes the careful way in the same transaction, with nothing
 // written yet; a banned buyer, found only once the fast path is under way, rolls it back and goes the careful way.
+// An order paid on a phone rail (issue 21) has attempts; the fast path's update leaves those orders alone (one
+// NOT EXISTS in the same statement), so they go the careful way, which maps any attempt's trade number back to
+// its order, closes the other attempts and refunds a second payment.
 import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import type { AppDeps } from './deps.ts';
@@ -20,8 +23,19 @@ import { confirmRefund } from './refunds.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
+import { noteAttemptRefund, notePaidAttempt, noteSecondPayment, orderForTrade } from './phone-pay.ts';
 
-export type EventOutcome = 'granted' | 'duplicate' | 'already_paid' | 'unknown_order' | 'review' | 'failed_noted' | 'ignored' | 'refund_noted';
+export type EventOutcome =
+  | 'granted'
+  | 'duplicate'
+  | 'already_paid'
+  | 'unknown_order'
+  | 'review'
+  | 'failed_noted'
+  | 'ignored'
+  | 'refund_noted'
+  /** Issue 21: another attempt of an order paid already was paid too; refunded automatically. */
+  | 'second_payment';
 
 type PaidEvent = Extract<ProviderEvent, { type: 'paid' }>;
 
@@ -45,16 +59,18 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
           return 'ignored';
         case 'failed': {
           // Not a transition: the order stays pending until it times out (the person may retry).
-          const order = await tx.orders.findByOutTradeNo(event.outTradeNo);
+          const { order } = await orderForTrade(tx, event.outTradeNo);
           if (!(await record(tx, event.eventId, order?.id ?? null, 'failed_noted'))) return 'duplicate';
           return 'failed_noted';
         }
         case 'refunded': {
           // An order of another provider is not this provider's to refund: recorded, nothing changes.
-          const found = await tx.orders.findByOutTradeNo(event.outTradeNo);
+          const { order: found, attempt } = await orderForTrade(tx, event.outTradeNo);
           const order = found && found.provider === provider.name ? found : null;
           if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'refund_noted' : 'unknown_order'))) return 'duplicate';
           if (!order) return 'unknown_order';
+          // The refund of a second payment (issue 21) is that attempt's, never the order's.
+          if (await noteAttemptRefund(tx, await attempt(), event.providerRefundId, now)) return 'refund_noted';
           // Partial refunds are booked and keep access; only refunds reaching the charge withdraw it; more
           // than the charge holds the order for review (see refunds.ts).
           if ((await confirmRefund(tx, order, event, `provider:${provider.name}`, now)) !== 'overrun') return 'refund_noted';
@@ -76,7 +92,8 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
     if (e instanceof Rollback) outcome = e.outcome;
     else throw e;
   }
-  if (outcome === 'granted' || outcome === 'review' || outcome === 'unknown_order' || outcome === 'refund_noted') deps.onJobsEnqueued?.();
+  if (outcome === 'granted' || outcome === 'review' || outcome === 'unknown_order' || outcome === 'refund_noted' || outcome === 'second_payment')
+    deps.onJobsEnqueued?.();
   deps.logger.info({ provider: provider.name, event: event.type, outcome }, 'payment event handled');
   return outcome;
 }
@@ -123,7 +140,8 @@ async function confirmPaid(
   record: (tx: Repos, eventId: string, orderId: string | null, outcome: string) => Promise<boolean>,
   now: number,
 ): Promise<EventOutcome> {
-  const found = await tx.orders.findByOutTradeNo(event.outTradeNo);
+  // The order's own trade number, else one of its attempts' (issue 21).
+  const { order: found, attempt } = await orderForTrade(tx, event.outTradeNo);
   const order = found && found.provider === provider.name ? found : null;
   if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'processing' : 'unknown_order'))) return 'duplicate';
 
@@ -153,6 +171,16 @@ async function confirmPaid(
       now,
     );
     return 'unknown_order';
+  }
+
+  // Paid already by another attempt of the same order (issue 21 part 5): this money goes back, whatever else
+  // holds for the order (a refund booked since, a review), and nothing of it touches the order's own ledger.
+  if (!orderSourceStatuses('pay').includes(order.status)) {
+    const second = await noteSecondPayment(tx, provider, order, await attempt(), event, now);
+    if (second) {
+      await tx.webhookEvents.setOutcome(provider.name, event.eventId, second, order.id);
+      return second;
+    }
   }
 
   const plan = await tx.plans.get(order.planId);
@@ -198,9 +226,15 @@ async function confirmPaid(
   // Guard 1: only a pending or expired order can become paid.
   const moved = await tx.orders.transition(order.id, orderSourceStatuses('pay'), 'paid', { paidAt: event.paidAt, providerTxnId: event.providerTxnId }, now);
   if (!moved) {
-    await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'already_paid', order.id);
-    return 'already_paid';
+    // Moved by a concurrent confirmation between our read and this update: a second payment if it is one.
+    // Read again: the copy above predates it (on PostgreSQL the update waited for that other transaction).
+    const current = (await tx.orders.get(order.id)) ?? order;
+    const second = await noteSecondPayment(tx, provider, current, await attempt(), event, now);
+    await tx.webhookEvents.setOutcome(provider.name, event.eventId, second ?? 'already_paid', order.id);
+    return second ?? 'already_paid';
   }
+  const paidBy = await attempt();
+  if (paidBy) await notePaidAttempt(tx, paidBy, event, now);
   // Guard 2: the ledger key. A transaction id we already booked means this is a replay under a new event id.
   const booked = await bookCharge(tx, order.id, provider, event, now);
   if (!booked) throw new Rollback('duplicate');

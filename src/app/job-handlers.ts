@@ -26,6 +26,7 @@ import {
   reconcileJob,
 } from './job-kinds.ts';
 import { JobRegistry } from './job-registry.ts';
+import { asPaid, closeExpiredAttempts, reconcileAttempts, registerPhonePayJobs } from './phone-pay.ts';
 import { LEGACY_TELEGRAM_INTRUDER, LEGACY_WECHAT_REMOVE_INTRUDER, REMOVE_INTRUDER, removeIntruder } from './roster.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
@@ -249,6 +250,8 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
       if (err instanceof ProviderRejectedError) return { jobs: [reconcileJob(order.id, clock.now())] };
       throw err;
     }
+    // Its phone attempts (issue 21) die with it too; one that refuses is asked about by the reconcile job.
+    if ((await closeExpiredAttempts(deps, order, provider)).length > 0) return { jobs: [reconcileJob(order.id, clock.now())] };
   });
 
   registry.register(RECONCILE_ORDER, async ({ orderId }) => {
@@ -256,7 +259,10 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     if (!order || !['pending', 'expired', 'refund_pending'].includes(order.status)) return;
     const provider = deps.providers.get(order.provider);
     if (!provider) return;
-    const result = await provider.query(order);
+    // Issue 21: a pending or expired order's phone attempts may have been paid instead of its QR.
+    if (order.status !== 'refund_pending') await reconcileAttempts(deps, order, provider);
+    // A refund is asked about under the trade number that was paid.
+    const result = await provider.query(order.status === 'refund_pending' ? await asPaid(store, order) : order);
     if (result.state === 'paid' && order.status !== 'refund_pending') {
       // Same exactly-once path as a webhook; keyed on the provider's transaction id.
       await handleProviderEvent(
@@ -312,7 +318,13 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     }
     let result;
     try {
-      result = await provider.refund({ order, outRefundNo: order.outRefundNo, amountMinor: b.remainingMinor, reason: order.refundReason ?? 'refund' });
+      // Under the trade number that was paid (a phone attempt's, issue 21).
+      result = await provider.refund({
+        order: await asPaid(store, order),
+        outRefundNo: order.outRefundNo,
+        amountMinor: b.remainingMinor,
+        reason: order.refundReason ?? 'refund',
+      });
     } catch (err) {
       if (err instanceof ProviderRejectedError) {
         await refundRefused(deps, order, err.message);
@@ -326,6 +338,8 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     }
     // `processing`: the provider's refund notification or the reconcile job will confirm it.
   });
+
+  registerPhonePayJobs(registry, deps);
 
   registry.register(ALERT_OWNERS, async (p, job) => {
     // The owners whose scope covers the groups (operators included); no groups: operators only.

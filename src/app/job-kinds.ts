@@ -86,6 +86,10 @@ export type OrderPayload = z.output<typeof orderPayload>;
 export const CLOSE_ORDER = defineJobKind('close_order', orderPayload);
 export const RECONCILE_ORDER = defineJobKind('reconcile_order', orderPayload);
 export const REFUND = defineJobKind('refund', orderPayload);
+/** Issue 21: one attempt of an order was paid; the order's other open attempts are closed at the provider. */
+export const CLOSE_ATTEMPTS = defineJobKind('close_attempts', orderPayload);
+/** Issue 21: a second attempt of an already paid order was paid too; that money goes back (its number is stored). */
+export const REFUND_ATTEMPT = defineJobKind('refund_attempt', z.object({ tradeNo: z.string() }));
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */
 export const inviteJob = (p: InvitePayload, occasion?: string): NewJob =>
@@ -119,3 +123,9 @@ export const reconcileJob = (orderId: string, bucket: number): NewJob =>
 /** Keyed by the refund number, which is never reissued: one provider refund call chain per refund. */
 export const refundJob = (orderId: string, outRefundNo: string): NewJob =>
   REFUND.job({ orderId }, { lane: 'system', dedupeKey: `refund:${outRefundNo}`, maxAttempts: 12 });
+
+export const closeAttemptsJob = (orderId: string): NewJob => CLOSE_ATTEMPTS.job({ orderId }, { lane: 'system', dedupeKey: `close-attempts:${orderId}` });
+
+/** Keyed by the attempt's trade number: its one refund number is stored before the job is queued. */
+export const refundAttemptJob = (tradeNo: string): NewJob =>
+  REFUND_ATTEMPT.job({ tradeNo }, { lane: 'system', dedupeKey: `refund-attempt:${tradeNo}`, maxAttempts: 12 });

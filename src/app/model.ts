@@ -125,3 +125,29 @@ export interface AuditEntry {
   reason: string;
   detail: unknown;
 }
+
+/**
+ * A rail of an order (issue 21 part 5): `native` / `alipay_qr` is the order's own out_trade_no (the QR);
+ * `jsapi`, `h5` and `alipay_wap` are made when a phone uses them, each under its own trade number.
+ */
+export type Rail = 'native' | 'jsapi' | 'h5' | 'alipay_qr' | 'alipay_wap';
+
+export interface PaymentAttempt {
+  tradeNo: string;
+  orderId: string;
+  rail: Rail;
+  /** The JSAPI openid the prepay was made for (null for other rails). */
+  payer: string | null;
+  /** What re-showing the attempt needs (prepay_id, h5_url, …). */
+  prepay: Record<string, string> | null;
+  createdAt: number;
+  closedAt: number | null;
+  /** Set when this attempt's money arrived: the provider's transaction id and its success time. */
+  paidTxnId: string | null;
+  paidAt: number | null;
+  /** A second attempt paid anyway: what it charged, and its own refund (number stored before the call). */
+  amountMinor: number | null;
+  outRefundNo: string | null;
+  refundId: string | null;
+  refundedAt: number | null;
+}

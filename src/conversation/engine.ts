@@ -254,7 +254,14 @@ class Turn {
       caption: this.t('pay.qr_caption', { plan: plan.name, amount: formatMoney(order.amountMinor, order.currency), expiresAt: order.expiresAt }),
       url,
     });
-    this.replies.push({ type: 'link', text: this.t('pay.link_text'), url: order.checkoutUrl ?? url, label: this.t('pay.open') });
+    // Issue 21: a WeChat Pay or Alipay pay page pays in place on the phone it is opened on (JSAPI, H5, WAP).
+    const onPhone = order.provider === 'wechatpay' || order.provider === 'alipay';
+    this.replies.push({
+      type: 'link',
+      text: this.t(onPhone ? 'pay.link_text_phone' : 'pay.link_text'),
+      url: order.checkoutUrl ?? url,
+      label: this.t(onPhone ? 'pay.open_phone' : 'pay.open'),
+    });
     this.state.lastChoices = [];
   }
 

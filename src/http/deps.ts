@@ -1,11 +1,14 @@
 import type { AppDeps } from '../app/deps.ts';
 import type { DevProvider } from '../payments/dev/dev-provider.ts';
+import type { MpOauth } from '../payments/wechatpay/mp-oauth.ts';
 
 export interface HttpDeps {
   app: AppDeps;
   adminToken: string;
   /** Present when the dev provider is enabled: the pay page then offers its "pay" button. */
   devProvider?: DevProvider;
+  /** Issue 21: the Official Account web authorization for JSAPI (WECHAT_MP_*), and the key its `state` is signed with. */
+  wechatMp?: { oauth: MpOauth; stateSecret: string };
   /** Extra health facts from adapters (e.g. WeChat login state). */
   health?: () => Record<string, unknown>;
   /** This instance's outbound limiter counters (platform → count), shown on /metrics. */

@@ -17,8 +17,13 @@ type Factory = (ctx: ProviderContext) => PaymentProvider;
 
 const FACTORIES: Record<string, Factory> = {
   dev: (ctx) => new DevProvider(ctx.devPaySecret, ctx.clock),
-  alipay: (ctx) => new AlipayProvider(ctx.config.alipay!, ctx.clock),
-  wechatpay: (ctx) => createWechatPayProvider(ctx.config.wechatpay!, ctx.clock, { refundNotifyUrl: `${ctx.config.publicUrl}/webhooks/wechatpay` }),
+  alipay: (ctx) => new AlipayProvider(ctx.config.alipay!, ctx.clock, { wap: ctx.config.phonePay.alipayWap }),
+  wechatpay: (ctx) =>
+    createWechatPayProvider(ctx.config.wechatpay!, ctx.clock, {
+      refundNotifyUrl: `${ctx.config.publicUrl}/webhooks/wechatpay`,
+      h5: ctx.config.phonePay.wechatpayH5,
+      ...(ctx.config.phonePay.wechatMp ? { jsapiAppid: ctx.config.phonePay.wechatMp.appid } : {}),
+    }),
   stripe: (ctx) => new StripeProvider(ctx.config.stripe!, ctx.clock),
 };
 

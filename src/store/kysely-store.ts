@@ -6,6 +6,20 @@ import type { Repos, Store } from '../app/ports.ts';
 import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertAccount } from './accounts-repository.ts';
 import { getClockOffset, setClockOffset } from './clock-repository.ts';
 import { claimAccessChecks, getMembershipAccess, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
+import {
+  closeAttempt,
+  consumeOauthState,
+  getAttempt,
+  getOauthState,
+  getPayerOpenid,
+  insertAttemptIfAbsent,
+  insertOauthState,
+  listAttempts,
+  markAttemptPaid,
+  markAttemptRefunded,
+  setAttemptPrepay,
+  setPayerOpenid,
+} from './attempts-repository.ts';
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
 import { findGroupByChat, getGroup, insertGroup, listGroups, updateGroupSettings } from './groups-repository.ts';
@@ -123,6 +137,22 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       expireDue: (now, limit) => expireDueOrders(db, dialect, now, limit),
       toReconcile: (q) => ordersToReconcile(db, q),
       page: (q) => pageOrders(db, q),
+    },
+    attempts: {
+      insertIfAbsent: (a, now) => insertAttemptIfAbsent(db, a, now),
+      get: (n) => getAttempt(db, n),
+      listForOrder: (id) => listAttempts(db, id),
+      setPrepay: (n, p) => setAttemptPrepay(db, n, p),
+      close: (n, now) => closeAttempt(db, n, now),
+      markPaid: (n, p) => markAttemptPaid(db, n, p),
+      markRefunded: (n, r, now) => markAttemptRefunded(db, n, r, now),
+    },
+    oauth: {
+      insertState: (s, now) => insertOauthState(db, s, now),
+      getState: (s) => getOauthState(db, s),
+      consumeState: (s, o, now) => consumeOauthState(db, s, o, now),
+      getOpenid: (a, app) => getPayerOpenid(db, a, app),
+      setOpenid: (a, app, o, now) => setPayerOpenid(db, a, app, o, now),
     },
     payments: {
       insertIfAbsent: (p, now) => insertPaymentIfAbsent(db, p, now),

@@ -87,6 +87,10 @@ export async function payOrderIfExpected(
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('payments').select('payments.id').whereRef('payments.order_id', '=', 'orders.id').where('payments.kind', '=', 'refund'))),
     )
+    // Issue 21: an order with phone attempts goes the careful way (its other attempts must be closed).
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('payment_attempts').select('payment_attempts.trade_no').whereRef('payment_attempts.order_id', '=', 'orders.id'))),
+    )
     .returningAll()
     .executeTakeFirst();
   return r ? toOrder(r) : null;

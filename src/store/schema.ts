@@ -217,6 +217,9 @@ export interface Database {
   wechat_rooms: WechatRoomsTable;
   wechat_pending_adds: WechatPendingAddsTable;
   wechat_identities: WechatIdentitiesTable;
+  payment_attempts: PaymentAttemptsTable;
+  oauth_states: OauthStatesTable;
+  payer_openids: PayerOpenidsTable;
 }
 
 /** 0010-clock-offset: the playground clock's lead over real time (one row, id 1). */
@@ -229,6 +232,40 @@ export interface ClockOffsetTable {
 export interface DialogueStateTable {
   account_id: number;
   state: string;
+  updated_at: number;
+}
+
+// ---------------------------------------------------------------- payment attempts (0015-payment-attempts)
+
+export interface PaymentAttemptsTable {
+  trade_no: string;
+  order_id: string;
+  rail: string;
+  payer: string | null;
+  /** JSON: what re-showing the attempt needs (prepay_id, h5_url, …). */
+  prepay: string | null;
+  created_at: number;
+  closed_at: number | null;
+  paid_txn_id: string | null;
+  paid_at: number | null;
+  amount_minor: number | null;
+  out_refund_no: string | null;
+  refund_id: string | null;
+  refunded_at: number | null;
+}
+
+export interface OauthStatesTable {
+  state: string;
+  order_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface PayerOpenidsTable {
+  account_id: number;
+  appid: string;
+  openid: string;
   updated_at: number;
 }
 

@@ -46,6 +46,9 @@ export interface EmulatedTrade {
   gmtPayment: number | null;
   gmtClose: number | null;
   refunds: Map<string, EmulatedRefund>;
+  /** alipay.trade.wap.pay: where the cashier sends the buyer back after paying, and on giving up. */
+  returnUrl?: string;
+  quitUrl?: string;
 }
 
 export type Fault = 'reset' | 'http500' | 'hang' | 'unsigned' | 'badsign';
@@ -90,6 +93,7 @@ const KNOWN_METHODS = new Set([
   'alipay.trade.close',
   'alipay.trade.refund',
   'alipay.trade.fastpay.refund.query',
+  'alipay.trade.wap.pay',
 ]);
 const MSG: Record<string, string> = {
   '10000': 'Success',
@@ -427,6 +431,15 @@ export class AlipayEmulator {
       key = `${method.replaceAll('.', '_')}_response`;
       answer = this.common(params) ?? this.business(method, params);
     }
+    // alipay.trade.wap.pay is a page the browser opens (issue 21): Alipay's cashier, or its error page.
+    if (method === 'alipay.trade.wap.pay') {
+      this.requests.push({ method, params, answer: answer instanceof Answer ? `${answer.code} ${answer.subCode ?? ''}`.trim() : '10000' });
+      const text = !(answer instanceof Answer)
+        ? `<title>支付宝 收银台</title><h1 data-testid="alipay-cashier" data-out-trade-no="${esc(answer.out_trade_no ?? '')}">${esc(answer.total_amount ?? '')}</h1>`
+        : `<title>支付宝 错误</title><p data-testid="alipay-error">${esc(`${answer.code} ${answer.subCode ?? ''} ${answer.subMsg ?? ''}`)}</p>`;
+      res.writeHead(answer instanceof Answer ? 400 : 200, { 'content-type': 'text/html;charset=utf-8' }).end(`<!doctype html><meta charset="utf-8">${text}`);
+      return;
+    }
     const scripted = signed && this.scripted.get(method)?.shift();
     this.requests.push({
       method,
@@ -488,6 +501,19 @@ export class AlipayEmulator {
     switch (method) {
       case 'alipay.trade.precreate':
         return this.precreate(outTradeNo, biz, p.notify_url ?? null);
+      case 'alipay.trade.wap.pay': {
+        // Strict like the real cashier: the WAP product code, a quit_url and a return_url to send the buyer back to.
+        if (biz.product_code !== 'QUICK_WAP_WAY') return fail('40004', 'ACQ.INVALID_PARAMETER', 'product_code 必须是 QUICK_WAP_WAY');
+        for (const k of ['quit_url'] as const)
+          if (typeof biz[k] !== 'string' || !/^https?:\/\//.test(biz[k] as string)) return fail('40002', 'isv.invalid-parameter', `${k} 无效`);
+        if (!p.return_url || !/^https?:\/\//.test(p.return_url)) return fail('40002', 'isv.invalid-parameter', 'return_url 无效');
+        const made = this.precreate(outTradeNo, biz, p.notify_url ?? null);
+        if (made instanceof Answer) return made;
+        const t = this.trades.get(outTradeNo)!;
+        t.returnUrl = p.return_url;
+        t.quitUrl = biz.quit_url as string;
+        return { out_trade_no: outTradeNo, total_amount: yuan(t.totalFen) };
+      }
       case 'alipay.trade.query': {
         const t = this.trades.get(outTradeNo);
         if (!t) return fail('40004', 'ACQ.TRADE_NOT_EXIST', '交易不存在');
@@ -680,6 +706,8 @@ export class AlipayEmulator {
     res.writeHead(200, { 'content-type': 'text/html;charset=utf-8' }).end(body);
   }
 }
+
+const esc = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function parseBeijing(text: string): number | null {
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text);

@@ -10,7 +10,7 @@
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aes, Formatter, Rsa } from 'wechatpay-axios-plugin';
@@ -29,6 +29,8 @@ export interface WechatPayEmulatorOptions {
   now?: () => number;
   /** `processing` (default, like the real API): a refund answers PROCESSING and completes on completeRefund(). */
   refundMode?: 'processing' | 'success';
+  /** An Official Account appid also bound to this merchant (JSAPI may name it instead of `appid`). */
+  mpAppid?: string;
 }
 
 export type TradeState = 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'CLOSED' | 'REFUND' | 'PAYERROR' | 'REVOKED';
@@ -45,6 +47,12 @@ export interface EmulatedOrder {
   total: number;
   currency: string;
   codeUrl: string;
+  /** NATIVE (code_url), JSAPI (prepay_id, payer openid) or MWEB (H5: h5_url, the payer's address). */
+  tradeType?: 'NATIVE' | 'JSAPI' | 'MWEB';
+  prepayId?: string | null;
+  h5Url?: string | null;
+  payerOpenid?: string | null;
+  payerClientIp?: string | null;
   state: TradeState;
   transactionId: string | null;
   successTime: string | null;
@@ -400,7 +408,9 @@ export class WechatPayEmulator {
     const url = new URL(path, 'http://emulator');
     const p = url.pathname;
     let m: RegExpExecArray | null;
-    if (method === 'POST' && p === '/v3/pay/transactions/native') return this.create(parseJson(raw));
+    if (method === 'POST' && p === '/v3/pay/transactions/native') return this.create(parseJson(raw), 'NATIVE');
+    if (method === 'POST' && p === '/v3/pay/transactions/jsapi') return this.create(parseJson(raw), 'JSAPI');
+    if (method === 'POST' && p === '/v3/pay/transactions/h5') return this.create(parseJson(raw), 'MWEB');
     if (method === 'GET' && (m = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/.exec(p)))
       return this.query(decodeURIComponent(m[1]!), url.searchParams.get('mchid'));
     if (method === 'POST' && (m = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/.exec(p)))
@@ -410,9 +420,27 @@ export class WechatPayEmulator {
     throw new ApiError(404, 'NOT_FOUND', `no such API: ${method} ${p}`);
   }
 
-  private create(b: Record<string, unknown>): { status: number; json: unknown } {
+  private create(b: Record<string, unknown>, tradeType: NonNullable<EmulatedOrder['tradeType']>): { status: number; json: unknown } {
     if (b.mchid !== this.opts.mchid) throw new ApiError(400, 'MCH_NOT_EXISTS', 'mchid does not match the requesting merchant');
-    if (b.appid !== this.opts.appid) throw new ApiError(400, 'APPID_MCHID_NOT_MATCH', 'appid is not bound to this mchid');
+    if (b.appid !== this.opts.appid && !(tradeType === 'JSAPI' && this.opts.mpAppid && b.appid === this.opts.mpAppid))
+      throw new ApiError(400, 'APPID_MCHID_NOT_MATCH', 'appid is not bound to this mchid');
+    // JSAPI: payer.openid is required (the openid under that appid). H5: scene_info.payer_client_ip and h5_info.type are.
+    let payerOpenid: string | null = null;
+    let payerClientIp: string | null = null;
+    if (tradeType === 'JSAPI') {
+      const payer = b.payer as { openid?: unknown } | undefined;
+      if (!payer || typeof payer !== 'object' || typeof payer.openid !== 'string' || !/^[A-Za-z0-9_-]{6,128}$/.test(payer.openid))
+        throw new ApiError(400, 'PARAM_ERROR', 'payer.openid is required');
+      payerOpenid = payer.openid;
+    }
+    if (tradeType === 'MWEB') {
+      const scene = b.scene_info as { payer_client_ip?: unknown; h5_info?: { type?: unknown } } | undefined;
+      if (!scene || typeof scene !== 'object' || typeof scene.payer_client_ip !== 'string' || isIP(scene.payer_client_ip) === 0)
+        throw new ApiError(400, 'PARAM_ERROR', 'scene_info.payer_client_ip must be the payer IP address');
+      if (!scene.h5_info || typeof scene.h5_info !== 'object' || !['Wap', 'iOS', 'Android'].includes(scene.h5_info.type as string))
+        throw new ApiError(400, 'PARAM_ERROR', 'scene_info.h5_info.type must be Wap, iOS or Android');
+      payerClientIp = scene.payer_client_ip;
+    }
     if (typeof b.description !== 'string' || b.description.length === 0 || Buffer.byteLength(b.description) > 127)
       throw new ApiError(400, 'PARAM_ERROR', 'description must be 1–127 bytes');
     if (typeof b.out_trade_no !== 'string' || !OUT_TRADE_NO.test(b.out_trade_no))
@@ -432,11 +460,16 @@ export class WechatPayEmulator {
 
     const existing = this.orders.get(b.out_trade_no);
     if (existing) {
-      const same = existing.total === amount.total && existing.description === b.description && existing.notifyUrl === notifyUrl;
+      const same =
+        existing.total === amount.total &&
+        existing.description === b.description &&
+        existing.notifyUrl === notifyUrl &&
+        (existing.tradeType ?? 'NATIVE') === tradeType;
       if (!same || existing.state !== 'NOTPAY')
         throw new ApiError(400, 'INVALID_REQUEST', 'out_trade_no already used with other parameters or no longer payable');
-      return { status: 200, json: { code_url: existing.codeUrl } };
+      return { status: 200, json: this.prepayAnswer(existing) };
     }
+    const prepayId = `wx${digits(12)}${randomBytes(12).toString('hex')}`;
     const o: EmulatedOrder = {
       appid: b.appid as string,
       mchid: b.mchid as string,
@@ -448,13 +481,47 @@ export class WechatPayEmulator {
       total: amount.total as number,
       currency: 'CNY',
       codeUrl: `weixin://wxpay/bizpayurl?pr=${randomBytes(6).toString('base64url')}`,
+      tradeType,
+      prepayId: tradeType === 'NATIVE' ? null : prepayId,
+      h5Url: tradeType === 'MWEB' ? `${this.url}/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=${prepayId}&package=${digits(10)}` : null,
+      payerOpenid,
+      payerClientIp,
       state: 'NOTPAY',
       transactionId: null,
       successTime: null,
       createdAt: this.now(),
     };
     this.orders.set(o.outTradeNo, o);
-    return { status: 200, json: { code_url: o.codeUrl } };
+    return { status: 200, json: this.prepayAnswer(o) };
+  }
+
+  private prepayAnswer(o: EmulatedOrder): unknown {
+    if (o.tradeType === 'JSAPI') return { prepay_id: o.prepayId };
+    if (o.tradeType === 'MWEB') return { h5_url: o.h5Url };
+    return { code_url: o.codeUrl };
+  }
+
+  /** The order a JSAPI prepay_id belongs to. */
+  byPrepayId(prepayId: string): EmulatedOrder | undefined {
+    return [...this.orders.values()].find((o) => o.prepayId === prepayId);
+  }
+
+  /**
+   * What WeChat's cashier does with getBrandWCPayRequest's arguments: paySign must verify with the merchant's
+   * public key (the SDK's Rsa.verify over appId\ntimeStamp\nnonceStr\npackage\n), signType RSA, the appId the
+   * prepay was made under, and a live prepay_id. Then the payer pays: the TRANSACTION.SUCCESS notification.
+   */
+  jsapiPay(params: { appId: string; timeStamp: string; nonceStr: string; package: string; signType: string; paySign: string }): EmulatedNotification {
+    if (params.signType !== 'RSA') throw new Error('emulator: signType must be RSA');
+    if (!/^\d{10}$/.test(params.timeStamp)) throw new Error('emulator: timeStamp must be seconds');
+    if (!params.nonceStr || params.nonceStr.length > 32) throw new Error('emulator: nonceStr must be 1–32 characters');
+    const message = Formatter.joinedByLineFeed(params.appId, params.timeStamp, params.nonceStr, params.package);
+    if (!Rsa.verify(message, params.paySign, this.merchantKey)) throw new Error('emulator: paySign does not verify with the merchant key');
+    const m = /^prepay_id=(.+)$/.exec(params.package);
+    const o = m ? this.byPrepayId(m[1]!) : undefined;
+    if (!o || o.tradeType !== 'JSAPI') throw new Error('emulator: package names no JSAPI prepay');
+    if (o.appid !== params.appId) throw new Error('emulator: appId is not the one the prepay was made under');
+    return this.pay(o.outTradeNo);
   }
 
   private query(outTradeNo: string, mchid: string | null): { status: number; json: unknown } {
@@ -538,8 +605,15 @@ export class WechatPayEmulator {
       appid: o.appid,
       mchid: o.mchid,
       out_trade_no: o.outTradeNo,
-      ...(paid ? { transaction_id: o.transactionId, success_time: o.successTime, bank_type: 'OTHERS', payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' } } : {}),
-      trade_type: 'NATIVE',
+      ...(paid
+        ? {
+            transaction_id: o.transactionId,
+            success_time: o.successTime,
+            bank_type: 'OTHERS',
+            payer: { openid: o.payerOpenid ?? 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+          }
+        : {}),
+      trade_type: o.tradeType ?? 'NATIVE',
       trade_state: o.state,
       trade_state_desc: {
         NOTPAY: '未支付',

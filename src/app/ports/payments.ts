@@ -1,6 +1,6 @@
 // The payment provider port: checkout, verified notifications, queries and refunds. src/payments/*
 // (and bots/telegram's Stars) implement it; app/ sees only this.
-import type { Order, Plan, Platform } from '../model.ts';
+import type { Order, Plan, Platform, Rail } from '../model.ts';
 
 export interface CheckoutRequest {
   order: Order;
@@ -84,6 +84,36 @@ export interface RefundRequest {
 }
 export type RefundResult = { state: 'refunded'; providerRefundId: string } | { state: 'processing' };
 
+/** The rails a phone can pay on in place (issue 21): WeChat Pay JSAPI and H5, Alipay WAP. */
+export type PhoneRail = Extract<Rail, 'jsapi' | 'h5' | 'alipay_wap'>;
+
+export interface PhonePayRequest {
+  rail: PhoneRail;
+  /** The order, as stored. */
+  order: Order;
+  plan: Plan;
+  /** This attempt's own provider-facing trade number (not the order's out_trade_no). */
+  tradeNo: string;
+  notifyUrl: string;
+  payPageUrl: string;
+  /** H5: the payer's address, as the request that asked for it came from (scene_info.payer_client_ip). */
+  payerIp?: string;
+  /** JSAPI: the payer's openid under the Official Account appid. */
+  openid?: string;
+  /** What an earlier call answered for this trade number (re-shown without a new prepay when it is still good). */
+  prepay: Record<string, string> | null;
+}
+
+export type PhonePay =
+  /** Send the browser there (H5's h5_url with redirect_url, Alipay's signed WAP request). */
+  | { kind: 'redirect'; url: string; prepay: Record<string, string> }
+  /** The arguments of WeixinJSBridge.invoke('getBrandWCPayRequest', …), signed with the merchant key. */
+  | {
+      kind: 'jsapi';
+      params: { appId: string; timeStamp: string; nonceStr: string; package: string; signType: 'RSA'; paySign: string };
+      prepay: Record<string, string>;
+    };
+
 export interface PaymentProvider {
   readonly name: string;
   /** Our merchant id at this provider; a paid event naming another merchant is a mismatch. */
@@ -99,4 +129,8 @@ export interface PaymentProvider {
   query(order: Order): Promise<QueryResult>;
   close(order: Order): Promise<void>;
   refund(req: RefundRequest): Promise<RefundResult>;
+  /** The phone rails this provider has switched on (issue 21); absent or empty: the QR only. */
+  readonly phoneRails?: readonly PhoneRail[];
+  /** Opens (or re-shows) one phone rail's attempt of an order under its own trade number. */
+  startPhonePay?(req: PhonePayRequest): Promise<PhonePay>;
 }

@@ -3,7 +3,21 @@
 // bots/telegram/store-port.ts and bots/wechat/store-port.ts.
 import type { MembershipStatus } from '../../domain/membership.ts';
 import type { OrderStatus } from '../../domain/order.ts';
-import type { AuditEntry, Account, Group, IntruderPolicy, Job, JobStatus, Membership, MembershipPeriod, Order, Plan, Platform } from '../model.ts';
+import type {
+  AuditEntry,
+  Account,
+  Group,
+  IntruderPolicy,
+  Job,
+  JobStatus,
+  Membership,
+  MembershipPeriod,
+  Order,
+  PaymentAttempt,
+  Plan,
+  Platform,
+  Rail,
+} from '../model.ts';
 import type { Lane } from './chat.ts';
 import type { Checkout } from './payments.ts';
 
@@ -199,7 +213,8 @@ export interface Repos {
      * A payment's common case in one statement: the order named by `outTradeNo` moves from one of `from` to
      * `paid` only if it is this provider's, its amount and currency are the ones paid and no refund is booked
      * against it; returns the order as it now is (on PostgreSQL its row stays locked). Null when any of that
-     * does not hold or there is no such order: nothing changed, and the caller looks closer.
+     * does not hold, the order has phone attempts (issue 21), or there is no such order: nothing changed, and the caller
+     * looks closer.
      */
     payIfExpected(
       q: { outTradeNo: string; provider: string; from: OrderStatus[]; amountMinor: number; currency: string },
@@ -211,6 +226,28 @@ export interface Repos {
     expireDue(now: number, limit: number): Promise<Order[]>;
     toReconcile(q: { pendingCreatedBefore: number; expiredAfter: number; limit: number }): Promise<Order[]>;
     page(q: { status?: OrderStatus; accountId?: number; after?: { createdAt: number; id: string }; limit: number }): Promise<Order[]>;
+  };
+  /** Issue 21: the rails an order was offered on beyond its own QR (see app/phone-pay.ts). */
+  attempts: {
+    /** False when the trade number is taken already. */
+    insertIfAbsent(a: { tradeNo: string; orderId: string; rail: Rail; payer: string | null }, now: number): Promise<boolean>;
+    get(tradeNo: string): Promise<PaymentAttempt | null>;
+    listForOrder(orderId: string): Promise<PaymentAttempt[]>;
+    setPrepay(tradeNo: string, prepay: Record<string, string>): Promise<void>;
+    close(tradeNo: string, now: number): Promise<void>;
+    /** Conditional: true only for the first report of this attempt's money. */
+    markPaid(tradeNo: string, p: { txnId: string; paidAt: number; amountMinor: number; outRefundNo: string | null }): Promise<boolean>;
+    /** Conditional: true only for the first confirmation of a second payment's refund. */
+    markRefunded(tradeNo: string, refundId: string, now: number): Promise<boolean>;
+  };
+  /** Official Account web authorization: single-use states, and the openid an account pays with per appid. */
+  oauth: {
+    insertState(s: { state: string; orderId: string; expiresAt: number }, now: number): Promise<void>;
+    getState(state: string): Promise<{ orderId: string; expiresAt: number; usedAt: number | null } | null>;
+    /** Conditional: true only for the one request that used an unused, unexpired state of this order. */
+    consumeState(state: string, orderId: string, now: number): Promise<boolean>;
+    getOpenid(accountId: number, appid: string): Promise<string | null>;
+    setOpenid(accountId: number, appid: string, openid: string, now: number): Promise<void>;
   };
   payments: {
     /** False when (provider, providerTxnId, kind) is already in the ledger. */

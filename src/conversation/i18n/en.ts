@@ -16,6 +16,8 @@ export const en = {
     'Order {orderId} was partly refunded: {amount} ({refunded} of {charged} refunded so far). The member keeps access; the order stays paid.',
   'owner.refund_refused': 'The refund of order {orderId} was refused by the payment provider: {reason}. The order is paid again.',
   'owner.unknown_order': 'Alert: {provider} reported a payment of {amount} for an order we do not know ({outTradeNo}). Please check it with the provider.',
+  'owner.second_payment':
+    'Order {orderId} was paid twice ({rail} paid {amount} after the order was already paid). The second payment is being refunded automatically; the member keeps one period.',
   'owner.order_review': 'Order {orderId} needs your review: {reason}. Approve it or refund it.',
   'owner.job_dead': 'Gave up on a "{kind}" task after {attempts, plural, one {# attempt} other {# attempts}}: {error}. Please check the bot\'s permissions.',
   'owner.alert_coalesced': '(and {count, plural, one {# more alert} other {# more alerts}} like this in the last hour, held back so as not to flood you)',
@@ -108,6 +110,24 @@ export const en = {
   'owner.refund_window_set':
     'Refund window for "{group}": {hours, plural, one {# hour} other {# hours}}. Members may send /refund <reason> within that time of the start of their paid period.',
   'owner.refund_window_off': 'Refunds on request are off for "{group}".',
+  'pay.here_wechat': 'Pay with WeChat Pay on this phone',
+  'pay.here_alipay': 'Pay with Alipay on this phone',
+  'pay.here_note': 'You come back to this page after paying; it shows when the payment arrived.',
+  'pay.show_qr': 'Pay on another device: show the QR code',
+  'pay.open_in_browser':
+    'WeChat does not open Alipay. Tap ··· at the top right and choose "Open in browser" (在浏览器打开), or scan the QR code below with another phone.',
+  'pay.fallback.oauth':
+    'WeChat did not tell us who is paying ({detail}), so paying inside WeChat is not possible right now: scan the QR code below or pay on another device.',
+  'pay.fallback.provider': 'The payment service could not start the payment on this phone: scan the QR code below, or pay on another device.',
+  'pay.fallback.state.missing': 'This sign-in link is incomplete: scan the QR code below, or open the payment page again from the chat.',
+  'pay.fallback.state.forged': 'This sign-in link is not one we issued: scan the QR code below, or open the payment page again from the chat.',
+  'pay.fallback.state.expired': 'This sign-in link has expired (10 minutes): scan the QR code below, or open the payment page again from the chat.',
+  'pay.fallback.state.reused': 'This sign-in link was already used: scan the QR code below, or open the payment page again from the chat.',
+  'pay.fallback.no_code': 'WeChat sent no authorization code: scan the QR code below, or open the payment page again from the chat.',
+  'pay.jsapi_retry': 'The payment was not completed. Tap the button to try again.',
+  'pay.link_text_phone': 'Paying on this phone? Tap the link (the QR code is for another device):',
+  'pay.open_phone': 'Tap to pay on this phone',
+  'pay.signin_again': 'Paying from another WeChat account? Sign in again.',
   'pay.title': 'Pay for {plan}',
   'pay.amount': 'Amount',
   'pay.scan': 'Scan the code with your payment app, or open the link below.',

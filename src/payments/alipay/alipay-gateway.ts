@@ -58,7 +58,7 @@ export class AlipayGateway {
   }
 
   /** The signed form for `method` (exposed for tests: what goes over the wire). */
-  buildRequest(method: string, biz: Record<string, unknown>, extra: { notifyUrl?: string } = {}): AlipayParams {
+  buildRequest(method: string, biz: Record<string, unknown>, extra: { notifyUrl?: string; returnUrl?: string } = {}): AlipayParams {
     const params: AlipayParams = {
       app_id: this.config.appId,
       method,
@@ -70,8 +70,19 @@ export class AlipayGateway {
       biz_content: JSON.stringify(biz),
     };
     if (extra.notifyUrl) params.notify_url = extra.notifyUrl;
+    if (extra.returnUrl) params.return_url = extra.returnUrl;
     params.sign = rsa2Sign(signContent(params), this.appKey);
     return params;
+  }
+
+  /**
+   * A page-redirect method (alipay.trade.wap.pay): nothing is called here; the person's browser takes the
+   * signed request to the gateway (GET with the parameters in the query, utf-8).
+   */
+  pageRedirectUrl(method: string, biz: Record<string, unknown>, extra: { notifyUrl?: string; returnUrl?: string }): string {
+    const params = this.buildRequest(method, biz, extra);
+    const sep = this.config.gateway.includes('?') ? '&' : '?';
+    return `${this.config.gateway}${sep}${encodeForm(params)}`;
   }
 
   /** Calls `method`; returns its verified response node when code is 10000 (see the header for the rest). */

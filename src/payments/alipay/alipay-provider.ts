@@ -9,10 +9,32 @@
 //     refunds twice, it answers with fund_change=N. So fund_change=N is not "not refunded": we then ask
 //     alipay.trade.fastpay.refund.query, whose refund_status=REFUND_SUCCESS is the definite answer.
 import type { KeyObject } from 'node:crypto';
+//
+// Issue 21, the phone rail:
+// PROTOCOL alipay.trade.wap.pay 手机网站支付 (opendocs.alipay.com/open/203/107090, api_1/alipay.trade.wap.pay):
+//   a page-redirect API, not a server call: the merchant signs the request (the common parameters app_id,
+//   method, format, return_url, charset, sign_type=RSA2, timestamp, version=1.0, notify_url, biz_content; the
+//   signature as for every gateway call: sorted k=v&… without sign, SHA256withRSA) and the browser GETs it
+//   from gateway.do, which shows Alipay's cashier (or opens the Alipay app). biz_content: out_trade_no ≤64,
+//   total_amount (yuan, 2 decimals), subject ≤256, product_code "QUICK_WAP_WAY", quit_url (where "back" goes
+//   when the person gives up), timeout_express. After paying, the browser returns to return_url (its query
+//   is informational: only the notification, handled as for the QR, says the money arrived).
 import type { Order } from '../../app/model.ts';
-import type { Checkout, CheckoutRequest, PaymentProvider, ProviderEvent, QueryResult, RefundRequest, RefundResult, WebhookReply } from '../../app/ports.ts';
+import type {
+  Checkout,
+  CheckoutRequest,
+  PaymentProvider,
+  PhonePay,
+  PhonePayRequest,
+  PhoneRail,
+  ProviderEvent,
+  QueryResult,
+  RefundRequest,
+  RefundResult,
+  WebhookReply,
+} from '../../app/ports.ts';
 import type { AlipayConfig } from '../../config.ts';
-import { ProviderUnreachableError } from '../../domain/errors.ts';
+import { ProviderRejectedError, ProviderUnreachableError } from '../../domain/errors.ts';
 import { MINUTE_MS, type Clock } from '../../domain/time.ts';
 import { fromYuan, parseAlipayTime, timeoutExpress, toYuan } from './alipay-format.ts';
 import { AlipayBusinessError, AlipayGateway, type AlipayGatewayOptions, PROVIDER, type ResponseNode } from './alipay-gateway.ts';
@@ -33,13 +55,15 @@ export class AlipayProvider implements PaymentProvider {
   readonly merchantId: string;
   private readonly gateway: AlipayGateway;
   private readonly alipayKey: KeyObject;
+  readonly phoneRails: readonly PhoneRail[];
 
   constructor(
     private readonly config: AlipayConfig,
     private readonly clock: Clock,
-    opts: AlipayGatewayOptions = {},
+    opts: AlipayGatewayOptions & { wap?: boolean } = {},
   ) {
     this.merchantId = config.appId;
+    this.phoneRails = opts.wap ? ['alipay_wap'] : [];
     this.gateway = new AlipayGateway(config, clock, opts);
     this.alipayKey = publicKey(config.alipayPublicKeyPem);
   }
@@ -64,6 +88,22 @@ export class AlipayProvider implements PaymentProvider {
     if (str(node.out_trade_no) !== order.outTradeNo || !qr)
       throw new ProviderUnreachableError(PROVIDER, 'precreate answered without a QR code for this order', { method: 'alipay.trade.precreate' });
     return { qrContent: qr, payUrl: req.payPageUrl };
+  }
+
+  async startPhonePay(req: PhonePayRequest): Promise<PhonePay> {
+    if (req.rail !== 'alipay_wap' || !this.phoneRails.includes('alipay_wap')) throw new ProviderRejectedError(PROVIDER, `Alipay has no ${req.rail} rail here`);
+    const biz: Record<string, unknown> = {
+      out_trade_no: req.tradeNo,
+      total_amount: toYuan(req.order.amountMinor),
+      subject: req.plan.name.slice(0, 256),
+      product_code: 'QUICK_WAP_WAY',
+      quit_url: req.payPageUrl,
+      timeout_express: timeoutExpress(this.clock.now(), req.order.expiresAt),
+    };
+    if (this.config.sellerId) biz.seller_id = this.config.sellerId;
+    // Signed afresh each time: the same out_trade_no with the same contents is the same trade at Alipay.
+    const url = this.gateway.pageRedirectUrl('alipay.trade.wap.pay', biz, { notifyUrl: req.notifyUrl, returnUrl: req.payPageUrl });
+    return { kind: 'redirect', url, prepay: {} };
   }
 
   /** Alipay puts everything (signature included) in the form body; no header is read. */

@@ -41,6 +41,8 @@ export const DEFAULT_CURRENCY = 'CNY';
 export interface Merchant {
   mchid: string;
   appid: string;
+  /** The Official Account appid JSAPI payments are made under, when it is not `appid` (issue 21). */
+  mpAppid?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface Merchant {
  * only make WeChat Pay retry for a day while nobody is told.
  */
 export function merchantOf(t: { mchid: string; appid: string }, ours: Merchant): string {
-  return t.mchid === ours.mchid && t.appid === ours.appid ? ours.mchid : `${t.mchid}/${t.appid}`;
+  return t.mchid === ours.mchid && (t.appid === ours.appid || t.appid === ours.mpAppid) ? ours.mchid : `${t.mchid}/${t.appid}`;
 }
 
 /** A SUCCESS transaction as a paid event; null when a field the core needs is missing or unreadable. */

@@ -1,7 +1,36 @@
 // WeChat Pay API v3, Native (扫码支付): the code_url is the QR, notifications arrive signed and encrypted,
-// query / close / domestic refund for reconcile, time-outs and owner refunds.
+// query / close / domestic refund for reconcile, time-outs and owner refunds. Issue 21 adds the phone rails:
+//
+// PROTOCOL JSAPI 下单 (pay.weixin.qq.com/doc/v3/merchant/4012791856; the same body as 小程序下单 4012525182):
+//   POST /v3/pay/transactions/jsapi {appid (the Official Account's, bound to mchid), mchid, description ≤127,
+//   out_trade_no 6–32 [0-9A-Za-z_-*], time_expire RFC 3339, notify_url (https, no query), amount{total,currency},
+//   payer{openid} (required: the openid under that appid)} → 200 {"prepay_id":"wx2…"} (valid 2 hours).
+// PROTOCOL JSAPI 调起支付 (pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_4.shtml):
+//   WeixinJSBridge.invoke('getBrandWCPayRequest', {appId, timeStamp (seconds, a string), nonceStr (≤32),
+//   package: "prepay_id=…", signType: "RSA", paySign}), paySign = base64 SHA256withRSA with the merchant API
+//   key over `appId\ntimeStamp\nnonceStr\npackage\n`. The page answers err_msg "get_brand_wcpay_request:ok" /
+//   ":cancel" / ":fail"; only the notification (or a query) says the money arrived.
+// PROTOCOL H5 下单 (pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_3_1.shtml):
+//   POST /v3/pay/transactions/h5 {appid, mchid, description, out_trade_no, time_expire, notify_url, amount,
+//   scene_info{payer_client_ip (required: the payer's own address, IPv4 or IPv6), h5_info{type (required:
+//   "Wap", "iOS" or "Android")}}} → 200 {"h5_url":"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=…&package=…"}.
+//   h5_url is good for 5 minutes; `&redirect_url=<urlencoded>` sends the person back after paying (the
+//   domain must be the merchant's H5 支付域名). The payer's address must match the one that opens h5_url.
+// Query, close and refund are the Native ones, under the attempt's own out_trade_no.
 import type { Order } from '../../app/model.ts';
-import type { Checkout, CheckoutRequest, PaymentProvider, ProviderEvent, QueryResult, RefundRequest, RefundResult, WebhookReply } from '../../app/ports.ts';
+import type {
+  Checkout,
+  CheckoutRequest,
+  PaymentProvider,
+  PhonePay,
+  PhonePayRequest,
+  PhoneRail,
+  ProviderEvent,
+  QueryResult,
+  RefundRequest,
+  RefundResult,
+  WebhookReply,
+} from '../../app/ports.ts';
 import type { WechatPayConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../domain/errors.ts';
 import type { Clock } from '../../domain/time.ts';
@@ -9,7 +38,8 @@ import { apiV3KeyBytes } from './aes-gcm.ts';
 import { PROVIDER, rejected, unreadable, WechatPayApi } from './api-client.ts';
 import { parseNotification } from './notifications.ts';
 import { DEFAULT_CURRENCY, type Merchant, paidEventOf, Refund, Transaction } from './resources.ts';
-import { loadPrivateKey, loadPublicKey, type PlatformKey } from './signing.ts';
+import { loadPrivateKey, loadPublicKey, newNonce, type PlatformKey, signSha256Rsa } from './signing.ts';
+import type { KeyObject } from 'node:crypto';
 import { toChinaRfc3339 } from './time-format.ts';
 
 export interface WechatPayOptions {
@@ -17,6 +47,10 @@ export interface WechatPayOptions {
   refundNotifyUrl?: string;
   /** Per-call timeout (default providerFetch's). */
   timeoutMs?: number;
+  /** WECHATPAY_H5=1: the merchant has the H5 product; phone browsers pay by H5. */
+  h5?: boolean;
+  /** The Official Account appid JSAPI payments are made under (WECHAT_MP_APPID); absent: no JSAPI. */
+  jsapiAppid?: string;
 }
 
 /** WeChat Pay's limits are in bytes of UTF-8 for Chinese text too; cut on a character boundary. */
@@ -33,6 +67,9 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 }
 
 const CODE_URL = /^weixin:\/\/\S{1,500}$/;
+const PREPAY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const JSAPI = 'POST /v3/pay/transactions/jsapi';
+const H5 = 'POST /v3/pay/transactions/h5';
 const QUERY_ORDER = 'GET /v3/pay/transactions/out-trade-no/{out_trade_no}';
 const REFUND = 'POST /v3/refund/domestic/refunds';
 
@@ -43,6 +80,8 @@ export class WechatPayProvider implements PaymentProvider {
   private readonly merchant: Merchant;
   private readonly platform: PlatformKey;
   private readonly apiV3Key: Buffer;
+  private readonly merchantKey: KeyObject;
+  readonly phoneRails: readonly PhoneRail[];
 
   constructor(
     config: WechatPayConfig,
@@ -50,12 +89,14 @@ export class WechatPayProvider implements PaymentProvider {
     private readonly opts: WechatPayOptions = {},
   ) {
     this.merchantId = config.mchid;
-    this.merchant = { mchid: config.mchid, appid: config.appid };
+    this.merchant = { mchid: config.mchid, appid: config.appid, ...(opts.jsapiAppid ? { mpAppid: opts.jsapiAppid } : {}) };
+    this.merchantKey = loadPrivateKey(config.privateKeyPem);
+    this.phoneRails = [...(opts.jsapiAppid ? (['jsapi'] as const) : []), ...(opts.h5 ? (['h5'] as const) : [])];
     this.platform = { serial: config.platformSerial, publicKey: loadPublicKey(config.platformPublicKeyPem) };
     this.apiV3Key = apiV3KeyBytes(config.apiV3Key);
     this.api = new WechatPayApi({
       apiBase: config.apiBase,
-      cred: { mchid: config.mchid, serial: config.serial, privateKey: loadPrivateKey(config.privateKeyPem) },
+      cred: { mchid: config.mchid, serial: config.serial, privateKey: this.merchantKey },
       platform: this.platform,
       clock,
       timeoutMs: opts.timeoutMs,
@@ -84,6 +125,54 @@ export class WechatPayProvider implements PaymentProvider {
     if (typeof codeUrl !== 'string' || !CODE_URL.test(codeUrl)) throw unreadable('the create-order answer', 'POST /v3/pay/transactions/native');
     // Our own page shows the QR with the order's live status; the code_url itself only opens inside WeChat.
     return { qrContent: codeUrl, payUrl: req.payPageUrl };
+  }
+
+  async startPhonePay(req: PhonePayRequest): Promise<PhonePay> {
+    const { order } = req;
+    const common = {
+      mchid: this.merchant.mchid,
+      description: truncateUtf8(req.plan.name, 127) || 'Gatekeeper',
+      out_trade_no: req.tradeNo,
+      time_expire: toChinaRfc3339(order.expiresAt),
+      notify_url: req.notifyUrl,
+      amount: { total: order.amountMinor, currency: order.currency },
+    };
+    if (req.rail === 'jsapi') {
+      const appId = this.opts.jsapiAppid;
+      if (!appId || !req.openid) throw new ProviderRejectedError(PROVIDER, 'JSAPI is not configured or the openid is missing', undefined, { method: JSAPI });
+      let prepayId = req.prepay?.prepay_id;
+      if (!prepayId) {
+        const answer = await this.api.call('POST', '/v3/pay/transactions/jsapi', { appid: appId, ...common, payer: { openid: req.openid } });
+        if (!answer.ok) throw rejected(answer, 'create JSAPI order');
+        const id = (answer.json as { prepay_id?: unknown } | null)?.prepay_id;
+        if (typeof id !== 'string' || !PREPAY_ID.test(id)) throw unreadable('the JSAPI create-order answer', JSAPI);
+        prepayId = id;
+      }
+      // Signed afresh each time the page is shown: the prepay_id itself lives 2 hours.
+      const timeStamp = String(Math.floor(this.clock.now() / 1000));
+      const nonceStr = newNonce();
+      const pkg = `prepay_id=${prepayId}`;
+      const paySign = signSha256Rsa(`${appId}\n${timeStamp}\n${nonceStr}\n${pkg}\n`, this.merchantKey);
+      return { kind: 'jsapi', params: { appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign }, prepay: { prepay_id: prepayId } };
+    }
+    if (req.rail === 'h5') {
+      let h5Url = req.prepay?.h5_url;
+      if (!h5Url) {
+        if (!req.payerIp) throw new ProviderRejectedError(PROVIDER, 'H5 needs the payer address', undefined, { method: H5 });
+        const answer = await this.api.call('POST', '/v3/pay/transactions/h5', {
+          appid: this.merchant.appid,
+          ...common,
+          scene_info: { payer_client_ip: req.payerIp, h5_info: { type: 'Wap' } },
+        });
+        if (!answer.ok) throw rejected(answer, 'create H5 order');
+        const url = (answer.json as { h5_url?: unknown } | null)?.h5_url;
+        if (typeof url !== 'string' || !/^https?:\/\/\S{1,1000}$/.test(url)) throw unreadable('the H5 create-order answer', H5);
+        h5Url = url;
+      }
+      const sep = h5Url.includes('?') ? '&' : '?';
+      return { kind: 'redirect', url: `${h5Url}${sep}redirect_url=${encodeURIComponent(req.payPageUrl)}`, prepay: { h5_url: h5Url } };
+    }
+    throw new ProviderRejectedError(PROVIDER, `WeChat Pay has no ${req.rail} rail`);
   }
 
   async parseWebhook(rawBody: Buffer, headers: Record<string, string | undefined>): Promise<ProviderEvent> {
