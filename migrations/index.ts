@@ -13,6 +13,7 @@ import * as m0009 from './0009-roster.ts';
 import * as m0010 from './0010-clock-offset.ts';
 import * as m0011 from './0011-sweep-indexes-job-platform.ts';
 import * as m0012 from './0012-invite-removal-lanes.ts';
+import * as m0013 from './0013-join-review.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '0010-clock-offset': m0010,
   '0011-sweep-indexes-job-platform': m0011,
   '0012-invite-removal-lanes': m0012,
+  '0013-join-review': m0013,
 };

@@ -9,6 +9,8 @@ export interface AppSettings {
   defaultReminderOffsetsMs: number[];
   defaultLocale: string;
   tzDisplay: string;
+  /** Join review: the default hours to decide (REVIEW_WINDOW_HOURS; a group may set its own). 72 when unset. */
+  reviewWindowHours?: number;
   /** Raw webhook bodies older than this are emptied by the tick (30 days when unset). */
   webhookPayloadRetentionMs?: number;
 }

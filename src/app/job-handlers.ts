@@ -219,6 +219,10 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     const locale = account.locale ?? settings.defaultLocale;
     let text = messages.render(locale, p.message);
     if (p.coalesced) text += `\n${messages.render(locale, { key: 'owner.alert_coalesced', params: { count: p.coalesced } })}`;
+    if (p.choices && p.choices.length > 0) {
+      const options = p.choices.map((c) => ({ value: c.value, label: messages.render(locale, c.label) }));
+      return gatewayFor(account.platform).sendChoices(account.platformUserId, text, options, { lane: job.lane as 'notice' });
+    }
     await gatewayFor(account.platform).sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
   });
 
@@ -338,7 +342,13 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
       if (gate.send)
         jobs.push(
           notifyJob(
-            { accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) },
+            {
+              accountId,
+              message: p.message,
+              ownerAlert: true,
+              ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}),
+              ...(p.choices ? { choices: p.choices } : {}),
+            },
             `alert:${job.id}:${accountId}`,
           ),
         );

@@ -8,7 +8,7 @@ import { getClockOffset, setClockOffset } from './clock-repository.ts';
 import { claimAccessChecks, getMembershipAccess, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
-import { findGroupByChat, getGroup, insertGroup, listGroups } from './groups-repository.ts';
+import { findGroupByChat, getGroup, insertGroup, listGroups, setGroupReviewSettings } from './groups-repository.ts';
 import {
   buryJob,
   claimJobs,
@@ -70,6 +70,7 @@ import {
   setWebhookOutcome,
 } from './payments-repository.ts';
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
+import { reviewRepo } from './review-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -99,7 +100,9 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       get: (id) => getGroup(db, id),
       findByChat: (p, c) => findGroupByChat(db, p, c),
       list: () => listGroups(db),
+      setReviewSettings: (id, p) => setGroupReviewSettings(db, id, p),
     },
+    review: reviewRepo(db),
     roster: rosterRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),

@@ -3,7 +3,25 @@
 // bots/telegram/store-port.ts and bots/wechat/store-port.ts.
 import type { MembershipStatus } from '../../domain/membership.ts';
 import type { OrderStatus } from '../../domain/order.ts';
-import type { AuditEntry, Account, Group, IntruderPolicy, Job, JobStatus, Membership, MembershipPeriod, Order, Plan, Platform } from '../model.ts';
+import type {
+  AuditEntry,
+  Account,
+  Application,
+  ApplicationStatus,
+  BlacklistEntry,
+  Group,
+  GroupQuestion,
+  IntruderPolicy,
+  Job,
+  JobStatus,
+  Membership,
+  MembershipPeriod,
+  Order,
+  Plan,
+  Platform,
+  ReviewAnswer,
+  RuleVerdict,
+} from '../model.ts';
 import type { Lane } from './chat.ts';
 import type { Checkout } from './payments.ts';
 
@@ -113,10 +131,40 @@ export interface RosterReport {
 
 export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
 
+/** A group's join review settings (issue 17); each absent key stays as it is. */
+export interface ReviewSettingsPatch {
+  joinMode?: 'auto' | 'review';
+  reviewWindowHours?: number | null;
+  reviewTimeoutAction?: 'approve' | 'refund';
+  autoApproveWhenRulesPass?: boolean;
+  requireUsername?: boolean;
+}
+
+export interface ApplicationPatch {
+  answers?: ReviewAnswer[];
+  verdicts?: RuleVerdict[];
+  bio?: string | null;
+  ownerTold?: boolean;
+}
+
+/** Applications, counted for the stats (issue 17 part 7): decisions carry their time to decision. */
+export interface ReviewCounts {
+  applications: number;
+  pending: number;
+  approved: number;
+  rejected: number;
+  timedOut: number;
+  /** Mean milliseconds from application to decision over decided ones; null when none was decided. */
+  meanDecisionMs: number | null;
+}
+
 export interface Repos {
   accounts: {
-    /** Creates the account on first contact; later calls refresh display name and locale when given. */
-    upsert(a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null }, now: number): Promise<Account>;
+    /** Creates the account on first contact; later calls refresh display name and locale when given, and the username when not undefined. */
+    upsert(
+      a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null; username?: string | null },
+      now: number,
+    ): Promise<Account>;
     get(id: number): Promise<Account | null>;
     find(platform: Platform, platformUserId: string): Promise<Account | null>;
     setOwner(accountId: number): Promise<void>;
@@ -145,6 +193,42 @@ export interface Repos {
     get(id: number): Promise<Group | null>;
     findByChat(platform: Platform, platformChatId: string): Promise<Group | null>;
     list(): Promise<Group[]>;
+    setReviewSettings(id: number, patch: ReviewSettingsPatch): Promise<void>;
+  };
+  /** Join review (issue 17): applications, the blacklist, the owner's questions and people's answers. */
+  review: {
+    /** Null (nothing written) when the order already has its application. */
+    insertApplication(
+      a: { orderId: string; accountId: number; answers: ReviewAnswer[]; verdicts: RuleVerdict[]; deadline: number },
+      now: number,
+    ): Promise<Application | null>;
+    getApplication(id: number): Promise<Application | null>;
+    findByOrder(orderId: string): Promise<Application | null>;
+    /** Newest first; with `groupIds`, only applications whose order's plan opens one of them. */
+    listApplications(q: { status?: ApplicationStatus; accountId?: number; groupIds?: number[]; limit: number }): Promise<Application[]>;
+    /** Conditional: moves the application only from `pending`; true for the one call that decided it. */
+    decide(id: number, to: Exclude<ApplicationStatus, 'pending'>, d: { decidedBy: string; reason: string | null }, now: number): Promise<boolean>;
+    update(id: number, patch: ApplicationPatch, now: number): Promise<void>;
+    /** Conditional: only a pending application with no appeal yet; true when this one was stored. */
+    setAppeal(id: number, text: string, now: number): Promise<boolean>;
+    /** Pending applications whose deadline has passed, oldest deadline first. */
+    dueForTimeout(now: number, limit: number): Promise<Application[]>;
+    /** Pending applications created at or before `createdBefore` that had fewer than `n` reminders, deadline still ahead. */
+    dueForReminder(q: { n: number; createdBefore: number; now: number; limit: number }): Promise<Application[]>;
+    /** Conditional: reminders_sent from n-1 to n; true for the one call that took it. */
+    markReminded(id: number, n: number): Promise<boolean>;
+    counts(groupIds?: number[]): Promise<ReviewCounts>;
+    addBlacklist(e: Omit<BlacklistEntry, 'id' | 'createdAt'>, now: number): Promise<BlacklistEntry>;
+    removeBlacklist(id: number): Promise<boolean>;
+    getBlacklist(id: number): Promise<BlacklistEntry | null>;
+    /** Entries of these groups, and (with `global`) the every-group ones. */
+    listBlacklist(q: { groupIds?: number[]; global: boolean }): Promise<BlacklistEntry[]>;
+    addQuestion(groupId: number, text: string, now: number): Promise<GroupQuestion>;
+    removeQuestion(id: number): Promise<boolean>;
+    listQuestions(groupId: number): Promise<GroupQuestion[]>;
+    setAnswer(accountId: number, questionId: number, answer: string, now: number): Promise<void>;
+    /** The person's answers to these questions (by question id). */
+    answers(accountId: number, questionIds: number[]): Promise<Map<number, string>>;
   };
   roster: {
     /** False when the person was already whitelisted in that group. */
