@@ -242,8 +242,32 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect((await cli(['plan', 'list'], env)).out).toBe('no plans');
     await catalog();
     expect(await json(['group', 'list'])).toEqual([
-      { id: 1, platform: 'playground', chatId: 'room-a', title: 'Readers', ownerAccountId: null, graceHours: 24 },
-      { id: 2, platform: 'playground', chatId: 'room-b', title: 'Writers', ownerAccountId: null, graceHours: 24 },
+      {
+        id: 1,
+        platform: 'playground',
+        chatId: 'room-a',
+        title: 'Readers',
+        ownerAccountId: null,
+        graceHours: 24,
+        joinMode: 'auto',
+        reviewWindowHours: null,
+        reviewTimeoutAction: 'refund',
+        autoApproveWhenRulesPass: false,
+        requireUsername: false,
+      },
+      {
+        id: 2,
+        platform: 'playground',
+        chatId: 'room-b',
+        title: 'Writers',
+        ownerAccountId: null,
+        graceHours: 24,
+        joinMode: 'auto',
+        reviewWindowHours: null,
+        reviewTimeoutAction: 'refund',
+        autoApproveWhenRulesPass: false,
+        requireUsername: false,
+      },
     ]);
     expect((await cli(['group', 'list'], env)).out).toBe('1\tplayground\troom-a\tReaders\tno owner\n2\tplayground\troom-b\tWriters\tno owner');
     expect((await json(['plan', 'list'])).map((p: { id: number }) => p.id)).toEqual([1, 2]);
@@ -623,7 +647,7 @@ describe('command names', () => {
       [['constructor'], /^unknown command "constructor"; see gatekeeper --help$/],
       [['toString', 'x'], /^unknown command "toString"/],
       [['main'], /^unknown command "main"/],
-      [['member'], /^"member" needs a subcommand \(member list, member extend, member remove, member ban, member unban\)/],
+      [['member'], /^"member" needs a subcommand \(member list, member extend, member remove, member ban, member unban, member approve, member reject\)/],
       [['plan', '--json'], /^"plan" needs a subcommand/],
       [['order', 'approve', 'x'], /^unknown command "order approve" \(order list, order refund\)/],
       [['owner', 'constructor'], /^unknown command "owner constructor"/],

@@ -40,6 +40,11 @@ export const groupJson = (g: Group) => ({
   title: g.title,
   ownerAccountId: g.ownerAccountId,
   graceHours: g.graceMs / 3_600_000,
+  joinMode: g.joinMode,
+  reviewWindowHours: g.reviewWindowHours,
+  reviewTimeoutAction: g.reviewTimeoutAction,
+  autoApproveWhenRulesPass: g.autoApproveWhenRulesPass,
+  requireUsername: g.requireUsername,
 });
 
 export const planJson = (p: Plan) => ({
