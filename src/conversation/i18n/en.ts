@@ -97,7 +97,7 @@ export const en = {
   broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
   'owner.help':
-    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name>, /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n.',
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name>, /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>].',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',

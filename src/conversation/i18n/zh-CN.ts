@@ -95,7 +95,7 @@ export const zhCN: Record<MessageKey, string> = {
   broadcast: '📣 {group}：{text}',
   'owner.claimed': '您已成为群主。发送 /ownerhelp 查看可用命令。',
   'owner.help':
-    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称>，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号。',
+    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称>，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号。入群审核：/joinmode <群> auto|review，/questions <群> [add <问题>|remove <编号>|list]，/applications，通过 <编号> [原因]，拒绝 <编号> <原因>，/blacklist [<群>|all add user|account|name <值> [原因] | remove <条目>]。',
   'owner.usage': '用法：{usage}',
   'owner.error': '操作失败：{reason}',
   'owner.groups_none': '您还没有群。',
