@@ -14,6 +14,7 @@ import * as m0010 from './0010-clock-offset.ts';
 import * as m0011 from './0011-sweep-indexes-job-platform.ts';
 import * as m0012 from './0012-invite-removal-lanes.ts';
 import * as m0013 from './0013-join-review.ts';
+import * as m0014 from './0014-refund-window.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '0011-sweep-indexes-job-platform': m0011,
   '0012-invite-removal-lanes': m0012,
   '0013-join-review': m0013,
+  '0014-refund-window': m0014,
 };

@@ -9,6 +9,7 @@ import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
 import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
 import { clockWithOffset } from './app/clocks.ts';
+import { describeSettings, SETTINGS, updateGroupSettings } from './app/group-settings.ts';
 import type { Order } from './app/model.ts';
 import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
@@ -51,7 +52,7 @@ Commands:
   migrate                      apply database migrations
   owner claim [--group <id> …] print a one-time code that makes a chat account an owner
                                (of those groups only; without --group, of every group)
-  group add | list             register a chat group, list groups
+  group add | list | set       register a chat group, list groups, change a group's settings
   plan add | list | disable    create, list, or take a plan off sale
   member list                  list memberships
   member extend | remove | ban | unban
@@ -85,7 +86,13 @@ Registers a group so plans can open it. --json prints {"id": …}.`,
   'group list': `Usage: gatekeeper group list [--json]
 
 Lists the registered groups: id, platform, chat id, title, owner account.
---json prints [{id, platform, chatId, title, ownerAccountId, graceHours}].`,
+--json prints [{id, platform, chatId, title, ownerAccountId, ${SETTINGS.map((s) => s.key).join(', ')}}].`,
+  'group set': `Usage: gatekeeper group set <group-id> ${SETTINGS.map((s) => `[--${s.flag} ${s.valueHelp}]`).join(' ')} [--json]
+
+Changes a group's settings; the ones not given stay as they are. At least one is needed.
+${SETTINGS.map((s) => `  --${`${s.flag} ${s.valueHelp}`.padEnd(32)}${s.description}`).join('\n')}
+A bad value changes nothing. Prints the group's settings after the change; --json prints the group
+as group list --json does.`,
   'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--force] [--json]
 
 Creates a plan. --price is a decimal in the currency's units (9.90 CNY = 990 fen); --days is the
@@ -474,6 +481,19 @@ const COMMANDS: CommandSpec[] = [
               )
               .join('\n');
       print(groups.map(groupJson), text);
+    },
+  },
+  {
+    name: 'group set',
+    summary: "change a group's settings",
+    options: Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])),
+    args: ['group-id'],
+    handler: async ({ f, pos, print, config }) => {
+      const groupId = idArg(pos[0]!, 'group id');
+      const changes = Object.fromEntries(SETTINGS.flatMap((s) => (typeof f[s.flag] === 'string' ? [[s.key, s.fromText(f[s.flag] as string)]] : [])));
+      if (Object.keys(changes).length === 0) throw new UsageError(`nothing to change: give at least one of ${SETTINGS.map((s) => `--${s.flag}`).join(', ')}`);
+      const g = await withDeps(config(), (deps) => updateGroupSettings(deps, { actor: CLI, groupId, changes }));
+      print(groupJson(g), `group ${g.id} "${cell(g.title)}": ${describeSettings(g)}`);
     },
   },
   {

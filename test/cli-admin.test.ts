@@ -24,6 +24,19 @@ import { createStore } from '../src/store/kysely-store.ts';
 import { cli, exec } from './helpers/cli.ts';
 import { PG_URL } from './helpers/db.ts';
 
+/** A new group's settings under the test environment's defaults (GRACE_HOURS, REMINDER_OFFSETS_HOURS). */
+const DEFAULT_SETTINGS = {
+  graceHours: 24,
+  reminders: [72, 24, 0],
+  intruders: 'report',
+  refundWindowHours: 0,
+  joinMode: 'auto',
+  reviewWindowHours: null,
+  reviewTimeoutAction: 'refund',
+  autoApproveWhenRulesPass: false,
+  requireUsername: false,
+};
+
 /** A failing command: the exit code and one line, nothing on stdout. */
 async function fails(args: string[], env: Record<string, string>, code: number, line: RegExp) {
   const r = await cli(args, env);
@@ -237,37 +250,115 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     ]);
   });
 
+  it('group set: changes the settings given and prints them; --json prints the group; the audit names what changed', async () => {
+    await catalog();
+    const text = await cli(['group', 'set', '1', '--grace-hours', '48', '--reminders', '72, 24', '--refund-window-hours', '72'], env);
+    expect(text.err).toBe('');
+    expect(text.out).toBe(
+      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off',
+    );
+    expect(await json(['group', 'set', '1', '--intruders', 'ignore', '--reminders', 'none'])).toEqual({
+      id: 1,
+      platform: 'playground',
+      chatId: 'room-a',
+      title: 'Readers',
+      ownerAccountId: null,
+      graceHours: 48,
+      reminders: [],
+      intruders: 'ignore',
+      refundWindowHours: 72,
+      joinMode: 'auto',
+      reviewWindowHours: null,
+      reviewTimeoutAction: 'refund',
+      autoApproveWhenRulesPass: false,
+      requireUsername: false,
+    });
+    expect((await json(['group', 'list']))[1]).toMatchObject(DEFAULT_SETTINGS);
+    const audit = (await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings');
+    expect(audit.map((a) => [a.actor, a.reason])).toEqual([
+      ['admin:cli', 'grace hours 24 h → 48 h; reminders 72,24,0 h before expiry → 72,24 h before expiry; refund window off → 72 h'],
+      ['admin:cli', 'reminders 72,24 h before expiry → none; intruder policy report → ignore'],
+    ]);
+    const help = await cli(['group', 'set', '--help'], env);
+    expect(help.out).toMatch(
+      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--json\]/,
+    );
+  });
+
+  it('group set: the join review settings (issue 17)', async () => {
+    await catalog();
+    const g = await json([
+      'group',
+      'set',
+      '1',
+      '--join-mode',
+      'review',
+      '--review-window-hours',
+      '48',
+      '--review-timeout-action',
+      'approve',
+      '--auto-approve-when-rules-pass',
+      'on',
+      '--require-username',
+      'yes',
+    ]);
+    expect(g).toMatchObject({
+      joinMode: 'review',
+      reviewWindowHours: 48,
+      reviewTimeoutAction: 'approve',
+      autoApproveWhenRulesPass: true,
+      requireUsername: true,
+    });
+    expect((await json(['group', 'set', '1', '--review-window-hours', 'default'])).reviewWindowHours).toBeNull();
+  });
+
+  it('group set: bad input gets one line and changes nothing', async () => {
+    await catalog();
+    await fails(
+      ['group', 'set', '1'],
+      env,
+      2,
+      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username$/,
+    );
+    await fails(['group', 'set'], env, 2, /^missing <group-id>$/);
+    await fails(['group', 'set', '9', '--grace-hours', '1'], env, 1, /^no group with id 9$/);
+    await fails(['group', 'set', 'one', '--grace-hours', '1'], env, 1, /^group id must be a positive whole number \(got "one"\)$/);
+    await fails(['group', 'set', '1', '--grace-hours', 'lots'], env, 1, /^grace hours must be a whole number of hours from 0 to 720 \(got "lots"\)$/);
+    await fails(
+      ['group', 'set', '1', '--grace-hours', '1', '--reminders', '72;24'],
+      env,
+      1,
+      /^reminders must be a list of hours before expiry, e\.g\. 72,24 \(got "72;24"\)$/,
+    );
+    await fails(['group', 'set', '1', '--refund-window-hours', '721'], env, 1, /^refund window must be a whole number of hours from 0 to 720 \(got "721"\)$/);
+    await fails(['group', 'set', '1', '--intruders', 'kick'], env, 1, /^intruder policy must be report, remove or ignore \(got "kick"\)$/);
+    await fails(
+      ['group', 'set', '1', '--intruders', 'remove'],
+      env,
+      1,
+      /^intruder policy remove needs a dry run you saw within 24 hours: send \/intruders 1 to the bot in chat first; nothing changed$/,
+    );
+    await fails(['group', 'set', '1', '--join-mode', 'manual'], env, 1, /^join mode must be auto or review \(got "manual"\)$/);
+    await fails(
+      ['group', 'set', '1', '--review-window-hours', '0'],
+      env,
+      1,
+      /^review window must be a whole number of hours from 1 to 720, or default \(got "0"\)$/,
+    );
+    await fails(['group', 'set', '1', '--review-timeout-action', 'ban'], env, 1, /^review timeout action must be approve or refund \(got "ban"\)$/);
+    await fails(['group', 'set', '1', '--require-username', 'maybe'], env, 1, /^require a username must be on or off \(true or false; got "maybe"\)$/);
+    await fails(['group', 'set', '1', '--grace-hours'], env, 2, /argument missing/);
+    expect((await json(['group', 'list']))[0]).toMatchObject(DEFAULT_SETTINGS);
+    expect((await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings')).toEqual([]);
+  });
+
   it('group list, plan list and plan disable', async () => {
     expect((await cli(['group', 'list'], env)).out).toBe('no groups');
     expect((await cli(['plan', 'list'], env)).out).toBe('no plans');
     await catalog();
     expect(await json(['group', 'list'])).toEqual([
-      {
-        id: 1,
-        platform: 'playground',
-        chatId: 'room-a',
-        title: 'Readers',
-        ownerAccountId: null,
-        graceHours: 24,
-        joinMode: 'auto',
-        reviewWindowHours: null,
-        reviewTimeoutAction: 'refund',
-        autoApproveWhenRulesPass: false,
-        requireUsername: false,
-      },
-      {
-        id: 2,
-        platform: 'playground',
-        chatId: 'room-b',
-        title: 'Writers',
-        ownerAccountId: null,
-        graceHours: 24,
-        joinMode: 'auto',
-        reviewWindowHours: null,
-        reviewTimeoutAction: 'refund',
-        autoApproveWhenRulesPass: false,
-        requireUsername: false,
-      },
+      { id: 1, platform: 'playground', chatId: 'room-a', title: 'Readers', ownerAccountId: null, ...DEFAULT_SETTINGS },
+      { id: 2, platform: 'playground', chatId: 'room-b', title: 'Writers', ownerAccountId: null, ...DEFAULT_SETTINGS },
     ]);
     expect((await cli(['group', 'list'], env)).out).toBe('1\tplayground\troom-a\tReaders\tno owner\n2\tplayground\troom-b\tWriters\tno owner');
     expect((await json(['plan', 'list'])).map((p: { id: number }) => p.id)).toEqual([1, 2]);

@@ -32,6 +32,8 @@ export interface Group {
   graceMs: number;
   reminderOffsetsMs: number[];
   intruderPolicy: IntruderPolicy;
+  /** How long after a paid period starts its member may ask for a refund (`/refund`); 0: off. */
+  refundWindowHours: number;
   defaultLocale: string | null;
   /** Join review (issue 17): hours a person may wait, amend and appeal; null = the REVIEW_WINDOW_HOURS default. */
   reviewWindowHours: number | null;

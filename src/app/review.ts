@@ -24,7 +24,7 @@ import type { AppDeps } from './deps.ts';
 import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder } from './grant.ts';
 import { alertOwnersJob, notifyJob } from './job-kinds.ts';
 import type { Account, Application, BlacklistEntry, Group, GroupQuestion, Order, Plan, ReviewAnswer, RuleVerdict } from './model.ts';
-import type { NewJob, Repos, ReviewCounts, ReviewSettingsPatch } from './ports.ts';
+import type { NewJob, Repos, ReviewCounts } from './ports.ts';
 import { startRefund } from './refunds.ts';
 
 export const MAX_QUESTIONS = 5;
@@ -571,41 +571,7 @@ export async function sweepReviews(deps: AppDeps): Promise<{ timedOut: number; r
   return { timedOut, reminded };
 }
 
-// ------------------------------------------------------------------ owner settings, questions and the blacklist
-
-export async function setReviewSettings(deps: AppDeps, actor: Actor, groupId: number, patch: ReviewSettingsPatch): Promise<Group> {
-  if (patch.joinMode !== undefined && patch.joinMode !== 'auto' && patch.joinMode !== 'review') throw invalid('join mode must be auto or review');
-  if (patch.reviewTimeoutAction !== undefined && patch.reviewTimeoutAction !== 'approve' && patch.reviewTimeoutAction !== 'refund')
-    throw invalid('the review timeout action must be approve or refund');
-  if (
-    patch.reviewWindowHours !== undefined &&
-    patch.reviewWindowHours !== null &&
-    (!Number.isInteger(patch.reviewWindowHours) || patch.reviewWindowHours < 1 || patch.reviewWindowHours > 720)
-  )
-    throw invalid('the review window must be a whole number of hours from 1 to 720');
-  const now = deps.clock.now();
-  return deps.store.transaction(async (tx) => {
-    const group = await tx.groups.get(groupId);
-    if (!group) {
-      if (actor.kind === 'account' && !(await tx.accounts.get(actor.accountId))?.isOwner) throw notAllowed();
-      throw notFound(`no group with id ${groupId}`);
-    }
-    await assertOwnerOf(tx, actor, group);
-    await tx.groups.setReviewSettings(group.id, patch);
-    await tx.audit.insert({
-      at: now,
-      actor: actorLabel(actor),
-      action: 'group.review_settings',
-      subjectType: 'group',
-      subjectId: String(group.id),
-      reason: Object.entries(patch)
-        .map(([k, v]) => `${k}=${String(v)}`)
-        .join(', '),
-      detail: patch,
-    });
-    return (await tx.groups.get(group.id))!;
-  });
-}
+// ------------------------------------------------------------------ questions and the blacklist (the settings: group-settings.ts)
 
 async function ownedGroupTx(tx: Repos, actor: Actor, groupId: number): Promise<Group> {
   const group = Number.isSafeInteger(groupId) ? await tx.groups.get(groupId) : null;

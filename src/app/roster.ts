@@ -120,6 +120,23 @@ export async function recentDryRun(deps: AppDeps, actor: Actor, group: Group): P
 }
 
 /**
+ * The rule for choosing an intruder policy, for every way of setting it (`/intruders`, `group set`,
+ * `PATCH /api/groups/:id`): `remove` only after this owner has seen a dry run of this group within
+ * DRY_RUN_VALID_MS (an admin has no dry run of their own, so an admin cannot set it); that report is
+ * returned so the caller can act on the people the owner saw.
+ */
+export async function intruderPolicyGate(
+  deps: AppDeps,
+  actor: Actor,
+  group: Group,
+  policy: IntruderPolicy,
+): Promise<{ allowed: true; report: RosterReport | null } | { allowed: false }> {
+  if (policy !== 'remove') return { allowed: true, report: null };
+  const report = await recentDryRun(deps, actor, group);
+  return report ? { allowed: true, report } : { allowed: false };
+}
+
+/**
  * Sets the intruder policy. `remove` only after the owner has seen a dry run of this group within
  * DRY_RUN_VALID_MS (returns `needs_dry_run` and changes nothing otherwise); the confirmed report is returned
  * so the caller can act on the people the owner saw.
@@ -131,8 +148,9 @@ export async function setIntruderPolicy(
   policy: IntruderPolicy,
 ): Promise<{ set: true; report: RosterReport | null } | { set: false; reason: 'needs_dry_run' }> {
   await assertOwnerOf(deps.store, actor, group);
-  const report = policy === 'remove' ? await recentDryRun(deps, actor, group) : null;
-  if (policy === 'remove' && !report) return { set: false, reason: 'needs_dry_run' };
+  const gate = await intruderPolicyGate(deps, actor, group, policy);
+  if (!gate.allowed) return { set: false, reason: 'needs_dry_run' };
+  const { report } = gate;
   const now = deps.clock.now();
   await deps.store.transaction(async (tx) => {
     await tx.roster.setIntruderPolicy(group.id, policy);

@@ -1,6 +1,7 @@
 // The JSON shapes an owner's tools show (admin API and CLI --json): one definition, so both agree.
 import { formatMinor } from '../domain/money.ts';
 import { toIso } from '../domain/time.ts';
+import { settingsOf } from './group-settings.ts';
 import type { Group, Membership, Order, Plan } from './model.ts';
 import type { MembershipView, Repos } from './ports.ts';
 
@@ -39,12 +40,7 @@ export const groupJson = (g: Group) => ({
   chatId: g.platformChatId,
   title: g.title,
   ownerAccountId: g.ownerAccountId,
-  graceHours: g.graceMs / 3_600_000,
-  joinMode: g.joinMode,
-  reviewWindowHours: g.reviewWindowHours,
-  reviewTimeoutAction: g.reviewTimeoutAction,
-  autoApproveWhenRulesPass: g.autoApproveWhenRulesPass,
-  requireUsername: g.requireUsername,
+  ...settingsOf(g),
 });
 
 export const planJson = (p: Plan) => ({

@@ -27,8 +27,8 @@ import {
   rejectApplication,
   removeBlacklist,
   removeQuestion,
-  setReviewSettings,
 } from '../app/review.ts';
+import { updateGroupSettings } from '../app/group-settings.ts';
 import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { formatMoney } from '../domain/money.ts';
 import { formatMoneyIn } from './format.ts';
@@ -528,7 +528,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     parse: (args) =>
       Number.isNaN(id(args[0])) || (args[1] !== 'auto' && args[1] !== 'review') || args.length > 2 ? null : { groupId: id(args[0]), mode: args[1] },
     run: async (ctx, input: { groupId: number; mode: 'auto' | 'review' }) => {
-      const g = await setReviewSettings(ctx.deps, ctx.actor, input.groupId, { joinMode: input.mode });
+      const g = await updateGroupSettings(ctx.deps, { actor: ctx.actor, groupId: input.groupId, changes: { joinMode: input.mode } });
       ctx.text('owner.joinmode_set', { groupId: g.id, group: g.title, mode: g.joinMode });
     },
   }),

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Group, Platform } from '../app/model.ts';
-import type { ReviewSettingsPatch } from '../app/ports.ts';
+import type { GroupSettingsPatch } from '../app/ports.ts';
 import { toGroup } from './mappers.ts';
 import type { Database } from './schema.ts';
 
@@ -41,19 +41,19 @@ export async function listGroups(db: Kysely<Database>): Promise<Group[]> {
   return rows.map(toGroup);
 }
 
-export async function setGroupReviewSettings(db: Kysely<Database>, id: number, p: ReviewSettingsPatch): Promise<void> {
-  const set: Partial<{
-    join_mode: string;
-    review_window_hours: number | null;
-    review_timeout_action: string;
-    auto_approve_when_rules_pass: number;
-    require_username: number;
-  }> = {};
-  if (p.joinMode !== undefined) set.join_mode = p.joinMode;
-  if (p.reviewWindowHours !== undefined) set.review_window_hours = p.reviewWindowHours;
-  if (p.reviewTimeoutAction !== undefined) set.review_timeout_action = p.reviewTimeoutAction;
-  if (p.autoApproveWhenRulesPass !== undefined) set.auto_approve_when_rules_pass = p.autoApproveWhenRulesPass ? 1 : 0;
-  if (p.requireUsername !== undefined) set.require_username = p.requireUsername ? 1 : 0;
-  if (Object.keys(set).length === 0) return;
-  await db.updateTable('groups').set(set).where('id', '=', id).execute();
+/** Writes the settings given (the others stay); null when there is no such group. */
+export async function updateGroupSettings(db: Kysely<Database>, id: number, p: GroupSettingsPatch): Promise<Group | null> {
+  const set = {
+    ...(p.graceMs !== undefined ? { grace_ms: p.graceMs } : {}),
+    ...(p.reminderOffsetsMs !== undefined ? { reminder_offsets: JSON.stringify(p.reminderOffsetsMs) } : {}),
+    ...(p.intruderPolicy !== undefined ? { intruder_policy: p.intruderPolicy } : {}),
+    ...(p.refundWindowHours !== undefined ? { refund_window_hours: p.refundWindowHours } : {}),
+    ...(p.joinMode !== undefined ? { join_mode: p.joinMode } : {}),
+    ...(p.reviewWindowHours !== undefined ? { review_window_hours: p.reviewWindowHours } : {}),
+    ...(p.reviewTimeoutAction !== undefined ? { review_timeout_action: p.reviewTimeoutAction } : {}),
+    ...(p.autoApproveWhenRulesPass !== undefined ? { auto_approve_when_rules_pass: p.autoApproveWhenRulesPass ? 1 : 0 } : {}),
+    ...(p.requireUsername !== undefined ? { require_username: p.requireUsername ? 1 : 0 } : {}),
+  };
+  if (Object.keys(set).length > 0) await db.updateTable('groups').set(set).where('id', '=', id).execute();
+  return getGroup(db, id);
 }

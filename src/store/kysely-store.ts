@@ -8,7 +8,7 @@ import { getClockOffset, setClockOffset } from './clock-repository.ts';
 import { claimAccessChecks, getMembershipAccess, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
 import { insertAudit, insertAudits, listAudit, pageAudit } from './audit-repository.ts';
 import { type OpenedDatabase, ping } from './database.ts';
-import { findGroupByChat, getGroup, insertGroup, listGroups, setGroupReviewSettings } from './groups-repository.ts';
+import { findGroupByChat, getGroup, insertGroup, listGroups, updateGroupSettings } from './groups-repository.ts';
 import {
   buryJob,
   claimJobs,
@@ -100,7 +100,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       get: (id) => getGroup(db, id),
       findByChat: (p, c) => findGroupByChat(db, p, c),
       list: () => listGroups(db),
-      setReviewSettings: (id, p) => setGroupReviewSettings(db, id, p),
+      updateSettings: (id, p) => updateGroupSettings(db, id, p),
     },
     review: reviewRepo(db),
     roster: rosterRepo(db),

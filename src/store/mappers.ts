@@ -26,6 +26,7 @@ export const toGroup = (r: GroupRow): Group => ({
   graceMs: r.grace_ms,
   reminderOffsetsMs: JSON.parse(r.reminder_offsets) as number[],
   intruderPolicy: r.intruder_policy as Group['intruderPolicy'],
+  refundWindowHours: Number(r.refund_window_hours),
   defaultLocale: r.default_locale,
   reviewWindowHours: r.review_window_hours,
   reviewTimeoutAction: r.review_timeout_action as Group['reviewTimeoutAction'],

@@ -52,6 +52,20 @@ export interface GroupsTable {
   auto_approve_when_rules_pass: ColumnType<number, number | undefined, number>;
   require_username: ColumnType<number, number | undefined, number>;
   created_at: number;
+  /** How long after a paid period starts its member may ask for a refund (migration 0014); 0: never. */
+  refund_window_hours: ColumnType<number, number | undefined, number>;
+}
+
+/** A refund a member asked for within their group's refund window (migration 0014); one per account and group. */
+export interface RefundRequestsTable {
+  id: Generated<number>;
+  account_id: number;
+  group_id: number;
+  order_id: string;
+  amount_minor: number;
+  currency: string;
+  reason: string;
+  requested_at: number;
 }
 
 export interface PlansTable {
@@ -252,6 +266,7 @@ export interface Database {
   owner_alerts: OwnerAlertsTable;
   group_whitelist: GroupWhitelistTable;
   roster_reports: RosterReportsTable;
+  refund_requests: RefundRequestsTable;
   telegram_groups: TelegramGroupsTable;
   telegram_invite_links: TelegramInviteLinksTable;
   telegram_join_requests: TelegramJoinRequestsTable;

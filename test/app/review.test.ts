@@ -17,8 +17,8 @@ import {
   rejectApplication,
   removeQuestion,
   reviewCounts,
-  setReviewSettings,
 } from '../../src/app/review.ts';
+import { updateGroupSettings } from '../../src/app/group-settings.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 import { HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
@@ -43,7 +43,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
   /** A review group with a plan, and a pending order of `userId`. */
   async function reviewOrder(deps: Parameters<typeof seedOrderDirect>[0], userId: string, opts: { chatId?: string; mode?: 'auto' | 'review' } = {}) {
     const first = await seedOrderDirect(deps, { userId, ...(opts.chatId ? { chatId: opts.chatId } : {}) });
-    await setReviewSettings(deps, admin, first.groupId, { joinMode: opts.mode ?? 'review' });
+    await updateGroupSettings(deps, { actor: admin, groupId: first.groupId, changes: { joinMode: opts.mode ?? 'review' } });
     return first;
   }
 
@@ -191,7 +191,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
 
   it('autoApproveWhenRulesPass approves at once', async ({ deps }) => {
     const s = await reviewOrder(deps, 'alice');
-    await setReviewSettings(deps, admin, s.groupId, { autoApproveWhenRulesPass: true });
+    await updateGroupSettings(deps, { actor: admin, groupId: s.groupId, changes: { autoApproveWhenRulesPass: true } });
     await payDevDirect(deps, s.orderId);
     expect((await deps.store.review.findByOrder(s.orderId))!.status).toBe('approved');
     expect((await membershipOf(deps, s.orderId)).status).toBe('active');
@@ -199,7 +199,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
 
   it('one appeal within the window: a second one, or one after the window, is refused', async ({ t, deps }) => {
     const s = await reviewOrder(deps, 'alice');
-    await setReviewSettings(deps, admin, s.groupId, { reviewWindowHours: 10 });
+    await updateGroupSettings(deps, { actor: admin, groupId: s.groupId, changes: { reviewWindowHours: 10 } });
     await payDevDirect(deps, s.orderId);
     const alice: Account = (await deps.store.accounts.find('playground', 'alice'))!;
     await rejects(appeal(deps, alice, 'x'.repeat(1001)), 'invalid_input', /at most 1000/);
@@ -242,7 +242,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     expect(t.gateway.of('text').some((c) => c.userId === 'alice' && c.text.includes('nobody decided'))).toBe(true);
 
     // A group that says approve.
-    await setReviewSettings(deps, admin, s.groupId, { reviewTimeoutAction: 'approve' });
+    await updateGroupSettings(deps, { actor: admin, groupId: s.groupId, changes: { reviewTimeoutAction: 'approve' } });
     const b = await seedOrderDirect(deps, { userId: 'bob', planId: s.planId });
     await payDevDirect(deps, b.orderId);
     await t.clock.advance(73 * HOUR_MS);
@@ -270,7 +270,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     );
     expect(await listApplications(deps, asOwner, {})).toEqual([]);
     expect((await listApplications(deps, admin, { status: 'pending' })).map((a) => a.id)).toEqual([app.id]);
-    await rejects(setReviewSettings(deps, asOwner, s.groupId, { joinMode: 'auto' }), 'forbidden', /not one of your groups/);
+    await rejects(updateGroupSettings(deps, { actor: asOwner, groupId: s.groupId, changes: { joinMode: 'auto' } }), 'forbidden', /not one of your groups/);
     expect((await deps.store.review.getApplication(app.id))!.status).toBe('pending');
   });
 });

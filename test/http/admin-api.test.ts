@@ -104,6 +104,59 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
     expect(await t.service.deps.store.plans.list()).toHaveLength(0);
   });
 
+  it('PATCH /api/groups/:id changes the settings given and answers the group; bad input is 400/404 with one line and changes nothing', async () => {
+    const created = await inject({
+      method: 'POST',
+      url: '/api/groups',
+      headers: auth,
+      payload: { platform: 'playground', chatId: 'room-1', title: 'Readers' },
+    });
+    const groupId = created.json().id as number;
+    const before = created.json();
+    expect(before).toMatchObject({ graceHours: 24, intruders: 'report', refundWindowHours: 0 });
+    const patch = (payload: unknown, id: number | string = groupId) =>
+      inject({ method: 'PATCH', url: `/api/groups/${id}`, headers: auth, payload: payload as object });
+
+    const bad: Array<[unknown, number, RegExp]> = [
+      [
+        {},
+        400,
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername$/,
+      ],
+      [{ graceHours: 48, joinMode: 'manual' }, 400, /join mode must be auto or review/],
+      [{ graceHours: '48' }, 400, /^grace hours must be a whole number of hours from 0 to 720 \(got "48"\)$/],
+      [{ reminders: 72 }, 400, /^reminders must be a list of hours before expiry/],
+      [{ reminders: [72, 'x'] }, 400, /^each reminder must be a whole number/],
+      [{ intruders: 'remove' }, 409, /^intruder policy remove needs a dry run you saw within 24 hours/],
+      [{ refundWindowHours: -72, graceHours: 1 }, 400, /^refund window must be a whole number of hours from 0 to 720 \(got "-72"\)$/],
+      [[1, 2], 400, /expected object/i],
+    ];
+    for (const [payload, status, message] of bad) {
+      const res = await patch(payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(status);
+      expect(res.json().message, JSON.stringify(payload)).toMatch(message);
+      expect(res.json().message).not.toContain('\n');
+    }
+    const missing = await patch({ graceHours: 1 }, 999);
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().message).toBe('no group with id 999');
+    expect((await patch({ graceHours: 1 }, 'abc')).statusCode).toBe(400);
+    expect((await inject({ method: 'PATCH', url: `/api/groups/${groupId}`, payload: { graceHours: 1 } })).statusCode).toBe(401);
+    expect((await inject({ method: 'GET', url: '/api/groups', headers: auth })).json().items).toEqual([before]);
+
+    const ok = await patch({ graceHours: 48, reminders: [24, 72], intruders: 'ignore', refundWindowHours: 72 });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ ...before, graceHours: 48, reminders: [72, 24], intruders: 'ignore', refundWindowHours: 72 });
+    expect((await inject({ method: 'GET', url: '/api/groups', headers: auth })).json().items).toEqual([ok.json()]);
+    const audit = await inject({ method: 'GET', url: `/api/audit?subjectType=group&subjectId=${groupId}&action=group.settings`, headers: auth });
+    expect(audit.json().items.map((e: { actor: string; reason: string }) => [e.actor, e.reason])).toEqual([
+      [
+        'admin:api',
+        expect.stringMatching(/^grace hours 24 h → 48 h; reminders .* → 72,24 h before expiry; intruder policy report → ignore; refund window off → 72 h$/),
+      ],
+    ]);
+  });
+
   it('refuses a duplicate group and a plan over an unknown group', async () => {
     const payload = { platform: 'playground', chatId: 'dup', title: 'Dup' };
     expect((await inject({ method: 'POST', url: '/api/groups', headers: auth, payload })).statusCode).toBe(201);

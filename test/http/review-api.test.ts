@@ -1,4 +1,4 @@
-// The join review through the HTTP surface (issue 17): PATCH /api/groups/:id/review, GET /api/applications,
+// The join review through the HTTP surface (issue 17): PATCH /api/groups/:id, GET /api/applications,
 // POST /api/applications/:id/approve|reject, the figures in GET /api/stats and /metrics, and the payment
 // arriving as a signed dev webhook (POST /pay/:id/dev-pay goes the same way).
 import { describe, expect } from 'vitest';
@@ -13,11 +13,11 @@ describe.each(DIALECTS)('join review admin API (%s)', (dialect) => {
   it('review mode set by PATCH; approve and reject; bad input answered 4xx; stats and metrics count it', async ({ t, deps }) => {
     const inject = t.service.app.inject.bind(t.service.app);
     const a = await seedOrderDirect(deps, { userId: 'alice' });
-    const bad = await inject({ method: 'PATCH', url: `/api/groups/${a.groupId}/review`, headers: auth, payload: { joinMode: 'manual' } });
+    const bad = await inject({ method: 'PATCH', url: `/api/groups/${a.groupId}`, headers: auth, payload: { joinMode: 'manual' } });
     expect(bad.statusCode).toBe(400);
     const set = await inject({
       method: 'PATCH',
-      url: `/api/groups/${a.groupId}/review`,
+      url: `/api/groups/${a.groupId}`,
       headers: auth,
       payload: { joinMode: 'review', reviewWindowHours: 48 },
     });

@@ -129,16 +129,23 @@ export interface RosterReport {
   createdAt: number;
 }
 
-export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
+/** The group settings `updateGroupSettings` (src/app/group-settings.ts) writes. */
+export type GroupSettingsPatch = Partial<
+  Pick<
+    Group,
+    | 'graceMs'
+    | 'reminderOffsetsMs'
+    | 'intruderPolicy'
+    | 'refundWindowHours'
+    | 'joinMode'
+    | 'reviewWindowHours'
+    | 'reviewTimeoutAction'
+    | 'autoApproveWhenRulesPass'
+    | 'requireUsername'
+  >
+>;
 
-/** A group's join review settings (issue 17); each absent key stays as it is. */
-export interface ReviewSettingsPatch {
-  joinMode?: 'auto' | 'review';
-  reviewWindowHours?: number | null;
-  reviewTimeoutAction?: 'approve' | 'refund';
-  autoApproveWhenRulesPass?: boolean;
-  requireUsername?: boolean;
-}
+export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
 
 export interface ApplicationPatch {
   answers?: ReviewAnswer[];
@@ -193,7 +200,8 @@ export interface Repos {
     get(id: number): Promise<Group | null>;
     findByChat(platform: Platform, platformChatId: string): Promise<Group | null>;
     list(): Promise<Group[]>;
-    setReviewSettings(id: number, patch: ReviewSettingsPatch): Promise<void>;
+    /** Writes the settings given (the others stay); null when there is no such group. */
+    updateSettings(id: number, patch: GroupSettingsPatch): Promise<Group | null>;
   };
   /** Join review (issue 17): applications, the blacklist, the owner's questions and people's answers. */
   review: {

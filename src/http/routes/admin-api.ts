@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto';
 import type { Actor } from '../../app/actors.ts';
 import { addGroup, addPlan } from '../../app/catalog-admin.ts';
 import { createCheckout } from '../../app/checkout.ts';
+import { SETTINGS, updateGroupSettings } from '../../app/group-settings.ts';
 import type { Membership } from '../../app/model.ts';
 import { approveOrder, banMember, createClaimCode, extendMembership, removeMember, unbanMember } from '../../app/owners.ts';
 import { Cursors, pageLimit } from '../../app/paging.ts';
 import { requestRefund } from '../../app/refunds.ts';
-import { approveApplication, listApplications, rejectApplication, setReviewSettings } from '../../app/review.ts';
+import { approveApplication, listApplications, rejectApplication } from '../../app/review.ts';
 import { computeStats } from '../../app/stats.ts';
 import { invalid, notFound } from '../../domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from '../../domain/membership.ts';
@@ -109,6 +110,14 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.post('/api/groups', async (req, reply) => {
     const body = parseInput(z.object({ platform: z.string(), chatId: z.union([z.string(), z.number()]).transform(String), title: z.string() }), req.body);
     return reply.status(201).send(groupJson(await addGroup(a, { ...body, actor })));
+  });
+
+  // The body's keys are the group settings' (SETTINGS); the use case checks each value. Unknown keys: 400.
+  const settingsBody = z.object(Object.fromEntries(SETTINGS.map((s) => [s.key, z.unknown().optional()]))).strict();
+  app.patch<{ Params: { id: string } }>('/api/groups/:id', async (req) => {
+    const groupId = parseInput(id, req.params.id);
+    const changes = parseInput(settingsBody, req.body ?? {});
+    return groupJson(await updateGroupSettings(a, { actor, groupId, changes }));
   });
 
   app.get('/api/plans', async (req) => {
@@ -227,23 +236,6 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.post<{ Params: { id: string } }>('/api/applications/:id/reject', async (req) => {
     const body = parseInput(z.object({ reason: z.string().min(1).max(500) }), req.body ?? {});
     return applicationJson(await rejectApplication(a, { actor, applicationId: applicationId(req.params.id), reason: body.reason }));
-  });
-  // The join review settings of a group, until the generic group settings route takes them over.
-  app.patch<{ Params: { id: string } }>('/api/groups/:id/review', async (req) => {
-    const body = parseInput(
-      z
-        .object({
-          joinMode: z.enum(['auto', 'review']).optional(),
-          reviewWindowHours: z.number().int().min(1).max(720).nullable().optional(),
-          reviewTimeoutAction: z.enum(['approve', 'refund']).optional(),
-          autoApproveWhenRulesPass: z.boolean().optional(),
-          requireUsername: z.boolean().optional(),
-        })
-        .strict(),
-      req.body ?? {},
-    );
-    if (!/^\d{1,9}$/.test(req.params.id)) throw invalid('group id must be a number');
-    return groupJson(await setReviewSettings(a, actor, Number(req.params.id), body));
   });
 
   // ---- owners, audit, stats
