@@ -53,7 +53,17 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       groupId: g.id,
       changes: { graceHours: 48, reminders: [24, 72, 24], refundWindowHours: 72 },
     });
-    expect(settingsOf(updated)).toEqual({ graceHours: 48, reminders: [72, 24], intruders: 'report', refundWindowHours: 72, joinMode: 'auto', reviewWindowHours: null, reviewTimeoutAction: 'refund', autoApproveWhenRulesPass: false, requireUsername: false });
+    expect(settingsOf(updated)).toEqual({
+      graceHours: 48,
+      reminders: [72, 24],
+      intruders: 'report',
+      refundWindowHours: 72,
+      joinMode: 'auto',
+      reviewWindowHours: null,
+      reviewTimeoutAction: 'refund',
+      autoApproveWhenRulesPass: false,
+      requireUsername: false,
+    });
     const stored = (await deps.store.groups.get(g.id))!;
     expect(stored.graceMs).toBe(48 * HOUR_MS);
     expect(stored.reminderOffsetsMs).toEqual([72 * HOUR_MS, 24 * HOUR_MS]);
@@ -76,7 +86,17 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
     await updateGroupSettings(deps, { actor: admin, groupId: g.id, changes: { reminders: [], intruders: 'ignore' } });
     const after = (await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings');
     expect(after.map((a) => a.reason)).toEqual([audit[0]!.reason, 'reminders 72,24 h before expiry → none; intruder policy report → ignore']);
-    expect(settingsOf((await deps.store.groups.get(g.id))!)).toEqual({ graceHours: 48, reminders: [], intruders: 'ignore', refundWindowHours: 72, joinMode: 'auto', reviewWindowHours: null, reviewTimeoutAction: 'refund', autoApproveWhenRulesPass: false, requireUsername: false });
+    expect(settingsOf((await deps.store.groups.get(g.id))!)).toEqual({
+      graceHours: 48,
+      reminders: [],
+      intruders: 'ignore',
+      refundWindowHours: 72,
+      joinMode: 'auto',
+      reviewWindowHours: null,
+      reviewTimeoutAction: 'refund',
+      autoApproveWhenRulesPass: false,
+      requireUsername: false,
+    });
   });
 
   it('bad values: one clear line each, and nothing changes (not even the good values given with them)', async ({ deps }) => {
