@@ -531,6 +531,21 @@ export async function myPendingQuestions(deps: AppDeps, account: Account): Promi
   return order ? questionsForPlan(deps, account.id, order.planId) : [];
 }
 
+/**
+ * A Telegram join request's `bio`: stored on the person's newest application for a plan opening that group
+ * (the reviewer sees it; Telegram sends it with chat_join_request). Nothing when there is no such application.
+ */
+export async function recordBio(deps: AppDeps, accountId: number, groupId: number, bio: string): Promise<boolean> {
+  const text = bio.trim().slice(0, 1000);
+  if (!text) return false;
+  const now = deps.clock.now();
+  for (const app of await deps.store.review.listApplications({ accountId, groupIds: [groupId], limit: 1 })) {
+    await deps.store.review.update(app.id, { bio: text }, now);
+    return true;
+  }
+  return false;
+}
+
 // ------------------------------------------------------------------ the clock
 
 /** The scheduler's sweep: timeouts (the group's reviewTimeoutAction), then owner reminders at 24 h and 60 h. */
