@@ -219,11 +219,12 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     const locale = account.locale ?? settings.defaultLocale;
     let text = messages.render(locale, p.message);
     if (p.coalesced) text += `\n${messages.render(locale, { key: 'owner.alert_coalesced', params: { count: p.coalesced } })}`;
-    if (p.choices && p.choices.length > 0) {
+    const gateway = gatewayFor(account.platform);
+    if (p.choices && p.choices.length > 0 && gateway.choicesAreButtons) {
       const options = p.choices.map((c) => ({ value: c.value, label: messages.render(locale, c.label) }));
-      return gatewayFor(account.platform).sendChoices(account.platformUserId, text, options, { lane: job.lane as 'notice' });
+      return gateway.sendChoices(account.platformUserId, text, options, { lane: job.lane as 'notice' });
     }
-    await gatewayFor(account.platform).sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
+    await gateway.sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
   });
 
   registry.register(REMIND, async (p) => {

@@ -24,6 +24,7 @@ import { HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
+import { RecordingGateway } from '../fakes/recording-gateway.ts';
 
 const admin: Actor = { kind: 'admin', via: 'cli' };
 
@@ -251,6 +252,21 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     expect((await deps.store.review.findByOrder(b.orderId))!.status).toBe('timed_out');
     const counts = await reviewCounts(deps, admin);
     expect(counts).toMatchObject({ applications: 2, timedOut: 2 });
+  });
+
+  it('an owner on a platform whose choices are a numbered text menu (WeChat) gets the application as text with 通过 / 拒绝', async ({ t, deps }) => {
+    const wechat = new RecordingGateway('wechat', false);
+    deps.gateways.set('wechat', wechat);
+    const s = await reviewOrder(deps, 'alice');
+    const { code } = await createClaimCode(deps, admin);
+    await redeemClaimCode(deps, { platform: 'wechat', userId: 'wx-owner', code });
+    await payDevDirect(deps, s.orderId);
+    const app = (await deps.store.review.findByOrder(s.orderId))!;
+    await t.service.worker.drain();
+    expect(wechat.of('choices')).toEqual([]);
+    const [alert] = wechat.of('text').filter((c) => c.userId === 'wx-owner');
+    expect(alert!.text).toContain(`通过 ${app.id}`);
+    expect(alert!.text).toContain(`拒绝 ${app.id}`);
   });
 
   it('a reviewer who is not an owner of that group is refused, and the list shows only their groups', async ({ deps }) => {
