@@ -512,6 +512,17 @@ export async function answerQuestion(deps: AppDeps, account: Account, questionId
   deps.onJobsEnqueued?.();
 }
 
+/** Runs the rules again on the member's pending applications within their window (a username set meanwhile). */
+export async function recheckApplications(deps: AppDeps, account: Account): Promise<void> {
+  const now = deps.clock.now();
+  await deps.store.transaction(async (tx) => {
+    for (const app of await tx.review.listApplications({ accountId: account.id, status: 'pending', limit: 10 })) {
+      if (app.deadline > now) await evaluate(deps, tx, app, now);
+    }
+  });
+  deps.onJobsEnqueued?.();
+}
+
 /** The questions a plan asks (its review groups'), each with the person's answer if any. */
 export async function questionsForPlan(deps: AppDeps, accountId: number, planId: number): Promise<Array<GroupQuestion & { answer: string | null }>> {
   const bought = await deps.store.plans.getWithGroups(planId);

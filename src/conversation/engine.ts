@@ -23,6 +23,7 @@ import {
   listBlacklist,
   listQuestions,
   myPendingQuestions,
+  recheckApplications,
   questionsForPlan,
   rejectApplication,
   removeBlacklist,
@@ -302,7 +303,7 @@ class Turn {
       if (text) throw new DomainError('invalid_input', 'write /answer <n> <text>, n being the number of the question');
       const lines = questions.map((q, i) => `${i + 1}. ${q.text}\n→ ${q.answer ?? '-'}`).join('\n');
       // Asking again also re-runs the rules (a username set meanwhile).
-      if (questions[0]?.answer) await answerQuestion(this.deps, this.account, questions[0].id, questions[0].answer);
+      await recheckApplications(this.deps, this.account);
       return this.text('review.questions_list', { lines: lines || '-' });
     }
     const q = questions[n - 1];
@@ -313,12 +314,17 @@ class Turn {
 
   private async status() {
     const { store } = this.deps;
-    const memberships = (await store.memberships.list({ accountId: this.account.id })).filter((m) => m.expiresAt > 0);
+    // A membership never paid for has no expiry to show, unless it awaits the join review.
+    const memberships = (await store.memberships.list({ accountId: this.account.id })).filter((m) => m.expiresAt > 0 || m.status === 'awaiting_review');
     if (memberships.length === 0) return this.text('status.none');
     const lines = [];
     for (const m of memberships) {
       const group = await store.groups.get(m.groupId);
-      lines.push(this.t('status.line', { group: group?.title ?? '?', status: this.t(`status.${m.status}`), expiresAt: m.expiresAt }));
+      lines.push(
+        m.status === 'awaiting_review'
+          ? this.t('status.awaiting_line', { group: group?.title ?? '?' })
+          : this.t('status.line', { group: group?.title ?? '?', status: this.t(`status.${m.status}`), expiresAt: m.expiresAt }),
+      );
     }
     this.choices(lines.join('\n'), [{ value: 'cmd:renew', label: this.t('button.renew') }]);
   }

@@ -53,6 +53,10 @@ describe.each(DIALECTS)('join review in chat (%s)', (dialect) => {
     expect(alert && 'choices' in alert ? alert.choices.map((c) => c.value) : []).toEqual([`review:approve:${app.id}`, `review:reject:${app.id}`]);
     expect(alert && 'text' in alert ? alert.text : '').toMatch(/From a friend/);
 
+    expect(await say('alice', '/status')).toMatch(/waiting for the owner's review/);
+    expect(await say('alice', '/answer')).toMatch(/1\. How did you hear about us\?\n→ From a friend/);
+    expect(await say('alice', '/answer 1 A friend from work')).toMatch(/is saved/);
+    expect(await say('alice', '/answer 4 nothing')).toMatch(/there is no question 4/);
     // The member appeals once.
     expect(await say('alice', '申诉 I run the Shanghai chapter')).toMatch(/appeal was sent/);
     expect(await say('alice', '/appeal again')).toMatch(/already sent your appeal/);
