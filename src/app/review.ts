@@ -351,6 +351,29 @@ async function decide(
   });
 }
 
+/** An application whose order was refunded outside the review: rejected, its memberships out of awaiting_review. */
+async function closeRefunded(tx: Repos, app: Application, l: Loaded, now: number): Promise<void> {
+  if (
+    !(await tx.review.decide(app.id, 'rejected', { decidedBy: SYSTEM, reason: `order ${l.order.status === 'refunded' ? 'refunded' : 'being refunded'}` }, now))
+  )
+    return;
+  for (const g of l.groups) {
+    const m = await tx.memberships.getForUpdate(app.accountId, g.id);
+    if (m?.status !== 'awaiting_review') continue;
+    const next = applyMembershipEvent(m, { type: 'reject_review' });
+    await tx.memberships.update(m.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
+  }
+  await tx.audit.insert({
+    at: now,
+    actor: SYSTEM,
+    action: 'review.reject',
+    subjectType: 'application',
+    subjectId: String(app.id),
+    reason: 'the order was refunded before anyone decided',
+    detail: { orderId: l.order.id },
+  });
+}
+
 /** Loads an application for an owner decision and checks the actor owns every group of its plan. */
 async function ownedApplication(tx: Repos, actor: Actor, applicationId: number): Promise<{ app: Application; l: Loaded }> {
   const app = Number.isSafeInteger(applicationId) ? await tx.review.getApplication(applicationId) : null;
@@ -569,6 +592,11 @@ export async function sweepReviews(deps: AppDeps): Promise<{ timedOut: number; r
         const app = await tx.review.getApplication(due.id);
         if (!app || app.status !== 'pending') return;
         const l = await load(tx, app);
+        if (l.order.status === 'refunded' || l.order.status === 'refund_pending') {
+          // Refunded meanwhile (an owner's /refund, the provider's dashboard): nothing left to decide; closed.
+          await closeRefunded(tx, app, l, now);
+          return;
+        }
         const review = l.groups.filter((g) => g.joinMode === 'review');
         // The strictest wins: any review group that says refund refunds.
         const action = review.some((g) => g.reviewTimeoutAction === 'refund') || review.length === 0 ? 'refund' : 'approve';

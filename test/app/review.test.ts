@@ -149,6 +149,11 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('refunded');
     await rejects(rejectApplication(deps, { actor: admin, applicationId: app.id, reason: 'no' }), 'conflict', /already refunded/);
     expect((await deps.store.review.getApplication(app.id))!.status).toBe('pending');
+    // At the deadline the sweep closes it (nothing left to decide), the membership out of awaiting_review.
+    await t.clock.advance(73 * HOUR_MS);
+    await t.service.scheduler.tick();
+    expect((await deps.store.review.getApplication(app.id))!).toMatchObject({ status: 'rejected', reason: 'order refunded' });
+    expect((await membershipOf(deps, s.orderId)).status).toBe('expired');
   });
 
   it('blacklist: a display-name pattern rejects and refunds at once; an invalid pattern is refused clearly', async ({ t, deps }) => {
@@ -288,5 +293,9 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     expect((await listApplications(deps, admin, { status: 'pending' })).map((a) => a.id)).toEqual([app.id]);
     await rejects(updateGroupSettings(deps, { actor: asOwner, groupId: s.groupId, changes: { joinMode: 'auto' } }), 'forbidden', /not one of your groups/);
     expect((await deps.store.review.getApplication(app.id))!.status).toBe('pending');
+    // A scoped owner may blacklist in their own group only, never for every group.
+    await rejects(addBlacklist(deps, asOwner, { groupId: null, kind: 'account', value: '1' }), 'forbidden', /only an owner/);
+    await rejects(addBlacklist(deps, asOwner, { groupId: s.groupId, kind: 'account', value: '1' }), 'forbidden', /not one of your groups/);
+    expect((await addBlacklist(deps, asOwner, { groupId: other.groupId, kind: 'account', value: '1' })).groupId).toBe(other.groupId);
   });
 });
