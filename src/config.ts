@@ -9,6 +9,7 @@ import { parseEnv } from 'node:util';
 import cron from 'node-cron';
 import { z } from 'zod';
 import type { AppSettings } from './app/deps.ts';
+import { parseStarsRates, type StarsRate } from './domain/pricing.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -236,6 +237,19 @@ const Env = z.object({
   TELEGRAM_RATE_PER_CHAT_PER_SECOND: int(1, 100).default(1),
   TELEGRAM_RATE_PER_GROUP_PER_MINUTE: int(1, 1000).default(20),
   TELEGRAM_RATE_CALLS_PER_SECOND: int(1, 1000).default(30),
+  // Stars per one unit of a currency (CNY=7.5,USD=55): the Stars price of a Telegram plan without its own.
+  STARS_PER_UNIT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseStarsRates(v ?? '');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    }),
+  PAYSUPPORT_TEXT: z.string().trim().max(2000, 'must be at most 2000 characters').optional(),
   WECHATY_PUPPET: z.string().trim().optional(),
   WECHATY_PUPPET_SERVICE_TOKEN: z.string().trim().optional(),
   WECHAT_FRIEND_KEYWORD: z.string().trim().max(50, 'must be at most 50 characters').optional(),
@@ -274,7 +288,12 @@ export interface Config {
   tzDisplay: string;
   defaultLocale: 'en' | 'zh-CN';
   allowDevPayments: boolean;
+  /** PAYMENT_PROVIDERS, plus `stars` whenever Telegram runs (Telegram requires Stars for digital goods). */
   paymentProviders: string[];
+  /** STARS_PER_UNIT: stars per unit of a currency, for Telegram plans without their own Stars price. */
+  starsRates: Map<string, StarsRate>;
+  /** PAYSUPPORT_TEXT: the owner's answer to /paysupport (null: the catalogue's default). */
+  paySupportText: string | null;
   orderTtlMs: number;
   graceMs: number;
   /** Join review (issue 17): how long a paid person waits for a decision before the group's timeout action. */
@@ -443,7 +462,10 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     tzDisplay: e.TZ_DISPLAY,
     defaultLocale: e.DEFAULT_LOCALE,
     allowDevPayments: e.ALLOW_DEV_PAYMENTS,
-    paymentProviders: e.PAYMENT_PROVIDERS,
+    // Telegram's rule for bots selling digital goods: Stars must be offered (telegram.org/tos/bot-developers).
+    paymentProviders: telegram && !enabled('stars') ? [...e.PAYMENT_PROVIDERS, 'stars'] : e.PAYMENT_PROVIDERS,
+    starsRates: e.STARS_PER_UNIT,
+    paySupportText: e.PAYSUPPORT_TEXT || null,
     orderTtlMs: e.ORDER_TTL_MINUTES * 60_000,
     graceMs: e.GRACE_HOURS * 3_600_000,
     reviewWindowHours: e.REVIEW_WINDOW_HOURS,
@@ -534,6 +556,8 @@ export function appSettings(config: Config): AppSettings {
     defaultLocale: config.defaultLocale,
     tzDisplay: config.tzDisplay,
     webhookPayloadRetentionMs: config.webhookPayloadRetentionMs,
+    starsRates: config.starsRates,
+    paySupportText: config.paySupportText,
   };
 }
 

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { ApiCaller } from '../bots/telegram/bot-api-client.ts';
 import { systemClock } from './app/clocks.ts';
 import { ConfigError, type Config, loadConfig } from './config.ts';
+import { starsPriceOf } from './domain/pricing.ts';
 import { createPaymentProviders } from './payments/registry.ts';
 import { databaseLocation, migrationStatus, NoDatabaseError, openDatabase, sqlitePath } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
@@ -82,12 +83,29 @@ async function databaseChecks(config: Config, add: Add): Promise<void> {
     if (unknown.length > 0) add('database', 'fail', `${where} was migrated by a newer version (${unknown.join(', ')}); run that version`);
     else if (pending.length > 0) add('database', 'fail', `${where} lacks ${pending.length} migration(s) (${pending.join(', ')}); run "gatekeeper migrate"`);
     else add('database', 'ok', `${where} is reachable and migrated`);
-    if (config.telegram && unknown.length === 0 && pending.length === 0) await telegramGroupChecks(createStore(opened), add);
+    if (config.telegram && unknown.length === 0 && pending.length === 0) {
+      await telegramGroupChecks(createStore(opened), add);
+      await telegramStarsChecks(createStore(opened), config, add);
+    }
   } catch (e) {
     add('database', 'fail', `cannot read ${where}: ${firstLine(e)}; check DATABASE_URL`);
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * Telegram requires every plan sold in a bot to be purchasable with Stars: a Telegram plan on sale needs its own
+ * Stars price or a STARS_PER_UNIT rate for its currency (plans made before that rule may have neither).
+ */
+async function telegramStarsChecks(store: ReturnType<typeof createStore>, config: Config, add: Add): Promise<void> {
+  const telegramGroups = new Set((await store.groups.list()).filter((g) => g.platform === 'telegram').map((g) => g.id));
+  const plans = (await store.plans.list({ activeOnly: true })).filter((p) => p.groupIds.some((id) => telegramGroups.has(id)));
+  if (plans.length === 0) return;
+  const lacking = plans.filter((p) => starsPriceOf(p, config.starsRates) === null);
+  if (lacking.length === 0) return add('telegram stars', 'ok', `every Telegram plan on sale has a price in Stars (${plans.length})`);
+  const names = lacking.map((p) => `plan ${p.id} "${p.name}" (${p.currency})`).join(', ');
+  add('telegram stars', 'fail', `${names} cannot be paid with Telegram Stars, which Telegram requires; set STARS_PER_UNIT for the currency`);
 }
 
 /** The bot's standing in each bound Telegram group, as its last my_chat_member update told it. */

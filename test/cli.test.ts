@@ -48,18 +48,33 @@ describe.each(targets)('gatekeeper CLI (%s)', (_name, setup) => {
     const g = await cli(['group', 'add', '--platform', 'telegram', '--chat', '-1001234', '--title', 'Readers', '--json'], env);
     expect(g.code).toBe(0);
     expect(JSON.parse(g.out)).toEqual({ id: 1 });
-    const p = await cli(['plan', 'add', '--group', '1', '--name', 'Monthly', '--price', '9.90', '--currency', 'CNY', '--days', '30', '--json'], env);
+    const p = await cli(
+      ['plan', 'add', '--group', '1', '--name', 'Monthly', '--price', '9.90', '--currency', 'CNY', '--days', '30', '--stars', '75', '--json'],
+      env,
+    );
     expect(JSON.parse(p.out)).toEqual({ id: 1 });
     const list = await cli(['member', 'list', '--group', '1', '--json'], env);
     expect(JSON.parse(list.out)).toEqual([]);
-    const text = await cli(['plan', 'add', '--group', '1', '--name', 'Yearly', '--price', '99', '--currency', 'cny', '--days', '365'], env);
-    expect(text.out).toBe('plan 2 added: "Yearly" 99.00 CNY for 365 days, groups 1');
+    const text = await cli(['plan', 'add', '--group', '1', '--name', 'Yearly', '--price', '99', '--currency', 'cny', '--days', '365', '--stars', '750'], env);
+    expect(text.out).toBe('plan 2 added: "Yearly" 99.00 CNY or 750 Stars for 365 days, groups 1');
+    // Telegram requires Stars for digital goods: a Telegram plan without a Stars price (and no STARS_PER_UNIT) is refused.
+    const noStars = await cli(['plan', 'add', '--group', '1', '--name', 'Weekly', '--price', '3', '--currency', 'CNY', '--days', '7'], env);
+    expect(noStars).toEqual({
+      code: 1,
+      out: '',
+      err: 'a plan for a Telegram group needs a price in Telegram Stars: give one (--stars <n>, stars=<n>) or set STARS_PER_UNIT for CNY',
+    });
+    for (const bad of ['0', '1.5', 'ten', '100001'])
+      expect(
+        (await cli(['plan', 'add', '--group', '1', '--name', 'Weekly', '--price', '3', '--currency', 'CNY', '--days', '7', '--stars', bad], env)).code,
+      ).toBe(1);
+    expect(JSON.parse((await cli(['plan', 'list', '--json'], env)).out).map((x: { starsPrice: number | null }) => x.starsPrice)).toEqual([75, 750]);
   });
 
   it('plan add refuses a name already on sale in the group unless --force', async () => {
     await cli(['group', 'add', '--platform', 'telegram', '--chat', '-1001', '--title', 'A'], env);
     await cli(['group', 'add', '--platform', 'telegram', '--chat', '-1002', '--title', 'B'], env);
-    const add = (...extra: string[]) => cli(['plan', 'add', '--price', '9.90', '--currency', 'CNY', '--days', '30', ...extra], env);
+    const add = (...extra: string[]) => cli(['plan', 'add', '--price', '9.90', '--currency', 'CNY', '--days', '30', '--stars', '75', ...extra], env);
     expect((await add('--group', '1', '--name', 'Monthly')).code).toBe(0);
     const again = await add('--group', '2', '--group', '1', '--name', ' monthly ');
     expect(again).toEqual({

@@ -136,6 +136,9 @@ describe('config', () => {
     expect(() => loadConfig({ WECHATY_PUPPET_SERVICE_TOKEN: 'tok' })).toThrow(/ALLOW_DEV_PAYMENTS=1/);
     const c = loadConfig({ TELEGRAM_BOT_TOKEN: '123:abc', ALLOW_DEV_PAYMENTS: '1' });
     expect(c.telegram).toMatchObject({ mode: 'polling' });
+    // Telegram requires Stars for digital goods: the Stars rail is on whenever Telegram is.
+    expect(c.paymentProviders).toEqual(['dev', 'stars']);
+    expect(loadConfig({}).paymentProviders).toEqual(['dev']);
     expect(c.playground).toBe(false);
     expect(loadConfig({ PLAYGROUND: 'off' }).playground).toBe(false);
   });
@@ -178,6 +181,15 @@ describe('config', () => {
     for (const v of ['2', 'nginx', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', '10.0.0.256', '10.0.0.1,,x']) {
       expect(() => loadConfig({ TRUST_PROXY: v })).toThrow(/^TRUST_PROXY must be off, on, or a comma list of your proxies' addresses\/CIDRs .*\(got ".*"\)$/);
     }
+  });
+
+  it('reads STARS_PER_UNIT and PAYSUPPORT_TEXT, and names STARS_PER_UNIT in one line when it is bad', () => {
+    expect(loadConfig({}).starsRates).toEqual(new Map());
+    expect([...loadConfig({ STARS_PER_UNIT: 'CNY=7.5,usd=55' }).starsRates.keys()]).toEqual(['CNY', 'USD']);
+    expect(() => loadConfig({ STARS_PER_UNIT: 'CNY=seven' })).toThrow(/^STARS_PER_UNIT .*each entry must be CURRENCY=stars-per-unit/);
+    expect(() => loadConfig({ STARS_PER_UNIT: 'CNY=7,CNY=8' })).toThrow(/^STARS_PER_UNIT .*CNY is given twice/);
+    expect(loadConfig({}).paySupportText).toBeNull();
+    expect(loadConfig({ PAYSUPPORT_TEXT: ' Mail pay@example.com ' }).paySupportText).toBe('Mail pay@example.com');
   });
 
   it('keeps raw webhook bodies WEBHOOK_PAYLOAD_RETENTION_DAYS (30 by default)', () => {

@@ -203,5 +203,23 @@ describe('gatekeeper doctor', () => {
       expect(r.code).toBe(1);
       expect(r.out).toContain(`FAIL  telegram group ${lacking.id}: "Writers": the bot lacks`);
     });
+
+    it('every Telegram plan on sale can be paid with Stars (its own price, or a STARS_PER_UNIT rate)', async () => {
+      const opened = await quickstart(tg());
+      const store = createStore(opened);
+      const g = await store.groups.insert(
+        { platform: 'telegram', platformChatId: '-1001', title: 'Readers', ownerAccountId: null, graceMs: 0, reminderOffsetsMs: [] },
+        0,
+      );
+      await store.plans.insert({ name: 'Own', priceMinor: 990, currency: 'CNY', durationDays: 30, groupIds: [g.id], starsPrice: 80 }, 0);
+      const old = await store.plans.insert({ name: 'Old', priceMinor: 500, currency: 'USD', durationDays: 30, groupIds: [g.id] }, 0);
+      await opened.close();
+      expect(byName(await runDoctor({ ...env, ...tg() }, { offline: true }))['telegram stars']).toEqual({
+        name: 'telegram stars',
+        status: 'fail',
+        detail: `plan ${old.id} "Old" (USD) cannot be paid with Telegram Stars, which Telegram requires; set STARS_PER_UNIT for the currency`,
+      });
+      expect(byName(await runDoctor({ ...env, ...tg(), STARS_PER_UNIT: 'USD=55' }, { offline: true }))['telegram stars']).toMatchObject({ status: 'ok' });
+    });
   });
 });

@@ -44,6 +44,7 @@ interface StarTransaction {
 
 export class StarsProvider implements PaymentProvider {
   readonly name = 'stars';
+  readonly chatPlatform = 'telegram' as const;
   readonly merchantId = null;
 
   constructor(private readonly c: TelegramContext) {}

@@ -4,6 +4,7 @@ import { groupAudit } from './audit-entries.ts';
 import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from '../domain/membership.ts';
 import { normalizeCurrency, parsePrice } from '../domain/money.ts';
+import { parseStarsPrice, starsPriceOf } from '../domain/pricing.ts';
 import { type Actor, actorLabel, assertOwner, assertOwnerOf } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { type Group, isPlatform, type Plan } from './model.ts';
@@ -47,6 +48,8 @@ export interface AddPlanInput {
   actor: Actor;
   /** Add it even when a plan on sale in one of its groups has the same name. */
   force?: boolean;
+  /** The price in Telegram Stars (whole stars); unset: derived from STARS_PER_UNIT (domain/pricing.ts). */
+  stars?: string | number;
 }
 
 export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan> {
@@ -56,6 +59,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
   const priceMinor = parsePrice(String(input.price ?? ''), currency);
   if (priceMinor === 0) throw invalid('price must be more than zero');
   if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_PLAN_DAYS) throw invalid(`days must be a whole number from 1 to ${MAX_PLAN_DAYS}`);
+  const starsPrice = input.stars === undefined || input.stars === null ? null : parseStarsPrice(input.stars);
   const groupIds = [...new Set(input.groupIds)];
   if (groupIds.length === 0) throw invalid('a plan must open at least one group');
   const now = deps.clock.now();
@@ -68,6 +72,10 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
       groups.push(g);
     }
     if (new Set(groups.map((g) => g.platform)).size > 1) throw invalid('a plan opens groups of one platform only');
+    // Telegram requires digital goods sold in a bot to be purchasable with Stars (telegram.org/tos/bot-developers):
+    // a Telegram plan needs a Stars price, its own or one STARS_PER_UNIT derives.
+    if (groups[0]?.platform === 'telegram' && starsPriceOf({ priceMinor, currency, starsPrice }, deps.settings.starsRates ?? new Map()) === null)
+      throw invalid(`a plan for a Telegram group needs a price in Telegram Stars: give one (--stars <n>, stars=<n>) or set STARS_PER_UNIT for ${currency}`);
     // Two plans on sale under one name: a buyer choosing between them could not tell which is which.
     if (!input.force) {
       const key = name.toLocaleLowerCase();
@@ -76,7 +84,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
         if (same) throw conflict(`group ${g.id} already has a plan on sale named "${same.name}" (plan ${same.id}); choose another name or disable that plan`);
       }
     }
-    const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds }, now);
+    const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds, starsPrice }, now);
     await tx.audit.insert({
       at: now,
       actor: actorLabel(input.actor),
@@ -84,7 +92,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
       subjectType: 'plan',
       subjectId: String(plan.id),
       reason: `new plan "${name}"`,
-      detail: { priceMinor, currency, days: input.days, groupIds },
+      detail: { priceMinor, currency, days: input.days, groupIds, starsPrice },
     });
     return plan;
   });

@@ -2,9 +2,10 @@
 // transaction. If the provider cannot be reached the order stays pending and reconcile settles it.
 import { forbidden, invalid, notFound } from '../domain/errors.ts';
 import { newOutTradeNo, unguessableId } from '../domain/ids.ts';
+import { priceIn, STARS } from '../domain/pricing.ts';
 import type { AppDeps } from './deps.ts';
-import { isPlatform, type Order, type Plan } from './model.ts';
-import type { Checkout } from './ports.ts';
+import { isPlatform, type Order, type Plan, type Platform } from './model.ts';
+import type { Checkout, PaymentProvider } from './ports.ts';
 
 export interface CheckoutInput {
   platform: string;
@@ -26,6 +27,30 @@ export interface CheckoutResult {
 export const payPageUrl = (publicUrl: string, orderId: string) => `${publicUrl}/pay/${orderId}`;
 export const qrImageUrl = (publicUrl: string, orderId: string) => `${publicUrl}/pay/${orderId}/qr.png`;
 
+/** One way to pay for a plan: a rail and what it charges there. */
+export interface Offer {
+  provider: PaymentProvider;
+  amountMinor: number;
+  currency: string;
+}
+
+/**
+ * What a plan costs on one rail, for a member of a platform; null when that rail cannot sell it there. A rail
+ * takes the plan's own currency at the list price; the Stars rail (XTR) takes any plan with a Stars price
+ * (domain/pricing.ts), which is how every Telegram plan can be paid with Stars. A rail bound to a platform
+ * (Stars: Telegram) is offered to that platform's members only.
+ */
+export function offerOn(deps: Pick<AppDeps, 'settings'>, plan: Plan, provider: PaymentProvider, platform: Platform): Offer | null {
+  if (provider.chatPlatform && provider.chatPlatform !== platform) return null;
+  const currency = provider.supportsCurrency(plan.currency) ? plan.currency : provider.supportsCurrency(STARS) ? STARS : null;
+  const price = currency && priceIn(plan, currency, deps.settings.starsRates ?? new Map());
+  return price ? { provider, ...price } : null;
+}
+
+/** Every enabled rail that can sell the plan to a member of the platform, in the providers' configured order. */
+export const offersFor = (deps: Pick<AppDeps, 'settings' | 'providers'>, plan: Plan, platform: Platform): Offer[] =>
+  [...deps.providers.values()].flatMap((p) => offerOn(deps, plan, p, platform) ?? []);
+
 export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promise<CheckoutResult> {
   const { store, clock, settings } = deps;
   const platform = input.platform;
@@ -37,7 +62,13 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
   const plan = Number.isSafeInteger(input.planId) ? await store.plans.get(input.planId) : null;
   if (!plan) throw notFound(`no plan with id ${String(input.planId)}`);
   if (!plan.active) throw invalid(`plan "${plan.name}" is no longer on sale`);
-  if (!provider.supportsCurrency(plan.currency)) throw invalid(`${provider.name} cannot take payments in ${plan.currency}`);
+  const offer = offerOn(deps, plan, provider, platform);
+  if (!offer)
+    throw invalid(
+      provider.chatPlatform && provider.chatPlatform !== platform
+        ? `${provider.name} is paid inside ${provider.chatPlatform} only`
+        : `${provider.name} cannot take payments in ${plan.currency}`,
+    );
 
   const now = clock.now();
   const order = await store.transaction(async (tx) => {
@@ -53,8 +84,8 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       outTradeNo: newOutTradeNo(),
       accountId: account.id,
       planId: plan.id,
-      amountMinor: plan.priceMinor,
-      currency: plan.currency,
+      amountMinor: offer.amountMinor,
+      currency: offer.currency,
       provider: provider.name,
       status: 'pending',
       createdAt: now,

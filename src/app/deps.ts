@@ -1,3 +1,4 @@
+import type { StarsRates } from '../domain/pricing.ts';
 import type { Platform } from './model.ts';
 import type { ChatGateway, Clock, Logger, MessageCatalog, PaymentProvider, Store } from './ports.ts';
 
@@ -13,6 +14,10 @@ export interface AppSettings {
   reviewWindowHours?: number;
   /** Raw webhook bodies older than this are emptied by the tick (30 days when unset). */
   webhookPayloadRetentionMs?: number;
+  /** STARS_PER_UNIT: stars per unit of a currency, for plans without their own Stars price (none when unset). */
+  starsRates?: StarsRates;
+  /** PAYSUPPORT_TEXT: the answer to /paysupport; unset, the catalogue's default in the person's language. */
+  paySupportText?: string | null;
 }
 
 /** Everything a use case may touch, passed in by the composition root (or a test). */

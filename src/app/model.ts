@@ -53,6 +53,8 @@ export interface Plan {
   currency: string;
   durationDays: number;
   trialDays: number;
+  /** The owner's price in Telegram Stars (whole stars), or null: derived from STARS_PER_UNIT (domain/pricing.ts). */
+  starsPrice: number | null;
   active: boolean;
   createdAt: number;
   groupIds: number[];

@@ -36,19 +36,25 @@ export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderI
     const groups = await Promise.all((plan?.groupIds ?? []).map((id) => tx.groups.get(id)));
     if (input.actor.kind === 'account' && groups.length === 0) throw notAllowed();
     for (const g of groups) if (g) await assertOwnerOf(tx, input.actor, g);
-    return startRefund(deps, tx, o, reason, actorLabel(input.actor), now);
+    return startRefund(deps, tx, o, { actor: actorLabel(input.actor), reason }, now);
   });
   deps.onJobsEnqueued?.();
   return order;
 }
 
 /**
- * The refund of everything left on a paid (or held) order, inside the caller's transaction: its number is
- * stored (order → refund_pending) and the provider call queued as a job. Throws a conflict, writing nothing,
- * for an order that is refunding or refunded already, not paid, or whose provider is not enabled here.
- * requestRefund (an owner's refund) and the join review's rejection (review.ts) both come here.
+ * Inside the caller's transaction: checks the order can be refunded, stores its `out_refund_no` (never
+ * reissued) and queues the provider call as a job, with an `order.refund_request` audit line. Shared by an
+ * owner's refund, a member's refund on request (src/app/refund-window.ts) and the join review's rejection
+ * (src/app/review.ts).
  */
-export async function startRefund(deps: AppDeps, tx: Repos, o: Order, reason: string, actor: string, now: number): Promise<Order> {
+export async function startRefund(
+  deps: Pick<AppDeps, 'providers'>,
+  tx: Repos,
+  o: Order,
+  how: { actor: string; reason: string; detail?: Record<string, unknown> },
+  now: number,
+): Promise<Order> {
   if (o.status === 'refund_pending') throw conflict(`a refund for order ${o.id} is already in progress`);
   if (o.status === 'refunded') throw conflict(`order ${o.id} is already refunded`);
   if (o.status !== 'paid' && o.status !== 'review') throw conflict(`order ${o.id} is ${o.status}: only a paid order can be refunded`);
@@ -57,19 +63,19 @@ export async function startRefund(deps: AppDeps, tx: Repos, o: Order, reason: st
   if (remainingMinor <= 0) throw conflict(`order ${o.id} has nothing left to refund`);
   // Never reissued: a second request after a failed refund reuses the stored number.
   const outRefundNo = o.outRefundNo ?? newOutTradeNo();
-  const moved = await tx.orders.transition(o.id, orderSourceStatuses('request_refund'), 'refund_pending', { outRefundNo, refundReason: reason }, now);
+  const moved = await tx.orders.transition(o.id, orderSourceStatuses('request_refund'), 'refund_pending', { outRefundNo, refundReason: how.reason }, now);
   if (!moved) throw conflict(`order ${o.id} changed while refunding; try again`);
   await tx.jobs.enqueue([refundJob(o.id, outRefundNo)], now);
   await tx.audit.insert({
     at: now,
-    actor,
+    actor: how.actor,
     action: 'order.refund_request',
     subjectType: 'order',
     subjectId: o.id,
-    reason,
-    detail: { outRefundNo },
+    reason: how.reason,
+    detail: { outRefundNo, ...how.detail },
   });
-  return { ...o, status: 'refund_pending' as const, outRefundNo, refundReason: reason };
+  return { ...o, status: 'refund_pending' as const, outRefundNo, refundReason: how.reason };
 }
 
 /** What was charged for the order, what the ledger shows refunded so far, and what is left to refund. */

@@ -334,7 +334,7 @@ async function decide(
       const next = applyMembershipEvent(m, { type: 'reject_review' });
       await tx.memberships.update(m.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
     }
-    await startRefund(deps, tx, l.order, `join review: ${reason}`, actor, now);
+    await startRefund(deps, tx, l.order, { actor, reason: `join review: ${reason}`, detail: { applicationId: app.id } }, now);
     await tx.jobs.enqueue(
       [notifyJob({ accountId: app.accountId, message: { key: 'review.rejected', params: { groups: titles(l.groups), reason } } }, `review-rejected:${app.id}`)],
       now,

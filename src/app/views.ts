@@ -50,6 +50,8 @@ export const planJson = (p: Plan) => ({
   price: formatMinor(p.priceMinor, p.currency),
   currency: p.currency,
   days: p.durationDays,
+  /** The owner's price in Telegram Stars; null: derived from STARS_PER_UNIT where Stars are offered. */
+  starsPrice: p.starsPrice,
   active: p.active,
   groupIds: p.groupIds,
 });

@@ -5,11 +5,13 @@ import QRCode from 'qrcode';
 import { type Actor, assertOwnerOf, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
-import { createCheckout, payPageUrl } from '../app/checkout.ts';
+import { createCheckout, offersFor, payPageUrl } from '../app/checkout.ts';
 import type { AppDeps } from '../app/deps.ts';
 import type { Account, Group, IntruderPolicy, Plan } from '../app/model.ts';
 import { banMember, extendMembership, redeemClaimCode, removeMember, unbanMember } from '../app/owners.ts';
 import { requestRefund } from '../app/refunds.ts';
+import { updateGroupSettings } from '../app/group-settings.ts';
+import { MAX_REFUND_REASON, planRefundWindow, requestRefundOnRequest } from '../app/refund-window.ts';
 import { confirmRemove, dryRun, listWhitelist, ownedGroup, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
 import { computeStats } from '../app/stats.ts';
 import {
@@ -29,9 +31,9 @@ import {
   removeBlacklist,
   removeQuestion,
 } from '../app/review.ts';
-import { updateGroupSettings } from '../app/group-settings.ts';
 import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { formatMoney } from '../domain/money.ts';
+import { STARS } from '../domain/pricing.ts';
 import { formatMoneyIn } from './format.ts';
 import { DAY_MS } from '../domain/time.ts';
 import { resolveLocale } from './catalog.ts';
@@ -43,16 +45,19 @@ interface DialogueState {
   lastChoices: string[];
   /** Join review: the question asked before paying for this plan; the next plain text is its answer. */
   answering?: { planId: number; questionId: number };
+  /** The reason given with a `/refund` that asked which group it is for. */
+  refundReason?: string;
 }
 
 const emptyState = (): DialogueState => ({ lastChoices: [] });
 
 function readState(raw: unknown): DialogueState {
   if (raw && typeof raw === 'object' && Array.isArray((raw as DialogueState).lastChoices)) {
-    const a = (raw as DialogueState).answering;
+    const { lastChoices, refundReason, answering: a } = raw as DialogueState;
     const answering = a && Number.isSafeInteger(a.planId) && Number.isSafeInteger(a.questionId) ? { planId: a.planId, questionId: a.questionId } : undefined;
     return {
-      lastChoices: (raw as DialogueState).lastChoices.filter((v): v is string => typeof v === 'string').slice(0, 50),
+      lastChoices: lastChoices.filter((v): v is string => typeof v === 'string').slice(0, 50),
+      ...(typeof refundReason === 'string' ? { refundReason: refundReason.slice(0, MAX_REFUND_REASON) } : {}),
       ...(answering ? { answering } : {}),
     };
   }
@@ -69,6 +74,10 @@ class Turn {
   private locale!: string;
   private state: DialogueState = emptyState();
   private readonly replies: Reply[] = [];
+  /** Set once the message is handled as an owner command: errors then carry their reason. */
+  private asOwner = false;
+  /** Set when a `/refund` found no paid order at all (an owner is then shown the owner command's usage too). */
+  private noRefund = false;
 
   constructor(
     private readonly deps: AppDeps,
@@ -145,7 +154,7 @@ class Turn {
     if (err instanceof ProviderRejectedError) return this.text('pay.provider_refused');
     if (err instanceof DomainError) {
       // Owners get the precise reason (they are running the business); members a kind, fixed line.
-      if (intent.kind === 'owner' || intent.kind === 'claim' || intent.kind === 'appeal' || intent.kind === 'answer')
+      if (intent.kind === 'owner' || intent.kind === 'claim' || intent.kind === 'appeal' || intent.kind === 'answer' || this.asOwner)
         return this.text('owner.error', { reason: err.message });
       if (err.code === 'forbidden') return this.text('pay.banned');
       return this.text('error.member');
@@ -174,6 +183,12 @@ class Turn {
         return this.help();
       case 'reinvite':
         return this.reinvite();
+      case 'paysupport':
+        return this.paySupport();
+      case 'refund':
+        return this.refund(intent.args, intent.rest);
+      case 'refund_group':
+        return this.memberRefund(this.state.refundReason ?? '', intent.groupId);
       case 'claim':
         return this.claim(intent.code);
       case 'owner':
@@ -205,9 +220,17 @@ class Turn {
     const list = plans ?? (await this.plansForMe());
     if (list.length === 0) return this.text('plans.none');
     this.choices(
-      this.t(headingKey),
+      this.t(headingKey) + (await this.refundPolicy(list)),
       list.map((p) => ({ value: `plan:${p.id}`, label: this.planLabel(p) })),
     );
+  }
+
+  /** The refund policy of these plans, as lines after the menu's heading ('' when none offers refunds on request). */
+  private async refundPolicy(plans: Plan[]): Promise<string> {
+    const hours = await Promise.all(plans.map((p) => planRefundWindow(this.deps.store, p)));
+    if (!hours.some((h) => h > 0)) return '';
+    if (hours.every((h) => h === hours[0])) return `\n${this.t('plans.refund_policy', { hours: hours[0]! })}`;
+    return plans.flatMap((p, i) => (hours[i]! > 0 ? [`\n${this.t('plans.refund_policy_plan', { plan: p.name, hours: hours[i]! })}`] : [])).join('');
   }
 
   private async start(payload: string | null) {
@@ -228,14 +251,24 @@ class Turn {
       this.text('plan.unavailable');
       return this.listPlans('plans.pick');
     }
-    const providers = [...this.deps.providers.values()].filter((p) => p.supportsCurrency(plan.currency));
-    if (providers.length === 0) return this.text('pay.no_provider');
+    const offers = offersFor(this.deps, plan, this.account.platform);
+    if (offers.length === 0) return this.text('pay.no_provider');
     // A review group's questions are asked before the plan is paid (join review), one at a time.
     if (await this.askNextQuestion(plan)) return;
-    if (providers.length === 1) return this.pay(plan.id, providers[0]!.name);
+    if (offers.length === 1) return this.pay(plan.id, offers[0]!.provider.name);
     this.choices(
       this.t('pay.pick_provider', { plan: plan.name }),
-      providers.map((p) => ({ value: `pay:${plan.id}:${p.name}`, label: this.t(`provider.${p.name}`) })),
+      // A rail that charges in another currency than the plan's (Stars) says what it costs there.
+      offers.map((o) => ({
+        value: `pay:${plan.id}:${o.provider.name}`,
+        label:
+          o.currency === plan.currency
+            ? this.t(`provider.${o.provider.name}`)
+            : this.t('pay.provider_with_price', {
+                provider: this.t(`provider.${o.provider.name}`),
+                price: o.currency === STARS ? `${o.amountMinor} ⭐` : formatMoney(o.amountMinor, o.currency),
+              }),
+      })),
     );
   }
 
@@ -367,11 +400,53 @@ class Turn {
     if (this.account.isOwner) this.text('owner.help');
   }
 
+  private paySupport() {
+    const own = this.deps.settings.paySupportText;
+    if (own) this.replies.push({ type: 'text', text: own });
+    else this.text('paysupport.default');
+  }
+
   private async reinvite() {
     const r = await reinvite(this.deps, this.account);
     if (r.queued.length > 0) return this.text('roster.reinvite_queued', { groups: r.queued.join(', ') });
     if (r.alreadyIn.length > 0) return this.text('roster.reinvite_in', { groups: r.alreadyIn.join(', ') });
     this.text('roster.reinvite_none');
+  }
+
+  /** `/refund …`: an owner's `/refund <order-id> [reason]` when the first word is one of the orders, else a member's request. */
+  private async refund(args: string[], rest: string) {
+    const fresh = await this.deps.store.accounts.get(this.account.id);
+    const orderId = args[0];
+    if (fresh?.isOwner && orderId && /^[A-Za-z0-9_-]{1,64}$/.test(orderId) && (await this.deps.store.orders.get(orderId)))
+      return this.owner('refund', args, rest);
+    await this.memberRefund(rest);
+    if (fresh?.isOwner && this.noRefund) this.text('owner.usage', { usage: OWNER_COMMAND_TABLE.refund.usage });
+  }
+
+  /** A member's refund on request (src/app/refund-window.ts), answered in their language. */
+  private async memberRefund(reason: string, groupId?: number) {
+    const r = await requestRefundOnRequest(this.deps, { account: this.account, reason, groupId });
+    this.state.refundReason = undefined;
+    switch (r.kind) {
+      case 'requested':
+        return this.text('refund.requested', { amount: r.amount, group: r.group.title });
+      case 'choose':
+        this.choices(
+          this.t('refund.pick_group'),
+          r.groups.map((g) => ({ value: `refund:${g.id}`, label: g.title })),
+        );
+        this.state.refundReason = reason.trim();
+        return;
+      case 'refused':
+        return this.text(`refund.refused.${r.refusal}`, { group: r.group.title, hours: r.assessment.windowHours, closedAt: r.assessment.closesAt });
+      case 'no_paid_order':
+        this.noRefund = true;
+        return r.group ? this.text('refund.no_order_in_group', { group: r.group.title }) : this.text('refund.no_order');
+      case 'reason_needed':
+        return this.text('refund.reason_needed', { max: MAX_REFUND_REASON });
+      case 'reason_too_long':
+        return this.text('refund.reason_too_long', { max: r.max });
+    }
   }
 
   private async unknown() {
@@ -396,6 +471,7 @@ class Turn {
     // Checked on every message, from the store: an owner flag is never cached.
     const fresh = await this.deps.store.accounts.get(this.account.id);
     if (!fresh?.isOwner) return this.unknown();
+    this.asOwner = true;
     const spec = OWNER_COMMAND_TABLE[command];
     const parsed = spec.parse(args, rest);
     if (parsed === null) return this.text('owner.usage', { usage: spec.usage });
@@ -649,15 +725,26 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     },
   }),
   addplan: command({
-    usage: '/addplan <group-id> <price> <currency> <days> <name>',
+    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>]',
     parse: (args) => {
       const [g, price, currency, days, ...name] = args;
-      if (Number.isNaN(id(g)) || !price || !currency || !days || name.length === 0) return null;
-      return { groupIds: [id(g)], name: name.join(' '), price, currency, days: Number.isInteger(Number(days)) ? Number(days) : NaN };
+      // `stars=<n>` (the plan's price in Telegram Stars) may come anywhere after the days.
+      const stars = name.find((a) => /^stars=/i.test(a));
+      const words = name.filter((a) => a !== stars);
+      if (Number.isNaN(id(g)) || !price || !currency || !days || words.length === 0) return null;
+      return {
+        groupIds: [id(g)],
+        name: words.join(' '),
+        price,
+        currency,
+        days: Number.isInteger(Number(days)) ? Number(days) : NaN,
+        ...(stars ? { stars: stars.slice('stars='.length) } : {}),
+      };
     },
     run: async (ctx, input) => {
       const plan = await addPlan(ctx.deps, { ...input, actor: ctx.actor });
-      ctx.text('owner.plan_added', { id: plan.id, name: plan.name, price: formatMoney(plan.priceMinor, plan.currency), days: plan.durationDays });
+      const price = formatMoney(plan.priceMinor, plan.currency) + (plan.starsPrice === null ? '' : ` / ${plan.starsPrice} ⭐`);
+      ctx.text('owner.plan_added', { id: plan.id, name: plan.name, price, days: plan.durationDays });
     },
   }),
   disableplan: command({
@@ -759,6 +846,16 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const p = await resolvePerson(ctx, group, input.who);
       if (!(await unwhitelist(ctx.deps, ctx.actor, group, p.userId))) throw new DomainError('not_found', `${p.userId} is not whitelisted in group ${group.id}`);
       ctx.text('roster.unwhitelisted', { group: group.title, name: p.name, userId: p.userId });
+    },
+  }),
+  refundwindow: command({
+    usage: '/refundwindow <group-id> <hours>',
+    parse: (args) =>
+      Number.isNaN(id(args[0])) || !/^\d{1,4}$/.test(args[1] ?? '') || args.length > 2 ? null : { groupId: id(args[0]), hours: Number(args[1]) },
+    run: async (ctx, { groupId, hours }) => {
+      const g = await updateGroupSettings(ctx.deps, { actor: ctx.actor, groupId, changes: { refundWindowHours: hours } });
+      if (g.refundWindowHours === 0) return ctx.text('owner.refund_window_off', { group: g.title });
+      ctx.text('owner.refund_window_set', { group: g.title, hours: g.refundWindowHours });
     },
   }),
   broadcast: command({

@@ -16,6 +16,7 @@ export const OWNER_COMMANDS = [
   'intruders',
   'whitelist',
   'unwhitelist',
+  'refundwindow',
   'ownerhelp',
   'approve',
   'reject',
@@ -36,6 +37,12 @@ export type Intent =
   | { kind: 'orders' }
   | { kind: 'help' }
   | { kind: 'reinvite' }
+  /** Telegram requires every bot that sells to answer /paysupport (telegram.org/tos/bot-developers). */
+  | { kind: 'paysupport' }
+  /** `/refund …` (退款 …): a member's refund on request, or an owner's `/refund <order-id>`; the engine tells them apart. */
+  | { kind: 'refund'; args: string[]; rest: string }
+  /** The group picked for a refund on request (the reason was given before). */
+  | { kind: 'refund_group'; groupId: number }
   | { kind: 'number'; n: number }
   | { kind: 'claim'; code: string }
   | { kind: 'owner'; command: OwnerCommand; args: string[]; rest: string }
@@ -56,6 +63,7 @@ const KEYWORDS: Array<[RegExp, Intent]> = [
   [/^(订单|我的订单|orders?)$/i, { kind: 'orders' }],
   [/^(帮助|help|\?|？|菜单|menu)$/i, { kind: 'help' }],
   [/^(重新入群|重新邀请|重新加入)$/, { kind: 'reinvite' }],
+  [/^(支付帮助|支付问题|付款问题|paysupport)$/i, { kind: 'paysupport' }],
 ];
 
 const MEMBER_COMMANDS: Record<string, Intent> = {
@@ -65,6 +73,7 @@ const MEMBER_COMMANDS: Record<string, Intent> = {
   orders: { kind: 'orders' },
   help: { kind: 'help' },
   reinvite: { kind: 'reinvite' },
+  paysupport: { kind: 'paysupport' },
 };
 
 const memberCommand = (name: string): Intent | undefined => (Object.hasOwn(MEMBER_COMMANDS, name) ? MEMBER_COMMANDS[name] : undefined);
@@ -77,6 +86,8 @@ function fromChoice(value: string): Intent {
   // The join review's approve/reject buttons under an application (owner alerts).
   m = /^review:(approve|reject):(\d{1,9})$/.exec(value);
   if (m) return { kind: 'owner', command: m[1] as 'approve' | 'reject', args: [m[2]!], rest: m[2]! };
+  m = /^refund:(\d{1,9})$/.exec(value);
+  if (m) return { kind: 'refund_group', groupId: Number(m[1]) };
   m = /^cmd:([a-z]{2,20})$/.exec(value);
   if (m) return memberCommand(m[1]!) ?? (m[1] === 'start' ? { kind: 'start', payload: null } : { kind: 'unknown' });
   return { kind: 'unknown' };
@@ -109,10 +120,16 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     if (member) return member;
     if (command === 'appeal') return { kind: 'appeal', text: rest };
     if (command === 'answer') return answerIntent(rest);
+    if (command === 'refund') return { kind: 'refund', args, rest };
     if ((OWNER_COMMANDS as readonly string[]).includes(command)) return { kind: 'owner', command: command as OwnerCommand, args, rest };
     return { kind: 'unknown' };
   }
   for (const [re, intent] of KEYWORDS) if (re.test(text)) return intent;
+  const refund = /^退款(?:[\s:：,，]+([\s\S]*))?$/.exec(text);
+  if (refund) {
+    const rest = (refund[1] ?? '').trim();
+    return { kind: 'refund', args: rest ? rest.split(/\s+/) : [], rest };
+  }
   return { kind: 'unknown' };
 }
 

@@ -59,6 +59,7 @@ import {
   countOrdersByStatus,
   countRenewals,
   countWebhookOutcomes,
+  refundsOnRequest,
   revenueByCurrency,
 } from './stats-repository.ts';
 import {
@@ -71,6 +72,7 @@ import {
 } from './payments-repository.ts';
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import { reviewRepo } from './review-repository.ts';
+import { refundRequestsRepo } from './refund-requests-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -104,6 +106,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     },
     review: reviewRepo(db),
     roster: rosterRepo(db),
+    refundRequests: refundRequestsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
       get: (id) => getPlan(db, id),
@@ -191,6 +194,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       revenueByCurrency: (f, t, g) => revenueByCurrency(db, f, t, g),
       renewals: (f, t, g) => countRenewals(db, f, t, g),
       churn: (f, t, g) => countChurn(db, f, t, g),
+      refundsOnRequest: (f, t, g) => refundsOnRequest(db, f, t, g),
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),
     },

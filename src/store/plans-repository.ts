@@ -10,6 +10,7 @@ const toPlan = (r: PlanRow, groupIds: number[]): Plan => ({
   currency: r.currency,
   durationDays: r.duration_days,
   trialDays: r.trial_days,
+  starsPrice: r.stars_price ?? null,
   active: r.active === 1,
   createdAt: r.created_at,
   groupIds,
@@ -37,12 +38,19 @@ async function withGroups(db: Kysely<Database>, rows: PlanRow[]): Promise<Plan[]
 
 export async function insertPlan(
   db: Kysely<Database>,
-  p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] },
+  p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null },
   now: number,
 ): Promise<Plan> {
   const r = await db
     .insertInto('plans')
-    .values({ name: p.name, price_minor: p.priceMinor, currency: p.currency, duration_days: p.durationDays, created_at: now })
+    .values({
+      name: p.name,
+      price_minor: p.priceMinor,
+      currency: p.currency,
+      duration_days: p.durationDays,
+      stars_price: p.starsPrice ?? null,
+      created_at: now,
+    })
     .returningAll()
     .executeTakeFirstOrThrow();
   await db
@@ -72,6 +80,7 @@ export async function getPlanWithGroups(db: Kysely<Database>, id: number): Promi
       'p.currency as plan_currency',
       'p.duration_days as plan_duration_days',
       'p.trial_days as plan_trial_days',
+      'p.stars_price as plan_stars_price',
       'p.active as plan_active',
       'p.created_at as plan_created_at',
       'pg.group_id as link_group_id',
@@ -85,6 +94,7 @@ export async function getPlanWithGroups(db: Kysely<Database>, id: number): Promi
     id: first.plan_id,
     name: first.plan_name,
     price_minor: first.plan_price_minor,
+    stars_price: first.plan_stars_price,
     currency: first.plan_currency,
     duration_days: first.plan_duration_days,
     trial_days: first.plan_trial_days,

@@ -75,6 +75,8 @@ export interface PlansTable {
   currency: string;
   duration_days: number;
   trial_days: ColumnType<number, number | undefined, number>;
+  /** Whole Telegram Stars; NULL: derived from STARS_PER_UNIT (domain/pricing.ts). */
+  stars_price: ColumnType<number | null, number | null | undefined, number | null>;
   active: ColumnType<number, number | undefined, number>;
   created_at: number;
 }

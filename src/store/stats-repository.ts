@@ -111,3 +111,30 @@ export async function countWebhookOutcomes(db: Kysely<Database>): Promise<Array<
     .execute();
   return rows.map((r) => ({ provider: r.provider, outcome: r.outcome, count: Number(r.count) }));
 }
+
+/**
+ * Refunds members asked for within a refund window (refund_requests, migration 0014), made in [from, to),
+ * per currency: how many and how much. A request covering several groups (a plan opening more than one)
+ * counts once. With `groupIds`: requests in those groups.
+ */
+export async function refundsOnRequest(
+  db: Kysely<Database>,
+  from?: number,
+  to?: number,
+  groupIds?: number[],
+): Promise<Array<{ currency: string; count: number; amountMinor: number }>> {
+  if (groupIds?.length === 0) return [];
+  let orders = db.selectFrom('refund_requests').select(['order_id', 'currency', 'amount_minor']).distinct();
+  if (from !== undefined) orders = orders.where('requested_at', '>=', from);
+  if (to !== undefined) orders = orders.where('requested_at', '<', to);
+  if (groupIds !== undefined) orders = orders.where('group_id', 'in', groupIds);
+  const rows = await db
+    .selectFrom(orders.as('o'))
+    .select('o.currency')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .select(sql<number>`COALESCE(SUM(o.amount_minor), 0)`.as('amount'))
+    .groupBy('o.currency')
+    .orderBy('o.currency')
+    .execute();
+  return rows.map((r) => ({ currency: r.currency, count: Number(r.count), amountMinor: Number(r.amount) }));
+}

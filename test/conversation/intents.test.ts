@@ -47,7 +47,18 @@ describe('parseIntent', () => {
       args: ['12', '30', 'good', 'member'],
       rest: '12 30 good member',
     });
-    for (const c of OWNER_COMMANDS) expect(parseIntent({ text: `/${c}` })).toMatchObject({ kind: 'owner', command: c });
+    for (const c of OWNER_COMMANDS.filter((c) => c !== 'refund')) expect(parseIntent({ text: `/${c}` })).toMatchObject({ kind: 'owner', command: c });
+  });
+
+  it('/refund and 退款 are one intent (a member’s request or an owner’s order refund, told apart by the engine); a picked group too', () => {
+    expect(parseIntent({ text: '/refund not for me' })).toEqual({ kind: 'refund', args: ['not', 'for', 'me'], rest: 'not for me' });
+    expect(parseIntent({ text: '/refund' })).toEqual({ kind: 'refund', args: [], rest: '' });
+    expect(parseIntent({ text: '退款 课程 不适合' })).toEqual({ kind: 'refund', args: ['课程', '不适合'], rest: '课程 不适合' });
+    expect(parseIntent({ text: '退款：太贵了' })).toEqual({ kind: 'refund', args: ['太贵了'], rest: '太贵了' });
+    expect(parseIntent({ text: '退款' })).toEqual({ kind: 'refund', args: [], rest: '' });
+    expect(parseIntent({ text: '退款吗' })).toEqual({ kind: 'unknown' });
+    expect(parseIntent({ choice: 'refund:12' })).toEqual({ kind: 'refund_group', groupId: 12 });
+    expect(parseIntent({ choice: 'refund:x' })).toEqual({ kind: 'unknown' });
   });
 
   it('never throws on any input', () => {

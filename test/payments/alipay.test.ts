@@ -24,6 +24,7 @@ const plan: Plan = {
   currency: 'CNY',
   durationDays: 30,
   trialDays: 0,
+  starsPrice: null,
   active: true,
   createdAt: 0,
   groupIds: [1],

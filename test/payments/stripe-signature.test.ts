@@ -361,7 +361,18 @@ describe('Stripe checkout parameters and helpers', () => {
     refundedAt: null,
     ...over,
   });
-  const plan: Plan = { id: 1, name: 'Monthly', priceMinor: 990, currency: 'USD', durationDays: 30, trialDays: 0, active: true, createdAt: now, groupIds: [1] };
+  const plan: Plan = {
+    id: 1,
+    name: 'Monthly',
+    priceMinor: 990,
+    currency: 'USD',
+    durationDays: 30,
+    trialDays: 0,
+    starsPrice: null,
+    active: true,
+    createdAt: now,
+    groupIds: [1],
+  };
 
   it("clamps expires_at into Stripe's 30 min – 24 h window", () => {
     expect(sessionExpiresAt(now + 15 * MINUTE_MS, now)).toBe((now + 31 * MINUTE_MS) / 1000);

@@ -30,7 +30,18 @@ afterEach(async () => {
   await emu.close();
 });
 
-const plan: Plan = { id: 1, name: 'Monthly', priceMinor: 990, currency: 'USD', durationDays: 30, trialDays: 0, active: true, createdAt: 0, groupIds: [1] };
+const plan: Plan = {
+  id: 1,
+  name: 'Monthly',
+  priceMinor: 990,
+  currency: 'USD',
+  durationDays: 30,
+  trialDays: 0,
+  starsPrice: null,
+  active: true,
+  createdAt: 0,
+  groupIds: [1],
+};
 
 function newOrder(over: Partial<Order> = {}): Order {
   const now = clock.now();

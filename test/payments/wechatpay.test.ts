@@ -221,6 +221,7 @@ const PLAN: Plan = {
   currency: 'CNY',
   durationDays: 30,
   trialDays: 0,
+  starsPrice: null,
   active: true,
   createdAt: 0,
   groupIds: [1],

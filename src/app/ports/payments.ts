@@ -1,6 +1,6 @@
 // The payment provider port: checkout, verified notifications, queries and refunds. src/payments/*
 // (and bots/telegram's Stars) implement it; app/ sees only this.
-import type { Order, Plan } from '../model.ts';
+import type { Order, Plan, Platform } from '../model.ts';
 
 export interface CheckoutRequest {
   order: Order;
@@ -88,6 +88,8 @@ export interface PaymentProvider {
   readonly name: string;
   /** Our merchant id at this provider; a paid event naming another merchant is a mismatch. */
   readonly merchantId: string | null;
+  /** A rail paid inside one chat platform (Telegram Stars): offered only to that platform's members. */
+  readonly chatPlatform?: Platform;
   supportsCurrency(currency: string): boolean;
   createCheckout(req: CheckoutRequest): Promise<Checkout>;
   /** Verify the signature over the raw bytes, then parse. Throws WebhookRejectedError before touching anything. */

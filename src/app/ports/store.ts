@@ -145,6 +145,18 @@ export type GroupSettingsPatch = Partial<
   >
 >;
 
+/** A refund a member asked for within their group's refund window: one per account and group. */
+export interface MemberRefundRequest {
+  id: number;
+  accountId: number;
+  groupId: number;
+  orderId: string;
+  amountMinor: number;
+  currency: string;
+  reason: string;
+  requestedAt: number;
+}
+
 export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
 
 export interface ApplicationPatch {
@@ -252,7 +264,10 @@ export interface Repos {
     getReport(id: number): Promise<RosterReport | null>;
   };
   plans: {
-    insert(p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[] }, now: number): Promise<Plan>;
+    insert(
+      p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null },
+      now: number,
+    ): Promise<Plan>;
     get(id: number): Promise<Plan | null>;
     /** The plan and its groups (in group id order) in one read: what a payment bought, on the confirm path. */
     getWithGroups(id: number): Promise<{ plan: Plan; groups: Group[] } | null>;
@@ -391,6 +406,12 @@ export interface Repos {
     get(accountId: number): Promise<unknown>;
     set(accountId: number, state: unknown, now: number): Promise<void>;
   };
+  refundRequests: {
+    /** False when this person already asked for a refund in this group (nothing is written). */
+    insertIfAbsent(r: Omit<MemberRefundRequest, 'id'>): Promise<boolean>;
+    /** The groups in which this account has had its refund on request. */
+    groupsRequested(accountId: number): Promise<number[]>;
+  };
   stats: {
     /** `groupIds` (here and below): only those groups; absent: every group. */
     activeMembers(groupIds?: number[]): Promise<number>;
@@ -403,6 +424,8 @@ export interface Repos {
     ): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
     renewals(from: number, to: number, groupIds?: number[]): Promise<number>;
     churn(from: number, to: number, groupIds?: number[]): Promise<number>;
+    /** Refunds members asked for within a refund window, made in [from, to), per currency (each order once). */
+    refundsOnRequest(from?: number, to?: number, groupIds?: number[]): Promise<Array<{ currency: string; count: number; amountMinor: number }>>;
     ordersByStatus(): Promise<Array<{ status: string; count: number }>>;
     webhookOutcomes(): Promise<Array<{ provider: string; outcome: string; count: number }>>;
   };

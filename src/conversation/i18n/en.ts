@@ -55,9 +55,15 @@ export const en = {
   'plans.pick': 'Pick a plan (tap it or reply with its number):',
   'plans.none': 'Nothing is on sale right now. Please check back later.',
   'plans.option': '{name}: {price} for {days, plural, one {# day} other {# days}}',
+  'plans.refund_policy': 'Refund on request within {hours, plural, one {# hour} other {# hours}} of the start of your membership: send /refund <reason>.',
+  'plans.refund_policy_plan':
+    '{plan}: refund on request within {hours, plural, one {# hour} other {# hours}} of the start of your membership (send /refund <reason>).',
   'plan.unavailable': 'That plan is not on sale any more.',
   'renew.pick': 'Renew with one of these plans; the new period starts when your current one ends:',
   'pay.pick_provider': 'How would you like to pay for "{plan}"?',
+  'pay.provider_with_price': '{provider} ({price})',
+  'paysupport.default':
+    'Payment support: if a payment went wrong, was charged twice, or you did not get access after paying, reply here with your order number (send /orders to see it) and what happened. The group owner answers within a day; refunds go back the way you paid.',
   'pay.no_provider': 'This plan cannot be paid for right now. Please ask the group owner.',
   'pay.qr_caption': '{plan}: {amount}. Scan this code to pay; the order is open until {expiresAt}.',
   'pay.link_text': 'Or open the payment page:',
@@ -93,14 +99,29 @@ export const en = {
   'button.status': 'My membership',
   'button.renew': 'Renew',
   'button.orders': 'My orders',
-  'help.member': 'Send /plans to see the plans, /status for your membership, /renew to renew, /orders for your orders. In a list, reply with a number to pick.',
+  'help.member':
+    'Send /plans to see the plans, /status for your membership, /renew to renew, /orders for your orders, /paysupport for help with a payment. In a list, reply with a number to pick.',
   'help.unknown': 'Sorry, I did not understand that.',
   'choice.out_of_range': 'Please reply with a number from 1 to {max}.',
+  'refund.requested':
+    'Your refund of {amount} for "{group}" is under way. The days that order paid for and you have not used end with it; you will get a message when the money is on its way back.',
+  'refund.pick_group': 'Which group is the refund for? (tap it or reply with its number)',
+  'refund.refused.off': 'Refunds on request are not offered for "{group}". Please ask the group owner.',
+  'refund.refused.window_closed':
+    'The refund window for "{group}" ({hours, plural, one {# hour} other {# hours}} from the start of your paid period) closed at {closedAt}.',
+  'refund.refused.already_requested': 'You have already had a refund on request for "{group}"; it is possible once per group.',
+  'refund.refused.not_refundable': 'Your latest order for "{group}" was not paid with money, so there is nothing to refund.',
+  'refund.refused.under_review': 'Your latest order for "{group}" is being checked by the owner, so it cannot be refunded on request now.',
+  'refund.refused.already_refunded': 'Your latest order for "{group}" is already refunded, or its refund is in progress.',
+  'refund.no_order': 'You have no paid order to refund.',
+  'refund.no_order_in_group': 'You have no paid order for "{group}" to refund.',
+  'refund.reason_needed': 'Please give your reason in the same message: /refund <reason> (up to {max} characters).',
+  'refund.reason_too_long': 'Please keep the reason to {max} characters or fewer.',
   'error.member': 'Sorry, that did not work. Please try again, or send /help.',
   broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
   'owner.help':
-    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name>, /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>].',
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /refundwindow <group> <hours>, /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>].',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',
@@ -117,6 +138,11 @@ export const en = {
   'owner.stats':
     '{month}: {active, plural, one {# member} other {# members}} with access, revenue {revenue}, {renewals, plural, one {# renewal} other {# renewals}}, {churn} lapsed.',
   'owner.broadcast_queued': 'Broadcast queued for {count, plural, one {# member} other {# members}}.',
+  'owner.refund_on_request':
+    '{name} asked for a refund of order {orderId} ({amount}) for "{group}" within its {hours}-hour refund window. Reason: {reason}. It is being refunded; the days it paid for and were not used are withdrawn.',
+  'owner.refund_window_set':
+    'Refund window for "{group}": {hours, plural, one {# hour} other {# hours}}. Members may send /refund <reason> within that time of the start of their paid period.',
+  'owner.refund_window_off': 'Refunds on request are off for "{group}".',
   'pay.title': 'Pay for {plan}',
   'pay.amount': 'Amount',
   'pay.scan': 'Scan the code with your payment app, or open the link below.',
@@ -135,6 +161,8 @@ export const en = {
   'pay.scan_only': 'Scan the code with your payment app.',
   'pay.paid_done': 'Paid. Thank you!',
   'pay.next_paid': 'You will get your invite in the chat. You can close this page.',
+  'pay.refund_policy':
+    'Refund on request within {hours, plural, one {# hour} other {# hours}} of the start of your membership: send /refund <reason> to the bot.',
   'playground.title': 'Gatekeeper playground',
   'playground.welcome_title': 'Try the bot as a simulated person',
   'playground.tagline': 'Pick a name and chat with the bot: choose a plan, pay with test money, join the group, and watch reminders and removal happen.',

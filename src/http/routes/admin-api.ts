@@ -140,11 +140,13 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
         price: z.union([z.string(), z.number()]).transform(String),
         currency: z.string(),
         days: z.number().int(),
+        starsPrice: z.union([z.string(), z.number()]).optional(),
         force: z.boolean().optional(),
       }),
       req.body,
     );
-    return reply.status(201).send(planJson(await addPlan(a, { ...body, actor })));
+    const { starsPrice, ...rest } = body;
+    return reply.status(201).send(planJson(await addPlan(a, { ...rest, stars: starsPrice, actor })));
   });
 
   // ---- members
@@ -269,6 +271,10 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   });
   app.get('/api/stats', async () => {
     const s = await computeStats(a, actor);
-    return { ...s, revenue: s.revenue.map((r) => ({ ...r, net: formatMinor(r.netMinor, r.currency) })) };
+    return {
+      ...s,
+      revenue: s.revenue.map((r) => ({ ...r, net: formatMinor(r.netMinor, r.currency) })),
+      refundsOnRequest: s.refundsOnRequest.map((r) => ({ ...r, amount: formatMinor(r.amountMinor, r.currency) })),
+    };
   });
 }

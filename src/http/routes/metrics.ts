@@ -32,6 +32,21 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
   });
 
   new Gauge({
+    name: 'gatekeeper_refunds_on_request',
+    help: 'All-time refunds members asked for within a refund window, per currency: how many (kind: count) and how much in minor units (kind: amount_minor).',
+    labelNames: ['currency', 'kind'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await store.stats.refundsOnRequest();
+      this.reset();
+      for (const r of rows) {
+        this.set({ currency: r.currency, kind: 'count' }, r.count);
+        this.set({ currency: r.currency, kind: 'amount_minor' }, r.amountMinor);
+      }
+    },
+  });
+
+  new Gauge({
     name: 'gatekeeper_active_members',
     help: 'People with access now (active or in grace in at least one group).',
     registers: [registry],

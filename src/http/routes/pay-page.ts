@@ -3,6 +3,7 @@
 // "pay" button sends a signed notification through the same verifier and handler as /webhooks/dev.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import QRCode from 'qrcode';
+import { planRefundWindow } from '../../app/refund-window.ts';
 import { resolveLocale } from '../../conversation/catalog.ts';
 import { formatMoneyIn } from '../../conversation/format.ts';
 import type { HttpDeps } from '../deps.ts';
@@ -93,9 +94,12 @@ export async function payPageRoutes(app: FastifyInstance, deps: HttpDeps) {
     const statusText = t(locale, order.status === 'paid' ? 'pay.paid_done' : `pay.status.${order.status}`);
     const next = order.status === 'paid' ? t(locale, 'pay.next_paid') : null;
     const title = t(locale, 'pay.title', { plan: plan?.name ?? '' });
+    const refundHours = plan ? await planRefundWindow(store, plan) : 0;
+    const refundPolicy =
+      refundHours > 0 ? `\n<p class="muted" data-testid="refund-policy">${esc(t(locale, 'pay.refund_policy', { hours: refundHours }))}</p>` : '';
     const body = `<h1>${esc(title)}</h1>
 <div class="muted">${esc(t(locale, 'pay.amount'))}</div>
-<div class="amount" data-testid="amount">${esc(formatMoneyIn(locale, order.amountMinor, order.currency))}</div>
+<div class="amount" data-testid="amount">${esc(formatMoneyIn(locale, order.amountMinor, order.currency))}</div>${refundPolicy}
 ${
   pending
     ? `${order.checkoutQr ? `<img class="qr" alt="QR" src="/pay/${order.id}/qr.png" width="240" height="240" data-testid="qr">` : ''}

@@ -24,7 +24,7 @@ describe.each(DIALECTS)('a playground owner (%s)', (dialect) => {
       method: 'POST',
       url: '/api/plans',
       headers: auth,
-      payload: { groupIds: [tgGroup], name: 'Real', price: '9.90', currency: 'CNY', days: 30 },
+      payload: { groupIds: [tgGroup], name: 'Real', price: '9.90', currency: 'CNY', days: 30, starsPrice: 75 },
     });
     expect(plan.statusCode).toBe(201);
 

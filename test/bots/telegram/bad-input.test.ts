@@ -98,7 +98,7 @@ describe.each(DIALECTS)('Telegram bad input (%s)', (dialect) => {
     emu.sendText(bob, '/help');
     await h.until(() => emu.messagesTo(bob.id).length > 0, 'bob started the bot');
     const b = emu.messagesTo(bob.id).length;
-    emu.pressRaw(bob, `plan:${aliceOrder!.planId}`);
+    emu.pressRaw(bob, `pay:${aliceOrder!.planId}:dev`);
     await h.until(
       () =>
         emu

@@ -99,11 +99,17 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
     await h.plan(group.id, '9.90', 'CNY', 30, 'Monthly');
     const yearly = await h.plan(group.id, '99.00', 'CNY', 365, 'Yearly');
 
-    // t.me/<bot>?start=plan-<id> arrives as "/start plan-<id>": straight to that plan's QR code.
+    // t.me/<bot>?start=plan-<id> arrives as "/start plan-<id>": straight to that plan's rails (Stars among
+    // them, priced from STARS_PER_UNIT: 99 CNY × 7.5 = 743 stars, rounded up), then its QR code.
     const alice = emu.addUser('Alice');
     emu.sendText(alice, `/start plan-${yearly}`);
+    await h.until(
+      () => emu.messagesTo(alice.id).some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.text === 'Telegram Stars (743 ⭐)')),
+      'rails',
+    );
+    emu.press(alice, 'Test payment');
     await h.until(() => emu.messagesTo(alice.id).some((m) => m.photo), 'the QR photo');
-    expect(emu.messagesTo(alice.id)[0]!.caption).toContain('Yearly: 99.00 CNY');
+    expect(emu.messagesTo(alice.id).find((m) => m.photo)!.caption).toContain('Yearly: 99.00 CNY');
 
     // A referral link records who sent the newcomer.
     const aliceAccount = (await store.accounts.find('telegram', String(alice.id)))!;
@@ -160,6 +166,8 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
     emu.sendText(alice, '/plans');
     await h.until(() => emu.messagesTo(alice.id).length > before, 'plans shown');
     emu.press(alice, /^Monthly/);
+    await h.until(() => h.texts(alice.id).some((x) => x.includes('How would you like to pay')), 'rails shown');
+    emu.press(alice, 'Test payment');
     await h.until(() => h.texts(alice.id).some((x) => x.includes('you cannot buy this plan')), 'purchase refused');
     const bob = emu.addUser('Bob');
     const bobsOwnLink = emu.adminLink(chatId, owner);

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MINUTE_MS } from '../../../src/domain/time.ts';
 import { DIALECTS } from '../../helpers/db.ts';
 import { buttonUrl, type Harness, startTelegram } from './harness.ts';
+import { auth } from '../../helpers/service.ts';
 import type { User } from '../../fakes/telegram-emulator.ts';
 
 describe.each(DIALECTS)('Telegram Stars (%s)', (dialect) => {
@@ -16,8 +17,8 @@ describe.each(DIALECTS)('Telegram Stars (%s)', (dialect) => {
     await h.close();
   });
 
-  /** /start → the Stars plan → "Telegram Stars" → the invoice; returns the invoice link shown as a button. */
-  async function checkout(user: User): Promise<string> {
+  /** /start → the plan → the Stars rail → the invoice; returns the invoice link shown as a button. */
+  async function checkout(user: User, plan: RegExp = /^VIP/, rail: string | RegExp = 'Telegram Stars'): Promise<string> {
     const { emu } = h;
     const before = emu.messagesTo(user.id).length;
     emu.sendText(user, '/start');
@@ -29,16 +30,16 @@ describe.each(DIALECTS)('Telegram Stars (%s)', (dialect) => {
           .some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.callback_data?.startsWith('plan:'))),
       'plans',
     );
-    emu.press(user, /^VIP/);
+    emu.press(user, plan);
     await h.until(
       () =>
         emu
           .messagesTo(user.id)
           .slice(before)
-          .some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => b.text === 'Telegram Stars')),
+          .some((m) => m.reply_markup?.inline_keyboard.flat().some((b) => (typeof rail === 'string' ? b.text === rail : rail.test(b.text)))),
       'provider choice',
     );
-    emu.press(user, 'Telegram Stars');
+    emu.press(user, rail);
     await h.until(
       () =>
         emu
@@ -111,6 +112,74 @@ describe.each(DIALECTS)('Telegram Stars (%s)', (dialect) => {
     await h.until(() => !emu.isMember(chatId, alice.id), 'alice removed after the refund');
     await h.until(() => h.texts(alice.id).some((x) => x.includes('250 XTR has been refunded')), 'alice told');
     expect(emu.violations).toEqual([]);
+  });
+
+  it('sells every Telegram plan for Stars too: the owner Stars price or one derived from STARS_PER_UNIT, reported in XTR', async () => {
+    const { emu } = h;
+    const store = h.t.service.deps.store;
+    const owner = await h.owner('Olga');
+    const { chatId, group } = await h.boundGroup(owner);
+    // The owner gives a Stars price in chat; a second plan has none and takes the rate (9.90 CNY × 7.5 = 74.25 → 75).
+    emu.sendText(owner, `/addplan ${group.id} 19.90 CNY 30 Monthly stars=120`);
+    await h.until(() => h.texts(owner.id).some((x) => x.includes('Monthly')) && h.texts(owner.id).some((x) => /plan #?\d+/i.test(x)), 'plan added');
+    const monthly = (await store.plans.list({ groupId: group.id })).find((p) => p.name === 'Monthly')!;
+    expect(monthly).toMatchObject({ priceMinor: 1990, currency: 'CNY', starsPrice: 120 });
+    await h.plan(group.id, '9.90', 'CNY', 7, 'Weekly');
+
+    const alice = emu.addUser('Alice', { language_code: 'en' });
+    const before = emu.messagesTo(alice.id).length;
+    const weekly = checkout(alice, /^Weekly/, 'Telegram Stars (75 ⭐)');
+    const link = await weekly;
+    // The other rail stays for members who prefer it.
+    const rails = emu
+      .messagesTo(alice.id)
+      .slice(before)
+      .flatMap((m) => m.reply_markup?.inline_keyboard.flat().map((b) => b.text) ?? []);
+    expect(rails).toEqual(expect.arrayContaining(['Test payment', 'Telegram Stars (75 ⭐)']));
+    const [order] = await store.orders.page({ limit: 1 });
+    expect(order).toMatchObject({ provider: 'stars', currency: 'XTR', amountMinor: 75 });
+    expect(emu.messagesTo(alice.id).find((m) => m.invoice)!.invoice).toMatchObject({ currency: 'XTR', total_amount: 75 });
+    const paying = emu.payInvoice(alice, { link });
+    let paid: Awaited<typeof paying> | null = null;
+    void paying.then((r) => (paid = r));
+    await h.until(() => paid !== null, 'alice pays');
+    expect(paid!.outcome).toBe('paid');
+    const joinLink = await h.inviteLink(alice);
+    expect(emu.joinViaLink(alice, joinLink)).toBe('requested');
+    await h.until(() => emu.isMember(chatId, alice.id), 'alice in');
+
+    // The owner's own Stars price is what Monthly costs in Stars.
+    const bob = emu.addUser('Bob', { language_code: 'en' });
+    await checkout(bob, /^Monthly/, 'Telegram Stars (120 ⭐)');
+    expect((await store.orders.page({ limit: 1 }))[0]).toMatchObject({ provider: 'stars', currency: 'XTR', amountMinor: 120, planId: monthly.id });
+
+    // Stars revenue is reported in XTR, apart from the CNY list prices.
+    const stats = await h.t.service.app.inject({ method: 'GET', url: '/api/stats', headers: auth });
+    expect((stats.json() as { revenue: Array<{ currency: string; chargesMinor: number }> }).revenue).toEqual([
+      expect.objectContaining({ currency: 'XTR', chargesMinor: 75 }),
+    ]);
+
+    // A bad Stars price from the owner changes nothing.
+    const plans = (await store.plans.list()).length;
+    emu.sendText(owner, `/addplan ${group.id} 5 CNY 7 Trial stars=0`);
+    await h.until(() => h.texts(owner.id).some((x) => x.includes('a Stars price must be from 1 to')), 'owner told the price is bad');
+    expect(await store.plans.list()).toHaveLength(plans);
+    expect(emu.violations).toEqual([]);
+  });
+
+  it("answers /paysupport with the default text, or the owner's PAYSUPPORT_TEXT", async () => {
+    const { emu } = h;
+    const alice = emu.addUser('Alice', { language_code: 'en' });
+    emu.sendText(alice, '/paysupport');
+    await h.until(() => h.texts(alice.id).some((x) => x.startsWith('Payment support:')), 'default answer');
+    const li = emu.addUser('Li', { language_code: 'zh-hans' });
+    emu.sendText(li, '/paysupport');
+    await h.until(() => h.texts(li.id).some((x) => x.startsWith('支付帮助：')), 'zh-CN answer');
+    await h.close();
+    h = await startTelegram(dialect, { env: { PAYSUPPORT_TEXT: 'Write to pay@example.com with your order number.' } });
+    const bob = h.emu.addUser('Bob', { language_code: 'en' });
+    h.emu.sendText(bob, '/paysupport');
+    await h.until(() => h.texts(bob.id).includes('Write to pay@example.com with your order number.'), 'own answer');
   });
 
   it('refuses to take Stars for an expired order, and finds a payment whose update was lost', async () => {
