@@ -11,7 +11,7 @@
 //     once when every review group of the plan says autoApproveWhenRulesPass.
 //   - Approve → grantOrder with the period starting at the approval (waiting costs the member nothing),
 //     exactly once (the conditional update of the application's status). Reject → the full refund of
-//     refunds.ts (number stored first, the provider called by a job), the memberships back to `expired`
+//     refunds.ts (number stored first, the provider called by a job), the memberships to `revoked`
 //     (free to apply again unless blacklisted), the member told why in one sentence, an audit entry.
 //   - While pending the member may amend answers and send one appeal. After the window (REVIEW_WINDOW_HOURS,
 //     per group) the sweep applies the group's reviewTimeoutAction; owners are reminded at 24 h and 60 h.

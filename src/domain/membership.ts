@@ -6,7 +6,7 @@ import { addDays } from './time.ts';
  *   active → grace → expired (removed);  active|grace → revoked (refund / owner removal);
  *   any → banned, and only `unban` leaves banned.
  *   (none)|expired|revoked → awaiting_review (paid in a `review` group, issue 17): no period yet; a `period` (the
- *   approval) starts at its startAt and invites, `reject_review` sends it back to expired. Nothing else moves it,
+ *   approval) starts at its startAt and invites, `reject_review` sends it to revoked. Nothing else moves it,
  *   except `ban`. A person in the group (active, grace) renews without review.
  * A paid period while active or grace extends from the current expiry (never loses days); otherwise
  * the period starts at the provider's success time and the person is invited again.
@@ -92,8 +92,11 @@ export function applyMembershipEvent(state: MembershipState | null, event: Membe
       if (state && status !== 'expired' && status !== 'revoked') return refuse();
       return { status: 'awaiting_review', expiresAt: state?.expiresAt ?? 0, invite: false, remove: false };
     case 'reject_review':
+      // `revoked`, not `expired`: the row may carry the expiry of time refunded before, which must never count
+      // as paid time again (a renewal does not extend from a revoked expiry; grant.ts's late-renewal rule reads
+      // `expired` only).
       if (!state || status !== 'awaiting_review') return refuse();
-      return { ...state, status: 'expired', invite: false, remove: false };
+      return { ...state, status: 'revoked', invite: false, remove: false };
     case 'unban':
       if (!state || status !== 'banned') return refuse();
       if (state.expiresAt > event.now) return { ...state, status: 'active', invite: true, remove: false };

@@ -127,7 +127,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     const rejected = await rejectApplication(deps, { actor: admin, applicationId: app.id, reason: 'not a club member' });
     expect(rejected).toMatchObject({ status: 'rejected', reason: 'not a club member', decidedBy: 'admin:cli' });
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('refund_pending');
-    expect((await membershipOf(deps, s.orderId)).status).toBe('expired');
+    expect((await membershipOf(deps, s.orderId)).status).toBe('revoked');
     await t.service.worker.drain();
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('refunded');
     expect(t.gateway.of('text').some((c) => c.text.includes('not a club member'))).toBe(true);
@@ -153,7 +153,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     await t.clock.advance(73 * HOUR_MS);
     await t.service.scheduler.tick();
     expect((await deps.store.review.getApplication(app.id))!).toMatchObject({ status: 'rejected', reason: 'order refunded' });
-    expect((await membershipOf(deps, s.orderId)).status).toBe('expired');
+    expect((await membershipOf(deps, s.orderId)).status).toBe('revoked');
   });
 
   it('blacklist: a display-name pattern rejects and refunds at once; an invalid pattern is refused clearly', async ({ t, deps }) => {
@@ -168,7 +168,7 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     expect(app.reason).toMatch(/spammer/);
     await t.service.worker.drain();
     expect((await deps.store.orders.get(s.orderId))!.status).toBe('refunded');
-    expect((await membershipOf(deps, s.orderId)).status).toBe('expired');
+    expect((await membershipOf(deps, s.orderId)).status).toBe('revoked');
     expect(t.gateway.of('invite')).toHaveLength(0);
   });
 

@@ -121,7 +121,7 @@ const TABLE: Array<[string, MembershipState | null, EventType, MembershipTransit
   ['awaiting_review', st('awaiting_review', 0), 'adjust', 'conflict'],
   ['awaiting_review', st('awaiting_review', 0), 'extend', 'conflict'], // approved or rejected, not given days around the review
   ['awaiting_review', st('awaiting_review', 0), 'await_review', t('awaiting_review', 0)], // a second order while waiting
-  ['awaiting_review', st('awaiting_review', 0), 'reject_review', t('expired', 0)], // free to apply again later
+  ['awaiting_review', st('awaiting_review', 0), 'reject_review', t('revoked', 0)], // free to apply again later
 ];
 
 describe('membership statuses', () => {
