@@ -205,7 +205,9 @@ export function asJoinRequest(v: unknown): TgChatJoinRequest | null {
   const from = asUser(v.from);
   if (!chat || !from) return null;
   const link = asInviteLink(v.invite_link);
-  return { chat, from, user_chat_id: v.user_chat_id, date: v.date, ...(link ? { invite_link: link } : {}) };
+  // `bio` (Bot API ChatJoinRequest: "Optional. Bio of the user"), kept for the join review (issue 17).
+  const bio = isStr(v.bio, 1000) ? v.bio : undefined;
+  return { chat, from, user_chat_id: v.user_chat_id, date: v.date, ...(link ? { invite_link: link } : {}), ...(bio ? { bio } : {}) };
 }
 
 export function asPreCheckoutQuery(v: unknown): TgPreCheckoutQuery | null {

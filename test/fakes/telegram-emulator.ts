@@ -879,7 +879,7 @@ export class TelegramEmulator {
   }
 
   /** The person opens an invite link. */
-  joinViaLink(user: User, link: string): 'requested' | 'joined' | 'invalid' | 'expired' | 'banned' | 'already' {
+  joinViaLink(user: User, link: string, o: { bio?: string } = {}): 'requested' | 'joined' | 'invalid' | 'expired' | 'banned' | 'already' {
     const l = this.links.get(link);
     if (!l || l.is_revoked) return 'invalid';
     if (l.expire_date !== undefined && l.expire_date * 1000 <= this.now()) return 'expired';
@@ -892,7 +892,15 @@ export class TelegramEmulator {
       c.joinRequests.set(user.id, { date, link });
       // The bot may write to the requester for 5 minutes, even if they never started it.
       this.users.get(user.id)!.dmUntil = this.now() + 5 * 60_000;
-      this.push('chat_join_request', { chat: this.chatJson(c), from: user, user_chat_id: user.id, date, invite_link: this.linkJson(l) });
+      // ChatJoinRequest.bio: "Optional. Bio of the user." (Bot API), present when the person has one.
+      this.push('chat_join_request', {
+        chat: this.chatJson(c),
+        from: user,
+        user_chat_id: user.id,
+        date,
+        ...(o.bio ? { bio: o.bio } : {}),
+        invite_link: this.linkJson(l),
+      });
       return 'requested';
     }
     if (l.member_limit !== undefined && l.joined >= l.member_limit) return 'invalid';
