@@ -15,6 +15,7 @@ import * as m0011 from './0011-sweep-indexes-job-platform.ts';
 import * as m0012 from './0012-invite-removal-lanes.ts';
 import * as m0014 from './0014-refund-window.ts';
 import * as m0016 from './0016-plan-stars-price.ts';
+import * as m0017 from './0017-subscriptions.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '0012-invite-removal-lanes': m0012,
   '0014-refund-window': m0014,
   '0016-plan-stars-price': m0016,
+  '0017-subscriptions': m0017,
 };

@@ -518,12 +518,14 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     },
   }),
   addplan: command({
-    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>]',
+    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>] [recurring]',
     parse: (args) => {
       const [g, price, currency, days, ...name] = args;
       // `stars=<n>` (the plan's price in Telegram Stars) may come anywhere after the days.
       const stars = name.find((a) => /^stars=/i.test(a));
-      const words = name.filter((a) => a !== stars);
+      // `recurring` (a last word): the payment rail renews the plan by itself (Stars: 30-day plans).
+      const recurring = name.length > 1 && name.at(-1)!.toLowerCase() === 'recurring';
+      const words = name.filter((a, i) => a !== stars && !(recurring && i === name.length - 1));
       if (Number.isNaN(id(g)) || !price || !currency || !days || words.length === 0) return null;
       return {
         groupIds: [id(g)],
@@ -532,6 +534,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
         currency,
         days: Number.isInteger(Number(days)) ? Number(days) : NaN,
         ...(stars ? { stars: stars.slice('stars='.length) } : {}),
+        ...(recurring ? { recurring: true } : {}),
       };
     },
     run: async (ctx, input) => {

@@ -72,6 +72,7 @@ import {
 } from './payments-repository.ts';
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
+import { subscriptionsRepo } from './subscriptions-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -105,6 +106,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     },
     roster: rosterRepo(db),
     refundRequests: refundRequestsRepo(db),
+    subscriptions: subscriptionsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
       get: (id) => getPlan(db, id),
