@@ -86,6 +86,9 @@ export type OrderPayload = z.output<typeof orderPayload>;
 export const CLOSE_ORDER = defineJobKind('close_order', orderPayload);
 export const RECONCILE_ORDER = defineJobKind('reconcile_order', orderPayload);
 export const REFUND = defineJobKind('refund', orderPayload);
+/** Cancel (or turn back on) a subscription's renewal at its rail (src/app/subscriptions.ts). */
+export const SUBSCRIPTION_EDIT = defineJobKind('subscription_edit', z.object({ subscriptionId: id, cancel: z.boolean() }));
+export type SubscriptionEditPayload = z.output<typeof SUBSCRIPTION_EDIT.schema>;
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */
 export const inviteJob = (p: InvitePayload, occasion?: string): NewJob =>
@@ -119,3 +122,6 @@ export const reconcileJob = (orderId: string, bucket: number): NewJob =>
 /** Keyed by the refund number, which is never reissued: one provider refund call chain per refund. */
 export const refundJob = (orderId: string, outRefundNo: string): NewJob =>
   REFUND.job({ orderId }, { lane: 'system', dedupeKey: `refund:${outRefundNo}`, maxAttempts: 12 });
+
+export const subscriptionEditJob = (p: SubscriptionEditPayload, occasion: string): NewJob =>
+  SUBSCRIPTION_EDIT.job(p, { lane: 'system', dedupeKey: `subscription:${p.subscriptionId}:${p.cancel ? 'cancel' : 'resume'}:${occasion}`, maxAttempts: 12 });
