@@ -333,14 +333,21 @@ export async function sweepRenewalNotices(deps: AppDeps, batch = 500): Promise<{
 
 /** Switching plan while subscribed is refused (cancel first); so is buying the subscribed plan again. */
 export async function assertNotSubscribedElsewhere(tx: Repos, accountId: number, plan: Plan, now: number): Promise<void> {
+  const renewing = await renewingPlanIn(tx, accountId, plan, now);
+  if (renewing)
+    throw invalid(
+      renewing.id === plan.id
+        ? `your "${plan.name}" membership already renews itself; nothing to buy`
+        : `your "${renewing.name}" membership renews itself: send /cancel first to switch plan`,
+    );
+}
+
+/** The plan an active subscription of this person renews in a group `plan` opens, or null. */
+export async function renewingPlanIn(tx: Pick<Repos, 'subscriptions' | 'plans'>, accountId: number, plan: Plan, now: number): Promise<Plan | null> {
   for (const s of await tx.subscriptions.listForAccount(accountId)) {
     if (s.state !== 'active' || s.nextChargeAt <= now) continue;
     const other = s.planId === plan.id ? plan : await tx.plans.get(s.planId);
-    if (!other || !other.groupIds.some((g) => plan.groupIds.includes(g))) continue;
-    throw invalid(
-      s.planId === plan.id
-        ? `your "${plan.name}" membership already renews itself; nothing to buy`
-        : `your "${other.name}" membership renews itself: send /cancel first to switch plan`,
-    );
+    if (other && other.groupIds.some((g) => plan.groupIds.includes(g))) return other;
   }
+  return null;
 }

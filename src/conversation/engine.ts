@@ -1,6 +1,7 @@
 // The platform-neutral dialogue: inbound text or button → intent → use case → neutral replies.
 // Free of framework imports; every user-facing string comes from the catalogues. Owner intents are
 // checked against the store on every message, and a non-owner gets exactly the unknown-command reply.
+import { cancelRenewal, renewingPlanIn, resumeRenewal } from '../app/subscriptions.ts';
 import QRCode from 'qrcode';
 import { type Actor, assertOwnerOf, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
@@ -143,6 +144,10 @@ class Turn {
         return this.reinvite();
       case 'paysupport':
         return this.paySupport();
+      case 'cancel_renewal':
+        return this.setRenewal(false);
+      case 'resume_renewal':
+        return this.setRenewal(true);
       case 'refund':
         return this.refund(intent.args, intent.rest);
       case 'refund_group':
@@ -230,6 +235,9 @@ class Turn {
       this.text('plan.unavailable');
       return this.listPlans('plans.pick');
     }
+    // Switching plan while an auto-renewing membership runs is refused: cancel first (upgrades come later).
+    const renewing = await renewingPlanIn(store, this.account.id, plan, clock.now());
+    if (renewing) return this.text(renewing.id === plan.id ? 'renewal.already' : 'renewal.switch_refused', { plan: renewing.name });
     // Choosing the same plan again while its order is still open shows that order instead of a second one.
     const open = (await store.orders.page({ accountId: this.account.id, status: 'pending', limit: 20 })).find(
       (o) => o.planId === plan.id && o.provider === providerName && o.expiresAt > clock.now() + 60_000,
@@ -306,6 +314,18 @@ class Turn {
     ];
     this.choices(this.t('help.member'), menu);
     if (this.account.isOwner) this.text('owner.help');
+  }
+
+  /** `/cancel` and `/resume`: auto-renewal off (access to the end of the paid period) or back on. */
+  private async setRenewal(on: boolean) {
+    let done;
+    try {
+      done = on ? await resumeRenewal(this.deps, this.account) : await cancelRenewal(this.deps, this.account);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'conflict') return this.text(on ? 'renewal.nothing_to_resume' : 'renewal.nothing_to_cancel');
+      throw err;
+    }
+    for (const d of done) this.text(on ? 'renewal.resumed' : 'renewal.canceled', { plan: d.plan, expiresAt: d.until });
   }
 
   private paySupport() {
