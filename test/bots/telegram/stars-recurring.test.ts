@@ -139,7 +139,7 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
   it('honours a renewal charged after /cancel without turning renewal back on, and /resume turns it on', async () => {
     const { emu } = h;
     const store = h.t.service.deps.store;
-    const { chatId } = await recurringGroup();
+    const { chatId, owner } = await recurringGroup();
     const alice = emu.addUser('Alice', { language_code: 'en' });
 
     // Nothing to cancel yet.
@@ -186,6 +186,22 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
     const metrics = await h.t.service.app.inject({ method: 'GET', url: '/metrics', headers: auth });
     expect(metrics.body).toContain('gatekeeper_auto_renew{kind="failed_renewals"} 1');
     expect(emu.isMember(chatId, alice.id)).toBe(true);
+
+    // The owner refunds the renewal: refundStarPayment with that charge's id, and only its unused days go.
+    if (r.outcome !== 'charged') throw new Error('not charged');
+    const renewal = (await store.orders.page({ accountId: account.id, limit: 10 })).find((o) => o.providerTxnId === r.chargeId)!;
+    const firstOrder = (await store.orders.page({ accountId: account.id, limit: 10 })).find((o) => o.providerTxnId === chargeId)!;
+    const [firstPeriod] = await store.periods.listForOrder(firstOrder.id);
+    emu.sendText(owner, `/refund ${renewal.id} renewal by mistake`);
+    await h.until(async () => (await store.orders.get(renewal.id))!.status === 'refunded', 'renewal refunded');
+    expect(emu.calls.filter((c) => c.method === 'refundStarPayment').map((c) => c.params)).toEqual([
+      expect.objectContaining({ user_id: alice.id, telegram_payment_charge_id: r.chargeId }),
+    ]);
+    expect((await store.orders.get(firstOrder.id))!.status).toBe('paid');
+    // The first charge's period ended before the renewal began: what is left is the renewal's used part only.
+    const after = (await store.memberships.get(m!.id))!;
+    expect(after.expiresAt).toBeLessThanOrEqual(Math.max(firstPeriod!.endsAt, h.clock.now()));
+    expect(after.expiresAt).toBeGreaterThanOrEqual(firstPeriod!.endsAt);
   });
 
   it('refuses a payment by someone else, a plan switch while subscribed, and --recurring for a length no rail renews', async () => {
