@@ -601,6 +601,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const s = await computeStats(ctx.deps, ctx.actor);
       const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
       ctx.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
+      ctx.text('owner.stats_auto_renew', { members: s.autoRenew.members, percent: Math.round(s.autoRenew.share * 100), failed: s.autoRenew.failedRenewals });
     },
   }),
   intruders: command({

@@ -109,6 +109,7 @@ export const en = {
   'owner.banned': 'Membership #{id} banned.',
   'owner.unbanned': 'Membership #{id} unbanned.',
   'owner.refund_requested': 'Refund of order {id} requested; you will be told when the provider confirms.',
+  'owner.stats_auto_renew': 'Auto-renewing: {members} ({percent}% of active members); failed renewals: {failed}.',
   'owner.stats':
     '{month}: {active, plural, one {# member} other {# members}} with access, revenue {revenue}, {renewals, plural, one {# renewal} other {# renewals}}, {churn} lapsed.',
   'owner.broadcast_queued': 'Broadcast queued for {count, plural, one {# member} other {# members}}.',

@@ -103,6 +103,7 @@ export const zhCN: Record<MessageKey, string> = {
   'owner.banned': '会员 #{id} 已封禁。',
   'owner.unbanned': '会员 #{id} 已解封。',
   'owner.refund_requested': '已申请订单 {id} 的退款，支付平台确认后会通知您。',
+  'owner.stats_auto_renew': '自动续费：{members} 人（占有效会员 {percent}%）；续费失败 {failed} 次。',
   'owner.stats': '{month}：{active} 人有效，收入 {revenue}，续费 {renewals} 次，流失 {churn} 人。',
   'owner.broadcast_queued': '群发已排队，共 {count} 人。',
   'owner.refund_on_request':

@@ -178,13 +178,15 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
     await h.until(() => !emu.subscriptions[0]!.canceledByBot, 'is_canceled false');
     expect((await store.subscriptions.listForAccount(account.id))[0]).toMatchObject({ state: 'active', canceledBy: null });
 
-    // Telegram reports a failed renewal payment: counted, the member told, access untouched.
+    // Telegram reports a failed renewal payment: counted, the member told, access untouched; no longer renewing.
     emu.userSubscriptionChange(alice, chargeId, 'failed');
     await h.until(async () => (await store.subscriptions.listForAccount(account.id))[0]!.failedRenewals === 1, 'failure counted');
     await h.until(() => h.texts(alice.id).some((x) => x.startsWith('The renewal payment of your membership did not go through')), 'member told');
     expect((await stats()).failedRenewals).toBe(1);
     const metrics = await h.t.service.app.inject({ method: 'GET', url: '/metrics', headers: auth });
     expect(metrics.body).toContain('gatekeeper_auto_renew{kind="failed_renewals"} 1');
+    emu.sendText(owner, '/stats');
+    await h.until(() => h.texts(owner.id).includes('Auto-renewing: 0 (0% of active members); failed renewals: 1.'), 'owner /stats');
     expect(emu.isMember(chatId, alice.id)).toBe(true);
 
     // The owner refunds the renewal: refundStarPayment with that charge's id, and only its unused days go.
@@ -207,7 +209,7 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
   it('refuses a payment by someone else, a plan switch while subscribed, and --recurring for a length no rail renews', async () => {
     const { emu } = h;
     const store = h.t.service.deps.store;
-    const { group } = await recurringGroup();
+    const { group, owner } = await recurringGroup();
     const gold = await addPlan(h.t.service.deps, { groupIds: [group.id], name: 'Gold', price: '300', currency: 'XTR', days: 30, actor: ADMIN });
     const alice = emu.addUser('Alice', { language_code: 'en' });
     const bob = emu.addUser('Bob', { language_code: 'en' });
@@ -251,6 +253,13 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
     emu.press(carol, /Telegram Stars/);
     await h.until(() => h.texts(carol.id).includes('Your "VIP" membership renews itself. Send /cancel first to switch plan.'), 'switch refused');
     expect(await store.orders.page({ limit: 50 })).toHaveLength(ordersBefore);
+
+    // The owner's /addplan takes `recurring` too, and refuses it for a length no rail renews.
+    emu.sendText(owner, `/addplan ${group.id} 200 XTR 30 Platinum recurring`);
+    await h.until(async () => (await store.plans.list()).some((p) => p.name === 'Platinum' && p.recurring), '/addplan recurring');
+    emu.sendText(owner, `/addplan ${group.id} 200 XTR 14 Fortnight recurring`);
+    await h.until(() => h.texts(owner.id).some((x) => x.includes('a recurring plan must last 7, 30, 365 days')), '/addplan refused');
+    expect((await store.plans.list()).some((p) => p.name.startsWith('Fortnight'))).toBe(false);
 
     // --recurring for a length no rail renews: a clear error, nothing added.
     const plans = (await store.plans.list()).length;
