@@ -3,7 +3,20 @@
 // bots/telegram/store-port.ts and bots/wechat/store-port.ts.
 import type { MembershipStatus } from '../../domain/membership.ts';
 import type { OrderStatus } from '../../domain/order.ts';
-import type { AuditEntry, Account, Group, IntruderPolicy, Job, JobStatus, Membership, MembershipPeriod, Order, Plan, Platform, Subscription } from '../model.ts';
+import type {
+  AuditEntry,
+  Account,
+  Group,
+  IntruderPolicy,
+  Job,
+  JobStatus,
+  Membership,
+  MembershipPeriod,
+  Order,
+  Plan,
+  Platform,
+  Subscription,
+} from '../model.ts';
 import type { Lane } from './chat.ts';
 import type { Checkout } from './payments.ts';
 
