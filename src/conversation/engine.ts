@@ -601,7 +601,9 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const s = await computeStats(ctx.deps, ctx.actor);
       const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
       ctx.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
-      ctx.text('owner.stats_auto_renew', { members: s.autoRenew.members, percent: Math.round(s.autoRenew.share * 100), failed: s.autoRenew.failedRenewals });
+      // Auto-renewal only once there is something to say (a plan that renews, or a renewal that failed).
+      if (s.autoRenew.members > 0 || s.autoRenew.failedRenewals > 0)
+        ctx.text('owner.stats_auto_renew', { members: s.autoRenew.members, percent: Math.round(s.autoRenew.share * 100), failed: s.autoRenew.failedRenewals });
     },
   }),
   intruders: command({
