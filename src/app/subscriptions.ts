@@ -18,7 +18,7 @@
 //     grace and removes them after it, as for any membership.
 //   - For an auto-renewing member the reminders before expiry are replaced by one notice 3 days before the
 //     charge ("renews on …; /cancel to stop"), see sweepRenewalNotices and memberships.remindersDue.
-import { conflict, invalid } from '../domain/errors.ts';
+import { conflict, invalid, ProviderRejectedError } from '../domain/errors.ts';
 import { newOutTradeNo, unguessableId } from '../domain/ids.ts';
 import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
@@ -250,7 +250,22 @@ export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: nu
   if (!provider?.setRenewal) throw new Error(`the ${sub.provider} provider is not enabled, so it cannot change renewal`);
   const account = await deps.store.accounts.get(sub.accountId);
   if (!account) return;
-  await provider.setRenewal(sub, account, !p.cancel);
+  try {
+    await provider.setRenewal(sub, account, !p.cancel);
+  } catch (err) {
+    // A refusal retrying cannot fix (the subscription already ended, say): recorded, not retried.
+    if (!(err instanceof ProviderRejectedError)) throw err;
+    const now = deps.clock.now();
+    await deps.store.audit.insert({
+      at: now,
+      actor: `provider:${sub.provider}`,
+      action: 'subscription.edit_refused',
+      subjectType: 'subscription',
+      subjectId: String(sub.id),
+      reason: `${p.cancel ? 'cancel' : 'resume'} refused: ${err.message}`,
+      detail: null,
+    });
+  }
 }
 
 /**
