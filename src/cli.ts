@@ -93,17 +93,19 @@ Changes a group's settings; the ones not given stay as they are. At least one is
 ${SETTINGS.map((s) => `  --${`${s.flag} ${s.valueHelp}`.padEnd(32)}${s.description}`).join('\n')}
 A bad value changes nothing. Prints the group's settings after the change; --json prints the group
 as group list --json does.`,
-  'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--stars <n>] [--force] [--json]
+  'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--stars <n>] [--recurring] [--force] [--json]
 
 Creates a plan. --price is a decimal in the currency's units (9.90 CNY = 990 fen); --days is the
 length of one paid period. --stars is its price in Telegram Stars (whole stars): Telegram requires
 Stars for digital goods sold in a bot, so a plan for Telegram groups needs --stars unless
 STARS_PER_UNIT gives a rate for its currency. A plan on sale in one of those groups with the same
-name is refused (buyers could not tell them apart); --force adds it anyway. --json prints {"id": …}.`,
+name is refused (buyers could not tell them apart); --force adds it anyway. --recurring lets the
+payment rail renew it by itself: only for 7, 30 or 365 days (Telegram Stars renews 30-day plans;
+other rails sell it as a one-off). --json prints {"id": …}.`,
   'plan list': `Usage: gatekeeper plan list [--group <group-id>] [--json]
 
 Lists plans (on sale and disabled), optionally only those opening one group.
---json prints [{id, name, priceMinor, price, currency, days, starsPrice, active, groupIds}].`,
+--json prints [{id, name, priceMinor, price, currency, days, starsPrice, recurring, active, groupIds}].`,
   'plan disable': `Usage: gatekeeper plan disable <plan-id> [--reason <text>] [--json]
 
 Takes a plan off sale: nobody can buy it any more. Memberships already paid for are not affected.
@@ -508,6 +510,7 @@ const COMMANDS: CommandSpec[] = [
       currency: { type: 'string' },
       days: { type: 'string' },
       stars: { type: 'string' },
+      recurring: { type: 'boolean' },
       force: { type: 'boolean' },
     },
     handler: async ({ f, print, config }) => {
@@ -520,6 +523,7 @@ const COMMANDS: CommandSpec[] = [
         currency: required(f, 'currency'),
         days: positiveInt(required(f, 'days'), 'days'),
         stars: optional(f, 'stars'),
+        recurring: f.recurring === true,
         force: f.force === true,
         actor: CLI,
       };
@@ -530,7 +534,7 @@ const COMMANDS: CommandSpec[] = [
       });
       print(
         { id: p.id },
-        `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency}${p.starsPrice === null ? '' : ` or ${p.starsPrice} Stars`} for ${countOf(p.durationDays, 'day', 'days')}, groups ${p.groupIds.join(', ')}`,
+        `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency}${p.starsPrice === null ? '' : ` or ${p.starsPrice} Stars`} for ${countOf(p.durationDays, 'day', 'days')}${p.recurring ? ', renewing' : ''}, groups ${p.groupIds.join(', ')}`,
       );
     },
   },

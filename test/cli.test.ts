@@ -69,6 +69,22 @@ describe.each(targets)('gatekeeper CLI (%s)', (_name, setup) => {
         (await cli(['plan', 'add', '--group', '1', '--name', 'Weekly', '--price', '3', '--currency', 'CNY', '--days', '7', '--stars', bad], env)).code,
       ).toBe(1);
     expect(JSON.parse((await cli(['plan', 'list', '--json'], env)).out).map((x: { starsPrice: number | null }) => x.starsPrice)).toEqual([75, 750]);
+    // --recurring: only for a length some rail renews (7, 30, 365 days); anything else is refused with a clear line.
+    const quarter = await cli(
+      ['plan', 'add', '--group', '1', '--name', 'Quarter', '--price', '25', '--currency', 'CNY', '--days', '90', '--stars', '190', '--recurring'],
+      env,
+    );
+    expect(quarter).toEqual({
+      code: 1,
+      out: '',
+      err: 'a recurring plan must last 7, 30, 365 days (no payment rail renews 90-day plans; Telegram Stars renews only 30)',
+    });
+    const renewing = await cli(
+      ['plan', 'add', '--group', '1', '--name', 'Renewing', '--price', '9.90', '--currency', 'CNY', '--days', '30', '--stars', '75', '--recurring'],
+      env,
+    );
+    expect(renewing.out).toBe('plan 3 added: "Renewing" 9.90 CNY or 75 Stars for 30 days, renewing, groups 1');
+    expect(JSON.parse((await cli(['plan', 'list', '--json'], env)).out).map((x: { recurring: boolean }) => x.recurring)).toEqual([false, false, true]);
   });
 
   it('plan add refuses a name already on sale in the group unless --force', async () => {

@@ -13,7 +13,9 @@
 // update was lost), `refund` is refundStarPayment, and `close` has nothing to close: an expired order
 // simply fails the pre-checkout check.
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
-import type { Order } from '../../src/app/model.ts';
+import type { Account, Order, Subscription } from '../../src/app/model.ts';
+import { subscriptionReported } from '../../src/app/subscriptions.ts';
+import { STARS_SUBSCRIPTION_PERIOD_S, starsRenews } from '../../src/domain/renewal.ts';
 import {
   type Checkout,
   type CheckoutRequest,
@@ -28,7 +30,7 @@ import {
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { isApiError, withRetries } from './bot-api-client.ts';
 import { render, type TelegramContext } from './context.ts';
-import type { TgMessage, TgPreCheckoutQuery } from './updates.ts';
+import type { TgMessage, TgPreCheckoutQuery, TgSubscriptionUpdated } from './updates.ts';
 
 export const STARS = 'XTR';
 /** getStarTransactions pages read by one `query` at most (100 transactions each). */
@@ -71,10 +73,16 @@ export class StarsProvider implements PaymentProvider {
       prices: [{ label: req.plan.name.slice(0, 32), amount: req.order.amountMinor }],
       provider_token: '',
     };
-    const link = await this.c.client.call<string>('createInvoiceLink', invoice, { lane: 'notice' });
+    // A recurring 30-day plan is sold as a Stars subscription: createInvoiceLink's `subscription_period`
+    // (seconds; "must always be 2592000 (30 days) if specified", currency XTR; core.telegram.org/bots/api#createinvoicelink).
+    // sendInvoice has no such parameter, so a subscription invoice is only the link, shown as the pay button.
+    const renews = starsRenews(req.plan);
+    const link = await this.c.client.call<string>('createInvoiceLink', renews ? { ...invoice, subscription_period: STARS_SUBSCRIPTION_PERIOD_S } : invoice, {
+      lane: 'notice',
+    });
     if (typeof link !== 'string' || !link.startsWith('https://'))
       throw new ProviderUnreachableError('stars', 'createInvoiceLink returned no link', { method: 'createInvoiceLink' });
-    await this.c.client.call('sendInvoice', { chat_id: account.platformUserId, ...invoice }, { lane: 'notice' });
+    if (!renews) await this.c.client.call('sendInvoice', { chat_id: account.platformUserId, ...invoice }, { lane: 'notice' });
     return { qrContent: link, payUrl: link };
   }
 
@@ -136,12 +144,50 @@ export class StarsProvider implements PaymentProvider {
       currency: sp.currency,
       merchantId: null,
       paidAt: msg.date * 1000,
+      // Pre-checkout refused anyone but the buyer; a successful_payment from someone else is held for review.
+      ...(msg.from ? { payer: { platform: 'telegram' as const, platformUserId: String(msg.from.id) } } : {}),
+      // A subscription's charges: the first starts it (its charge id is the subscription's id, which
+      // editUserStarSubscription takes); each renewal has its own charge id and names the first invoice's payload.
+      ...(sp.is_recurring || sp.is_first_recurring
+        ? {
+            subscription: { first: sp.is_first_recurring === true, expiresAt: sp.subscription_expiration_date ? sp.subscription_expiration_date * 1000 : null },
+          }
+        : {}),
     };
     await handleProviderEvent(
       this.c.deps,
       this,
       event,
       JSON.stringify({ update: 'successful_payment', from: msg.from?.id ?? null, date: msg.date, successful_payment: sp }),
+    );
+  }
+
+  /** Telegram's `subscription` update: the member canceled or re-enabled it in Telegram, or its payment failed. */
+  async onSubscriptionUpdated(u: TgSubscriptionUpdated): Promise<void> {
+    const order = await this.c.deps.store.orders.findByOutTradeNo(u.invoice_payload);
+    const account = order ? await this.c.deps.store.accounts.get(order.accountId) : null;
+    if (!account || account.platform !== 'telegram' || account.platformUserId !== String(u.user.id)) {
+      this.c.logger.warn({ state: u.state }, 'stars: subscription update for no subscription of that user');
+      return;
+    }
+    await subscriptionReported(this.c.deps, this, u.invoice_payload, u.state);
+  }
+
+  /**
+   * editUserStarSubscription(user_id, telegram_payment_charge_id, is_canceled): "Pass True to cancel extension of
+   * the user subscription; the subscription must be active up to the end of the current subscription period. Pass
+   * False to allow the user to re-enable a subscription that was previously canceled by the bot."
+   * (core.telegram.org/bots/api#edituserstarsubscription, via docs.aiogram.dev methods/edit_user_star_subscription)
+   */
+  async setRenewal(sub: Subscription, account: Account, renew: boolean): Promise<void> {
+    if (account.platform !== 'telegram')
+      throw new ProviderRejectedError('stars', `subscription ${sub.id} was not paid from a Telegram account`, undefined, {
+        method: 'editUserStarSubscription',
+      });
+    await this.c.client.call(
+      'editUserStarSubscription',
+      { user_id: Number(account.platformUserId), telegram_payment_charge_id: sub.subscriptionId, is_canceled: !renew },
+      { lane: 'system' },
     );
   }
 

@@ -17,7 +17,16 @@ import { JoinRequests } from './join-requests.ts';
 import { PrivateChat } from './private-chat.ts';
 import { StarsProvider } from './stars-provider.ts';
 import { TelegramGateway } from './telegram-gateway.ts';
-import { ALLOWED_UPDATES, asCallbackQuery, asChatMemberUpdated, asJoinRequest, asMessage, asPreCheckoutQuery, type TgUser } from './updates.ts';
+import {
+  ALLOWED_UPDATES,
+  asCallbackQuery,
+  asChatMemberUpdated,
+  asJoinRequest,
+  asMessage,
+  asPreCheckoutQuery,
+  asSubscriptionUpdated,
+  type TgUser,
+} from './updates.ts';
 
 export const WEBHOOK_PATH = '/webhooks/telegram';
 const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
@@ -169,6 +178,14 @@ export class TelegramAdapter {
         },
         { lane: 'invite' },
       );
+    });
+    // Bot API `subscription` (a Stars subscription changed); telegraf 4.16 does not know the update type.
+    this.bot.use(async (ctx, next) => {
+      const raw = (ctx.update as { subscription?: unknown }).subscription;
+      if (raw === undefined) return next();
+      const u = asSubscriptionUpdated(raw);
+      if (!u) return log('subscription');
+      if (this.stars) await this.stars.onSubscriptionUpdated(u);
     });
     // Errors reach handleUpdate's caller: the webhook answers 500 (Telegram resends), polling retries.
     this.bot.catch((err) => {

@@ -23,6 +23,25 @@ export interface TgSuccessfulPayment {
   invoice_payload: string;
   telegram_payment_charge_id: string;
   provider_payment_charge_id?: string;
+  /**
+   * Stars subscriptions (Bot API SuccessfulPayment; grammy.dev/ref/types/successfulpayment): `is_recurring` on a
+   * subscription's payments, `is_first_recurring` on the first one, `subscription_expiration_date` (Unix time)
+   * the end of the period the payment pays for.
+   */
+  is_recurring?: true;
+  is_first_recurring?: true;
+  subscription_expiration_date?: number;
+}
+
+/**
+ * The `subscription` update (Bot API BotSubscriptionUpdated, grammy.dev/ref/types/botsubscriptionupdated;
+ * Update.subscription): `canceled` when the user canceled, `active` when they re-enabled a canceled one,
+ * `failed` when its payment failed.
+ */
+export interface TgSubscriptionUpdated {
+  user: TgUser;
+  invoice_payload: string;
+  state: 'canceled' | 'active' | 'failed';
 }
 
 export interface TgMessage {
@@ -86,7 +105,15 @@ export interface TgPreCheckoutQuery {
 }
 
 /** Every update type the adapter handles; passed as `allowed_updates` (chat_member is only sent when asked for). */
-export const ALLOWED_UPDATES = ['message', 'callback_query', 'my_chat_member', 'chat_member', 'chat_join_request', 'pre_checkout_query'] as const;
+export const ALLOWED_UPDATES = [
+  'message',
+  'callback_query',
+  'my_chat_member',
+  'chat_member',
+  'chat_join_request',
+  'pre_checkout_query',
+  'subscription',
+] as const;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
@@ -137,6 +164,11 @@ export function asMessage(v: unknown): TgMessage | null {
       total_amount: sp.total_amount,
       invoice_payload: sp.invoice_payload,
       telegram_payment_charge_id: sp.telegram_payment_charge_id,
+      ...(sp.is_recurring === true ? { is_recurring: true as const } : {}),
+      ...(sp.is_first_recurring === true ? { is_first_recurring: true as const } : {}),
+      ...(isInt(sp.subscription_expiration_date) && sp.subscription_expiration_date > 0
+        ? { subscription_expiration_date: sp.subscription_expiration_date }
+        : {}),
     };
   }
   return m;
@@ -230,4 +262,11 @@ export function displayName(u: TgUser): string {
     .join(' ')
     .trim();
   return (full || (u.username ? `@${u.username}` : String(u.id))).slice(0, 100);
+}
+
+export function asSubscriptionUpdated(v: unknown): TgSubscriptionUpdated | null {
+  if (!isObj(v) || !isStr(v.invoice_payload, 128) || !v.invoice_payload) return null;
+  if (v.state !== 'canceled' && v.state !== 'active' && v.state !== 'failed') return null;
+  const user = asUser(v.user);
+  return user ? { user, invoice_payload: v.invoice_payload, state: v.state } : null;
 }

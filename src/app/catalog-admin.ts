@@ -5,6 +5,7 @@ import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from '../domain/membership.ts';
 import { normalizeCurrency, parsePrice } from '../domain/money.ts';
 import { parseStarsPrice, starsPriceOf } from '../domain/pricing.ts';
+import { assertRenewable } from '../domain/renewal.ts';
 import { type Actor, actorLabel, assertOwner, assertOwnerOf } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { type Group, isPlatform, type Plan } from './model.ts';
@@ -50,6 +51,8 @@ export interface AddPlanInput {
   force?: boolean;
   /** The price in Telegram Stars (whole stars); unset: derived from STARS_PER_UNIT (domain/pricing.ts). */
   stars?: string | number;
+  /** The payment rail renews it by itself (a length some rail can renew: 7, 30 or 365 days). */
+  recurring?: boolean;
 }
 
 export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan> {
@@ -60,6 +63,8 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
   if (priceMinor === 0) throw invalid('price must be more than zero');
   if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_PLAN_DAYS) throw invalid(`days must be a whole number from 1 to ${MAX_PLAN_DAYS}`);
   const starsPrice = input.stars === undefined || input.stars === null ? null : parseStarsPrice(input.stars);
+  const recurring = input.recurring === true;
+  if (recurring) assertRenewable(input.days);
   const groupIds = [...new Set(input.groupIds)];
   if (groupIds.length === 0) throw invalid('a plan must open at least one group');
   const now = deps.clock.now();
@@ -84,7 +89,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
         if (same) throw conflict(`group ${g.id} already has a plan on sale named "${same.name}" (plan ${same.id}); choose another name or disable that plan`);
       }
     }
-    const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds, starsPrice }, now);
+    const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds, starsPrice, recurring }, now);
     await tx.audit.insert({
       at: now,
       actor: actorLabel(input.actor),
@@ -92,7 +97,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
       subjectType: 'plan',
       subjectId: String(plan.id),
       reason: `new plan "${name}"`,
-      detail: { priceMinor, currency, days: input.days, groupIds, starsPrice },
+      detail: { priceMinor, currency, days: input.days, groupIds, starsPrice, recurring },
     });
     return plan;
   });

@@ -6,6 +6,7 @@ import { priceIn, STARS } from '../domain/pricing.ts';
 import type { AppDeps } from './deps.ts';
 import { isPlatform, type Order, type Plan, type Platform } from './model.ts';
 import type { Checkout, PaymentProvider } from './ports.ts';
+import { assertNotSubscribedElsewhere } from './subscriptions.ts';
 
 export interface CheckoutInput {
   platform: string;
@@ -79,6 +80,7 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       const m = await tx.memberships.getForUpdate(account.id, groupId);
       if (m?.status === 'banned') throw forbidden('you cannot buy this plan');
     }
+    await assertNotSubscribedElsewhere(tx, account.id, plan, now);
     const o: Order = {
       id: unguessableId(),
       outTradeNo: newOutTradeNo(),

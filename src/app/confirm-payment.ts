@@ -21,6 +21,7 @@ import type { AppDeps } from './deps.ts';
 import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { confirmRefund } from './refunds.ts';
 import { holdForReview } from './review.ts';
+import { confirmRenewal, payerMismatch, recordFirstCharge } from './subscriptions.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
@@ -39,6 +40,9 @@ export type EventOutcome =
   | 'second_payment';
 
 type PaidEvent = Extract<ProviderEvent, { type: 'paid' }>;
+
+/** Thrown by the fast path once it finds a case the careful path handles (a charge by someone else): rolls it back. */
+class CarefulPath extends Error {}
 
 class Rollback extends Error {
   constructor(readonly outcome: EventOutcome) {
@@ -79,6 +83,8 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
           return 'review';
         }
         case 'paid':
+          // A subscription's renewal charge has no order of its own yet (src/app/subscriptions.ts).
+          if (event.subscription && !event.subscription.first) return confirmRenewalEvent(deps, tx, provider, event, record, now);
           return (fast && (await confirmPaidFast(deps, tx, provider, event, record, now))) || confirmPaid(deps, tx, provider, event, record, now);
       }
     });
@@ -86,7 +92,7 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
     try {
       outcome = await handle(true);
     } catch (e) {
-      if (!(e instanceof BannedBuyerError)) throw e;
+      if (!(e instanceof BannedBuyerError || e instanceof CarefulPath)) throw e;
       outcome = await handle(false);
     }
   } catch (e) {
@@ -119,6 +125,7 @@ async function confirmPaidFast(...[deps, tx, provider, event, record, now]: Para
     now,
   );
   if (!order) return null;
+  if (await payerMismatch(tx, order.accountId, event)) throw new CarefulPath();
   // Guard 2.
   if (!(await bookCharge(tx, order.id, provider, event, now))) throw new Rollback('duplicate');
   const bought = await tx.plans.getWithGroups(order.planId);
@@ -137,6 +144,7 @@ async function confirmPaidFast(...[deps, tx, provider, event, record, now]: Para
     groups: bought.groups,
     refuseBanned: true,
   });
+  await recordFirstCharge(tx, order, provider, event, now);
   // The event row comes last, with its outcome: an event id seen before undoes all of the above.
   if (!(await record(tx, event.eventId, order.id, 'granted'))) throw new Rollback('duplicate');
   return 'granted';
@@ -155,33 +163,7 @@ async function confirmPaid(
   const order = found && found.provider === provider.name ? found : null;
   if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'processing' : 'unknown_order'))) return 'duplicate';
 
-  if (!order) {
-    await tx.audit.insert({
-      at: now,
-      actor: `provider:${provider.name}`,
-      action: 'payment.unknown_order',
-      subjectType: 'provider_event',
-      subjectId: event.eventId,
-      reason: `paid notification for unknown order ${event.outTradeNo}`,
-      detail: { outTradeNo: event.outTradeNo, amountMinor: event.amountMinor, currency: event.currency },
-    });
-    await tx.jobs.enqueue(
-      [
-        alertOwnersJob(
-          {
-            groupIds: [],
-            message: {
-              key: 'owner.unknown_order',
-              params: { provider: provider.name, outTradeNo: event.outTradeNo, amount: formatMoney(event.amountMinor, event.currency) },
-            },
-          },
-          `alert:unknown:${provider.name}:${event.outTradeNo}`,
-        ),
-      ],
-      now,
-    );
-    return 'unknown_order';
-  }
+  if (!order) return unknownOrder(tx, provider, event, now);
 
   // Paid already by another attempt of the same order (issue 21 part 5): this money goes back, whatever else
   // holds for the order (a refund booked since, a review), and nothing of it touches the order's own ledger.
@@ -195,7 +177,7 @@ async function confirmPaid(
 
   const plan = await tx.plans.get(order.planId);
   if (!plan) throw new Error(`order ${order.id} names a plan that does not exist`);
-  const mismatch = describeMismatch(order, event, provider.merchantId);
+  const mismatch = describeMismatch(order, event, provider.merchantId) ?? (await payerMismatch(tx, order.accountId, event));
   const refundedFirst = !mismatch && (await tx.payments.listForOrder(order.id)).some((p) => p.kind === 'refund');
   const banned = !mismatch && !refundedFirst && (await isBannedFromPlan(tx, order.accountId, plan));
   const holdReason = mismatch ?? (refundedFirst ? 'the provider reported a refund before this payment' : banned ? 'paid by a banned member' : null);
@@ -258,8 +240,58 @@ async function confirmPaid(
   // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
   // success time, not when we happened to learn of it.
   await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), { groups: known });
+  await recordFirstCharge(tx, order, provider, event, now);
   await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'granted', order.id);
   return 'granted';
+}
+
+/** A subscription's renewal charge: its event row first, then src/app/subscriptions.ts under the same guards. */
+async function confirmRenewalEvent(
+  deps: AppDeps,
+  tx: Repos,
+  provider: PaymentProvider,
+  event: PaidEvent,
+  record: (tx: Repos, eventId: string, orderId: string | null, outcome: string) => Promise<boolean>,
+  now: number,
+): Promise<EventOutcome> {
+  const found = await tx.orders.findByOutTradeNo(event.outTradeNo);
+  const first = found && found.provider === provider.name ? found : null;
+  if (!(await record(tx, event.eventId, first?.id ?? null, first ? 'processing' : 'unknown_order'))) return 'duplicate';
+  if (!first) return unknownOrder(tx, provider, event, now);
+  const outcome = await confirmRenewal(deps, tx, provider, event, first, now);
+  // Guard 2 said this charge is booked already: undo the renewal order and the event row.
+  if (outcome === 'duplicate') throw new Rollback('duplicate');
+  await tx.webhookEvents.setOutcome(provider.name, event.eventId, outcome, first.id);
+  return outcome;
+}
+
+/** A paid notification naming no order of this provider: recorded and answered, the owners told. */
+async function unknownOrder(tx: Repos, provider: PaymentProvider, event: PaidEvent, now: number): Promise<EventOutcome> {
+  await tx.audit.insert({
+    at: now,
+    actor: `provider:${provider.name}`,
+    action: 'payment.unknown_order',
+    subjectType: 'provider_event',
+    subjectId: event.eventId,
+    reason: `paid notification for unknown order ${event.outTradeNo}`,
+    detail: { outTradeNo: event.outTradeNo, amountMinor: event.amountMinor, currency: event.currency },
+  });
+  await tx.jobs.enqueue(
+    [
+      alertOwnersJob(
+        {
+          groupIds: [],
+          message: {
+            key: 'owner.unknown_order',
+            params: { provider: provider.name, outTradeNo: event.outTradeNo, amount: formatMoney(event.amountMinor, event.currency) },
+          },
+        },
+        `alert:unknown:${provider.name}:${event.outTradeNo}`,
+      ),
+    ],
+    now,
+  );
+  return 'unknown_order';
 }
 
 function describeMismatch(order: Order, event: PaidEvent, merchantId: string | null): string | null {

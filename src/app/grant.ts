@@ -30,6 +30,11 @@ export interface GrantOptions {
   groups?: Group[];
   /** Throw BannedBuyerError on a banned membership instead of assuming the caller checked. */
   refuseBanned?: boolean;
+  /**
+   * A subscription renewal: the period ends when the rail says its charge runs to (Telegram's
+   * subscription_expiration_date is authoritative), never before the membership's current expiry.
+   */
+  until?: number;
 }
 
 /** What a never-paid membership looks like before its first period (the row is written only with that period). */
@@ -86,11 +91,12 @@ export async function grantOrder(
     // renewal, so it extends from the old expiry rather than losing the days in between.
     const paidWhileIn = existing.status === 'expired' && existing.expiresAt > 0 && startAt <= existing.expiresAt + group.graceMs;
     const effectiveStart = paidWhileIn ? existing.expiresAt : startAt;
-    const next = applyMembershipEvent(
+    const computed = applyMembershipEvent(
       { status: existing.status, expiresAt: existing.expiresAt },
       { type: 'period', days: plan.durationDays, startAt: effectiveStart },
     );
-    const startsAt = next.invite ? effectiveStart : existing.expiresAt;
+    const startsAt = computed.invite ? effectiveStart : existing.expiresAt;
+    const next = opts.until === undefined ? computed : { ...computed, expiresAt: Math.max(opts.until, startsAt) };
     // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.
     const fresh = await tx.periods.insertIfAbsent(
       { membershipId: existing.id, groupId, orderId: order.id, kind: 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays },

@@ -5,6 +5,7 @@ import { orderSourceStatuses } from '../domain/order.ts';
 import { DAY_MS, HOUR_MS } from '../domain/time.ts';
 import { handleProviderEvent } from './confirm-payment.ts';
 import { confirmFullRefund, refundBalance, refundRefused } from './refunds.ts';
+import { runSubscriptionEdit } from './subscriptions.ts';
 import type { AppDeps } from './deps.ts';
 import { ownersToTell } from './actors.ts';
 import {
@@ -16,6 +17,7 @@ import {
   type NotifyPayload,
   RECONCILE_ORDER,
   REFUND,
+  SUBSCRIPTION_EDIT,
   REMIND,
   REMOVE,
   type RemovePayload,
@@ -345,6 +347,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
   });
 
   registerPhonePayJobs(registry, deps);
+  registry.register(SUBSCRIPTION_EDIT, (p) => runSubscriptionEdit(deps, p));
 
   registry.register(ALERT_OWNERS, async (p, job) => {
     // The owners whose scope covers the groups (operators included); no groups: operators only.

@@ -96,6 +96,9 @@ export const REFUND = defineJobKind('refund', orderPayload);
 export const CLOSE_ATTEMPTS = defineJobKind('close_attempts', orderPayload);
 /** Issue 21: a second attempt of an already paid order was paid too; that money goes back (its number is stored). */
 export const REFUND_ATTEMPT = defineJobKind('refund_attempt', z.object({ tradeNo: z.string() }));
+/** Cancel (or turn back on) a subscription's renewal at its rail (src/app/subscriptions.ts). */
+export const SUBSCRIPTION_EDIT = defineJobKind('subscription_edit', z.object({ subscriptionId: id, cancel: z.boolean() }));
+export type SubscriptionEditPayload = z.output<typeof SUBSCRIPTION_EDIT.schema>;
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */
 export const inviteJob = (p: InvitePayload, occasion?: string): NewJob =>
@@ -135,3 +138,5 @@ export const closeAttemptsJob = (orderId: string): NewJob => CLOSE_ATTEMPTS.job(
 /** Keyed by the attempt's trade number: its one refund number is stored before the job is queued. */
 export const refundAttemptJob = (tradeNo: string): NewJob =>
   REFUND_ATTEMPT.job({ tradeNo }, { lane: 'system', dedupeKey: `refund-attempt:${tradeNo}`, maxAttempts: 12 });
+export const subscriptionEditJob = (p: SubscriptionEditPayload, occasion: string): NewJob =>
+  SUBSCRIPTION_EDIT.job(p, { lane: 'system', dedupeKey: `subscription:${p.subscriptionId}:${p.cancel ? 'cancel' : 'resume'}:${occasion}`, maxAttempts: 12 });

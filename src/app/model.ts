@@ -55,6 +55,8 @@ export interface Plan {
   trialDays: number;
   /** The owner's price in Telegram Stars (whole stars), or null: derived from STARS_PER_UNIT (domain/pricing.ts). */
   starsPrice: number | null;
+  /** The payment rail may renew it by itself (issue 18: Stars for 30-day plans; Stripe for 7, 30 and 365). */
+  recurring: boolean;
   active: boolean;
   createdAt: number;
   groupIds: number[];
@@ -214,4 +216,32 @@ export interface GroupQuestion {
   id: number;
   groupId: number;
   text: string;
+}
+/** The renewal side of a membership (issue 18 part 4): one subscription a payment rail renews by itself. */
+export type SubscriptionState = 'active' | 'canceled' | 'failed';
+
+export interface Subscription {
+  id: number;
+  /** The rail that renews it (`stars`; Stripe's `stripe` with part 3). */
+  provider: string;
+  /** The rail's id for it: Stars, the first charge's telegram_payment_charge_id; Stripe, the sub_… id. */
+  subscriptionId: string;
+  accountId: number;
+  /** It renews this plan, so it covers every group the plan opens. */
+  planId: number;
+  /** The order of the first payment (a renewal's invoice payload names it). */
+  firstOrderId: string;
+  /** What each renewal must charge; a renewal charging anything else is held for review. */
+  amountMinor: number;
+  currency: string;
+  state: SubscriptionState;
+  /** Who ended renewal: `member` (/cancel or in Telegram), `provider`, or null. */
+  canceledBy: string | null;
+  /** When the rail charges next (Stars: the subscription's expiration date). */
+  nextChargeAt: number;
+  failedRenewals: number;
+  /** The next charge the "renews on …" notice was queued for (so it is sent once per charge). */
+  renewalNoticeFor: number | null;
+  createdAt: number;
+  updatedAt: number;
 }

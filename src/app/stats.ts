@@ -1,6 +1,6 @@
 // Owner statistics for the caller's groups: active members, this month's revenue per currency (the
 // month as people in TZ_DISPLAY read it), renewals and churn this month, and the refunds members asked for
-// within a refund window this month (how many and how much, per currency).
+// within a refund window this month (how many and how much, per currency), and auto-renewal (issue 18 part 4).
 import { zonedMonth } from '../domain/time.ts';
 import { type Actor, groupScope, notAllowed, scopeFilter } from './actors.ts';
 import type { AppDeps } from './deps.ts';
@@ -15,6 +15,20 @@ export interface Stats {
   refundsOnRequest: Array<{ currency: string; count: number; amountMinor: number }>;
   /** Join review (issue 17), all time: applications by outcome and the mean time to a decision. */
   reviews: ReviewCounts;
+  /** People with access whose access renews itself, their share of activeMembers (0–1), and failed renewals counted. */
+  autoRenew: AutoRenewFigures;
+}
+
+export interface AutoRenewFigures {
+  members: number;
+  share: number;
+  failedRenewals: number;
+}
+
+/** The one definition of the auto-renew figures, for /api/stats (an owner's groups) and /metrics (every group). */
+export async function autoRenewFigures(store: AppDeps['store'], groups?: number[], activeMembers?: number): Promise<AutoRenewFigures> {
+  const [active, s] = await Promise.all([activeMembers ?? store.stats.activeMembers(groups), store.subscriptions.stats(groups)]);
+  return { members: s.autoRenewing, share: active === 0 ? 0 : Math.round((s.autoRenewing / active) * 10_000) / 10_000, failedRenewals: s.failedRenewals };
 }
 
 /** The figures of the actor's groups only: an operator and an admin see every group's. */
@@ -32,5 +46,6 @@ export async function computeStats(deps: AppDeps, actor: Actor): Promise<Stats> 
     s.refundsOnRequest(start, end, groups),
     deps.store.review.counts(groups),
   ]);
-  return { month: label, activeMembers, revenue, renewals, churn, refundsOnRequest, reviews };
+  const autoRenew = await autoRenewFigures(deps.store, groups, activeMembers);
+  return { month: label, activeMembers, revenue, renewals, churn, refundsOnRequest, reviews, autoRenew };
 }

@@ -52,6 +52,8 @@ export const planJson = (p: Plan) => ({
   days: p.durationDays,
   /** The owner's price in Telegram Stars; null: derived from STARS_PER_UNIT where Stars are offered. */
   starsPrice: p.starsPrice,
+  /** The payment rail renews it by itself (Stars: 30-day plans). */
+  recurring: p.recurring,
   active: p.active,
   groupIds: p.groupIds,
 });

@@ -1,6 +1,7 @@
 // The platform-neutral dialogue: inbound text or button → intent → use case → neutral replies.
 // Free of framework imports; every user-facing string comes from the catalogues. Owner intents are
 // checked against the store on every message, and a non-owner gets exactly the unknown-command reply.
+import { cancelRenewal, renewingPlanIn, resumeRenewal } from '../app/subscriptions.ts';
 import QRCode from 'qrcode';
 import { type Actor, assertOwnerOf, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
@@ -185,6 +186,10 @@ class Turn {
         return this.reinvite();
       case 'paysupport':
         return this.paySupport();
+      case 'cancel_renewal':
+        return this.setRenewal(false);
+      case 'resume_renewal':
+        return this.setRenewal(true);
       case 'refund':
         return this.refund(intent.args, intent.rest);
       case 'refund_group':
@@ -279,6 +284,9 @@ class Turn {
       this.text('plan.unavailable');
       return this.listPlans('plans.pick');
     }
+    // Switching plan while an auto-renewing membership runs is refused: cancel first (upgrades come later).
+    const renewing = await renewingPlanIn(store, this.account.id, plan, clock.now());
+    if (renewing) return this.text(renewing.id === plan.id ? 'renewal.already' : 'renewal.switch_refused', { plan: renewing.name });
     // Choosing the same plan again while its order is still open shows that order instead of a second one.
     const open = (await store.orders.page({ accountId: this.account.id, status: 'pending', limit: 20 })).find(
       (o) => o.planId === plan.id && o.provider === providerName && o.expiresAt > clock.now() + 60_000,
@@ -405,6 +413,18 @@ class Turn {
     ];
     this.choices(this.t('help.member'), menu);
     if (this.account.isOwner) this.text('owner.help');
+  }
+
+  /** `/cancel` and `/resume`: auto-renewal off (access to the end of the paid period) or back on. */
+  private async setRenewal(on: boolean) {
+    let done;
+    try {
+      done = on ? await resumeRenewal(this.deps, this.account) : await cancelRenewal(this.deps, this.account);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'conflict') return this.text(on ? 'renewal.nothing_to_resume' : 'renewal.nothing_to_cancel');
+      throw err;
+    }
+    for (const d of done) this.text(on ? 'renewal.resumed' : 'renewal.canceled', { plan: d.plan, expiresAt: d.until });
   }
 
   private paySupport() {
@@ -732,12 +752,14 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     },
   }),
   addplan: command({
-    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>]',
+    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>] [recurring]',
     parse: (args) => {
       const [g, price, currency, days, ...name] = args;
       // `stars=<n>` (the plan's price in Telegram Stars) may come anywhere after the days.
       const stars = name.find((a) => /^stars=/i.test(a));
-      const words = name.filter((a) => a !== stars);
+      // `recurring` (a last word): the payment rail renews the plan by itself (Stars: 30-day plans).
+      const recurring = name.length > 1 && name.at(-1)!.toLowerCase() === 'recurring';
+      const words = name.filter((a, i) => a !== stars && !(recurring && i === name.length - 1));
       if (Number.isNaN(id(g)) || !price || !currency || !days || words.length === 0) return null;
       return {
         groupIds: [id(g)],
@@ -746,6 +768,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
         currency,
         days: Number.isInteger(Number(days)) ? Number(days) : NaN,
         ...(stars ? { stars: stars.slice('stars='.length) } : {}),
+        ...(recurring ? { recurring: true } : {}),
       };
     },
     run: async (ctx, input) => {
@@ -792,6 +815,9 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const s = await computeStats(ctx.deps, ctx.actor);
       const revenue = s.revenue.map((r) => formatMoney(r.netMinor, r.currency)).join(', ') || formatMoney(0, 'CNY');
       ctx.text('owner.stats', { month: s.month, active: s.activeMembers, revenue, renewals: s.renewals, churn: s.churn });
+      // Auto-renewal only once there is something to say (a plan that renews, or a renewal that failed).
+      if (s.autoRenew.members > 0 || s.autoRenew.failedRenewals > 0)
+        ctx.text('owner.stats_auto_renew', { members: s.autoRenew.members, percent: Math.round(s.autoRenew.share * 100), failed: s.autoRenew.failedRenewals });
     },
   }),
   intruders: command({

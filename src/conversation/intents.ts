@@ -39,6 +39,9 @@ export type Intent =
   | { kind: 'reinvite' }
   /** Telegram requires every bot that sells to answer /paysupport (telegram.org/tos/bot-developers). */
   | { kind: 'paysupport' }
+  /** `/cancel` (取消续费): stop auto-renewal; `/resume` (恢复续费): turn it back on before the period ends. */
+  | { kind: 'cancel_renewal' }
+  | { kind: 'resume_renewal' }
   /** `/refund …` (退款 …): a member's refund on request, or an owner's `/refund <order-id>`; the engine tells them apart. */
   | { kind: 'refund'; args: string[]; rest: string }
   /** The group picked for a refund on request (the reason was given before). */
@@ -64,6 +67,8 @@ const KEYWORDS: Array<[RegExp, Intent]> = [
   [/^(帮助|help|\?|？|菜单|menu)$/i, { kind: 'help' }],
   [/^(重新入群|重新邀请|重新加入)$/, { kind: 'reinvite' }],
   [/^(支付帮助|支付问题|付款问题|paysupport)$/i, { kind: 'paysupport' }],
+  [/^(取消续费|取消自动续费|取消订阅)$/, { kind: 'cancel_renewal' }],
+  [/^(恢复续费|恢复自动续费)$/, { kind: 'resume_renewal' }],
 ];
 
 const MEMBER_COMMANDS: Record<string, Intent> = {
@@ -74,6 +79,8 @@ const MEMBER_COMMANDS: Record<string, Intent> = {
   help: { kind: 'help' },
   reinvite: { kind: 'reinvite' },
   paysupport: { kind: 'paysupport' },
+  cancel: { kind: 'cancel_renewal' },
+  resume: { kind: 'resume_renewal' },
 };
 
 const memberCommand = (name: string): Intent | undefined => (Object.hasOwn(MEMBER_COMMANDS, name) ? MEMBER_COMMANDS[name] : undefined);

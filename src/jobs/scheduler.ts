@@ -9,6 +9,7 @@ import { sweepOrderTimeouts } from '../app/order-timeouts.ts';
 import { sweepReconcile } from '../app/reconcile.ts';
 import { sweepReminders } from '../app/reminders.ts';
 import { sweepReviews } from '../app/review.ts';
+import { sweepRenewalNotices } from '../app/subscriptions.ts';
 import { sweepWebhookPayloads } from '../app/retention.ts';
 import { storageProblem } from '../app/storage-guard.ts';
 
@@ -29,6 +30,7 @@ export class Scheduler {
     this.sweeps = [
       { name: 'expiry', run: () => sweepExpiry(deps) },
       { name: 'reminders', run: () => sweepReminders(deps) },
+      { name: 'renewalNotices', run: () => sweepRenewalNotices(deps) },
       { name: 'orderTimeouts', run: () => sweepOrderTimeouts(deps) },
       { name: 'reconcile', run: () => sweepReconcile(deps) },
       { name: 'webhookPayloads', run: () => sweepWebhookPayloads(deps) },

@@ -87,6 +87,7 @@ import {
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
+import { subscriptionsRepo } from './subscriptions-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
 import { telegramRepo } from './telegram-repository.ts';
@@ -121,6 +122,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     review: reviewRepo(db),
     roster: rosterRepo(db),
     refundRequests: refundRequestsRepo(db),
+    subscriptions: subscriptionsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
       get: (id) => getPlan(db, id),

@@ -77,6 +77,22 @@ export async function remindersDue(
     .where('expires_at', '>', q.fromMs)
     .where('expires_at', '<=', q.toMs)
     .where((eb) => eb.or([eb('reminded_offset_ms', 'is', null), eb('reminded_offset_ms', '>', q.offsetMs)]))
+    // Before expiry, a membership an active subscription renews gets the one "renews on …" notice instead
+    // (app/subscriptions.ts); at expiry (offset 0, in grace) the renewal did not come and the usual one goes.
+    .$if(q.offsetMs > 0, (qb) =>
+      qb.where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('subscriptions as s')
+              .innerJoin('plan_groups as pg', 'pg.plan_id', 's.plan_id')
+              .select('s.id')
+              .whereRef('s.account_id', '=', 'memberships.account_id')
+              .whereRef('pg.group_id', '=', 'memberships.group_id')
+              .where('s.state', '=', 'active'),
+          ),
+        ),
+      ),
+    )
     .orderBy('expires_at')
     .limit(q.limit)
     .execute();

@@ -11,6 +11,7 @@ const toPlan = (r: PlanRow, groupIds: number[]): Plan => ({
   durationDays: r.duration_days,
   trialDays: r.trial_days,
   starsPrice: r.stars_price ?? null,
+  recurring: r.recurring === 1,
   active: r.active === 1,
   createdAt: r.created_at,
   groupIds,
@@ -38,7 +39,7 @@ async function withGroups(db: Kysely<Database>, rows: PlanRow[]): Promise<Plan[]
 
 export async function insertPlan(
   db: Kysely<Database>,
-  p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null },
+  p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null; recurring?: boolean },
   now: number,
 ): Promise<Plan> {
   const r = await db
@@ -49,6 +50,7 @@ export async function insertPlan(
       currency: p.currency,
       duration_days: p.durationDays,
       stars_price: p.starsPrice ?? null,
+      recurring: p.recurring ? 1 : 0,
       created_at: now,
     })
     .returningAll()
@@ -81,6 +83,7 @@ export async function getPlanWithGroups(db: Kysely<Database>, id: number): Promi
       'p.duration_days as plan_duration_days',
       'p.trial_days as plan_trial_days',
       'p.stars_price as plan_stars_price',
+      'p.recurring as plan_recurring',
       'p.active as plan_active',
       'p.created_at as plan_created_at',
       'pg.group_id as link_group_id',
@@ -95,6 +98,7 @@ export async function getPlanWithGroups(db: Kysely<Database>, id: number): Promi
     name: first.plan_name,
     price_minor: first.plan_price_minor,
     stars_price: first.plan_stars_price,
+    recurring: first.plan_recurring,
     currency: first.plan_currency,
     duration_days: first.plan_duration_days,
     trial_days: first.plan_trial_days,

@@ -77,8 +77,29 @@ export interface PlansTable {
   trial_days: ColumnType<number, number | undefined, number>;
   /** Whole Telegram Stars; NULL: derived from STARS_PER_UNIT (domain/pricing.ts). */
   stars_price: ColumnType<number | null, number | null | undefined, number | null>;
+  /** 0017: 1 when the payment rail may renew the plan by itself. */
+  recurring: ColumnType<number, number | undefined, number>;
   active: ColumnType<number, number | undefined, number>;
   created_at: number;
+}
+
+/** 0017-subscriptions: one row per subscription a provider renews (see src/app/subscriptions.ts). */
+export interface SubscriptionsTable {
+  id: Generated<number>;
+  provider: string;
+  subscription_id: string;
+  account_id: number;
+  plan_id: number;
+  first_order_id: string;
+  amount_minor: number;
+  currency: string;
+  state: string;
+  canceled_by: string | null;
+  next_charge_at: number;
+  failed_renewals: ColumnType<number, number | undefined, number>;
+  renewal_notice_for: number | null;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface PlanGroupsTable {
@@ -269,6 +290,7 @@ export interface Database {
   group_whitelist: GroupWhitelistTable;
   roster_reports: RosterReportsTable;
   refund_requests: RefundRequestsTable;
+  subscriptions: SubscriptionsTable;
   telegram_groups: TelegramGroupsTable;
   telegram_invite_links: TelegramInviteLinksTable;
   telegram_join_requests: TelegramJoinRequestsTable;

@@ -28,6 +28,7 @@ const plan = (over: Partial<Plan> = {}): Plan => ({
   durationDays: 30,
   trialDays: 0,
   starsPrice: null,
+  recurring: false,
   active: true,
   createdAt: 0,
   groupIds: [1],

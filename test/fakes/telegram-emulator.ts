@@ -128,6 +128,21 @@ interface InvoiceRec {
   total_amount: number;
   chatId?: number;
   link?: string;
+  /** createInvoiceLink's subscription_period: the invoice starts a Stars subscription. */
+  subscriptionPeriod?: number;
+}
+
+/** A Stars subscription (the first charge's id is its id, as editUserStarSubscription takes it). */
+export interface StarSubscription {
+  chargeId: string;
+  user: User;
+  payload: string;
+  amount: number;
+  period: number;
+  /** subscription_expiration_date of the last charge (Unix seconds). */
+  expiresAt: number;
+  canceledByBot: boolean;
+  canceledByUser: boolean;
 }
 
 export interface StarTransaction {
@@ -326,6 +341,7 @@ export class TelegramEmulator {
   readonly updates: Update[] = [];
   readonly dropped: string[] = [];
   readonly transactions: StarTransaction[] = [];
+  readonly subscriptions: StarSubscription[] = [];
   readonly links = new Map<string, InviteLinkRec>();
   webhook: { url: string; secret?: string; allowed: string[] | null } | null = null;
   /** Called synchronously with each message the emulator accepts, as it is recorded (benchmarks timestamp arrivals). */
@@ -1005,6 +1021,21 @@ export class TelegramEmulator {
     if (!a.ok) return { outcome: 'declined', error: a.error_message ?? '' };
     const chargeId = `stxtn_${rand(18)}`;
     this.transactions.push({ id: chargeId, amount: inv.total_amount, date: this.unix(), source: { type: 'user', user, invoice_payload: inv.payload } });
+    let recurring: Record<string, unknown> = {};
+    if (inv.subscriptionPeriod) {
+      const expiresAt = this.unix() + inv.subscriptionPeriod;
+      this.subscriptions.push({
+        chargeId,
+        user,
+        payload: inv.payload,
+        amount: inv.total_amount,
+        period: inv.subscriptionPeriod,
+        expiresAt,
+        canceledByBot: false,
+        canceledByUser: false,
+      });
+      recurring = { is_recurring: true, is_first_recurring: true, subscription_expiration_date: expiresAt };
+    }
     // `loseUpdate`: the Stars are taken but the bot never hears of it (reconcile must find it).
     if (!opts.loseUpdate)
       this.push(
@@ -1016,10 +1047,53 @@ export class TelegramEmulator {
             invoice_payload: inv.payload,
             telegram_payment_charge_id: chargeId,
             provider_payment_charge_id: '',
+            ...recurring,
           },
         }),
       );
     return { outcome: 'paid', chargeId };
+  }
+
+  /**
+   * Telegram charges a subscription's next period (the test decides when): a new charge with its own id,
+   * `is_recurring` without `is_first_recurring`, the first invoice's payload, and the expiry one period on.
+   * A subscription canceled by the bot or the user is not charged (`force` charges anyway: a renewal that
+   * overtook a cancellation).
+   */
+  renewSubscription(
+    user: User,
+    subscriptionChargeId: string,
+    opts: { force?: boolean } = {},
+  ): { outcome: 'charged'; chargeId: string; update: Update | null } | { outcome: 'canceled' } {
+    const s = this.subscriptions.find((x) => x.chargeId === subscriptionChargeId && x.user.id === user.id);
+    if (!s) throw new Error('emulator: no such subscription');
+    if ((s.canceledByBot || s.canceledByUser) && !opts.force) return { outcome: 'canceled' };
+    const chargeId = `stxtn_${rand(18)}`;
+    s.expiresAt += s.period;
+    this.transactions.push({ id: chargeId, amount: s.amount, date: this.unix(), source: { type: 'user', user, invoice_payload: s.payload } });
+    const update = this.push(
+      'message',
+      this.newMessage(this.chat(user.id), user, {
+        successful_payment: {
+          currency: 'XTR',
+          total_amount: s.amount,
+          invoice_payload: s.payload,
+          telegram_payment_charge_id: chargeId,
+          provider_payment_charge_id: '',
+          is_recurring: true,
+          subscription_expiration_date: s.expiresAt,
+        },
+      }),
+    );
+    return { outcome: 'charged', chargeId, update };
+  }
+
+  /** The user changes their subscription in Telegram: the bot gets the `subscription` update (if it asked for it). */
+  userSubscriptionChange(user: User, subscriptionChargeId: string, state: 'canceled' | 'active' | 'failed'): Update | null {
+    const s = this.subscriptions.find((x) => x.chargeId === subscriptionChargeId && x.user.id === user.id);
+    if (!s) throw new Error('emulator: no such subscription');
+    if (state !== 'failed') s.canceledByUser = state === 'canceled';
+    return this.push('subscription', { user, invoice_payload: s.payload, state });
   }
 
   invoiceLinks(): string[] {
@@ -1197,6 +1271,8 @@ export class TelegramEmulator {
       },
       sendInvoice: (p) => {
         const c = this.target(p);
+        // sendInvoice has no subscription_period: a subscription is sold through createInvoiceLink only.
+        if (p.subscription_period !== undefined) throw bad('subscription_period is supported only by createInvoiceLink');
         const inv = this.invoiceFields(p);
         this.canMessage(c);
         const msg = this.record(c, {
@@ -1207,6 +1283,13 @@ export class TelegramEmulator {
       },
       createInvoiceLink: (p) => {
         const inv = this.invoiceFields(p);
+        // subscription_period: "Currently, it must always be 2592000 (30 days) if specified"; XTR only.
+        const period = int(p, 'subscription_period');
+        if (period !== undefined) {
+          if (inv.currency !== 'XTR') throw bad('SUBSCRIPTION_PERIOD_INVALID');
+          if (period !== 2_592_000) throw bad('SUBSCRIPTION_PERIOD_INVALID');
+          inv.subscriptionPeriod = period;
+        }
         const link = `https://t.me/$${rand(18)}`;
         this.invoices.set(link, { ...inv, link });
         return link;
@@ -1250,6 +1333,18 @@ export class TelegramEmulator {
             refunded_payment: { currency: 'XTR', total_amount: t.amount, invoice_payload: t.source!.invoice_payload, telegram_payment_charge_id: chargeId },
           }),
         );
+        return true;
+      },
+      editUserStarSubscription: (p) => {
+        const userId = int(p, 'user_id', true);
+        const chargeId = str(p, 'telegram_payment_charge_id', true);
+        const canceled = bool(p, 'is_canceled');
+        if (canceled === undefined) throw bad('is_canceled is empty');
+        const s = this.subscriptions.find((x) => x.chargeId === chargeId);
+        if (!s) throw bad('CHARGE_ID_INVALID');
+        if (s.user.id !== userId) throw bad('USER_ID_INVALID');
+        if (s.expiresAt <= this.unix()) throw bad('SUBSCRIPTION_EXPIRED');
+        s.canceledByBot = canceled;
         return true;
       },
       getStarTransactions: (p) => {

@@ -25,6 +25,7 @@ const plan: Plan = {
   durationDays: 30,
   trialDays: 0,
   starsPrice: null,
+  recurring: false,
   active: true,
   createdAt: 0,
   groupIds: [1],

@@ -369,6 +369,7 @@ describe('Stripe checkout parameters and helpers', () => {
     durationDays: 30,
     trialDays: 0,
     starsPrice: null,
+    recurring: false,
     active: true,
     createdAt: now,
     groupIds: [1],

@@ -222,6 +222,7 @@ const PLAN: Plan = {
   durationDays: 30,
   trialDays: 0,
   starsPrice: null,
+  recurring: false,
   active: true,
   createdAt: 0,
   groupIds: [1],

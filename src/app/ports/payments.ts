@@ -1,6 +1,6 @@
 // The payment provider port: checkout, verified notifications, queries and refunds. src/payments/*
 // (and bots/telegram's Stars) implement it; app/ sees only this.
-import type { Order, Plan, Platform, Rail } from '../model.ts';
+import type { Account, Order, Plan, Platform, Rail, Subscription } from '../model.ts';
 
 export interface CheckoutRequest {
   order: Order;
@@ -29,6 +29,15 @@ export type ProviderEvent =
       currency: string;
       merchantId: string | null;
       paidAt: number;
+      /** Who paid, when the rail knows (Telegram Stars): a charge by anyone but the order's buyer is held for review. */
+      payer?: { platform: Platform; platformUserId: string };
+      /**
+       * A charge of a subscription the rail renews by itself (src/app/subscriptions.ts): `first` for the payment
+       * that started it (the order's own), else a renewal, which has no order of its own yet (`outTradeNo` names
+       * the first order). `id`: the rail's subscription id when it differs from this charge's id; `expiresAt`:
+       * the end of the period this charge pays for, as the rail says (authoritative), or null.
+       */
+      subscription?: { first: boolean; id?: string; expiresAt: number | null };
     }
   | { type: 'failed'; eventId: string; outTradeNo: string; reason: string }
   | {
@@ -133,4 +142,6 @@ export interface PaymentProvider {
   readonly phoneRails?: readonly PhoneRail[];
   /** Opens (or re-shows) one phone rail's attempt of an order under its own trade number. */
   startPhonePay?(req: PhonePayRequest): Promise<PhonePay>;
+  /** A rail that renews subscriptions by itself: stop (`renew` false) or restart renewal of one. Never inside a transaction. */
+  setRenewal?(sub: Subscription, account: Account, renew: boolean): Promise<void>;
 }

@@ -23,6 +23,7 @@ import type {
   Rail,
   ReviewAnswer,
   RuleVerdict,
+  Subscription,
 } from '../model.ts';
 import type { Lane } from './chat.ts';
 import type { Checkout } from './payments.ts';
@@ -267,7 +268,7 @@ export interface Repos {
   };
   plans: {
     insert(
-      p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null },
+      p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null; recurring?: boolean },
       now: number,
     ): Promise<Plan>;
     get(id: number): Promise<Plan | null>;
@@ -430,6 +431,26 @@ export interface Repos {
   dialogue: {
     get(accountId: number): Promise<unknown>;
     set(accountId: number, state: unknown, now: number): Promise<void>;
+  };
+  /** Subscriptions a payment rail renews by itself (issue 18 part 4; src/app/subscriptions.ts). */
+  subscriptions: {
+    /** Null when the provider's subscription id (or its first order) is recorded already: nothing is written. */
+    insertIfAbsent(
+      s: Pick<Subscription, 'provider' | 'subscriptionId' | 'accountId' | 'planId' | 'firstOrderId' | 'amountMinor' | 'currency' | 'nextChargeAt'>,
+      now: number,
+    ): Promise<Subscription | null>;
+    get(id: number): Promise<Subscription | null>;
+    findByFirstOrder(orderId: string): Promise<Subscription | null>;
+    listForAccount(accountId: number): Promise<Subscription[]>;
+    update(
+      id: number,
+      patch: Partial<Pick<Subscription, 'state' | 'canceledBy' | 'nextChargeAt' | 'failedRenewals' | 'renewalNoticeFor'>>,
+      now: number,
+    ): Promise<void>;
+    /** Active subscriptions charging in (fromMs, toMs] whose "renews on …" notice was not queued for that charge. */
+    noticesDue(q: { fromMs: number; toMs: number; limit: number }): Promise<Subscription[]>;
+    /** People with access an active subscription renews, and the failed renewals counted (in those groups). */
+    stats(groupIds?: number[]): Promise<{ autoRenewing: number; failedRenewals: number }>;
   };
   refundRequests: {
     /** False when this person already asked for a refund in this group (nothing is written). */

@@ -66,6 +66,15 @@ export const en = {
   'pay.provider_with_price': '{provider} ({price})',
   'paysupport.default':
     'Payment support: if a payment went wrong, was charged twice, or you did not get access after paying, reply here with your order number (send /orders to see it) and what happened. The group owner answers within a day; refunds go back the way you paid.',
+  'renewal.canceled': 'Auto-renewal of "{plan}" is off. Your access runs until {expiresAt}; send /resume before then to turn it back on.',
+  'renewal.resumed': 'Auto-renewal of "{plan}" is on again; the next charge is on {expiresAt}. Send /cancel to stop it.',
+  'renewal.nothing_to_cancel': 'You have no auto-renewing membership to cancel.',
+  'renewal.nothing_to_resume': 'You have no canceled auto-renewal to turn back on (it can be turned on only before the paid period ends).',
+  'renewal.notice': 'Your "{plan}" membership renews on {renewsAt} ({amount}); /cancel to stop.',
+  'renewal.failed':
+    'The renewal payment of your membership did not go through. Your access runs until {expiresAt}; pay again in Telegram or send /plans to renew.',
+  'renewal.switch_refused': 'Your "{plan}" membership renews itself. Send /cancel first to switch plan.',
+  'renewal.already': 'Your "{plan}" membership already renews itself; there is nothing to buy. Send /cancel to stop it.',
   'pay.no_provider': 'This plan cannot be paid for right now. Please ask the group owner.',
   'pay.qr_caption': '{plan}: {amount}. Scan this code to pay; the order is open until {expiresAt}.',
   'pay.link_text': 'Or open the payment page:',
@@ -137,6 +146,7 @@ export const en = {
   'owner.banned': 'Membership #{id} banned.',
   'owner.unbanned': 'Membership #{id} unbanned.',
   'owner.refund_requested': 'Refund of order {id} requested; you will be told when the provider confirms.',
+  'owner.stats_auto_renew': 'Auto-renewing: {members} ({percent}% of active members); failed renewals: {failed}.',
   'owner.stats':
     '{month}: {active, plural, one {# member} other {# members}} with access, revenue {revenue}, {renewals, plural, one {# renewal} other {# renewals}}, {churn} lapsed.',
   'owner.broadcast_queued': 'Broadcast queued for {count, plural, one {# member} other {# members}}.',

@@ -62,6 +62,14 @@ export const zhCN: Record<MessageKey, string> = {
   'pay.provider_with_price': '{provider}（{price}）',
   'paysupport.default':
     '支付帮助：如果付款出错、重复扣款，或付款后没有收到入群邀请，请在这里回复您的订单号（发送 订单 可查看）和遇到的情况。群主会在一天内回复；退款将原路退回。',
+  'renewal.canceled': '「{plan}」的自动续费已关闭。您的会员有效期至 {expiresAt}；在此之前发送 /resume 可重新开启。',
+  'renewal.resumed': '「{plan}」的自动续费已重新开启，下次扣费时间为 {expiresAt}。发送 /cancel 可取消。',
+  'renewal.nothing_to_cancel': '您没有可取消的自动续费会员。',
+  'renewal.nothing_to_resume': '您没有可恢复的自动续费（只能在已付费期间结束前恢复）。',
+  'renewal.notice': '您的「{plan}」会员将于 {renewsAt} 自动续费（{amount}）；发送 /cancel 可取消。',
+  'renewal.failed': '您的会员续费扣款未成功。会员有效期至 {expiresAt}；请在 Telegram 中重新支付，或发送 /plans 续费。',
+  'renewal.switch_refused': '您的「{plan}」会员正在自动续费。请先发送 /cancel 再更换套餐。',
+  'renewal.already': '您的「{plan}」会员已在自动续费，无需再次购买。发送 /cancel 可取消。',
   'pay.no_provider': '该套餐暂时无法支付，请联系群主。',
   'pay.qr_caption': '{plan}：{amount}。请扫码支付，订单有效期至 {expiresAt}。',
   'pay.link_text': '或打开支付页面：',
@@ -129,6 +137,7 @@ export const zhCN: Record<MessageKey, string> = {
   'owner.banned': '会员 #{id} 已封禁。',
   'owner.unbanned': '会员 #{id} 已解封。',
   'owner.refund_requested': '已申请订单 {id} 的退款，支付平台确认后会通知您。',
+  'owner.stats_auto_renew': '自动续费：{members} 人（占有效会员 {percent}%）；续费失败 {failed} 次。',
   'owner.stats': '{month}：{active} 人有效，收入 {revenue}，续费 {renewals} 次，流失 {churn} 人。',
   'owner.broadcast_queued': '群发已排队，共 {count} 人。',
   'owner.refund_on_request':

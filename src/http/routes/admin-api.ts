@@ -141,6 +141,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
         currency: z.string(),
         days: z.number().int(),
         starsPrice: z.union([z.string(), z.number()]).optional(),
+        recurring: z.boolean().optional(),
         force: z.boolean().optional(),
       }),
       req.body,

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
+import { autoRenewFigures } from '../../app/stats.ts';
 
 export function createMetricsRegistry(deps: HttpDeps): Registry {
   const registry = new Registry();
@@ -43,6 +44,20 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
         this.set({ currency: r.currency, kind: 'count' }, r.count);
         this.set({ currency: r.currency, kind: 'amount_minor' }, r.amountMinor);
       }
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_auto_renew',
+    help: 'Auto-renewal (app/stats.ts autoRenewFigures): people whose access renews itself (kind: members), their share of active members (kind: share), failed renewals counted (kind: failed_renewals).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    async collect() {
+      const f = await autoRenewFigures(store);
+      this.reset();
+      this.set({ kind: 'members' }, f.members);
+      this.set({ kind: 'share' }, f.share);
+      this.set({ kind: 'failed_renewals' }, f.failedRenewals);
     },
   });
 

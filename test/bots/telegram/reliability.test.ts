@@ -9,7 +9,7 @@ import { freePort, type Harness, startTelegram } from './harness.ts';
 import { MESSAGE_METHODS } from '../../../bots/telegram/bot-api-client.ts';
 import type { User } from '../../fakes/telegram-emulator.ts';
 
-const ALL_TYPES = ['message', 'callback_query', 'my_chat_member', 'chat_member', 'chat_join_request', 'pre_checkout_query'];
+const ALL_TYPES = ['message', 'callback_query', 'my_chat_member', 'chat_member', 'chat_join_request', 'pre_checkout_query', 'subscription'];
 
 describe.each(DIALECTS)('Telegram pace and failures (%s)', (dialect) => {
   let h: Harness | undefined;

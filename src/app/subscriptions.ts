@@ -1,0 +1,368 @@
+// Auto-renewal (issue 18 parts 2 and 4). A subscription is the renewal side of a membership: the rail that
+// renews it (`stars`, later `stripe`), the rail's id for it, the plan (so every group the plan opens), the
+// price each renewal must charge, the next charge, its state (active | canceled | failed) and the failed
+// renewals counted. The rules:
+//   - The first payment grants like any other payment and records the subscription (recordFirstCharge).
+//   - Each renewal is a charge of its own, through the same exactly-once path (confirm-payment.ts): it has
+//     no pending order, so its order row is created inside the confirming transaction (amount and currency
+//     from the charge; a charge that is not the subscription's price, or paid by someone else, is held for
+//     review like any mismatch). Guard 2 (the ledger key, the charge's own id) and guard 3 (one period per
+//     order and group) keep a replayed or twice-delivered renewal from booking anything new. The membership
+//     runs to the rail's expiry (Telegram's subscription_expiration_date is authoritative), never shorter.
+//   - A renewal charged for a subscription the member canceled here is still money taken: it is honoured
+//     (the period is granted) and the member's cancellation stands — the subscription stays canceled and the
+//     cancellation is sent to the rail again, so the charge that slipped through is the last one.
+//   - /cancel ends renewal at the rail (a job, never a network call in a transaction); access runs to the end
+//     of the paid period. /resume turns it back on before that end.
+//   - Nothing here removes anyone: with no renewal by the expiry, the normal lapse sweep puts the member in
+//     grace and removes them after it, as for any membership.
+//   - For an auto-renewing member the reminders before expiry are replaced by one notice 3 days before the
+//     charge ("renews on …; /cancel to stop"), see sweepRenewalNotices and memberships.remindersDue.
+import { conflict, invalid, ProviderRejectedError } from '../domain/errors.ts';
+import { newOutTradeNo, unguessableId } from '../domain/ids.ts';
+import { formatMoney } from '../domain/money.ts';
+import { orderSourceStatuses } from '../domain/order.ts';
+import { DAY_MS, toIso } from '../domain/time.ts';
+import type { AppDeps } from './deps.ts';
+import { gatewayConfirmsWithInvite, grantOrder } from './grant.ts';
+import { alertOwnersJob, notifyJob, subscriptionEditJob } from './job-kinds.ts';
+import type { Account, Order, Plan, Subscription, SubscriptionState } from './model.ts';
+import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
+
+type PaidEvent = Extract<ProviderEvent, { type: 'paid' }>;
+
+/** How long before the charge an auto-renewing member is told it is coming. */
+export const RENEWAL_NOTICE_MS = 3 * DAY_MS;
+
+/** The first charge of a subscription (the payment granted already, in the same transaction): records it once. */
+export async function recordFirstCharge(tx: Repos, order: Order, provider: PaymentProvider, event: PaidEvent, now: number): Promise<void> {
+  const sub = event.subscription;
+  if (!sub?.first) return;
+  const plan = await tx.plans.get(order.planId);
+  const created = await tx.subscriptions.insertIfAbsent(
+    {
+      provider: provider.name,
+      subscriptionId: sub.id ?? event.providerTxnId,
+      accountId: order.accountId,
+      planId: order.planId,
+      firstOrderId: order.id,
+      amountMinor: event.amountMinor,
+      currency: event.currency,
+      nextChargeAt: sub.expiresAt ?? event.paidAt + (plan?.durationDays ?? 30) * DAY_MS,
+    },
+    now,
+  );
+  if (!created) return;
+  await tx.audit.insert({
+    at: now,
+    actor: `provider:${provider.name}`,
+    action: 'subscription.start',
+    subjectType: 'subscription',
+    subjectId: String(created.id),
+    reason: `order ${order.id} started an auto-renewing subscription; next charge ${toIso(created.nextChargeAt)}`,
+    detail: { orderId: order.id, subscriptionId: created.subscriptionId },
+  });
+}
+
+/** Who paid, when the rail says: a charge by anyone but the order's buyer is held for review. */
+export async function payerMismatch(tx: Repos, accountId: number, event: PaidEvent): Promise<string | null> {
+  if (!event.payer) return null;
+  const account = await tx.accounts.get(accountId);
+  if (account && account.platform === event.payer.platform && account.platformUserId === event.payer.platformUserId) return null;
+  return `paid by ${event.payer.platform} user ${event.payer.platformUserId}, not the order's buyer`;
+}
+
+/**
+ * A renewal charge (not the first): inside the confirming transaction, after its event row was written.
+ * `first` is the subscription's first order (named by the charge's invoice payload).
+ */
+export async function confirmRenewal(
+  deps: AppDeps,
+  tx: Repos,
+  provider: PaymentProvider,
+  event: PaidEvent,
+  first: Order,
+  now: number,
+): Promise<'granted' | 'review' | 'duplicate'> {
+  const plan = await tx.plans.get(first.planId);
+  if (!plan) throw new Error(`order ${first.id} names a plan that does not exist`);
+  let sub = await tx.subscriptions.findByFirstOrder(first.id);
+  if (!sub) {
+    // A renewal of a first payment we did not record as a subscription: the charge says it is one.
+    sub =
+      (await tx.subscriptions.insertIfAbsent(
+        {
+          provider: provider.name,
+          subscriptionId: first.providerTxnId ?? event.providerTxnId,
+          accountId: first.accountId,
+          planId: first.planId,
+          firstOrderId: first.id,
+          amountMinor: first.amountMinor,
+          currency: first.currency,
+          nextChargeAt: event.paidAt,
+        },
+        now,
+      )) ?? (await tx.subscriptions.findByFirstOrder(first.id))!;
+  }
+  const order: Order = {
+    id: unguessableId(),
+    outTradeNo: newOutTradeNo(),
+    accountId: sub.accountId,
+    planId: sub.planId,
+    amountMinor: event.amountMinor,
+    currency: event.currency,
+    provider: provider.name,
+    status: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now,
+    paidAt: null,
+    providerTxnId: null,
+    reviewReason: null,
+    checkoutQr: null,
+    checkoutUrl: null,
+    outRefundNo: null,
+    refundReason: null,
+    refundedAt: null,
+  };
+  await tx.orders.insert(order);
+  // Guard 2: the renewal's own charge id. Booked already (a replay under another event id): nothing new.
+  const booked = await tx.payments.insertIfAbsent(
+    {
+      orderId: order.id,
+      provider: provider.name,
+      providerTxnId: event.providerTxnId,
+      kind: 'charge',
+      amountMinor: event.amountMinor,
+      currency: event.currency,
+      occurredAt: event.paidAt,
+    },
+    now,
+  );
+  if (!booked) return 'duplicate';
+  await tx.audit.insert({
+    at: now,
+    actor: `provider:${provider.name}`,
+    action: 'order.renewal',
+    subjectType: 'order',
+    subjectId: order.id,
+    reason: `renewal charge of subscription ${sub.id} (first order ${first.id})`,
+    detail: { subscriptionId: sub.id, providerTxnId: event.providerTxnId },
+  });
+  const holdReason =
+    (event.currency !== sub.currency || event.amountMinor !== sub.amountMinor
+      ? `renewal charged ${formatMoney(event.amountMinor, event.currency)}, the subscription is ${formatMoney(sub.amountMinor, sub.currency)}`
+      : null) ?? (await payerMismatch(tx, sub.accountId, event));
+  if (holdReason) {
+    await tx.orders.transition(order.id, ['pending'], 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason }, now);
+    await tx.audit.insert({
+      at: now,
+      actor: `provider:${provider.name}`,
+      action: 'order.review',
+      subjectType: 'order',
+      subjectId: order.id,
+      reason: holdReason,
+      detail: { amountMinor: event.amountMinor, currency: event.currency },
+    });
+    await tx.jobs.enqueue(
+      [
+        alertOwnersJob(
+          { groupIds: plan.groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: holdReason } } },
+          `alert:review:${order.id}`,
+        ),
+      ],
+      now,
+    );
+    return 'review';
+  }
+  await tx.orders.transition(order.id, orderSourceStatuses('pay'), 'paid', { paidAt: event.paidAt, providerTxnId: event.providerTxnId }, now);
+  const until = event.subscription?.expiresAt ?? null;
+  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
+    ...(until !== null ? { until } : {}),
+  });
+  const nextChargeAt = Math.max(sub.nextChargeAt, until ?? event.paidAt + plan.durationDays * DAY_MS);
+  // Canceled by the member here: the charge is honoured and the cancellation stands (sent to the rail again).
+  const canceledHere = sub.state === 'canceled';
+  await tx.subscriptions.update(sub.id, { nextChargeAt, ...(canceledHere ? {} : { state: 'active' as const, canceledBy: null }) }, now);
+  if (canceledHere) await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, `renewal:${order.id}`)], now);
+  await tx.audit.insert({
+    at: now,
+    actor: `provider:${provider.name}`,
+    action: 'subscription.renewed',
+    subjectType: 'subscription',
+    subjectId: String(sub.id),
+    reason: `renewal order ${order.id} paid; next charge ${toIso(nextChargeAt)}${canceledHere ? '; charged after the member canceled: honoured, renewal stays off' : ''}`,
+    detail: { orderId: order.id, nextChargeAt },
+  });
+  return 'granted';
+}
+
+/** The member's subscriptions that renew now (active), or that can be turned back on (canceled here, not yet over). */
+async function mine(deps: AppDeps, account: Account, states: SubscriptionState[]): Promise<Subscription[]> {
+  const now = deps.clock.now();
+  return (await deps.store.subscriptions.listForAccount(account.id)).filter((s) => states.includes(s.state) && s.nextChargeAt > now);
+}
+
+/** `/cancel`: renewal ends at the rail; access runs to the end of the paid period. Returns the plans and the end. */
+export async function cancelRenewal(deps: AppDeps, account: Account): Promise<Array<{ plan: string; until: number }>> {
+  return setRenewal(deps, account, true);
+}
+
+/** `/resume`: a renewal the member canceled here is turned back on before the paid period ends. */
+export async function resumeRenewal(deps: AppDeps, account: Account): Promise<Array<{ plan: string; until: number }>> {
+  return setRenewal(deps, account, false);
+}
+
+async function setRenewal(deps: AppDeps, account: Account, cancel: boolean): Promise<Array<{ plan: string; until: number }>> {
+  const candidates = await mine(deps, account, cancel ? ['active'] : ['canceled']);
+  if (candidates.length === 0)
+    throw conflict(cancel ? 'you have no auto-renewing membership to cancel' : 'you have no canceled auto-renewal to turn back on before it ends');
+  const now = deps.clock.now();
+  const done: Array<{ plan: string; until: number }> = [];
+  await deps.store.transaction(async (tx) => {
+    for (const s of candidates) {
+      if (!cancel && s.canceledBy !== 'member') continue;
+      await tx.subscriptions.update(s.id, cancel ? { state: 'canceled', canceledBy: 'member' } : { state: 'active', canceledBy: null }, now);
+      await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: s.id, cancel }, `${cancel ? 'cancel' : 'resume'}:${now}`)], now);
+      await tx.audit.insert({
+        at: now,
+        actor: `account:${account.id}`,
+        action: cancel ? 'subscription.cancel' : 'subscription.resume',
+        subjectType: 'subscription',
+        subjectId: String(s.id),
+        reason: cancel ? `renewal canceled by the member; access until ${toIso(s.nextChargeAt)}` : 'renewal turned back on by the member',
+        detail: null,
+      });
+      done.push({ plan: (await tx.plans.get(s.planId))?.name ?? '?', until: s.nextChargeAt });
+    }
+  });
+  if (done.length === 0) throw conflict('you have no canceled auto-renewal to turn back on before it ends');
+  deps.onJobsEnqueued?.();
+  return done;
+}
+
+/** Runs a queued cancel or resume at the rail; the subscription is re-read (a later /resume or /cancel wins). */
+export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: number; cancel: boolean }): Promise<void> {
+  const sub = await deps.store.subscriptions.get(p.subscriptionId);
+  if (!sub) return;
+  if (p.cancel !== (sub.state === 'canceled')) return;
+  const provider = deps.providers.get(sub.provider);
+  if (!provider?.setRenewal) throw new Error(`the ${sub.provider} provider is not enabled, so it cannot change renewal`);
+  const account = await deps.store.accounts.get(sub.accountId);
+  if (!account) return;
+  try {
+    await provider.setRenewal(sub, account, !p.cancel);
+  } catch (err) {
+    // A refusal retrying cannot fix (the subscription already ended, say): recorded, not retried.
+    if (!(err instanceof ProviderRejectedError)) throw err;
+    const now = deps.clock.now();
+    await deps.store.audit.insert({
+      at: now,
+      actor: `provider:${sub.provider}`,
+      action: 'subscription.edit_refused',
+      subjectType: 'subscription',
+      subjectId: String(sub.id),
+      reason: `${p.cancel ? 'cancel' : 'resume'} refused: ${err.message}`,
+      detail: null,
+    });
+  }
+}
+
+/**
+ * The rail reports a change of a subscription (Telegram's `subscription` update, Bot API: `canceled` when the
+ * user canceled, `active` when they re-enabled it, `failed` when its payment failed). Access is untouched:
+ * the paid period runs out on its own and the lapse sweep does the rest if no renewal comes.
+ */
+export async function subscriptionReported(
+  deps: AppDeps,
+  provider: PaymentProvider,
+  firstOutTradeNo: string,
+  state: SubscriptionState,
+): Promise<'noted' | 'unknown'> {
+  const now = deps.clock.now();
+  const outcome = await deps.store.transaction(async (tx) => {
+    const first = await tx.orders.findByOutTradeNo(firstOutTradeNo);
+    const sub = first && first.provider === provider.name ? await tx.subscriptions.findByFirstOrder(first.id) : null;
+    if (!sub) return 'unknown' as const;
+    const failedRenewals = state === 'failed' ? sub.failedRenewals + 1 : sub.failedRenewals;
+    await tx.subscriptions.update(sub.id, { state, canceledBy: state === 'canceled' ? 'member' : state === 'failed' ? 'provider' : null, failedRenewals }, now);
+    await tx.audit.insert({
+      at: now,
+      actor: `provider:${provider.name}`,
+      action: `subscription.${state}`,
+      subjectType: 'subscription',
+      subjectId: String(sub.id),
+      reason: `${provider.name} reports the subscription ${state}`,
+      detail: null,
+    });
+    if (state === 'failed')
+      await tx.jobs.enqueue(
+        [
+          notifyJob(
+            { accountId: sub.accountId, message: { key: 'renewal.failed', params: { expiresAt: sub.nextChargeAt } } },
+            `renewal-failed:${sub.id}:${sub.nextChargeAt}`,
+          ),
+        ],
+        now,
+      );
+    return 'noted' as const;
+  });
+  if (outcome === 'noted') deps.onJobsEnqueued?.();
+  return outcome;
+}
+
+/** One "renews on …; /cancel to stop" notice per charge, 3 days before it (replaces the expiry reminders). */
+export async function sweepRenewalNotices(deps: AppDeps, batch = 500): Promise<{ queued: number }> {
+  const now = deps.clock.now();
+  let queued = 0;
+  for (;;) {
+    const n = await deps.store.transaction(async (tx) => {
+      const due = await tx.subscriptions.noticesDue({ fromMs: now, toMs: now + RENEWAL_NOTICE_MS, limit: batch });
+      for (const s of due) {
+        const plan = await tx.plans.get(s.planId);
+        await tx.jobs.enqueue(
+          [
+            notifyJob(
+              {
+                accountId: s.accountId,
+                message: {
+                  key: 'renewal.notice',
+                  params: { plan: plan?.name ?? '?', renewsAt: s.nextChargeAt, amount: formatMoney(s.amountMinor, s.currency) },
+                },
+              },
+              `renews:${s.id}:${s.nextChargeAt}`,
+            ),
+          ],
+          now,
+        );
+        await tx.subscriptions.update(s.id, { renewalNoticeFor: s.nextChargeAt }, now);
+      }
+      return due.length;
+    });
+    queued += n;
+    if (n < batch) break;
+  }
+  if (queued > 0) deps.onJobsEnqueued?.();
+  return { queued };
+}
+
+/** Switching plan while subscribed is refused (cancel first); so is buying the subscribed plan again. */
+export async function assertNotSubscribedElsewhere(tx: Repos, accountId: number, plan: Plan, now: number): Promise<void> {
+  const renewing = await renewingPlanIn(tx, accountId, plan, now);
+  if (renewing)
+    throw invalid(
+      renewing.id === plan.id
+        ? `your "${plan.name}" membership already renews itself; nothing to buy`
+        : `your "${renewing.name}" membership renews itself: send /cancel first to switch plan`,
+    );
+}
+
+/** The plan an active subscription of this person renews in a group `plan` opens, or null. */
+export async function renewingPlanIn(tx: Pick<Repos, 'subscriptions' | 'plans'>, accountId: number, plan: Plan, now: number): Promise<Plan | null> {
+  for (const s of await tx.subscriptions.listForAccount(accountId)) {
+    if (s.state !== 'active' || s.nextChargeAt <= now) continue;
+    const other = s.planId === plan.id ? plan : await tx.plans.get(s.planId);
+    if (other && other.groupIds.some((g) => plan.groupIds.includes(g))) return other;
+  }
+  return null;
+}
