@@ -16,6 +16,7 @@ import { disablePlan } from '../src/app/catalog-admin.ts';
 import { createClaimCode, redeemClaimCode } from '../src/app/owners.ts';
 import type { Store } from '../src/app/ports.ts';
 import { confirmRefund } from '../src/app/refunds.ts';
+import { holdForReview } from '../src/app/review.ts';
 import { csvCell } from '../src/cli.ts';
 import { createCatalog } from '../src/conversation/catalog.ts';
 import { DAY_MS } from '../src/domain/time.ts';
@@ -350,6 +351,34 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await fails(['group', 'set', '1', '--grace-hours'], env, 2, /argument missing/);
     expect((await json(['group', 'list']))[0]).toMatchObject(DEFAULT_SETTINGS);
     expect((await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings')).toEqual([]);
+  });
+
+  it('member approve and member reject decide a join review from the CLI (issue 17)', async () => {
+    await catalog();
+    await json(['group', 'set', '1', '--join-mode', 'review']);
+    const plan = (await store.plans.get(1))!;
+    const groups = [(await store.groups.get(1))!];
+    /** A paid order of `userId` held for review, as confirm-payment does it. */
+    const waiting = async (userId: string, orderId: string) => {
+      const { accountId } = await member(userId, 1, 'expired', -40);
+      const o = await order(orderId, accountId, 'paid', Date.now());
+      await store.transaction((tx) => holdForReview(deps, tx, o, plan, groups, 'provider:dev', Date.now()));
+      return (await store.memberships.list({ accountId }))[0]!.id;
+    };
+    const alice = await waiting('alice', 'reviewOrder00000000001');
+    const bob = await waiting('bob', 'reviewOrder00000000002');
+    expect((await json(['member', 'list', '--status', 'awaiting_review'])).map((m: { membershipId: number }) => m.membershipId)).toEqual([alice, bob]);
+    expect(await json(['member', 'approve', String(alice)])).toMatchObject({ status: 'approved', orderId: 'reviewOrder00000000001' });
+    expect((await store.memberships.get(alice))!.status).toBe('active');
+    expect(await json(['member', 'reject', String(bob), '--reason', 'not a club member'])).toMatchObject({ status: 'rejected', reason: 'not a club member' });
+    expect((await store.memberships.get(bob))!.status).toBe('revoked');
+    expect((await store.orders.get('reviewOrder00000000002'))!.status).toBe('refund_pending');
+    // Decided already: one line, nothing changes.
+    const again = await cli(['member', 'approve', String(bob)], env);
+    expect(again.code).toBe(1);
+    expect(again.err).not.toMatch(/[\r\n]./);
+    expect((await store.memberships.get(bob))!.status).toBe('revoked');
+    expect(await json(['member', 'list', '--status', 'awaiting_review'])).toEqual([]);
   });
 
   it('group list, plan list and plan disable', async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +179,34 @@ describe('config', () => {
       /^WECHAT_MP_SECRET must be the Official Account AppSecret \(letters and digits\)$/,
     );
     expect(loadConfig({}).phonePay).toEqual({ wechatpayH5: false, alipayWap: false, wechatMp: null });
+  });
+
+  it('paying on a phone: WECHAT_MP_APPID defaults to WECHATPAY_APPID, and the authorization hosts to the real ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-mp-'));
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const wechatpay = {
+      PAYMENT_PROVIDERS: 'wechatpay',
+      WECHATPAY_MCHID: '1900000001',
+      WECHATPAY_APPID: 'wxd678efh567hg6787',
+      WECHATPAY_SERIAL: 'ABCDEF0123456789',
+      WECHATPAY_PRIVATE_KEY: join(dir, 'key.pem'),
+      WECHATPAY_APIV3_KEY: '0123456789abcdef0123456789abcdef',
+      WECHATPAY_PLATFORM_PUBLIC_KEY: join(dir, 'pub.pem'),
+      WECHATPAY_PLATFORM_SERIAL: 'FEDCBA9876543210',
+      WECHAT_MP_SECRET: '0123456789abcdef0123456789abcdef',
+    };
+    try {
+      expect(loadConfig(wechatpay).phonePay.wechatMp).toMatchObject({
+        appid: 'wxd678efh567hg6787',
+        oauthBase: 'https://open.weixin.qq.com',
+        apiBase: 'https://api.weixin.qq.com',
+      });
+      expect(loadConfig({ ...wechatpay, WECHAT_MP_APPID: 'wx1234567890abcdef' }).phonePay.wechatMp).toMatchObject({ appid: 'wx1234567890abcdef' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("TRUST_PROXY: off by default, on, or the proxies' addresses; one line for anything else", () => {

@@ -2,7 +2,7 @@
 // (later) owner chat commands; every input is validated here so every adapter gets the same errors.
 import { groupAudit } from './audit-entries.ts';
 import { conflict, invalid, notFound } from '../domain/errors.ts';
-import { isMembershipStatus, type MembershipStatus } from '../domain/membership.ts';
+import { isMembershipStatus, MEMBERSHIP_STATUSES, type MembershipStatus } from '../domain/membership.ts';
 import { normalizeCurrency, parsePrice } from '../domain/money.ts';
 import { parseStarsPrice, starsPriceOf } from '../domain/pricing.ts';
 import { assertRenewable } from '../domain/renewal.ts';
@@ -134,8 +134,7 @@ export async function disablePlan(deps: AppDeps, input: { planId: number; actor:
 }
 
 export async function listMembers(deps: AppDeps, filter: { groupId?: number; status?: string }): Promise<MembershipView[]> {
-  if (filter.status !== undefined && !isMembershipStatus(filter.status))
-    throw invalid(`unknown status "${filter.status}" (active, grace, expired, revoked, banned)`);
+  if (filter.status !== undefined && !isMembershipStatus(filter.status)) throw invalid(`unknown status "${filter.status}" (${MEMBERSHIP_STATUSES.join(', ')})`);
   if (filter.groupId !== undefined && !(await deps.store.groups.get(filter.groupId))) throw notFound(`no group with id ${filter.groupId}`);
   return deps.store.memberships.list({ groupId: filter.groupId, status: filter.status as MembershipStatus | undefined });
 }

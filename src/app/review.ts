@@ -21,7 +21,7 @@ import { formatMoney } from '../domain/money.ts';
 import { HOUR_MS } from '../domain/time.ts';
 import { type Actor, actorLabel, assertOwnerOf, groupScope, inScope, notAllowed, scopeFilter } from './actors.ts';
 import type { AppDeps } from './deps.ts';
-import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder } from './grant.ts';
+import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { alertOwnersJob, notifyJob } from './job-kinds.ts';
 import type { Account, Application, BlacklistEntry, Group, GroupQuestion, Order, Plan, ReviewAnswer, RuleVerdict } from './model.ts';
 import type { NewJob, Repos, ReviewCounts } from './ports.ts';
@@ -320,6 +320,10 @@ async function decide(
   if (l.order.status === 'refunded' || l.order.status === 'refund_pending')
     throw conflict(`order ${l.order.id} is already ${l.order.status === 'refunded' ? 'refunded' : 'being refunded'}`);
   if (l.order.status !== 'paid') throw conflict(`order ${l.order.id} is ${l.order.status}, not paid`);
+  // Banned while waiting (an owner's /ban): nothing can be granted, so the money must go back (the sweep turns its
+  // timeout into a refund, see sweepReviews; an owner approving is told to reject instead).
+  if (approve && (await isBannedFromPlan(tx, app.accountId, l.plan)))
+    throw conflict(`the person of application ${app.id} is banned from a group of the plan: reject the application to refund them`);
   if (!(await tx.review.decide(app.id, to, { decidedBy: actor, reason }, now))) {
     const current = await tx.review.getApplication(app.id);
     throw conflict(`application ${app.id} is already ${current?.status ?? 'decided'}`);
@@ -598,8 +602,11 @@ export async function sweepReviews(deps: AppDeps): Promise<{ timedOut: number; r
           return;
         }
         const review = l.groups.filter((g) => g.joinMode === 'review');
-        // The strictest wins: any review group that says refund refunds.
-        const action = review.some((g) => g.reviewTimeoutAction === 'refund') || review.length === 0 ? 'refund' : 'approve';
+        // The strictest wins: any review group that says refund refunds. A plan none of whose groups reviews any more
+        // (the owner switched back to auto) lets the person in, as auto does; a person banned meanwhile is refunded,
+        // since nothing can be granted to them.
+        const banned = await isBannedFromPlan(tx, app.accountId, l.plan);
+        const action = banned || review.some((g) => g.reviewTimeoutAction === 'refund') ? 'refund' : 'approve';
         await decide(deps, tx, app, l, 'timed_out', SYSTEM, 'nobody decided within the review window', now, action);
         await tx.jobs.enqueue([ownerAlert(app.id, l, `owner.review_timed_out_${action}`, summary(app, l), `review-timeout:${app.id}`)], now);
         timedOut++;
@@ -607,6 +614,7 @@ export async function sweepReviews(deps: AppDeps): Promise<{ timedOut: number; r
     } catch (e) {
       // Another instance decided it first, or the order moved (refunded meanwhile): nothing to do here.
       if (!(e instanceof Error && 'code' in e && (e as { code: string }).code === 'conflict')) throw e;
+      deps.logger.warn({ applicationId: due.id, reason: e.message }, 'review timeout not applied');
     }
   }
   let reminded = 0;

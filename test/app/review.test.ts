@@ -5,7 +5,7 @@
 import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import type { Account } from '../../src/app/model.ts';
-import { createClaimCode, redeemClaimCode } from '../../src/app/owners.ts';
+import { banMember, createClaimCode, redeemClaimCode } from '../../src/app/owners.ts';
 import {
   addBlacklist,
   addQuestion,
@@ -257,6 +257,54 @@ describe.each(DIALECTS)('join review (%s)', (dialect) => {
     expect((await deps.store.review.findByOrder(b.orderId))!.status).toBe('timed_out');
     const counts = await reviewCounts(deps, admin);
     expect(counts).toMatchObject({ applications: 2, timedOut: 2 });
+  });
+
+  it('banned while waiting: an owner approving is told to reject, and the timeout refunds even where the group says approve', async ({ t, deps }) => {
+    const s = await reviewOrder(deps, 'alice');
+    await updateGroupSettings(deps, { actor: admin, groupId: s.groupId, changes: { reviewTimeoutAction: 'approve' } });
+    await payDevDirect(deps, s.orderId);
+    const app = (await deps.store.review.findByOrder(s.orderId))!;
+    const m = await membershipOf(deps, s.orderId);
+    await banMember(deps, { actor: admin, membershipId: m.id, reason: 'spam elsewhere' });
+    await rejects(approveApplication(deps, { actor: admin, applicationId: app.id }), 'conflict', /is banned from a group of the plan: reject the application/);
+    expect((await deps.store.review.getApplication(app.id))!.status).toBe('pending');
+    await t.clock.advance(73 * HOUR_MS);
+    await t.service.scheduler.tick();
+    await t.service.worker.drain();
+    expect((await deps.store.review.getApplication(app.id))!.status).toBe('timed_out');
+    expect((await deps.store.orders.get(s.orderId))!.status).toBe('refunded');
+    expect((await membershipOf(deps, s.orderId)).status).toBe('banned');
+  });
+
+  it('a group switched back to auto while someone waits: the window ends by letting them in, as auto does', async ({ t, deps }) => {
+    const s = await reviewOrder(deps, 'alice');
+    await payDevDirect(deps, s.orderId);
+    const app = (await deps.store.review.findByOrder(s.orderId))!;
+    await updateGroupSettings(deps, { actor: admin, groupId: s.groupId, changes: { joinMode: 'auto' } });
+    await t.clock.advance(73 * HOUR_MS);
+    await t.service.scheduler.tick();
+    await t.service.worker.drain();
+    expect((await deps.store.review.getApplication(app.id))!.status).toBe('timed_out');
+    expect((await deps.store.orders.get(s.orderId))!.status).toBe('paid');
+    expect((await membershipOf(deps, s.orderId)).status).toBe('active');
+  });
+
+  it('approving a rejected application is refused and changes nothing; the time to a decision is measured', async ({ t, deps }) => {
+    const a = await reviewOrder(deps, 'alice');
+    await payDevDirect(deps, a.orderId);
+    const appA = (await deps.store.review.findByOrder(a.orderId))!;
+    await t.clock.advance(2 * HOUR_MS);
+    await rejectApplication(deps, { actor: admin, applicationId: appA.id, reason: 'not a club member' });
+    await rejects(approveApplication(deps, { actor: admin, applicationId: appA.id }), 'conflict', /already (rejected|refunded|being refunded)/);
+    expect((await deps.store.review.getApplication(appA.id))!.status).toBe('rejected');
+    expect((await membershipOf(deps, a.orderId)).status).toBe('revoked');
+    const b = await seedOrderDirect(deps, { userId: 'bob', planId: a.planId });
+    await payDevDirect(deps, b.orderId);
+    const appB = (await deps.store.review.findByOrder(b.orderId))!;
+    await t.clock.advance(4 * HOUR_MS);
+    await approveApplication(deps, { actor: admin, applicationId: appB.id });
+    // Alice waited 2 hours, Bob 4: a mean of 3 hours.
+    expect(await reviewCounts(deps, admin)).toMatchObject({ applications: 2, approved: 1, rejected: 1, meanDecisionMs: 3 * HOUR_MS });
   });
 
   it('an owner on a platform whose choices are a numbered text menu (WeChat) gets the application as text with 通过 / 拒绝', async ({ t, deps }) => {

@@ -14,7 +14,7 @@ import { requestRefund } from '../../app/refunds.ts';
 import { approveApplication, listApplications, rejectApplication } from '../../app/review.ts';
 import { computeStats } from '../../app/stats.ts';
 import { invalid, notFound } from '../../domain/errors.ts';
-import { isMembershipStatus, type MembershipStatus } from '../../domain/membership.ts';
+import { isMembershipStatus, MEMBERSHIP_STATUSES, type MembershipStatus } from '../../domain/membership.ts';
 import { formatMinor } from '../../domain/money.ts';
 import { isOrderStatus, type OrderStatus } from '../../domain/order.ts';
 import { DAY_MS, toIso } from '../../domain/time.ts';
@@ -161,8 +161,7 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
       }),
       req.query,
     );
-    if (q.status !== undefined && !isMembershipStatus(q.status))
-      throw invalid(`unknown status "${q.status.slice(0, 40)}" (active, grace, expired, revoked, banned)`);
+    if (q.status !== undefined && !isMembershipStatus(q.status)) throw invalid(`unknown status "${q.status.slice(0, 40)}" (${MEMBERSHIP_STATUSES.join(', ')})`);
     const status = q.status as MembershipStatus | undefined;
     const expiresBefore = q.expiringWithinDays === undefined ? undefined : a.clock.now() + q.expiringWithinDays * DAY_MS;
     return idPage(
