@@ -1,10 +1,10 @@
 // Create checkout: the order row is committed first, then the provider is called outside any
 // transaction. If the provider cannot be reached the order stays pending and reconcile settles it.
 import { forbidden, invalid, notFound } from '../domain/errors.ts';
-import { newOutTradeNo, unguessableId } from '../domain/ids.ts';
 import { priceIn, STARS } from '../domain/pricing.ts';
 import type { AppDeps } from './deps.ts';
 import { isPlatform, type Order, type Plan, type Platform } from './model.ts';
+import { newOrder } from './order-records.ts';
 import type { Checkout, PaymentProvider } from './ports.ts';
 import { assertNotSubscribedElsewhere } from './subscriptions.ts';
 
@@ -81,27 +81,15 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       if (m?.status === 'banned') throw forbidden('you cannot buy this plan');
     }
     await assertNotSubscribedElsewhere(tx, account.id, plan, now);
-    const o: Order = {
-      id: unguessableId(),
-      outTradeNo: newOutTradeNo(),
+    const o = newOrder({
       accountId: account.id,
       planId: plan.id,
       amountMinor: offer.amountMinor,
       currency: offer.currency,
       provider: provider.name,
-      status: 'pending',
-      createdAt: now,
-      updatedAt: now,
+      now,
       expiresAt: now + settings.orderTtlMs,
-      paidAt: null,
-      providerTxnId: null,
-      reviewReason: null,
-      checkoutQr: null,
-      checkoutUrl: null,
-      outRefundNo: null,
-      refundReason: null,
-      refundedAt: null,
-    };
+    });
     await tx.orders.insert(o);
     await tx.audit.insert({
       at: now,

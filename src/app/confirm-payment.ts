@@ -24,6 +24,7 @@ import { holdForReview } from './review.ts';
 import { confirmRenewal, payerMismatch, recordFirstCharge } from './subscriptions.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
+import { recordHeldForReview } from './order-records.ts';
 import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
 import { noteAttemptRefund, notePaidAttempt, noteSecondPayment, orderForTrade } from './phone-pay.ts';
 
@@ -194,24 +195,14 @@ async function confirmPaid(
     await bookCharge(tx, order.id, provider, event, now);
     await tx.webhookEvents.setOutcome(provider.name, event.eventId, held ? 'review' : 'already_paid', order.id);
     if (!held) return 'already_paid';
-    await tx.audit.insert({
-      at: now,
-      actor: `provider:${provider.name}`,
-      action: 'order.review',
-      subjectType: 'order',
-      subjectId: order.id,
+    await recordHeldForReview(tx, {
+      order,
+      plan,
+      provider: provider.name,
       reason: holdReason,
       detail: { amountMinor: event.amountMinor, currency: event.currency, merchantId: event.merchantId },
-    });
-    await tx.jobs.enqueue(
-      [
-        alertOwnersJob(
-          { groupIds: plan.groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: holdReason } } },
-          `alert:review:${order.id}`,
-        ),
-      ],
       now,
-    );
+    });
     return 'review';
   }
 

@@ -19,14 +19,14 @@
 //   - For an auto-renewing member the reminders before expiry are replaced by one notice 3 days before the
 //     charge ("renews on …; /cancel to stop"), see sweepRenewalNotices and memberships.remindersDue.
 import { conflict, invalid, ProviderRejectedError } from '../domain/errors.ts';
-import { newOutTradeNo, unguessableId } from '../domain/ids.ts';
 import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import { DAY_MS, toIso } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import { gatewayConfirmsWithInvite, grantOrder } from './grant.ts';
-import { alertOwnersJob, notifyJob, subscriptionEditJob } from './job-kinds.ts';
+import { notifyJob, subscriptionEditJob } from './job-kinds.ts';
 import type { Account, Order, Plan, Subscription, SubscriptionState } from './model.ts';
+import { newOrder, recordHeldForReview } from './order-records.ts';
 import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
 
 type PaidEvent = Extract<ProviderEvent, { type: 'paid' }>;
@@ -104,27 +104,15 @@ export async function confirmRenewal(
         now,
       )) ?? (await tx.subscriptions.findByFirstOrder(first.id))!;
   }
-  const order: Order = {
-    id: unguessableId(),
-    outTradeNo: newOutTradeNo(),
+  const order = newOrder({
     accountId: sub.accountId,
     planId: sub.planId,
     amountMinor: event.amountMinor,
     currency: event.currency,
     provider: provider.name,
-    status: 'pending',
-    createdAt: now,
-    updatedAt: now,
+    now,
     expiresAt: now,
-    paidAt: null,
-    providerTxnId: null,
-    reviewReason: null,
-    checkoutQr: null,
-    checkoutUrl: null,
-    outRefundNo: null,
-    refundReason: null,
-    refundedAt: null,
-  };
+  });
   await tx.orders.insert(order);
   // Guard 2: the renewal's own charge id. Booked already (a replay under another event id): nothing new.
   const booked = await tx.payments.insertIfAbsent(
@@ -155,24 +143,14 @@ export async function confirmRenewal(
       : null) ?? (await payerMismatch(tx, sub.accountId, event));
   if (holdReason) {
     await tx.orders.transition(order.id, ['pending'], 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason }, now);
-    await tx.audit.insert({
-      at: now,
-      actor: `provider:${provider.name}`,
-      action: 'order.review',
-      subjectType: 'order',
-      subjectId: order.id,
+    await recordHeldForReview(tx, {
+      order,
+      plan,
+      provider: provider.name,
       reason: holdReason,
       detail: { amountMinor: event.amountMinor, currency: event.currency },
-    });
-    await tx.jobs.enqueue(
-      [
-        alertOwnersJob(
-          { groupIds: plan.groupIds, message: { key: 'owner.order_review', params: { orderId: order.id, reason: holdReason } } },
-          `alert:review:${order.id}`,
-        ),
-      ],
       now,
-    );
+    });
     return 'review';
   }
   await tx.orders.transition(order.id, orderSourceStatuses('pay'), 'paid', { paidAt: event.paidAt, providerTxnId: event.providerTxnId }, now);
