@@ -2,10 +2,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testSchemaName } from './helpers/schema-name.ts';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../migrations/index.ts';
 import { cli, exec } from './helpers/cli.ts';
 import { PG_URL } from './helpers/db.ts';
+import { DIST_TIMEOUT, ensureDist } from './helpers/dist.ts';
 
 const targets: Array<[string, () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>]> = [
   [
@@ -172,6 +173,8 @@ describe('gatekeeper CLI and a DATABASE_URL into a missing directory', () => {
 });
 
 describe('gatekeeper bin', () => {
+  // The bin runs the compiled CLI, compiling dist/ first when it is stale: built here, outside the test's time limit.
+  beforeAll(ensureDist, DIST_TIMEOUT);
   it('runs as a process: JSON on stdout, one line on stderr and exit 2 for a usage error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gk-bin-'));
     try {
