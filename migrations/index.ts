@@ -16,6 +16,7 @@ import * as m0012 from './0012-invite-removal-lanes.ts';
 import * as m0014 from './0014-refund-window.ts';
 import * as m0015 from './0015-payment-attempts.ts';
 import * as m0016 from './0016-plan-stars-price.ts';
+import * as m0018 from './0018-door-queries.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '0014-refund-window': m0014,
   '0015-payment-attempts': m0015,
   '0016-plan-stars-price': m0016,
+  '0018-door-queries': m0018,
 };
