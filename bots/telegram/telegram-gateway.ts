@@ -221,6 +221,24 @@ export class TelegramGateway implements ChatGateway {
   }
 
   /**
+   * Pay at the door: a shared join-request link for the group that anyone may use (no member limit, no
+   * expiry; createChatInviteLink with creates_join_request, which excludes member_limit). The owner posts it
+   * anywhere; each request through it comes to the bot as a join-request query.
+   */
+  async doorLink(chatId: string): Promise<string> {
+    return inChat(this.c, chatId, async (chat) => {
+      const created = await this.c.client.call<{ invite_link: string }>(
+        'createChatInviteLink',
+        { chat_id: chat, name: 'door', creates_join_request: true },
+        { lane: 'notice' },
+      );
+      if (!created || typeof created.invite_link !== 'string')
+        throw new ProviderUnreachableError('telegram', 'createChatInviteLink returned no link', { method: 'createChatInviteLink' });
+      return created.invite_link;
+    });
+  }
+
+  /**
    * Pay at the door (app/door.ts): declines the person's request still waiting under `queryId`. A query Telegram
    * no longer answers ("query is too old…": it lapsed) is `lapsed`, recorded as gone, not an error.
    */
