@@ -13,6 +13,7 @@ import * as m0009 from './0009-roster.ts';
 import * as m0010 from './0010-clock-offset.ts';
 import * as m0011 from './0011-sweep-indexes-job-platform.ts';
 import * as m0012 from './0012-invite-removal-lanes.ts';
+import * as m0013 from './0013-join-review.ts';
 import * as m0014 from './0014-refund-window.ts';
 import * as m0015 from './0015-payment-attempts.ts';
 import * as m0016 from './0016-plan-stars-price.ts';
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '0010-clock-offset': m0010,
   '0011-sweep-indexes-job-platform': m0011,
   '0012-invite-removal-lanes': m0012,
+  '0013-join-review': m0013,
   '0014-refund-window': m0014,
   '0015-payment-attempts': m0015,
   '0016-plan-stars-price': m0016,

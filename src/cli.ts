@@ -14,6 +14,17 @@ import type { Order } from './app/model.ts';
 import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
 import { requestRefund } from './app/refunds.ts';
+import {
+  addBlacklist,
+  addQuestion,
+  applicationForMembership,
+  approveApplication,
+  listBlacklist,
+  listQuestions,
+  rejectApplication,
+  removeBlacklist,
+  removeQuestion,
+} from './app/review.ts';
 import { groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from './app/views.ts';
 import { appSettings, ConfigError, type Config, loadConfig, readEnv, secureDataDir } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
@@ -46,6 +57,11 @@ Commands:
   member list                  list memberships
   member extend | remove | ban | unban
                                act on one membership
+  member approve | reject      decide a membership awaiting review (join review)
+  group questions <id> [add <text> | remove <n> | list]
+                               the questions a review group asks before paying
+  blacklist add | remove | list
+                               who a review group rejects at once
   order list | refund          list orders, refund a paid one
   backup <file>                copy the SQLite database to a new file while the service runs
   export members --format csv  members as CSV on stdout
@@ -92,13 +108,39 @@ Lists plans (on sale and disabled), optionally only those opening one group.
 
 Takes a plan off sale: nobody can buy it any more. Memberships already paid for are not affected.
 --json prints {"id", "active": false}.`,
-  'member list': `Usage: gatekeeper member list [--group <group-id>] [--status <active|grace|expired|revoked|banned>] [--expiring-within <days>] [--json]
+  'member list': `Usage: gatekeeper member list [--group <group-id>] [--status <active|grace|expired|revoked|banned|awaiting_review>] [--expiring-within <days>] [--json]
 
 Lists memberships under a header row, one per line: membership id (what extend, remove, ban and
 unban take), group (id and title), the member's name, platform:user id, status, paid until.
 --expiring-within <days> lists only memberships whose paid time ends within that many days (active
 ones, unless --status says otherwise).
 --json prints [{membershipId, accountId, platform, platformUserId, displayName, groupId, status, expiresAt}].`,
+  'member approve': `Usage: gatekeeper member approve <membership-id> [--reason <text>] [--json]
+
+Approves the join review application covering a membership that is awaiting_review (member list
+--status awaiting_review shows them): the plan is granted, its period starting now, and the member is
+invited. An application covers every group of its order's plan. --json prints the application.`,
+  'member reject': `Usage: gatekeeper member reject <membership-id> --reason <text> [--json]
+
+Rejects the join review application covering a membership that is awaiting_review: the order is
+refunded in full through its payment provider (by the running service's job worker) and the member is
+told the reason. --json prints the application.`,
+  'group questions': `Usage: gatekeeper group questions <group-id> [add <text> | remove <n> | list] [--json]
+
+The questions a review group asks in chat before the plan is paid (at most 5; answers up to 1000
+characters, shown to the reviewer). Without an action, or with list, lists them numbered.`,
+  'blacklist add': `Usage: gatekeeper blacklist add --kind <user|account|name> --value <value> [--platform <telegram|wechat|playground>] [--group <group-id>] [--reason <text>] [--json]
+
+Adds a blacklist entry: a platform user id (with --platform), an account id, or a display-name pattern
+(a JavaScript regular expression, matched case-insensitively against the display name and username;
+an invalid pattern is refused). Without --group the entry covers every group. A person on the
+blacklist who pays in a review group is rejected and refunded at once. --json prints the entry.`,
+  'blacklist remove': `Usage: gatekeeper blacklist remove <entry-id> [--json]
+
+Removes a blacklist entry.`,
+  'blacklist list': `Usage: gatekeeper blacklist list [--group <group-id>] [--json]
+
+Lists blacklist entries (those of one group and the every-group ones with --group).`,
   'member extend': `Usage: gatekeeper member extend <membership-id> --days <n> [--reason <text>] [--json]
 
 Adds n whole days (1 to ${MAX_EXTEND_DAYS}) to the later of the membership's expiry and now: it never
@@ -255,7 +297,8 @@ async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => 
 /** The --group/--status filter of member list and export, checked before anything is read. */
 async function memberFilter(store: Store, f: Flags): Promise<{ groupId?: number; status?: MembershipStatus }> {
   const status = optional(f, 'status');
-  if (status !== undefined && !isMembershipStatus(status)) throw invalid(`unknown status ${shown(status)} (active, grace, expired, revoked, banned)`);
+  if (status !== undefined && !isMembershipStatus(status))
+    throw invalid(`unknown status ${shown(status)} (active, grace, expired, revoked, banned, awaiting_review)`);
   const group = optional(f, 'group');
   const groupId = group === undefined ? undefined : positiveInt(group, 'group');
   if (groupId !== undefined && !(await store.groups.get(groupId))) throw notFound(`no group with id ${groupId}`);
@@ -350,6 +393,8 @@ interface CommandSpec {
   summary: string;
   options?: Options;
   args?: string[];
+  /** Positional arguments after `args` are allowed (up to this many). */
+  moreArgs?: number;
   handler: (i: Invocation) => Promise<void> | void;
 }
 
@@ -576,6 +621,102 @@ const COMMANDS: CommandSpec[] = [
   membershipCommand('remove', 'withdraw access now'),
   membershipCommand('ban', 'remove and keep out until unbanned'),
   membershipCommand('unban', 'lift a ban'),
+  ...(['approve', 'reject'] as const).map((verb): CommandSpec => ({
+    name: `member ${verb}`,
+    summary: verb === 'approve' ? 'approve a membership awaiting review' : 'reject a membership awaiting review (full refund)',
+    options: { reason: { type: 'string' } },
+    args: ['membership-id'],
+    handler: async ({ f, pos, print, config }) => {
+      const membershipId = idArg(pos[0]!, 'membership id');
+      const reason = verb === 'reject' ? required(f, 'reason') : optional(f, 'reason');
+      const app = await withDeps(config(), async (deps) => {
+        const a = await applicationForMembership(deps, CLI, membershipId);
+        return verb === 'approve'
+          ? approveApplication(deps, { actor: CLI, applicationId: a.id, reason })
+          : rejectApplication(deps, { actor: CLI, applicationId: a.id, reason });
+      });
+      print(
+        app,
+        verb === 'approve'
+          ? `application ${app.id} approved: the service will invite the member`
+          : `application ${app.id} rejected: the order is being refunded in full and the member is told why`,
+      );
+    },
+  })),
+  {
+    name: 'group questions',
+    summary: 'list, add or remove the questions a review group asks',
+    args: ['group-id'],
+    moreArgs: 2,
+    handler: async ({ pos, print, config }) => {
+      const groupId = idArg(pos[0]!, 'group id');
+      const action = pos[1] ?? 'list';
+      if (action === 'add') {
+        if (!pos[2]) throw new UsageError('missing <text> (quote a question of several words)');
+        const q = await withDeps(config(), (deps) => addQuestion(deps, CLI, groupId, pos[2]!));
+        return print(q, `question added to group ${groupId}: ${q.text}`);
+      }
+      if (action === 'remove') {
+        const n = idArg(pos[2] ?? '', 'question number');
+        const q = await withDeps(config(), (deps) => removeQuestion(deps, CLI, groupId, n));
+        return print(q, `question ${n} removed from group ${groupId}: ${q.text}`);
+      }
+      if (action !== 'list' || pos.length > 2) throw new UsageError(`unknown action ${shown(action)} (add <text>, remove <n> or list)`);
+      const list = await withDeps(config(), (deps) => listQuestions(deps, CLI, groupId));
+      print(list, list.length === 0 ? `group ${groupId} asks no questions` : list.map((q, i) => `${i + 1}. ${q.text}`).join('\n'));
+    },
+  },
+  {
+    name: 'blacklist add',
+    summary: 'add a blacklist entry',
+    options: { kind: { type: 'string' }, value: { type: 'string' }, platform: { type: 'string' }, group: { type: 'string' }, reason: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
+      const group = optional(f, 'group');
+      const input = {
+        groupId: group === undefined ? null : positiveInt(group, 'group'),
+        kind: required(f, 'kind'),
+        value: required(f, 'value'),
+        platform: optional(f, 'platform') ?? null,
+        reason: optional(f, 'reason'),
+      };
+      const e = await withDeps(config(), (deps) => addBlacklist(deps, CLI, input));
+      print(e, `blacklist entry ${e.id} added: ${e.kind} ${e.value}${e.groupId === null ? ' (every group)' : ` (group ${e.groupId})`}`);
+    },
+  },
+  {
+    name: 'blacklist remove',
+    summary: 'remove a blacklist entry',
+    args: ['entry-id'],
+    handler: async ({ pos, print, config }) => {
+      const id = idArg(pos[0]!, 'entry id');
+      const e = await withDeps(config(), (deps) => removeBlacklist(deps, CLI, id));
+      print(e, `blacklist entry ${e.id} removed`);
+    },
+  },
+  {
+    name: 'blacklist list',
+    summary: 'list blacklist entries',
+    options: { group: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
+      const group = optional(f, 'group');
+      const groupId = group === undefined ? undefined : positiveInt(group, 'group');
+      const list = await withDeps(config(), (deps) => listBlacklist(deps, CLI, groupId), { readOnly: true });
+      const text =
+        list.length === 0
+          ? 'no blacklist entries'
+          : table(
+              ['ID', 'GROUP', 'KIND', 'VALUE', 'REASON'],
+              list.map((e) => [
+                e.id,
+                e.groupId === null ? 'every group' : e.groupId,
+                e.kind,
+                e.platform ? `${e.platform}:${e.value}` : e.value,
+                e.reason ?? '',
+              ]),
+            );
+      print(list, text);
+    },
+  },
   {
     name: 'order list',
     summary: 'list orders, newest first',
@@ -777,7 +918,7 @@ function program(out: (s: string) => void, env: Record<string, string | undefine
       const pos = cmd.args;
       const names = spec.args ?? [];
       if (pos.length < names.length) throw new UsageError(`missing <${names[pos.length]}>`);
-      if (pos.length > names.length) {
+      if (pos.length > names.length + (spec.moreArgs ?? 0)) {
         throw new UsageError(
           names.length
             ? `unexpected argument ${shown(pos[names.length]!)}`

@@ -224,6 +224,7 @@ const Env = z.object({
   STRIPE_API_BASE: url.default('https://api.stripe.com'),
   ORDER_TTL_MINUTES: int(1, 1440).default(15),
   GRACE_HOURS: int(0, 24 * 30).default(24),
+  REVIEW_WINDOW_HOURS: int(1, 24 * 30).default(72),
   REMINDER_OFFSETS_HOURS: z
     .string()
     .default('72,24,0')
@@ -310,6 +311,8 @@ export interface Config {
   paySupportText: string | null;
   orderTtlMs: number;
   graceMs: number;
+  /** Join review (issue 17): how long a paid person waits for a decision before the group's timeout action. */
+  reviewWindowHours: number;
   reminderOffsetsMs: number[];
   sweepCron: string;
   wechatpay: WechatPayConfig | null;
@@ -500,6 +503,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     paySupportText: e.PAYSUPPORT_TEXT || null,
     orderTtlMs: e.ORDER_TTL_MINUTES * 60_000,
     graceMs: e.GRACE_HOURS * 3_600_000,
+    reviewWindowHours: e.REVIEW_WINDOW_HOURS,
     reminderOffsetsMs: e.REMINDER_OFFSETS_HOURS.map((h) => h * 3_600_000),
     sweepCron: e.SWEEP_CRON,
     wechatpay,
@@ -583,6 +587,7 @@ export function appSettings(config: Config): AppSettings {
     publicUrl: config.publicUrl,
     orderTtlMs: config.orderTtlMs,
     defaultGraceMs: config.graceMs,
+    reviewWindowHours: config.reviewWindowHours,
     defaultReminderOffsetsMs: config.reminderOffsetsMs,
     defaultLocale: config.defaultLocale,
     tzDisplay: config.tzDisplay,

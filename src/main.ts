@@ -96,6 +96,7 @@ async function main() {
     if (seeded)
       out.push(
         `              First start: created group "${seeded.group.title}" (chat id ${seeded.group.platformChatId}) and plan "${seeded.plan.name}" 9.90 CNY / ${seeded.plan.durationDays} days.`,
+        `              and "${seeded.review.group.title}" in review mode (plan "${seeded.review.plan.name}"): a payment there waits for an owner's decision.`,
       );
   }
   if (secrets.generated.length > 0) {

@@ -25,7 +25,17 @@ import { cli, exec } from './helpers/cli.ts';
 import { PG_URL } from './helpers/db.ts';
 
 /** A new group's settings under the test environment's defaults (GRACE_HOURS, REMINDER_OFFSETS_HOURS). */
-const DEFAULT_SETTINGS = { graceHours: 24, reminders: [72, 24, 0], intruders: 'report', refundWindowHours: 0 };
+const DEFAULT_SETTINGS = {
+  graceHours: 24,
+  reminders: [72, 24, 0],
+  intruders: 'report',
+  refundWindowHours: 0,
+  joinMode: 'auto',
+  reviewWindowHours: null,
+  reviewTimeoutAction: 'refund',
+  autoApproveWhenRulesPass: false,
+  requireUsername: false,
+};
 
 /** A failing command: the exit code and one line, nothing on stdout. */
 async function fails(args: string[], env: Record<string, string>, code: number, line: RegExp) {
@@ -244,7 +254,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     await catalog();
     const text = await cli(['group', 'set', '1', '--grace-hours', '48', '--reminders', '72, 24', '--refund-window-hours', '72'], env);
     expect(text.err).toBe('');
-    expect(text.out).toBe('group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h');
+    expect(text.out).toBe(
+      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off',
+    );
     expect(await json(['group', 'set', '1', '--intruders', 'ignore', '--reminders', 'none'])).toEqual({
       id: 1,
       platform: 'playground',
@@ -255,6 +267,11 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       reminders: [],
       intruders: 'ignore',
       refundWindowHours: 72,
+      joinMode: 'auto',
+      reviewWindowHours: null,
+      reviewTimeoutAction: 'refund',
+      autoApproveWhenRulesPass: false,
+      requireUsername: false,
     });
     expect((await json(['group', 'list']))[1]).toMatchObject(DEFAULT_SETTINGS);
     const audit = (await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings');
@@ -264,13 +281,45 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     ]);
     const help = await cli(['group', 'set', '--help'], env);
     expect(help.out).toMatch(
-      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--json\]/,
+      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--json\]/,
     );
+  });
+
+  it('group set: the join review settings (issue 17)', async () => {
+    await catalog();
+    const g = await json([
+      'group',
+      'set',
+      '1',
+      '--join-mode',
+      'review',
+      '--review-window-hours',
+      '48',
+      '--review-timeout-action',
+      'approve',
+      '--auto-approve-when-rules-pass',
+      'on',
+      '--require-username',
+      'yes',
+    ]);
+    expect(g).toMatchObject({
+      joinMode: 'review',
+      reviewWindowHours: 48,
+      reviewTimeoutAction: 'approve',
+      autoApproveWhenRulesPass: true,
+      requireUsername: true,
+    });
+    expect((await json(['group', 'set', '1', '--review-window-hours', 'default'])).reviewWindowHours).toBeNull();
   });
 
   it('group set: bad input gets one line and changes nothing', async () => {
     await catalog();
-    await fails(['group', 'set', '1'], env, 2, /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours$/);
+    await fails(
+      ['group', 'set', '1'],
+      env,
+      2,
+      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username$/,
+    );
     await fails(['group', 'set'], env, 2, /^missing <group-id>$/);
     await fails(['group', 'set', '9', '--grace-hours', '1'], env, 1, /^no group with id 9$/);
     await fails(['group', 'set', 'one', '--grace-hours', '1'], env, 1, /^group id must be a positive whole number \(got "one"\)$/);
@@ -289,7 +338,15 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       1,
       /^intruder policy remove needs a dry run you saw within 24 hours: send \/intruders 1 to the bot in chat first; nothing changed$/,
     );
-    await fails(['group', 'set', '1', '--join-mode', 'review'], env, 2, /^Unknown option '--join-mode'/);
+    await fails(['group', 'set', '1', '--join-mode', 'manual'], env, 1, /^join mode must be auto or review \(got "manual"\)$/);
+    await fails(
+      ['group', 'set', '1', '--review-window-hours', '0'],
+      env,
+      1,
+      /^review window must be a whole number of hours from 1 to 720, or default \(got "0"\)$/,
+    );
+    await fails(['group', 'set', '1', '--review-timeout-action', 'ban'], env, 1, /^review timeout action must be approve or refund \(got "ban"\)$/);
+    await fails(['group', 'set', '1', '--require-username', 'maybe'], env, 1, /^require a username must be on or off \(true or false; got "maybe"\)$/);
     await fails(['group', 'set', '1', '--grace-hours'], env, 2, /argument missing/);
     expect((await json(['group', 'list']))[0]).toMatchObject(DEFAULT_SETTINGS);
     expect((await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings')).toEqual([]);
@@ -681,7 +738,7 @@ describe('command names', () => {
       [['constructor'], /^unknown command "constructor"; see gatekeeper --help$/],
       [['toString', 'x'], /^unknown command "toString"/],
       [['main'], /^unknown command "main"/],
-      [['member'], /^"member" needs a subcommand \(member list, member extend, member remove, member ban, member unban\)/],
+      [['member'], /^"member" needs a subcommand \(member list, member extend, member remove, member ban, member unban, member approve, member reject\)/],
       [['plan', '--json'], /^"plan" needs a subcommand/],
       [['order', 'approve', 'x'], /^unknown command "order approve" \(order list, order refund\)/],
       [['owner', 'constructor'], /^unknown command "owner constructor"/],

@@ -64,6 +64,8 @@ export function renderReply(r: Reply): PlaygroundReply {
 
 export class PlaygroundGateway implements ChatGateway {
   readonly platform: Platform = 'playground';
+  /** The page draws choices as buttons that send the value back. */
+  readonly choicesAreButtons = true;
   private readonly inboxes = new Map<string, InboxEntry[]>();
   private readonly rosters = new Map<string, Set<string>>();
   private readonly listeners = new Set<PlaygroundListener>();

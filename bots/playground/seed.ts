@@ -1,16 +1,22 @@
 // First start in playground mode: make sure there is something to buy. Goes through the same use
 // cases as the CLI and the admin API, so the demo group and plan are ordinary rows with audit entries.
-// They are named in DEFAULT_LOCALE (en "Playground group" / "Monthly", zh-CN 体验群 / 月度会员).
+// They are named in DEFAULT_LOCALE (en "Playground group" / "Monthly", zh-CN 体验群 / 月度会员). A second group
+// shows the join review (issue 17): in `review` mode with one question, so a newcomer sees a payment wait for
+// the owner (who decides in the playground's owner chat, or with `gatekeeper member approve`).
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { updateGroupSettings } from '../../src/app/group-settings.ts';
+import { addQuestion } from '../../src/app/review.ts';
 import type { Group, Plan } from '../../src/app/model.ts';
 
 export const DEMO_CHAT_ID = 'demo-group';
 export const DEMO_PLAN = { price: '9.90', currency: 'CNY', days: 30 } as const;
+export const DEMO_REVIEW_CHAT_ID = 'demo-review-group';
+export const DEMO_REVIEW_PLAN = { price: '19.90', currency: 'CNY', days: 30 } as const;
 
 /** Creates the demo group and plan when no playground group exists yet; null when there already is one. */
-export async function seedPlaygroundDemo(deps: AppDeps): Promise<{ group: Group; plan: Plan } | null> {
+export async function seedPlaygroundDemo(deps: AppDeps): Promise<{ group: Group; plan: Plan; review: { group: Group; plan: Plan } } | null> {
   const existing = (await deps.store.groups.list()).some((g) => g.platform === 'playground');
   if (existing) return null;
   // Done by the operator starting the server, like a CLI command (audited as admin:cli).
@@ -25,5 +31,19 @@ export async function seedPlaygroundDemo(deps: AppDeps): Promise<{ group: Group;
     days: DEMO_PLAN.days,
     actor,
   });
-  return { group, plan };
+  // The join review's demo: a review group with one question and a plan of its own.
+  const reviewed = await addGroup(deps, { platform: 'playground', chatId: DEMO_REVIEW_CHAT_ID, title: name('demo.review_group_title'), actor });
+  const review = {
+    group: await updateGroupSettings(deps, { actor, groupId: reviewed.id, changes: { joinMode: 'review' } }),
+    plan: await addPlan(deps, {
+      groupIds: [reviewed.id],
+      name: name('demo.review_plan_name'),
+      price: DEMO_REVIEW_PLAN.price,
+      currency: DEMO_REVIEW_PLAN.currency,
+      days: DEMO_REVIEW_PLAN.days,
+      actor,
+    }),
+  };
+  await addQuestion(deps, actor, reviewed.id, name('demo.review_question'));
+  return { group, plan, review };
 }

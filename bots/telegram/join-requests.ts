@@ -2,6 +2,7 @@
 // membership for that group is approved. The approval itself runs as an invite job (durable, retried,
 // dead-lettered with the owner told), which finds the recorded pending request and approves it. Anyone
 // else is declined and, through `user_chat_id`, gets the bot's offer: a leaked link turns into a sale.
+import { recordBio } from '../../src/app/review.ts';
 import { groupAudit } from '../../src/app/audit-entries.ts';
 import { DOOR_QUERY_LIFETIME_MS, doorDecision, doorLapseJob, doorUrl } from '../../src/app/door.ts';
 import { mayStay } from '../../src/app/roster.ts';
@@ -52,6 +53,8 @@ export class JoinRequests {
       );
     }
     const request = { groupId: group.id, userId, userChatId: String(r.user_chat_id), inviteLink: link, requestedAt: now, decidedAt: null };
+    // The join review shows the reviewer the person's Telegram bio when the request carries one.
+    if (account && r.bio) await recordBio(this.c.deps, account.id, group.id, r.bio);
 
     if (membership?.status === 'active' && membership.expiresAt > now) {
       // Recorded and approved by a job in one transaction: a crash between the two loses nothing.

@@ -29,7 +29,15 @@ export class PrivateChat {
   ) {}
 
   private inbound(from: TgUser, extra: { text?: string; choice?: string }): Inbound {
-    return { platform: 'telegram', userId: String(from.id), displayName: displayName(from), locale: from.language_code ?? null, ...extra };
+    return {
+      platform: 'telegram',
+      userId: String(from.id),
+      displayName: displayName(from),
+      locale: from.language_code ?? null,
+      // The join review's profile rule may require a username (issue 17); a user without one sends none.
+      username: from.username ?? null,
+      ...extra,
+    };
   }
 
   private locale(from: TgUser): string {

@@ -72,6 +72,8 @@ export class TelegramGateway implements ChatGateway {
   readonly platform: Platform = 'telegram';
   /** The payment confirmation and the join link travel in one message (text + URL button). */
   readonly confirmsWithInvite = true;
+  /** Choices are an inline keyboard: a press comes back as a callback query with the value. */
+  readonly choicesAreButtons = true;
 
   constructor(private readonly c: TelegramContext) {}
 

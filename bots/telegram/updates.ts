@@ -212,7 +212,17 @@ export function asJoinRequest(v: unknown): TgChatJoinRequest | null {
   if (!chat || !from) return null;
   const link = asInviteLink(v.invite_link);
   const queryId = typeof v.query_id === 'string' && v.query_id !== '' && v.query_id.length <= 256 ? v.query_id : null;
-  return { chat, from, user_chat_id: v.user_chat_id, date: v.date, ...(link ? { invite_link: link } : {}), ...(queryId ? { query_id: queryId } : {}) };
+  // `bio` (Bot API ChatJoinRequest: "Optional. Bio of the user"), kept for the join review (issue 17).
+  const bio = isStr(v.bio, 1000) ? v.bio : undefined;
+  return {
+    chat,
+    from,
+    user_chat_id: v.user_chat_id,
+    date: v.date,
+    ...(link ? { invite_link: link } : {}),
+    ...(bio ? { bio } : {}),
+    ...(queryId ? { query_id: queryId } : {}),
+  };
 }
 
 export function asPreCheckoutQuery(v: unknown): TgPreCheckoutQuery | null {

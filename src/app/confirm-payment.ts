@@ -20,6 +20,7 @@ import { orderSourceStatuses } from '../domain/order.ts';
 import type { AppDeps } from './deps.ts';
 import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { confirmRefund } from './refunds.ts';
+import { holdForReview } from './review.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import type { PaymentProvider, ProviderEvent, Repos } from './ports.ts';
@@ -122,6 +123,15 @@ async function confirmPaidFast(...[deps, tx, provider, event, record, now]: Para
   if (!(await bookCharge(tx, order.id, provider, event, now))) throw new Rollback('duplicate');
   const bought = await tx.plans.getWithGroups(order.planId);
   if (!bought) throw new Error(`order ${order.id} names a plan that does not exist`);
+  // A review group (issue 17) the person is not in: the order waits for review instead of a grant. Auto groups
+  // only (the common case) add no statement here.
+  if (
+    bought.groups.some((g) => g.joinMode === 'review') &&
+    (await holdForReview(deps, tx, order, bought.plan, bought.groups, `provider:${provider.name}`, now, { refuseBanned: true }))
+  ) {
+    if (!(await record(tx, event.eventId, order.id, 'granted'))) throw new Rollback('duplicate');
+    return 'granted';
+  }
   // Guard 3 in grantOrder; the period starts at the provider's success time.
   await grantOrder(tx, order, bought.plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
     groups: bought.groups,
@@ -238,9 +248,16 @@ async function confirmPaid(
   // Guard 2: the ledger key. A transaction id we already booked means this is a replay under a new event id.
   const booked = await bookCharge(tx, order.id, provider, event, now);
   if (!booked) throw new Rollback('duplicate');
+  // A review group the person is not in (issue 17): the order waits for review (guard 3 then holds at approval).
+  const groups = await Promise.all(plan.groupIds.map((id) => tx.groups.get(id)));
+  const known = groups.filter((g): g is NonNullable<typeof g> => g !== null);
+  if (known.some((g) => g.joinMode === 'review') && (await holdForReview(deps, tx, order, plan, known, `provider:${provider.name}`, now))) {
+    await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'granted', order.id);
+    return 'granted';
+  }
   // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
   // success time, not when we happened to learn of it.
-  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps));
+  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), { groups: known });
   await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'granted', order.id);
   return 'granted';
 }

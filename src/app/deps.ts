@@ -10,6 +10,8 @@ export interface AppSettings {
   defaultReminderOffsetsMs: number[];
   defaultLocale: string;
   tzDisplay: string;
+  /** Join review: the default hours to decide (REVIEW_WINDOW_HOURS; a group may set its own). 72 when unset. */
+  reviewWindowHours?: number;
   /** Raw webhook bodies older than this are emptied by the tick (30 days when unset). */
   webhookPayloadRetentionMs?: number;
   /** STARS_PER_UNIT: stars per unit of a currency, for plans without their own Stars price (none when unset). */

@@ -26,10 +26,15 @@ export const DOOR_QUERY_LIFETIME_MS = 10 * MINUTE_MS;
 /** The Mini App a door opens: our checkout for the group, in Mini App mode. */
 export const doorUrl = (publicUrl: string, groupId: number) => `${publicUrl}/door/${groupId}`;
 
-/** The one-line refusal when an owner sets `door` on a group of a platform without join-request queries. */
-export function checkDoorPlatform(group: Group): void {
+/**
+ * The one-line refusal when an owner sets `door` where it cannot work: a group of a platform without
+ * join-request queries, or a service whose PUBLIC_URL is not HTTPS (Telegram opens Mini Apps over HTTPS only).
+ */
+export function checkDoor(deps: Pick<AppDeps, 'settings'>, group: Group): void {
   if (group.platform !== 'telegram')
     throw invalid(`join mode door needs Telegram's join-request queries; group ${group.id} is a ${group.platform} group (use auto or review)`);
+  if (!deps.settings.publicUrl.startsWith('https://'))
+    throw invalid(`join mode door needs PUBLIC_URL to be an https:// address (Telegram opens Mini Apps over HTTPS only); it is ${deps.settings.publicUrl}`);
 }
 
 /** What to do with someone asking to join a door group: let them in, turn them away, or show the checkout. */

@@ -9,6 +9,7 @@ import type { AppDeps } from './deps.ts';
 import type { Group, IntruderPolicy } from './model.ts';
 import type { GroupSettingsPatch } from './ports.ts';
 import { intruderPolicyGate } from './roster.ts';
+import { checkDoor } from './door.ts';
 
 /** The longest grace, reminder offset and refund window an owner may set: 30 days, as GRACE_HOURS. */
 export const MAX_SETTING_HOURS = 24 * 30;
@@ -124,8 +125,105 @@ const refundWindowHours: GroupSetting<number> = {
   show: (v) => (v === 0 ? 'off' : `${v} h`),
 };
 
+// Join review (issue 17): src/app/review.ts reads these.
+const JOIN_MODES = ['auto', 'review', 'door'] as const;
+const joinMode: GroupSetting<Group['joinMode']> = {
+  key: 'joinMode',
+  flag: 'join-mode',
+  valueHelp: '<auto|review|door>',
+  description:
+    'auto: a payment lets the person in at once; review: the person waits for the rules and your decision; door (Telegram): strangers pay while asking to join, through the Mini App the bot opens',
+  label: 'join mode',
+  read: (g) => g.joinMode,
+  check: (input) => {
+    if (typeof input !== 'string' || !(JOIN_MODES as readonly string[]).includes(input))
+      throw invalid(`join mode must be auto, review or door (got ${got(input)})`);
+    return input as Group['joinMode'];
+  },
+  fromText: (t) => t.trim().toLowerCase(),
+  patch: (v) => ({ joinMode: v }),
+  show: (v) => v,
+};
+
+/** The longest review window: 30 days. */
+export const MAX_REVIEW_WINDOW_HOURS = 24 * 30;
+const reviewWindowHours: GroupSetting<number | null> = {
+  key: 'reviewWindowHours',
+  flag: 'review-window-hours',
+  valueHelp: '<n|default>',
+  description: `hours a paid person waits for review, may amend answers and appeal, before the timeout action (1 to ${MAX_REVIEW_WINDOW_HOURS}; default: REVIEW_WINDOW_HOURS)`,
+  label: 'review window',
+  read: (g) => g.reviewWindowHours,
+  check: (input) => {
+    if (input === null || input === 'default') return null;
+    if (typeof input !== 'number' || !Number.isInteger(input) || input < 1 || input > MAX_REVIEW_WINDOW_HOURS)
+      throw invalid(`review window must be a whole number of hours from 1 to ${MAX_REVIEW_WINDOW_HOURS}, or default (got ${got(input)})`);
+    return input;
+  },
+  fromText: (t) => (t.trim().toLowerCase() === 'default' ? null : numberFromText(t)),
+  patch: (v) => ({ reviewWindowHours: v }),
+  show: (v) => (v === null ? 'default' : `${v} h`),
+};
+
+const reviewTimeoutAction: GroupSetting<Group['reviewTimeoutAction']> = {
+  key: 'reviewTimeoutAction',
+  flag: 'review-timeout-action',
+  valueHelp: '<approve|refund>',
+  description: 'what happens when nobody decided within the review window (default refund)',
+  label: 'review timeout action',
+  read: (g) => g.reviewTimeoutAction,
+  check: (input) => {
+    if (input !== 'approve' && input !== 'refund') throw invalid(`review timeout action must be approve or refund (got ${got(input)})`);
+    return input;
+  },
+  fromText: (t) => t.trim().toLowerCase(),
+  patch: (v) => ({ reviewTimeoutAction: v }),
+  show: (v) => v,
+};
+
+const ON = ['on', 'true', 'yes'];
+const OFF = ['off', 'false', 'no'];
+const onOff = (t: string) => (ON.includes(t.trim().toLowerCase()) ? true : OFF.includes(t.trim().toLowerCase()) ? false : t);
+const flag = (key: 'autoApproveWhenRulesPass' | 'requireUsername', cliFlag: string, label: string, description: string): GroupSetting<boolean> => ({
+  key,
+  flag: cliFlag,
+  valueHelp: '<on|off>',
+  description,
+  label,
+  read: (g) => g[key],
+  check: (input) => {
+    if (typeof input !== 'boolean') throw invalid(`${label} must be on or off (true or false; got ${got(input)})`);
+    return input;
+  },
+  fromText: onOff,
+  patch: (v) => ({ [key]: v }),
+  show: (v) => (v ? 'on' : 'off'),
+});
+const autoApproveWhenRulesPass = flag(
+  'autoApproveWhenRulesPass',
+  'auto-approve-when-rules-pass',
+  'auto-approve when rules pass',
+  'review groups: approve at once when the blacklist, payment and profile rules all pass (default off: you decide)',
+);
+const requireUsername = flag(
+  'requireUsername',
+  'require-username',
+  'require a username',
+  'review groups: the profile rule asks a Telegram member for a @username',
+);
+
 /** Every setting `group set` and `PATCH /api/groups/:id` change, in the order they are shown. */
-export const SETTINGS: ReadonlyArray<GroupSetting<unknown>> = [graceHours, reminders, intruders, refundWindowHours] as ReadonlyArray<GroupSetting<unknown>>;
+export const SETTINGS: ReadonlyArray<GroupSetting<unknown>> = [
+  graceHours,
+  reminders,
+  intruders,
+  refundWindowHours,
+  joinMode,
+  reviewWindowHours,
+  reviewTimeoutAction,
+  autoApproveWhenRulesPass,
+  requireUsername,
+] as ReadonlyArray<GroupSetting<unknown>>;
 
 /** The group's settings as the group view shows them ({graceHours, reminders, intruders, refundWindowHours}). */
 export function settingsOf(g: Group): Record<string, unknown> {
@@ -155,6 +253,8 @@ export async function updateGroupSettings(deps: AppDeps, input: { actor: Actor; 
     return { setting, from: setting.read(group), to: setting.check(v) };
   });
   const changed = values.filter((c) => JSON.stringify(c.from) !== JSON.stringify(c.to));
+  // Pay at the door needs Telegram's join-request queries and an HTTPS address for its Mini App (app/door.ts).
+  if (changed.some((c) => c.setting === (joinMode as GroupSetting<unknown>) && c.to === 'door')) checkDoor(deps, group);
   let reportId: number | null = null;
   const policy = changed.find((c) => c.setting === (intruders as GroupSetting<unknown>));
   if (policy) {

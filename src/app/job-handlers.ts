@@ -221,7 +221,12 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     const locale = account.locale ?? settings.defaultLocale;
     let text = messages.render(locale, p.message);
     if (p.coalesced) text += `\n${messages.render(locale, { key: 'owner.alert_coalesced', params: { count: p.coalesced } })}`;
-    await gatewayFor(account.platform).sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
+    const gateway = gatewayFor(account.platform);
+    if (p.choices && p.choices.length > 0 && gateway.choicesAreButtons) {
+      const options = p.choices.map((c) => ({ value: c.value, label: messages.render(locale, c.label) }));
+      return gateway.sendChoices(account.platformUserId, text, options, { lane: job.lane as 'notice' });
+    }
+    await gateway.sendText(account.platformUserId, text, { lane: job.lane as 'notice' });
   });
 
   registry.register(REMIND, async (p) => {
@@ -353,7 +358,13 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
       if (gate.send)
         jobs.push(
           notifyJob(
-            { accountId, message: p.message, ownerAlert: true, ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}) },
+            {
+              accountId,
+              message: p.message,
+              ownerAlert: true,
+              ...(gate.coalesced > 0 ? { coalesced: gate.coalesced } : {}),
+              ...(p.choices ? { choices: p.choices } : {}),
+            },
             `alert:${job.id}:${accountId}`,
           ),
         );

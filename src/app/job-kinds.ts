@@ -6,6 +6,8 @@ import type { NewJob } from './ports.ts';
 
 const id = z.number().int();
 const messageRef = z.object({ key: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) });
+/** Buttons under a message (Telegram inline keyboard; a numbered menu elsewhere): what is sent back, and the label. */
+const choices = z.array(z.object({ value: z.string().max(64), label: messageRef })).max(10);
 
 export const INVITE = defineJobKind(
   'invite',
@@ -54,6 +56,8 @@ export const NOTIFY = defineJobKind(
     ownerAlert: z.boolean().optional(),
     /** Alerts of the same kind held back before this one (said under the message). */
     coalesced: z.number().optional(),
+    /** Buttons under the message (the join review's approve/reject). */
+    choices: choices.optional(),
   }),
 );
 export type NotifyPayload = z.output<typeof NOTIFY.schema>;
@@ -66,6 +70,8 @@ export const ALERT_OWNERS = defineJobKind(
     message: messageRef,
     /** What counts as "the same kind" for the one-per-hour limit (default: the message key). */
     coalesceKey: z.string().optional(),
+    /** Buttons under the message (the join review's approve/reject). */
+    choices: choices.optional(),
   }),
 );
 export type AlertOwnersPayload = z.output<typeof ALERT_OWNERS.schema>;

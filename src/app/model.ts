@@ -14,6 +14,8 @@ export interface Account {
   locale: string | null;
   referredBy: number | null;
   isOwner: boolean;
+  /** The platform's public handle (Telegram @username, without the @); null when unknown or none. */
+  username: string | null;
   createdAt: number;
 }
 
@@ -33,6 +35,14 @@ export interface Group {
   /** How long after a paid period starts its member may ask for a refund (`/refund`); 0: off. */
   refundWindowHours: number;
   defaultLocale: string | null;
+  /** Join review (issue 17): hours a person may wait, amend and appeal; null = the REVIEW_WINDOW_HOURS default. */
+  reviewWindowHours: number | null;
+  /** What the scheduler does when nobody decided within the window. */
+  reviewTimeoutAction: 'approve' | 'refund';
+  /** Approve at once when every rule passes (no owner decision needed). */
+  autoApproveWhenRulesPass: boolean;
+  /** The profile rule asks for a Telegram @username. */
+  requireUsername: boolean;
   createdAt: number;
 }
 
@@ -150,4 +160,58 @@ export interface PaymentAttempt {
   outRefundNo: string | null;
   refundId: string | null;
   refundedAt: number | null;
+}
+
+/** Join review (issue 17): one application per paid order of a plan that opens a `review` group. */
+export type ApplicationStatus = 'pending' | 'approved' | 'rejected' | 'timed_out';
+
+export interface ReviewAnswer {
+  questionId: number;
+  question: string;
+  answer: string;
+}
+
+export interface RuleVerdict {
+  rule: 'blacklist' | 'payment' | 'profile';
+  verdict: 'pass' | 'fail';
+  reason: string;
+}
+
+export interface Application {
+  id: number;
+  orderId: string;
+  accountId: number;
+  status: ApplicationStatus;
+  answers: ReviewAnswer[];
+  verdicts: RuleVerdict[];
+  bio: string | null;
+  appeal: string | null;
+  appealedAt: number | null;
+  deadline: number;
+  remindersSent: number;
+  ownerTold: boolean;
+  decidedAt: number | null;
+  decidedBy: string | null;
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface BlacklistEntry {
+  id: number;
+  /** null: every group. */
+  groupId: number | null;
+  /** `user`: a platform user id (with its platform); `account`: an account id; `name`: a display-name pattern. */
+  kind: 'user' | 'account' | 'name';
+  platform: Platform | null;
+  value: string;
+  reason: string | null;
+  addedBy: string;
+  createdAt: number;
+}
+
+export interface GroupQuestion {
+  id: number;
+  groupId: number;
+  text: string;
 }

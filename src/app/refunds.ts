@@ -45,7 +45,8 @@ export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderI
 /**
  * Inside the caller's transaction: checks the order can be refunded, stores its `out_refund_no` (never
  * reissued) and queues the provider call as a job, with an `order.refund_request` audit line. Shared by an
- * owner's refund and a member's refund on request (src/app/refund-window.ts).
+ * owner's refund, a member's refund on request (src/app/refund-window.ts) and the join review's rejection
+ * (src/app/review.ts).
  */
 export async function startRefund(
   deps: Pick<AppDeps, 'providers'>,

@@ -4,6 +4,7 @@
 import { zonedMonth } from '../domain/time.ts';
 import { type Actor, groupScope, notAllowed, scopeFilter } from './actors.ts';
 import type { AppDeps } from './deps.ts';
+import type { ReviewCounts } from './ports.ts';
 
 export interface Stats {
   month: string;
@@ -12,6 +13,8 @@ export interface Stats {
   renewals: number;
   churn: number;
   refundsOnRequest: Array<{ currency: string; count: number; amountMinor: number }>;
+  /** Join review (issue 17), all time: applications by outcome and the mean time to a decision. */
+  reviews: ReviewCounts;
 }
 
 /** The figures of the actor's groups only: an operator and an admin see every group's. */
@@ -21,12 +24,13 @@ export async function computeStats(deps: AppDeps, actor: Actor): Promise<Stats> 
   const groups = scopeFilter(scope);
   const { start, end, label } = zonedMonth(deps.clock.now(), deps.settings.tzDisplay);
   const s = deps.store.stats;
-  const [activeMembers, revenue, renewals, churn, refundsOnRequest] = await Promise.all([
+  const [activeMembers, revenue, renewals, churn, refundsOnRequest, reviews] = await Promise.all([
     s.activeMembers(groups),
     s.revenueByCurrency(start, end, groups),
     s.renewals(start, end, groups),
     s.churn(start, end, groups),
     s.refundsOnRequest(start, end, groups),
+    deps.store.review.counts(groups),
   ]);
-  return { month: label, activeMembers, revenue, renewals, churn, refundsOnRequest };
+  return { month: label, activeMembers, revenue, renewals, churn, refundsOnRequest, reviews };
 }

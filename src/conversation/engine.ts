@@ -14,6 +14,23 @@ import { updateGroupSettings } from '../app/group-settings.ts';
 import { MAX_REFUND_REASON, planRefundWindow, requestRefundOnRequest } from '../app/refund-window.ts';
 import { confirmRemove, dryRun, listWhitelist, ownedGroup, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
 import { computeStats } from '../app/stats.ts';
+import {
+  addBlacklist,
+  addQuestion,
+  answerQuestion,
+  appeal,
+  approveApplication,
+  checkAnswer,
+  listApplications,
+  listBlacklist,
+  listQuestions,
+  myPendingQuestions,
+  recheckApplications,
+  questionsForPlan,
+  rejectApplication,
+  removeBlacklist,
+  removeQuestion,
+} from '../app/review.ts';
 import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { formatMoney } from '../domain/money.ts';
 import { STARS } from '../domain/pricing.ts';
@@ -26,6 +43,8 @@ import type { ChoiceOption, Conversation, Inbound, Reply } from './types.ts';
 /** What we remember between messages: the last menu, so "1" means its first entry even after a restart. */
 interface DialogueState {
   lastChoices: string[];
+  /** Join review: the question asked before paying for this plan; the next plain text is its answer. */
+  answering?: { planId: number; questionId: number };
   /** The reason given with a `/refund` that asked which group it is for. */
   refundReason?: string;
 }
@@ -34,10 +53,12 @@ const emptyState = (): DialogueState => ({ lastChoices: [] });
 
 function readState(raw: unknown): DialogueState {
   if (raw && typeof raw === 'object' && Array.isArray((raw as DialogueState).lastChoices)) {
-    const { lastChoices, refundReason } = raw as DialogueState;
+    const { lastChoices, refundReason, answering: a } = raw as DialogueState;
+    const answering = a && Number.isSafeInteger(a.planId) && Number.isSafeInteger(a.questionId) ? { planId: a.planId, questionId: a.questionId } : undefined;
     return {
       lastChoices: lastChoices.filter((v): v is string => typeof v === 'string').slice(0, 50),
       ...(typeof refundReason === 'string' ? { refundReason: refundReason.slice(0, MAX_REFUND_REASON) } : {}),
+      ...(answering ? { answering } : {}),
     };
   }
   return emptyState();
@@ -80,12 +101,32 @@ class Turn {
     const displayName = typeof this.msg.displayName === 'string' ? this.msg.displayName.slice(0, 100) : null;
     const platformLocale = typeof this.msg.locale === 'string' && this.msg.locale ? resolveLocale(this.msg.locale, settings.defaultLocale) : null;
     this.account = await store.accounts.upsert(
-      { platform: this.msg.platform, platformUserId: String(this.msg.userId), displayName, locale: platformLocale },
+      {
+        platform: this.msg.platform,
+        platformUserId: String(this.msg.userId),
+        displayName,
+        locale: platformLocale,
+        ...(this.msg.username !== undefined ? { username: typeof this.msg.username === 'string' ? this.msg.username.slice(0, 64) : null } : {}),
+      },
       now,
     );
     this.locale = resolveLocale(this.account.locale, settings.defaultLocale);
     this.state = readState(await store.dialogue.get(this.account.id));
     let intent = parseIntent(this.msg);
+    // A question asked before paying (join review): the next plain text is its answer, whatever it says.
+    const answering = this.state.answering;
+    this.state.answering = undefined;
+    if (answering && !this.msg.choice && typeof this.msg.text === 'string' && !this.msg.text.trim().startsWith('/')) {
+      try {
+        await this.answerBeforePaying(answering, this.msg.text);
+      } catch (err) {
+        this.replies.length = 0;
+        this.failure(err, { kind: 'answer', n: null, text: '' });
+        this.state.answering = answering; // asked again: the answer was refused
+      }
+      await store.dialogue.set(this.account.id, this.state, clock.now());
+      return this.replies;
+    }
     if (intent.kind === 'number') {
       const value = this.state.lastChoices[intent.n - 1];
       if (this.state.lastChoices.length === 0) {
@@ -113,7 +154,8 @@ class Turn {
     if (err instanceof ProviderRejectedError) return this.text('pay.provider_refused');
     if (err instanceof DomainError) {
       // Owners get the precise reason (they are running the business); members a kind, fixed line.
-      if (intent.kind === 'owner' || intent.kind === 'claim' || this.asOwner) return this.text('owner.error', { reason: err.message });
+      if (intent.kind === 'owner' || intent.kind === 'claim' || intent.kind === 'appeal' || intent.kind === 'answer' || this.asOwner)
+        return this.text('owner.error', { reason: err.message });
       if (err.code === 'forbidden') return this.text('pay.banned');
       return this.text('error.member');
     }
@@ -151,6 +193,11 @@ class Turn {
         return this.claim(intent.code);
       case 'owner':
         return this.owner(intent.command, intent.args, intent.rest);
+      case 'appeal':
+        await appeal(this.deps, this.account, intent.text);
+        return this.text('review.appeal_sent');
+      case 'answer':
+        return this.answer(intent.n, intent.text);
       case 'number':
       case 'unknown':
         return this.unknown();
@@ -206,6 +253,8 @@ class Turn {
     }
     const offers = offersFor(this.deps, plan, this.account.platform);
     if (offers.length === 0) return this.text('pay.no_provider');
+    // A review group's questions are asked before the plan is paid (join review), one at a time.
+    if (await this.askNextQuestion(plan)) return;
     if (offers.length === 1) return this.pay(plan.id, offers[0]!.provider.name);
     this.choices(
       this.t('pay.pick_provider', { plan: plan.name }),
@@ -265,14 +314,57 @@ class Turn {
     this.state.lastChoices = [];
   }
 
+  /** Asks the plan's first unanswered question; false when every one is answered (or there are none). */
+  private async askNextQuestion(plan: Plan): Promise<boolean> {
+    const questions = await questionsForPlan(this.deps, this.account.id, plan.id);
+    const next = questions.findIndex((q) => q.answer === null);
+    if (next < 0) return false;
+    const q = questions[next]!;
+    const group = await this.deps.store.groups.get(q.groupId);
+    this.text('review.question', { group: group?.title ?? '', n: next + 1, total: questions.length, question: q.text });
+    this.state.answering = { planId: plan.id, questionId: q.id };
+    this.state.lastChoices = [];
+    return true;
+  }
+
+  private async answerBeforePaying(answering: { planId: number; questionId: number }, text: string) {
+    const answer = checkAnswer(text.slice(0, 10_000));
+    const q = (await questionsForPlan(this.deps, this.account.id, answering.planId)).find((x) => x.id === answering.questionId);
+    if (!q) return this.choosePlan(answering.planId); // the question was removed meanwhile
+    await answerQuestion(this.deps, this.account, q.id, answer);
+    this.text('review.answer_saved', { question: q.text });
+    await this.choosePlan(answering.planId);
+  }
+
+  /** `/answer`: the questions of the pending application with the answers; `/answer <n> <text>` amends one. */
+  private async answer(n: number | null, text: string) {
+    const questions = await myPendingQuestions(this.deps, this.account);
+    if (n === null) {
+      if (text) throw new DomainError('invalid_input', 'write /answer <n> <text>, n being the number of the question');
+      const lines = questions.map((q, i) => `${i + 1}. ${q.text}\n→ ${q.answer ?? '-'}`).join('\n');
+      // Asking again also re-runs the rules (a username set meanwhile).
+      await recheckApplications(this.deps, this.account);
+      return this.text('review.questions_list', { lines: lines || '-' });
+    }
+    const q = questions[n - 1];
+    if (!q) throw new DomainError('not_found', `there is no question ${n} (there ${questions.length === 1 ? 'is 1' : `are ${questions.length}`})`);
+    await answerQuestion(this.deps, this.account, q.id, text);
+    this.text('review.answer_saved', { question: q.text });
+  }
+
   private async status() {
     const { store } = this.deps;
-    const memberships = (await store.memberships.list({ accountId: this.account.id })).filter((m) => m.expiresAt > 0);
+    // A membership never paid for has no expiry to show, unless it awaits the join review.
+    const memberships = (await store.memberships.list({ accountId: this.account.id })).filter((m) => m.expiresAt > 0 || m.status === 'awaiting_review');
     if (memberships.length === 0) return this.text('status.none');
     const lines = [];
     for (const m of memberships) {
       const group = await store.groups.get(m.groupId);
-      lines.push(this.t('status.line', { group: group?.title ?? '?', status: this.t(`status.${m.status}`), expiresAt: m.expiresAt }));
+      lines.push(
+        m.status === 'awaiting_review'
+          ? this.t('status.awaiting_line', { group: group?.title ?? '?' })
+          : this.t('status.line', { group: group?.title ?? '?', status: this.t(`status.${m.status}`), expiresAt: m.expiresAt }),
+      );
     }
     this.choices(lines.join('\n'), [{ value: 'cmd:renew', label: this.t('button.renew') }]);
   }
@@ -473,7 +565,127 @@ async function showDryRun(ctx: OwnerContext, group: Group) {
   ctx.text('roster.dry_run', { group: group.title, groupId: group.id, policy, count: report.intruders.length, lines, reportId: report.id });
 }
 
+/** A blacklist entry's line, as an owner reads it. */
+const blacklistLine = (e: { id: number; groupId: number | null; kind: string; platform: string | null; value: string; reason: string | null }) =>
+  `#${e.id} ${e.groupId === null ? '*' : `group ${e.groupId}`}: ${e.kind} ${e.platform ? `${e.platform}:` : ''}${e.value}${e.reason ? ` (${e.reason})` : ''}`;
+
 const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
+  approve: command({
+    usage: '/approve <application-id> [reason]  (通过 <n>)',
+    parse: (args) => (Number.isNaN(id(args[0])) ? null : { applicationId: id(args[0]), reason: reasonFrom(args, 1) }),
+    run: async (ctx, input) => {
+      const app = await approveApplication(ctx.deps, { actor: ctx.actor, ...input });
+      ctx.text('owner.review_approved', { id: app.id });
+    },
+  }),
+  reject: command({
+    usage: '/reject <application-id> <reason>  (拒绝 <n> <原因>)',
+    parse: (args) => (Number.isNaN(id(args[0])) ? null : { applicationId: id(args[0]), reason: reasonFrom(args, 1) }),
+    run: async (ctx, input: { applicationId: number; reason?: string }) => {
+      // The button carries no reason: the member is told it was not accepted by the owner.
+      const app = await rejectApplication(ctx.deps, {
+        actor: ctx.actor,
+        applicationId: input.applicationId,
+        reason: input.reason ?? 'not accepted by the owner',
+      });
+      ctx.text('owner.review_rejected', { id: app.id });
+    },
+  }),
+  applications: command({
+    usage: '/applications',
+    parse: () => ({}),
+    run: async (ctx) => {
+      const apps = await listApplications(ctx.deps, ctx.actor, { status: 'pending', limit: 20 });
+      if (apps.length === 0) return ctx.text('owner.applications_none');
+      ctx.say(
+        apps
+          .map((a) =>
+            ctx.t('owner.application_line', {
+              id: a.id,
+              who: a.displayName ?? a.platformUserId,
+              amount: ctx.money(a.amountMinor, a.currency),
+              verdicts: a.verdicts.map((v) => `${v.rule} ${v.verdict}`).join(', '),
+              deadlineAt: a.deadline,
+            }),
+          )
+          .join('\n'),
+      );
+    },
+  }),
+  joinmode: command({
+    usage: '/joinmode <group-id> auto|review|door',
+    parse: (args) =>
+      Number.isNaN(id(args[0])) || (args[1] !== 'auto' && args[1] !== 'review' && args[1] !== 'door') || args.length > 2
+        ? null
+        : { groupId: id(args[0]), mode: args[1] },
+    run: async (ctx, input: { groupId: number; mode: 'auto' | 'review' | 'door' }) => {
+      const g = await updateGroupSettings(ctx.deps, { actor: ctx.actor, groupId: input.groupId, changes: { joinMode: input.mode } });
+      ctx.text('owner.joinmode_set', { groupId: g.id, group: g.title, mode: g.joinMode });
+      // Pay at the door: the shared join-request link the owner posts anywhere (app/door.ts).
+      const doorLink = g.joinMode === 'door' ? ctx.deps.gateways.get(g.platform)?.doorLink : undefined;
+      if (doorLink) ctx.text('owner.door_link', { group: g.title, link: await doorLink.call(ctx.deps.gateways.get(g.platform), g.platformChatId) });
+    },
+  }),
+  questions: command({
+    usage: '/questions <group-id> [add <text> | remove <n> | list]',
+    parse: (args, rest) => {
+      const groupId = id(args[0]);
+      if (Number.isNaN(groupId)) return null;
+      const action = args[1] ?? 'list';
+      if (action === 'list' && args.length <= 2) return { groupId, action };
+      if (action === 'add') {
+        const text = rest.slice(rest.indexOf('add') + 3).trim();
+        return text ? { groupId, action, text } : null;
+      }
+      if (action === 'remove' && args.length === 3 && !Number.isNaN(id(args[2]))) return { groupId, action, n: id(args[2]) };
+      return null;
+    },
+    run: async (ctx, input: { groupId: number; action: string; text?: string; n?: number }) => {
+      if (input.action === 'add') {
+        await addQuestion(ctx.deps, ctx.actor, input.groupId, input.text!);
+        return ctx.text('owner.question_added', { groupId: input.groupId });
+      }
+      if (input.action === 'remove') {
+        const q = await removeQuestion(ctx.deps, ctx.actor, input.groupId, input.n!);
+        return ctx.text('owner.question_removed', { groupId: input.groupId, question: q.text });
+      }
+      const list = await listQuestions(ctx.deps, ctx.actor, input.groupId);
+      if (list.length === 0) return ctx.text('owner.questions_none', { groupId: input.groupId });
+      ctx.text('owner.questions_list', { groupId: input.groupId, lines: list.map((q, i) => `${i + 1}. ${q.text}`).join('\n') });
+    },
+  }),
+  blacklist: command({
+    usage: '/blacklist [<group-id>|all add user|account|name <value> [reason] | remove <entry-id>]',
+    parse: (args) => {
+      if (args.length === 0) return { action: 'list' };
+      if (args[0] === 'remove') return args.length === 2 && !Number.isNaN(id(args[1])) ? { action: 'remove', entryId: id(args[1]) } : null;
+      const groupId = args[0] === 'all' ? null : id(args[0]);
+      if (groupId !== null && Number.isNaN(groupId)) return null;
+      if (args.length === 1) return { action: 'list', groupId };
+      if (args[1] !== 'add' || !args[2] || !args[3]) return null;
+      return { action: 'add', groupId, kind: args[2], value: args[3], reason: reasonFrom(args, 4) };
+    },
+    run: async (ctx, input: { action: string; groupId?: number | null; kind?: string; value?: string; reason?: string; entryId?: number }) => {
+      if (input.action === 'add') {
+        const platform = ctx.actor.kind === 'account' ? ((await ctx.deps.store.accounts.get(ctx.actor.accountId))?.platform ?? null) : null;
+        const e = await addBlacklist(ctx.deps, ctx.actor, {
+          groupId: input.groupId ?? null,
+          kind: input.kind!,
+          value: input.value!,
+          platform,
+          reason: input.reason,
+        });
+        return ctx.text('owner.blacklist_added', { id: e.id });
+      }
+      if (input.action === 'remove') {
+        const e = await removeBlacklist(ctx.deps, ctx.actor, input.entryId!);
+        return ctx.text('owner.blacklist_removed', { id: e.id });
+      }
+      const list = await listBlacklist(ctx.deps, ctx.actor, input.groupId ?? undefined);
+      if (list.length === 0) return ctx.text('owner.blacklist_none');
+      ctx.text('owner.blacklist_list', { lines: list.map(blacklistLine).join('\n') });
+    },
+  }),
   ownerhelp: command({
     usage: '/ownerhelp',
     parse: () => ({}),

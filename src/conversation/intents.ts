@@ -18,6 +18,12 @@ export const OWNER_COMMANDS = [
   'unwhitelist',
   'refundwindow',
   'ownerhelp',
+  'approve',
+  'reject',
+  'applications',
+  'joinmode',
+  'questions',
+  'blacklist',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
 
@@ -40,6 +46,10 @@ export type Intent =
   | { kind: 'number'; n: number }
   | { kind: 'claim'; code: string }
   | { kind: 'owner'; command: OwnerCommand; args: string[]; rest: string }
+  /** Join review: the member's one appeal (`/appeal <text>`, 申诉 <text>). */
+  | { kind: 'appeal'; text: string }
+  /** Join review: `/answer` lists the questions; `/answer <n> <text>` (回答 <n> <text>) answers or amends one. */
+  | { kind: 'answer'; n: number | null; text: string }
   | { kind: 'unknown' };
 
 /** Longest text we look at; anything longer is cut before parsing (a 10 kB paste is still just "unknown"). */
@@ -73,6 +83,9 @@ function fromChoice(value: string): Intent {
   if (m) return { kind: 'choose_plan', planId: Number(m[1]) };
   m = /^pay:(\d{1,9}):([a-z]{2,20})$/.exec(value);
   if (m) return { kind: 'pay', planId: Number(m[1]), provider: m[2]! };
+  // The join review's approve/reject buttons under an application (owner alerts).
+  m = /^review:(approve|reject):(\d{1,9})$/.exec(value);
+  if (m) return { kind: 'owner', command: m[1] as 'approve' | 'reject', args: [m[2]!], rest: m[2]! };
   m = /^refund:(\d{1,9})$/.exec(value);
   if (m) return { kind: 'refund_group', groupId: Number(m[1]) };
   m = /^cmd:([a-z]{2,20})$/.exec(value);
@@ -88,6 +101,16 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
   const num = /^(\d{1,3})[.)、]?$/.exec(text);
   if (num) return { kind: 'number', n: Number(num[1]) };
   if (/^claim-[0-9a-f]{32}$/i.test(text)) return { kind: 'claim', code: text };
+  // Join review in Chinese: an owner's 通过 <n> / 拒绝 <n> <原因>, a member's 申诉 <内容> and 回答 <编号> <内容>.
+  const zh = /^(通过|拒绝|申诉|回答)(?:\s+|$)([\s\S]*)$/.exec(text);
+  if (zh) {
+    const rest = zh[2]!.trim();
+    const args = rest ? rest.split(/\s+/) : [];
+    if (zh[1] === '通过') return { kind: 'owner', command: 'approve', args, rest };
+    if (zh[1] === '拒绝') return { kind: 'owner', command: 'reject', args, rest };
+    if (zh[1] === '申诉') return { kind: 'appeal', text: rest };
+    return answerIntent(rest);
+  }
   if (text.startsWith('/')) {
     const [head = '', ...args] = text.slice(1).split(/\s+/);
     const command = head.replace(/@\w+$/, '').toLowerCase(); // Telegram appends @botname in groups
@@ -95,6 +118,8 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     if (command === 'start') return { kind: 'start', payload: args[0] && /^[A-Za-z0-9_-]{1,64}$/.test(args[0]) ? args[0] : null };
     const member = memberCommand(command);
     if (member) return member;
+    if (command === 'appeal') return { kind: 'appeal', text: rest };
+    if (command === 'answer') return answerIntent(rest);
     if (command === 'refund') return { kind: 'refund', args, rest };
     if ((OWNER_COMMANDS as readonly string[]).includes(command)) return { kind: 'owner', command: command as OwnerCommand, args, rest };
     return { kind: 'unknown' };
@@ -106,4 +131,10 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     return { kind: 'refund', args: rest ? rest.split(/\s+/) : [], rest };
   }
   return { kind: 'unknown' };
+}
+
+function answerIntent(rest: string): Intent {
+  const m = /^(\d{1,2})(?:\s+([\s\S]*))?$/.exec(rest);
+  if (!rest) return { kind: 'answer', n: null, text: '' };
+  return m ? { kind: 'answer', n: Number(m[1]), text: (m[2] ?? '').trim() } : { kind: 'answer', n: null, text: rest };
 }

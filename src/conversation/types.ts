@@ -9,6 +9,8 @@ export interface Inbound {
   displayName?: string | null;
   /** The platform's language code, if it tells us (Telegram `language_code`). */
   locale?: string | null;
+  /** The platform's public handle (Telegram `username`, null when the person has none); undefined: the platform has no such thing. */
+  username?: string | null;
   /** Typed text. */
   text?: string;
   /** The `value` of a choice the person picked (a button press); WeChat sends numbers as text instead. */

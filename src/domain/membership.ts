@@ -5,10 +5,13 @@ import { addDays } from './time.ts';
  * Membership lifecycle (DESIGN.md "State machines"):
  *   active → grace → expired (removed);  active|grace → revoked (refund / owner removal);
  *   any → banned, and only `unban` leaves banned.
+ *   (none)|expired|revoked → awaiting_review (paid in a `review` group, issue 17): no period yet; a `period` (the
+ *   approval) starts at its startAt and invites, `reject_review` sends it to revoked. Nothing else moves it,
+ *   except `ban`. A person in the group (active, grace) renews without review.
  * A paid period while active or grace extends from the current expiry (never loses days); otherwise
  * the period starts at the provider's success time and the person is invited again.
  */
-export const MEMBERSHIP_STATUSES = ['active', 'grace', 'expired', 'revoked', 'banned'] as const;
+export const MEMBERSHIP_STATUSES = ['active', 'grace', 'expired', 'revoked', 'banned', 'awaiting_review'] as const;
 export type MembershipStatus = (typeof MEMBERSHIP_STATUSES)[number];
 
 export interface MembershipState {
@@ -26,6 +29,10 @@ export type MembershipEvent =
   /** Access withdrawn (refund, owner removal). */
   | { type: 'revoke' }
   | { type: 'ban' }
+  /** Paid in a review group while not in it: waits for the rules and the owner (the period starts at approval). */
+  | { type: 'await_review' }
+  /** The review said no (rejected, refunded, timed out to a refund): back out, free to apply again later. */
+  | { type: 'reject_review' }
   | { type: 'unban'; now: number }
   /**
    * Owner gives whole days: added to the later of the current expiry and now, so it never shortens a
@@ -62,7 +69,8 @@ export function applyMembershipEvent(state: MembershipState | null, event: Membe
     }
     case 'extend': {
       if (!Number.isInteger(event.days) || event.days <= 0) throw invalid('an extension must be a positive number of days');
-      if (status === 'banned') return refuse();
+      // Someone awaiting review is approved (or rejected), not given days around the review.
+      if (status === 'banned' || status === 'awaiting_review') return refuse();
       const expiresAt = addDays(Math.max(state?.expiresAt ?? 0, event.now), event.days);
       return { status: 'active', expiresAt, invite: !inGroup(status), remove: false };
     }
@@ -79,6 +87,16 @@ export function applyMembershipEvent(state: MembershipState | null, event: Membe
       if (!state) return refuse();
       if (status === 'banned') return { ...state, invite: false, remove: false };
       return { ...state, status: 'banned', invite: false, remove: true };
+    case 'await_review':
+      if (status === 'awaiting_review') return { ...state!, invite: false, remove: false };
+      if (state && status !== 'expired' && status !== 'revoked') return refuse();
+      return { status: 'awaiting_review', expiresAt: state?.expiresAt ?? 0, invite: false, remove: false };
+    case 'reject_review':
+      // `revoked`, not `expired`: the row may carry the expiry of time refunded before, which must never count
+      // as paid time again (a renewal does not extend from a revoked expiry; grant.ts's late-renewal rule reads
+      // `expired` only).
+      if (!state || status !== 'awaiting_review') return refuse();
+      return { ...state, status: 'revoked', invite: false, remove: false };
     case 'unban':
       if (!state || status !== 'banned') return refuse();
       if (state.expiresAt > event.now) return { ...state, status: 'active', invite: true, remove: false };

@@ -8,6 +8,7 @@ import { sweepExpiry } from '../app/expire.ts';
 import { sweepOrderTimeouts } from '../app/order-timeouts.ts';
 import { sweepReconcile } from '../app/reconcile.ts';
 import { sweepReminders } from '../app/reminders.ts';
+import { sweepReviews } from '../app/review.ts';
 import { sweepWebhookPayloads } from '../app/retention.ts';
 import { storageProblem } from '../app/storage-guard.ts';
 
@@ -32,6 +33,7 @@ export class Scheduler {
       { name: 'reconcile', run: () => sweepReconcile(deps) },
       { name: 'webhookPayloads', run: () => sweepWebhookPayloads(deps) },
       { name: 'access', run: () => sweepAccess(deps) },
+      { name: 'reviews', run: () => sweepReviews(deps) },
       ...extra,
     ];
   }

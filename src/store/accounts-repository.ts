@@ -15,7 +15,7 @@ export async function getAccount(db: Kysely<Database>, id: number): Promise<Acco
 
 export async function upsertAccount(
   db: Kysely<Database>,
-  a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null },
+  a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null; username?: string | null },
   now: number,
 ): Promise<Account> {
   await db
@@ -30,9 +30,11 @@ export async function upsertAccount(
     })
     .onConflict((oc) => oc.columns(['platform', 'platform_user_id']).doNothing())
     .execute();
-  const patch: { display_name?: string; locale?: string } = {};
+  const patch: { display_name?: string; locale?: string; username?: string | null } = {};
   if (a.displayName) patch.display_name = a.displayName;
   if (a.locale) patch.locale = a.locale;
+  // Told on every message (Telegram): a username removed on the platform is removed here too.
+  if (a.username !== undefined) patch.username = a.username;
   if (Object.keys(patch).length > 0) {
     await db.updateTable('accounts').set(patch).where('platform', '=', a.platform).where('platform_user_id', '=', a.platformUserId).execute();
   }

@@ -48,6 +48,11 @@ export async function updateGroupSettings(db: Kysely<Database>, id: number, p: G
     ...(p.reminderOffsetsMs !== undefined ? { reminder_offsets: JSON.stringify(p.reminderOffsetsMs) } : {}),
     ...(p.intruderPolicy !== undefined ? { intruder_policy: p.intruderPolicy } : {}),
     ...(p.refundWindowHours !== undefined ? { refund_window_hours: p.refundWindowHours } : {}),
+    ...(p.joinMode !== undefined ? { join_mode: p.joinMode } : {}),
+    ...(p.reviewWindowHours !== undefined ? { review_window_hours: p.reviewWindowHours } : {}),
+    ...(p.reviewTimeoutAction !== undefined ? { review_timeout_action: p.reviewTimeoutAction } : {}),
+    ...(p.autoApproveWhenRulesPass !== undefined ? { auto_approve_when_rules_pass: p.autoApproveWhenRulesPass ? 1 : 0 } : {}),
+    ...(p.requireUsername !== undefined ? { require_username: p.requireUsername ? 1 : 0 } : {}),
   };
   if (Object.keys(set).length > 0) await db.updateTable('groups').set(set).where('id', '=', id).execute();
   return getGroup(db, id);

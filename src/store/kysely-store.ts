@@ -85,6 +85,7 @@ import {
   setWebhookOutcome,
 } from './payments-repository.ts';
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
+import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
@@ -117,6 +118,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       list: () => listGroups(db),
       updateSettings: (id, p) => updateGroupSettings(db, id, p),
     },
+    review: reviewRepo(db),
     roster: rosterRepo(db),
     refundRequests: refundRequestsRepo(db),
     plans: {

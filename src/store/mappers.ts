@@ -12,6 +12,7 @@ export const toAccount = (r: AccountRow): Account => ({
   locale: r.locale,
   referredBy: r.referred_by,
   isOwner: r.is_owner === 1,
+  username: r.username,
   createdAt: r.created_at,
 });
 
@@ -27,6 +28,10 @@ export const toGroup = (r: GroupRow): Group => ({
   intruderPolicy: r.intruder_policy as Group['intruderPolicy'],
   refundWindowHours: Number(r.refund_window_hours),
   defaultLocale: r.default_locale,
+  reviewWindowHours: r.review_window_hours,
+  reviewTimeoutAction: r.review_timeout_action as Group['reviewTimeoutAction'],
+  autoApproveWhenRulesPass: r.auto_approve_when_rules_pass === 1,
+  requireUsername: r.require_username === 1,
   createdAt: r.created_at,
 });
 

@@ -10,6 +10,8 @@ export interface AccountsTable {
   locale: string | null;
   referred_by: number | null;
   is_owner: ColumnType<number, number | undefined, number>;
+  /** 0013: the platform's public handle (Telegram @username). */
+  username: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: number;
 }
 
@@ -44,6 +46,11 @@ export interface GroupsTable {
   reminder_offsets: ColumnType<string, string | undefined, string>;
   intruder_policy: ColumnType<string, string | undefined, string>;
   default_locale: string | null;
+  /** 0013: join review settings (NULL window: the REVIEW_WINDOW_HOURS default). */
+  review_window_hours: ColumnType<number | null, number | null | undefined, number | null>;
+  review_timeout_action: ColumnType<string, string | undefined, string>;
+  auto_approve_when_rules_pass: ColumnType<number, number | undefined, number>;
+  require_username: ColumnType<number, number | undefined, number>;
   created_at: number;
   /** How long after a paid period starts its member may ask for a refund (migration 0014); 0: never. */
   refund_window_hours: ColumnType<number, number | undefined, number>;
@@ -190,7 +197,59 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+/** 0013: one application per paid order held for join review. */
+export interface ReviewApplicationsTable {
+  id: Generated<number>;
+  order_id: string;
+  account_id: number;
+  status: string;
+  /** JSON array of {questionId, question, answer}. */
+  answers: ColumnType<string, string | undefined, string>;
+  /** JSON array of {rule, verdict, reason}, in the order the rules ran. */
+  verdicts: ColumnType<string, string | undefined, string>;
+  bio: string | null;
+  appeal: string | null;
+  appealed_at: number | null;
+  deadline: number;
+  reminders_sent: ColumnType<number, number | undefined, number>;
+  owner_told: ColumnType<number, number | undefined, number>;
+  decided_at: number | null;
+  decided_by: string | null;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ReviewBlacklistTable {
+  id: Generated<number>;
+  group_id: number | null;
+  kind: string;
+  platform: string | null;
+  value: string;
+  reason: string | null;
+  added_by: string;
+  created_at: number;
+}
+
+export interface GroupQuestionsTable {
+  id: Generated<number>;
+  group_id: number;
+  text: string;
+  created_at: number;
+}
+
+export interface ReviewAnswersTable {
+  account_id: number;
+  question_id: number;
+  answer: string;
+  updated_at: number;
+}
+
 export interface Database {
+  review_applications: ReviewApplicationsTable;
+  review_blacklist: ReviewBlacklistTable;
+  group_questions: GroupQuestionsTable;
+  review_answers: ReviewAnswersTable;
   accounts: AccountsTable;
   groups: GroupsTable;
   plans: PlansTable;
@@ -380,3 +439,5 @@ export type MembershipRow = Selectable<MembershipsTable>;
 export type MembershipPeriodRow = Selectable<MembershipPeriodsTable>;
 export type JobRow = Selectable<JobsTable>;
 export type AuditRow = Selectable<AuditLogTable>;
+export type ReviewApplicationRow = Selectable<ReviewApplicationsTable>;
+export type BlacklistRow = Selectable<ReviewBlacklistTable>;

@@ -36,19 +36,41 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
 
   it('changes the settings given, keeps the others, and writes one audit entry naming what changed from what to what', async ({ deps }) => {
     const g = await addGroup(deps, { platform: 'playground', chatId: 'room-1', title: 'Readers', actor: admin });
-    expect(settingsOf(g)).toEqual({ graceHours: 24, reminders: [72, 24, 0], intruders: 'report', refundWindowHours: 0 });
+    expect(settingsOf(g)).toEqual({
+      graceHours: 24,
+      reminders: [72, 24, 0],
+      intruders: 'report',
+      refundWindowHours: 0,
+      joinMode: 'auto',
+      reviewWindowHours: null,
+      reviewTimeoutAction: 'refund',
+      autoApproveWhenRulesPass: false,
+      requireUsername: false,
+    });
 
     const updated = await updateGroupSettings(deps, {
       actor: admin,
       groupId: g.id,
       changes: { graceHours: 48, reminders: [24, 72, 24], refundWindowHours: 72 },
     });
-    expect(settingsOf(updated)).toEqual({ graceHours: 48, reminders: [72, 24], intruders: 'report', refundWindowHours: 72 });
+    expect(settingsOf(updated)).toEqual({
+      graceHours: 48,
+      reminders: [72, 24],
+      intruders: 'report',
+      refundWindowHours: 72,
+      joinMode: 'auto',
+      reviewWindowHours: null,
+      reviewTimeoutAction: 'refund',
+      autoApproveWhenRulesPass: false,
+      requireUsername: false,
+    });
     const stored = (await deps.store.groups.get(g.id))!;
     expect(stored.graceMs).toBe(48 * HOUR_MS);
     expect(stored.reminderOffsetsMs).toEqual([72 * HOUR_MS, 24 * HOUR_MS]);
     expect(stored.refundWindowHours).toBe(72);
-    expect(describeSettings(stored)).toBe('grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h');
+    expect(describeSettings(stored)).toBe(
+      'grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off',
+    );
 
     const audit = (await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings');
     expect(audit).toHaveLength(1);
@@ -64,14 +86,28 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
     await updateGroupSettings(deps, { actor: admin, groupId: g.id, changes: { reminders: [], intruders: 'ignore' } });
     const after = (await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings');
     expect(after.map((a) => a.reason)).toEqual([audit[0]!.reason, 'reminders 72,24 h before expiry → none; intruder policy report → ignore']);
-    expect(settingsOf((await deps.store.groups.get(g.id))!)).toEqual({ graceHours: 48, reminders: [], intruders: 'ignore', refundWindowHours: 72 });
+    expect(settingsOf((await deps.store.groups.get(g.id))!)).toEqual({
+      graceHours: 48,
+      reminders: [],
+      intruders: 'ignore',
+      refundWindowHours: 72,
+      joinMode: 'auto',
+      reviewWindowHours: null,
+      reviewTimeoutAction: 'refund',
+      autoApproveWhenRulesPass: false,
+      requireUsername: false,
+    });
   });
 
   it('bad values: one clear line each, and nothing changes (not even the good values given with them)', async ({ deps }) => {
     const g = await addGroup(deps, { platform: 'playground', chatId: 'room-1', title: 'Readers', actor: admin });
     const before = settingsOf(g);
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
-      [{}, 'invalid_input', /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours$/],
+      [
+        {},
+        'invalid_input',
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername$/,
+      ],
       [{ graceHours: -1 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720 \(got "-1"\)$/],
       [{ graceHours: 721, refundWindowHours: 72 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720/],
       [{ graceHours: 1.5 }, 'invalid_input', /^grace hours must be/],
@@ -81,7 +117,9 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       [{ reminders: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }, 'invalid_input', /^at most 10 reminders \(got 11\)$/],
       [{ intruders: 'kick' }, 'invalid_input', /^intruder policy must be report, remove or ignore \(got "kick"\)$/],
       [{ refundWindowHours: 10_000 }, 'invalid_input', /^refund window must be a whole number of hours from 0 to 720/],
-      [{ joinMode: 'review' }, 'invalid_input', /^unknown group setting "joinMode"/],
+      [{ joinMode: 'manual' }, 'invalid_input', /^join mode must be auto, review or door \(got "manual"\)$/],
+      // Pay at the door needs Telegram's join-request queries (this is a playground group).
+      [{ joinMode: 'door', graceHours: 2 }, 'invalid_input', /^join mode door needs Telegram's join-request queries; group \d+ is a playground group/],
     ];
     for (const [changes, code, line] of cases) {
       const e = await refusal(updateGroupSettings(deps, { actor: admin, groupId: g.id, changes }));
@@ -91,6 +129,19 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
     expect((await refusal(updateGroupSettings(deps, { actor: admin, groupId: 999, changes: { graceHours: 1 } }))).code).toBe('not_found');
     expect(settingsOf((await deps.store.groups.get(g.id))!)).toEqual(before);
     expect((await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings')).toEqual([]);
+  });
+
+  it('join mode door: refused on a WeChat group and without an HTTPS PUBLIC_URL, one clear line, nothing changed', async ({ deps }) => {
+    const wechat = await addGroup(deps, { platform: 'wechat', chatId: 'room@chatroom', title: 'Weixin', actor: admin });
+    const e = await refusal(updateGroupSettings(deps, { actor: admin, groupId: wechat.id, changes: { joinMode: 'door' } }));
+    expect(e.code).toBe('invalid_input');
+    expect(e.message).toBe(`join mode door needs Telegram's join-request queries; group ${wechat.id} is a wechat group (use auto or review)`);
+    const tg = await addGroup(deps, { platform: 'telegram', chatId: '-100777', title: 'Telegram', actor: admin });
+    const e2 = await refusal(updateGroupSettings(deps, { actor: admin, groupId: tg.id, changes: { joinMode: 'door' } }));
+    expect(e2.message).toMatch(/^join mode door needs PUBLIC_URL to be an https:\/\/ address/);
+    const https = { ...deps, settings: { ...deps.settings, publicUrl: 'https://gk.example' } };
+    expect((await updateGroupSettings(https, { actor: admin, groupId: tg.id, changes: { joinMode: 'door' } })).joinMode).toBe('door');
+    expect((await deps.store.groups.get(wechat.id))!.joinMode).toBe('auto');
   });
 
   it('owners act on their own groups only; intruder policy remove keeps its rule (only after the owner’s own dry run)', async ({ deps }) => {

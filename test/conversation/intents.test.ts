@@ -65,3 +65,25 @@ describe('parseIntent', () => {
     for (const text of ['\u0000', '🎉'.repeat(5000), '/'.repeat(10000), '\ud800', ' '.repeat(20000)]) expect(() => parseIntent({ text })).not.toThrow();
   });
 });
+
+describe('join review intents (issue 17)', () => {
+  it('owner decisions: buttons, 通过 / 拒绝 and the slash commands', () => {
+    expect(parseIntent({ choice: 'review:approve:12' })).toEqual({ kind: 'owner', command: 'approve', args: ['12'], rest: '12' });
+    expect(parseIntent({ choice: 'review:reject:12' })).toEqual({ kind: 'owner', command: 'reject', args: ['12'], rest: '12' });
+    expect(parseIntent({ choice: 'review:delete:12' })).toEqual({ kind: 'unknown' });
+    expect(parseIntent({ text: '通过 7' })).toEqual({ kind: 'owner', command: 'approve', args: ['7'], rest: '7' });
+    expect(parseIntent({ text: '拒绝 7 不认识' })).toEqual({ kind: 'owner', command: 'reject', args: ['7', '不认识'], rest: '7 不认识' });
+    expect(parseIntent({ text: '/reject 7 not a member' })).toMatchObject({ kind: 'owner', command: 'reject', args: ['7', 'not', 'a', 'member'] });
+    expect(parseIntent({ text: '/joinmode 3 review' })).toMatchObject({ kind: 'owner', command: 'joinmode', args: ['3', 'review'] });
+  });
+
+  it('member appeal and answers', () => {
+    expect(parseIntent({ text: '/appeal I know the owner' })).toEqual({ kind: 'appeal', text: 'I know the owner' });
+    expect(parseIntent({ text: '申诉 我是老会员' })).toEqual({ kind: 'appeal', text: '我是老会员' });
+    expect(parseIntent({ text: '/answer 2 From a friend' })).toEqual({ kind: 'answer', n: 2, text: 'From a friend' });
+    expect(parseIntent({ text: '回答 1 朋友介绍' })).toEqual({ kind: 'answer', n: 1, text: '朋友介绍' });
+    expect(parseIntent({ text: '/answer' })).toEqual({ kind: 'answer', n: null, text: '' });
+    // A word that merely starts like a keyword is not one.
+    expect(parseIntent({ text: '通过了吗' })).toEqual({ kind: 'unknown' });
+  });
+});

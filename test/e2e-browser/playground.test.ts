@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_TIMEOUT, MAIN, ensureDist } from '../helpers/dist.ts';
 import { freePort } from '../helpers/net.ts';
 
+/** The demo group's badge (the seed also makes a review-mode group, "Reviewed club", with a badge of its own). */
+const DEMO_BADGE = '[data-testid="membership-badge"][data-chat-id="demo-group"]';
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -245,7 +248,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     const id = await createPerson(page, 'Alice');
     alice = { context: phone.context, page, id };
     await page.getByTestId('empty-chat').waitFor();
-    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
+    await expect(page.locator(DEMO_BADGE).getAttribute('data-member')).resolves.toBe('false');
 
     await sendText(page, '/start');
     await botSays(page, /Hi Alice/);
@@ -261,7 +264,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     const confirmed = await botSays(page, /Payment received/);
     expect(confirmed).toMatch(/"Monthly" membership for .*Playground group.* is active until/);
     // The roster and the badge change through the event stream: nothing reloads the page.
-    await page.locator('[data-testid="membership-badge"][data-member="true"]').waitFor();
+    await page.locator(`${DEMO_BADGE}[data-member="true"]`).waitFor();
     await shot(page, '04-alice-paid-chat');
     await expectFitsWidth(page);
 
@@ -283,7 +286,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     bob = { context: phone.context, page, id };
     await sendText(page, '/status');
     await botSays(page, /no membership yet/);
-    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
+    await expect(page.locator(DEMO_BADGE).getAttribute('data-member')).resolves.toBe('false');
     await shot(page, '06-bob-unpaid-chat');
     await expectFitsWidth(page);
 
@@ -316,7 +319,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     expect.soft(grace, 'grace reminder shows a date').toMatch(/You can stay until \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} \(UTC\+8\)/);
     // Each once, in the order real time brings them; she is still in the group during grace.
     expect(await stepsSeen(page, EN_STEPS)).toEqual(['3 days', '1 day', 'grace']);
-    await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('true');
+    await expect(page.locator(DEMO_BADGE).getAttribute('data-member')).resolves.toBe('true');
     await expect(page.getByTestId('clock').evaluate((e) => e.classList.contains('shifted'))).resolves.toBe(true);
     await shot(page, '09-alice-reminders-and-grace');
     await expectFitsWidth(page);
@@ -329,7 +332,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     const removed = await botSays(page, /removed from the group/);
     expect(removed).toMatch(/Renew any time with \/renew to come back/);
     expect(await stepsSeen(page, EN_STEPS)).toEqual(['3 days', '1 day', 'grace', 'removed']);
-    await page.locator('[data-testid="membership-badge"][data-member="false"]').waitFor();
+    await page.locator(`${DEMO_BADGE}[data-member="false"]`).waitFor();
     await shot(page, '11-alice-removed');
     await expectFitsWidth(page);
 
@@ -358,7 +361,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
     await botBubble(page, /Payment received/)
       .nth(1)
       .waitFor();
-    await page.locator('[data-testid="membership-badge"][data-member="true"]').waitFor();
+    await page.locator(`${DEMO_BADGE}[data-member="true"]`).waitFor();
     await shot(page, '15-alice-renewed');
 
     await tab(page, 'groups');
@@ -431,18 +434,18 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
         .last();
       await plan.waitFor();
       await expect(botBubble(page, /[\u4e00-\u9fff]/).count()).resolves.toBeGreaterThan(0);
-      await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('false');
+      await expect(page.locator(DEMO_BADGE).getAttribute('data-member')).resolves.toBe('false');
       await shot(page, '19-zh-plans');
       await expectFitsWidth(page);
       await choosePlanAndPay(page, context, plan, '20-zh');
       await botSays(page, /已收到付款/);
-      await page.locator('[data-testid="membership-badge"][data-member="true"]').waitFor();
+      await page.locator(`${DEMO_BADGE}[data-member="true"]`).waitFor();
 
       await travel(page, 30 * 24);
       await tab(page, 'chat');
       await botSays(page, ZH_STEPS[2]![1]);
       expect(await stepsSeen(page, ZH_STEPS)).toEqual(['3 days', '1 day', 'grace']);
-      await expect(page.getByTestId('membership-badge').getAttribute('data-member')).resolves.toBe('true');
+      await expect(page.locator(DEMO_BADGE).getAttribute('data-member')).resolves.toBe('true');
       await shot(page, '21-zh-reminders-and-grace');
       await expectFitsWidth(page);
 
@@ -450,7 +453,7 @@ describe('playground in a browser: two people, payment, reminders, removal, rene
       await tab(page, 'chat');
       await botSays(page, ZH_STEPS[3]![1]);
       expect(await stepsSeen(page, ZH_STEPS)).toEqual(['3 days', '1 day', 'grace', 'removed']);
-      await page.locator('[data-testid="membership-badge"][data-member="false"]').waitFor();
+      await page.locator(`${DEMO_BADGE}[data-member="false"]`).waitFor();
       await shot(page, '22-zh-removed');
       await tab(page, 'groups');
       await shot(page, '23-zh-groups');

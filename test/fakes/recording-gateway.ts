@@ -28,7 +28,11 @@ export class RecordingGateway implements ChatGateway {
   private failures: Array<() => Error> = [];
   private rules: Array<{ when: (c: { op: GatewayCall['op'] | 'status'; userId: string; chatId?: string }) => boolean; error: () => Error }> = [];
 
-  constructor(readonly platform: Platform = 'playground') {}
+  /** Records choices as the playground and Telegram draw them: buttons (pass false for WeChat's numbered text). */
+  constructor(
+    readonly platform: Platform = 'playground',
+    readonly choicesAreButtons = true,
+  ) {}
 
   failNext(n: number, error: () => Error): void {
     for (let i = 0; i < n; i++) this.failures.push(error);

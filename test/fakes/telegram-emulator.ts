@@ -907,7 +907,7 @@ export class TelegramEmulator {
   }
 
   /** The person opens an invite link. */
-  joinViaLink(user: User, link: string): 'requested' | 'joined' | 'invalid' | 'expired' | 'banned' | 'already' {
+  joinViaLink(user: User, link: string, o: { bio?: string } = {}): 'requested' | 'joined' | 'invalid' | 'expired' | 'banned' | 'already' {
     const l = this.links.get(link);
     if (!l || l.is_revoked) return 'invalid';
     if (l.expire_date !== undefined && l.expire_date * 1000 <= this.now()) return 'expired';
@@ -926,7 +926,16 @@ export class TelegramEmulator {
         this.joinQueries.set(queryId, { chatId: c.id, userId: user.id, at: this.now(), webAppAt: null, answer: null });
         query = { query_id: queryId };
       }
-      this.push('chat_join_request', { chat: this.chatJson(c), from: user, user_chat_id: user.id, date, invite_link: this.linkJson(l), ...query });
+      // ChatJoinRequest.bio: "Optional. Bio of the user." (Bot API), present when the person has one.
+      this.push('chat_join_request', {
+        chat: this.chatJson(c),
+        from: user,
+        user_chat_id: user.id,
+        date,
+        ...(o.bio ? { bio: o.bio } : {}),
+        invite_link: this.linkJson(l),
+        ...query,
+      });
       return 'requested';
     }
     if (l.member_limit !== undefined && l.joined >= l.member_limit) return 'invalid';

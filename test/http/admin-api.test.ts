@@ -118,8 +118,12 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
       inject({ method: 'PATCH', url: `/api/groups/${id}`, headers: auth, payload: payload as object });
 
     const bad: Array<[unknown, number, RegExp]> = [
-      [{}, 400, /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours$/],
-      [{ graceHours: 48, joinMode: 'review' }, 400, /Unrecognized key.*joinMode/],
+      [
+        {},
+        400,
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername$/,
+      ],
+      [{ graceHours: 48, joinMode: 'manual' }, 400, /join mode must be auto or review/],
       [{ graceHours: '48' }, 400, /^grace hours must be a whole number of hours from 0 to 720 \(got "48"\)$/],
       [{ reminders: 72 }, 400, /^reminders must be a list of hours before expiry/],
       [{ reminders: [72, 'x'] }, 400, /^each reminder must be a whole number/],

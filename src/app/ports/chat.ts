@@ -94,6 +94,13 @@ export interface ChatGateway {
    * that brings an invitation. Absent: the confirmation is always a message of its own.
    */
   readonly confirmsWithInvite?: boolean;
+  /**
+   * True when `sendChoices` draws buttons whose press comes back as the choice's value (Telegram's inline
+   * keyboard, the playground). Absent: choices are a numbered text menu (WeChat), which only the engine's own
+   * menus can resolve; a notice with buttons (the join review's approve/reject) then goes as its text alone,
+   * which says what to type instead (通过 <n> / 拒绝 <n>).
+   */
+  readonly choicesAreButtons?: boolean;
   sendText(userId: string, text: string, opts: SendOptions): Promise<void>;
   sendImage(userId: string, png: Buffer, caption: string, opts: SendOptions): Promise<void>;
   sendChoices(userId: string, text: string, choices: Choice[], opts: SendOptions): Promise<void>;

@@ -6,7 +6,11 @@ import type { OrderStatus } from '../../domain/order.ts';
 import type {
   AuditEntry,
   Account,
+  Application,
+  ApplicationStatus,
+  BlacklistEntry,
   Group,
+  GroupQuestion,
   IntruderPolicy,
   Job,
   JobStatus,
@@ -17,6 +21,8 @@ import type {
   Plan,
   Platform,
   Rail,
+  ReviewAnswer,
+  RuleVerdict,
 } from '../model.ts';
 import type { Lane } from './chat.ts';
 import type { Checkout } from './payments.ts';
@@ -126,7 +132,20 @@ export interface RosterReport {
 }
 
 /** The group settings `updateGroupSettings` (src/app/group-settings.ts) writes. */
-export type GroupSettingsPatch = Partial<Pick<Group, 'graceMs' | 'reminderOffsetsMs' | 'intruderPolicy' | 'refundWindowHours'>>;
+export type GroupSettingsPatch = Partial<
+  Pick<
+    Group,
+    | 'graceMs'
+    | 'reminderOffsetsMs'
+    | 'intruderPolicy'
+    | 'refundWindowHours'
+    | 'joinMode'
+    | 'reviewWindowHours'
+    | 'reviewTimeoutAction'
+    | 'autoApproveWhenRulesPass'
+    | 'requireUsername'
+  >
+>;
 
 /** A refund a member asked for within their group's refund window: one per account and group. */
 export interface MemberRefundRequest {
@@ -142,10 +161,31 @@ export interface MemberRefundRequest {
 
 export type OrderPatch = Partial<Pick<Order, 'paidAt' | 'providerTxnId' | 'reviewReason' | 'outRefundNo' | 'refundReason' | 'refundedAt'>>;
 
+export interface ApplicationPatch {
+  answers?: ReviewAnswer[];
+  verdicts?: RuleVerdict[];
+  bio?: string | null;
+  ownerTold?: boolean;
+}
+
+/** Applications, counted for the stats (issue 17 part 7): decisions carry their time to decision. */
+export interface ReviewCounts {
+  applications: number;
+  pending: number;
+  approved: number;
+  rejected: number;
+  timedOut: number;
+  /** Mean milliseconds from application to decision over decided ones; null when none was decided. */
+  meanDecisionMs: number | null;
+}
+
 export interface Repos {
   accounts: {
-    /** Creates the account on first contact; later calls refresh display name and locale when given. */
-    upsert(a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null }, now: number): Promise<Account>;
+    /** Creates the account on first contact; later calls refresh display name and locale when given, and the username when not undefined. */
+    upsert(
+      a: { platform: Platform; platformUserId: string; displayName?: string | null; locale?: string | null; username?: string | null },
+      now: number,
+    ): Promise<Account>;
     get(id: number): Promise<Account | null>;
     find(platform: Platform, platformUserId: string): Promise<Account | null>;
     setOwner(accountId: number): Promise<void>;
@@ -176,6 +216,41 @@ export interface Repos {
     list(): Promise<Group[]>;
     /** Writes the settings given (the others stay); null when there is no such group. */
     updateSettings(id: number, patch: GroupSettingsPatch): Promise<Group | null>;
+  };
+  /** Join review (issue 17): applications, the blacklist, the owner's questions and people's answers. */
+  review: {
+    /** Null (nothing written) when the order already has its application. */
+    insertApplication(
+      a: { orderId: string; accountId: number; answers: ReviewAnswer[]; verdicts: RuleVerdict[]; deadline: number },
+      now: number,
+    ): Promise<Application | null>;
+    getApplication(id: number): Promise<Application | null>;
+    findByOrder(orderId: string): Promise<Application | null>;
+    /** Newest first; with `groupIds`, only applications whose order's plan opens one of them. */
+    listApplications(q: { status?: ApplicationStatus; accountId?: number; groupIds?: number[]; limit: number }): Promise<Application[]>;
+    /** Conditional: moves the application only from `pending`; true for the one call that decided it. */
+    decide(id: number, to: Exclude<ApplicationStatus, 'pending'>, d: { decidedBy: string; reason: string | null }, now: number): Promise<boolean>;
+    update(id: number, patch: ApplicationPatch, now: number): Promise<void>;
+    /** Conditional: only a pending application with no appeal yet; true when this one was stored. */
+    setAppeal(id: number, text: string, now: number): Promise<boolean>;
+    /** Pending applications whose deadline has passed, oldest deadline first. */
+    dueForTimeout(now: number, limit: number): Promise<Application[]>;
+    /** Pending applications created at or before `createdBefore` that had fewer than `n` reminders, deadline still ahead. */
+    dueForReminder(q: { n: number; createdBefore: number; now: number; limit: number }): Promise<Application[]>;
+    /** Conditional: reminders_sent from n-1 to n; true for the one call that took it. */
+    markReminded(id: number, n: number): Promise<boolean>;
+    counts(groupIds?: number[]): Promise<ReviewCounts>;
+    addBlacklist(e: Omit<BlacklistEntry, 'id' | 'createdAt'>, now: number): Promise<BlacklistEntry>;
+    removeBlacklist(id: number): Promise<boolean>;
+    getBlacklist(id: number): Promise<BlacklistEntry | null>;
+    /** Entries of these groups, and (with `global`) the every-group ones. */
+    listBlacklist(q: { groupIds?: number[]; global: boolean }): Promise<BlacklistEntry[]>;
+    addQuestion(groupId: number, text: string, now: number): Promise<GroupQuestion>;
+    removeQuestion(id: number): Promise<boolean>;
+    listQuestions(groupId: number): Promise<GroupQuestion[]>;
+    setAnswer(accountId: number, questionId: number, answer: string, now: number): Promise<void>;
+    /** The person's answers to these questions (by question id). */
+    answers(accountId: number, questionIds: number[]): Promise<Map<number, string>>;
   };
   roster: {
     /** False when the person was already whitelisted in that group. */

@@ -11,6 +11,7 @@ import type { Membership } from '../../app/model.ts';
 import { approveOrder, banMember, createClaimCode, extendMembership, removeMember, unbanMember } from '../../app/owners.ts';
 import { Cursors, pageLimit } from '../../app/paging.ts';
 import { requestRefund } from '../../app/refunds.ts';
+import { approveApplication, listApplications, rejectApplication } from '../../app/review.ts';
 import { computeStats } from '../../app/stats.ts';
 import { invalid, notFound } from '../../domain/errors.ts';
 import { isMembershipStatus, type MembershipStatus } from '../../domain/membership.ts';
@@ -211,6 +212,32 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.post<{ Params: { id: string } }>('/api/orders/:id/approve', async (req) => {
     const body = parseInput(reasonBody, req.body ?? {});
     return oneOrderJson(a.store, await approveOrder(a, { actor, orderId: req.params.id, reason: body.reason }));
+  });
+
+  // ---- join review (issue 17)
+  const applicationJson = (x: Awaited<ReturnType<typeof listApplications>>[number] | Awaited<ReturnType<typeof approveApplication>>) => ({
+    ...x,
+    deadline: toIso(x.deadline),
+    createdAt: toIso(x.createdAt),
+    updatedAt: toIso(x.updatedAt),
+    decidedAt: x.decidedAt === null ? null : toIso(x.decidedAt),
+    appealedAt: x.appealedAt === null ? null : toIso(x.appealedAt),
+  });
+  app.get('/api/applications', async (req) => {
+    const q = parseInput(z.object({ status: z.string().max(20).optional(), limit: z.coerce.number().int().optional() }), req.query);
+    return { items: (await listApplications(a, actor, q)).map(applicationJson) };
+  });
+  const applicationId = (raw: string) => {
+    if (!/^\d{1,9}$/.test(raw)) throw invalid(`application id must be a number, not "${raw.slice(0, 20)}"`);
+    return Number(raw);
+  };
+  app.post<{ Params: { id: string } }>('/api/applications/:id/approve', async (req) => {
+    const body = parseInput(reasonBody, req.body ?? {});
+    return applicationJson(await approveApplication(a, { actor, applicationId: applicationId(req.params.id), reason: body.reason }));
+  });
+  app.post<{ Params: { id: string } }>('/api/applications/:id/reject', async (req) => {
+    const body = parseInput(z.object({ reason: z.string().min(1).max(500) }), req.body ?? {});
+    return applicationJson(await rejectApplication(a, { actor, applicationId: applicationId(req.params.id), reason: body.reason }));
   });
 
   // ---- owners, audit, stats

@@ -59,6 +59,33 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
     (await store.stats.membersByStatus()).map((r) => ({ labels: { status: r.status }, count: r.count })),
   );
 
+  // Join review (issue 17): the same definition as GET /api/stats's `reviews` (store.review.counts).
+  new Gauge({
+    name: 'gatekeeper_review_applications',
+    help: 'Join review applications by status (pending, approved, rejected, timed_out).',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const c = await store.review.counts();
+      this.reset();
+      for (const [status, n] of [
+        ['pending', c.pending],
+        ['approved', c.approved],
+        ['rejected', c.rejected],
+        ['timed_out', c.timedOut],
+      ] as const)
+        this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'gatekeeper_review_decision_seconds_mean',
+    help: 'Mean time from a join review application to its decision, in seconds (0 while none was decided).',
+    registers: [registry],
+    async collect() {
+      this.set(((await store.review.counts()).meanDecisionMs ?? 0) / 1000);
+    },
+  });
+
   countsGauge(registry, 'gatekeeper_jobs', 'Outbox jobs by status and lane.', ['status', 'lane'], async () =>
     (await store.jobs.countByStatus()).map((r) => ({ labels: { status: r.status, lane: r.lane }, count: r.count })),
   );

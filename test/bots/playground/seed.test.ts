@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_CHAT_ID, seedPlaygroundDemo } from '../../../bots/playground/seed.ts';
+import { DEMO_CHAT_ID, DEMO_REVIEW_CHAT_ID, seedPlaygroundDemo } from '../../../bots/playground/seed.ts';
 import { type Playground, startPlayground } from './harness.ts';
 
 let pg: Playground;
@@ -16,12 +16,20 @@ describe('seedPlaygroundDemo', () => {
     expect(seeded!.plan).toMatchObject({ name: 'Monthly', priceMinor: 990, currency: 'CNY', durationDays: 30, groupIds: [seeded!.group.id], active: true });
     expect((await deps.store.audit.list({ subjectType: 'group', subjectId: String(seeded!.group.id) })).map((a) => a.action)).toEqual(['group.add']);
 
+    // The join review's demo group (issue 17): review mode, one question, its own plan.
+    expect(seeded!.review.group).toMatchObject({ platformChatId: DEMO_REVIEW_CHAT_ID, title: 'Reviewed club', joinMode: 'review' });
+    expect(seeded!.review.plan).toMatchObject({ name: 'Club pass (reviewed)', priceMinor: 1990, groupIds: [seeded!.review.group.id] });
+    expect((await deps.store.review.listQuestions(seeded!.review.group.id)).map((q) => q.text)).toEqual(['What brings you to the club?']);
+
     expect(await seedPlaygroundDemo(deps)).toBeNull();
-    expect(await deps.store.groups.list()).toHaveLength(1);
-    expect(await deps.store.plans.list()).toHaveLength(1);
+    expect(await deps.store.groups.list()).toHaveLength(2);
+    expect(await deps.store.plans.list()).toHaveLength(2);
 
     const state = (await pg.service.app.inject({ method: 'GET', url: '/playground/api/state' })).json();
-    expect(state.groups).toEqual([{ id: seeded!.group.id, title: 'Playground group', chatId: DEMO_CHAT_ID, members: [] }]);
+    expect(state.groups).toEqual([
+      { id: seeded!.group.id, title: 'Playground group', chatId: DEMO_CHAT_ID, members: [] },
+      { id: seeded!.review.group.id, title: 'Reviewed club', chatId: DEMO_REVIEW_CHAT_ID, members: [] },
+    ]);
   });
 
   it('names the group and plan in DEFAULT_LOCALE: 体验群 / 月度会员 under zh-CN', async () => {
@@ -29,6 +37,7 @@ describe('seedPlaygroundDemo', () => {
     const seeded = await seedPlaygroundDemo(pg.service.deps);
     expect(seeded!.group.title).toBe('体验群');
     expect(seeded!.plan).toMatchObject({ name: '月度会员', priceMinor: 990, currency: 'CNY', durationDays: 30 });
+    expect(seeded!.review.group.title).toBe('审核制俱乐部');
   });
 
   it('leaves an installation that already has a playground group alone', async () => {

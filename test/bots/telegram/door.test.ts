@@ -22,11 +22,20 @@ describe.each(DIALECTS)('pay at the door (%s)', (dialect) => {
   async function door(): Promise<{ chatId: number; group: Group; link: string }> {
     // Telegram opens Mini Apps over HTTPS only (the emulator refuses anything else).
     h = await startTelegram(dialect, { start: true, env: { PUBLIC_URL: 'https://gk.test' } });
-    const { chatId, group } = await h.groupOnSale();
-    await h.db.opened.db.updateTable('groups').set({ join_mode: 'door' }).where('id', '=', group.id).execute();
+    const { owner, chatId, group } = await h.groupOnSale();
     h.emu.guardBot = true;
-    const link = await h.adapter.gateway.doorLink(String(chatId));
-    return { chatId, group: { ...group, joinMode: 'door' }, link };
+    // The owner sets the door in chat and gets the shared link to post anywhere.
+    const before = h.emu.messagesTo(owner.id).length;
+    h.emu.sendText(owner, `/joinmode ${group.id} door`);
+    const linkIn = () =>
+      h!.emu
+        .messagesTo(owner.id)
+        .slice(before)
+        .map((m) => /https:\/\/t\.me\/\+\S+/.exec(m.text ?? '')?.[0])
+        .find(Boolean);
+    await h.until(() => linkIn() !== undefined, 'the door link');
+    expect((await h.t.service.deps.store.groups.get(group.id))!.joinMode).toBe('door');
+    return { chatId, group: { ...group, joinMode: 'door' }, link: linkIn()! };
   }
 
   /** The stranger asks to join; returns the query id once the bot opened the Mini App for it. */
