@@ -197,7 +197,16 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   const health =
     wechat || telegram ? () => ({ ...(wechat ? { wechat: wechatHealth() } : {}), ...(telegram ? { telegram: telegram.health() } : {}) }) : undefined;
   const app = await buildApp(
-    { app: deps, adminToken: o.adminToken, devProvider, outbound: limiter.stats, health, webhookGate, wechatMp: wechatMpOf(config) },
+    {
+      app: deps,
+      adminToken: o.adminToken,
+      devProvider,
+      outbound: limiter.stats,
+      health,
+      webhookGate,
+      wechatMp: wechatMpOf(config),
+      telegramBotToken: config.telegram?.token,
+    },
     { loggerInstance: o.loggerInstance, plugins, trustProxy: config.trustProxy },
   );
 

@@ -282,7 +282,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     ]);
     const help = await cli(['group', 'set', '--help'], env);
     expect(help.out).toMatch(
-      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--json\]/,
+      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review\|door>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--json\]/,
     );
   });
 
@@ -339,7 +339,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       1,
       /^intruder policy remove needs a dry run you saw within 24 hours: send \/intruders 1 to the bot in chat first; nothing changed$/,
     );
-    await fails(['group', 'set', '1', '--join-mode', 'manual'], env, 1, /^join mode must be auto or review \(got "manual"\)$/);
+    await fails(['group', 'set', '1', '--join-mode', 'manual'], env, 1, /^join mode must be auto, review or door \(got "manual"\)$/);
     await fails(
       ['group', 'set', '1', '--review-window-hours', '0'],
       env,

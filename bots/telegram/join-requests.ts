@@ -4,6 +4,7 @@
 // else is declined and, through `user_chat_id`, gets the bot's offer: a leaked link turns into a sale.
 import { recordBio } from '../../src/app/review.ts';
 import { groupAudit } from '../../src/app/audit-entries.ts';
+import { DOOR_QUERY_LIFETIME_MS, doorDecision, doorLapseJob, doorUrl } from '../../src/app/door.ts';
 import { mayStay } from '../../src/app/roster.ts';
 import { inviteJob } from '../../src/app/job-kinds.ts';
 import type { Group } from '../../src/app/model.ts';
@@ -30,6 +31,9 @@ export class JoinRequests {
       this.c.logger.warn({ chat: r.chat.id }, 'telegram: join request for a group that is not registered; left alone');
       return;
     }
+    // Pay at the door: the request came with a query (a Bot API with guard bots) → answered through it. Without
+    // one (an older Bot API, or the bot not assigned as the group's guard) the private-chat flow below runs.
+    if (group.joinMode === 'door' && r.query_id) return this.atTheDoor(r, group, r.query_id);
     const userId = String(r.from.id);
     const now = clock.now();
     const account = await store.accounts.find('telegram', userId);
@@ -80,6 +84,62 @@ export class JoinRequests {
       ),
     );
     await this.offer(r, group, membership?.status === 'banned');
+  }
+
+  /**
+   * The door's answer, within the query's 10 seconds: a member (or owner, or whitelisted person) is approved at
+   * once, a banned person declined, anyone else gets our checkout as a Mini App; the query's lapse is queued
+   * with the request in one transaction, and the invite job approves through the query once the order is paid.
+   */
+  private async atTheDoor(r: TgChatJoinRequest, group: Group, queryId: string): Promise<void> {
+    const { store, clock } = this.c.deps;
+    const userId = String(r.from.id);
+    const now = clock.now();
+    const decision = await doorDecision(this.c.deps, group, userId);
+    const request = {
+      groupId: group.id,
+      userId,
+      userChatId: String(r.user_chat_id),
+      inviteLink: r.invite_link?.invite_link ?? null,
+      requestedAt: now,
+      decidedAt: null,
+      queryId,
+      queryExpiresAt: now + DOOR_QUERY_LIFETIME_MS,
+    };
+    if (decision !== 'web_app') {
+      await store.telegram.saveJoinRequest({ ...request, status: 'pending' });
+      const result = decision === 'approve' ? 'approve' : 'decline';
+      const status = (await this.answerQuery(group, queryId, result)) ? (decision === 'approve' ? 'approved' : 'declined') : 'gone';
+      await store.telegram.decideJoinRequest(group.id, userId, ['pending'], status, clock.now());
+      return;
+    }
+    await store.transaction(async (tx) => {
+      await tx.telegram.saveJoinRequest({ ...request, status: 'pending' });
+      await tx.jobs.enqueue([{ ...doorLapseJob({ groupId: group.id, userId, queryId }), runAt: request.queryExpiresAt }], now);
+    });
+    try {
+      await this.c.client.call(
+        'sendChatJoinRequestWebApp',
+        { chat_join_request_query_id: queryId, web_app_url: doorUrl(this.c.deps.settings.publicUrl, group.id) },
+        { lane: 'invite' },
+      );
+    } catch (err) {
+      // Too late or refused: Telegram decides the request itself; the person can ask again.
+      this.c.logger.warn({ groupId: group.id, err: (err as Error).message }, 'telegram: the door could not open its Mini App');
+      await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'gone', clock.now());
+    }
+  }
+
+  /** answerChatJoinRequestQuery; false when Telegram no longer takes an answer for the query (handled, not thrown). */
+  private async answerQuery(group: Group, queryId: string, result: 'approve' | 'decline'): Promise<boolean> {
+    try {
+      await this.c.client.call('answerChatJoinRequestQuery', { chat_join_request_query_id: queryId, result }, { lane: 'invite' });
+      return true;
+    } catch (err) {
+      if (!isApiError(err)) throw err;
+      this.c.logger.warn({ groupId: group.id, result, err: err.message }, 'telegram: join-request query not answered');
+      return false;
+    }
   }
 
   private async decide(

@@ -38,6 +38,12 @@ export interface TelegramJoinRequest {
   status: TelegramJoinRequestStatus;
   requestedAt: number;
   decidedAt: number | null;
+  /**
+   * Pay at the door: the join-request query (Bot API 10.1, guard bots) this request is answered through
+   * (answerChatJoinRequestQuery instead of approve/declineChatJoinRequest), and when it lapses. Absent: none.
+   */
+  queryId?: string | null;
+  queryExpiresAt?: number | null;
 }
 
 /** `member` covers restricted members still in the chat; `admin` covers the creator. */

@@ -192,7 +192,7 @@ export class TelegramGateway implements ChatGateway {
       const group = await this.group(chat);
       const req = await store.telegram.getJoinRequest(group.id, userId);
       if (req?.status === 'pending') {
-        const approved = await this.approve(chat, group, userId);
+        const approved = await this.approve(chat, group, userId, req.queryId);
         if (approved) return 'added';
       }
       // The common case, a first-time payer, costs one call that posts nothing (createChatInviteLink) besides
@@ -222,9 +222,62 @@ export class TelegramGateway implements ChatGateway {
     });
   }
 
+  /**
+   * Pay at the door: a shared join-request link for the group that anyone may use (no member limit, no
+   * expiry; createChatInviteLink with creates_join_request, which excludes member_limit). The owner posts it
+   * anywhere; each request through it comes to the bot as a join-request query.
+   */
+  async doorLink(chatId: string): Promise<string> {
+    return inChat(this.c, chatId, async (chat) => {
+      const created = await this.c.client.call<{ invite_link: string }>(
+        'createChatInviteLink',
+        { chat_id: chat, name: 'door', creates_join_request: true },
+        { lane: 'notice' },
+      );
+      if (!created || typeof created.invite_link !== 'string')
+        throw new ProviderUnreachableError('telegram', 'createChatInviteLink returned no link', { method: 'createChatInviteLink' });
+      return created.invite_link;
+    });
+  }
+
+  /**
+   * Pay at the door (app/door.ts): declines the person's request still waiting under `queryId`. A query Telegram
+   * no longer answers ("query is too old…": it lapsed) is `lapsed`, recorded as gone, not an error.
+   */
+  async closeDoor(chatId: string, userId: string, queryId: string): Promise<'declined' | 'lapsed' | 'none'> {
+    return inChat(this.c, chatId, async (chat) => {
+      const { store } = this.c.deps;
+      const group = await this.group(chat);
+      const req = await store.telegram.getJoinRequest(group.id, userId);
+      if (req?.status !== 'pending' || req.queryId !== queryId) return 'none';
+      try {
+        await this.c.client.call('answerChatJoinRequestQuery', { chat_join_request_query_id: queryId, result: 'decline' }, { lane: 'invite' });
+      } catch (err) {
+        if (!isApiError(err, 'query is too old') && !isApiError(err, 'QUERY_ID_INVALID')) throw err;
+        await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'gone', this.c.clock.now());
+        return 'lapsed';
+      }
+      await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'declined', this.c.clock.now());
+      return 'declined';
+    });
+  }
+
   /** Approves a recorded pending request. False when Telegram no longer has it (the person must ask again). */
-  private async approve(chat: string, group: Group, userId: string): Promise<boolean> {
+  private async approve(chat: string, group: Group, userId: string, queryId?: string | null): Promise<boolean> {
     const { store } = this.c.deps;
+    if (queryId) {
+      // At the door: the answer goes through the join-request query. A lapsed query means Telegram already
+      // let the request go; the payer gets a personal join link instead (the caller's fall-back).
+      try {
+        await this.c.client.call('answerChatJoinRequestQuery', { chat_join_request_query_id: queryId, result: 'approve' }, { lane: 'invite' });
+      } catch (err) {
+        if (!isApiError(err, 'query is too old') && !isApiError(err, 'QUERY_ID_INVALID')) throw err;
+        await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'gone', this.c.clock.now());
+        return false;
+      }
+      await store.telegram.decideJoinRequest(group.id, userId, ['pending'], 'approved', this.c.clock.now());
+      return true;
+    }
     try {
       await this.c.client.call('approveChatJoinRequest', { chat_id: chat, user_id: Number(userId) }, { lane: 'invite' });
     } catch (err) {

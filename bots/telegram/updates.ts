@@ -94,6 +94,12 @@ export interface TgChatJoinRequest {
   date: number;
   bio?: string;
   invite_link?: TgChatInviteLink;
+  /**
+   * Bot API 10.1 (guard bots): "Identifier of the join request query … If present, then the bot must call
+   * sendChatJoinRequestWebApp or directly call answerChatJoinRequestQuery within 10 seconds"
+   * (core.telegram.org/bots/api#chatjoinrequest). Absent on a Bot API without guard-bot support.
+   */
+  query_id?: string;
 }
 
 export interface TgPreCheckoutQuery {
@@ -237,9 +243,18 @@ export function asJoinRequest(v: unknown): TgChatJoinRequest | null {
   const from = asUser(v.from);
   if (!chat || !from) return null;
   const link = asInviteLink(v.invite_link);
+  const queryId = typeof v.query_id === 'string' && v.query_id !== '' && v.query_id.length <= 256 ? v.query_id : null;
   // `bio` (Bot API ChatJoinRequest: "Optional. Bio of the user"), kept for the join review (issue 17).
   const bio = isStr(v.bio, 1000) ? v.bio : undefined;
-  return { chat, from, user_chat_id: v.user_chat_id, date: v.date, ...(link ? { invite_link: link } : {}), ...(bio ? { bio } : {}) };
+  return {
+    chat,
+    from,
+    user_chat_id: v.user_chat_id,
+    date: v.date,
+    ...(link ? { invite_link: link } : {}),
+    ...(bio ? { bio } : {}),
+    ...(queryId ? { query_id: queryId } : {}),
+  };
 }
 
 export function asPreCheckoutQuery(v: unknown): TgPreCheckoutQuery | null {

@@ -9,6 +9,7 @@ import type { AppDeps } from './deps.ts';
 import type { Group, IntruderPolicy } from './model.ts';
 import type { GroupSettingsPatch } from './ports.ts';
 import { intruderPolicyGate } from './roster.ts';
+import { checkDoor } from './door.ts';
 
 /** The longest grace, reminder offset and refund window an owner may set: 30 days, as GRACE_HOURS. */
 export const MAX_SETTING_HOURS = 24 * 30;
@@ -125,16 +126,18 @@ const refundWindowHours: GroupSetting<number> = {
 };
 
 // Join review (issue 17): src/app/review.ts reads these.
-const JOIN_MODES = ['auto', 'review'] as const;
+const JOIN_MODES = ['auto', 'review', 'door'] as const;
 const joinMode: GroupSetting<Group['joinMode']> = {
   key: 'joinMode',
   flag: 'join-mode',
-  valueHelp: '<auto|review>',
-  description: 'auto: a payment lets the person in at once; review: the person waits for the rules and your decision',
+  valueHelp: '<auto|review|door>',
+  description:
+    'auto: a payment lets the person in at once; review: the person waits for the rules and your decision; door (Telegram): strangers pay while asking to join, through the Mini App the bot opens',
   label: 'join mode',
   read: (g) => g.joinMode,
   check: (input) => {
-    if (typeof input !== 'string' || !(JOIN_MODES as readonly string[]).includes(input)) throw invalid(`join mode must be auto or review (got ${got(input)})`);
+    if (typeof input !== 'string' || !(JOIN_MODES as readonly string[]).includes(input))
+      throw invalid(`join mode must be auto, review or door (got ${got(input)})`);
     return input as Group['joinMode'];
   },
   fromText: (t) => t.trim().toLowerCase(),
@@ -250,6 +253,8 @@ export async function updateGroupSettings(deps: AppDeps, input: { actor: Actor; 
     return { setting, from: setting.read(group), to: setting.check(v) };
   });
   const changed = values.filter((c) => JSON.stringify(c.from) !== JSON.stringify(c.to));
+  // Pay at the door needs Telegram's join-request queries and an HTTPS address for its Mini App (app/door.ts).
+  if (changed.some((c) => c.setting === (joinMode as GroupSetting<unknown>) && c.to === 'door')) checkDoor(deps, group);
   let reportId: number | null = null;
   const policy = changed.find((c) => c.setting === (intruders as GroupSetting<unknown>));
   if (policy) {

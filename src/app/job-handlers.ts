@@ -29,6 +29,7 @@ import {
 } from './job-kinds.ts';
 import { JobRegistry } from './job-registry.ts';
 import { asPaid, closeExpiredAttempts, reconcileAttempts, registerPhonePayJobs } from './phone-pay.ts';
+import { DOOR_LAPSE, doorLapse } from './door.ts';
 import { LEGACY_TELEGRAM_INTRUDER, LEGACY_WECHAT_REMOVE_INTRUDER, REMOVE_INTRUDER, removeIntruder } from './roster.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
@@ -411,6 +412,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
   }
 
   registry.register(REMOVE_INTRUDER, (p, job) => removeIntruder(deps, p, job));
+  registry.register(DOOR_LAPSE, (p) => doorLapse(deps, p));
   registry.register(LEGACY_TELEGRAM_INTRUDER, (p, job) => removeIntruder(deps, { groupId: p.groupId, userId: p.userId }, job));
   registry.register(LEGACY_WECHAT_REMOVE_INTRUDER, (p, job) => removeIntruder(deps, { groupId: p.groupId, userId: p.contactId }, job));
 

@@ -28,7 +28,7 @@ export interface Group {
   platformChatId: string;
   title: string;
   ownerAccountId: number | null;
-  joinMode: 'auto' | 'review';
+  joinMode: 'auto' | 'review' | 'door';
   graceMs: number;
   reminderOffsetsMs: number[];
   intruderPolicy: IntruderPolicy;

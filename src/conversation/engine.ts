@@ -633,12 +633,17 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     },
   }),
   joinmode: command({
-    usage: '/joinmode <group-id> auto|review',
+    usage: '/joinmode <group-id> auto|review|door',
     parse: (args) =>
-      Number.isNaN(id(args[0])) || (args[1] !== 'auto' && args[1] !== 'review') || args.length > 2 ? null : { groupId: id(args[0]), mode: args[1] },
-    run: async (ctx, input: { groupId: number; mode: 'auto' | 'review' }) => {
+      Number.isNaN(id(args[0])) || (args[1] !== 'auto' && args[1] !== 'review' && args[1] !== 'door') || args.length > 2
+        ? null
+        : { groupId: id(args[0]), mode: args[1] },
+    run: async (ctx, input: { groupId: number; mode: 'auto' | 'review' | 'door' }) => {
       const g = await updateGroupSettings(ctx.deps, { actor: ctx.actor, groupId: input.groupId, changes: { joinMode: input.mode } });
       ctx.text('owner.joinmode_set', { groupId: g.id, group: g.title, mode: g.joinMode });
+      // Pay at the door: the shared join-request link the owner posts anywhere (app/door.ts).
+      const doorLink = g.joinMode === 'door' ? ctx.deps.gateways.get(g.platform)?.doorLink : undefined;
+      if (doorLink) ctx.text('owner.door_link', { group: g.title, link: await doorLink.call(ctx.deps.gateways.get(g.platform), g.platformChatId) });
     },
   }),
   questions: command({

@@ -6,6 +6,7 @@ import { adminApiRoutes } from './routes/admin-api.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { payPageRoutes } from './routes/pay-page.ts';
+import { doorRoutes } from './routes/door-page.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface BuildOptions {
@@ -44,6 +45,7 @@ export async function buildApp(deps: HttpDeps, opts: BuildOptions = {}): Promise
   await app.register(async (s) => healthRoutes(s, deps));
   await app.register(async (s) => webhookRoutes(s, deps));
   await app.register(async (s) => payPageRoutes(s, deps));
+  await app.register(async (s) => doorRoutes(s, deps));
   await app.register(async (s) => adminApiRoutes(s, deps));
   await app.register(async (s) => metricsRoutes(s, deps));
   for (const p of opts.plugins ?? []) await app.register(p);

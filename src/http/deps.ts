@@ -9,6 +9,8 @@ export interface HttpDeps {
   devProvider?: DevProvider;
   /** Issue 21: the Official Account web authorization for JSAPI (WECHAT_MP_*), and the key its `state` is signed with. */
   wechatMp?: { oauth: MpOauth; stateSecret: string };
+  /** The Telegram bot's token, when Telegram runs: the door's Mini App checks launch data with it (app/mini-app.ts). */
+  telegramBotToken?: string | undefined;
   /** Extra health facts from adapters (e.g. WeChat login state). */
   health?: () => Record<string, unknown>;
   /** This instance's outbound limiter counters (platform → count), shown on /metrics. */

@@ -402,6 +402,9 @@ export interface TelegramJoinRequestsTable {
   status: string;
   requested_at: number;
   decided_at: number | null;
+  /** 0018: the join-request query (guard bots) this request is answered through, and when it lapses. */
+  query_id: string | null;
+  query_expires_at: number | null;
 }
 
 export interface TelegramChatMembersTable {

@@ -42,6 +42,8 @@ const toRequest = (r: TelegramJoinRequestsTable): TelegramJoinRequest => ({
   status: r.status as TelegramJoinRequestStatus,
   requestedAt: r.requested_at,
   decidedAt: r.decided_at,
+  queryId: r.query_id,
+  queryExpiresAt: r.query_expires_at === null ? null : Number(r.query_expires_at),
 });
 
 const toEntry = (r: TelegramChatMembersTable): TelegramRosterEntry => ({
@@ -129,7 +131,15 @@ export function telegramRepo(db: Kysely<Database>): TelegramRepo {
     },
 
     async saveJoinRequest(r) {
-      const row = { user_chat_id: r.userChatId, invite_link: r.inviteLink, status: r.status, requested_at: r.requestedAt, decided_at: r.decidedAt };
+      const row = {
+        user_chat_id: r.userChatId,
+        invite_link: r.inviteLink,
+        status: r.status,
+        requested_at: r.requestedAt,
+        decided_at: r.decidedAt,
+        query_id: r.queryId ?? null,
+        query_expires_at: r.queryExpiresAt ?? null,
+      };
       await db
         .insertInto('telegram_join_requests')
         .values({ group_id: r.groupId, user_id: r.userId, ...row })

@@ -117,7 +117,9 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       [{ reminders: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }, 'invalid_input', /^at most 10 reminders \(got 11\)$/],
       [{ intruders: 'kick' }, 'invalid_input', /^intruder policy must be report, remove or ignore \(got "kick"\)$/],
       [{ refundWindowHours: 10_000 }, 'invalid_input', /^refund window must be a whole number of hours from 0 to 720/],
-      [{ joinMode: 'manual' }, 'invalid_input', /^join mode must be auto or review \(got "manual"\)$/],
+      [{ joinMode: 'manual' }, 'invalid_input', /^join mode must be auto, review or door \(got "manual"\)$/],
+      // Pay at the door needs Telegram's join-request queries (this is a playground group).
+      [{ joinMode: 'door', graceHours: 2 }, 'invalid_input', /^join mode door needs Telegram's join-request queries; group \d+ is a playground group/],
     ];
     for (const [changes, code, line] of cases) {
       const e = await refusal(updateGroupSettings(deps, { actor: admin, groupId: g.id, changes }));
@@ -127,6 +129,19 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
     expect((await refusal(updateGroupSettings(deps, { actor: admin, groupId: 999, changes: { graceHours: 1 } }))).code).toBe('not_found');
     expect(settingsOf((await deps.store.groups.get(g.id))!)).toEqual(before);
     expect((await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings')).toEqual([]);
+  });
+
+  it('join mode door: refused on a WeChat group and without an HTTPS PUBLIC_URL, one clear line, nothing changed', async ({ deps }) => {
+    const wechat = await addGroup(deps, { platform: 'wechat', chatId: 'room@chatroom', title: 'Weixin', actor: admin });
+    const e = await refusal(updateGroupSettings(deps, { actor: admin, groupId: wechat.id, changes: { joinMode: 'door' } }));
+    expect(e.code).toBe('invalid_input');
+    expect(e.message).toBe(`join mode door needs Telegram's join-request queries; group ${wechat.id} is a wechat group (use auto or review)`);
+    const tg = await addGroup(deps, { platform: 'telegram', chatId: '-100777', title: 'Telegram', actor: admin });
+    const e2 = await refusal(updateGroupSettings(deps, { actor: admin, groupId: tg.id, changes: { joinMode: 'door' } }));
+    expect(e2.message).toMatch(/^join mode door needs PUBLIC_URL to be an https:\/\/ address/);
+    const https = { ...deps, settings: { ...deps.settings, publicUrl: 'https://gk.example' } };
+    expect((await updateGroupSettings(https, { actor: admin, groupId: tg.id, changes: { joinMode: 'door' } })).joinMode).toBe('door');
+    expect((await deps.store.groups.get(wechat.id))!.joinMode).toBe('auto');
   });
 
   it('owners act on their own groups only; intruder policy remove keeps its rule (only after the owner’s own dry run)', async ({ deps }) => {

@@ -11,7 +11,7 @@
 // Descriptions mimic the real ones where they are known (chat not found, HIDE_REQUESTER_MISSING,
 // USER_ALREADY_PARTICIPANT, CHAT_ADMIN_REQUIRED, "bot was blocked by the user", …). Simplifications: basic
 // groups ban like supergroups; http webhooks are accepted on loopback addresses only.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -94,6 +94,24 @@ interface ChatRec {
   members: Map<number, MemberRec>;
   migratedTo?: number;
   joinRequests: Map<number, { date: number; link: string | null }>;
+}
+
+// Join-request queries of guard bots (Bot API 10.1). ChatJoinRequest.query_id: "If present, then the bot must
+// call sendChatJoinRequestWebApp or directly call answerChatJoinRequestQuery within 10 seconds"
+// (core.telegram.org/bots/api#chatjoinrequest; the same text in the typed Bot API clients, e.g. aiogram's
+// SendChatJoinRequestWebApp / AnswerChatJoinRequestQuery). How long a query stays answerable once its Mini App is
+// open is not documented; the emulator keeps it open JOIN_QUERY_WEBAPP_MS (the app assumes no more, see
+// app/door.ts). A late or repeated answer is refused like a stale callback query.
+export const JOIN_QUERY_FIRST_ANSWER_MS = 10_000;
+export const JOIN_QUERY_WEBAPP_MS = 15 * 60_000;
+const QUERY_TOO_OLD = 'query is too old and response timeout expired or query ID is invalid';
+
+interface JoinQueryRec {
+  chatId: number;
+  userId: number;
+  at: number;
+  webAppAt: number | null;
+  answer: 'approve' | 'decline' | 'queue' | null;
 }
 
 export interface InviteLinkRec {
@@ -354,6 +372,16 @@ export class TelegramEmulator {
   private readonly chats = new Map<number, ChatRec>();
   private readonly invoices = new Map<string, InvoiceRec>();
   private readonly callbackQueries = new Map<string, { answered: boolean; at: number }>();
+  private readonly joinQueries = new Map<string, JoinQueryRec>();
+  /**
+   * Guard-bot mode (Bot API 10.1): join requests through a join-request link carry a `query_id` the bot must
+   * answer. Off by default, which is a Bot API without guard-bot support (plain join requests only).
+   */
+  guardBot = false;
+  /** How long a join-request query may still be answered once its Mini App was opened (see JOIN_QUERY_WEBAPP_MS). */
+  joinQueryWebAppMs = JOIN_QUERY_WEBAPP_MS;
+  /** Mini Apps the bot opened for join requests, in order: the URL and the requester. */
+  readonly webApps: Array<{ queryId: string; url: string; userId: number; chatId: number }> = [];
   private readonly preCheckouts = new Map<string, { at: number; resolve: (a: { ok: boolean; error_message?: string }) => void }>();
   private readonly windows = new Map<string, number[]>();
   private faults: Array<Fault & { seen: number; hits: number }> = [];
@@ -908,6 +936,12 @@ export class TelegramEmulator {
       c.joinRequests.set(user.id, { date, link });
       // The bot may write to the requester for 5 minutes, even if they never started it.
       this.users.get(user.id)!.dmUntil = this.now() + 5 * 60_000;
+      let query: { query_id: string } | Record<string, never> = {};
+      if (this.guardBot) {
+        const queryId = rand(12);
+        this.joinQueries.set(queryId, { chatId: c.id, userId: user.id, at: this.now(), webAppAt: null, answer: null });
+        query = { query_id: queryId };
+      }
       // ChatJoinRequest.bio: "Optional. Bio of the user." (Bot API), present when the person has one.
       this.push('chat_join_request', {
         chat: this.chatJson(c),
@@ -916,6 +950,7 @@ export class TelegramEmulator {
         date,
         ...(o.bio ? { bio: o.bio } : {}),
         invite_link: this.linkJson(l),
+        ...query,
       });
       return 'requested';
     }
@@ -923,6 +958,50 @@ export class TelegramEmulator {
     l.joined++;
     this.setMember(c, user.id, { status: 'member' }, user, { invite_link: this.linkJson(l) });
     return 'joined';
+  }
+
+  /** A join-request query as the emulator holds it (tests look at its answer). */
+  joinQuery(queryId: string): Readonly<JoinQueryRec> | undefined {
+    return this.joinQueries.get(queryId);
+  }
+
+  /**
+   * The requester opens the Mini App the bot sent for their join request: the URL with Telegram's launch data
+   * appended as `#tgWebAppData=…` (core.telegram.org/bots/webapps, "Initializing Mini Apps"), signed for
+   * `token` (this bot's unless a test says otherwise) and dated `authDate` (now unless given).
+   */
+  openWebApp(queryId: string, o: { token?: string; authDate?: number } = {}): { url: string; initData: string } {
+    const app = this.webApps.find((w) => w.queryId === queryId);
+    if (!app) throw new Error(`no Mini App was opened for join query ${queryId}`);
+    const u = this.users.get(app.userId)!.user;
+    const fields: Record<string, string> = {
+      auth_date: String(Math.floor((o.authDate ?? this.now()) / 1000)),
+      user: JSON.stringify({
+        id: u.id,
+        first_name: u.first_name,
+        ...(u.username ? { username: u.username } : {}),
+        ...(u.language_code ? { language_code: u.language_code } : {}),
+      }),
+      chat_type: 'supergroup',
+    };
+    const secret = createHmac('sha256', 'WebAppData')
+      .update(o.token ?? this.token)
+      .digest();
+    const dcs = Object.keys(fields)
+      .sort()
+      .map((k) => `${k}=${fields[k]}`)
+      .join('\n');
+    const initData = new URLSearchParams({ ...fields, hash: createHmac('sha256', secret).update(dcs).digest('hex') }).toString();
+    return { url: `${app.url}#tgWebAppData=${encodeURIComponent(initData)}`, initData };
+  }
+
+  /** The open query with this id, or Telegram's refusal: unknown, already answered, or past its time. */
+  private liveJoinQuery(queryId: string): JoinQueryRec {
+    const q = this.joinQueries.get(queryId);
+    if (!q || q.answer !== null) throw bad(QUERY_TOO_OLD);
+    const deadline = q.webAppAt === null ? q.at + JOIN_QUERY_FIRST_ANSWER_MS : q.webAppAt + this.joinQueryWebAppMs;
+    if (this.now() > deadline) throw bad(QUERY_TOO_OLD);
+    return q;
   }
 
   /** Pending join requests of a chat (user ids). */
@@ -1413,6 +1492,42 @@ export class TelegramEmulator {
         const l = r.link ? this.links.get(r.link) : undefined;
         if (l) l.joined++;
         this.setMember(c, userId, { status: 'member' }, this.bot, { ...(l ? { invite_link: this.linkJson(l) } : {}), via_join_request: true });
+        return true;
+      },
+      sendChatJoinRequestWebApp: (p) => {
+        const queryId = str(p, 'chat_join_request_query_id', true);
+        const url = str(p, 'web_app_url', true);
+        let u: URL;
+        try {
+          u = new URL(url);
+        } catch {
+          throw bad('WEBAPP_URL_INVALID');
+        }
+        const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost';
+        if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw bad('WEBAPP_URL_INVALID');
+        const q = this.liveJoinQuery(queryId);
+        this.botIn(this.chat(this.resolveMigrated(q.chatId)), 'can_invite_users', 'manage chat invite links');
+        if (q.webAppAt !== null) throw bad(QUERY_TOO_OLD);
+        q.webAppAt = this.now();
+        this.webApps.push({ queryId, url, userId: q.userId, chatId: q.chatId });
+        return true;
+      },
+      answerChatJoinRequestQuery: (p) => {
+        const queryId = str(p, 'chat_join_request_query_id', true);
+        const result = str(p, 'result', true);
+        if (result !== 'approve' && result !== 'decline' && result !== 'queue') throw bad('result must be one of "approve", "decline" or "queue"');
+        const q = this.liveJoinQuery(queryId);
+        const c = this.chat(this.resolveMigrated(q.chatId));
+        this.botIn(c, 'can_invite_users', 'manage chat invite links');
+        q.answer = result;
+        if (result === 'queue') return true;
+        const r = c.joinRequests.get(q.userId);
+        c.joinRequests.delete(q.userId);
+        if (result === 'approve' && !this.isMember(c.id, q.userId)) {
+          const l = r?.link ? this.links.get(r.link) : undefined;
+          if (l) l.joined++;
+          this.setMember(c, q.userId, { status: 'member' }, this.bot, { ...(l ? { invite_link: this.linkJson(l) } : {}), via_join_request: true });
+        }
         return true;
       },
       declineChatJoinRequest: (p) => {

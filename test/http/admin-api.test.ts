@@ -123,7 +123,7 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
         400,
         /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername$/,
       ],
-      [{ graceHours: 48, joinMode: 'manual' }, 400, /join mode must be auto or review/],
+      [{ graceHours: 48, joinMode: 'manual' }, 400, /join mode must be auto, review or door/],
       [{ graceHours: '48' }, 400, /^grace hours must be a whole number of hours from 0 to 720 \(got "48"\)$/],
       [{ reminders: 72 }, 400, /^reminders must be a list of hours before expiry/],
       [{ reminders: [72, 'x'] }, 400, /^each reminder must be a whole number/],

@@ -112,4 +112,13 @@ export interface ChatGateway {
    * the group was bound; WeChat: the room's member list). Absent: the platform cannot list anyone.
    */
   rosterSnapshot?(chatId: string): Promise<RosterPerson[]>;
+  /** Pay at the door: a shared link anyone may use to ask to join the chat (Telegram: a join-request link). */
+  doorLink?(chatId: string): Promise<string>;
+  /**
+   * Pay at the door (app/door.ts): turns away the person's join request that is still waiting on a payment
+   * through the platform's join-request query `queryId` (Telegram: answerChatJoinRequestQuery "decline").
+   * `declined`: turned away now; `lapsed`: the platform no longer takes an answer (it decided itself);
+   * `none`: nothing waits under that query any more (approved, or a newer request). Absent: no door here.
+   */
+  closeDoor?(chatId: string, userId: string, queryId: string): Promise<'declined' | 'lapsed' | 'none'>;
 }

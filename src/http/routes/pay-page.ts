@@ -16,7 +16,7 @@ import { ProviderRejectedError, ProviderUnreachableError } from '../../domain/er
 
 const ORDER_ID = /^[A-Za-z0-9_-]{22}$/;
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The first language in Accept-Language we have a catalogue for (zh…, en…), else null. */
 export function acceptedLocale(header: string | undefined): string | null {
@@ -46,7 +46,7 @@ button,a.btn{display:inline-block;margin-top:16px;padding:12px 20px;border:0;bor
 a.link{color:#2f6fed}
 `;
 
-function page(locale: string, title: string, body: string, script = ''): string {
+export function page(locale: string, title: string, body: string, script = ''): string {
   return `<!doctype html>
 <html lang="${esc(locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)}</title>
