@@ -29,7 +29,7 @@ import { groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, plan
 import { appSettings, ConfigError, type Config, loadConfig, readEnv, secureDataDir } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
 import { conflict, DomainError, invalid, notFound } from './domain/errors.ts';
-import { isMembershipStatus, type MembershipStatus } from './domain/membership.ts';
+import { isMembershipStatus, MEMBERSHIP_STATUSES, type MembershipStatus } from './domain/membership.ts';
 import { formatMinor } from './domain/money.ts';
 import { isOrderStatus, type OrderStatus } from './domain/order.ts';
 import { DAY_MS, toIso } from './domain/time.ts';
@@ -299,8 +299,7 @@ async function withDeps<T>(config: Config, fn: (deps: AppDeps, store: Store) => 
 /** The --group/--status filter of member list and export, checked before anything is read. */
 async function memberFilter(store: Store, f: Flags): Promise<{ groupId?: number; status?: MembershipStatus }> {
   const status = optional(f, 'status');
-  if (status !== undefined && !isMembershipStatus(status))
-    throw invalid(`unknown status ${shown(status)} (active, grace, expired, revoked, banned, awaiting_review)`);
+  if (status !== undefined && !isMembershipStatus(status)) throw invalid(`unknown status ${shown(status)} (${MEMBERSHIP_STATUSES.join(', ')})`);
   const group = optional(f, 'group');
   const groupId = group === undefined ? undefined : positiveInt(group, 'group');
   if (groupId !== undefined && !(await store.groups.get(groupId))) throw notFound(`no group with id ${groupId}`);

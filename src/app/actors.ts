@@ -4,7 +4,7 @@
 // every owner from before scoped claims), otherwise the groups its claims named and those it bound in
 // chat; an account from the web playground, playground groups only. Every use case asks here: `assertOwnerOf` before acting on a group, `groupScope` /
 // `visibleGroups` before showing a list or a figure.
-import { forbidden } from '../domain/errors.ts';
+import { forbidden, notFound } from '../domain/errors.ts';
 import type { Group } from './model.ts';
 import type { Repos } from './ports.ts';
 
@@ -80,4 +80,18 @@ export async function assertOwnerOf(tx: Repos, actor: Actor, group: Group): Prom
   const scope = await groupScope(tx, actor);
   if (inScope(scope, group.id)) return;
   throw !scope.all && scope.owner ? notYourGroup(group.id) : notAllowed();
+}
+
+/**
+ * A group the actor owns (or an admin acts on), read in `tx`; a clear error otherwise. A non-owner asking about
+ * a group that does not exist is refused like any other non-owner (they learn nothing about which ids exist).
+ */
+export async function ownedGroup(tx: Repos, actor: Actor, groupId: number): Promise<Group> {
+  const group = Number.isSafeInteger(groupId) ? await tx.groups.get(groupId) : null;
+  if (!group) {
+    if (actor.kind === 'account' && !(await tx.accounts.get(actor.accountId))?.isOwner) throw notAllowed();
+    throw notFound(`no group with id ${String(groupId)}`);
+  }
+  await assertOwnerOf(tx, actor, group);
+  return group;
 }

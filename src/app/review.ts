@@ -19,7 +19,7 @@ import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { formatMoney } from '../domain/money.ts';
 import { HOUR_MS } from '../domain/time.ts';
-import { type Actor, actorLabel, assertOwnerOf, groupScope, inScope, notAllowed, scopeFilter } from './actors.ts';
+import { type Actor, actorLabel, assertOwnerOf, groupScope, inScope, notAllowed, ownedGroup, scopeFilter } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { alertOwnersJob, notifyJob } from './job-kinds.ts';
@@ -635,18 +635,8 @@ export async function sweepReviews(deps: AppDeps): Promise<{ timedOut: number; r
 
 // ------------------------------------------------------------------ questions and the blacklist (the settings: group-settings.ts)
 
-async function ownedGroupTx(tx: Repos, actor: Actor, groupId: number): Promise<Group> {
-  const group = Number.isSafeInteger(groupId) ? await tx.groups.get(groupId) : null;
-  if (!group) {
-    if (actor.kind === 'account' && !(await tx.accounts.get(actor.accountId))?.isOwner) throw notAllowed();
-    throw notFound(`no group with id ${String(groupId)}`);
-  }
-  await assertOwnerOf(tx, actor, group);
-  return group;
-}
-
 export async function listQuestions(deps: AppDeps, actor: Actor, groupId: number): Promise<GroupQuestion[]> {
-  await ownedGroupTx(deps.store, actor, groupId);
+  await ownedGroup(deps.store, actor, groupId);
   return deps.store.review.listQuestions(groupId);
 }
 
@@ -655,7 +645,7 @@ export async function addQuestion(deps: AppDeps, actor: Actor, groupId: number, 
   if (!q || q.length > MAX_QUESTION_CHARS) throw invalid(`a question must be 1–${MAX_QUESTION_CHARS} characters`);
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
-    const group = await ownedGroupTx(tx, actor, groupId);
+    const group = await ownedGroup(tx, actor, groupId);
     if ((await tx.review.listQuestions(group.id)).length >= MAX_QUESTIONS)
       throw conflict(`group ${group.id} already has ${MAX_QUESTIONS} questions (the most allowed); remove one first`);
     const added = await tx.review.addQuestion(group.id, q, now);
@@ -676,7 +666,7 @@ export async function addQuestion(deps: AppDeps, actor: Actor, groupId: number, 
 export async function removeQuestion(deps: AppDeps, actor: Actor, groupId: number, n: number): Promise<GroupQuestion> {
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
-    const group = await ownedGroupTx(tx, actor, groupId);
+    const group = await ownedGroup(tx, actor, groupId);
     const list = await tx.review.listQuestions(group.id);
     const q = Number.isInteger(n) && n >= 1 ? list[n - 1] : undefined;
     if (!q) throw notFound(`group ${group.id} has no question ${n} (it has ${list.length})`);
@@ -720,7 +710,7 @@ export async function addBlacklist(deps: AppDeps, actor: Actor, input: Blacklist
       const scope = await groupScope(tx, actor);
       if (!scope.all) throw notAllowed();
     } else {
-      await ownedGroupTx(tx, actor, input.groupId);
+      await ownedGroup(tx, actor, input.groupId);
     }
     const entry = await tx.review.addBlacklist(
       {
@@ -774,7 +764,7 @@ export async function listBlacklist(deps: AppDeps, actor: Actor, groupId?: numbe
   const scope = await groupScope(deps.store, actor);
   if (!scope.all && !scope.owner) throw notAllowed();
   if (groupId !== undefined) {
-    await ownedGroupTx(deps.store, actor, groupId);
+    await ownedGroup(deps.store, actor, groupId);
     return deps.store.review.listBlacklist({ groupIds: [groupId], global: true });
   }
   const filter = scopeFilter(scope);

@@ -98,14 +98,6 @@ export const fingerprintOf = (intruders: readonly { userId: string }[]) =>
 
 export const asReported = (p: RosterPerson): ReportedIntruder => ({ userId: p.userId, name: (p.name ?? p.userId).slice(0, 60), handle: p.handle ?? null });
 
-/** A group the actor owns (or an admin acts on); a clear error otherwise. */
-export async function ownedGroup(deps: AppDeps, actor: Actor, groupId: number): Promise<Group> {
-  const group = await deps.store.groups.get(groupId);
-  if (!group) throw new DomainError('not_found', `no group with id ${groupId}`);
-  await assertOwnerOf(deps.store, actor, group);
-  return group;
-}
-
 /** A dry run an owner asked for: the report they see, numbered from 1. Changes nobody's standing. */
 export async function recordDryRun(deps: AppDeps, actor: Actor, group: Group, intruders: ReportedIntruder[]): Promise<RosterReport> {
   const requestedBy = actor.kind === 'account' ? actor.accountId : null;

@@ -3,7 +3,7 @@
 // checked against the store on every message, and a non-owner gets exactly the unknown-command reply.
 import { cancelRenewal, renewingPlanIn, resumeRenewal } from '../app/subscriptions.ts';
 import QRCode from 'qrcode';
-import { type Actor, assertOwnerOf, visibleGroups } from '../app/actors.ts';
+import { type Actor, assertOwnerOf, ownedGroup, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
 import { createCheckout, offersFor, payPageUrl } from '../app/checkout.ts';
@@ -13,7 +13,7 @@ import { banMember, extendMembership, redeemClaimCode, removeMember, unbanMember
 import { requestRefund } from '../app/refunds.ts';
 import { updateGroupSettings } from '../app/group-settings.ts';
 import { MAX_REFUND_REASON, planRefundWindow, requestRefundOnRequest } from '../app/refund-window.ts';
-import { confirmRemove, dryRun, listWhitelist, ownedGroup, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
+import { confirmRemove, dryRun, listWhitelist, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
 import { computeStats } from '../app/stats.ts';
 import {
   addBlacklist,
@@ -839,7 +839,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
         const lines = groups.map((g) => ctx.t('roster.group_line', { id: g.id, title: g.title, policy: ctx.t(`roster.policy.${g.intruderPolicy}`) }));
         return ctx.text('roster.groups', { lines: lines.join('\n') || '-' });
       }
-      const group = await ownedGroup(ctx.deps, ctx.actor, input.groupId);
+      const group = await ownedGroup(ctx.deps.store, ctx.actor, input.groupId);
       if (input.policy === undefined) return showDryRun(ctx, group);
       if (input.policy === 'remove') {
         const r = await confirmRemove(ctx.deps, ctx.actor, group);
@@ -863,7 +863,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       return who === null ? null : { groupId: id(args[0]), who };
     },
     run: async (ctx, input: { groupId: number; who?: { n: number } | { userId: string } }) => {
-      const group = await ownedGroup(ctx.deps, ctx.actor, input.groupId);
+      const group = await ownedGroup(ctx.deps.store, ctx.actor, input.groupId);
       if (!input.who) {
         const names = (await listWhitelist(ctx.deps, ctx.actor, group)).map((w) => (w.name && w.name !== w.userId ? `${w.name} (${w.userId})` : w.userId));
         return ctx.text('roster.whitelist_list', { group: group.title, names: names.join(', ') || '-' });
@@ -880,7 +880,7 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       return Number.isNaN(id(args[0])) || !who || args.length > 2 ? null : { groupId: id(args[0]), who };
     },
     run: async (ctx, input: { groupId: number; who: { n: number } | { userId: string } }) => {
-      const group = await ownedGroup(ctx.deps, ctx.actor, input.groupId);
+      const group = await ownedGroup(ctx.deps.store, ctx.actor, input.groupId);
       const p = await resolvePerson(ctx, group, input.who);
       if (!(await unwhitelist(ctx.deps, ctx.actor, group, p.userId))) throw new DomainError('not_found', `${p.userId} is not whitelisted in group ${group.id}`);
       ctx.text('roster.unwhitelisted', { group: group.title, name: p.name, userId: p.userId });

@@ -7,6 +7,7 @@ import type { PaymentProvider } from '../../src/app/ports.ts';
 import { parseStarsRates } from '../../src/domain/pricing.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
+import { testPlan } from '../helpers/fixtures.ts';
 
 /** A rail that takes the given currencies; only what offersFor reads. */
 const rail = (name: string, currencies: string[], chatPlatform?: Platform) =>
@@ -20,20 +21,7 @@ const deps = {
     ['stars', rail('stars', ['XTR'], 'telegram')],
   ]),
 };
-const plan = (over: Partial<Plan> = {}): Plan => ({
-  id: 1,
-  name: 'Monthly',
-  priceMinor: 990,
-  currency: 'CNY',
-  durationDays: 30,
-  trialDays: 0,
-  starsPrice: null,
-  recurring: false,
-  active: true,
-  createdAt: 0,
-  groupIds: [1],
-  ...over,
-});
+const plan = testPlan;
 const offers = (p: Plan, platform: Platform) => offersFor(deps, p, platform).map((o) => [o.provider.name, o.amountMinor, o.currency]);
 
 describe('offersFor', () => {

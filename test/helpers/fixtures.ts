@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Plan } from '../../src/app/model.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import { createCheckout } from '../../src/app/checkout.ts';
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
@@ -76,3 +77,19 @@ export async function payDevDirect(deps: AppDeps, orderId: string) {
   const outcome = await handleProviderEvent(deps, dev, await dev.parseWebhook(body, headers), body.toString('utf8'));
   return { outcome, status: (await deps.store.orders.get(orderId))?.status };
 }
+
+/** A plan record for tests that hand one to a provider or a pure function: 9.90 CNY for 30 days, group 1. */
+export const testPlan = (over: Partial<Plan> = {}): Plan => ({
+  id: 1,
+  name: 'Monthly',
+  priceMinor: 990,
+  currency: 'CNY',
+  durationDays: 30,
+  trialDays: 0,
+  starsPrice: null,
+  recurring: false,
+  active: true,
+  createdAt: 0,
+  groupIds: [1],
+  ...over,
+});

@@ -1,10 +1,11 @@
 // AlipayProvider against the strict loopback emulator: precreate, query, close, refund, and typed
 // failures. The official alipay-sdk talks to the same emulator as an independent client, so the
 // emulator's checks are themselves checked by code we did not write.
+import { testPlan } from '../helpers/fixtures.ts';
 import { createServer } from 'node:net';
 import { AlipaySdk } from 'alipay-sdk';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Order, Plan } from '../../src/app/model.ts';
+import type { Order } from '../../src/app/model.ts';
 import type { AlipayConfig } from '../../src/config.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
 import { newOutTradeNo } from '../../src/domain/ids.ts';
@@ -17,19 +18,7 @@ import { FakeClock } from '../fakes/fake-clock.ts';
 const keys = alipayTestKeys();
 afterAll(() => keys.cleanup());
 
-const plan: Plan = {
-  id: 1,
-  name: '月度会员 Monthly',
-  priceMinor: 990,
-  currency: 'CNY',
-  durationDays: 30,
-  trialDays: 0,
-  starsPrice: null,
-  recurring: false,
-  active: true,
-  createdAt: 0,
-  groupIds: [1],
-};
+const plan = testPlan({ name: '月度会员 Monthly' });
 
 describe('AlipayProvider against the emulator', () => {
   let clock: FakeClock;

@@ -1,9 +1,10 @@
 // Stripe webhook verification and event meaning, checked against the official SDK: its
 // generateTestHeaderString signs, our parseWebhook must accept; our emulator signs, its constructEvent
 // must accept. Plus the pure pieces: form encoding, currencies, session expiry clamping.
+import { testPlan } from '../helpers/fixtures.ts';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import type { Order, Plan } from '../../src/app/model.ts';
+import type { Order } from '../../src/app/model.ts';
 import { type ProviderEvent, WebhookRejectedError } from '../../src/app/ports.ts';
 import { MINUTE_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { sessionExpiresAt, sessionIdFromUrl, sessionParams } from '../../src/payments/stripe/stripe-checkout.ts';
@@ -361,19 +362,7 @@ describe('Stripe checkout parameters and helpers', () => {
     refundedAt: null,
     ...over,
   });
-  const plan: Plan = {
-    id: 1,
-    name: 'Monthly',
-    priceMinor: 990,
-    currency: 'USD',
-    durationDays: 30,
-    trialDays: 0,
-    starsPrice: null,
-    recurring: false,
-    active: true,
-    createdAt: now,
-    groupIds: [1],
-  };
+  const plan = testPlan({ currency: 'USD', createdAt: now });
 
   it("clamps expires_at into Stripe's 30 min – 24 h window", () => {
     expect(sessionExpiresAt(now + 15 * MINUTE_MS, now)).toBe((now + 31 * MINUTE_MS) / 1000);

@@ -1,5 +1,6 @@
 // StripeProvider against the strict loopback emulator, with the official SDK as a second, independent
 // client of the same emulator: create, query, expire, refund, and failures typed by who failed.
+import { testPlan } from '../helpers/fixtures.ts';
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Order, Plan } from '../../src/app/model.ts';
@@ -30,19 +31,7 @@ afterEach(async () => {
   await emu.close();
 });
 
-const plan: Plan = {
-  id: 1,
-  name: 'Monthly',
-  priceMinor: 990,
-  currency: 'USD',
-  durationDays: 30,
-  trialDays: 0,
-  starsPrice: null,
-  recurring: false,
-  active: true,
-  createdAt: 0,
-  groupIds: [1],
-};
+const plan = testPlan({ currency: 'USD' });
 
 function newOrder(over: Partial<Order> = {}): Order {
   const now = clock.now();

@@ -1,10 +1,11 @@
 // WeChat Pay v3: our signing, verification and decryption checked against the official SDK
 // (wechatpay-axios-plugin), and the provider against the strict loopback emulator, including every
 // typed failure. The whole-service flows are in wechatpay-service.test.ts.
+import { testPlan } from '../helpers/fixtures.ts';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Aes, Formatter, Rsa } from 'wechatpay-axios-plugin';
-import type { Order, Plan } from '../../src/app/model.ts';
+import type { Order } from '../../src/app/model.ts';
 import { WebhookRejectedError } from '../../src/app/ports.ts';
 import type { WechatPayConfig } from '../../src/config.ts';
 import { ProviderRejectedError, ProviderUnreachableError } from '../../src/domain/errors.ts';
@@ -214,19 +215,7 @@ describe('WeChat Pay formats', () => {
 
 // ------------------------------------------------------------------------------------------ provider
 
-const PLAN: Plan = {
-  id: 1,
-  name: '读书会 月卡 Monthly',
-  priceMinor: 990,
-  currency: 'CNY',
-  durationDays: 30,
-  trialDays: 0,
-  starsPrice: null,
-  recurring: false,
-  active: true,
-  createdAt: 0,
-  groupIds: [1],
-};
+const PLAN = testPlan({ name: '读书会 月卡 Monthly' });
 
 function order(clock: FakeClock, over: Partial<Order> = {}): Order {
   const now = clock.now();
