@@ -46,6 +46,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      referralRewardDays: null,
     });
 
     const updated = await updateGroupSettings(deps, {
@@ -63,6 +64,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      referralRewardDays: null,
     });
     const stored = (await deps.store.groups.get(g.id))!;
     expect(stored.graceMs).toBe(48 * HOUR_MS);
@@ -96,6 +98,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      referralRewardDays: null,
     });
   });
 
@@ -106,7 +109,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       [
         {},
         'invalid_input',
-        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername$/,
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername, referralRewardDays$/,
       ],
       [{ graceHours: -1 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720 \(got "-1"\)$/],
       [{ graceHours: 721, refundWindowHours: 72 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720/],
