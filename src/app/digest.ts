@@ -83,13 +83,17 @@ export async function sweepDigest(deps: AppDeps): Promise<{ sent: number; quiet:
     const figures = await digestFigures(deps, { kind: 'account', accountId: owner.id }, yesterday.start, yesterday.end);
     const lines = figures ? digestLines(figures) : [];
     const locale = owner.locale ?? settings.defaultLocale;
-    const text = [messages.render(locale, { key: 'digest.heading', params: { day: yesterday.label } }), ...lines.map((l) => `• ${messages.render(locale, l)}`)].join(
-      '\n',
-    );
+    const text = [
+      messages.render(locale, { key: 'digest.heading', params: { day: yesterday.label } }),
+      ...lines.map((l) => `• ${messages.render(locale, l)}`),
+    ].join('\n');
     const took = await store.transaction(async (tx) => {
       if (!(await tx.digests.mark(owner.id, yesterday.label, lines.length > 0, now))) return false;
       if (lines.length > 0)
-        await tx.jobs.enqueue([notifyJob({ accountId: owner.id, message: { key: 'digest.body', params: { text } } }, `digest:${owner.id}:${yesterday.label}`)], now);
+        await tx.jobs.enqueue(
+          [notifyJob({ accountId: owner.id, message: { key: 'digest.body', params: { text } } }, `digest:${owner.id}:${yesterday.label}`)],
+          now,
+        );
       return true;
     });
     if (!took) continue;

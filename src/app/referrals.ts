@@ -51,11 +51,7 @@ const CODE_RE = new RegExp(`^[${REFERRAL_ALPHABET}]{${REFERRAL_CODE_LENGTH}}$`);
 
 /** A code as typed (any case, full-width, spaces, a `ref-` prefix) → the stored form, or null when it cannot be one. */
 export function normalizeReferralCode(text: string): string | null {
-  const s = text
-    .normalize('NFKC')
-    .replace(/\s+/g, '')
-    .toUpperCase()
-    .replace(/^REF-/, '');
+  const s = text.normalize('NFKC').replace(/\s+/g, '').toUpperCase().replace(/^REF-/, '');
   return CODE_RE.test(s) ? s : null;
 }
 
@@ -130,12 +126,7 @@ export async function sweepReferralRewards(deps: AppDeps): Promise<Record<Reward
   return out;
 }
 
-async function decideReward(
-  deps: AppDeps,
-  tx: Repos,
-  d: { referredId: number; referrerId: number; groupId: number },
-  now: number,
-): Promise<RewardDecision> {
+async function decideReward(deps: AppDeps, tx: Repos, d: { referredId: number; referrerId: number; groupId: number }, now: number): Promise<RewardDecision> {
   const referred = await tx.accounts.get(d.referredId);
   const group = await tx.groups.get(d.groupId);
   const m = await tx.memberships.getForUpdate(d.referredId, d.groupId);

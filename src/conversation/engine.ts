@@ -512,7 +512,9 @@ class Turn {
     const top = await topReferrers(this.deps, { kind: 'account', accountId: fresh.id });
     if (top.length === 0) return this.text('referral.top_none');
     this.text('referral.top', {
-      lines: top.map((r, i) => this.t('referral.top_line', { n: i + 1, name: r.displayName ?? r.platformUserId, referred: r.referred, days: r.days })).join('\n'),
+      lines: top
+        .map((r, i) => this.t('referral.top_line', { n: i + 1, name: r.displayName ?? r.platformUserId, referred: r.referred, days: r.days }))
+        .join('\n'),
     });
   }
 

@@ -92,11 +92,7 @@ export function referralsRepo(db: Kysely<Database>): Repos['referrals'] {
         .where((eb) =>
           eb.not(
             eb.exists(
-              eb
-                .selectFrom('referral_rewards as r')
-                .select('r.id')
-                .whereRef('r.referred_account_id', '=', 'a.id')
-                .whereRef('r.group_id', '=', 'm.group_id'),
+              eb.selectFrom('referral_rewards as r').select('r.id').whereRef('r.referred_account_id', '=', 'a.id').whereRef('r.group_id', '=', 'm.group_id'),
             ),
           ),
         )

@@ -90,13 +90,8 @@ describe.each(DIALECTS)('owner digest (%s)', (dialect) => {
     await t.clock.advance(DAY_MS - 3 * HOUR_MS);
     await tick();
     expect(digests('olga')).toHaveLength(1);
-    expect(digests('opal')).toEqual([
-      '2026-01-01 简报：\n• 收入：¥19.80, 5.00 USD\n• 新会员：3',
-      '2026-01-02 简报：\n• 收入：¥19.80\n• 新会员：1\n• 续费：1',
-    ]);
-    expect(await say('olga', '/digest on')).toBe(
-      'Your daily digest is on: every day at 9:00 you get yesterday in your groups (nothing on a quiet day).',
-    );
+    expect(digests('opal')).toEqual(['2026-01-01 简报：\n• 收入：¥19.80, 5.00 USD\n• 新会员：3', '2026-01-02 简报：\n• 收入：¥19.80\n• 新会员：1\n• 续费：1']);
+    expect(await say('olga', '/digest on')).toBe('Your daily digest is on: every day at 9:00 you get yesterday in your groups (nothing on a quiet day).');
     // 3 January was quiet: nobody hears anything on the 4th.
     await t.clock.advance(DAY_MS);
     expect(await tick()).toEqual({ sent: 0, quiet: 2 });
@@ -111,7 +106,21 @@ describe.each(DIALECTS)('owner digest (%s)', (dialect) => {
     expect(digestLines(figures!)).toEqual([]);
     await t.db.opened.db
       .insertInto('jobs')
-      .values({ kind: 'notify', payload: '{}', lane: 'notice', priority: 2, status: 'dead', run_at: now, max_attempts: 1, lease_until: null, locked_by: null, last_error: 'gone', dedupe_key: null, created_at: now, updated_at: now })
+      .values({
+        kind: 'notify',
+        payload: '{}',
+        lane: 'notice',
+        priority: 2,
+        status: 'dead',
+        run_at: now,
+        max_attempts: 1,
+        lease_until: null,
+        locked_by: null,
+        last_error: 'gone',
+        dedupe_key: null,
+        created_at: now,
+        updated_at: now,
+      })
       .execute();
     const after = await digestFigures(deps, admin, now - DAY_MS, now);
     expect(digestLines(after!)).toEqual([{ key: 'digest.dead_letters', params: { count: 1 } }]);

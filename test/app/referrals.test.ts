@@ -89,7 +89,9 @@ describe.each(DIALECTS)('referral rewards (%s)', (dialect) => {
     const after = (await s.membership('alice', group.id))!;
     expect(after.status).toBe('active');
     expect(after.expiresAt).toBe(before + 7 * DAY_MS);
-    expect(s.told('alice')).toContainEqual(expect.stringMatching(/^Thank you for inviting bob! 7 days were added to your membership of "Book club", which now runs until /));
+    expect(s.told('alice')).toContainEqual(
+      expect.stringMatching(/^Thank you for inviting bob! 7 days were added to your membership of "Book club", which now runs until /),
+    );
     const rows = await s.rewards();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'booked', days: 7, order_id: order });
@@ -107,7 +109,9 @@ describe.each(DIALECTS)('referral rewards (%s)', (dialect) => {
       'You invited 0 people; 0 rewards earned you 0 days. Send /invite-friends for your link.\nTop referrers in your groups:\n1. alice: 1 person, 7 days',
     );
     const top = await t.service.app.inject({ method: 'GET', url: '/api/referrals', headers: auth });
-    expect(top.json()).toEqual({ items: [{ accountId: (await s.account('alice')).id, platform: 'playground', userId: 'alice', name: 'alice', referred: 1, days: 7 }] });
+    expect(top.json()).toEqual({
+      items: [{ accountId: (await s.account('alice')).id, platform: 'playground', userId: 'alice', name: 'alice', referred: 1, days: 7 }],
+    });
     expect((await t.service.app.inject({ method: 'GET', url: '/api/referrals?limit=0', headers: auth })).statusCode).toBe(400);
     const stats = (await t.service.app.inject({ method: 'GET', url: '/api/stats', headers: auth })).json();
     expect(stats.referrals).toEqual({ booked: 1, days: 7, canceled: 0, skipped: 0, clawedBack: 0 });
@@ -193,7 +197,10 @@ describe.each(DIALECTS)('referral rewards (%s)', (dialect) => {
     expect(t.gateway.roster('club').has('alice')).toBe(false);
   });
 
-  it('refusals change nothing: unknown, malformed, banned, own code, a cycle, a payer; the existing member and a non-member referrer earn nothing', async ({ t, deps }) => {
+  it('refusals change nothing: unknown, malformed, banned, own code, a cycle, a payer; the existing member and a non-member referrer earn nothing', async ({
+    t,
+    deps,
+  }) => {
     const s = scene(t, deps);
     const { group, plan } = await groupOnSale(deps, 'club', 'Book club');
     await s.buy('alice', plan.id);
@@ -228,7 +235,10 @@ describe.each(DIALECTS)('referral rewards (%s)', (dialect) => {
     // An existing member of the group (a comp period before any payment) earns their referrer nothing.
     await s.say('ivy', 'hi');
     const ivyId = (await s.account('ivy')).id;
-    const comp = await deps.store.memberships.insert({ accountId: ivyId, groupId: group.id, status: 'active', expiresAt: t.clock.now() + DAY_MS }, t.clock.now());
+    const comp = await deps.store.memberships.insert(
+      { accountId: ivyId, groupId: group.id, status: 'active', expiresAt: t.clock.now() + DAY_MS },
+      t.clock.now(),
+    );
     await deps.store.periods.insert(
       { membershipId: comp.id, groupId: group.id, orderId: null, kind: 'comp', startsAt: t.clock.now(), endsAt: t.clock.now() + DAY_MS, days: 1 },
       t.clock.now(),

@@ -105,7 +105,8 @@ export const zhCN: Record<MessageKey, string> = {
   'button.status': '我的会员',
   'button.renew': '续费',
   'button.orders': '订单',
-  'help.member': '发送 套餐 查看套餐，我的会员 查看会员状态，续费 续期，订单 查看订单，支付帮助 获取付款帮助，邀请好友 获取邀请码，我的邀请 查看邀请奖励。列表中回复序号即可选择。',
+  'help.member':
+    '发送 套餐 查看套餐，我的会员 查看会员状态，续费 续期，订单 查看订单，支付帮助 获取付款帮助，邀请好友 获取邀请码，我的邀请 查看邀请奖励。列表中回复序号即可选择。',
   'help.unknown': '抱歉，没有看懂。',
   'choice.out_of_range': '请回复 1 到 {max} 之间的序号。',
   'refund.requested': '您在「{group}」的 {amount} 退款正在办理。该订单所购、尚未使用的天数随之结束；款项退回时会再通知您。',
@@ -326,7 +327,8 @@ export const zhCN: Record<MessageKey, string> = {
   // 邀请有礼（issue 16 第 3 部分）
   'referral.invite_link':
     '邀请好友：您邀请的人付费加入您所在的群后，您在该群的会员将获赠天数（每位好友一次，退款期过后发放）。分享您的链接：{link}\n或请对方把邀请码发给我：邀请码 {code}',
-  'referral.invite_code': '邀请好友：您邀请的人付费加入您所在的群后，您在该群的会员将获赠天数（每位好友一次，退款期过后发放）。请对方在付款前把这句话发给我：邀请码 {code}',
+  'referral.invite_code':
+    '邀请好友：您邀请的人付费加入您所在的群后，您在该群的会员将获赠天数（每位好友一次，退款期过后发放）。请对方在付款前把这句话发给我：邀请码 {code}',
   'referral.recorded': '欢迎！您是 {name} 邀请来的。',
   'referral.refused.invalid': '这不是邀请码。邀请码由 8 位字母和数字组成，例如：邀请码 ABCD2345。',
   'referral.refused.unknown': '该邀请码无法使用。',

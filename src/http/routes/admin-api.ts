@@ -274,7 +274,16 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.get('/api/referrals', async (req) => {
     const q = parseInput(z.object({ limit: z.coerce.number().int().min(1).max(100).optional() }).strict(), req.query);
     const top = await topReferrers(a, actor, q.limit ?? 10);
-    return { items: top.map((r) => ({ accountId: r.accountId, platform: r.platform, userId: r.platformUserId, name: r.displayName, referred: r.referred, days: r.days })) };
+    return {
+      items: top.map((r) => ({
+        accountId: r.accountId,
+        platform: r.platform,
+        userId: r.platformUserId,
+        name: r.displayName,
+        referred: r.referred,
+        days: r.days,
+      })),
+    };
   });
   app.get('/api/stats', async () => {
     const s = await computeStats(a, actor);

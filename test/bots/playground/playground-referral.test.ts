@@ -15,14 +15,26 @@ describe.each(DIALECTS)('a referral in the playground (%s)', (dialect) => {
   it('one simulated person invites another, who pays: the reward lands', async () => {
     t = await startTestService(dialect, { PLAYGROUND: 'on', REFERRAL_REWARD_DAYS: '7' });
     const { app, deps } = t.service;
-    const group = (await app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'pg-room', title: 'Room' } })).json()
-      .id as number;
-    const plan = (
-      await app.inject({ method: 'POST', url: '/api/plans', headers: auth, payload: { groupIds: [group], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 } })
+    const group = (
+      await app.inject({ method: 'POST', url: '/api/groups', headers: auth, payload: { platform: 'playground', chatId: 'pg-room', title: 'Room' } })
     ).json().id as number;
-    const person = async (name: string) => (await app.inject({ method: 'POST', url: '/playground/api/people', payload: { name } })).json() as { userId: string; token: string };
+    const plan = (
+      await app.inject({
+        method: 'POST',
+        url: '/api/plans',
+        headers: auth,
+        payload: { groupIds: [group], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30 },
+      })
+    ).json().id as number;
+    const person = async (name: string) =>
+      (await app.inject({ method: 'POST', url: '/playground/api/people', payload: { name } })).json() as { userId: string; token: string };
     const say = async (p: { userId: string; token: string }, text: string) => {
-      const r = await app.inject({ method: 'POST', url: '/playground/api/send', headers: { authorization: `Bearer ${p.token}` }, payload: { userId: p.userId, text, locale: 'en' } });
+      const r = await app.inject({
+        method: 'POST',
+        url: '/playground/api/send',
+        headers: { authorization: `Bearer ${p.token}` },
+        payload: { userId: p.userId, text, locale: 'en' },
+      });
       expect(r.statusCode).toBe(200);
       return (r.json().replies as Array<{ text?: string }>).map((x) => x.text ?? '').join('\n');
     };
