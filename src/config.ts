@@ -225,6 +225,8 @@ const Env = z.object({
   ORDER_TTL_MINUTES: int(1, 1440).default(15),
   GRACE_HOURS: int(0, 24 * 30).default(24),
   REVIEW_WINDOW_HOURS: int(1, 24 * 30).default(72),
+  REFERRAL_REWARD_DAYS: int(0, 365).default(7),
+  DIGEST_HOUR: int(0, 23).default(9),
   REMINDER_OFFSETS_HOURS: z
     .string()
     .default('72,24,0')
@@ -313,6 +315,9 @@ export interface Config {
   graceMs: number;
   /** Join review (issue 17): how long a paid person waits for a decision before the group's timeout action. */
   reviewWindowHours: number;
+  /** Issue 16: days a referral earns where a group sets none (0: off), and the owners' digest hour in TZ_DISPLAY. */
+  referralRewardDays: number;
+  digestHour: number;
   reminderOffsetsMs: number[];
   sweepCron: string;
   wechatpay: WechatPayConfig | null;
@@ -504,6 +509,8 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     orderTtlMs: e.ORDER_TTL_MINUTES * 60_000,
     graceMs: e.GRACE_HOURS * 3_600_000,
     reviewWindowHours: e.REVIEW_WINDOW_HOURS,
+    referralRewardDays: e.REFERRAL_REWARD_DAYS,
+    digestHour: e.DIGEST_HOUR,
     reminderOffsetsMs: e.REMINDER_OFFSETS_HOURS.map((h) => h * 3_600_000),
     sweepCron: e.SWEEP_CRON,
     wechatpay,
@@ -594,6 +601,8 @@ export function appSettings(config: Config): AppSettings {
     webhookPayloadRetentionMs: config.webhookPayloadRetentionMs,
     starsRates: config.starsRates,
     paySupportText: config.paySupportText,
+    referralRewardDays: config.referralRewardDays,
+    digestHour: config.digestHour,
   };
 }
 

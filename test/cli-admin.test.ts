@@ -36,6 +36,7 @@ const DEFAULT_SETTINGS = {
   reviewTimeoutAction: 'refund',
   autoApproveWhenRulesPass: false,
   requireUsername: false,
+  referralRewardDays: null,
 };
 
 /** A failing command: the exit code and one line, nothing on stdout. */
@@ -256,7 +257,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const text = await cli(['group', 'set', '1', '--grace-hours', '48', '--reminders', '72, 24', '--refund-window-hours', '72'], env);
     expect(text.err).toBe('');
     expect(text.out).toBe(
-      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off',
+      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, referral reward default',
     );
     expect(await json(['group', 'set', '1', '--intruders', 'ignore', '--reminders', 'none'])).toEqual({
       id: 1,
@@ -273,6 +274,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      referralRewardDays: null,
     });
     expect((await json(['group', 'list']))[1]).toMatchObject(DEFAULT_SETTINGS);
     const audit = (await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings');
@@ -282,7 +284,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     ]);
     const help = await cli(['group', 'set', '--help'], env);
     expect(help.out).toMatch(
-      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review\|door>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--json\]/,
+      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review\|door>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--referral-reward-days <n\|default>\] \[--json\]/,
     );
   });
 
@@ -311,6 +313,9 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       requireUsername: true,
     });
     expect((await json(['group', 'set', '1', '--review-window-hours', 'default'])).reviewWindowHours).toBeNull();
+    // Referral rewards (issue 16): days per referred payer in this group, 0 = off, default = REFERRAL_REWARD_DAYS.
+    expect((await json(['group', 'set', '1', '--referral-reward-days', '14'])).referralRewardDays).toBe(14);
+    expect((await json(['group', 'set', '1', '--referral-reward-days', 'default'])).referralRewardDays).toBeNull();
   });
 
   it('group set: bad input gets one line and changes nothing', async () => {
@@ -319,7 +324,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       ['group', 'set', '1'],
       env,
       2,
-      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username$/,
+      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username, --referral-reward-days$/,
     );
     await fails(['group', 'set'], env, 2, /^missing <group-id>$/);
     await fails(['group', 'set', '9', '--grace-hours', '1'], env, 1, /^no group with id 9$/);
@@ -348,6 +353,12 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     );
     await fails(['group', 'set', '1', '--review-timeout-action', 'ban'], env, 1, /^review timeout action must be approve or refund \(got "ban"\)$/);
     await fails(['group', 'set', '1', '--require-username', 'maybe'], env, 1, /^require a username must be on or off \(true or false; got "maybe"\)$/);
+    await fails(
+      ['group', 'set', '1', '--referral-reward-days', 'week'],
+      env,
+      1,
+      /^referral reward must be a whole number of days from 0 to 365, or default \(got "week"\)$/,
+    );
     await fails(['group', 'set', '1', '--grace-hours'], env, 2, /argument missing/);
     expect((await json(['group', 'list']))[0]).toMatchObject(DEFAULT_SETTINGS);
     expect((await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings')).toEqual([]);

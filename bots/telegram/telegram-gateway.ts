@@ -75,7 +75,30 @@ export class TelegramGateway implements ChatGateway {
   /** Choices are an inline keyboard: a press comes back as a callback query with the value. */
   readonly choicesAreButtons = true;
 
+  /** The bot's own username, asked once (getMe) for deep links. */
+  private username: Promise<string> | null = null;
+
   constructor(private readonly c: TelegramContext) {}
+
+  /**
+   * A deep link to the bot carrying `payload` (referral codes: `ref-<code>`). Per the Bot API, a link
+   * `https://t.me/<bot_username>?start=<parameter>` opens the chat with the bot and sends `/start <parameter>`;
+   * the parameter is up to 64 characters of A-Z, a-z, 0-9, _ and - [core.telegram.org/bots/features#deep-linking].
+   */
+  async startLink(payload: string): Promise<string> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(payload)) throw new Error('a deep-link payload is 1-64 characters of [A-Za-z0-9_-]');
+    this.username ??= this.c.client
+      .call<{ username?: string }>('getMe', {}, { lane: 'notice' })
+      .then((me) => {
+        if (!me?.username) throw new ProviderUnreachableError('telegram', 'getMe returned no username', { method: 'getMe' });
+        return me.username;
+      })
+      .catch((err: unknown) => {
+        this.username = null;
+        throw err;
+      });
+    return `https://t.me/${await this.username}?start=${payload}`;
+  }
 
   // ------------------------------------------------------------ messages
 

@@ -18,6 +18,10 @@ export interface AppSettings {
   starsRates?: StarsRates;
   /** PAYSUPPORT_TEXT: the answer to /paysupport; unset, the catalogue's default in the person's language. */
   paySupportText?: string | null;
+  /** REFERRAL_REWARD_DAYS: days a referral earns where a group sets none (7 when unset; src/app/referrals.ts). */
+  referralRewardDays?: number;
+  /** DIGEST_HOUR: the hour (0–23, in TZ_DISPLAY) owners get their daily digest (9 when unset; src/app/digest.ts). */
+  digestHour?: number;
 }
 
 /** Everything a use case may touch, passed in by the composition root (or a test). */

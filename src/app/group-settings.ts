@@ -10,6 +10,7 @@ import type { Group, IntruderPolicy } from './model.ts';
 import type { GroupSettingsPatch } from './ports.ts';
 import { intruderPolicyGate } from './roster.ts';
 import { checkDoor } from './door.ts';
+import { MAX_REFERRAL_REWARD_DAYS } from './referrals.ts';
 
 /** The longest grace, reminder offset and refund window an owner may set: 30 days, as GRACE_HOURS. */
 export const MAX_SETTING_HOURS = 24 * 30;
@@ -212,6 +213,25 @@ const requireUsername = flag(
   'review groups: the profile rule asks a Telegram member for a @username',
 );
 
+// Referral rewards (issue 16): src/app/referrals.ts reads it through rewardDaysOf.
+const referralRewardDays: GroupSetting<number | null> = {
+  key: 'referralRewardDays',
+  flag: 'referral-reward-days',
+  valueHelp: '<n|default>',
+  description: `days a member earns in this group when someone they invited pays here (0 = off, up to ${MAX_REFERRAL_REWARD_DAYS}; default: REFERRAL_REWARD_DAYS)`,
+  label: 'referral reward',
+  read: (g) => g.referralRewardDays,
+  check: (input) => {
+    if (input === null || input === 'default') return null;
+    if (typeof input !== 'number' || !Number.isInteger(input) || input < 0 || input > MAX_REFERRAL_REWARD_DAYS)
+      throw invalid(`referral reward must be a whole number of days from 0 to ${MAX_REFERRAL_REWARD_DAYS}, or default (got ${got(input)})`);
+    return input;
+  },
+  fromText: (t) => (t.trim().toLowerCase() === 'default' ? null : numberFromText(t)),
+  patch: (v) => ({ referralRewardDays: v }),
+  show: (v) => (v === null ? 'default' : v === 0 ? 'off' : `${v} days`),
+};
+
 /** Every setting `group set` and `PATCH /api/groups/:id` change, in the order they are shown. */
 export const SETTINGS: ReadonlyArray<GroupSetting<unknown>> = [
   graceHours,
@@ -223,6 +243,7 @@ export const SETTINGS: ReadonlyArray<GroupSetting<unknown>> = [
   reviewTimeoutAction,
   autoApproveWhenRulesPass,
   requireUsername,
+  referralRewardDays,
 ] as ReadonlyArray<GroupSetting<unknown>>;
 
 /** The group's settings as the group view shows them ({graceHours, reminders, intruders, refundWindowHours}). */

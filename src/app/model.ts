@@ -17,6 +17,12 @@ export interface Account {
   /** The platform's public handle (Telegram @username, without the @); null when unknown or none. */
   username: string | null;
   createdAt: number;
+  /** Issue 16: the person's own invite code (null until first asked for; src/app/referrals.ts). */
+  referralCode: string | null;
+  /** When referredBy was recorded (null: never referred). */
+  referredAt: number | null;
+  /** An owner who turned the daily digest off (`/digest off`). */
+  digestOff: boolean;
 }
 
 /** What happens to people in a group who may not be there: reported to the owner, removed, or left alone. */
@@ -44,6 +50,8 @@ export interface Group {
   /** The profile rule asks for a Telegram @username. */
   requireUsername: boolean;
   createdAt: number;
+  /** Days a referrer earns per referred payer (issue 16); null = REFERRAL_REWARD_DAYS; 0 = no referral rewards. */
+  referralRewardDays: number | null;
 }
 
 export interface Plan {

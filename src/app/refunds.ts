@@ -22,8 +22,9 @@ import { HOUR_MS, toIso } from '../domain/time.ts';
 import { type Actor, actorLabel, assertOwnerOf, notAllowed } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { alertOwnersJob, notifyJob, refundJob, removeJob } from './job-kinds.ts';
-import type { Order } from './model.ts';
-import type { Repos } from './ports.ts';
+import type { Membership, MembershipPeriod, Order } from './model.ts';
+import type { NewJob, Repos } from './ports.ts';
+import { clawBackReferralRewards } from './referrals.ts';
 import { countOf } from '../domain/text.ts';
 
 export async function requestRefund(deps: AppDeps, input: { actor: Actor; orderId: string; reason?: string }): Promise<Order> {
@@ -263,29 +264,10 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
   if (!(await tx.orders.transition(order.id, ['refund_pending', 'paid', 'review'], 'refunded', { refundedAt: r.refundedAt }, now))) return 'already_refunded';
   const jobs = [];
   for (const period of await tx.periods.listForOrder(order.id)) {
-    if (!(await tx.periods.revoke(period.id, now))) continue;
-    const m = await tx.memberships.get(period.membershipId);
-    if (!m) continue;
-    const locked = (await tx.memberships.getForUpdate(m.accountId, m.groupId))!;
-    const unused = Math.max(0, period.endsAt - Math.max(period.startsAt, now));
-    if (unused > 0) {
-      for (const later of await tx.periods.listForMembership(locked.id)) {
-        if (later.id === period.id || later.revokedAt !== null || later.startsAt < period.endsAt) continue;
-        await tx.periods.reschedule(later.id, later.startsAt - unused, later.endsAt - unused);
-      }
-    }
-    const inGroup = locked.status === 'active' || locked.status === 'grace';
-    const expiresAt = locked.expiresAt - unused;
-    // Nothing paid left: the refunded period was the last one (its unused part gone, or a grace that
-    // followed it). A member whose time another order pays for keeps it.
-    const nothingLeft = inGroup && expiresAt <= now && (unused > 0 || period.endsAt >= locked.expiresAt);
-    if (nothingLeft) {
-      const next = applyMembershipEvent(locked, { type: 'revoke' });
-      await tx.memberships.update(locked.id, { status: next.status, expiresAt, graceUntil: null }, now);
-      jobs.push(removeJob({ membershipId: locked.id, reason: 'revoked', expectStatus: 'revoked' }, `refund:${order.id}`));
-    } else if (unused > 0) {
-      await tx.memberships.update(locked.id, { status: locked.status, expiresAt, graceUntil: locked.graceUntil }, now);
-    }
+    const w = await withdrawPeriod(tx, period, now, `refund:${order.id}`);
+    if (!w) continue;
+    const { locked, unused, inGroup, expiresAt, nothingLeft } = w;
+    if (w.job) jobs.push(w.job);
     const usedUp = unused === 0 ? ': already used, nothing to take back' : '';
     await tx.audit.insert({
       at: now,
@@ -298,6 +280,8 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
     });
   }
   jobs.push(notifyJob({ accountId: order.accountId, message: { key: 'refund.done', params: { amount: money(refundedMinor) } } }, `refunded:${order.id}`));
+  // A referral reward booked for this order (its buyer was referred) is clawed back, as far as still unused.
+  jobs.push(...(await clawBackReferralRewards(tx, order.id, actor, now)));
   await tx.jobs.enqueue(jobs, now);
   await tx.audit.insert({
     at: now,
@@ -309,4 +293,52 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
     detail: { providerRefundId: r.providerRefundId },
   });
   return 'full';
+}
+
+/** What withdrawing one period did to its membership (see withdrawPeriod). */
+export interface Withdrawal {
+  /** The membership as it was, locked, before the withdrawal. */
+  locked: Membership;
+  /** Milliseconds of the period not used yet, now taken away. */
+  unused: number;
+  inGroup: boolean;
+  /** The membership's expiry after the withdrawal. */
+  expiresAt: number;
+  /** Nothing left: the membership was revoked and its removal queued (`job`). */
+  nothingLeft: boolean;
+  job: NewJob | null;
+}
+
+/**
+ * Revokes one period and takes back its *unused* part, max(0, endsAt − max(startsAt, now)), from the
+ * membership (the refund rule in the header; a referral reward's clawback uses it too): later periods move
+ * earlier by as much, and a member left with nothing is revoked, with a removal job keyed by `removalKey`.
+ * Null when the period was revoked already (nothing done) or its membership is gone.
+ */
+export async function withdrawPeriod(tx: Repos, period: MembershipPeriod, now: number, removalKey: string): Promise<Withdrawal | null> {
+  if (!(await tx.periods.revoke(period.id, now))) return null;
+  const m = await tx.memberships.get(period.membershipId);
+  if (!m) return null;
+  const locked = (await tx.memberships.getForUpdate(m.accountId, m.groupId))!;
+  const unused = Math.max(0, period.endsAt - Math.max(period.startsAt, now));
+  if (unused > 0) {
+    for (const later of await tx.periods.listForMembership(locked.id)) {
+      if (later.id === period.id || later.revokedAt !== null || later.startsAt < period.endsAt) continue;
+      await tx.periods.reschedule(later.id, later.startsAt - unused, later.endsAt - unused);
+    }
+  }
+  const inGroup = locked.status === 'active' || locked.status === 'grace';
+  const expiresAt = locked.expiresAt - unused;
+  // Nothing paid left: the withdrawn period was the last one (its unused part gone, or a grace that
+  // followed it). A member whose time another order pays for keeps it.
+  const nothingLeft = inGroup && expiresAt <= now && (unused > 0 || period.endsAt >= locked.expiresAt);
+  let job: NewJob | null = null;
+  if (nothingLeft) {
+    const next = applyMembershipEvent(locked, { type: 'revoke' });
+    await tx.memberships.update(locked.id, { status: next.status, expiresAt, graceUntil: null }, now);
+    job = removeJob({ membershipId: locked.id, reason: 'revoked', expectStatus: 'revoked' }, removalKey);
+  } else if (unused > 0) {
+    await tx.memberships.update(locked.id, { status: locked.status, expiresAt, graceUntil: locked.graceUntil }, now);
+  }
+  return { locked, unused, inGroup, expiresAt, nothingLeft, job };
 }

@@ -15,6 +15,8 @@ import { updateGroupSettings } from '../app/group-settings.ts';
 import { MAX_REFUND_REASON, planRefundWindow, requestRefundOnRequest } from '../app/refund-window.ts';
 import { confirmRemove, dryRun, listWhitelist, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
 import { computeStats } from '../app/stats.ts';
+import { memberReferrals, recordReferral, type ReferralResult, referralCodeFor, topReferrers } from '../app/referrals.ts';
+import { setDigest } from '../app/digest.ts';
 import {
   addBlacklist,
   addQuestion,
@@ -203,6 +205,12 @@ class Turn {
         return this.text('review.appeal_sent');
       case 'answer':
         return this.answer(intent.n, intent.text);
+      case 'invite_friends':
+        return this.inviteFriends();
+      case 'referrals':
+        return this.referrals();
+      case 'referral_code':
+        return this.referralCode(intent.code);
       case 'number':
       case 'unknown':
         return this.unknown();
@@ -239,11 +247,9 @@ class Turn {
   }
 
   private async start(payload: string | null) {
-    const ref = payload && /^ref-(\d{1,9})$/.exec(payload);
-    if (ref) {
-      const referrer = await this.deps.store.accounts.get(Number(ref[1]));
-      if (referrer && referrer.id !== this.account.id) await this.deps.store.accounts.setReferrer(this.account.id, referrer.id);
-    }
+    // A referral deep link (t.me/<bot>?start=ref-<code>): recorded (or refused) before the welcome.
+    const ref = payload && /^ref-([A-Za-z0-9]{1,16})$/.exec(payload);
+    if (ref) this.referralAnswer(await recordReferral(this.deps, this.account, ref[1]!));
     const plan = payload && /^plan-(\d{1,9})$/.exec(payload);
     if (plan) return this.choosePlan(Number(plan[1]));
     this.text('welcome', { name: this.account.displayName ?? '' });
@@ -476,6 +482,42 @@ class Turn {
     }
   }
 
+  // ------------------------------------------------------------ referrals (issue 16)
+
+  /** `/invite-friends` (邀请好友): the person's deep link where the platform has one, else the code to type. */
+  private async inviteFriends() {
+    const code = await referralCodeFor(this.deps, this.account);
+    const gateway = this.deps.gateways.get(this.account.platform);
+    const link = gateway?.startLink ? await gateway.startLink(`ref-${code}`) : null;
+    if (link) return this.text('referral.invite_link', { link, code });
+    this.text('referral.invite_code', { code });
+  }
+
+  /** `邀请码 <code>`: the code of whoever invited this person. */
+  private async referralCode(code: string) {
+    this.referralAnswer(await recordReferral(this.deps, this.account, code));
+  }
+
+  private referralAnswer(r: ReferralResult) {
+    if (r.kind === 'recorded') return this.text('referral.recorded', { name: r.referrer.displayName ?? r.referrer.platformUserId });
+    this.text(`referral.refused.${r.refusal}`);
+  }
+
+  /** `/referrals` (我的邀请): the person's own figures; an owner also gets the top referrers of their groups. */
+  private async referrals() {
+    const mine = await memberReferrals(this.deps, this.account);
+    this.text('referral.summary', { referred: mine.referred, rewarded: mine.rewarded, days: mine.daysEarned });
+    const fresh = await this.deps.store.accounts.get(this.account.id);
+    if (!fresh?.isOwner) return;
+    const top = await topReferrers(this.deps, { kind: 'account', accountId: fresh.id });
+    if (top.length === 0) return this.text('referral.top_none');
+    this.text('referral.top', {
+      lines: top
+        .map((r, i) => this.t('referral.top_line', { n: i + 1, name: r.displayName ?? r.platformUserId, referred: r.referred, days: r.days }))
+        .join('\n'),
+    });
+  }
+
   private async unknown() {
     this.text('help.unknown');
     await this.help();
@@ -704,6 +746,14 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const list = await listBlacklist(ctx.deps, ctx.actor, input.groupId ?? undefined);
       if (list.length === 0) return ctx.text('owner.blacklist_none');
       ctx.text('owner.blacklist_list', { lines: list.map(blacklistLine).join('\n') });
+    },
+  }),
+  digest: command({
+    usage: '/digest on|off',
+    parse: (args) => (args.length === 1 && (args[0] === 'on' || args[0] === 'off') ? { on: args[0] === 'on' } : null),
+    run: async (ctx, { on }) => {
+      await setDigest(ctx.deps, ctx.actor, on);
+      ctx.text(on ? 'owner.digest_on' : 'owner.digest_off', { hour: ctx.deps.settings.digestHour ?? 9 });
     },
   }),
   ownerhelp: command({

@@ -24,6 +24,7 @@ export const OWNER_COMMANDS = [
   'joinmode',
   'questions',
   'blacklist',
+  'digest',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
 
@@ -53,6 +54,12 @@ export type Intent =
   | { kind: 'appeal'; text: string }
   /** Join review: `/answer` lists the questions; `/answer <n> <text>` (回答 <n> <text>) answers or amends one. */
   | { kind: 'answer'; n: number | null; text: string }
+  /** Issue 16: `/invite-friends` (邀请好友): the person's invite link or code. */
+  | { kind: 'invite_friends' }
+  /** `/referrals` (我的邀请): the person's referral figures (an owner also sees the top referrers). */
+  | { kind: 'referrals' }
+  /** `邀请码 <code>` (WeChat has no deep links): the code of the person who invited them. */
+  | { kind: 'referral_code'; code: string }
   | { kind: 'unknown' };
 
 /** Longest text we look at; anything longer is cut before parsing (a 10 kB paste is still just "unknown"). */
@@ -69,6 +76,8 @@ const KEYWORDS: Array<[RegExp, Intent]> = [
   [/^(支付帮助|支付问题|付款问题|paysupport)$/i, { kind: 'paysupport' }],
   [/^(取消续费|取消自动续费|取消订阅)$/, { kind: 'cancel_renewal' }],
   [/^(恢复续费|恢复自动续费)$/, { kind: 'resume_renewal' }],
+  [/^(邀请好友|邀请有礼)$/, { kind: 'invite_friends' }],
+  [/^(我的邀请|邀请记录)$/, { kind: 'referrals' }],
 ];
 
 const MEMBER_COMMANDS: Record<string, Intent> = {
@@ -81,6 +90,10 @@ const MEMBER_COMMANDS: Record<string, Intent> = {
   paysupport: { kind: 'paysupport' },
   cancel: { kind: 'cancel_renewal' },
   resume: { kind: 'resume_renewal' },
+  // Telegram's command menu allows only [a-z0-9_]; the issue's name has a hyphen: both are read.
+  'invite-friends': { kind: 'invite_friends' },
+  invite_friends: { kind: 'invite_friends' },
+  referrals: { kind: 'referrals' },
 };
 
 const memberCommand = (name: string): Intent | undefined => (Object.hasOwn(MEMBER_COMMANDS, name) ? MEMBER_COMMANDS[name] : undefined);
@@ -132,6 +145,8 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     return { kind: 'unknown' };
   }
   for (const [re, intent] of KEYWORDS) if (re.test(text)) return intent;
+  const code = /^邀请码[\s:：]*([\s\S]*)$/.exec(text);
+  if (code) return { kind: 'referral_code', code: code[1]!.trim().slice(0, 64) };
   const refund = /^退款(?:[\s:：,，]+([\s\S]*))?$/.exec(text);
   if (refund) {
     const rest = (refund[1] ?? '').trim();

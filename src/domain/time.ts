@@ -54,3 +54,14 @@ export function zonedMonth(ms: number, timeZone: string): { start: number; end: 
   const end = m === 12 ? zonedMidnight(y + 1, 1, 1, timeZone) : zonedMidnight(y, m + 1, 1, timeZone);
   return { start, end, label: `${y}-${String(m).padStart(2, '0')}` };
 }
+
+/** [start, end) of the calendar day containing `ms`, as people in `timeZone` read it; `label` is YYYY-MM-DD. */
+export function zonedDay(ms: number, timeZone: string): { start: number; end: number; label: string; hour: number } {
+  const local = new Date(ms + zoneOffsetMs(ms, timeZone));
+  const y = local.getUTCFullYear();
+  const m = local.getUTCMonth() + 1;
+  const d = local.getUTCDate();
+  const start = zonedMidnight(y, m, d, timeZone);
+  const end = zonedMidnight(y, m, d + 1, timeZone);
+  return { start, end, label: `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`, hour: local.getUTCHours() };
+}

@@ -12,6 +12,8 @@ import { sweepReviews } from '../app/review.ts';
 import { sweepRenewalNotices } from '../app/subscriptions.ts';
 import { sweepWebhookPayloads } from '../app/retention.ts';
 import { storageProblem } from '../app/storage-guard.ts';
+import { sweepReferralRewards } from '../app/referrals.ts';
+import { sweepDigest } from '../app/digest.ts';
 
 export type Sweep = { name: string; run: () => Promise<unknown> };
 
@@ -36,6 +38,8 @@ export class Scheduler {
       { name: 'webhookPayloads', run: () => sweepWebhookPayloads(deps) },
       { name: 'access', run: () => sweepAccess(deps) },
       { name: 'reviews', run: () => sweepReviews(deps) },
+      { name: 'referrals', run: () => sweepReferralRewards(deps) },
+      { name: 'digest', run: () => sweepDigest(deps) },
       ...extra,
     ];
   }

@@ -43,16 +43,6 @@ export async function upsertAccount(
   return found;
 }
 
-export async function setReferrer(db: Kysely<Database>, accountId: number, referrerId: number): Promise<void> {
-  await db
-    .updateTable('accounts')
-    .set({ referred_by: referrerId })
-    .where('id', '=', accountId)
-    .where('referred_by', 'is', null)
-    .where('id', '!=', referrerId)
-    .execute();
-}
-
 export async function getDialogue(db: Kysely<Database>, accountId: number): Promise<unknown> {
   const r = await db.selectFrom('dialogue_state').select('state').where('account_id', '=', accountId).executeTakeFirst();
   return r ? (JSON.parse(r.state) as unknown) : null;

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import type { TelegramRepo, TelegramStore } from '../../bots/telegram/store-port.ts';
 import type { WechatRepo, WechatStore } from '../../bots/wechat/store-port.ts';
 import type { Repos, Store } from '../app/ports.ts';
-import { findAccount, getAccount, getDialogue, setDialogue, setReferrer, upsertAccount } from './accounts-repository.ts';
+import { findAccount, getAccount, getDialogue, setDialogue, upsertAccount } from './accounts-repository.ts';
+import { digestsRepo, referralsRepo } from './referrals-repository.ts';
 import { getClockOffset, setClockOffset } from './clock-repository.ts';
 import { claimAccessChecks, getMembershipAccess, setMembershipAccess, takeOwnerAlert } from './access-repository.ts';
 import {
@@ -41,6 +42,7 @@ import {
   getMembershipForUpdate,
   insertMembership,
   insertMembershipIfAbsent,
+  insertPeriod,
   insertPeriodIfAbsent,
   lapseDueMemberships,
   listMemberships,
@@ -71,6 +73,7 @@ import {
   countChurn,
   countMembersByStatus,
   countOrdersByStatus,
+  countNewMembers,
   countRenewals,
   countWebhookOutcomes,
   refundsOnRequest,
@@ -100,7 +103,6 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       get: (id) => getAccount(db, id),
       find: (p, u) => findAccount(db, p, u),
       setOwner: (id) => setOwner(db, id),
-      setReferrer: (id, r) => setReferrer(db, id, r),
       listOwners: () => listOwners(db),
     },
     ownerClaims: {
@@ -122,6 +124,8 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     review: reviewRepo(db),
     roster: rosterRepo(db),
     refundRequests: refundRequestsRepo(db),
+    referrals: referralsRepo(db),
+    digests: digestsRepo(db),
     subscriptions: subscriptionsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
@@ -188,6 +192,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       take: (a, k, now, w) => takeOwnerAlert(db, a, k, now, w),
     },
     periods: {
+      insert: (p, now) => insertPeriod(db, p, now),
       insertIfAbsent: (p, now) => insertPeriodIfAbsent(db, p, now),
       listForMembership: (id) => listPeriods(db, id),
       listForOrder: (id) => listPeriodsForOrder(db, id),
@@ -224,6 +229,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       activeMembers: (g) => countActiveMembers(db, g),
       membersByStatus: () => countMembersByStatus(db),
       revenueByCurrency: (f, t, g) => revenueByCurrency(db, f, t, g),
+      newMembers: (f, t, g) => countNewMembers(db, f, t, g),
       renewals: (f, t, g) => countRenewals(db, f, t, g),
       churn: (f, t, g) => countChurn(db, f, t, g),
       refundsOnRequest: (f, t, g) => refundsOnRequest(db, f, t, g),

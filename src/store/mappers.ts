@@ -14,6 +14,9 @@ export const toAccount = (r: AccountRow): Account => ({
   isOwner: r.is_owner === 1,
   username: r.username,
   createdAt: r.created_at,
+  referralCode: r.referral_code,
+  referredAt: r.referred_at === null ? null : Number(r.referred_at),
+  digestOff: r.digest_off === 1,
 });
 
 export const toGroup = (r: GroupRow): Group => ({
@@ -33,6 +36,7 @@ export const toGroup = (r: GroupRow): Group => ({
   autoApproveWhenRulesPass: r.auto_approve_when_rules_pass === 1,
   requireUsername: r.require_username === 1,
   createdAt: r.created_at,
+  referralRewardDays: r.referral_reward_days === null ? null : Number(r.referral_reward_days),
 });
 
 export const toOrder = (r: OrderRow): Order => ({

@@ -218,6 +218,24 @@ export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialec
   return r.rows.map((row) => toMembership(row as never));
 }
 
+export async function insertPeriod(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<number> {
+  const r = await db
+    .insertInto('membership_periods')
+    .values({
+      membership_id: p.membershipId,
+      group_id: p.groupId,
+      order_id: p.orderId,
+      kind: p.kind,
+      starts_at: p.startsAt,
+      ends_at: p.endsAt,
+      days: p.days,
+      created_at: now,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return r.id;
+}
+
 export async function insertPeriodIfAbsent(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<boolean> {
   const r = await db
     .insertInto('membership_periods')

@@ -13,6 +13,10 @@ export interface AccountsTable {
   /** 0013: the platform's public handle (Telegram @username). */
   username: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: number;
+  /** 0021: the person's own invite code (NULL until first asked for), when referred_by was recorded, the digest switch. */
+  referral_code: ColumnType<string | null, string | null | undefined, string | null>;
+  referred_at: ColumnType<number | null, number | null | undefined, number | null>;
+  digest_off: ColumnType<number, number | undefined, number>;
 }
 
 export interface OwnerClaimsTable {
@@ -54,6 +58,32 @@ export interface GroupsTable {
   created_at: number;
   /** How long after a paid period starts its member may ask for a refund (migration 0014); 0: never. */
   refund_window_hours: ColumnType<number, number | undefined, number>;
+  /** 0021: days a referrer earns per referred payer; NULL: REFERRAL_REWARD_DAYS; 0: off. */
+  referral_reward_days: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+/** 0021: what became of one referral in one group (src/app/referrals.ts); unique per referrer, referred and group. */
+export interface ReferralRewardsTable {
+  id: Generated<number>;
+  referrer_account_id: number;
+  referred_account_id: number;
+  group_id: number;
+  order_id: string | null;
+  status: string;
+  reason: string | null;
+  days: ColumnType<number, number | undefined, number>;
+  period_id: number | null;
+  clawed_back_ms: ColumnType<number, number | undefined, number>;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0021: an owner's digest for one local day was decided (sent, or nothing to say). */
+export interface OwnerDigestsTable {
+  account_id: number;
+  day: string;
+  sent: number;
+  created_at: number;
 }
 
 /** A refund a member asked for within their group's refund window (migration 0014); one per account and group. */
@@ -301,6 +331,8 @@ export interface Database {
   payment_attempts: PaymentAttemptsTable;
   oauth_states: OauthStatesTable;
   payer_openids: PayerOpenidsTable;
+  referral_rewards: ReferralRewardsTable;
+  owner_digests: OwnerDigestsTable;
 }
 
 /** 0010-clock-offset: the playground clock's lead over real time (one row, id 1). */

@@ -58,6 +58,20 @@ export async function revenueByCurrency(
   }));
 }
 
+/**
+ * Paid periods created in [from, to) that were the first period of their membership: new members (the
+ * complement of countRenewals, so new members + renewals = paid orders that opened a period). Orders counted once.
+ */
+export async function countNewMembers(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  const inGroups = groupIds === undefined ? sql`` : sql`AND p.group_id IN (${sql.join(groupIds)})`;
+  const r = await sql<{ n: number }>`
+    SELECT COUNT(DISTINCT p.order_id) AS n FROM membership_periods p
+     WHERE p.kind = 'paid' AND p.created_at >= ${from} AND p.created_at < ${to} ${inGroups}
+       AND NOT EXISTS (SELECT 1 FROM membership_periods q WHERE q.membership_id = p.membership_id AND q.id < p.id)`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
 /** Paid periods created in [from, to) that followed an earlier period of the same membership. */
 export async function countRenewals(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
   if (groupIds?.length === 0) return 0;

@@ -46,6 +46,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      referralRewardDays: null,
     });
 
     const updated = await updateGroupSettings(deps, {
@@ -63,13 +64,14 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      referralRewardDays: null,
     });
     const stored = (await deps.store.groups.get(g.id))!;
     expect(stored.graceMs).toBe(48 * HOUR_MS);
     expect(stored.reminderOffsetsMs).toEqual([72 * HOUR_MS, 24 * HOUR_MS]);
     expect(stored.refundWindowHours).toBe(72);
     expect(describeSettings(stored)).toBe(
-      'grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off',
+      'grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, referral reward default',
     );
 
     const audit = (await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings');
@@ -96,6 +98,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      referralRewardDays: null,
     });
   });
 
@@ -106,7 +109,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       [
         {},
         'invalid_input',
-        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername$/,
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername, referralRewardDays$/,
       ],
       [{ graceHours: -1 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720 \(got "-1"\)$/],
       [{ graceHours: 721, refundWindowHours: 72 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720/],
@@ -118,6 +121,8 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       [{ intruders: 'kick' }, 'invalid_input', /^intruder policy must be report, remove or ignore \(got "kick"\)$/],
       [{ refundWindowHours: 10_000 }, 'invalid_input', /^refund window must be a whole number of hours from 0 to 720/],
       [{ joinMode: 'manual' }, 'invalid_input', /^join mode must be auto, review or door \(got "manual"\)$/],
+      [{ referralRewardDays: 366 }, 'invalid_input', /^referral reward must be a whole number of days from 0 to 365, or default \(got "366"\)$/],
+      [{ referralRewardDays: -1, graceHours: 2 }, 'invalid_input', /^referral reward must be a whole number of days from 0 to 365, or default/],
       // Pay at the door needs Telegram's join-request queries (this is a playground group).
       [{ joinMode: 'door', graceHours: 2 }, 'invalid_input', /^join mode door needs Telegram's join-request queries; group \d+ is a playground group/],
     ];

@@ -184,9 +184,15 @@ describe.each(DIALECTS)('conversation engine (%s)', (dialect) => {
     const r = await say(`/start plan-${planId}`, 'deep');
     expect(r[0]!.type).toBe('image');
     const referrer = (await deps.store.accounts.find('playground', 'deep'))!;
+    // The playground has no deep links: the code to type comes with /invite-friends.
+    const invite = textOf(await say('/invite-friends', 'deep'));
+    const code = /邀请码 ([A-Z0-9]{8})/.exec(invite)![1]!;
+    // A sequential account id is no longer a referral (it could be walked).
     await say(`/start ref-${referrer.id}`, 'friend');
+    expect((await deps.store.accounts.find('playground', 'friend'))!.referredBy).toBeNull();
+    expect(textOf(await say(`/start ref-${code}`, 'friend'))).toMatch(/^Welcome! Alice invited you\./);
     expect((await deps.store.accounts.find('playground', 'friend'))!.referredBy).toBe(referrer.id);
-    await say(`/start ref-${referrer.id}`, 'deep');
+    expect(textOf(await say(`/start ref-${code}`, 'deep'))).toMatch(/^That is your own invite code/);
     expect((await deps.store.accounts.find('playground', 'deep'))!.referredBy).toBeNull();
   });
 

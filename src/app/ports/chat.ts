@@ -112,6 +112,12 @@ export interface ChatGateway {
    * the group was bound; WeChat: the room's member list). Absent: the platform cannot list anyone.
    */
   rosterSnapshot?(chatId: string): Promise<RosterPerson[]>;
+  /**
+   * A link that opens a private chat with the bot and hands it `payload` (Telegram's deep link
+   * `https://t.me/<bot>?start=<payload>`, payload ≤ 64 of [A-Za-z0-9_-]). Absent: the platform has none
+   * (WeChat: people type a code instead).
+   */
+  startLink?(payload: string): Promise<string>;
   /** Pay at the door: a shared link anyone may use to ask to join the chat (Telegram: a join-request link). */
   doorLink?(chatId: string): Promise<string>;
   /**

@@ -145,6 +145,7 @@ export type GroupSettingsPatch = Partial<
     | 'reviewTimeoutAction'
     | 'autoApproveWhenRulesPass'
     | 'requireUsername'
+    | 'referralRewardDays'
   >
 >;
 
@@ -180,6 +181,48 @@ export interface ReviewCounts {
   meanDecisionMs: number | null;
 }
 
+/** What became of one referral in one group (src/app/referrals.ts). */
+export type ReferralRewardStatus = 'booked' | 'canceled' | 'skipped' | 'clawed_back';
+
+export interface ReferralReward {
+  id: number;
+  referrerId: number;
+  referredId: number;
+  groupId: number;
+  /** The referred person's first paid order in the group. */
+  orderId: string | null;
+  status: ReferralRewardStatus;
+  /** Why it was skipped or canceled (self, cycle, existing_member, referrer_not_member, …). */
+  reason: string | null;
+  days: number;
+  /** The referrer's comp period the reward added (booked rewards). */
+  periodId: number | null;
+  /** What a clawback took back (the reward's unused part). */
+  clawedBackMs: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Referral rewards counted (GET /api/stats, /metrics): one definition, one statement. */
+export interface ReferralCounts {
+  booked: number;
+  /** Days the booked rewards gave. */
+  days: number;
+  canceled: number;
+  skipped: number;
+  clawedBack: number;
+}
+
+export interface TopReferrer {
+  accountId: number;
+  displayName: string | null;
+  platform: string;
+  platformUserId: string;
+  /** People whose referral earned a booked reward. */
+  referred: number;
+  days: number;
+}
+
 export interface Repos {
   accounts: {
     /** Creates the account on first contact; later calls refresh display name and locale when given, and the username when not undefined. */
@@ -190,8 +233,6 @@ export interface Repos {
     get(id: number): Promise<Account | null>;
     find(platform: Platform, platformUserId: string): Promise<Account | null>;
     setOwner(accountId: number): Promise<void>;
-    /** Records who referred this account, only if nobody has yet. */
-    setReferrer(accountId: number, referrerId: number): Promise<void>;
     listOwners(): Promise<Account[]>;
   };
   ownerClaims: {
@@ -382,6 +423,8 @@ export interface Repos {
     take(accountId: number, kind: string, now: number, windowMs: number): Promise<{ send: boolean; coalesced: number }>;
   };
   periods: {
+    /** A period with no order (a comp: owner extend, referral reward); returns its id. */
+    insert(p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<number>;
     /** False when this (order, group) already has its period: the third exactly-once guard. */
     insertIfAbsent(p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<boolean>;
     listForMembership(membershipId: number): Promise<MembershipPeriod[]>;
@@ -458,7 +501,44 @@ export interface Repos {
     /** The groups in which this account has had its refund on request. */
     groupsRequested(accountId: number): Promise<number[]>;
   };
+  /** Referral codes and rewards (issue 16 part 3; src/app/referrals.ts). */
+  referrals: {
+    /** Gives the account `code` only if it has none and nobody else has it; true when set. */
+    setCode(accountId: number, code: string): Promise<boolean>;
+    findByCode(code: string): Promise<Account | null>;
+    /** Records who referred the account (and when), only if nobody has yet and not itself; true when this call did. */
+    setReferrer(accountId: number, referrerId: number, now: number): Promise<boolean>;
+    /** Whether the account ever had an order paid (refunded ones too). */
+    hasPaidOrder(accountId: number): Promise<boolean>;
+    isBannedAnywhere(accountId: number): Promise<boolean>;
+    /** Referred people with a paid period whose group's refund window has passed, and no reward row in that group yet. */
+    due(now: number, limit: number): Promise<Array<{ referredId: number; referrerId: number; groupId: number }>>;
+    /** Null when (referrer, referred, group) has its row already: nothing written (the exactly-once guard). */
+    insertReward(
+      r: Pick<ReferralReward, 'referrerId' | 'referredId' | 'groupId' | 'orderId' | 'status' | 'reason' | 'days'>,
+      now: number,
+    ): Promise<number | null>;
+    updateReward(id: number, patch: Partial<Pick<ReferralReward, 'status' | 'periodId' | 'clawedBackMs' | 'reason'>>, now: number): Promise<void>;
+    /** Booked rewards whose referred order this is. */
+    bookedForOrder(orderId: string): Promise<ReferralReward[]>;
+    list(q: { referrerId?: number; referredId?: number }): Promise<ReferralReward[]>;
+    /** One member's figures: people they referred, rewards booked, days those give. */
+    summary(referrerId: number): Promise<{ referred: number; rewarded: number; daysEarned: number }>;
+    /** Referrers by days earned in these groups (all groups when absent). */
+    top(groupIds: number[] | undefined, limit: number): Promise<TopReferrer[]>;
+    stats(groupIds?: number[]): Promise<ReferralCounts>;
+  };
+  /** The owners' daily digest (issue 16 part 5; src/app/digest.ts). */
+  digests: {
+    /** Owners with the digest on and no decision for local day `day` (YYYY-MM-DD) yet. */
+    due(day: string): Promise<Account[]>;
+    /** Conditional: true for the one call that decided this owner's day. */
+    mark(accountId: number, day: string, sent: boolean, now: number): Promise<boolean>;
+    setOff(accountId: number, off: boolean): Promise<void>;
+  };
   stats: {
+    /** Paid periods created in [from, to) that were the first period of their membership (orders counted once). */
+    newMembers(from: number, to: number, groupIds?: number[]): Promise<number>;
     /** `groupIds` (here and below): only those groups; absent: every group. */
     activeMembers(groupIds?: number[]): Promise<number>;
     membersByStatus(): Promise<Array<{ status: string; count: number }>>;

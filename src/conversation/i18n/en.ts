@@ -112,7 +112,7 @@ export const en = {
   'button.renew': 'Renew',
   'button.orders': 'My orders',
   'help.member':
-    'Send /plans to see the plans, /status for your membership, /renew to renew, /orders for your orders, /paysupport for help with a payment. In a list, reply with a number to pick.',
+    'Send /plans to see the plans, /status for your membership, /renew to renew, /orders for your orders, /paysupport for help with a payment, /invite-friends to invite friends and /referrals for what that earned you. In a list, reply with a number to pick.',
   'help.unknown': 'Sorry, I did not understand that.',
   'choice.out_of_range': 'Please reply with a number from 1 to {max}.',
   'refund.requested':
@@ -133,7 +133,7 @@ export const en = {
   broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
   'owner.help':
-    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /refundwindow <group> <hours>, /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>].',
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /refundwindow <group> <hours>, /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>]. Growth: /referrals (top referrers), /digest on|off (your daily digest).',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',
@@ -346,6 +346,38 @@ export const en = {
   'telegram.stars_not_payable': 'This order can no longer be paid. Send /plans to start again.',
   'telegram.stars_already_paid': 'This order is already paid.',
   'telegram.stars_wrong_payer': 'This invoice belongs to someone else. Send /plans to get your own.',
+  // Referral rewards (issue 16 part 3)
+  'referral.invite_link':
+    'Invite friends: when someone you invite pays for a group you are a member of, you get free days there (once per friend, after the refund window). Share your link: {link}\nOr they can send me your code: 邀请码 {code}',
+  'referral.invite_code':
+    'Invite friends: when someone you invite pays for a group you are a member of, you get free days there (once per friend, after the refund window). Ask them to send me, before they pay: 邀请码 {code}',
+  'referral.recorded': 'Welcome! {name} invited you.',
+  'referral.refused.invalid': 'That is not an invite code. A code has 8 letters and digits, e.g. 邀请码 ABCD2345.',
+  'referral.refused.unknown': 'That invite code cannot be used.',
+  'referral.refused.self': 'That is your own invite code: share it with your friends.',
+  'referral.refused.already': 'You were already invited by someone; the first invitation is the one that counts.',
+  'referral.refused.existing': 'Invite codes are for people who have not paid yet, so this one was not recorded.',
+  'referral.refused.cycle': 'You invited this person yourself, so their code cannot count for you.',
+  'referral.rewarded':
+    'Thank you for inviting {name}! {days, plural, one {# day was} other {# days were}} added to your membership of "{group}", which now runs until {expiresAt}.',
+  'referral.clawed_back':
+    'The payment of {name}, whom you invited, was refunded, so your reward in "{group}" was taken back ({days, plural, one {# unused day} other {# unused days}}).',
+  'referral.summary':
+    'You invited {referred, plural, one {# person} other {# people}}; {rewarded, plural, one {# reward} other {# rewards}} earned you {days, plural, one {# day} other {# days}}. Send /invite-friends for your link.',
+  'referral.top': 'Top referrers in your groups:\n{lines}',
+  'referral.top_line': '{n}. {name}: {referred, plural, one {# person} other {# people}}, {days, plural, one {# day} other {# days}}',
+  'referral.top_none': 'Nobody in your groups has earned a referral reward yet.',
+  // The owner's daily digest (issue 16 part 5)
+  'owner.digest_on': 'Your daily digest is on: every day at {hour}:00 you get yesterday in your groups (nothing on a quiet day).',
+  'owner.digest_off': 'Your daily digest is off. Send /digest on to get it again.',
+  'digest.heading': 'Your digest for {day}:',
+  'digest.body': '{text}',
+  'digest.revenue': 'Revenue: {revenue}',
+  'digest.new_members': 'New members: {count}',
+  'digest.renewals': 'Renewals: {count}',
+  'digest.lapsed': 'Lapsed: {count}',
+  'digest.review_queue': 'Waiting for your review: {count}',
+  'digest.dead_letters': 'Jobs given up on (dead letters): {count}',
 } as const;
 
 export type MessageKey = keyof typeof en;

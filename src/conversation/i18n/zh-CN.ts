@@ -105,7 +105,8 @@ export const zhCN: Record<MessageKey, string> = {
   'button.status': '我的会员',
   'button.renew': '续费',
   'button.orders': '订单',
-  'help.member': '发送 套餐 查看套餐，我的会员 查看会员状态，续费 续期，订单 查看订单，支付帮助 获取付款帮助。列表中回复序号即可选择。',
+  'help.member':
+    '发送 套餐 查看套餐，我的会员 查看会员状态，续费 续期，订单 查看订单，支付帮助 获取付款帮助，邀请好友 获取邀请码，我的邀请 查看邀请奖励。列表中回复序号即可选择。',
   'help.unknown': '抱歉，没有看懂。',
   'choice.out_of_range': '请回复 1 到 {max} 之间的序号。',
   'refund.requested': '您在「{group}」的 {amount} 退款正在办理。该订单所购、尚未使用的天数随之结束；款项退回时会再通知您。',
@@ -124,7 +125,7 @@ export const zhCN: Record<MessageKey, string> = {
   broadcast: '📣 {group}：{text}',
   'owner.claimed': '您已成为群主。发送 /ownerhelp 查看可用命令。',
   'owner.help':
-    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称> [stars=<星数>]，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/refundwindow <群> <小时数>，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号。入群审核：/joinmode <群> auto|review，/questions <群> [add <问题>|remove <编号>|list]，/applications，通过 <编号> [原因]，拒绝 <编号> <原因>，/blacklist [<群>|all add user|account|name <值> [原因] | remove <条目>]。',
+    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称> [stars=<星数>]，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/refundwindow <群> <小时数>，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号。入群审核：/joinmode <群> auto|review，/questions <群> [add <问题>|remove <编号>|list]，/applications，通过 <编号> [原因]，拒绝 <编号> <原因>，/blacklist [<群>|all add user|account|name <值> [原因] | remove <条目>]。增长：/referrals（邀请排行），/digest on|off（每日简报）。',
   'owner.usage': '用法：{usage}',
   'owner.error': '操作失败：{reason}',
   'owner.groups_none': '您还没有群。',
@@ -323,4 +324,33 @@ export const zhCN: Record<MessageKey, string> = {
   'telegram.stars_not_payable': '此订单已无法支付。请发送 /plans 重新开始。',
   'telegram.stars_already_paid': '此订单已支付。',
   'telegram.stars_wrong_payer': '这张账单属于其他人。请发送 /plans 获取您自己的账单。',
+  // 邀请有礼（issue 16 第 3 部分）
+  'referral.invite_link':
+    '邀请好友：您邀请的人付费加入您所在的群后，您在该群的会员将获赠天数（每位好友一次，退款期过后发放）。分享您的链接：{link}\n或请对方把邀请码发给我：邀请码 {code}',
+  'referral.invite_code':
+    '邀请好友：您邀请的人付费加入您所在的群后，您在该群的会员将获赠天数（每位好友一次，退款期过后发放）。请对方在付款前把这句话发给我：邀请码 {code}',
+  'referral.recorded': '欢迎！您是 {name} 邀请来的。',
+  'referral.refused.invalid': '这不是邀请码。邀请码由 8 位字母和数字组成，例如：邀请码 ABCD2345。',
+  'referral.refused.unknown': '该邀请码无法使用。',
+  'referral.refused.self': '这是您自己的邀请码，请分享给好友。',
+  'referral.refused.already': '您已经被其他人邀请过，以第一次邀请为准。',
+  'referral.refused.existing': '邀请码只适用于尚未付费的新朋友，本次未记录。',
+  'referral.refused.cycle': '此人是您邀请来的，他的邀请码不能再算作邀请您。',
+  'referral.rewarded': '感谢您邀请 {name}！您在「{group}」的会员已获赠 {days} 天，有效期至 {expiresAt}。',
+  'referral.clawed_back': '您邀请的 {name} 的付款已退款，您在「{group}」获赠的奖励已收回（未使用的 {days} 天）。',
+  'referral.summary': '您共邀请了 {referred} 人，获得 {rewarded} 次奖励，共 {days} 天。发送 邀请好友 获取您的邀请码。',
+  'referral.top': '您的群的邀请排行：\n{lines}',
+  'referral.top_line': '{n}. {name}：邀请 {referred} 人，获赠 {days} 天',
+  'referral.top_none': '您的群里还没有人获得邀请奖励。',
+  // 群主每日简报（issue 16 第 5 部分）
+  'owner.digest_on': '每日简报已开启：每天 {hour}:00 发送您的群前一天的情况（没有变化的日子不发送）。',
+  'owner.digest_off': '每日简报已关闭。发送 /digest on 可重新开启。',
+  'digest.heading': '{day} 简报：',
+  'digest.body': '{text}',
+  'digest.revenue': '收入：{revenue}',
+  'digest.new_members': '新会员：{count}',
+  'digest.renewals': '续费：{count}',
+  'digest.lapsed': '到期流失：{count}',
+  'digest.review_queue': '待审核：{count}',
+  'digest.dead_letters': '已放弃的任务（死信）：{count}',
 };

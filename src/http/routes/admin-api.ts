@@ -13,6 +13,7 @@ import { Cursors, pageLimit } from '../../app/paging.ts';
 import { requestRefund } from '../../app/refunds.ts';
 import { approveApplication, listApplications, rejectApplication } from '../../app/review.ts';
 import { computeStats } from '../../app/stats.ts';
+import { topReferrers } from '../../app/referrals.ts';
 import { invalid, notFound } from '../../domain/errors.ts';
 import { isMembershipStatus, MEMBERSHIP_STATUSES, type MembershipStatus } from '../../domain/membership.ts';
 import { formatMinor } from '../../domain/money.ts';
@@ -267,6 +268,21 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
         detail: e.detail,
       })),
       nextCursor: rows.length > limit ? cursors.encode('audit', { id: items[items.length - 1]!.id }) : null,
+    };
+  });
+  // Issue 16: the top referrers (booked rewards, by days earned); `limit` 1–100, default 10.
+  app.get('/api/referrals', async (req) => {
+    const q = parseInput(z.object({ limit: z.coerce.number().int().min(1).max(100).optional() }).strict(), req.query);
+    const top = await topReferrers(a, actor, q.limit ?? 10);
+    return {
+      items: top.map((r) => ({
+        accountId: r.accountId,
+        platform: r.platform,
+        userId: r.platformUserId,
+        name: r.displayName,
+        referred: r.referred,
+        days: r.days,
+      })),
     };
   });
   app.get('/api/stats', async () => {

@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
 import { autoRenewFigures } from '../../app/stats.ts';
+import { referralFigures } from '../../app/referrals.ts';
 
 export function createMetricsRegistry(deps: HttpDeps): Registry {
   const registry = new Registry();
@@ -58,6 +59,23 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
       this.set({ kind: 'members' }, f.members);
       this.set({ kind: 'share' }, f.share);
       this.set({ kind: 'failed_renewals' }, f.failedRenewals);
+    },
+  });
+
+  // Issue 16: the same definition as GET /api/stats's `referrals` (app/referrals.ts referralFigures), one query.
+  new Gauge({
+    name: 'gatekeeper_referral_rewards',
+    help: 'Referral rewards by outcome (kind: booked, canceled, skipped, clawed_back) and the days booked rewards gave (kind: days).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    async collect() {
+      const r = await referralFigures(store);
+      this.reset();
+      this.set({ kind: 'booked' }, r.booked);
+      this.set({ kind: 'days' }, r.days);
+      this.set({ kind: 'canceled' }, r.canceled);
+      this.set({ kind: 'skipped' }, r.skipped);
+      this.set({ kind: 'clawed_back' }, r.clawedBack);
     },
   });
 

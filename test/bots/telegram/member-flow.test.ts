@@ -111,11 +111,16 @@ describe.each(DIALECTS)('Telegram member story (%s)', (dialect) => {
     await h.until(() => emu.messagesTo(alice.id).some((m) => m.photo), 'the QR photo');
     expect(emu.messagesTo(alice.id).find((m) => m.photo)!.caption).toContain('Yearly: 99.00 CNY');
 
-    // A referral link records who sent the newcomer.
+    // A referral link (issue 16: /invite-friends gives the deep link with the person's code) records who sent the newcomer.
     const aliceAccount = (await store.accounts.find('telegram', String(alice.id)))!;
+    emu.sendText(alice, '/invite-friends');
+    await h.until(() => h.texts(alice.id).some((x) => x.includes('Share your link')), 'invite link');
+    const link = /https:\/\/t\.me\/(\w+)\?start=(ref-[A-Z0-9]{8})/.exec(h.texts(alice.id).find((x) => x.includes('Share your link'))!)!;
+    expect(link[1]).toBe(emu.bot.username);
     const bob = emu.addUser('Bob');
-    emu.sendText(bob, `/start ref-${aliceAccount.id}`);
+    emu.sendText(bob, `/start ${link[2]}`);
     await h.until(() => h.texts(bob.id).some((x) => x.includes('Hi Bob!')), 'bob welcomed');
+    expect(h.texts(bob.id).some((x) => x.includes('Welcome! Alice invited you.'))).toBe(true);
     expect((await store.accounts.find('telegram', String(bob.id)))!.referredBy).toBe(aliceAccount.id);
 
     emu.sendText(alice, '/orders');
