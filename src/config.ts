@@ -225,6 +225,7 @@ const Env = z.object({
   ORDER_TTL_MINUTES: int(1, 1440).default(15),
   GRACE_HOURS: int(0, 24 * 30).default(24),
   REVIEW_WINDOW_HOURS: int(1, 24 * 30).default(72),
+  CONSOLE_SESSION_DAYS: int(1, 365).default(7),
   REMINDER_OFFSETS_HOURS: z
     .string()
     .default('72,24,0')
@@ -313,6 +314,8 @@ export interface Config {
   graceMs: number;
   /** Join review (issue 17): how long a paid person waits for a decision before the group's timeout action. */
   reviewWindowHours: number;
+  /** The owner console (issue 15): days a session lasts without use. */
+  consoleSessionDays: number;
   reminderOffsetsMs: number[];
   sweepCron: string;
   wechatpay: WechatPayConfig | null;
@@ -504,6 +507,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     orderTtlMs: e.ORDER_TTL_MINUTES * 60_000,
     graceMs: e.GRACE_HOURS * 3_600_000,
     reviewWindowHours: e.REVIEW_WINDOW_HOURS,
+    consoleSessionDays: e.CONSOLE_SESSION_DAYS,
     reminderOffsetsMs: e.REMINDER_OFFSETS_HOURS.map((h) => h * 3_600_000),
     sweepCron: e.SWEEP_CRON,
     wechatpay,
@@ -588,6 +592,7 @@ export function appSettings(config: Config): AppSettings {
     orderTtlMs: config.orderTtlMs,
     defaultGraceMs: config.graceMs,
     reviewWindowHours: config.reviewWindowHours,
+    consoleSessionDays: config.consoleSessionDays,
     defaultReminderOffsetsMs: config.reminderOffsetsMs,
     defaultLocale: config.defaultLocale,
     tzDisplay: config.tzDisplay,

@@ -15,6 +15,7 @@ import { updateGroupSettings } from '../app/group-settings.ts';
 import { MAX_REFUND_REASON, planRefundWindow, requestRefundOnRequest } from '../app/refund-window.ts';
 import { confirmRemove, dryRun, listWhitelist, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
 import { computeStats } from '../app/stats.ts';
+import { issueLoginLink } from '../app/console-auth.ts';
 import {
   addBlacklist,
   addQuestion,
@@ -811,6 +812,16 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     run: async (ctx, input) => {
       const o = await requestRefund(ctx.deps, { actor: ctx.actor, ...input });
       ctx.text('owner.refund_requested', { id: o.id });
+    },
+  }),
+  console: command({
+    usage: '/console',
+    parse: () => ({}),
+    run: async (ctx) => {
+      // Only an account reaches here (owner commands come from chat); the link signs in as that owner.
+      if (ctx.actor.kind !== 'account') return;
+      const link = await issueLoginLink(ctx.deps, ctx.actor, ctx.actor.accountId);
+      ctx.text('owner.console_link', { url: link.url, expiresAt: link.expiresAt });
     },
   }),
   stats: command({

@@ -24,6 +24,7 @@ export const OWNER_COMMANDS = [
   'joinmode',
   'questions',
   'blacklist',
+  'console',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
 
@@ -131,6 +132,8 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     if ((OWNER_COMMANDS as readonly string[]).includes(command)) return { kind: 'owner', command: command as OwnerCommand, args, rest };
     return { kind: 'unknown' };
   }
+  // The owner console's sign-in link (issue 15): 控制台 on WeChat, which has no slash commands.
+  if (/^(控制台|管理后台)$/.test(text)) return { kind: 'owner', command: 'console', args: [], rest: '' };
   for (const [re, intent] of KEYWORDS) if (re.test(text)) return intent;
   const refund = /^退款(?:[\s:：,，]+([\s\S]*))?$/.exec(text);
   if (refund) {

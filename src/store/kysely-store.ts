@@ -69,6 +69,9 @@ import { getClaim, getScope, grantScope, insertClaim, listOwners, redeemClaim, s
 import {
   countActiveMembers,
   countChurn,
+  countExpiring,
+  countHeldOrders,
+  countNewMembers,
   countMembersByStatus,
   countOrdersByStatus,
   countRenewals,
@@ -87,6 +90,7 @@ import {
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
+import { consoleRepo } from './console-repository.ts';
 import { subscriptionsRepo } from './subscriptions-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
@@ -122,6 +126,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     review: reviewRepo(db),
     roster: rosterRepo(db),
     refundRequests: refundRequestsRepo(db),
+    console: consoleRepo(db),
     subscriptions: subscriptionsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
@@ -226,6 +231,9 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       revenueByCurrency: (f, t, g) => revenueByCurrency(db, f, t, g),
       renewals: (f, t, g) => countRenewals(db, f, t, g),
       churn: (f, t, g) => countChurn(db, f, t, g),
+      newMembers: (f, t, g) => countNewMembers(db, f, t, g),
+      expiring: (f, t, g) => countExpiring(db, f, t, g),
+      heldOrders: (g) => countHeldOrders(db, g),
       refundsOnRequest: (f, t, g) => refundsOnRequest(db, f, t, g),
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),

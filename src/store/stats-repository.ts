@@ -138,3 +138,40 @@ export async function refundsOnRequest(
     .execute();
   return rows.map((r) => ({ currency: r.currency, count: Number(r.count), amountMinor: Number(r.amount) }));
 }
+
+/** Memberships first created in [from, to): people who joined a group for the first time. */
+export async function countNewMembers(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  let q = db
+    .selectFrom('memberships')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('created_at', '>=', from)
+    .where('created_at', '<', to);
+  if (groupIds !== undefined) q = q.where('group_id', 'in', groupIds);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+/** Active memberships whose paid time ends in [from, to). */
+export async function countExpiring(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  let q = db
+    .selectFrom('memberships')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'active')
+    .where('expires_at', '>=', from)
+    .where('expires_at', '<', to);
+  if (groupIds !== undefined) q = q.where('group_id', 'in', groupIds);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+/** Orders held for review (status `review`); with `groupIds`, those whose plan opens one of them. */
+export async function countHeldOrders(db: Kysely<Database>, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  let q = db
+    .selectFrom('orders')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'review');
+  if (groupIds !== undefined)
+    q = q.where('plan_id', 'in', db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', groupIds));
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
