@@ -81,6 +81,16 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:
 dl.facts dt{color:var(--muted);font-size:.85rem}
 dl.facts dd{margin:0}
 .list-m{display:none}
+.panel>h2:first-child{margin-top:0}
+.panel>p:first-child{margin-top:0}
+.panel>p:last-child{margin-bottom:0}
+.status{white-space:nowrap}
+.row{display:flex;gap:8px;flex-wrap:wrap;align-items:center;margin-top:10px}
+.row form{display:flex;gap:8px;flex-wrap:wrap;align-items:center;margin:0}
+.row form input{width:auto;flex:1 1 160px;margin:0}
+#held .card,#applications .card{margin-bottom:10px;box-shadow:none;border:1px solid var(--line)}
+#held .card:last-child,#applications .card:last-child{margin-bottom:0}
+.confirm .row{justify-content:center}
 .pager{margin-top:12px;display:flex;justify-content:flex-end}
 .signin{max-width:420px;margin:10vh auto;text-align:center}
 .signin .card{padding:24px}
@@ -90,6 +100,9 @@ dl.facts dd{margin:0}
   .list-m{display:block}
   .list-m .item{display:block;padding:10px 4px;border-bottom:1px solid var(--line);color:var(--ink)}
   .list-m .item .line2{color:var(--muted);font-size:.85rem}
+  table.stack thead{display:none}
+  table.stack tr{display:block;padding:8px 0;border-bottom:1px solid var(--line)}
+  table.stack td{display:inline;border:0;padding:0 8px 0 0}
 }
 @media (min-width:701px){
   .cards{grid-template-columns:repeat(4,1fr)}

@@ -486,7 +486,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
       ${actions}
       <h2>${t('periods_heading')}</h2>
       <div class="panel">
-        <table>
+        <table class="stack">
           <thead>
             <tr>
               <th>${t('col_kind')}</th>
@@ -521,7 +521,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   const auditRows = (locale: string, rows: Awaited<ReturnType<typeof memberDetail>>['audit']) => {
     const t = tr(locale);
     if (rows.length === 0) return html`<p class="muted">${t('none')}</p>`;
-    return html`<table id="audit-table">
+    return html`<table id="audit-table" class="stack">
       <thead>
         <tr>
           <th>${t('col_when')}</th>
@@ -586,7 +586,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   const orderRows = (locale: string, orders: Order[], refunded: Map<string, number>) => {
     const t = tr(locale);
     if (orders.length === 0) return html`<p class="muted">${t('none')}</p>`;
-    return html`<table id="orders-table">
+    return html`<table id="orders-table" class="stack">
       <thead>
         <tr>
           <th>${t('col_order')}</th>
