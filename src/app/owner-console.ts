@@ -21,7 +21,7 @@ export interface MemberFilter {
   status?: string | undefined;
   /** Active members whose paid time ends within this many days. */
   expiringWithinDays?: number | undefined;
-  /** A display name (part of it) or a platform user id. */
+  /** Part of a display name or of a platform user id, any case. */
   search?: string | undefined;
   afterId?: number | undefined;
   limit?: number;

@@ -118,7 +118,7 @@ export interface MembershipPageQuery {
   expiresBefore?: number;
   /** Only these groups (an owner's scope); an empty list matches nothing. */
   groupIds?: number[];
-  /** Display name containing this text (any case), or the platform user id equal to it. */
+  /** Display name or platform user id containing this text (any case; % and _ match themselves). */
   search?: string;
   afterId?: number;
   limit: number;
@@ -144,8 +144,9 @@ export async function pageMemberships(db: Kysely<Database>, q: MembershipPageQue
   if (q.search !== undefined && q.search !== '') {
     // LIKE with the wildcards in the text escaped, so "50%" finds "50%" and not everything.
     const like = `%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const search = q.search;
-    query = query.where((eb) => eb.or([eb(sql`LOWER(a.display_name)`, 'like', sql`${like} ESCAPE '\\'`), eb('a.platform_user_id', '=', search)]));
+    query = query.where((eb) =>
+      eb.or([eb(sql`LOWER(a.display_name)`, 'like', sql`${like} ESCAPE '\\'`), eb(sql`LOWER(a.platform_user_id)`, 'like', sql`${like} ESCAPE '\\'`)]),
+    );
   }
   const rows = await query.execute();
   return rows.map((r) => ({ ...toMembership(r), platform: r.platform as Platform, platformUserId: r.platform_user_id, displayName: r.display_name }));

@@ -250,6 +250,73 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
     });
   });
 
+  describe('finding members and orders', () => {
+    it('search by name (any case, wildcards taken literally) or platform id; filter by group, status and "expiring within N days"', async ({
+      t,
+      scene: { one, signIn, get, ownerA },
+    }) => {
+      const deps = t.service.deps;
+      const extra = await paid(t, '50%_off', 'room-1', '9.90', 'CNY');
+      let op = await signIn(null);
+      const ids = async (qs: string) => {
+        const body = (await get(op, `/console/members?${qs}`)).body;
+        const table = /id="members-table"[\s\S]*?<\/table>/.exec(body)?.[0] ?? '';
+        return [...new Set([...table.matchAll(/href="\/console\/members\/(\d+)"/g)].map((m) => Number(m[1])))];
+      };
+      expect(await ids('q=ANN')).toEqual([one.membershipId]);
+      expect(await ids('q=ann')).toEqual([one.membershipId]);
+      expect(await ids(`q=${encodeURIComponent('50%')}`)).toEqual([extra.membershipId]);
+      expect(await ids('q=%25')).toEqual([extra.membershipId]);
+      expect(await ids('q=_')).toEqual([extra.membershipId]);
+      expect(await ids(`group=${one.groupId}&status=active`)).toEqual([one.membershipId, extra.membershipId]);
+      expect(await ids('status=banned')).toEqual([]);
+      expect(await ids('expiring=7')).toEqual([]);
+      await t.clock.advance(25 * 86_400_000);
+      op = await signIn(null); // the old session lapsed (7 days idle)
+      expect((await ids('expiring=7')).sort()).toEqual(
+        [
+          one.membershipId,
+          extra.membershipId,
+          (await deps.store.memberships.list({ groupId: (await deps.store.groups.findByChat('playground', 'room-2'))!.id }))[0]!.id,
+        ].sort(),
+      );
+      // An owner's filter for a group not theirs is refused, not emptied.
+      const a = await signIn(ownerA);
+      const foreignGroup = (await deps.store.groups.findByChat('playground', 'room-2'))!.id;
+      const res = await get(a, `/console/members?group=${foreignGroup}`);
+      expect(res.statusCode).toBe(403);
+      expect(res.body).toContain(`group ${foreignGroup} is not one of your groups`);
+    });
+
+    it('bad input: an unknown status, a day count that is not a number, a date that is not a date: one clear line', async ({ scene: { signIn, get } }) => {
+      const op = await signIn(null);
+      for (const [url, line] of [
+        ['/console/members?status=gone', 'unknown status &#34;gone&#34;'],
+        ['/console/members?expiring=soon', '&#34;expiring within&#34; must be a whole number'],
+        ['/console/members?expiring=99999', '&#34;expiring within&#34; must be a whole number of days from 0 to 3660'],
+        ['/console/orders?status=lost', 'unknown order status &#34;lost&#34;'],
+        ['/console/orders?from=2026-02-30', '&#34;from&#34; must be a date like 2026-01-31'],
+        ['/console/orders?from=2026-02-01&to=2026-01-01', 'the &#34;from&#34; date must be before the &#34;to&#34; date'],
+      ] as const) {
+        const res = await get(op, url);
+        expect(res.statusCode, url).toBe(400);
+        expect(res.body, url).toContain(line);
+      }
+    });
+
+    it('orders filter by status, provider and the day they were made (in TZ_DISPLAY)', async ({ t, scene: { one, two, signIn, get } }) => {
+      const op = await signIn(null);
+      const ids = async (qs: string) =>
+        [...(await get(op, `/console/orders?${qs}`)).body.matchAll(/<a href="\/console\/orders\/([A-Za-z0-9_-]+)">/g)].map((m) => m[1]);
+      expect((await ids('status=paid')).sort()).toEqual([one.orderId, two.orderId].sort());
+      expect(await ids('status=refunded')).toEqual([]);
+      expect((await ids('provider=dev')).length).toBe(2);
+      const made = new Date(t.clock.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+      expect((await ids(`from=${made}&to=${made}`)).length).toBe(2);
+      expect(await ids('from=2030-01-01')).toEqual([]);
+    });
+  });
+
   describe('actions, each with a confirmation step', () => {
     it('extend asks first, then extends by the days given through the same use case as the CLI', async ({ t, scene: { one, ownerA, signIn, post, get } }) => {
       const a = await signIn(ownerA);
@@ -362,7 +429,7 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
       const page = await get(op, '/console');
       const api = (await t.service.app.inject({ method: 'GET', url: '/api/stats', headers: auth })).json();
       const series = JSON.parse(
-        /id="revenue-chart" data-series="([^"]+)"/.exec(page.body)![1]!.replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&#38;/g, '&'),
+        /id="revenue-chart"\s+data-series="([^"]+)"/.exec(page.body)![1]!.replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&#38;/g, '&'),
       );
       expect(series.labels).toEqual(api.daily.labels);
       expect(series.currency).toBe('CNY');
@@ -372,7 +439,16 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
       expect(monthDays.reduce((x: number, y: number) => x + y, 0)).toBe(api.revenue.find((r: { currency: string }) => r.currency === 'CNY').netMinor);
       expect(api.monthly.labels).toHaveLength(12);
       expect(api.daily.labels).toHaveLength(30);
-      expect(page.body).toContain(`<div class="v">${api.activeMembers}</div>`);
+      const card = (id: string) =>
+        new RegExp(`id="${id}"[\\s\\S]*?class="v">([\\s\\S]*?)</div>`)
+          .exec(page.body)![1]!
+          .replace(/<[^>]+>/g, '')
+          .trim();
+      expect(card('card-active')).toBe(String(api.activeMembers));
+      expect(card('card-new')).toBe(String(api.newMembers));
+      expect(card('card-review')).toBe(String(api.reviewQueue));
+      expect(card('card-dead')).toBe(String(api.deadLetters));
+      expect(card('card-revenue')).toBe('9.90 CNY · 5.00 USD');
       expect(page.body).toContain('Times are shown in Asia/Shanghai (UTC+8).');
       expect(page.body).toContain('src="/console/assets/uplot.min.js"');
       expect(page.body).not.toMatch(/<script>|<style>| style="/);

@@ -408,7 +408,7 @@ export interface Repos {
       expiresBefore?: number;
       /** Only these groups (an owner's scope). */
       groupIds?: number[];
-      /** Display name containing this text (any case), or exactly this platform user id. */
+      /** Display name or platform user id containing this text (any case). */
       search?: string;
       afterId?: number;
       limit: number;
