@@ -37,6 +37,13 @@ interface Browser {
   csrf: string;
 }
 
+/** What the tests read of an inject() response. */
+interface Res {
+  statusCode: number;
+  body: string;
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
 interface Scene {
   one: Paid;
   two: Paid;
@@ -45,12 +52,12 @@ interface Scene {
   say: (userId: string, text: string) => Promise<string>;
   /** Signs in with a fresh link for this account (null: the operator) and returns the cookie and CSRF token. */
   signIn: (accountId: number | null) => Promise<Browser>;
-  get: (b: Browser | null, url: string) => ReturnType<TestService['service']['app']['inject']>;
-  post: (b: Browser | null, url: string, form: Record<string, string>) => ReturnType<TestService['service']['app']['inject']>;
+  get: (b: Browser | null, url: string) => Promise<Res>;
+  post: (b: Browser | null, url: string, form: Record<string, string>) => Promise<Res>;
 }
 
-const cookieOf = (setCookie: string | string[] | undefined) => {
-  const line = (Array.isArray(setCookie) ? setCookie : [setCookie ?? '']).find((c) => c.startsWith('gk_console='))!;
+const cookieOf = (setCookie: string | string[] | number | undefined) => {
+  const line = (Array.isArray(setCookie) ? setCookie : [String(setCookie ?? '')]).find((c) => c.startsWith('gk_console='))!;
   return line;
 };
 
