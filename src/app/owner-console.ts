@@ -145,3 +145,24 @@ export async function reviewQueue(deps: AppDeps, actor: Actor) {
   ]);
   return { held, applications };
 }
+
+export interface PlanRow {
+  plan: Plan;
+  /** Per currency: paid orders and net money from the ledger. */
+  sales: Array<{ currency: string; orders: number; netMinor: number; refundsMinor: number }>;
+}
+
+/** Plans opening at least one of the actor's groups, on sale first, with their sales. */
+export async function consolePlans(deps: AppDeps, actor: Actor): Promise<PlanRow[]> {
+  const scope = await scopeOf(deps, actor);
+  const [plans, sales] = await Promise.all([deps.store.plans.list(), deps.store.stats.planSales(scopeFilter(scope))]);
+  return plans
+    .filter((p) => p.groupIds.some((id) => inScope(scope, id)))
+    .sort((x, y) => Number(y.active) - Number(x.active) || x.id - y.id)
+    .map((plan) => ({
+      plan,
+      sales: sales
+        .filter((s) => s.planId === plan.id)
+        .map((s) => ({ currency: s.currency, orders: s.orders, netMinor: s.netMinor, refundsMinor: s.refundsMinor })),
+    }));
+}

@@ -76,6 +76,7 @@ import {
   countOrdersByStatus,
   countRenewals,
   countWebhookOutcomes,
+  planSales,
   refundsOnRequest,
   revenueByCurrency,
 } from './stats-repository.ts';
@@ -234,6 +235,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       newMembers: (f, t, g) => countNewMembers(db, f, t, g),
       expiring: (f, t, g) => countExpiring(db, f, t, g),
       heldOrders: (g) => countHeldOrders(db, g),
+      planSales: (g) => planSales(db, g),
       refundsOnRequest: (f, t, g) => refundsOnRequest(db, f, t, g),
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),

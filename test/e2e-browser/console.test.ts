@@ -168,10 +168,16 @@ describe.each(VIEWPORTS)('the owner console in Chromium ($name)', (vp) => {
     await expectFitsWidth(page);
     await shot(page, '10-review-approved');
 
+    // ---- plans: the plans with their sales
+    await page.locator('nav.tabs a[href="/console/plans"]').click();
+    await page.locator('#plans-table').waitFor();
+    await expectFitsWidth(page);
+    await shot(page, '11-plans');
+
     // ---- sign out: the cookie no longer opens the console
     await page.locator('#sign-out').click();
     await page.locator('.signin').waitFor();
-    await shot(page, '11-signed-out');
+    await shot(page, '12-signed-out');
     await page.goto(`${base}/console/members`);
     await page.waitForURL(`${base}/console`);
     expect(await page.locator('.signin h1').textContent()).toBe(zh ? '群主控制台' : 'Owner console');

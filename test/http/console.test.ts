@@ -427,6 +427,57 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
     });
   });
 
+  describe('plans', () => {
+    it('lists the plans of the session’s groups with their sales; creates one; takes one off sale after confirming', async ({
+      t,
+      scene: { one, two, ownerA, signIn, get, post },
+    }) => {
+      const deps = t.service.deps;
+      const a = await signIn(ownerA);
+      const list = await get(a, '/console/plans');
+      expect(list.statusCode).toBe(200);
+      expect(list.body).toContain(`data-plan="${one.planId}"`);
+      expect(list.body).not.toContain(`data-plan="${two.planId}"`);
+      expect(/data-sales="\d+">([\s\S]*?)<\/td>/.exec(list.body)![1]!.trim()).toBe('1 order, 9.90 CNY');
+      const made = await post(a, '/console/plans', { _csrf: a.csrf, group: String(one.groupId), name: 'Yearly', price: '99', currency: 'cny', days: '365' });
+      expect(made.statusCode).toBe(303);
+      const yearly = (await deps.store.plans.list({ groupId: one.groupId })).find((p) => p.name === 'Yearly')!;
+      expect(yearly).toMatchObject({ priceMinor: 9900, currency: 'CNY', durationDays: 365, active: true });
+      const ask = await post(a, `/console/plans/${yearly.id}/disable`, { _csrf: a.csrf });
+      expect(ask.body).toContain('Take “Yearly” off sale?');
+      expect((await deps.store.plans.get(yearly.id))!.active).toBe(true);
+      expect((await post(a, `/console/plans/${yearly.id}/disable`, { _csrf: a.csrf, confirm: 'yes' })).statusCode).toBe(303);
+      expect((await deps.store.plans.get(yearly.id))!.active).toBe(false);
+      // Another owner's plan: not found, still on sale.
+      expect((await post(a, `/console/plans/${two.planId}/disable`, { _csrf: a.csrf, confirm: 'yes' })).statusCode).toBe(404);
+      expect((await deps.store.plans.get(two.planId))!.active).toBe(true);
+    });
+
+    it('bad input: a price of 9.999, no name, 0 days, another owner’s group: one clear line, nothing saved', async ({
+      t,
+      scene: { one, two, ownerA, signIn, post },
+    }) => {
+      const deps = t.service.deps;
+      const a = await signIn(ownerA);
+      const before = (await deps.store.plans.list()).length;
+      for (const [form, status, line] of [
+        [
+          { group: String(one.groupId), name: 'Odd', price: '9.999', currency: 'CNY', days: '30' },
+          400,
+          'price &#34;9.999&#34; has more than 2 decimal places for CNY',
+        ],
+        [{ group: String(one.groupId), name: '', price: '9.90', currency: 'CNY', days: '30' }, 400, 'plan name must be 1–100 characters'],
+        [{ group: String(one.groupId), name: 'Zero', price: '9.90', currency: 'CNY', days: '0' }, 400, 'days must be a whole number from 1 to'],
+        [{ group: String(two.groupId), name: 'Theirs', price: '9.90', currency: 'CNY', days: '30' }, 403, `group ${two.groupId} is not one of your groups`],
+      ] as const) {
+        const res = await post(a, '/console/plans', { _csrf: a.csrf, ...form });
+        expect(res.statusCode, form.name).toBe(status);
+        expect(res.body, form.name).toContain(line);
+      }
+      expect((await deps.store.plans.list()).length).toBe(before);
+    });
+  });
+
   describe('overview', () => {
     it('the figures and the chart series are the ones GET /api/stats gives; the chart library comes from our origin', async ({
       t,

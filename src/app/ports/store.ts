@@ -519,6 +519,10 @@ export interface Repos {
     expiring(from: number, to: number, groupIds?: number[]): Promise<number>;
     /** Orders held for review (status `review`). */
     heldOrders(groupIds?: number[]): Promise<number>;
+    /** Sales per plan and currency from the ledger: paid orders, charges, refunds, net. */
+    planSales(
+      groupIds?: number[],
+    ): Promise<Array<{ planId: number; currency: string; orders: number; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
     /** Refunds members asked for within a refund window, made in [from, to), per currency (each order once). */
     refundsOnRequest(from?: number, to?: number, groupIds?: number[]): Promise<Array<{ currency: string; count: number; amountMinor: number }>>;
     ordersByStatus(): Promise<Array<{ status: string; count: number }>>;

@@ -63,8 +63,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .status{display:inline-block;padding:1px 8px;border-radius:999px;font-size:.8rem;background:#eef2ff;color:#3538cd}
 .status.active,.status.paid{background:#e6f7ee;color:#136c3a}.status.grace,.status.review,.status.pending,.status.refund_pending,.status.awaiting_review{background:#fff4e5;color:#93370d}
 .status.expired,.status.revoked,.status.banned,.status.refunded{background:#fdeeee;color:#8a1f1f}
-form.filters{display:grid;grid-template-columns:1fr 1fr;gap:8px;align-items:end}
-form.filters .wide{grid-column:1/-1}
+.filters{display:grid;grid-template-columns:1fr 1fr;gap:8px;align-items:end}
+.filters .wide{grid-column:1/-1}
 label{display:block;font-size:.8rem;color:var(--muted);font-weight:600}
 input,select,textarea{width:100%;margin-top:3px;padding:9px 10px;border:1px solid #cfd4dc;border-radius:9px;font:inherit;background:#fff;color:var(--ink)}
 button,.btn{display:inline-block;padding:9px 16px;border:0;border-radius:9px;background:var(--blue);color:#fff;font:inherit;font-weight:600;cursor:pointer;text-align:center}
@@ -103,12 +103,14 @@ dl.facts dd{margin:0}
   table.stack thead{display:none}
   table.stack tr{display:block;padding:8px 0;border-bottom:1px solid var(--line)}
   table.stack td{display:inline;border:0;padding:0 8px 0 0}
+  table.stack td form{display:block;margin-top:6px}
+  table.stack td:empty{display:none}
 }
 @media (min-width:701px){
   .cards{grid-template-columns:repeat(4,1fr)}
   nav.tabs{order:0;width:auto}
-  form.filters{grid-template-columns:2fr 1fr 1fr 1fr auto}
-  form.filters .wide{grid-column:auto}
+  .filters{grid-template-columns:2fr 1fr 1fr 1fr auto}
+  .filters .wide{grid-column:auto}
   .actions{grid-template-columns:1fr 1fr}
 }
 `;

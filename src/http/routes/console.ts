@@ -14,15 +14,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkCsrf, type ConsoleSession, LoginRefused, redeemLoginLink, sessionFromToken, signOut } from '../../app/console-auth.ts';
 import { memberCsvHeader, memberCsvLine } from '../../app/members-csv.ts';
 import type { Order } from '../../app/model.ts';
+import { addPlan, disablePlan } from '../../app/catalog-admin.ts';
 import { approveOrder, banMember, checkExtendDays, extendMembership, removeMember, unbanMember } from '../../app/owners.ts';
-import { consoleGroups, listMembers, listOrders, memberDetail, orderDetail, reviewQueue } from '../../app/owner-console.ts';
+import { consoleGroups, consolePlans, listMembers, listOrders, memberDetail, orderDetail, reviewQueue } from '../../app/owner-console.ts';
 import type { MembershipView } from '../../app/ports.ts';
 import { requestRefund } from '../../app/refunds.ts';
 import { approveApplication, rejectApplication } from '../../app/review.ts';
 import { badgeFigures, computeStats, type RevenueSeries } from '../../app/stats.ts';
 import { resolveLocale } from '../../conversation/catalog.ts';
 import { createDateTimeFormatter, formatMoneyIn, zoneLabel } from '../../conversation/format.ts';
-import { DomainError, invalid } from '../../domain/errors.ts';
+import { DomainError, invalid, notFound } from '../../domain/errors.ts';
 import { MEMBERSHIP_STATUSES } from '../../domain/membership.ts';
 import { currencyExponent } from '../../domain/money.ts';
 import { ORDER_STATUSES } from '../../domain/order.ts';
@@ -115,6 +116,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
         members: t('nav_members'),
         orders: t('nav_orders'),
         review: t('nav_review'),
+        plans: t('nav_plans'),
         signOut: t('sign_out'),
         language: '',
       },
@@ -871,5 +873,125 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
     if (verb === 'approve') await approveApplication(a, { actor: s.actor, applicationId, ...(reason ? { reason } : {}) });
     else await rejectApplication(a, { actor: s.actor, applicationId, reason });
     return reply.redirect(`/console/review?done=app_${verb}`, 303);
+  });
+
+  // ---- plans (issue 15 part 5, first half): the plans of the session's groups with their sales; create, disable
+  app.get('/console/plans', async (req, reply) => {
+    const s = await need(req);
+    const locale = localeOf(req);
+    const t = tr(locale);
+    const [rows, groups] = await Promise.all([consolePlans(a, s.actor), consoleGroups(a, s.actor)]);
+    const done = query(req, 'done');
+    const notice = done && ['plan_add', 'plan_disable'].includes(done) ? html`<div class="notice" id="done">${t(`done_${done}`)}</div>` : '';
+    const groupName = new Map(groups.map((g) => [g.id, g.title]));
+    const body = html`${notice}
+      <h1>${t('plans_title')}</h1>
+      <div class="panel">
+        ${
+          rows.length === 0
+            ? html`<p class="muted">${t('plans_none')}</p>`
+            : html`<table id="plans-table" class="stack">
+                <thead>
+                  <tr>
+                    <th>#</th>
+                    <th>${t('col_plan')}</th>
+                    <th class="num">${t('col_price')}</th>
+                    <th>${t('col_group')}</th>
+                    <th>${t('col_sales')}</th>
+                    <th></th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${rows.map(
+                    ({ plan: p, sales }) =>
+                      html`<tr data-plan="${p.id}">
+                        <td>${p.id}</td>
+                        <td>${p.name} ${p.active ? '' : statusPill('expired', t('plan_disabled'))}</td>
+                        <td class="num">${money(locale, p.priceMinor, p.currency)} / ${t('days_n', { days: p.durationDays })}</td>
+                        <td>${p.groupIds.map((id) => groupName.get(id) ?? `#${id}`).join(', ')}</td>
+                        <td data-sales="${p.id}">
+                          ${
+                            sales.length === 0
+                              ? '—'
+                              : sales.map((x) => t('sales_line', { orders: x.orders, amount: money(locale, x.netMinor, x.currency) })).join(' · ')
+                          }
+                        </td>
+                        <td>
+                          ${
+                            p.active
+                              ? postForm(
+                                  `/console/plans/${p.id}/disable`,
+                                  s.csrfToken,
+                                  html`<button type="submit" class="secondary" data-disable="${p.id}">${t('action_disable')}</button>`,
+                                )
+                              : ''
+                          }
+                        </td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>`
+        }
+      </div>
+      <h2>${t('plan_new')}</h2>
+      <div class="panel">
+        ${postForm(
+          '/console/plans',
+          s.csrfToken,
+          html`<div class="filters">
+            <label class="wide">${t('col_plan')}<input name="name" required maxlength="100" placeholder="${t('plan_name_hint')}" /></label>
+            <label
+              >${t('col_group')}<select name="group">
+                ${groups.map((g) => html`<option value="${String(g.id)}">#${g.id} ${g.title}</option>`)}
+              </select></label
+            >
+            <label>${t('col_price')}<input name="price" required inputmode="decimal" placeholder="9.90" /></label>
+            <label>${t('col_currency')}<input name="currency" required maxlength="3" value="CNY" /></label>
+            <label>${t('days')}<input name="days" required inputmode="numeric" value="30" /></label>
+            <button type="submit" id="plan-add">${t('plan_add')}</button>
+          </div>`,
+          'id="plan-form"',
+        )}
+      </div>`;
+    return page(req, reply, s, 'plans', t('plans_title'), body);
+  });
+
+  app.post('/console/plans', async (req, reply) => {
+    const s = await mutate(req);
+    const days = (field(req.body, 'days') ?? '').trim();
+    await addPlan(a, {
+      actor: s.actor,
+      groupIds: [idParam((field(req.body, 'group') ?? '').trim(), 'group')],
+      name: field(req.body, 'name') ?? '',
+      price: field(req.body, 'price') ?? '',
+      currency: field(req.body, 'currency') ?? '',
+      days: /^\d{1,6}$/.test(days) ? Number(days) : NaN,
+    });
+    return reply.redirect('/console/plans?done=plan_add', 303);
+  });
+
+  app.post<{ Params: { id: string } }>('/console/plans/:id/disable', async (req, reply) => {
+    const s = await mutate(req);
+    const t = tr(localeOf(req));
+    const planId = idParam(req.params.id, 'plan id');
+    const row = (await consolePlans(a, s.actor)).find((r) => r.plan.id === planId);
+    if (!row) throw notFound(`no plan with id ${planId}`);
+    if (field(req.body, 'confirm') !== 'yes') {
+      const body = html`<div class="confirm panel">
+        <h1>${t('confirm_title')}</h1>
+        <p id="confirm-question">${t('confirm_plan_disable', { name: row.plan.name })}</p>
+        <div class="row">
+          <a class="btn secondary" href="/console/plans">${t('cancel')}</a>
+          ${postForm(
+            `/console/plans/${planId}/disable`,
+            s.csrfToken,
+            html`${hidden('confirm', 'yes')}<button type="submit" id="confirm-button" class="danger">${t('confirm_button')}</button>`,
+          )}
+        </div>
+      </div>`;
+      return page(req, reply, s, 'plans', t('confirm_title'), body);
+    }
+    await disablePlan(a, { actor: s.actor, planId });
+    return reply.redirect('/console/plans?done=plan_disable', 303);
   });
 }
