@@ -252,6 +252,21 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
       // Owner B's own session with its own token: owner A's member is still not theirs.
       expect((await post(b, `/console/members/${one.membershipId}/extend`, { _csrf: b.csrf, days: '30', confirm: 'yes' })).statusCode).toBe(404);
       expect((await post(null, `/console/orders/${one.orderId}/refund`, { confirm: 'yes' })).statusCode).toBe(401);
+      // A form posted from another site's page, even with the right token, and a sign-in link posted from there.
+      const crossSite = await t.service.app.inject({
+        method: 'POST',
+        url: `/console/members/${one.membershipId}/extend`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: a.cookie, origin: 'https://evil.example' },
+        payload: new URLSearchParams({ _csrf: a.csrf, days: '30', confirm: 'yes' }).toString(),
+      });
+      expect(crossSite.statusCode).toBe(403);
+      const sameSite = await t.service.app.inject({
+        method: 'POST',
+        url: `/console/members/${one.membershipId}/extend`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: a.cookie, origin: 'http://gk.test' },
+        payload: new URLSearchParams({ _csrf: a.csrf, days: '30' }).toString(),
+      });
+      expect(sameSite.statusCode).toBe(200);
       expect(await t.service.deps.store.memberships.get(one.membershipId)).toMatchObject({ expiresAt: one.expiresAt });
       expect((await t.service.deps.store.audit.page({ limit: 1000 })).length).toBe(auditBefore);
     });

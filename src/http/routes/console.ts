@@ -63,6 +63,18 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 16 * 1024 });
 
+  // A POST from another site's page is refused before anything is read (a second guard next to the
+  // SameSite=Strict cookie and the CSRF token; it also keeps another site from signing a browser in with a
+  // link of its own). Browsers send Origin on every POST; a client that sends none (curl) is let through to
+  // the session and CSRF checks.
+  const ownOrigin = new URL(a.settings.publicUrl).origin;
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    const origin = req.headers.origin;
+    if (origin === undefined || origin === ownOrigin || origin === `${req.protocol}://${req.headers.host ?? ''}`) return;
+    return reply.status(403).type('text/plain; charset=utf-8').send('cross-site request refused');
+  });
+
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-frame-options', 'DENY');
     reply.header('x-content-type-options', 'nosniff');
