@@ -166,3 +166,24 @@ export async function consolePlans(deps: AppDeps, actor: Actor): Promise<PlanRow
         .map((s) => ({ currency: s.currency, orders: s.orders, netMinor: s.netMinor, refundsMinor: s.refundsMinor })),
     }));
 }
+
+export interface AuditFilter {
+  subjectType?: string | undefined;
+  subjectId?: string | undefined;
+  action?: string | undefined;
+  beforeId?: number | undefined;
+  limit?: number;
+}
+
+/** The audit log, newest first: every entry for an operator, an owner's groups (and their plans, members, orders) otherwise. */
+export async function consoleAudit(deps: AppDeps, actor: Actor, f: AuditFilter): Promise<AuditEntry[]> {
+  const scope = await scopeOf(deps, actor);
+  for (const [name, v, max] of [
+    ['subject', f.subjectType, 40],
+    ['subject id', f.subjectId, 64],
+    ['action', f.action, 60],
+  ] as const)
+    if (v !== undefined && (v.length > max || !/^[\w.:-]+$/.test(v)))
+      throw invalid(`${name} must be at most ${max} letters, digits and . _ : - (got "${v.slice(0, 40)}")`);
+  return deps.store.audit.page({ ...f, groupIds: scopeFilter(scope), limit: f.limit ?? CONSOLE_PAGE });
+}

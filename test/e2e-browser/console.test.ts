@@ -174,10 +174,17 @@ describe.each(VIEWPORTS)('the owner console in Chromium ($name)', (vp) => {
     await expectFitsWidth(page);
     await shot(page, '11-plans');
 
+    // ---- history: the audit log names what the console did
+    await page.locator('nav.tabs a[href="/console/audit"]').click();
+    await page.locator('#audit-log').waitFor();
+    expect(await page.locator('#audit-log').textContent()).toContain('membership.extend_by_owner');
+    await expectFitsWidth(page);
+    await shot(page, '12-audit');
+
     // ---- sign out: the cookie no longer opens the console
     await page.locator('#sign-out').click();
     await page.locator('.signin').waitFor();
-    await shot(page, '12-signed-out');
+    await shot(page, '13-signed-out');
     await page.goto(`${base}/console/members`);
     await page.waitForURL(`${base}/console`);
     expect(await page.locator('.signin h1').textContent()).toBe(zh ? '群主控制台' : 'Owner console');

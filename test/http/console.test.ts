@@ -493,6 +493,32 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
     });
   });
 
+  describe('history (audit log)', () => {
+    it('an owner sees the entries about their groups’ members, orders and plans only; the operator every entry; filters by subject and action', async ({
+      scene: { one, two, ownerA, signIn, get, post },
+    }) => {
+      const a = await signIn(ownerA);
+      expect((await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '3', confirm: 'yes' })).statusCode).toBe(303);
+      const mine = (await get(a, '/console/audit')).body;
+      expect(mine).toContain(`membership ${one.membershipId}<`);
+      expect(mine).toContain('membership.extend_by_owner');
+      expect(mine).not.toContain(`membership ${two.membershipId}<`);
+      expect(mine).not.toContain(two.orderId.slice(0, 8));
+      const op = await signIn(null);
+      const all = (await get(op, '/console/audit')).body;
+      expect(all).toContain(`membership ${two.membershipId}<`);
+      expect(all).toContain('console.sign_in');
+      const filtered = (await get(op, '/console/audit?action=membership.extend_by_owner')).body;
+      expect([...filtered.matchAll(/data-audit="/g)]).toHaveLength(1);
+      const bySubject = (await get(op, `/console/audit?subject=order&id=${two.orderId}`)).body;
+      expect(bySubject).toContain(two.orderId.slice(0, 8));
+      expect(bySubject).not.toContain(one.orderId.slice(0, 8));
+      const bad = await get(op, '/console/audit?action=%3Cscript%3E');
+      expect(bad.statusCode).toBe(400);
+      expect(bad.body).toContain('action must be at most 60 letters, digits and . _ : -');
+    });
+  });
+
   describe('overview', () => {
     it('the figures and the chart series are the ones GET /api/stats gives; the chart library comes from our origin', async ({
       t,

@@ -463,8 +463,8 @@ export interface Repos {
     insert(e: Omit<AuditEntry, 'id'>): Promise<void>;
     insertMany(e: Omit<AuditEntry, 'id'>[]): Promise<void>;
     list(filter: { subjectType?: string; subjectId?: string }): Promise<AuditEntry[]>;
-    /** Newest first, keyset-paged on id. */
-    page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>;
+    /** Newest first, keyset-paged on id. `groupIds`: only entries about those groups, their plans, memberships and orders. */
+    page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; groupIds?: number[]; limit: number }): Promise<AuditEntry[]>;
   };
   clock: {
     /** How far the playground's clock runs ahead of real time (0 when it never travelled or was reset). */

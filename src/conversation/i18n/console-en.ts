@@ -160,4 +160,8 @@ export const consoleEn = {
   'console.done_plan_add': 'Plan created. It is on sale now.',
   'console.done_plan_disable': 'Plan taken off sale. Memberships already paid for are not affected.',
   'console.confirm_plan_disable': 'Take “{name}” off sale? Nobody can buy it any more; memberships already paid for stay.',
+  'console.nav_audit': 'History',
+  'console.audit_title': 'History (audit log)',
+  'console.filter_subject': 'Subject',
+  'console.filter_subject_id': 'Subject id',
 } as const;

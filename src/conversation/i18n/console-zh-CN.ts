@@ -161,4 +161,8 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.done_plan_add': '套餐已创建并开始销售。',
   'console.done_plan_disable': '套餐已下架，已付费的会员不受影响。',
   'console.confirm_plan_disable': '下架「{name}」？之后无人可以购买，已付费的会员不受影响。',
+  'console.nav_audit': '记录',
+  'console.audit_title': '操作记录（审计日志）',
+  'console.filter_subject': '对象',
+  'console.filter_subject_id': '对象 ID',
 };
