@@ -111,7 +111,7 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
       expect(preview.body).toContain('id="sign-in"');
       expect(preview.headers['content-security-policy']).toContain("script-src 'self'");
       expect(preview.headers['x-frame-options']).toBe('DENY');
-      expect(preview.headers['referrer-policy']).toBe('no-referrer');
+      expect(preview.headers['referrer-policy']).toBe('same-origin');
       const res = await post(null, '/console/login', { token });
       expect(res.statusCode).toBe(303);
       expect(res.headers.location).toBe('/console');

@@ -62,7 +62,7 @@ export function layout(o: { locale: string; title: string; body: Html; nav?: Nav
     : html``;
   return `<!doctype html>
 <html lang="${esc(o.locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${esc(o.title)} · Gatekeeper</title>
 <link rel="icon" href="${FAVICON_DATA_URL}">
 ${o.chart ? '<link rel="stylesheet" href="/console/assets/uplot.min.css">' : ''}

@@ -5,7 +5,7 @@
 //
 // Security: the session cookie is HttpOnly, SameSite=Strict and Secure when PUBLIC_URL is https; every
 // POST but the sign-in carries the session's CSRF token (a form field); pages send a strict CSP with no
-// inline script or style, X-Frame-Options DENY, no Referer (a sign-in link never leaks) and no caching.
+// inline script or style, X-Frame-Options DENY, no Referer to other sites (a sign-in link never leaks) and no caching.
 // A GET never changes anything: opening a sign-in link shows a "Sign in" button (chat apps fetch links
 // for their previews), and every action asks for confirmation before it is carried out.
 import cookie from '@fastify/cookie';
@@ -78,7 +78,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-frame-options', 'DENY');
     reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
+    reply.header('referrer-policy', 'same-origin');
     if (!req.url.startsWith('/console/assets/')) {
       reply.header('content-security-policy', CSP);
       reply.header('cache-control', 'no-store');
