@@ -20,6 +20,7 @@ import * as m0016 from './0016-plan-stars-price.ts';
 import * as m0017 from './0017-subscriptions.ts';
 import * as m0018 from './0018-door-queries.ts';
 import * as m0021 from './0021-referrals-digest.ts';
+import * as m0022 from './0022-console.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   '0017-subscriptions': m0017,
   '0018-door-queries': m0018,
   '0021-referrals-digest': m0021,
+  '0022-console': m0022,
 };

@@ -13,6 +13,8 @@ import { describeSettings, SETTINGS, updateGroupSettings } from './app/group-set
 import type { Order } from './app/model.ts';
 import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
+import { endAllSessions, issueLoginLink } from './app/console-auth.ts';
+import { csvCell, memberCsvHeader, memberCsvLine } from './app/members-csv.ts';
 import { requestRefund } from './app/refunds.ts';
 import {
   addBlacklist,
@@ -52,6 +54,10 @@ Commands:
   migrate                      apply database migrations
   owner claim [--group <id> …] print a one-time code that makes a chat account an owner
                                (of those groups only; without --group, of every group)
+  owner login-link [--owner <account-id>]
+                               print a one-time sign-in link to the web console (10 minutes)
+  owner logout --all [--owner <account-id>]
+                               end every console session (or one owner's)
   group add | list | set       register a chat group, list groups, change a group's settings
   plan add | list | disable    create, list, or take a plan off sale
   member list                  list memberships
@@ -80,6 +86,16 @@ account that sends it becomes an owner. Each code works once.
 --group (repeatable) limits the code to those groups: that owner sees and acts on them only (and on
 groups they bind in chat themselves). Without --group the code makes an operator, who acts on every
 group. --json prints {"code", "expiresAt", "groupIds"} (groupIds null: every group).`,
+  'owner login-link': `Usage: gatekeeper owner login-link [--owner <account-id>] [--json]
+
+Prints a one-time sign-in link to the owner console (PUBLIC_URL/console), valid 10 minutes. Open it in a
+browser and press "Sign in": the session lasts CONSOLE_SESSION_DAYS (7) since its last use.
+--owner signs in as that owner account (it sees and acts on its own groups only); without --owner the
+link opens an operator session over every group. --json prints {"url", "expiresAt"}.`,
+  'owner logout': `Usage: gatekeeper owner logout --all [--owner <account-id>] [--json]
+
+Ends every console session at once (with --owner, that owner account's only): their cookies stop
+working and each must sign in again with a new link. --json prints {"ended": n}.`,
   'group add': `Usage: gatekeeper group add --platform <telegram|wechat|playground> --chat <chat-id> --title <title> [--json]
 
 Registers a group so plans can open it. --json prints {"id": …}.`,
@@ -321,27 +337,7 @@ async function eachMembership(
   }
 }
 
-/** What a spreadsheet may read as the start of a formula: = + - @, tab, CR, and the full-width ＝ ＋ － ＠. */
-const TRIGGER = '[=+\\-@\\t\\r\\uFF1D\\uFF0B\\uFF0D\\uFF20]';
-/** Spaces a spreadsheet may skip before it looks for a formula. */
-const SPACES = '[ \\u3000]*';
-const TRIGGER_AT_START = new RegExp(`^${SPACES}${TRIGGER}`);
-/** A cell split at ; or , (a spreadsheet guessing another separator) must not start a formula either. */
-const TRIGGER_AFTER_SEPARATOR = new RegExp(`([;,]${SPACES})(?=${TRIGGER})`, 'g');
-
-/**
- * One CSV cell (OWASP's CSV-injection advice): numbers bare, every text cell quoted, and a formula trigger
- * at the start of the cell or after a ; or , inside it defused with a single quote before it.
- */
-export function csvCell(value: string | number | null): string {
-  if (value === null) return '';
-  if (typeof value === 'number') return String(value);
-  let s = value.replace(TRIGGER_AFTER_SEPARATOR, "$1'");
-  if (TRIGGER_AT_START.test(s)) s = `'${s}`;
-  return `"${s.replace(/"/g, '""')}"`;
-}
-
-const CSV_COLUMNS = ['membershipId', 'accountId', 'platform', 'platformUserId', 'displayName', 'groupId', 'status', 'expiresAt'] as const;
+export { csvCell };
 
 async function backup(config: Config, file: string, json: boolean, out: (s: string) => void): Promise<void> {
   if (config.dialect !== 'sqlite') throw invalid('backup works on SQLite only; on PostgreSQL use pg_dump');
@@ -458,6 +454,31 @@ const COMMANDS: CommandSpec[] = [
         { code: c.code, expiresAt, groupIds: c.groupIds },
         `${c.code}\nSend this code to the bot in a private chat within 24 hours (before ${expiresAt}). It works once: the account that sends it becomes ${who}.`,
       );
+    },
+  },
+  {
+    name: 'owner login-link',
+    summary: 'print a one-time sign-in link to the web console',
+    options: { owner: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
+      const owner = optional(f, 'owner');
+      const accountId = owner === undefined ? null : positiveInt(owner, 'owner');
+      const l = await withDeps(config(), (deps) => issueLoginLink(deps, CLI, accountId));
+      const expiresAt = toIso(l.expiresAt);
+      const who = accountId === null ? 'an operator session over every group' : `a session as owner account ${accountId}`;
+      print({ url: l.url, expiresAt }, `${l.url}\nOpen this link within 10 minutes (before ${expiresAt}); it works once and opens ${who}.`);
+    },
+  },
+  {
+    name: 'owner logout',
+    summary: 'end every console session',
+    options: { all: { type: 'boolean' }, owner: { type: 'string' } },
+    handler: async ({ f, print, config }) => {
+      if (f.all !== true) throw new UsageError("owner logout needs --all (it ends every console session, or with --owner one owner's)");
+      const owner = optional(f, 'owner');
+      const accountId = owner === undefined ? undefined : positiveInt(owner, 'owner');
+      const ended = await withDeps(config(), (deps) => endAllSessions(deps, CLI, accountId));
+      print({ ended }, `${countOf(ended, 'console session', 'console sessions')} ended`);
     },
   },
   {
@@ -796,11 +817,8 @@ const COMMANDS: CommandSpec[] = [
         config(),
         async (_deps, store) => {
           const filter = await memberFilter(store, f);
-          out(CSV_COLUMNS.join(','));
-          await eachMembership(store, filter, (m) => {
-            const row = memberJson(m);
-            out(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
-          });
+          out(memberCsvHeader());
+          await eachMembership(store, filter, (m) => out(memberCsvLine(m)));
         },
         { readOnly: true },
       );

@@ -227,6 +227,7 @@ const Env = z.object({
   REVIEW_WINDOW_HOURS: int(1, 24 * 30).default(72),
   REFERRAL_REWARD_DAYS: int(0, 365).default(7),
   DIGEST_HOUR: int(0, 23).default(9),
+  CONSOLE_SESSION_DAYS: int(1, 365).default(7),
   REMINDER_OFFSETS_HOURS: z
     .string()
     .default('72,24,0')
@@ -318,6 +319,8 @@ export interface Config {
   /** Issue 16: days a referral earns where a group sets none (0: off), and the owners' digest hour in TZ_DISPLAY. */
   referralRewardDays: number;
   digestHour: number;
+  /** The owner console (issue 15): days a session lasts without use. */
+  consoleSessionDays: number;
   reminderOffsetsMs: number[];
   sweepCron: string;
   wechatpay: WechatPayConfig | null;
@@ -511,6 +514,7 @@ export function loadConfig(env: Record<string, string | undefined>, opts: { forC
     reviewWindowHours: e.REVIEW_WINDOW_HOURS,
     referralRewardDays: e.REFERRAL_REWARD_DAYS,
     digestHour: e.DIGEST_HOUR,
+    consoleSessionDays: e.CONSOLE_SESSION_DAYS,
     reminderOffsetsMs: e.REMINDER_OFFSETS_HOURS.map((h) => h * 3_600_000),
     sweepCron: e.SWEEP_CRON,
     wechatpay,
@@ -595,6 +599,7 @@ export function appSettings(config: Config): AppSettings {
     orderTtlMs: config.orderTtlMs,
     defaultGraceMs: config.graceMs,
     reviewWindowHours: config.reviewWindowHours,
+    consoleSessionDays: config.consoleSessionDays,
     defaultReminderOffsetsMs: config.reminderOffsetsMs,
     defaultLocale: config.defaultLocale,
     tzDisplay: config.tzDisplay,

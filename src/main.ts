@@ -122,6 +122,9 @@ async function main() {
     `  Admin API:  ${config.publicUrl}/api/groups  (Authorization: Bearer <ADMIN_TOKEN>${secrets.generated.includes('ADMIN_TOKEN') ? '' : config.adminToken ? ' from your environment' : ` from ${secrets.file}`})`,
   );
   out.push(`  Checkout:   ${config.publicUrl}/pay/<orderId>`);
+  out.push(
+    `  Console:    ${config.publicUrl}/console  (sign in with a one-time link: npx gatekeeper owner login-link, or send /console to the bot as an owner)`,
+  );
   out.push(`  CLI:        npm run cli -- --help`, '');
   process.stdout.write(`${out.join('\n')}\n`);
   // The worker, the cron and the chat adapters start after the banner: their log lines come after it.

@@ -8,7 +8,7 @@ import { forbidden, notFound } from '../domain/errors.ts';
 import type { Group } from './model.ts';
 import type { Repos } from './ports.ts';
 
-export type Actor = { kind: 'admin'; via: 'api' | 'cli' } | { kind: 'account'; accountId: number };
+export type Actor = { kind: 'admin'; via: 'api' | 'cli' | 'console' } | { kind: 'account'; accountId: number };
 
 export const actorLabel = (a: Actor) => (a.kind === 'admin' ? `admin:${a.via}` : `account:${a.accountId}`);
 

@@ -12,6 +12,8 @@ export interface AppSettings {
   tzDisplay: string;
   /** Join review: the default hours to decide (REVIEW_WINDOW_HOURS; a group may set its own). 72 when unset. */
   reviewWindowHours?: number;
+  /** CONSOLE_SESSION_DAYS: an owner console session ends after this many days unused (7 when unset). */
+  consoleSessionDays?: number;
   /** Raw webhook bodies older than this are emptied by the tick (30 days when unset). */
   webhookPayloadRetentionMs?: number;
   /** STARS_PER_UNIT: stars per unit of a currency, for plans without their own Stars price (none when unset). */

@@ -126,9 +126,13 @@ async function commit(deps: AppDeps, fn: (tx: Repos, now: number) => Promise<{ m
  * and /extend): it never shortens a membership, even a removed one whose paid time runs past now. A
  * member not in the group gets a comped period and an invite.
  */
+/** The days an owner may extend by, checked before anything is read (the console asks before its confirmation step). */
+export function checkExtendDays(days: number): void {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_EXTEND_DAYS) throw invalid(`days must be a whole number from 1 to ${MAX_EXTEND_DAYS}`);
+}
+
 export async function extendMembership(deps: AppDeps, input: MemberTarget & { actor: Actor; days: number; reason?: string }): Promise<Membership> {
-  if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_EXTEND_DAYS)
-    throw invalid(`days must be a whole number from 1 to ${MAX_EXTEND_DAYS}`);
+  checkExtendDays(input.days);
   return commit(deps, async (tx, now) => {
     const { m, group } = await lockTarget(tx, input.actor, input);
     if (m.status === 'banned') throw conflict('this member is banned; unban them first');

@@ -17,6 +17,7 @@ import { confirmRemove, dryRun, listWhitelist, reinvite, setIntruderPolicy, unwh
 import { computeStats } from '../app/stats.ts';
 import { memberReferrals, recordReferral, type ReferralResult, referralCodeFor, topReferrers } from '../app/referrals.ts';
 import { setDigest } from '../app/digest.ts';
+import { issueLoginLink } from '../app/console-auth.ts';
 import {
   addBlacklist,
   addQuestion,
@@ -861,6 +862,16 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     run: async (ctx, input) => {
       const o = await requestRefund(ctx.deps, { actor: ctx.actor, ...input });
       ctx.text('owner.refund_requested', { id: o.id });
+    },
+  }),
+  console: command({
+    usage: '/console',
+    parse: () => ({}),
+    run: async (ctx) => {
+      // Only an account reaches here (owner commands come from chat); the link signs in as that owner.
+      if (ctx.actor.kind !== 'account') return;
+      const link = await issueLoginLink(ctx.deps, ctx.actor, ctx.actor.accountId);
+      ctx.text('owner.console_link', { url: link.url, expiresAt: link.expiresAt });
     },
   }),
   stats: command({

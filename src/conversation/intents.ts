@@ -25,6 +25,7 @@ export const OWNER_COMMANDS = [
   'questions',
   'blacklist',
   'digest',
+  'console',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
 
@@ -144,6 +145,8 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     if ((OWNER_COMMANDS as readonly string[]).includes(command)) return { kind: 'owner', command: command as OwnerCommand, args, rest };
     return { kind: 'unknown' };
   }
+  // The owner console's sign-in link (issue 15): 控制台 on WeChat, which has no slash commands.
+  if (/^(控制台|管理后台)$/.test(text)) return { kind: 'owner', command: 'console', args: [], rest: '' };
   for (const [re, intent] of KEYWORDS) if (re.test(text)) return intent;
   const code = /^邀请码[\s:：]*([\s\S]*)$/.exec(text);
   if (code) return { kind: 'referral_code', code: code[1]!.trim().slice(0, 64) };

@@ -65,3 +65,49 @@ export function zonedDay(ms: number, timeZone: string): { start: number; end: nu
   const end = zonedMidnight(y, m, d + 1, timeZone);
   return { start, end, label: `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`, hour: local.getUTCHours() };
 }
+
+export interface ZonedSpan {
+  start: number;
+  end: number;
+  /** YYYY-MM-DD for a day, YYYY-MM for a month, as people in the zone read it. */
+  label: string;
+}
+
+/** The last `n` calendar days up to and including the one containing `ms`, oldest first, in `timeZone`. */
+export function zonedDays(ms: number, timeZone: string, n: number): ZonedSpan[] {
+  const local = new Date(ms + zoneOffsetMs(ms, timeZone));
+  const out: ZonedSpan[] = [];
+  for (let i = n - 1; i >= 0; i--) {
+    // Date.UTC normalises a day 0 or below into the previous month (and year).
+    const d = new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() - i));
+    const [y, m, day] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+    const next = new Date(Date.UTC(y, m - 1, day + 1));
+    out.push({
+      start: zonedMidnight(y, m, day, timeZone),
+      end: zonedMidnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), timeZone),
+      label: `${y}-${String(m).padStart(2, '0')}-${String(day).padStart(2, '0')}`,
+    });
+  }
+  return out;
+}
+
+/** The last `n` calendar months up to and including the one containing `ms`, oldest first, in `timeZone`. */
+export function zonedMonths(ms: number, timeZone: string, n: number): ZonedSpan[] {
+  const out: ZonedSpan[] = [];
+  let month = zonedMonth(ms, timeZone);
+  for (let i = 0; i < n; i++) {
+    out.unshift(month);
+    month = zonedMonth(month.start - 1, timeZone);
+  }
+  return out;
+}
+
+/** The instant a calendar date "YYYY-MM-DD" begins in `timeZone`; null when the text is not such a date. */
+export function zonedDateStart(text: string, timeZone: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text.trim());
+  if (!m) return null;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const check = new Date(Date.UTC(y, mo - 1, d));
+  if (y < 2000 || y > 9999 || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) return null;
+  return zonedMidnight(y, mo, d, timeZone);
+}

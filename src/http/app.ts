@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import type { HttpDeps } from './deps.ts';
 import { errorHandler } from './errors.ts';
 import { adminApiRoutes } from './routes/admin-api.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { payPageRoutes } from './routes/pay-page.ts';
@@ -48,6 +49,7 @@ export async function buildApp(deps: HttpDeps, opts: BuildOptions = {}): Promise
   await app.register(async (s) => doorRoutes(s, deps));
   await app.register(async (s) => adminApiRoutes(s, deps));
   await app.register(async (s) => metricsRoutes(s, deps));
+  await app.register(async (s) => consoleRoutes(s, deps));
   for (const p of opts.plugins ?? []) await app.register(p);
   await app.ready();
   return app;

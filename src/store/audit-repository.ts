@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AuditEntry } from '../app/model.ts';
 import { toAudit } from './mappers.ts';
 import type { Database } from './schema.ts';
@@ -37,9 +37,30 @@ export async function listAudit(db: Kysely<Database>, filter: { subjectType?: st
 
 export async function pageAudit(
   db: Kysely<Database>,
-  q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number },
+  q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; groupIds?: number[]; limit: number },
 ): Promise<AuditEntry[]> {
   let query = db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(q.limit);
+  if (q.groupIds !== undefined) {
+    // An owner's view: entries about those groups, their plans, their memberships and the orders of those plans.
+    if (q.groupIds.length === 0) return [];
+    const groups = q.groupIds;
+    const text = (col: string) => sql<string>`CAST(${sql.ref(col)} AS TEXT)`;
+    const plans = db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', groups);
+    query = query.where((eb) =>
+      eb.or([
+        eb.and([eb('subject_type', '=', 'group'), eb('subject_id', 'in', groups.map(String))]),
+        eb.and([
+          eb('subject_type', '=', 'plan'),
+          eb('subject_id', 'in', db.selectFrom('plan_groups').select(text('plan_groups.plan_id').as('sid')).where('plan_groups.group_id', 'in', groups)),
+        ]),
+        eb.and([
+          eb('subject_type', '=', 'membership'),
+          eb('subject_id', 'in', db.selectFrom('memberships').select(text('memberships.id').as('sid')).where('memberships.group_id', 'in', groups)),
+        ]),
+        eb.and([eb('subject_type', '=', 'order'), eb('subject_id', 'in', db.selectFrom('orders').select('orders.id').where('orders.plan_id', 'in', plans))]),
+      ]),
+    );
+  }
   if (q.subjectType) query = query.where('subject_type', '=', q.subjectType);
   if (q.subjectId) query = query.where('subject_id', '=', q.subjectId);
   if (q.action) query = query.where('action', '=', q.action);

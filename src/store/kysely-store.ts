@@ -71,11 +71,14 @@ import { getClaim, getScope, grantScope, insertClaim, listOwners, redeemClaim, s
 import {
   countActiveMembers,
   countChurn,
+  countExpiring,
+  countHeldOrders,
   countMembersByStatus,
-  countOrdersByStatus,
   countNewMembers,
+  countOrdersByStatus,
   countRenewals,
   countWebhookOutcomes,
+  planSales,
   refundsOnRequest,
   revenueByCurrency,
 } from './stats-repository.ts';
@@ -90,6 +93,7 @@ import {
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
+import { consoleRepo } from './console-repository.ts';
 import { subscriptionsRepo } from './subscriptions-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
@@ -126,6 +130,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     refundRequests: refundRequestsRepo(db),
     referrals: referralsRepo(db),
     digests: digestsRepo(db),
+    console: consoleRepo(db),
     subscriptions: subscriptionsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),
@@ -232,6 +237,9 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       newMembers: (f, t, g) => countNewMembers(db, f, t, g),
       renewals: (f, t, g) => countRenewals(db, f, t, g),
       churn: (f, t, g) => countChurn(db, f, t, g),
+      expiring: (f, t, g) => countExpiring(db, f, t, g),
+      heldOrders: (g) => countHeldOrders(db, g),
+      planSales: (g) => planSales(db, g),
       refundsOnRequest: (f, t, g) => refundsOnRequest(db, f, t, g),
       ordersByStatus: () => countOrdersByStatus(db),
       webhookOutcomes: () => countWebhookOutcomes(db),

@@ -116,6 +116,10 @@ export interface MembershipPageQuery {
   accountId?: number;
   /** Only memberships whose expiry is before this instant (e.g. "expiring within 3 days"). */
   expiresBefore?: number;
+  /** Only these groups (an owner's scope); an empty list matches nothing. */
+  groupIds?: number[];
+  /** Display name or platform user id containing this text (any case; % and _ match themselves). */
+  search?: string;
   afterId?: number;
   limit: number;
 }
@@ -133,6 +137,17 @@ export async function pageMemberships(db: Kysely<Database>, q: MembershipPageQue
   if (q.accountId !== undefined) query = query.where('m.account_id', '=', q.accountId);
   if (q.expiresBefore !== undefined) query = query.where('m.expires_at', '<', q.expiresBefore);
   if (q.afterId !== undefined) query = query.where('m.id', '>', q.afterId);
+  if (q.groupIds !== undefined) {
+    if (q.groupIds.length === 0) return [];
+    query = query.where('m.group_id', 'in', q.groupIds);
+  }
+  if (q.search !== undefined && q.search !== '') {
+    // LIKE with the wildcards in the text escaped, so "50%" finds "50%" and not everything.
+    const like = `%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) =>
+      eb.or([eb(sql`LOWER(a.display_name)`, 'like', sql`${like} ESCAPE '\\'`), eb(sql`LOWER(a.platform_user_id)`, 'like', sql`${like} ESCAPE '\\'`)]),
+    );
+  }
   const rows = await query.execute();
   return rows.map((r) => ({ ...toMembership(r), platform: r.platform as Platform, platformUserId: r.platform_user_id, displayName: r.display_name }));
 }

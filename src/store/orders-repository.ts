@@ -140,6 +140,12 @@ export interface OrderPageQuery {
   status?: OrderStatus;
   accountId?: number;
   after?: { createdAt: number; id: string };
+  /** Only orders whose plan opens one of these groups (an owner's scope); an empty list matches nothing. */
+  groupIds?: number[];
+  provider?: string;
+  /** Created in [createdFrom, createdTo). */
+  createdFrom?: number;
+  createdTo?: number;
   limit: number;
 }
 
@@ -148,6 +154,13 @@ export async function pageOrders(db: Kysely<Database>, q: OrderPageQuery): Promi
   let query = db.selectFrom('orders').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit);
   if (q.status) query = query.where('status', '=', q.status);
   if (q.accountId !== undefined) query = query.where('account_id', '=', q.accountId);
+  if (q.provider !== undefined) query = query.where('provider', '=', q.provider);
+  if (q.createdFrom !== undefined) query = query.where('created_at', '>=', q.createdFrom);
+  if (q.createdTo !== undefined) query = query.where('created_at', '<', q.createdTo);
+  if (q.groupIds !== undefined) {
+    if (q.groupIds.length === 0) return [];
+    query = query.where('plan_id', 'in', db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', q.groupIds));
+  }
   if (q.after) {
     const { createdAt, id } = q.after;
     query = query.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));

@@ -296,7 +296,28 @@ export interface ReviewAnswersTable {
   updated_at: number;
 }
 
+/** A one-time console sign-in link (migration 0022): only the SHA-256 of its token is kept. */
+export interface ConsoleLoginLinksTable {
+  token_hash: string;
+  /** NULL: an operator link (every group). */
+  account_id: number | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** A console session (migration 0022): the SHA-256 of the cookie's token, idle-timed by last_seen_at. */
+export interface ConsoleSessionsTable {
+  token_hash: string;
+  account_id: number | null;
+  created_at: number;
+  last_seen_at: number;
+  ended_at: number | null;
+}
+
 export interface Database {
+  console_login_links: ConsoleLoginLinksTable;
+  console_sessions: ConsoleSessionsTable;
   review_applications: ReviewApplicationsTable;
   review_blacklist: ReviewBlacklistTable;
   group_questions: GroupQuestionsTable;

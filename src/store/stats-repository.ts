@@ -152,3 +152,59 @@ export async function refundsOnRequest(
     .execute();
   return rows.map((r) => ({ currency: r.currency, count: Number(r.count), amountMinor: Number(r.amount) }));
 }
+
+/** Active memberships whose paid time ends in [from, to). */
+export async function countExpiring(db: Kysely<Database>, from: number, to: number, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  let q = db
+    .selectFrom('memberships')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'active')
+    .where('expires_at', '>=', from)
+    .where('expires_at', '<', to);
+  if (groupIds !== undefined) q = q.where('group_id', 'in', groupIds);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+/** Orders held for review (status `review`); with `groupIds`, those whose plan opens one of them. */
+export async function countHeldOrders(db: Kysely<Database>, groupIds?: number[]): Promise<number> {
+  if (groupIds?.length === 0) return 0;
+  let q = db
+    .selectFrom('orders')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'review');
+  if (groupIds !== undefined)
+    q = q.where('plan_id', 'in', db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', groupIds));
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+/**
+ * Sales per plan and currency from the ledger (the same rows as revenueByCurrency): paid orders counted once,
+ * charges and refunds summed. With `groupIds`: plans opening at least one of those groups.
+ */
+export async function planSales(
+  db: Kysely<Database>,
+  groupIds?: number[],
+): Promise<Array<{ planId: number; currency: string; orders: number; chargesMinor: number; refundsMinor: number; netMinor: number }>> {
+  if (groupIds?.length === 0) return [];
+  let q = db
+    .selectFrom('payments')
+    .innerJoin('orders', 'orders.id', 'payments.order_id')
+    .select(['orders.plan_id', 'payments.currency'])
+    .select(sql<number>`COUNT(DISTINCT CASE WHEN payments.kind = 'charge' THEN payments.order_id END)`.as('orders'))
+    .select(sql<number>`COALESCE(SUM(CASE WHEN payments.kind = 'charge' THEN payments.amount_minor ELSE 0 END), 0)`.as('charges'))
+    .select(sql<number>`COALESCE(SUM(CASE WHEN payments.kind = 'refund' THEN payments.amount_minor ELSE 0 END), 0)`.as('refunds'))
+    .groupBy(['orders.plan_id', 'payments.currency'])
+    .orderBy('orders.plan_id');
+  if (groupIds !== undefined)
+    q = q.where('orders.plan_id', 'in', db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', groupIds));
+  const rows = await q.execute();
+  return rows.map((r) => ({
+    planId: Number(r.plan_id),
+    currency: r.currency,
+    orders: Number(r.orders),
+    chargesMinor: Number(r.charges),
+    refundsMinor: Number(r.refunds),
+    netMinor: Number(r.charges) - Number(r.refunds),
+  }));
+}

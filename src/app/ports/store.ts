@@ -223,7 +223,36 @@ export interface TopReferrer {
   days: number;
 }
 
+/** A console sign-in link as stored (issue 15): the token itself is never kept. */
+export interface ConsoleLink {
+  /** null: an operator link (every group). */
+  accountId: number | null;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface ConsoleSessionRow {
+  accountId: number | null;
+  createdAt: number;
+  lastSeenAt: number;
+  endedAt: number | null;
+}
+
 export interface Repos {
+  /** The owner console's sign-in links and sessions, keyed by the SHA-256 of their secret (src/app/console-auth.ts). */
+  console: {
+    insertLink(l: { tokenHash: string; accountId: number | null; expiresAt: number }, now: number): Promise<void>;
+    getLink(tokenHash: string): Promise<ConsoleLink | null>;
+    /** Conditional: true only for the one call that took an unused, unexpired link. */
+    useLink(tokenHash: string, now: number): Promise<boolean>;
+    insertSession(s: { tokenHash: string; accountId: number | null }, now: number): Promise<void>;
+    getSession(tokenHash: string): Promise<ConsoleSessionRow | null>;
+    touchSession(tokenHash: string, now: number): Promise<void>;
+    /** False when the session had ended already (or never existed). */
+    endSession(tokenHash: string, now: number): Promise<boolean>;
+    /** Ends every open session (or one account's; null: the operator sessions); returns how many. */
+    endSessions(q: { accountId?: number | null }, now: number): Promise<number>;
+  };
   accounts: {
     /** Creates the account on first contact; later calls refresh display name and locale when given, and the username when not undefined. */
     upsert(
@@ -342,7 +371,17 @@ export interface Repos {
     /** pending → expired past their window; returns the orders that moved. */
     expireDue(now: number, limit: number): Promise<Order[]>;
     toReconcile(q: { pendingCreatedBefore: number; expiredAfter: number; limit: number }): Promise<Order[]>;
-    page(q: { status?: OrderStatus; accountId?: number; after?: { createdAt: number; id: string }; limit: number }): Promise<Order[]>;
+    /** Newest first. `groupIds`: orders whose plan opens one of them; `createdFrom`/`createdTo`: created in [from, to). */
+    page(q: {
+      status?: OrderStatus;
+      accountId?: number;
+      after?: { createdAt: number; id: string };
+      groupIds?: number[];
+      provider?: string;
+      createdFrom?: number;
+      createdTo?: number;
+      limit: number;
+    }): Promise<Order[]>;
   };
   /** Issue 21: the rails an order was offered on beyond its own QR (see app/phone-pay.ts). */
   attempts: {
@@ -408,6 +447,10 @@ export interface Repos {
       status?: MembershipStatus;
       accountId?: number;
       expiresBefore?: number;
+      /** Only these groups (an owner's scope). */
+      groupIds?: number[];
+      /** Display name or platform user id containing this text (any case). */
+      search?: string;
       afterId?: number;
       limit: number;
     }): Promise<MembershipView[]>;
@@ -463,8 +506,8 @@ export interface Repos {
     insert(e: Omit<AuditEntry, 'id'>): Promise<void>;
     insertMany(e: Omit<AuditEntry, 'id'>[]): Promise<void>;
     list(filter: { subjectType?: string; subjectId?: string }): Promise<AuditEntry[]>;
-    /** Newest first, keyset-paged on id. */
-    page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>;
+    /** Newest first, keyset-paged on id. `groupIds`: only entries about those groups, their plans, memberships and orders. */
+    page(q: { subjectType?: string; subjectId?: string; action?: string; beforeId?: number; groupIds?: number[]; limit: number }): Promise<AuditEntry[]>;
   };
   clock: {
     /** How far the playground's clock runs ahead of real time (0 when it never travelled or was reset). */
@@ -550,6 +593,14 @@ export interface Repos {
     ): Promise<Array<{ currency: string; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
     renewals(from: number, to: number, groupIds?: number[]): Promise<number>;
     churn(from: number, to: number, groupIds?: number[]): Promise<number>;
+    /** Active memberships whose paid time ends in [from, to). */
+    expiring(from: number, to: number, groupIds?: number[]): Promise<number>;
+    /** Orders held for review (status `review`). */
+    heldOrders(groupIds?: number[]): Promise<number>;
+    /** Sales per plan and currency from the ledger: paid orders, charges, refunds, net. */
+    planSales(
+      groupIds?: number[],
+    ): Promise<Array<{ planId: number; currency: string; orders: number; chargesMinor: number; refundsMinor: number; netMinor: number }>>;
     /** Refunds members asked for within a refund window, made in [from, to), per currency (each order once). */
     refundsOnRequest(from?: number, to?: number, groupIds?: number[]): Promise<Array<{ currency: string; count: number; amountMinor: number }>>;
     ordersByStatus(): Promise<Array<{ status: string; count: number }>>;

@@ -2,7 +2,10 @@
 // `{count, plural, one {# day} other {# days}}` picks the form for the count (Intl.PluralRules).
 // Parameters ending in `At` or `Until` are instants, shown with their zone in TZ_DISPLAY; `amount`,
 // `price`, `revenue`, `refunded` and `charged` are amounts, shown as the reader's locale writes them.
+import { consoleEn } from './console-en.ts';
+
 export const en = {
+  ...consoleEn,
   'payment.confirmed': 'Payment received, thank you! Your "{plan}" membership for {groups} is active until {expiresAt}.',
   'membership.removed_expired': 'Your membership of "{group}" has ended and you have been removed from the group. Renew any time with /renew to come back.',
   'membership.removed_revoked': 'Your access to "{group}" has been withdrawn. Send /help if you think this is a mistake.',
@@ -133,7 +136,8 @@ export const en = {
   broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
   'owner.help':
-    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /refundwindow <group> <hours>, /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>]. Growth: /referrals (top referrers), /digest on|off (your daily digest).',
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /refundwindow <group> <hours>, /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n, /console (a sign-in link to the web console). Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>]. Growth: /referrals (top referrers), /digest on|off (your daily digest).',
+  'owner.console_link': 'Your one-time sign-in link to the owner console (valid until {expiresAt}, works once; do not forward it):\n{url}',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',

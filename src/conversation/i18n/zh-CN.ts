@@ -1,9 +1,11 @@
 import type { MessageKey } from './en.ts';
+import { consoleZhCN } from './console-zh-CN.ts';
 
 // 简体中文目录。语法见 src/conversation/template.ts：`{name}` 为参数；中文不区分单复数，`{count}` 直接写数字即可。
 // 以 `At` 或 `Until` 结尾的参数是时间，按 TZ_DISPLAY 显示并注明时区；金额（amount、price 等）显示为 ¥9.90。
 // 称呼统一用“您”。
 export const zhCN: Record<MessageKey, string> = {
+  ...consoleZhCN,
   'payment.confirmed': '已收到付款，谢谢！您的「{plan}」会员（{groups}）有效期至 {expiresAt}。',
   'membership.removed_expired': '您在「{group}」的会员已到期，已被移出群。随时发送 续费 即可回来。',
   'membership.removed_revoked': '您在「{group}」的访问权限已被撤销。如有疑问请发送 帮助。',
@@ -125,7 +127,8 @@ export const zhCN: Record<MessageKey, string> = {
   broadcast: '📣 {group}：{text}',
   'owner.claimed': '您已成为群主。发送 /ownerhelp 查看可用命令。',
   'owner.help':
-    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称> [stars=<星数>]，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/refundwindow <群> <小时数>，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号。入群审核：/joinmode <群> auto|review，/questions <群> [add <问题>|remove <编号>|list]，/applications，通过 <编号> [原因]，拒绝 <编号> <原因>，/blacklist [<群>|all add user|account|name <值> [原因] | remove <条目>]。增长：/referrals（邀请排行），/digest on|off（每日简报）。',
+    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称> [stars=<星数>]，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/refundwindow <群> <小时数>，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号，/console（控制台：网页管理后台的登录链接）。入群审核：/joinmode <群> auto|review，/questions <群> [add <问题>|remove <编号>|list]，/applications，通过 <编号> [原因]，拒绝 <编号> <原因>，/blacklist [<群>|all add user|account|name <值> [原因] | remove <条目>]。增长：/referrals（邀请排行），/digest on|off（每日简报）。',
+  'owner.console_link': '您的群主控制台一次性登录链接（有效期至 {expiresAt}，仅可使用一次，请勿转发）：\n{url}',
   'owner.usage': '用法：{usage}',
   'owner.error': '操作失败：{reason}',
   'owner.groups_none': '您还没有群。',
