@@ -17,6 +17,31 @@ export interface Stats {
   reviews: ReviewCounts;
   /** People with access whose access renews itself, their share of activeMembers (0–1), and failed renewals counted. */
   autoRenew: AutoRenewFigures;
+  /** Issue 16, this month: free trials started, how many of those people then paid for the plan, and coupon redemptions booked. */
+  growth: GrowthFigures;
+}
+
+export interface GrowthFigures {
+  trialsStarted: number;
+  trialsConverted: number;
+  /** trialsConverted / trialsStarted (0–1, four decimals); 0 when none started. */
+  trialConversion: number;
+  couponsRedeemed: number;
+}
+
+/**
+ * The one definition of the growth figures for [from, to) in these groups (undefined: every group), for
+ * /api/stats, /metrics and the owner's digest: trials started (store.trials.counts) and coupon redemptions
+ * booked (store.coupons.redeemed, counted when the order is paid, access codes included).
+ */
+export async function growthFigures(store: AppDeps['store'], from?: number, to?: number, groups?: number[]): Promise<GrowthFigures> {
+  const [trials, couponsRedeemed] = await Promise.all([store.trials.counts(from, to, groups), store.coupons.redeemed(from, to, groups)]);
+  return {
+    trialsStarted: trials.started,
+    trialsConverted: trials.converted,
+    trialConversion: trials.started === 0 ? 0 : Math.round((trials.converted / trials.started) * 10_000) / 10_000,
+    couponsRedeemed,
+  };
 }
 
 export interface AutoRenewFigures {
@@ -47,5 +72,6 @@ export async function computeStats(deps: AppDeps, actor: Actor): Promise<Stats> 
     deps.store.review.counts(groups),
   ]);
   const autoRenew = await autoRenewFigures(deps.store, groups, activeMembers);
-  return { month: label, activeMembers, revenue, renewals, churn, refundsOnRequest, reviews, autoRenew };
+  const growth = await growthFigures(deps.store, start, end, groups);
+  return { month: label, activeMembers, revenue, renewals, churn, refundsOnRequest, reviews, autoRenew, growth };
 }

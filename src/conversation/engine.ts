@@ -823,6 +823,14 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       // Auto-renewal only once there is something to say (a plan that renews, or a renewal that failed).
       if (s.autoRenew.members > 0 || s.autoRenew.failedRenewals > 0)
         ctx.text('owner.stats_auto_renew', { members: s.autoRenew.members, percent: Math.round(s.autoRenew.share * 100), failed: s.autoRenew.failedRenewals });
+      // Trials and coupons (issue 16) only once there is something to say.
+      if (s.growth.trialsStarted > 0 || s.growth.couponsRedeemed > 0)
+        ctx.text('owner.stats_growth', {
+          trials: s.growth.trialsStarted,
+          converted: s.growth.trialsConverted,
+          percent: Math.round(s.growth.trialConversion * 100),
+          coupons: s.growth.couponsRedeemed,
+        });
     },
   }),
   intruders: command({

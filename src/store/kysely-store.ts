@@ -87,6 +87,7 @@ import {
 import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
 import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
+import { couponsRepo, trialsRepo } from './growth-repository.ts';
 import { subscriptionsRepo } from './subscriptions-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
@@ -122,6 +123,8 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     review: reviewRepo(db),
     roster: rosterRepo(db),
     refundRequests: refundRequestsRepo(db),
+    trials: trialsRepo(db),
+    coupons: couponsRepo(db),
     subscriptions: subscriptionsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
-import { autoRenewFigures } from '../../app/stats.ts';
+import { autoRenewFigures, growthFigures } from '../../app/stats.ts';
 
 export function createMetricsRegistry(deps: HttpDeps): Registry {
   const registry = new Registry();
@@ -58,6 +58,20 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
       this.set({ kind: 'members' }, f.members);
       this.set({ kind: 'share' }, f.share);
       this.set({ kind: 'failed_renewals' }, f.failedRenewals);
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_growth',
+    help: 'Issue 16, all time (app/stats.ts growthFigures): free trials started (kind: trials_started), those whose person then paid for the plan (kind: trials_converted), coupon redemptions booked (kind: coupons_redeemed).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    async collect() {
+      const f = await growthFigures(store);
+      this.reset();
+      this.set({ kind: 'trials_started' }, f.trialsStarted);
+      this.set({ kind: 'trials_converted' }, f.trialsConverted);
+      this.set({ kind: 'coupons_redeemed' }, f.couponsRedeemed);
     },
   });
 
