@@ -36,6 +36,8 @@ const DEFAULT_SETTINGS = {
   reviewTimeoutAction: 'refund',
   autoApproveWhenRulesPass: false,
   requireUsername: false,
+  winbackDays: 0,
+  winbackPercent: 0,
 };
 
 /** A failing command: the exit code and one line, nothing on stdout. */
@@ -256,7 +258,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const text = await cli(['group', 'set', '1', '--grace-hours', '48', '--reminders', '72, 24', '--refund-window-hours', '72'], env);
     expect(text.err).toBe('');
     expect(text.out).toBe(
-      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off',
+      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, win-back days off, win-back percent off',
     );
     expect(await json(['group', 'set', '1', '--intruders', 'ignore', '--reminders', 'none'])).toEqual({
       id: 1,
@@ -273,6 +275,8 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
     expect((await json(['group', 'list']))[1]).toMatchObject(DEFAULT_SETTINGS);
     const audit = (await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings');

@@ -21,7 +21,8 @@ import { DAY_MS, toIso } from '../domain/time.ts';
 import { type Actor, actorLabel, assertOwner, assertOwnerOf, groupScope, inScope } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import { gatewayConfirmsWithInvite, grantOrder } from './grant.ts';
-import { alertOwnersJob, notifyJob } from './job-kinds.ts';
+import { createCheckout, type CheckoutResult } from './checkout.ts';
+import { alertOwnersJob, closeOrderJob, notifyJob } from './job-kinds.ts';
 import type { Coupon, Group, Order, Plan } from './model.ts';
 import type { Repos } from './ports.ts';
 import { holdForReview } from './review.ts';
@@ -366,3 +367,46 @@ export async function sweepWinbacks(deps: AppDeps, batch = 200): Promise<{ offer
 }
 
 export const isCouponCode = (s: string) => COUPON_CODE.test(s.toUpperCase());
+
+/**
+ * A coupon applied on the pay page to an order already made (issue 16): an order's amount never changes once the
+ * provider was asked for it (its QR carries it), so the discounted order is a new checkout for the same person,
+ * plan and provider, and the old one is taken off (pending → expired, closed at the provider by the usual job; if
+ * it is paid anyway, that payment is still honoured). An order that carries a coupon already is refused: one
+ * coupon per order.
+ */
+export async function applyCouponToOrder(deps: AppDeps, orderId: string, code: string): Promise<CheckoutResult> {
+  const order = await deps.store.orders.get(orderId);
+  if (!order) throw notFound('no such order');
+  if (order.couponId !== null && order.couponId !== undefined) {
+    const c = await deps.store.coupons.get(order.couponId);
+    throw new CouponRefusal('already_applied', `this order has coupon ${c?.code ?? ''} already: one coupon per order`);
+  }
+  if (order.status !== 'pending') throw conflict(`this order is ${order.status}: a coupon applies only before paying`);
+  const account = await deps.store.accounts.get(order.accountId);
+  if (!account) throw notFound('no such order');
+  const result = await createCheckout(deps, {
+    platform: account.platform,
+    userId: account.platformUserId,
+    planId: order.planId,
+    provider: order.provider,
+    coupon: code,
+  });
+  const now = deps.clock.now();
+  await deps.store.transaction(async (tx) => {
+    if (await tx.orders.transition(order.id, ['pending'], 'expired', {}, now)) {
+      await tx.jobs.enqueue([closeOrderJob(order.id)], now);
+      await tx.audit.insert({
+        at: now,
+        actor: `account:${account.id}`,
+        action: 'order.replace',
+        subjectType: 'order',
+        subjectId: order.id,
+        reason: `replaced by order ${result.order.id} with a coupon`,
+        detail: { by: result.order.id },
+      });
+    }
+  });
+  deps.onJobsEnqueued?.();
+  return result;
+}

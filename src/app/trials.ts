@@ -8,7 +8,7 @@ import { conflict, forbidden, invalid, notFound } from '../domain/errors.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { addDays, toIso } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
-import { inviteJob, notifyJob } from './job-kinds.ts';
+import { inviteJob } from './job-kinds.ts';
 import type { Account, Plan, Trial } from './model.ts';
 
 /** A trial the person had already: when it started (the refusal says so). */
@@ -32,7 +32,7 @@ export function checkTrialDays(input: unknown): number {
 
 /**
  * Starts the person's free trial of a plan in one transaction: the trial row (the once-only guard), a `trial`
- * period and the membership in each group, the invites, a notice and an audit entry. Throws `invalid` for a plan
+ * period and the membership in each group, the invites and an audit entry (the caller answers the person). Throws `invalid` for a plan
  * without trials, `forbidden` for someone banned, `conflict` for someone with access already, TrialUsed for a
  * second trial.
  */
@@ -66,12 +66,6 @@ export async function startTrial(deps: AppDeps, account: Account, planId: number
       await tx.periods.insertIfAbsent({ membershipId: m.id, groupId: g.id, orderId: null, kind: 'trial', startsAt: now, endsAt: step.expiresAt, days: plan.trialDays }, now);
       jobs.push(inviteJob({ membershipId: m.id, expiresAt: step.expiresAt, ...(created ? { first: true } : {}) }));
     }
-    jobs.push(
-      notifyJob(
-        { accountId: account.id, message: { key: 'trial.started', params: { plan: plan.name, days: plan.trialDays, endsAt: trial.endsAt } } },
-        `trial:${trial.id}`,
-      ),
-    );
     await tx.jobs.enqueue(jobs, now);
     await tx.audit.insert({
       at: now,

@@ -46,6 +46,8 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
 
     const updated = await updateGroupSettings(deps, {
@@ -63,13 +65,15 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
     const stored = (await deps.store.groups.get(g.id))!;
     expect(stored.graceMs).toBe(48 * HOUR_MS);
     expect(stored.reminderOffsetsMs).toEqual([72 * HOUR_MS, 24 * HOUR_MS]);
     expect(stored.refundWindowHours).toBe(72);
     expect(describeSettings(stored)).toBe(
-      'grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off',
+      'grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, win-back days off, win-back percent off',
     );
 
     const audit = (await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings');
@@ -96,6 +100,8 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       reviewTimeoutAction: 'refund',
       autoApproveWhenRulesPass: false,
       requireUsername: false,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
   });
 
@@ -106,7 +112,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       [
         {},
         'invalid_input',
-        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername$/,
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername, winbackDays, winbackPercent$/,
       ],
       [{ graceHours: -1 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720 \(got "-1"\)$/],
       [{ graceHours: 721, refundWindowHours: 72 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720/],
