@@ -419,7 +419,9 @@ class Turn {
           this.state.coupon = undefined;
           return this.text(`coupon.refused.${err.reason}`, { code });
         }
-        refusal = err;
+        // Of the per-plan reasons, the most telling: worth more than the price, then another currency, then other plans.
+        const rank = (r: CouponRefusal | null) => (r === null ? -1 : ['other_plan', 'other_currency', 'too_large'].indexOf(r.reason));
+        if (rank(err) > rank(refusal)) refusal = err;
       }
     }
     if (usable.length === 0) {

@@ -155,9 +155,9 @@ ${
 <p class="muted" data-testid="open-until">${esc(t(locale, 'pay.expires', { expiresAt: order.expiresAt }))}</p>
 ${
   order.couponId === null || order.couponId === undefined
-    ? `<form method="post" action="/pay/${order.id}/coupon" data-testid="coupon-form"><input name="code" maxlength="32" autocomplete="off" placeholder="${esc(t(locale, 'pay.coupon_placeholder'))}"> <button type="submit">${esc(t(locale, 'pay.coupon_apply'))}</button></form>${view.couponError ? `<p class="next" data-testid="coupon-error">${esc(view.couponError)}</p>` : ''}`
+    ? `<form method="post" action="/pay/${order.id}/coupon" data-testid="coupon-form"><input name="code" maxlength="32" autocomplete="off" placeholder="${esc(t(locale, 'pay.coupon_placeholder'))}"> <button type="submit">${esc(t(locale, 'pay.coupon_apply'))}</button></form>`
     : ''
-}
+}${view.couponError ? `<p class="next" data-testid="coupon-error">${esc(view.couponError)}</p>` : ''}
 ${isDev ? `<form method="post" action="/pay/${order.id}/dev-pay"><button type="submit" data-testid="dev-pay">${esc(t(locale, 'pay.dev_button'))}</button></form><p class="muted">${esc(t(locale, 'pay.dev_note'))}</p>` : ''}`
     : ''
 }
