@@ -266,6 +266,7 @@ export const en = {
   'playground.add_placeholder': 'New name',
   'demo.group_title': 'Playground group',
   'demo.plan_name': 'Monthly',
+  'demo.trial_plan_name': 'Taster week',
   'demo.review_group_title': 'Reviewed club',
   'demo.review_plan_name': 'Club pass (reviewed)',
   'demo.review_question': 'What brings you to the club?',

@@ -251,6 +251,7 @@ export const zhCN: Record<MessageKey, string> = {
   'playground.add_placeholder': '新名字',
   'demo.group_title': '体验群',
   'demo.plan_name': '月度会员',
+  'demo.trial_plan_name': '体验周卡',
   'demo.review_group_title': '审核制俱乐部',
   'demo.review_plan_name': '俱乐部通行证（需审核）',
   'demo.review_question': '您为什么想加入俱乐部？',
