@@ -286,7 +286,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     ]);
     const help = await cli(['group', 'set', '--help'], env);
     expect(help.out).toMatch(
-      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review\|door>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--json\]/,
+      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review\|door>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--winback-days <n>\] \[--winback-percent <n>\] \[--json\]/,
     );
   });
 
@@ -323,7 +323,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       ['group', 'set', '1'],
       env,
       2,
-      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username$/,
+      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username, --winback-days, --winback-percent$/,
     );
     await fails(['group', 'set'], env, 2, /^missing <group-id>$/);
     await fails(['group', 'set', '9', '--grace-hours', '1'], env, 1, /^no group with id 9$/);

@@ -7,7 +7,7 @@ import { type Actor, assertOwnerOf, ownedGroup, visibleGroups } from '../app/act
 import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
 import { createCheckout, offersFor, payPageUrl } from '../app/checkout.ts';
-import { ACCESS_CODE_PROVIDER, quoteCoupon } from '../app/coupons.ts';
+import { ACCESS_CODE_PROVIDER, createCoupon, disableCoupon, listCoupons, quoteCoupon } from '../app/coupons.ts';
 import { startTrial, TrialUsed } from '../app/trials.ts';
 import { COUPON_CODE, CouponRefusal, normalizeCode } from '../domain/coupon.ts';
 import type { AppDeps } from '../app/deps.ts';
@@ -866,14 +866,15 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     },
   }),
   addplan: command({
-    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>] [recurring]',
+    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>] [trial=<days>] [recurring]',
     parse: (args) => {
       const [g, price, currency, days, ...name] = args;
-      // `stars=<n>` (the plan's price in Telegram Stars) may come anywhere after the days.
+      // `stars=<n>` (the plan's price in Telegram Stars) and `trial=<days>` (a free trial, issue 16) may come anywhere after the days.
       const stars = name.find((a) => /^stars=/i.test(a));
+      const trial = name.find((a) => /^trial=/i.test(a));
       // `recurring` (a last word): the payment rail renews the plan by itself (Stars: 30-day plans).
       const recurring = name.length > 1 && name.at(-1)!.toLowerCase() === 'recurring';
-      const words = name.filter((a, i) => a !== stars && !(recurring && i === name.length - 1));
+      const words = name.filter((a, i) => a !== stars && a !== trial && !(recurring && i === name.length - 1));
       if (Number.isNaN(id(g)) || !price || !currency || !days || words.length === 0) return null;
       return {
         groupIds: [id(g)],
@@ -883,12 +884,56 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
         days: Number.isInteger(Number(days)) ? Number(days) : NaN,
         ...(stars ? { stars: stars.slice('stars='.length) } : {}),
         ...(recurring ? { recurring: true } : {}),
+        ...(trial ? { trialDays: /^trial=\d{1,4}$/i.test(trial) ? Number(trial.slice('trial='.length)) : NaN } : {}),
       };
     },
     run: async (ctx, input) => {
       const plan = await addPlan(ctx.deps, { ...input, actor: ctx.actor });
       const price = formatMoney(plan.priceMinor, plan.currency) + (plan.starsPrice === null ? '' : ` / ${plan.starsPrice} ⭐`);
       ctx.text('owner.plan_added', { id: plan.id, name: plan.name, price, days: plan.durationDays });
+    },
+  }),
+  // Coupons (issue 16): the same use cases as `gatekeeper coupon …`; an owner's coupon names their plan.
+  addcoupon: command({
+    usage: '/addcoupon <code> <percent>% <plan-id> [max-uses]',
+    parse: (args) => {
+      const [code, pct, plan, max] = args;
+      const percent = pct && /^\d{1,3}%$/.test(pct) ? Number(pct.slice(0, -1)) : NaN;
+      if (!code || Number.isNaN(percent) || Number.isNaN(id(plan)) || (max !== undefined && Number.isNaN(id(max)))) return null;
+      return { code, percent, planIds: [id(plan)], ...(max !== undefined ? { maxUses: id(max) } : {}) };
+    },
+    run: async (ctx, input) => {
+      const c = await createCoupon(ctx.deps, { ...input, actor: ctx.actor });
+      ctx.text('owner.coupon_added', { code: c.code, percent: c.percent ?? 0, plans: (c.planIds ?? []).join(', '), max: c.maxUses ?? '∞' });
+    },
+  }),
+  coupons: command({
+    usage: '/coupons',
+    parse: () => ({}),
+    run: async (ctx) => {
+      const list = (await listCoupons(ctx.deps, ctx.actor, 50)).filter((c) => c.source !== 'winback');
+      if (list.length === 0) return ctx.text('owner.coupons_none');
+      ctx.say(
+        list
+          .map((c) =>
+            ctx.t('owner.coupon_line', {
+              code: c.code,
+              off: c.percent !== null ? `${c.percent}%` : ctx.money(c.amountMinor!, c.currency!),
+              uses: c.uses,
+              max: c.maxUses ?? '∞',
+              state: ctx.t(c.active ? 'owner.coupon_active' : 'owner.coupon_disabled'),
+            }),
+          )
+          .join('\n'),
+      );
+    },
+  }),
+  disablecoupon: command({
+    usage: '/disablecoupon <code>',
+    parse: (args) => (args[0] ? { code: args[0] } : null),
+    run: async (ctx, { code }) => {
+      const c = await disableCoupon(ctx.deps, { code, actor: ctx.actor });
+      ctx.text('owner.coupon_disabled_done', { code: c.code });
     },
   }),
   disableplan: command({

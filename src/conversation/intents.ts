@@ -24,6 +24,9 @@ export const OWNER_COMMANDS = [
   'joinmode',
   'questions',
   'blacklist',
+  'addcoupon',
+  'coupons',
+  'disablecoupon',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
 

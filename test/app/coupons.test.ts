@@ -10,6 +10,7 @@ import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import { createCheckout } from '../../src/app/checkout.ts';
 import { createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { createClaimCode } from '../../src/app/owners.ts';
 import { computeStats } from '../../src/app/stats.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
@@ -276,5 +277,30 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect(disabled.json()).toMatchObject({ code: 'API10', active: false });
     const twice = await t.service.app.inject({ method: 'POST', url: '/api/coupons/api10/disable', headers: auth });
     expect(twice.statusCode).toBe(409);
+  });
+});
+
+describe.each(DIALECTS)('owner coupon commands in chat (%s)', (dialect) => {
+  const it = serviceTest(dialect);
+
+  it('/addcoupon, /coupons, /disablecoupon for the owner’s own plans; /addplan trial=<days>; a bad percent and another owner’s plan refused', async ({ t, deps }) => {
+    const s = scene(t, deps);
+    const { group, plan } = await shop(deps);
+    const { plan: theirs } = await shop(deps, 'other');
+    expect(await s.say('olga', (await createClaimCode(deps, admin, [group.id])).code)).toMatch(/You are now an owner/);
+
+    expect(await s.say('olga', `/addcoupon spring 20% ${plan.id} 5`)).toBe(`Coupon SPRING added: 20% off plan ${plan.id}, at most 5 uses. Members send /coupon SPRING.`);
+    expect(await s.say('olga', `/addcoupon zero 0% ${plan.id}`)).toBe('That did not work: --percent must be a whole number from 1 to 100 (got 0)');
+    expect(await s.say('olga', `/addcoupon theirs 10% ${theirs.id}`)).toMatch(/^That did not work: group \d+ is not one of your groups/);
+    expect(await s.say('olga', '/addcoupon x')).toBe('Usage: /addcoupon <code> <percent>% <plan-id> [max-uses]');
+    expect(await s.say('olga', '/coupons')).toBe('SPRING: 20% off, used 0 of 5 (active)');
+    expect(await s.say('olga', '/disablecoupon spring')).toBe('Coupon SPRING disabled: nobody can apply it any more.');
+    expect(await s.say('olga', '/coupons')).toBe('SPRING: 20% off, used 0 of 5 (disabled)');
+    // A member typing an owner command gets the unknown-command answer.
+    expect(await s.say('mallory', `/addcoupon free 100% ${plan.id}`)).toMatch(/^Sorry, I did not understand that\./);
+    expect((await deps.store.coupons.list({ limit: 10 })).map((c) => c.code)).toEqual(['SPRING']);
+
+    expect(await s.say('olga', `/addplan ${group.id} 3 CNY 7 Taster trial=3`)).toMatch(/^Plan #\d+ "Taster" added/);
+    expect((await deps.store.plans.list({ groupId: group.id })).find((p) => p.name === 'Taster')!.trialDays).toBe(3);
   });
 });

@@ -133,7 +133,7 @@ export const en = {
   broadcast: '📣 {group}: {text}',
   'owner.claimed': 'You are now an owner. Send /ownerhelp to see what you can do.',
   'owner.help':
-    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /refundwindow <group> <hours>, /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>].',
+    'Owner commands: /groups, /members <group> [soon], /addplan <group> <price> <currency> <days> <name> [stars=<n>], /disableplan <plan>, /extend <member> <days> [reason], /remove <member> [reason], /ban <member> [reason], /unban <member> [reason], /refund <order> [reason], /refundwindow <group> <hours>, /stats, /broadcast <group> <text>, /intruders [<group> [report|remove|ignore]], /whitelist <group> [<id>|#n], /unwhitelist <group> <id>|#n. Join review: /joinmode <group> auto|review, /questions <group> [add <text>|remove <n>|list], /applications, /approve <n> [reason] (通过 <n>), /reject <n> <reason> (拒绝 <n> <reason>), /blacklist [<group>|all add user|account|name <value> [reason] | remove <entry>]. Trials and coupons: /addplan … trial=<days>, /addcoupon <code> <percent>% <plan> [max-uses], /coupons, /disablecoupon <code>.',
   'owner.usage': 'Usage: {usage}',
   'owner.error': 'That did not work: {reason}',
   'owner.groups_none': 'You have no groups yet.',
@@ -348,6 +348,12 @@ export const en = {
   'telegram.stars_already_paid': 'This order is already paid.',
   'telegram.stars_wrong_payer': 'This invoice belongs to someone else. Send /plans to get your own.',
   // Issue 16: free trials, coupons and access codes, win-back offers.
+  'owner.coupon_added': 'Coupon {code} added: {percent}% off plan {plans}, at most {max} uses. Members send /coupon {code}.',
+  'owner.coupons_none': 'No coupons yet. Add one with /addcoupon <code> <percent>% <plan-id> [max-uses].',
+  'owner.coupon_line': '{code}: {off} off, used {uses} of {max} ({state})',
+  'owner.coupon_active': 'active',
+  'owner.coupon_disabled': 'disabled',
+  'owner.coupon_disabled_done': 'Coupon {code} disabled: nobody can apply it any more.',
   'trial.button': 'Start free trial ({days, plural, one {# day} other {# days}})',
   'trial.pick': '"{plan}": start a free trial of {days, plural, one {# day} other {# days}}, or pay now.',
   'trial.started': 'Your free trial of "{plan}" has started: {days, plural, one {# day} other {# days}}, until {endsAt}. Your invitation is on its way. Pay any time before it ends: your paid time starts when the trial ends, so you lose nothing.',

@@ -124,7 +124,7 @@ export const zhCN: Record<MessageKey, string> = {
   broadcast: '📣 {group}：{text}',
   'owner.claimed': '您已成为群主。发送 /ownerhelp 查看可用命令。',
   'owner.help':
-    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称> [stars=<星数>]，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/refundwindow <群> <小时数>，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号。入群审核：/joinmode <群> auto|review，/questions <群> [add <问题>|remove <编号>|list]，/applications，通过 <编号> [原因]，拒绝 <编号> <原因>，/blacklist [<群>|all add user|account|name <值> [原因] | remove <条目>]。',
+    '群主命令：/groups，/members <群> [soon]，/addplan <群> <价格> <币种> <天数> <名称> [stars=<星数>]，/disableplan <套餐>，/extend <会员> <天数> [原因]，/remove <会员> [原因]，/ban <会员> [原因]，/unban <会员> [原因]，/refund <订单> [原因]，/refundwindow <群> <小时数>，/stats，/broadcast <群> <内容>，/intruders [<群> [report|remove|ignore]]，/whitelist <群> [<id>|#编号]，/unwhitelist <群> <id>|#编号。入群审核：/joinmode <群> auto|review，/questions <群> [add <问题>|remove <编号>|list]，/applications，通过 <编号> [原因]，拒绝 <编号> <原因>，/blacklist [<群>|all add user|account|name <值> [原因] | remove <条目>]。试用与优惠码：/addplan … trial=<天数>，/addcoupon <代码> <百分比>% <套餐> [次数上限]，/coupons，/disablecoupon <代码>。',
   'owner.usage': '用法：{usage}',
   'owner.error': '操作失败：{reason}',
   'owner.groups_none': '您还没有群。',
@@ -325,6 +325,12 @@ export const zhCN: Record<MessageKey, string> = {
   'telegram.stars_already_paid': '此订单已支付。',
   'telegram.stars_wrong_payer': '这张账单属于其他人。请发送 /plans 获取您自己的账单。',
   // Issue 16: free trials, coupons and access codes, win-back offers.
+  'owner.coupon_added': '优惠码 {code} 已添加：套餐 {plans} 立减 {percent}%，最多使用 {max} 次。会员发送 优惠码 {code} 即可使用。',
+  'owner.coupons_none': '还没有优惠码。用 /addcoupon <代码> <百分比>% <套餐编号> [次数上限] 添加。',
+  'owner.coupon_line': '{code}：优惠 {off}，已用 {uses}/{max}（{state}）',
+  'owner.coupon_active': '有效',
+  'owner.coupon_disabled': '已停用',
+  'owner.coupon_disabled_done': '优惠码 {code} 已停用：之后无人可以使用。',
   'trial.button': '免费试用（{days} 天）',
   'trial.pick': '「{plan}」：可免费试用 {days} 天，或立即付款。',
   'trial.started': '您的「{plan}」免费试用已开始：{days} 天，至 {endsAt}。入群邀请马上发送。试用结束前随时可付款：付费时间从试用结束时起算，不会损失天数。',
