@@ -437,8 +437,18 @@ function couponLine(c: Coupon): string {
   const off = c.percent !== null ? `${c.percent}% off` : `${formatMinor(c.amountMinor!, c.currency!)} ${c.currency} off`;
   const uses = `${c.uses}${c.maxUses === null ? '' : `/${c.maxUses}`} used${c.overshoot > 0 ? ` (+${c.overshoot} past the limit)` : ''}`;
   const plans = c.planIds === null ? 'any plan' : `plans ${c.planIds.join(',')}`;
-  const valid = [c.validFrom === null ? '' : `from ${toIso(c.validFrom)}`, c.validUntil === null ? '' : `until ${toIso(c.validUntil)}`].filter(Boolean).join(' ');
-  return [c.code, off, uses, c.active ? 'active' : 'disabled', plans, valid || 'no time limit', c.accountId === null ? c.source : `personal (account ${c.accountId})`]
+  const valid = [c.validFrom === null ? '' : `from ${toIso(c.validFrom)}`, c.validUntil === null ? '' : `until ${toIso(c.validUntil)}`]
+    .filter(Boolean)
+    .join(' ');
+  return [
+    c.code,
+    off,
+    uses,
+    c.active ? 'active' : 'disabled',
+    plans,
+    valid || 'no time limit',
+    c.accountId === null ? c.source : `personal (account ${c.accountId})`,
+  ]
     .map(cell)
     .join('\t');
 }
@@ -632,7 +642,10 @@ const COMMANDS: CommandSpec[] = [
     args: ['code'],
     handler: async ({ pos, print, config }) => {
       const c = await withDeps(config(), (deps) => disableCoupon(deps, { code: pos[0]!, actor: CLI }));
-      print({ id: c.id, code: c.code, active: c.active }, `coupon ${c.code} disabled: nobody can apply it any more; orders already made with it are not affected`);
+      print(
+        { id: c.id, code: c.code, active: c.active },
+        `coupon ${c.code} disabled: nobody can apply it any more; orders already made with it are not affected`,
+      );
     },
   },
   {

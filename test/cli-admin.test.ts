@@ -396,7 +396,19 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect((await cli(['group', 'list'], env)).out).toBe('1\tplayground\troom-a\tReaders\tno owner\n2\tplayground\troom-b\tWriters\tno owner');
     expect((await json(['plan', 'list'])).map((p: { id: number }) => p.id)).toEqual([1, 2]);
     expect(await json(['plan', 'list', '--group', '2'])).toEqual([
-      { id: 2, name: 'Yearly', priceMinor: 9900, price: '99.00', currency: 'CNY', days: 365, starsPrice: null, recurring: false, trialDays: 0, active: true, groupIds: [2] },
+      {
+        id: 2,
+        name: 'Yearly',
+        priceMinor: 9900,
+        price: '99.00',
+        currency: 'CNY',
+        days: 365,
+        starsPrice: null,
+        recurring: false,
+        trialDays: 0,
+        active: true,
+        groupIds: [2],
+      },
     ]);
 
     const d = await cli(['plan', 'disable', '1', '--reason', 'summer sale over'], env);

@@ -58,16 +58,47 @@ describe.each(targets)('gatekeeper coupon (%s)', (_dialect, setup) => {
     const shown = await cli(['plan', 'add', '--group', '1', '--name', 'Weekly', '--price', '3', '--currency', 'CNY', '--days', '7', '--trial-days', '2'], env);
     expect(shown.out).toBe('plan 2 added: "Weekly" 3.00 CNY for 7 days, 2 days free trial, groups 1');
     expect((await json(['plan', 'list']))[0]).toMatchObject({ id: plan.id, trialDays: 3 });
-    await fails(['plan', 'add', '--group', '1', '--name', 'X', '--price', '1', '--currency', 'CNY', '--days', '7', '--trial-days', '91'], /^--trial-days must be a whole number from 0 to 90 \(got "91"\)$/);
+    await fails(
+      ['plan', 'add', '--group', '1', '--name', 'X', '--price', '1', '--currency', 'CNY', '--days', '7', '--trial-days', '91'],
+      /^--trial-days must be a whole number from 0 to 90 \(got "91"\)$/,
+    );
 
-    const c = await json(['coupon', 'add', '--code', 'spring', '--percent', '20', '--plan', String(plan.id), '--max-uses', '10', '--per-person', '1', '--valid-until', '2099-01-01']);
-    expect(c).toMatchObject({ id: 1, code: 'SPRING', percent: 20, planIds: [plan.id], maxUses: 10, perPerson: 1, uses: 0, active: true, validUntil: '2099-01-01T00:00:00.000Z' });
+    const c = await json([
+      'coupon',
+      'add',
+      '--code',
+      'spring',
+      '--percent',
+      '20',
+      '--plan',
+      String(plan.id),
+      '--max-uses',
+      '10',
+      '--per-person',
+      '1',
+      '--valid-until',
+      '2099-01-01',
+    ]);
+    expect(c).toMatchObject({
+      id: 1,
+      code: 'SPRING',
+      percent: 20,
+      planIds: [plan.id],
+      maxUses: 10,
+      perPerson: 1,
+      uses: 0,
+      active: true,
+      validUntil: '2099-01-01T00:00:00.000Z',
+    });
     const amount = await cli(['coupon', 'add', '--code', 'FIVE', '--amount', '5', '--currency', 'cny', '--plan', String(plan.id)], env);
     expect(amount.out).toBe(`coupon 2 added: FIVE\t5.00 CNY off\t0 used\tactive\tplans ${plan.id}\tno time limit\towner`);
 
     await fails(['coupon', 'add', '--code', 'ZERO', '--percent', '0'], /^--percent must be a whole number from 1 to 100 \(got 0\)$/);
     await fails(['coupon', 'add', '--code', 'MORE', '--percent', '101'], /^--percent must be a whole number from 1 to 100 \(got 101\)$/);
-    await fails(['coupon', 'add', '--code', 'BIG', '--amount', '9.91', '--currency', 'CNY', '--plan', '1'], /^--amount 9.91 CNY is more than plan 1's price 9.90 CNY$/);
+    await fails(
+      ['coupon', 'add', '--code', 'BIG', '--amount', '9.91', '--currency', 'CNY', '--plan', '1'],
+      /^--amount 9.91 CNY is more than plan 1's price 9.90 CNY$/,
+    );
     await fails(['coupon', 'add', '--code', 'SPRING', '--percent', '5'], /^coupon code SPRING exists already$/);
     await fails(['coupon', 'add', '--percent', '5'], /^missing --code$/, 2);
     await fails(['coupon', 'add', '--code', 'a b', '--percent', '5'], /^a coupon code is 3–32 letters, digits, "-" or "_"/);
@@ -87,7 +118,10 @@ describe.each(targets)('gatekeeper coupon (%s)', (_dialect, setup) => {
     const listed = await json(['coupon', 'list']);
     expect(listed.length).toBe(202);
     expect(listed.filter((x: { source: string; maxUses: number }) => x.source === 'batch' && x.maxUses === 1).length).toBe(200);
-    await fails(['coupon', 'batch', '--prefix', 'VIP', '--count', '1001', '--percent', '100'], /^--count must be a whole number from 1 to 1000 \(got "1001"\)$/);
+    await fails(
+      ['coupon', 'batch', '--prefix', 'VIP', '--count', '1001', '--percent', '100'],
+      /^--count must be a whole number from 1 to 1000 \(got "1001"\)$/,
+    );
     await fails(['coupon', 'batch', '--prefix', 'V-I-P', '--count', '2', '--percent', '100'], /^--prefix must be 1–16 letters or digits/);
     expect((await json(['coupon', 'list'])).length).toBe(202);
   });

@@ -108,7 +108,11 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       subjectType: 'order',
       subjectId: o.id,
       reason: `checkout for plan ${plan.id} via ${provider.name}`,
-      detail: { amountMinor: o.amountMinor, currency: o.currency, ...(quote ? { coupon: quote.coupon.code, listPriceMinor: offer.amountMinor, discountMinor: quote.discountMinor } : {}) },
+      detail: {
+        amountMinor: o.amountMinor,
+        currency: o.currency,
+        ...(quote ? { coupon: quote.coupon.code, listPriceMinor: offer.amountMinor, discountMinor: quote.discountMinor } : {}),
+      },
     });
     if (o.amountMinor === 0) await confirmAccessCode(deps, tx, o, plan, now);
     return o;

@@ -6,15 +6,7 @@
 // unique redemption row per order. A code that makes the price 0 is an access code: the order (amount 0, provider
 // `coupon`) is confirmed in the transaction that creates it, through the same guards, and no provider is called.
 import { randomBytes } from 'node:crypto';
-import {
-  ACCESS_CODE_PROVIDER,
-  checkPercent,
-  checkUsable,
-  COUPON_CODE,
-  CouponRefusal,
-  discountOf,
-  normalizeCode,
-} from '../domain/coupon.ts';
+import { ACCESS_CODE_PROVIDER, checkPercent, checkUsable, COUPON_CODE, CouponRefusal, discountOf, normalizeCode } from '../domain/coupon.ts';
 import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { formatMoney, MAX_AMOUNT_MINOR, normalizeCurrency, parsePrice } from '../domain/money.ts';
 import { DAY_MS, toIso } from '../domain/time.ts';
@@ -52,7 +44,8 @@ export interface CouponInput {
 type Terms = Omit<Coupon, 'id' | 'code' | 'uses' | 'overshoot' | 'active' | 'createdAt' | 'source' | 'createdBy' | 'accountId'>;
 
 const positive = (v: unknown, flag: string, max: number): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw invalid(`${flag} must be a whole number from 1 to ${max} (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+    throw invalid(`${flag} must be a whole number from 1 to ${max} (got ${JSON.stringify(v)})`);
   return v;
 };
 
@@ -60,7 +53,9 @@ function parseTime(v: string | undefined, flag: string): number | null {
   if (v === undefined) return null;
   // A date, or a date and time with an offset (or Z): never a local time the server would have to guess.
   if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v.trim()))
-    throw invalid(`${flag} must be an ISO 8601 date or time with its offset, like 2026-12-31 or 2026-12-31T23:59:00+08:00 (got ${JSON.stringify(v.slice(0, 40))})`);
+    throw invalid(
+      `${flag} must be an ISO 8601 date or time with its offset, like 2026-12-31 or 2026-12-31T23:59:00+08:00 (got ${JSON.stringify(v.slice(0, 40))})`,
+    );
   const ms = Date.parse(v.trim());
   if (!Number.isFinite(ms)) throw invalid(`${flag} is not a real date (got ${JSON.stringify(v.slice(0, 40))})`);
   return ms;
@@ -248,7 +243,12 @@ export async function bookRedemption(tx: Repos, order: Order, actor: string, now
   const taken = await tx.coupons.take(coupon.id);
   if (!taken && opts.strict) throw new CouponRefusal('used_up', `coupon ${coupon.code} has been used up`);
   const discountMinor = order.discountMinor ?? 0;
-  if (!(await tx.coupons.insertRedemption({ couponId: coupon.id, orderId: order.id, accountId: order.accountId, discountMinor, currency: order.currency, overshoot: !taken }, now))) {
+  if (
+    !(await tx.coupons.insertRedemption(
+      { couponId: coupon.id, orderId: order.id, accountId: order.accountId, discountMinor, currency: order.currency, overshoot: !taken },
+      now,
+    ))
+  ) {
     // The order's redemption is booked already: guard 1 makes this unreachable, but a use must never count twice.
     throw new Error(`order ${order.id} redeemed coupon ${coupon.code} twice`);
   }
@@ -269,7 +269,10 @@ export async function bookRedemption(tx: Repos, order: Order, actor: string, now
     await tx.jobs.enqueue(
       [
         alertOwnersJob(
-          { groupIds: plan?.groupIds ?? [], message: { key: 'owner.coupon_overshoot', params: { code: coupon.code, orderId: order.id, max: coupon.maxUses ?? 0 } } },
+          {
+            groupIds: plan?.groupIds ?? [],
+            message: { key: 'owner.coupon_overshoot', params: { code: coupon.code, orderId: order.id, max: coupon.maxUses ?? 0 } },
+          },
           `alert:coupon-overshoot:${order.id}`,
         ),
       ],

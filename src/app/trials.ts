@@ -63,7 +63,10 @@ export async function startTrial(deps: AppDeps, account: Account, planId: number
       const created = await tx.memberships.insertIfAbsent({ accountId: account.id, groupId: g.id, status: step.status, expiresAt: step.expiresAt }, now);
       const m = created ?? (await tx.memberships.getForUpdate(account.id, g.id))!;
       if (!created) await tx.memberships.update(m.id, { status: step.status, expiresAt: step.expiresAt, graceUntil: null }, now);
-      await tx.periods.insertIfAbsent({ membershipId: m.id, groupId: g.id, orderId: null, kind: 'trial', startsAt: now, endsAt: step.expiresAt, days: plan.trialDays }, now);
+      await tx.periods.insertIfAbsent(
+        { membershipId: m.id, groupId: g.id, orderId: null, kind: 'trial', startsAt: now, endsAt: step.expiresAt, days: plan.trialDays },
+        now,
+      );
       jobs.push(inviteJob({ membershipId: m.id, expiresAt: step.expiresAt, ...(created ? { first: true } : {}) }));
     }
     await tx.jobs.enqueue(jobs, now);
@@ -83,7 +86,12 @@ export async function startTrial(deps: AppDeps, account: Account, planId: number
 }
 
 /** The trial whose end is this membership's expiry (a reminder about it carries the pay option), or null. */
-export async function trialEndingAt(deps: Pick<AppDeps, 'store'>, accountId: number, groupId: number, expiresAt: number): Promise<{ trial: Trial; plan: Plan } | null> {
+export async function trialEndingAt(
+  deps: Pick<AppDeps, 'store'>,
+  accountId: number,
+  groupId: number,
+  expiresAt: number,
+): Promise<{ trial: Trial; plan: Plan } | null> {
   for (const trial of await deps.store.trials.listForAccount(accountId)) {
     if (trial.endsAt !== expiresAt) continue;
     const plan = await deps.store.plans.get(trial.planId);

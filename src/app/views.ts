@@ -24,7 +24,12 @@ export const orderJson = (o: Order, refundedMinor = 0) => ({
   reviewReason: o.reviewReason,
   // Bought with a coupon (issue 16): the list price, the discount and the coupon.
   ...(o.couponId !== null && o.couponId !== undefined
-    ? { couponId: o.couponId, listPriceMinor: o.listPriceMinor ?? null, discountMinor: o.discountMinor ?? 0, discount: formatMinor(o.discountMinor ?? 0, o.currency) }
+    ? {
+        couponId: o.couponId,
+        listPriceMinor: o.listPriceMinor ?? null,
+        discountMinor: o.discountMinor ?? 0,
+        discount: formatMinor(o.discountMinor ?? 0, o.currency),
+      }
     : {}),
 });
 

@@ -286,16 +286,19 @@ class Turn {
     this.choices(
       trial.length > 0 ? this.t('trial.pick', { plan: plan.name, days: plan.trialDays }) : this.t('pay.pick_provider', { plan: plan.name }),
       // A rail that charges in another currency than the plan's (Stars) says what it costs there.
-      [...trial, ...offers.map((o) => ({
-        value: `pay:${plan.id}:${o.provider.name}`,
-        label:
-          o.currency === plan.currency
-            ? this.t(`provider.${o.provider.name}`)
-            : this.t('pay.provider_with_price', {
-                provider: this.t(`provider.${o.provider.name}`),
-                price: o.currency === STARS ? `${o.amountMinor} ⭐` : formatMoney(o.amountMinor, o.currency),
-              }),
-      }))],
+      [
+        ...trial,
+        ...offers.map((o) => ({
+          value: `pay:${plan.id}:${o.provider.name}`,
+          label:
+            o.currency === plan.currency
+              ? this.t(`provider.${o.provider.name}`)
+              : this.t('pay.provider_with_price', {
+                  provider: this.t(`provider.${o.provider.name}`),
+                  price: o.currency === STARS ? `${o.amountMinor} ⭐` : formatMoney(o.amountMinor, o.currency),
+                }),
+        })),
+      ],
     );
   }
 

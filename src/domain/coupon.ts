@@ -11,7 +11,8 @@ export function normalizeCode(input: string): string {
     .normalize('NFKC')
     .trim()
     .toUpperCase();
-  if (!COUPON_CODE.test(code)) throw new CouponRefusal('malformed', `a coupon code is 3–32 letters, digits, "-" or "_" (got ${JSON.stringify(code.slice(0, 40))})`);
+  if (!COUPON_CODE.test(code))
+    throw new CouponRefusal('malformed', `a coupon code is 3–32 letters, digits, "-" or "_" (got ${JSON.stringify(code.slice(0, 40))})`);
   return code;
 }
 

@@ -59,7 +59,8 @@ export function trialsRepo(db: Kysely<Database>): Repos['trials'] {
       let q = db.selectFrom('trials as t');
       if (from !== undefined) q = q.where('t.started_at', '>=', from);
       if (to !== undefined) q = q.where('t.started_at', '<', to);
-      if (groupIds !== undefined) q = q.where('t.plan_id', 'in', db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', groupIds));
+      if (groupIds !== undefined)
+        q = q.where('t.plan_id', 'in', db.selectFrom('plan_groups').select('plan_groups.plan_id').where('plan_groups.group_id', 'in', groupIds));
       // Converted: the same person later paid an order (money taken, not an access code) for the same plan.
       const r = await q
         .select((eb) => eb.fn.countAll<number>().as('started'))

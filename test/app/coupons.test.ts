@@ -51,7 +51,10 @@ function scene(t: TestService, deps: AppDeps) {
 describe.each(DIALECTS)('coupons (%s)', (dialect) => {
   const it = serviceTest(dialect);
 
-  it('in chat: /coupon shows the discounted price, the provider is asked for it, the use is booked when paid, audited; the pay page strikes the list price through', async ({ t, deps }) => {
+  it('in chat: /coupon shows the discounted price, the provider is asked for it, the use is booked when paid, audited; the pay page strikes the list price through', async ({
+    t,
+    deps,
+  }) => {
     const s = scene(t, deps);
     const { plan } = await shop(deps);
     const c = await createCoupon(deps, { code: 'save20', percent: 20, planIds: [plan.id], maxUses: 5, actor: admin });
@@ -80,7 +83,10 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect((await computeStats(deps, admin)).growth.couponsRedeemed).toBe(1);
   });
 
-  it('an access code through the deep link c-CODE: no provider called, a comp period, no ledger row, not revenue, counted as a redemption; zh-CN text', async ({ t, deps }) => {
+  it('an access code through the deep link c-CODE: no provider called, a comp period, no ledger row, not revenue, counted as a redemption; zh-CN text', async ({
+    t,
+    deps,
+  }) => {
     const s = scene(t, deps);
     const { plan, group } = await shop(deps);
     await createCoupon(deps, { code: 'VIP-FREE', percent: 100, planIds: [plan.id], actor: admin });
@@ -102,7 +108,10 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect(refund.json().message).toMatch(/was an access code: no money was paid/);
   });
 
-  it('bad codes, each refused in one line with nothing written: unknown, disabled, expired, not yet valid, used up, other plan, other currency, too large, malformed', async ({ t, deps }) => {
+  it('bad codes, each refused in one line with nothing written: unknown, disabled, expired, not yet valid, used up, other plan, other currency, too large, malformed', async ({
+    t,
+    deps,
+  }) => {
     const s = scene(t, deps);
     const { plan } = await shop(deps, 'a');
     const { plan: other } = await shop(deps, 'b', '5.00', 'USD');
@@ -116,7 +125,8 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     await createCoupon(deps, { code: 'CNY20', amount: '20.00', currency: 'CNY', actor: admin });
     await t.clock.advance(DAY_MS + 1);
 
-    const checkout = (code: string, planId = plan.id) => createCheckout(deps, { platform: 'playground', userId: 'carol', planId, provider: 'dev', coupon: code });
+    const checkout = (code: string, planId = plan.id) =>
+      createCheckout(deps, { platform: 'playground', userId: 'carol', planId, provider: 'dev', coupon: code });
     expect(await s.refusal(checkout('NOPE'))).toBe('unknown');
     expect(await s.refusal(checkout('off'))).toBe('disabled');
     expect(await s.refusal(checkout('OLD'))).toBe('expired');
@@ -144,7 +154,9 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect((await deps.store.orders.page({ limit: 10 })).length).toBe(1);
   });
 
-  it('owner input refused at creation: --percent 0 and 101, an amount larger than the price, both or neither kind, a taken code, a bad time', async ({ deps }) => {
+  it('owner input refused at creation: --percent 0 and 101, an amount larger than the price, both or neither kind, a taken code, a bad time', async ({
+    deps,
+  }) => {
     const { plan } = await shop(deps);
     const add = (input: Partial<Parameters<typeof createCoupon>[1]>) => createCoupon(deps, { code: 'X1X', actor: admin, ...input });
     await expect(add({ percent: 0 })).rejects.toThrow(/^--percent must be a whole number from 1 to 100 \(got 0\)$/);
@@ -163,7 +175,10 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     await expect(add({ percent: 5 })).rejects.toThrow('coupon code X1X exists already');
   });
 
-  it('one coupon per order: the pay page refuses a second (409), applies a first to a plain order as a new order and retires the old one', async ({ t, deps }) => {
+  it('one coupon per order: the pay page refuses a second (409), applies a first to a plain order as a new order and retires the old one', async ({
+    t,
+    deps,
+  }) => {
     const { plan } = await shop(deps);
     await createCoupon(deps, { code: 'HALF', percent: 50, actor: admin });
     await createCoupon(deps, { code: 'TENTH', percent: 10, actor: admin });
@@ -227,11 +242,14 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect((await deps.store.memberships.list({ groupId: group.id, status: 'active' })).length).toBe(1);
   });
 
-  it('paid orders racing past the limit: every payment is honoured (the money was taken), the overshoot counted, audited and told to the owner', async ({ deps }) => {
+  it('paid orders racing past the limit: every payment is honoured (the money was taken), the overshoot counted, audited and told to the owner', async ({
+    deps,
+  }) => {
     const { plan } = await shop(deps);
     const c = await createCoupon(deps, { code: 'TWO', percent: 50, planIds: [plan.id], maxUses: 2, actor: admin });
     const orders = [];
-    for (const u of ['i1', 'i2', 'i3']) orders.push((await createCheckout(deps, { platform: 'playground', userId: u, planId: plan.id, provider: 'dev', coupon: 'TWO' })).order);
+    for (const u of ['i1', 'i2', 'i3'])
+      orders.push((await createCheckout(deps, { platform: 'playground', userId: u, planId: plan.id, provider: 'dev', coupon: 'TWO' })).order);
     const outcomes = await Promise.all(orders.map((o) => payDevDirect(deps, o.id)));
     expect(outcomes.map((o) => o.outcome)).toEqual(['granted', 'granted', 'granted']);
     expect((await deps.store.coupons.get(c.id))!).toMatchObject({ uses: 2, overshoot: 1 });
@@ -247,7 +265,12 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect(new Set(batch.map((c) => c.code)).size).toBe(5);
     expect(batch.every((c) => c.maxUses === 1 && c.source === 'batch')).toBe(true);
 
-    const created = await t.service.app.inject({ method: 'POST', url: '/api/coupons', headers: auth, payload: { code: 'api10', percent: 10, planIds: [plan.id], maxUses: 3 } });
+    const created = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/coupons',
+      headers: auth,
+      payload: { code: 'api10', percent: 10, planIds: [plan.id], maxUses: 3 },
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ code: 'API10', percent: 10, maxUses: 3, uses: 0, active: true, source: 'owner' });
     const bad = await t.service.app.inject({ method: 'POST', url: '/api/coupons', headers: auth, payload: { code: 'BAD', percent: 101 } });
@@ -283,13 +306,18 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
 describe.each(DIALECTS)('owner coupon commands in chat (%s)', (dialect) => {
   const it = serviceTest(dialect);
 
-  it('/addcoupon, /coupons, /disablecoupon for the owner’s own plans; /addplan trial=<days>; a bad percent and another owner’s plan refused', async ({ t, deps }) => {
+  it('/addcoupon, /coupons, /disablecoupon for the owner’s own plans; /addplan trial=<days>; a bad percent and another owner’s plan refused', async ({
+    t,
+    deps,
+  }) => {
     const s = scene(t, deps);
     const { group, plan } = await shop(deps);
     const { plan: theirs } = await shop(deps, 'other');
     expect(await s.say('olga', (await createClaimCode(deps, admin, [group.id])).code)).toMatch(/You are now an owner/);
 
-    expect(await s.say('olga', `/addcoupon spring 20% ${plan.id} 5`)).toBe(`Coupon SPRING added: 20% off plan ${plan.id}, at most 5 uses. Members send /coupon SPRING.`);
+    expect(await s.say('olga', `/addcoupon spring 20% ${plan.id} 5`)).toBe(
+      `Coupon SPRING added: 20% off plan ${plan.id}, at most 5 uses. Members send /coupon SPRING.`,
+    );
     expect(await s.say('olga', `/addcoupon zero 0% ${plan.id}`)).toBe('That did not work: --percent must be a whole number from 1 to 100 (got 0)');
     expect(await s.say('olga', `/addcoupon theirs 10% ${theirs.id}`)).toMatch(/^That did not work: group \d+ is not one of your groups/);
     expect(await s.say('olga', '/addcoupon x')).toBe('Usage: /addcoupon <code> <percent>% <plan-id> [max-uses]');

@@ -48,7 +48,10 @@ function scene(t: TestService, deps: AppDeps) {
 describe.each(DIALECTS)('free trials (%s)', (dialect) => {
   const it = serviceTest(dialect, { GRACE_HOURS: '24', REMINDER_OFFSETS_HOURS: '24' });
 
-  it('start from the plan menu: a trial period, no order, invited; a second try says when; reminder carries the pay button; paying extends from the trial end; stats', async ({ t, deps }) => {
+  it('start from the plan menu: a trial period, no order, invited; a second try says when; reminder carries the pay button; paying extends from the trial end; stats', async ({
+    t,
+    deps,
+  }) => {
     const s = scene(t, deps);
     const { group, planId } = await trialShop(t, deps);
     const start = t.clock.now();
@@ -70,7 +73,9 @@ describe.each(DIALECTS)('free trials (%s)', (dialect) => {
     expect(audit.map((a) => a.actor)).toEqual([`account:${m.accountId}`]);
 
     // Once per person per plan: the second try says when.
-    expect(await s.press('alice', `trial:${planId}`)).toBe('You have access to "Monthly" already, so there is no trial to start. Send /status to see until when.');
+    expect(await s.press('alice', `trial:${planId}`)).toBe(
+      'You have access to "Monthly" already, so there is no trial to start. Send /status to see until when.',
+    );
 
     // The reminder a day before the end carries the pay option.
     await t.clock.advance(2 * DAY_MS + HOUR_MS);
@@ -81,7 +86,12 @@ describe.each(DIALECTS)('free trials (%s)', (dialect) => {
     expect(reminder?.choices).toEqual([{ value: `plan:${planId}`, label: 'Pay for Monthly' }]);
 
     // Paying during the trial extends from the trial's end.
-    const c = await t.service.app.inject({ method: 'POST', url: '/api/checkouts', headers: auth, payload: { platform: 'playground', userId: 'alice', planId } });
+    const c = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId },
+    });
     const orderId = c.json().orderId as string;
     await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
     expect((await s.membership('alice', group.id)).expiresAt).toBe(start + 33 * DAY_MS);

@@ -41,7 +41,10 @@ function scene(t: TestService, deps: AppDeps) {
 describe.each(DIALECTS)('win-back (%s)', (dialect) => {
   const it = serviceTest(dialect, { GRACE_HOURS: '24' });
 
-  it('off by default; once set, one personal coupon N days after the lapse, never twice, not to the banned or refunded; refused to anyone else', async ({ t, deps }) => {
+  it('off by default; once set, one personal coupon N days after the lapse, never twice, not to the banned or refunded; refused to anyone else', async ({
+    t,
+    deps,
+  }) => {
     const s = scene(t, deps);
     const group = await addGroup(deps, { platform: 'playground', chatId: 'club', title: 'Book club', actor: admin });
     const plan = await addPlan(deps, { groupIds: [group.id], name: 'Monthly', price: '10.00', currency: 'CNY', days: 30, actor: admin });
@@ -72,7 +75,9 @@ describe.each(DIALECTS)('win-back (%s)', (dialect) => {
     const [offer, ...more] = s.offers('ann');
     expect(more).toEqual([]);
     const code = /code (WB-[A-Z2-9]{10})/.exec(offer ?? '')?.[1];
-    expect(offer).toMatch(/^We miss you in "Book club"! Here is 30% off your next membership with your personal code WB-[A-Z2-9]{10}, valid until .+: send \/coupon WB-/);
+    expect(offer).toMatch(
+      /^We miss you in "Book club"! Here is 30% off your next membership with your personal code WB-[A-Z2-9]{10}, valid until .+: send \/coupon WB-/,
+    );
     expect(s.offers('dan').length).toBe(1);
     expect(s.offers('ben')).toEqual([]);
     expect(s.offers('cat')).toEqual([]);

@@ -478,10 +478,7 @@ export interface Repos {
   /** Coupons and access codes (issue 16 parts 2 and 4; src/app/coupons.ts). */
   coupons: {
     /** Null (nothing written) when the code, or the win-back key, is taken already. */
-    insert(
-      c: Omit<Coupon, 'id' | 'uses' | 'overshoot' | 'active' | 'createdAt'> & { winbackKey?: string | null },
-      now: number,
-    ): Promise<Coupon | null>;
+    insert(c: Omit<Coupon, 'id' | 'uses' | 'overshoot' | 'active' | 'createdAt'> & { winbackKey?: string | null }, now: number): Promise<Coupon | null>;
     get(id: number): Promise<Coupon | null>;
     /** By its upper-case code. */
     findByCode(code: string): Promise<Coupon | null>;
@@ -493,12 +490,20 @@ export interface Repos {
     take(id: number): Promise<boolean>;
     noteOvershoot(id: number): Promise<void>;
     /** False when the order has its redemption already (unique order_id). */
-    insertRedemption(r: { couponId: number; orderId: string; accountId: number; discountMinor: number; currency: string; overshoot: boolean }, now: number): Promise<boolean>;
+    insertRedemption(
+      r: { couponId: number; orderId: string; accountId: number; discountMinor: number; currency: string; overshoot: boolean },
+      now: number,
+    ): Promise<boolean>;
     redemptionsBy(couponId: number, accountId: number): Promise<number>;
     /** Redemptions booked in [from, to) (orders whose plan opens one of `groupIds`). */
     redeemed(from?: number, to?: number, groupIds?: number[]): Promise<number>;
     /** Memberships of the group that lapsed in (lapsedAfter, lapsedBefore], not revoked/banned/refunded, with no win-back for that lapse. */
-    winbackDue(q: { groupId: number; lapsedBefore: number; lapsedAfter: number; limit: number }): Promise<Array<{ membershipId: number; accountId: number; expiresAt: number }>>;
+    winbackDue(q: {
+      groupId: number;
+      lapsedBefore: number;
+      lapsedAfter: number;
+      limit: number;
+    }): Promise<Array<{ membershipId: number; accountId: number; expiresAt: number }>>;
   };
   refundRequests: {
     /** False when this person already asked for a refund in this group (nothing is written). */

@@ -337,7 +337,8 @@ export const zhCN: Record<MessageKey, string> = {
   'trial.used': '您已于 {startedAt} 使用过「{plan}」的免费试用，每人仅限一次。发送 套餐 即可购买。',
   'trial.none': '「{plan}」没有免费试用。发送 套餐 即可购买。',
   'trial.has_access': '您已拥有「{plan}」的入群资格，无需试用。发送 我的会员 查看到期时间。',
-  'reminder.trial': '您在「{group}」的「{plan}」免费试用将于 {expiresAt} 结束。现在付款即可留下（点击下方按钮或发送 续费）：付费时间从试用结束时起算，不会损失天数。',
+  'reminder.trial':
+    '您在「{group}」的「{plan}」免费试用将于 {expiresAt} 结束。现在付款即可留下（点击下方按钮或发送 续费）：付费时间从试用结束时起算，不会损失天数。',
   'button.pay_plan': '购买「{plan}」',
   'coupon.usage': '发送 优惠码 <代码> 即可使用优惠码。',
   'coupon.applied': '优惠码 {code} 已使用：优惠 {discount}。请选择套餐：',
@@ -357,7 +358,8 @@ export const zhCN: Record<MessageKey, string> = {
   'coupon.refused.too_large': '优惠码 {code} 的金额超过此价格，不能用于此套餐。',
   'coupon.refused.already_applied': '此订单已使用优惠码：每个订单仅限一个。',
   'winback.offer': '「{group}」想念您！送您专属优惠码 {code}，下次入会立减 {percent}%，有效期至 {validUntil}：发送 优惠码 {code} 即可使用。',
-  'owner.coupon_overshoot': '优惠码 {code} 已超出 {max} 次的使用上限：订单 {orderId} 在最后一次使用被占用后付款。该付款已保留，会员已入群；如优惠码外泄，请用 "coupon disable {code}" 停用。',
+  'owner.coupon_overshoot':
+    '优惠码 {code} 已超出 {max} 次的使用上限：订单 {orderId} 在最后一次使用被占用后付款。该付款已保留，会员已入群；如优惠码外泄，请用 "coupon disable {code}" 停用。',
   'owner.stats_growth': '免费试用开始：{trials} 人，之后付费：{converted} 人（{percent}%）；优惠码兑换：{coupons} 次。',
   'pay.coupon_applied': '已使用优惠码 {code}',
   'pay.coupon_placeholder': '优惠码',

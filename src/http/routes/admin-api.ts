@@ -101,7 +101,13 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
       providerUrl: r.checkout.payUrl,
       expiresAt: toIso(r.order.expiresAt),
       ...(r.order.couponId
-        ? { status: r.order.status, provider: r.order.provider, amountMinor: r.order.amountMinor, listPriceMinor: r.order.listPriceMinor, discountMinor: r.order.discountMinor }
+        ? {
+            status: r.order.status,
+            provider: r.order.provider,
+            amountMinor: r.order.amountMinor,
+            listPriceMinor: r.order.listPriceMinor,
+            discountMinor: r.order.discountMinor,
+          }
         : {}),
     });
   });
