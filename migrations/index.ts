@@ -19,6 +19,7 @@ import * as m0015 from './0015-payment-attempts.ts';
 import * as m0016 from './0016-plan-stars-price.ts';
 import * as m0017 from './0017-subscriptions.ts';
 import * as m0018 from './0018-door-queries.ts';
+import * as m0020 from './0020-trials-coupons-winback.ts';
 import * as m0021 from './0021-referrals-digest.ts';
 import * as m0022 from './0022-console.ts';
 
@@ -41,6 +42,7 @@ export const migrations: Record<string, Migration> = {
   '0016-plan-stars-price': m0016,
   '0017-subscriptions': m0017,
   '0018-door-queries': m0018,
+  '0020-trials-coupons-winback': m0020,
   '0021-referrals-digest': m0021,
   '0022-console': m0022,
 };

@@ -8,9 +8,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
 import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
+import { createBatch, createCoupon, disableCoupon, listCoupons, MAX_BATCH } from './app/coupons.ts';
+import { MAX_TRIAL_DAYS } from './app/trials.ts';
 import { clockWithOffset } from './app/clocks.ts';
 import { describeSettings, SETTINGS, updateGroupSettings } from './app/group-settings.ts';
-import type { Order } from './app/model.ts';
+import type { Coupon, Order } from './app/model.ts';
 import { banMember, createClaimCode, extendMembership, MAX_EXTEND_DAYS, removeMember, unbanMember } from './app/owners.ts';
 import type { Logger, MembershipView, PaymentProvider, Store } from './app/ports.ts';
 import { endAllSessions, issueLoginLink } from './app/console-auth.ts';
@@ -27,7 +29,7 @@ import {
   removeBlacklist,
   removeQuestion,
 } from './app/review.ts';
-import { groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from './app/views.ts';
+import { couponJson, groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from './app/views.ts';
 import { appSettings, ConfigError, type Config, loadConfig, readEnv, secureDataDir } from './config.ts';
 import { createCatalog } from './conversation/catalog.ts';
 import { conflict, DomainError, invalid, notFound } from './domain/errors.ts';
@@ -60,6 +62,8 @@ Commands:
                                end every console session (or one owner's)
   group add | list | set       register a chat group, list groups, change a group's settings
   plan add | list | disable    create, list, or take a plan off sale
+  coupon add | list | disable | batch
+                               coupon codes and access codes (100 %), single-use batches for resellers
   member list                  list memberships
   member extend | remove | ban | unban
                                act on one membership
@@ -109,7 +113,7 @@ Changes a group's settings; the ones not given stay as they are. At least one is
 ${SETTINGS.map((s) => `  --${`${s.flag} ${s.valueHelp}`.padEnd(32)}${s.description}`).join('\n')}
 A bad value changes nothing. Prints the group's settings after the change; --json prints the group
 as group list --json does.`,
-  'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--stars <n>] [--recurring] [--force] [--json]
+  'plan add': `Usage: gatekeeper plan add --group <group-id> [--group <id> …] --name <name> --price <decimal> --currency <code> --days <n> [--stars <n>] [--recurring] [--trial-days <n>] [--force] [--json]
 
 Creates a plan. --price is a decimal in the currency's units (9.90 CNY = 990 fen); --days is the
 length of one paid period. --stars is its price in Telegram Stars (whole stars): Telegram requires
@@ -117,7 +121,32 @@ Stars for digital goods sold in a bot, so a plan for Telegram groups needs --sta
 STARS_PER_UNIT gives a rate for its currency. A plan on sale in one of those groups with the same
 name is refused (buyers could not tell them apart); --force adds it anyway. --recurring lets the
 payment rail renew it by itself: only for 7, 30 or 365 days (Telegram Stars renews 30-day plans;
-other rails sell it as a one-off). --json prints {"id": …}.`,
+other rails sell it as a one-off). --trial-days offers a free trial of that many days (1 to 90):
+a person may start it once from the plan menu, without paying, unless banned. --json prints {"id": …}.`,
+  'coupon add': `Usage: gatekeeper coupon add --code <CODE> (--percent <1-100> | --amount <decimal> --currency <code>) [--plan <id> …] [--max-uses <n>] [--per-person <n>] [--valid-from <iso>] [--valid-until <iso>] [--json]
+
+Creates a coupon code (3–32 letters, digits, - or _; stored upper-case). --percent takes that share
+off the price (rounded down to the minor unit); --amount takes a fixed amount off prices in
+--currency only, and is refused when larger than a --plan's price. A code taking the whole price
+(--percent 100) is an access code: the member gets in without paying (a comp period, never revenue).
+--plan limits it to those plans (an owner must name their plans); --max-uses caps redemptions (a
+use is booked when the order is paid); --per-person caps one person's; --valid-from/--valid-until
+are ISO 8601 dates or times with an offset (2026-12-31 or 2026-12-31T23:59:00+08:00).
+Members apply it with /coupon <code> (优惠码 <code> on WeChat), the Telegram link
+t.me/<bot>?start=c-<code>, or on the pay page. --json prints the coupon ({"id", "code", …}).`,
+  'coupon list': `Usage: gatekeeper coupon list [--json]
+
+Lists coupons, newest first: code, discount, uses (of max), state, plans, validity.
+--json prints [{id, code, percent, amountMinor, amount, currency, planIds, maxUses, perPerson,
+validFrom, validUntil, accountId, uses, overshoot, active, source, createdAt}].`,
+  'coupon disable': `Usage: gatekeeper coupon disable <code> [--json]
+
+Disables a coupon: nobody can apply it any more. Orders already made with it are not affected.
+--json prints {"id", "code", "active": false}.`,
+  'coupon batch': `Usage: gatekeeper coupon batch --prefix <letters> --count <n> (--percent <1-100> | --amount <decimal> --currency <code>) [--plan <id> …] [--per-person <n>] [--valid-from <iso>] [--valid-until <iso>] [--csv | --json]
+
+Creates <n> (up to 1000) single-use codes PREFIX-XXXXXXXXXX for resellers, and prints them one per
+line; --csv prints "code" and one code per row, --json the coupons.`,
   'plan list': `Usage: gatekeeper plan list [--group <group-id>] [--json]
 
 Lists plans (on sale and disabled), optionally only those opening one group.
@@ -372,6 +401,54 @@ async function backup(config: Config, file: string, json: boolean, out: (s: stri
   out(json ? JSON.stringify({ file: target, bytes }) : `backed up ${source} to ${target} (${bytes} bytes)`);
 }
 
+/** The flags `coupon add` and `coupon batch` share. */
+const COUPON_TERMS = {
+  percent: { type: 'string' },
+  amount: { type: 'string' },
+  currency: { type: 'string' },
+  plan: { type: 'string', multiple: true },
+  'per-person': { type: 'string' },
+  'valid-from': { type: 'string' },
+  'valid-until': { type: 'string' },
+} as const;
+
+/** A CLI word that is a whole number (maybe negative) becomes a number; anything else stays text for the use case's error. */
+const numberOrText = (v: string | undefined) => (v === undefined ? undefined : /^\s*-?\d{1,9}\s*$/.test(v) ? Number(v) : v);
+
+function couponTerms(f: Flags) {
+  const perPerson = optional(f, 'per-person');
+  const percent = numberOrText(optional(f, 'percent'));
+  return {
+    percent: percent as number | undefined,
+    amount: optional(f, 'amount'),
+    currency: optional(f, 'currency'),
+    planIds: ((f.plan as string[] | undefined) ?? []).map((p) => positiveInt(p, 'plan')),
+    perPerson: perPerson === undefined ? undefined : positiveInt(perPerson, 'per-person'),
+    validFrom: optional(f, 'valid-from'),
+    validUntil: optional(f, 'valid-until'),
+  };
+}
+
+function couponLine(c: Coupon): string {
+  const off = c.percent !== null ? `${c.percent}% off` : `${formatMinor(c.amountMinor!, c.currency!)} ${c.currency} off`;
+  const uses = `${c.uses}${c.maxUses === null ? '' : `/${c.maxUses}`} used${c.overshoot > 0 ? ` (+${c.overshoot} past the limit)` : ''}`;
+  const plans = c.planIds === null ? 'any plan' : `plans ${c.planIds.join(',')}`;
+  const valid = [c.validFrom === null ? '' : `from ${toIso(c.validFrom)}`, c.validUntil === null ? '' : `until ${toIso(c.validUntil)}`]
+    .filter(Boolean)
+    .join(' ');
+  return [
+    c.code,
+    off,
+    uses,
+    c.active ? 'active' : 'disabled',
+    plans,
+    valid || 'no time limit',
+    c.accountId === null ? c.source : `personal (account ${c.accountId})`,
+  ]
+    .map(cell)
+    .join('\t');
+}
+
 /** What a command's handler gets: its flags, its positional arguments, and where to print. */
 interface Invocation {
   f: Flags;
@@ -531,10 +608,12 @@ const COMMANDS: CommandSpec[] = [
       days: { type: 'string' },
       stars: { type: 'string' },
       recurring: { type: 'boolean' },
+      'trial-days': { type: 'string' },
       force: { type: 'boolean' },
     },
     handler: async ({ f, print, config }) => {
       const groups = (f.group as string[] | undefined) ?? [];
+      const trial = optional(f, 'trial-days');
       if (groups.length === 0) throw new UsageError('missing --group');
       const input = {
         groupIds: groups.map((g) => positiveInt(g, 'group')),
@@ -544,6 +623,7 @@ const COMMANDS: CommandSpec[] = [
         days: positiveInt(required(f, 'days'), 'days'),
         stars: optional(f, 'stars'),
         recurring: f.recurring === true,
+        trialDays: trial === undefined ? undefined : wholeNumber(trial, 'trial-days', 0, MAX_TRIAL_DAYS),
         force: f.force === true,
         actor: CLI,
       };
@@ -554,8 +634,50 @@ const COMMANDS: CommandSpec[] = [
       });
       print(
         { id: p.id },
-        `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency}${p.starsPrice === null ? '' : ` or ${p.starsPrice} Stars`} for ${countOf(p.durationDays, 'day', 'days')}${p.recurring ? ', renewing' : ''}, groups ${p.groupIds.join(', ')}`,
+        `plan ${p.id} added: "${p.name}" ${formatMinor(p.priceMinor, p.currency)} ${p.currency}${p.starsPrice === null ? '' : ` or ${p.starsPrice} Stars`} for ${countOf(p.durationDays, 'day', 'days')}${p.recurring ? ', renewing' : ''}${p.trialDays > 0 ? `, ${countOf(p.trialDays, 'day', 'days')} free trial` : ''}, groups ${p.groupIds.join(', ')}`,
       );
+    },
+  },
+  {
+    name: 'coupon add',
+    summary: 'create a coupon code',
+    options: { ...COUPON_TERMS, code: { type: 'string' }, 'max-uses': { type: 'string' } },
+    handler: async ({ f, print, config }) => {
+      const maxUses = optional(f, 'max-uses');
+      const input = { ...couponTerms(f), code: required(f, 'code'), maxUses: maxUses === undefined ? undefined : positiveInt(maxUses, 'max-uses'), actor: CLI };
+      const c = await withDeps(config(), (deps) => createCoupon(deps, input));
+      print(couponJson(c), `coupon ${c.id} added: ${couponLine(c)}`);
+    },
+  },
+  {
+    name: 'coupon list',
+    summary: 'list coupons',
+    handler: async ({ print, config }) => {
+      const coupons = await withDeps(config(), (deps) => listCoupons(deps, CLI), { readOnly: true });
+      print(coupons.map(couponJson), coupons.length === 0 ? 'no coupons' : coupons.map(couponLine).join('\n'));
+    },
+  },
+  {
+    name: 'coupon disable',
+    summary: 'disable a coupon code',
+    args: ['code'],
+    handler: async ({ pos, print, config }) => {
+      const c = await withDeps(config(), (deps) => disableCoupon(deps, { code: pos[0]!, actor: CLI }));
+      print(
+        { id: c.id, code: c.code, active: c.active },
+        `coupon ${c.code} disabled: nobody can apply it any more; orders already made with it are not affected`,
+      );
+    },
+  },
+  {
+    name: 'coupon batch',
+    summary: 'create single-use codes for resellers',
+    options: { ...COUPON_TERMS, prefix: { type: 'string' }, count: { type: 'string' }, csv: { type: 'boolean' } },
+    handler: async ({ f, out, print, config }) => {
+      const input = { ...couponTerms(f), prefix: required(f, 'prefix'), count: wholeNumber(required(f, 'count'), 'count', 1, MAX_BATCH), actor: CLI };
+      const coupons = await withDeps(config(), (deps) => createBatch(deps, input));
+      if (f.csv === true && f.json !== true) return out(['code', ...coupons.map((c) => csvCell(c.code))].join('\n'));
+      print(coupons.map(couponJson), coupons.map((c) => c.code).join('\n'));
     },
   },
   {

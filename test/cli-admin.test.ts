@@ -37,6 +37,8 @@ const DEFAULT_SETTINGS = {
   autoApproveWhenRulesPass: false,
   requireUsername: false,
   referralRewardDays: null,
+  winbackDays: 0,
+  winbackPercent: 0,
 };
 
 /** A failing command: the exit code and one line, nothing on stdout. */
@@ -257,7 +259,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     const text = await cli(['group', 'set', '1', '--grace-hours', '48', '--reminders', '72, 24', '--refund-window-hours', '72'], env);
     expect(text.err).toBe('');
     expect(text.out).toBe(
-      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, referral reward default',
+      'group 1 "Readers": grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, referral reward default, win-back days off, win-back percent off',
     );
     expect(await json(['group', 'set', '1', '--intruders', 'ignore', '--reminders', 'none'])).toEqual({
       id: 1,
@@ -275,6 +277,8 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       autoApproveWhenRulesPass: false,
       requireUsername: false,
       referralRewardDays: null,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
     expect((await json(['group', 'list']))[1]).toMatchObject(DEFAULT_SETTINGS);
     const audit = (await store.audit.list({ subjectType: 'group', subjectId: '1' })).filter((a) => a.action === 'group.settings');
@@ -284,7 +288,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     ]);
     const help = await cli(['group', 'set', '--help'], env);
     expect(help.out).toMatch(
-      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review\|door>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--referral-reward-days <n\|default>\] \[--json\]/,
+      /^Usage: gatekeeper group set <group-id> \[--grace-hours <n>\] \[--reminders <hours,…>\] \[--intruders <report\|remove\|ignore>\] \[--refund-window-hours <n>\] \[--join-mode <auto\|review\|door>\] \[--review-window-hours <n\|default>\] \[--review-timeout-action <approve\|refund>\] \[--auto-approve-when-rules-pass <on\|off>\] \[--require-username <on\|off>\] \[--referral-reward-days <n\|default>\] \[--winback-days <n>\] \[--winback-percent <n>\] \[--json\]/,
     );
   });
 
@@ -324,7 +328,7 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
       ['group', 'set', '1'],
       env,
       2,
-      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username, --referral-reward-days$/,
+      /^nothing to change: give at least one of --grace-hours, --reminders, --intruders, --refund-window-hours, --join-mode, --review-window-hours, --review-timeout-action, --auto-approve-when-rules-pass, --require-username, --referral-reward-days, --winback-days, --winback-percent$/,
     );
     await fails(['group', 'set'], env, 2, /^missing <group-id>$/);
     await fails(['group', 'set', '9', '--grace-hours', '1'], env, 1, /^no group with id 9$/);
@@ -403,7 +407,19 @@ describe.each(targets)('gatekeeper admin CLI (%s)', (dialect, setup) => {
     expect((await cli(['group', 'list'], env)).out).toBe('1\tplayground\troom-a\tReaders\tno owner\n2\tplayground\troom-b\tWriters\tno owner');
     expect((await json(['plan', 'list'])).map((p: { id: number }) => p.id)).toEqual([1, 2]);
     expect(await json(['plan', 'list', '--group', '2'])).toEqual([
-      { id: 2, name: 'Yearly', priceMinor: 9900, price: '99.00', currency: 'CNY', days: 365, starsPrice: null, recurring: false, active: true, groupIds: [2] },
+      {
+        id: 2,
+        name: 'Yearly',
+        priceMinor: 9900,
+        price: '99.00',
+        currency: 'CNY',
+        days: 365,
+        starsPrice: null,
+        recurring: false,
+        trialDays: 0,
+        active: true,
+        groupIds: [2],
+      },
     ]);
 
     const d = await cli(['plan', 'disable', '1', '--reason', 'summer sale over'], env);

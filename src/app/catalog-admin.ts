@@ -10,6 +10,7 @@ import { type Actor, actorLabel, assertOwner, assertOwnerOf } from './actors.ts'
 import type { AppDeps } from './deps.ts';
 import { type Group, isPlatform, type Plan } from './model.ts';
 import type { MembershipView } from './ports.ts';
+import { checkTrialDays } from './trials.ts';
 
 export const MAX_PLAN_DAYS = 3660;
 
@@ -53,6 +54,8 @@ export interface AddPlanInput {
   stars?: string | number;
   /** The payment rail renews it by itself (a length some rail can renew: 7, 30 or 365 days). */
   recurring?: boolean;
+  /** Days of free trial a person may start once (issue 16; 0 or unset: none). */
+  trialDays?: number;
 }
 
 export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan> {
@@ -65,6 +68,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
   const starsPrice = input.stars === undefined || input.stars === null ? null : parseStarsPrice(input.stars);
   const recurring = input.recurring === true;
   if (recurring) assertRenewable(input.days);
+  const trialDays = checkTrialDays(input.trialDays);
   const groupIds = [...new Set(input.groupIds)];
   if (groupIds.length === 0) throw invalid('a plan must open at least one group');
   const now = deps.clock.now();
@@ -89,7 +93,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
         if (same) throw conflict(`group ${g.id} already has a plan on sale named "${same.name}" (plan ${same.id}); choose another name or disable that plan`);
       }
     }
-    const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds, starsPrice, recurring }, now);
+    const plan = await tx.plans.insert({ name, priceMinor, currency, durationDays: input.days, groupIds, starsPrice, recurring, trialDays }, now);
     await tx.audit.insert({
       at: now,
       actor: actorLabel(input.actor),
@@ -97,7 +101,7 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
       subjectType: 'plan',
       subjectId: String(plan.id),
       reason: `new plan "${name}"`,
-      detail: { priceMinor, currency, days: input.days, groupIds, starsPrice, recurring },
+      detail: { priceMinor, currency, days: input.days, groupIds, starsPrice, recurring, trialDays },
     });
     return plan;
   });

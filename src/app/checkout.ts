@@ -4,6 +4,7 @@ import { forbidden, invalid, notFound } from '../domain/errors.ts';
 import { priceIn, STARS } from '../domain/pricing.ts';
 import type { AppDeps } from './deps.ts';
 import { isPlatform, type Order, type Plan, type Platform } from './model.ts';
+import { ACCESS_CODE_PROVIDER, confirmAccessCode, quoteCoupon } from './coupons.ts';
 import { newOrder } from './order-records.ts';
 import type { Checkout, PaymentProvider } from './ports.ts';
 import { assertNotSubscribedElsewhere } from './subscriptions.ts';
@@ -15,6 +16,8 @@ export interface CheckoutInput {
   provider: string;
   displayName?: string | null;
   locale?: string | null;
+  /** A coupon code (issue 16): the order stores the list price and the discount; a code making it free is an access code. */
+  coupon?: string | null;
 }
 
 export interface CheckoutResult {
@@ -72,6 +75,7 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
     );
 
   const now = clock.now();
+  const coupon = typeof input.coupon === 'string' && input.coupon.trim() !== '' ? input.coupon : null;
   const order = await store.transaction(async (tx) => {
     const account = await tx.accounts.upsert({ platform, platformUserId: userId, displayName: input.displayName ?? null, locale: input.locale ?? null }, now);
     for (const groupId of plan.groupIds) {
@@ -81,14 +85,20 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       if (m?.status === 'banned') throw forbidden('you cannot buy this plan');
     }
     await assertNotSubscribedElsewhere(tx, account.id, plan, now);
+    const quote = coupon
+      ? await quoteCoupon(tx, { code: coupon, plan, accountId: account.id, amountMinor: offer.amountMinor, currency: offer.currency, now })
+      : null;
+    const amountMinor = offer.amountMinor - (quote?.discountMinor ?? 0);
     const o = newOrder({
       accountId: account.id,
       planId: plan.id,
-      amountMinor: offer.amountMinor,
+      amountMinor,
       currency: offer.currency,
-      provider: provider.name,
+      // Nothing to pay: an access code, confirmed below without any payment provider.
+      provider: amountMinor === 0 ? ACCESS_CODE_PROVIDER : provider.name,
       now,
       expiresAt: now + settings.orderTtlMs,
+      ...(quote ? { coupon: { id: quote.coupon.id, listPriceMinor: offer.amountMinor, discountMinor: quote.discountMinor } } : {}),
     });
     await tx.orders.insert(o);
     await tx.audit.insert({
@@ -98,12 +108,22 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       subjectType: 'order',
       subjectId: o.id,
       reason: `checkout for plan ${plan.id} via ${provider.name}`,
-      detail: { amountMinor: o.amountMinor, currency: o.currency },
+      detail: {
+        amountMinor: o.amountMinor,
+        currency: o.currency,
+        ...(quote ? { coupon: quote.coupon.code, listPriceMinor: offer.amountMinor, discountMinor: quote.discountMinor } : {}),
+      },
     });
+    if (o.amountMinor === 0) await confirmAccessCode(deps, tx, o, plan, now);
     return o;
   });
 
   const pay = payPageUrl(settings.publicUrl, order.id);
+  if (order.provider === ACCESS_CODE_PROVIDER) {
+    deps.onJobsEnqueued?.();
+    const paid = (await store.orders.get(order.id)) ?? order;
+    return { order: paid, plan, checkout: { qrContent: pay, payUrl: pay }, payPageUrl: pay, qrImageUrl: qrImageUrl(settings.publicUrl, order.id) };
+  }
   const checkout = await provider.createCheckout({ order, plan, notifyUrl: `${settings.publicUrl}/webhooks/${provider.name}`, payPageUrl: pay });
   await store.orders.setCheckout(order.id, checkout, clock.now());
   return {

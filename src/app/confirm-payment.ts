@@ -19,6 +19,7 @@ import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import type { AppDeps } from './deps.ts';
 import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
+import { bookRedemption } from './coupons.ts';
 import { confirmRefund } from './refunds.ts';
 import { holdForReview } from './review.ts';
 import { confirmRenewal, payerMismatch, recordFirstCharge } from './subscriptions.ts';
@@ -129,6 +130,8 @@ async function confirmPaidFast(...[deps, tx, provider, event, record, now]: Para
   if (await payerMismatch(tx, order.accountId, event)) throw new CarefulPath();
   // Guard 2.
   if (!(await bookCharge(tx, order.id, provider, event, now))) throw new Rollback('duplicate');
+  // A coupon's use is booked when its order is paid (issue 16), in this transaction.
+  await bookRedemption(tx, order, `provider:${provider.name}`, now, { strict: false });
   const bought = await tx.plans.getWithGroups(order.planId);
   if (!bought) throw new Error(`order ${order.id} names a plan that does not exist`);
   // A review group (issue 17) the person is not in: the order waits for review instead of a grant. Auto groups
@@ -221,6 +224,7 @@ async function confirmPaid(
   // Guard 2: the ledger key. A transaction id we already booked means this is a replay under a new event id.
   const booked = await bookCharge(tx, order.id, provider, event, now);
   if (!booked) throw new Rollback('duplicate');
+  await bookRedemption(tx, order, `provider:${provider.name}`, now, { strict: false });
   // A review group the person is not in (issue 17): the order waits for review (guard 3 then holds at approval).
   const groups = await Promise.all(plan.groupIds.map((id) => tx.groups.get(id)));
   const known = groups.filter((g): g is NonNullable<typeof g> => g !== null);

@@ -16,13 +16,13 @@ import { type Actor, assertOwner, actorLabel, groupScope, scopeFilter } from './
 import type { AppDeps } from './deps.ts';
 import { notifyJob } from './job-kinds.ts';
 import type { MessageRef } from './ports.ts';
-import { type PeriodFigures, periodFigures } from './stats.ts';
+import { badgeFigures, type GrowthFigures, growthFigures, type PeriodFigures, periodFigures } from './stats.ts';
 
 export const DEFAULT_DIGEST_HOUR = 9;
 
 /** Yesterday's figures for one owner's groups. */
-export interface DigestFigures extends PeriodFigures {
-  /** Join review applications waiting for a decision now. */
+export interface DigestFigures extends PeriodFigures, Pick<GrowthFigures, 'trialsStarted' | 'couponsRedeemed'> {
+  /** The review queue now (orders held for review + join-review applications pending), as the console's badge. */
   reviewQueue: number;
   /** Jobs given up on (dead letters) now; null for an owner who is not an operator. */
   deadLetters: number | null;
@@ -35,10 +35,7 @@ interface DigestLine {
 
 const count = (key: string, n: number | null): MessageRef | null => (n ? { key, params: { count: n } } : null);
 
-/**
- * The digest's lines, in order. Trials started and coupons redeemed (issue 16 parts 1 and 2) are added here
- * once their stats functions exist.
- */
+/** The digest's lines, in order. */
 export const DIGEST_LINES: readonly DigestLine[] = [
   {
     line: (f) => {
@@ -49,6 +46,8 @@ export const DIGEST_LINES: readonly DigestLine[] = [
   { line: (f) => count('digest.new_members', f.newMembers) },
   { line: (f) => count('digest.renewals', f.renewals) },
   { line: (f) => count('digest.lapsed', f.churn) },
+  { line: (f) => count('digest.trials_started', f.trialsStarted) },
+  { line: (f) => count('digest.coupons_redeemed', f.couponsRedeemed) },
   { line: (f) => count('digest.review_queue', f.reviewQueue) },
   { line: (f) => count('digest.dead_letters', f.deadLetters) },
 ];
@@ -60,13 +59,12 @@ export async function digestFigures(deps: AppDeps, actor: Actor, from: number, t
   const scope = await groupScope(deps.store, actor);
   if (!scope.all && (!scope.owner || scope.groupIds.size === 0)) return null;
   const groups = scopeFilter(scope);
-  const [figures, reviews, jobs] = await Promise.all([
+  const [figures, growth, badges] = await Promise.all([
     periodFigures(deps.store, from, to, groups),
-    deps.store.review.counts(groups),
-    scope.all ? deps.store.jobs.countByStatus() : Promise.resolve(null),
+    growthFigures(deps.store, from, to, groups),
+    badgeFigures(deps, actor),
   ]);
-  const deadLetters = jobs === null ? null : jobs.filter((j) => j.status === 'dead').reduce((n, j) => n + j.count, 0);
-  return { ...figures, reviewQueue: reviews.pending, deadLetters };
+  return { ...figures, trialsStarted: growth.trialsStarted, couponsRedeemed: growth.couponsRedeemed, ...badges };
 }
 
 /** The scheduler's sweep: each owner's digest for yesterday, once per owner per day, from DIGEST_HOUR on. */

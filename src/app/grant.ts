@@ -35,6 +35,11 @@ export interface GrantOptions {
    * subscription_expiration_date is authoritative), never before the membership's current expiry.
    */
   until?: number;
+  /**
+   * The period's kind: `paid` (money was taken) unless said otherwise. An access code (a 100 % coupon, issue 16)
+   * grants `comp`: never revenue, never refundable.
+   */
+  kind?: 'paid' | 'comp';
 }
 
 /** What a never-paid membership looks like before its first period (the row is written only with that period). */
@@ -99,7 +104,7 @@ export async function grantOrder(
     const next = opts.until === undefined ? computed : { ...computed, expiresAt: Math.max(opts.until, startsAt) };
     // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.
     const fresh = await tx.periods.insertIfAbsent(
-      { membershipId: existing.id, groupId, orderId: order.id, kind: 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays },
+      { membershipId: existing.id, groupId, orderId: order.id, kind: opts.kind ?? 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays },
       now,
     );
     if (!fresh) {

@@ -232,6 +232,42 @@ const referralRewardDays: GroupSetting<number | null> = {
   show: (v) => (v === null ? 'default' : v === 0 ? 'off' : `${v} days`),
 };
 
+// Win-back (issue 16 part 4): src/app/coupons.ts sweepWinbacks reads these. Off unless both are set.
+/** The latest a win-back offer may come after a lapse. */
+export const MAX_WINBACK_DAYS = 365;
+const winbackDays: GroupSetting<number> = {
+  key: 'winbackDays',
+  flag: 'winback-days',
+  valueHelp: '<n>',
+  description: `days after a member lapses to send them one personal single-use coupon valid a week (0 = off; 1 to ${MAX_WINBACK_DAYS}; needs --winback-percent)`,
+  label: 'win-back days',
+  read: (g) => g.winbackDays,
+  check: (input) => {
+    if (typeof input !== 'number' || !Number.isInteger(input) || input < 0 || input > MAX_WINBACK_DAYS)
+      throw invalid(`win-back days must be a whole number of days from 0 to ${MAX_WINBACK_DAYS} (got ${got(input)})`);
+    return input;
+  },
+  fromText: numberFromText,
+  patch: (v) => ({ winbackDays: v }),
+  show: (v) => (v === 0 ? 'off' : `${v} days after a lapse`),
+};
+const winbackPercent: GroupSetting<number> = {
+  key: 'winbackPercent',
+  flag: 'winback-percent',
+  valueHelp: '<n>',
+  description: 'percent off of the win-back coupon (1 to 100; 0 = off)',
+  label: 'win-back percent',
+  read: (g) => g.winbackPercent,
+  check: (input) => {
+    if (typeof input !== 'number' || !Number.isInteger(input) || input < 0 || input > 100)
+      throw invalid(`win-back percent must be a whole number from 0 to 100 (got ${got(input)})`);
+    return input;
+  },
+  fromText: numberFromText,
+  patch: (v) => ({ winbackPercent: v }),
+  show: (v) => (v === 0 ? 'off' : `${v} %`),
+};
+
 /** Every setting `group set` and `PATCH /api/groups/:id` change, in the order they are shown. */
 export const SETTINGS: ReadonlyArray<GroupSetting<unknown>> = [
   graceHours,
@@ -244,6 +280,8 @@ export const SETTINGS: ReadonlyArray<GroupSetting<unknown>> = [
   autoApproveWhenRulesPass,
   requireUsername,
   referralRewardDays,
+  winbackDays,
+  winbackPercent,
 ] as ReadonlyArray<GroupSetting<unknown>>;
 
 /** The group's settings as the group view shows them ({graceHours, reminders, intruders, refundWindowHours}). */

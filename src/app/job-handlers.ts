@@ -1,5 +1,6 @@
 // What each job does when it runs. Jobs are at-least-once: every handler re-reads state first and does
 // nothing when the reason it was queued no longer holds (a removal for someone who renewed meanwhile).
+import { trialEndingAt } from './trials.ts';
 import { PlatformNotRunningError, ProviderRejectedError, ProviderUnreachableError } from '../domain/errors.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import { DAY_MS, HOUR_MS } from '../domain/time.ts';
@@ -236,6 +237,21 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     // Never after a renewal (the expiry moved) or once the person is out.
     if (!ctx || ctx.m.expiresAt !== p.expiresAt || (ctx.m.status !== 'active' && ctx.m.status !== 'grace')) return;
     const locale = ctx.account.locale ?? ctx.group.defaultLocale ?? settings.defaultLocale;
+    // Issue 16: the end of a free trial. The reminder carries the pay option: a button for the trial's plan where
+    // the platform draws buttons (the text says /renew for the others).
+    const trial = ctx.m.status === 'active' ? await trialEndingAt(deps, ctx.account.id, ctx.group.id, ctx.m.expiresAt) : null;
+    if (trial) {
+      const gateway = gatewayFor(ctx.account.platform);
+      const text = messages.render(locale, { key: 'reminder.trial', params: { plan: trial.plan.name, group: ctx.group.title, expiresAt: ctx.m.expiresAt } });
+      if (gateway.choicesAreButtons)
+        return gateway.sendChoices(
+          ctx.account.platformUserId,
+          text,
+          [{ value: `plan:${trial.plan.id}`, label: messages.render(locale, { key: 'button.pay_plan', params: { plan: trial.plan.name } }) }],
+          { lane: 'reminder' },
+        );
+      return gateway.sendText(ctx.account.platformUserId, text, { lane: 'reminder' });
+    }
     const message: MessageRef =
       ctx.m.status === 'grace'
         ? { key: 'reminder.grace', params: { group: ctx.group.title, graceUntil: ctx.m.graceUntil ?? ctx.m.expiresAt + ctx.group.graceMs } }

@@ -49,6 +49,9 @@ export interface Group {
   autoApproveWhenRulesPass: boolean;
   /** The profile rule asks for a Telegram @username. */
   requireUsername: boolean;
+  /** Win-back (issue 16 part 4): days after a lapse to offer a personal coupon (0: off), and its percent off. */
+  winbackDays: number;
+  winbackPercent: number;
   createdAt: number;
   /** Days a referrer earns per referred payer (issue 16); null = REFERRAL_REWARD_DAYS; 0 = no referral rewards. */
   referralRewardDays: number | null;
@@ -90,6 +93,10 @@ export interface Order {
   outRefundNo: string | null;
   refundReason: string | null;
   refundedAt: number | null;
+  /** Issue 16: an order bought with a coupon keeps the list price and the discount (amountMinor = list − discount). */
+  listPriceMinor?: number | null;
+  discountMinor?: number;
+  couponId?: number | null;
 }
 
 export interface Membership {
@@ -109,7 +116,8 @@ export interface MembershipPeriod {
   membershipId: number;
   groupId: number;
   orderId: string | null;
-  kind: 'paid' | 'comp';
+  /** Only `paid` counts as revenue or can be refunded; `trial` (a free trial) and `comp` (owner extend, 100 % code) never. */
+  kind: 'paid' | 'trial' | 'comp';
   startsAt: number;
   endsAt: number;
   days: number;
@@ -252,4 +260,45 @@ export interface Subscription {
   renewalNoticeFor: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** A free trial a person started (issue 16 part 1): one per person and plan, ever. */
+export interface Trial {
+  id: number;
+  accountId: number;
+  planId: number;
+  startedAt: number;
+  endsAt: number;
+}
+
+/** Where a coupon came from: an owner's `coupon add`, a `coupon batch`, or a win-back offer (personal). */
+export type CouponSource = 'owner' | 'batch' | 'winback';
+
+/**
+ * A coupon (issue 16 part 2): a percent off, or a fixed amount off in one currency. A 100 % coupon (or an amount
+ * equal to the price) is an access code: the order costs nothing and is confirmed at once.
+ */
+export interface Coupon {
+  id: number;
+  /** Upper-case, [A-Z0-9_-], 3–32 characters (it travels in a Telegram deep link as `c-CODE`). */
+  code: string;
+  percent: number | null;
+  amountMinor: number | null;
+  currency: string | null;
+  /** The plans it is for; null: any plan. */
+  planIds: number[] | null;
+  maxUses: number | null;
+  perPerson: number | null;
+  validFrom: number | null;
+  validUntil: number | null;
+  /** A personal coupon: only this account may use it. */
+  accountId: number | null;
+  /** Redemptions booked (only when an order is paid). */
+  uses: number;
+  /** Payments honoured after the last use was taken (the money was already taken). */
+  overshoot: number;
+  active: boolean;
+  source: CouponSource;
+  createdBy: string;
+  createdAt: number;
 }

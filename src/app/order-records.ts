@@ -15,6 +15,8 @@ export function newOrder(p: {
   provider: string;
   now: number;
   expiresAt: number;
+  /** Bought with a coupon (issue 16): amountMinor is the list price less the discount. */
+  coupon?: { id: number; listPriceMinor: number; discountMinor: number };
 }): Order {
   return {
     id: unguessableId(),
@@ -36,6 +38,9 @@ export function newOrder(p: {
     outRefundNo: null,
     refundReason: null,
     refundedAt: null,
+    listPriceMinor: p.coupon?.listPriceMinor ?? null,
+    discountMinor: p.coupon?.discountMinor ?? 0,
+    couponId: p.coupon?.id ?? null,
   };
 }
 

@@ -13,6 +13,7 @@
 //   - Our own refund (`order refund`, the admin API, the owner's /refund) always returns the full remaining
 //     charge. Its number is stored (order → refund_pending) before the provider is asked, and the provider
 //     call runs in a job outside any transaction, retried with the same number until the provider answers.
+import { ACCESS_CODE_PROVIDER } from '../domain/coupon.ts';
 import { conflict, notFound } from '../domain/errors.ts';
 import { newOutTradeNo } from '../domain/ids.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
@@ -59,6 +60,8 @@ export async function startRefund(
   if (o.status === 'refund_pending') throw conflict(`a refund for order ${o.id} is already in progress`);
   if (o.status === 'refunded') throw conflict(`order ${o.id} is already refunded`);
   if (o.status !== 'paid' && o.status !== 'review') throw conflict(`order ${o.id} is ${o.status}: only a paid order can be refunded`);
+  // An access code (a 100 % coupon, issue 16) took no money: there is nothing to give back.
+  if (o.provider === ACCESS_CODE_PROVIDER) throw conflict(`order ${o.id} was an access code: no money was paid, so there is nothing to refund`);
   if (!deps.providers.has(o.provider)) throw conflict(`the ${o.provider} provider is not enabled, so it cannot refund`);
   const { remainingMinor } = await refundBalance(tx, o);
   if (remainingMinor <= 0) throw conflict(`order ${o.id} has nothing left to refund`);

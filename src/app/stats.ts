@@ -52,6 +52,8 @@ export interface Stats extends PeriodFigures {
   monthly: RevenueSeries;
   /** TZ_DISPLAY, the zone every day and month above is read in. */
   timeZone: string;
+  /** Issue 16, this month: free trials started, how many of those people then paid for the plan, and coupon redemptions booked. */
+  growth: GrowthFigures;
 }
 
 /** Buckets (oldest first) and, per currency, the net revenue (minor units) of each bucket. */
@@ -72,6 +74,29 @@ async function revenueSeries(deps: AppDeps, spans: Array<{ start: number; end: n
   const netMinor: Record<string, number[]> = {};
   for (const c of currencies) netMinor[c] = per.map((rows) => rows.find((r) => r.currency === c)?.netMinor ?? 0);
   return { labels: spans.map((s) => s.label), netMinor };
+}
+
+export interface GrowthFigures {
+  trialsStarted: number;
+  trialsConverted: number;
+  /** trialsConverted / trialsStarted (0–1, four decimals); 0 when none started. */
+  trialConversion: number;
+  couponsRedeemed: number;
+}
+
+/**
+ * The one definition of the growth figures for [from, to) in these groups (undefined: every group), for
+ * /api/stats, /metrics and the owner's digest: trials started (store.trials.counts) and coupon redemptions
+ * booked (store.coupons.redeemed, counted when the order is paid, access codes included).
+ */
+export async function growthFigures(store: AppDeps['store'], from?: number, to?: number, groups?: number[]): Promise<GrowthFigures> {
+  const [trials, couponsRedeemed] = await Promise.all([store.trials.counts(from, to, groups), store.coupons.redeemed(from, to, groups)]);
+  return {
+    trialsStarted: trials.started,
+    trialsConverted: trials.converted,
+    trialConversion: trials.started === 0 ? 0 : Math.round((trials.converted / trials.started) * 10_000) / 10_000,
+    couponsRedeemed,
+  };
 }
 
 export interface AutoRenewFigures {
@@ -121,8 +146,9 @@ export async function computeStats(deps: AppDeps, actor: Actor): Promise<Stats> 
   ]);
   const now = deps.clock.now();
   const tz = deps.settings.tzDisplay;
-  const [autoRenew, expiringSoon, heldOrders, deadLetters, daily, monthly] = await Promise.all([
+  const [autoRenew, growth, expiringSoon, heldOrders, deadLetters, daily, monthly] = await Promise.all([
     autoRenewFigures(deps.store, groups, activeMembers),
+    growthFigures(deps.store, start, end, groups),
     s.expiring(now, now + EXPIRING_SOON_DAYS * DAY_MS, groups),
     s.heldOrders(groups),
     deadLetterCount(deps, scope.all),
@@ -137,6 +163,7 @@ export async function computeStats(deps: AppDeps, actor: Actor): Promise<Stats> 
     reviews,
     autoRenew,
     referrals,
+    growth,
     expiringSoon,
     reviewQueue: heldOrders + reviews.pending,
     deadLetters,

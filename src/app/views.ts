@@ -2,7 +2,7 @@
 import { formatMinor } from '../domain/money.ts';
 import { toIso } from '../domain/time.ts';
 import { settingsOf } from './group-settings.ts';
-import type { Group, Membership, Order, Plan } from './model.ts';
+import type { Coupon, Group, Membership, Order, Plan } from './model.ts';
 import type { MembershipView, Repos } from './ports.ts';
 
 /** `refundedMinor`: the refunds the ledger has booked for the order (partial refunds keep it paid). */
@@ -22,6 +22,15 @@ export const orderJson = (o: Order, refundedMinor = 0) => ({
   expiresAt: toIso(o.expiresAt),
   paidAt: o.paidAt === null ? null : toIso(o.paidAt),
   reviewReason: o.reviewReason,
+  // Bought with a coupon (issue 16): the list price, the discount and the coupon.
+  ...(o.couponId !== null && o.couponId !== undefined
+    ? {
+        couponId: o.couponId,
+        listPriceMinor: o.listPriceMinor ?? null,
+        discountMinor: o.discountMinor ?? 0,
+        discount: formatMinor(o.discountMinor ?? 0, o.currency),
+      }
+    : {}),
 });
 
 /** Orders as JSON with their booked refunds (one ledger query for the whole list). */
@@ -54,6 +63,8 @@ export const planJson = (p: Plan) => ({
   starsPrice: p.starsPrice,
   /** The payment rail renews it by itself (Stars: 30-day plans). */
   recurring: p.recurring,
+  /** Days of free trial a person may start once (0: none). */
+  trialDays: p.trialDays,
   active: p.active,
   groupIds: p.groupIds,
 });
@@ -70,3 +81,26 @@ export const memberJson = (m: MembershipView) => ({
 });
 
 export const membershipResult = (m: Membership) => ({ membershipId: m.id, status: m.status, expiresAt: toIso(m.expiresAt) });
+
+/** A coupon as the CLI (`coupon list --json`) and the admin API (`/api/coupons`) show it. */
+export const couponJson = (c: Coupon) => ({
+  id: c.id,
+  code: c.code,
+  percent: c.percent,
+  amountMinor: c.amountMinor,
+  amount: c.amountMinor === null || c.currency === null ? null : formatMinor(c.amountMinor, c.currency),
+  currency: c.currency,
+  planIds: c.planIds,
+  maxUses: c.maxUses,
+  perPerson: c.perPerson,
+  validFrom: c.validFrom === null ? null : toIso(c.validFrom),
+  validUntil: c.validUntil === null ? null : toIso(c.validUntil),
+  /** A personal coupon (win-back): the one account that may use it. */
+  accountId: c.accountId,
+  uses: c.uses,
+  /** Payments honoured after the last use was taken. */
+  overshoot: c.overshoot,
+  active: c.active,
+  source: c.source,
+  createdAt: toIso(c.createdAt),
+});

@@ -7,6 +7,9 @@ import { type Actor, assertOwnerOf, ownedGroup, visibleGroups } from '../app/act
 import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
 import { createCheckout, offersFor, payPageUrl } from '../app/checkout.ts';
+import { ACCESS_CODE_PROVIDER, createCoupon, disableCoupon, listCoupons, quoteCoupon } from '../app/coupons.ts';
+import { startTrial, TrialUsed } from '../app/trials.ts';
+import { COUPON_CODE, CouponRefusal, normalizeCode } from '../domain/coupon.ts';
 import type { AppDeps } from '../app/deps.ts';
 import type { Account, Group, IntruderPolicy, Plan } from '../app/model.ts';
 import { banMember, extendMembership, redeemClaimCode, removeMember, unbanMember } from '../app/owners.ts';
@@ -51,18 +54,21 @@ interface DialogueState {
   answering?: { planId: number; questionId: number };
   /** The reason given with a `/refund` that asked which group it is for. */
   refundReason?: string;
+  /** Issue 16: a coupon code the person applied (`/coupon`, `c-CODE`), used by their next checkout. */
+  coupon?: string;
 }
 
 const emptyState = (): DialogueState => ({ lastChoices: [] });
 
 function readState(raw: unknown): DialogueState {
   if (raw && typeof raw === 'object' && Array.isArray((raw as DialogueState).lastChoices)) {
-    const { lastChoices, refundReason, answering: a } = raw as DialogueState;
+    const { lastChoices, refundReason, answering: a, coupon } = raw as DialogueState;
     const answering = a && Number.isSafeInteger(a.planId) && Number.isSafeInteger(a.questionId) ? { planId: a.planId, questionId: a.questionId } : undefined;
     return {
       lastChoices: lastChoices.filter((v): v is string => typeof v === 'string').slice(0, 50),
       ...(typeof refundReason === 'string' ? { refundReason: refundReason.slice(0, MAX_REFUND_REASON) } : {}),
       ...(answering ? { answering } : {}),
+      ...(typeof coupon === 'string' && COUPON_CODE.test(coupon) ? { coupon } : {}),
     };
   }
   return emptyState();
@@ -154,6 +160,12 @@ class Turn {
   }
 
   private failure(err: unknown, intent: Intent) {
+    // Coupons and trials (issue 16): the member is told exactly why, in their language.
+    if (err instanceof CouponRefusal) {
+      const code = this.state.coupon ?? (intent.kind === 'coupon' ? (intent.code ?? '').toUpperCase().slice(0, 32) : '');
+      this.state.coupon = undefined; // refused: the next checkout goes without it
+      return this.text(`coupon.refused.${err.reason}`, { code });
+    }
     if (err instanceof ProviderUnreachableError) return this.text('pay.provider_down');
     if (err instanceof ProviderRejectedError) return this.text('pay.provider_refused');
     if (err instanceof DomainError) {
@@ -212,6 +224,10 @@ class Turn {
         return this.referrals();
       case 'referral_code':
         return this.referralCode(intent.code);
+      case 'coupon':
+        return this.applyCoupon(intent.code);
+      case 'trial':
+        return this.trial(intent.planId);
       case 'number':
       case 'unknown':
         return this.unknown();
@@ -253,6 +269,9 @@ class Turn {
     if (ref) this.referralAnswer(await recordReferral(this.deps, this.account, ref[1]!));
     const plan = payload && /^plan-(\d{1,9})$/.exec(payload);
     if (plan) return this.choosePlan(Number(plan[1]));
+    // Issue 16: a coupon deep link, t.me/<bot>?start=c-CODE.
+    const coupon = payload && /^c-([A-Za-z0-9_-]{3,32})$/.exec(payload);
+    if (coupon) return this.applyCoupon(coupon[1]!);
     this.text('welcome', { name: this.account.displayName ?? '' });
     await this.listPlans('plans.pick');
   }
@@ -267,20 +286,26 @@ class Turn {
     if (offers.length === 0) return this.text('pay.no_provider');
     // A review group's questions are asked before the plan is paid (join review), one at a time.
     if (await this.askNextQuestion(plan)) return;
-    if (offers.length === 1) return this.pay(plan.id, offers[0]!.provider.name);
+    // Issue 16: a plan with a free trial offers it first, unless a coupon is waiting to be used.
+    const trial: ChoiceOption[] =
+      plan.trialDays > 0 && !this.state.coupon ? [{ value: `trial:${plan.id}`, label: this.t('trial.button', { days: plan.trialDays }) }] : [];
+    if (offers.length === 1 && trial.length === 0) return this.pay(plan.id, offers[0]!.provider.name);
     this.choices(
-      this.t('pay.pick_provider', { plan: plan.name }),
+      trial.length > 0 ? this.t('trial.pick', { plan: plan.name, days: plan.trialDays }) : this.t('pay.pick_provider', { plan: plan.name }),
       // A rail that charges in another currency than the plan's (Stars) says what it costs there.
-      offers.map((o) => ({
-        value: `pay:${plan.id}:${o.provider.name}`,
-        label:
-          o.currency === plan.currency
-            ? this.t(`provider.${o.provider.name}`)
-            : this.t('pay.provider_with_price', {
-                provider: this.t(`provider.${o.provider.name}`),
-                price: o.currency === STARS ? `${o.amountMinor} ⭐` : formatMoney(o.amountMinor, o.currency),
-              }),
-      })),
+      [
+        ...trial,
+        ...offers.map((o) => ({
+          value: `pay:${plan.id}:${o.provider.name}`,
+          label:
+            o.currency === plan.currency
+              ? this.t(`provider.${o.provider.name}`)
+              : this.t('pay.provider_with_price', {
+                  provider: this.t(`provider.${o.provider.name}`),
+                  price: o.currency === STARS ? `${o.amountMinor} ⭐` : formatMoney(o.amountMinor, o.currency),
+                }),
+        })),
+      ],
     );
   }
 
@@ -295,11 +320,14 @@ class Turn {
     const renewing = await renewingPlanIn(store, this.account.id, plan, clock.now());
     if (renewing) return this.text(renewing.id === plan.id ? 'renewal.already' : 'renewal.switch_refused', { plan: renewing.name });
     // Choosing the same plan again while its order is still open shows that order instead of a second one.
+    // A coupon waiting to be used makes a new order (one coupon per order: an order that has one refuses another).
+    const coupon = this.state.coupon;
     const open = (await store.orders.page({ accountId: this.account.id, status: 'pending', limit: 20 })).find(
       (o) => o.planId === plan.id && o.provider === providerName && o.expiresAt > clock.now() + 60_000,
     );
+    if (coupon && open?.couponId) throw new CouponRefusal('already_applied', 'this order has a coupon already');
     const order =
-      open ??
+      (coupon ? null : open) ??
       (
         await createCheckout(this.deps, {
           platform: this.account.platform,
@@ -308,14 +336,25 @@ class Turn {
           provider: providerName,
           displayName: this.account.displayName,
           locale: this.account.locale,
+          coupon: coupon ?? null,
         })
       ).order;
+    this.state.coupon = undefined;
+    // An access code (issue 16): nothing to pay, the grant is done and the invitation queued.
+    if (order.provider === ACCESS_CODE_PROVIDER) {
+      this.state.lastChoices = [];
+      return this.text('coupon.free', { code: coupon ?? '', plan: plan.name });
+    }
     const url = payPageUrl(settings.publicUrl, order.id);
     const png = await QRCode.toBuffer(order.checkoutQr ?? url, { type: 'png', width: 360, margin: 2, errorCorrectionLevel: 'M' });
     this.replies.push({
       type: 'image',
       png,
-      caption: this.t('pay.qr_caption', { plan: plan.name, amount: formatMoney(order.amountMinor, order.currency), expiresAt: order.expiresAt }),
+      caption:
+        this.t('pay.qr_caption', { plan: plan.name, amount: formatMoney(order.amountMinor, order.currency), expiresAt: order.expiresAt }) +
+        (order.listPriceMinor && (order.discountMinor ?? 0) > 0
+          ? `\n${this.t('pay.discount_line', { listPrice: formatMoney(order.listPriceMinor, order.currency), code: coupon ?? '', amount: formatMoney(order.amountMinor, order.currency) })}`
+          : ''),
       url,
     });
     // Issue 21: a WeChat Pay or Alipay pay page pays in place on the phone it is opened on (JSAPI, H5, WAP).
@@ -365,6 +404,79 @@ class Turn {
     if (!q) throw new DomainError('not_found', `there is no question ${n} (there ${questions.length === 1 ? 'is 1' : `are ${questions.length}`})`);
     await answerQuestion(this.deps, this.account, q.id, text);
     this.text('review.answer_saved', { question: q.text });
+  }
+
+  /**
+   * `/coupon <code>` (优惠码, `c-CODE`): checks the code for this person now and keeps it for their next checkout;
+   * the plans it is for are listed with their price after it (one plan: straight to it). The use itself is booked
+   * when the order is paid.
+   */
+  private async applyCoupon(raw: string | null) {
+    if (!raw) return this.text('coupon.usage');
+    const code = normalizeCode(raw);
+    this.state.coupon = code;
+    const now = this.deps.clock.now();
+    const usable: Array<{ plan: Plan; discount: number }> = [];
+    let refusal: CouponRefusal | null = null;
+    for (const plan of await this.plansForMe()) {
+      try {
+        const q = await quoteCoupon(this.deps.store, { code, plan, accountId: this.account.id, amountMinor: plan.priceMinor, currency: plan.currency, now });
+        usable.push({ plan, discount: q.discountMinor });
+      } catch (err) {
+        if (!(err instanceof CouponRefusal)) throw err;
+        // Reasons about the code itself hold for every plan: say that one.
+        if (err.reason !== 'other_plan' && err.reason !== 'other_currency' && err.reason !== 'too_large') {
+          this.state.coupon = undefined;
+          return this.text(`coupon.refused.${err.reason}`, { code });
+        }
+        // Of the per-plan reasons, the most telling: worth more than the price, then another currency, then other plans.
+        const rank = (r: CouponRefusal | null) => (r === null ? -1 : ['other_plan', 'other_currency', 'too_large'].indexOf(r.reason));
+        if (rank(err) > rank(refusal)) refusal = err;
+      }
+    }
+    if (usable.length === 0) {
+      this.state.coupon = undefined;
+      return refusal ? this.text(`coupon.refused.${refusal.reason}`, { code }) : this.text('coupon.no_plan', { code });
+    }
+    if (usable.length === 1) {
+      const { plan, discount } = usable[0]!;
+      this.text('coupon.applied_plan', {
+        code,
+        plan: plan.name,
+        price: formatMoney(plan.priceMinor - discount, plan.currency),
+        listPrice: formatMoney(plan.priceMinor, plan.currency),
+      });
+      return this.choosePlan(plan.id);
+    }
+    const c = (await this.deps.store.coupons.findByCode(code))!;
+    const discount = c.percent !== null ? `${c.percent}%` : formatMoney(c.amountMinor!, c.currency!);
+    this.choices(
+      this.t('coupon.applied', { code, discount }),
+      usable.map(({ plan, discount: off }) => ({
+        value: `plan:${plan.id}`,
+        label: this.t('plans.option', { name: plan.name, price: formatMoney(plan.priceMinor - off, plan.currency), days: plan.durationDays }),
+      })),
+    );
+  }
+
+  /** The plan menu's "start free trial" (issue 16): once per person per plan, never while banned. */
+  private async trial(planId: number) {
+    const plan = (await this.plansForMe()).find((p) => p.id === planId);
+    if (!plan) {
+      this.text('plan.unavailable');
+      return this.listPlans('plans.pick');
+    }
+    if (plan.trialDays <= 0) return this.text('trial.none', { plan: plan.name });
+    try {
+      const { trial } = await startTrial(this.deps, this.account, plan.id);
+      this.state.lastChoices = [];
+      return this.text('trial.started', { plan: plan.name, days: plan.trialDays, endsAt: trial.endsAt });
+    } catch (err) {
+      if (err instanceof TrialUsed) return this.text('trial.used', { plan: plan.name, startedAt: err.trial.startedAt });
+      if (err instanceof DomainError && err.code === 'forbidden') return this.text('pay.banned');
+      if (err instanceof DomainError && err.code === 'conflict') return this.text('trial.has_access', { plan: plan.name });
+      throw err;
+    }
   }
 
   private async status() {
@@ -808,14 +920,15 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     },
   }),
   addplan: command({
-    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>] [recurring]',
+    usage: '/addplan <group-id> <price> <currency> <days> <name> [stars=<n>] [trial=<days>] [recurring]',
     parse: (args) => {
       const [g, price, currency, days, ...name] = args;
-      // `stars=<n>` (the plan's price in Telegram Stars) may come anywhere after the days.
+      // `stars=<n>` (the plan's price in Telegram Stars) and `trial=<days>` (a free trial, issue 16) may come anywhere after the days.
       const stars = name.find((a) => /^stars=/i.test(a));
+      const trial = name.find((a) => /^trial=/i.test(a));
       // `recurring` (a last word): the payment rail renews the plan by itself (Stars: 30-day plans).
       const recurring = name.length > 1 && name.at(-1)!.toLowerCase() === 'recurring';
-      const words = name.filter((a, i) => a !== stars && !(recurring && i === name.length - 1));
+      const words = name.filter((a, i) => a !== stars && a !== trial && !(recurring && i === name.length - 1));
       if (Number.isNaN(id(g)) || !price || !currency || !days || words.length === 0) return null;
       return {
         groupIds: [id(g)],
@@ -825,12 +938,56 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
         days: Number.isInteger(Number(days)) ? Number(days) : NaN,
         ...(stars ? { stars: stars.slice('stars='.length) } : {}),
         ...(recurring ? { recurring: true } : {}),
+        ...(trial ? { trialDays: /^trial=\d{1,4}$/i.test(trial) ? Number(trial.slice('trial='.length)) : NaN } : {}),
       };
     },
     run: async (ctx, input) => {
       const plan = await addPlan(ctx.deps, { ...input, actor: ctx.actor });
       const price = formatMoney(plan.priceMinor, plan.currency) + (plan.starsPrice === null ? '' : ` / ${plan.starsPrice} ⭐`);
       ctx.text('owner.plan_added', { id: plan.id, name: plan.name, price, days: plan.durationDays });
+    },
+  }),
+  // Coupons (issue 16): the same use cases as `gatekeeper coupon …`; an owner's coupon names their plan.
+  addcoupon: command({
+    usage: '/addcoupon <code> <percent>% <plan-id> [max-uses]',
+    parse: (args) => {
+      const [code, pct, plan, max] = args;
+      const percent = pct && /^\d{1,3}%$/.test(pct) ? Number(pct.slice(0, -1)) : NaN;
+      if (!code || Number.isNaN(percent) || Number.isNaN(id(plan)) || (max !== undefined && Number.isNaN(id(max)))) return null;
+      return { code, percent, planIds: [id(plan)], ...(max !== undefined ? { maxUses: id(max) } : {}) };
+    },
+    run: async (ctx, input) => {
+      const c = await createCoupon(ctx.deps, { ...input, actor: ctx.actor });
+      ctx.text('owner.coupon_added', { code: c.code, percent: c.percent ?? 0, plans: (c.planIds ?? []).join(', '), max: c.maxUses ?? '∞' });
+    },
+  }),
+  coupons: command({
+    usage: '/coupons',
+    parse: () => ({}),
+    run: async (ctx) => {
+      const list = (await listCoupons(ctx.deps, ctx.actor, 50)).filter((c) => c.source !== 'winback');
+      if (list.length === 0) return ctx.text('owner.coupons_none');
+      ctx.say(
+        list
+          .map((c) =>
+            ctx.t('owner.coupon_line', {
+              code: c.code,
+              off: c.percent !== null ? `${c.percent}%` : ctx.money(c.amountMinor!, c.currency!),
+              uses: c.uses,
+              max: c.maxUses ?? '∞',
+              state: ctx.t(c.active ? 'owner.coupon_active' : 'owner.coupon_disabled'),
+            }),
+          )
+          .join('\n'),
+      );
+    },
+  }),
+  disablecoupon: command({
+    usage: '/disablecoupon <code>',
+    parse: (args) => (args[0] ? { code: args[0] } : null),
+    run: async (ctx, { code }) => {
+      const c = await disableCoupon(ctx.deps, { code, actor: ctx.actor });
+      ctx.text('owner.coupon_disabled_done', { code: c.code });
     },
   }),
   disableplan: command({
@@ -884,6 +1041,14 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       // Auto-renewal only once there is something to say (a plan that renews, or a renewal that failed).
       if (s.autoRenew.members > 0 || s.autoRenew.failedRenewals > 0)
         ctx.text('owner.stats_auto_renew', { members: s.autoRenew.members, percent: Math.round(s.autoRenew.share * 100), failed: s.autoRenew.failedRenewals });
+      // Trials and coupons (issue 16) only once there is something to say.
+      if (s.growth.trialsStarted > 0 || s.growth.couponsRedeemed > 0)
+        ctx.text('owner.stats_growth', {
+          trials: s.growth.trialsStarted,
+          converted: s.growth.trialsConverted,
+          percent: Math.round(s.growth.trialConversion * 100),
+          coupons: s.growth.couponsRedeemed,
+        });
     },
   }),
   intruders: command({

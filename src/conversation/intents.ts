@@ -26,6 +26,9 @@ export const OWNER_COMMANDS = [
   'blacklist',
   'digest',
   'console',
+  'addcoupon',
+  'coupons',
+  'disablecoupon',
 ] as const;
 export type OwnerCommand = (typeof OWNER_COMMANDS)[number];
 
@@ -61,6 +64,10 @@ export type Intent =
   | { kind: 'referrals' }
   /** `邀请码 <code>` (WeChat has no deep links): the code of the person who invited them. */
   | { kind: 'referral_code'; code: string }
+  /** Issue 16: `/coupon <code>` (优惠码 <code>): apply a coupon code to the next checkout; code null: none given. */
+  | { kind: 'coupon'; code: string | null }
+  /** Issue 16: the plan menu's "start free trial" choice. */
+  | { kind: 'trial'; planId: number }
   | { kind: 'unknown' };
 
 /** Longest text we look at; anything longer is cut before parsing (a 10 kB paste is still just "unknown"). */
@@ -107,6 +114,8 @@ function fromChoice(value: string): Intent {
   // The join review's approve/reject buttons under an application (owner alerts).
   m = /^review:(approve|reject):(\d{1,9})$/.exec(value);
   if (m) return { kind: 'owner', command: m[1] as 'approve' | 'reject', args: [m[2]!], rest: m[2]! };
+  m = /^trial:(\d{1,9})$/.exec(value);
+  if (m) return { kind: 'trial', planId: Number(m[1]) };
   m = /^refund:(\d{1,9})$/.exec(value);
   if (m) return { kind: 'refund_group', groupId: Number(m[1]) };
   m = /^cmd:([a-z]{2,20})$/.exec(value);
@@ -142,6 +151,7 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
     if (command === 'appeal') return { kind: 'appeal', text: rest };
     if (command === 'answer') return answerIntent(rest);
     if (command === 'refund') return { kind: 'refund', args, rest };
+    if (command === 'coupon') return { kind: 'coupon', code: args[0] ?? null };
     if ((OWNER_COMMANDS as readonly string[]).includes(command)) return { kind: 'owner', command: command as OwnerCommand, args, rest };
     return { kind: 'unknown' };
   }
@@ -150,6 +160,8 @@ export function parseIntent(msg: { text?: string; choice?: string }): Intent {
   for (const [re, intent] of KEYWORDS) if (re.test(text)) return intent;
   const code = /^邀请码[\s:：]*([\s\S]*)$/.exec(text);
   if (code) return { kind: 'referral_code', code: code[1]!.trim().slice(0, 64) };
+  const coupon = /^(?:优惠码|兑换码)(?:[\s:：]+(\S+))?\s*$/.exec(text);
+  if (coupon) return { kind: 'coupon', code: coupon[1] ?? null };
   const refund = /^退款(?:[\s:：,，]+([\s\S]*))?$/.exec(text);
   if (refund) {
     const rest = (refund[1] ?? '').trim();

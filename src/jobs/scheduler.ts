@@ -4,6 +4,7 @@
 import cron from 'node-cron';
 import { sweepAccess } from '../app/access-sweep.ts';
 import type { AppDeps } from '../app/deps.ts';
+import { sweepWinbacks } from '../app/coupons.ts';
 import { sweepExpiry } from '../app/expire.ts';
 import { sweepOrderTimeouts } from '../app/order-timeouts.ts';
 import { sweepReconcile } from '../app/reconcile.ts';
@@ -40,6 +41,7 @@ export class Scheduler {
       { name: 'reviews', run: () => sweepReviews(deps) },
       { name: 'referrals', run: () => sweepReferralRewards(deps) },
       { name: 'digest', run: () => sweepDigest(deps) },
+      { name: 'winbacks', run: () => sweepWinbacks(deps) },
       ...extra,
     ];
   }

@@ -54,6 +54,8 @@ export async function updateGroupSettings(db: Kysely<Database>, id: number, p: G
     ...(p.autoApproveWhenRulesPass !== undefined ? { auto_approve_when_rules_pass: p.autoApproveWhenRulesPass ? 1 : 0 } : {}),
     ...(p.requireUsername !== undefined ? { require_username: p.requireUsername ? 1 : 0 } : {}),
     ...(p.referralRewardDays !== undefined ? { referral_reward_days: p.referralRewardDays } : {}),
+    ...(p.winbackDays !== undefined ? { winback_days: p.winbackDays } : {}),
+    ...(p.winbackPercent !== undefined ? { winback_percent: p.winbackPercent } : {}),
   };
   if (Object.keys(set).length > 0) await db.updateTable('groups').set(set).where('id', '=', id).execute();
   return getGroup(db, id);

@@ -94,6 +94,7 @@ import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from
 import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
 import { consoleRepo } from './console-repository.ts';
+import { couponsRepo, trialsRepo } from './growth-repository.ts';
 import { subscriptionsRepo } from './subscriptions-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
 import type { Database } from './schema.ts';
@@ -131,6 +132,8 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     referrals: referralsRepo(db),
     digests: digestsRepo(db),
     console: consoleRepo(db),
+    trials: trialsRepo(db),
+    coupons: couponsRepo(db),
     subscriptions: subscriptionsRepo(db),
     plans: {
       insert: (p, now) => insertPlan(db, p, now),

@@ -35,6 +35,8 @@ export const toGroup = (r: GroupRow): Group => ({
   reviewTimeoutAction: r.review_timeout_action as Group['reviewTimeoutAction'],
   autoApproveWhenRulesPass: r.auto_approve_when_rules_pass === 1,
   requireUsername: r.require_username === 1,
+  winbackDays: Number(r.winback_days),
+  winbackPercent: Number(r.winback_percent),
   createdAt: r.created_at,
   referralRewardDays: r.referral_reward_days === null ? null : Number(r.referral_reward_days),
 });
@@ -59,6 +61,9 @@ export const toOrder = (r: OrderRow): Order => ({
   outRefundNo: r.out_refund_no,
   refundReason: r.refund_reason,
   refundedAt: r.refunded_at,
+  listPriceMinor: r.list_price_minor === null ? null : Number(r.list_price_minor),
+  discountMinor: Number(r.discount_minor),
+  couponId: r.coupon_id,
 });
 
 export const toMembership = (r: MembershipRow): Membership => ({

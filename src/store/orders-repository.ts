@@ -27,6 +27,9 @@ export async function insertOrder(db: Kysely<Database>, o: Order): Promise<void>
       review_reason: o.reviewReason,
       checkout_qr: o.checkoutQr,
       checkout_url: o.checkoutUrl,
+      list_price_minor: o.listPriceMinor ?? null,
+      discount_minor: o.discountMinor ?? 0,
+      coupon_id: o.couponId ?? null,
     })
     .execute();
 }

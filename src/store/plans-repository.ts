@@ -39,7 +39,16 @@ async function withGroups(db: Kysely<Database>, rows: PlanRow[]): Promise<Plan[]
 
 export async function insertPlan(
   db: Kysely<Database>,
-  p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null; recurring?: boolean },
+  p: {
+    name: string;
+    priceMinor: number;
+    currency: string;
+    durationDays: number;
+    groupIds: number[];
+    starsPrice?: number | null;
+    recurring?: boolean;
+    trialDays?: number;
+  },
   now: number,
 ): Promise<Plan> {
   const r = await db
@@ -51,6 +60,7 @@ export async function insertPlan(
       duration_days: p.durationDays,
       stars_price: p.starsPrice ?? null,
       recurring: p.recurring ? 1 : 0,
+      trial_days: p.trialDays ?? 0,
       created_at: now,
     })
     .returningAll()

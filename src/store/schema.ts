@@ -60,6 +60,9 @@ export interface GroupsTable {
   refund_window_hours: ColumnType<number, number | undefined, number>;
   /** 0021: days a referrer earns per referred payer; NULL: REFERRAL_REWARD_DAYS; 0: off. */
   referral_reward_days: ColumnType<number | null, number | null | undefined, number | null>;
+  /** 0020: win-back offers (issue 16 part 4); 0 days: off. */
+  winback_days: ColumnType<number, number | undefined, number>;
+  winback_percent: ColumnType<number, number | undefined, number>;
 }
 
 /** 0021: what became of one referral in one group (src/app/referrals.ts); unique per referrer, referred and group. */
@@ -84,6 +87,51 @@ export interface OwnerDigestsTable {
   day: string;
   sent: number;
   created_at: number;
+}
+
+/** 0020: one free trial per person and plan, ever. */
+export interface TrialsTable {
+  id: Generated<number>;
+  account_id: number;
+  plan_id: number;
+  started_at: number;
+  ends_at: number;
+}
+
+/** 0020: coupons and access codes (src/app/coupons.ts). */
+export interface CouponsTable {
+  id: Generated<number>;
+  code: string;
+  percent: number | null;
+  amount_minor: number | null;
+  currency: string | null;
+  /** JSON array of plan ids; NULL: any plan. */
+  plan_ids: string | null;
+  max_uses: number | null;
+  per_person: number | null;
+  valid_from: number | null;
+  valid_until: number | null;
+  /** A personal coupon (win-back): only this account may use it. */
+  account_id: number | null;
+  uses: ColumnType<number, number | undefined, number>;
+  overshoot: ColumnType<number, number | undefined, number>;
+  active: ColumnType<number, number | undefined, number>;
+  source: string;
+  winback_key: string | null;
+  created_by: string;
+  created_at: number;
+}
+
+/** 0020: one row per order that redeemed a coupon. */
+export interface CouponRedemptionsTable {
+  id: Generated<number>;
+  coupon_id: number;
+  order_id: string;
+  account_id: number;
+  discount_minor: number;
+  currency: string;
+  overshoot: ColumnType<number, number | undefined, number>;
+  redeemed_at: number;
 }
 
 /** A refund a member asked for within their group's refund window (migration 0014); one per account and group. */
@@ -157,6 +205,10 @@ export interface OrdersTable {
   out_refund_no: ColumnType<string | null, string | null | undefined, string | null>;
   refund_reason: ColumnType<string | null, string | null | undefined, string | null>;
   refunded_at: ColumnType<number | null, number | null | undefined, number | null>;
+  /** 0020: an order bought with a coupon: the list price, the discount and the coupon. */
+  list_price_minor: ColumnType<number | null, number | null | undefined, number | null>;
+  discount_minor: ColumnType<number, number | undefined, number>;
+  coupon_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface PaymentsTable {
@@ -341,6 +393,9 @@ export interface Database {
   group_whitelist: GroupWhitelistTable;
   roster_reports: RosterReportsTable;
   refund_requests: RefundRequestsTable;
+  trials: TrialsTable;
+  coupons: CouponsTable;
+  coupon_redemptions: CouponRedemptionsTable;
   subscriptions: SubscriptionsTable;
   telegram_groups: TelegramGroupsTable;
   telegram_invite_links: TelegramInviteLinksTable;

@@ -5,8 +5,10 @@
 import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
+import { createCoupon } from '../../src/app/coupons.ts';
 import { digestFigures, digestLines, sweepDigest } from '../../src/app/digest.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
+import { startTrial } from '../../src/app/trials.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../src/domain/time.ts';
@@ -130,5 +132,32 @@ describe.each(DIALECTS)('owner digest (%s)', (dialect) => {
     await bot.handle({ platform: 'playground', userId: 'olga', text: (await createClaimCode(deps, admin, [group.id])).code });
     const olga = (await deps.store.accounts.find('playground', 'olga'))!;
     expect((await digestFigures(deps, { kind: 'account', accountId: olga.id }, now - DAY_MS, now))!.deadLetters).toBeNull();
+  });
+
+  it('trials started, coupons redeemed and held orders are lines of the digest, from the same functions as /api/stats', async ({ t, deps }) => {
+    const group = await addGroup(deps, { platform: 'playground', chatId: 'club', title: 'Book club', actor: admin });
+    const plan = await addPlan(deps, { groupIds: [group.id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30, trialDays: 3, actor: admin });
+    await createCoupon(deps, { code: 'FREE-ONE', percent: 100, planIds: [plan.id], actor: admin });
+    const from = t.clock.now();
+    const bot = createConversation(deps);
+    await bot.handle({ platform: 'playground', userId: 'tina', displayName: 'Tina', locale: 'en', text: '/start' });
+    await startTrial(deps, (await deps.store.accounts.find('playground', 'tina'))!, plan.id);
+    const c = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'cody', planId: plan.id, coupon: 'FREE-ONE' },
+    });
+    expect(c.json()).toMatchObject({ status: 'paid', provider: 'coupon' });
+    await t.clock.advance(MINUTE_MS);
+    const figures = (await digestFigures(deps, admin, from, t.clock.now()))!;
+    const stats = (await t.service.app.inject({ method: 'GET', url: '/api/stats', headers: auth })).json();
+    expect(figures).toMatchObject({ trialsStarted: stats.growth.trialsStarted, couponsRedeemed: stats.growth.couponsRedeemed, reviewQueue: stats.reviewQueue });
+    expect(digestLines(figures)).toEqual(
+      expect.arrayContaining([
+        { key: 'digest.trials_started', params: { count: 1 } },
+        { key: 'digest.coupons_redeemed', params: { count: 1 } },
+      ]),
+    );
   });
 });

@@ -47,6 +47,8 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       autoApproveWhenRulesPass: false,
       requireUsername: false,
       referralRewardDays: null,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
 
     const updated = await updateGroupSettings(deps, {
@@ -65,13 +67,15 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       autoApproveWhenRulesPass: false,
       requireUsername: false,
       referralRewardDays: null,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
     const stored = (await deps.store.groups.get(g.id))!;
     expect(stored.graceMs).toBe(48 * HOUR_MS);
     expect(stored.reminderOffsetsMs).toEqual([72 * HOUR_MS, 24 * HOUR_MS]);
     expect(stored.refundWindowHours).toBe(72);
     expect(describeSettings(stored)).toBe(
-      'grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, referral reward default',
+      'grace hours 48 h, reminders 72,24 h before expiry, intruder policy report, refund window 72 h, join mode auto, review window default, review timeout action refund, auto-approve when rules pass off, require a username off, referral reward default, win-back days off, win-back percent off',
     );
 
     const audit = (await deps.store.audit.list({ subjectType: 'group', subjectId: String(g.id) })).filter((a) => a.action === 'group.settings');
@@ -99,6 +103,8 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       autoApproveWhenRulesPass: false,
       requireUsername: false,
       referralRewardDays: null,
+      winbackDays: 0,
+      winbackPercent: 0,
     });
   });
 
@@ -109,7 +115,7 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
       [
         {},
         'invalid_input',
-        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername, referralRewardDays$/,
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername, referralRewardDays, winbackDays, winbackPercent$/,
       ],
       [{ graceHours: -1 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720 \(got "-1"\)$/],
       [{ graceHours: 721, refundWindowHours: 72 }, 'invalid_input', /^grace hours must be a whole number of hours from 0 to 720/],

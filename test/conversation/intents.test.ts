@@ -87,3 +87,19 @@ describe('join review intents (issue 17)', () => {
     expect(parseIntent({ text: '通过了吗' })).toEqual({ kind: 'unknown' });
   });
 });
+
+describe('coupon and trial intents (issue 16)', () => {
+  it('/coupon <code>, 优惠码 / 兑换码 <code> (with a full-width colon), the c-CODE deep link payload, the trial button', () => {
+    expect(parseIntent({ text: '/coupon SAVE20' })).toEqual({ kind: 'coupon', code: 'SAVE20' });
+    expect(parseIntent({ text: '/coupon@gk_bot save20 extra' })).toEqual({ kind: 'coupon', code: 'save20' });
+    expect(parseIntent({ text: '/coupon' })).toEqual({ kind: 'coupon', code: null });
+    expect(parseIntent({ text: '优惠码 VIP-1' })).toEqual({ kind: 'coupon', code: 'VIP-1' });
+    expect(parseIntent({ text: '优惠码：VIP-1' })).toEqual({ kind: 'coupon', code: 'VIP-1' });
+    expect(parseIntent({ text: '兑换码 ABC' })).toEqual({ kind: 'coupon', code: 'ABC' });
+    expect(parseIntent({ text: '优惠码' })).toEqual({ kind: 'coupon', code: null });
+    expect(parseIntent({ text: '优惠码 A B' })).toEqual({ kind: 'unknown' });
+    expect(parseIntent({ text: '/start c-VIP-X2' })).toEqual({ kind: 'start', payload: 'c-VIP-X2' });
+    expect(parseIntent({ choice: 'trial:7' })).toEqual({ kind: 'trial', planId: 7 });
+    expect(parseIntent({ choice: 'trial:x' })).toEqual({ kind: 'unknown' });
+  });
+});

@@ -121,7 +121,7 @@ describe.each(DIALECTS)('admin API (%s)', (dialect) => {
       [
         {},
         400,
-        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername, referralRewardDays$/,
+        /^nothing to change: give at least one of graceHours, reminders, intruders, refundWindowHours, joinMode, reviewWindowHours, reviewTimeoutAction, autoApproveWhenRulesPass, requireUsername, referralRewardDays, winbackDays, winbackPercent$/,
       ],
       [{ graceHours: 48, joinMode: 'manual' }, 400, /join mode must be auto, review or door/],
       [{ graceHours: '48' }, 400, /^grace hours must be a whole number of hours from 0 to 720 \(got "48"\)$/],

@@ -7,6 +7,8 @@ import type {
   AuditEntry,
   Account,
   Application,
+  Coupon,
+  CouponSource,
   ApplicationStatus,
   BlacklistEntry,
   Group,
@@ -24,6 +26,7 @@ import type {
   ReviewAnswer,
   RuleVerdict,
   Subscription,
+  Trial,
 } from '../model.ts';
 import type { Lane } from './chat.ts';
 import type { Checkout } from './payments.ts';
@@ -146,6 +149,8 @@ export type GroupSettingsPatch = Partial<
     | 'autoApproveWhenRulesPass'
     | 'requireUsername'
     | 'referralRewardDays'
+    | 'winbackDays'
+    | 'winbackPercent'
   >
 >;
 
@@ -338,7 +343,16 @@ export interface Repos {
   };
   plans: {
     insert(
-      p: { name: string; priceMinor: number; currency: string; durationDays: number; groupIds: number[]; starsPrice?: number | null; recurring?: boolean },
+      p: {
+        name: string;
+        priceMinor: number;
+        currency: string;
+        durationDays: number;
+        groupIds: number[];
+        starsPrice?: number | null;
+        recurring?: boolean;
+        trialDays?: number;
+      },
       now: number,
     ): Promise<Plan>;
     get(id: number): Promise<Plan | null>;
@@ -537,6 +551,45 @@ export interface Repos {
     noticesDue(q: { fromMs: number; toMs: number; limit: number }): Promise<Subscription[]>;
     /** People with access an active subscription renews, and the failed renewals counted (in those groups). */
     stats(groupIds?: number[]): Promise<{ autoRenewing: number; failedRenewals: number }>;
+  };
+  /** Free trials (issue 16 part 1; src/app/trials.ts). */
+  trials: {
+    /** Null (nothing written) when this person already had a trial of this plan. */
+    insertIfAbsent(t: Omit<Trial, 'id'>): Promise<Trial | null>;
+    find(accountId: number, planId: number): Promise<Trial | null>;
+    listForAccount(accountId: number): Promise<Trial[]>;
+    /** Trials started in [from, to) (plans opening one of `groupIds`), and how many of those people later paid for that plan. */
+    counts(from?: number, to?: number, groupIds?: number[]): Promise<{ started: number; converted: number }>;
+  };
+  /** Coupons and access codes (issue 16 parts 2 and 4; src/app/coupons.ts). */
+  coupons: {
+    /** Null (nothing written) when the code, or the win-back key, is taken already. */
+    insert(c: Omit<Coupon, 'id' | 'uses' | 'overshoot' | 'active' | 'createdAt'> & { winbackKey?: string | null }, now: number): Promise<Coupon | null>;
+    get(id: number): Promise<Coupon | null>;
+    /** By its upper-case code. */
+    findByCode(code: string): Promise<Coupon | null>;
+    /** Newest first. */
+    list(q: { source?: CouponSource; limit: number }): Promise<Coupon[]>;
+    /** False when it already was in that state. */
+    setActive(id: number, active: boolean): Promise<boolean>;
+    /** The conditional increment `uses = uses + 1 WHERE uses < max_uses`: true for a call that took a use. */
+    take(id: number): Promise<boolean>;
+    noteOvershoot(id: number): Promise<void>;
+    /** False when the order has its redemption already (unique order_id). */
+    insertRedemption(
+      r: { couponId: number; orderId: string; accountId: number; discountMinor: number; currency: string; overshoot: boolean },
+      now: number,
+    ): Promise<boolean>;
+    redemptionsBy(couponId: number, accountId: number): Promise<number>;
+    /** Redemptions booked in [from, to) (orders whose plan opens one of `groupIds`). */
+    redeemed(from?: number, to?: number, groupIds?: number[]): Promise<number>;
+    /** Memberships of the group that lapsed in (lapsedAfter, lapsedBefore], not revoked/banned/refunded, with no win-back for that lapse. */
+    winbackDue(q: {
+      groupId: number;
+      lapsedBefore: number;
+      lapsedAfter: number;
+      limit: number;
+    }): Promise<Array<{ membershipId: number; accountId: number; expiresAt: number }>>;
   };
   refundRequests: {
     /** False when this person already asked for a refund in this group (nothing is written). */

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Actor } from '../../app/actors.ts';
 import { addGroup, addPlan } from '../../app/catalog-admin.ts';
 import { createCheckout } from '../../app/checkout.ts';
+import { createBatch, createCoupon, disableCoupon, listCoupons } from '../../app/coupons.ts';
 import { SETTINGS, updateGroupSettings } from '../../app/group-settings.ts';
 import type { Membership } from '../../app/model.ts';
 import { approveOrder, banMember, createClaimCode, extendMembership, removeMember, unbanMember } from '../../app/owners.ts';
@@ -19,7 +20,7 @@ import { isMembershipStatus, MEMBERSHIP_STATUSES, type MembershipStatus } from '
 import { formatMinor } from '../../domain/money.ts';
 import { isOrderStatus, type OrderStatus } from '../../domain/order.ts';
 import { DAY_MS, toIso } from '../../domain/time.ts';
-import { groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from '../../app/views.ts';
+import { couponJson, groupJson, memberJson, membershipResult, oneOrderJson, ordersJson, planJson } from '../../app/views.ts';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
 import { parseInput } from '../validation.ts';
@@ -88,13 +89,28 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
         provider: z.string().min(1).default('dev'),
         displayName: z.string().max(200).optional(),
         locale: z.string().max(20).optional(),
+        /** Issue 16: a coupon code; one that makes the price 0 is an access code (the order is paid at once). */
+        coupon: z.string().max(64).optional(),
       }),
       req.body,
     );
     const r = await createCheckout(a, body);
-    return reply
-      .status(201)
-      .send({ orderId: r.order.id, payUrl: r.payPageUrl, qrUrl: r.qrImageUrl, providerUrl: r.checkout.payUrl, expiresAt: toIso(r.order.expiresAt) });
+    return reply.status(201).send({
+      orderId: r.order.id,
+      payUrl: r.payPageUrl,
+      qrUrl: r.qrImageUrl,
+      providerUrl: r.checkout.payUrl,
+      expiresAt: toIso(r.order.expiresAt),
+      ...(r.order.couponId
+        ? {
+            status: r.order.status,
+            provider: r.order.provider,
+            amountMinor: r.order.amountMinor,
+            listPriceMinor: r.order.listPriceMinor,
+            discountMinor: r.order.discountMinor,
+          }
+        : {}),
+    });
   });
 
   // ---- groups and plans
@@ -143,12 +159,37 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
         days: z.number().int(),
         starsPrice: z.union([z.string(), z.number()]).optional(),
         recurring: z.boolean().optional(),
+        trialDays: z.unknown().optional(),
         force: z.boolean().optional(),
       }),
       req.body,
     );
-    const { starsPrice, ...rest } = body;
-    return reply.status(201).send(planJson(await addPlan(a, { ...rest, stars: starsPrice, actor })));
+    const { starsPrice, trialDays, ...rest } = body;
+    return reply.status(201).send(planJson(await addPlan(a, { ...rest, stars: starsPrice, trialDays: trialDays as number | undefined, actor })));
+  });
+
+  // ---- coupons (issue 16): the same use cases as `gatekeeper coupon …`.
+  app.get('/api/coupons', async () => ({ items: (await listCoupons(a, actor)).map(couponJson) }));
+  const couponTermsBody = {
+    percent: z.unknown().optional(),
+    amount: z.union([z.string(), z.number()]).transform(String).optional(),
+    currency: z.string().max(10).optional(),
+    planIds: z.array(id).max(100).optional(),
+    perPerson: z.number().optional(),
+    validFrom: z.string().max(40).optional(),
+    validUntil: z.string().max(40).optional(),
+  };
+  app.post('/api/coupons', async (req, reply) => {
+    const body = parseInput(z.object({ ...couponTermsBody, code: z.string().max(64), maxUses: z.number().optional() }).strict(), req.body);
+    return reply.status(201).send(couponJson(await createCoupon(a, { ...body, percent: body.percent as number | undefined, actor })));
+  });
+  app.post('/api/coupons/batch', async (req, reply) => {
+    const body = parseInput(z.object({ ...couponTermsBody, prefix: z.string().max(40), count: z.number() }).strict(), req.body);
+    return reply.status(201).send({ items: (await createBatch(a, { ...body, percent: body.percent as number | undefined, actor })).map(couponJson) });
+  });
+  app.post<{ Params: { code: string } }>('/api/coupons/:code/disable', async (req) => {
+    const c = await disableCoupon(a, { code: req.params.code, actor });
+    return couponJson(c);
   });
 
   // ---- members

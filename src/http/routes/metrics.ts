@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { adminAuth } from '../admin-auth.ts';
 import type { HttpDeps } from '../deps.ts';
-import { autoRenewFigures } from '../../app/stats.ts';
 import { referralFigures } from '../../app/referrals.ts';
+import { autoRenewFigures, growthFigures } from '../../app/stats.ts';
 
 export function createMetricsRegistry(deps: HttpDeps): Registry {
   const registry = new Registry();
@@ -76,6 +76,20 @@ export function createMetricsRegistry(deps: HttpDeps): Registry {
       this.set({ kind: 'canceled' }, r.canceled);
       this.set({ kind: 'skipped' }, r.skipped);
       this.set({ kind: 'clawed_back' }, r.clawedBack);
+    },
+  });
+
+  new Gauge({
+    name: 'gatekeeper_growth',
+    help: 'Issue 16, all time (app/stats.ts growthFigures): free trials started (kind: trials_started), those whose person then paid for the plan (kind: trials_converted), coupon redemptions booked (kind: coupons_redeemed).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    async collect() {
+      const f = await growthFigures(store);
+      this.reset();
+      this.set({ kind: 'trials_started' }, f.trialsStarted);
+      this.set({ kind: 'trials_converted' }, f.trialsConverted);
+      this.set({ kind: 'coupons_redeemed' }, f.couponsRedeemed);
     },
   });
 

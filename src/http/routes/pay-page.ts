@@ -12,7 +12,9 @@ import { processWebhook, STORAGE_UNAVAILABLE } from './webhooks.ts';
 import { chooseRail, consumeOauthState, issueOauthState, startPhonePay } from '../../app/phone-pay.ts';
 import type { Order } from '../../app/model.ts';
 import type { PhonePay, PhoneRail } from '../../app/ports.ts';
-import { ProviderRejectedError, ProviderUnreachableError } from '../../domain/errors.ts';
+import { DomainError, ProviderRejectedError, ProviderUnreachableError } from '../../domain/errors.ts';
+import { applyCouponToOrder } from '../../app/coupons.ts';
+import { CouponRefusal } from '../../domain/coupon.ts';
 
 const ORDER_ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -96,6 +98,8 @@ export async function payPageRoutes(app: FastifyInstance, deps: HttpDeps) {
     status?: number;
     /** JSAPI's signed arguments, when the page should start WeChat's cashier. */
     jsapi?: Extract<PhonePay, { kind: 'jsapi' }>['params'];
+    /** A coupon the form sent that cannot be used: why, in the reader's language. */
+    couponError?: string;
   }
 
   const render = async (req: FastifyRequest, reply: FastifyReply, order: Order, view: View = {}) => {
@@ -104,6 +108,8 @@ export async function payPageRoutes(app: FastifyInstance, deps: HttpDeps) {
     const locale = accepted ?? resolveLocale(account?.locale ?? null, settings.defaultLocale);
     const plan = await store.plans.get(order.planId);
     const pending = order.status === 'pending';
+    const discounted = (order.discountMinor ?? 0) > 0 && order.listPriceMinor !== null && order.listPriceMinor !== undefined;
+    const coupon = order.couponId ? await store.coupons.get(order.couponId) : null;
     const isDev = order.provider === 'dev' && deps.devProvider !== undefined;
     const link = order.checkoutUrl && order.checkoutUrl !== `${settings.publicUrl}/pay/${order.id}` ? order.checkoutUrl : null;
     const statusText = t(locale, order.status === 'paid' ? 'pay.paid_done' : `pay.status.${order.status}`);
@@ -137,11 +143,21 @@ ${qrBlock}`;
     }
     const body = `<h1>${esc(title)}</h1>
 <div class="muted">${esc(t(locale, 'pay.amount'))}</div>
-<div class="amount" data-testid="amount">${esc(formatMoneyIn(locale, order.amountMinor, order.currency))}</div>${refundPolicy}
+<div class="amount" data-testid="amount">${
+      // Bought with a coupon (issue 16): the list price struck through, then what is paid.
+      discounted ? `<s class="muted" data-testid="list-price">${esc(formatMoneyIn(locale, order.listPriceMinor!, order.currency))}</s> ` : ''
+    }${esc(formatMoneyIn(locale, order.amountMinor, order.currency))}</div>${
+      discounted && coupon ? `\n<p class="muted" data-testid="coupon">${esc(t(locale, 'pay.coupon_applied', { code: coupon.code }))}</p>` : ''
+    }${refundPolicy}
 ${
   pending
     ? `${payBlock}
 <p class="muted" data-testid="open-until">${esc(t(locale, 'pay.expires', { expiresAt: order.expiresAt }))}</p>
+${
+  order.couponId === null || order.couponId === undefined
+    ? `<form method="post" action="/pay/${order.id}/coupon" data-testid="coupon-form"><input name="code" maxlength="32" autocomplete="off" placeholder="${esc(t(locale, 'pay.coupon_placeholder'))}"> <button type="submit">${esc(t(locale, 'pay.coupon_apply'))}</button></form>`
+    : ''
+}${view.couponError ? `<p class="next" data-testid="coupon-error">${esc(view.couponError)}</p>` : ''}
 ${isDev ? `<form method="post" action="/pay/${order.id}/dev-pay"><button type="submit" data-testid="dev-pay">${esc(t(locale, 'pay.dev_button'))}</button></form><p class="muted">${esc(t(locale, 'pay.dev_note'))}</p>` : ''}`
     : ''
 }
@@ -268,6 +284,27 @@ setTimeout(poll,2000);${jsapiScript}
     if (!order || !order.checkoutQr) return reply.status(404).send({ error: 'not_found', message: 'no such order' });
     const png = await QRCode.toBuffer(order.checkoutQr, { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
     return reply.header('cache-control', 'no-store').type('image/png').send(png);
+  });
+
+  // Issue 16: a coupon typed on the pay page (form `code=…`). The discounted order is a new one (app/coupons.ts
+  // applyCouponToOrder); the browser is sent there. A code that cannot be used re-renders this page with why.
+  app.post<{ Params: { orderId: string } }>('/pay/:orderId/coupon', async (req, reply) => {
+    const order = await load(req.params.orderId);
+    if (!order) return reply.status(404).send({ error: 'not_found', message: 'no such order' });
+    const code = new URLSearchParams(typeof req.body === 'string' ? req.body : '').get('code') ?? '';
+    const wantsJson = (req.headers.accept ?? '').includes('application/json');
+    try {
+      const r = await applyCouponToOrder(deps.app, order.id, code);
+      if (wantsJson) return reply.send({ orderId: r.order.id, status: r.order.status, amount: r.order.amountMinor, payUrl: r.payPageUrl });
+      return reply.redirect(`/pay/${r.order.id}`, 303);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      const status = err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : err.code === 'forbidden' ? 403 : 400;
+      if (wantsJson) return reply.status(status).send({ error: err.code, message: err.message });
+      const locale = acceptedLocale(req.headers['accept-language']) ?? settings.defaultLocale;
+      const why = err instanceof CouponRefusal ? t(locale, `coupon.refused.${err.reason}`, { code: code.trim().toUpperCase().slice(0, 32) }) : err.message;
+      return render(req, reply, order, { couponError: why, status });
+    }
   });
 
   app.post<{ Params: { orderId: string } }>('/pay/:orderId/dev-pay', async (req, reply) => {

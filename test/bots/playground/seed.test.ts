@@ -23,7 +23,10 @@ describe('seedPlaygroundDemo', () => {
 
     expect(await seedPlaygroundDemo(deps)).toBeNull();
     expect(await deps.store.groups.list()).toHaveLength(2);
-    expect(await deps.store.plans.list()).toHaveLength(2);
+    expect(await deps.store.plans.list()).toHaveLength(3);
+    // Issue 16: the trial plan and the demo coupon.
+    expect(seeded!.trial).toMatchObject({ name: 'Taster week', trialDays: 3, durationDays: 7, groupIds: [seeded!.group.id] });
+    expect(await deps.store.coupons.findByCode('DEMO50')).toMatchObject({ percent: 50, planIds: [seeded!.plan.id] });
 
     const state = (await pg.service.app.inject({ method: 'GET', url: '/playground/api/state' })).json();
     expect(state.groups).toEqual([
