@@ -21,7 +21,7 @@ import type { AppDeps } from './deps.ts';
 import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { confirmRefund } from './refunds.ts';
 import { holdForReview } from './review.ts';
-import { confirmRenewal, payerMismatch, recordFirstCharge } from './subscriptions.ts';
+import { confirmRenewal, payerMismatch, recordFirstCharge, subscriptionEventReported } from './subscriptions.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import { recordHeldForReview } from './order-records.ts';
@@ -37,6 +37,8 @@ export type EventOutcome =
   | 'failed_noted'
   | 'ignored'
   | 'refund_noted'
+  /** A rail's report of a subscription's state (Stripe's customer.subscription.*, invoice.payment_failed). */
+  | 'subscription_noted'
   /** Issue 21: another attempt of an order paid already was paid too; refunded automatically. */
   | 'second_payment';
 
@@ -83,6 +85,13 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
           await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'review', order.id);
           return 'review';
         }
+        case 'subscription': {
+          // A rail's report about a subscription it renews: recorded once, then the state is mirrored.
+          if (!(await record(tx, event.eventId, null, 'subscription_noted'))) return 'duplicate';
+          const noted = await subscriptionEventReported(tx, provider, event, now);
+          if (noted !== 'noted') await tx.webhookEvents.setOutcome(provider.name, event.eventId, `subscription_${noted}`, null);
+          return noted === 'noted' ? 'subscription_noted' : 'ignored';
+        }
         case 'paid':
           // A subscription's renewal charge has no order of its own yet (src/app/subscriptions.ts).
           if (event.subscription && !event.subscription.first) return confirmRenewalEvent(deps, tx, provider, event, record, now);
@@ -100,7 +109,14 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
     if (e instanceof Rollback) outcome = e.outcome;
     else throw e;
   }
-  if (outcome === 'granted' || outcome === 'review' || outcome === 'unknown_order' || outcome === 'refund_noted' || outcome === 'second_payment')
+  if (
+    outcome === 'granted' ||
+    outcome === 'review' ||
+    outcome === 'unknown_order' ||
+    outcome === 'refund_noted' ||
+    outcome === 'second_payment' ||
+    outcome === 'subscription_noted'
+  )
     deps.onJobsEnqueued?.();
   deps.logger.info({ provider: provider.name, event: event.type, outcome }, 'payment event handled');
   return outcome;

@@ -42,6 +42,8 @@ export type Intent =
   /** `/cancel` (取消续费): stop auto-renewal; `/resume` (恢复续费): turn it back on before the period ends. */
   | { kind: 'cancel_renewal' }
   | { kind: 'resume_renewal' }
+  /** `/billing` (账单): a link to manage the card that renews the membership (Stripe's Customer Portal). */
+  | { kind: 'billing' }
   /** `/refund …` (退款 …): a member's refund on request, or an owner's `/refund <order-id>`; the engine tells them apart. */
   | { kind: 'refund'; args: string[]; rest: string }
   /** The group picked for a refund on request (the reason was given before). */
@@ -69,6 +71,7 @@ const KEYWORDS: Array<[RegExp, Intent]> = [
   [/^(支付帮助|支付问题|付款问题|paysupport)$/i, { kind: 'paysupport' }],
   [/^(取消续费|取消自动续费|取消订阅)$/, { kind: 'cancel_renewal' }],
   [/^(恢复续费|恢复自动续费)$/, { kind: 'resume_renewal' }],
+  [/^(账单|管理账单|billing)$/i, { kind: 'billing' }],
 ];
 
 const MEMBER_COMMANDS: Record<string, Intent> = {
@@ -81,6 +84,7 @@ const MEMBER_COMMANDS: Record<string, Intent> = {
   paysupport: { kind: 'paysupport' },
   cancel: { kind: 'cancel_renewal' },
   resume: { kind: 'resume_renewal' },
+  billing: { kind: 'billing' },
 };
 
 const memberCommand = (name: string): Intent | undefined => (Object.hasOwn(MEMBER_COMMANDS, name) ? MEMBER_COMMANDS[name] : undefined);
