@@ -160,6 +160,7 @@ async function confirmPaidFast(...[deps, tx, provider, event, record, now]: Para
   await grantOrder(tx, order, bought.plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
     groups: bought.groups,
     refuseBanned: true,
+    ...firstPeriodEnd(event),
   });
   await recordFirstCharge(tx, order, provider, event, now);
   // The event row comes last, with its outcome: an event id seen before undoes all of the above.
@@ -246,11 +247,18 @@ async function confirmPaid(
   }
   // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
   // success time, not when we happened to learn of it.
-  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), { groups: known });
+  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
+    groups: known,
+    ...firstPeriodEnd(event),
+  });
   await recordFirstCharge(tx, order, provider, event, now);
   await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'granted', order.id);
   return 'granted';
 }
+
+/** A subscription's first charge runs at least to the end of the period the rail says it paid for. */
+const firstPeriodEnd = (event: PaidEvent): { atLeast?: number } =>
+  event.subscription?.first && event.subscription.expiresAt ? { atLeast: event.subscription.expiresAt } : {};
 
 /** A subscription's renewal charge: its event row first, then src/app/subscriptions.ts under the same guards. */
 async function confirmRenewalEvent(

@@ -156,7 +156,8 @@ export interface EmuEvent {
   object: 'event';
   api_version: string;
   created: number;
-  data: { object: Obj };
+  /** On *.updated events: the fields that changed, with their values before. */
+  data: { object: Obj; previous_attributes?: Obj };
   livemode: boolean;
   pending_webhooks: number;
   request: { id: string | null; idempotency_key: string | null };
@@ -1143,6 +1144,7 @@ export class StripeEmulator {
     const price = (sub.items.data as Obj[])[0]!.price as Obj;
     const rec = price.recurring as Obj;
     const previousStart = sub.current_period_start;
+    const before_: Obj = { current_period_start: sub.current_period_start, current_period_end: sub.current_period_end, latest_invoice: sub.latest_invoice };
     const start = sub.current_period_end;
     const end = addInterval(start, rec.interval as Interval, rec.interval_count as number);
     sub.current_period_start = start;
@@ -1154,12 +1156,13 @@ export class StripeEmulator {
       pi.status = 'requires_payment_method';
       this.emit('payment_intent.payment_failed', pi);
       this.emit('invoice.payment_failed', invoice);
+      before_.status = sub.status;
       sub.status = 'past_due';
     } else {
       this.succeed(pi);
       this.markInvoicePaid(invoice);
     }
-    this.emit('customer.subscription.updated', sub);
+    this.emit('customer.subscription.updated', sub, null, before_);
     return { invoice: clone(invoice), events: this.events.slice(before) };
   }
 
@@ -1173,7 +1176,7 @@ export class StripeEmulator {
     const sub = this.subscriptions.get(invoice.subscription)!;
     if (sub.status === 'past_due') {
       sub.status = 'active';
-      this.emit('customer.subscription.updated', sub);
+      this.emit('customer.subscription.updated', sub, null, { status: 'past_due' });
     }
     return this.events.slice(before);
   }
@@ -1204,9 +1207,10 @@ export class StripeEmulator {
       );
     if (params.metadata !== undefined) sub.metadata = { ...sub.metadata, ...metadataParam(params.metadata, 'metadata') };
     if (cape !== undefined && (cape === 'true') !== sub.cancel_at_period_end) {
+      const before: Obj = { cancel_at_period_end: sub.cancel_at_period_end, canceled_at: sub.canceled_at };
       sub.cancel_at_period_end = cape === 'true';
       sub.canceled_at = sub.cancel_at_period_end ? this.nowS() : null;
-      this.emit('customer.subscription.updated', sub);
+      this.emit('customer.subscription.updated', sub, null, before);
     }
     return clone(sub);
   }
@@ -1290,13 +1294,13 @@ export class StripeEmulator {
     return this.events.slice(before);
   }
 
-  private emit(type: string, object: Obj, idempotencyKey: string | null = null): EmuEvent {
+  private emit(type: string, object: Obj, idempotencyKey: string | null = null, previousAttributes?: Obj): EmuEvent {
     const e: EmuEvent = {
       id: `evt_${(++this.seq).toString(36).padStart(4, '0')}${rand(20)}`,
       object: 'event',
       api_version: API_VERSION,
       created: this.nowS(),
-      data: { object: clone(object) },
+      data: previousAttributes ? { object: clone(object), previous_attributes: clone(previousAttributes) } : { object: clone(object) },
       livemode: this.livemode,
       pending_webhooks: 1,
       request: { id: idempotencyKey ? `req_${rand(14)}` : null, idempotency_key: idempotencyKey },

@@ -178,18 +178,21 @@ export function toProviderEvent(e: StripeEvent, livemode: boolean): ProviderEven
     case 'customer.subscription.updated':
     case 'customer.subscription.deleted': {
       // deleted: the subscription ended (at the period's end after a cancel, or at once from the dashboard); access
-      // runs to the end of what was paid. updated: cancel_at_period_end mirrors a /cancel (ours or the Customer
-      // Portal's) and its undoing; past_due and the like are left to invoice.payment_failed and invoice.paid.
-      // (docs.stripe.com/api/subscriptions/object: cancel_at_period_end, status.)
+      // runs to the end of what was paid. updated: only a change of cancel_at_period_end (named in the event's
+      // previous_attributes) is mirrored — a /cancel made in the Customer Portal, or the echo of ours, and their
+      // undoing. Other updates (a new period, past_due and back) say nothing about cancelling: an update made for a
+      // renewal while our own /cancel is still on its way to Stripe must not undo it; failures and recoveries come
+      // from invoice.payment_failed and invoice.paid. (docs.stripe.com/api/subscriptions/object: cancel_at_period_end,
+      // status; docs.stripe.com/api/events/object: data.previous_attributes.)
       const s = parseObject(Subscription, e.data.object, e.type);
       const outTradeNo = s.metadata[OUT_TRADE_NO_KEY];
       if (!outTradeNo) return ignored('a subscription Gatekeeper did not create');
       const base = { type: 'subscription' as const, eventId: e.id, outTradeNo, subscriptionId: s.id, at };
       if (e.type === 'customer.subscription.deleted' || s.status === 'canceled' || s.status === 'incomplete_expired')
         return { ...base, state: 'canceled', canceledBy: 'provider' };
+      if (!Object.hasOwn(e.data.previous_attributes ?? {}, 'cancel_at_period_end')) return ignored('a subscription update that is not about cancelling');
       if (s.cancel_at_period_end) return { ...base, state: 'canceled', canceledBy: 'member' };
-      if (s.status === 'active' || s.status === 'trialing') return { ...base, state: 'active' };
-      return ignored(`subscription ${s.status}: a failed charge is reported by its invoice`);
+      return { ...base, state: 'active' };
     }
     default:
       return ignored(`event type ${e.type}`);

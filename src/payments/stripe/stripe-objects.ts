@@ -144,7 +144,8 @@ export const StripeEvent = z.object({
   created: int,
   livemode: z.boolean(),
   account: z.string().nullish(),
-  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+  /** `previous_attributes`: on *.updated events, the fields that changed and their values before (docs.stripe.com/api/events/object). */
+  data: z.object({ object: z.record(z.string(), z.unknown()), previous_attributes: z.record(z.string(), z.unknown()).nullish() }),
 });
 export type StripeEvent = z.infer<typeof StripeEvent>;
 
