@@ -188,6 +188,8 @@ export const en = {
   'door.refused.bad_hash': "This page was not opened by this group's bot. Ask to join again from Telegram.",
   'door.refused.expired': 'This page was opened more than an hour ago. Ask to join again from Telegram.',
   'door.refused.no_user': 'Telegram did not say who you are. Ask to join again from Telegram.',
+  'door.stars_pay': 'Pay {amount} with Telegram Stars',
+  'door.stars_after': 'Paid already? See your order',
   'door.not_found': 'No such group, or it does not take payments at the door.',
   'pay.title': 'Pay for {plan}',
   'pay.amount': 'Amount',

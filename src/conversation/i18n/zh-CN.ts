@@ -174,6 +174,8 @@ export const zhCN: Record<MessageKey, string> = {
   'door.refused.bad_hash': '此页面不是由本群的机器人打开的。请在 Telegram 中重新申请入群。',
   'door.refused.expired': '此页面已打开超过一小时。请在 Telegram 中重新申请入群。',
   'door.refused.no_user': 'Telegram 没有告知您的身份。请在 Telegram 中重新申请入群。',
+  'door.stars_pay': '用 Telegram Stars 支付 {amount}',
+  'door.stars_after': '已支付？查看订单',
   'door.not_found': '没有这个群，或它不支持入群时付款。',
   'pay.title': '支付「{plan}」',
   'pay.amount': '金额',
