@@ -21,7 +21,7 @@ import type { AppDeps } from './deps.ts';
 import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { confirmRefund } from './refunds.ts';
 import { holdForReview } from './review.ts';
-import { confirmRenewal, payerMismatch, recordFirstCharge, subscriptionEventReported } from './subscriptions.ts';
+import { confirmRenewal, payerMismatch, recordFirstCharge, subscriptionEventReported, syncFirstPeriod } from './subscriptions.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import { recordHeldForReview } from './order-records.ts';
@@ -182,6 +182,14 @@ async function confirmPaid(
   if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'processing' : 'unknown_order'))) return 'duplicate';
 
   if (!order) return unknownOrder(tx, provider, event, now);
+
+  // A subscription's first charge reported again (Stripe: the session, then its first invoice): nothing is booked;
+  // the period runs to the end the second report may now give.
+  if (order.status === 'paid' && event.subscription?.first && order.providerTxnId === event.providerTxnId) {
+    await syncFirstPeriod(tx, order, provider, event, now);
+    await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'already_paid', order.id);
+    return 'already_paid';
+  }
 
   // Paid already by another attempt of the same order (issue 21 part 5): this money goes back, whatever else
   // holds for the order (a refund booked since, a review), and nothing of it touches the order's own ledger.

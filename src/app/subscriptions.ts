@@ -64,6 +64,35 @@ export async function recordFirstCharge(tx: Repos, order: Order, provider: Payme
   });
 }
 
+/**
+ * The first charge reported again, now with the end of the period it paid for (Stripe: checkout.session.completed
+ * granted with the plan's days, then the first invoice.paid says the calendar month ends a day later). The first
+ * order's periods, while each is still its membership's last, run to that end; the subscription's next charge too.
+ * Never shorter; a period another order extended since, or a revoked one, is left alone.
+ */
+export async function syncFirstPeriod(tx: Repos, order: Order, provider: PaymentProvider, event: PaidEvent, now: number): Promise<void> {
+  const until = event.subscription?.first ? event.subscription.expiresAt : null;
+  if (!until || order.providerTxnId !== event.providerTxnId) return;
+  for (const p of await tx.periods.listForOrder(order.id)) {
+    if (p.revokedAt !== null || p.endsAt >= until) continue;
+    const m = await tx.memberships.getForUpdate(order.accountId, p.groupId);
+    if (!m || m.id !== p.membershipId || m.expiresAt !== p.endsAt || (m.status !== 'active' && m.status !== 'grace')) continue;
+    await tx.periods.reschedule(p.id, p.startsAt, until);
+    await tx.memberships.update(m.id, { status: 'active', expiresAt: until, graceUntil: null }, now);
+    await tx.audit.insert({
+      at: now,
+      actor: `provider:${provider.name}`,
+      action: 'membership.extend',
+      subjectType: 'membership',
+      subjectId: String(m.id),
+      reason: `order ${order.id}: the rail's first period ends ${toIso(until)}, not ${toIso(p.endsAt)}`,
+      detail: { orderId: order.id, groupId: p.groupId, expiresAt: until },
+    });
+  }
+  const sub = await tx.subscriptions.findByFirstOrder(order.id);
+  if (sub && sub.nextChargeAt < until) await tx.subscriptions.update(sub.id, { nextChargeAt: until }, now);
+}
+
 /** Who paid, when the rail says: a charge by anyone but the order's buyer is held for review. */
 export async function payerMismatch(tx: Repos, accountId: number, event: PaidEvent): Promise<string | null> {
   if (!event.payer) return null;

@@ -199,6 +199,22 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     expect(t.gateway.of('remove')).toEqual([expect.objectContaining({ chatId: 'room-1', userId: 'alice' })]);
   });
 
+  it('the session granting first, the first invoice after it: one charge, and access runs to the end of Stripe’s month', async () => {
+    const { order, session } = await subscribe(30);
+    const paid = emu.pay(session.id);
+    const sub = emu.subscriptionOf(session.id)!;
+    await deliverAll(typed(paid.events, 'checkout.session.completed'));
+    // The session alone: the plan's 30 days (it does not say where Stripe's month ends).
+    expect((await membership()).expiresAt).toBe(typed(paid.events, 'checkout.session.completed')[0]!.created * 1000 + 30 * 86_400_000);
+    await deliverAll(typed(paid.events, 'invoice.paid'), 2);
+    expect(await charges()).toBe(1);
+    expect(await periods()).toBe(1);
+    expect(await store().orders.get(order.id)).toMatchObject({ status: 'paid' });
+    expect((await membership()).expiresAt).toBe(sub.current_period_end * 1000);
+    expect((await store().periods.listForOrder(order.id))[0]!.endsAt).toBe(sub.current_period_end * 1000);
+    expect(await subscription()).toMatchObject({ nextChargeAt: sub.current_period_end * 1000 });
+  });
+
   it('a weekly and a yearly plan renew with their Stripe intervals', async () => {
     const g = await group();
     for (const [days, interval] of [
