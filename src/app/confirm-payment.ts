@@ -22,7 +22,7 @@ import { BannedBuyerError, gatewayConfirmsWithInvite, grantOrder, isBannedFromPl
 import { bookRedemption } from './coupons.ts';
 import { confirmRefund } from './refunds.ts';
 import { holdForReview } from './review.ts';
-import { confirmRenewal, payerMismatch, recordFirstCharge } from './subscriptions.ts';
+import { confirmRenewal, payerMismatch, recordFirstCharge, subscriptionEventReported, syncFirstPeriod } from './subscriptions.ts';
 import { alertOwnersJob } from './job-kinds.ts';
 import type { Order } from './model.ts';
 import { recordHeldForReview } from './order-records.ts';
@@ -38,6 +38,8 @@ export type EventOutcome =
   | 'failed_noted'
   | 'ignored'
   | 'refund_noted'
+  /** A rail's report of a subscription's state (Stripe's customer.subscription.*, invoice.payment_failed). */
+  | 'subscription_noted'
   /** Issue 21: another attempt of an order paid already was paid too; refunded automatically. */
   | 'second_payment';
 
@@ -84,6 +86,13 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
           await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'review', order.id);
           return 'review';
         }
+        case 'subscription': {
+          // A rail's report about a subscription it renews: recorded once, then the state is mirrored.
+          if (!(await record(tx, event.eventId, null, 'subscription_noted'))) return 'duplicate';
+          const noted = await subscriptionEventReported(tx, provider, event, now);
+          if (noted !== 'noted') await tx.webhookEvents.setOutcome(provider.name, event.eventId, `subscription_${noted}`, null);
+          return noted === 'noted' ? 'subscription_noted' : 'ignored';
+        }
         case 'paid':
           // A subscription's renewal charge has no order of its own yet (src/app/subscriptions.ts).
           if (event.subscription && !event.subscription.first) return confirmRenewalEvent(deps, tx, provider, event, record, now);
@@ -101,7 +110,14 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
     if (e instanceof Rollback) outcome = e.outcome;
     else throw e;
   }
-  if (outcome === 'granted' || outcome === 'review' || outcome === 'unknown_order' || outcome === 'refund_noted' || outcome === 'second_payment')
+  if (
+    outcome === 'granted' ||
+    outcome === 'review' ||
+    outcome === 'unknown_order' ||
+    outcome === 'refund_noted' ||
+    outcome === 'second_payment' ||
+    outcome === 'subscription_noted'
+  )
     deps.onJobsEnqueued?.();
   deps.logger.info({ provider: provider.name, event: event.type, outcome }, 'payment event handled');
   return outcome;
@@ -147,6 +163,7 @@ async function confirmPaidFast(...[deps, tx, provider, event, record, now]: Para
   await grantOrder(tx, order, bought.plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
     groups: bought.groups,
     refuseBanned: true,
+    ...firstPeriodEnd(event),
   });
   await recordFirstCharge(tx, order, provider, event, now);
   // The event row comes last, with its outcome: an event id seen before undoes all of the above.
@@ -168,6 +185,14 @@ async function confirmPaid(
   if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'processing' : 'unknown_order'))) return 'duplicate';
 
   if (!order) return unknownOrder(tx, provider, event, now);
+
+  // A subscription's first charge reported again (Stripe: the session, then its first invoice): nothing is booked;
+  // the period runs to the end the second report may now give.
+  if (order.status === 'paid' && event.subscription?.first && order.providerTxnId === event.providerTxnId) {
+    await syncFirstPeriod(tx, order, provider, event, now);
+    await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'already_paid', order.id);
+    return 'already_paid';
+  }
 
   // Paid already by another attempt of the same order (issue 21 part 5): this money goes back, whatever else
   // holds for the order (a refund booked since, a review), and nothing of it touches the order's own ledger.
@@ -234,11 +259,18 @@ async function confirmPaid(
   }
   // Guard 3 lives in grantOrder (one period per order and group). The period starts at the provider's
   // success time, not when we happened to learn of it.
-  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), { groups: known });
+  await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
+    groups: known,
+    ...firstPeriodEnd(event),
+  });
   await recordFirstCharge(tx, order, provider, event, now);
   await tx.webhookEvents.setOutcome(provider.name, event.eventId, 'granted', order.id);
   return 'granted';
 }
+
+/** A subscription's first charge runs at least to the end of the period the rail says it paid for. */
+const firstPeriodEnd = (event: PaidEvent): { atLeast?: number } =>
+  event.subscription?.first && event.subscription.expiresAt ? { atLeast: event.subscription.expiresAt } : {};
 
 /** A subscription's renewal charge: its event row first, then src/app/subscriptions.ts under the same guards. */
 async function confirmRenewalEvent(

@@ -40,6 +40,12 @@ export interface GrantOptions {
    * grants `comp`: never revenue, never refundable.
    */
   kind?: 'paid' | 'comp';
+  /**
+   * A subscription's first charge: the period runs at least to the end of what the rail's first invoice paid for
+   * (Stripe's calendar month or year may be a day longer than the plan's 30 or 365 days), so the member is not put
+   * in grace the day before the rail renews. Never shorter than the plan's days.
+   */
+  atLeast?: number;
 }
 
 /** What a never-paid membership looks like before its first period (the row is written only with that period). */
@@ -101,7 +107,12 @@ export async function grantOrder(
       { type: 'period', days: plan.durationDays, startAt: effectiveStart },
     );
     const startsAt = computed.invite ? effectiveStart : existing.expiresAt;
-    const next = opts.until === undefined ? computed : { ...computed, expiresAt: Math.max(opts.until, startsAt) };
+    const next =
+      opts.until !== undefined
+        ? { ...computed, expiresAt: Math.max(opts.until, startsAt) }
+        : opts.atLeast !== undefined
+          ? { ...computed, expiresAt: Math.max(computed.expiresAt, opts.atLeast) }
+          : computed;
     // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.
     const fresh = await tx.periods.insertIfAbsent(
       { membershipId: existing.id, groupId, orderId: order.id, kind: opts.kind ?? 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays },
@@ -112,7 +123,9 @@ export async function grantOrder(
       if (created) fail(`order ${order.id} has a period in group ${groupId} but account ${order.accountId} had no membership there`);
       continue;
     }
-    if (!created) await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
+    // A membership written just now already holds the plan's days; a rail's own end moves it (until / atLeast).
+    if (!created || next.expiresAt !== first.expiresAt)
+      await tx.memberships.update(existing.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
     // `first`: this grant wrote the membership, so nothing happened in this group before it (see InvitePayload).
     if (next.invite)
       invites.push({ payload: { membershipId: existing.id, expiresAt: next.expiresAt, ...(created ? { first: true } : {}) }, platform: group.platform });

@@ -64,6 +64,35 @@ export async function recordFirstCharge(tx: Repos, order: Order, provider: Payme
   });
 }
 
+/**
+ * The first charge reported again, now with the end of the period it paid for (Stripe: checkout.session.completed
+ * granted with the plan's days, then the first invoice.paid says the calendar month ends a day later). The first
+ * order's periods, while each is still its membership's last, run to that end; the subscription's next charge too.
+ * Never shorter; a period another order extended since, or a revoked one, is left alone.
+ */
+export async function syncFirstPeriod(tx: Repos, order: Order, provider: PaymentProvider, event: PaidEvent, now: number): Promise<void> {
+  const until = event.subscription?.first ? event.subscription.expiresAt : null;
+  if (!until || order.providerTxnId !== event.providerTxnId) return;
+  for (const p of await tx.periods.listForOrder(order.id)) {
+    if (p.revokedAt !== null || p.endsAt >= until) continue;
+    const m = await tx.memberships.getForUpdate(order.accountId, p.groupId);
+    if (!m || m.id !== p.membershipId || m.expiresAt !== p.endsAt || (m.status !== 'active' && m.status !== 'grace')) continue;
+    await tx.periods.reschedule(p.id, p.startsAt, until);
+    await tx.memberships.update(m.id, { status: 'active', expiresAt: until, graceUntil: null }, now);
+    await tx.audit.insert({
+      at: now,
+      actor: `provider:${provider.name}`,
+      action: 'membership.extend',
+      subjectType: 'membership',
+      subjectId: String(m.id),
+      reason: `order ${order.id}: the rail's first period ends ${toIso(until)}, not ${toIso(p.endsAt)}`,
+      detail: { orderId: order.id, groupId: p.groupId, expiresAt: until },
+    });
+  }
+  const sub = await tx.subscriptions.findByFirstOrder(order.id);
+  if (sub && sub.nextChargeAt < until) await tx.subscriptions.update(sub.id, { nextChargeAt: until }, now);
+}
+
 /** Who paid, when the rail says: a charge by anyone but the order's buyer is held for review. */
 export async function payerMismatch(tx: Repos, accountId: number, event: PaidEvent): Promise<string | null> {
   if (!event.payer) return null;
@@ -93,7 +122,7 @@ export async function confirmRenewal(
       (await tx.subscriptions.insertIfAbsent(
         {
           provider: provider.name,
-          subscriptionId: first.providerTxnId ?? event.providerTxnId,
+          subscriptionId: event.subscription?.id ?? first.providerTxnId ?? event.providerTxnId,
           accountId: first.accountId,
           planId: first.planId,
           firstOrderId: first.id,
@@ -137,10 +166,17 @@ export async function confirmRenewal(
     reason: `renewal charge of subscription ${sub.id} (first order ${first.id})`,
     detail: { subscriptionId: sub.id, providerTxnId: event.providerTxnId },
   });
+  // A charge naming our first order but another subscription at the rail is not this subscription's renewal.
+  const otherSubscription =
+    event.subscription?.id !== undefined && event.subscription.id !== sub.subscriptionId
+      ? `renewal of ${provider.name} subscription ${event.subscription.id}, the first order's is ${sub.subscriptionId}`
+      : null;
   const holdReason =
+    otherSubscription ??
     (event.currency !== sub.currency || event.amountMinor !== sub.amountMinor
       ? `renewal charged ${formatMoney(event.amountMinor, event.currency)}, the subscription is ${formatMoney(sub.amountMinor, sub.currency)}`
-      : null) ?? (await payerMismatch(tx, sub.accountId, event));
+      : null) ??
+    (await payerMismatch(tx, sub.accountId, event));
   if (holdReason) {
     await tx.orders.transition(order.id, ['pending'], 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason }, now);
     await recordHeldForReview(tx, {
@@ -262,31 +298,89 @@ export async function subscriptionReported(
     const first = await tx.orders.findByOutTradeNo(firstOutTradeNo);
     const sub = first && first.provider === provider.name ? await tx.subscriptions.findByFirstOrder(first.id) : null;
     if (!sub) return 'unknown' as const;
-    const failedRenewals = state === 'failed' ? sub.failedRenewals + 1 : sub.failedRenewals;
-    await tx.subscriptions.update(sub.id, { state, canceledBy: state === 'canceled' ? 'member' : state === 'failed' ? 'provider' : null, failedRenewals }, now);
-    await tx.audit.insert({
-      at: now,
-      actor: `provider:${provider.name}`,
-      action: `subscription.${state}`,
-      subjectType: 'subscription',
-      subjectId: String(sub.id),
-      reason: `${provider.name} reports the subscription ${state}`,
-      detail: null,
-    });
-    if (state === 'failed')
-      await tx.jobs.enqueue(
-        [
-          notifyJob(
-            { accountId: sub.accountId, message: { key: 'renewal.failed', params: { expiresAt: sub.nextChargeAt } } },
-            `renewal-failed:${sub.id}:${sub.nextChargeAt}`,
-          ),
-        ],
-        now,
-      );
+    await applyReport(tx, provider.name, sub, { state, canceledBy: state === 'canceled' ? 'member' : undefined }, now);
     return 'noted' as const;
   });
   if (outcome === 'noted') deps.onJobsEnqueued?.();
   return outcome;
+}
+
+type SubscriptionEvent = Extract<ProviderEvent, { type: 'subscription' }>;
+
+/**
+ * A verified webhook reporting a subscription change (Stripe), inside the confirming transaction after its event
+ * row was written. `unknown`: no subscription of ours under that first order and rail id (recorded, nothing
+ * changes); `stale`: the rail made this change before our own last change of the subscription (events arrive out
+ * of order; a /cancel then /resume must not be undone by the first one's late echo).
+ */
+export async function subscriptionEventReported(
+  tx: Repos,
+  provider: PaymentProvider,
+  event: SubscriptionEvent,
+  now: number,
+): Promise<'noted' | 'unknown' | 'stale'> {
+  const first = await tx.orders.findByOutTradeNo(event.outTradeNo);
+  const sub = first && first.provider === provider.name ? await tx.subscriptions.findByFirstOrder(first.id) : null;
+  if (!sub || sub.subscriptionId !== event.subscriptionId) return 'unknown';
+  // Stripe's times are whole seconds: a report of the second our change happened in still counts.
+  if (event.at + 1000 <= sub.updatedAt) return 'stale';
+  await applyReport(tx, provider.name, sub, event, now);
+  return 'noted';
+}
+
+async function applyReport(
+  tx: Repos,
+  providerName: string,
+  sub: Subscription,
+  report: { state: SubscriptionState; canceledBy?: 'member' | 'provider'; fixUrl?: string | null },
+  now: number,
+): Promise<void> {
+  const { state } = report;
+  // One failed renewal counted per charge that failed, however many retries the rail reports for it.
+  const newlyFailed = state === 'failed' && sub.state !== 'failed';
+  const canceledBy = state === 'canceled' ? (report.canceledBy ?? 'member') : state === 'failed' ? 'provider' : null;
+  // A subscription that ended (the rail canceled it) stays ended whatever a late report says.
+  if (sub.state === 'canceled' && sub.canceledBy === 'provider' && state !== 'canceled') return;
+  if (sub.state === state && sub.canceledBy === canceledBy) return;
+  await tx.subscriptions.update(sub.id, { state, canceledBy, failedRenewals: newlyFailed ? sub.failedRenewals + 1 : sub.failedRenewals }, now);
+  await tx.audit.insert({
+    at: now,
+    actor: `provider:${providerName}`,
+    action: `subscription.${state}`,
+    subjectType: 'subscription',
+    subjectId: String(sub.id),
+    reason: `${providerName} reports the subscription ${state}${state === 'canceled' && canceledBy === 'provider' ? ' (ended at the rail)' : ''}`,
+    detail: null,
+  });
+  if (state === 'failed')
+    await tx.jobs.enqueue(
+      [
+        notifyJob(
+          {
+            accountId: sub.accountId,
+            message: report.fixUrl
+              ? { key: 'renewal.failed_fix', params: { expiresAt: sub.nextChargeAt, url: report.fixUrl } }
+              : { key: 'renewal.failed', params: { expiresAt: sub.nextChargeAt } },
+          },
+          `renewal-failed:${sub.id}:${sub.nextChargeAt}`,
+        ),
+      ],
+      now,
+    );
+}
+
+/**
+ * `/billing`: a link to the rail's page where the member manages the card of their subscription (Stripe's Customer
+ * Portal). The newest subscription of a rail that has such a page, not yet over; null when there is none.
+ */
+export async function billingPortalLink(deps: AppDeps, account: Account): Promise<string | null> {
+  const now = deps.clock.now();
+  const subs = (await deps.store.subscriptions.listForAccount(account.id)).filter(
+    (s) => s.nextChargeAt > now && deps.providers.get(s.provider)?.billingPortalUrl !== undefined,
+  );
+  const sub = subs[subs.length - 1];
+  if (!sub) return null;
+  return deps.providers.get(sub.provider)!.billingPortalUrl!(sub, deps.settings.publicUrl);
 }
 
 /** One "renews on …; /cancel to stop" notice per charge, 3 days before it (replaces the expiry reminders). */

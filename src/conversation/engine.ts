@@ -1,7 +1,7 @@
 // The platform-neutral dialogue: inbound text or button → intent → use case → neutral replies.
 // Free of framework imports; every user-facing string comes from the catalogues. Owner intents are
 // checked against the store on every message, and a non-owner gets exactly the unknown-command reply.
-import { cancelRenewal, renewingPlanIn, resumeRenewal } from '../app/subscriptions.ts';
+import { billingPortalLink, cancelRenewal, renewingPlanIn, resumeRenewal } from '../app/subscriptions.ts';
 import QRCode from 'qrcode';
 import { type Actor, assertOwnerOf, ownedGroup, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
@@ -205,6 +205,8 @@ class Turn {
         return this.setRenewal(false);
       case 'resume_renewal':
         return this.setRenewal(true);
+      case 'billing':
+        return this.billing();
       case 'refund':
         return this.refund(intent.args, intent.rest);
       case 'refund_group':
@@ -544,6 +546,22 @@ class Turn {
       throw err;
     }
     for (const d of done) this.text(on ? 'renewal.resumed' : 'renewal.canceled', { plan: d.plan, expiresAt: d.until });
+  }
+
+  /** `/billing` (账单): a short-lived link to the rail's page for the card that renews the membership. */
+  private async billing() {
+    let url: string | null;
+    try {
+      url = await billingPortalLink(this.deps, this.account);
+    } catch (err) {
+      if (err instanceof ProviderRejectedError || err instanceof ProviderUnreachableError) {
+        this.deps.logger.warn({ err: err.message }, 'billing: the portal link could not be made');
+        return this.text('renewal.billing_unavailable');
+      }
+      throw err;
+    }
+    if (!url) return this.text('renewal.no_billing');
+    this.text('renewal.billing_link', { url });
   }
 
   private paySupport() {

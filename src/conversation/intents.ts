@@ -47,6 +47,8 @@ export type Intent =
   /** `/cancel` (取消续费): stop auto-renewal; `/resume` (恢复续费): turn it back on before the period ends. */
   | { kind: 'cancel_renewal' }
   | { kind: 'resume_renewal' }
+  /** `/billing` (账单): a link to manage the card that renews the membership (Stripe's Customer Portal). */
+  | { kind: 'billing' }
   /** `/refund …` (退款 …): a member's refund on request, or an owner's `/refund <order-id>`; the engine tells them apart. */
   | { kind: 'refund'; args: string[]; rest: string }
   /** The group picked for a refund on request (the reason was given before). */
@@ -86,6 +88,7 @@ const KEYWORDS: Array<[RegExp, Intent]> = [
   [/^(恢复续费|恢复自动续费)$/, { kind: 'resume_renewal' }],
   [/^(邀请好友|邀请有礼)$/, { kind: 'invite_friends' }],
   [/^(我的邀请|邀请记录)$/, { kind: 'referrals' }],
+  [/^(账单|管理账单|billing)$/i, { kind: 'billing' }],
 ];
 
 const MEMBER_COMMANDS: Record<string, Intent> = {
@@ -102,6 +105,7 @@ const MEMBER_COMMANDS: Record<string, Intent> = {
   'invite-friends': { kind: 'invite_friends' },
   invite_friends: { kind: 'invite_friends' },
   referrals: { kind: 'referrals' },
+  billing: { kind: 'billing' },
 };
 
 const memberCommand = (name: string): Intent | undefined => (Object.hasOwn(MEMBER_COMMANDS, name) ? MEMBER_COMMANDS[name] : undefined);

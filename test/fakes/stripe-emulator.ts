@@ -1,6 +1,14 @@
 // A strict loopback emulator of the slice of Stripe's v1 API that Gatekeeper uses: Checkout Sessions
-// (create, retrieve, list, expire), PaymentIntents (retrieve, expand latest_charge) and Refunds (create,
-// retrieve, list), with webhook events signed exactly as Stripe signs them.
+// (create, retrieve, list, expire) in payment and subscription mode, PaymentIntents (retrieve, expand latest_charge),
+// Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end), Invoices (retrieve) and
+// Customer Portal sessions (create), with webhook events signed exactly as Stripe signs them.
+//
+// Subscriptions: a session in `mode=subscription` needs a price_data with `recurring[interval]` (and a
+// `mode=payment` session refuses one); when paid it makes a customer, an active subscription (metadata from
+// `subscription_data[metadata]`, calendar periods by its interval) and its first invoice (billing_reason
+// subscription_create). `cycle(subId)` is Stripe's billing run at the period's end (only once the clock is there):
+// a paid or failed subscription_cycle invoice, or — after cancel_at_period_end — the subscription's end with
+// customer.subscription.deleted. `payInvoice(id)` is the member paying a failed invoice on its hosted page.
 //
 // Strict like Stripe: `Authorization: Bearer <the one secret key>` (401 otherwise), form-encoded bodies,
 // unknown and missing parameters rejected with Stripe's error object ({"error":{type,code,message,param}}),
@@ -51,6 +59,53 @@ export interface EmuSession extends Obj {
   expires_at: number;
   livemode: boolean;
   customer_details: Obj | null;
+  subscription: string | null;
+  invoice: string | null;
+  customer: string | null;
+}
+
+export type Interval = 'day' | 'week' | 'month' | 'year';
+
+export interface EmuSubscription extends Obj {
+  id: string;
+  object: 'subscription';
+  status: 'active' | 'past_due' | 'canceled';
+  cancel_at_period_end: boolean;
+  canceled_at: number | null;
+  ended_at: number | null;
+  customer: string;
+  current_period_start: number;
+  current_period_end: number;
+  latest_invoice: string | null;
+  metadata: { [k: string]: string };
+  items: Obj;
+  currency: string;
+  created: number;
+  livemode: boolean;
+}
+
+export interface EmuInvoice extends Obj {
+  id: string;
+  object: 'invoice';
+  billing_reason: 'subscription_create' | 'subscription_cycle';
+  subscription: string;
+  subscription_details: { metadata: { [k: string]: string } };
+  customer: string;
+  amount_due: number;
+  amount_paid: number;
+  amount_remaining: number;
+  attempt_count: number;
+  currency: string;
+  status: 'open' | 'paid';
+  hosted_invoice_url: string;
+  payment_intent: string | null;
+  charge: string | null;
+  period_start: number;
+  period_end: number;
+  lines: { object: 'list'; data: Obj[]; has_more: false; url: string };
+  status_transitions: { finalized_at: number; paid_at: number | null };
+  created: number;
+  livemode: boolean;
 }
 
 export interface EmuCharge extends Obj {
@@ -101,7 +156,8 @@ export interface EmuEvent {
   object: 'event';
   api_version: string;
   created: number;
-  data: { object: Obj };
+  /** On *.updated events: the fields that changed, with their values before. */
+  data: { object: Obj; previous_attributes?: Obj };
   livemode: boolean;
   pending_webhooks: number;
   request: { id: string | null; idempotency_key: string | null };
@@ -302,6 +358,18 @@ export class StripeEmulator {
   readonly charges = new Map<string, EmuCharge>();
   readonly refunds = new Map<string, EmuRefund>();
   readonly events: EmuEvent[] = [];
+  readonly subscriptions = new Map<string, EmuSubscription>();
+  readonly invoices = new Map<string, EmuInvoice>();
+  readonly customers = new Set<string>();
+  /** Customer Portal sessions made, newest last (the customer and return URL asked for). */
+  readonly portalSessions: Array<{ id: string; customer: string; return_url: string | null; url: string }> = [];
+  /** False: the dashboard's Customer Portal settings were never saved, so portal sessions are refused (as Stripe does). */
+  portalConfigured = true;
+  /** What a subscription-mode session sells: its recurring price and subscription_data[metadata]. */
+  private readonly recurring = new Map<
+    string,
+    { interval: Interval; intervalCount: number; unitAmount: number; name: string; metadata: { [k: string]: string } }
+  >();
   /** payment_intent_data[metadata] per session, copied onto the PaymentIntent and charge when paid. */
   private readonly piMetadata = new Map<string, { [k: string]: string }>();
   private readonly idempotency = new Map<string, { fingerprint: string; status: number; body: string; at: number }>();
@@ -517,6 +585,22 @@ export class StripeEmulator {
       if (expand.includes('latest_charge') && pi.latest_charge) out.latest_charge = clone(this.charges.get(pi.latest_charge)!);
       return out;
     }
+    if ((m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) {
+      if (method === 'POST') return this.updateSubscription(m[1]!, params);
+      only(params, ['expand']);
+      expandParam(params, []);
+      const sub = this.subscriptions.get(m[1]!);
+      if (!sub) throw noSuch('subscription', m[1]!, 'id');
+      return clone(sub);
+    }
+    if ((m = /^\/v1\/invoices\/([^/]+)$/.exec(path)) && method === 'GET') {
+      only(params, ['expand']);
+      expandParam(params, []);
+      const invoice = this.invoices.get(m[1]!);
+      if (!invoice) throw noSuch('invoice', m[1]!, 'invoice');
+      return clone(invoice);
+    }
+    if (path === '/v1/billing_portal/sessions' && method === 'POST') return this.createPortalSession(params);
     if (path === '/v1/refunds' && method === 'POST') return this.createRefundFromApi(params, idempotencyKey);
     if (path === '/v1/refunds' && method === 'GET') {
       only(params, ['payment_intent', 'charge', 'limit', 'starting_after', 'ending_before', 'created', 'expand']);
@@ -585,6 +669,7 @@ export class StripeEmulator {
       'client_reference_id',
       'metadata',
       'payment_intent_data',
+      'subscription_data',
       'expires_at',
       'customer_email',
       'locale',
@@ -593,7 +678,7 @@ export class StripeEmulator {
     ]);
     const mode = str(params.mode);
     if (params.mode === undefined) throw missing('mode');
-    if (mode !== 'payment') throw invalid(`Invalid mode: this emulator supports mode=payment only (got ${String(mode)})`, 'mode');
+    if (mode !== 'payment' && mode !== 'subscription') throw invalid(`Invalid mode: must be one of payment, setup, or subscription`, 'mode');
     const items = arr(params.line_items, 'line_items');
     if (!items || items.length === 0) throw missing('line_items');
     if (items.length !== 1) throw invalid('this emulator takes exactly one line item', 'line_items');
@@ -601,7 +686,33 @@ export class StripeEmulator {
     only(item, ['price_data', 'quantity'], 'line_items[0]');
     const pd = obj(item.price_data, 'line_items[0][price_data]');
     if (!pd) throw missing('line_items[0][price_data]');
-    only(pd, ['currency', 'unit_amount', 'product_data', 'tax_behavior'], 'line_items[0][price_data]');
+    only(pd, ['currency', 'unit_amount', 'product_data', 'tax_behavior', 'recurring'], 'line_items[0][price_data]');
+    const rec = obj(pd.recurring, 'line_items[0][price_data][recurring]');
+    let interval: Interval | null = null;
+    let intervalCount = 1;
+    if (rec) {
+      only(rec, ['interval', 'interval_count'], 'line_items[0][price_data][recurring]');
+      const iv = str(rec.interval);
+      if (rec.interval === undefined) throw missing('line_items[0][price_data][recurring][interval]');
+      if (iv !== 'day' && iv !== 'week' && iv !== 'month' && iv !== 'year')
+        throw invalid(`Invalid recurring[interval]: must be one of day, week, month, or year`, 'line_items[0][price_data][recurring][interval]');
+      interval = iv;
+      intervalCount = integer(rec.interval_count, 'line_items[0][price_data][recurring][interval_count]') ?? 1;
+      const maxCount = { day: 365, week: 52, month: 12, year: 1 }[iv];
+      if (intervalCount < 1 || intervalCount > maxCount)
+        throw invalid(
+          'The maximum billing frequency is one year (1 year, 12 months, 52 weeks, or 365 days).',
+          'line_items[0][price_data][recurring][interval_count]',
+          'parameter_invalid_integer',
+        );
+    }
+    if (mode === 'subscription' && !interval)
+      throw invalid('You must specify at least one recurring price in `subscription` mode when using prices.', 'line_items', 'parameter_invalid_empty');
+    if (mode === 'payment' && interval)
+      throw invalid(
+        'You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.',
+        'line_items[0][price_data][recurring]',
+      );
     const currency = str(pd.currency);
     if (currency === undefined) throw missing('line_items[0][price_data][currency]');
     if (!CURRENCIES.has(currency))
@@ -636,6 +747,13 @@ export class StripeEmulator {
     if (ref === undefined) throw invalid('Invalid string', 'client_reference_id');
     if (ref !== null && ref.length > 200) throw invalid('client_reference_id can be at most 200 characters', 'client_reference_id');
     const metadata = metadataParam(params.metadata, 'metadata');
+    if (mode === 'subscription' && params.payment_intent_data !== undefined)
+      throw invalid('You can not pass `payment_intent_data` in `subscription` mode.', 'payment_intent_data');
+    if (mode === 'payment' && params.subscription_data !== undefined)
+      throw invalid('You can not pass `subscription_data` in `payment` mode.', 'subscription_data');
+    const sd = obj(params.subscription_data, 'subscription_data') ?? {};
+    only(sd, ['metadata', 'description'], 'subscription_data');
+    const subMetadata = metadataParam(sd.metadata, 'subscription_data[metadata]');
     const pid = obj(params.payment_intent_data, 'payment_intent_data') ?? {};
     only(pid, ['metadata', 'description'], 'payment_intent_data');
     const piMetadata = metadataParam(pid.metadata, 'payment_intent_data[metadata]');
@@ -657,7 +775,7 @@ export class StripeEmulator {
       id,
       object: 'checkout.session',
       url,
-      mode: 'payment',
+      mode: mode,
       status: 'open',
       payment_status: 'unpaid',
       payment_intent: null,
@@ -672,9 +790,13 @@ export class StripeEmulator {
       expires_at: expiresAt,
       livemode: this.livemode,
       customer_details: null,
+      subscription: null,
+      invoice: null,
+      customer: null,
     };
     this.sessions.set(id, s);
     this.piMetadata.set(id, piMetadata);
+    if (interval) this.recurring.set(id, { interval, intervalCount, unitAmount, name: str(product.name)!, metadata: subMetadata });
     return clone(s);
   }
 
@@ -832,8 +954,52 @@ export class StripeEmulator {
     };
     this.paymentIntents.set(pi.id, pi);
     s.status = 'complete';
-    s.payment_intent = pi.id;
     s.customer_details = { email: 'member@example.com', name: 'Test Member' };
+    const sells = this.recurring.get(s.id);
+    if (sells) {
+      // Subscription mode: a customer, the subscription, and its first invoice paid by this PaymentIntent.
+      if (o.delayed) throw new Error('emulator: delayed methods are not emulated in subscription mode');
+      pi.metadata = {};
+      const customer = `cus_${rand(14)}`;
+      this.customers.add(customer);
+      this.emit('customer.created', { id: customer, object: 'customer', created: now, livemode: this.livemode });
+      const sub: EmuSubscription = {
+        id: `sub_${rand(24)}`,
+        object: 'subscription',
+        status: 'active',
+        cancel_at_period_end: false,
+        canceled_at: null,
+        ended_at: null,
+        customer,
+        current_period_start: now,
+        current_period_end: addInterval(now, sells.interval, sells.intervalCount),
+        latest_invoice: null,
+        metadata: { ...sells.metadata },
+        items: {
+          object: 'list',
+          data: [
+            {
+              object: 'subscription_item',
+              price: { unit_amount: s.amount_total, currency: s.currency, recurring: { interval: sells.interval, interval_count: sells.intervalCount } },
+            },
+          ],
+        },
+        currency: s.currency,
+        created: now,
+        livemode: this.livemode,
+      };
+      this.subscriptions.set(sub.id, sub);
+      const charge = this.succeed(pi);
+      this.emit('customer.subscription.created', sub);
+      const invoice = this.newInvoice(sub, 'subscription_create', sub.current_period_start, sub.current_period_end, pi, true);
+      s.payment_status = 'paid';
+      s.subscription = sub.id;
+      s.invoice = invoice.id;
+      s.customer = customer;
+      this.emit('checkout.session.completed', s);
+      return { session: clone(s), paymentIntent: clone(pi), charge: clone(charge), events: this.events.slice(before) };
+    }
+    s.payment_intent = pi.id;
     let charge: EmuCharge | null = null;
     if (o.delayed) {
       s.payment_status = 'unpaid';
@@ -864,6 +1030,214 @@ export class StripeEmulator {
       this.emit('checkout.session.async_payment_failed', s);
     }
     return this.events.slice(before);
+  }
+
+  /** A finalized invoice of a subscription for one period; paid by `pi` when given (invoice.paid and payment_succeeded). */
+  private newInvoice(
+    sub: EmuSubscription,
+    reason: EmuInvoice['billing_reason'],
+    start: number,
+    end: number,
+    pi: EmuPaymentIntent | null,
+    paid: boolean,
+    usageStart = start,
+  ): EmuInvoice {
+    const now = this.nowS();
+    const amount = (sub.items.data as Obj[])[0]!.price as Obj;
+    const id = `in_${rand(24)}`;
+    const invoice: EmuInvoice = {
+      id,
+      object: 'invoice',
+      billing_reason: reason,
+      subscription: sub.id,
+      subscription_details: { metadata: { ...sub.metadata } },
+      customer: sub.customer,
+      amount_due: amount.unit_amount as number,
+      amount_paid: 0,
+      amount_remaining: amount.unit_amount as number,
+      attempt_count: 0,
+      currency: sub.currency,
+      status: 'open',
+      hosted_invoice_url: `https://invoice.stripe.com/i/acct_emulated/test_${rand(40)}`,
+      payment_intent: pi?.id ?? null,
+      charge: null,
+      // An invoice's own period is its usage window (the previous period for a cycle); the line is what it pays for.
+      period_start: usageStart,
+      period_end: start,
+      lines: {
+        object: 'list',
+        data: [
+          {
+            id: `il_${rand(24)}`,
+            object: 'line_item',
+            amount: amount.unit_amount as number,
+            currency: sub.currency,
+            period: { start, end },
+            subscription: sub.id,
+          },
+        ],
+        has_more: false,
+        url: `/v1/invoices/${id}/lines`,
+      },
+      status_transitions: { finalized_at: now, paid_at: null },
+      created: now,
+      livemode: this.livemode,
+    };
+    this.invoices.set(id, invoice);
+    sub.latest_invoice = id;
+    this.emit('invoice.created', invoice);
+    this.emit('invoice.finalized', invoice);
+    if (paid) this.markInvoicePaid(invoice);
+    return invoice;
+  }
+
+  private markInvoicePaid(invoice: EmuInvoice): void {
+    invoice.attempt_count += 1;
+    invoice.status = 'paid';
+    invoice.amount_paid = invoice.amount_due;
+    invoice.amount_remaining = 0;
+    invoice.status_transitions.paid_at = this.nowS();
+    const pi = invoice.payment_intent ? this.paymentIntents.get(invoice.payment_intent) : undefined;
+    invoice.charge = pi?.latest_charge ?? null;
+    this.emit('invoice.paid', invoice);
+    this.emit('invoice.payment_succeeded', invoice);
+  }
+
+  private newIntent(amount: number, currency: string): EmuPaymentIntent {
+    const pi: EmuPaymentIntent = {
+      id: `pi_${rand(24)}`,
+      object: 'payment_intent',
+      amount,
+      amount_received: 0,
+      currency,
+      status: 'processing',
+      latest_charge: null,
+      metadata: {},
+      created: this.nowS(),
+      livemode: this.livemode,
+    };
+    this.paymentIntents.set(pi.id, pi);
+    return pi;
+  }
+
+  /**
+   * Stripe's billing run at the end of a subscription's period (refused before the clock gets there): with
+   * cancel_at_period_end the subscription ends (status canceled, customer.subscription.deleted); otherwise a
+   * subscription_cycle invoice for the next period is charged — paid (invoice.paid), or, with `fail`, declined
+   * (invoice.payment_failed, the subscription past_due; the period still advances, as Stripe's does).
+   */
+  cycle(subscriptionId: string, o: { fail?: boolean } = {}): { invoice: EmuInvoice | null; events: EmuEvent[] } {
+    const sub = this.subscriptions.get(subscriptionId);
+    if (!sub) throw new Error(`emulator: no subscription ${subscriptionId}`);
+    if (sub.status === 'canceled') throw new Error(`emulator: subscription ${subscriptionId} is canceled`);
+    const now = this.nowS();
+    if (now < sub.current_period_end)
+      throw new Error(`emulator: subscription ${subscriptionId}'s period ends at ${sub.current_period_end}, the clock is at ${now}`);
+    const before = this.events.length;
+    if (sub.cancel_at_period_end) {
+      sub.status = 'canceled';
+      sub.ended_at = sub.current_period_end;
+      sub.canceled_at ??= now;
+      this.emit('customer.subscription.deleted', sub);
+      return { invoice: null, events: this.events.slice(before) };
+    }
+    const price = (sub.items.data as Obj[])[0]!.price as Obj;
+    const rec = price.recurring as Obj;
+    const previousStart = sub.current_period_start;
+    const before_: Obj = { current_period_start: sub.current_period_start, current_period_end: sub.current_period_end, latest_invoice: sub.latest_invoice };
+    const start = sub.current_period_end;
+    const end = addInterval(start, rec.interval as Interval, rec.interval_count as number);
+    sub.current_period_start = start;
+    sub.current_period_end = end;
+    const pi = this.newIntent(price.unit_amount as number, sub.currency);
+    const invoice = this.newInvoice(sub, 'subscription_cycle', start, end, pi, false, previousStart);
+    if (o.fail) {
+      invoice.attempt_count += 1;
+      pi.status = 'requires_payment_method';
+      this.emit('payment_intent.payment_failed', pi);
+      this.emit('invoice.payment_failed', invoice);
+      before_.status = sub.status;
+      sub.status = 'past_due';
+    } else {
+      this.succeed(pi);
+      this.markInvoicePaid(invoice);
+    }
+    this.emit('customer.subscription.updated', sub, null, before_);
+    return { invoice: clone(invoice), events: this.events.slice(before) };
+  }
+
+  /** The member pays an open invoice on its hosted page (after a failed renewal). */
+  payInvoice(invoiceId: string): EmuEvent[] {
+    const invoice = this.invoices.get(invoiceId);
+    if (!invoice || invoice.status !== 'open' || !invoice.payment_intent) throw new Error(`emulator: invoice ${invoiceId} is not open`);
+    const before = this.events.length;
+    this.succeed(this.paymentIntents.get(invoice.payment_intent)!);
+    this.markInvoicePaid(invoice);
+    const sub = this.subscriptions.get(invoice.subscription)!;
+    if (sub.status === 'past_due') {
+      sub.status = 'active';
+      this.emit('customer.subscription.updated', sub, null, { status: 'past_due' });
+    }
+    return this.events.slice(before);
+  }
+
+  /** The subscription of a session paid in subscription mode. */
+  subscriptionOf(sessionId: string): EmuSubscription | undefined {
+    const id = this.sessions.get(sessionId)?.subscription;
+    return id ? this.subscriptions.get(id) : undefined;
+  }
+
+  private updateSubscription(id: string, params: Obj): Json {
+    only(params, ['cancel_at_period_end', 'metadata', 'expand', 'cancellation_details']);
+    const sub = this.subscriptions.get(id);
+    if (!sub) throw noSuch('subscription', id, 'id');
+    expandParam(params, []);
+    const cape = params.cancel_at_period_end;
+    if (cape !== undefined && cape !== 'true' && cape !== 'false')
+      throw invalid('Invalid boolean: ' + String(cape), 'cancel_at_period_end', 'parameter_invalid_boolean');
+    if (sub.status === 'canceled' && cape !== undefined)
+      throw new ApiError(
+        400,
+        {
+          type: 'invalid_request_error',
+          message: 'A canceled subscription can only update its cancellation_details and metadata.',
+          param: 'cancel_at_period_end',
+        },
+        true,
+      );
+    if (params.metadata !== undefined) sub.metadata = { ...sub.metadata, ...metadataParam(params.metadata, 'metadata') };
+    if (cape !== undefined && (cape === 'true') !== sub.cancel_at_period_end) {
+      const before: Obj = { cancel_at_period_end: sub.cancel_at_period_end, canceled_at: sub.canceled_at };
+      sub.cancel_at_period_end = cape === 'true';
+      sub.canceled_at = sub.cancel_at_period_end ? this.nowS() : null;
+      this.emit('customer.subscription.updated', sub, null, before);
+    }
+    return clone(sub);
+  }
+
+  private createPortalSession(params: Obj): Json {
+    only(params, ['customer', 'return_url', 'configuration', 'locale', 'flow_data', 'on_behalf_of', 'expand']);
+    const customer = str(params.customer);
+    if (params.customer === undefined) throw missing('customer');
+    if (!customer || !this.customers.has(customer)) throw noSuch('customer', String(customer), 'customer');
+    const returnUrl = urlParam(params.return_url, 'return_url') ?? null;
+    if (!this.portalConfigured)
+      throw invalid(
+        `You can't create a portal session in ${this.livemode ? 'live' : 'test'} mode until you save your customer portal settings in ${this.livemode ? 'live' : 'test'} mode at https://dashboard.stripe.com/${this.livemode ? '' : 'test/'}settings/billing/portal.`,
+      );
+    expandParam(params, []);
+    const session = { id: `bps_${rand(24)}`, customer, return_url: returnUrl, url: `https://billing.stripe.com/p/session/test_${rand(40)}` };
+    this.portalSessions.push(session);
+    return {
+      ...session,
+      object: 'billing_portal.session',
+      created: this.nowS(),
+      livemode: this.livemode,
+      configuration: `bpc_${rand(24)}`,
+      flow: null,
+      locale: null,
+      on_behalf_of: null,
+    };
   }
 
   private succeed(pi: EmuPaymentIntent): EmuCharge {
@@ -920,13 +1294,13 @@ export class StripeEmulator {
     return this.events.slice(before);
   }
 
-  private emit(type: string, object: Obj, idempotencyKey: string | null = null): EmuEvent {
+  private emit(type: string, object: Obj, idempotencyKey: string | null = null, previousAttributes?: Obj): EmuEvent {
     const e: EmuEvent = {
       id: `evt_${(++this.seq).toString(36).padStart(4, '0')}${rand(20)}`,
       object: 'event',
       api_version: API_VERSION,
       created: this.nowS(),
-      data: { object: clone(object) },
+      data: previousAttributes ? { object: clone(object), previous_attributes: clone(previousAttributes) } : { object: clone(object) },
       livemode: this.livemode,
       pending_webhooks: 1,
       request: { id: idempotencyKey ? `req_${rand(14)}` : null, idempotency_key: idempotencyKey },
@@ -984,4 +1358,19 @@ export class StripeEmulator {
     for (let i = 0; i < times; i++) out.push(await one());
     return out;
   }
+}
+
+/**
+ * Stripe's calendar periods: a week is 7 days; a month ends on the same day of the next month, or that month's last
+ * day when it is shorter (Jan 31 → Feb 28/29); a year likewise (Feb 29 → Feb 28). Times stay those of the start.
+ */
+export function addInterval(startS: number, interval: Interval, count = 1): number {
+  if (interval === 'day' || interval === 'week') return startS + count * (interval === 'day' ? 1 : 7) * 86_400;
+  const d = new Date(startS * 1000);
+  const months = interval === 'month' ? count : 12 * count;
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth() + months;
+  const lastDay = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
+  const end = Date.UTC(y, m, Math.min(d.getUTCDate(), lastDay), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds());
+  return Math.floor(end / 1000);
 }

@@ -257,7 +257,115 @@ describe('what a Stripe event means', () => {
     expect(await parse(event('checkout.session.completed', sessionObject({ client_reference_id: null })))).toMatchObject({ type: 'paid', outTradeNo: ours });
     expect(await parse(event('checkout.session.completed', sessionObject({ client_reference_id: null, metadata: {} })))).toMatchObject({ type: 'ignored' });
     expect(await parse(event('checkout.session.completed', sessionObject({ client_reference_id: 'c'.repeat(32) })))).toMatchObject({ type: 'ignored' });
-    expect(await parse(event('checkout.session.completed', sessionObject({ mode: 'subscription' })))).toMatchObject({ type: 'ignored' });
+    expect(await parse(event('checkout.session.completed', sessionObject({ mode: 'setup' })))).toMatchObject({ type: 'ignored' });
+  });
+
+  describe('subscriptions', () => {
+    const sub = 'sub_unit000000000001';
+    const invoice = (over: Record<string, unknown> = {}) => ({
+      id: 'in_unit000000000002',
+      object: 'invoice',
+      billing_reason: 'subscription_cycle',
+      subscription: sub,
+      subscription_details: { metadata: { out_trade_no: ours } },
+      customer: 'cus_unit1',
+      amount_paid: 990,
+      amount_due: 990,
+      currency: 'usd',
+      status: 'paid',
+      hosted_invoice_url: 'https://invoice.stripe.com/i/acct_1/test_unit',
+      payment_intent: 'pi_unit2',
+      lines: { object: 'list', data: [{ id: 'il_1', period: { start: 1_769_904_000, end: 1_772_323_200 } }] },
+      status_transitions: { paid_at: 1_769_907_600 },
+      created: 1_769_904_000,
+      ...over,
+    });
+    const subscription = (over: Record<string, unknown> = {}) => ({
+      id: sub,
+      object: 'subscription',
+      status: 'active',
+      cancel_at_period_end: false,
+      customer: 'cus_unit1',
+      metadata: { out_trade_no: ours },
+      ...over,
+    });
+
+    it('a completed subscription-mode session is the first charge, keyed on its first invoice', async () => {
+      const s = sessionObject({ mode: 'subscription', payment_intent: null, subscription: sub, invoice: 'in_unit000000000001' });
+      expect(await parse(event('checkout.session.completed', s))).toMatchObject({
+        type: 'paid',
+        outTradeNo: ours,
+        providerTxnId: 'in_unit000000000001',
+        subscription: { first: true, id: sub, expiresAt: null },
+      });
+      // Without its invoice or subscription it cannot be booked: refused, not guessed.
+      await expect(parse(event('checkout.session.completed', { ...s, invoice: null }))).rejects.toThrow(/lacks/);
+    });
+
+    it('invoice.paid: the first invoice, a renewal to its line period end, in the pinned and the newer (parent) shapes', async () => {
+      expect(await parse(event('invoice.paid', invoice({ billing_reason: 'subscription_create' })))).toMatchObject({
+        type: 'paid',
+        providerTxnId: 'in_unit000000000002',
+        subscription: { first: true, id: sub, expiresAt: 1_772_323_200_000 },
+      });
+      const renewal = {
+        type: 'paid',
+        outTradeNo: ours,
+        amountMinor: 990,
+        currency: 'USD',
+        paidAt: 1_769_907_600_000,
+        subscription: { first: false, id: sub, expiresAt: 1_772_323_200_000 },
+      };
+      expect(await parse(event('invoice.paid', invoice()))).toMatchObject(renewal);
+      // API 2025-03-31.basil and later: subscription and its metadata under parent.subscription_details.
+      const basil = invoice({
+        subscription: undefined,
+        subscription_details: undefined,
+        parent: { type: 'subscription_details', subscription_details: { subscription: sub, metadata: { out_trade_no: ours } } },
+      });
+      expect(await parse(event('invoice.paid', basil))).toMatchObject(renewal);
+    });
+
+    it('invoice.paid of a subscription we did not create names no order of ours; one of no subscription or nothing paid is ignored', async () => {
+      expect(await parse(event('invoice.paid', invoice({ subscription_details: { metadata: {} } })))).toMatchObject({ type: 'paid', outTradeNo: sub });
+      expect(await parse(event('invoice.paid', invoice({ subscription: null, subscription_details: null })))).toMatchObject({ type: 'ignored' });
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0 })))).toMatchObject({ type: 'ignored' });
+      await expect(parse(event('invoice.paid', invoice({ lines: null })))).rejects.toThrow(/does not hold/);
+    });
+
+    it('invoice.payment_failed: the subscription failed, with the hosted invoice as the way to pay it', async () => {
+      expect(await parse(event('invoice.payment_failed', invoice({ status: 'open', amount_paid: 0 })))).toMatchObject({
+        type: 'subscription',
+        outTradeNo: ours,
+        subscriptionId: sub,
+        state: 'failed',
+        fixUrl: 'https://invoice.stripe.com/i/acct_1/test_unit',
+        at: 1_767_225_700_000,
+      });
+      expect(await parse(event('invoice.payment_failed', invoice({ billing_reason: 'subscription_create' })))).toMatchObject({ type: 'ignored' });
+    });
+
+    it('subscription updates: only a change of cancel_at_period_end is mirrored; deleted ends it', async () => {
+      const cancelled = event('customer.subscription.updated', subscription({ cancel_at_period_end: true }), {
+        data: { object: subscription({ cancel_at_period_end: true }), previous_attributes: { cancel_at_period_end: false } },
+      });
+      expect(await parse(cancelled)).toMatchObject({ type: 'subscription', state: 'canceled', canceledBy: 'member' });
+      const resumed = event('customer.subscription.updated', subscription(), {
+        data: { object: subscription(), previous_attributes: { cancel_at_period_end: true } },
+      });
+      expect(await parse(resumed)).toMatchObject({ type: 'subscription', state: 'active' });
+      // A new period (or past_due) says nothing about cancelling.
+      const period = event('customer.subscription.updated', subscription(), {
+        data: { object: subscription(), previous_attributes: { current_period_end: 1 } },
+      });
+      expect(await parse(period)).toMatchObject({ type: 'ignored' });
+      expect(await parse(event('customer.subscription.deleted', subscription({ status: 'canceled' })))).toMatchObject({
+        type: 'subscription',
+        state: 'canceled',
+        canceledBy: 'provider',
+      });
+      expect(await parse(event('customer.subscription.deleted', subscription({ metadata: {} })))).toMatchObject({ type: 'ignored' });
+    });
   });
 
   it('charge.refunded: full and partial refunds are both reported, with the running total and an id per refund; a foreign charge is ignored', async () => {

@@ -1,6 +1,6 @@
 // The payment provider port: checkout, verified notifications, queries and refunds. src/payments/*
 // (and bots/telegram's Stars) implement it; app/ sees only this.
-import type { Account, Order, Plan, Platform, Rail, Subscription } from '../model.ts';
+import type { Account, Order, Plan, Platform, Rail, Subscription, SubscriptionState } from '../model.ts';
 
 export interface CheckoutRequest {
   order: Order;
@@ -40,6 +40,24 @@ export type ProviderEvent =
       subscription?: { first: boolean; id?: string; expiresAt: number | null };
     }
   | { type: 'failed'; eventId: string; outTradeNo: string; reason: string }
+  /**
+   * The rail reports a change of a subscription it renews (Stripe: customer.subscription.updated|deleted,
+   * invoice.payment_failed; src/app/subscriptions.ts). `outTradeNo` names the subscription's first order,
+   * `subscriptionId` the rail's id for it; `at` when the rail made the change (an older report than our own
+   * last change of the subscription is stale). `fixUrl`: where a member whose renewal failed can pay it
+   * with another card. Access is never touched by these.
+   */
+  | {
+      type: 'subscription';
+      eventId: string;
+      outTradeNo: string;
+      subscriptionId: string;
+      state: SubscriptionState;
+      /** Who ended renewal, when `state` is canceled: the member (cancel at period end) or the rail (it ended). */
+      canceledBy?: 'member' | 'provider';
+      at: number;
+      fixUrl?: string | null;
+    }
   | {
       type: 'refunded';
       eventId: string;
@@ -144,4 +162,6 @@ export interface PaymentProvider {
   startPhonePay?(req: PhonePayRequest): Promise<PhonePay>;
   /** A rail that renews subscriptions by itself: stop (`renew` false) or restart renewal of one. Never inside a transaction. */
   setRenewal?(sub: Subscription, account: Account, renew: boolean): Promise<void>;
+  /** A rail with a self-service page for a subscription's payment details (Stripe's Customer Portal): a short-lived link to it. */
+  billingPortalUrl?(sub: Subscription, returnUrl: string): Promise<string>;
 }

@@ -77,6 +77,11 @@ export const en = {
   'renewal.notice': 'Your "{plan}" membership renews on {renewsAt} ({amount}); /cancel to stop.',
   'renewal.failed':
     'The renewal payment of your membership did not go through. Your access runs until {expiresAt}; pay again in Telegram or send /plans to renew.',
+  'renewal.failed_fix':
+    'The renewal payment of your membership did not go through. Your access runs until {expiresAt}; fix your card or pay here: {url} (or send /billing).',
+  'renewal.billing_link': 'Manage your card and auto-renewal here (the link works for a short while): {url}',
+  'renewal.no_billing': 'You have no card subscription to manage; /billing is for members whose card renews their membership.',
+  'renewal.billing_unavailable': 'The billing page cannot be opened right now. Please try again in a few minutes.',
   'renewal.switch_refused': 'Your "{plan}" membership renews itself. Send /cancel first to switch plan.',
   'renewal.already': 'Your "{plan}" membership already renews itself; there is nothing to buy. Send /cancel to stop it.',
   'pay.no_provider': 'This plan cannot be paid for right now. Please ask the group owner.',
@@ -187,6 +192,8 @@ export const en = {
   'door.refused.bad_hash': "This page was not opened by this group's bot. Ask to join again from Telegram.",
   'door.refused.expired': 'This page was opened more than an hour ago. Ask to join again from Telegram.',
   'door.refused.no_user': 'Telegram did not say who you are. Ask to join again from Telegram.',
+  'door.stars_pay': 'Pay {amount} with Telegram Stars',
+  'door.stars_after': 'Paid already? See your order',
   'door.not_found': 'No such group, or it does not take payments at the door.',
   'pay.title': 'Pay for {plan}',
   'pay.amount': 'Amount',

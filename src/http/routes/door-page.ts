@@ -109,7 +109,28 @@ ${forms.join('\n')}`;
         req.log.warn({ groupId: req.params.groupId, problem: r.problem }, 'door: Mini App launch data refused');
         return refused(reply, locale, 403, `door.refused.${r.problem}`);
       }
-      return reply.header('cache-control', 'no-store').redirect(`/pay/${r.result.order.id}`, 303);
+      const { order, checkout } = r.result;
+      // Stars inside the Mini App: Telegram.WebApp.openInvoice(url, callback) opens the invoice over the Mini App
+      // ("Bot API 6.1+ … opens an invoice using the link url"; the callback gets paid|cancelled|failed|pending;
+      // core.telegram.org/bots/webapps#initializing-mini-apps), so the stranger never leaves the join screen. A
+      // recurring plan's link is a subscription invoice, which openInvoice shows the same way. Without the SDK
+      // (another client) the button is the invoice link itself.
+      if (order.provider === 'stars' && /^https:\/\/t\.me\//.test(checkout.payUrl)) {
+        const payPage = `/pay/${order.id}`;
+        const json = (v: string) => JSON.stringify(v).replace(/</g, '\\u003c');
+        const amount = formatMoneyIn(locale, order.amountMinor, order.currency);
+        const script = `
+<script src="https://telegram.org/js/telegram-web-app.js"></script>
+<script>
+(function(){var link=${json(checkout.payUrl)},after=${json(payPage)};
+function open(){var w=window.Telegram&&Telegram.WebApp;if(w&&w.openInvoice){w.openInvoice(link,function(s){if(s==='paid'||s==='pending')location.href=after;});return true;}return false;}
+document.getElementById('stars').addEventListener('click',function(e){if(open())e.preventDefault();});open();})();
+</script>`;
+        const body = `<p><a id="stars" class="button" data-testid="stars-invoice" href="${esc(checkout.payUrl)}">${esc(t(locale, 'door.stars_pay', { amount }))}</a></p>
+<p><a href="${esc(payPage)}">${esc(t(locale, 'door.stars_after'))}</a></p>`;
+        return send(reply, 200, locale, t(locale, 'door.stars_pay', { amount }), body, script);
+      }
+      return reply.header('cache-control', 'no-store').redirect(`/pay/${order.id}`, 303);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'not_found') return refused(reply, locale, 404, 'door.not_found');
       if (err instanceof DomainError) return reply.status(400).send({ error: err.code, message: err.message });

@@ -37,16 +37,41 @@ export function sessionExpiresAt(orderExpiresAt: number, now: number): number {
   return Math.ceil(ms / 1000);
 }
 
+/**
+ * The Stripe billing interval that renews a plan of this length (issue 18 part 3): 7 days → week, 30 → month,
+ * 365 → year; null for any other length (sold one-off). A price's `recurring.interval` is one of day, week,
+ * month, year (docs.stripe.com/api/prices/object#price_object-recurring-interval). Stripe's month and year are
+ * calendar ones, so a period may be a day longer or shorter than 30 or 365 days: each renewal extends access to
+ * the end of the period the invoice paid for (its line's period.end), not by the plan's days.
+ */
+export function stripeInterval(days: number): 'week' | 'month' | 'year' | null {
+  return days === 7 ? 'week' : days === 30 ? 'month' : days === 365 ? 'year' : null;
+}
+
+/** Stripe renews this plan by itself: a recurring plan of a length Stripe has an interval for. */
+export const stripeRenews = (plan: { recurring: boolean; durationDays: number }): boolean => plan.recurring && stripeInterval(plan.durationDays) !== null;
+
+/**
+ * A one-off plan: `mode=payment`. A recurring plan of 7, 30 or 365 days: `mode=subscription` with an inline price
+ * that recurs (`line_items[0][price_data][recurring][interval]`), "Pass subscription if the Checkout Session
+ * includes at least one recurring item" (docs.stripe.com/api/checkout/sessions/create#create_checkout_session-mode).
+ * In subscription mode `payment_intent_data` is not accepted; the order number goes onto the subscription with
+ * `subscription_data[metadata]`, and from there onto every invoice it makes (`subscription_details.metadata`), so
+ * each renewal names the first order.
+ */
 export function sessionParams(req: CheckoutRequest, now: number): { [key: string]: FormValue } {
   const { order, plan } = req;
+  const interval = plan.recurring ? stripeInterval(plan.durationDays) : null;
+  const mark = { [OUT_TRADE_NO_KEY]: order.outTradeNo };
   return {
-    mode: 'payment',
+    mode: interval ? 'subscription' : 'payment',
     line_items: [
       {
         price_data: {
           currency: toStripeCurrency(order.currency),
           unit_amount: order.amountMinor,
           product_data: { name: plan.name.slice(0, 250) || 'Membership' },
+          ...(interval ? { recurring: { interval } } : {}),
         },
         quantity: 1,
       },
@@ -54,8 +79,8 @@ export function sessionParams(req: CheckoutRequest, now: number): { [key: string
     success_url: req.payPageUrl,
     cancel_url: req.payPageUrl,
     client_reference_id: order.outTradeNo,
-    metadata: { [OUT_TRADE_NO_KEY]: order.outTradeNo },
-    payment_intent_data: { metadata: { [OUT_TRADE_NO_KEY]: order.outTradeNo } },
+    metadata: mark,
+    ...(interval ? { subscription_data: { metadata: mark } } : { payment_intent_data: { metadata: mark } }),
     expires_at: sessionExpiresAt(order.expiresAt, now),
   };
 }

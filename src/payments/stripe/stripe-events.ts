@@ -10,6 +10,16 @@
 //   checkout.session.async_payment_failed               → failed (the order stays pending until it times out)
 //   charge.refunded (full or partial)                   → refunded (the core withdraws access only once
 //                                                          the refunds booked reach the charge)
+// Subscriptions (a recurring plan's Checkout Session in subscription mode; its subscription carries the order
+// number in its metadata, and each invoice a snapshot of it):
+//   checkout.session.completed (mode subscription)      → paid, first charge, keyed by the first invoice's id
+//   invoice.paid, billing_reason subscription_create    → the same first charge (whichever comes first grants)
+//   invoice.paid, any later invoice                     → paid, a renewal keyed by its invoice id, to the
+//                                                          end of the period its line pays for
+//   invoice.paid of a subscription not ours             → paid for an order nobody has: recorded, owners told
+//   invoice.payment_failed (a renewal)                  → subscription failed (the member is told, with a link)
+//   customer.subscription.updated                       → canceled (cancel_at_period_end) or active again
+//   customer.subscription.deleted                       → canceled: renewal over, access to the period's end
 //
 // One payment reaches us under several ids (completed, async_payment_succeeded, a reconcile query): the
 // transaction id is always the PaymentIntent id, so the core's ledger key books it once.
@@ -22,7 +32,7 @@
 // its running total (`ch_…:refunded:<total>`; each refund raises the total, so each gets its own id).
 import { type ProviderEvent, WebhookRejectedError } from '../../app/ports.ts';
 import { fromStripeCurrency } from './stripe-currency.ts';
-import { Charge, Session, type StripeEvent } from './stripe-objects.ts';
+import { Charge, Invoice, Session, type StripeEvent, Subscription } from './stripe-objects.ts';
 
 export const OUT_TRADE_NO_KEY = 'out_trade_no';
 
@@ -34,19 +44,71 @@ export function sessionOutTradeNo(s: Pick<Session, 'client_reference_id' | 'meta
   return ref ?? meta;
 }
 
-/** A paid event for a complete, paid session. */
-export function paidFromSession(s: Session, eventId: string, paidAt: number, merchantId: string | null): Extract<ProviderEvent, { type: 'paid' }> | null {
+/**
+ * A paid event for a complete, paid session. In payment mode the charge is the PaymentIntent; in subscription mode
+ * it is the subscription's first invoice (the session's `invoice`), the same id the first `invoice.paid` carries, so
+ * whichever of the two events arrives first grants and the other books nothing (one ledger key).
+ */
+export function paidFromSession(s: Session, eventId: string, paidAt: number, merchantId: string | null): PaidEvent | null {
   const outTradeNo = sessionOutTradeNo(s);
-  if (!outTradeNo || s.payment_status !== 'paid' || !s.payment_intent || s.amount_total == null || !s.currency) return null;
+  const txn = s.mode === 'subscription' ? s.invoice : s.payment_intent;
+  if (!outTradeNo || s.payment_status !== 'paid' || !txn || s.amount_total == null || !s.currency) return null;
+  if (s.mode === 'subscription' && !s.subscription) return null;
   return {
     type: 'paid',
     eventId,
     outTradeNo,
-    providerTxnId: s.payment_intent,
+    providerTxnId: txn,
     amountMinor: s.amount_total,
     currency: fromStripeCurrency(s.currency),
     merchantId,
     paidAt,
+    // The period's end is the first invoice's to say (invoice.paid); until it comes, the plan's days.
+    ...(s.mode === 'subscription' ? { subscription: { first: true, id: s.subscription!, expiresAt: null } } : {}),
+  };
+}
+
+type PaidEvent = Extract<ProviderEvent, { type: 'paid' }>;
+
+/** The subscription an invoice belongs to and the metadata it carries, in the pinned and in newer API versions. */
+function invoiceSubscription(i: Invoice): { id: string; outTradeNo: string | null } | null {
+  const id = i.subscription ?? i.parent?.subscription_details?.subscription ?? null;
+  if (!id) return null;
+  const meta = i.subscription_details?.metadata ?? i.parent?.subscription_details?.metadata ?? {};
+  return { id, outTradeNo: meta[OUT_TRADE_NO_KEY] ?? null };
+}
+
+/** The end of the service period an invoice pays for: the latest end among its lines (unix seconds → ms). */
+function invoicePeriodEnd(i: Invoice): number | null {
+  const ends = i.lines.data.map((l) => l.period.end);
+  return ends.length > 0 ? Math.max(...ends) * 1000 : null;
+}
+
+/**
+ * A subscription's invoice, paid (`invoice.paid`) — its own id is the ledger key:
+ *   - billing_reason `subscription_create`: the first charge (the Checkout Session's own; first: true);
+ *   - any other reason (`subscription_cycle`, and `subscription_update` / `manual` when an owner changes it in the
+ *     dashboard): a renewal, naming the first order, extending access to the end of the period it pays for;
+ *   - a subscription that is not ours (no order number in its metadata): a paid event naming the subscription
+ *     itself as the order, which no order has, so the core records it, answers 2xx, grants nothing and alerts the
+ *     owners, like any unknown payment.
+ * billing_reason values: docs.stripe.com/api/invoices/object#invoice_object-billing_reason.
+ */
+function paidFromInvoice(i: Invoice, eventId: string, at: number, merchantId: string | null): ProviderEvent {
+  const sub = invoiceSubscription(i);
+  if (!sub) return { type: 'ignored', eventId, reason: 'an invoice of no subscription' };
+  if (i.amount_paid <= 0) return { type: 'ignored', eventId, reason: 'an invoice with nothing paid' };
+  const paidAt = (i.status_transitions?.paid_at ?? null) !== null ? i.status_transitions!.paid_at! * 1000 : at;
+  return {
+    type: 'paid',
+    eventId,
+    outTradeNo: sub.outTradeNo ?? sub.id,
+    providerTxnId: i.id,
+    amountMinor: i.amount_paid,
+    currency: fromStripeCurrency(i.currency),
+    merchantId,
+    paidAt,
+    subscription: { first: sub.outTradeNo !== null && i.billing_reason === 'subscription_create', id: sub.id, expiresAt: invoicePeriodEnd(i) },
   };
 }
 
@@ -69,7 +131,7 @@ export function toProviderEvent(e: StripeEvent, livemode: boolean): ProviderEven
       const s = parseObject(Session, e.data.object, e.type);
       const outTradeNo = sessionOutTradeNo(s);
       if (!outTradeNo) return ignored('a Checkout Session Gatekeeper did not create');
-      if (s.mode !== 'payment') return ignored(`a Checkout Session in ${s.mode} mode`);
+      if (s.mode !== 'payment' && s.mode !== 'subscription') return ignored(`a Checkout Session in ${s.mode} mode`);
       if (e.type === 'checkout.session.async_payment_failed') return { type: 'failed', eventId: e.id, outTradeNo, reason: 'the delayed payment failed' };
       if (s.payment_status !== 'paid') return ignored(`session ${s.payment_status}: the payment is not settled yet`);
       const paid = paidFromSession(s, e.id, at, merchantId);
@@ -93,6 +155,44 @@ export function toProviderEvent(e: StripeEvent, livemode: boolean): ProviderEven
         currency: fromStripeCurrency(c.currency),
         refundedAt: at,
       };
+    }
+    case 'invoice.paid':
+      return paidFromInvoice(parseObject(Invoice, e.data.object, e.type), e.id, at, merchantId);
+    case 'invoice.payment_failed': {
+      // A renewal's charge failed (Stripe retries it on its own schedule): the member is told, with the invoice's
+      // hosted page to pay it with another card; the membership runs to its end and the normal grace follows.
+      const i = parseObject(Invoice, e.data.object, e.type);
+      const sub = invoiceSubscription(i);
+      if (!sub?.outTradeNo) return ignored('an invoice of a subscription Gatekeeper did not create');
+      if (i.billing_reason === 'subscription_create') return ignored('the first invoice failed: Checkout asks the payer again, nothing was granted');
+      return {
+        type: 'subscription',
+        eventId: e.id,
+        outTradeNo: sub.outTradeNo,
+        subscriptionId: sub.id,
+        state: 'failed',
+        at,
+        fixUrl: i.hosted_invoice_url ?? null,
+      };
+    }
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted': {
+      // deleted: the subscription ended (at the period's end after a cancel, or at once from the dashboard); access
+      // runs to the end of what was paid. updated: only a change of cancel_at_period_end (named in the event's
+      // previous_attributes) is mirrored — a /cancel made in the Customer Portal, or the echo of ours, and their
+      // undoing. Other updates (a new period, past_due and back) say nothing about cancelling: an update made for a
+      // renewal while our own /cancel is still on its way to Stripe must not undo it; failures and recoveries come
+      // from invoice.payment_failed and invoice.paid. (docs.stripe.com/api/subscriptions/object: cancel_at_period_end,
+      // status; docs.stripe.com/api/events/object: data.previous_attributes.)
+      const s = parseObject(Subscription, e.data.object, e.type);
+      const outTradeNo = s.metadata[OUT_TRADE_NO_KEY];
+      if (!outTradeNo) return ignored('a subscription Gatekeeper did not create');
+      const base = { type: 'subscription' as const, eventId: e.id, outTradeNo, subscriptionId: s.id, at };
+      if (e.type === 'customer.subscription.deleted' || s.status === 'canceled' || s.status === 'incomplete_expired')
+        return { ...base, state: 'canceled', canceledBy: 'provider' };
+      if (!Object.hasOwn(e.data.previous_attributes ?? {}, 'cancel_at_period_end')) return ignored('a subscription update that is not about cancelling');
+      if (s.cancel_at_period_end) return { ...base, state: 'canceled', canceledBy: 'member' };
+      return { ...base, state: 'active' };
     }
     default:
       return ignored(`event type ${e.type}`);

@@ -22,6 +22,10 @@ export const Session = z.object({
   status: z.string().nullish(),
   payment_status: z.string(),
   payment_intent: ref,
+  /** mode=subscription: the subscription the session created, and its first invoice (both null before it completes). */
+  subscription: ref,
+  invoice: ref,
+  customer: ref,
   amount_total: int.nullish(),
   currency: z.string().nullish(),
   client_reference_id: z.string().nullish(),
@@ -79,6 +83,57 @@ export const Refund = z.object({
 });
 export type Refund = z.infer<typeof Refund>;
 
+/**
+ * An invoice, as API 2024-06-20 (pinned) gives it: `subscription` and `subscription_details.metadata` (a snapshot of
+ * the subscription's metadata when the invoice was made; "populated only for invoices created on or after June 29,
+ * 2023"). From 2025-03-31.basil on, both moved under `parent.subscription_details` (`subscription`, `metadata`):
+ * read either, so an account whose webhook endpoint is on a newer version still works (events are rendered in the
+ * endpoint's version, not the one our calls pin). `lines.data[].period.end` is the end of the service period the
+ * line pays for (a subscription_cycle invoice's own `period_end` is the start of that period: its usage window).
+ * Sources: docs.stripe.com/api/invoices/object; stripe-java Invoice.SubscriptionDetails;
+ * async-stripe BillingBillResourceInvoicingParentsInvoiceSubscriptionParent.
+ */
+export const Invoice = z.object({
+  id: z.string().regex(/^in_/),
+  object: z.literal('invoice'),
+  billing_reason: z.string().nullish(),
+  subscription: ref,
+  subscription_details: z.object({ metadata }).nullish(),
+  parent: z
+    .object({ subscription_details: z.object({ subscription: ref, metadata }).nullish() })
+    .passthrough()
+    .nullish(),
+  customer: ref,
+  amount_paid: int,
+  amount_due: int,
+  currency: z.string(),
+  status: z.string().nullish(),
+  hosted_invoice_url: z.string().nullish(),
+  payment_intent: ref,
+  lines: z.object({ data: z.array(z.object({ period: z.object({ start: int, end: int }) }).passthrough()) }),
+  status_transitions: z.object({ paid_at: int.nullish() }).passthrough().nullish(),
+  created: int,
+});
+export type Invoice = z.infer<typeof Invoice>;
+
+/** A subscription (docs.stripe.com/api/subscriptions/object): its state and whether it ends at the period's end. */
+export const Subscription = z.object({
+  id: z.string().regex(/^sub_/),
+  object: z.literal('subscription'),
+  status: z.string(),
+  cancel_at_period_end: z.boolean(),
+  customer: ref,
+  metadata,
+});
+export type Subscription = z.infer<typeof Subscription>;
+
+/** A Customer Portal session (docs.stripe.com/api/customer_portal/sessions/create): only its URL is used. */
+export const PortalSession = z.object({
+  id: z.string().regex(/^bps_/),
+  object: z.literal('billing_portal.session'),
+  url: z.string().regex(/^https?:\/\//),
+});
+
 export const list = <T extends z.ZodType>(item: T) => z.object({ object: z.literal('list'), data: z.array(item), has_more: z.boolean() });
 
 /** The envelope of every webhook event; `data.object` is parsed per type. */
@@ -89,7 +144,8 @@ export const StripeEvent = z.object({
   created: int,
   livemode: z.boolean(),
   account: z.string().nullish(),
-  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+  /** `previous_attributes`: on *.updated events, the fields that changed and their values before (docs.stripe.com/api/events/object). */
+  data: z.object({ object: z.record(z.string(), z.unknown()), previous_attributes: z.record(z.string(), z.unknown()).nullish() }),
 });
 export type StripeEvent = z.infer<typeof StripeEvent>;
 

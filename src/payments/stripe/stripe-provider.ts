@@ -2,7 +2,7 @@
 // notifications verified with the endpoint's signing secret; query, close (expire) and refund through
 // the API. Pieces: stripe-checkout (what we create and how we find it again), stripe-signature,
 // stripe-events (what an event means), stripe-api (HTTP and typed failures), stripe-currency.
-import type { Order } from '../../app/model.ts';
+import type { Order, Subscription } from '../../app/model.ts';
 import {
   type Checkout,
   type CheckoutRequest,
@@ -21,7 +21,7 @@ import { PROVIDER, StripeApi, StripeApiError } from './stripe-api.ts';
 import { SESSION_SEARCH_AFTER_S, SESSION_SEARCH_BEFORE_S, SESSION_SEARCH_MAX_PAGES, sessionParams, storedSessionId } from './stripe-checkout.ts';
 import { stripeAmountProblem, stripeSupportsCurrency } from './stripe-currency.ts';
 import { OUT_TRADE_NO_KEY, paidFromSession, sessionOutTradeNo, toProviderEvent } from './stripe-events.ts';
-import { list, PaymentIntent, Refund, Session, StripeEvent } from './stripe-objects.ts';
+import { Invoice, list, PaymentIntent, PortalSession, Refund, Session, StripeEvent, Subscription as StripeSubscription } from './stripe-objects.ts';
 import { STRIPE_SIGNATURE_HEADER, verifyStripeSignature } from './stripe-signature.ts';
 
 export interface StripeProviderOptions {
@@ -89,6 +89,12 @@ export class StripeProvider implements PaymentProvider {
     if (session.status !== 'complete' || session.payment_status === 'unpaid') return { state: 'pending' }; // a delayed method still settling
     const paid = paidFromSession(session, `query:${session.id}`, session.created * 1000, null);
     if (!paid) return { state: 'unknown' };
+    // A subscription's first charge is its first invoice: paid when it was paid.
+    if (session.mode === 'subscription') {
+      const invoice = await this.api.get(`/v1/invoices/${encodeURIComponent(paid.providerTxnId)}`, Invoice);
+      if (invoice.status_transitions?.paid_at) paid.paidAt = invoice.status_transitions.paid_at * 1000;
+      return { state: 'paid', event: paid };
+    }
     // The period starts when the money moved (the charge), not when we happened to ask.
     const pi = await this.api.get(`/v1/payment_intents/${encodeURIComponent(paid.providerTxnId)}`, PaymentIntent, { expand: ['latest_charge'] });
     const charge = typeof pi.latest_charge === 'object' ? pi.latest_charge : null;
@@ -116,7 +122,9 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async refund(req: RefundRequest): Promise<RefundResult> {
-    const pi = req.order.providerTxnId;
+    let pi = req.order.providerTxnId;
+    // A subscription's charge is booked under its invoice: the refund goes to the invoice's PaymentIntent.
+    if (pi && /^in_/.test(pi)) pi = (await this.api.get(`/v1/invoices/${encodeURIComponent(pi)}`, Invoice)).payment_intent;
     if (!pi || !/^pi_/.test(pi))
       throw new ProviderRejectedError(PROVIDER, `order ${req.order.id} has no Stripe payment to refund`, undefined, { method: 'POST /v1/refunds' });
     let refund;
@@ -155,6 +163,34 @@ export class StripeProvider implements PaymentProvider {
           { method: 'POST /v1/refunds' },
         );
     }
+  }
+
+  /**
+   * /cancel and /resume: `POST /v1/subscriptions/{id}` with `cancel_at_period_end` — true "cancels at the end of the
+   * current period" (the subscription stays active until then and customer.subscription.deleted fires at its end);
+   * false undoes it while the period runs (docs.stripe.com/api/subscriptions/update#update_subscription-cancel_at_period_end;
+   * docs.stripe.com/billing/subscriptions/cancel). Setting the same value twice changes nothing, so a retried job is harmless.
+   */
+  async setRenewal(sub: Subscription, _account: unknown, renew: boolean): Promise<void> {
+    if (!/^sub_/.test(sub.subscriptionId))
+      throw new ProviderRejectedError(PROVIDER, `subscription ${sub.id} has no Stripe subscription id`, undefined, { method: 'POST /v1/subscriptions/{id}' });
+    await this.api.post(`/v1/subscriptions/${encodeURIComponent(sub.subscriptionId)}`, StripeSubscription, {
+      params: { cancel_at_period_end: !renew },
+    });
+  }
+
+  /**
+   * /billing: a Customer Portal session for the subscription's customer (`POST /v1/billing_portal/sessions` with
+   * `customer` and `return_url`; docs.stripe.com/api/customer_portal/sessions/create). Sessions are short-lived, so
+   * one is made per request. The customer is read from the subscription (`GET /v1/subscriptions/{id}`): we store
+   * only the subscription's id. The portal must be enabled in the dashboard (Settings → Billing → Customer portal).
+   */
+  async billingPortalUrl(sub: Subscription, returnUrl: string): Promise<string> {
+    const s = await this.api.get(`/v1/subscriptions/${encodeURIComponent(sub.subscriptionId)}`, StripeSubscription);
+    if (!s.customer)
+      throw new ProviderRejectedError(PROVIDER, `subscription ${s.id} has no customer`, undefined, { method: 'POST /v1/billing_portal/sessions' });
+    const portal = await this.api.post('/v1/billing_portal/sessions', PortalSession, { params: { customer: s.customer, return_url: returnUrl } });
+    return portal.url;
   }
 
   /** Sum of the succeeded refunds of a PaymentIntent. */

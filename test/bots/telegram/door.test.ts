@@ -84,6 +84,29 @@ describe.each(DIALECTS)('pay at the door (%s)', (dialect) => {
     expect(h!.emu.calls.filter((c) => c.method === 'answerChatJoinRequestQuery')).toHaveLength(1);
   });
 
+  it('Stars at the door: the invoice opens inside the Mini App (Telegram.WebApp.openInvoice), paying it approves the query', async () => {
+    const { chatId, group, link } = await door();
+    const cat = h!.emu.addUser('Cat', { language_code: 'en' });
+    const queryId = await ask(cat, link);
+    const { initData } = h!.emu.openWebApp(queryId);
+    const app = h!.t.service.app;
+    const page = await app.inject({ method: 'POST', url: `/door/${group.id}`, ...form({ initData }) });
+    const planId = /data-plan="(\d+)" data-provider="stars"/.exec(page.body)![1]!;
+    const chosen = await app.inject({ method: 'POST', url: `/door/${group.id}/checkout`, ...form({ initData, planId, provider: 'stars' }) });
+    expect(chosen.statusCode).toBe(200);
+    const invoiceLink = /data-testid="stars-invoice" href="([^"]+)"/.exec(chosen.body)![1]!;
+    expect(invoiceLink.startsWith('https://t.me/$')).toBe(true);
+    expect(chosen.body).toContain('Telegram.WebApp');
+    expect(chosen.body).toContain(`openInvoice(link`);
+    expect(chosen.body).toContain(JSON.stringify(invoiceLink));
+    let paid: string | null = null;
+    void h!.emu.payInvoice(cat, { link: invoiceLink }).then((r) => (paid = r.outcome));
+    await h!.until(() => paid !== null, 'paid');
+    expect(paid).toBe('paid');
+    await h!.until(() => h!.emu.isMember(chatId, cat.id), 'Cat let in');
+    expect(h!.emu.joinQuery(queryId)!.answer).toBe('approve');
+  });
+
   it('a non-payer is declined when the query lapses, and may ask again', async () => {
     const { chatId, link } = await door();
     const ben = h!.emu.addUser('Ben', { language_code: 'en' });

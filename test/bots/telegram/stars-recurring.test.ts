@@ -136,6 +136,30 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
     expect(emu.violations).toEqual([]);
   });
 
+  it('a lost renewal (active, but no successful_payment and no subscription update by the expiry) leads to the normal grace, then removal', async () => {
+    const { emu } = h;
+    const store = h.t.service.deps.store;
+    const { chatId, group } = await recurringGroup();
+    const bob = emu.addUser('Bob', { language_code: 'en' });
+    await pay(bob, await subscribe(bob));
+    expect(emu.joinViaLink(bob, await h.inviteLink(bob))).toBe('requested');
+    await h.until(() => emu.isMember(chatId, bob.id), 'bob in');
+    const account = (await store.accounts.find('telegram', String(bob.id)))!;
+    const membership = async () => (await store.memberships.list({ accountId: account.id, groupId: group.id }))[0]!;
+    const end = emu.subscriptions[0]!.expiresAt * 1000;
+    expect((await membership()).expiresAt).toBe(end);
+    // Telegram never delivers the renewal (nor any subscription update): the subscription still says active here.
+    h.clock.set(end + HOUR_MS);
+    await h.tick();
+    await h.until(async () => (await membership()).status === 'grace', 'grace');
+    expect((await store.subscriptions.listForAccount(account.id))[0]).toMatchObject({ state: 'active' });
+    expect(emu.isMember(chatId, bob.id)).toBe(true);
+    h.clock.set(end + group.graceMs + 2 * HOUR_MS);
+    await h.tick();
+    await h.until(() => !emu.isMember(chatId, bob.id), 'bob removed after grace');
+    expect((await membership()).status).toBe('expired');
+  });
+
   it('honours a renewal charged after /cancel without turning renewal back on, and /resume turns it on', async () => {
     const { emu } = h;
     const store = h.t.service.deps.store;
