@@ -295,7 +295,7 @@ export async function confirmAccessCode(deps: AppDeps, tx: Repos, order: Order, 
   await bookRedemption(tx, paid, ACCESS_CODE_PROVIDER, now, { strict: true });
   const groups = (await Promise.all(plan.groupIds.map((id) => tx.groups.get(id)))).filter((g): g is Group => g !== null);
   if (groups.some((g) => g.joinMode === 'review') && (await holdForReview(deps, tx, paid, plan, groups, `provider:${ACCESS_CODE_PROVIDER}`, now))) return;
-  await grantOrder(tx, paid, plan, now, `provider:${ACCESS_CODE_PROVIDER}`, now, gatewayConfirmsWithInvite(deps), { groups, kind: 'comp' });
+  await grantOrder(tx, paid, plan, now, `provider:${ACCESS_CODE_PROVIDER}`, now, gatewayConfirmsWithInvite(deps), { groups });
 }
 
 /**

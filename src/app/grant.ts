@@ -1,5 +1,6 @@
 // Grant or extend access for every group a paid order's plan opens. Runs inside the caller's
 // transaction, so the membership change, its period row and the jobs it causes commit together.
+import { ACCESS_CODE_PROVIDER } from '../domain/coupon.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { toIso } from '../domain/time.ts';
 import { confirmationJob, type InvitePayload, inviteJob } from './job-kinds.ts';
@@ -36,11 +37,6 @@ export interface GrantOptions {
    */
   until?: number;
   /**
-   * The period's kind: `paid` (money was taken) unless said otherwise. An access code (a 100 % coupon, issue 16)
-   * grants `comp`: never revenue, never refundable.
-   */
-  kind?: 'paid' | 'comp';
-  /**
    * A subscription's first charge: the period runs at least to the end of what the rail's first invoice paid for
    * (Stripe's calendar month or year may be a day longer than the plan's 30 or 365 days), so the member is not put
    * in grace the day before the rail renews. Never shorter than the plan's days.
@@ -50,6 +46,13 @@ export interface GrantOptions {
 
 /** What a never-paid membership looks like before its first period (the row is written only with that period). */
 const NEVER_PAID = { status: 'expired', expiresAt: 0 } as const;
+
+/**
+ * The kind of period an order grants, decided here once for every path (payment, reconcile, review approval):
+ * `paid` when money was taken; `comp` for an access code (a 100 % coupon, issue 16), which is never revenue and
+ * never refundable.
+ */
+export const periodKindOf = (order: Order): 'paid' | 'comp' => (order.provider === ACCESS_CODE_PROVIDER ? 'comp' : 'paid');
 
 /** True when the person is banned from any group of the plan: such a payment is held for review, never granted. */
 export async function isBannedFromPlan(tx: Repos, accountId: number, plan: Plan): Promise<boolean> {
@@ -115,7 +118,7 @@ export async function grantOrder(
           : computed;
     // Third exactly-once guard: one period per (order, group), whatever event delivered the payment.
     const fresh = await tx.periods.insertIfAbsent(
-      { membershipId: existing.id, groupId, orderId: order.id, kind: opts.kind ?? 'paid', startsAt, endsAt: next.expiresAt, days: plan.durationDays },
+      { membershipId: existing.id, groupId, orderId: order.id, kind: periodKindOf(order), startsAt, endsAt: next.expiresAt, days: plan.durationDays },
       now,
     );
     if (!fresh) {

@@ -10,7 +10,9 @@ import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import { createCheckout } from '../../src/app/checkout.ts';
 import { createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { updateGroupSettings } from '../../src/app/group-settings.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
+import { approveApplication, listApplications } from '../../src/app/review.ts';
 import { computeStats } from '../../src/app/stats.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
@@ -106,6 +108,23 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     const refund = await t.service.app.inject({ method: 'POST', url: `/api/orders/${order!.id}/refund`, headers: auth, payload: {} });
     expect(refund.statusCode).toBe(409);
     expect(refund.json().message).toMatch(/was an access code: no money was paid/);
+  });
+
+  it('an access code in a review group: held for review, and the approval grants a comp period (never a paid one)', async ({ t, deps }) => {
+    const s = scene(t, deps);
+    const { plan, group } = await shop(deps);
+    await updateGroupSettings(deps, { actor: admin, groupId: group.id, changes: { joinMode: 'review' } });
+    await createCoupon(deps, { code: 'VIP-FREE', percent: 100, planIds: [plan.id], actor: admin });
+    await s.say('bob', '/start c-vip-free');
+    const [order] = await s.orders('bob');
+    expect(order).toMatchObject({ amountMinor: 0, provider: 'coupon', status: 'paid' });
+    const m = (await deps.store.memberships.list({ accountId: (await s.account('bob')).id, groupId: group.id }))[0]!;
+    expect(m.status).toBe('awaiting_review');
+    const [app] = await listApplications(deps, admin, { status: 'pending' });
+    await approveApplication(deps, { actor: admin, applicationId: app!.id });
+    expect((await deps.store.memberships.get(m.id))!.status).toBe('active');
+    expect((await deps.store.periods.listForMembership(m.id)).map((p) => p.kind)).toEqual(['comp']);
+    expect((await computeStats(deps, admin)).revenue).toEqual([]);
   });
 
   it('bad codes, each refused in one line with nothing written: unknown, disabled, expired, not yet valid, used up, other plan, other currency, too large, malformed', async ({
