@@ -4,6 +4,7 @@
 // Only the window near each offset is read, so the cost follows the members about to expire.
 import type { AppDeps } from './deps.ts';
 import { remindJob } from './job-kinds.ts';
+import { RENEWAL_SETTLE_MS } from './subscriptions.ts';
 
 export async function sweepReminders(deps: AppDeps, batch = 1000): Promise<{ queued: number }> {
   const now = deps.clock.now();
@@ -19,7 +20,7 @@ export async function sweepReminders(deps: AppDeps, batch = 1000): Promise<{ que
           : { statuses: ['grace' as const], fromMs: 0, toMs: now };
       for (;;) {
         const n = await deps.store.transaction(async (tx) => {
-          const due = await tx.memberships.remindersDue({ groupId: group.id, ...window, offsetMs, limit: batch });
+          const due = await tx.memberships.remindersDue({ groupId: group.id, ...window, offsetMs, limit: batch, renewalSettleMs: RENEWAL_SETTLE_MS });
           await tx.jobs.enqueue(
             due.map((m) => remindJob({ membershipId: m.id, expiresAt: m.expiresAt, offsetMs })),
             now,

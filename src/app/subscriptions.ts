@@ -34,6 +34,16 @@ type PaidEvent = Extract<ProviderEvent, { type: 'paid' }>;
 /** How long before the charge an auto-renewing member is told it is coming. */
 export const RENEWAL_NOTICE_MS = 3 * DAY_MS;
 
+/**
+ * How late an auto-renewal may be before the member hears the usual "your membership has ended, renew now" at
+ * expiry. The rails charge at or a little after the period's end (Stripe finalizes the renewal invoice and
+ * attempts payment about an hour after the period ends — docs.stripe.com/billing/subscriptions/overview;
+ * Telegram charges Stars at subscription_expiration_date), and a "renew now" sent meanwhile invites a second,
+ * manual payment next to the one the rail is taking. A failed Stripe charge is told at once through
+ * invoice.payment_failed.
+ */
+export const RENEWAL_SETTLE_MS = 6 * 60 * 60_000;
+
 /** The first charge of a subscription (the payment granted already, in the same transaction): records it once. */
 export async function recordFirstCharge(tx: Repos, order: Order, provider: PaymentProvider, event: PaidEvent, now: number): Promise<void> {
   const sub = event.subscription;

@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Membership, MembershipPeriod, Platform } from '../app/model.ts';
 import type { MembershipView } from '../app/ports.ts';
 import type { MembershipStatus } from '../domain/membership.ts';
@@ -67,8 +67,17 @@ export async function updateMembership(
  */
 export async function remindersDue(
   db: Kysely<Database>,
-  q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number },
+  q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number; renewalSettleMs?: number },
 ): Promise<Membership[]> {
+  const renewedByActiveSubscription = ({ exists, selectFrom }: ExpressionBuilder<Database, 'memberships'>) =>
+    exists(
+      selectFrom('subscriptions as s')
+        .innerJoin('plan_groups as pg', 'pg.plan_id', 's.plan_id')
+        .select('s.id')
+        .whereRef('s.account_id', '=', 'memberships.account_id')
+        .whereRef('pg.group_id', '=', 'memberships.group_id')
+        .where('s.state', '=', 'active'),
+    );
   const rows = await db
     .selectFrom('memberships')
     .selectAll()
@@ -78,20 +87,12 @@ export async function remindersDue(
     .where('expires_at', '<=', q.toMs)
     .where((eb) => eb.or([eb('reminded_offset_ms', 'is', null), eb('reminded_offset_ms', '>', q.offsetMs)]))
     // Before expiry, a membership an active subscription renews gets the one "renews on …" notice instead
-    // (app/subscriptions.ts); at expiry (offset 0, in grace) the renewal did not come and the usual one goes.
-    .$if(q.offsetMs > 0, (qb) =>
-      qb.where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('subscriptions as s')
-              .innerJoin('plan_groups as pg', 'pg.plan_id', 's.plan_id')
-              .select('s.id')
-              .whereRef('s.account_id', '=', 'memberships.account_id')
-              .whereRef('pg.group_id', '=', 'memberships.group_id')
-              .where('s.state', '=', 'active'),
-          ),
-        ),
-      ),
+    // (app/subscriptions.ts). At expiry (offset 0, in grace) the rail charges a little after the period ends
+    // (Stripe about an hour later), so the usual "renew now" goes only once the renewal is `renewalSettleMs`
+    // late: sent earlier, it would invite a second, manual payment next to the one the rail is taking.
+    .$if(q.offsetMs > 0, (qb) => qb.where((eb) => eb.not(renewedByActiveSubscription(eb))))
+    .$if(q.offsetMs === 0 && (q.renewalSettleMs ?? 0) > 0, (qb) =>
+      qb.where((eb) => eb.or([eb.not(renewedByActiveSubscription(eb)), eb('expires_at', '<=', q.toMs - q.renewalSettleMs!)])),
     )
     .orderBy('expires_at')
     .limit(q.limit)

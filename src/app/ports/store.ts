@@ -454,7 +454,16 @@ export interface Repos {
     lapseDue(now: number, limit: number): Promise<Membership[]>;
     /** grace → expired for rows whose grace is over; returns the rows that moved. */
     expireDue(now: number, limit: number): Promise<Membership[]>;
-    remindersDue(q: { groupId: number; statuses: MembershipStatus[]; fromMs: number; toMs: number; offsetMs: number; limit: number }): Promise<Membership[]>;
+    /** `renewalSettleMs` (at expiry, offset 0): how late an active subscription's renewal may be before the usual reminder goes. */
+    remindersDue(q: {
+      groupId: number;
+      statuses: MembershipStatus[];
+      fromMs: number;
+      toMs: number;
+      offsetMs: number;
+      limit: number;
+      renewalSettleMs?: number;
+    }): Promise<Membership[]>;
     markReminded(ids: number[], offsetMs: number, now: number): Promise<void>;
     page(q: {
       groupId?: number;

@@ -6,6 +6,7 @@
 // nothing to cancel, a plan switch while subscribed, --recurring for a length no rail renews.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addPlan } from '../../../src/app/catalog-admin.ts';
+import { RENEWAL_SETTLE_MS } from '../../../src/app/subscriptions.ts';
 import { DAY_MS, HOUR_MS } from '../../../src/domain/time.ts';
 import type { User } from '../../fakes/telegram-emulator.ts';
 import { DIALECTS } from '../../helpers/db.ts';
@@ -136,7 +137,7 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
     expect(emu.violations).toEqual([]);
   });
 
-  it('a lost renewal (active, but no successful_payment and no subscription update by the expiry) leads to the normal grace, then removal', async () => {
+  it('a lost renewal (active, but no successful_payment and no subscription update by the expiry) leads to the normal grace (its reminder once the renewal is late), then removal', async () => {
     const { emu } = h;
     const store = h.t.service.deps.store;
     const { chatId, group } = await recurringGroup();
@@ -154,6 +155,14 @@ describe.each(DIALECTS)('recurring Telegram Stars (%s)', (dialect) => {
     await h.until(async () => (await membership()).status === 'grace', 'grace');
     expect((await store.subscriptions.listForAccount(account.id))[0]).toMatchObject({ state: 'active' });
     expect(emu.isMember(chatId, bob.id)).toBe(true);
+    // The rail may still be charging: no "renew now" (it would invite a second, manual payment) until the
+    // renewal is RENEWAL_SETTLE_MS late; then the usual reminder with the grace left.
+    const ended = () => h.texts(bob.id).filter((x) => x.includes('has ended'));
+    await h.run(60_000);
+    expect(ended()).toEqual([]);
+    h.clock.set(end + RENEWAL_SETTLE_MS + HOUR_MS);
+    await h.tick();
+    await h.until(() => ended().length === 1, 'the grace reminder once the renewal is late');
     h.clock.set(end + group.graceMs + 2 * HOUR_MS);
     await h.tick();
     await h.until(() => !emu.isMember(chatId, bob.id), 'bob removed after grace');
