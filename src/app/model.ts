@@ -1,4 +1,5 @@
 // The records use cases work with. Store adapters map their rows to these; nothing here knows SQL.
+import type { CouponTerms } from '../domain/coupon.ts';
 import type { MembershipStatus } from '../domain/membership.ts';
 import type { OrderStatus } from '../domain/order.ts';
 
@@ -278,26 +279,10 @@ export type CouponSource = 'owner' | 'batch' | 'winback';
  * A coupon (issue 16 part 2): a percent off, or a fixed amount off in one currency. A 100 % coupon (or an amount
  * equal to the price) is an access code: the order costs nothing and is confirmed at once.
  */
-export interface Coupon {
+export interface Coupon extends CouponTerms {
   id: number;
-  /** Upper-case, [A-Z0-9_-], 3–32 characters (it travels in a Telegram deep link as `c-CODE`). */
-  code: string;
-  percent: number | null;
-  amountMinor: number | null;
-  currency: string | null;
-  /** The plans it is for; null: any plan. */
-  planIds: number[] | null;
-  maxUses: number | null;
-  perPerson: number | null;
-  validFrom: number | null;
-  validUntil: number | null;
-  /** A personal coupon: only this account may use it. */
-  accountId: number | null;
-  /** Redemptions booked (only when an order is paid). */
-  uses: number;
   /** Payments honoured after the last use was taken (the money was already taken). */
   overshoot: number;
-  active: boolean;
   source: CouponSource;
   createdBy: string;
   createdAt: number;

@@ -42,17 +42,22 @@ export class CouponRefusal extends DomainError {
   }
 }
 
+/** What decides whether a coupon applies and how much it takes off (app/model.ts's Coupon adds its bookkeeping). */
 export interface CouponTerms {
+  /** Upper-case, [A-Z0-9_-], 3–32 characters (it travels in a Telegram deep link as `c-CODE`). */
   code: string;
   percent: number | null;
   amountMinor: number | null;
   currency: string | null;
+  /** The plans it is for; null: any plan. */
   planIds: number[] | null;
   maxUses: number | null;
   perPerson: number | null;
   validFrom: number | null;
   validUntil: number | null;
+  /** A personal coupon: only this account may use it. */
   accountId: number | null;
+  /** Redemptions booked (only when an order is paid). */
   uses: number;
   active: boolean;
 }

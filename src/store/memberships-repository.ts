@@ -234,37 +234,26 @@ export async function expireDueMemberships(db: Kysely<Database>, dialect: Dialec
   return r.rows.map((row) => toMembership(row as never));
 }
 
+const periodRow = (p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number) => ({
+  membership_id: p.membershipId,
+  group_id: p.groupId,
+  order_id: p.orderId,
+  kind: p.kind,
+  starts_at: p.startsAt,
+  ends_at: p.endsAt,
+  days: p.days,
+  created_at: now,
+});
+
 export async function insertPeriod(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<number> {
-  const r = await db
-    .insertInto('membership_periods')
-    .values({
-      membership_id: p.membershipId,
-      group_id: p.groupId,
-      order_id: p.orderId,
-      kind: p.kind,
-      starts_at: p.startsAt,
-      ends_at: p.endsAt,
-      days: p.days,
-      created_at: now,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const r = await db.insertInto('membership_periods').values(periodRow(p, now)).returning('id').executeTakeFirstOrThrow();
   return r.id;
 }
 
 export async function insertPeriodIfAbsent(db: Kysely<Database>, p: Omit<MembershipPeriod, 'id' | 'revokedAt'>, now: number): Promise<boolean> {
   const r = await db
     .insertInto('membership_periods')
-    .values({
-      membership_id: p.membershipId,
-      group_id: p.groupId,
-      order_id: p.orderId,
-      kind: p.kind,
-      starts_at: p.startsAt,
-      ends_at: p.endsAt,
-      days: p.days,
-      created_at: now,
-    })
+    .values(periodRow(p, now))
     .onConflict((oc) => oc.columns(['order_id', 'group_id']).doNothing())
     .executeTakeFirst();
   return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
