@@ -6,6 +6,7 @@ import type { AppDeps } from './deps.ts';
 import type { Membership } from './model.ts';
 import type { Repos } from './ports.ts';
 import { removeJob } from './job-kinds.ts';
+import { RENEWAL_SETTLE_MS } from './subscriptions.ts';
 
 export const SWEEP_BATCH = 1000;
 
@@ -19,10 +20,11 @@ export async function sweepExpiry(deps: AppDeps, batch = SWEEP_BATCH): Promise<E
   let lapsed = 0;
   let expired = 0;
   // active → grace; a member whose grace is over as well (a group without grace, a late sweep) goes
-  // straight to expired in the same write and gets its removal here.
+  // straight to expired in the same write and gets its removal here. A member an active subscription renews
+  // keeps at least RENEWAL_SETTLE_MS of grace: the rail charges at or a little after the period's end.
   for (;;) {
     const moved = await deps.store.transaction(async (tx) => {
-      const rows = await tx.memberships.lapseDue(now, batch);
+      const rows = await tx.memberships.lapseDue(now, batch, RENEWAL_SETTLE_MS);
       expired += await queueRemovals(
         tx,
         rows.filter((m) => m.status === 'expired'),

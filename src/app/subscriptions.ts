@@ -40,7 +40,8 @@ export const RENEWAL_NOTICE_MS = 3 * DAY_MS;
  * attempts payment about an hour after the period ends — docs.stripe.com/billing/subscriptions/overview;
  * Telegram charges Stars at subscription_expiration_date), and a "renew now" sent meanwhile invites a second,
  * manual payment next to the one the rail is taking. A failed Stripe charge is told at once through
- * invoice.payment_failed.
+ * invoice.payment_failed. It is also the least grace such a member gets (expire.ts), so a group without grace
+ * does not remove a subscriber an hour before the renewal lands.
  */
 export const RENEWAL_SETTLE_MS = 6 * 60 * 60_000;
 

@@ -187,7 +187,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insertIfAbsent: (m, now) => insertMembershipIfAbsent(db, m, now),
       update: (id, p, now) => updateMembership(db, id, p, now),
       list: (f) => listMemberships(db, f),
-      lapseDue: (now, limit) => lapseDueMemberships(db, dialect, now, limit),
+      lapseDue: (now, limit, min) => lapseDueMemberships(db, dialect, now, limit, min),
       expireDue: (now, limit) => expireDueMemberships(db, dialect, now, limit),
       remindersDue: (q) => remindersDue(db, q),
       markReminded: (ids, o, now) => markReminded(db, ids, o, now),

@@ -194,13 +194,31 @@ export async function listMemberships(
  * skips rows another instance is sweeping, and the outer `status = 'active'` re-check makes a row that
  * changed meanwhile fall out (see due-rows.ts). Exported so the store test can check its query plan.
  */
-export function lapseDueStatement(dialect: Dialect, now: number, limit: number): RawBuilder<Database['memberships'] & { id: number }> {
+/**
+ * active → grace (or straight to expired when the group has no grace left) for up to `limit` due rows.
+ * `subscriberMinGraceMs`: a membership an active subscription renews keeps at least this much grace, whatever the
+ * group's, because the rail charges at or a little after the period's end: without it a group with no grace
+ * would remove a subscriber an hour before their renewal lands.
+ */
+export function lapseDueStatement(
+  dialect: Dialect,
+  now: number,
+  limit: number,
+  subscriberMinGraceMs = 0,
+): RawBuilder<Database['memberships'] & { id: number }> {
   const pick = pickDue(
     dialect,
     sql`status = 'active'`,
     sql`SELECT id FROM ${fromIndexed(dialect, 'memberships', 'memberships_active_expires_idx')} WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`,
   );
-  const graceUntil = sql`expires_at + (SELECT g.grace_ms FROM groups g WHERE g.id = memberships.group_id)`;
+  const grace =
+    subscriberMinGraceMs > 0
+      ? sql`CASE WHEN g.grace_ms < ${subscriberMinGraceMs} AND EXISTS (
+               SELECT 1 FROM subscriptions s JOIN plan_groups pg ON pg.plan_id = s.plan_id
+                WHERE s.account_id = memberships.account_id AND pg.group_id = memberships.group_id AND s.state = 'active')
+             THEN ${subscriberMinGraceMs} ELSE g.grace_ms END`
+      : sql`g.grace_ms`;
+  const graceUntil = sql`expires_at + (SELECT ${grace} FROM groups g WHERE g.id = memberships.group_id)`;
   return sql<Database['memberships'] & { id: number }>`
     UPDATE memberships
        SET status = CASE WHEN ${graceUntil} <= ${now} THEN 'expired' ELSE 'grace' END,
@@ -210,8 +228,14 @@ export function lapseDueStatement(dialect: Dialect, now: number, limit: number):
     RETURNING *`;
 }
 
-export async function lapseDueMemberships(db: Kysely<Database>, dialect: Dialect, now: number, limit: number): Promise<Membership[]> {
-  const r = await lapseDueStatement(dialect, now, limit).execute(db);
+export async function lapseDueMemberships(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  now: number,
+  limit: number,
+  subscriberMinGraceMs?: number,
+): Promise<Membership[]> {
+  const r = await lapseDueStatement(dialect, now, limit, subscriberMinGraceMs).execute(db);
   return r.rows.map((row) => toMembership(row as never));
 }
 

@@ -1,10 +1,13 @@
 import { describe, expect } from 'vitest';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { addPlan } from '../../src/app/catalog-admin.ts';
 import { sweepExpiry } from '../../src/app/expire.ts';
+import { RENEWAL_SETTLE_MS } from '../../src/app/subscriptions.ts';
 import type { Membership } from '../../src/app/model.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
+import { auth } from '../helpers/service.ts';
 
 describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
   // Each test gets its own service with one group of 24 hours' grace.
@@ -40,6 +43,52 @@ describe.each(DIALECTS)('expiry sweep (%s)', (dialect) => {
     expect(await deps.store.jobs.list({ kind: 'remove' })).toHaveLength(25);
     const audit = await deps.store.audit.list({ subjectType: 'membership' });
     expect(audit.filter((a) => a.action === 'membership.expire')).toHaveLength(25);
+  });
+
+  it('in a group without grace, a member an active subscription renews keeps RENEWAL_SETTLE_MS of grace (the rail charges a little after the end); others go at once', async ({
+    t,
+    deps,
+    groupId,
+  }) => {
+    const { store } = deps;
+    await store.groups.updateSettings(groupId, { graceMs: 0 });
+    const plan = await addPlan(deps, { groupIds: [groupId], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30, actor: { kind: 'admin', via: 'api' } });
+    const pay = async (userId: string) => {
+      const c = await t.service.app.inject({
+        method: 'POST',
+        url: '/api/checkouts',
+        headers: auth,
+        payload: { platform: 'playground', userId, planId: plan.id },
+      });
+      const orderId = c.json().orderId as string;
+      await t.service.app.inject({ method: 'POST', url: `/pay/${orderId}/dev-pay`, headers: { accept: 'application/json' } });
+      const account = (await store.accounts.find('playground', userId))!;
+      return { orderId, account, membership: (await store.memberships.list({ accountId: account.id, groupId }))[0]! };
+    };
+    const sub = await pay('subscriber');
+    const plain = await pay('one-off');
+    await store.subscriptions.insertIfAbsent(
+      {
+        provider: 'stars',
+        subscriptionId: 'charge-1',
+        accountId: sub.account.id,
+        planId: plan.id,
+        firstOrderId: sub.orderId,
+        amountMinor: 990,
+        currency: 'CNY',
+        nextChargeAt: sub.membership.expiresAt,
+      },
+      t.clock.now(),
+    );
+    const status = async (m: Membership) => (await store.memberships.get(m.id))!.status;
+    t.clock.set(sub.membership.expiresAt + 60_000);
+    await sweepExpiry(deps);
+    expect(await status(plain.membership)).toBe('expired');
+    expect(await status(sub.membership)).toBe('grace');
+    // No renewal by RENEWAL_SETTLE_MS after the end: the normal removal.
+    t.clock.set(sub.membership.expiresAt + RENEWAL_SETTLE_MS + 60_000);
+    await sweepExpiry(deps);
+    expect(await status(sub.membership)).toBe('expired');
   });
 
   it('a removal job for someone who renewed meanwhile does nothing', async ({ t, deps, addMember }) => {

@@ -451,7 +451,8 @@ export interface Repos {
      * active → grace for rows whose paid time is over; sets grace_until from the group's grace, and a row
      * whose grace is over too goes straight to expired (one write). Returns the rows that moved, as they are now.
      */
-    lapseDue(now: number, limit: number): Promise<Membership[]>;
+    /** `subscriberMinGraceMs`: the least grace a membership an active subscription renews gets (see RENEWAL_SETTLE_MS). */
+    lapseDue(now: number, limit: number, subscriberMinGraceMs?: number): Promise<Membership[]>;
     /** grace → expired for rows whose grace is over; returns the rows that moved. */
     expireDue(now: number, limit: number): Promise<Membership[]>;
     /** `renewalSettleMs` (at expiry, offset 0): how late an active subscription's renewal may be before the usual reminder goes. */
