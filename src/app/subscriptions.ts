@@ -498,7 +498,7 @@ export const stillCharging = (s: Subscription, now: number): boolean =>
 /** A renewal that is due or failed: the rail is taking (or retrying) the charge right now. */
 export const chargingNow = (s: Subscription, now: number): boolean => s.state === 'failed' || s.nextChargeAt <= now;
 
-/** What a renewing subscription in a group of the plan says about buying it: null when nothing blocks the purchase. */
+/** A subscription the rail may still charge, and the plan it renews (opening a group of the plan being bought). */
 export interface RenewingIn {
   plan: Plan;
   sub: Subscription;
