@@ -84,7 +84,7 @@ export async function createCheckout(deps: AppDeps, input: CheckoutInput): Promi
       const m = await tx.memberships.getForUpdate(account.id, groupId);
       if (m?.status === 'banned') throw forbidden('you cannot buy this plan');
     }
-    await assertNotSubscribedElsewhere(tx, account.id, plan, now);
+    await assertNotSubscribedElsewhere(tx, account.id, plan, now, (name) => deps.providers.get(name)?.billingPortalUrl !== undefined);
     const quote = coupon
       ? await quoteCoupon(tx, { code: coupon, plan, accountId: account.id, amountMinor: offer.amountMinor, currency: offer.currency, now })
       : null;

@@ -1,6 +1,7 @@
 // Owners and their actions. `gatekeeper owner claim` prints a one-time code (128 random bits, 24 h);
 // the account that sends it to a bot becomes an owner. Every owner action checks the owner again and
 // is written to audit_log with who, what and why.
+import { stopRenewalsIn } from './subscriptions.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
@@ -194,6 +195,8 @@ export async function removeMember(deps: AppDeps, input: MemberTarget & { actor:
     if (m.status !== 'active' && m.status !== 'grace') throw conflict(`this membership is ${m.status}, not in the group`);
     const next = applyMembershipEvent(m, { type: 'revoke' });
     await moveMember(tx, now, input, m, next.status, 'membership.remove', 'removed by owner', null);
+    // Renewal would pay for (and re-grant) the access just taken away: stopped here and at the rail.
+    await stopRenewalsIn(tx, m.accountId, group.id, actorLabel(input.actor), 'member removed by owner', `remove:${now}`, now);
     return { membership: { ...m, status: next.status }, jobs: [removeJob({ membershipId: m.id, reason: 'revoked', expectStatus: 'revoked' }, now)] };
   });
 }
@@ -205,6 +208,7 @@ export async function banMember(deps: AppDeps, input: MemberTarget & { actor: Ac
     if (m.status === 'banned') throw conflict('this member is already banned');
     const next = applyMembershipEvent(m, { type: 'ban' });
     await moveMember(tx, now, input, m, 'banned', 'membership.ban', 'banned by owner', { from: m.status });
+    await stopRenewalsIn(tx, m.accountId, group.id, actorLabel(input.actor), 'member banned by owner', `ban:${now}`, now);
     return {
       membership: { ...m, status: 'banned' },
       jobs:

@@ -13,6 +13,7 @@
 //   - Our own refund (`order refund`, the admin API, the owner's /refund) always returns the full remaining
 //     charge. Its number is stored (order → refund_pending) before the provider is asked, and the provider
 //     call runs in a job outside any transaction, retried with the same number until the provider answers.
+import { stopRenewal, stopRenewalsIn } from './subscriptions.ts';
 import { ACCESS_CODE_PROVIDER } from '../domain/coupon.ts';
 import { conflict, notFound } from '../domain/errors.ts';
 import { newOutTradeNo } from '../domain/ids.ts';
@@ -266,11 +267,13 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
   // arrives without a request from us.
   if (!(await tx.orders.transition(order.id, ['refund_pending', 'paid', 'review'], 'refunded', { refundedAt: r.refundedAt }, now))) return 'already_refunded';
   const jobs = [];
+  const revokedIn: number[] = [];
   for (const period of await tx.periods.listForOrder(order.id)) {
     const w = await withdrawPeriod(tx, period, now, `refund:${order.id}`);
     if (!w) continue;
     const { locked, unused, inGroup, expiresAt, nothingLeft } = w;
     if (w.job) jobs.push(w.job);
+    if (nothingLeft) revokedIn.push(locked.groupId);
     const usedUp = unused === 0 ? ': already used, nothing to take back' : '';
     await tx.audit.insert({
       at: now,
@@ -282,6 +285,12 @@ export async function confirmRefund(tx: Repos, order: Order, r: ConfirmedRefund,
       detail: { orderId: order.id, periodId: period.id, removedMs: unused },
     });
   }
+  // A refunded subscription order, or a refund that leaves nothing paid in a group a subscription renews: renewal
+  // stops here and at the rail, or next month's charge would re-grant (and re-invite) what was just taken back.
+  const first = await tx.subscriptions.findByFirstOrder(order.id);
+  if (first) await stopRenewal(tx, first, actor, `its first order ${order.id} was refunded in full`, `refund:${order.id}`, now);
+  for (const groupId of revokedIn)
+    await stopRenewalsIn(tx, order.accountId, groupId, actor, `order ${order.id} was refunded in full`, `refund:${order.id}`, now);
   jobs.push(notifyJob({ accountId: order.accountId, message: { key: 'refund.done', params: { amount: money(refundedMinor) } } }, `refunded:${order.id}`));
   // A referral reward booked for this order (its buyer was referred) is clawed back, as far as still unused.
   jobs.push(...(await clawBackReferralRewards(tx, order.id, actor, now)));

@@ -23,7 +23,7 @@ import { formatMoney } from '../domain/money.ts';
 import { orderSourceStatuses } from '../domain/order.ts';
 import { DAY_MS, toIso } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
-import { gatewayConfirmsWithInvite, grantOrder } from './grant.ts';
+import { gatewayConfirmsWithInvite, grantOrder, isBannedFromPlan } from './grant.ts';
 import { notifyJob, subscriptionEditJob } from './job-kinds.ts';
 import type { Account, Order, Plan, Subscription, SubscriptionState } from './model.ts';
 import { newOrder, recordHeldForReview } from './order-records.ts';
@@ -188,13 +188,20 @@ export async function confirmRenewal(
       ? `renewal charged ${formatMoney(event.amountMinor, event.currency)}, the subscription is ${formatMoney(sub.amountMinor, sub.currency)}`
       : null) ??
     (await payerMismatch(tx, sub.accountId, event));
-  if (holdReason) {
-    await tx.orders.transition(order.id, ['pending'], 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: holdReason }, now);
+  // A banned member's renewal is money taken from someone who may not be let in: held for review like any payment
+  // by a banned member (confirm-payment.ts), never granted (a period on a banned membership is a conflict), and the
+  // renewal is stopped at the rail so it is the last charge.
+  const banned = !holdReason && (await isBannedFromPlan(tx, sub.accountId, plan));
+  if (banned && !(await stopRenewal(tx, sub, `provider:${provider.name}`, 'renewal charged to a banned member', `banned:${order.id}`, now)))
+    await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, `banned:${order.id}`)], now);
+  if (holdReason || banned) {
+    const reason = holdReason ?? 'renewal paid by a banned member';
+    await tx.orders.transition(order.id, ['pending'], 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: reason }, now);
     await recordHeldForReview(tx, {
       order,
       plan,
       provider: provider.name,
-      reason: holdReason,
+      reason,
       detail: { amountMinor: event.amountMinor, currency: event.currency },
       now,
     });
@@ -222,10 +229,55 @@ export async function confirmRenewal(
   return 'granted';
 }
 
-/** The member's subscriptions that renew now (active), or that can be turned back on (canceled here, not yet over). */
-async function mine(deps: AppDeps, account: Account, states: SubscriptionState[]): Promise<Subscription[]> {
+/**
+ * Ends renewal of one subscription here and at the rail (a job, sent after the commit), inside the caller's
+ * transaction: a ban, an owner's removal or a full refund took the access it renews away. Canceled by the `owner`
+ * side (/resume turns back on only what the member canceled); a renewal charged anyway is honoured and the
+ * cancellation sent again (confirmRenewal). False when it is canceled already.
+ */
+export async function stopRenewal(tx: Repos, sub: Subscription, actor: string, why: string, occasion: string, now: number): Promise<boolean> {
+  if (sub.state === 'canceled') return false;
+  await tx.subscriptions.update(sub.id, { state: 'canceled', canceledBy: 'owner' }, now);
+  await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, occasion)], now);
+  await tx.audit.insert({
+    at: now,
+    actor,
+    action: 'subscription.cancel',
+    subjectType: 'subscription',
+    subjectId: String(sub.id),
+    reason: `renewal stopped: ${why}`,
+    detail: null,
+  });
+  return true;
+}
+
+/** stopRenewal for every subscription of the account whose plan opens the group (see there). Returns how many stopped. */
+export async function stopRenewalsIn(
+  tx: Repos,
+  accountId: number,
+  groupId: number,
+  actor: string,
+  why: string,
+  occasion: string,
+  now: number,
+): Promise<number> {
+  let stopped = 0;
+  for (const s of await tx.subscriptions.listForAccount(accountId)) {
+    const plan = await tx.plans.get(s.planId);
+    if (plan?.groupIds.includes(groupId) && (await stopRenewal(tx, s, actor, why, occasion, now))) stopped++;
+  }
+  return stopped;
+}
+
+/**
+ * The member's subscriptions to cancel: every one the rail may still charge (stillCharging: a due or failed renewal
+ * too, so a member told "the renewal is being charged" can stop it); or to turn back on: canceled here, not yet over.
+ */
+async function mine(deps: AppDeps, account: Account, cancel: boolean): Promise<Subscription[]> {
   const now = deps.clock.now();
-  return (await deps.store.subscriptions.listForAccount(account.id)).filter((s) => states.includes(s.state) && s.nextChargeAt > now);
+  return (await deps.store.subscriptions.listForAccount(account.id)).filter((s) =>
+    cancel ? stillCharging(s, now) : s.state === 'canceled' && s.nextChargeAt > now,
+  );
 }
 
 /** `/cancel`: renewal ends at the rail; access runs to the end of the paid period. Returns the plans and the end. */
@@ -239,7 +291,7 @@ export async function resumeRenewal(deps: AppDeps, account: Account): Promise<Ar
 }
 
 async function setRenewal(deps: AppDeps, account: Account, cancel: boolean): Promise<Array<{ plan: string; until: number }>> {
-  const candidates = await mine(deps, account, cancel ? ['active'] : ['canceled']);
+  const candidates = await mine(deps, account, cancel);
   if (candidates.length === 0)
     throw conflict(cancel ? 'you have no auto-renewing membership to cancel' : 'you have no canceled auto-renewal to turn back on before it ends');
   const now = deps.clock.now();
@@ -351,7 +403,8 @@ async function applyReport(
   const newlyFailed = state === 'failed' && sub.state !== 'failed';
   const canceledBy = state === 'canceled' ? (report.canceledBy ?? 'member') : state === 'failed' ? 'provider' : null;
   // A subscription that ended (the rail canceled it) stays ended whatever a late report says.
-  if (sub.state === 'canceled' && sub.canceledBy === 'provider' && state !== 'canceled') return;
+  // So does one stopped here for a ban, a removal or a refund (stopRenewal): a late report must not turn it back on.
+  if (sub.state === 'canceled' && (sub.canceledBy === 'provider' || sub.canceledBy === 'owner') && state !== 'canceled') return;
   if (sub.state === state && sub.canceledBy === canceledBy) return;
   await tx.subscriptions.update(sub.id, { state, canceledBy, failedRenewals: newlyFailed ? sub.failedRenewals + 1 : sub.failedRenewals }, now);
   await tx.audit.insert({
@@ -387,7 +440,7 @@ async function applyReport(
 export async function billingPortalLink(deps: AppDeps, account: Account): Promise<string | null> {
   const now = deps.clock.now();
   const subs = (await deps.store.subscriptions.listForAccount(account.id)).filter(
-    (s) => s.nextChargeAt > now && deps.providers.get(s.provider)?.billingPortalUrl !== undefined,
+    (s) => (s.nextChargeAt > now || stillCharging(s, now)) && deps.providers.get(s.provider)?.billingPortalUrl !== undefined,
   );
   const sub = subs[subs.length - 1];
   if (!sub) return null;
@@ -429,23 +482,63 @@ export async function sweepRenewalNotices(deps: AppDeps, batch = 500): Promise<{
   return { queued };
 }
 
-/** Switching plan while subscribed is refused (cancel first); so is buying the subscribed plan again. */
-export async function assertNotSubscribedElsewhere(tx: Repos, accountId: number, plan: Plan, now: number): Promise<void> {
-  const renewing = await renewingPlanIn(tx, accountId, plan, now);
-  if (renewing)
-    throw invalid(
-      renewing.id === plan.id
-        ? `your "${plan.name}" membership already renews itself; nothing to buy`
-        : `your "${renewing.name}" membership renews itself: send /cancel first to switch plan`,
-    );
+/**
+ * How long after its due charge a subscription that has not ended may still be charged by its rail: Stripe retries a
+ * failed renewal on its own for up to 2 months (Smart Retries: "1 week, 2 weeks, 3 weeks, 1 month, or 2 months",
+ * docs.stripe.com/payments/off-session-payments/smart-retries) before it reports the subscription ended.
+ */
+export const RENEWAL_RETRY_MS = 61 * DAY_MS;
+
+/**
+ * A subscription the rail may still charge: active (its charge coming, or due and being taken), or failed (the rail
+ * retrying), and not longer overdue than RENEWAL_RETRY_MS. A canceled one is charged no more.
+ */
+export const stillCharging = (s: Subscription, now: number): boolean =>
+  (s.state === 'active' || s.state === 'failed') && s.nextChargeAt > now - RENEWAL_RETRY_MS;
+
+/** A renewal that is due or failed: the rail is taking (or retrying) the charge right now. */
+export const chargingNow = (s: Subscription, now: number): boolean => s.state === 'failed' || s.nextChargeAt <= now;
+
+/** A subscription the rail may still charge, and the plan it renews (opening a group of the plan being bought). */
+export interface RenewingIn {
+  plan: Plan;
+  sub: Subscription;
 }
 
-/** The plan an active subscription of this person renews in a group `plan` opens, or null. */
-export async function renewingPlanIn(tx: Pick<Repos, 'subscriptions' | 'plans'>, accountId: number, plan: Plan, now: number): Promise<Plan | null> {
+/**
+ * Buying while a subscription the rail may still charge opens a group of the plan is refused, or the member would be
+ * charged twice for one membership: switching plan (cancel first), buying the subscribed plan again, and buying while
+ * a renewal is due or failed (the rail is charging or retrying it: fix the card with /billing, or /cancel first).
+ */
+export async function assertNotSubscribedElsewhere(
+  tx: Repos,
+  accountId: number,
+  plan: Plan,
+  now: number,
+  billing: (provider: string) => boolean,
+): Promise<void> {
+  const renewing = await renewingPlanIn(tx, accountId, plan, now);
+  if (!renewing) return;
+  const name = renewing.plan.name;
+  if (chargingNow(renewing.sub, now))
+    throw invalid(
+      billing(renewing.sub.provider)
+        ? `the renewal of your "${name}" membership is being charged: fix your card with /billing instead of buying again`
+        : `the renewal of your "${name}" membership is being charged: wait for it, or send /cancel first to buy again`,
+    );
+  throw invalid(
+    renewing.plan.id === plan.id
+      ? `your "${name}" membership already renews itself; nothing to buy`
+      : `your "${name}" membership renews itself: send /cancel first to switch plan`,
+  );
+}
+
+/** The subscription the rail may still charge (stillCharging) for a plan opening a group `plan` opens, or null. */
+export async function renewingPlanIn(tx: Pick<Repos, 'subscriptions' | 'plans'>, accountId: number, plan: Plan, now: number): Promise<RenewingIn | null> {
   for (const s of await tx.subscriptions.listForAccount(accountId)) {
-    if (s.state !== 'active' || s.nextChargeAt <= now) continue;
+    if (!stillCharging(s, now)) continue;
     const other = s.planId === plan.id ? plan : await tx.plans.get(s.planId);
-    if (other && other.groupIds.some((g) => plan.groupIds.includes(g))) return other;
+    if (other && other.groupIds.some((g) => plan.groupIds.includes(g))) return { plan: other, sub: s };
   }
   return null;
 }

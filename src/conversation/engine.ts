@@ -1,7 +1,7 @@
 // The platform-neutral dialogue: inbound text or button → intent → use case → neutral replies.
 // Free of framework imports; every user-facing string comes from the catalogues. Owner intents are
 // checked against the store on every message, and a non-owner gets exactly the unknown-command reply.
-import { billingPortalLink, cancelRenewal, renewingPlanIn, resumeRenewal } from '../app/subscriptions.ts';
+import { billingPortalLink, cancelRenewal, chargingNow, renewingPlanIn, resumeRenewal } from '../app/subscriptions.ts';
 import QRCode from 'qrcode';
 import { type Actor, assertOwnerOf, ownedGroup, visibleGroups } from '../app/actors.ts';
 import { broadcast } from '../app/broadcast.ts';
@@ -320,7 +320,17 @@ class Turn {
     }
     // Switching plan while an auto-renewing membership runs is refused: cancel first (upgrades come later).
     const renewing = await renewingPlanIn(store, this.account.id, plan, clock.now());
-    if (renewing) return this.text(renewing.id === plan.id ? 'renewal.already' : 'renewal.switch_refused', { plan: renewing.name });
+    if (renewing)
+      return this.text(
+        chargingNow(renewing.sub, clock.now())
+          ? this.deps.providers.get(renewing.sub.provider)?.billingPortalUrl !== undefined
+            ? 'renewal.charging_billing'
+            : 'renewal.charging'
+          : renewing.plan.id === plan.id
+            ? 'renewal.already'
+            : 'renewal.switch_refused',
+        { plan: renewing.plan.name },
+      );
     // Choosing the same plan again while its order is still open shows that order instead of a second one.
     // A coupon waiting to be used makes a new order (one coupon per order: an order that has one refuses another).
     const coupon = this.state.coupon;

@@ -83,6 +83,9 @@ export const en = {
   'renewal.no_billing': 'You have no card subscription to manage; /billing is for members whose card renews their membership.',
   'renewal.billing_unavailable': 'The billing page cannot be opened right now. Please try again in a few minutes.',
   'renewal.switch_refused': 'Your "{plan}" membership renews itself. Send /cancel first to switch plan.',
+  'renewal.charging': 'The renewal of your "{plan}" membership is being charged right now; buying again would pay twice. Wait for it, or send /cancel first.',
+  'renewal.charging_billing':
+    'The renewal of your "{plan}" membership is being charged (its payment has not gone through yet). Fix your card with /billing instead of buying again, or send /cancel first.',
   'renewal.already': 'Your "{plan}" membership already renews itself; there is nothing to buy. Send /cancel to stop it.',
   'pay.no_provider': 'This plan cannot be paid for right now. Please ask the group owner.',
   'pay.qr_caption': '{plan}: {amount}. Scan this code to pay; the order is open until {expiresAt}.',

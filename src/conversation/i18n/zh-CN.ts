@@ -76,6 +76,8 @@ export const zhCN: Record<MessageKey, string> = {
   'renewal.no_billing': '您没有可管理的银行卡订阅；/billing（账单）仅适用于用银行卡自动续费的会员。',
   'renewal.billing_unavailable': '账单页面暂时无法打开，请几分钟后再试。',
   'renewal.switch_refused': '您的「{plan}」会员正在自动续费。请先发送 /cancel 再更换套餐。',
+  'renewal.charging': '您的「{plan}」会员正在续费扣款中，再次购买会重复付费。请等待扣款完成，或先发送 /cancel。',
+  'renewal.charging_billing': '您的「{plan}」会员正在续费扣款中（付款尚未成功）。请发送 /billing 更新银行卡，不要再次购买；或先发送 /cancel。',
   'renewal.already': '您的「{plan}」会员已在自动续费，无需再次购买。发送 /cancel 可取消。',
   'pay.no_provider': '该套餐暂时无法支付，请联系群主。',
   'pay.qr_caption': '{plan}：{amount}。请扫码支付，订单有效期至 {expiresAt}。',
