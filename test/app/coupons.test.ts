@@ -12,12 +12,12 @@ import { createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.
 import type { AppDeps } from '../../src/app/deps.ts';
 import { updateGroupSettings } from '../../src/app/group-settings.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
-import { approveApplication, listApplications } from '../../src/app/review.ts';
+import { approveApplication, listApplications, rejectApplication } from '../../src/app/review.ts';
 import { computeStats } from '../../src/app/stats.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { CouponRefusal } from '../../src/domain/coupon.ts';
-import { DAY_MS } from '../../src/domain/time.ts';
+import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
@@ -125,6 +125,43 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect((await deps.store.memberships.get(m.id))!.status).toBe('active');
     expect((await deps.store.periods.listForMembership(m.id)).map((p) => p.kind)).toEqual(['comp']);
     expect((await computeStats(deps, admin)).revenue).toEqual([]);
+  });
+
+  it('an access code in a review group can be rejected: by the owner, and by the timeout that says refund; no refund is attempted, the membership is revoked, the member told', async ({
+    t,
+    deps,
+  }) => {
+    const s = scene(t, deps);
+    const { plan, group } = await shop(deps);
+    await updateGroupSettings(deps, { actor: admin, groupId: group.id, changes: { joinMode: 'review' } });
+    await createCoupon(deps, { code: 'VIP-FREE', percent: 100, planIds: [plan.id], actor: admin });
+    const memberOf = async (userId: string) => (await deps.store.memberships.list({ accountId: (await s.account(userId)).id, groupId: group.id }))[0]!;
+    await s.say('bob', '/start c-vip-free');
+    const [bobApp] = await listApplications(deps, admin, { status: 'pending' });
+    const rejected = await rejectApplication(deps, { actor: admin, applicationId: bobApp!.id, reason: 'not a club member' });
+    expect(rejected.status).toBe('rejected');
+    const [bobOrder] = await s.orders('bob');
+    // Nothing was paid: the order stays an honoured zero-amount order, with no refund asked for and no ledger row.
+    expect(bobOrder).toMatchObject({ status: 'paid', amountMinor: 0, outRefundNo: null });
+    expect(await deps.store.payments.listForOrder(bobOrder!.id)).toEqual([]);
+    expect((await memberOf('bob')).status).toBe('revoked');
+    await t.service.worker.drain();
+    expect(t.gateway.of('text').some((c) => c.userId === 'bob' && c.text.includes('nothing to refund'))).toBe(true);
+    expect(t.gateway.roster('club').has('bob')).toBe(false);
+
+    // The timeout (the default action is refund) closes it the same way instead of failing on every sweep.
+    expect(await s.say('olga', (await createClaimCode(deps, admin, [group.id])).code)).toMatch(/You are now an owner/);
+    await s.say('carol', '/start c-vip-free');
+    const [carolApp] = await listApplications(deps, admin, { status: 'pending' });
+    await t.clock.advance(73 * HOUR_MS);
+    await t.service.scheduler.tick();
+    expect((await deps.store.review.getApplication(carolApp!.id))!.status).toBe('timed_out');
+    expect((await memberOf('carol')).status).toBe('revoked');
+    expect((await s.orders('carol'))[0]).toMatchObject({ status: 'paid', outRefundNo: null });
+    await t.service.worker.drain();
+    const olga = t.gateway.calls.filter((c) => c.userId === 'olga' && 'text' in c).map((c) => String(c.text));
+    expect(olga.some((x) => x.includes('nothing to refund'))).toBe(true);
+    expect(olga.some((x) => x.includes('it was refunded'))).toBe(false);
   });
 
   it('bad codes, each refused in one line with nothing written: unknown, disabled, expired, not yet valid, used up, other plan, other currency, too large, malformed', async ({

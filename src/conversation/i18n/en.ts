@@ -26,6 +26,7 @@ export const en = {
   'review.missing': 'Your application {id} is missing answers. Please reply with /answer <n> <text> to:\n{questions}',
   'review.username_needed': "This group asks members to have a Telegram username. Please set one in Telegram's settings, then send /answer to check again.",
   'review.rejected': 'Your application to {groups} was not accepted ({reason}); your payment will be refunded in full.',
+  'review.rejected_access_code': 'Your application to {groups} was not accepted ({reason}). Your access code took no payment, so there is nothing to refund.',
   'review.button_approve': 'Approve',
   'review.button_reject': 'Reject',
   'review.appeal_sent': 'Your appeal was sent to the owner. You can send one appeal per application.',
@@ -40,6 +41,8 @@ export const en = {
     "Reminder: application {id} from {who} ({groups}) has waited {hours, plural, one {# hour} other {# hours}}. Decide by {deadlineAt}, or the group's timeout action applies: 通过 {id} / 拒绝 {id} <reason>.",
   'owner.review_timed_out_approve': "Nobody decided application {id} from {who} ({groups}) in time: it was approved, as the group's settings say.",
   'owner.review_timed_out_refund': "Nobody decided application {id} from {who} ({groups}) in time: it was refunded, as the group's settings say.",
+  'owner.review_timed_out_reject_access_code':
+    "Nobody decided application {id} from {who} ({groups}) in time: it was rejected, as the group's settings say (an access code: nothing to refund).",
   'owner.review_approved': 'Application {id} approved: the member is being invited.',
   'owner.review_rejected': 'Application {id} rejected: the member is told why and refunded in full.',
   'owner.applications_none': 'No application is waiting for review.',
