@@ -8,6 +8,7 @@ import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import { createCheckout } from '../../src/app/checkout.ts';
+import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
 import { createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { updateGroupSettings } from '../../src/app/group-settings.ts';
@@ -17,6 +18,7 @@ import { computeStats } from '../../src/app/stats.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { CouponRefusal } from '../../src/domain/coupon.ts';
+import { DevProvider } from '../../src/payments/dev/dev-provider.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect } from '../helpers/fixtures.ts';
@@ -162,6 +164,23 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     const olga = t.gateway.calls.flatMap((c) => (c.userId === 'olga' && 'text' in c ? [c.text] : []));
     expect(olga.some((x) => x.includes('nothing to refund'))).toBe(true);
     expect(olga.some((x) => x.includes('it was refunded'))).toBe(false);
+  });
+
+  it('a paid order held for review (an amount mismatch) books its coupon use at once: a --max-uses 1 code is then used up', async ({ t, deps }) => {
+    const s = scene(t, deps);
+    const { plan } = await shop(deps);
+    await createCoupon(deps, { code: 'ONCE', percent: 10, maxUses: 1, planIds: [plan.id], actor: admin });
+    const { order } = await createCheckout(deps, { platform: 'playground', userId: 'bob', planId: plan.id, provider: 'dev', coupon: 'once' });
+    const dev = deps.providers.get('dev');
+    if (!(dev instanceof DevProvider)) throw new Error('the dev provider is not enabled');
+    const { body, headers } = dev.pay(order, { amount_minor: order.amountMinor - 1 });
+    expect(await handleProviderEvent(deps, dev, await dev.parseWebhook(body, headers), body.toString('utf8'))).toBe('review');
+    expect((await deps.store.orders.get(order.id))!.status).toBe('review');
+    expect(await deps.store.coupons.redemptionsBy(order.couponId!, order.accountId)).toBe(1);
+    expect((await deps.store.coupons.findByCode('ONCE'))!.uses).toBe(1);
+    expect(await s.refusal(createCheckout(deps, { platform: 'playground', userId: 'carol', planId: plan.id, provider: 'dev', coupon: 'once' }))).toBe(
+      'used_up',
+    );
   });
 
   it('bad codes, each refused in one line with nothing written: unknown, disabled, expired, not yet valid, used up, other plan, other currency, too large, malformed', async ({
