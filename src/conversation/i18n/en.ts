@@ -408,6 +408,7 @@ export const en = {
     'Your free trial of "{plan}" has started: {days, plural, one {# day} other {# days}}, until {endsAt}. Your invitation is on its way. Pay any time before it ends: your paid time starts when the trial ends, so you lose nothing.',
   'trial.used': 'You used the free trial of "{plan}" on {startedAt}; it is once per person. Send /plans to buy it.',
   'trial.none': '"{plan}" has no free trial. Send /plans to buy it.',
+  'trial.needs_review': '"{plan}" has no free trial: its group checks everyone who joins. Send /plans to buy it; your application is then reviewed.',
   'trial.has_access': 'You have access to "{plan}" already, so there is no trial to start. Send /status to see until when.',
   'reminder.trial':
     'Your free trial of "{plan}" in "{group}" ends on {expiresAt}. Pay now to stay (tap below or send /renew): your paid time starts when the trial ends, so you lose nothing.',

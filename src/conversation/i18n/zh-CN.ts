@@ -379,6 +379,7 @@ export const zhCN: Record<MessageKey, string> = {
   'trial.started': '您的「{plan}」免费试用已开始：{days} 天，至 {endsAt}。入群邀请马上发送。试用结束前随时可付款：付费时间从试用结束时起算，不会损失天数。',
   'trial.used': '您已于 {startedAt} 使用过「{plan}」的免费试用，每人仅限一次。发送 套餐 即可购买。',
   'trial.none': '「{plan}」没有免费试用。发送 套餐 即可购买。',
+  'trial.needs_review': '「{plan}」不提供免费试用：其群组会审核每位入群者。发送 套餐 即可购买，购买后将审核您的申请。',
   'trial.has_access': '您已拥有「{plan}」的入群资格，无需试用。发送 我的会员 查看到期时间。',
   'reminder.trial':
     '您在「{group}」的「{plan}」免费试用将于 {expiresAt} 结束。现在付款即可留下（点击下方按钮或发送 续费）：付费时间从试用结束时起算，不会损失天数。',
