@@ -288,6 +288,45 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect(unknown.statusCode).toBe(409);
   });
 
+  it('--per-person 1 is checked when the use is booked: a second paid order of the same person is honoured as an overshoot and the owners told; two racing access-code checkouts grant one', async ({
+    t,
+    deps,
+  }) => {
+    const s = scene(t, deps);
+    const { plan, group } = await shop(deps);
+    expect(await s.say('olga', (await createClaimCode(deps, admin, [group.id])).code)).toMatch(/You are now an owner/);
+    const c = await createCoupon(deps, { code: 'ONEEACH', percent: 10, planIds: [plan.id], perPerson: 1, actor: admin });
+    // Both orders are quoted before either is paid, so the quote-time check passes both.
+    const first = await createCheckout(deps, { platform: 'playground', userId: 'bob', planId: plan.id, provider: 'dev', coupon: 'oneeach' });
+    const second = await createCheckout(deps, { platform: 'playground', userId: 'bob', planId: plan.id, provider: 'dev', coupon: 'oneeach' });
+    expect(second.order.id).not.toBe(first.order.id);
+    expect((await payDevDirect(deps, first.order.id)).status).toBe('paid');
+    expect((await payDevDirect(deps, second.order.id)).status).toBe('paid');
+    const rows = await t.db.opened.db.selectFrom('coupon_redemptions').selectAll().where('coupon_id', '=', c.id).orderBy('id').execute();
+    expect(rows.map((r) => [r.order_id, Boolean(r.overshoot)])).toEqual([
+      [first.order.id, false],
+      [second.order.id, true],
+    ]);
+    expect((await deps.store.audit.list({ subjectType: 'coupon', subjectId: String(c.id) })).map((a) => a.action)).toContain('coupon.overshoot');
+    await t.service.worker.drain();
+    expect(t.gateway.of('text').some((m) => m.userId === 'olga' && m.text.includes('past its per-person limit of 1'))).toBe(true);
+
+    // An access code: strict. Two checkouts of one person racing (on PostgreSQL in parallel) grant exactly one.
+    await createCoupon(deps, { code: 'FREE1', percent: 100, planIds: [plan.id], perPerson: 1, actor: admin });
+    const results = await Promise.all(
+      [0, 1].map(() =>
+        createCheckout(deps, { platform: 'playground', userId: 'carol', planId: plan.id, provider: 'dev', coupon: 'FREE1' }).then(
+          (r) => r.order.status,
+          (e: unknown) => (e instanceof CouponRefusal ? e.reason : String(e)),
+        ),
+      ),
+    );
+    expect(results.sort()).toEqual(['paid', 'per_person']);
+    const carol = await s.account('carol');
+    expect((await s.orders('carol')).filter((o) => o.status === 'paid')).toHaveLength(1);
+    expect(await deps.store.coupons.redemptionsBy((await deps.store.coupons.findByCode('FREE1'))!.id, carol.id)).toBe(1);
+  });
+
   it('50 concurrent redemptions of a --max-uses 10 access code: exactly 10 granted, 40 refused as used up', async ({ deps }) => {
     const { plan } = await shop(deps);
     const c = await createCoupon(deps, { code: 'TEN', percent: 100, planIds: [plan.id], maxUses: 10, actor: admin });

@@ -434,6 +434,8 @@ export const en = {
     'We miss you in "{group}"! Here is {percent}% off your next membership with your personal code {code}, valid until {validUntil}: send /coupon {code}.',
   'owner.coupon_overshoot':
     'Coupon {code} was used past its limit of {max}: order {orderId} was paid after the last use was taken. The payment is kept and the member let in; disable the code with "coupon disable {code}" if it leaked.',
+  'owner.coupon_overshoot_per_person':
+    'Coupon {code} was used past its per-person limit of {max}: order {orderId} was paid by someone who had used it already. The payment is kept and the member let in; disable the code with "coupon disable {code}" if it is being abused.',
   'owner.stats_growth': 'Free trials started: {trials}, then paid: {converted} ({percent}%); coupons redeemed: {coupons}.',
   'pay.coupon_applied': 'Coupon {code} applied',
   'pay.coupon_placeholder': 'Coupon code',

@@ -404,6 +404,8 @@ export const zhCN: Record<MessageKey, string> = {
   'winback.offer': '「{group}」想念您！送您专属优惠码 {code}，下次入会立减 {percent}%，有效期至 {validUntil}：发送 优惠码 {code} 即可使用。',
   'owner.coupon_overshoot':
     '优惠码 {code} 已超出 {max} 次的使用上限：订单 {orderId} 在最后一次使用被占用后付款。该付款已保留，会员已入群；如优惠码外泄，请用 "coupon disable {code}" 停用。',
+  'owner.coupon_overshoot_per_person':
+    '优惠码 {code} 已超出每人 {max} 次的使用上限：订单 {orderId} 的付款人此前已用过该优惠码。该付款已保留，会员已入群；如优惠码被滥用，请用 "coupon disable {code}" 停用。',
   'owner.stats_growth': '免费试用开始：{trials} 人，之后付费：{converted} 人（{percent}%）；优惠码兑换：{coupons} 次。',
   'pay.coupon_applied': '已使用优惠码 {code}',
   'pay.coupon_placeholder': '优惠码',
