@@ -9,7 +9,7 @@ import type { Actor } from '../../src/app/actors.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import { createCheckout } from '../../src/app/checkout.ts';
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
-import { createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.ts';
+import { bookRedemption, createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { updateGroupSettings } from '../../src/app/group-settings.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
@@ -310,6 +310,15 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect((await deps.store.audit.list({ subjectType: 'coupon', subjectId: String(c.id) })).map((a) => a.action)).toContain('coupon.overshoot');
     await t.service.worker.drain();
     expect(t.gateway.of('text').some((m) => m.userId === 'olga' && m.text.includes('past its per-person limit of 1'))).toBe(true);
+
+    // Strict (the access-code path): the booking itself refuses a use past the per-person limit, whatever the quote said.
+    const strictCoupon = await createCoupon(deps, { code: 'STRICT1', percent: 10, planIds: [plan.id], perPerson: 1, actor: admin });
+    const o1 = await createCheckout(deps, { platform: 'playground', userId: 'dan', planId: plan.id, provider: 'dev', coupon: 'strict1' });
+    const o2 = await createCheckout(deps, { platform: 'playground', userId: 'dan', planId: plan.id, provider: 'dev', coupon: 'strict1' });
+    const book = (o: typeof o1.order) => deps.store.transaction((tx) => bookRedemption(tx, o, 'test', deps.clock.now(), { strict: true }));
+    expect(await book(o1.order)).toBe('booked');
+    expect(await s.refusal(book(o2.order))).toBe('per_person');
+    expect(await deps.store.coupons.redemptionsBy(strictCoupon.id, o1.order.accountId)).toBe(1);
 
     // An access code: strict. Two checkouts of one person racing (on PostgreSQL in parallel) grant exactly one.
     await createCoupon(deps, { code: 'FREE1', percent: 100, planIds: [plan.id], perPerson: 1, actor: admin });
