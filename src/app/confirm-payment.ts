@@ -223,6 +223,10 @@ async function confirmPaid(
     await bookCharge(tx, order.id, provider, event, now);
     await tx.webhookEvents.setOutcome(provider.name, event.eventId, held ? 'review' : 'already_paid', order.id);
     if (!held) return 'already_paid';
+    // The coupon's use is booked now, as for any honoured paid order (non-strict): the money was taken at the
+    // discounted price, and an approval (owners.ts) only moves the order on. Left unbooked, a --max-uses 1 code
+    // would stay usable by the next buyer. Once: only the call that moved the order to review gets here.
+    await bookRedemption(tx, order, `provider:${provider.name}`, now, { strict: false });
     await recordHeldForReview(tx, {
       order,
       plan,

@@ -240,8 +240,16 @@ export async function bookRedemption(tx: Repos, order: Order, actor: string, now
   if (order.couponId === null || order.couponId === undefined) return 'none';
   const coupon = await tx.coupons.get(order.couponId);
   if (!coupon) throw new Error(`order ${order.id} names coupon ${order.couponId}, which does not exist`);
-  const taken = await tx.coupons.take(coupon.id);
-  if (!taken && opts.strict) throw new CouponRefusal('used_up', `coupon ${coupon.code} has been used up`);
+  const usesLeft = await tx.coupons.take(coupon.id);
+  if (!usesLeft && opts.strict) throw new CouponRefusal('used_up', `coupon ${coupon.code} has been used up`);
+  // The per-person limit, counted here and not only at quote time: two orders of one person made with the same
+  // code would otherwise both be booked. Counted after the conditional UPDATE above, which (when it matched) holds
+  // the coupon row's lock on PostgreSQL until commit, so a second checkout of the same code waits and then, under
+  // READ COMMITTED, sees the first one's redemption; SQLite runs one writer at a time.
+  const beyondPerPerson = coupon.perPerson !== null && (await tx.coupons.redemptionsBy(coupon.id, order.accountId)) >= coupon.perPerson;
+  if (beyondPerPerson && opts.strict) throw new CouponRefusal('per_person', `you have used coupon ${coupon.code} already`);
+  // A paid order past either limit is honoured (see above): an overshoot, audited and told to the owners.
+  const taken = usesLeft && !beyondPerPerson;
   const discountMinor = order.discountMinor ?? 0;
   if (
     !(await tx.coupons.insertRedemption(
@@ -252,7 +260,9 @@ export async function bookRedemption(tx: Repos, order: Order, actor: string, now
     // The order's redemption is booked already: guard 1 makes this unreachable, but a use must never count twice.
     throw new Error(`order ${order.id} redeemed coupon ${coupon.code} twice`);
   }
-  if (!taken) await tx.coupons.noteOvershoot(coupon.id);
+  // The coupon's `overshoot` counts payments past max-uses only; one past the per-person limit took a use
+  // (counted in `uses`) and is marked on its redemption row.
+  if (!usesLeft) await tx.coupons.noteOvershoot(coupon.id);
   await tx.audit.insert({
     at: now,
     actor,
@@ -261,7 +271,9 @@ export async function bookRedemption(tx: Repos, order: Order, actor: string, now
     subjectId: String(coupon.id),
     reason: taken
       ? `coupon ${coupon.code} redeemed by order ${order.id}`
-      : `coupon ${coupon.code} was used up when order ${order.id} was paid: the payment is honoured, ${coupon.overshoot + 1} past its limit of ${coupon.maxUses}`,
+      : beyondPerPerson
+        ? `coupon ${coupon.code} was past its per-person limit of ${coupon.perPerson} for account ${order.accountId} when order ${order.id} was paid: the payment is honoured`
+        : `coupon ${coupon.code} was used up when order ${order.id} was paid: the payment is honoured, ${coupon.overshoot + 1} past its limit of ${coupon.maxUses}`,
     detail: { orderId: order.id, accountId: order.accountId, discountMinor, currency: order.currency, listPriceMinor: order.listPriceMinor ?? null },
   });
   if (!taken) {
@@ -271,7 +283,9 @@ export async function bookRedemption(tx: Repos, order: Order, actor: string, now
         alertOwnersJob(
           {
             groupIds: plan?.groupIds ?? [],
-            message: { key: 'owner.coupon_overshoot', params: { code: coupon.code, orderId: order.id, max: coupon.maxUses ?? 0 } },
+            message: beyondPerPerson
+              ? { key: 'owner.coupon_overshoot_per_person', params: { code: coupon.code, orderId: order.id, max: coupon.perPerson ?? 0 } }
+              : { key: 'owner.coupon_overshoot', params: { code: coupon.code, orderId: order.id, max: coupon.maxUses ?? 0 } },
           },
           `alert:coupon-overshoot:${order.id}`,
         ),

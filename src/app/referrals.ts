@@ -147,9 +147,11 @@ async function decideReward(deps: AppDeps, tx: Repos, d: { referredId: number; r
   if (referrer.id === referred.id) return close('skipped', 'self');
   if (referrer.referredBy === referred.id) return close('skipped', 'cycle');
   if (referredAt === null) return close('skipped', 'before_referral_rewards');
-  // An existing member of this group: a period before the first paid one (a trial, a comp), a membership or
-  // the first paid order from before the referral.
-  if (periods[0]!.id !== firstPaid.id || m.createdAt < referredAt || order.createdAt < referredAt) return close('skipped', 'existing_member');
+  // An existing member of this group: a membership, an earlier period (a trial, a comp) or the first paid order
+  // from before the referral was recorded. A period that began after it (a free trial the friend started once
+  // referred) makes nobody an existing member: the trial is never the paid period, the order paid after it is.
+  const earlier = periods.filter((p) => p.id < firstPaid.id);
+  if (m.createdAt < referredAt || order.createdAt < referredAt || earlier.some((p) => p.startsAt < referredAt)) return close('skipped', 'existing_member');
   // Refunded before the reward was booked: no reward for this person in this group, ever.
   if (firstPaid.revokedAt !== null || order.status === 'refunded') return close('canceled', 'refunded_before_booking');
   // A refund on its way, or the order held for review: decided when that is settled.

@@ -15,6 +15,7 @@
 //     (free to apply again unless blacklisted), the member told why in one sentence, an audit entry.
 //   - While pending the member may amend answers and send one appeal. After the window (REVIEW_WINDOW_HOURS,
 //     per group) the sweep applies the group's reviewTimeoutAction; owners are reminded at 24 h and 60 h.
+import { ACCESS_CODE_PROVIDER } from '../domain/coupon.ts';
 import { conflict, invalid, notFound } from '../domain/errors.ts';
 import { applyMembershipEvent } from '../domain/membership.ts';
 import { formatMoney } from '../domain/money.ts';
@@ -338,9 +339,24 @@ async function decide(
       const next = applyMembershipEvent(m, { type: 'reject_review' });
       await tx.memberships.update(m.id, { status: next.status, expiresAt: next.expiresAt, graceUntil: null }, now);
     }
-    await startRefund(deps, tx, l.order, { actor, reason: `join review: ${reason}`, detail: { applicationId: app.id } }, now);
+    // An access code (amount 0, provider `coupon`) took no money, so there is nothing to refund (startRefund would
+    // refuse it, and the rejection would then fail forever). Its order stays `paid`: that is the state of an
+    // honoured zero-amount order with no ledger row, and the order machine has no better terminal state for it —
+    // `refunded` claims money went back (a refund with no ledger row breaks the ledger's sums), `expired` means
+    // never paid and would accept a late payment. The rejected application and the revoked membership are the
+    // record that it let nobody in.
+    const accessCode = l.order.provider === ACCESS_CODE_PROVIDER;
+    if (!accessCode) await startRefund(deps, tx, l.order, { actor, reason: `join review: ${reason}`, detail: { applicationId: app.id } }, now);
     await tx.jobs.enqueue(
-      [notifyJob({ accountId: app.accountId, message: { key: 'review.rejected', params: { groups: titles(l.groups), reason } } }, `review-rejected:${app.id}`)],
+      [
+        notifyJob(
+          {
+            accountId: app.accountId,
+            message: { key: accessCode ? 'review.rejected_access_code' : 'review.rejected', params: { groups: titles(l.groups), reason } },
+          },
+          `review-rejected:${app.id}`,
+        ),
+      ],
       now,
     );
   }
@@ -608,7 +624,21 @@ export async function sweepReviews(deps: AppDeps): Promise<{ timedOut: number; r
         const banned = await isBannedFromPlan(tx, app.accountId, l.plan);
         const action = banned || review.some((g) => g.reviewTimeoutAction === 'refund') ? 'refund' : 'approve';
         await decide(deps, tx, app, l, 'timed_out', SYSTEM, 'nobody decided within the review window', now, action);
-        await tx.jobs.enqueue([ownerAlert(app.id, l, `owner.review_timed_out_${action}`, summary(app, l), `review-timeout:${app.id}`)], now);
+        await tx.jobs.enqueue(
+          [
+            ownerAlert(
+              app.id,
+              l,
+              // An access code's rejection refunds nothing (see decide): the owner is not told "refunded".
+              action === 'refund' && l.order.provider === ACCESS_CODE_PROVIDER
+                ? 'owner.review_timed_out_reject_access_code'
+                : `owner.review_timed_out_${action}`,
+              summary(app, l),
+              `review-timeout:${app.id}`,
+            ),
+          ],
+          now,
+        );
         timedOut++;
       });
     } catch (e) {

@@ -9,6 +9,7 @@ import { applyMembershipEvent } from '../domain/membership.ts';
 import { addDays, toIso } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import { inviteJob } from './job-kinds.ts';
+import { blacklistMatches } from './review.ts';
 import type { Account, Plan, Trial } from './model.ts';
 
 /** A trial the person had already: when it started (the refusal says so). */
@@ -16,6 +17,17 @@ export class TrialUsed extends Error {
   constructor(readonly trial: Trial) {
     super(`you used the free trial of this plan on ${toIso(trial.startedAt)}`);
     this.name = 'TrialUsed';
+  }
+}
+
+/** A plan with a group in `review` or `door` join mode offers no trial: a trial would skip the check on who joins. */
+export class TrialNeedsReview extends Error {
+  constructor(
+    readonly plan: Plan,
+    readonly groupTitle: string,
+  ) {
+    super(`plan "${plan.name}" has no free trial: its group "${groupTitle}" checks who joins`);
+    this.name = 'TrialNeedsReview';
   }
 }
 
@@ -33,7 +45,7 @@ export function checkTrialDays(input: unknown): number {
 /**
  * Starts the person's free trial of a plan in one transaction: the trial row (the once-only guard), a `trial`
  * period and the membership in each group, the invites and an audit entry (the caller answers the person). Throws `invalid` for a plan
- * without trials, `forbidden` for someone banned, `conflict` for someone with access already, TrialUsed for a
+ * without trials, TrialNeedsReview for a plan whose group reviews who joins, `forbidden` for someone banned or blacklisted, `conflict` for someone with access already, TrialUsed for a
  * second trial.
  */
 export async function startTrial(deps: AppDeps, account: Account, planId: number): Promise<{ trial: Trial; plan: Plan }> {
@@ -50,6 +62,15 @@ export async function startTrial(deps: AppDeps, account: Account, planId: number
       if (g.platform !== account.platform) throw invalid(`plan "${plan.name}" opens ${g.platform} groups, not ${account.platform}`);
       groups.push(g);
     }
+    // A group that decides who joins (`review`: an owner approves each person; `door`: the join request is
+    // checked) would be bypassed by a trial, which invites at once with no application. The simplest safe rule:
+    // no trial for such a plan (issue 16 review); the person may still buy it and go through the review.
+    const gated = groups.find((g) => g.joinMode === 'review' || g.joinMode === 'door');
+    if (gated) throw new TrialNeedsReview(plan, gated.title);
+    // The blacklist (this plan's groups' entries and the every-group ones) refuses free access as it refuses a
+    // join review; told like a ban, without saying which entry matched.
+    const entries = await tx.review.listBlacklist({ groupIds: groups.map((g) => g.id), global: true });
+    if (entries.some((e) => blacklistMatches(e, account))) throw forbidden('you cannot start a trial of this plan');
     // Banned first (before the once-only guard takes the slot), then access already, then the guard.
     const memberships = await Promise.all(groups.map((g) => tx.memberships.getForUpdate(account.id, g.id)));
     if (memberships.some((m) => m?.status === 'banned')) throw forbidden('you cannot start a trial of this plan');

@@ -8,7 +8,7 @@ import { broadcast } from '../app/broadcast.ts';
 import { addPlan, disablePlan } from '../app/catalog-admin.ts';
 import { createCheckout, offersFor, payPageUrl } from '../app/checkout.ts';
 import { ACCESS_CODE_PROVIDER, createCoupon, disableCoupon, listCoupons, quoteCoupon } from '../app/coupons.ts';
-import { startTrial, TrialUsed } from '../app/trials.ts';
+import { startTrial, TrialNeedsReview, TrialUsed } from '../app/trials.ts';
 import { COUPON_CODE, CouponRefusal, normalizeCode } from '../domain/coupon.ts';
 import type { AppDeps } from '../app/deps.ts';
 import type { Account, Group, IntruderPolicy, Plan } from '../app/model.ts';
@@ -485,6 +485,7 @@ class Turn {
       return this.text('trial.started', { plan: plan.name, days: plan.trialDays, endsAt: trial.endsAt });
     } catch (err) {
       if (err instanceof TrialUsed) return this.text('trial.used', { plan: plan.name, startedAt: err.trial.startedAt });
+      if (err instanceof TrialNeedsReview) return this.text('trial.needs_review', { plan: plan.name });
       if (err instanceof DomainError && err.code === 'forbidden') return this.text('pay.banned');
       if (err instanceof DomainError && err.code === 'conflict') return this.text('trial.has_access', { plan: plan.name });
       throw err;

@@ -8,16 +8,18 @@ import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import { createCheckout } from '../../src/app/checkout.ts';
-import { createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.ts';
+import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
+import { bookRedemption, createBatch, createCoupon, disableCoupon } from '../../src/app/coupons.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { updateGroupSettings } from '../../src/app/group-settings.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
-import { approveApplication, listApplications } from '../../src/app/review.ts';
+import { approveApplication, listApplications, rejectApplication } from '../../src/app/review.ts';
 import { computeStats } from '../../src/app/stats.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { CouponRefusal } from '../../src/domain/coupon.ts';
-import { DAY_MS } from '../../src/domain/time.ts';
+import { DevProvider } from '../../src/payments/dev/dev-provider.ts';
+import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
@@ -127,6 +129,60 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
     expect((await computeStats(deps, admin)).revenue).toEqual([]);
   });
 
+  it('an access code in a review group can be rejected: by the owner, and by the timeout that says refund; no refund is attempted, the membership is revoked, the member told', async ({
+    t,
+    deps,
+  }) => {
+    const s = scene(t, deps);
+    const { plan, group } = await shop(deps);
+    await updateGroupSettings(deps, { actor: admin, groupId: group.id, changes: { joinMode: 'review' } });
+    await createCoupon(deps, { code: 'VIP-FREE', percent: 100, planIds: [plan.id], actor: admin });
+    const memberOf = async (userId: string) => (await deps.store.memberships.list({ accountId: (await s.account(userId)).id, groupId: group.id }))[0]!;
+    await s.say('bob', '/start c-vip-free');
+    const [bobApp] = await listApplications(deps, admin, { status: 'pending' });
+    const rejected = await rejectApplication(deps, { actor: admin, applicationId: bobApp!.id, reason: 'not a club member' });
+    expect(rejected.status).toBe('rejected');
+    const [bobOrder] = await s.orders('bob');
+    // Nothing was paid: the order stays an honoured zero-amount order, with no refund asked for and no ledger row.
+    expect(bobOrder).toMatchObject({ status: 'paid', amountMinor: 0, outRefundNo: null });
+    expect(await deps.store.payments.listForOrder(bobOrder!.id)).toEqual([]);
+    expect((await memberOf('bob')).status).toBe('revoked');
+    await t.service.worker.drain();
+    expect(t.gateway.of('text').some((c) => c.userId === 'bob' && c.text.includes('nothing to refund'))).toBe(true);
+    expect(t.gateway.roster('club').has('bob')).toBe(false);
+
+    // The timeout (the default action is refund) closes it the same way instead of failing on every sweep.
+    expect(await s.say('olga', (await createClaimCode(deps, admin, [group.id])).code)).toMatch(/You are now an owner/);
+    await s.say('carol', '/start c-vip-free');
+    const [carolApp] = await listApplications(deps, admin, { status: 'pending' });
+    await t.clock.advance(73 * HOUR_MS);
+    await t.service.scheduler.tick();
+    expect((await deps.store.review.getApplication(carolApp!.id))!.status).toBe('timed_out');
+    expect((await memberOf('carol')).status).toBe('revoked');
+    expect((await s.orders('carol'))[0]).toMatchObject({ status: 'paid', outRefundNo: null });
+    await t.service.worker.drain();
+    const olga = t.gateway.calls.flatMap((c) => (c.userId === 'olga' && 'text' in c ? [c.text] : []));
+    expect(olga.some((x) => x.includes('nothing to refund'))).toBe(true);
+    expect(olga.some((x) => x.includes('it was refunded'))).toBe(false);
+  });
+
+  it('a paid order held for review (an amount mismatch) books its coupon use at once: a --max-uses 1 code is then used up', async ({ t, deps }) => {
+    const s = scene(t, deps);
+    const { plan } = await shop(deps);
+    await createCoupon(deps, { code: 'ONCE', percent: 10, maxUses: 1, planIds: [plan.id], actor: admin });
+    const { order } = await createCheckout(deps, { platform: 'playground', userId: 'bob', planId: plan.id, provider: 'dev', coupon: 'once' });
+    const dev = deps.providers.get('dev');
+    if (!(dev instanceof DevProvider)) throw new Error('the dev provider is not enabled');
+    const { body, headers } = dev.pay(order, { amount_minor: order.amountMinor - 1 });
+    expect(await handleProviderEvent(deps, dev, await dev.parseWebhook(body, headers), body.toString('utf8'))).toBe('review');
+    expect((await deps.store.orders.get(order.id))!.status).toBe('review');
+    expect(await deps.store.coupons.redemptionsBy(order.couponId!, order.accountId)).toBe(1);
+    expect((await deps.store.coupons.findByCode('ONCE'))!.uses).toBe(1);
+    expect(await s.refusal(createCheckout(deps, { platform: 'playground', userId: 'carol', planId: plan.id, provider: 'dev', coupon: 'once' }))).toBe(
+      'used_up',
+    );
+  });
+
   it('bad codes, each refused in one line with nothing written: unknown, disabled, expired, not yet valid, used up, other plan, other currency, too large, malformed', async ({
     t,
     deps,
@@ -230,6 +286,54 @@ describe.each(DIALECTS)('coupons (%s)', (dialect) => {
       payload: 'code=NOPE',
     });
     expect(unknown.statusCode).toBe(409);
+  });
+
+  it('--per-person 1 is checked when the use is booked: a second paid order of the same person is honoured as an overshoot and the owners told; two racing access-code checkouts grant one', async ({
+    t,
+    deps,
+  }) => {
+    const s = scene(t, deps);
+    const { plan, group } = await shop(deps);
+    expect(await s.say('olga', (await createClaimCode(deps, admin, [group.id])).code)).toMatch(/You are now an owner/);
+    const c = await createCoupon(deps, { code: 'ONEEACH', percent: 10, planIds: [plan.id], perPerson: 1, actor: admin });
+    // Both orders are quoted before either is paid, so the quote-time check passes both.
+    const first = await createCheckout(deps, { platform: 'playground', userId: 'bob', planId: plan.id, provider: 'dev', coupon: 'oneeach' });
+    const second = await createCheckout(deps, { platform: 'playground', userId: 'bob', planId: plan.id, provider: 'dev', coupon: 'oneeach' });
+    expect(second.order.id).not.toBe(first.order.id);
+    expect((await payDevDirect(deps, first.order.id)).status).toBe('paid');
+    expect((await payDevDirect(deps, second.order.id)).status).toBe('paid');
+    const rows = await t.db.opened.db.selectFrom('coupon_redemptions').selectAll().where('coupon_id', '=', c.id).orderBy('id').execute();
+    expect(rows.map((r) => [r.order_id, Boolean(r.overshoot)])).toEqual([
+      [first.order.id, false],
+      [second.order.id, true],
+    ]);
+    expect((await deps.store.audit.list({ subjectType: 'coupon', subjectId: String(c.id) })).map((a) => a.action)).toContain('coupon.overshoot');
+    await t.service.worker.drain();
+    expect(t.gateway.of('text').some((m) => m.userId === 'olga' && m.text.includes('past its per-person limit of 1'))).toBe(true);
+
+    // Strict (the access-code path): the booking itself refuses a use past the per-person limit, whatever the quote said.
+    const strictCoupon = await createCoupon(deps, { code: 'STRICT1', percent: 10, planIds: [plan.id], perPerson: 1, actor: admin });
+    const o1 = await createCheckout(deps, { platform: 'playground', userId: 'dan', planId: plan.id, provider: 'dev', coupon: 'strict1' });
+    const o2 = await createCheckout(deps, { platform: 'playground', userId: 'dan', planId: plan.id, provider: 'dev', coupon: 'strict1' });
+    const book = (o: typeof o1.order) => deps.store.transaction((tx) => bookRedemption(tx, o, 'test', deps.clock.now(), { strict: true }));
+    expect(await book(o1.order)).toBe('booked');
+    expect(await s.refusal(book(o2.order))).toBe('per_person');
+    expect(await deps.store.coupons.redemptionsBy(strictCoupon.id, o1.order.accountId)).toBe(1);
+
+    // An access code: strict. Two checkouts of one person racing (on PostgreSQL in parallel) grant exactly one.
+    await createCoupon(deps, { code: 'FREE1', percent: 100, planIds: [plan.id], perPerson: 1, actor: admin });
+    const results = await Promise.all(
+      [0, 1].map(() =>
+        createCheckout(deps, { platform: 'playground', userId: 'carol', planId: plan.id, provider: 'dev', coupon: 'FREE1' }).then(
+          (r) => r.order.status,
+          (e: unknown) => (e instanceof CouponRefusal ? e.reason : String(e)),
+        ),
+      ),
+    );
+    expect(results.sort()).toEqual(['paid', 'per_person']);
+    const carol = await s.account('carol');
+    expect((await s.orders('carol')).filter((o) => o.status === 'paid')).toHaveLength(1);
+    expect(await deps.store.coupons.redemptionsBy((await deps.store.coupons.findByCode('FREE1'))!.id, carol.id)).toBe(1);
   });
 
   it('50 concurrent redemptions of a --max-uses 10 access code: exactly 10 granted, 40 refused as used up', async ({ deps }) => {

@@ -10,6 +10,7 @@ import type { AppDeps } from '../../src/app/deps.ts';
 import { updateGroupSettings } from '../../src/app/group-settings.ts';
 import { banMember, createClaimCode } from '../../src/app/owners.ts';
 import { sweepReferralRewards } from '../../src/app/referrals.ts';
+import { startTrial } from '../../src/app/trials.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
@@ -121,6 +122,39 @@ describe.each(DIALECTS)('referral rewards (%s)', (dialect) => {
     expect(metrics).toContain('gatekeeper_referral_rewards{kind="days"} 7');
     const audit = await deps.store.audit.list({ subjectType: 'membership', subjectId: String(after.id) });
     expect(audit.map((a) => a.action)).toContain('referral.reward');
+  });
+
+  it('a referred friend who starts a free trial and then pays earns the referrer the reward (the trial began after the referral)', async ({ t, deps }) => {
+    const s = scene(t, deps);
+    const group = await addGroup(deps, { platform: 'playground', chatId: 'club', title: 'Book club', actor: admin });
+    const plan = await addPlan(deps, { groupIds: [group.id], name: 'Monthly', price: '9.90', currency: 'CNY', days: 30, trialDays: 3, actor: admin });
+    await s.buy('alice', plan.id);
+    const before = (await s.membership('alice', group.id))!.expiresAt;
+    expect(await s.say('bob', `邀请码 ${await s.codeOf('alice')}`)).toBe('Welcome! alice invited you.');
+    await t.clock.advance(HOUR_MS);
+    await startTrial(deps, await s.account('bob'), plan.id);
+    await t.clock.advance(HOUR_MS);
+    const order = await s.buy('bob', plan.id);
+    // The paid period follows the trial; once it has begun (window 0), the reward is booked.
+    await t.clock.advance(3 * DAY_MS);
+    await s.tick();
+    const rows = await s.rewards();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'booked', days: 7, order_id: order, reason: null });
+    expect((await s.membership('alice', group.id))!.expiresAt).toBe(before + 7 * DAY_MS);
+
+    // A trial from before the referral still makes an existing member: nothing for the referrer.
+    await startTrial(deps, (await s.say('carol', '/start'), await s.account('carol')), plan.id);
+    await t.clock.advance(HOUR_MS);
+    expect(await s.say('carol', `邀请码 ${await s.codeOf('alice')}`)).toBe('Welcome! alice invited you.');
+    await t.clock.advance(HOUR_MS);
+    await s.buy('carol', plan.id);
+    await t.clock.advance(3 * DAY_MS);
+    await s.tick();
+    expect((await s.rewards()).map((r) => [r.status, r.reason])).toEqual([
+      ['booked', null],
+      ['skipped', 'existing_member'],
+    ]);
   });
 
   it("waits for the group's refund window; a refund before booking cancels the reward, one after claws back its unused days", async ({ t, deps }) => {

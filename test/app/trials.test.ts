@@ -7,8 +7,11 @@ import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup, addPlan } from '../../src/app/catalog-admin.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { updateGroupSettings } from '../../src/app/group-settings.ts';
 import { banMember } from '../../src/app/owners.ts';
+import { addBlacklist } from '../../src/app/review.ts';
 import { computeStats } from '../../src/app/stats.ts';
+import { startTrial, TrialNeedsReview } from '../../src/app/trials.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { DAY_MS, HOUR_MS } from '../../src/domain/time.ts';
@@ -130,6 +133,13 @@ describe.each(DIALECTS)('free trials (%s)', (dialect) => {
     expect(await s.press('carl', `trial:${other.id}`)).toBe('Sorry, you cannot buy this plan.');
     expect((await deps.store.trials.listForAccount(carl.accountId)).map((x) => x.planId)).toEqual([planId]);
 
+    // A blacklisted person (a name pattern of this group): refused like a ban, and no trial slot taken.
+    await addBlacklist(deps, admin, { groupId: group.id, kind: 'name', value: '^spam', reason: 'spammer' });
+    expect(await s.press('spam-bot', `trial:${planId}`)).toBe('Sorry, you cannot buy this plan.');
+    const spam = (await deps.store.accounts.find('playground', 'spam-bot'))!;
+    expect(await deps.store.trials.listForAccount(spam.id)).toEqual([]);
+    expect(await deps.store.memberships.list({ accountId: spam.id })).toEqual([]);
+
     const bad = await t.service.app.inject({
       method: 'POST',
       url: '/api/plans',
@@ -143,5 +153,48 @@ describe.each(DIALECTS)('free trials (%s)', (dialect) => {
     expect(both.filter((r) => r.startsWith('Your free trial')).length).toBe(1);
     const dora = (await deps.store.accounts.find('playground', 'dora'))!;
     expect((await deps.store.trials.listForAccount(dora.id)).length).toBe(1);
+  });
+
+  it('a plan whose group checks who joins (review or door mode) offers no trial: refused in one line, in en and zh-CN, nothing written', async ({
+    t,
+    deps,
+  }) => {
+    const s = scene(t, deps);
+    const { group, planId } = await trialShop(t, deps);
+    await updateGroupSettings(deps, { actor: admin, groupId: group.id, changes: { joinMode: 'review' } });
+    expect(await s.press('erin', `trial:${planId}`)).toBe(
+      '"Monthly" has no free trial: its group checks everyone who joins. Send /plans to buy it; your application is then reviewed.',
+    );
+    expect(await s.press('erin', `trial:${planId}`, 'zh-CN')).toBe(
+      '「Monthly」不提供免费试用：其群组会审核每位入群者。发送 套餐 即可购买，购买后将审核您的申请。',
+    );
+    const erin = (await deps.store.accounts.find('playground', 'erin'))!;
+    expect(await deps.store.trials.listForAccount(erin.id)).toEqual([]);
+    expect(await deps.store.memberships.list({ accountId: erin.id })).toEqual([]);
+    // Back to auto: the trial starts.
+    await updateGroupSettings(deps, { actor: admin, groupId: group.id, changes: { joinMode: 'auto' } });
+    expect(await s.press('erin', `trial:${planId}`)).toMatch(/^Your free trial/);
+  });
+
+  it('a Telegram group in door mode (join requests checked) offers no trial either', async ({ deps }) => {
+    const group = await addGroup(deps, { platform: 'telegram', chatId: '-1001', title: 'Door club', actor: admin });
+    const plan = await addPlan(deps, {
+      groupIds: [group.id],
+      name: 'Door monthly',
+      price: '9.90',
+      currency: 'CNY',
+      stars: 100,
+      days: 30,
+      trialDays: 3,
+      actor: admin,
+    });
+    // Written straight to the store: setting door through group-settings needs an HTTPS PUBLIC_URL, which this
+    // suite's service does not have (that check is group-settings.test.ts's).
+    await deps.store.groups.updateSettings(group.id, { joinMode: 'door' });
+    await createConversation(deps).handle({ platform: 'telegram', userId: '42', displayName: 'fay', locale: 'en', text: '/start' });
+    const fay = (await deps.store.accounts.find('telegram', '42'))!;
+    await expect(startTrial(deps, fay, plan.id)).rejects.toThrow(TrialNeedsReview);
+    expect(await deps.store.trials.listForAccount(fay.id)).toEqual([]);
+    expect(await deps.store.memberships.list({ accountId: fay.id })).toEqual([]);
   });
 });

@@ -26,6 +26,7 @@ export const en = {
   'review.missing': 'Your application {id} is missing answers. Please reply with /answer <n> <text> to:\n{questions}',
   'review.username_needed': "This group asks members to have a Telegram username. Please set one in Telegram's settings, then send /answer to check again.",
   'review.rejected': 'Your application to {groups} was not accepted ({reason}); your payment will be refunded in full.',
+  'review.rejected_access_code': 'Your application to {groups} was not accepted ({reason}). Your access code took no payment, so there is nothing to refund.',
   'review.button_approve': 'Approve',
   'review.button_reject': 'Reject',
   'review.appeal_sent': 'Your appeal was sent to the owner. You can send one appeal per application.',
@@ -40,6 +41,8 @@ export const en = {
     "Reminder: application {id} from {who} ({groups}) has waited {hours, plural, one {# hour} other {# hours}}. Decide by {deadlineAt}, or the group's timeout action applies: 通过 {id} / 拒绝 {id} <reason>.",
   'owner.review_timed_out_approve': "Nobody decided application {id} from {who} ({groups}) in time: it was approved, as the group's settings say.",
   'owner.review_timed_out_refund': "Nobody decided application {id} from {who} ({groups}) in time: it was refunded, as the group's settings say.",
+  'owner.review_timed_out_reject_access_code':
+    "Nobody decided application {id} from {who} ({groups}) in time: it was rejected, as the group's settings say (an access code: nothing to refund).",
   'owner.review_approved': 'Application {id} approved: the member is being invited.',
   'owner.review_rejected': 'Application {id} rejected: the member is told why and refunded in full.',
   'owner.applications_none': 'No application is waiting for review.',
@@ -408,6 +411,7 @@ export const en = {
     'Your free trial of "{plan}" has started: {days, plural, one {# day} other {# days}}, until {endsAt}. Your invitation is on its way. Pay any time before it ends: your paid time starts when the trial ends, so you lose nothing.',
   'trial.used': 'You used the free trial of "{plan}" on {startedAt}; it is once per person. Send /plans to buy it.',
   'trial.none': '"{plan}" has no free trial. Send /plans to buy it.',
+  'trial.needs_review': '"{plan}" has no free trial: its group checks everyone who joins. Send /plans to buy it; your application is then reviewed.',
   'trial.has_access': 'You have access to "{plan}" already, so there is no trial to start. Send /status to see until when.',
   'reminder.trial':
     'Your free trial of "{plan}" in "{group}" ends on {expiresAt}. Pay now to stay (tap below or send /renew): your paid time starts when the trial ends, so you lose nothing.',
@@ -433,6 +437,8 @@ export const en = {
     'We miss you in "{group}"! Here is {percent}% off your next membership with your personal code {code}, valid until {validUntil}: send /coupon {code}.',
   'owner.coupon_overshoot':
     'Coupon {code} was used past its limit of {max}: order {orderId} was paid after the last use was taken. The payment is kept and the member let in; disable the code with "coupon disable {code}" if it leaked.',
+  'owner.coupon_overshoot_per_person':
+    'Coupon {code} was used past its per-person limit of {max}: order {orderId} was paid by someone who had used it already. The payment is kept and the member let in; disable the code with "coupon disable {code}" if it is being abused.',
   'owner.stats_growth': 'Free trials started: {trials}, then paid: {converted} ({percent}%); coupons redeemed: {coupons}.',
   'pay.coupon_applied': 'Coupon {code} applied',
   'pay.coupon_placeholder': 'Coupon code',

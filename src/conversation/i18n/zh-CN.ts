@@ -23,6 +23,7 @@ export const zhCN: Record<MessageKey, string> = {
   'review.missing': '您的申请 {id} 还缺少回答，请发送 /answer <编号> <内容> 回答：\n{questions}',
   'review.username_needed': '该群要求成员设置 Telegram 用户名。请在 Telegram 设置中设置后，发送 /answer 重新检查。',
   'review.rejected': '您加入 {groups} 的申请未通过（{reason}），您的付款将全额退还。',
+  'review.rejected_access_code': '您加入 {groups} 的申请未通过（{reason}）。您使用的是免费访问码，未付款，因此无需退款。',
   'review.button_approve': '通过',
   'review.button_reject': '拒绝',
   'review.appeal_sent': '您的申诉已发送给群主。每个申请只能申诉一次。',
@@ -36,6 +37,7 @@ export const zhCN: Record<MessageKey, string> = {
     '提醒：{who} 的入群申请 {id}（{groups}）已等待 {hours} 小时。请在 {deadlineAt} 前决定，否则按群设置自动处理：通过 {id} / 拒绝 {id} <原因>。',
   'owner.review_timed_out_approve': '{who} 的入群申请 {id}（{groups}）无人在期限内处理，已按群设置自动通过。',
   'owner.review_timed_out_refund': '{who} 的入群申请 {id}（{groups}）无人在期限内处理，已按群设置自动退款。',
+  'owner.review_timed_out_reject_access_code': '{who} 的入群申请 {id}（{groups}）无人在期限内处理，已按群设置拒绝（免费访问码，无需退款）。',
   'owner.review_approved': '申请 {id} 已通过，正在邀请该成员入群。',
   'owner.review_rejected': '申请 {id} 已拒绝，已告知原因并全额退款。',
   'owner.applications_none': '没有待审核的入群申请。',
@@ -379,6 +381,7 @@ export const zhCN: Record<MessageKey, string> = {
   'trial.started': '您的「{plan}」免费试用已开始：{days} 天，至 {endsAt}。入群邀请马上发送。试用结束前随时可付款：付费时间从试用结束时起算，不会损失天数。',
   'trial.used': '您已于 {startedAt} 使用过「{plan}」的免费试用，每人仅限一次。发送 套餐 即可购买。',
   'trial.none': '「{plan}」没有免费试用。发送 套餐 即可购买。',
+  'trial.needs_review': '「{plan}」不提供免费试用：其群组会审核每位入群者。发送 套餐 即可购买，购买后将审核您的申请。',
   'trial.has_access': '您已拥有「{plan}」的入群资格，无需试用。发送 我的会员 查看到期时间。',
   'reminder.trial':
     '您在「{group}」的「{plan}」免费试用将于 {expiresAt} 结束。现在付款即可留下（点击下方按钮或发送 续费）：付费时间从试用结束时起算，不会损失天数。',
@@ -403,6 +406,8 @@ export const zhCN: Record<MessageKey, string> = {
   'winback.offer': '「{group}」想念您！送您专属优惠码 {code}，下次入会立减 {percent}%，有效期至 {validUntil}：发送 优惠码 {code} 即可使用。',
   'owner.coupon_overshoot':
     '优惠码 {code} 已超出 {max} 次的使用上限：订单 {orderId} 在最后一次使用被占用后付款。该付款已保留，会员已入群；如优惠码外泄，请用 "coupon disable {code}" 停用。',
+  'owner.coupon_overshoot_per_person':
+    '优惠码 {code} 已超出每人 {max} 次的使用上限：订单 {orderId} 的付款人此前已用过该优惠码。该付款已保留，会员已入群；如优惠码被滥用，请用 "coupon disable {code}" 停用。',
   'owner.stats_growth': '免费试用开始：{trials} 人，之后付费：{converted} 人（{percent}%）；优惠码兑换：{coupons} 次。',
   'pay.coupon_applied': '已使用优惠码 {code}',
   'pay.coupon_placeholder': '优惠码',
