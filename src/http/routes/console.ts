@@ -1098,7 +1098,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
             <label>${t('col_currency')}<input name="currency" maxlength="3" placeholder="CNY" /></label>
             <label class="wide"
               >${t('col_plans')}<select name="plan" multiple required>
-                ${plans.filter((r) => r.plan.active).map((r) => html`<option value="${String(r.plan.id)}">#${r.plan.id} ${r.plan.name}</option>`)}
+                ${plans.filter((r) => r.plan.active).map((r) => html`<option value="${String(r.plan.id)}">#${r.plan.id} ${r.plan.name} · ${money(locale, r.plan.priceMinor, r.plan.currency)}</option>`)}
               </select></label
             >
             <label>${t('coupon_max_uses')}<input name="maxUses" inputmode="numeric" placeholder="100" /></label>
