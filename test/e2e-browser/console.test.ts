@@ -174,6 +174,20 @@ describe.each(VIEWPORTS)('the owner console in Chromium ($name)', (vp) => {
     await expectFitsWidth(page);
     await shot(page, '11-plans');
 
+    // ---- growth: this month's figures, a coupon made with the form, top referrers
+    await page.locator('nav.tabs a[href="/console/growth"]').click();
+    await page.locator('#card-trials').waitFor();
+    await page.locator('#coupon-form input[name="code"]').fill('SPRING');
+    await page.locator('#coupon-form input[name="percent"]').fill('20');
+    await page.locator('#coupon-form select[name="plan"] option').first().waitFor({ state: 'attached' });
+    await page.locator('#coupon-form select[name="plan"]').selectOption({ index: 0 });
+    await page.locator('#coupon-add').click();
+    await page.locator('#done').waitFor();
+    expect(await page.locator('[data-uses="SPRING"]').textContent()).toBe('0 / ∞');
+    expect((await deps.store.coupons.findByCode('SPRING'))!.percent).toBe(20);
+    await expectFitsWidth(page);
+    await shot(page, '11b-growth');
+
     // ---- history: the audit log names what the console did
     await page.locator('nav.tabs a[href="/console/audit"]').click();
     await page.locator('#audit-log').waitFor();

@@ -7,7 +7,10 @@ import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { endAllSessions, issueLoginLink } from '../../src/app/console-auth.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { addPlan } from '../../src/app/catalog-admin.ts';
+import { createCoupon } from '../../src/app/coupons.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
+import { startTrial } from '../../src/app/trials.ts';
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
@@ -490,6 +493,120 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
         expect(res.body, form.name).toContain(line);
       }
       expect((await deps.store.plans.list()).length).toBe(before);
+    });
+  });
+
+  describe('growth (issue 16)', () => {
+    it('the figures are the ones GET /api/stats gives: a trial started and an access code redeemed this month', async ({
+      t,
+      scene: { one, ownerA, signIn, get, say },
+    }) => {
+      const deps = t.service.deps;
+      const plan = await addPlan(deps, { groupIds: [one.groupId], name: 'Trial plan', price: '9.90', currency: 'CNY', days: 30, trialDays: 3, actor: admin });
+      await createCoupon(deps, { code: 'FREE-ONE', percent: 100, planIds: [plan.id], actor: admin });
+      await say('tina', '/start');
+      await startTrial(deps, (await deps.store.accounts.find('playground', 'tina'))!, plan.id);
+      const c = await t.service.app.inject({
+        method: 'POST',
+        url: '/api/checkouts',
+        headers: auth,
+        payload: { platform: 'playground', userId: 'cody', planId: plan.id, coupon: 'FREE-ONE' },
+      });
+      expect(c.statusCode).toBe(201);
+      await t.service.worker.drain();
+      const api = (await t.service.app.inject({ method: 'GET', url: '/api/stats', headers: auth })).json();
+      expect(api.growth).toMatchObject({ trialsStarted: 1, couponsRedeemed: 1 });
+      for (const b of [await signIn(null), await signIn(ownerA)]) {
+        const page = await get(b, '/console/growth');
+        expect(page.statusCode).toBe(200);
+        expect(page.body).toContain('href="/console/growth" class="on"');
+        const card = (id: string) =>
+          new RegExp(`id="${id}"[\\s\\S]*?class="v">([\\s\\S]*?)</div>`)
+            .exec(page.body)![1]!
+            .replace(/<[^>]+>/g, '')
+            .trim();
+        expect(card('card-trials')).toBe(String(api.growth.trialsStarted));
+        expect(card('card-conversion')).toBe(`${Math.round(api.growth.trialConversion * 1000) / 10} % (${api.growth.trialsConverted})`);
+        expect(card('card-coupons')).toBe(String(api.growth.couponsRedeemed));
+        const days = api.referrals.days;
+        expect(card('card-rewards')).toBe(`${api.referrals.booked} rewards, ${days} ${days === 1 ? 'day' : 'days'}`);
+        expect(page.body).toMatch(/data-uses="FREE-ONE">1 \/ ∞</);
+      }
+      // In Chinese too.
+      expect((await get(await signIn(ownerA), '/console/growth?lang=zh-CN')).body).toContain('<h1>增长</h1>');
+    });
+
+    it('creates a coupon for the owner’s plan; bad input is one clear line and saves nothing; disables one only after confirming', async ({
+      t,
+      scene: { one, ownerA, signIn, get, post },
+    }) => {
+      const deps = t.service.deps;
+      const a = await signIn(ownerA);
+      const made = await post(a, '/console/coupons', {
+        _csrf: a.csrf,
+        code: 'spring',
+        percent: '20',
+        plan: String(one.planId),
+        maxUses: '50',
+        validUntil: '2099-12-31',
+      });
+      expect(made.statusCode).toBe(303);
+      expect(made.headers.location).toBe('/console/growth?done=coupon_add');
+      const spring = (await deps.store.coupons.findByCode('SPRING'))!;
+      expect(spring).toMatchObject({ percent: 20, planIds: [one.planId], maxUses: 50, active: true, validUntil: Date.parse('2099-12-31') });
+      const list = await get(a, '/console/growth?done=coupon_add');
+      expect(list.body).toContain('id="done"');
+      expect(list.body).toMatch(/data-coupon="SPRING"[\s\S]*?20 %[\s\S]*?data-uses="SPRING">0 \/ 50</);
+
+      const before = (await deps.store.coupons.list({ limit: 1000 })).length;
+      for (const [form, status, line] of [
+        [{ code: 'ZERO', percent: '0', plan: String(one.planId) }, 400, 'percent must be a whole number from 1 to 100 (got 0)'],
+        [{ code: 'OVER', percent: '101', plan: String(one.planId) }, 400, 'percent must be a whole number from 1 to 100 (got 101)'],
+        [{ code: 'NOPLAN', percent: '10', plan: '999999' }, 404, 'no plan with id 999999'],
+        [{ code: 'BIG', amount: '100', currency: 'CNY', plan: String(one.planId) }, 400, 'is more than plan'],
+      ] as const) {
+        const res = await post(a, '/console/coupons', { _csrf: a.csrf, ...form });
+        expect(res.statusCode, form.code).toBe(status);
+        expect(res.body, form.code).toMatch(/id="error">[^<\n]+</);
+        expect(res.body, form.code).toContain(line);
+      }
+      expect((await deps.store.coupons.list({ limit: 1000 })).length).toBe(before);
+
+      const ask = await post(a, '/console/coupons/SPRING/disable', { _csrf: a.csrf });
+      expect(ask.statusCode).toBe(200);
+      expect(ask.body).toContain('Disable coupon SPRING?');
+      expect((await deps.store.coupons.findByCode('SPRING'))!.active).toBe(true);
+      const yes = await post(a, '/console/coupons/SPRING/disable', { _csrf: a.csrf, confirm: 'yes' });
+      expect(yes.statusCode).toBe(303);
+      expect((await deps.store.coupons.findByCode('SPRING'))!.active).toBe(false);
+      expect((await deps.store.audit.list({ subjectType: 'coupon', subjectId: String(spring.id) })).map((e) => e.action)).toEqual(
+        expect.arrayContaining(['coupon.create', 'coupon.disable']),
+      );
+    });
+
+    it('a POST without the CSRF token is refused; another owner’s session neither sees nor disables this owner’s coupon (404)', async ({
+      t,
+      scene: { one, ownerA, ownerB, signIn, get, post },
+    }) => {
+      const deps = t.service.deps;
+      const a = await signIn(ownerA);
+      const b = await signIn(ownerB);
+      const noCsrf = await post(a, '/console/coupons', { code: 'SNEAK', percent: '10', plan: String(one.planId) });
+      expect(noCsrf.statusCode).toBe(403);
+      expect(await deps.store.coupons.findByCode('SNEAK')).toBeNull();
+      expect((await post(a, '/console/coupons', { _csrf: a.csrf, code: 'MINE', percent: '10', plan: String(one.planId) })).statusCode).toBe(303);
+      expect((await post(a, '/console/coupons/MINE/disable', { confirm: 'yes' })).statusCode).toBe(403);
+      // Owner B: not in the list, and disabling it is "not found", before and after the confirmation step.
+      expect((await get(b, '/console/growth')).body).not.toContain('MINE');
+      for (const form of [{ _csrf: b.csrf }, { _csrf: b.csrf, confirm: 'yes' }] as Record<string, string>[]) {
+        const res = await post(b, '/console/coupons/MINE/disable', form);
+        expect(res.statusCode).toBe(404);
+        expect(res.body).not.toContain('Disable coupon MINE?');
+      }
+      // Nor can B make a coupon for A's plan.
+      expect((await post(b, '/console/coupons', { _csrf: b.csrf, code: 'THEIRS', percent: '10', plan: String(one.planId) })).statusCode).toBe(403);
+      expect(await deps.store.coupons.findByCode('THEIRS')).toBeNull();
+      expect((await deps.store.coupons.findByCode('MINE'))!.active).toBe(true);
     });
   });
 

@@ -29,8 +29,18 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
 }
 
 export interface Nav {
-  active: 'overview' | 'members' | 'orders' | 'review' | 'plans' | 'audit' | null;
-  labels: { overview: string; members: string; orders: string; review: string; plans: string; audit: string; signOut: string; language: string };
+  active: 'overview' | 'members' | 'orders' | 'review' | 'plans' | 'growth' | 'audit' | null;
+  labels: {
+    overview: string;
+    members: string;
+    orders: string;
+    review: string;
+    plans: string;
+    growth: string;
+    audit: string;
+    signOut: string;
+    language: string;
+  };
   reviewQueue: number;
   who: string;
   csrf: string;
@@ -49,7 +59,7 @@ export function layout(o: { locale: string; title: string; body: Html; nav?: Nav
         <div class="bar">
           <a class="brand" href="/console"><img src="${FAVICON_DATA_URL}" alt="" width="24" height="24" />Gatekeeper</a>
           <nav class="tabs">
-            ${tab('overview', '/console', n.labels.overview)}${tab('members', '/console/members', n.labels.members)}${tab('orders', '/console/orders', n.labels.orders)}${tab('plans', '/console/plans', n.labels.plans)}${tab('review', '/console/review', n.labels.review, n.reviewQueue)}${tab('audit', '/console/audit', n.labels.audit)}
+            ${tab('overview', '/console', n.labels.overview)}${tab('members', '/console/members', n.labels.members)}${tab('orders', '/console/orders', n.labels.orders)}${tab('plans', '/console/plans', n.labels.plans)}${tab('growth', '/console/growth', n.labels.growth)}${tab('review', '/console/review', n.labels.review, n.reviewQueue)}${tab('audit', '/console/audit', n.labels.audit)}
           </nav>
           <div class="who">
             <span>${n.who}</span><a href="${n.otherLang.href}" lang="${n.otherLang.href.endsWith('zh-CN') ? 'zh-CN' : 'en'}">${n.otherLang.label}</a>
