@@ -116,11 +116,17 @@ export type RewardDecision = 'booked' | 'canceled' | 'skipped' | 'waiting' | 'du
  * Books (or cancels, or skips) the rewards whose referred order has passed its group's refund window. Safe on
  * several instances at once and on every tick: each decision is one conditional insert of its unique row.
  */
-export async function sweepReferralRewards(deps: AppDeps): Promise<Record<RewardDecision, number>> {
+export async function sweepReferralRewards(deps: AppDeps, batch = SWEEP_BATCH): Promise<Record<RewardDecision, number>> {
   const now = deps.clock.now();
   const out: Record<RewardDecision, number> = { booked: 0, canceled: 0, skipped: 0, waiting: 0, duplicate: 0 };
-  for (const d of await deps.store.referrals.due(now, SWEEP_BATCH)) {
-    out[await deps.store.transaction((tx) => decideReward(deps, tx, d, now))]++;
+  // Pages on past the rows that stay due without a decision (an order held for review or a refund on its way
+  // writes nothing), so a full page of those never holds up the rewards behind them.
+  let after: { referredId: number; groupId: number } | undefined;
+  for (;;) {
+    const due = await deps.store.referrals.due(now, batch, after);
+    for (const d of due) out[await deps.store.transaction((tx) => decideReward(deps, tx, d, now))]++;
+    if (due.length < batch) break;
+    after = due[due.length - 1]!;
   }
   if (out.booked > 0) deps.onJobsEnqueued?.();
   return out;

@@ -75,7 +75,7 @@ export function referralsRepo(db: Kysely<Database>): Repos['referrals'] {
       const r = await db.selectFrom('memberships').select('id').where('account_id', '=', accountId).where('status', '=', 'banned').limit(1).executeTakeFirst();
       return r !== undefined;
     },
-    async due(now, limit) {
+    async due(now, limit, after) {
       // Referred people with a paid period (revoked ones too: a refund before booking cancels the reward,
       // and that is decided here as well) whose group's refund window has passed since the period began, in
       // a group with no reward row for them yet. The app decides from the first paid period.
@@ -95,6 +95,9 @@ export function referralsRepo(db: Kysely<Database>): Repos['referrals'] {
               eb.selectFrom('referral_rewards as r').select('r.id').whereRef('r.referred_account_id', '=', 'a.id').whereRef('r.group_id', '=', 'm.group_id'),
             ),
           ),
+        )
+        .$if(after !== undefined, (qb) =>
+          qb.where((eb) => eb.or([eb('a.id', '>', after!.referredId), eb.and([eb('a.id', '=', after!.referredId), eb('m.group_id', '>', after!.groupId)])])),
         )
         .groupBy(['a.id', 'a.referred_by', 'm.group_id'])
         .orderBy('a.id')

@@ -124,6 +124,21 @@ describe.each(DIALECTS)('referral rewards (%s)', (dialect) => {
     expect(audit.map((a) => a.action)).toContain('referral.reward');
   });
 
+  it('rewards waiting on an order held for review do not hold up the ones behind them (the sweep pages on)', async ({ t, deps }) => {
+    const s = scene(t, deps);
+    const { plan } = await groupOnSale(deps, 'club', 'Book club');
+    await s.buy('alice', plan.id);
+    const code = await s.codeOf('alice');
+    await s.say('bob', `邀请码 ${code}`);
+    await s.say('carl', `邀请码 ${code}`);
+    const held = await s.buy('bob', plan.id);
+    await t.db.opened.db.updateTable('orders').set({ status: 'review' }).where('id', '=', held).execute();
+    await s.buy('carl', plan.id);
+    // A page of one: bob's reward waits (his order is held), carl's is booked all the same.
+    expect(await sweepReferralRewards(deps, 1)).toMatchObject({ waiting: 1, booked: 1 });
+    expect((await s.rewards()).map((r) => r.referred_account_id)).toEqual([(await s.account('carl')).id]);
+  });
+
   it('a referred friend who starts a free trial and then pays earns the referrer the reward (the trial began after the referral)', async ({ t, deps }) => {
     const s = scene(t, deps);
     const group = await addGroup(deps, { platform: 'playground', chatId: 'club', title: 'Book club', actor: admin });

@@ -617,8 +617,15 @@ export interface Repos {
     /** Whether the account ever had an order paid (refunded ones too). */
     hasPaidOrder(accountId: number): Promise<boolean>;
     isBannedAnywhere(accountId: number): Promise<boolean>;
-    /** Referred people with a paid period whose group's refund window has passed, and no reward row in that group yet. */
-    due(now: number, limit: number): Promise<Array<{ referredId: number; referrerId: number; groupId: number }>>;
+    /**
+     * Referred people with a paid period whose group's refund window has passed, and no reward row in that group
+     * yet, by (referred account, group); `after`: only those past that pair (the next page).
+     */
+    due(
+      now: number,
+      limit: number,
+      after?: { referredId: number; groupId: number },
+    ): Promise<Array<{ referredId: number; referrerId: number; groupId: number }>>;
     /** Null when (referrer, referred, group) has its row already: nothing written (the exactly-once guard). */
     insertReward(
       r: Pick<ReferralReward, 'referrerId' | 'referredId' | 'groupId' | 'orderId' | 'status' | 'reason' | 'days'>,
