@@ -119,7 +119,7 @@ export const consoleEn = {
   'console.done_refund': 'Refund requested. The order shows “refunded” once the provider confirms.',
   'console.done_approve': 'Approved. The buyer is being let in.',
   'console.done_app_approve': 'Application approved.',
-  'console.done_app_reject': 'Application rejected; the payment is being refunded.',
+  'console.done_app_reject': 'Application rejected; the payment is being refunded (an access code had nothing to refund).',
   'console.orders_title': 'Orders',
   'console.order_heading': 'Order',
   'console.refunded_part': '{amount} refunded',

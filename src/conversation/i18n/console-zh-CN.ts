@@ -120,7 +120,7 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.done_refund': '已申请退款。支付渠道确认后订单显示为「已退款」。',
   'console.done_approve': '已通过，正在邀请购买人入群。',
   'console.done_app_approve': '申请已通过。',
-  'console.done_app_reject': '申请已拒绝，正在退款。',
+  'console.done_app_reject': '申请已拒绝，正在退款（兑换码订单无需退款）。',
   'console.orders_title': '订单',
   'console.order_heading': '订单',
   'console.refunded_part': '已退款 {amount}',

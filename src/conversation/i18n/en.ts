@@ -44,7 +44,7 @@ export const en = {
   'owner.review_timed_out_reject_access_code':
     "Nobody decided application {id} from {who} ({groups}) in time: it was rejected, as the group's settings say (an access code: nothing to refund).",
   'owner.review_approved': 'Application {id} approved: the member is being invited.',
-  'owner.review_rejected': 'Application {id} rejected: the member is told why and refunded in full.',
+  'owner.review_rejected': 'Application {id} rejected: the member is told why and refunded in full (an access code had nothing to refund).',
   'owner.applications_none': 'No application is waiting for review.',
   'owner.application_line': '#{id} {who}: {amount}, {verdicts}, until {deadlineAt}',
   'owner.door_link': 'Post this link anywhere: whoever opens it asks to join "{group}" and pays at the door, in the Mini App I open for them. {link}',

@@ -39,7 +39,7 @@ export const zhCN: Record<MessageKey, string> = {
   'owner.review_timed_out_refund': '{who} 的入群申请 {id}（{groups}）无人在期限内处理，已按群设置自动退款。',
   'owner.review_timed_out_reject_access_code': '{who} 的入群申请 {id}（{groups}）无人在期限内处理，已按群设置拒绝（免费访问码，无需退款）。',
   'owner.review_approved': '申请 {id} 已通过，正在邀请该成员入群。',
-  'owner.review_rejected': '申请 {id} 已拒绝，已告知原因并全额退款。',
+  'owner.review_rejected': '申请 {id} 已拒绝，已告知原因并全额退款（兑换码订单无需退款）。',
   'owner.applications_none': '没有待审核的入群申请。',
   'owner.application_line': '#{id} {who}：{amount}，{verdicts}，截止 {deadlineAt}',
   'owner.door_link': '把这个链接发到任何地方：打开它的人会申请加入「{group}」，并在我为其打开的小程序中付款入群。{link}',
