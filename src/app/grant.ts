@@ -42,6 +42,12 @@ export interface GrantOptions {
    * in grace the day before the rail renews. Never shorter than the plan's days.
    */
   atLeast?: number;
+  /**
+   * With `until` (a renewal): where the rail's previous period ended. Days a member holds beyond it (a referral
+   * reward, an owner's extension, a trial or one-off days left when subscribing) are kept: the renewal adds the
+   * rail's period (until − railFrom) to the current expiry, never ending before the rail's own expiry.
+   */
+  railFrom?: number;
 }
 
 /** What a never-paid membership looks like before its first period (the row is written only with that period). */
@@ -110,9 +116,11 @@ export async function grantOrder(
       { type: 'period', days: plan.durationDays, startAt: effectiveStart },
     );
     const startsAt = computed.invite ? effectiveStart : existing.expiresAt;
+    const ahead =
+      opts.railFrom !== undefined && (existing.status === 'active' || existing.status === 'grace') ? Math.max(0, existing.expiresAt - opts.railFrom) : 0;
     const next =
       opts.until !== undefined
-        ? { ...computed, expiresAt: Math.max(opts.until, startsAt) }
+        ? { ...computed, expiresAt: Math.max(opts.until + ahead, startsAt) }
         : opts.atLeast !== undefined
           ? { ...computed, expiresAt: Math.max(computed.expiresAt, opts.atLeast) }
           : computed;

@@ -210,7 +210,7 @@ export async function confirmRenewal(
   await tx.orders.transition(order.id, orderSourceStatuses('pay'), 'paid', { paidAt: event.paidAt, providerTxnId: event.providerTxnId }, now);
   const until = event.subscription?.expiresAt ?? null;
   await grantOrder(tx, order, plan, Math.min(event.paidAt, now), `provider:${provider.name}`, now, gatewayConfirmsWithInvite(deps), {
-    ...(until !== null ? { until } : {}),
+    ...(until !== null ? { until, railFrom: sub.nextChargeAt } : {}),
   });
   const nextChargeAt = Math.max(sub.nextChargeAt, until ?? event.paidAt + plan.durationDays * DAY_MS);
   // Canceled by the member here: the charge is honoured and the cancellation stands (sent to the rail again).

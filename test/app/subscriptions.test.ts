@@ -5,7 +5,7 @@
 import { describe, expect } from 'vitest';
 import { createCheckout } from '../../src/app/checkout.ts';
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
-import { banMember, removeMember } from '../../src/app/owners.ts';
+import { banMember, extendMembership, removeMember } from '../../src/app/owners.ts';
 import type { Order } from '../../src/app/model.ts';
 import type { ProviderEvent } from '../../src/app/ports.ts';
 import { confirmRefund } from '../../src/app/refunds.ts';
@@ -82,6 +82,17 @@ describe.each(DIALECTS)('auto-renewal money rules (%s)', (dialect) => {
     expect(await w.renew(first, 'ren-2')).toBe('granted');
     expect((await deps.store.subscriptions.get(sub.id))!.state).toBe('canceled');
     expect(await deps.store.jobs.list({ kind: 'subscription_edit' })).toHaveLength(2);
+  });
+
+  it('a renewal keeps the days a member held beyond the rail (an extension, a reward): it adds the rail period to them', async ({ t, deps, w }) => {
+    const first = await w.subscribe('fay');
+    const [m] = await deps.store.memberships.list({ accountId: first.accountId });
+    const railEnd = m!.expiresAt;
+    await extendMembership(deps, { actor: ADMIN, membershipId: m!.id, days: 7, reason: 'referral' });
+    t.clock.set(railEnd);
+    expect(await w.renew(first, 'renew-fay-1')).toBe('granted');
+    // The rail's new period ends railEnd + 30 days; the 7 days given on top are still there.
+    expect((await deps.store.memberships.get(m!.id))!.expiresAt).toBe(railEnd + 37 * DAY_MS);
   });
 
   it("an owner's ban or removal stops renewal of a plan opening that group, here and at the rail", async ({ deps, w }) => {
