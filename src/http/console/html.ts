@@ -29,15 +29,18 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
 }
 
 export interface Nav {
-  active: 'overview' | 'members' | 'orders' | 'review' | 'plans' | 'growth' | 'audit' | null;
+  active: 'overview' | 'members' | 'orders' | 'review' | 'plans' | 'groups' | 'growth' | 'broadcast' | 'audit' | 'system' | null;
   labels: {
     overview: string;
     members: string;
     orders: string;
     review: string;
     plans: string;
+    groups: string;
     growth: string;
+    broadcast: string;
     audit: string;
+    system: string;
     signOut: string;
     language: string;
   };
@@ -59,7 +62,7 @@ export function layout(o: { locale: string; title: string; body: Html; nav?: Nav
         <div class="bar">
           <a class="brand" href="/console"><img src="${FAVICON_DATA_URL}" alt="" width="24" height="24" />Gatekeeper</a>
           <nav class="tabs">
-            ${tab('overview', '/console', n.labels.overview)}${tab('members', '/console/members', n.labels.members)}${tab('orders', '/console/orders', n.labels.orders)}${tab('plans', '/console/plans', n.labels.plans)}${tab('growth', '/console/growth', n.labels.growth)}${tab('review', '/console/review', n.labels.review, n.reviewQueue)}${tab('audit', '/console/audit', n.labels.audit)}
+            ${tab('overview', '/console', n.labels.overview)}${tab('members', '/console/members', n.labels.members)}${tab('orders', '/console/orders', n.labels.orders)}${tab('plans', '/console/plans', n.labels.plans)}${tab('groups', '/console/groups', n.labels.groups)}${tab('growth', '/console/growth', n.labels.growth)}${tab('broadcast', '/console/broadcast', n.labels.broadcast)}${tab('review', '/console/review', n.labels.review, n.reviewQueue)}${tab('audit', '/console/audit', n.labels.audit)}${tab('system', '/console/system', n.labels.system)}
           </nav>
           <div class="who">
             <span>${n.who}</span><a href="${n.otherLang.href}" lang="${n.otherLang.href.endsWith('zh-CN') ? 'zh-CN' : 'en'}">${n.otherLang.label}</a>
