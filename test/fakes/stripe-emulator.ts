@@ -1,6 +1,6 @@
 // A strict loopback emulator of the slice of Stripe's v1 API that Gatekeeper uses: Checkout Sessions
 // (create, retrieve, list, expire) in payment and subscription mode, PaymentIntents (retrieve, expand latest_charge),
-// Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end), Invoices (retrieve) and
+// Charges (retrieve), Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end), Invoices (retrieve) and
 // Customer Portal sessions (create), with webhook events signed exactly as Stripe signs them.
 //
 // Subscriptions: a session in `mode=subscription` needs a price_data with `recurring[interval]` (and a
@@ -119,6 +119,8 @@ export interface EmuCharge extends Obj {
   refunded: boolean;
   status: string;
   payment_intent: string;
+  /** The invoice the charge paid (a subscription's charge), else null; such a charge has no metadata of ours. */
+  invoice: string | null;
   metadata: { [k: string]: string };
   created: number;
   livemode: boolean;
@@ -132,6 +134,8 @@ export interface EmuPaymentIntent extends Obj {
   currency: string;
   status: string;
   latest_charge: string | null;
+  /** The invoice the PaymentIntent pays (a subscription's), else null. */
+  invoice: string | null;
   metadata: { [k: string]: string };
   created: number;
   livemode: boolean;
@@ -593,6 +597,13 @@ export class StripeEmulator {
       if (!sub) throw noSuch('subscription', m[1]!, 'id');
       return clone(sub);
     }
+    if ((m = /^\/v1\/charges\/([^/]+)$/.exec(path)) && method === 'GET') {
+      only(params, ['expand']);
+      expandParam(params, []);
+      const charge = this.charges.get(m[1]!);
+      if (!charge) throw noSuch('charge', m[1]!, 'charge');
+      return clone(charge);
+    }
     if ((m = /^\/v1\/invoices\/([^/]+)$/.exec(path)) && method === 'GET') {
       only(params, ['expand']);
       expandParam(params, []);
@@ -948,6 +959,7 @@ export class StripeEmulator {
       currency: s.currency,
       status: 'processing',
       latest_charge: null,
+      invoice: null,
       metadata: { ...(this.piMetadata.get(s.id) ?? {}) },
       created: now,
       livemode: this.livemode,
@@ -1099,6 +1111,10 @@ export class StripeEmulator {
     invoice.status_transitions.paid_at = this.nowS();
     const pi = invoice.payment_intent ? this.paymentIntents.get(invoice.payment_intent) : undefined;
     invoice.charge = pi?.latest_charge ?? null;
+    // At the pinned API version a subscription's PaymentIntent and charge name their invoice (and carry no metadata).
+    if (pi) pi.invoice = invoice.id;
+    const charge = invoice.charge ? this.charges.get(invoice.charge) : undefined;
+    if (charge) charge.invoice = invoice.id;
     this.emit('invoice.paid', invoice);
     this.emit('invoice.payment_succeeded', invoice);
   }
@@ -1112,6 +1128,7 @@ export class StripeEmulator {
       currency,
       status: 'processing',
       latest_charge: null,
+      invoice: null,
       metadata: {},
       created: this.nowS(),
       livemode: this.livemode,
@@ -1253,6 +1270,7 @@ export class StripeEmulator {
       refunded: false,
       status: 'succeeded',
       payment_intent: pi.id,
+      invoice: pi.invoice,
       metadata: { ...pi.metadata },
       created: now,
       livemode: this.livemode,

@@ -378,6 +378,7 @@ describe('what a Stripe event means', () => {
       currency: 'usd',
       refunded: true,
       payment_intent: 'pi_unit0000000000000001',
+      invoice: null,
       metadata: { out_trade_no: ours },
       created: 1_767_225_650,
       ...over,
@@ -412,6 +413,7 @@ describe('what a Stripe event means', () => {
       amountMinor: 200,
       cumulativeMinor: 300,
     });
+    // No order number and no invoice (a charge made elsewhere on the account): ignored without asking Stripe.
     expect(await parse(event('charge.refunded', charge({ metadata: {} })))).toMatchObject({ type: 'ignored' });
     expect(await parse(event('charge.refunded', charge({ amount_refunded: 0, refunded: false })))).toMatchObject({ type: 'ignored' });
   });

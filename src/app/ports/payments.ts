@@ -62,6 +62,13 @@ export type ProviderEvent =
       type: 'refunded';
       eventId: string;
       outTradeNo: string;
+      /**
+       * The refunded charge as the ledger keys it, when the rail knows the charge but not the order's own number
+       * (Stripe: a subscription's charge carries no order number; its invoice id is the ledger key of the first
+       * order's charge and of each renewal's). The order is then the one whose charge that is, and `outTradeNo`
+       * names the subscription's first order, whose account and plan it must share.
+       */
+      chargeTxnId?: string;
       /** Stable per refund (not per order): one refund is one ledger row however often it is reported. */
       providerRefundId: string;
       /** The amount of this one refund (not the order's total). */
