@@ -215,7 +215,9 @@ export async function confirmRenewal(
   const nextChargeAt = Math.max(sub.nextChargeAt, until ?? event.paidAt + plan.durationDays * DAY_MS);
   // Canceled by the member here: the charge is honoured and the cancellation stands (sent to the rail again).
   const canceledHere = sub.state === 'canceled';
-  await tx.subscriptions.update(sub.id, { nextChargeAt, ...(canceledHere ? {} : { state: 'active' as const, canceledBy: null }) }, now);
+  // Back to active only when it was not (a failed renewal now paid): a renewal alone is no change of state.
+  const reactivate = !canceledHere && (sub.state !== 'active' || sub.canceledBy !== null);
+  await tx.subscriptions.update(sub.id, { nextChargeAt, ...(reactivate ? { state: 'active' as const, canceledBy: null } : {}) }, now);
   if (canceledHere) await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, `renewal:${order.id}`)], now);
   await tx.audit.insert({
     at: now,
@@ -386,7 +388,9 @@ export async function subscriptionEventReported(
   const sub = first && first.provider === provider.name ? await tx.subscriptions.findByFirstOrder(first.id) : null;
   if (!sub || sub.subscriptionId !== event.subscriptionId) return 'unknown';
   // Stripe's times are whole seconds: a report of the second our change happened in still counts.
-  if (event.at + 1000 <= sub.updatedAt) return 'stale';
+  // Measured against the last change of its state here (cancel, resume, stop, a report applied), not any write: a
+  // renewal booked or a notice queued after the rail's change does not make that change old news.
+  if (event.at + 1000 <= sub.stateChangedAt) return 'stale';
   await applyReport(tx, provider.name, sub, event, now);
   return 'noted';
 }

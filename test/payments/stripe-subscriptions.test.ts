@@ -451,4 +451,29 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     await deliverAll(refundedEvents(emu.events));
     expect(await refundRows()).toHaveLength(1);
   });
+
+  it('a cancel made in the Customer Portal is mirrored even when a renewal booked here after it arrived first', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id);
+    // A minute later the member cancels in the portal (the portal calls Stripe's API, not us).
+    await t.clock.advance(MINUTE_MS);
+    const portal = await fetch(`${emu.url}/v1/subscriptions/${sub.id}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'cancel_at_period_end=true',
+    });
+    expect(portal.status).toBe(200);
+    const portalCancel = emu.eventsOf('customer.subscription.updated', sub.id).at(-1)!;
+    expect(portalCancel.data.previous_attributes).toMatchObject({ cancel_at_period_end: false });
+    // The renewal's events reach us first, another minute on; the cancel after them. A renewal is no change of ours
+    // to the subscription's state, so the cancel made after the charge is not stale.
+    await t.clock.advance(MINUTE_MS);
+    await deliverAll(run.events);
+    expect(await subscription()).toMatchObject({ state: 'active' });
+    await deliverAll([portalCancel]);
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
+  });
 });
