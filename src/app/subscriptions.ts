@@ -192,8 +192,11 @@ export async function confirmRenewal(
   // by a banned member (confirm-payment.ts), never granted (a period on a banned membership is a conflict), and the
   // renewal is stopped at the rail so it is the last charge.
   const banned = !holdReason && (await isBannedFromPlan(tx, sub.accountId, plan));
-  if (banned && !(await stopRenewal(tx, sub, `provider:${provider.name}`, 'renewal charged to a banned member', `banned:${order.id}`, now)))
-    await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, `banned:${order.id}`)], now);
+  if (
+    banned &&
+    !(await stopRenewal(tx, sub, `provider:${provider.name}`, 'renewal charged to a banned member', `banned:${order.id}`, now, { immediately: true }))
+  )
+    await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true, immediately: true }, `banned:${order.id}`)], now);
   if (holdReason || banned) {
     const reason = holdReason ?? 'renewal paid by a banned member';
     await tx.orders.transition(order.id, ['pending'], 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: reason }, now);
@@ -235,12 +238,21 @@ export async function confirmRenewal(
  * Ends renewal of one subscription here and at the rail (a job, sent after the commit), inside the caller's
  * transaction: a ban, an owner's removal or a full refund took the access it renews away. Canceled by the `owner`
  * side (/resume turns back on only what the member canceled); a renewal charged anyway is honoured and the
- * cancellation sent again (confirmRenewal). False when it is canceled already.
+ * cancellation sent again (confirmRenewal). `immediately` (a ban): the rail ends the subscription now rather than at
+ * the period's end, so a banned member is never charged again. False when it is canceled already.
  */
-export async function stopRenewal(tx: Repos, sub: Subscription, actor: string, why: string, occasion: string, now: number): Promise<boolean> {
+export async function stopRenewal(
+  tx: Repos,
+  sub: Subscription,
+  actor: string,
+  why: string,
+  occasion: string,
+  now: number,
+  opts: { immediately?: boolean } = {},
+): Promise<boolean> {
   if (sub.state === 'canceled') return false;
   await tx.subscriptions.update(sub.id, { state: 'canceled', canceledBy: 'owner' }, now);
-  await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, occasion)], now);
+  await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true, ...(opts.immediately ? { immediately: true } : {}) }, occasion)], now);
   await tx.audit.insert({
     at: now,
     actor,
@@ -262,11 +274,12 @@ export async function stopRenewalsIn(
   why: string,
   occasion: string,
   now: number,
+  opts: { immediately?: boolean } = {},
 ): Promise<number> {
   let stopped = 0;
   for (const s of await tx.subscriptions.listForAccount(accountId)) {
     const plan = await tx.plans.get(s.planId);
-    if (plan?.groupIds.includes(groupId) && (await stopRenewal(tx, s, actor, why, occasion, now))) stopped++;
+    if (plan?.groupIds.includes(groupId) && (await stopRenewal(tx, s, actor, why, occasion, now, opts))) stopped++;
   }
   return stopped;
 }
@@ -321,7 +334,7 @@ async function setRenewal(deps: AppDeps, account: Account, cancel: boolean): Pro
 }
 
 /** Runs a queued cancel or resume at the rail; the subscription is re-read (a later /resume or /cancel wins). */
-export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: number; cancel: boolean }): Promise<void> {
+export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: number; cancel: boolean; immediately?: boolean }): Promise<void> {
   const sub = await deps.store.subscriptions.get(p.subscriptionId);
   if (!sub) return;
   if (p.cancel !== (sub.state === 'canceled')) return;
@@ -330,7 +343,8 @@ export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: nu
   const account = await deps.store.accounts.get(sub.accountId);
   if (!account) return;
   try {
-    await provider.setRenewal(sub, account, !p.cancel);
+    if (p.cancel && p.immediately && provider.endSubscription) await provider.endSubscription(sub, account);
+    else await provider.setRenewal(sub, account, !p.cancel);
   } catch (err) {
     // A refusal retrying cannot fix (the subscription already ended, say): recorded, not retried.
     if (!(err instanceof ProviderRejectedError)) throw err;

@@ -1,6 +1,7 @@
 // A strict loopback emulator of the slice of Stripe's v1 API that Gatekeeper uses: Checkout Sessions
 // (create, retrieve, list, expire) in payment and subscription mode, PaymentIntents (retrieve, expand latest_charge),
-// Charges (retrieve), Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end), Invoices (retrieve) and
+// Charges (retrieve), Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end, cancel
+// at once with DELETE), Invoices (retrieve) and
 // Customer Portal sessions (create), with webhook events signed exactly as Stripe signs them.
 //
 // Subscriptions: a session in `mode=subscription` needs a price_data with `recurring[interval]` (and a
@@ -591,6 +592,7 @@ export class StripeEmulator {
     }
     if ((m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) {
       if (method === 'POST') return this.updateSubscription(m[1]!, params);
+      if (method === 'DELETE') return this.cancelSubscriptionNow(m[1]!, params);
       only(params, ['expand']);
       expandParam(params, []);
       const sub = this.subscriptions.get(m[1]!);
@@ -1229,6 +1231,26 @@ export class StripeEmulator {
       sub.canceled_at = sub.cancel_at_period_end ? this.nowS() : null;
       this.emit('customer.subscription.updated', sub, null, before);
     }
+    return clone(sub);
+  }
+
+  /**
+   * `DELETE /v1/subscriptions/{id}`: canceled at once (status canceled, ended now, no further invoice; proration and a
+   * final invoice only when asked, which we do not emulate), customer.subscription.deleted; an ended one is refused.
+   */
+  private cancelSubscriptionNow(id: string, params: Obj): Json {
+    only(params, ['cancellation_details', 'invoice_now', 'prorate', 'expand']);
+    expandParam(params, []);
+    if (params.invoice_now === 'true' || params.prorate === 'true') throw invalid('emulator: invoice_now and prorate are not emulated');
+    const sub = this.subscriptions.get(id);
+    if (!sub) throw noSuch('subscription', id, 'id');
+    if (sub.status === 'canceled')
+      throw new ApiError(400, { type: 'invalid_request_error', message: `This subscription has already been canceled.`, param: 'id' }, true);
+    const now = this.nowS();
+    sub.status = 'canceled';
+    sub.canceled_at = now;
+    sub.ended_at = now;
+    this.emit('customer.subscription.deleted', sub);
     return clone(sub);
   }
 

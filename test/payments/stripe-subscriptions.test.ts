@@ -476,4 +476,21 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     await deliverAll([portalCancel]);
     expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
   });
+
+  it('a ban ends the Stripe subscription at once (DELETE), not at the period’s end: the banned member is charged no more', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    const res = await app().inject({ method: 'POST', url: `/api/members/${(await membership()).id}/ban`, headers: auth, payload: {} });
+    expect(res.statusCode, res.body).toBe(200);
+    await t.service.worker.drain();
+    expect(emu.requests.filter((r) => r.path === `/v1/subscriptions/${sub.id}` && r.method !== 'GET').map((r) => r.method)).toEqual(['DELETE']);
+    expect(emu.subscriptions.get(sub.id)).toMatchObject({ status: 'canceled', cancel_at_period_end: false });
+    // Stripe's billing run has nothing to charge at the period's end.
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    expect(() => emu.cycle(sub.id)).toThrow(/is canceled/);
+    await deliverAll(emu.eventsOf('customer.subscription.deleted', sub.id));
+    expect(await subscription()).toMatchObject({ state: 'canceled' });
+    expect(await charges()).toBe(1);
+  });
 });

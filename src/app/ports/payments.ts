@@ -169,6 +169,11 @@ export interface PaymentProvider {
   startPhonePay?(req: PhonePayRequest): Promise<PhonePay>;
   /** A rail that renews subscriptions by itself: stop (`renew` false) or restart renewal of one. Never inside a transaction. */
   setRenewal?(sub: Subscription, account: Account, renew: boolean): Promise<void>;
+  /**
+   * Ends the subscription at the rail at once, not at the period's end (a ban: no further charge at all). Rails
+   * without it (Telegram Stars, whose cancel already stops every later charge) get setRenewal(…, false).
+   */
+  endSubscription?(sub: Subscription, account: Account): Promise<void>;
   /** A rail with a self-service page for a subscription's payment details (Stripe's Customer Portal): a short-lived link to it. */
   billingPortalUrl?(sub: Subscription, returnUrl: string): Promise<string>;
 }

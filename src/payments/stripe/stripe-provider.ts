@@ -200,6 +200,18 @@ export class StripeProvider implements PaymentProvider {
   }
 
   /**
+   * A ban: `DELETE /v1/subscriptions/{id}` cancels the subscription at once — "the customer won't be charged again for
+   * the subscription" (docs.stripe.com/api/subscriptions/cancel); no proration or final invoice is asked for (both
+   * off by default). Stripe then sends customer.subscription.deleted. A subscription that already ended is refused
+   * (a ProviderRejectedError: recorded by the caller, not retried).
+   */
+  async endSubscription(sub: Subscription): Promise<void> {
+    if (!/^sub_/.test(sub.subscriptionId))
+      throw new ProviderRejectedError(PROVIDER, `subscription ${sub.id} has no Stripe subscription id`, undefined, { method: 'DELETE /v1/subscriptions/{id}' });
+    await this.api.delete(`/v1/subscriptions/${encodeURIComponent(sub.subscriptionId)}`, StripeSubscription);
+  }
+
+  /**
    * /billing: a Customer Portal session for the subscription's customer (`POST /v1/billing_portal/sessions` with
    * `customer` and `return_url`; docs.stripe.com/api/customer_portal/sessions/create). Sessions are short-lived, so
    * one is made per request. The customer is read from the subscription (`GET /v1/subscriptions/{id}`): we store
