@@ -182,9 +182,12 @@ export async function confirmRenewal(
     event.subscription?.id !== undefined && event.subscription.id !== sub.subscriptionId
       ? `renewal of ${provider.name} subscription ${event.subscription.id}, the first order's is ${sub.subscriptionId}`
       : null;
+  // Nothing charged (Stripe: a 100 % coupon or the customer's credit balance, set up in the owner's own account) still
+  // renews the period like the price; a different non-zero amount is a mismatch, held for review.
+  const covered = event.amountMinor === 0 && event.currency === sub.currency;
   const holdReason =
     otherSubscription ??
-    (event.currency !== sub.currency || event.amountMinor !== sub.amountMinor
+    (!covered && (event.currency !== sub.currency || event.amountMinor !== sub.amountMinor)
       ? `renewal charged ${formatMoney(event.amountMinor, event.currency)}, the subscription is ${formatMoney(sub.amountMinor, sub.currency)}`
       : null) ??
     (await payerMismatch(tx, sub.accountId, event));

@@ -1055,9 +1055,11 @@ export class StripeEmulator {
     pi: EmuPaymentIntent | null,
     paid: boolean,
     usageStart = start,
+    free = false,
   ): EmuInvoice {
     const now = this.nowS();
     const amount = (sub.items.data as Obj[])[0]!.price as Obj;
+    const due = free ? 0 : (amount.unit_amount as number);
     const id = `in_${rand(24)}`;
     const invoice: EmuInvoice = {
       id,
@@ -1066,9 +1068,9 @@ export class StripeEmulator {
       subscription: sub.id,
       subscription_details: { metadata: { ...sub.metadata } },
       customer: sub.customer,
-      amount_due: amount.unit_amount as number,
+      amount_due: due,
       amount_paid: 0,
-      amount_remaining: amount.unit_amount as number,
+      amount_remaining: due,
       attempt_count: 0,
       currency: sub.currency,
       status: 'open',
@@ -1143,9 +1145,10 @@ export class StripeEmulator {
    * Stripe's billing run at the end of a subscription's period (refused before the clock gets there): with
    * cancel_at_period_end the subscription ends (status canceled, customer.subscription.deleted); otherwise a
    * subscription_cycle invoice for the next period is charged — paid (invoice.paid), or, with `fail`, declined
-   * (invoice.payment_failed, the subscription past_due; the period still advances, as Stripe's does).
+   * (invoice.payment_failed, the subscription past_due; the period still advances, as Stripe's does), or, with
+   * `free`, one with nothing due (a 100 % coupon or credit balance), paid without any PaymentIntent.
    */
-  cycle(subscriptionId: string, o: { fail?: boolean } = {}): { invoice: EmuInvoice | null; events: EmuEvent[] } {
+  cycle(subscriptionId: string, o: { fail?: boolean; free?: boolean } = {}): { invoice: EmuInvoice | null; events: EmuEvent[] } {
     const sub = this.subscriptions.get(subscriptionId);
     if (!sub) throw new Error(`emulator: no subscription ${subscriptionId}`);
     if (sub.status === 'canceled') throw new Error(`emulator: subscription ${subscriptionId} is canceled`);
@@ -1168,6 +1171,12 @@ export class StripeEmulator {
     const end = addInterval(start, rec.interval as Interval, rec.interval_count as number);
     sub.current_period_start = start;
     sub.current_period_end = end;
+    if (o.free) {
+      // Nothing due (a 100 % coupon, or credit balance covering it): Stripe marks the invoice paid with no payment.
+      const invoice = this.newInvoice(sub, 'subscription_cycle', start, end, null, true, previousStart, true);
+      this.emit('customer.subscription.updated', sub, null, before_);
+      return { invoice: clone(invoice), events: this.events.slice(before) };
+    }
     const pi = this.newIntent(price.unit_amount as number, sub.currency);
     const invoice = this.newInvoice(sub, 'subscription_cycle', start, end, pi, false, previousStart);
     if (o.fail) {

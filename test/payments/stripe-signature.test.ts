@@ -329,7 +329,12 @@ describe('what a Stripe event means', () => {
     it('invoice.paid of a subscription we did not create names no order of ours; one of no subscription or nothing paid is ignored', async () => {
       expect(await parse(event('invoice.paid', invoice({ subscription_details: { metadata: {} } })))).toMatchObject({ type: 'paid', outTradeNo: sub });
       expect(await parse(event('invoice.paid', invoice({ subscription: null, subscription_details: null })))).toMatchObject({ type: 'ignored' });
-      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0 })))).toMatchObject({ type: 'ignored' });
+      // Nothing paid: a renewal (a 100 % coupon, credit balance) still renews at 0; a first invoice, an open one or a
+      // foreign subscription's is no charge.
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, amount_due: 0 })))).toMatchObject({ type: 'paid', amountMinor: 0 });
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, billing_reason: 'subscription_create' })))).toMatchObject({ type: 'ignored' });
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, status: 'open' })))).toMatchObject({ type: 'ignored' });
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, subscription_details: { metadata: {} } })))).toMatchObject({ type: 'ignored' });
       await expect(parse(event('invoice.paid', invoice({ lines: null })))).rejects.toThrow(/does not hold/);
     });
 

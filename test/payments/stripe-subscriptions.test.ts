@@ -493,4 +493,21 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     expect(await subscription()).toMatchObject({ state: 'canceled' });
     expect(await charges()).toBe(1);
   });
+
+  it('a renewal with nothing to pay (a 100 % coupon, credit balance) still renews: an order of 0, booked once, access extended', async () => {
+    const { order, session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id, { free: true });
+    expect(run.invoice).toMatchObject({ status: 'paid', amount_paid: 0, payment_intent: null });
+    await deliverAll(run.events, 2);
+    const end = (run.invoice!.lines.data[0]!.period as { end: number }).end * 1000;
+    expect(await charges()).toBe(2);
+    expect(await periods()).toBe(2);
+    const renewal = (await store().orders.page({ limit: 10 })).find((o) => o.id !== order.id)!;
+    expect(renewal).toMatchObject({ status: 'paid', amountMinor: 0, providerTxnId: run.invoice!.id });
+    expect(await membership()).toMatchObject({ status: 'active', expiresAt: end });
+    expect(await subscription()).toMatchObject({ state: 'active', nextChargeAt: end });
+  });
 });

@@ -18,7 +18,8 @@
 //   checkout.session.completed (mode subscription)      → paid, first charge, keyed by the first invoice's id
 //   invoice.paid, billing_reason subscription_create    → the same first charge (whichever comes first grants)
 //   invoice.paid, any later invoice                     → paid, a renewal keyed by its invoice id, to the
-//                                                          end of the period its line pays for
+//                                                          end of the period its line pays for (amount 0 too:
+//                                                          a 100 % coupon or credit balance still renews)
 //   invoice.paid of a subscription not ours             → paid for an order nobody has: recorded, owners told
 //   invoice.payment_failed (a renewal)                  → subscription failed (the member is told, with a link)
 //   customer.subscription.updated                       → canceled (cancel_at_period_end) or active again
@@ -107,7 +108,11 @@ function invoicePeriodEnd(i: Invoice): number | null {
 function paidFromInvoice(i: Invoice, eventId: string, at: number, merchantId: string | null): ProviderEvent {
   const sub = invoiceSubscription(i);
   if (!sub) return { type: 'ignored', eventId, reason: 'an invoice of no subscription' };
-  if (i.amount_paid <= 0) return { type: 'ignored', eventId, reason: 'an invoice with nothing paid' };
+  // A renewal with nothing to pay (a 100 % coupon, or the customer's credit balance covering it, both set up in the
+  // owner's Stripe account) still renews the period: a paid event of 0. Anything else with nothing paid is not a charge.
+  const renewal = sub.outTradeNo !== null && i.billing_reason !== 'subscription_create';
+  if (i.amount_paid < 0 || (i.amount_paid === 0 && !(renewal && i.status === 'paid')))
+    return { type: 'ignored', eventId, reason: 'an invoice with nothing paid' };
   const paidAt = (i.status_transitions?.paid_at ?? null) !== null ? i.status_transitions!.paid_at! * 1000 : at;
   return {
     type: 'paid',
