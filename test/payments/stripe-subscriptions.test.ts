@@ -510,4 +510,20 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     expect(await membership()).toMatchObject({ status: 'active', expiresAt: end });
     expect(await subscription()).toMatchObject({ state: 'active', nextChargeAt: end });
   });
+
+  it('a renewal’s refund that overtakes the renewal itself is answered "retry", then booked against it once the renewal is in', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id);
+    const [refunded] = refundedEvents(emu.dashboardRefund(run.invoice!.payment_intent!).events);
+    expect((await emu.deliver(refunded!))[0]!.status).toBe(500);
+    expect(await refundRows()).toEqual([]);
+    await deliverAll(run.events);
+    await deliverAll([refunded!]);
+    const renewal = (await store().orders.page({ limit: 10 })).find((o) => o.providerTxnId === run.invoice!.id)!;
+    expect(renewal).toMatchObject({ status: 'refunded' });
+    expect(await refundRows()).toEqual([{ order_id: renewal.id, amount_minor: 990 }]);
+  });
 });
