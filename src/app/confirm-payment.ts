@@ -74,7 +74,8 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
         }
         case 'refunded': {
           // An order of another provider is not this provider's to refund: recorded, nothing changes.
-          const { order: found, attempt } = await orderForTrade(tx, event.outTradeNo);
+          const { order: named, attempt } = await orderForTrade(tx, event.outTradeNo);
+          const found = event.chargeTxnId !== undefined ? await orderOfCharge(tx, provider, named, event.chargeTxnId) : named;
           const order = found && found.provider === provider.name ? found : null;
           if (!(await record(tx, event.eventId, order?.id ?? null, order ? 'refund_noted' : 'unknown_order'))) return 'duplicate';
           if (!order) return 'unknown_order';
@@ -121,6 +122,23 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
     deps.onJobsEnqueued?.();
   deps.logger.info({ provider: provider.name, event: event.type, outcome }, 'payment event handled');
   return outcome;
+}
+
+/**
+ * The order a refund of one charge is about, when the rail names the charge (`chargeTxnId`) rather than the order: the
+ * order whose charge the ledger keys so — a subscription's first order or one of its renewals — if it belongs to the
+ * same account and plan as the order the event names (the subscription's first); else none.
+ * A charge of our subscription not booked yet (its refund overtook the renewal's own notification, which creates the
+ * renewal's order) throws, so the rail delivers the refund again later instead of it being lost.
+ */
+async function orderOfCharge(tx: Repos, provider: PaymentProvider, named: Order | null, chargeTxnId: string): Promise<Order | null> {
+  if (!named) return null;
+  if (named.providerTxnId === chargeTxnId) return named;
+  const id = await tx.payments.orderOfCharge(provider.name, chargeTxnId);
+  if (!id && named.provider === provider.name && (await tx.subscriptions.findByFirstOrder(named.id)))
+    throw new Error(`refund of charge ${chargeTxnId}, which is not booked yet: to be delivered again after its payment`);
+  const order = id ? await tx.orders.get(id) : null;
+  return order && order.accountId === named.accountId && order.planId === named.planId ? order : null;
 }
 
 /** The ledger row of a charge, keyed by the provider's transaction id: false when that id is booked already. */

@@ -97,7 +97,8 @@ export const CLOSE_ATTEMPTS = defineJobKind('close_attempts', orderPayload);
 /** Issue 21: a second attempt of an already paid order was paid too; that money goes back (its number is stored). */
 export const REFUND_ATTEMPT = defineJobKind('refund_attempt', z.object({ tradeNo: z.string() }));
 /** Cancel (or turn back on) a subscription's renewal at its rail (src/app/subscriptions.ts). */
-export const SUBSCRIPTION_EDIT = defineJobKind('subscription_edit', z.object({ subscriptionId: id, cancel: z.boolean() }));
+/** `immediately`: a ban ends the subscription at the rail now, not at the period's end (absent in older jobs: false). */
+export const SUBSCRIPTION_EDIT = defineJobKind('subscription_edit', z.object({ subscriptionId: id, cancel: z.boolean(), immediately: z.boolean().optional() }));
 export type SubscriptionEditPayload = z.output<typeof SUBSCRIPTION_EDIT.schema>;
 
 /** One invite per paid expiry; `occasion` marks another reason to invite for the same expiry (an unban). */

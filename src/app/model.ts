@@ -260,6 +260,11 @@ export interface Subscription {
   /** The next charge the "renews on …" notice was queued for (so it is sent once per charge). */
   renewalNoticeFor: number | null;
   createdAt: number;
+  /**
+   * When its state (or who canceled) last changed here: a report from the rail made before this is stale. Not
+   * `updatedAt`, which renewals and notices bump too.
+   */
+  stateChangedAt: number;
   updatedAt: number;
 }
 

@@ -208,7 +208,8 @@ export async function banMember(deps: AppDeps, input: MemberTarget & { actor: Ac
     if (m.status === 'banned') throw conflict('this member is already banned');
     const next = applyMembershipEvent(m, { type: 'ban' });
     await moveMember(tx, now, input, m, 'banned', 'membership.ban', 'banned by owner', { from: m.status });
-    await stopRenewalsIn(tx, m.accountId, group.id, actorLabel(input.actor), 'member banned by owner', `ban:${now}`, now);
+    // A ban ends the subscription at the rail at once: no further charge for someone who may not come back.
+    await stopRenewalsIn(tx, m.accountId, group.id, actorLabel(input.actor), 'member banned by owner', `ban:${now}`, now, { immediately: true });
     return {
       membership: { ...m, status: 'banned' },
       jobs:

@@ -182,9 +182,12 @@ export async function confirmRenewal(
     event.subscription?.id !== undefined && event.subscription.id !== sub.subscriptionId
       ? `renewal of ${provider.name} subscription ${event.subscription.id}, the first order's is ${sub.subscriptionId}`
       : null;
+  // Nothing charged (Stripe: a 100 % coupon or the customer's credit balance, set up in the owner's own account) still
+  // renews the period like the price; a different non-zero amount is a mismatch, held for review.
+  const covered = event.amountMinor === 0 && event.currency === sub.currency;
   const holdReason =
     otherSubscription ??
-    (event.currency !== sub.currency || event.amountMinor !== sub.amountMinor
+    (!covered && (event.currency !== sub.currency || event.amountMinor !== sub.amountMinor)
       ? `renewal charged ${formatMoney(event.amountMinor, event.currency)}, the subscription is ${formatMoney(sub.amountMinor, sub.currency)}`
       : null) ??
     (await payerMismatch(tx, sub.accountId, event));
@@ -192,8 +195,11 @@ export async function confirmRenewal(
   // by a banned member (confirm-payment.ts), never granted (a period on a banned membership is a conflict), and the
   // renewal is stopped at the rail so it is the last charge.
   const banned = !holdReason && (await isBannedFromPlan(tx, sub.accountId, plan));
-  if (banned && !(await stopRenewal(tx, sub, `provider:${provider.name}`, 'renewal charged to a banned member', `banned:${order.id}`, now)))
-    await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, `banned:${order.id}`)], now);
+  if (
+    banned &&
+    !(await stopRenewal(tx, sub, `provider:${provider.name}`, 'renewal charged to a banned member', `banned:${order.id}`, now, { immediately: true }))
+  )
+    await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true, immediately: true }, `banned:${order.id}`)], now);
   if (holdReason || banned) {
     const reason = holdReason ?? 'renewal paid by a banned member';
     await tx.orders.transition(order.id, ['pending'], 'review', { paidAt: event.paidAt, providerTxnId: event.providerTxnId, reviewReason: reason }, now);
@@ -215,7 +221,9 @@ export async function confirmRenewal(
   const nextChargeAt = Math.max(sub.nextChargeAt, until ?? event.paidAt + plan.durationDays * DAY_MS);
   // Canceled by the member here: the charge is honoured and the cancellation stands (sent to the rail again).
   const canceledHere = sub.state === 'canceled';
-  await tx.subscriptions.update(sub.id, { nextChargeAt, ...(canceledHere ? {} : { state: 'active' as const, canceledBy: null }) }, now);
+  // Back to active only when it was not (a failed renewal now paid): a renewal alone is no change of state.
+  const reactivate = !canceledHere && (sub.state !== 'active' || sub.canceledBy !== null);
+  await tx.subscriptions.update(sub.id, { nextChargeAt, ...(reactivate ? { state: 'active' as const, canceledBy: null } : {}) }, now);
   if (canceledHere) await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, `renewal:${order.id}`)], now);
   await tx.audit.insert({
     at: now,
@@ -233,12 +241,21 @@ export async function confirmRenewal(
  * Ends renewal of one subscription here and at the rail (a job, sent after the commit), inside the caller's
  * transaction: a ban, an owner's removal or a full refund took the access it renews away. Canceled by the `owner`
  * side (/resume turns back on only what the member canceled); a renewal charged anyway is honoured and the
- * cancellation sent again (confirmRenewal). False when it is canceled already.
+ * cancellation sent again (confirmRenewal). `immediately` (a ban): the rail ends the subscription now rather than at
+ * the period's end, so a banned member is never charged again. False when it is canceled already.
  */
-export async function stopRenewal(tx: Repos, sub: Subscription, actor: string, why: string, occasion: string, now: number): Promise<boolean> {
+export async function stopRenewal(
+  tx: Repos,
+  sub: Subscription,
+  actor: string,
+  why: string,
+  occasion: string,
+  now: number,
+  opts: { immediately?: boolean } = {},
+): Promise<boolean> {
   if (sub.state === 'canceled') return false;
   await tx.subscriptions.update(sub.id, { state: 'canceled', canceledBy: 'owner' }, now);
-  await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true }, occasion)], now);
+  await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: sub.id, cancel: true, ...(opts.immediately ? { immediately: true } : {}) }, occasion)], now);
   await tx.audit.insert({
     at: now,
     actor,
@@ -260,11 +277,12 @@ export async function stopRenewalsIn(
   why: string,
   occasion: string,
   now: number,
+  opts: { immediately?: boolean } = {},
 ): Promise<number> {
   let stopped = 0;
   for (const s of await tx.subscriptions.listForAccount(accountId)) {
     const plan = await tx.plans.get(s.planId);
-    if (plan?.groupIds.includes(groupId) && (await stopRenewal(tx, s, actor, why, occasion, now))) stopped++;
+    if (plan?.groupIds.includes(groupId) && (await stopRenewal(tx, s, actor, why, occasion, now, opts))) stopped++;
   }
   return stopped;
 }
@@ -319,7 +337,7 @@ async function setRenewal(deps: AppDeps, account: Account, cancel: boolean): Pro
 }
 
 /** Runs a queued cancel or resume at the rail; the subscription is re-read (a later /resume or /cancel wins). */
-export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: number; cancel: boolean }): Promise<void> {
+export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: number; cancel: boolean; immediately?: boolean }): Promise<void> {
   const sub = await deps.store.subscriptions.get(p.subscriptionId);
   if (!sub) return;
   if (p.cancel !== (sub.state === 'canceled')) return;
@@ -328,7 +346,8 @@ export async function runSubscriptionEdit(deps: AppDeps, p: { subscriptionId: nu
   const account = await deps.store.accounts.get(sub.accountId);
   if (!account) return;
   try {
-    await provider.setRenewal(sub, account, !p.cancel);
+    if (p.cancel && p.immediately && provider.endSubscription) await provider.endSubscription(sub, account);
+    else await provider.setRenewal(sub, account, !p.cancel);
   } catch (err) {
     // A refusal retrying cannot fix (the subscription already ended, say): recorded, not retried.
     if (!(err instanceof ProviderRejectedError)) throw err;
@@ -386,7 +405,9 @@ export async function subscriptionEventReported(
   const sub = first && first.provider === provider.name ? await tx.subscriptions.findByFirstOrder(first.id) : null;
   if (!sub || sub.subscriptionId !== event.subscriptionId) return 'unknown';
   // Stripe's times are whole seconds: a report of the second our change happened in still counts.
-  if (event.at + 1000 <= sub.updatedAt) return 'stale';
+  // Measured against the last change of its state here (cancel, resume, stop, a report applied), not any write: a
+  // renewal booked or a notice queued after the rail's change does not make that change old news.
+  if (event.at + 1000 <= sub.stateChangedAt) return 'stale';
   await applyReport(tx, provider.name, sub, event, now);
   return 'noted';
 }

@@ -86,6 +86,7 @@ import {
   insertPaymentIfAbsent,
   insertWebhookEventIfAbsent,
   listPaymentsForOrder,
+  orderOfCharge,
   purgeWebhookPayloads,
   refundedByOrder,
   setWebhookOutcome,
@@ -174,6 +175,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       insertIfAbsent: (p, now) => insertPaymentIfAbsent(db, p, now),
       listForOrder: (id) => listPaymentsForOrder(db, id),
       refundedByOrder: (ids) => refundedByOrder(db, ids),
+      orderOfCharge: (provider, txn) => orderOfCharge(db, provider, txn),
     },
     webhookEvents: {
       insertIfAbsent: (e, now) => insertWebhookEventIfAbsent(db, e, now),

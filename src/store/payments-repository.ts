@@ -62,6 +62,18 @@ export async function listPaymentsForOrder(db: Kysely<Database>, orderId: string
   }));
 }
 
+/** The order a charge is booked for, by its ledger key (provider, provider_txn_id, 'charge'); null when none is. */
+export async function orderOfCharge(db: Kysely<Database>, provider: string, providerTxnId: string): Promise<string | null> {
+  const r = await db
+    .selectFrom('payments')
+    .select('order_id')
+    .where('provider', '=', provider)
+    .where('provider_txn_id', '=', providerTxnId)
+    .where('kind', '=', 'charge')
+    .executeTakeFirst();
+  return r?.order_id ?? null;
+}
+
 export async function refundedByOrder(db: Kysely<Database>, orderIds: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (orderIds.length === 0) return out;

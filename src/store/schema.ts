@@ -178,6 +178,8 @@ export interface SubscriptionsTable {
   renewal_notice_for: number | null;
   created_at: number;
   updated_at: number;
+  /** 0023: when state or canceled_by last changed (the stale-report guard's reference). */
+  state_changed_at: ColumnType<number, number | undefined, number>;
 }
 
 export interface PlanGroupsTable {

@@ -21,6 +21,7 @@ const toSubscription = (r: Selectable<SubscriptionsTable>): Subscription => ({
   renewalNoticeFor: r.renewal_notice_for === null ? null : Number(r.renewal_notice_for),
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
+  stateChangedAt: Number(r.state_changed_at),
 });
 
 export function subscriptionsRepo(db: Kysely<Database>): Repos['subscriptions'] {
@@ -42,6 +43,7 @@ export function subscriptionsRepo(db: Kysely<Database>): Repos['subscriptions'] 
           renewal_notice_for: null,
           created_at: now,
           updated_at: now,
+          state_changed_at: now,
         })
         .onConflict((oc) => oc.doNothing())
         .returningAll()
@@ -69,6 +71,8 @@ export function subscriptionsRepo(db: Kysely<Database>): Repos['subscriptions'] 
           ...(patch.nextChargeAt !== undefined ? { next_charge_at: patch.nextChargeAt } : {}),
           ...(patch.failedRenewals !== undefined ? { failed_renewals: patch.failedRenewals } : {}),
           ...(patch.renewalNoticeFor !== undefined ? { renewal_notice_for: patch.renewalNoticeFor } : {}),
+          // A change of state (or of who canceled) is what the stale-report guard measures against.
+          ...(patch.state !== undefined || patch.canceledBy !== undefined ? { state_changed_at: now } : {}),
           updated_at: now,
         })
         .where('id', '=', id)

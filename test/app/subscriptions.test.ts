@@ -60,7 +60,10 @@ describe.each(DIALECTS)('auto-renewal money rules (%s)', (dialect) => {
     expect((await deps.store.subscriptions.get(sub.id))!).toMatchObject({ state: 'canceled', canceledBy: 'owner' });
     const alerts = await deps.store.jobs.list({ kind: 'alert_owners' });
     expect(alerts.some((j) => JSON.stringify(j.payload).includes(renewal.id))).toBe(true);
-    expect((await deps.store.jobs.list({ kind: 'subscription_edit' })).map((j) => j.payload)).toEqual([{ subscriptionId: sub.id, cancel: true }]);
+    // A ban: ended at the rail at once, not at the period's end.
+    expect((await deps.store.jobs.list({ kind: 'subscription_edit' })).map((j) => j.payload)).toEqual([
+      { subscriptionId: sub.id, cancel: true, immediately: true },
+    ]);
   });
 
   it('a full refund of the subscribed order stops renewal at the rail; a renewal charged anyway is honoured and renewal stays off', async ({ t, deps, w }) => {
@@ -96,9 +99,9 @@ describe.each(DIALECTS)('auto-renewal money rules (%s)', (dialect) => {
   });
 
   it("an owner's ban or removal stops renewal of a plan opening that group, here and at the rail", async ({ deps, w }) => {
-    for (const [who, act] of [
-      ['dave', banMember],
-      ['erin', removeMember],
+    for (const [who, act, immediately] of [
+      ['dave', banMember, true],
+      ['erin', removeMember, false],
     ] as const) {
       const first = await w.subscribe(who);
       const sub = (await deps.store.subscriptions.findByFirstOrder(first.id))!;
@@ -106,7 +109,8 @@ describe.each(DIALECTS)('auto-renewal money rules (%s)', (dialect) => {
       await act(deps, { actor: ADMIN, membershipId: m!.id });
       expect((await deps.store.subscriptions.get(sub.id))!).toMatchObject({ state: 'canceled', canceledBy: 'owner' });
       const edits = (await deps.store.jobs.list({ kind: 'subscription_edit' })).map((j) => j.payload);
-      expect(edits).toContainEqual({ subscriptionId: sub.id, cancel: true });
+      // A ban ends it at the rail at once; a removal at the period's end.
+      expect(edits).toContainEqual({ subscriptionId: sub.id, cancel: true, ...(immediately ? { immediately } : {}) });
     }
   });
 });

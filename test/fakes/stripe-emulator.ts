@@ -1,6 +1,7 @@
 // A strict loopback emulator of the slice of Stripe's v1 API that Gatekeeper uses: Checkout Sessions
 // (create, retrieve, list, expire) in payment and subscription mode, PaymentIntents (retrieve, expand latest_charge),
-// Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end), Invoices (retrieve) and
+// Charges (retrieve), Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end, cancel
+// at once with DELETE), Invoices (retrieve) and
 // Customer Portal sessions (create), with webhook events signed exactly as Stripe signs them.
 //
 // Subscriptions: a session in `mode=subscription` needs a price_data with `recurring[interval]` (and a
@@ -119,6 +120,8 @@ export interface EmuCharge extends Obj {
   refunded: boolean;
   status: string;
   payment_intent: string;
+  /** The invoice the charge paid (a subscription's charge), else null; such a charge has no metadata of ours. */
+  invoice: string | null;
   metadata: { [k: string]: string };
   created: number;
   livemode: boolean;
@@ -132,6 +135,8 @@ export interface EmuPaymentIntent extends Obj {
   currency: string;
   status: string;
   latest_charge: string | null;
+  /** The invoice the PaymentIntent pays (a subscription's), else null. */
+  invoice: string | null;
   metadata: { [k: string]: string };
   created: number;
   livemode: boolean;
@@ -587,11 +592,19 @@ export class StripeEmulator {
     }
     if ((m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) {
       if (method === 'POST') return this.updateSubscription(m[1]!, params);
+      if (method === 'DELETE') return this.cancelSubscriptionNow(m[1]!, params);
       only(params, ['expand']);
       expandParam(params, []);
       const sub = this.subscriptions.get(m[1]!);
       if (!sub) throw noSuch('subscription', m[1]!, 'id');
       return clone(sub);
+    }
+    if ((m = /^\/v1\/charges\/([^/]+)$/.exec(path)) && method === 'GET') {
+      only(params, ['expand']);
+      expandParam(params, []);
+      const charge = this.charges.get(m[1]!);
+      if (!charge) throw noSuch('charge', m[1]!, 'charge');
+      return clone(charge);
     }
     if ((m = /^\/v1\/invoices\/([^/]+)$/.exec(path)) && method === 'GET') {
       only(params, ['expand']);
@@ -948,6 +961,7 @@ export class StripeEmulator {
       currency: s.currency,
       status: 'processing',
       latest_charge: null,
+      invoice: null,
       metadata: { ...(this.piMetadata.get(s.id) ?? {}) },
       created: now,
       livemode: this.livemode,
@@ -1041,9 +1055,11 @@ export class StripeEmulator {
     pi: EmuPaymentIntent | null,
     paid: boolean,
     usageStart = start,
+    free = false,
   ): EmuInvoice {
     const now = this.nowS();
     const amount = (sub.items.data as Obj[])[0]!.price as Obj;
+    const due = free ? 0 : (amount.unit_amount as number);
     const id = `in_${rand(24)}`;
     const invoice: EmuInvoice = {
       id,
@@ -1052,9 +1068,9 @@ export class StripeEmulator {
       subscription: sub.id,
       subscription_details: { metadata: { ...sub.metadata } },
       customer: sub.customer,
-      amount_due: amount.unit_amount as number,
+      amount_due: due,
       amount_paid: 0,
-      amount_remaining: amount.unit_amount as number,
+      amount_remaining: due,
       attempt_count: 0,
       currency: sub.currency,
       status: 'open',
@@ -1099,6 +1115,10 @@ export class StripeEmulator {
     invoice.status_transitions.paid_at = this.nowS();
     const pi = invoice.payment_intent ? this.paymentIntents.get(invoice.payment_intent) : undefined;
     invoice.charge = pi?.latest_charge ?? null;
+    // At the pinned API version a subscription's PaymentIntent and charge name their invoice (and carry no metadata).
+    if (pi) pi.invoice = invoice.id;
+    const charge = invoice.charge ? this.charges.get(invoice.charge) : undefined;
+    if (charge) charge.invoice = invoice.id;
     this.emit('invoice.paid', invoice);
     this.emit('invoice.payment_succeeded', invoice);
   }
@@ -1112,6 +1132,7 @@ export class StripeEmulator {
       currency,
       status: 'processing',
       latest_charge: null,
+      invoice: null,
       metadata: {},
       created: this.nowS(),
       livemode: this.livemode,
@@ -1124,9 +1145,10 @@ export class StripeEmulator {
    * Stripe's billing run at the end of a subscription's period (refused before the clock gets there): with
    * cancel_at_period_end the subscription ends (status canceled, customer.subscription.deleted); otherwise a
    * subscription_cycle invoice for the next period is charged — paid (invoice.paid), or, with `fail`, declined
-   * (invoice.payment_failed, the subscription past_due; the period still advances, as Stripe's does).
+   * (invoice.payment_failed, the subscription past_due; the period still advances, as Stripe's does), or, with
+   * `free`, one with nothing due (a 100 % coupon or credit balance), paid without any PaymentIntent.
    */
-  cycle(subscriptionId: string, o: { fail?: boolean } = {}): { invoice: EmuInvoice | null; events: EmuEvent[] } {
+  cycle(subscriptionId: string, o: { fail?: boolean; free?: boolean } = {}): { invoice: EmuInvoice | null; events: EmuEvent[] } {
     const sub = this.subscriptions.get(subscriptionId);
     if (!sub) throw new Error(`emulator: no subscription ${subscriptionId}`);
     if (sub.status === 'canceled') throw new Error(`emulator: subscription ${subscriptionId} is canceled`);
@@ -1149,6 +1171,12 @@ export class StripeEmulator {
     const end = addInterval(start, rec.interval as Interval, rec.interval_count as number);
     sub.current_period_start = start;
     sub.current_period_end = end;
+    if (o.free) {
+      // Nothing due (a 100 % coupon, or credit balance covering it): Stripe marks the invoice paid with no payment.
+      const invoice = this.newInvoice(sub, 'subscription_cycle', start, end, null, true, previousStart, true);
+      this.emit('customer.subscription.updated', sub, null, before_);
+      return { invoice: clone(invoice), events: this.events.slice(before) };
+    }
     const pi = this.newIntent(price.unit_amount as number, sub.currency);
     const invoice = this.newInvoice(sub, 'subscription_cycle', start, end, pi, false, previousStart);
     if (o.fail) {
@@ -1215,6 +1243,26 @@ export class StripeEmulator {
     return clone(sub);
   }
 
+  /**
+   * `DELETE /v1/subscriptions/{id}`: canceled at once (status canceled, ended now, no further invoice; proration and a
+   * final invoice only when asked, which we do not emulate), customer.subscription.deleted; an ended one is refused.
+   */
+  private cancelSubscriptionNow(id: string, params: Obj): Json {
+    only(params, ['cancellation_details', 'invoice_now', 'prorate', 'expand']);
+    expandParam(params, []);
+    if (params.invoice_now === 'true' || params.prorate === 'true') throw invalid('emulator: invoice_now and prorate are not emulated');
+    const sub = this.subscriptions.get(id);
+    if (!sub) throw noSuch('subscription', id, 'id');
+    if (sub.status === 'canceled')
+      throw new ApiError(400, { type: 'invalid_request_error', message: `This subscription has already been canceled.`, param: 'id' }, true);
+    const now = this.nowS();
+    sub.status = 'canceled';
+    sub.canceled_at = now;
+    sub.ended_at = now;
+    this.emit('customer.subscription.deleted', sub);
+    return clone(sub);
+  }
+
   private createPortalSession(params: Obj): Json {
     only(params, ['customer', 'return_url', 'configuration', 'locale', 'flow_data', 'on_behalf_of', 'expand']);
     const customer = str(params.customer);
@@ -1253,6 +1301,7 @@ export class StripeEmulator {
       refunded: false,
       status: 'succeeded',
       payment_intent: pi.id,
+      invoice: pi.invoice,
       metadata: { ...pi.metadata },
       created: now,
       livemode: this.livemode,

@@ -329,7 +329,12 @@ describe('what a Stripe event means', () => {
     it('invoice.paid of a subscription we did not create names no order of ours; one of no subscription or nothing paid is ignored', async () => {
       expect(await parse(event('invoice.paid', invoice({ subscription_details: { metadata: {} } })))).toMatchObject({ type: 'paid', outTradeNo: sub });
       expect(await parse(event('invoice.paid', invoice({ subscription: null, subscription_details: null })))).toMatchObject({ type: 'ignored' });
-      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0 })))).toMatchObject({ type: 'ignored' });
+      // Nothing paid: a renewal (a 100 % coupon, credit balance) still renews at 0; a first invoice, an open one or a
+      // foreign subscription's is no charge.
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, amount_due: 0 })))).toMatchObject({ type: 'paid', amountMinor: 0 });
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, billing_reason: 'subscription_create' })))).toMatchObject({ type: 'ignored' });
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, status: 'open' })))).toMatchObject({ type: 'ignored' });
+      expect(await parse(event('invoice.paid', invoice({ amount_paid: 0, subscription_details: { metadata: {} } })))).toMatchObject({ type: 'ignored' });
       await expect(parse(event('invoice.paid', invoice({ lines: null })))).rejects.toThrow(/does not hold/);
     });
 
@@ -378,6 +383,7 @@ describe('what a Stripe event means', () => {
       currency: 'usd',
       refunded: true,
       payment_intent: 'pi_unit0000000000000001',
+      invoice: null,
       metadata: { out_trade_no: ours },
       created: 1_767_225_650,
       ...over,
@@ -412,6 +418,7 @@ describe('what a Stripe event means', () => {
       amountMinor: 200,
       cumulativeMinor: 300,
     });
+    // No order number and no invoice (a charge made elsewhere on the account): ignored without asking Stripe.
     expect(await parse(event('charge.refunded', charge({ metadata: {} })))).toMatchObject({ type: 'ignored' });
     expect(await parse(event('charge.refunded', charge({ amount_refunded: 0, refunded: false })))).toMatchObject({ type: 'ignored' });
   });

@@ -72,6 +72,7 @@ const stored = (o: Partial<Subscription>): Subscription => ({
   renewalNoticeFor: null,
   createdAt: 0,
   updatedAt: 0,
+  stateChangedAt: 0,
   ...o,
 });
 

@@ -6,7 +6,7 @@
 // create, a recurring length with no Stripe interval, a renewal charged after the member canceled, a failed renewal.
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HOUR_MS } from '../../src/domain/time.ts';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../src/domain/time.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
 import { type EmuEvent, StripeEmulator } from '../fakes/stripe-emulator.ts';
@@ -367,5 +367,163 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     const portalCancel = { ...canceledEcho, id: 'evt_portal_cancel', created: Math.floor(t.clock.now() / 1000) };
     await deliverAll([portalCancel]);
     expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
+  });
+
+  /** A subscription paid and renewed once (both delivered), the clock an hour into the second period. */
+  async function renewedOnce() {
+    const { order, session } = await subscribe(30);
+    const paid = emu.pay(session.id);
+    await deliverAll(paid.events);
+    const sub = emu.subscriptionOf(session.id)!;
+    const end1 = sub.current_period_end * 1000;
+    t.clock.set(end1 + HOUR_MS);
+    const run = emu.cycle(sub.id);
+    await deliverAll(run.events);
+    const end2 = (run.invoice!.lines.data[0]!.period as { end: number }).end * 1000;
+    const renewal = (await store().orders.page({ limit: 10 })).find((o) => o.id !== order.id)!;
+    expect(renewal).toMatchObject({ status: 'paid', providerTxnId: run.invoice!.id });
+    expect((await membership()).expiresAt).toBe(end2);
+    return { first: order, firstIntent: paid.paymentIntent.id, renewal, renewalIntent: run.invoice!.payment_intent!, sub, end1, end2 };
+  }
+  const refundRows = () => db().selectFrom('payments').select(['order_id', 'amount_minor']).where('kind', '=', 'refund').execute();
+  const refundedEvents = (events: EmuEvent[]) => events.filter((e) => e.type === 'charge.refunded');
+
+  it('a renewal refunded in the Stripe dashboard refunds that renewal order: only its unused days go, the first order stays paid', async () => {
+    const w = await renewedOnce();
+    // The renewal's charge as Stripe shows it: its invoice named, no order number of ours.
+    const charge = emu.charges.get(emu.paymentIntents.get(w.renewalIntent)!.latest_charge!)!;
+    expect(charge).toMatchObject({ invoice: w.renewal.providerTxnId, metadata: {} });
+    t.clock.set(w.end1 + 10 * DAY_MS);
+    await deliverAll(refundedEvents(emu.dashboardRefund(w.renewalIntent).events), 2);
+    expect(await store().orders.get(w.renewal.id)).toMatchObject({ status: 'refunded' });
+    expect(await store().orders.get(w.first.id)).toMatchObject({ status: 'paid' });
+    expect(await refundRows()).toEqual([{ order_id: w.renewal.id, amount_minor: 990 }]);
+    // The refund rule: the renewal's unused part (now → the end of its period) is taken back, nothing else; the
+    // first order's period, used up, is untouched. Nothing paid is left, so access goes and renewal stops.
+    const [firstPeriod] = await store().periods.listForOrder(w.first.id);
+    const [renewalPeriod] = await store().periods.listForOrder(w.renewal.id);
+    expect(firstPeriod!.revokedAt).toBeNull();
+    expect(renewalPeriod!.revokedAt).toBe(t.clock.now());
+    expect(await membership()).toMatchObject({ status: 'revoked', expiresAt: t.clock.now() });
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'owner' });
+    await t.service.worker.drain();
+    expect(t.gateway.of('remove')).toHaveLength(1);
+    expect(emu.subscriptions.get(w.sub.id)!.cancel_at_period_end).toBe(true);
+  });
+
+  it('the first charge refunded in the dashboard refunds the first order (its days are used: access to the renewal’s end stays)', async () => {
+    const w = await renewedOnce();
+    t.clock.set(w.end1 + 5 * DAY_MS);
+    const [event] = refundedEvents(emu.dashboardRefund(w.firstIntent).events);
+    // Rendered as an endpoint on 2025-03-31.basil or later renders it: the charge does not name its invoice.
+    const basil = structuredClone(event!);
+    delete basil.data.object.invoice;
+    await deliverAll([basil, event!]);
+    expect(emu.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/charges/'))).toHaveLength(1);
+    expect(await store().orders.get(w.first.id)).toMatchObject({ status: 'refunded' });
+    expect(await store().orders.get(w.renewal.id)).toMatchObject({ status: 'paid' });
+    expect(await refundRows()).toEqual([{ order_id: w.first.id, amount_minor: 990 }]);
+    expect(await membership()).toMatchObject({ status: 'active', expiresAt: w.end2 });
+    // A refunded first order ends renewal (refunds.ts).
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'owner' });
+  });
+
+  it('our own refund of a renewal order goes to its invoice’s payment; Stripe answers pending, reconcile confirms it', async () => {
+    const w = await renewedOnce();
+    emu.refundStatus = 'pending';
+    t.clock.set(w.end1 + 2 * DAY_MS);
+    const res = await app().inject({ method: 'POST', url: `/api/orders/${w.renewal.id}/refund`, headers: auth, payload: { reason: 'asked' } });
+    expect(res.statusCode, res.body).toBe(202);
+    await t.service.worker.drain();
+    const posts = emu.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    expect(posts.map((r) => r.params.payment_intent)).toEqual([w.renewalIntent]);
+    expect(await store().orders.get(w.renewal.id)).toMatchObject({ status: 'refund_pending' });
+    // Its charge.refunded never arrives; the refund settles at Stripe; reconcile asks and books it.
+    emu.settleRefund([...emu.refunds.keys()][0]!, 'succeeded');
+    await t.clock.advance(6 * MINUTE_MS);
+    await t.service.scheduler.tick();
+    await t.service.worker.drain();
+    expect(await store().orders.get(w.renewal.id)).toMatchObject({ status: 'refunded' });
+    expect(await store().orders.get(w.first.id)).toMatchObject({ status: 'paid' });
+    expect(await refundRows()).toEqual([{ order_id: w.renewal.id, amount_minor: 990 }]);
+    expect((await membership()).status).toBe('revoked');
+    // The late event books nothing more.
+    await deliverAll(refundedEvents(emu.events));
+    expect(await refundRows()).toHaveLength(1);
+  });
+
+  it('a cancel made in the Customer Portal is mirrored even when a renewal booked here after it arrived first', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id);
+    // A minute later the member cancels in the portal (the portal calls Stripe's API, not us).
+    await t.clock.advance(MINUTE_MS);
+    const portal = await fetch(`${emu.url}/v1/subscriptions/${sub.id}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'cancel_at_period_end=true',
+    });
+    expect(portal.status).toBe(200);
+    const portalCancel = emu.eventsOf('customer.subscription.updated', sub.id).at(-1)!;
+    expect(portalCancel.data.previous_attributes).toMatchObject({ cancel_at_period_end: false });
+    // The renewal's events reach us first, another minute on; the cancel after them. A renewal is no change of ours
+    // to the subscription's state, so the cancel made after the charge is not stale.
+    await t.clock.advance(MINUTE_MS);
+    await deliverAll(run.events);
+    expect(await subscription()).toMatchObject({ state: 'active' });
+    await deliverAll([portalCancel]);
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
+  });
+
+  it('a ban ends the Stripe subscription at once (DELETE), not at the period’s end: the banned member is charged no more', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    const res = await app().inject({ method: 'POST', url: `/api/members/${(await membership()).id}/ban`, headers: auth, payload: {} });
+    expect(res.statusCode, res.body).toBe(200);
+    await t.service.worker.drain();
+    expect(emu.requests.filter((r) => r.path === `/v1/subscriptions/${sub.id}` && r.method !== 'GET').map((r) => r.method)).toEqual(['DELETE']);
+    expect(emu.subscriptions.get(sub.id)).toMatchObject({ status: 'canceled', cancel_at_period_end: false });
+    // Stripe's billing run has nothing to charge at the period's end.
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    expect(() => emu.cycle(sub.id)).toThrow(/is canceled/);
+    await deliverAll(emu.eventsOf('customer.subscription.deleted', sub.id));
+    expect(await subscription()).toMatchObject({ state: 'canceled' });
+    expect(await charges()).toBe(1);
+  });
+
+  it('a renewal with nothing to pay (a 100 % coupon, credit balance) still renews: an order of 0, booked once, access extended', async () => {
+    const { order, session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id, { free: true });
+    expect(run.invoice).toMatchObject({ status: 'paid', amount_paid: 0, payment_intent: null });
+    await deliverAll(run.events, 2);
+    const end = (run.invoice!.lines.data[0]!.period as { end: number }).end * 1000;
+    expect(await charges()).toBe(2);
+    expect(await periods()).toBe(2);
+    const renewal = (await store().orders.page({ limit: 10 })).find((o) => o.id !== order.id)!;
+    expect(renewal).toMatchObject({ status: 'paid', amountMinor: 0, providerTxnId: run.invoice!.id });
+    expect(await membership()).toMatchObject({ status: 'active', expiresAt: end });
+    expect(await subscription()).toMatchObject({ state: 'active', nextChargeAt: end });
+  });
+
+  it('a renewal’s refund that overtakes the renewal itself is answered "retry", then booked against it once the renewal is in', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id);
+    const [refunded] = refundedEvents(emu.dashboardRefund(run.invoice!.payment_intent!).events);
+    expect((await emu.deliver(refunded!))[0]!.status).toBe(500);
+    expect(await refundRows()).toEqual([]);
+    await deliverAll(run.events);
+    await deliverAll([refunded!]);
+    const renewal = (await store().orders.page({ limit: 10 })).find((o) => o.providerTxnId === run.invoice!.id)!;
+    expect(renewal).toMatchObject({ status: 'refunded' });
+    expect(await refundRows()).toEqual([{ order_id: renewal.id, amount_minor: 990 }]);
   });
 });

@@ -62,6 +62,13 @@ export type ProviderEvent =
       type: 'refunded';
       eventId: string;
       outTradeNo: string;
+      /**
+       * The refunded charge as the ledger keys it, when the rail knows the charge but not the order's own number
+       * (Stripe: a subscription's charge carries no order number; its invoice id is the ledger key of the first
+       * order's charge and of each renewal's). The order is then the one whose charge that is, and `outTradeNo`
+       * names the subscription's first order, whose account and plan it must share.
+       */
+      chargeTxnId?: string;
       /** Stable per refund (not per order): one refund is one ledger row however often it is reported. */
       providerRefundId: string;
       /** The amount of this one refund (not the order's total). */
@@ -162,6 +169,11 @@ export interface PaymentProvider {
   startPhonePay?(req: PhonePayRequest): Promise<PhonePay>;
   /** A rail that renews subscriptions by itself: stop (`renew` false) or restart renewal of one. Never inside a transaction. */
   setRenewal?(sub: Subscription, account: Account, renew: boolean): Promise<void>;
+  /**
+   * Ends the subscription at the rail at once, not at the period's end (a ban: no further charge at all). Rails
+   * without it (Telegram Stars, whose cancel already stops every later charge) get setRenewal(…, false).
+   */
+  endSubscription?(sub: Subscription, account: Account): Promise<void>;
   /** A rail with a self-service page for a subscription's payment details (Stripe's Customer Portal): a short-lived link to it. */
   billingPortalUrl?(sub: Subscription, returnUrl: string): Promise<string>;
 }

@@ -430,6 +430,8 @@ export interface Repos {
     ): Promise<Array<{ kind: 'charge' | 'refund'; providerTxnId: string; amountMinor: number; currency: string; occurredAt: number }>>;
     /** The refunds booked per order (sum of its `refund` rows); orders with none are absent from the map. */
     refundedByOrder(orderIds: string[]): Promise<Map<string, number>>;
+    /** The id of the order whose charge the ledger keys (provider, providerTxnId, 'charge'); null when none. */
+    orderOfCharge(provider: string, providerTxnId: string): Promise<string | null>;
   };
   webhookEvents: {
     /** Takes the idempotency slot; false when (provider, eventId) was already recorded. */

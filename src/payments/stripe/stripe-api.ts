@@ -56,9 +56,14 @@ export class StripeApi {
     return this.call('POST', path, schema, call);
   }
 
-  private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, call: StripeCall): Promise<z.infer<S>> {
+  /** DELETE (Stripe's verb for cancelling a subscription at once); parameters, if any, go in the query string. */
+  delete<S extends z.ZodType>(path: string, schema: S, params?: StripeCall['params']): Promise<z.infer<S>> {
+    return this.call('DELETE', path, schema, { params });
+  }
+
+  private async call<S extends z.ZodType>(method: 'GET' | 'POST' | 'DELETE', path: string, schema: S, call: StripeCall): Promise<z.infer<S>> {
     const encoded = call.params ? encodeForm(call.params) : '';
-    const url = `${this.apiBase}${path}${method === 'GET' && encoded ? `?${encoded}` : ''}`;
+    const url = `${this.apiBase}${path}${method !== 'POST' && encoded ? `?${encoded}` : ''}`;
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.secretKey}`,
       'stripe-version': STRIPE_API_VERSION,

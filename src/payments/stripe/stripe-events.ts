@@ -10,12 +10,16 @@
 //   checkout.session.async_payment_failed               → failed (the order stays pending until it times out)
 //   charge.refunded (full or partial)                   → refunded (the core withdraws access only once
 //                                                          the refunds booked reach the charge)
+//   charge.refunded of a subscription's charge          → refunded, naming the order by the charge's invoice
+//                                                          (the first order's charge and each renewal's are
+//                                                          booked under their invoice id; see below)
 // Subscriptions (a recurring plan's Checkout Session in subscription mode; its subscription carries the order
 // number in its metadata, and each invoice a snapshot of it):
 //   checkout.session.completed (mode subscription)      → paid, first charge, keyed by the first invoice's id
 //   invoice.paid, billing_reason subscription_create    → the same first charge (whichever comes first grants)
 //   invoice.paid, any later invoice                     → paid, a renewal keyed by its invoice id, to the
-//                                                          end of the period its line pays for
+//                                                          end of the period its line pays for (amount 0 too:
+//                                                          a 100 % coupon or credit balance still renews)
 //   invoice.paid of a subscription not ours             → paid for an order nobody has: recorded, owners told
 //   invoice.payment_failed (a renewal)                  → subscription failed (the member is told, with a link)
 //   customer.subscription.updated                       → canceled (cancel_at_period_end) or active again
@@ -30,6 +34,13 @@
 // refund reported twice, or reports out of order, never count twice), under an id stable per refund: the
 // newest refund's id when the list is there (`re_…`, as our refund call answers), else the charge and
 // its running total (`ch_…:refunded:<total>`; each refund raises the total, so each gets its own id).
+// A subscription's charge carries no order number of ours (Checkout in subscription mode takes no
+// payment_intent_data; the number lives on the subscription and, as a snapshot, on each invoice), so its
+// refund is traced charge → invoice → order: the charge's `invoice` (API ≤ 2025-02-24.acacia; our calls pin
+// 2024-06-20; docs.stripe.com/api/charges/object#charge_object-invoice), read at our version when the event
+// was rendered at a newer one; the invoice's subscription metadata names the first order, and the invoice id
+// is the ledger key of the order that charge paid — the first order (billing_reason subscription_create) or a
+// renewal's own order, which has no number at Stripe at all. The event carries both (`chargeTxnId`).
 import { type ProviderEvent, WebhookRejectedError } from '../../app/ports.ts';
 import { fromStripeCurrency } from './stripe-currency.ts';
 import { Charge, Invoice, Session, type StripeEvent, Subscription } from './stripe-objects.ts';
@@ -97,7 +108,11 @@ function invoicePeriodEnd(i: Invoice): number | null {
 function paidFromInvoice(i: Invoice, eventId: string, at: number, merchantId: string | null): ProviderEvent {
   const sub = invoiceSubscription(i);
   if (!sub) return { type: 'ignored', eventId, reason: 'an invoice of no subscription' };
-  if (i.amount_paid <= 0) return { type: 'ignored', eventId, reason: 'an invoice with nothing paid' };
+  // A renewal with nothing to pay (a 100 % coupon, or the customer's credit balance covering it, both set up in the
+  // owner's Stripe account) still renews the period: a paid event of 0. Anything else with nothing paid is not a charge.
+  const renewal = sub.outTradeNo !== null && i.billing_reason !== 'subscription_create';
+  if (i.amount_paid < 0 || (i.amount_paid === 0 && !(renewal && i.status === 'paid')))
+    return { type: 'ignored', eventId, reason: 'an invoice with nothing paid' };
   const paidAt = (i.status_transitions?.paid_at ?? null) !== null ? i.status_transitions!.paid_at! * 1000 : at;
   return {
     type: 'paid',
@@ -112,13 +127,50 @@ function paidFromInvoice(i: Invoice, eventId: string, at: number, merchantId: st
   };
 }
 
+/** A paid subscription invoice as a paid event (a reconcile query's answer); null when it is not a paid charge of ours. */
+export function toPaidInvoice(i: Invoice, eventId: string, at: number): PaidEvent | null {
+  const e = paidFromInvoice(i, eventId, at, null);
+  return e.type === 'paid' && invoiceSubscription(i)?.outTradeNo ? e : null;
+}
+
 function parseObject<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, obj: unknown, type: string): T {
   const r = schema.safeParse(obj);
   if (!r.success) throw new WebhookRejectedError('malformed', `${type} event does not hold the object it should`);
   return r.data;
 }
 
-export function toProviderEvent(e: StripeEvent, livemode: boolean): ProviderEvent {
+/**
+ * A refund of a charge, reported by charge.refunded (see the header for the ids and amounts). `chargeTxnId`: the
+ * subscription invoice the charge paid, the ledger key of the order it is about (`outTradeNo` is then the
+ * subscription's first order).
+ */
+function refundedFromCharge(c: Charge, eventId: string, at: number, outTradeNo: string, chargeTxnId?: string): ProviderEvent {
+  // Newest first, as Stripe lists them.
+  const newest = c.refunds?.data[0] ?? null;
+  return {
+    type: 'refunded',
+    eventId,
+    outTradeNo,
+    ...(chargeTxnId !== undefined ? { chargeTxnId } : {}),
+    providerRefundId: newest ? newest.id : `${c.id}:refunded:${c.amount_refunded}`,
+    amountMinor: newest ? newest.amount : c.amount_refunded,
+    cumulativeMinor: c.amount_refunded,
+    currency: fromStripeCurrency(c.currency),
+    refundedAt: at,
+  };
+}
+
+/** What reading an event may need from the API (the provider's calls, at the pinned version). */
+export interface StripeLookup {
+  /**
+   * The invoice a charge paid, read at the pinned version; null when it paid none (or no longer exists). The charge's
+   * own `invoice` when the event carries it, else the charge read again (an endpoint on 2025-03-31.basil or later
+   * renders charges without it).
+   */
+  invoiceOfCharge(c: Charge): Promise<Invoice | null>;
+}
+
+export async function toProviderEvent(e: StripeEvent, livemode: boolean, lookup: StripeLookup): Promise<ProviderEvent> {
   const ignored = (reason: string): ProviderEvent => ({ type: 'ignored', eventId: e.id, reason });
   // A test-mode payment must never open a group sold with a live key (and the other way round).
   if (e.livemode !== livemode) return ignored(`${e.livemode ? 'live' : 'test'}-mode event at a ${livemode ? 'live' : 'test'}-mode endpoint`);
@@ -140,21 +192,15 @@ export function toProviderEvent(e: StripeEvent, livemode: boolean): ProviderEven
     }
     case 'charge.refunded': {
       const c = parseObject(Charge, e.data.object, e.type);
-      const outTradeNo = c.metadata[OUT_TRADE_NO_KEY];
-      if (!outTradeNo) return ignored('a charge Gatekeeper did not create');
       if (c.amount_refunded <= 0) return ignored('charge.refunded with nothing refunded');
-      // Newest first, as Stripe lists them.
-      const newest = c.refunds?.data[0] ?? null;
-      return {
-        type: 'refunded',
-        eventId: e.id,
-        outTradeNo,
-        providerRefundId: newest ? newest.id : `${c.id}:refunded:${c.amount_refunded}`,
-        amountMinor: newest ? newest.amount : c.amount_refunded,
-        cumulativeMinor: c.amount_refunded,
-        currency: fromStripeCurrency(c.currency),
-        refundedAt: at,
-      };
+      const outTradeNo = c.metadata[OUT_TRADE_NO_KEY];
+      if (outTradeNo) return refundedFromCharge(c, e.id, at, outTradeNo);
+      // A subscription's charge: its invoice names the order (see the header).
+      if (c.invoice === null) return ignored('a charge Gatekeeper did not create');
+      const invoice = await lookup.invoiceOfCharge(c);
+      const sub = invoice ? invoiceSubscription(invoice) : null;
+      if (!invoice || !sub?.outTradeNo) return ignored('a charge Gatekeeper did not create');
+      return refundedFromCharge(c, e.id, at, sub.outTradeNo, invoice.id);
     }
     case 'invoice.paid':
       return paidFromInvoice(parseObject(Invoice, e.data.object, e.type), e.id, at, merchantId);

@@ -48,6 +48,20 @@ export const Charge = z.object({
   refunded: z.boolean(),
   status: z.string().optional(),
   payment_intent: ref,
+  /**
+   * The invoice this charge paid (a subscription's charge), null for any other charge — at API versions up to
+   * 2025-02-24.acacia, our pinned 2024-06-20 among them. 2025-03-31.basil removed the field (and PaymentIntent's
+   * `invoice`, and Invoice's `charge` and `payment_intent`, for `invoice.payments`): absent (undefined) means the
+   * event was rendered at a newer version and the charge must be read again at ours to know.
+   * Sources: docs.stripe.com/api/charges/object (2024-06-20): `invoice`; docs.stripe.com/changelog/basil/2025-03-31/
+   * add-support-for-multiple-partial-payments-on-invoices ("Removed the invoice field from the PaymentIntent and
+   * Charge objects").
+   */
+  invoice: z
+    .union([z.string(), z.object({ id: z.string() }).passthrough()])
+    .nullable()
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === null ? null : typeof v === 'string' ? v : v.id)),
   metadata,
   created: int,
   /** Only on API versions before 2022-11-15 or when expanded; newest first. Optional: never relied on. */

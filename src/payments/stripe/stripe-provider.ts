@@ -20,8 +20,8 @@ import type { Clock } from '../../domain/time.ts';
 import { PROVIDER, StripeApi, StripeApiError } from './stripe-api.ts';
 import { SESSION_SEARCH_AFTER_S, SESSION_SEARCH_BEFORE_S, SESSION_SEARCH_MAX_PAGES, sessionParams, storedSessionId } from './stripe-checkout.ts';
 import { stripeAmountProblem, stripeSupportsCurrency } from './stripe-currency.ts';
-import { OUT_TRADE_NO_KEY, paidFromSession, sessionOutTradeNo, toProviderEvent } from './stripe-events.ts';
-import { Invoice, list, PaymentIntent, PortalSession, Refund, Session, StripeEvent, Subscription as StripeSubscription } from './stripe-objects.ts';
+import { OUT_TRADE_NO_KEY, paidFromSession, sessionOutTradeNo, toPaidInvoice, toProviderEvent } from './stripe-events.ts';
+import { Charge, Invoice, list, PaymentIntent, PortalSession, Refund, Session, StripeEvent, Subscription as StripeSubscription } from './stripe-objects.ts';
 import { STRIPE_SIGNATURE_HEADER, verifyStripeSignature } from './stripe-signature.ts';
 
 export interface StripeProviderOptions {
@@ -71,7 +71,7 @@ export class StripeProvider implements PaymentProvider {
     }
     const event = StripeEvent.safeParse(json);
     if (!event.success) throw new WebhookRejectedError('malformed', 'body is not a Stripe event');
-    return toProviderEvent(event.data, this.livemode);
+    return toProviderEvent(event.data, this.livemode, { invoiceOfCharge: (c) => this.invoiceOfCharge(c) });
   }
 
   webhookReply(result: 'ok' | 'retry'): WebhookReply {
@@ -82,6 +82,9 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async query(order: Order): Promise<QueryResult> {
+    // A subscription's charge, paid already (its first order, or a renewal's, which has no Checkout Session at all):
+    // the invoice says how it stands.
+    if (order.providerTxnId && /^in_/.test(order.providerTxnId)) return this.queryInvoice(order.providerTxnId);
     const session = await this.findSession(order);
     if (!session) return { state: 'unknown' };
     if (session.status === 'open') return { state: 'pending' };
@@ -101,6 +104,23 @@ export class StripeProvider implements PaymentProvider {
     if (charge) paid.paidAt = charge.created * 1000;
     if (charge && charge.amount_refunded > 0 && (await this.refundedTotal(pi.id)) >= charge.amount) return { state: 'refunded' };
     return { state: 'paid', event: paid };
+  }
+
+  /**
+   * A subscription's paid invoice: `refunded` once the refunds of the PaymentIntent that paid it reach its charge
+   * (the invoice's `payment_intent` at our pinned 2024-06-20; 2025-03-31.basil moved it under `invoice.payments`,
+   * docs.stripe.com/api/invoices/object#invoice_object-payment_intent), else `paid` as its invoice.paid says.
+   */
+  private async queryInvoice(invoiceId: string): Promise<QueryResult> {
+    const invoice = await this.api.get(`/v1/invoices/${encodeURIComponent(invoiceId)}`, Invoice);
+    if (invoice.status !== 'paid') return { state: 'pending' };
+    if (invoice.payment_intent) {
+      const pi = await this.api.get(`/v1/payment_intents/${encodeURIComponent(invoice.payment_intent)}`, PaymentIntent, { expand: ['latest_charge'] });
+      const charge = typeof pi.latest_charge === 'object' ? pi.latest_charge : null;
+      if (charge && charge.amount_refunded > 0 && (await this.refundedTotal(pi.id)) >= charge.amount) return { state: 'refunded' };
+    }
+    const paid = toPaidInvoice(invoice, `query:${invoice.id}`, invoice.created * 1000);
+    return paid ? { state: 'paid', event: paid } : { state: 'unknown' };
   }
 
   async close(order: Order): Promise<void> {
@@ -180,6 +200,18 @@ export class StripeProvider implements PaymentProvider {
   }
 
   /**
+   * A ban: `DELETE /v1/subscriptions/{id}` cancels the subscription at once — "the customer won't be charged again for
+   * the subscription" (docs.stripe.com/api/subscriptions/cancel); no proration or final invoice is asked for (both
+   * off by default). Stripe then sends customer.subscription.deleted. A subscription that already ended is refused
+   * (a ProviderRejectedError: recorded by the caller, not retried).
+   */
+  async endSubscription(sub: Subscription): Promise<void> {
+    if (!/^sub_/.test(sub.subscriptionId))
+      throw new ProviderRejectedError(PROVIDER, `subscription ${sub.id} has no Stripe subscription id`, undefined, { method: 'DELETE /v1/subscriptions/{id}' });
+    await this.api.delete(`/v1/subscriptions/${encodeURIComponent(sub.subscriptionId)}`, StripeSubscription);
+  }
+
+  /**
    * /billing: a Customer Portal session for the subscription's customer (`POST /v1/billing_portal/sessions` with
    * `customer` and `return_url`; docs.stripe.com/api/customer_portal/sessions/create). Sessions are short-lived, so
    * one is made per request. The customer is read from the subscription (`GET /v1/subscriptions/{id}`): we store
@@ -191,6 +223,17 @@ export class StripeProvider implements PaymentProvider {
       throw new ProviderRejectedError(PROVIDER, `subscription ${s.id} has no customer`, undefined, { method: 'POST /v1/billing_portal/sessions' });
     const portal = await this.api.post('/v1/billing_portal/sessions', PortalSession, { params: { customer: s.customer, return_url: returnUrl } });
     return portal.url;
+  }
+
+  /** See StripeLookup.invoiceOfCharge. A charge or invoice Stripe does not know (404) paid nothing of ours. */
+  private async invoiceOfCharge(c: Charge): Promise<Invoice | null> {
+    try {
+      const id = c.invoice !== undefined ? c.invoice : ((await this.api.get(`/v1/charges/${encodeURIComponent(c.id)}`, Charge)).invoice ?? null);
+      return id ? await this.api.get(`/v1/invoices/${encodeURIComponent(id)}`, Invoice) : null;
+    } catch (err) {
+      if (err instanceof StripeApiError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   /** Sum of the succeeded refunds of a PaymentIntent. */
