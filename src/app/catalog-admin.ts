@@ -10,7 +10,7 @@ import { type Actor, actorLabel, assertOwner, assertOwnerOf } from './actors.ts'
 import type { AppDeps } from './deps.ts';
 import { offersFor } from './checkout.ts';
 import { type Group, isPlatform, type Plan, type Platform } from './model.ts';
-import type { MembershipView } from './ports.ts';
+import type { MembershipView, Repos } from './ports.ts';
 import { checkTrialDays } from './trials.ts';
 
 export const MAX_PLAN_DAYS = 3660;
@@ -110,7 +110,11 @@ export async function addPlan(deps: AppDeps, input: AddPlanInput): Promise<Plan>
  * and on every platform at least one enabled payment rail that sells it there (checkout's offersFor: a rail taking
  * its currency, or the Stars rail at its Stars price). Otherwise nobody could buy it: a clear refusal instead.
  */
-function assertSellable(deps: Pick<AppDeps, 'settings' | 'providers'>, price: { priceMinor: number; currency: string; starsPrice: number | null }, platform: Platform) {
+function assertSellable(
+  deps: Pick<AppDeps, 'settings' | 'providers'>,
+  price: { priceMinor: number; currency: string; starsPrice: number | null },
+  platform: Platform,
+) {
   const { currency } = price;
   // Telegram requires digital goods sold in a bot to be purchasable with Stars (telegram.org/tos/bot-developers):
   // a Telegram plan needs a Stars price, its own or one STARS_PER_UNIT derives.
@@ -120,8 +124,7 @@ function assertSellable(deps: Pick<AppDeps, 'settings' | 'providers'>, price: { 
   if (offersFor(deps, candidate, platform).length > 0) return;
   const rails = [...deps.providers.values()].filter((p) => !p.chatPlatform || p.chatPlatform === platform);
   const taken = CURRENCIES.filter((c) => rails.some((p) => p.supportsCurrency(c)));
-  const they =
-    taken.length === 0 ? '' : `; they take ${taken.slice(0, 6).join(', ')}${taken.length > 6 ? ` and ${taken.length - 6} more` : ''}`;
+  const they = taken.length === 0 ? '' : `; they take ${taken.slice(0, 6).join(', ')}${taken.length > 6 ? ` and ${taken.length - 6} more` : ''}`;
   throw invalid(`no enabled payment provider takes ${currency} (enabled: ${rails.map((p) => p.name).join(', ') || 'none'}${they})`);
 }
 
@@ -134,25 +137,42 @@ export interface SetPlanPriceInput {
   stars?: string | number | null;
 }
 
+/** A checked price change: the plan, its groups, and what it will cost (`changed`: it differs from now). */
+export interface PlanPriceChange {
+  plan: Plan;
+  groups: Group[];
+  priceMinor: number;
+  starsPrice: number | null;
+  changed: boolean;
+}
+
+async function checkPriceChange(deps: AppDeps, tx: Repos, input: SetPlanPriceInput): Promise<PlanPriceChange> {
+  if (input.price === undefined && input.stars === undefined) throw invalid('nothing to change: give a price or a Stars price');
+  await assertOwner(tx, input.actor);
+  const found = Number.isSafeInteger(input.planId) ? await tx.plans.getWithGroups(input.planId) : null;
+  if (!found) throw notFound(`no plan with id ${String(input.planId)}`);
+  const { plan, groups } = found;
+  for (const g of groups) await assertOwnerOf(tx, input.actor, g);
+  if (!plan.active) throw conflict(`plan ${plan.id} is off sale: nobody can buy it, so it has no price to change`);
+  const priceMinor = input.price === undefined ? plan.priceMinor : parsePrice(String(input.price), plan.currency);
+  if (priceMinor === 0) throw invalid('price must be more than zero');
+  const starsPrice = input.stars === undefined ? plan.starsPrice : input.stars === null ? null : parseStarsPrice(input.stars);
+  if (groups[0]) assertSellable(deps, { priceMinor, currency: plan.currency, starsPrice }, groups[0].platform);
+  return { plan, groups, priceMinor, starsPrice, changed: priceMinor !== plan.priceMinor || starsPrice !== plan.starsPrice };
+}
+
+/** What setPlanPrice would do, checked the same way, changing nothing (a confirmation step shows it first). */
+export const previewPlanPrice = (deps: AppDeps, input: SetPlanPriceInput): Promise<PlanPriceChange> => checkPriceChange(deps, deps.store, input);
+
 /**
  * Changes what a plan costs from now on. An order copies its amount when it is made, so orders already made
  * (paid, pending or held) keep the price they were made at; only new orders pay the new one.
  */
 export async function setPlanPrice(deps: AppDeps, input: SetPlanPriceInput): Promise<Plan> {
-  if (input.price === undefined && input.stars === undefined) throw invalid('nothing to change: give a price or a Stars price');
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
-    await assertOwner(tx, input.actor);
-    const found = Number.isSafeInteger(input.planId) ? await tx.plans.getWithGroups(input.planId) : null;
-    if (!found) throw notFound(`no plan with id ${String(input.planId)}`);
-    const { plan, groups } = found;
-    for (const g of groups) await assertOwnerOf(tx, input.actor, g);
-    if (!plan.active) throw conflict(`plan ${plan.id} is off sale: nobody can buy it, so it has no price to change`);
-    const priceMinor = input.price === undefined ? plan.priceMinor : parsePrice(String(input.price), plan.currency);
-    if (priceMinor === 0) throw invalid('price must be more than zero');
-    const starsPrice = input.stars === undefined ? plan.starsPrice : input.stars === null ? null : parseStarsPrice(input.stars);
-    if (groups[0]) assertSellable(deps, { priceMinor, currency: plan.currency, starsPrice }, groups[0].platform);
-    if (priceMinor === plan.priceMinor && starsPrice === plan.starsPrice) return plan;
+    const { plan, priceMinor, starsPrice, changed } = await checkPriceChange(deps, tx, input);
+    if (!changed) return plan;
     await tx.plans.setPrice(plan.id, { priceMinor, starsPrice });
     const shown = (minor: number, stars: number | null) => formatMoney(minor, plan.currency) + (stars === null ? '' : ` / ${stars} Stars`);
     await tx.audit.insert({

@@ -35,7 +35,9 @@ describe.each(DIALECTS)('plan prices (%s)', (dialect) => {
     const g = await group(deps, 'playground', 'room-1');
     onlyRails(deps, rail('wechatpay'), rail('alipay'));
     const plan = { groupIds: [g.id], name: 'Monthly', price: '9.90', days: 30, actor: admin };
-    await expect(addPlan(deps, { ...plan, currency: 'USD' })).rejects.toThrow('no enabled payment provider takes USD (enabled: wechatpay, alipay; they take CNY)');
+    await expect(addPlan(deps, { ...plan, currency: 'USD' })).rejects.toThrow(
+      'no enabled payment provider takes USD (enabled: wechatpay, alipay; they take CNY)',
+    );
     expect(await deps.store.plans.list()).toEqual([]);
     expect((await addPlan(deps, { ...plan, currency: 'CNY' })).priceMinor).toBe(990);
     // Stripe takes many currencies, but not ISK (see stripe-currency.ts) nor Stars outside Telegram.
@@ -45,7 +47,9 @@ describe.each(DIALECTS)('plan prices (%s)', (dialect) => {
     );
     // The Stars rail is a Telegram member's only: it sells a playground plan nothing.
     onlyRails(deps, rail('stars', 'telegram'));
-    await expect(addPlan(deps, { ...plan, name: 'Stars', currency: 'XTR', price: '100' })).rejects.toThrow('no enabled payment provider takes XTR (enabled: none)');
+    await expect(addPlan(deps, { ...plan, name: 'Stars', currency: 'XTR', price: '100' })).rejects.toThrow(
+      'no enabled payment provider takes XTR (enabled: none)',
+    );
     expect((await deps.store.plans.list()).length).toBe(1);
   });
 
