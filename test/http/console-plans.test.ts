@@ -103,7 +103,13 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
     const made = await post(op, '/console/plans', { ...base, stars: '300', recurring: 'yes' });
     expect(made.statusCode).toBe(303);
     const plan = (await deps.store.plans.list()).find((p) => p.name === 'Both rooms')!;
-    expect(plan).toMatchObject({ priceMinor: 2000, currency: 'CNY', starsPrice: 300, recurring: true, groupIds: [one.groupId, two.groupId].sort((x, y) => x - y) });
+    expect(plan).toMatchObject({
+      priceMinor: 2000,
+      currency: 'CNY',
+      starsPrice: 300,
+      recurring: true,
+      groupIds: [one.groupId, two.groupId].sort((x, y) => x - y),
+    });
     expect(priceCell((await get(op, '/console/plans')).body, plan.id)).toBe('20.00 CNY · 300 ⭐ / 30 days');
   });
 

@@ -67,7 +67,12 @@ describe.each(DIALECTS)('console review rules (%s)', (dialect) => {
       [`/console/review/rules/${two.groupId}/questions`, { text: 'Mine now?' }, 403, `group ${two.groupId} is not one of your groups`],
       [`/console/review/rules/${two.groupId}/blacklist`, { kind: 'account', value: '8' }, 403, `group ${two.groupId} is not one of your groups`],
       [`/console/review/rules/${two.groupId}/questions/${theirQ.id}/remove`, { confirm: 'yes' }, 403, `group ${two.groupId} is not one of your groups`],
-      [`/console/review/rules/${one.groupId}/questions/${theirQ.id}/remove`, { confirm: 'yes' }, 404, `group ${one.groupId} has no question with id ${theirQ.id}`],
+      [
+        `/console/review/rules/${one.groupId}/questions/${theirQ.id}/remove`,
+        { confirm: 'yes' },
+        404,
+        `group ${one.groupId} has no question with id ${theirQ.id}`,
+      ],
       [`/console/review/blacklist/${theirE.id}/remove`, { group: String(one.groupId), confirm: 'yes' }, 404, `no blacklist entry ${theirE.id} in your groups`],
     ] as const) {
       const res = await post(a, url, { _csrf: a.csrf, ...form });
