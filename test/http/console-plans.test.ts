@@ -34,7 +34,7 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
     // A GET changes nothing; the POST asks first, naming the old and the new price.
     const ask = await post(a, `/console/plans/${one.planId}/price`, { _csrf: a.csrf, price: '12.50', stars: '250' });
     expect(ask.statusCode).toBe(200);
-    expect(ask.body).toContain('Change the price of “Monthly” from 9.90 CNY to 12.50 CNY · 250 ⭐?');
+    expect(ask.body).toContain('Change the price of “Monthly” from 9.90 CNY to 12.50 CNY · 250 Stars?');
     expect((await deps.store.plans.get(one.planId))!.priceMinor).toBe(990);
     const done = await post(a, `/console/plans/${one.planId}/price`, { _csrf: a.csrf, price: '12.50', stars: '250', confirm: 'yes' });
     expect(done.statusCode).toBe(303);
@@ -42,7 +42,7 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
     expect(await deps.store.plans.get(one.planId)).toMatchObject({ priceMinor: 1250, starsPrice: 250 });
     const after = await get(a, '/console/plans?done=plan_price');
     expect(after.body).toContain('Price changed.');
-    expect(priceCell(after.body, one.planId)).toBe('12.50 CNY · 250 ⭐ / 30 days');
+    expect(priceCell(after.body, one.planId)).toBe('12.50 CNY · 250 Stars / 30 days');
     expect((await deps.store.orders.get(pending.orderId))!.amountMinor).toBe(990);
     expect((await seedOrderDirect(deps, { userId: 'dan', planId: one.planId })).order.amountMinor).toBe(1250);
     // Emptying the Stars price takes the plan's own away (derived from STARS_PER_UNIT again).
@@ -64,7 +64,7 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
       [{ price: '9.90', stars: '100001' }, 400, 'a Stars price must be from 1 to 100000 stars'],
       [{ price: '9.90' }, 400, 'That is already the plan’s price: nothing changed.'],
     ] as const)
-      for (const confirm of [{}, { confirm: 'yes' }]) {
+      for (const confirm of [{}, { confirm: 'yes' }] as Array<Record<string, string>>) {
         const res = await post(a, `/console/plans/${one.planId}/price`, { _csrf: a.csrf, ...form, ...confirm });
         expect(res.statusCode, JSON.stringify(form)).toBe(status);
         expect(res.body, JSON.stringify(form)).toContain(line);
@@ -110,7 +110,7 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
       recurring: true,
       groupIds: [one.groupId, two.groupId].sort((x, y) => x - y),
     });
-    expect(priceCell((await get(op, '/console/plans')).body, plan.id)).toBe('20.00 CNY · 300 ⭐ / 30 days');
+    expect(priceCell((await get(op, '/console/plans')).body, plan.id)).toBe('20.00 CNY · 300 Stars / 30 days');
   });
 
   it('bad input: a currency no enabled payment provider takes is one clear line, and nothing is saved', async ({ t, scene: { one, ownerA, signIn, post } }) => {

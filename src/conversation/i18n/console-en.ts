@@ -210,9 +210,11 @@ export const consoleEn = {
     'The new price applies to new orders only: orders already made keep the price they were made at. Leave the Stars price empty to derive it from STARS_PER_UNIT.',
   'console.plan_price_same': 'That is already the plan’s price: nothing changed.',
   'console.confirm_plan_price': 'Change the price of “{name}” from {from} to {to}? New orders pay the new price; orders already made keep theirs.',
+  'console.plan_stars_n': '{stars} Stars',
   'console.done_plan_price': 'Price changed. New orders pay the new price; orders already made keep theirs.',
   // Review rules page: join questions and the blacklist (issue 15 part 5)
   'console.rules_link': 'Join questions and blacklist',
+  'console.rules_remove': 'Remove',
   'console.rules_title': 'Review rules',
   'console.rules_no_groups': 'You have no groups yet.',
   'console.rules_join_mode':

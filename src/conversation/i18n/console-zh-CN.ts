@@ -210,9 +210,11 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.plan_price_help': '新价格只用于新订单：已下的订单保持下单时的价格。Stars 价格留空则按 STARS_PER_UNIT 换算。',
   'console.plan_price_same': '这已经是该套餐的价格，未做更改。',
   'console.confirm_plan_price': '把「{name}」的价格从 {from} 改为 {to}？新订单按新价格付款，已下的订单保持原价。',
+  'console.plan_stars_n': '{stars} Stars',
   'console.done_plan_price': '价格已修改。新订单按新价格付款，已下的订单保持原价。',
   // Review rules page: join questions and the blacklist (issue 15 part 5)
   'console.rules_link': '入群问题与黑名单',
+  'console.rules_remove': '删除',
   'console.rules_title': '审核规则',
   'console.rules_no_groups': '你还没有群。',
   'console.rules_join_mode': '本群的入群方式：{mode}。群审核入群时，由入群问题和黑名单决定申请（入群方式在「群」页面设置）。',

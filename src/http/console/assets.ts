@@ -105,6 +105,9 @@ ol.rules li{padding:6px 0;border-bottom:1px solid var(--line)}
 ol.rules li>span{display:inline-block;margin-right:8px}
 ol.rules li form{display:inline-block;margin:0}
 ol.rules li button{padding:4px 10px;font-size:.85rem}
+#questions .row form{flex:1 1 100%}
+.filters.plan-form .wide{grid-column:1/-1}
+@media (min-width:701px){.filters.plan-form{grid-template-columns:repeat(4,1fr)}}
 @media (max-width:700px){
   table.wide{display:none}
   .list-m{display:block}

@@ -21,7 +21,7 @@ export function planPages(app: FastifyInstance, k: ConsoleKit) {
     return row;
   };
   const priceText = (locale: string, p: Pick<Plan, 'priceMinor' | 'currency' | 'starsPrice'>) =>
-    money(locale, p.priceMinor, p.currency) + (p.starsPrice === null ? '' : ` · ${p.starsPrice} ⭐`);
+    money(locale, p.priceMinor, p.currency) + (p.starsPrice === null ? '' : ` · ${tr(locale)('plan_stars_n', { stars: p.starsPrice })}`);
 
   // ---- the list, and the form for a new plan
   app.get('/console/plans', async (req, reply) => {

@@ -68,7 +68,7 @@ export function reviewRulePages(app: FastifyInstance, k: ConsoleKit) {
                       ${postForm(
                         `/console/review/rules/${groupId}/questions/${q.id}/remove`,
                         s.csrfToken,
-                        html`<button type="submit" class="secondary" data-remove-question="${q.id}">${t('action_remove')}</button>`,
+                        html`<button type="submit" class="secondary" data-remove-question="${q.id}">${t('rules_remove')}</button>`,
                       )}
                     </li>`,
                 )}
@@ -128,7 +128,7 @@ export function reviewRulePages(app: FastifyInstance, k: ConsoleKit) {
                                   `/console/review/blacklist/${e.id}/remove`,
                                   s.csrfToken,
                                   html`${hidden('group', groupId)}<button type="submit" class="secondary" data-remove-entry="${e.id}">
-                                      ${t('action_remove')}
+                                      ${t('rules_remove')}
                                     </button>`,
                                 )
                               : ''
