@@ -5,11 +5,13 @@
 import { describe, expect } from 'vitest';
 import type { Platform } from '../../src/app/model.ts';
 import type { PaymentProvider } from '../../src/app/ports.ts';
+import { createConversation } from '../../src/conversation/engine.ts';
 import { railTakesCurrency } from '../../src/payments/currencies.ts';
 import { consoleScene, type ConsoleScene } from '../helpers/console-scene.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
+import { auth } from '../helpers/service.ts';
 
 /** A rail taking what the real rail of that name takes; only what the use cases read. */
 const rail = (name: string, chatPlatform?: Platform) =>
@@ -113,7 +115,10 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
     expect(priceCell((await get(op, '/console/plans')).body, plan.id)).toBe('20.00 CNY · 300 Stars / 30 days');
   });
 
-  it('bad input: a currency no enabled payment provider takes is one clear line, and nothing is saved', async ({ t, scene: { one, ownerA, signIn, post } }) => {
+  it('bad input: a currency no enabled payment provider takes is one clear line (console, admin API, /addplan), and nothing is saved', async ({
+    t,
+    scene: { one, ownerA, signIn, post },
+  }) => {
     const deps = t.service.deps;
     deps.providers.clear();
     deps.providers.set('wechatpay', rail('wechatpay'));
@@ -122,6 +127,17 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
     const res = await post(a, '/console/plans', { _csrf: a.csrf, group: String(one.groupId), name: 'Dollars', price: '5', currency: 'USD', days: '30' });
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('no enabled payment provider takes USD (enabled: wechatpay; they take CNY)');
+    // The same rule, once in app/, for the admin API and the chat's /addplan.
+    const api = await t.service.app.inject({
+      method: 'POST',
+      url: '/api/plans',
+      headers: auth,
+      payload: { groupIds: [one.groupId], name: 'Dollars', price: '5', currency: 'USD', days: 30 },
+    });
+    expect(api.statusCode).toBe(400);
+    expect(api.json().message).toContain('no enabled payment provider takes USD');
+    const chat = await createConversation(deps).handle({ platform: 'playground', userId: 'owner-a', text: `/addplan ${one.groupId} 5 USD 30 Dollars` });
+    expect(JSON.stringify(chat)).toContain('no enabled payment provider takes USD');
     expect((await deps.store.plans.list()).length).toBe(before);
     // Nor can a price change keep a plan no rail sells: CNY is fine, so this one goes through.
     expect((await post(a, `/console/plans/${one.planId}/price`, { _csrf: a.csrf, price: '8.80', confirm: 'yes' })).statusCode).toBe(303);
