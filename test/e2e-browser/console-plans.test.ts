@@ -112,7 +112,7 @@ describe.each(VIEWPORTS)('the console Plans page in Chromium ($name)', (vp) => {
     // ---- review rules: a join question and a blacklist entry
     await page.locator('nav.tabs a[href="/console/review"]').click();
     await page.locator('#review-rules').click();
-    await page.locator('#question-form input[name="text"]').fill(zh ? '你从哪里知道我们的？' : 'Where did you hear about us?');
+    await page.locator('#question-form input[name="text"]').fill(zh ? '您从哪里知道我们的？' : 'Where did you hear about us?');
     await page.locator('#question-add').click();
     await page.locator('#done').waitFor();
     expect(await page.locator('#questions li').count()).toBe(1);

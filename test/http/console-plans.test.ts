@@ -52,6 +52,29 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
     expect((await deps.store.plans.get(one.planId))!.starsPrice).toBeNull();
   });
 
+  it('the admin API changes a price with PATCH /api/plans/:id through the same use case; a bad value is 400 and changes nothing', async ({
+    t,
+    scene: { one },
+  }) => {
+    const patch = (payload: object) => t.service.app.inject({ method: 'PATCH', url: `/api/plans/${one.planId}`, headers: auth, payload });
+    for (const [payload, line] of [
+      [{ price: '9.999' }, 'price "9.999" has more than 2 decimal places for CNY'],
+      [{ price: 0 }, 'price must be more than zero'],
+      [{ starsPrice: 100001 }, 'a Stars price must be from 1 to 100000 stars'],
+      [{}, 'nothing to change: give a price or a Stars price'],
+    ] as const) {
+      const res = await patch(payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json().message).toContain(line);
+    }
+    expect((await patch({ color: 'red' })).statusCode).toBe(400);
+    expect((await t.service.deps.store.plans.get(one.planId))!.priceMinor).toBe(990);
+    const ok = await patch({ price: '11', starsPrice: 90 });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ id: one.planId, priceMinor: 1100, price: '11.00', starsPrice: 90 });
+    expect((await patch({ starsPrice: null })).json().starsPrice).toBeNull();
+  });
+
   it('bad input: 9.999, 0, −5, Stars 0 or 100001, the same price, another owner’s plan: one clear line, before and after confirming, nothing saved', async ({
     t,
     scene: { one, two, ownerA, signIn, get, post },

@@ -216,7 +216,7 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.rules_link': '入群问题与黑名单',
   'console.rules_remove': '删除',
   'console.rules_title': '审核规则',
-  'console.rules_no_groups': '你还没有群。',
+  'console.rules_no_groups': '您还没有群。',
   'console.rules_join_mode': '本群的入群方式：{mode}。群审核入群时，由入群问题和黑名单决定申请（入群方式在「群」页面设置）。',
   'console.rules_mode_auto': '自动',
   'console.rules_mode_review': '审核',
