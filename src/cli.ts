@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { type Actor } from './app/actors.ts';
 import type { AppDeps } from './app/deps.ts';
-import { addGroup, addPlan, disablePlan } from './app/catalog-admin.ts';
+import { addGroup, addPlan, disablePlan, setPlanPrice } from './app/catalog-admin.ts';
 import { createBatch, createCoupon, disableCoupon, listCoupons, MAX_BATCH } from './app/coupons.ts';
 import { MAX_TRIAL_DAYS } from './app/trials.ts';
 import { clockWithOffset } from './app/clocks.ts';
@@ -40,6 +40,7 @@ import { DAY_MS, toIso } from './domain/time.ts';
 import { migrateToLatest, NoDatabaseError, openDatabase, sqlitePath } from './store/database.ts';
 import { createStore } from './store/kysely-store.ts';
 import { countOf } from './domain/text.ts';
+import { railTakesCurrency } from './payments/currencies.ts';
 
 class UsageError extends Error {}
 /** `doctor` found something to fix: it has printed what; the exit line only counts. */
@@ -61,7 +62,8 @@ Commands:
   owner logout --all [--owner <account-id>]
                                end every console session (or one owner's)
   group add | list | set       register a chat group, list groups, change a group's settings
-  plan add | list | disable    create, list, or take a plan off sale
+  plan add | list | set | disable
+                               create, list, change the price of, or take a plan off sale
   coupon add | list | disable | batch
                                coupon codes and access codes (100 %), single-use batches for resellers
   member list                  list memberships
@@ -151,6 +153,12 @@ line; --csv prints "code" and one code per row, --json the coupons.`,
 
 Lists plans (on sale and disabled), optionally only those opening one group.
 --json prints [{id, name, priceMinor, price, currency, days, starsPrice, recurring, active, groupIds}].`,
+  'plan set': `Usage: gatekeeper plan set <plan-id> [--price <decimal>] [--stars <n>] [--json]
+
+Changes a plan's price for new orders: --price in the plan's currency (9.90 CNY = 990 fen), --stars its
+price in Telegram Stars (whole stars, 1 to 100000). At least one is needed. Orders already made keep the
+price they were made at. The price must be one an enabled payment provider can take. --json prints the
+plan as plan list --json does.`,
   'plan disable': `Usage: gatekeeper plan disable <plan-id> [--reason <text>] [--json]
 
 Takes a plan off sale: nobody can buy it any more. Memberships already paid for are not affected.
@@ -297,7 +305,8 @@ function serviceProvider(name: string): PaymentProvider {
   return {
     name,
     merchantId: null,
-    supportsCurrency: () => true,
+    ...(name === 'stars' ? { chatPlatform: 'telegram' as const } : {}),
+    supportsCurrency: (currency) => railTakesCurrency(name, currency),
     createCheckout: elsewhere,
     parseWebhook: elsewhere,
     webhookReply: elsewhere,
@@ -713,6 +722,23 @@ const COMMANDS: CommandSpec[] = [
               )
               .join('\n');
       print(plans.map(planJson), text);
+    },
+  },
+  {
+    name: 'plan set',
+    summary: "change a plan's price for new orders",
+    options: { price: { type: 'string' }, stars: { type: 'string' } },
+    args: ['plan-id'],
+    handler: async ({ f, pos, print, config }) => {
+      const planId = idArg(pos[0]!, 'plan id');
+      const price = optional(f, 'price');
+      const stars = optional(f, 'stars');
+      if (price === undefined && stars === undefined) throw new UsageError('nothing to change: give --price or --stars');
+      const p = await withDeps(config(), (deps) => setPlanPrice(deps, { planId, actor: CLI, price, stars }));
+      print(
+        planJson(p),
+        `plan ${p.id} "${cell(p.name)}" now costs ${formatMinor(p.priceMinor, p.currency)} ${p.currency}${p.starsPrice === null ? '' : ` or ${p.starsPrice} Stars`} for new orders; orders already made keep their price`,
+      );
     },
   },
   {

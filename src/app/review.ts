@@ -692,14 +692,16 @@ export async function addQuestion(deps: AppDeps, actor: Actor, groupId: number, 
   });
 }
 
-/** Removes the n-th question (1-based, as listed). */
-export async function removeQuestion(deps: AppDeps, actor: Actor, groupId: number, n: number): Promise<GroupQuestion> {
+/** Removes the n-th question (1-based, as listed), or the one with this id (a page that listed it earlier). */
+export async function removeQuestion(deps: AppDeps, actor: Actor, groupId: number, which: number | { id: number }): Promise<GroupQuestion> {
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
     const group = await ownedGroup(tx, actor, groupId);
     const list = await tx.review.listQuestions(group.id);
-    const q = Number.isInteger(n) && n >= 1 ? list[n - 1] : undefined;
-    if (!q) throw notFound(`group ${group.id} has no question ${n} (it has ${list.length})`);
+    const byId = typeof which === 'object';
+    const q = byId ? list.find((x) => x.id === which.id) : Number.isInteger(which) && which >= 1 ? list[which - 1] : undefined;
+    if (!q)
+      throw notFound(byId ? `group ${group.id} has no question with id ${which.id}` : `group ${group.id} has no question ${which} (it has ${list.length})`);
     await tx.review.removeQuestion(q.id);
     await tx.audit.insert({
       at: now,

@@ -41,6 +41,9 @@ const EXPONENTS: Record<string, number> = {
   TND: 3,
 };
 
+/** Every currency code we sell in, in the table's order. */
+export const CURRENCIES: readonly string[] = Object.keys(EXPONENTS);
+
 /** Quotes user input for an error message: escaped, so the message stays one line. */
 const quote = (s: string) => JSON.stringify(s);
 

@@ -91,7 +91,7 @@ import {
   refundedByOrder,
   setWebhookOutcome,
 } from './payments-repository.ts';
-import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive } from './plans-repository.ts';
+import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive, setPlanPrice } from './plans-repository.ts';
 import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
 import { consoleRepo } from './console-repository.ts';
@@ -142,6 +142,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       getWithGroups: (id) => getPlanWithGroups(db, id),
       list: (o) => listPlans(db, o),
       setActive: (id, a) => setPlanActive(db, id, a),
+      setPrice: (id, p) => setPlanPrice(db, id, p),
     },
     orders: {
       insert: (o) => insertOrder(db, o),

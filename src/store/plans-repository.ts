@@ -141,3 +141,7 @@ export async function setPlanActive(db: Kysely<Database>, id: number, active: bo
     .where('id', '=', id)
     .execute();
 }
+
+export async function setPlanPrice(db: Kysely<Database>, id: number, p: { priceMinor: number; starsPrice: number | null }): Promise<void> {
+  await db.updateTable('plans').set({ price_minor: p.priceMinor, stars_price: p.starsPrice }).where('id', '=', id).execute();
+}

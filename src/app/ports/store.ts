@@ -360,6 +360,8 @@ export interface Repos {
     getWithGroups(id: number): Promise<{ plan: Plan; groups: Group[] } | null>;
     list(opts?: { groupId?: number; activeOnly?: boolean }): Promise<Plan[]>;
     setActive(id: number, active: boolean): Promise<void>;
+    /** The price new orders copy (orders already made keep theirs): the list price and the Stars price (null: derived). */
+    setPrice(id: number, p: { priceMinor: number; starsPrice: number | null }): Promise<void>;
   };
   orders: {
     insert(o: Order): Promise<void>;

@@ -95,6 +95,19 @@ dl.facts dd{margin:0}
 .signin{max-width:420px;margin:10vh auto;text-align:center}
 .signin .card{padding:24px}
 .signin code{background:#f2f4f7;padding:2px 6px;border-radius:6px}
+fieldset.checks{border:1px solid var(--line);border-radius:9px;padding:6px 10px 8px;margin:0;display:flex;flex-wrap:wrap;gap:4px 16px}
+fieldset.checks legend{font-size:.8rem;color:var(--muted);font-weight:600;padding:0 4px}
+fieldset.checks label,label.check{display:flex;align-items:center;gap:6px;font-weight:400;color:var(--ink);font-size:.9rem}
+fieldset.checks input,label.check input{width:auto;margin:0}
+.row.tight{margin-top:0;flex-wrap:nowrap}
+ol.rules{margin:0;padding-left:22px}
+ol.rules li{padding:6px 0;border-bottom:1px solid var(--line)}
+ol.rules li>span{display:inline-block;margin-right:8px}
+ol.rules li form{display:inline-block;margin:0}
+ol.rules li button{padding:4px 10px;font-size:.85rem}
+#questions .row form{flex:1 1 100%}
+.filters.plan-form .wide{grid-column:1/-1}
+@media (min-width:701px){.filters.plan-form{grid-template-columns:repeat(4,1fr)}}
 @media (max-width:700px){
   table.wide{display:none}
   .list-m{display:block}

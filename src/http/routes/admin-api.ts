@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import type { Actor } from '../../app/actors.ts';
-import { addGroup, addPlan } from '../../app/catalog-admin.ts';
+import { addGroup, addPlan, setPlanPrice } from '../../app/catalog-admin.ts';
 import { createCheckout } from '../../app/checkout.ts';
 import { createBatch, createCoupon, disableCoupon, listCoupons } from '../../app/coupons.ts';
 import { SETTINGS, updateGroupSettings } from '../../app/group-settings.ts';
@@ -166,6 +166,21 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
     );
     const { starsPrice, trialDays, ...rest } = body;
     return reply.status(201).send(planJson(await addPlan(a, { ...rest, stars: starsPrice, trialDays: trialDays as number | undefined, actor })));
+  });
+
+  // A plan's price for new orders (orders already made keep theirs); starsPrice null: none of its own.
+  app.patch<{ Params: { id: string } }>('/api/plans/:id', async (req) => {
+    const planId = parseInput(id, req.params.id);
+    const body = parseInput(
+      z
+        .object({
+          price: z.union([z.string(), z.number()]).transform(String).optional(),
+          starsPrice: z.union([z.string(), z.number(), z.null()]).optional(),
+        })
+        .strict(),
+      req.body ?? {},
+    );
+    return planJson(await setPlanPrice(a, { planId, actor, price: body.price, stars: body.starsPrice }));
   });
 
   // ---- coupons (issue 16): the same use cases as `gatekeeper coupon …`.

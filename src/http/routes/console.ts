@@ -25,6 +25,7 @@ import { orderPages } from '../console/pages/orders.ts';
 import { overviewPages } from '../console/pages/overview.ts';
 import { planPages } from '../console/pages/plans.ts';
 import { reviewPages } from '../console/pages/review.ts';
+import { reviewRulePages } from '../console/pages/review-rules.ts';
 import { signInPages } from '../console/pages/sign-in.ts';
 import type { HttpDeps } from '../deps.ts';
 
@@ -110,6 +111,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   memberPages(app, k);
   orderPages(app, k);
   reviewPages(app, k);
+  reviewRulePages(app, k);
   planPages(app, k);
   growthPages(app, k);
   auditPages(app, k);

@@ -40,6 +40,7 @@ import { fromYuan, parseAlipayTime, timeoutExpress, toYuan } from './alipay-form
 import { AlipayBusinessError, AlipayGateway, type AlipayGatewayOptions, PROVIDER, type ResponseNode } from './alipay-gateway.ts';
 import { parseNotification } from './alipay-notification.ts';
 import { publicKey } from './alipay-signing.ts';
+import { railTakesCurrency } from '../currencies.ts';
 
 /**
  * How long after the order's own expiry an ACQ.TRADE_NOT_EXIST still means "not scanned yet": timeout_express
@@ -69,7 +70,7 @@ export class AlipayProvider implements PaymentProvider {
   }
 
   supportsCurrency(currency: string): boolean {
-    return currency === 'CNY';
+    return railTakesCurrency('alipay', currency);
   }
 
   async createCheckout(req: CheckoutRequest): Promise<Checkout> {

@@ -41,6 +41,7 @@ import { DEFAULT_CURRENCY, type Merchant, paidEventOf, Refund, Transaction } fro
 import { loadPrivateKey, loadPublicKey, newNonce, type PlatformKey, signSha256Rsa } from './signing.ts';
 import type { KeyObject } from 'node:crypto';
 import { toChinaRfc3339 } from './time-format.ts';
+import { railTakesCurrency } from '../currencies.ts';
 
 export interface WechatPayOptions {
   /** Where refund notifications go (PUBLIC_URL/webhooks/wechatpay); without it the merchant platform's setting applies. */
@@ -104,7 +105,7 @@ export class WechatPayProvider implements PaymentProvider {
   }
 
   supportsCurrency(currency: string): boolean {
-    return currency === 'CNY';
+    return railTakesCurrency('wechatpay', currency);
   }
 
   async createCheckout(req: CheckoutRequest): Promise<Checkout> {

@@ -23,6 +23,7 @@ export function reviewPages(app: FastifyInstance, k: ConsoleKit) {
       </div>`;
     const body = html`${notice}
       <h1>${t('review_title')}</h1>
+      <p><a href="/console/review/rules" id="review-rules">${t('rules_link')} →</a></p>
       <h2>${t('held_heading')}</h2>
       <div class="panel" id="held">
         ${
