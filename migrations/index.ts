@@ -22,6 +22,7 @@ import * as m0018 from './0018-door-queries.ts';
 import * as m0020 from './0020-trials-coupons-winback.ts';
 import * as m0021 from './0021-referrals-digest.ts';
 import * as m0022 from './0022-console.ts';
+import * as m0024 from './0024-broadcasts.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -45,4 +46,5 @@ export const migrations: Record<string, Migration> = {
   '0020-trials-coupons-winback': m0020,
   '0021-referrals-digest': m0021,
   '0022-console': m0022,
+  '0024-broadcasts': m0024,
 };
