@@ -201,7 +201,7 @@ describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
     const id = Number(/data-broadcast="(\d+)"/.exec(list.body)![1]);
     await t.service.worker.drain();
     expect((await get(a, `/console/broadcasts/${id}/progress`)).json()).toMatchObject({ recipients: 3, sent: 3, waiting: 0, failed: 0, finished: true });
-    expect((await get(a, `/console/broadcasts/${id}`)).body).toContain(`account:${ownerA}`);
+    expect((await get(a, `/console/broadcasts/${id}`)).body).toContain(`<dd>Owner #${ownerA}</dd>`);
   });
 
   it('bad input: an empty text and a 5,000-character text are refused with one line, before and after confirming; nothing is queued', async ({

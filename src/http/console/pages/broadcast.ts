@@ -155,6 +155,11 @@ export function broadcastPages(app: FastifyInstance, k: ConsoleKit) {
     const s = await need(req);
     const locale = localeOf(req);
     const t = tr(locale);
+    // Who sent it, as the header names a session: "Owner #7", "Operator"; the CLI or the admin API as recorded.
+    const who = (actor: string) => {
+      const owner = /^account:(\d+)$/.exec(actor);
+      return owner ? t('who_owner', { id: Number(owner[1]) }) : actor === 'admin:console' ? t('who_operator') : actor;
+    };
     const b = await broadcastStatus(a, s.actor, idParam(req.params.id, 'broadcast id'));
     const body = html`${doneNotice(req, ['broadcast'])}
       <h1>${t('broadcast_detail_title', { id: b.id })}</h1>
@@ -165,7 +170,7 @@ export function broadcastPages(app: FastifyInstance, k: ConsoleKit) {
           <dt>${t('col_when')}</dt>
           <dd>${formatTime(locale, b.createdAt)}</dd>
           <dt>${t('col_who')}</dt>
-          <dd>${b.actor}</dd>
+          <dd>${who(b.actor)}</dd>
           <dt>${t('broadcast_length')}</dt>
           <dd>${t('broadcast_chars', { count: b.textLength })}</dd>
           <dt>${t('broadcast_recipients_label')}</dt>
