@@ -17,6 +17,16 @@ const toBroadcast = (r: Row): Broadcast => ({
   createdAt: Number(r.created_at),
 });
 
+/** The broadcasts' jobs counted by status (exported so the store test can check it reads the partial index). */
+export function jobCountsQuery(db: Kysely<Database>, ids: number[]) {
+  return db
+    .selectFrom('jobs')
+    .select(['broadcast_id', 'status'])
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('broadcast_id', 'in', ids)
+    .groupBy(['broadcast_id', 'status']);
+}
+
 export function broadcastsRepo(db: Kysely<Database>): Repos['broadcasts'] {
   return {
     async insert(b, now) {
@@ -39,13 +49,7 @@ export function broadcastsRepo(db: Kysely<Database>): Repos['broadcasts'] {
     },
     async jobCounts(ids) {
       if (ids.length === 0) return [];
-      const rows = await db
-        .selectFrom('jobs')
-        .select(['broadcast_id', 'status'])
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('broadcast_id', 'in', ids)
-        .groupBy(['broadcast_id', 'status'])
-        .execute();
+      const rows = await jobCountsQuery(db, ids).execute();
       return rows.map((r) => ({ broadcastId: Number(r.broadcast_id), status: r.status as JobStatus, count: Number(r.n) }));
     },
     async recipients(groupId, statuses) {
