@@ -3,8 +3,9 @@
 // the real web playground as its chat platform, dev payments and its worker running on real time, listening
 // on 127.0.0.1. Three playground people pay with dev payments (the checkout page's "pay" POST, the same
 // webhook path as a real provider); a fourth redeems a claim code and asks the bot for /console. The owner
-// signs in with that link, writes a broadcast, reads the preview and the recipient count, confirms, and
-// watches the progress reach "3 sent" (bounded). Each member's playground inbox then holds the message.
+// signs in with that link, writes a broadcast, reads the preview and the recipient count, confirms, sees
+// the three messages waiting (the worker is held for that moment) and watches the page update itself until
+// the progress reads "3 sent" (bounded). Each member's playground inbox then holds the message.
 // Screenshots of each step go to test-results/screenshots/console-broadcast-*.png.
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -158,9 +159,18 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
     for (const b of bubbles) expect(b).toContain(text);
     await expectFitsWidth(page);
     await shot(page, '2-preview');
+    // The worker holds off while the page opens, so the page first shows the three messages waiting and the
+    // figures below can only come from console.js's polling, not from the page as the server rendered it.
+    await service.worker.stop();
     await page.locator('#confirm-button').click();
     await page.waitForURL(/\/console\/broadcasts\/\d+\?done=broadcast$/);
     await page.locator('#done').waitFor();
+    expect(await page.locator('#broadcast-progress [data-progress-url]').getAttribute('data-finished')).toBe('false');
+    expect(await page.locator('#broadcast-progress [data-k="waiting"]').textContent()).toBe('3');
+    expect(await page.locator('#broadcast-progress [data-k="sent"]').textContent()).toBe('0');
+    await expectFitsWidth(page);
+    await shot(page, '3-delivering');
+    service.worker.start();
 
     // ---- live progress: console.js polls until nothing waits; bounded wait for "3 sent"
     await page.locator('#broadcast-progress [data-progress-url][data-finished="true"]').waitFor({ timeout: 2 * STEP });
@@ -168,7 +178,7 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
     expect(await page.locator('#broadcast-progress [data-k="waiting"]').textContent()).toBe('0');
     expect(await page.locator('#broadcast-progress [data-k="failed"]').textContent()).toBe('0');
     await expectFitsWidth(page);
-    await shot(page, '3-progress');
+    await shot(page, '4-delivered');
 
     // ---- each of the three members received the text in their playground inbox
     for (const m of members) expect(await inbox(m)).toContain(text);
@@ -179,7 +189,7 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
     await page.locator('#broadcast-list [data-finished="true"]').first().waitFor();
     expect(await page.locator('#broadcast-list [data-k="sent"]').first().textContent()).toBe('3');
     await expectFitsWidth(page);
-    await shot(page, '4-list');
+    await shot(page, '5-list');
     await context.close();
   });
 });

@@ -119,7 +119,11 @@ dl.facts dd{margin:0}
 .row.spread{justify-content:space-between;margin-top:0}
 .cards.three{grid-template-columns:repeat(3,1fr)}
 .card.p-sent .v{color:#136c3a}
-.progress progress{display:block;width:100%;height:10px;margin-top:10px;accent-color:#12b76a}
+.progress progress{display:block;width:100%;height:10px;margin-top:10px;appearance:none;-webkit-appearance:none;border:0;border-radius:999px;background:#eaecf0;overflow:hidden}
+.progress progress::-webkit-progress-bar{background:#eaecf0;border-radius:999px}
+.progress progress::-webkit-progress-value{background:#12b76a;border-radius:999px}
+.progress progress::-moz-progress-bar{background:#12b76a;border-radius:999px}
+.progress.big .card .k::first-letter{text-transform:uppercase}
 .progress.big progress{height:14px;margin-top:14px}
 .progress .state{margin-top:6px}
 .progress .figures{font-size:.9rem;margin-top:4px}
