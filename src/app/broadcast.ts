@@ -27,7 +27,8 @@ export const broadcastRecipients = (tx: Repos, groupId: number): Promise<Broadca
 
 /** The text as it will be sent (trimmed), or one clear line why it cannot be. */
 export function broadcastText(raw: string | undefined): string {
-  const text = (raw ?? '').trim();
+  // A browser posts a textarea's line breaks as CR LF: counted and sent as the one line break members see.
+  const text = (raw ?? '').replace(/\r\n?/g, '\n').trim();
   if (!text) throw invalid('the broadcast text is empty');
   if (text.length > MAX_BROADCAST_CHARS) throw invalid(`a broadcast is at most ${MAX_BROADCAST_CHARS} characters (this one has ${text.length})`);
   return text;
@@ -96,11 +97,12 @@ export async function previewBroadcast(deps: AppDeps, input: { actor: Actor; gro
   return { group, text, recipients: members.length, previews };
 }
 
-/** Recipient counts of the groups the actor may broadcast to (the console's group picker). */
+/** How many people a broadcast to each of these groups (those the actor may see) would reach: the same statuses, counted in one statement. */
 export async function recipientCounts(deps: AppDeps, actor: Actor, groups: Group[]): Promise<Map<number, number>> {
   const scope = await groupScope(deps.store, actor);
-  const out = new Map<number, number>();
-  for (const g of groups) if (inScope(scope, g.id)) out.set(g.id, (await broadcastRecipients(deps.store, g.id)).length);
+  const ids = groups.filter((g) => inScope(scope, g.id)).map((g) => g.id);
+  const out = new Map<number, number>(ids.map((id) => [id, 0]));
+  for (const c of await deps.store.broadcasts.recipientCounts(ids, BROADCAST_STATUSES)) out.set(c.groupId, c.count);
   return out;
 }
 

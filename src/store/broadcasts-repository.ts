@@ -64,5 +64,17 @@ export function broadcastsRepo(db: Kysely<Database>): Repos['broadcasts'] {
         .execute();
       return rows.map((r) => ({ membershipId: Number(r.id), accountId: Number(r.account_id), locale: r.locale }));
     },
+    async recipientCounts(groupIds, statuses) {
+      if (groupIds.length === 0 || statuses.length === 0) return [];
+      const rows = await db
+        .selectFrom('memberships')
+        .select('group_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('group_id', 'in', groupIds)
+        .where('status', 'in', [...statuses])
+        .groupBy('group_id')
+        .execute();
+      return rows.map((r) => ({ groupId: Number(r.group_id), count: Number(r.n) }));
+    },
   };
 }

@@ -114,7 +114,8 @@ describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
     expect(pageA.body).not.toContain('room-b');
     expect(pageA.body).toContain('No broadcasts yet.');
 
-    const preview = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text: '  Meeting tonight at 8\nbring a friend  ' });
+    // A browser posts the textarea's line break as CR LF: members get one line break.
+    const preview = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text: '  Meeting tonight at 8\r\nbring a friend  ' });
     expect(preview.statusCode).toBe(200);
     expect(preview.body).toContain('id="confirm-question"');
     expect(preview.body).toContain('Send this message to 3 members of “Group room-a”?');

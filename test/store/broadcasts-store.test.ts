@@ -44,6 +44,14 @@ describe.each(DIALECTS)('broadcasts store (%s)', (dialect) => {
       { membershipId: ms[3]!.id, accountId: people[3]!.id, locale: null },
     ]);
     expect(await t.store.broadcasts.recipients(g.id, [])).toEqual([]);
+    expect(await t.store.broadcasts.recipientCounts([g.id, other.id, g.id + other.id + 1], ['active', 'grace'])).toEqual(
+      expect.arrayContaining([
+        { groupId: g.id, count: 3 },
+        { groupId: other.id, count: 1 },
+      ]),
+    );
+    expect(await t.store.broadcasts.recipientCounts([g.id, other.id], ['grace'])).toEqual([{ groupId: g.id, count: 1 }]);
+    expect(await t.store.broadcasts.recipientCounts([], ['active'])).toEqual([]);
   });
 
   it('rows newest first (by group when asked); their jobs counted by status, other jobs never', async () => {

@@ -282,6 +282,8 @@ export interface Repos {
     jobCounts(ids: number[]): Promise<Array<{ broadcastId: number; status: JobStatus; count: number }>>;
     /** Memberships of the group in these statuses with their account's locale, by membership id. */
     recipients(groupId: number, statuses: readonly MembershipStatus[]): Promise<BroadcastRecipient[]>;
+    /** How many memberships of each of these groups are in these statuses (groups with none are left out), in one statement. */
+    recipientCounts(groupIds: number[], statuses: readonly MembershipStatus[]): Promise<Array<{ groupId: number; count: number }>>;
   };
   /** The owner console's sign-in links and sessions, keyed by the SHA-256 of their secret (src/app/console-auth.ts). */
   console: {
