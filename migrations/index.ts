@@ -23,6 +23,7 @@ import * as m0020 from './0020-trials-coupons-winback.ts';
 import * as m0021 from './0021-referrals-digest.ts';
 import * as m0022 from './0022-console.ts';
 import * as m0023 from './0023-subscription-state-changed.ts';
+import * as m0024 from './0024-broadcasts.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -47,4 +48,5 @@ export const migrations: Record<string, Migration> = {
   '0021-referrals-digest': m0021,
   '0022-console': m0022,
   '0023-subscription-state-changed': m0023,
+  '0024-broadcasts': m0024,
 };

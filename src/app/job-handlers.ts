@@ -26,6 +26,7 @@ import {
   confirmationJob,
   inviteJob,
   notifyJob,
+  notifyLocale,
   reconcileJob,
 } from './job-kinds.ts';
 import { JobRegistry } from './job-registry.ts';
@@ -221,7 +222,7 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
     }
     const account = await store.accounts.get(p.accountId);
     if (!account) return;
-    const locale = account.locale ?? settings.defaultLocale;
+    const locale = notifyLocale(account, settings.defaultLocale);
     let text = messages.render(locale, p.message);
     if (p.coalesced) text += `\n${messages.render(locale, { key: 'owner.alert_coalesced', params: { count: p.coalesced } })}`;
     const gateway = gatewayFor(account.platform);

@@ -58,9 +58,14 @@ export const NOTIFY = defineJobKind(
     coalesced: z.number().optional(),
     /** Buttons under the message (the join review's approve/reject). */
     choices: choices.optional(),
+    /** The owner's broadcast this message is part of (src/app/broadcast.ts); its progress counts this job. */
+    broadcastId: id.optional(),
   }),
 );
 export type NotifyPayload = z.output<typeof NOTIFY.schema>;
+
+/** The language a notify is rendered in: the person's own, else the service's default. */
+export const notifyLocale = (account: { locale: string | null }, defaultLocale: string): string => account.locale ?? defaultLocale;
 
 export const ALERT_OWNERS = defineJobKind(
   'alert_owners',

@@ -31,6 +31,7 @@ export async function enqueueJobs(db: Kysely<Database>, jobs: NewJob[], now: num
           run_at: j.runAt ?? now,
           max_attempts: j.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
           dedupe_key: j.dedupeKey ?? null,
+          broadcast_id: j.broadcastId ?? null,
           platform: known ? (j.about === undefined ? null : (known.get(aboutKey(j.about)) ?? null)) : platformOf(j.about),
           created_at: now,
           updated_at: now,

@@ -95,6 +95,7 @@ import { getPlan, getPlanWithGroups, insertPlan, listPlans, setPlanActive, setPl
 import { reviewRepo } from './review-repository.ts';
 import { refundRequestsRepo } from './refund-requests-repository.ts';
 import { consoleRepo } from './console-repository.ts';
+import { broadcastsRepo } from './broadcasts-repository.ts';
 import { couponsRepo, trialsRepo } from './growth-repository.ts';
 import { subscriptionsRepo } from './subscriptions-repository.ts';
 import { rosterRepo } from './roster-repository.ts';
@@ -133,6 +134,7 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
     referrals: referralsRepo(db),
     digests: digestsRepo(db),
     console: consoleRepo(db),
+    broadcasts: broadcastsRepo(db),
     trials: trialsRepo(db),
     coupons: couponsRepo(db),
     subscriptions: subscriptionsRepo(db),

@@ -289,6 +289,8 @@ export interface JobsTable {
   updated_at: number;
   /** The chat platform whose adapter the job needs (migration 0011); null: none, or it cannot be known. */
   platform: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The broadcast whose message this job sends (migration 0024); null for every other job. */
+  broadcast_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface AuditLogTable {
@@ -369,7 +371,18 @@ export interface ConsoleSessionsTable {
   ended_at: number | null;
 }
 
+/** An owner's broadcast (migration 0024): figures only, never the text. */
+export interface BroadcastsTable {
+  id: Generated<number>;
+  group_id: number;
+  actor: string;
+  text_length: number;
+  recipients: number;
+  created_at: number;
+}
+
 export interface Database {
+  broadcasts: BroadcastsTable;
   console_login_links: ConsoleLoginLinksTable;
   console_sessions: ConsoleSessionsTable;
   review_applications: ReviewApplicationsTable;

@@ -38,6 +38,8 @@ export interface NewJob {
   runAt?: number;
   /** Same key = same logical job: enqueued at most once, ever. */
   dedupeKey?: string;
+  /** The broadcast this job sends a message of (src/app/broadcast.ts): its progress is counted by job status. */
+  broadcastId?: number;
   maxAttempts?: number;
   /**
    * What the job is about, when that decides which chat platform's adapter it needs: the store records
@@ -243,7 +245,46 @@ export interface ConsoleSessionRow {
   endedAt: number | null;
 }
 
+/** An owner's broadcast as recorded (issue 15 part 6): figures only, the text itself is not kept. */
+export interface Broadcast {
+  id: number;
+  groupId: number;
+  /** actorLabel of who sent it. */
+  actor: string;
+  textLength: number;
+  /** Members it was queued for (one notify job each). */
+  recipients: number;
+  createdAt: number;
+}
+
+/** A broadcast's jobs by outcome: sent (done), waiting (queued or running, retries included), failed (dead letters). */
+export interface BroadcastProgress {
+  sent: number;
+  waiting: number;
+  failed: number;
+}
+
+/** Who a broadcast goes to: a membership with access and the language its account reads. */
+export interface BroadcastRecipient {
+  membershipId: number;
+  accountId: number;
+  locale: string | null;
+}
+
 export interface Repos {
+  /** Owners' broadcasts and their progress (src/app/broadcast.ts). */
+  broadcasts: {
+    insert(b: Omit<Broadcast, 'id' | 'createdAt'>, now: number): Promise<Broadcast>;
+    get(id: number): Promise<Broadcast | null>;
+    /** Newest first; with `groupIds`, only broadcasts to those groups. */
+    listRecent(q: { groupIds?: number[]; limit: number }): Promise<Broadcast[]>;
+    /** The jobs of these broadcasts counted by status, in one statement (src/app/broadcast.ts reads them as progress). */
+    jobCounts(ids: number[]): Promise<Array<{ broadcastId: number; status: JobStatus; count: number }>>;
+    /** Memberships of the group in these statuses with their account's locale, by membership id. */
+    recipients(groupId: number, statuses: readonly MembershipStatus[]): Promise<BroadcastRecipient[]>;
+    /** How many memberships of each of these groups are in these statuses (groups with none are left out), in one statement. */
+    recipientCounts(groupIds: number[], statuses: readonly MembershipStatus[]): Promise<Array<{ groupId: number; count: number }>>;
+  };
   /** The owner console's sign-in links and sessions, keyed by the SHA-256 of their secret (src/app/console-auth.ts). */
   console: {
     insertLink(l: { tokenHash: string; accountId: number | null; expiresAt: number }, now: number): Promise<void>;

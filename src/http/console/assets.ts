@@ -126,6 +126,29 @@ ol.rules li button{padding:4px 10px;font-size:.85rem}
   .filters .wide{grid-column:auto}
   .actions{grid-template-columns:1fr 1fr}
 }
+/* Broadcast (issue 15 part 6): the compose form, the preview bubbles, live progress */
+.compose{display:grid;gap:10px}
+.compose textarea{min-height:140px;resize:vertical}
+.row.spread{justify-content:space-between;margin-top:0}
+.cards.three{grid-template-columns:repeat(3,1fr)}
+.card.p-sent .v{color:#136c3a}
+.progress progress{display:block;width:100%;height:10px;margin-top:10px;appearance:none;-webkit-appearance:none;border:0;border-radius:999px;background:#eaecf0;overflow:hidden}
+.progress progress::-webkit-progress-bar{background:#eaecf0;border-radius:999px}
+.progress progress::-webkit-progress-value{background:#12b76a;border-radius:999px}
+.progress progress::-moz-progress-bar{background:#12b76a;border-radius:999px}
+.progress.big .card .k::first-letter{text-transform:uppercase}
+.progress.big progress{height:14px;margin-top:14px}
+.progress .state{margin-top:6px}
+.progress .figures{font-size:.9rem;margin-top:4px}
+.progress[data-failed="true"] .p-failed,.progress[data-failed="true"] .p-failed .v{color:#d92d20}
+#broadcast-list .item{padding:10px 0;border-bottom:1px solid var(--line)}
+#broadcast-list .item:first-child{padding-top:0}
+#broadcast-list .item:last-child{border-bottom:0;padding-bottom:0}
+#broadcast-list .line1{display:flex;flex-wrap:wrap;gap:2px 10px;align-items:baseline;justify-content:space-between}
+.confirm .preview{text-align:left;margin-top:14px}
+.preview h2{margin:0 0 6px}
+.preview-one{margin:10px 0}
+.bubble{background:#eef2ff;border-radius:14px 14px 14px 4px;padding:10px 12px;margin-top:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 `;
 
 // Plain ES2017, no build step. Draws the revenue chart from the data the page carries (the same series as
@@ -156,5 +179,37 @@ const CONSOLE_JS = `'use strict';
   var chart = new uPlot(opts, [xs, ys], el);
   el.setAttribute('data-drawn', String(xs.length));
   window.addEventListener('resize', function () { chart.setSize(size()); });
+})();
+// Broadcast (issue 15 part 6): a character count under the text, and live progress. Each [data-progress-url]
+// block asks its same-origin JSON endpoint every 1.5 s until nothing waits, then stops.
+(function () {
+  document.querySelectorAll('[data-count-for]').forEach(function (c) {
+    var input = document.getElementById(c.getAttribute('data-count-for'));
+    if (!input) return;
+    var show = function () { c.textContent = input.value.length + ' / ' + c.getAttribute('data-max'); };
+    input.addEventListener('input', show);
+    show();
+  });
+  document.querySelectorAll('[data-progress-url]').forEach(function (el) {
+    var bar = el.querySelector('progress');
+    function draw(p) {
+      ['sent', 'waiting', 'failed'].forEach(function (k) {
+        el.querySelectorAll('[data-k="' + k + '"]').forEach(function (n) { n.textContent = String(p[k]); });
+      });
+      if (bar) { bar.max = Math.max(p.recipients, 1); bar.value = p.sent + p.failed; }
+      el.setAttribute('data-failed', p.failed > 0 ? 'true' : 'false');
+      el.setAttribute('data-finished', p.finished ? 'true' : 'false');
+      var state = el.querySelector('[data-k="state"]');
+      if (state) state.textContent = el.getAttribute(p.finished ? 'data-label-finished' : 'data-label-running');
+    }
+    function tick() {
+      fetch(el.getAttribute('data-progress-url'), { credentials: 'same-origin', headers: { accept: 'application/json' } })
+        // Signed out or not this session's broadcast: stop asking. A server or network hiccup: ask again later.
+        .then(function (r) { if (r.status >= 400 && r.status < 500) return null; if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+        .then(function (p) { if (!p) return; draw(p); if (!p.finished) setTimeout(tick, 1500); })
+        .catch(function () { setTimeout(tick, 5000); });
+    }
+    if (el.getAttribute('data-finished') !== 'true') setTimeout(tick, 1000);
+  });
 })();
 `;

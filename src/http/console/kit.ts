@@ -50,6 +50,8 @@ export interface ConfirmStep {
   question: string;
   /** Shown under the question when given. */
   reason?: string | undefined;
+  /** More to read before confirming (a broadcast's preview), shown under the question. */
+  detail?: Html | undefined;
   /** Where "Cancel" goes. */
   cancelHref: string;
   /** The form's action: the same POST again, with confirm=yes and these fields. */
@@ -168,7 +170,7 @@ export function createConsoleKit(a: AppDeps) {
     const body = html`<div class="confirm panel">
       <h1>${t('confirm_title')}</h1>
       <p id="confirm-question">${c.question}</p>
-      ${c.reason ? html`<p class="muted">${t('reason')}: ${c.reason}</p>` : ''}
+      ${c.reason ? html`<p class="muted">${t('reason')}: ${c.reason}</p>` : ''} ${c.detail ?? ''}
       <div class="row">
         <a class="btn secondary" href="${c.cancelHref}">${t('cancel')}</a>
         ${postForm(c.action, s.csrfToken, html`${hidden('confirm', 'yes')}${extra}<button type="submit" id="confirm-button" class="${c.danger ? 'danger' : ''}">${t('confirm_button')}</button>`)}

@@ -19,6 +19,7 @@ import { consoleAssets } from '../console/assets.ts';
 import { html } from '../console/html.ts';
 import { createConsoleKit, CsrfRefused, SignedOut } from '../console/kit.ts';
 import { auditPages } from '../console/pages/audit.ts';
+import { broadcastPages } from '../console/pages/broadcast.ts';
 import { growthPages } from '../console/pages/growth.ts';
 import { memberPages } from '../console/pages/members.ts';
 import { orderPages } from '../console/pages/orders.ts';
@@ -115,4 +116,5 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   planPages(app, k);
   growthPages(app, k);
   auditPages(app, k);
+  broadcastPages(app, k);
 }
