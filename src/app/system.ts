@@ -151,6 +151,18 @@ export async function listDeadLetters(deps: AppDeps, actor: Actor, q: { beforeId
   return out;
 }
 
+/** One job as a dead letter this actor may retry (its status says whether it still is one); refused as in retryDeadLetter. */
+export async function deadLetterOf(deps: AppDeps, actor: Actor, jobId: number): Promise<DeadLetter & { status: JobStatus }> {
+  const scope = await ownerScope(deps, actor);
+  const job = Number.isSafeInteger(jobId) ? await deps.store.jobs.get(jobId) : null;
+  if (!job || !(await covers(deps.store, scope, job))) throw refusal(scope, jobId);
+  const groupIds = await jobGroupIds(deps.store, job);
+  return { id: job.id, kind: job.kind, lane: job.lane, attempts: job.attempts, lastError: job.lastError, at: job.updatedAt, groupIds, status: job.status };
+}
+
+const refusal = (scope: GroupScope, jobId: number) =>
+  scope.all ? notFound(`no job with id ${jobId}`) : forbidden(`job ${jobId} is not about one of your groups`);
+
 /**
  * A dead letter queued again (the console's "Retry"): due now, attempts from zero, audited. Only the one
  * request that finds it dead re-queues it: a second press (a double click) answers `already` and changes
@@ -161,10 +173,9 @@ export async function retryDeadLetter(deps: AppDeps, input: { actor: Actor; jobI
   const { actor, jobId } = input;
   const scope = await ownerScope(deps, actor);
   const now = deps.clock.now();
-  const refused = () => (scope.all ? notFound(`no job with id ${jobId}`) : forbidden(`job ${jobId} is not about one of your groups`));
   const result = await deps.store.transaction(async (tx) => {
     const job = Number.isSafeInteger(jobId) ? await tx.jobs.get(jobId) : null;
-    if (!job || !(await covers(tx, scope, job))) throw refused();
+    if (!job || !(await covers(tx, scope, job))) throw refusal(scope, jobId);
     if (!(await tx.jobs.requeueDead(job.id, now))) return 'already' as const;
     await tx.audit.insert({
       at: now,

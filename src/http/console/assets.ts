@@ -113,6 +113,11 @@ dl.facts dd{margin:0}
   .filters .wide{grid-column:auto}
   .actions{grid-template-columns:1fr 1fr}
 }
+/* System page */
+.status.sys-ok{background:#e6f7ee;color:#136c3a}.status.sys-warn{background:#fff4e5;color:#93370d}.status.sys-fail{background:#fdeeee;color:#8a1f1f}
+img.sys-qr{display:block;width:240px;height:240px;margin:8px auto;border:1px solid var(--line);border-radius:12px;image-rendering:pixelated}
+.sys-error{word-break:break-word;max-width:420px}
+#jobs .cards{margin-bottom:8px}
 `;
 
 // Plain ES2017, no build step. Draws the revenue chart from the data the page carries (the same series as

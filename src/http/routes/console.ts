@@ -26,6 +26,7 @@ import { overviewPages } from '../console/pages/overview.ts';
 import { planPages } from '../console/pages/plans.ts';
 import { reviewPages } from '../console/pages/review.ts';
 import { signInPages } from '../console/pages/sign-in.ts';
+import { systemPages } from '../console/pages/system.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const CSP =
@@ -113,4 +114,5 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   planPages(app, k);
   growthPages(app, k);
   auditPages(app, k);
+  systemPages(app, k, deps);
 }
