@@ -199,7 +199,7 @@ describe.each(DIALECTS)('console System page (%s)', (dialect) => {
     // Health as state words: the database is ok, no error texts or provider addresses beyond the state.
     expect(page.body).toMatch(/<tr id="health-database" data-state="ok">/);
     for (const id of [deadB, deadNotice, 999_999]) {
-      for (const form of [{ _csrf: a.csrf }, { _csrf: a.csrf, confirm: 'yes' }]) {
+      for (const form of [{ _csrf: a.csrf }, { _csrf: a.csrf, confirm: 'yes' }] as Array<Record<string, string>>) {
         const res = await c.post(a, `/console/system/jobs/${id}/retry`, form);
         expect(res.statusCode).toBe(403);
         expect(res.body).toContain(`job ${id} is not about one of your groups`);

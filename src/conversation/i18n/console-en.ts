@@ -234,7 +234,6 @@ export const consoleEn = {
   'console.system_col_attempts': 'Attempts',
   'console.system_col_error': 'Last error',
   'console.system_attempts': '{count, plural, one {# attempt} other {# attempts}}',
-  'console.system_groups': 'group {ids}',
   'console.system_retry': 'Retry',
   'console.system_confirm_retry': 'Retry job #{id} ({kind})? It is queued again at once, with its attempts counted from zero.',
   'console.done_system_retry': 'Queued again: the worker picks it up at once.',

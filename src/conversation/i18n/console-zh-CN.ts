@@ -235,7 +235,6 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.system_col_attempts': '尝试次数',
   'console.system_col_error': '最后的错误',
   'console.system_attempts': '{count} 次尝试',
-  'console.system_groups': '群 {ids}',
   'console.system_retry': '重试',
   'console.system_confirm_retry': '重试任务 #{id}（{kind}）？它会立即重新排队，尝试次数从零算起。',
   'console.done_system_retry': '已重新排队，任务会立即执行。',

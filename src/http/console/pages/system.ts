@@ -9,7 +9,7 @@
 // every group (the admin API's GET /api/wechat/login is behind the admin token for the same reason).
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
-import { groupScope } from '../../../app/actors.ts';
+import { groupScope, visibleGroups } from '../../../app/actors.ts';
 import { type DeadLetter, deadLetterOf, databaseHealth, jobCounts, listDeadLetters, providerHealth, retryDeadLetter } from '../../../app/system.ts';
 import type { HttpDeps } from '../../deps.ts';
 import { publicHealth } from '../../health-view.ts';
@@ -44,11 +44,13 @@ export function systemPages(app: FastifyInstance, k: ConsoleKit, deps: HttpDeps)
     const operator = (await groupScope(a.store, s.actor)).all;
     const before = query(req, 'before');
     const beforeId = before !== undefined && /^\d{1,15}$/.test(before) ? Number(before) : undefined;
-    const [db, counts, dead] = await Promise.all([
+    const [db, counts, dead, groups] = await Promise.all([
       databaseHealth(a),
       jobCounts(a, s.actor),
       listDeadLetters(a, s.actor, { ...(beforeId !== undefined ? { beforeId } : {}), limit: DEAD_PAGE + 1 }),
+      visibleGroups(a.store, s.actor),
     ]);
+    const titles = new Map(groups.map((g) => [g.id, g.title]));
     const adapters = deps.health?.() ?? {};
     const shownAdapters = operator ? adapters : publicHealth(adapters);
 
@@ -75,9 +77,12 @@ export function systemPages(app: FastifyInstance, k: ConsoleKit, deps: HttpDeps)
             .map(([key, x]) => `${key}: ${String(x)}`)
             .join(' · ')
         : '';
-      rowsOut.push(healthRow(`health-${name}`, name === 'wechat' ? 'WeChat' : name === 'telegram' ? 'Telegram' : name, ADAPTER_STATE[word] ?? 'warn', word, details));
+      rowsOut.push(
+        healthRow(`health-${name}`, name === 'wechat' ? 'WeChat' : name === 'telegram' ? 'Telegram' : name, ADAPTER_STATE[word] ?? 'warn', word, details),
+      );
     }
-    if (a.gateways.has('playground')) rowsOut.push(healthRow('health-playground', t('system_playground'), 'ok', t('system_state_ok'), t('system_playground_detail')));
+    if (a.gateways.has('playground'))
+      rowsOut.push(healthRow('health-playground', t('system_playground'), 'ok', t('system_state_ok'), t('system_playground_detail')));
     const providers = providerHealth(a);
     for (const p of providers) {
       const detail =
@@ -168,9 +173,11 @@ export function systemPages(app: FastifyInstance, k: ConsoleKit, deps: HttpDeps)
         <td><strong>#${d.id}</strong> ${d.kind}</td>
         <td>${formatTime(locale, d.at)}</td>
         <td>${t('system_attempts', { count: d.attempts })}</td>
-        <td>${d.groupIds.length === 0 ? '' : t('system_groups', { ids: d.groupIds.join(', ') })}</td>
+        <td>${d.groupIds.map((g) => titles.get(g) ?? `#${g}`).join(', ')}</td>
         <td class="muted sys-error">${d.lastError ?? ''}</td>
-        <td>${postForm(`/console/system/jobs/${d.id}/retry`, s.csrfToken, html`<button type="submit" class="secondary" data-retry="${d.id}">${t('system_retry')}</button>`)}</td>
+        <td>
+          ${postForm(`/console/system/jobs/${d.id}/retry`, s.csrfToken, html`<button type="submit" class="secondary" data-retry="${d.id}">${t('system_retry')}</button>`)}
+        </td>
       </tr>`;
     const letters = html`<div class="panel" id="dead-letters">
       <h2>${t('system_dead')}</h2>
