@@ -15,7 +15,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
-import { ADMIN_TOKEN, type TestService } from '../helpers/service.ts';
+import { ADMIN_TOKEN, auth, type TestService } from '../helpers/service.ts';
 
 const admin: Actor = { kind: 'admin', via: 'cli' };
 const textOf = (replies: Reply[]) => replies.map((r) => ('text' in r ? r.text : '')).join('\n');
@@ -217,6 +217,27 @@ describe.each(DIALECTS)('console System page (%s)', (dialect) => {
     expect(deadIds((await c.get(b, '/console/system')).body)).toEqual([deadB]);
     expect((await c.post(b, `/console/system/jobs/${deadA}/retry`, { _csrf: b.csrf, confirm: 'yes' })).statusCode).toBe(403);
     expect((await deps.store.jobs.get(deadA))!.status).toBe('dead');
+  });
+
+  it('the admin API lists the dead letters and re-queues one through the same use case, once', async ({
+    t,
+    scene: { deadA, deadB, deadOrderA, deadNotice },
+  }) => {
+    const app = t.service.app;
+    const list = await app.inject({ method: 'GET', url: '/api/jobs/dead?limit=3', headers: auth });
+    expect(list.statusCode).toBe(200);
+    const first = list.json();
+    const next = (await app.inject({ method: 'GET', url: `/api/jobs/dead?cursor=${first.nextCursor}`, headers: auth })).json();
+    expect([...first.items, ...next.items].map((d: { id: number }) => d.id)).toEqual([deadNotice, deadOrderA, deadB, deadA]);
+    expect(next.nextCursor).toBeNull();
+    const retry = () => app.inject({ method: 'POST', url: `/api/jobs/${deadB}/retry`, headers: auth });
+    expect((await retry()).json()).toEqual({ id: deadB, result: 'retried' });
+    expect((await retry()).json()).toEqual({ id: deadB, result: 'already' });
+    expect((await t.service.deps.store.audit.list({ subjectType: 'job', subjectId: String(deadB) })).map((e) => e.actor)).toEqual(['admin:api']);
+    expect((await app.inject({ method: 'POST', url: '/api/jobs/abc/retry', headers: auth })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url: '/api/jobs/999999/retry', headers: auth })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: `/api/jobs/${deadA}/retry` })).statusCode).toBe(401);
+    expect((await t.service.deps.store.jobs.get(deadA))!.status).toBe('dead');
   });
 
   it("shows WeChat's login QR (an image from a data: URL) to the operator while WeChat waits for a scan, and only a note to an owner", async ({
