@@ -230,7 +230,7 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.system_job_done': '已完成',
   'console.system_job_dead': '失败',
   'console.system_dead': '失败任务',
-  'console.system_dead_owner': '这里列出与你的群有关的失败任务，其他的由运营者查看和重试。',
+  'console.system_dead_owner': '这里列出与您的群有关的失败任务，其他的由运营者查看和重试。',
   'console.system_dead_none': '没有失败任务。',
   'console.system_col_attempts': '尝试次数',
   'console.system_col_error': '最后的错误',
