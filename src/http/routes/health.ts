@@ -13,12 +13,16 @@ export async function healthRoutes(app: FastifyInstance, deps: HttpDeps) {
     reply.header('cache-control', 'no-store'); // the answer depends on who asks
     const extra: Record<string, unknown> = isAdmin(req) ? (deps.health?.() ?? {}) : publicHealth(deps.health?.() ?? {});
     const db = await databaseHealth(deps.app);
-    if (db.database === 'ok') {
+    if (db.database === 'ok' && isAdmin(req)) {
       // A counter, so for the admin only: jobs for a platform with no adapter here wait unclaimed (issue 14 part 5).
-      if (isAdmin(req)) {
+      try {
         const waiting = await deps.app.store.jobs.waitingForAdapter([...deps.app.gateways.keys()]);
         if (waiting.length > 0) extra.jobsWaitingForAdapter = Object.fromEntries(waiting.map((w) => [w.platform, w.count]));
+      } catch (err) {
+        Object.assign(db, { database: 'unreachable', error: err instanceof Error ? err.message : String(err) });
       }
+    }
+    if (db.database === 'ok') {
       if (down) deps.app.logger.info({}, 'database reachable again');
       down = false;
       return { status: 'ok', database: 'ok', dialect: db.dialect, ...extra };
