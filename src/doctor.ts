@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ApiCaller } from '../bots/telegram/bot-api-client.ts';
 import { systemClock } from './app/clocks.ts';
+import { isLocalUrl, notifyAddress } from './app/system.ts';
 import { ConfigError, type Config, loadConfig } from './config.ts';
 import { starsPriceOf } from './domain/pricing.ts';
 import { createPaymentProviders } from './payments/registry.ts';
@@ -31,7 +32,7 @@ export interface DoctorOptions {
 /** A Telegram bot token as @BotFather issues it: the bot's numeric id, a colon, 35 characters. */
 const TELEGRAM_TOKEN = /^\d{5,15}:[A-Za-z0-9_-]{30,60}$/;
 
-const isLocalHost = (url: string) => ['localhost', '127.0.0.1', '[::1]', '0.0.0.0'].includes(new URL(url).hostname);
+const isLocalHost = isLocalUrl;
 
 /**
  * Nothing real attached: dev payments only and no chat platform but the playground. That is the
@@ -184,8 +185,8 @@ function providerChecks(config: Config, add: Add): void {
       add(name, 'fail', `keys do not load: ${firstLine(e)}`);
       continue;
     }
-    const notify = `${config.publicUrl}/webhooks/${name}`;
-    const reachable = notify.startsWith('https://') && !isLocalHost(notify);
+    // The same rule as the console's System page (app/system.ts).
+    const { url: notify, reachable } = notifyAddress(config.publicUrl, name);
     const where =
       name === 'stripe'
         ? `add ${notify} as the webhook endpoint in the Stripe dashboard (events checkout.session.*, charge.refunded)`

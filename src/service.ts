@@ -203,6 +203,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
       devProvider,
       outbound: limiter.stats,
       health,
+      ...(wechat ? { wechatLogin: () => ({ status: wechat.login.status, qr: wechat.login.view().qr }) } : {}),
       webhookGate,
       wechatMp: wechatMpOf(config),
       telegramBotToken: config.telegram?.token,

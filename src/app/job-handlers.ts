@@ -33,6 +33,7 @@ import { JobRegistry } from './job-registry.ts';
 import { asPaid, closeExpiredAttempts, reconcileAttempts, registerPhonePayJobs } from './phone-pay.ts';
 import { DOOR_LAPSE, doorLapse } from './door.ts';
 import { LEGACY_TELEGRAM_INTRUDER, LEGACY_WECHAT_REMOVE_INTRUDER, REMOVE_INTRUDER, removeIntruder } from './roster.ts';
+import { jobGroupIds } from './system.ts';
 import type { AuditEntry, Job, Platform } from './model.ts';
 import type { ChatGateway, MessageRef, NewJob } from './ports.ts';
 
@@ -395,20 +396,14 @@ export function createJobHandlers(deps: AppDeps): JobHandlers & { registry: JobR
   async function onDead(job: Job, error: string): Promise<NewJob[]> {
     // An alert that dies (owner blocked the bot, no adapter for their platform) raises no other alert.
     if (job.kind === 'alert_owners' || (job.kind === 'notify' && (job.payload as NotifyPayload | null)?.ownerAlert)) return [];
-    let groupIds: number[] = [];
+    // The groups the job is about (an order's plan, a membership's group…; app/system.ts, the same rule that
+    // decides which owner sees the dead letter in the console) decide who is told; none: the operators.
+    const groupIds = await jobGroupIds(store, job);
     // The owner hears once per occasion: an invite per paid expiry, a removal per status change.
     let occasion = String(job.id);
     const payload = job.payload as Partial<InvitePayload & RemovePayload> | null;
-    const orderId = (job.payload as { orderId?: unknown } | null)?.orderId;
-    if (typeof orderId === 'string') {
-      // Refund, reconcile and close jobs name an order: its plan's groups decide who is told.
-      const order = await store.orders.get(orderId);
-      const plan = order ? await store.plans.get(order.planId) : null;
-      groupIds = plan?.groupIds ?? [];
-    }
     if (typeof payload?.membershipId === 'number') {
       const m = await store.memberships.get(payload.membershipId);
-      if (m) groupIds = [m.groupId];
       if (job.kind === 'invite') occasion = `${payload.membershipId}:${payload.expiresAt}`;
       else if (job.kind === 'remove' && m) occasion = `${payload.membershipId}:${payload.reason}:${m.updatedAt}`;
     }

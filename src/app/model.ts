@@ -142,6 +142,8 @@ export interface Job {
   lastError: string | null;
   dedupeKey: string | null;
   createdAt: number;
+  /** Its last change (for a dead letter: when it was given up on). */
+  updatedAt: number;
 }
 
 export interface AuditEntry {

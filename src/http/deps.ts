@@ -13,6 +13,8 @@ export interface HttpDeps {
   telegramBotToken?: string | undefined;
   /** Extra health facts from adapters (e.g. WeChat login state). */
   health?: () => Record<string, unknown>;
+  /** WeChat's login, when WeChat is configured: its state and the code to scan while it waits for a login (the console's System page). */
+  wechatLogin?: () => { status: string; qr: string | null };
   /** This instance's outbound limiter counters (platform → count), shown on /metrics. */
   outbound?: { calls: Map<string, number>; throttled: Map<string, number> };
   /** Held while a provider notification is handled, so the job worker gives it the database first (jobs/priority-gate.ts). */

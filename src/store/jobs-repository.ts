@@ -249,6 +249,45 @@ export async function countJobsByStatus(db: Kysely<Database>): Promise<Array<{ s
   return rows.map((r) => ({ status: r.status as JobStatus, lane: r.lane, count: Number(r.count) }));
 }
 
+export async function getJob(db: Kysely<Database>, id: number): Promise<Job | null> {
+  const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toJob(row) : null;
+}
+
+/** Dead letters, newest first, keyset-paged on id. */
+export async function listDeadJobs(db: Kysely<Database>, q: { beforeId?: number; limit: number }): Promise<Job[]> {
+  let s = db.selectFrom('jobs').selectAll().where('status', '=', 'dead');
+  if (q.beforeId !== undefined) s = s.where('id', '<', q.beforeId);
+  return (await s.orderBy('id', 'desc').limit(q.limit).execute()).map(toJob);
+}
+
+export async function countJobsByKind(db: Kysely<Database>): Promise<Array<{ lane: string; kind: string; status: JobStatus; count: number }>> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['lane', 'kind', 'status'])
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .groupBy(['lane', 'kind', 'status'])
+    .orderBy('lane')
+    .orderBy('kind')
+    .orderBy('status')
+    .execute();
+  return rows.map((r) => ({ lane: r.lane, kind: r.kind, status: r.status as JobStatus, count: Number(r.count) }));
+}
+
+/**
+ * A dead letter queued again, due now, with its attempts counted from zero (its last error stays until it
+ * succeeds). Conditional on the job being dead: true only for the one call that re-queued it.
+ */
+export async function requeueDeadJob(db: Kysely<Database>, id: number, now: number): Promise<boolean> {
+  const r = await db
+    .updateTable('jobs')
+    .set({ status: 'queued', run_at: now, attempts: 0, lease_until: null, locked_by: null, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'dead')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export async function countJobsWaitingForAdapter(db: Kysely<Database>, configured: readonly string[]): Promise<Array<{ platform: string; count: number }>> {
   let q = db
     .selectFrom('jobs')

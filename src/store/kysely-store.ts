@@ -29,11 +29,15 @@ import {
   claimJobs,
   countDueBetterJobs,
   completeJob,
+  countJobsByKind,
   countJobsByStatus,
   countJobsWaitingForAdapter,
   enqueueJobs,
   extendJobLease,
+  getJob,
+  listDeadJobs,
   listJobs,
+  requeueDeadJob,
   retryJob,
 } from './jobs-repository.ts';
 import {
@@ -223,6 +227,10 @@ function bind(db: Kysely<Database>, dialect: OpenedDatabase['dialect']): Repos {
       bury: (id, w, err, now) => buryJob(db, id, w, err, now),
       list: (f) => listJobs(db, f),
       countByStatus: () => countJobsByStatus(db),
+      get: (id) => getJob(db, id),
+      listDead: (q) => listDeadJobs(db, q),
+      countByKind: () => countJobsByKind(db),
+      requeueDead: (id, now) => requeueDeadJob(db, id, now),
     },
     audit: {
       insert: (e) => insertAudit(db, e),

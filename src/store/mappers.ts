@@ -105,6 +105,7 @@ export const toJob = (r: JobRow): Job => ({
   lastError: r.last_error,
   dedupeKey: r.dedupe_key,
   createdAt: r.created_at,
+  updatedAt: r.updated_at,
 });
 
 export const toAudit = (r: AuditRow): AuditEntry => ({

@@ -570,6 +570,13 @@ export interface Repos {
     bury(id: number, workerId: string, error: string, now: number): Promise<boolean>;
     list(filter: { status?: JobStatus; kind?: string }): Promise<Job[]>;
     countByStatus(): Promise<Array<{ status: JobStatus; lane: string; count: number }>>;
+    get(id: number): Promise<Job | null>;
+    /** Dead letters (jobs given up on), newest first, keyset-paged on id. */
+    listDead(q: { beforeId?: number; limit: number }): Promise<Job[]>;
+    /** Jobs by lane, kind and status (the console's System page; sums to countByStatus). */
+    countByKind(): Promise<Array<{ lane: string; kind: string; status: JobStatus; count: number }>>;
+    /** A dead letter queued again, due now, attempts from zero; true only for the one call that re-queued it. */
+    requeueDead(id: number, now: number): Promise<boolean>;
   };
   audit: {
     insert(e: Omit<AuditEntry, 'id'>): Promise<void>;

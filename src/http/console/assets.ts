@@ -149,6 +149,11 @@ ol.rules li button{padding:4px 10px;font-size:.85rem}
 .preview h2{margin:0 0 6px}
 .preview-one{margin:10px 0}
 .bubble{background:#eef2ff;border-radius:14px 14px 14px 4px;padding:10px 12px;margin-top:4px;white-space:pre-wrap;overflow-wrap:anywhere}
+/* System page */
+.status.sys-ok{background:#e6f7ee;color:#136c3a}.status.sys-warn{background:#fff4e5;color:#93370d}.status.sys-fail{background:#fdeeee;color:#8a1f1f}
+img.sys-qr{display:block;width:240px;height:240px;margin:8px auto;border:1px solid var(--line);border-radius:12px;image-rendering:pixelated}
+.sys-error{word-break:break-word;max-width:420px}
+#jobs .cards{margin-bottom:8px}
 `;
 
 // Plain ES2017, no build step. Draws the revenue chart from the data the page carries (the same series as

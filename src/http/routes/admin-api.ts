@@ -14,6 +14,7 @@ import { Cursors, pageLimit } from '../../app/paging.ts';
 import { requestRefund } from '../../app/refunds.ts';
 import { approveApplication, listApplications, rejectApplication } from '../../app/review.ts';
 import { computeStats } from '../../app/stats.ts';
+import { listDeadLetters, retryDeadLetter } from '../../app/system.ts';
 import { topReferrers } from '../../app/referrals.ts';
 import { invalid, notFound } from '../../domain/errors.ts';
 import { isMembershipStatus, MEMBERSHIP_STATUSES, type MembershipStatus } from '../../domain/membership.ts';
@@ -325,6 +326,22 @@ export async function adminApiRoutes(app: FastifyInstance, deps: HttpDeps) {
       })),
       nextCursor: rows.length > limit ? cursors.encode('audit', { id: items[items.length - 1]!.id }) : null,
     };
+  });
+  // ---- dead letters (the console's System page, app/system.ts): list them, queue one again
+  app.get('/api/jobs/dead', async (req) => {
+    const q = parseInput(page, req.query);
+    const limit = pageLimit(q.limit);
+    const before = q.cursor ? cursors.decode('dead', q.cursor, isIdPos).id : undefined;
+    const rows = await listDeadLetters(a, actor, { ...(before !== undefined ? { beforeId: before } : {}), limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    return {
+      items: items.map((d) => ({ id: d.id, kind: d.kind, lane: d.lane, attempts: d.attempts, lastError: d.lastError, at: toIso(d.at), groupIds: d.groupIds })),
+      nextCursor: rows.length > limit ? cursors.encode('dead', { id: items[items.length - 1]!.id }) : null,
+    };
+  });
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/retry', async (req) => {
+    const jobId = parseInput(id, req.params.id);
+    return { id: jobId, result: await retryDeadLetter(a, { actor, jobId }) };
   });
   // Issue 16: the top referrers (booked rewards, by days earned); `limit` 1–100, default 10.
   app.get('/api/referrals', async (req) => {

@@ -28,6 +28,7 @@ import { planPages } from '../console/pages/plans.ts';
 import { reviewPages } from '../console/pages/review.ts';
 import { reviewRulePages } from '../console/pages/review-rules.ts';
 import { signInPages } from '../console/pages/sign-in.ts';
+import { systemPages } from '../console/pages/system.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const CSP =
@@ -117,4 +118,5 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   growthPages(app, k);
   auditPages(app, k);
   broadcastPages(app, k);
+  systemPages(app, k, deps);
 }

@@ -37,7 +37,7 @@ export function overviewPages(app: FastifyInstance, k: ConsoleKit) {
       ${card(t('card_renewals'), stats.renewals, 'card-renewals')} ${card(t('card_churn'), stats.churn, 'card-churn')}
       ${card(t('card_expiring'), stats.expiringSoon, 'card-expiring', '/console/members?expiring=7')}
       ${card(t('card_review'), stats.reviewQueue, 'card-review', '/console/review')}
-      ${stats.deadLetters === null ? '' : card(t('card_dead'), stats.deadLetters, 'card-dead')}
+      ${stats.deadLetters === null ? '' : card(t('card_dead'), stats.deadLetters, 'card-dead', '/console/system#dead-letters')}
     </div>`;
     const pill = (label: string, href: string, on: boolean) => html`<a href="${href}" class="${on ? 'on' : ''}">${label}</a>`;
     const qs = (r: string, c: string | null) => `/console?range=${r}${c ? `&currency=${c}` : ''}`;
