@@ -121,7 +121,7 @@ ol.rules li button{padding:4px 10px;font-size:.85rem}
 }
 @media (min-width:701px){
   .cards{grid-template-columns:repeat(4,1fr)}
-  nav.tabs{order:0;width:auto}
+  /* ten tabs do not fit beside the brand and the account: brand and account on the first row, tabs below */
   .filters{grid-template-columns:2fr 1fr 1fr 1fr auto}
   .filters .wide{grid-column:auto}
   .actions{grid-template-columns:1fr 1fr}
