@@ -11,7 +11,7 @@ import { type Actor, groupScope, inScope, notAllowed, ownedGroup, scopeFilter } 
 import type { AppDeps } from './deps.ts';
 import type { Account, AuditEntry, Group, MembershipPeriod, Order, Plan } from './model.ts';
 import { listApplications } from './review.ts';
-import type { MembershipView } from './ports.ts';
+import type { MembershipView, ReferralReward } from './ports.ts';
 
 export const CONSOLE_PAGE = 50;
 const MAX_EXPIRING_DAYS = 3660;
@@ -67,6 +67,39 @@ export interface MemberDetail {
   periods: MembershipPeriod[];
   orders: Order[];
   audit: AuditEntry[];
+  referrals: MemberReferrals;
+}
+
+/** A referral in the member's group, with the other person named. */
+export interface ReferralLine {
+  reward: ReferralReward;
+  /** The other side: the person referred (in `brought`) or the referrer (in `broughtBy`). */
+  person: Pick<Account, 'id' | 'displayName' | 'platform' | 'platformUserId'> | null;
+}
+
+/** Who brought this person (and whether it earned them a reward in this group), and whom they brought to this group. */
+export interface MemberReferrals {
+  referredBy: Pick<Account, 'id' | 'displayName' | 'platform' | 'platformUserId'> | null;
+  /** The reward row of that referral in this group, when the sweep has decided it. */
+  referredByReward: ReferralReward | null;
+  brought: ReferralLine[];
+}
+
+/** The member's referrals in this group only: another owner's group's rewards are not this owner's to see. */
+async function referralsIn(deps: AppDeps, account: Account, groupId: number): Promise<MemberReferrals> {
+  const [asReferrer, asReferred, referrer] = await Promise.all([
+    deps.store.referrals.list({ referrerId: account.id }),
+    deps.store.referrals.list({ referredId: account.id }),
+    account.referredBy === null ? null : deps.store.accounts.get(account.referredBy),
+  ]);
+  const named = (a: Account | null) => (a ? { id: a.id, displayName: a.displayName, platform: a.platform, platformUserId: a.platformUserId } : null);
+  const here = asReferrer.filter((r) => r.groupId === groupId).slice(0, 100);
+  const people = await Promise.all(here.map((r) => deps.store.accounts.get(r.referredId)));
+  return {
+    referredBy: named(referrer),
+    referredByReward: asReferred.find((r) => r.groupId === groupId && r.referrerId === account.referredBy) ?? null,
+    brought: here.map((reward, i) => ({ reward, person: named(people[i] ?? null) })),
+  };
 }
 
 /** One membership of the actor's groups with its periods, the person's orders for plans of that group, and its audit trail. */
@@ -83,7 +116,8 @@ export async function memberDetail(deps: AppDeps, actor: Actor, membershipId: nu
   ]);
   if (!group || !account) throw notFound(`no member with id ${String(membershipId)}`);
   const member: MembershipView = { ...m, platform: account.platform, platformUserId: account.platformUserId, displayName: account.displayName };
-  return { member, group, account, periods, orders, audit };
+  const referrals = await referralsIn(deps, account, group.id);
+  return { member, group, account, periods, orders, audit, referrals };
 }
 
 export interface OrderFilter {

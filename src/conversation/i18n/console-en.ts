@@ -316,4 +316,14 @@ export const consoleEn = {
   'console.system_confirm_retry': 'Retry job #{id} ({kind})? It is queued again at once, with its attempts counted from zero.',
   'console.done_system_retry': 'Queued again: the worker picks it up at once.',
   'console.done_system_already': 'That job was already queued again: nothing more to do.',
+  // Member page: referrals (issue 15 part 3)
+  'console.referrals_heading': 'Referrals',
+  'console.referrals_none': 'No referrals in this group.',
+  'console.referred_by': 'Brought by {who}',
+  'console.col_referred_person': 'Brought to the group',
+  'console.referral_waiting': 'reward not decided yet (after the refund window)',
+  'console.referral_booked': 'reward booked: {days} days',
+  'console.referral_canceled': 'no reward (canceled)',
+  'console.referral_skipped': 'no reward (not eligible)',
+  'console.referral_clawed_back': 'reward taken back (refund)',
 } as const;

@@ -314,4 +314,14 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.system_confirm_retry': '重试任务 #{id}（{kind}）？它会立即重新排队，尝试次数从零算起。',
   'console.done_system_retry': '已重新排队，任务会立即执行。',
   'console.done_system_already': '该任务已经重新排队，无需再操作。',
+  // Member page: referrals (issue 15 part 3)
+  'console.referrals_heading': '推荐',
+  'console.referrals_none': '在本群没有推荐记录。',
+  'console.referred_by': '由 {who} 推荐',
+  'console.col_referred_person': '推荐入群的人',
+  'console.referral_waiting': '奖励待定（退款期结束后）',
+  'console.referral_booked': '已奖励 {days} 天',
+  'console.referral_canceled': '无奖励（已取消）',
+  'console.referral_skipped': '无奖励（不符合条件）',
+  'console.referral_clawed_back': '奖励已收回（退款）',
 };

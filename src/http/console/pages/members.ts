@@ -1,7 +1,8 @@
 // Members (issue 15 part 3): search and filters, CSV, a member's page, extend / remove / ban / unban after confirming.
 import type { FastifyInstance } from 'fastify';
 import { memberCsvHeader, memberCsvLine } from '../../../app/members-csv.ts';
-import { consoleGroups, listMembers, memberDetail } from '../../../app/owner-console.ts';
+import { consoleGroups, listMembers, memberDetail, type MemberReferrals, type ReferralLine } from '../../../app/owner-console.ts';
+import type { ReferralReward } from '../../../app/ports.ts';
 import { banMember, checkExtendDays, extendMembership, removeMember, unbanMember } from '../../../app/owners.ts';
 import { invalid } from '../../../domain/errors.ts';
 import { MEMBERSHIP_STATUSES } from '../../../domain/membership.ts';
@@ -89,6 +90,39 @@ export function memberPages(app: FastifyInstance, k: ConsoleKit) {
       .send(`${lines.join('\n')}\n`);
   });
 
+  /** Who brought the member and whom they brought to this group, with what each referral earned (referral rewards, issue 16). */
+  const referralRows = (locale: string, r: MemberReferrals) => {
+    const t = tr(locale);
+    const who = (p: ReferralLine['person']) => (p ? `${p.displayName ?? p.platformUserId} (${p.platform} · ${p.platformUserId})` : '—');
+    const outcome = (w: ReferralReward | null) =>
+      w === null ? t('referral_waiting') : w.status === 'booked' ? t('referral_booked', { days: w.days }) : t(`referral_${w.status}`);
+    if (r.referredBy === null && r.brought.length === 0) return html`<p class="muted">${t('referrals_none')}</p>`;
+    return html`${r.referredBy === null ? '' : html`<p id="referred-by">${t('referred_by', { who: who(r.referredBy) })} · ${outcome(r.referredByReward)}</p>`}
+    ${
+      r.brought.length === 0
+        ? ''
+        : html`<table class="stack" id="referrals-table">
+            <thead>
+              <tr>
+                <th>${t('col_referred_person')}</th>
+                <th>${t('col_status')}</th>
+                <th>${t('col_when')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${r.brought.map(
+                (x) =>
+                  html`<tr data-referred="${String(x.reward.referredId)}">
+                    <td>${who(x.person)}</td>
+                    <td>${outcome(x.reward)}</td>
+                    <td>${formatTime(locale, x.reward.createdAt)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+    }`;
+  };
+
   app.get<{ Params: { id: string } }>('/console/members/:id', async (req, reply) => {
     const s = await need(req);
     const locale = localeOf(req);
@@ -154,6 +188,8 @@ export function memberPages(app: FastifyInstance, k: ConsoleKit) {
       </div>
       <h2>${t('orders_heading')}</h2>
       <div class="panel">${orderRows(locale, d.orders, new Map())}</div>
+      <h2>${t('referrals_heading')}</h2>
+      <div class="panel" id="referrals">${referralRows(locale, d.referrals)}</div>
       <h2>${t('audit_heading')}</h2>
       <div class="panel">${auditRows(locale, d.audit)}</div>`;
     return page(req, reply, s, 'members', m.displayName ?? m.platformUserId, body);
