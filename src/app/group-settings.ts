@@ -73,7 +73,6 @@ const graceHours: GroupSetting<number> = {
   toText: String,
 };
 
-
 const reminders: GroupSetting<number[]> = {
   key: 'reminders',
   flag: 'reminders',

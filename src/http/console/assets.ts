@@ -113,6 +113,11 @@ dl.facts dd{margin:0}
   .filters .wide{grid-column:auto}
   .actions{grid-template-columns:1fr 1fr}
 }
+/* Groups page: the settings form, the bot's standing */
+.settings{display:grid;grid-template-columns:1fr;gap:14px}
+.settings .help{display:block;font-weight:400;font-size:.8rem;margin-top:4px}
+.standing{margin:0 0 8px}
+@media (min-width:701px){.settings{grid-template-columns:1fr 1fr;gap:18px 24px}}
 `;
 
 // Plain ES2017, no build step. Draws the revenue chart from the data the page carries (the same series as

@@ -19,6 +19,7 @@ import { consoleAssets } from '../console/assets.ts';
 import { html } from '../console/html.ts';
 import { createConsoleKit, CsrfRefused, SignedOut } from '../console/kit.ts';
 import { auditPages } from '../console/pages/audit.ts';
+import { groupPages } from '../console/pages/groups.ts';
 import { growthPages } from '../console/pages/growth.ts';
 import { memberPages } from '../console/pages/members.ts';
 import { orderPages } from '../console/pages/orders.ts';
@@ -112,5 +113,6 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   reviewPages(app, k);
   planPages(app, k);
   growthPages(app, k);
+  groupPages(app, k, deps);
   auditPages(app, k);
 }
