@@ -200,6 +200,7 @@ export const consoleEn = {
   'console.groups_title': 'Groups',
   'console.groups_none': 'No groups yet. Add the bot to a group (Telegram) or send /bind in a room the bot owns (WeChat).',
   'console.col_members': 'Members',
+  'console.col_chat_platform': 'Platform',
   'console.members_n': '{count, plural, one {# member} other {# members}}',
   'console.group_open': 'Settings',
   'console.platform_telegram': 'Telegram',
@@ -242,6 +243,7 @@ export const consoleEn = {
   'console.report_none': 'Nobody is in the group without a right to be there.',
   'console.report_never': 'No check yet.',
   'console.let_stay': 'Let stay',
+  'console.whitelisted': 'whitelisted',
   'console.remove_intruders': 'Remove {count, plural, one {this person} other {these # people}}',
   'console.confirm_remove_intruders':
     'Remove {count, plural, one {# person} other {# people}} from “{group}” ({names}), and from now on everyone who joins without a right to be there?',

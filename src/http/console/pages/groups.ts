@@ -56,7 +56,7 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
                   <tr>
                     <th>#</th>
                     <th>${t('col_group')}</th>
-                    <th>${t('col_platform')}</th>
+                    <th>${t('col_chat_platform')}</th>
                     <th class="num">${t('col_members')}</th>
                     <th>${t('setting_joinMode')}</th>
                     <th>${t('setting_intruders')}</th>
@@ -137,45 +137,50 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
         <div class="row"><button type="submit" id="settings-save">${t('settings_save')}</button></div>`,
       'id="settings-form"',
     );
+    // People on the report who were whitelisted since: marked, and not counted among those to remove.
+    const staying = new Set(listed.map((w) => w.userId));
+    const toRemove = report?.intruders.filter((p) => !staying.has(p.userId)) ?? [];
+    const who = (name: string | null, userId: string, handle: string | null) =>
+      html`${name ?? userId}${handle ? html` <span class="muted">@${handle}</span>` : ''}${name && name !== userId ? html` <code>${userId}</code>` : ''}`;
     const reportPanel = report
       ? html`<p class="muted" id="report-when">${t('report_when', { id: report.id, createdAt: report.createdAt })}</p>
           ${
             report.intruders.length === 0
               ? html`<p id="report-none">${t('report_none')}</p>`
               : html`<table id="report-table" class="stack">
-                    <tbody>
-                      ${report.intruders.map(
-                        (p, i) =>
-                          html`<tr data-intruder="${i + 1}">
-                            <td>#${i + 1}</td>
-                            <td>${p.name}${p.handle ? html` <span class="muted">@${p.handle}</span>` : ''}</td>
-                            <td><code>${p.userId}</code></td>
-                            <td>
-                              ${postForm(
-                                `/console/groups/${g.id}/whitelist`,
-                                s.csrfToken,
-                                html`${hidden('who', `#${i + 1}`)}<button type="submit" class="secondary" data-let-stay="${i + 1}">${t('let_stay')}</button>`,
-                              )}
-                            </td>
-                          </tr>`,
-                      )}
-                    </tbody>
-                  </table>
-                  ${
-                    g.intruderPolicy === 'remove'
-                      ? ''
-                      : html`<div class="row">
-                          ${postForm(
-                            `/console/groups/${g.id}/remove-intruders`,
-                            s.csrfToken,
-                            html`<button type="submit" class="danger" id="remove-intruders">
-                              ${t('remove_intruders', { count: report.intruders.length })}
-                            </button>`,
-                          )}
-                        </div>`
-                  }`
+                  <tbody>
+                    ${report.intruders.map(
+                      (p, i) =>
+                        html`<tr data-intruder="${i + 1}">
+                          <td>#${i + 1}</td>
+                          <td>${who(p.name, p.userId, p.handle)}</td>
+                          <td>
+                            ${
+                              staying.has(p.userId)
+                                ? statusPill('active', t('whitelisted'))
+                                : postForm(
+                                    `/console/groups/${g.id}/whitelist`,
+                                    s.csrfToken,
+                                    html`${hidden('who', `#${i + 1}`)}<button type="submit" class="secondary" data-let-stay="${i + 1}">
+                                        ${t('let_stay')}
+                                      </button>`,
+                                  )
+                            }
+                          </td>
+                        </tr>`,
+                    )}
+                  </tbody>
+                </table>`
           }`
       : html`<p class="muted" id="report-none">${t('report_never')}</p>`;
+    const removeButton =
+      toRemove.length === 0 || g.intruderPolicy === 'remove'
+        ? ''
+        : postForm(
+            `/console/groups/${g.id}/remove-intruders`,
+            s.csrfToken,
+            html`<button type="submit" class="danger" id="remove-intruders">${t('remove_intruders', { count: toRemove.length })}</button>`,
+          );
     const body = html`${notice}
       <p class="muted"><a href="/console/groups">← ${t('groups_title')}</a></p>
       <h1 id="group-title">${g.title}</h1>
@@ -190,6 +195,7 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
         ${reportPanel}
         <div class="row">
           ${postForm(`/console/groups/${g.id}/dry-run`, s.csrfToken, html`<button type="submit" class="secondary" id="dry-run">${t('dry_run_button')}</button>`)}
+          ${removeButton}
         </div>
         <p class="muted">${t('dry_run_help')}</p>
       </div>
@@ -204,8 +210,7 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
                   ${listed.map(
                     (w) =>
                       html`<tr data-whitelisted="${w.userId}">
-                        <td>${w.name ?? w.userId}${w.handle ? html` <span class="muted">@${w.handle}</span>` : ''}</td>
-                        <td><code>${w.userId}</code></td>
+                        <td>${who(w.name, w.userId, w.handle)}</td>
                         <td class="muted">${formatTime(locale, w.addedAt)}</td>
                         <td>
                           ${postForm(
@@ -307,13 +312,16 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     const g = await consoleGroup(a, s.actor, idParam(req.params.id, 'group id'));
     const report = await recentDryRun(a, s.actor, g);
     if (!report) throw conflict(t('remove_needs_dry_run'));
+    // Whitelisted since the report: their removal job lets them stay (mayStay), so they are not named.
+    const staying = new Set((await listWhitelist(a, s.actor, g)).map((w) => w.userId));
+    const toRemove = report.intruders.filter((p) => !staying.has(p.userId));
     if (!confirmed(req))
       return confirmPage(req, reply, s, {
         active: 'groups',
         question: t('confirm_remove_intruders', {
           group: g.title,
-          count: report.intruders.length,
-          names: report.intruders.map((p) => p.name).join(', ') || '-',
+          count: toRemove.length,
+          names: toRemove.map((p) => p.name).join(', ') || '-',
         }),
         cancelHref: back(g.id, '#intruders'),
         action: `/console/groups/${g.id}/remove-intruders`,
