@@ -117,6 +117,7 @@ dl.facts dd{margin:0}
 .settings{display:grid;grid-template-columns:1fr;gap:14px}
 .settings .help{display:block;font-weight:400;font-size:.8rem;margin-top:4px}
 .standing{margin:0 0 8px}
+#whitelist-form{flex:1 1 auto;max-width:560px}
 #whitelist-form input{flex-basis:260px}
 @media (min-width:701px){.settings{grid-template-columns:1fr 1fr;gap:18px 24px}}
 `;
