@@ -31,6 +31,7 @@ import {
 import { computeStats } from '../app/stats.ts';
 import { memberReferrals, recordReferral, type ReferralResult, referralCodeFor, topReferrers } from '../app/referrals.ts';
 import { setDigest } from '../app/digest.ts';
+import { doorLinkFor } from '../app/door.ts';
 import { issueLoginLink } from '../app/console-auth.ts';
 import {
   addBlacklist,
@@ -817,8 +818,8 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const g = await updateGroupSettings(ctx.deps, { actor: ctx.actor, groupId: input.groupId, changes: { joinMode: input.mode } });
       ctx.text('owner.joinmode_set', { groupId: g.id, group: g.title, mode: g.joinMode });
       // Pay at the door: the shared join-request link the owner posts anywhere (app/door.ts).
-      const doorLink = g.joinMode === 'door' ? ctx.deps.gateways.get(g.platform)?.doorLink : undefined;
-      if (doorLink) ctx.text('owner.door_link', { group: g.title, link: await doorLink.call(ctx.deps.gateways.get(g.platform), g.platformChatId) });
+      const link = g.joinMode === 'door' && ctx.deps.gateways.has(g.platform) ? await doorLinkFor(ctx.deps, ctx.actor, g) : null;
+      if (link) ctx.text('owner.door_link', { group: g.title, link });
     },
   }),
   questions: command({

@@ -19,6 +19,7 @@ import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
 import type { TestService } from '../helpers/service.ts';
+import { RecordingGateway } from '../fakes/recording-gateway.ts';
 
 const admin: Actor = { kind: 'admin', via: 'cli' };
 const textOf = (replies: Reply[]) => replies.map((r) => ('text' in r ? r.text : '')).join('\n');
@@ -381,6 +382,62 @@ describe.each(DIALECTS)('console Groups page (%s)', (dialect) => {
     const op = await signIn(null);
     expect((await get(op, '/console/groups')).body).toContain('The operator session has no digest of its own');
     expect((await post(op, '/console/digest', { _csrf: op.csrf, digest: 'off' })).statusCode).toBe(400);
+  });
+});
+
+/** A Telegram chat that answers the door's join link (a hand-written fake: RecordingGateway plus doorLink). */
+class DoorGateway extends RecordingGateway {
+  links = 0;
+  async doorLink(chatId: string): Promise<string> {
+    this.links++;
+    return `https://t.me/+door${chatId}x${this.links}`;
+  }
+}
+
+describe.each(DIALECTS)('console Groups page, pay at the door (%s)', (dialect) => {
+  const it = serviceTest(dialect, { PUBLIC_URL: 'https://gk.test' });
+
+  it('a door group offers a fresh join link (as /joinmode door answers); other groups and a platform not running: one line', async ({ t }) => {
+    const deps = t.service.deps;
+    const tg = new DoorGateway('telegram');
+    deps.gateways.set('telegram', tg);
+    const g = await addGroup(deps, { platform: 'telegram', chatId: '-1001', title: 'TG club', actor: admin });
+    const app = t.service.app;
+    const link = await issueLoginLink(deps, admin, null);
+    const login = await app.inject({ method: 'POST', url: '/console/login', payload: { token: new URL(link.url).searchParams.get('token')! } });
+    const cookie = [login.headers['set-cookie']]
+      .flat()
+      .map(String)
+      .find((c) => c.startsWith('gk_console='))!
+      .split(';')[0]!;
+    const page = async () => (await app.inject({ method: 'GET', url: `/console/groups/${g.id}`, headers: { cookie } })).body;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page())![1]!;
+    const post = (url: string, form: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url,
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: csrf, ...form }).toString(),
+      });
+
+    expect(await page()).not.toContain('id="door"');
+    const notDoor = await post(`/console/groups/${g.id}/door-link`, {});
+    expect(notDoor.statusCode).toBe(400);
+    expect(errorOf(notDoor)).toBe('This group is not in “Pay at the door” mode: choose it under Joining and save first.');
+    expect(tg.links).toBe(0);
+
+    const browser = { cookie, csrf };
+    expect((await post(`/console/groups/${g.id}/settings`, formOf(g, browser, { joinMode: 'door' }))).statusCode).toBe(303);
+    expect(await page()).toContain('id="door"');
+    const res = await post(`/console/groups/${g.id}/door-link`, {});
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('id="door-link" href="https://t.me/+door-1001x1"');
+    expect(tg.links).toBe(1);
+
+    deps.gateways.delete('telegram');
+    const down = await post(`/console/groups/${g.id}/door-link`, {});
+    expect(down.statusCode).toBe(400);
+    expect(errorOf(down)).toBe('Telegram is not running on this service, so the bot cannot make a door link now.');
   });
 });
 

@@ -5,6 +5,7 @@
 // and /unwhitelist call, app/roster.ts), and the bot's rights as the platform last told its adapter, in plain words.
 import type { FastifyInstance } from 'fastify';
 import { setDigest } from '../../../app/digest.ts';
+import { doorLinkFor } from '../../../app/door.ts';
 import { SETTINGS, updateGroupSettings } from '../../../app/group-settings.ts';
 import type { Group } from '../../../app/model.ts';
 import { consoleGroup, consoleGroupRows, groupDetail } from '../../../app/owner-console.ts';
@@ -189,6 +190,14 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
       <div class="panel" id="bot-standing">${standingLines(locale, g, standing)}</div>
       <h2>${t('settings_title')}</h2>
       <div class="panel">${settingsForm}</div>
+      ${
+        g.joinMode === 'door'
+          ? html`<div class="panel" id="door">
+              <p>${t('door_help')}</p>
+              ${postForm(`/console/groups/${g.id}/door-link`, s.csrfToken, html`<button type="submit" class="secondary" id="door-link-button">${t('door_button')}</button>`)}
+            </div>`
+          : ''
+      }
       <h2 id="intruders">${t('intruders_title')}</h2>
       <div class="panel">
         <p id="intruder-policy">${t('intruders_policy_now', { policy: o(`setting_intruders_${g.intruderPolicy}`, g.intruderPolicy) })}</p>
@@ -288,6 +297,30 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     }
     await updateGroupSettings(a, { actor: s.actor, groupId: g.id, changes });
     return reply.redirect(`${back(g.id)}?done=settings`, 303);
+  });
+
+  // ---- pay at the door (`/joinmode <group> door` answers with it): a fresh join-request link to post anywhere.
+  // It makes a link on the platform and changes nothing here, so it needs no confirmation; the answer is the page.
+  app.post<{ Params: { id: string } }>('/console/groups/:id/door-link', async (req, reply) => {
+    const s = await mutate(req);
+    const locale = localeOf(req);
+    const t = tr(locale);
+    const g = await consoleGroup(a, s.actor, idParam(req.params.id, 'group id'));
+    let link: string | null;
+    try {
+      link = await doorLinkFor(a, s.actor, g);
+    } catch (err) {
+      if (err instanceof PlatformNotRunningError) throw invalid(t('door_not_running', { platform: platformName(locale, g.platform) }));
+      throw err;
+    }
+    if (link === null) throw invalid(t('door_not_door'));
+    const body = html`<p class="muted"><a href="${back(g.id)}">← ${g.title}</a></p>
+      <h1>${t('door_title')}</h1>
+      <div class="panel">
+        <p>${t('door_link_lead', { group: g.title })}</p>
+        <p><a id="door-link" href="${link}">${link}</a></p>
+      </div>`;
+    return page(req, reply, s, 'groups', t('door_title'), body);
   });
 
   // ---- the dry run (`/intruders <group>`): who is in the group now without a right to be there. It records
