@@ -366,6 +366,9 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
   });
 
   // ---- the whitelist (`/whitelist <group> <user-id>|#n`, `/unwhitelist …`), each after a confirmation
+  /** A person as a question names them: their name and id, or the id alone when that is all we know. */
+  const named = (t: ReturnType<typeof tr>, p: { name: string | null; userId: string }) =>
+    p.name && p.name !== p.userId ? t('person_named', { name: p.name, userId: p.userId }) : p.userId;
   const person = async (req: Req, g: Group, s: ConsoleSession, name: string) => {
     const raw = (field(req.body, name) ?? '').trim();
     const who = parsePersonRef(raw);
@@ -381,7 +384,7 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     if (!confirmed(req))
       return confirmPage(req, reply, s, {
         active: 'groups',
-        question: t('confirm_whitelist', { group: g.title, name: p.name, userId: p.userId }),
+        question: t('confirm_whitelist', { group: g.title, who: named(t, p) }),
         cancelHref: back(g.id, '#whitelist'),
         action: `/console/groups/${g.id}/whitelist`,
         // The resolved id, so the confirmation adds the person the owner saw even if a new report renumbers.
@@ -400,7 +403,7 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     if (!confirmed(req))
       return confirmPage(req, reply, s, {
         active: 'groups',
-        question: t('confirm_unwhitelist', { group: g.title, name: p.name, userId: p.userId }),
+        question: t('confirm_unwhitelist', { group: g.title, who: named(t, p) }),
         cancelHref: back(g.id, '#whitelist'),
         action: `/console/groups/${g.id}/unwhitelist`,
         fields: { userId: p.userId },
