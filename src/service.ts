@@ -5,8 +5,10 @@ import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { PlaygroundGateway } from '../bots/playground/playground-gateway.ts';
 import { playgroundRoutes, timeTravelAllowed } from '../bots/playground/playground-routes.ts';
+import { telegramBotStanding } from '../bots/telegram/bot-standing.ts';
 import type { TelegramStore } from '../bots/telegram/store-port.ts';
 import type { TelegramAdapter, TelegramAdapterOptions } from '../bots/telegram/telegram-adapter.ts';
+import { wechatBotStanding } from '../bots/wechat/bot-standing.ts';
 import type { WechatStore } from '../bots/wechat/store-port.ts';
 import type { WechatAdapter, WechatAdapterOptions } from '../bots/wechat/wechat-adapter.ts';
 import { OffsetClock } from './app/clocks.ts';
@@ -204,6 +206,9 @@ export async function createService(o: ServiceOptions): Promise<Service> {
       outbound: limiter.stats,
       health,
       ...(wechat ? { wechatLogin: () => ({ status: wechat.login.status, qr: wechat.login.view().qr }) } : {}),
+      // Read from the adapters' own tables: known whether or not the platform's adapter runs on this instance.
+      botStanding: async (g) =>
+        g.platform === 'telegram' ? telegramBotStanding(o.store.telegram, g.id) : g.platform === 'wechat' ? wechatBotStanding(o.store.wechat, g.id) : null,
       webhookGate,
       wechatMp: wechatMpOf(config),
       telegramBotToken: config.telegram?.token,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { invalid, notFound, PlatformNotRunningError } from '../domain/errors.ts';
 import { MINUTE_MS } from '../domain/time.ts';
+import { type Actor, assertOwnerOf } from './actors.ts';
 import { createCheckout, type CheckoutResult, type Offer, offersFor } from './checkout.ts';
 import type { AppDeps } from './deps.ts';
 import { defineJobKind } from './job-registry.ts';
@@ -35,6 +36,19 @@ export function checkDoor(deps: Pick<AppDeps, 'settings'>, group: Group): void {
     throw invalid(`join mode door needs Telegram's join-request queries; group ${group.id} is a ${group.platform} group (use auto or review)`);
   if (!deps.settings.publicUrl.startsWith('https://'))
     throw invalid(`join mode door needs PUBLIC_URL to be an https:// address (Telegram opens Mini Apps over HTTPS only); it is ${deps.settings.publicUrl}`);
+}
+
+/**
+ * The shared join-request link an owner posts anywhere for a group in `door` join mode (a new one each time;
+ * Telegram: a join-request invite link), for /joinmode and the console. Null when the group is not in door mode
+ * or its platform has no such link; a clear error when the platform does not run here.
+ */
+export async function doorLinkFor(deps: AppDeps, actor: Actor, group: Group): Promise<string | null> {
+  await assertOwnerOf(deps.store, actor, group);
+  if (group.joinMode !== 'door') return null;
+  const gateway = deps.gateways.get(group.platform);
+  if (!gateway) throw new PlatformNotRunningError(group.platform);
+  return gateway.doorLink ? gateway.doorLink(group.platformChatId) : null;
 }
 
 /** What to do with someone asking to join a door group: let them in, turn them away, or show the checkout. */

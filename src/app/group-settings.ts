@@ -39,6 +39,10 @@ export interface GroupSetting<V> {
   patch(v: V): GroupSettingsPatch;
   /** The value as a person reads it (CLI text, audit line). */
   show(v: V): string;
+  /** The value as the word `fromText` reads back (a form field's current value in the console). */
+  toText(v: V): string;
+  /** The only words `fromText` takes, when there are a few (the console offers them as a choice); absent: free text. */
+  choices?: readonly string[];
 }
 
 const got = (input: unknown) => {
@@ -66,6 +70,7 @@ const graceHours: GroupSetting<number> = {
   fromText: numberFromText,
   patch: (v) => ({ graceMs: v * HOUR_MS }),
   show: (v) => `${v} h`,
+  toText: String,
 };
 
 const reminders: GroupSetting<number[]> = {
@@ -94,6 +99,7 @@ const reminders: GroupSetting<number[]> = {
   },
   patch: (v) => ({ reminderOffsetsMs: v.map((h) => h * HOUR_MS) }),
   show: (v) => (v.length === 0 ? 'none' : `${v.join(',')} h before expiry`),
+  toText: (v) => (v.length === 0 ? 'none' : v.join(',')),
 };
 
 const intruders: GroupSetting<IntruderPolicy> = {
@@ -111,6 +117,8 @@ const intruders: GroupSetting<IntruderPolicy> = {
   fromText: (t) => t.trim().toLowerCase(),
   patch: (v) => ({ intruderPolicy: v }),
   show: (v) => v,
+  toText: (v) => v,
+  choices: INTRUDER_POLICIES,
 };
 
 const refundWindowHours: GroupSetting<number> = {
@@ -124,6 +132,7 @@ const refundWindowHours: GroupSetting<number> = {
   fromText: numberFromText,
   patch: (v) => ({ refundWindowHours: v }),
   show: (v) => (v === 0 ? 'off' : `${v} h`),
+  toText: String,
 };
 
 // Join review (issue 17): src/app/review.ts reads these.
@@ -144,6 +153,8 @@ const joinMode: GroupSetting<Group['joinMode']> = {
   fromText: (t) => t.trim().toLowerCase(),
   patch: (v) => ({ joinMode: v }),
   show: (v) => v,
+  toText: (v) => v,
+  choices: JOIN_MODES,
 };
 
 /** The longest review window: 30 days. */
@@ -164,6 +175,7 @@ const reviewWindowHours: GroupSetting<number | null> = {
   fromText: (t) => (t.trim().toLowerCase() === 'default' ? null : numberFromText(t)),
   patch: (v) => ({ reviewWindowHours: v }),
   show: (v) => (v === null ? 'default' : `${v} h`),
+  toText: (v) => (v === null ? 'default' : String(v)),
 };
 
 const reviewTimeoutAction: GroupSetting<Group['reviewTimeoutAction']> = {
@@ -180,6 +192,8 @@ const reviewTimeoutAction: GroupSetting<Group['reviewTimeoutAction']> = {
   fromText: (t) => t.trim().toLowerCase(),
   patch: (v) => ({ reviewTimeoutAction: v }),
   show: (v) => v,
+  toText: (v) => v,
+  choices: ['refund', 'approve'],
 };
 
 const ON = ['on', 'true', 'yes'];
@@ -199,6 +213,8 @@ const flag = (key: 'autoApproveWhenRulesPass' | 'requireUsername', cliFlag: stri
   fromText: onOff,
   patch: (v) => ({ [key]: v }),
   show: (v) => (v ? 'on' : 'off'),
+  toText: (v) => (v ? 'on' : 'off'),
+  choices: ['on', 'off'],
 });
 const autoApproveWhenRulesPass = flag(
   'autoApproveWhenRulesPass',
@@ -230,6 +246,7 @@ const referralRewardDays: GroupSetting<number | null> = {
   fromText: (t) => (t.trim().toLowerCase() === 'default' ? null : numberFromText(t)),
   patch: (v) => ({ referralRewardDays: v }),
   show: (v) => (v === null ? 'default' : v === 0 ? 'off' : `${v} days`),
+  toText: (v) => (v === null ? 'default' : String(v)),
 };
 
 // Win-back (issue 16 part 4): src/app/coupons.ts sweepWinbacks reads these. Off unless both are set.
@@ -250,6 +267,7 @@ const winbackDays: GroupSetting<number> = {
   fromText: numberFromText,
   patch: (v) => ({ winbackDays: v }),
   show: (v) => (v === 0 ? 'off' : `${v} days after a lapse`),
+  toText: String,
 };
 const winbackPercent: GroupSetting<number> = {
   key: 'winbackPercent',
@@ -266,6 +284,7 @@ const winbackPercent: GroupSetting<number> = {
   fromText: numberFromText,
   patch: (v) => ({ winbackPercent: v }),
   show: (v) => (v === 0 ? 'off' : `${v} %`),
+  toText: String,
 };
 
 /** Every setting `group set` and `PATCH /api/groups/:id` change, in the order they are shown. */

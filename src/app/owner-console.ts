@@ -11,7 +11,7 @@ import { type Actor, groupScope, inScope, notAllowed, ownedGroup, scopeFilter } 
 import type { AppDeps } from './deps.ts';
 import type { Account, AuditEntry, Group, MembershipPeriod, Order, Plan } from './model.ts';
 import { listApplications } from './review.ts';
-import type { MembershipView, ReferralReward } from './ports.ts';
+import type { MembershipView, ReferralReward, RosterReport, WhitelistEntry } from './ports.ts';
 
 export const CONSOLE_PAGE = 50;
 const MAX_EXPIRING_DAYS = 3660;
@@ -220,4 +220,38 @@ export async function consoleAudit(deps: AppDeps, actor: Actor, f: AuditFilter):
     if (v !== undefined && (v.length > max || !/^[\w.:-]+$/.test(v)))
       throw invalid(`${name} must be at most ${max} letters, digits and . _ : - (got "${v.slice(0, 40)}")`);
   return deps.store.audit.page({ ...f, groupIds: scopeFilter(scope), limit: f.limit ?? CONSOLE_PAGE });
+}
+
+/** One of the actor's groups; another owner's group (or none) is "not found", so its id reveals nothing. */
+export async function consoleGroup(deps: AppDeps, actor: Actor, groupId: number): Promise<Group> {
+  const scope = await scopeOf(deps, actor);
+  const group = Number.isSafeInteger(groupId) ? await deps.store.groups.get(groupId) : null;
+  if (!group || !inScope(scope, group.id)) throw notFound(`no group with id ${String(groupId)}`);
+  return group;
+}
+
+export interface GroupRow {
+  group: Group;
+  /** People with access (active or in grace), counted as the overview's "active members". */
+  members: number;
+}
+
+/** The actor's groups with their members, by id order. */
+export async function consoleGroupRows(deps: AppDeps, actor: Actor): Promise<GroupRow[]> {
+  const groups = await consoleGroups(deps, actor);
+  return Promise.all(groups.map(async (group) => ({ group, members: await deps.store.stats.activeMembers([group.id]) })));
+}
+
+export interface GroupDetail {
+  group: Group;
+  whitelist: WhitelistEntry[];
+  /** The group's latest dry-run report (what /intruders <group> shows; `#n` in /whitelist names its lines), if any. */
+  report: RosterReport | null;
+}
+
+/** One of the actor's groups with its whitelist and latest dry-run report. */
+export async function groupDetail(deps: AppDeps, actor: Actor, groupId: number): Promise<GroupDetail> {
+  const group = await consoleGroup(deps, actor, groupId);
+  const [whitelist, report] = await Promise.all([deps.store.roster.listWhitelist(group.id), deps.store.roster.latestReport(group.id)]);
+  return { group, whitelist, report };
 }

@@ -210,6 +210,34 @@ export async function unwhitelist(deps: AppDeps, actor: Actor, group: Group, use
   });
 }
 
+/** A person an owner names for the whitelist: `#n` on the group's latest dry-run report, or a platform user id. */
+export type PersonRef = { n: number } | { userId: string };
+
+/** The words an owner names a person with (`#3`, or a platform user id); null when they name nobody. */
+export const parsePersonRef = (s: string | undefined): PersonRef | null => {
+  if (!s) return null;
+  const n = /^#(\d{1,4})$/.exec(s);
+  if (n) return Number(n[1]) > 0 ? { n: Number(n[1]) } : null;
+  return /^[\w@.:-]{1,100}$/.test(s) ? { userId: s } : null;
+};
+
+/**
+ * The person behind a reference, for /whitelist, /unwhitelist and the console: `#n` is the n-th person on the
+ * group's latest report (their name and handle come along; a clear error when there is no such line), a user
+ * id is taken as given, with the name the whitelist already knows for it.
+ */
+export async function resolvePerson(deps: AppDeps, actor: Actor, group: Group, who: PersonRef): Promise<ReportedIntruder> {
+  await assertOwnerOf(deps.store, actor, group);
+  if ('userId' in who) {
+    const listed = (await deps.store.roster.listWhitelist(group.id)).find((w) => w.userId === who.userId);
+    return { userId: who.userId, name: listed?.name ?? who.userId, handle: listed?.handle ?? null };
+  }
+  const report = await deps.store.roster.latestReport(group.id);
+  const p = report?.intruders[who.n - 1];
+  if (!p) throw new DomainError('not_found', `no person #${who.n} on the latest report of group ${group.id}; send /intruders ${group.id} for a fresh one`);
+  return p;
+}
+
 export async function listWhitelist(deps: AppDeps, actor: Actor, group: Group): Promise<WhitelistEntry[]> {
   await assertOwnerOf(deps.store, actor, group);
   return deps.store.roster.listWhitelist(group.id);

@@ -16,10 +16,22 @@ import { banMember, extendMembership, redeemClaimCode, removeMember, unbanMember
 import { requestRefund } from '../app/refunds.ts';
 import { updateGroupSettings } from '../app/group-settings.ts';
 import { MAX_REFUND_REASON, planRefundWindow, requestRefundOnRequest } from '../app/refund-window.ts';
-import { confirmRemove, dryRun, listWhitelist, reinvite, setIntruderPolicy, unwhitelist, whitelist } from '../app/roster.ts';
+import {
+  confirmRemove,
+  dryRun,
+  listWhitelist,
+  parsePersonRef,
+  type PersonRef,
+  reinvite,
+  resolvePerson,
+  setIntruderPolicy,
+  unwhitelist,
+  whitelist,
+} from '../app/roster.ts';
 import { computeStats } from '../app/stats.ts';
 import { memberReferrals, recordReferral, type ReferralResult, referralCodeFor, topReferrers } from '../app/referrals.ts';
 import { setDigest } from '../app/digest.ts';
+import { doorLinkFor } from '../app/door.ts';
 import { issueLoginLink } from '../app/console-auth.ts';
 import {
   addBlacklist,
@@ -740,26 +752,6 @@ const membershipCommand = (name: 'remove' | 'ban' | 'unban', act: typeof removeM
 
 const POLICIES: readonly string[] = ['report', 'remove', 'ignore'];
 
-/** A person named in /whitelist or /unwhitelist: `#n` on the group's latest report, or a platform user id. */
-const personArg = (s: string | undefined): { n: number } | { userId: string } | null => {
-  if (!s) return null;
-  const n = /^#(\d{1,4})$/.exec(s);
-  if (n) return Number(n[1]) > 0 ? { n: Number(n[1]) } : null;
-  return /^[\w@.:-]{1,100}$/.test(s) ? { userId: s } : null;
-};
-
-/** `#n` from the group's latest report (its name and handle come along), or the id as given. */
-async function resolvePerson(ctx: OwnerContext, group: Group, who: { n: number } | { userId: string }) {
-  if ('userId' in who) {
-    const listed = (await ctx.deps.store.roster.listWhitelist(group.id)).find((w) => w.userId === who.userId);
-    return { userId: who.userId, name: listed?.name ?? who.userId, handle: listed?.handle ?? null };
-  }
-  const report = await ctx.deps.store.roster.latestReport(group.id);
-  const p = report?.intruders[who.n - 1];
-  if (!p) throw new DomainError('not_found', `no person #${who.n} on the latest report of group ${group.id}; send /intruders ${group.id} for a fresh one`);
-  return p;
-}
-
 /** The dry run, as the owner reads it. */
 async function showDryRun(ctx: OwnerContext, group: Group) {
   const report = await dryRun(ctx.deps, ctx.actor, group);
@@ -826,8 +818,8 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
       const g = await updateGroupSettings(ctx.deps, { actor: ctx.actor, groupId: input.groupId, changes: { joinMode: input.mode } });
       ctx.text('owner.joinmode_set', { groupId: g.id, group: g.title, mode: g.joinMode });
       // Pay at the door: the shared join-request link the owner posts anywhere (app/door.ts).
-      const doorLink = g.joinMode === 'door' ? ctx.deps.gateways.get(g.platform)?.doorLink : undefined;
-      if (doorLink) ctx.text('owner.door_link', { group: g.title, link: await doorLink.call(ctx.deps.gateways.get(g.platform), g.platformChatId) });
+      const link = g.joinMode === 'door' && ctx.deps.gateways.has(g.platform) ? await doorLinkFor(ctx.deps, ctx.actor, g) : null;
+      if (link) ctx.text('owner.door_link', { group: g.title, link });
     },
   }),
   questions: command({
@@ -1114,16 +1106,16 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
     usage: '/whitelist <group-id> [<user-id> | #<n>]',
     parse: (args) => {
       if (Number.isNaN(id(args[0])) || args.length > 2) return null;
-      const who = args.length === 2 ? personArg(args[1]) : undefined;
+      const who = args.length === 2 ? parsePersonRef(args[1]) : undefined;
       return who === null ? null : { groupId: id(args[0]), who };
     },
-    run: async (ctx, input: { groupId: number; who?: { n: number } | { userId: string } }) => {
+    run: async (ctx, input: { groupId: number; who?: PersonRef }) => {
       const group = await ownedGroup(ctx.deps.store, ctx.actor, input.groupId);
       if (!input.who) {
         const names = (await listWhitelist(ctx.deps, ctx.actor, group)).map((w) => (w.name && w.name !== w.userId ? `${w.name} (${w.userId})` : w.userId));
         return ctx.text('roster.whitelist_list', { group: group.title, names: names.join(', ') || '-' });
       }
-      const p = await resolvePerson(ctx, group, input.who);
+      const p = await resolvePerson(ctx.deps, ctx.actor, group, input.who);
       await whitelist(ctx.deps, ctx.actor, group, p);
       ctx.text('roster.whitelisted', { group: group.title, name: p.name, userId: p.userId });
     },
@@ -1131,12 +1123,12 @@ const OWNER_COMMAND_TABLE: Record<OwnerCommand, OwnerCommandSpec<unknown>> = {
   unwhitelist: command({
     usage: '/unwhitelist <group-id> <user-id> | #<n>',
     parse: (args) => {
-      const who = personArg(args[1]);
+      const who = parsePersonRef(args[1]);
       return Number.isNaN(id(args[0])) || !who || args.length > 2 ? null : { groupId: id(args[0]), who };
     },
-    run: async (ctx, input: { groupId: number; who: { n: number } | { userId: string } }) => {
+    run: async (ctx, input: { groupId: number; who: PersonRef }) => {
       const group = await ownedGroup(ctx.deps.store, ctx.actor, input.groupId);
-      const p = await resolvePerson(ctx, group, input.who);
+      const p = await resolvePerson(ctx.deps, ctx.actor, group, input.who);
       if (!(await unwhitelist(ctx.deps, ctx.actor, group, p.userId))) throw new DomainError('not_found', `${p.userId} is not whitelisted in group ${group.id}`);
       ctx.text('roster.unwhitelisted', { group: group.title, name: p.name, userId: p.userId });
     },

@@ -1,11 +1,11 @@
 // updateGroupSettings (src/app/group-settings.ts): the one way to change a group's settings after it exists,
 // for the CLI's `group set`, the admin API's PATCH /api/groups/:id and owner chat commands. Each bad value
 // is refused with one line and changes nothing; a change is one audit entry naming from what to what.
-import { describe, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
-import { describeSettings, settingsOf, updateGroupSettings } from '../../src/app/group-settings.ts';
+import { describeSettings, SETTINGS, settingsOf, updateGroupSettings } from '../../src/app/group-settings.ts';
 import { createClaimCode, redeemClaimCode } from '../../src/app/owners.ts';
 import { recordDryRun } from '../../src/app/roster.ts';
 import { DomainError } from '../../src/domain/errors.ts';
@@ -185,5 +185,29 @@ describe.each(DIALECTS)('group settings (%s)', (dialect) => {
     const last = (await deps.store.audit.list({ subjectType: 'group', subjectId: String(mine.id) })).filter((a) => a.action === 'group.settings').at(-1)!;
     expect(last.reason).toBe(`intruder policy report → remove (after dry-run report #${report.id})`);
     expect(last.detail).toEqual({ from: { intruders: 'report' }, to: { intruders: 'remove' }, reportId: report.id });
+  });
+});
+
+// The console's settings form (src/http/console/pages/groups.ts) shows each value as `toText` writes it and
+// reads it back through `fromText` and `check`, offering `choices` where a setting has them.
+describe('each setting reads back what it writes as text', () => {
+  const values: Record<string, unknown[]> = {
+    graceHours: [0, 24, 720],
+    reminders: [[], [72, 24, 0]],
+    intruders: ['report', 'remove', 'ignore'],
+    refundWindowHours: [0, 48],
+    joinMode: ['auto', 'review', 'door'],
+    reviewWindowHours: [null, 1, 72],
+    reviewTimeoutAction: ['approve', 'refund'],
+    autoApproveWhenRulesPass: [true, false],
+    requireUsername: [true, false],
+    referralRewardDays: [null, 0, 7],
+    winbackDays: [0, 30],
+    winbackPercent: [0, 100],
+  };
+  it.each(SETTINGS.map((s) => [s.key, s] as const))('%s', (key, s) => {
+    expect(values[key], `add sample values for ${key} here`).toBeDefined();
+    for (const v of values[key]!) expect(s.check(s.fromText(s.toText(v)))).toEqual(v);
+    for (const c of s.choices ?? []) expect(s.toText(s.check(s.fromText(c)))).toBe(c);
   });
 });

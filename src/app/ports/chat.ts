@@ -128,3 +128,21 @@ export interface ChatGateway {
    */
   closeDoor?(chatId: string, userId: string, queryId: string): Promise<'declined' | 'lapsed' | 'none'>;
 }
+
+/**
+ * What the bot may do in a bound chat, as the platform last told its adapter. Read from the adapter's own
+ * tables (bots/telegram/bot-standing.ts, bots/wechat/bot-standing.ts), so it is known on an instance where the
+ * adapter does not run; the console says it in plain words.
+ */
+export type BotStanding =
+  /**
+   * Telegram, from the bot's last my_chat_member update there: its status (`administrator`, `member`, `left`,
+   * `kicked`…; null: no word from Telegram yet) and what it lacks to let people in and take them out
+   * (`admin`: not an admin at all; `invite`: "Invite users via link"; `restrict`: "Ban users").
+   */
+  | { platform: 'telegram'; status: string | null; missing: string[]; checkedAt: number | null }
+  /**
+   * WeChat lets only a room's owner (群主) add and remove people, and a room is bound (/bind in the room) only
+   * while the bot owns it: when that happened, or null when the room was never bound in WeChat.
+   */
+  | { platform: 'wechat'; boundAt: number | null };

@@ -154,6 +154,13 @@ ol.rules li button{padding:4px 10px;font-size:.85rem}
 img.sys-qr{display:block;width:240px;height:240px;margin:8px auto;border:1px solid var(--line);border-radius:12px;image-rendering:pixelated}
 .sys-error{word-break:break-word;max-width:420px}
 #jobs .cards{margin-bottom:8px}
+/* Groups page: the settings form, the bot's standing */
+.settings{display:grid;grid-template-columns:1fr;gap:14px}
+.settings .help{display:block;font-weight:400;font-size:.8rem;margin-top:4px}
+.standing{margin:0 0 8px}
+#whitelist-form{flex:1 1 auto;max-width:560px}
+#whitelist-form input{flex-basis:260px}
+@media (min-width:701px){.settings{grid-template-columns:1fr 1fr;gap:18px 24px}}
 `;
 
 // Plain ES2017, no build step. Draws the revenue chart from the data the page carries (the same series as

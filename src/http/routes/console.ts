@@ -20,6 +20,7 @@ import { html } from '../console/html.ts';
 import { createConsoleKit, CsrfRefused, SignedOut } from '../console/kit.ts';
 import { auditPages } from '../console/pages/audit.ts';
 import { broadcastPages } from '../console/pages/broadcast.ts';
+import { groupPages } from '../console/pages/groups.ts';
 import { growthPages } from '../console/pages/growth.ts';
 import { memberPages } from '../console/pages/members.ts';
 import { orderPages } from '../console/pages/orders.ts';
@@ -116,6 +117,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: HttpDeps) {
   reviewRulePages(app, k);
   planPages(app, k);
   growthPages(app, k);
+  groupPages(app, k, deps);
   auditPages(app, k);
   broadcastPages(app, k);
   systemPages(app, k, deps);
