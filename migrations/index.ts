@@ -24,6 +24,7 @@ import * as m0021 from './0021-referrals-digest.ts';
 import * as m0022 from './0022-console.ts';
 import * as m0023 from './0023-subscription-state-changed.ts';
 import * as m0024 from './0024-broadcasts.ts';
+import * as m0025 from './0025-console-presses.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -49,4 +50,5 @@ export const migrations: Record<string, Migration> = {
   '0022-console': m0022,
   '0023-subscription-state-changed': m0023,
   '0024-broadcasts': m0024,
+  '0025-console-presses': m0025,
 };

@@ -187,3 +187,34 @@ export async function endAllSessions(deps: AppDeps, actor: Actor, accountId?: nu
     return n;
   });
 }
+
+/** A confirmation page's one-time key: 128 random bits. */
+export const newPressKey = () => randomBytes(16).toString('base64url');
+const PRESS_KEY = /^[A-Za-z0-9_-]{22}$/;
+/** Keys are remembered this long: a press of a day-old confirmation page is carried out as a new one. */
+const PRESS_MEMORY_MS = DAY_MS;
+
+/**
+ * Carries out a confirmed console action once per confirmation page: the page's key is recorded first (per
+ * session, hashed), and a second press with the same key — a double click, a second tab, a retry after a lost
+ * answer — returns `{ pressed: 'again' }` without acting. An action that fails forgets its key, so the owner can
+ * press again. Guards actions that are not idempotent by themselves (extend adds days each time, a broadcast
+ * sends each time); a refund has its own once-only rule (app/refunds.ts).
+ */
+export async function pressOnce<T>(
+  deps: AppDeps,
+  session: ConsoleSession,
+  key: unknown,
+  act: () => Promise<T>,
+): Promise<{ pressed: 'first'; result: T } | { pressed: 'again' }> {
+  if (typeof key !== 'string' || !PRESS_KEY.test(key)) throw invalid('this confirmation is out of date: open the page again and confirm there');
+  const hash = sha256(`${session.csrfToken}:${key}`);
+  const now = deps.clock.now();
+  if (!(await deps.store.console.press(hash, now, now - PRESS_MEMORY_MS))) return { pressed: 'again' };
+  try {
+    return { pressed: 'first', result: await act() };
+  } catch (err) {
+    await deps.store.console.unpress(hash);
+    throw err;
+  }
+}

@@ -24,6 +24,8 @@ export interface MemberFilter {
   /** Part of a display name or of a platform user id, any case. */
   search?: string | undefined;
   afterId?: number | undefined;
+  /** Soonest expiry first (the overview's short list); pages (afterId) follow id order otherwise. */
+  soonestFirst?: boolean;
   limit?: number;
 }
 
@@ -48,12 +50,16 @@ export async function listMembers(deps: AppDeps, actor: Actor, f: MemberFilter):
   if (days !== undefined && (!Number.isInteger(days) || days < 0 || days > MAX_EXPIRING_DAYS))
     throw invalid(`"expiring within" must be a whole number of days from 0 to ${MAX_EXPIRING_DAYS}`);
   const search = f.search?.trim().slice(0, 100);
-  const expiresBefore = days === undefined ? undefined : deps.clock.now() + days * DAY_MS;
+  const now = deps.clock.now();
+  // "Expiring within N days" counts as the overview's card does (stats countExpiring): active, from now on.
+  const expiresBefore = days === undefined ? undefined : now + days * DAY_MS;
   return deps.store.memberships.page({
     groupId: f.groupId,
     groupIds: scopeFilter(scope),
     status: (f.status as MembershipStatus | undefined) ?? (expiresBefore !== undefined ? 'active' : undefined),
     expiresBefore,
+    expiresFrom: expiresBefore === undefined ? undefined : now,
+    soonestFirst: f.soonestFirst === true && f.afterId === undefined,
     search: search || undefined,
     afterId: f.afterId,
     limit: f.limit ?? CONSOLE_PAGE,

@@ -67,5 +67,17 @@ export function consoleRepo(db: Kysely<Database>): Repos['console'] {
       const r = await u.executeTakeFirst();
       return Number(r.numUpdatedRows);
     },
+    async press(keyHash, now, forgetBefore) {
+      await db.deleteFrom('console_presses').where('created_at', '<', forgetBefore).execute();
+      const r = await db
+        .insertInto('console_presses')
+        .values({ key_hash: keyHash, created_at: now })
+        .onConflict((oc) => oc.column('key_hash').doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    },
+    async unpress(keyHash) {
+      await db.deleteFrom('console_presses').where('key_hash', '=', keyHash).execute();
+    },
   };
 }

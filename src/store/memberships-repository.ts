@@ -117,6 +117,10 @@ export interface MembershipPageQuery {
   accountId?: number;
   /** Only memberships whose expiry is before this instant (e.g. "expiring within 3 days"). */
   expiresBefore?: number;
+  /** Only memberships whose expiry is at or after this instant. */
+  expiresFrom?: number;
+  /** Soonest expiry first (one page only: paging with afterId follows id order). */
+  soonestFirst?: boolean;
   /** Only these groups (an owner's scope); an empty list matches nothing. */
   groupIds?: number[];
   /** Display name or platform user id containing this text (any case; % and _ match themselves). */
@@ -131,12 +135,13 @@ export async function pageMemberships(db: Kysely<Database>, q: MembershipPageQue
     .innerJoin('accounts as a', 'a.id', 'm.account_id')
     .selectAll('m')
     .select(['a.platform', 'a.platform_user_id', 'a.display_name'])
-    .orderBy('m.id')
     .limit(q.limit);
+  query = q.soonestFirst ? query.orderBy('m.expires_at').orderBy('m.id') : query.orderBy('m.id');
   if (q.groupId !== undefined) query = query.where('m.group_id', '=', q.groupId);
   if (q.status !== undefined) query = query.where('m.status', '=', q.status);
   if (q.accountId !== undefined) query = query.where('m.account_id', '=', q.accountId);
   if (q.expiresBefore !== undefined) query = query.where('m.expires_at', '<', q.expiresBefore);
+  if (q.expiresFrom !== undefined) query = query.where('m.expires_at', '>=', q.expiresFrom);
   if (q.afterId !== undefined) query = query.where('m.id', '>', q.afterId);
   if (q.groupIds !== undefined) {
     if (q.groupIds.length === 0) return [];

@@ -371,6 +371,12 @@ export interface ConsoleSessionsTable {
   ended_at: number | null;
 }
 
+/** A console confirmation pressed (migration 0025): the hash of its one-time key. */
+export interface ConsolePressesTable {
+  key_hash: string;
+  created_at: number;
+}
+
 /** An owner's broadcast (migration 0024): figures only, never the text. */
 export interface BroadcastsTable {
   id: Generated<number>;
@@ -385,6 +391,7 @@ export interface Database {
   broadcasts: BroadcastsTable;
   console_login_links: ConsoleLoginLinksTable;
   console_sessions: ConsoleSessionsTable;
+  console_presses: ConsolePressesTable;
   review_applications: ReviewApplicationsTable;
   review_blacklist: ReviewBlacklistTable;
   group_questions: GroupQuestionsTable;

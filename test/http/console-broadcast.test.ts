@@ -7,7 +7,7 @@
 import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { MAX_BROADCAST_CHARS } from '../../src/app/broadcast.ts';
-import { issueLoginLink } from '../../src/app/console-auth.ts';
+import { issueLoginLink, newPressKey } from '../../src/app/console-auth.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
@@ -140,8 +140,14 @@ describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
     const a = await signIn(ownerA);
     const preview = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text: 'Hello readers' });
     expect(preview.body).toContain('Send this message to 2 members of “Group room-a”?');
-    const sent = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text: 'Hello readers', confirm: 'yes' });
+    // The confirmation's key, pressed twice (a double click): one broadcast, the second press is told it was sent.
+    const press = /name="_press" value="([A-Za-z0-9_-]{22})"/.exec(preview.body)![1]!;
+    const form = { _csrf: a.csrf, group: String(groupA), text: 'Hello readers', confirm: 'yes', _press: press };
+    const sent = await post(a, '/console/broadcast', form);
     expect(sent.statusCode).toBe(303);
+    const again = await post(a, '/console/broadcast', form);
+    expect(again.headers.location).toBe('/console/broadcast?done=again');
+    expect((await written()).broadcasts).toBe(1);
     const id = Number(/^\/console\/broadcasts\/(\d+)\?done=broadcast$/.exec(String(sent.headers.location))![1]);
     const row = await t.db.opened.db.selectFrom('broadcasts').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     expect({ ...row, id: Number(row.id), group_id: Number(row.group_id), created_at: Number(row.created_at) }).toEqual({
@@ -209,7 +215,7 @@ describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
     scene: { groupA, ownerA, signIn, post, written },
   }) => {
     const a = await signIn(ownerA);
-    for (const confirm of [{}, { confirm: 'yes' }] as Array<Record<string, string>>) {
+    for (const confirm of [{}, { confirm: 'yes', _press: newPressKey() }] as Array<Record<string, string>>) {
       for (const text of ['', '   \n  ']) {
         const res = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text, ...confirm });
         expect(res.statusCode).toBe(400);
@@ -237,7 +243,7 @@ describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
     const preview = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text });
     expect(preview.statusCode).toBe(200);
     expect(preview.body).toContain('id="confirm-question"');
-    const sent = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text, confirm: 'yes' });
+    const sent = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupA), text, confirm: 'yes', _press: newPressKey() });
     expect(sent.statusCode).toBe(303);
     expect(await written()).toEqual({ broadcasts: 1, jobs: 3 });
   });
@@ -247,19 +253,19 @@ describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
     scene: { groupA, groupB, ownerA, ownerB, signIn, get, post, written },
   }) => {
     const a = await signIn(ownerA);
-    for (const confirm of [{}, { confirm: 'yes' }] as Array<Record<string, string>>) {
+    for (const confirm of [{}, { confirm: 'yes', _press: newPressKey() }] as Array<Record<string, string>>) {
       const res = await post(a, '/console/broadcast', { _csrf: a.csrf, group: String(groupB), text: 'Free drinks', ...confirm });
       expect(res.statusCode).toBe(403);
       expect(res.body).toContain(`group ${groupB} is not one of your groups`);
     }
-    expect((await post(a, '/console/broadcast', { _csrf: a.csrf, group: '999999', text: 'hi', confirm: 'yes' })).statusCode).toBe(404);
+    expect((await post(a, '/console/broadcast', { _csrf: a.csrf, group: '999999', text: 'hi', confirm: 'yes', _press: newPressKey() })).statusCode).toBe(404);
     expect((await post(a, '/console/broadcast', { group: String(groupA), text: 'Hello', confirm: 'yes' })).statusCode).toBe(403);
     expect((await post(null, '/console/broadcast', { group: String(groupA), text: 'Hello', confirm: 'yes' })).statusCode).toBe(401);
     expect(await written()).toEqual({ broadcasts: 0, jobs: 0 });
 
     // Owner B's broadcast: owner A cannot see it, page or progress; B and the operator can.
     const b = await signIn(ownerB);
-    const sent = await post(b, '/console/broadcast', { _csrf: b.csrf, group: String(groupB), text: 'Members only', confirm: 'yes' });
+    const sent = await post(b, '/console/broadcast', { _csrf: b.csrf, group: String(groupB), text: 'Members only', confirm: 'yes', _press: newPressKey() });
     const id = Number(/(\d+)\?done/.exec(String(sent.headers.location))![1]);
     expect((await get(a, `/console/broadcasts/${id}`)).statusCode).toBe(404);
     const foreign = await get(a, `/console/broadcasts/${id}/progress`);

@@ -119,6 +119,8 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
       [{ stars: '0' }, 'a Stars price must be from 1 to 100000 stars'],
       [{ stars: '100001' }, 'a Stars price must be from 1 to 100000 stars'],
       [{ group: [] as string[] }, 'a plan must open at least one group'],
+      [{ trial: 'abc' }, 'trial days must be a whole number from 0 to'],
+      [{ trial: '-1' }, 'trial days must be a whole number from 0 to'],
     ] as const) {
       const res = await post(op, '/console/plans', { ...base, ...extra });
       expect(res.statusCode, line).toBe(400);
@@ -136,6 +138,10 @@ describe.each(DIALECTS)('console plans (%s)', (dialect) => {
       groupIds: [one.groupId, two.groupId].sort((x, y) => x - y),
     });
     expect(priceCell((await get(op, '/console/plans')).body, plan.id)).toBe('20.00 CNY · 300 Stars / 30 days');
+    // A free trial first, as /addplan … trial=3.
+    expect((await post(op, '/console/plans', { ...base, name: 'Try first', trial: '3' })).statusCode).toBe(303);
+    expect((await deps.store.plans.list()).find((p) => p.name === 'Try first')).toMatchObject({ trialDays: 3 });
+    expect((await get(op, '/console/plans')).body).toContain('3 days free first');
   });
 
   it('bad input: a currency no enabled payment provider takes is one clear line (console, admin API, /addplan), and nothing is saved', async ({

@@ -5,11 +5,11 @@
 // overview's figures coming from the same definition as GET /api/stats.
 import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
-import { endAllSessions, issueLoginLink } from '../../src/app/console-auth.ts';
+import { endAllSessions, issueLoginLink, newPressKey } from '../../src/app/console-auth.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { addPlan } from '../../src/app/catalog-admin.ts';
 import { createCoupon } from '../../src/app/coupons.ts';
-import { createClaimCode } from '../../src/app/owners.ts';
+import { banMember, createClaimCode, unbanMember } from '../../src/app/owners.ts';
 import { startTrial } from '../../src/app/trials.ts';
 import { handleProviderEvent } from '../../src/app/confirm-payment.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
@@ -219,7 +219,7 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
       expect(foreign.statusCode).toBe(404);
       expect(foreign.body).toContain(`no member with id ${two.membershipId}`);
       expect((await get(a, `/console/orders/${two.orderId}`)).statusCode).toBe(404);
-      const ext = await post(a, `/console/members/${two.membershipId}/extend`, { _csrf: a.csrf, days: '30', confirm: 'yes' });
+      const ext = await post(a, `/console/members/${two.membershipId}/extend`, { _csrf: a.csrf, days: '30', confirm: 'yes', _press: newPressKey() });
       expect(ext.statusCode).toBe(404);
       expect((await post(a, `/console/orders/${two.orderId}/refund`, { _csrf: a.csrf, confirm: 'yes' })).statusCode).toBe(404);
       expect(await t.service.deps.store.memberships.get(two.membershipId)).toMatchObject({ status: 'active', expiresAt: two.expiresAt });
@@ -343,13 +343,70 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
   });
 
   describe('actions, each with a confirmation step', () => {
+    it('every signed-in page renews the session cookie for CONSOLE_SESSION_DAYS from that use (idle expiry, not from the sign-in)', async ({
+      scene: { ownerA, signIn, get },
+    }) => {
+      const a = await signIn(ownerA);
+      const res = await get(a, '/console/members');
+      const set = res.headers['set-cookie'];
+      const line = (Array.isArray(set) ? set : [String(set ?? '')]).find((c) => c.startsWith('gk_console='));
+      expect(line).toBeDefined();
+      expect(line!.split(';')[0]).toBe(a.cookie);
+      expect(line).toMatch(/Max-Age=604800/);
+      expect(line).toMatch(/HttpOnly/);
+      expect(line).toMatch(/SameSite=Strict/);
+    });
+
+    it('a confirmation pressed twice (double click, second tab) extends once; a stale or missing key changes nothing; a failed press can be pressed again', async ({
+      t,
+      scene: { one, ownerA, signIn, post, get },
+    }) => {
+      const deps = t.service.deps;
+      const a = await signIn(ownerA);
+      const ask = await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '30' });
+      const press = /name="_press" value="([A-Za-z0-9_-]{22})"/.exec(ask.body)![1]!;
+      const form = { _csrf: a.csrf, days: '30', confirm: 'yes', _press: press };
+      const [first, second] = await Promise.all([
+        post(a, `/console/members/${one.membershipId}/extend`, form),
+        post(a, `/console/members/${one.membershipId}/extend`, form),
+      ]);
+      expect([first.headers.location, second.headers.location].sort()).toEqual([
+        `/console/members/${one.membershipId}?done=again`,
+        `/console/members/${one.membershipId}?done=extend`,
+      ]);
+      expect((await deps.store.memberships.get(one.membershipId))!.expiresAt).toBe(one.expiresAt + 30 * DAY_MS);
+      expect((await get(a, `/console/members/${one.membershipId}?done=again`)).body).toContain('This was done already');
+      // Without the confirmation's key (a hand-made POST) or with a malformed one: one line, nothing changes.
+      for (const bad of [{}, { _press: 'x' }] as Array<Record<string, string>>) {
+        const res = await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '30', confirm: 'yes', ...bad });
+        expect(res.statusCode).toBe(400);
+        expect(res.body).toContain('this confirmation is out of date');
+      }
+      expect((await deps.store.memberships.get(one.membershipId))!.expiresAt).toBe(one.expiresAt + 30 * DAY_MS);
+      // A press whose action failed is forgotten: once the member is unbanned, the same page's confirm works.
+      await banMember(deps, { actor: { kind: 'admin', via: 'cli' }, membershipId: one.membershipId });
+      const key = newPressKey();
+      expect((await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '5', confirm: 'yes', _press: key })).statusCode).toBe(409);
+      await unbanMember(deps, { actor: { kind: 'admin', via: 'cli' }, membershipId: one.membershipId });
+      const before = (await deps.store.memberships.get(one.membershipId))!.expiresAt;
+      const retried = await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '5', confirm: 'yes', _press: key });
+      expect(retried.headers.location).toBe(`/console/members/${one.membershipId}?done=extend`);
+      expect((await deps.store.memberships.get(one.membershipId))!.expiresAt).toBe(Math.max(before, deps.clock.now()) + 5 * DAY_MS);
+    });
+
     it('extend asks first, then extends by the days given through the same use case as the CLI', async ({ t, scene: { one, ownerA, signIn, post, get } }) => {
       const a = await signIn(ownerA);
       const ask = await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '30', reason: 'loyal' });
       expect(ask.statusCode).toBe(200);
       expect(ask.body).toContain('Extend ann’s membership of “Group room-1” by 30 days?');
       expect((await t.service.deps.store.memberships.get(one.membershipId))!.expiresAt).toBe(one.expiresAt);
-      const done = await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '30', reason: 'loyal', confirm: 'yes' });
+      const done = await post(a, `/console/members/${one.membershipId}/extend`, {
+        _csrf: a.csrf,
+        days: '30',
+        reason: 'loyal',
+        confirm: 'yes',
+        _press: newPressKey(),
+      });
       expect(done.statusCode).toBe(303);
       expect(done.headers.location).toBe(`/console/members/${one.membershipId}?done=extend`);
       expect((await t.service.deps.store.memberships.get(one.membershipId))!.expiresAt).toBe(one.expiresAt + 30 * DAY_MS);
@@ -615,7 +672,9 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
       scene: { one, two, ownerA, signIn, get, post },
     }) => {
       const a = await signIn(ownerA);
-      expect((await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '3', confirm: 'yes' })).statusCode).toBe(303);
+      expect(
+        (await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '3', confirm: 'yes', _press: newPressKey() })).statusCode,
+      ).toBe(303);
       const mine = (await get(a, '/console/audit')).body;
       expect(mine).toContain(`membership ${one.membershipId}<`);
       expect(mine).toContain('membership.extend_by_owner');

@@ -298,6 +298,10 @@ export interface Repos {
     endSession(tokenHash: string, now: number): Promise<boolean>;
     /** Ends every open session (or one account's; null: the operator sessions); returns how many. */
     endSessions(q: { accountId?: number | null }, now: number): Promise<number>;
+    /** Records a confirmation's key; true only for the one call that recorded it. Drops keys older than `forgetBefore`. */
+    press(keyHash: string, now: number, forgetBefore: number): Promise<boolean>;
+    /** Forgets a key whose action failed, so pressing again carries it out. */
+    unpress(keyHash: string): Promise<void>;
   };
   accounts: {
     /** Creates the account on first contact; later calls refresh display name and locale when given, and the username when not undefined. */
@@ -516,6 +520,10 @@ export interface Repos {
       status?: MembershipStatus;
       accountId?: number;
       expiresBefore?: number;
+      /** Expiry at or after this instant. */
+      expiresFrom?: number;
+      /** Soonest expiry first (one page; paging with afterId follows id order). */
+      soonestFirst?: boolean;
       /** Only these groups (an owner's scope). */
       groupIds?: number[];
       /** Display name or platform user id containing this text (any case). */

@@ -442,4 +442,10 @@ export const consoleEn = {
   'console.setting_winbackDays_help': 'Days after a member’s time ran out to send them one personal coupon valid a week (0 = off; needs a win-back discount).',
   'console.setting_winbackPercent': 'Win-back discount (%)',
   'console.setting_winbackPercent_help': 'Percent off of the win-back coupon (1 to 100; 0 = off).',
+  // A confirmation pressed twice (kit.ts once)
+  'console.done_again': 'This was done already (the confirmation was pressed twice): nothing more changed.',
+  // Plans: a free trial on a new plan
+  'console.plan_trial': 'Free trial (days)',
+  'console.plan_trial_hint': 'optional, e.g. 3',
+  'console.plan_trial_n': '{days, plural, one {# day} other {# days}} free first',
 } as const;

@@ -432,4 +432,10 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.setting_winbackDays_help': '会员到期后多少天，给他发一张一周内有效的专属优惠券（0 表示关闭；需要同时设置挽回折扣）。',
   'console.setting_winbackPercent': '挽回折扣（%）',
   'console.setting_winbackPercent_help': '挽回优惠券减免的百分比（1 到 100；0 表示关闭）。',
+  // A confirmation pressed twice (kit.ts once)
+  'console.done_again': '此操作已完成（确认按了两次），没有再做任何更改。',
+  // Plans: a free trial on a new plan
+  'console.plan_trial': '免费试用（天）',
+  'console.plan_trial_hint': '可选，如 3',
+  'console.plan_trial_n': '先免费试用 {days} 天',
 };

@@ -3,7 +3,7 @@
 // (src/http/console/pages/*.ts), so a page file holds only its own routes and HTML.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../../app/deps.ts';
-import { checkCsrf, type ConsoleSession, sessionFromToken } from '../../app/console-auth.ts';
+import { checkCsrf, type ConsoleSession, newPressKey, pressOnce, sessionFromToken } from '../../app/console-auth.ts';
 import { badgeFigures } from '../../app/stats.ts';
 import { resolveLocale } from '../../conversation/catalog.ts';
 import { createDateTimeFormatter, formatMoneyIn } from '../../conversation/format.ts';
@@ -140,6 +140,10 @@ export function createConsoleKit(a: AppDeps) {
     const asked = query(req, 'lang');
     if (asked === 'en' || asked === 'zh-CN') reply.setCookie(LANG_COOKIE, asked, { path: '/console', sameSite: 'strict', secure, maxAge: 365 * 86_400 });
     const n = await nav(req, s, locale, active);
+    // The cookie lives as long as the session may stay idle, counted from this use (the session itself is
+    // kept alive in the database by sessionFromToken): a console used daily is not signed out after 7 days.
+    const token = req.cookies[SESSION_COOKIE];
+    if (token) setSessionCookie(reply, token);
     return reply
       .status(opts.status ?? 200)
       .type('text/html; charset=utf-8')
@@ -166,7 +170,8 @@ export function createConsoleKit(a: AppDeps) {
    */
   function confirmPage(req: Req, reply: FastifyReply, s: ConsoleSession, c: ConfirmStep) {
     const t = tr(localeOf(req));
-    const extra = Object.entries(c.fields ?? {}).map(([k, v]) => hidden(k, v));
+    // Every confirmation carries a fresh one-time key; actions that must not run twice check it (`once`).
+    const extra = [...Object.entries(c.fields ?? {}).map(([k, v]) => hidden(k, v)), hidden('_press', newPressKey())];
     const body = html`<div class="confirm panel">
       <h1>${t('confirm_title')}</h1>
       <p id="confirm-question">${c.question}</p>
@@ -179,6 +184,8 @@ export function createConsoleKit(a: AppDeps) {
     return page(req, reply, s, c.active, t('confirm_title'), body);
   }
   const confirmed = (req: Req) => field(req.body, 'confirm') === 'yes';
+  /** A confirmed action carried out once per confirmation page (app/console-auth.ts pressOnce). */
+  const once = <T>(req: Req, s: ConsoleSession, act: () => Promise<T>) => pressOnce(a, s, field(req.body, '_press'), act);
 
   const signInHelp = (locale: string, lead: string) => {
     const t = tr(locale);
@@ -209,6 +216,7 @@ export function createConsoleKit(a: AppDeps) {
     doneNotice,
     confirmPage,
     confirmed,
+    once,
     signInHelp,
   };
 }

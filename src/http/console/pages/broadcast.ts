@@ -25,7 +25,7 @@ const BROADCAST_BODY_LIMIT = 64 * 1024;
 const LANGUAGE_NAMES: Record<string, string> = { en: 'English', 'zh-CN': '中文' };
 
 export function broadcastPages(app: FastifyInstance, k: ConsoleKit) {
-  const { a, formatTime, localeOf, tr, need, mutate, page, doneNotice, confirmPage, confirmed, sessionOf } = k;
+  const { a, formatTime, localeOf, tr, need, mutate, page, doneNotice, confirmPage, confirmed, once, sessionOf } = k;
 
   /** The live progress of one broadcast: figures console.js refreshes from `data-progress-url` until nothing waits. */
   const progressBlock = (req: Req, b: BroadcastStatus, big: boolean): Html => {
@@ -109,7 +109,8 @@ export function broadcastPages(app: FastifyInstance, k: ConsoleKit) {
                 </div>`,
             )}
           </div>`;
-    const body = html`<h1>${t('broadcast_title')}</h1>
+    const body = html`${doneNotice(req, ['again'])}
+      <h1>${t('broadcast_title')}</h1>
       <p class="muted">${t('broadcast_lead')}</p>
       <div class="panel">${form}</div>
       <h2>${t('broadcast_recent')}</h2>
@@ -147,8 +148,10 @@ export function broadcastPages(app: FastifyInstance, k: ConsoleKit) {
         fields: { group: String(pv.group.id), text: pv.text },
       });
     }
-    const r = await broadcast(a, { actor: s.actor, groupId, text: raw });
-    return reply.redirect(`/console/broadcasts/${String(r.broadcastId)}?done=broadcast`, 303);
+    // Once per confirmation page: a second press (double click, second tab) sends nothing more.
+    const r = await once(req, s, () => broadcast(a, { actor: s.actor, groupId, text: raw }));
+    if (r.pressed === 'again') return reply.redirect('/console/broadcast?done=again', 303);
+    return reply.redirect(`/console/broadcasts/${String(r.result.broadcastId)}?done=broadcast`, 303);
   });
 
   app.get<{ Params: { id: string } }>('/console/broadcasts/:id', async (req, reply) => {

@@ -11,7 +11,7 @@ import { type ConsoleKit, field, idParam, query, reasonOf, type Req } from '../k
 import { rows } from '../rows.ts';
 
 export function memberPages(app: FastifyInstance, k: ConsoleKit) {
-  const { a, formatTime, localeOf, tr, need, mutate, page, doneNotice, confirmPage, confirmed } = k;
+  const { a, formatTime, localeOf, tr, need, mutate, page, doneNotice, confirmPage, confirmed, once } = k;
   const { auditRows, memberRows, orderRows } = rows(k);
   // ---- members
 
@@ -129,7 +129,7 @@ export function memberPages(app: FastifyInstance, k: ConsoleKit) {
     const t = tr(locale);
     const d = await memberDetail(a, s.actor, idParam(req.params.id, 'member id'));
     const m = d.member;
-    const notice = doneNotice(req, ['extend', 'remove', 'ban', 'unban']);
+    const notice = doneNotice(req, ['extend', 'remove', 'ban', 'unban', 'again']);
     const action = (verb: string, inner: Html, button: string, danger = false) =>
       postForm(
         `/console/members/${m.id}/${verb}`,
@@ -224,8 +224,11 @@ export function memberPages(app: FastifyInstance, k: ConsoleKit) {
       });
     }
     const input = { actor: s.actor, membershipId, ...(reason ? { reason } : {}) };
-    if (verb === 'extend') await extendMembership(a, { ...input, days });
-    else if (verb === 'remove') await removeMember(a, input);
+    if (verb === 'extend') {
+      // Days are added each time: once per confirmation page, so a double click or a second tab adds them once.
+      const r = await once(req, s, () => extendMembership(a, { ...input, days }));
+      if (r.pressed === 'again') return reply.redirect(`/console/members/${membershipId}?done=again`, 303);
+    } else if (verb === 'remove') await removeMember(a, input);
     else if (verb === 'ban') await banMember(a, input);
     else await unbanMember(a, input);
     return reply.redirect(`/console/members/${membershipId}?done=${verb}`, 303);

@@ -18,7 +18,7 @@ export function overviewPages(app: FastifyInstance, k: ConsoleKit) {
     const t = tr(locale);
     if (!s) return bare(req, reply, 200, t('signin_title'), signInHelp(locale, t('signin_lead')));
     const stats = await computeStats(a, s.actor);
-    const soon = await listMembers(a, s.actor, { expiringWithinDays: 7, limit: 10 });
+    const soon = await listMembers(a, s.actor, { expiringWithinDays: 7, soonestFirst: true, limit: 10 });
     const range = query(req, 'range') === 'monthly' ? 'monthly' : 'daily';
     const series: RevenueSeries = stats[range];
     const currencies = Object.keys(series.netMinor);

@@ -56,6 +56,7 @@ export function planPages(app: FastifyInstance, k: ConsoleKit) {
                         <td>
                           <strong>${p.name}</strong> ${p.active ? '' : statusPill('expired', t('plan_disabled'))}
                           ${p.recurring ? statusPill('active', t('plan_recurring')) : ''}
+                          ${p.trialDays > 0 ? html`<div class="muted">${t('plan_trial_n', { days: p.trialDays })}</div>` : ''}
                         </td>
                         <td class="num" data-price="${p.id}">${priceText(locale, p)} / ${t('days_n', { days: p.durationDays })}</td>
                         <td>${p.groupIds.map((id) => groupName.get(id) ?? `#${id}`).join(', ')}</td>
@@ -107,6 +108,7 @@ export function planPages(app: FastifyInstance, k: ConsoleKit) {
             <label>${t('col_currency')}<input name="currency" required maxlength="3" value="CNY" /></label>
             <label>${t('days')}<input name="days" required inputmode="numeric" value="30" /></label>
             <label>${t('plan_stars')}<input name="stars" inputmode="numeric" placeholder="${t('plan_stars_hint')}" /></label>
+            <label>${t('plan_trial')}<input name="trial" inputmode="numeric" placeholder="${t('plan_trial_hint')}" /></label>
             <label class="check"><input type="checkbox" name="recurring" value="yes" /> ${t('plan_recurring_ask')}</label>
             <button type="submit" id="plan-add">${t('plan_add')}</button>
           </div>`,
@@ -121,6 +123,7 @@ export function planPages(app: FastifyInstance, k: ConsoleKit) {
     const s = await mutate(req);
     const days = (field(req.body, 'days') ?? '').trim();
     const stars = (field(req.body, 'stars') ?? '').trim();
+    const trial = (field(req.body, 'trial') ?? '').trim();
     await addPlan(a, {
       actor: s.actor,
       groupIds: fields(req.body, 'group').map((g) => idParam(g.trim(), 'group')),
@@ -130,6 +133,8 @@ export function planPages(app: FastifyInstance, k: ConsoleKit) {
       days: /^\d{1,6}$/.test(days) ? Number(days) : NaN,
       ...(stars ? { stars } : {}),
       recurring: field(req.body, 'recurring') === 'yes',
+      // A free trial before the first payment (as /addplan … trial=<days>); checked by the use case.
+      ...(trial ? { trialDays: /^\d{1,6}$/.test(trial) ? Number(trial) : NaN } : {}),
     });
     return reply.redirect('/console/plans?done=plan_add', 303);
   });
