@@ -526,4 +526,22 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     expect(renewal).toMatchObject({ status: 'refunded' });
     expect(await refundRows()).toEqual([{ order_id: renewal.id, amount_minor: 990 }]);
   });
+
+  it('a refund of the first charge that overtakes its payment is answered "retry", then booked once the payment is in: no access stays', async () => {
+    const { order, session } = await subscribe(30);
+    const paid = emu.pay(session.id);
+    const [refunded] = refundedEvents(emu.dashboardRefund(paid.paymentIntent.id).events);
+    // Neither checkout.session.completed nor invoice.paid has arrived: the first order is pending, nothing booked.
+    expect((await emu.deliver(refunded!))[0]!.status).toBe(500);
+    expect(await refundRows()).toEqual([]);
+    expect(await db().selectFrom('webhook_events').select(['outcome']).execute()).toEqual([]);
+    await deliverAll(paid.events);
+    expect(await store().orders.get(order.id)).toMatchObject({ status: 'paid' });
+    // Stripe delivers the refund again: booked against the first order, the access it paid for goes.
+    await deliverAll([refunded!]);
+    expect(await store().orders.get(order.id)).toMatchObject({ status: 'refunded' });
+    expect(await refundRows()).toEqual([{ order_id: order.id, amount_minor: 990 }]);
+    expect((await membership()).status).toBe('revoked');
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'owner' });
+  });
 });
