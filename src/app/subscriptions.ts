@@ -408,6 +408,9 @@ export async function subscriptionEventReported(
   // Measured against the last change of its state here (cancel, resume, stop, a report applied), not any write: a
   // renewal booked or a notice queued after the rail's change does not make that change old news.
   if (event.at + 1000 <= sub.stateChangedAt) return 'stale';
+  // A failed charge booked since (the member paid the invoice; its invoice.paid overtook the failure): old news. A
+  // renewal alone changes no state here (above), so only the ledger knows.
+  if (event.state === 'failed' && event.chargeTxnId !== undefined && (await tx.payments.orderOfCharge(provider.name, event.chargeTxnId))) return 'stale';
   await applyReport(tx, provider.name, sub, event, now);
   return 'noted';
 }

@@ -544,4 +544,36 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     expect((await membership()).status).toBe('revoked');
     expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'owner' });
   });
+
+  it('a failure report delivered after the same invoice was paid changes nothing: no failed state, no "fix your card", buying is not refused as charging', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id, { fail: true });
+    // 40 s later the member pays the invoice on its page; Stripe delivers invoice.paid before invoice.payment_failed.
+    await t.clock.advance(40_000);
+    const paidLater = emu.payInvoice(run.invoice!.id);
+    await deliverAll(paidLater);
+    await deliverAll(run.events);
+    expect(await charges()).toBe(2);
+    expect(await subscription()).toMatchObject({ state: 'active', failedRenewals: 0 });
+    await t.service.worker.drain();
+    expect(t.gateway.of('text').filter((c) => c.userId === 'alice' && c.text.includes('did not go through'))).toHaveLength(0);
+    const outcomes = await db()
+      .selectFrom('webhook_events')
+      .select(['outcome'])
+      .where('event_id', '=', typed(run.events, 'invoice.payment_failed')[0]!.id)
+      .execute();
+    expect(outcomes).toEqual([{ outcome: 'subscription_stale' }]);
+    // The renewal is paid: buying again is refused as "already renews", not as a charge being taken.
+    const again = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId: (await subscription()).planId, provider: 'stripe' },
+    });
+    expect(again.statusCode).toBe(400);
+    expect(again.body).toContain('already renews itself');
+  });
 });

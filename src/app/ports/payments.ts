@@ -55,6 +55,11 @@ export type ProviderEvent =
       state: SubscriptionState;
       /** Who ended renewal, when `state` is canceled: the member (cancel at period end) or the rail (it ended). */
       canceledBy?: 'member' | 'provider';
+      /**
+       * A failed renewal: its charge as the ledger keys it (Stripe: the invoice id). A failure of a charge booked
+       * already (paid meanwhile, the reports delivered out of order) is stale.
+       */
+      chargeTxnId?: string;
       at: number;
       fixUrl?: string | null;
     }
