@@ -393,7 +393,8 @@ type SubscriptionEvent = Extract<ProviderEvent, { type: 'subscription' }>;
  * A verified webhook reporting a subscription change (Stripe), inside the confirming transaction after its event
  * row was written. `unknown`: no subscription of ours under that first order and rail id (recorded, nothing
  * changes); `stale`: the rail made this change before our own last change of the subscription (events arrive out
- * of order; a /cancel then /resume must not be undone by the first one's late echo).
+ * of order; a /cancel then /resume must not be undone by the first one's late echo), before the newest report taken
+ * in (a portal cancel then resume, delivered resume first), or it reports a failed charge booked since.
  */
 export async function subscriptionEventReported(
   tx: Repos,
@@ -411,6 +412,9 @@ export async function subscriptionEventReported(
   // A failed charge booked since (the member paid the invoice; its invoice.paid overtook the failure): old news. A
   // renewal alone changes no state here (above), so only the ledger knows.
   if (event.state === 'failed' && event.chargeTxnId !== undefined && (await tx.payments.orderOfCharge(provider.name, event.chargeTxnId))) return 'stale';
+  // Older than a report taken in already, even one that changed nothing here: a portal cancel delivered after the
+  // resume that undid it (the resume found the subscription active, a no-op) is old news.
+  if (!(await tx.subscriptions.noteReport(sub.id, event.at))) return 'stale';
   await applyReport(tx, provider.name, sub, event, now);
   return 'noted';
 }

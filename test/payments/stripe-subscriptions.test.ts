@@ -576,4 +576,41 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     expect(again.statusCode).toBe(400);
     expect(again.body).toContain('already renews itself');
   });
+
+  it('a Customer Portal cancel then resume, delivered resume first: the older cancel is dropped, not applied', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    await t.clock.advance(10 * MINUTE_MS);
+    const portal = async (cape: boolean) => {
+      const r = await fetch(`${emu.url}/v1/subscriptions/${sub.id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: `cancel_at_period_end=${cape}`,
+      });
+      expect(r.status).toBe(200);
+      return emu.eventsOf('customer.subscription.updated', sub.id).at(-1)!;
+    };
+    const cancel = await portal(true);
+    await t.clock.advance(MINUTE_MS);
+    const resume = await portal(false);
+    // The resume arrives first (nothing to change here), then the cancel made a minute before it.
+    await deliverAll([resume]);
+    expect(await subscription()).toMatchObject({ state: 'active', canceledBy: null });
+    await deliverAll([cancel]);
+    expect(await subscription()).toMatchObject({ state: 'active', canceledBy: null });
+    expect(await db().selectFrom('webhook_events').select(['outcome']).where('event_id', '=', cancel.id).execute()).toEqual([
+      { outcome: 'subscription_stale' },
+    ]);
+    // At the next cycle Stripe renews and nothing sends cancel_at_period_end=true: the resume stands.
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    await deliverAll(emu.cycle(sub.id).events);
+    await t.service.worker.drain();
+    expect(emu.subscriptions.get(sub.id)!.cancel_at_period_end).toBe(false);
+    expect(await subscription()).toMatchObject({ state: 'active' });
+    // A newer report still applies.
+    await t.clock.advance(MINUTE_MS);
+    await deliverAll([await portal(true)]);
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
+  });
 });
