@@ -613,4 +613,38 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     await deliverAll([await portal(true)]);
     expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
   });
+
+  it('/cancel during a failed renewal ends the subscription now and voids its open invoice: paying it later charges nothing, buying again is one charge', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    const paidUntil = sub.current_period_end * 1000;
+    t.clock.set(paidUntil + HOUR_MS);
+    const run = emu.cycle(sub.id, { fail: true });
+    await deliverAll(run.events);
+    expect(await subscription()).toMatchObject({ state: 'failed' });
+    const reply = texts(await say('/cancel'));
+    expect(reply).toContain('will not be charged');
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
+    await t.service.worker.drain();
+    // Ended at Stripe at once (DELETE), and the open renewal invoice voided so it can no longer be paid.
+    expect(emu.requests.filter((r) => r.path === `/v1/subscriptions/${sub.id}` && r.method !== 'GET').map((r) => r.method)).toEqual(['DELETE']);
+    expect(emu.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${run.invoice!.id}/void`)).toHaveLength(1);
+    expect(emu.invoices.get(run.invoice!.id)!.status).toBe('void');
+    expect(emu.subscriptions.get(sub.id)!.status).toBe('canceled');
+    expect(() => emu.payInvoice(run.invoice!.id)).toThrow(/is not open/);
+    await deliverAll(emu.eventsOf('customer.subscription.deleted', sub.id));
+    expect(await subscription()).toMatchObject({ state: 'canceled' });
+    // Buying again is allowed and is the only other charge.
+    const again = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId: (await subscription()).planId, provider: 'stripe' },
+    });
+    expect(again.statusCode, again.body).toBe(201);
+    const second = (await store().orders.get(again.json().orderId as string))!;
+    await deliverAll(emu.pay(emu.sessionFor(second.outTradeNo)!.id).events);
+    expect(await charges()).toBe(2);
+  });
 });
