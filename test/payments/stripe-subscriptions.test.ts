@@ -647,4 +647,31 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     await deliverAll(emu.pay(emu.sessionFor(second.outTradeNo)!.id).events);
     expect(await charges()).toBe(2);
   });
+
+  it('a Stripe subscriber gets one "renews on …; /cancel to stop" notice 3 days before the charge instead of the expiry reminders', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    const charge = sub.current_period_end * 1000;
+    await t.service.worker.drain();
+    const toAlice = () =>
+      t.gateway
+        .of('text')
+        .filter((c) => c.userId === 'alice')
+        .map((c) => c.text);
+    const before = toAlice().length;
+    // Every reminder offset (72 h, 24 h, at the end) passes, with a sweep at each.
+    for (const at of [charge - 3 * DAY_MS + MINUTE_MS, charge - 2 * DAY_MS, charge - DAY_MS + MINUTE_MS, charge - HOUR_MS, charge - MINUTE_MS]) {
+      t.clock.set(at);
+      await t.service.scheduler.tick();
+      await t.service.worker.drain();
+    }
+    const sent = toAlice().slice(before);
+    const notices = sent.filter((x) => x.includes('renews on'));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toContain('/cancel to stop');
+    expect(notices[0]).toContain('9.90');
+    expect(sent.filter((x) => x.includes('ends on') || x.includes('has ended'))).toEqual([]);
+    expect(sent).toHaveLength(1);
+  });
 });
