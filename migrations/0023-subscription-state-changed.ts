@@ -6,10 +6,16 @@ import type { Kysely } from 'kysely';
 // compares a report's time with this, not with updated_at, which a renewal or a "renews on …" notice also
 // bumps (a cancel the member made at the rail just before such a write would otherwise be taken for stale).
 // Existing rows start from updated_at: no later than their last state change.
+// last_report_at: the rail's time of the newest report about the subscription taken in, whether it changed anything
+// or not (a resume that arrives before the cancel it undoes changes nothing here, yet makes that cancel old news).
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('subscriptions')
     .addColumn('state_changed_at', 'bigint', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .alterTable('subscriptions')
+    .addColumn('last_report_at', 'bigint', (c) => c.notNull().defaultTo(0))
     .execute();
   await db
     .updateTable('subscriptions')
@@ -18,5 +24,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('subscriptions').dropColumn('last_report_at').execute();
   await db.schema.alterTable('subscriptions').dropColumn('state_changed_at').execute();
 }

@@ -129,13 +129,16 @@ export async function handleProviderEvent(deps: AppDeps, provider: PaymentProvid
  * order whose charge the ledger keys so — a subscription's first order or one of its renewals — if it belongs to the
  * same account and plan as the order the event names (the subscription's first); else none.
  * A charge of our subscription not booked yet (its refund overtook the renewal's own notification, which creates the
- * renewal's order) throws, so the rail delivers the refund again later instead of it being lost.
+ * renewal's order, or the first payment's, which books the first order) throws, so the rail delivers the refund again
+ * later instead of it being lost.
  */
 async function orderOfCharge(tx: Repos, provider: PaymentProvider, named: Order | null, chargeTxnId: string): Promise<Order | null> {
   if (!named) return null;
   if (named.providerTxnId === chargeTxnId) return named;
   const id = await tx.payments.orderOfCharge(provider.name, chargeTxnId);
-  if (!id && named.provider === provider.name && (await tx.subscriptions.findByFirstOrder(named.id)))
+  // Not booked, and either a charge of a subscription we have, or the first order itself is still unpaid (its
+  // charge's refund overtook checkout.session.completed / the first invoice.paid, which record the subscription).
+  if (!id && named.provider === provider.name && (orderSourceStatuses('pay').includes(named.status) || (await tx.subscriptions.findByFirstOrder(named.id))))
     throw new Error(`refund of charge ${chargeTxnId}, which is not booked yet: to be delivered again after its payment`);
   const order = id ? await tx.orders.get(id) : null;
   return order && order.accountId === named.accountId && order.planId === named.planId ? order : null;

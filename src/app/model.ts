@@ -267,6 +267,8 @@ export interface Subscription {
    * `updatedAt`, which renewals and notices bump too.
    */
   stateChangedAt: number;
+  /** The rail's time of the newest report about it taken in, whether it changed anything or not; older ones are stale. */
+  lastReportAt: number;
   updatedAt: number;
 }
 

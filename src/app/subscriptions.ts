@@ -298,37 +298,54 @@ async function mine(deps: AppDeps, account: Account, cancel: boolean): Promise<S
   );
 }
 
-/** `/cancel`: renewal ends at the rail; access runs to the end of the paid period. Returns the plans and the end. */
-export async function cancelRenewal(deps: AppDeps, account: Account): Promise<Array<{ plan: string; until: number }>> {
+/**
+ * `/cancel`: renewal ends at the rail; access runs to the end of the paid period. Returns the plans and the end.
+ * `endedNow`: the renewal had failed and the rail can end a subscription at once (Stripe): it is ended now, its open
+ * invoice voided, rather than canceled at the period's end — which would leave the rail retrying the failed charge
+ * (and the member free to buy again), so one membership could be charged twice.
+ */
+export async function cancelRenewal(deps: AppDeps, account: Account): Promise<RenewalChange[]> {
   return setRenewal(deps, account, true);
 }
 
 /** `/resume`: a renewal the member canceled here is turned back on before the paid period ends. */
-export async function resumeRenewal(deps: AppDeps, account: Account): Promise<Array<{ plan: string; until: number }>> {
+export async function resumeRenewal(deps: AppDeps, account: Account): Promise<RenewalChange[]> {
   return setRenewal(deps, account, false);
 }
 
-async function setRenewal(deps: AppDeps, account: Account, cancel: boolean): Promise<Array<{ plan: string; until: number }>> {
+export interface RenewalChange {
+  plan: string;
+  until: number;
+  endedNow: boolean;
+}
+
+async function setRenewal(deps: AppDeps, account: Account, cancel: boolean): Promise<RenewalChange[]> {
   const candidates = await mine(deps, account, cancel);
   if (candidates.length === 0)
     throw conflict(cancel ? 'you have no auto-renewing membership to cancel' : 'you have no canceled auto-renewal to turn back on before it ends');
   const now = deps.clock.now();
-  const done: Array<{ plan: string; until: number }> = [];
+  const done: RenewalChange[] = [];
   await deps.store.transaction(async (tx) => {
     for (const s of candidates) {
       if (!cancel && s.canceledBy !== 'member') continue;
+      const endedNow = cancel && s.state === 'failed' && deps.providers.get(s.provider)?.endSubscription !== undefined;
       await tx.subscriptions.update(s.id, cancel ? { state: 'canceled', canceledBy: 'member' } : { state: 'active', canceledBy: null }, now);
-      await tx.jobs.enqueue([subscriptionEditJob({ subscriptionId: s.id, cancel }, `${cancel ? 'cancel' : 'resume'}:${now}`)], now);
+      await tx.jobs.enqueue(
+        [subscriptionEditJob({ subscriptionId: s.id, cancel, ...(endedNow ? { immediately: true } : {}) }, `${cancel ? 'cancel' : 'resume'}:${now}`)],
+        now,
+      );
       await tx.audit.insert({
         at: now,
         actor: `account:${account.id}`,
         action: cancel ? 'subscription.cancel' : 'subscription.resume',
         subjectType: 'subscription',
         subjectId: String(s.id),
-        reason: cancel ? `renewal canceled by the member; access until ${toIso(s.nextChargeAt)}` : 'renewal turned back on by the member',
+        reason: cancel
+          ? `renewal canceled by the member${endedNow ? ' during a failed renewal: ended at the rail now, its open invoice voided' : ''}; access until ${toIso(s.nextChargeAt)}`
+          : 'renewal turned back on by the member',
         detail: null,
       });
-      done.push({ plan: (await tx.plans.get(s.planId))?.name ?? '?', until: s.nextChargeAt });
+      done.push({ plan: (await tx.plans.get(s.planId))?.name ?? '?', until: s.nextChargeAt, endedNow });
     }
   });
   if (done.length === 0) throw conflict('you have no canceled auto-renewal to turn back on before it ends');
@@ -393,7 +410,8 @@ type SubscriptionEvent = Extract<ProviderEvent, { type: 'subscription' }>;
  * A verified webhook reporting a subscription change (Stripe), inside the confirming transaction after its event
  * row was written. `unknown`: no subscription of ours under that first order and rail id (recorded, nothing
  * changes); `stale`: the rail made this change before our own last change of the subscription (events arrive out
- * of order; a /cancel then /resume must not be undone by the first one's late echo).
+ * of order; a /cancel then /resume must not be undone by the first one's late echo), before the newest report taken
+ * in (a portal cancel then resume, delivered resume first), or it reports a failed charge booked since.
  */
 export async function subscriptionEventReported(
   tx: Repos,
@@ -408,6 +426,12 @@ export async function subscriptionEventReported(
   // Measured against the last change of its state here (cancel, resume, stop, a report applied), not any write: a
   // renewal booked or a notice queued after the rail's change does not make that change old news.
   if (event.at + 1000 <= sub.stateChangedAt) return 'stale';
+  // A failed charge booked since (the member paid the invoice; its invoice.paid overtook the failure): old news. A
+  // renewal alone changes no state here (above), so only the ledger knows.
+  if (event.state === 'failed' && event.chargeTxnId !== undefined && (await tx.payments.orderOfCharge(provider.name, event.chargeTxnId))) return 'stale';
+  // Older than a report taken in already, even one that changed nothing here: a portal cancel delivered after the
+  // resume that undid it (the resume found the subscription active, a no-op) is old news.
+  if (!(await tx.subscriptions.noteReport(sub.id, event.at))) return 'stale';
   await applyReport(tx, provider.name, sub, event, now);
   return 'noted';
 }

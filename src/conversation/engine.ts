@@ -568,7 +568,7 @@ class Turn {
       if (err instanceof DomainError && err.code === 'conflict') return this.text(on ? 'renewal.nothing_to_resume' : 'renewal.nothing_to_cancel');
       throw err;
     }
-    for (const d of done) this.text(on ? 'renewal.resumed' : 'renewal.canceled', { plan: d.plan, expiresAt: d.until });
+    for (const d of done) this.text(on ? 'renewal.resumed' : d.endedNow ? 'renewal.canceled_now' : 'renewal.canceled', { plan: d.plan, expiresAt: d.until });
   }
 
   /** `/billing` (账单): a short-lived link to the rail's page for the card that renews the membership. */

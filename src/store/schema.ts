@@ -180,6 +180,8 @@ export interface SubscriptionsTable {
   updated_at: number;
   /** 0023: when state or canceled_by last changed (the stale-report guard's reference). */
   state_changed_at: ColumnType<number, number | undefined, number>;
+  /** 0023: the rail's time of the newest report taken in, applied or not (reports older than it are stale). */
+  last_report_at: ColumnType<number, number | undefined, number>;
 }
 
 export interface PlanGroupsTable {

@@ -22,6 +22,7 @@ const toSubscription = (r: Selectable<SubscriptionsTable>): Subscription => ({
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
   stateChangedAt: Number(r.state_changed_at),
+  lastReportAt: Number(r.last_report_at),
 });
 
 export function subscriptionsRepo(db: Kysely<Database>): Repos['subscriptions'] {
@@ -77,6 +78,11 @@ export function subscriptionsRepo(db: Kysely<Database>): Repos['subscriptions'] 
         })
         .where('id', '=', id)
         .execute();
+    },
+    async noteReport(id, at) {
+      // Conditional, so two reports handled at once cannot both count as the newest.
+      const r = await db.updateTable('subscriptions').set({ last_report_at: at }).where('id', '=', id).where('last_report_at', '<=', at).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
     },
     async noticesDue(q) {
       const rows = await db

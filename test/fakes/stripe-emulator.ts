@@ -1,7 +1,7 @@
 // A strict loopback emulator of the slice of Stripe's v1 API that Gatekeeper uses: Checkout Sessions
 // (create, retrieve, list, expire) in payment and subscription mode, PaymentIntents (retrieve, expand latest_charge),
 // Charges (retrieve), Refunds (create, retrieve, list), Subscriptions (retrieve, update cancel_at_period_end, cancel
-// at once with DELETE), Invoices (retrieve) and
+// at once with DELETE), Invoices (retrieve, void) and
 // Customer Portal sessions (create), with webhook events signed exactly as Stripe signs them.
 //
 // Subscriptions: a session in `mode=subscription` needs a price_data with `recurring[interval]` (and a
@@ -97,7 +97,7 @@ export interface EmuInvoice extends Obj {
   amount_remaining: number;
   attempt_count: number;
   currency: string;
-  status: 'open' | 'paid';
+  status: 'open' | 'paid' | 'void';
   hosted_invoice_url: string;
   payment_intent: string | null;
   charge: string | null;
@@ -613,6 +613,7 @@ export class StripeEmulator {
       if (!invoice) throw noSuch('invoice', m[1]!, 'invoice');
       return clone(invoice);
     }
+    if ((m = /^\/v1\/invoices\/([^/]+)\/void$/.exec(path)) && method === 'POST') return this.voidInvoice(m[1]!, params);
     if (path === '/v1/billing_portal/sessions' && method === 'POST') return this.createPortalSession(params);
     if (path === '/v1/refunds' && method === 'POST') return this.createRefundFromApi(params, idempotencyKey);
     if (path === '/v1/refunds' && method === 'GET') {
@@ -1261,6 +1262,24 @@ export class StripeEmulator {
     sub.ended_at = now;
     this.emit('customer.subscription.deleted', sub);
     return clone(sub);
+  }
+
+  /**
+   * `POST /v1/invoices/{id}/void` (docs.stripe.com/api/invoices/void): a finalized, unpaid invoice becomes `void` for
+   * good — nothing is left to pay and its hosted page takes no payment (payInvoice refuses it); invoice.voided. A paid
+   * or void invoice is refused. Cancelling a subscription does not do this by itself: Stripe only stops automatic
+   * collection of its open invoices (docs.stripe.com/api/subscriptions/cancel).
+   */
+  private voidInvoice(id: string, params: Obj): Json {
+    only(params, ['expand']);
+    expandParam(params, []);
+    const invoice = this.invoices.get(id);
+    if (!invoice) throw noSuch('invoice', id, 'invoice');
+    if (invoice.status !== 'open') throw invalid(`You can only pass in open or uncollectible invoices. This invoice is ${invoice.status}.`);
+    invoice.status = 'void';
+    invoice.amount_remaining = 0;
+    this.emit('invoice.voided', invoice);
+    return clone(invoice);
   }
 
   private createPortalSession(params: Obj): Json {

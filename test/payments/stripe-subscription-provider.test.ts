@@ -73,6 +73,7 @@ const stored = (o: Partial<Subscription>): Subscription => ({
   createdAt: 0,
   updatedAt: 0,
   stateChangedAt: 0,
+  lastReportAt: 0,
   ...o,
 });
 

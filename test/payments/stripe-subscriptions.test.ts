@@ -526,4 +526,152 @@ describe.each(DIALECTS)('Stripe subscriptions through the service (%s)', (dialec
     expect(renewal).toMatchObject({ status: 'refunded' });
     expect(await refundRows()).toEqual([{ order_id: renewal.id, amount_minor: 990 }]);
   });
+
+  it('a refund of the first charge that overtakes its payment is answered "retry", then booked once the payment is in: no access stays', async () => {
+    const { order, session } = await subscribe(30);
+    const paid = emu.pay(session.id);
+    const [refunded] = refundedEvents(emu.dashboardRefund(paid.paymentIntent.id).events);
+    // Neither checkout.session.completed nor invoice.paid has arrived: the first order is pending, nothing booked.
+    expect((await emu.deliver(refunded!))[0]!.status).toBe(500);
+    expect(await refundRows()).toEqual([]);
+    expect(await db().selectFrom('webhook_events').select(['outcome']).execute()).toEqual([]);
+    await deliverAll(paid.events);
+    expect(await store().orders.get(order.id)).toMatchObject({ status: 'paid' });
+    // Stripe delivers the refund again: booked against the first order, the access it paid for goes.
+    await deliverAll([refunded!]);
+    expect(await store().orders.get(order.id)).toMatchObject({ status: 'refunded' });
+    expect(await refundRows()).toEqual([{ order_id: order.id, amount_minor: 990 }]);
+    expect((await membership()).status).toBe('revoked');
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'owner' });
+  });
+
+  it('a failure report delivered after the same invoice was paid changes nothing: no failed state, no "fix your card", buying is not refused as charging', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    const run = emu.cycle(sub.id, { fail: true });
+    // 40 s later the member pays the invoice on its page; Stripe delivers invoice.paid before invoice.payment_failed.
+    await t.clock.advance(40_000);
+    const paidLater = emu.payInvoice(run.invoice!.id);
+    await deliverAll(paidLater);
+    await deliverAll(run.events);
+    expect(await charges()).toBe(2);
+    expect(await subscription()).toMatchObject({ state: 'active', failedRenewals: 0 });
+    await t.service.worker.drain();
+    expect(t.gateway.of('text').filter((c) => c.userId === 'alice' && c.text.includes('did not go through'))).toHaveLength(0);
+    const outcomes = await db()
+      .selectFrom('webhook_events')
+      .select(['outcome'])
+      .where('event_id', '=', typed(run.events, 'invoice.payment_failed')[0]!.id)
+      .execute();
+    expect(outcomes).toEqual([{ outcome: 'subscription_stale' }]);
+    // The renewal is paid: buying again is refused as "already renews", not as a charge being taken.
+    const again = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId: (await subscription()).planId, provider: 'stripe' },
+    });
+    expect(again.statusCode).toBe(400);
+    expect(again.body).toContain('already renews itself');
+  });
+
+  it('a Customer Portal cancel then resume, delivered resume first: the older cancel is dropped, not applied', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    await t.clock.advance(10 * MINUTE_MS);
+    const portal = async (cape: boolean) => {
+      const r = await fetch(`${emu.url}/v1/subscriptions/${sub.id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: `cancel_at_period_end=${cape}`,
+      });
+      expect(r.status).toBe(200);
+      return emu.eventsOf('customer.subscription.updated', sub.id).at(-1)!;
+    };
+    const cancel = await portal(true);
+    await t.clock.advance(MINUTE_MS);
+    const resume = await portal(false);
+    // The resume arrives first (nothing to change here), then the cancel made a minute before it.
+    await deliverAll([resume]);
+    expect(await subscription()).toMatchObject({ state: 'active', canceledBy: null });
+    await deliverAll([cancel]);
+    expect(await subscription()).toMatchObject({ state: 'active', canceledBy: null });
+    expect(await db().selectFrom('webhook_events').select(['outcome']).where('event_id', '=', cancel.id).execute()).toEqual([
+      { outcome: 'subscription_stale' },
+    ]);
+    // At the next cycle Stripe renews and nothing sends cancel_at_period_end=true: the resume stands.
+    t.clock.set(sub.current_period_end * 1000 + HOUR_MS);
+    await deliverAll(emu.cycle(sub.id).events);
+    await t.service.worker.drain();
+    expect(emu.subscriptions.get(sub.id)!.cancel_at_period_end).toBe(false);
+    expect(await subscription()).toMatchObject({ state: 'active' });
+    // A newer report still applies.
+    await t.clock.advance(MINUTE_MS);
+    await deliverAll([await portal(true)]);
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
+  });
+
+  it('/cancel during a failed renewal ends the subscription now and voids its open invoice: paying it later charges nothing, buying again is one charge', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    const paidUntil = sub.current_period_end * 1000;
+    t.clock.set(paidUntil + HOUR_MS);
+    const run = emu.cycle(sub.id, { fail: true });
+    await deliverAll(run.events);
+    expect(await subscription()).toMatchObject({ state: 'failed' });
+    const reply = texts(await say('/cancel'));
+    expect(reply).toContain('will not be charged');
+    expect(await subscription()).toMatchObject({ state: 'canceled', canceledBy: 'member' });
+    await t.service.worker.drain();
+    // Ended at Stripe at once (DELETE), and the open renewal invoice voided so it can no longer be paid.
+    expect(emu.requests.filter((r) => r.path === `/v1/subscriptions/${sub.id}` && r.method !== 'GET').map((r) => r.method)).toEqual(['DELETE']);
+    expect(emu.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${run.invoice!.id}/void`)).toHaveLength(1);
+    expect(emu.invoices.get(run.invoice!.id)!.status).toBe('void');
+    expect(emu.subscriptions.get(sub.id)!.status).toBe('canceled');
+    expect(() => emu.payInvoice(run.invoice!.id)).toThrow(/is not open/);
+    await deliverAll(emu.eventsOf('customer.subscription.deleted', sub.id));
+    expect(await subscription()).toMatchObject({ state: 'canceled' });
+    // Buying again is allowed and is the only other charge.
+    const again = await app().inject({
+      method: 'POST',
+      url: '/api/checkouts',
+      headers: auth,
+      payload: { platform: 'playground', userId: 'alice', planId: (await subscription()).planId, provider: 'stripe' },
+    });
+    expect(again.statusCode, again.body).toBe(201);
+    const second = (await store().orders.get(again.json().orderId as string))!;
+    await deliverAll(emu.pay(emu.sessionFor(second.outTradeNo)!.id).events);
+    expect(await charges()).toBe(2);
+  });
+
+  it('a Stripe subscriber gets one "renews on …; /cancel to stop" notice 3 days before the charge instead of the expiry reminders', async () => {
+    const { session } = await subscribe(30);
+    await deliverAll(emu.pay(session.id).events);
+    const sub = emu.subscriptionOf(session.id)!;
+    const charge = sub.current_period_end * 1000;
+    await t.service.worker.drain();
+    const toAlice = () =>
+      t.gateway
+        .of('text')
+        .filter((c) => c.userId === 'alice')
+        .map((c) => c.text);
+    const before = toAlice().length;
+    // Every reminder offset (72 h, 24 h, at the end) passes, with a sweep at each.
+    for (const at of [charge - 3 * DAY_MS + MINUTE_MS, charge - 2 * DAY_MS, charge - DAY_MS + MINUTE_MS, charge - HOUR_MS, charge - MINUTE_MS]) {
+      t.clock.set(at);
+      await t.service.scheduler.tick();
+      await t.service.worker.drain();
+    }
+    const sent = toAlice().slice(before);
+    const notices = sent.filter((x) => x.includes('renews on'));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toContain('/cancel to stop');
+    expect(notices[0]).toContain('9.90');
+    expect(sent.filter((x) => x.includes('ends on') || x.includes('has ended'))).toEqual([]);
+    expect(sent).toHaveLength(1);
+  });
 });

@@ -55,6 +55,11 @@ export type ProviderEvent =
       state: SubscriptionState;
       /** Who ended renewal, when `state` is canceled: the member (cancel at period end) or the rail (it ended). */
       canceledBy?: 'member' | 'provider';
+      /**
+       * A failed renewal: its charge as the ledger keys it (Stripe: the invoice id). A failure of a charge booked
+       * already (paid meanwhile, the reports delivered out of order) is stale.
+       */
+      chargeTxnId?: string;
       at: number;
       fixUrl?: string | null;
     }
@@ -170,7 +175,8 @@ export interface PaymentProvider {
   /** A rail that renews subscriptions by itself: stop (`renew` false) or restart renewal of one. Never inside a transaction. */
   setRenewal?(sub: Subscription, account: Account, renew: boolean): Promise<void>;
   /**
-   * Ends the subscription at the rail at once, not at the period's end (a ban: no further charge at all). Rails
+   * Ends the subscription at the rail at once, not at the period's end (a ban, or /cancel during a failed renewal: no
+   * further charge at all, and an unpaid renewal of it can no longer be paid). Rails
    * without it (Telegram Stars, whose cancel already stops every later charge) get setRenewal(…, false).
    */
   endSubscription?(sub: Subscription, account: Account): Promise<void>;

@@ -617,6 +617,11 @@ export interface Repos {
       patch: Partial<Pick<Subscription, 'state' | 'canceledBy' | 'nextChargeAt' | 'failedRenewals' | 'renewalNoticeFor'>>,
       now: number,
     ): Promise<void>;
+    /**
+     * A report from the rail made at `at` is taken in: the newest report time becomes `at`. False (nothing written)
+     * when a newer report was taken in already.
+     */
+    noteReport(id: number, at: number): Promise<boolean>;
     /** Active subscriptions charging in (fromMs, toMs] whose "renews on …" notice was not queued for that charge. */
     noticesDue(q: { fromMs: number; toMs: number; limit: number }): Promise<Subscription[]>;
     /** People with access an active subscription renews, and the failed renewals counted (in those groups). */

@@ -74,6 +74,8 @@ export const en = {
   'paysupport.default':
     'Payment support: if a payment went wrong, was charged twice, or you did not get access after paying, reply here with your order number (send /orders to see it) and what happened. The group owner answers within a day; refunds go back the way you paid.',
   'renewal.canceled': 'Auto-renewal of "{plan}" is off. Your access runs until {expiresAt}; send /resume before then to turn it back on.',
+  'renewal.canceled_now':
+    'Auto-renewal of "{plan}" is off, and its unpaid renewal will not be charged. Your paid access ran until {expiresAt}; the usual grace follows.',
   'renewal.resumed': 'Auto-renewal of "{plan}" is on again; the next charge is on {expiresAt}. Send /cancel to stop it.',
   'renewal.nothing_to_cancel': 'You have no auto-renewing membership to cancel.',
   'renewal.nothing_to_resume': 'You have no canceled auto-renewal to turn back on (it can be turned on only before the paid period ends).',

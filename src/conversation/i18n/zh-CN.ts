@@ -67,6 +67,7 @@ export const zhCN: Record<MessageKey, string> = {
   'pay.provider_with_price': '{provider}（{price}）',
   'paysupport.default':
     '支付帮助：如果付款出错、重复扣款，或付款后没有收到入群邀请，请在这里回复您的订单号（发送 订单 可查看）和遇到的情况。群主会在一天内回复；退款将原路退回。',
+  'renewal.canceled_now': '「{plan}」的自动续费已关闭，未付的续费将不再扣款。您已付费的会员期至 {expiresAt}，之后按常规宽限期处理。',
   'renewal.canceled': '「{plan}」的自动续费已关闭。您的会员有效期至 {expiresAt}；在此之前发送 /resume 可重新开启。',
   'renewal.resumed': '「{plan}」的自动续费已重新开启，下次扣费时间为 {expiresAt}。发送 /cancel 可取消。',
   'renewal.nothing_to_cancel': '您没有可取消的自动续费会员。',

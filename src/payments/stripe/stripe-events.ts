@@ -217,6 +217,7 @@ export async function toProviderEvent(e: StripeEvent, livemode: boolean, lookup:
         outTradeNo: sub.outTradeNo,
         subscriptionId: sub.id,
         state: 'failed',
+        chargeTxnId: i.id,
         at,
         fixUrl: i.hosted_invoice_url ?? null,
       };

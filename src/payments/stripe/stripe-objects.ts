@@ -137,6 +137,8 @@ export const Subscription = z.object({
   status: z.string(),
   cancel_at_period_end: z.boolean(),
   customer: ref,
+  /** The newest invoice the subscription made (docs.stripe.com/api/subscriptions/object#subscription_object-latest_invoice). */
+  latest_invoice: ref.optional(),
   metadata,
 });
 export type Subscription = z.infer<typeof Subscription>;

@@ -200,15 +200,25 @@ export class StripeProvider implements PaymentProvider {
   }
 
   /**
-   * A ban: `DELETE /v1/subscriptions/{id}` cancels the subscription at once — "the customer won't be charged again for
-   * the subscription" (docs.stripe.com/api/subscriptions/cancel); no proration or final invoice is asked for (both
-   * off by default). Stripe then sends customer.subscription.deleted. A subscription that already ended is refused
-   * (a ProviderRejectedError: recorded by the caller, not retried).
+   * A ban, or /cancel during a failed renewal: `DELETE /v1/subscriptions/{id}` cancels the subscription at once — "the
+   * customer won't be charged again for the subscription" (docs.stripe.com/api/subscriptions/cancel); no proration or
+   * final invoice is asked for (both off by default). Stripe then sends customer.subscription.deleted. A subscription
+   * that already ended is refused (a ProviderRejectedError: recorded by the caller, not retried).
+   * Cancelling only "stops automatic collection" of its finalized invoices (same page): an open renewal invoice could
+   * still be paid on its hosted page, booking a renewal of a membership the member may have bought again meanwhile.
+   * So its latest invoice, when open, is voided first (`POST /v1/invoices/{id}/void`, docs.stripe.com/api/invoices/void:
+   * "cannot be undone"; a void invoice cannot be paid). First, so a retry after a failure in between still voids it.
    */
   async endSubscription(sub: Subscription): Promise<void> {
     if (!/^sub_/.test(sub.subscriptionId))
       throw new ProviderRejectedError(PROVIDER, `subscription ${sub.id} has no Stripe subscription id`, undefined, { method: 'DELETE /v1/subscriptions/{id}' });
-    await this.api.delete(`/v1/subscriptions/${encodeURIComponent(sub.subscriptionId)}`, StripeSubscription);
+    const path = `/v1/subscriptions/${encodeURIComponent(sub.subscriptionId)}`;
+    const current = await this.api.get(path, StripeSubscription);
+    if (current.latest_invoice && current.status !== 'canceled') {
+      const invoice = await this.api.get(`/v1/invoices/${encodeURIComponent(current.latest_invoice)}`, Invoice);
+      if (invoice.status === 'open') await this.api.post(`/v1/invoices/${encodeURIComponent(invoice.id)}/void`, Invoice);
+    }
+    await this.api.delete(path, StripeSubscription);
   }
 
   /**
