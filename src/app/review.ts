@@ -146,20 +146,95 @@ export function blacklistMatches(e: BlacklistEntry, account: Account): boolean {
     case 'account':
       return e.value === String(account.id);
     case 'name': {
-      const re = compilePattern(e.value);
-      return [account.displayName, account.username].some((n) => typeof n === 'string' && re.test(n));
+      // An entry saved before patterns were checked for safety, and unsafe, matches nobody rather than freezing the service.
+      let re: RegExp;
+      try {
+        re = compilePattern(e.value);
+      } catch {
+        return false;
+      }
+      return [account.displayName, account.username].some((n) => typeof n === 'string' && re.test(n.slice(0, MAX_NAME_MATCHED)));
     }
   }
 }
 
-/** A display-name pattern: a JavaScript regular expression, matched case-insensitively. */
+/** At most this many open-ended repeats (`*`, `+`, `{n,}`) in a pattern: backtracking stays polynomial and small. */
+const MAX_PATTERN_REPEATS = 3;
+/** A name is matched on its first this many characters (platform names are shorter anyway). */
+const MAX_NAME_MATCHED = 128;
+
+/**
+ * Why a pattern could make matching take exponential time (a payer's name is matched against every owner's
+ * patterns, on the one event loop), or null. JavaScript's engine backtracks, so `(a+)+$` against "aaaa…!" runs
+ * for hours: a repeated group may hold no repeat and no alternative, a back-reference is refused, and at most
+ * MAX_PATTERN_REPEATS open-ended repeats are allowed. (The "star height" rule of safe-regex, checked by a scan.)
+ */
+export function unsafePatternReason(pattern: string): string | null {
+  const groups: Array<{ repeats: boolean; alternatives: boolean }> = [{ repeats: false, alternatives: false }];
+  let openEnded = 0;
+  let last: 'atom' | 'group' | 'none' = 'none';
+  let closed: { repeats: boolean; alternatives: boolean } | null = null;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    const top = groups[groups.length - 1]!;
+    if (c === '\\') {
+      if (/[1-9k]/.test(pattern[i + 1] ?? '')) return 'a back-reference';
+      i++;
+      last = 'atom';
+      continue;
+    }
+    if (c === '[') {
+      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++;
+      last = 'atom';
+      continue;
+    }
+    if (c === '(') {
+      groups.push({ repeats: false, alternatives: false });
+      last = 'none';
+      continue;
+    }
+    if (c === ')') {
+      closed = groups.length > 1 ? groups.pop()! : null;
+      if (closed) {
+        const parent = groups[groups.length - 1]!;
+        parent.repeats ||= closed.repeats;
+      }
+      last = 'group';
+      continue;
+    }
+    if (c === '|') {
+      top.alternatives = true;
+      last = 'none';
+      continue;
+    }
+    const brace = c === '{' ? /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i)) : null;
+    if (c === '*' || c === '+' || c === '?' || brace) {
+      if (last === 'none') continue; // a lazy or possessive mark after a repeat, or a literal: nothing to repeat
+      const open = c === '*' || c === '+' || (brace !== null && brace[2] !== undefined && brace[3] === '');
+      if (last === 'group' && closed && (closed.repeats || closed.alternatives)) return 'a repeated group that holds a repeat or alternatives';
+      if (open && ++openEnded > MAX_PATTERN_REPEATS) return `more than ${MAX_PATTERN_REPEATS} open-ended repeats`;
+      top.repeats = true;
+      if (brace) i += brace[0].length - 1;
+      last = 'none';
+      continue;
+    }
+    last = 'atom';
+  }
+  return null;
+}
+
+/** A display-name pattern: a JavaScript regular expression, matched case-insensitively; one that could backtrack for ever is refused. */
 export function compilePattern(pattern: string): RegExp {
   if (!pattern || pattern.length > MAX_PATTERN_CHARS) throw invalid(`a name pattern must be 1–${MAX_PATTERN_CHARS} characters`);
+  let re: RegExp;
   try {
-    return new RegExp(pattern, 'iu');
+    re = new RegExp(pattern, 'iu');
   } catch (e) {
     throw invalid(`"${pattern}" is not a valid pattern (a regular expression): ${e instanceof Error ? e.message : String(e)}`);
   }
+  const unsafe = unsafePatternReason(pattern);
+  if (unsafe) throw invalid(`"${pattern}" could take too long to match (${unsafe}); write it without it, e.g. "spam.*bot"`);
+  return re;
 }
 
 /** Runs the three rules in order, each verdict recorded (the list is the application's `verdicts`). */

@@ -7,10 +7,7 @@
 // the three messages waiting (the worker is held for that moment) and watches the page update itself until
 // the progress reads "3 sent" (bounded). Each member's playground inbox then holds the message.
 // Screenshots of each step go to test-results/screenshots/console-broadcast-*.png.
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/app/clocks.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -18,22 +15,7 @@ import { createService, type Service } from '../../src/service.ts';
 import { openTestDb, type TestDb } from '../helpers/db.ts';
 import { freePort } from '../helpers/net.ts';
 import { ADMIN_TOKEN, DEV_SECRET, memoryLogger } from '../helpers/service.ts';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, 'test-results', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const STEP = 15_000;
-
-const VIEWPORTS = [
-  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' },
-  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, locale: 'en' },
-] as const;
-
-/** Nothing on the page may be wider than the screen: no sideways scrolling on a phone. */
-async function expectFitsWidth(page: Page) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  expect(scroll).toBeLessThanOrEqual(width);
-}
+import { expectFitsWidth, launchChromium, screenshotter, STEP, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
 interface Person {
   userId: string;
@@ -48,7 +30,7 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
   let members: Person[];
   let owner: Person;
   let groupId: number;
-  const shot = (page: Page, step: string) => page.screenshot({ path: join(SHOTS, `console-broadcast-${vp.name}-${step}.png`), fullPage: true });
+  const shot = screenshotter('console-broadcast', vp);
 
   const api = async (method: string, path: string, body?: unknown, token = ADMIN_TOKEN) => {
     const res = await fetch(`${base}${path}`, {
@@ -67,7 +49,6 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
     JSON.stringify((await api('GET', `/playground/api/state?userId=${encodeURIComponent(p.userId)}`, undefined, p.token)).history);
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     db = await openTestDb('sqlite');
@@ -114,10 +95,7 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
     const { code } = (await api('POST', '/api/owner-claims', { groupIds: [groupId] })) as { code: string };
     await say(owner, code);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -127,8 +105,7 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
 
   it('the owner signs in by the bot’s link, broadcasts to the group, watches progress reach 3 sent; each member got the text', async () => {
     const zh = vp.locale === 'zh-CN';
-    const context = await browser.newContext({ viewport: vp.viewport, isMobile: vp.isMobile, hasTouch: vp.isMobile, locale: vp.locale, deviceScaleFactor: 1 });
-    context.setDefaultTimeout(STEP);
+    const context = await viewportContext(browser, vp);
     const page = await context.newPage();
 
     // ---- the bot's /console answer carries the one-time link

@@ -3,11 +3,8 @@
 // and one person in the room without a membership signs in by a one-time link, opens the group from the list,
 // changes the grace hours with the settings form, checks who is in the group, lets the intruder stay (after a
 // confirmation) and whitelists one more person by id through the form. Screenshots of each step go to
-// test-results/screenshots/console-groups-*.png. (expectFitsWidth is the same three lines as console.test.ts's.)
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type Page, chromium } from 'playwright-core';
+// test-results/screenshots/console-groups-*.png. (The shared browser set-up: console-helpers.ts.)
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { issueLoginLink } from '../../src/app/console-auth.ts';
@@ -16,23 +13,9 @@ import { HOUR_MS } from '../../src/domain/time.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/net.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
+import { expectFitsWidth, launchChromium, screenshotter, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, 'test-results', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const STEP = 15_000;
 const admin: Actor = { kind: 'admin', via: 'cli' };
-
-const VIEWPORTS = [
-  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' },
-  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, locale: 'en' },
-] as const;
-
-/** Nothing on the page may be wider than the screen: no sideways scrolling on a phone. */
-async function expectFitsWidth(page: Page) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  expect(scroll).toBeLessThanOrEqual(width);
-}
 
 describe.each(VIEWPORTS)('the console Groups page in Chromium ($name)', (vp) => {
   let t: TestService;
@@ -40,14 +23,9 @@ describe.each(VIEWPORTS)('the console Groups page in Chromium ($name)', (vp) => 
   let base: string;
   let groupId: number;
   let ownerId: number;
-  // From the top, so the sticky header sits where a person sees it.
-  const shot = async (page: Page, step: string) => {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(SHOTS, `console-groups-${vp.name}-${step}.png`), fullPage: true });
-  };
+  const shot = screenshotter('console-groups', vp);
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     t = await startTestService('sqlite', { PUBLIC_URL: base, TZ_DISPLAY: 'Asia/Shanghai' });
@@ -61,10 +39,7 @@ describe.each(VIEWPORTS)('the console Groups page in Chromium ($name)', (vp) => 
     t.gateway.roster('book-club').add('eve_1984');
     const { code } = await createClaimCode(deps, admin, [groupId]);
     ownerId = (await redeemClaimCode(deps, { platform: 'playground', userId: 'olga', displayName: 'Olga', code })).id;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -73,8 +48,7 @@ describe.each(VIEWPORTS)('the console Groups page in Chromium ($name)', (vp) => 
 
   it('changes the grace hours and adds whitelist entries, each step on screen', async () => {
     const deps = t.service.deps;
-    const context = await browser.newContext({ viewport: vp.viewport, isMobile: vp.isMobile, hasTouch: vp.isMobile, locale: vp.locale, deviceScaleFactor: 1 });
-    context.setDefaultTimeout(STEP);
+    const context = await viewportContext(browser, vp);
     const page = await context.newPage();
     const zh = vp.locale === 'zh-CN';
 

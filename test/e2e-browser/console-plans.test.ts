@@ -2,10 +2,7 @@
 // and a desktop (1280×800, en): an owner changes a plan's price (a confirmation step first) and sees the new
 // price in the list; adds a join question and a blacklist entry. Screenshots go to
 // test-results/screenshots/console-plans-*.png.
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { issueLoginLink } from '../../src/app/console-auth.ts';
@@ -13,23 +10,9 @@ import { createClaimCode, redeemClaimCode } from '../../src/app/owners.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/net.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
+import { expectFitsWidth, launchChromium, screenshotter, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, 'test-results', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const STEP = 15_000;
 const admin: Actor = { kind: 'admin', via: 'cli' };
-
-const VIEWPORTS = [
-  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' },
-  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, locale: 'en' },
-] as const;
-
-/** Nothing on the page may be wider than the screen: no sideways scrolling on a phone. */
-async function expectFitsWidth(page: Page) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  expect(scroll).toBeLessThanOrEqual(width);
-}
 
 describe.each(VIEWPORTS)('the console Plans page in Chromium ($name)', (vp) => {
   let t: TestService;
@@ -38,10 +21,9 @@ describe.each(VIEWPORTS)('the console Plans page in Chromium ($name)', (vp) => {
   let planId: number;
   let groupId: number;
   let ownerId: number;
-  const shot = (page: Page, step: string) => page.screenshot({ path: join(SHOTS, `console-plans-${vp.name}-${step}.png`), fullPage: true });
+  const shot = screenshotter('console-plans', vp);
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     t = await startTestService('sqlite', { PUBLIC_URL: base });
@@ -57,10 +39,7 @@ describe.each(VIEWPORTS)('the console Plans page in Chromium ($name)', (vp) => {
     const owner = await redeemClaimCode(deps, { platform: 'playground', userId: 'olga', code: (await createClaimCode(deps, admin, [groupId])).code });
     ownerId = owner.id;
     await t.service.worker.drain();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -69,8 +48,7 @@ describe.each(VIEWPORTS)('the console Plans page in Chromium ($name)', (vp) => {
 
   it('changes a plan’s price after confirming and shows it in the list; adds a join question and a blacklist entry', async () => {
     const deps = t.service.deps;
-    const context = await browser.newContext({ viewport: vp.viewport, isMobile: vp.isMobile, hasTouch: vp.isMobile, locale: vp.locale, deviceScaleFactor: 1 });
-    context.setDefaultTimeout(STEP);
+    const context = await viewportContext(browser, vp);
     const page = await context.newPage();
     const zh = vp.locale === 'zh-CN';
 

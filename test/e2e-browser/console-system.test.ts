@@ -2,10 +2,7 @@
 // zh-CN) and a desktop (1280×800, en): the operator follows the overview's failed-jobs card to the page, reads
 // the health and the job counts, and retries a dead letter through the confirmation step. Screenshots go to
 // test-results/screenshots/console-system-*.png.
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { issueLoginLink } from '../../src/app/console-auth.ts';
@@ -14,16 +11,9 @@ import type { NewJob } from '../../src/app/ports.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/net.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
+import { launchChromium, screenshotter, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, 'test-results', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const admin: Actor = { kind: 'admin', via: 'cli' };
-
-const VIEWPORTS = [
-  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' },
-  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, locale: 'en' },
-] as const;
 
 /** A job given up on, as the worker leaves one after a refusal retrying cannot fix. */
 async function deadLetter(deps: AppDeps, job: NewJob, error: string): Promise<number> {
@@ -41,7 +31,6 @@ describe.each(VIEWPORTS)('the System page in Chromium ($name)', (vp) => {
   let dead: number;
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     t = await startTestService('sqlite', { PUBLIC_URL: base });
@@ -57,10 +46,7 @@ describe.each(VIEWPORTS)('the System page in Chromium ($name)', (vp) => {
       'telegram rejected the request: chat not found',
     );
     await deadLetter(deps, { kind: 'reconcile_order', payload: { orderId: s.orderId }, lane: 'system', dedupeKey: 'e2e:reconcile' }, 'provider timed out');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -68,14 +54,11 @@ describe.each(VIEWPORTS)('the System page in Chromium ($name)', (vp) => {
   });
 
   it('from the overview card to the System page, then a dead letter retried through the confirmation', async () => {
-    const context = await browser.newContext({ viewport: vp.viewport, isMobile: vp.isMobile, hasTouch: vp.isMobile, locale: vp.locale, deviceScaleFactor: 1 });
-    context.setDefaultTimeout(15_000);
+    const context = await viewportContext(browser, vp);
     const page: Page = await context.newPage();
     const zh = vp.locale === 'zh-CN';
-    const shot = async (step: string) => {
-      await page.evaluate(() => window.scrollTo(0, 0)); // a full-page shot from the top: the sticky bar stays on top
-      await page.screenshot({ path: join(SHOTS, `console-system-${vp.name}-${step}.png`), fullPage: true });
-    };
+    const snap = screenshotter('console-system', vp);
+    const shot = (step: string) => snap(page, step);
 
     await page.goto((await issueLoginLink(t.service.deps, admin, null)).url);
     await page.locator('#sign-in').click();

@@ -5,10 +5,7 @@
 // refused), reads the overview (the chart is drawn and its numbers are GET /api/stats's), extends a member,
 // refunds an order (a double click refunds once), approves an application and signs out. Screenshots of
 // each step go to test-results/screenshots/console-*.png.
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { updateGroupSettings } from '../../src/app/group-settings.ts';
@@ -17,23 +14,9 @@ import { DAY_MS } from '../../src/domain/time.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/net.ts';
 import { auth, startTestService, type TestService } from '../helpers/service.ts';
+import { expectFitsWidth, launchChromium, screenshotter, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, 'test-results', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const STEP = 15_000;
 const admin: Actor = { kind: 'admin', via: 'cli' };
-
-const VIEWPORTS = [
-  { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' },
-  { name: 'desktop', viewport: { width: 1280, height: 800 }, isMobile: false, locale: 'en' },
-] as const;
-
-/** Nothing on the page may be wider than the screen: no sideways scrolling on a phone. */
-async function expectFitsWidth(page: Page) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  expect(scroll).toBeLessThanOrEqual(width);
-}
 
 describe.each(VIEWPORTS)('the owner console in Chromium ($name)', (vp) => {
   let t: TestService;
@@ -41,10 +24,9 @@ describe.each(VIEWPORTS)('the owner console in Chromium ($name)', (vp) => {
   let base: string;
   let paid: Array<{ orderId: string; membershipId: number; expiresAt: number; userId: string }>;
   let applicationId: number;
-  const shot = (page: Page, step: string) => page.screenshot({ path: join(SHOTS, `console-${vp.name}-${step}.png`), fullPage: true });
+  const shot = screenshotter('console', vp);
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     t = await startTestService('sqlite', { PUBLIC_URL: base, TZ_DISPLAY: 'Asia/Shanghai' });
@@ -69,10 +51,7 @@ describe.each(VIEWPORTS)('the owner console in Chromium ($name)', (vp) => {
     await payDevDirect(deps, r.orderId);
     await t.service.worker.drain();
     applicationId = (await deps.store.review.findByOrder(r.orderId))!.id;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -81,8 +60,7 @@ describe.each(VIEWPORTS)('the owner console in Chromium ($name)', (vp) => {
 
   it('signs in by link, reads the overview, extends, refunds once, approves, signs out', async () => {
     const deps = t.service.deps;
-    const context = await browser.newContext({ viewport: vp.viewport, isMobile: vp.isMobile, hasTouch: vp.isMobile, locale: vp.locale, deviceScaleFactor: 1 });
-    context.setDefaultTimeout(STEP);
+    const context = await viewportContext(browser, vp);
     const page = await context.newPage();
     const zh = vp.locale === 'zh-CN';
 
