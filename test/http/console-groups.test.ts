@@ -8,7 +8,7 @@ import type { Actor } from '../../src/app/actors.ts';
 import { addGroup } from '../../src/app/catalog-admin.ts';
 import { issueLoginLink } from '../../src/app/console-auth.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
-import { SETTINGS, settingsOf } from '../../src/app/group-settings.ts';
+import { SETTINGS, settingsOf, updateGroupSettings } from '../../src/app/group-settings.ts';
 import type { Group } from '../../src/app/model.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
 import { whitelist } from '../../src/app/roster.ts';
@@ -319,6 +319,56 @@ describe.each(DIALECTS)('console Groups page (%s)', (dialect) => {
     expect(viaForm.statusCode).toBe(303);
     expect((await group(mine)).intruderPolicy).toBe('remove');
     expect((await group(mine)).graceMs).toBe(5 * HOUR_MS);
+  });
+
+  it('a save changes only what the owner changed on the page: a stale page does not undo a change made elsewhere; nothing changed is said', async ({
+    t,
+    scene: { mine, ownerA, group, signIn, post, get },
+  }) => {
+    const deps = t.service.deps;
+    const b = await signIn(ownerA);
+    const shown = await group(mine);
+    const page = (await get(b, `/console/groups/${mine}`)).body;
+    expect(page).toContain(`name="was.graceHours" value="${shown.graceMs / HOUR_MS}"`);
+    // The page as it was shown (every field with its was.*), then intruders set to ignore from the chat meanwhile.
+    const was = Object.fromEntries(SETTINGS.map((st) => [`was.${st.key}`, st.toText(st.read(shown))]));
+    await updateGroupSettings(deps, { actor: admin, groupId: mine, changes: { intruders: 'ignore' } });
+    const audits = async () => (await deps.store.audit.list({ subjectType: 'group', subjectId: String(mine) })).length;
+    const before = await audits();
+    const saved = await post(b, `/console/groups/${mine}/settings`, { ...formOf(shown, b, { graceHours: '7' }), ...was });
+    expect(saved.headers.location).toBe(`/console/groups/${mine}?done=settings`);
+    expect((await group(mine)).graceMs).toBe(7 * HOUR_MS);
+    expect((await group(mine)).intruderPolicy).toBe('ignore');
+    expect(await audits()).toBe(before + 1);
+    // The same page sent back unchanged: nothing saved, and the owner is told.
+    const fresh = await group(mine);
+    const same = await post(b, `/console/groups/${mine}/settings`, {
+      ...formOf(fresh, b),
+      ...Object.fromEntries(SETTINGS.map((st) => [`was.${st.key}`, st.toText(st.read(fresh))])),
+    });
+    expect(same.headers.location).toBe(`/console/groups/${mine}?done=settings_same`);
+    expect(await audits()).toBe(before + 1);
+    expect((await get(b, same.headers.location as string)).body).toContain('Nothing changed');
+  });
+
+  it('under the "remove" policy the latest check’s people can still be removed with the button (the policy removes new joiners)', async ({
+    t,
+    scene: { mine, ownerA, group, signIn, post, get },
+  }) => {
+    const room = (await group(mine)).platformChatId;
+    const b = await signIn(ownerA);
+    await post(b, `/console/groups/${mine}/dry-run`, { _csrf: b.csrf });
+    await post(b, `/console/groups/${mine}/settings`, { ...formOf(await group(mine), b, { intruders: 'remove' }), confirm: 'yes' });
+    expect((await group(mine)).intruderPolicy).toBe('remove');
+    // Someone was in the room before; a fresh check finds them and the button offers their removal.
+    t.gateway.roster(room).add('mallory');
+    await post(b, `/console/groups/${mine}/dry-run`, { _csrf: b.csrf });
+    const page = (await get(b, `/console/groups/${mine}`)).body;
+    expect(page).toContain('id="remove-intruders"');
+    const removed = await post(b, `/console/groups/${mine}/remove-intruders`, { _csrf: b.csrf, confirm: 'yes' });
+    expect(removed.statusCode).toBe(303);
+    await t.service.worker.drain();
+    expect(t.gateway.roster(room).has('mallory')).toBe(false);
   });
 
   it('says the bot’s rights in plain words: Telegram’s missing rights per right, a WeChat room’s binding, in en and zh-CN', async ({

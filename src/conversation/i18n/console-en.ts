@@ -365,8 +365,6 @@ export const consoleEn = {
   'console.settings_title': 'Settings',
   'console.settings_save': 'Save settings',
   'console.done_settings': 'Settings saved.',
-  'console.confirm_policy_remove':
-    'Remove intruders from “{group}” from now on? People in the group without a paid membership who are not admins, owners or whitelisted will be removed.',
   'console.intruders_title': 'Intruders',
   'console.intruders_policy_now': 'Now: {policy}.',
   'console.report_when': 'Latest check (#{id}), {createdAt}:',
@@ -448,4 +446,8 @@ export const consoleEn = {
   'console.plan_trial': 'Free trial (days)',
   'console.plan_trial_hint': 'optional, e.g. 3',
   'console.plan_trial_n': '{days, plural, one {# day} other {# days}} free first',
+  // Groups: a save that changed nothing; what choosing "remove" does
+  'console.done_settings_same': 'Nothing changed: every setting was already as shown.',
+  'console.confirm_policy_remove':
+    'Remove intruders from “{group}” from now on? From now on, people who join without a paid membership (not admins, owners or whitelisted) are removed. People already in the group: use “Remove” on the latest check below (on WeChat the hourly check removes them too).',
 } as const;

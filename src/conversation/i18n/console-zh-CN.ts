@@ -361,7 +361,6 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.settings_title': '设置',
   'console.settings_save': '保存设置',
   'console.done_settings': '设置已保存。',
-  'console.confirm_policy_remove': '从现在起把闯入者移出“{group}”？群里没有付费会员资格、且不是管理员、群主或白名单的人都会被移出。',
   'console.intruders_title': '闯入者',
   'console.intruders_policy_now': '当前：{policy}。',
   'console.report_when': '最近一次检查（#{id}），{createdAt}：',
@@ -438,4 +437,8 @@ export const consoleZhCN: Record<keyof typeof consoleEn, string> = {
   'console.plan_trial': '免费试用（天）',
   'console.plan_trial_hint': '可选，如 3',
   'console.plan_trial_n': '先免费试用 {days} 天',
+  // Groups: a save that changed nothing; what choosing "remove" does
+  'console.done_settings_same': '没有更改：各项设置与显示的一致。',
+  'console.confirm_policy_remove':
+    '从现在起把闯入者移出“{group}”？此后没有付费会员资格、且不是管理员、群主或白名单的新进群者会被移出。已在群里的人：请在下方最近一次检查中点击“移出”（微信群的每小时检查也会移出他们）。',
 };

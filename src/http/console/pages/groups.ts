@@ -118,7 +118,7 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     const { group: g, whitelist: listed, report } = await groupDetail(a, s.actor, idParam(req.params.id, 'group id'));
     const standing = (await deps.botStanding?.(g)) ?? null;
     const o = trOr(locale);
-    const notice = doneNotice(req, ['settings', 'dry_run', 'whitelist_add', 'whitelist_already', 'whitelist_remove', 'intruders_removing']);
+    const notice = doneNotice(req, ['settings', 'settings_same', 'dry_run', 'whitelist_add', 'whitelist_already', 'whitelist_remove', 'intruders_removing']);
     const settingsForm = postForm(
       `/console/groups/${g.id}/settings`,
       s.csrfToken,
@@ -130,8 +130,12 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
                   ${st.choices.map((c) => html`<option value="${c}" ${c === current ? new Html('selected') : ''}>${o(`setting_${st.key}_${c}`, c)}</option>`)}
                 </select>`
               : html`<input name="${st.key}" id="setting-${st.key}" value="${current}" maxlength="80" autocomplete="off" />`;
+            // The value the page showed, so a save changes only what the owner changed (not a value changed
+            // elsewhere since, nor a default the form cannot hold).
             return html`<label data-setting="${st.key}"
-              >${o(`setting_${st.key}`, st.label)}${control}<span class="help">${o(`setting_${st.key}_help`, st.description)}</span></label
+              >${o(`setting_${st.key}`, st.label)}${control}${hidden(`was.${st.key}`, current)}<span class="help"
+                >${o(`setting_${st.key}_help`, st.description)}</span
+              ></label
             >`;
           })}
         </div>
@@ -174,8 +178,10 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
                 </table>`
           }`
       : html`<p class="muted" id="report-none">${t('report_never')}</p>`;
+    // Shown under every policy: choosing "remove" in the settings removes people who join from then on; the
+    // people already on the check are removed with this button (as /intruders <g> remove).
     const removeButton =
-      toRemove.length === 0 || g.intruderPolicy === 'remove'
+      toRemove.length === 0
         ? ''
         : postForm(
             `/console/groups/${g.id}/remove-intruders`,
@@ -274,10 +280,14 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     const s = await mutate(req);
     const t = tr(localeOf(req));
     const g = await consoleGroup(a, s.actor, idParam(req.params.id, 'group id'));
+    // Only what the owner changed on the page: a field equal to the value the page showed (was.<key>) is left
+    // out, so a stale page does not undo a change made elsewhere since. A POST without was.* sends what it names.
     const given = SETTINGS.flatMap((st) => {
       const v = field(req.body, st.key);
-      return v === undefined ? [] : [{ st, text: v }];
+      const was = field(req.body, `was.${st.key}`);
+      return v === undefined || (was !== undefined && v.trim() === was.trim()) ? [] : [{ st, text: v }];
     });
+    if (given.length === 0) return reply.redirect(`${back(g.id)}?done=settings_same`, 303);
     const changes = Object.fromEntries(given.map(({ st, text }) => [st.key, st.fromText(text)]));
     const toRemove = changes[INTRUDERS] === 'remove' && g.intruderPolicy !== 'remove';
     if (toRemove && !confirmed(req)) {
