@@ -39,6 +39,9 @@ export async function groupScope(tx: Repos, actor: Actor): Promise<GroupScope> {
   return scope.all ? EVERY_GROUP : { all: false, owner: true, groupIds: new Set(scope.groupIds) };
 }
 
+/** Whether the actor acts over every group (an operator, or an owner whose claim covers all): what the console shows operators. */
+export const coversEveryGroup = async (tx: Repos, actor: Actor): Promise<boolean> => (await groupScope(tx, actor)).all;
+
 export const inScope = (scope: GroupScope, groupId: number) => scope.all || scope.groupIds.has(groupId);
 
 /** The group ids a query must be limited to; undefined: no limit (every group). */

@@ -112,6 +112,22 @@ export async function recentDryRun(deps: AppDeps, actor: Actor, group: Group): P
 }
 
 /**
+ * Whom "Remove" on an owner's latest check would remove: the people on the owner's own dry run of the last
+ * DRY_RUN_VALID_MS (the one confirmRemove acts on), less those whitelisted since. Null without such a check.
+ * One answer for the page that offers the button and the request that presses it.
+ */
+export async function removalCandidates(
+  deps: AppDeps,
+  actor: Actor,
+  group: Group,
+): Promise<{ report: RosterReport; people: RosterReport['intruders'] } | null> {
+  const report = await recentDryRun(deps, actor, group);
+  if (!report) return null;
+  const staying = new Set((await deps.store.roster.listWhitelist(group.id)).map((w) => w.userId));
+  return { report, people: report.intruders.filter((p) => !staying.has(p.userId)) };
+}
+
+/**
  * The rule for choosing an intruder policy, for every way of setting it (`/intruders`, `group set`,
  * `PATCH /api/groups/:id`): `remove` only after this owner has seen a dry run of this group within
  * DRY_RUN_VALID_MS (an admin has no dry run of their own, so an admin cannot set it); that report is

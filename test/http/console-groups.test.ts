@@ -11,7 +11,7 @@ import type { AppDeps } from '../../src/app/deps.ts';
 import { SETTINGS, settingsOf, updateGroupSettings } from '../../src/app/group-settings.ts';
 import type { Group } from '../../src/app/model.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
-import { whitelist } from '../../src/app/roster.ts';
+import { dryRun, whitelist } from '../../src/app/roster.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import { consoleEn } from '../../src/conversation/i18n/console-en.ts';
 import type { Reply } from '../../src/conversation/types.ts';
@@ -369,6 +369,22 @@ describe.each(DIALECTS)('console Groups page (%s)', (dialect) => {
     expect(removed.statusCode).toBe(303);
     await t.service.worker.drain();
     expect(t.gateway.roster(room).has('mallory')).toBe(false);
+  });
+
+  it('the Remove button counts whom pressing it removes: the owner’s own recent check, not a report someone else ran', async ({
+    t,
+    scene: { mine, ownerA, group, signIn, post, get },
+  }) => {
+    const room = (await group(mine)).platformChatId;
+    t.gateway.roster(room).add('trent');
+    // An operator's check lists trent: the owner sees the report, but has no check of their own to act on.
+    await dryRun(t.service.deps, admin, await group(mine));
+    const b = await signIn(ownerA);
+    const before = (await get(b, `/console/groups/${mine}`)).body;
+    expect(before).toContain('data-intruder="1"');
+    expect(before).not.toContain('id="remove-intruders"');
+    await post(b, `/console/groups/${mine}/dry-run`, { _csrf: b.csrf });
+    expect((await get(b, `/console/groups/${mine}`)).body).toMatch(/id="remove-intruders">\s*Remove this person/);
   });
 
   it('says the bot’s rights in plain words: Telegram’s missing rights per right, a WeChat room’s binding, in en and zh-CN', async ({

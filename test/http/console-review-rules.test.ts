@@ -2,6 +2,7 @@
 // same use cases as /questions and /blacklist; a removal asks first. Bad input (an empty or over-long question,
 // another owner's group, question or entry) is one clear line and changes nothing. On SQLite and PostgreSQL.
 import { describe, expect } from 'vitest';
+import { createClaimCode, redeemClaimCode } from '../../src/app/owners.ts';
 import { addBlacklist, addQuestion } from '../../src/app/review.ts';
 import { consoleScene, type ConsoleScene } from '../helpers/console-scene.ts';
 import { DIALECTS } from '../helpers/db.ts';
@@ -85,5 +86,15 @@ describe.each(DIALECTS)('console review rules (%s)', (dialect) => {
     expect(await deps.store.review.listQuestions(one.groupId)).toEqual([]);
     expect((await deps.store.review.listQuestions(two.groupId)).map((q) => q.text)).toEqual(['Their question']);
     expect(await deps.store.review.listBlacklist({ groupIds: [one.groupId, two.groupId], global: true })).toEqual([theirE]);
+  });
+
+  it('an owner whose claim covers every group may add an every-group entry, as the use case allows; an owner of one group may not', async ({
+    t,
+    scene: { ownerA, signIn, get },
+  }) => {
+    const deps = t.service.deps;
+    const all = await redeemClaimCode(deps, { platform: 'telegram', userId: '9001', code: (await createClaimCode(deps, admin)).code });
+    expect((await get(await signIn(all.id), '/console/review/rules')).body).toContain('name="scope"');
+    expect((await get(await signIn(ownerA), '/console/review/rules')).body).not.toContain('name="scope"');
   });
 });

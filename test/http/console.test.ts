@@ -343,6 +343,14 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
   });
 
   describe('actions, each with a confirmation step', () => {
+    it('after a POST (a refused action, a confirmation) the language switch opens a page that exists', async ({ scene: { one, ownerA, signIn, post } }) => {
+      const a = await signIn(ownerA);
+      const refused = await post(a, `/console/members/${one.membershipId}/extend`, { _csrf: a.csrf, days: '0' });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.body).toContain('href="/console?lang=zh-CN"');
+      expect(refused.body).not.toContain(`href="/console/members/${one.membershipId}/extend?lang=`);
+    });
+
     it('every signed-in page renews the session cookie for CONSOLE_SESSION_DAYS from that use (idle expiry, not from the sign-in)', async ({
       scene: { ownerA, signIn, get },
     }) => {

@@ -102,7 +102,9 @@ export function createConsoleKit(a: AppDeps) {
     const t = tr(locale);
     const badges = await badgeFigures(a, s.actor);
     const other = locale === 'zh-CN' ? 'en' : 'zh-CN';
-    const path = req.url.split('?')[0]!;
+    // The switch reloads this page in the other language; after a POST (an error or a confirmation) there is no
+    // page to reload by GET, so it goes to the overview.
+    const path = req.method === 'GET' ? req.url.split('?')[0]! : '/console';
     return {
       active,
       labels: {

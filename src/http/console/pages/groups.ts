@@ -10,7 +10,17 @@ import { SETTINGS, updateGroupSettings } from '../../../app/group-settings.ts';
 import type { Group } from '../../../app/model.ts';
 import { consoleGroup, consoleGroupRows, groupDetail } from '../../../app/owner-console.ts';
 import type { BotStanding } from '../../../app/ports.ts';
-import { confirmRemove, dryRun, listWhitelist, parsePersonRef, recentDryRun, resolvePerson, unwhitelist, whitelist } from '../../../app/roster.ts';
+import {
+  confirmRemove,
+  dryRun,
+  listWhitelist,
+  parsePersonRef,
+  recentDryRun,
+  removalCandidates,
+  resolvePerson,
+  unwhitelist,
+  whitelist,
+} from '../../../app/roster.ts';
 import type { ConsoleSession } from '../../../app/console-auth.ts';
 import { conflict, invalid, notFound, PlatformNotRunningError } from '../../../domain/errors.ts';
 import type { HttpDeps } from '../../deps.ts';
@@ -144,7 +154,8 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     );
     // People on the report who were whitelisted since: marked, and not counted among those to remove.
     const staying = new Set(listed.map((w) => w.userId));
-    const toRemove = report?.intruders.filter((p) => !staying.has(p.userId)) ?? [];
+    // The button counts whom pressing it removes: the owner's own recent check (removalCandidates), not any report.
+    const toRemove = (await removalCandidates(a, s.actor, g))?.people ?? [];
     const who = (name: string | null, userId: string, handle: string | null) =>
       html`${name ?? userId}${handle ? html` <span class="muted">@${handle}</span>` : ''}${name && name !== userId ? html` <code>${userId}</code>` : ''}`;
     const reportPanel = report
@@ -353,11 +364,10 @@ export function groupPages(app: FastifyInstance, k: ConsoleKit, deps: Pick<HttpD
     const s = await mutate(req);
     const t = tr(localeOf(req));
     const g = await consoleGroup(a, s.actor, idParam(req.params.id, 'group id'));
-    const report = await recentDryRun(a, s.actor, g);
-    if (!report) throw conflict(t('remove_needs_dry_run'));
     // Whitelisted since the report: their removal job lets them stay (mayStay), so they are not named.
-    const staying = new Set((await listWhitelist(a, s.actor, g)).map((w) => w.userId));
-    const toRemove = report.intruders.filter((p) => !staying.has(p.userId));
+    const candidates = await removalCandidates(a, s.actor, g);
+    if (!candidates) throw conflict(t('remove_needs_dry_run'));
+    const toRemove = candidates.people;
     if (!confirmed(req))
       return confirmPage(req, reply, s, {
         active: 'groups',

@@ -2,7 +2,7 @@
 // queue. The same use cases as the chat's /questions and /blacklist and the CLI (app/review.ts); a removal asks
 // for confirmation. The join mode itself is a group setting (the Groups page).
 import type { FastifyInstance } from 'fastify';
-import { notYourGroup } from '../../../app/actors.ts';
+import { coversEveryGroup, notYourGroup } from '../../../app/actors.ts';
 import { consoleGroups } from '../../../app/owner-console.ts';
 import {
   addBlacklist,
@@ -45,7 +45,8 @@ export function reviewRulePages(app: FastifyInstance, k: ConsoleKit) {
     // The use cases check the group is the session's (another owner's: one clear line, 403).
     const [questions, blacklist] = await Promise.all([listQuestions(a, s.actor, groupId), listBlacklist(a, s.actor, groupId)]);
     const group = groups.find((g) => g.id === groupId)!;
-    const operator = s.accountId === null;
+    // Every-group entries are for whoever acts over every group (the use case's rule): one predicate with the System page.
+    const operator = await coversEveryGroup(a.store, s.actor);
     const kindLabel = (e: BlacklistEntry) => t(`rules_blacklist_kind_${e.kind}`) + (e.platform ? ` (${e.platform})` : '');
     const body = html`${doneNotice(req, DONE)}
       <p><a href="/console/review">← ${t('review_title')}</a></p>

@@ -9,7 +9,7 @@
 // every group (the admin API's GET /api/wechat/login is behind the admin token for the same reason).
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
-import { groupScope, visibleGroups } from '../../../app/actors.ts';
+import { coversEveryGroup, visibleGroups } from '../../../app/actors.ts';
 import { type DeadLetter, deadLetterOf, databaseHealth, jobCounts, listDeadLetters, providerHealth, retryDeadLetter } from '../../../app/system.ts';
 import type { HttpDeps } from '../../deps.ts';
 import { publicHealth } from '../../health-view.ts';
@@ -41,7 +41,7 @@ export function systemPages(app: FastifyInstance, k: ConsoleKit, deps: HttpDeps)
     const locale = localeOf(req);
     const t = tr(locale);
     // The operator session, or an owner whose claim covers every group (an operator, app/actors.ts).
-    const operator = (await groupScope(a.store, s.actor)).all;
+    const operator = await coversEveryGroup(a.store, s.actor);
     const before = query(req, 'before');
     const beforeId = before !== undefined && /^\d{1,15}$/.test(before) ? Number(before) : undefined;
     const [db, counts, dead, groups] = await Promise.all([
