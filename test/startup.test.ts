@@ -67,6 +67,11 @@ describe('npm start: logs and start-up errors', () => {
     expect(out, out).toContain('Gatekeeper is running');
     // The first start migrated the database: said in the banner, not logged before it.
     expect(out).toMatch(/ {2}Database: {3}\d+ migrations applied/);
+    // The console is named with how to sign in (issue 15 part 10), and it answers.
+    expect(out).toMatch(
+      / {2}Console: {4}http:\/\/\S+\/console {2}\(sign in with a one-time link: npx gatekeeper owner login-link, or send \/console to the bot as an owner\)/,
+    );
+    expect((await fetch(`http://127.0.0.1:${port}/console`)).status).toBe(200);
     const before = out.slice(0, out.indexOf('Gatekeeper is running'));
     expect(before.trim(), before).toBe('');
     const shown = out.length;
