@@ -1,5 +1,6 @@
 // A console test's scene (as in test/http/console.test.ts): two paid members in two playground groups, each group
 // with its own owner; sign in by a one-time link (null: the operator) and GET/POST through app.inject as a browser would.
+import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { issueLoginLink } from '../../src/app/console-auth.ts';
@@ -43,18 +44,12 @@ export interface ConsoleScene {
   post: (b: Browser | null, url: string, form: Record<string, string | string[]>) => Promise<Res>;
 }
 
-export async function consoleScene(t: TestService): Promise<ConsoleScene> {
-  const deps: AppDeps = t.service.deps;
-  const bot = createConversation(deps);
-  const say = async (userId: string, text: string) =>
-    (await bot.handle({ platform: 'playground', userId, text })).map((r: Reply) => ('text' in r ? r.text : '')).join('\n');
-  const one = await paid(t, 'ann', 'room-1', '9.90', 'CNY');
-  const two = await paid(t, 'ben', 'room-2', '5.00', 'USD');
-  expect(await say('owner-a', (await createClaimCode(deps, admin, [one.groupId])).code)).toMatch(/You are now an owner/);
-  expect(await say('owner-b', (await createClaimCode(deps, admin, [two.groupId])).code)).toMatch(/You are now an owner/);
-  const ownerA = (await deps.store.accounts.find('playground', 'owner-a'))!.id;
-  const ownerB = (await deps.store.accounts.find('playground', 'owner-b'))!.id;
-  const app = t.service.app;
+/**
+ * A browser's requests through app.inject: GET and form POSTs with a session's cookie (a field posted once per
+ * value of a list), and sign-in by a one-time link (null: the operator) as a browser does it, the CSRF token
+ * read from a signed-in page.
+ */
+export function consoleClient(app: FastifyInstance, deps: AppDeps) {
   const get = (b: Browser | null, url: string) => app.inject({ method: 'GET', url, headers: b ? { cookie: b.cookie } : {} });
   const post = (b: Browser | null, url: string, form: Record<string, string | string[]>) => {
     const body = new URLSearchParams();
@@ -74,10 +69,25 @@ export async function consoleScene(t: TestService): Promise<ConsoleScene> {
     const set = res.headers['set-cookie'];
     const line = (Array.isArray(set) ? set : [String(set ?? '')]).find((c) => c.startsWith('gk_console='))!;
     const cookie = line.split(';')[0]!;
-    const page = await get({ cookie, csrf: '' }, '/console/members');
+    const page = await get({ cookie, csrf: '' }, '/console/audit');
     expect(page.statusCode).toBe(200);
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
     return { cookie, csrf };
   };
+  return { get, post, signIn };
+}
+
+export async function consoleScene(t: TestService): Promise<ConsoleScene> {
+  const deps: AppDeps = t.service.deps;
+  const bot = createConversation(deps);
+  const say = async (userId: string, text: string) =>
+    (await bot.handle({ platform: 'playground', userId, text })).map((r: Reply) => ('text' in r ? r.text : '')).join('\n');
+  const one = await paid(t, 'ann', 'room-1', '9.90', 'CNY');
+  const two = await paid(t, 'ben', 'room-2', '5.00', 'USD');
+  expect(await say('owner-a', (await createClaimCode(deps, admin, [one.groupId])).code)).toMatch(/You are now an owner/);
+  expect(await say('owner-b', (await createClaimCode(deps, admin, [two.groupId])).code)).toMatch(/You are now an owner/);
+  const ownerA = (await deps.store.accounts.find('playground', 'owner-a'))!.id;
+  const ownerB = (await deps.store.accounts.find('playground', 'owner-b'))!.id;
+  const { get, post, signIn } = consoleClient(t.service.app, deps);
   return { one, two, ownerA, ownerB, signIn, get, post };
 }

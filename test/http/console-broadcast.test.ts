@@ -7,12 +7,13 @@
 import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
 import { MAX_BROADCAST_CHARS } from '../../src/app/broadcast.ts';
-import { issueLoginLink, newPressKey } from '../../src/app/console-auth.ts';
+import { newPressKey } from '../../src/app/console-auth.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { ProviderRejectedError } from '../../src/domain/errors.ts';
+import { consoleClient } from '../helpers/console-scene.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
@@ -57,9 +58,6 @@ async function member(t: TestService, userId: string, chatId: string) {
   return s.groupId;
 }
 
-const cookieOf = (setCookie: string | string[] | number | undefined) =>
-  (Array.isArray(setCookie) ? setCookie : [String(setCookie ?? '')]).find((c) => c.startsWith('gk_console='))!.split(';')[0]!;
-
 describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
   const it = serviceTest(dialect).extend<{ scene: Scene }>({
     scene: async ({ t }, use) => {
@@ -76,23 +74,7 @@ describe.each(DIALECTS)('console: broadcast (%s)', (dialect) => {
       const ownerA = (await deps.store.accounts.find('playground', 'owner-a'))!.id;
       const ownerB = (await deps.store.accounts.find('playground', 'owner-b'))!.id;
       const app = t.service.app;
-      const get = (b: Browser | null, url: string) => app.inject({ method: 'GET', url, headers: b ? { cookie: b.cookie } : {} });
-      const post = (b: Browser | null, url: string, form: Record<string, string>) =>
-        app.inject({
-          method: 'POST',
-          url,
-          headers: { 'content-type': 'application/x-www-form-urlencoded', ...(b ? { cookie: b.cookie } : {}) },
-          payload: new URLSearchParams(form).toString(),
-        });
-      const signIn = async (accountId: number | null): Promise<Browser> => {
-        const link = await issueLoginLink(deps, admin, accountId);
-        const res = await post(null, '/console/login', { token: new URL(link.url).searchParams.get('token')! });
-        expect(res.statusCode).toBe(303);
-        const cookie = cookieOf(res.headers['set-cookie']);
-        const page = await get({ cookie, csrf: '' }, '/console/broadcast');
-        expect(page.statusCode).toBe(200);
-        return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page.body)![1]! };
-      };
+      const { get, post, signIn } = consoleClient(app, deps);
       const db = t.db.opened.db;
       const written = async () => ({
         broadcasts: (await db.selectFrom('broadcasts').selectAll().execute()).length,

@@ -16,6 +16,7 @@ import { createConversation } from '../../src/conversation/engine.ts';
 import { consoleEn } from '../../src/conversation/i18n/console-en.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { HOUR_MS } from '../../src/domain/time.ts';
+import { consoleClient } from '../helpers/console-scene.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
@@ -78,26 +79,7 @@ describe.each(DIALECTS)('console Groups page (%s)', (dialect) => {
       expect(await say('owner-b', (await createClaimCode(deps, admin, [theirs])).code)).toMatch(/You are now an owner/);
       const ownerA = (await deps.store.accounts.find('playground', 'owner-a'))!.id;
       const app = t.service.app;
-      const get = (b: Browser | null, url: string) => app.inject({ method: 'GET', url, headers: b ? { cookie: b.cookie } : {} });
-      const post = (b: Browser | null, url: string, form: Record<string, string>) =>
-        app.inject({
-          method: 'POST',
-          url,
-          headers: { 'content-type': 'application/x-www-form-urlencoded', ...(b ? { cookie: b.cookie } : {}) },
-          payload: new URLSearchParams(form).toString(),
-        });
-      const signIn = async (accountId: number | null): Promise<Browser> => {
-        const link = await issueLoginLink(deps, admin, accountId);
-        const res = await post(null, '/console/login', { token: new URL(link.url).searchParams.get('token')! });
-        const line = [res.headers['set-cookie']]
-          .flat()
-          .map(String)
-          .find((c) => c.startsWith('gk_console='))!;
-        const cookie = line.split(';')[0]!;
-        const page = await get({ cookie, csrf: '' }, '/console/groups');
-        expect(page.statusCode).toBe(200);
-        return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page.body)![1]! };
-      };
+      const { get, post, signIn } = consoleClient(app, deps);
       const group = async (id: number) => (await deps.store.groups.get(id))!;
       await use({ mine, theirs, ownerA, group, signIn, get, post });
     },

@@ -2,16 +2,15 @@
 // providers; jobs by lane, kind and status; dead letters with a "Retry" that asks first and re-queues once
 // (a double click retries once); a POST without the CSRF token refused; an owner sees and retries only the
 // dead letters about their own groups; WeChat's login QR shown to the operator only.
-import type { FastifyInstance } from 'fastify';
 import { describe, expect } from 'vitest';
 import type { Actor } from '../../src/app/actors.ts';
-import { issueLoginLink } from '../../src/app/console-auth.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { createClaimCode } from '../../src/app/owners.ts';
 import type { NewJob } from '../../src/app/ports.ts';
 import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { buildApp } from '../../src/http/app.ts';
+import { consoleClient } from '../helpers/console-scene.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
@@ -19,11 +18,6 @@ import { ADMIN_TOKEN, auth, type TestService } from '../helpers/service.ts';
 
 const admin: Actor = { kind: 'admin', via: 'cli' };
 const textOf = (replies: Reply[]) => replies.map((r) => ('text' in r ? r.text : '')).join('\n');
-
-interface Browser {
-  cookie: string;
-  csrf: string;
-}
 
 async function paid(t: TestService, userId: string, chatId: string) {
   const deps = t.service.deps;
@@ -45,27 +39,7 @@ async function deadLetter(deps: AppDeps, job: NewJob, error: string): Promise<nu
   return claimed[0]!.id;
 }
 
-function client(app: FastifyInstance, deps: AppDeps) {
-  const get = (b: Browser | null, url: string) => app.inject({ method: 'GET', url, headers: b ? { cookie: b.cookie } : {} });
-  const post = (b: Browser | null, url: string, form: Record<string, string>) =>
-    app.inject({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(b ? { cookie: b.cookie } : {}) },
-      payload: new URLSearchParams(form).toString(),
-    });
-  const signIn = async (accountId: number | null): Promise<Browser> => {
-    const link = await issueLoginLink(deps, admin, accountId);
-    const res = await post(null, '/console/login', { token: new URL(link.url).searchParams.get('token')! });
-    expect(res.statusCode).toBe(303);
-    const set = [res.headers['set-cookie']].flat().find((c) => String(c).startsWith('gk_console='))!;
-    const cookie = String(set).split(';')[0]!;
-    const page = await get({ cookie, csrf: '' }, '/console/system');
-    expect(page.statusCode).toBe(200);
-    return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page.body)![1]! };
-  };
-  return { get, post, signIn };
-}
+const client = consoleClient;
 
 const deadIds = (body: string) => [...body.matchAll(/data-dead="(\d+)"/g)].map((m) => Number(m[1]));
 

@@ -16,6 +16,7 @@ import { createConversation } from '../../src/conversation/engine.ts';
 import type { Reply } from '../../src/conversation/types.ts';
 import { DAY_MS, MINUTE_MS } from '../../src/domain/time.ts';
 import { type DevProvider } from '../../src/payments/dev/dev-provider.ts';
+import { consoleClient } from '../helpers/console-scene.ts';
 import { DIALECTS } from '../helpers/db.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { serviceTest } from '../helpers/service-fixture.ts';
@@ -77,25 +78,7 @@ describe.each(DIALECTS)('owner console (%s)', (dialect) => {
       const ownerA = (await deps.store.accounts.find('playground', 'owner-a'))!.id;
       const ownerB = (await deps.store.accounts.find('playground', 'owner-b'))!.id;
       const app = t.service.app;
-      const get = (b: Browser | null, url: string) => app.inject({ method: 'GET', url, headers: b ? { cookie: b.cookie } : {} });
-      const post = (b: Browser | null, url: string, form: Record<string, string>) =>
-        app.inject({
-          method: 'POST',
-          url,
-          headers: { 'content-type': 'application/x-www-form-urlencoded', ...(b ? { cookie: b.cookie } : {}) },
-          payload: new URLSearchParams(form).toString(),
-        });
-      const signIn = async (accountId: number | null): Promise<Browser> => {
-        const link = await issueLoginLink(deps, admin, accountId);
-        const token = new URL(link.url).searchParams.get('token')!;
-        const res = await post(null, '/console/login', { token });
-        expect(res.statusCode).toBe(303);
-        const cookie = cookieOf(res.headers['set-cookie']).split(';')[0]!;
-        const page = await get({ cookie, csrf: '' }, '/console/members');
-        expect(page.statusCode).toBe(200);
-        const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
-        return { cookie, csrf };
-      };
+      const { get, post, signIn } = consoleClient(app, deps);
       await use({ one, two, ownerA, ownerB, say, signIn, get, post });
     },
   });
