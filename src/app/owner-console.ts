@@ -10,6 +10,7 @@ import { DAY_MS } from '../domain/time.ts';
 import { type Actor, groupScope, inScope, notAllowed, ownedGroup, scopeFilter } from './actors.ts';
 import type { AppDeps } from './deps.ts';
 import type { Account, AuditEntry, Group, MembershipPeriod, Order, Plan } from './model.ts';
+import { recipientCounts } from './broadcast.ts';
 import { listApplications } from './review.ts';
 import type { MembershipView, ReferralReward, RosterReport, WhitelistEntry } from './ports.ts';
 
@@ -242,10 +243,11 @@ export interface GroupRow {
   members: number;
 }
 
-/** The actor's groups with their members, by id order. */
+/** The actor's groups with their members, by id order: one grouped count (the people a broadcast reaches: active or in grace). */
 export async function consoleGroupRows(deps: AppDeps, actor: Actor): Promise<GroupRow[]> {
   const groups = await consoleGroups(deps, actor);
-  return Promise.all(groups.map(async (group) => ({ group, members: await deps.store.stats.activeMembers([group.id]) })));
+  const counts = await recipientCounts(deps, actor, groups);
+  return groups.map((group) => ({ group, members: counts.get(group.id) ?? 0 }));
 }
 
 export interface GroupDetail {

@@ -15,7 +15,7 @@ import { createService, type Service } from '../../src/service.ts';
 import { openTestDb, type TestDb } from '../helpers/db.ts';
 import { freePort } from '../helpers/net.ts';
 import { ADMIN_TOKEN, DEV_SECRET, memoryLogger } from '../helpers/service.ts';
-import { expectFitsWidth, launchChromium, screenshotter, STEP, viewportContext, VIEWPORTS } from './console-helpers.ts';
+import { expectFitsWidth, launchChromium, screenshotter, signInByLink, STEP, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
 interface Person {
   userId: string;
@@ -112,9 +112,7 @@ describe.each(VIEWPORTS)('console broadcast in Chromium ($name)', (vp) => {
     const answer = await say(owner, '/console');
     const link = new RegExp(`${base.replace(/[.:/]/g, '\\$&')}/console/login\\?token=[A-Za-z0-9_-]{43}`).exec(answer)?.[0];
     expect(link, answer).toBeDefined();
-    await page.goto(link!);
-    await page.locator('#sign-in').click();
-    await page.waitForURL(`${base}/console`);
+    await signInByLink(page, link!);
 
     // ---- compose: the group shows its 3 recipients
     await page.locator('nav.tabs a[href="/console/broadcast"]').click();

@@ -13,7 +13,7 @@ import { HOUR_MS } from '../../src/domain/time.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/net.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import { expectFitsWidth, launchChromium, screenshotter, viewportContext, VIEWPORTS } from './console-helpers.ts';
+import { expectFitsWidth, launchChromium, screenshotter, signInByLink, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
 const admin: Actor = { kind: 'admin', via: 'cli' };
 
@@ -52,10 +52,7 @@ describe.each(VIEWPORTS)('the console Groups page in Chromium ($name)', (vp) => 
     const page = await context.newPage();
     const zh = vp.locale === 'zh-CN';
 
-    const link = await issueLoginLink(deps, admin, ownerId);
-    await page.goto(link.url);
-    await page.locator('#sign-in').click();
-    await page.waitForURL(`${base}/console`);
+    await signInByLink(page, (await issueLoginLink(deps, admin, ownerId)).url);
 
     // ---- the list of the owner's groups, and the daily digest
     await page.locator('nav.tabs a[href="/console/groups"]').click();

@@ -48,3 +48,10 @@ export const screenshotter =
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, `${prefix}-${vp.name}-${step}.png`), fullPage: true });
   };
+
+/** Opens a one-time sign-in link, presses "Sign in" (a GET never signs in) and waits for the overview. */
+export async function signInByLink(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('#sign-in').click();
+  await page.waitForURL(new URL('/console', url).href);
+}

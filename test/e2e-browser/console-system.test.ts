@@ -11,7 +11,7 @@ import type { NewJob } from '../../src/app/ports.ts';
 import { payDevDirect, seedOrderDirect } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/net.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import { launchChromium, screenshotter, viewportContext, VIEWPORTS } from './console-helpers.ts';
+import { launchChromium, screenshotter, signInByLink, viewportContext, VIEWPORTS } from './console-helpers.ts';
 
 const admin: Actor = { kind: 'admin', via: 'cli' };
 
@@ -60,9 +60,7 @@ describe.each(VIEWPORTS)('the System page in Chromium ($name)', (vp) => {
     const snap = screenshotter('console-system', vp);
     const shot = (step: string) => snap(page, step);
 
-    await page.goto((await issueLoginLink(t.service.deps, admin, null)).url);
-    await page.locator('#sign-in').click();
-    await page.waitForURL(`${base}/console`);
+    await signInByLink(page, (await issueLoginLink(t.service.deps, admin, null)).url);
     await page.locator('#card-dead a').click();
     await page.waitForURL(`${base}/console/system#dead-letters`);
     expect(await page.locator('#health-database').getAttribute('data-state')).toBe('ok');
